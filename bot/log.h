@@ -1,0 +1,63 @@
+/* log.h - one line per event, logfmt, to stderr, with a redaction layer.
+ *
+ *   ts=2026-11-24T09:00:00.123Z level=info event=slack.connected url=wss://...
+ *
+ * Every line passes through log_redact() before it is written: registered
+ * secret values (tokens, keys read from env or files) and anything shaped
+ * like a Slack token, a Bearer credential, a response_url or a websocket
+ * ticket are replaced by [REDACTED]. Control characters are escaped, so a
+ * user-supplied value can never split one event over two lines.
+ */
+#ifndef BOT_LOG_H
+#define BOT_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum log_level {
+	BOT_LOG_DEBUG = 0,
+	BOT_LOG_INFO,
+	BOT_LOG_WARN,
+	BOT_LOG_ERROR,
+	BOT_LOG_OFF,
+};
+
+/* Receives one finished, redacted line (ending in '\n'); len excludes NUL. */
+typedef void (*log_writer_fn)(void *ud, const char *line, size_t len);
+
+void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+bool log_enabled(enum log_level level);
+/* "debug", "info", "warn", "error", "off"; returns 0 or BOT_EINVAL. */
+int log_level_parse(const char *s, enum log_level *out);
+const char *log_level_name(enum log_level level);
+
+/* NULL restores the default writer (stderr). */
+void log_set_writer(log_writer_fn fn, void *ud);
+
+/* Register a secret value to be redacted from every line (copied). Values
+ * shorter than 4 bytes are refused with BOT_EINVAL (they would redact common
+ * words); empty/NULL is ignored and returns 0. */
+int log_add_secret(const char *secret);
+void log_forget_secret(const char *secret);
+void log_clear_secrets(void);
+
+void log_emit(enum log_level level, const char *event, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#define log_debug(ev, ...) \
+	do { if (log_enabled(BOT_LOG_DEBUG)) log_emit(BOT_LOG_DEBUG, ev, __VA_ARGS__); } while (0)
+#define log_info(ev, ...)  log_emit(BOT_LOG_INFO, ev, __VA_ARGS__)
+#define log_warn(ev, ...)  log_emit(BOT_LOG_WARN, ev, __VA_ARGS__)
+#define log_error(ev, ...) log_emit(BOT_LOG_ERROR, ev, __VA_ARGS__)
+
+/* Redact and escape s (NUL-terminated). Returns a new string the caller
+ * frees, or NULL on allocation failure. Exposed for tests and for anything
+ * that echoes diagnostic text (e.g. --check-config). */
+char *log_redact(const char *s);
+
+/* Quote a value for logfmt if needed ("a b" -> "\"a b\""), into buf.
+ * Always NUL-terminates; a value too long is cut and ends in "...". */
+const char *log_q(char *buf, size_t n, const char *s);
+
+#endif
