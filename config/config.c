@@ -1,0 +1,1604 @@
+/* config.c - load and validate the YAML configuration (see config.h).
+ *
+ * The text is parsed into a libyaml document, which keeps the position of
+ * every node. The document is then walked by one short loop over per-section
+ * key tables {name, type, offset, validator}; a setter per type converts and
+ * checks the value and stores it at base + offset. A problem is recorded
+ * with its position and the walk goes on, so one run reports everything.
+ * Rules that span fields (timer bounds, inheritance from defaults, approver
+ * counts, secrets) run after the walk, because defaults: may come after
+ * services: in the file. The error list is sorted into file order last.
+ *
+ * Empty values: an empty or null scalar ("", ~, null, or "${X:-}" that
+ * expands to nothing) means "not given", for every key. Optional keys then
+ * take their default; required keys are reported missing.
+ */
+#include "config/config.h"
+#include "bot/duration.h"
+#include "bot/log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#define FILE_MAX        (1024 * 1024) /* config file size cap */
+#define SECRET_FILE_MAX (64 * 1024)   /* token file size cap */
+#define ERRORS_MAX      100           /* then "... and N more" */
+#define KEYS_MAX        16            /* keys per table */
+#define PATH_LEN        320           /* "services.<255 chars>.<key>" */
+#define TIMER_DEFAULT_MS     (10ULL * 60 * 1000)
+#define MIN_TIMER_DEFAULT_MS (60ULL * 1000)
+#define MAX_TIMER_DEFAULT_MS (7ULL * 24 * 3600 * 1000)
+#define API_URL_DEFAULT "https://slack.com/api"
+
+/* ------------------------------------------------------------------ */
+/* Key tables                                                          */
+
+/* What a setter did with a value: nothing given, stored, or reported. */
+enum vstate { V_UNSET, V_SET, V_BAD };
+
+enum ktype {
+	KT_STR,         /* char *; optional validator */
+	KT_INT,         /* int in [min, max] */
+	KT_BOOL,        /* bool: true/false/yes/no */
+	KT_DURATION,    /* uint64_t ms via duration_parse, > 0 */
+	KT_USERS,       /* struct config_users; validator per item */
+	KT_SECRET_ENV,  /* struct config_secret from an env var name */
+	KT_SECRET_FILE, /* struct config_secret from a file path */
+	KT_FORBIDDEN,   /* a key we refuse, with the reason in expect */
+	KT_SECTION,     /* a nested table; top level only */
+	KT_SERVICES,    /* the services: mapping */
+	KT__N,
+};
+
+struct table;
+
+struct key {
+	const char *name;
+	enum ktype type;
+	size_t off;                   /* into the table's base struct */
+	bool (*valid)(const char *s); /* KT_STR, KT_USERS items */
+	const char *expect;           /* what valid() wants; KT_SECRET_*: token name */
+	int min, max;                 /* KT_INT */
+	const struct table *sub;      /* KT_SECTION */
+};
+
+struct table {
+	const char *what;   /* what the mapping should be, for messages */
+	const struct key *keys;
+	size_t n;
+};
+
+/* Which keys a mapping had: the key node (for duplicates) and the value
+ * node when a value was given (for positions of later errors), and whether
+ * that value was reported bad (later rules then stay quiet about it). */
+struct seen {
+	const yaml_node_t *key[KEYS_MAX];
+	const yaml_node_t *val[KEYS_MAX];
+	bool bad[KEYS_MAX];
+};
+
+struct svc_tmp {
+	struct config_service s;
+	const yaml_node_t *key; /* the service name's node */
+	struct seen seen;
+	bool skip;              /* body unusable or duplicate: no cross checks */
+};
+
+struct loader {
+	unsigned flags;
+	struct config *cfg;
+	struct config_errors *errs;
+	size_t dropped;    /* errors beyond ERRORS_MAX */
+	bool oom;
+	yaml_document_t *doc;
+	const yaml_node_t *root;
+	struct seen top;
+	struct seen sec[KEYS_MAX]; /* per top-level section, by top_keys index */
+	struct svc_tmp *svcs;
+	size_t n_svcs, cap_svcs;
+};
+
+static bool is_http_url(const char *s);
+static bool is_arn(const char *s);
+static bool is_session_name(const char *s);
+static bool is_region(const char *s);
+static bool is_channel(const char *s);
+static bool is_user(const char *s);
+static bool is_requester(const char *s);
+static bool is_listen(const char *s);
+static bool is_log_level(const char *s);
+
+#define COFF(field) offsetof(struct config, field)
+#define SOFF(field) offsetof(struct config_service, field)
+#define TABLE(what, keys) {what, keys, BOT_ARRAY_LEN(keys)}
+
+#define URL_EXPECT "an http:// or https:// URL"
+#define USER_EXPECT "a Slack user id like U0123ABCD"
+#define CHANNEL_EXPECT "a Slack channel id like C0123ABCD"
+#define TOKEN_IN_FILE \
+	"is not accepted: secrets never go in this file; they come from an environment " \
+	"variable or a file"
+
+enum { SL_APP_ENV, SL_APP_FILE, SL_BOT_ENV, SL_BOT_FILE, SL_APP_LIT, SL_BOT_LIT,
+       SL_API_URL, SL_CA_FILE, SL__N };
+static const struct key slack_keys[SL__N] = {
+	[SL_APP_ENV] = {"app_token_env", KT_SECRET_ENV, COFF(slack.app_token), .expect = "app_token"},
+	[SL_APP_FILE] = {"app_token_file", KT_SECRET_FILE, COFF(slack.app_token), .expect = "app_token"},
+	[SL_BOT_ENV] = {"bot_token_env", KT_SECRET_ENV, COFF(slack.bot_token), .expect = "bot_token"},
+	[SL_BOT_FILE] = {"bot_token_file", KT_SECRET_FILE, COFF(slack.bot_token), .expect = "bot_token"},
+	[SL_APP_LIT] = {"app_token", KT_FORBIDDEN, 0, .expect = TOKEN_IN_FILE
+			" (use app_token_env, default SLACK_APP_TOKEN, or app_token_file)"},
+	[SL_BOT_LIT] = {"bot_token", KT_FORBIDDEN, 0, .expect = TOKEN_IN_FILE
+			" (use bot_token_env, default SLACK_BOT_TOKEN, or bot_token_file)"},
+	[SL_API_URL] = {"api_url", KT_STR, COFF(slack.api_url), is_http_url, URL_EXPECT},
+	[SL_CA_FILE] = {"ca_file", KT_STR, COFF(slack.ca_file)},
+};
+
+enum { AW_REGION, AW_ENDPOINT, AW_ROLE_ARN, AW_SESSION, AW_PROFILE, AW__N };
+static const struct key aws_keys[AW__N] = {
+	[AW_REGION] = {"region", KT_STR, COFF(aws.region), is_region, "an AWS region like us-east-1"},
+	[AW_ENDPOINT] = {"endpoint_url", KT_STR, COFF(aws.endpoint_url), is_http_url, URL_EXPECT},
+	[AW_ROLE_ARN] = {"role_arn", KT_STR, COFF(aws.role_arn), is_arn,
+			 "an IAM role ARN starting with arn:"},
+	[AW_SESSION] = {"role_session_name", KT_STR, COFF(aws.role_session_name), is_session_name,
+			"2 to 64 characters from A-Z a-z 0-9 _ + = , . @ -"},
+	[AW_PROFILE] = {"profile", KT_STR, COFF(aws.profile)},
+};
+
+enum { DF_TIMER, DF_MIN_TIMER, DF_MAX_TIMER, DF_APPROVERS, DF_REQUESTERS, DF_ALLOW_SELF,
+       DF_MIN_APPROVALS, DF_CHANNEL, DF__N };
+static const struct key defaults_keys[DF__N] = {
+	[DF_TIMER] = {"timer", KT_DURATION, COFF(defaults.timer_ms)},
+	[DF_MIN_TIMER] = {"min_timer", KT_DURATION, COFF(defaults.min_timer_ms)},
+	[DF_MAX_TIMER] = {"max_timer", KT_DURATION, COFF(defaults.max_timer_ms)},
+	[DF_APPROVERS] = {"approvers", KT_USERS, COFF(defaults.approvers), is_user, USER_EXPECT},
+	[DF_REQUESTERS] = {"requesters", KT_USERS, COFF(defaults.requesters), is_requester,
+			   USER_EXPECT " or \"*\" for anyone"},
+	[DF_ALLOW_SELF] = {"allow_self_approval", KT_BOOL, COFF(defaults.allow_self_approval)},
+	[DF_MIN_APPROVALS] = {"min_approvals", KT_INT, COFF(defaults.min_approvals), .min = 1,
+			      .max = 100},
+	[DF_CHANNEL] = {"channel", KT_STR, COFF(defaults.channel), is_channel, CHANNEL_EXPECT},
+};
+
+enum { SV_CLUSTER, SV_ECS_SERVICE, SV_MIN_DESIRED, SV_MAX_DESIRED, SV_APPROVERS,
+       SV_REQUESTERS, SV_TIMER, SV_MIN_APPROVALS, SV_ALLOW_SELF, SV_SNS, SV_CHANNEL,
+       SV_REGION, SV__N };
+static const struct key service_keys[SV__N] = {
+	[SV_CLUSTER] = {"cluster", KT_STR, SOFF(cluster)},
+	[SV_ECS_SERVICE] = {"ecs_service", KT_STR, SOFF(ecs_service)},
+	[SV_MIN_DESIRED] = {"min_desired", KT_INT, SOFF(min_desired), .min = 0, .max = 10000},
+	[SV_MAX_DESIRED] = {"max_desired", KT_INT, SOFF(max_desired), .min = 0, .max = 10000},
+	[SV_APPROVERS] = {"approvers", KT_USERS, SOFF(approvers), is_user, USER_EXPECT},
+	[SV_REQUESTERS] = {"requesters", KT_USERS, SOFF(requesters), is_requester,
+			   USER_EXPECT " or \"*\" for anyone"},
+	[SV_TIMER] = {"timer", KT_DURATION, SOFF(timer_ms)},
+	[SV_MIN_APPROVALS] = {"min_approvals", KT_INT, SOFF(min_approvals), .min = 1, .max = 100},
+	[SV_ALLOW_SELF] = {"allow_self_approval", KT_BOOL, SOFF(allow_self_approval)},
+	[SV_SNS] = {"sns_topic_arn", KT_STR, SOFF(sns_topic_arn), is_arn,
+		    "an SNS topic ARN starting with arn:"},
+	[SV_CHANNEL] = {"channel", KT_STR, SOFF(channel), is_channel, CHANNEL_EXPECT},
+	[SV_REGION] = {"region", KT_STR, SOFF(region), is_region, "an AWS region like us-east-1"},
+};
+
+enum { ST_PATH, ST__N };
+static const struct key store_keys[ST__N] = {
+	[ST_PATH] = {"path", KT_STR, COFF(store.path)},
+};
+
+enum { HT_LISTEN, HT__N };
+static const struct key http_keys[HT__N] = {
+	[HT_LISTEN] = {"listen", KT_STR, COFF(http.listen), is_listen,
+		       "host:port with a port from 1 to 65535, like 127.0.0.1:9090"},
+};
+
+enum { LG_LEVEL, LG__N };
+static const struct key log_keys[LG__N] = {
+	[LG_LEVEL] = {"level", KT_STR, COFF(log.level), is_log_level,
+		      "one of debug, info, warn, error"},
+};
+
+static const struct table slack_table = TABLE("a mapping of Slack settings", slack_keys);
+static const struct table aws_table = TABLE("a mapping of AWS settings", aws_keys);
+static const struct table defaults_table = TABLE("a mapping of service defaults", defaults_keys);
+static const struct table service_table =
+	TABLE("a mapping of service settings (at least cluster and max_desired)", service_keys);
+static const struct table store_table = TABLE("a mapping with path", store_keys);
+static const struct table http_table = TABLE("a mapping with listen", http_keys);
+static const struct table log_table = TABLE("a mapping with level", log_keys);
+
+enum { TOP_SLACK, TOP_AWS, TOP_DEFAULTS, TOP_SERVICES, TOP_STORE, TOP_HTTP, TOP_LOG, TOP__N };
+static const struct key top_keys[TOP__N] = {
+	[TOP_SLACK] = {"slack", KT_SECTION, .sub = &slack_table},
+	[TOP_AWS] = {"aws", KT_SECTION, .sub = &aws_table},
+	[TOP_DEFAULTS] = {"defaults", KT_SECTION, .sub = &defaults_table},
+	[TOP_SERVICES] = {"services", KT_SERVICES},
+	[TOP_STORE] = {"store", KT_SECTION, .sub = &store_table},
+	[TOP_HTTP] = {"http", KT_SECTION, .sub = &http_table},
+	[TOP_LOG] = {"log", KT_SECTION, .sub = &log_table},
+};
+static const struct table top_table =
+	TABLE("a mapping of sections (slack, aws, defaults, services, store, http, log)", top_keys);
+
+_Static_assert(SL__N <= KEYS_MAX && AW__N <= KEYS_MAX && DF__N <= KEYS_MAX &&
+	       SV__N <= KEYS_MAX && TOP__N <= KEYS_MAX, "struct seen too small");
+
+/* ------------------------------------------------------------------ */
+/* Validators                                                          */
+
+static bool all_chars(const char *s, const char *extra, bool upper_only)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		bool ok = upper_only ? (isupper(c) || isdigit(c)) : (isalnum(c) || strchr(extra, c));
+		if (!ok || c > 0x7f)
+			return false;
+	}
+	return true;
+}
+
+static bool is_http_url(const char *s)
+{
+	return (strncmp(s, "http://", 7) == 0 && s[7]) || (strncmp(s, "https://", 8) == 0 && s[8]);
+}
+
+static bool is_arn(const char *s) { return strncmp(s, "arn:", 4) == 0 && s[4]; }
+
+static bool is_session_name(const char *s)
+{
+	size_t n = strlen(s);
+	return n >= 2 && n <= 64 && all_chars(s, "_+=,.@-", false);
+}
+
+static bool is_region(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 32 || !islower((unsigned char)s[0]))
+		return false;
+	for (; *s; s++)
+		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) && *s != '-')
+			return false;
+	return true;
+}
+
+/* ^[<first>][A-Z0-9]{2,}$ */
+static bool is_slack_id(const char *s, const char *first)
+{
+	return s[0] && strchr(first, s[0]) && strlen(s) >= 3 && all_chars(s + 1, "", true);
+}
+
+static bool is_channel(const char *s) { return is_slack_id(s, "CGD"); }
+static bool is_user(const char *s) { return is_slack_id(s, "UW"); }
+static bool is_requester(const char *s) { return strcmp(s, "*") == 0 || is_user(s); }
+
+static bool is_env_name(const char *s)
+{
+	return (isalpha((unsigned char)s[0]) || s[0] == '_') && all_chars(s, "_", false);
+}
+
+static bool is_service_name(const char *s)
+{
+	size_t n = strlen(s);
+	return n >= 1 && n <= 255 && isalnum((unsigned char)s[0]) && all_chars(s, "_.-", false);
+}
+
+static bool is_listen(const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	char *end;
+	long port;
+
+	if (!colon || colon == s || !isdigit((unsigned char)colon[1]))
+		return false;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	return errno == 0 && *end == '\0' && port >= 1 && port <= 65535;
+}
+
+static bool is_log_level(const char *s)
+{
+	static const char *const levels[] = {"debug", "info", "warn", "error"};
+	for (size_t i = 0; i < BOT_ARRAY_LEN(levels); i++)
+		if (strcmp(s, levels[i]) == 0)
+			return true;
+	return false;
+}
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                              */
+
+static void __attribute__((format(printf, 4, 0)))
+verr(struct loader *ld, int line, int col, const char *fmt, va_list ap)
+{
+	struct config_errors *e = ld->errs;
+	struct bot_error *v;
+
+	if (e->n >= ERRORS_MAX) {
+		ld->dropped++;
+		return;
+	}
+	v = realloc(e->v, (e->n + 1) * sizeof *v);
+	if (!v) {
+		ld->oom = true;
+		return;
+	}
+	e->v = v;
+	bot_error_setv(&v[e->n], BOT_ECONFIG, fmt, ap);
+	v[e->n].file = e->name_;
+	v[e->n].line = line;
+	v[e->n].col = col;
+	e->n++;
+}
+
+/* Record an error at node n (1-based position), or for the whole file when
+ * n is NULL (line 0). */
+static void __attribute__((format(printf, 3, 4)))
+add_err(struct loader *ld, const yaml_node_t *n, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verr(ld, n ? (int)n->start_mark.line + 1 : 0, n ? (int)n->start_mark.column + 1 : 0,
+	     fmt, ap);
+	va_end(ap);
+}
+
+static void __attribute__((format(printf, 4, 5)))
+add_err_at(struct loader *ld, int line, int col, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verr(ld, line, col, fmt, ap);
+	va_end(ap);
+}
+
+/* File-level errors (line 0) sort after positioned ones. */
+static long err_rank(const struct bot_error *e)
+{
+	return e->line > 0 ? (long)e->line * 100000L + e->col : LONG_MAX;
+}
+
+/* Stable insertion sort into file order; the list is short (ERRORS_MAX). */
+static void sort_errors(struct config_errors *e)
+{
+	for (size_t i = 1; i < e->n; i++) {
+		struct bot_error tmp = e->v[i];
+		size_t j = i;
+		while (j > 0 && err_rank(&e->v[j - 1]) > err_rank(&tmp)) {
+			e->v[j] = e->v[j - 1];
+			j--;
+		}
+		e->v[j] = tmp;
+	}
+}
+
+static char *xstrdup(struct loader *ld, const char *s)
+{
+	char *d = strdup(s);
+	if (!d)
+		ld->oom = true;
+	return d;
+}
+
+static const char *node_kind(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	default:
+		return n->data.scalar.length ? "a string" : "an empty value";
+	}
+}
+
+static const yaml_node_t *node(struct loader *ld, int id)
+{
+	return yaml_document_get_node(ld->doc, id);
+}
+
+/* "path.name" into buf (PATH_LEN bytes). Paths are at most
+ * "services." + 255, and names are known keys, so nothing is cut. */
+static void join(char *buf, const char *path, const char *name)
+{
+	snprintf(buf, PATH_LEN, "%.280s%s%.32s", path, *path ? "." : "", name);
+}
+
+/* ------------------------------------------------------------------ */
+/* Scalars and ${VAR} expansion                                        */
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void sb_put(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 64;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *p = realloc(b->p, cap);
+		if (!p) {
+			b->oom = true;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+/* Expand ${VAR}, ${VAR:-default} and $$ in raw. A '$' before anything else
+ * is kept as is. As in the shell, ":-" also applies when VAR is set but
+ * empty; the default text is used literally (no nesting). Returns a new
+ * string, or NULL after reporting an error (ld->oom on allocation failure). */
+static char *expand(struct loader *ld, const yaml_node_t *n, const char *path, const char *raw)
+{
+	struct sbuf b = {0};
+	char *res = NULL;
+	const char *p = raw;
+
+	sb_put(&b, "", 0);
+	while (*p) {
+		const char *dollar = strchr(p, '$'), *name, *name_end, *q, *def = NULL, *val;
+		size_t dlen = 0;
+		char var[128];
+
+		if (!dollar) {
+			sb_put(&b, p, strlen(p));
+			break;
+		}
+		sb_put(&b, p, (size_t)(dollar - p));
+		p = dollar;
+		if (p[1] != '{') {
+			sb_put(&b, "$", 1);
+			p += p[1] == '$' ? 2 : 1;
+			continue;
+		}
+		name = name_end = p + 2;
+		if (isalpha((unsigned char)*name_end) || *name_end == '_')
+			while (isalnum((unsigned char)*name_end) || *name_end == '_')
+				name_end++;
+		q = name_end;
+		if (q > name && q[0] == ':' && q[1] == '-') {
+			def = q + 2;
+			q = strchr(def, '}');
+			if (q)
+				dlen = (size_t)(q - def);
+			else
+				q = def + strlen(def);
+		}
+		if (name_end == name || *q != '}') {
+			add_err(ld, n, "%s: malformed \"${\": expected ${NAME} or ${NAME:-default} "
+				"(write $$ for a literal $)", path);
+			goto out;
+		}
+		if ((size_t)(name_end - name) >= sizeof var) {
+			add_err(ld, n, "%s: environment variable name is too long", path);
+			goto out;
+		}
+		snprintf(var, sizeof var, "%.*s", (int)(name_end - name), name);
+		val = getenv(var);
+		if (val && *val) {
+			sb_put(&b, val, strlen(val));
+		} else if (def) {
+			sb_put(&b, def, dlen);
+		} else if (!val) {
+			add_err(ld, n, "%s: environment variable %s is not set "
+				"(write ${%s:-default} to give a default)", path, var, var);
+			goto out;
+		}
+		p = q + 1;
+	}
+	if (b.oom) {
+		ld->oom = true;
+		goto out;
+	}
+	res = b.p;
+	b.p = NULL;
+out:
+	free(b.p);
+	return res;
+}
+
+static bool is_null(const yaml_node_t *n)
+{
+	const char *s = (const char *)n->data.scalar.value;
+
+	if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return n->data.scalar.length == 0;
+	return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
+	       !strcmp(s, "NULL");
+}
+
+/* The expanded value of scalar v in *out (caller frees): V_SET, or V_UNSET
+ * for an empty value, or V_BAD after reporting an error. */
+static enum vstate get_scalar(struct loader *ld, const yaml_node_t *v, const char *path,
+			      const char *expect, char **out)
+{
+	enum vstate st = V_BAD;
+	char *s;
+
+	*out = NULL;
+	if (v->type != YAML_SCALAR_NODE) {
+		add_err(ld, v, "%s: expected %s, got %s", path, expect, node_kind(v));
+		goto out;
+	}
+	if (strlen((const char *)v->data.scalar.value) != v->data.scalar.length) {
+		add_err(ld, v, "%s: value contains a NUL character", path);
+		goto out;
+	}
+	if (is_null(v)) {
+		st = V_UNSET;
+		goto out;
+	}
+	s = expand(ld, v, path, (const char *)v->data.scalar.value);
+	if (!s)
+		goto out;
+	if (!*s) {
+		free(s);
+		st = V_UNSET;
+		goto out;
+	}
+	*out = s;
+	st = V_SET;
+out:
+	return st;
+}
+
+/* ------------------------------------------------------------------ */
+/* Setters, one per key type                                           */
+
+typedef enum vstate (*setter_fn)(struct loader *ld, const struct key *k, const yaml_node_t *kn,
+				 const yaml_node_t *v, void *base, const char *path);
+
+#define FIELD(base, k, type) ((type *)(void *)((char *)(base) + (k)->off))
+
+static enum vstate set_str(struct loader *ld, const struct key *k, const yaml_node_t *kn,
+			   const yaml_node_t *v, void *base, const char *path)
+{
+	char *s;
+	enum vstate st = get_scalar(ld, v, path, k->expect ? k->expect : "a string", &s);
+
+	if (st == V_SET && k->valid && !k->valid(s)) {
+		add_err(ld, v, "%s: expected %s, got \"%.64s\"", path, k->expect, s);
+		free(s);
+		st = V_BAD;
+	}
+	if (st == V_SET)
+		*FIELD(base, k, char *) = s;
+	return st;
+}
+
+static enum vstate set_int(struct loader *ld, const struct key *k, const yaml_node_t *kn,
+			   const yaml_node_t *v, void *base, const char *path)
+{
+	char *s, *end;
+	long long n = 0;
+	enum vstate st = get_scalar(ld, v, path, "an integer", &s);
+
+	if (st != V_SET)
+		goto out;
+	errno = 0;
+	if (isdigit((unsigned char)s[0]) || ((s[0] == '-' || s[0] == '+') &&
+					     isdigit((unsigned char)s[1])))
+		n = strtoll(s, &end, 10);
+	else
+		end = s;
+	if (end == s || *end || errno || n < k->min || n > k->max) {
+		add_err(ld, v, "%s: expected an integer between %d and %d, got \"%.64s\"", path,
+			k->min, k->max, s);
+		st = V_BAD;
+		goto out;
+	}
+	*FIELD(base, k, int) = (int)n;
+out:
+	free(s);
+	return st;
+}
+
+static enum vstate set_bool(struct loader *ld, const struct key *k, const yaml_node_t *kn,
+			    const yaml_node_t *v, void *base, const char *path)
+{
+	char *s;
+	enum vstate st = get_scalar(ld, v, path, "true or false", &s);
+
+	if (st != V_SET)
+		goto out;
+	if (!strcasecmp(s, "true") || !strcasecmp(s, "yes")) {
+		*FIELD(base, k, bool) = true;
+	} else if (!strcasecmp(s, "false") || !strcasecmp(s, "no")) {
+		*FIELD(base, k, bool) = false;
+	} else {
+		add_err(ld, v, "%s: expected true or false, got \"%.64s\"", path, s);
+		st = V_BAD;
+	}
+out:
+	free(s);
+	return st;
+}
+
+static enum vstate set_duration(struct loader *ld, const struct key *k, const yaml_node_t *kn,
+				const yaml_node_t *v, void *base, const char *path)
+{
+	char *s;
+	uint64_t ms = 0;
+	struct bot_error derr;
+	enum vstate st = get_scalar(ld, v, path, "a duration like 10m", &s);
+
+	if (st != V_SET)
+		goto out;
+	if (duration_parse(s, &ms, &derr) != BOT_EOK) {
+		add_err(ld, v, "%s: %s", path, derr.msg);
+		st = V_BAD;
+	} else if (ms == 0) {
+		add_err(ld, v, "%s: must be longer than 0s", path);
+		st = V_BAD;
+	} else {
+		*FIELD(base, k, uint64_t) = ms;
+	}
+out:
+	free(s);
+	return st;
+}
+
+static enum vstate set_users(struct loader *ld, const struct key *k, const yaml_node_t *kn,
+			     const yaml_node_t *v, void *base, const char *path)
+{
+	struct config_users *u = FIELD(base, k, struct config_users);
+	enum vstate st = V_SET;
+	size_t n;
+
+	if (v->type == YAML_SCALAR_NODE && is_null(v))
+		return V_UNSET;
+	if (v->type != YAML_SEQUENCE_NODE) {
+		add_err(ld, v, "%s: expected a list of Slack user ids like [U0123ABCD], got %s",
+			path, node_kind(v));
+		return V_BAD;
+	}
+	n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+	u->ids = calloc(n ? n : 1, sizeof *u->ids);
+	if (!u->ids) {
+		ld->oom = true;
+		return V_BAD;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const yaml_node_t *item = node(ld, v->data.sequence.items.start[i]);
+		char ipath[PATH_LEN + 16], *s;
+		enum vstate ist;
+
+		snprintf(ipath, sizeof ipath, "%s[%zu]", path, i);
+		ist = get_scalar(ld, item, ipath, k->expect, &s);
+		if (ist == V_UNSET)
+			add_err(ld, item, "%s: empty entry; expected %s", ipath, k->expect);
+		if (ist != V_SET) {
+			st = V_BAD;
+			continue;
+		}
+		if (!k->valid(s)) {
+			add_err(ld, item, "%s: expected %s, got \"%.64s\"", ipath, k->expect, s);
+			st = V_BAD;
+			free(s);
+			continue;
+		}
+		if (config_users_has(u, s, false)) {
+			add_err(ld, item, "%s: %s is listed twice", ipath, s);
+			st = V_BAD;
+			free(s);
+			continue;
+		}
+		u->ids[u->n++] = s;
+	}
+	return st;
+}
+
+static enum vstate set_secret(struct loader *ld, const struct key *k, const yaml_node_t *kn,
+			      const yaml_node_t *v, void *base, const char *path, bool env)
+{
+	struct config_secret *sec = FIELD(base, k, struct config_secret);
+	char *s;
+	enum vstate st = get_scalar(ld, v, path, env ? "an environment variable name" : "a file path",
+				    &s);
+
+	if (st != V_SET)
+		goto out;
+	/* Never echo the value: a token pasted here by mistake must not be printed. */
+	if (env && !is_env_name(s)) {
+		add_err(ld, v, "%s: expected the name of an environment variable (like MY_TOKEN), "
+			"not the token itself", path);
+		st = V_BAD;
+	} else if (sec->source != CONFIG_SECRET_NONE) {
+		add_err(ld, kn, "%s: both slack.%s_env and slack.%s_file are given; use one",
+			path, k->expect, k->expect);
+		st = V_BAD;
+	} else {
+		sec->source = env ? CONFIG_SECRET_ENV : CONFIG_SECRET_FILE;
+		sec->ref = s;
+		s = NULL;
+	}
+out:
+	free(s);
+	return st;
+}
+
+static enum vstate set_secret_env(struct loader *ld, const struct key *k, const yaml_node_t *kn,
+				  const yaml_node_t *v, void *base, const char *path)
+{
+	return set_secret(ld, k, kn, v, base, path, true);
+}
+
+static enum vstate set_secret_file(struct loader *ld, const struct key *k, const yaml_node_t *kn,
+				   const yaml_node_t *v, void *base, const char *path)
+{
+	return set_secret(ld, k, kn, v, base, path, false);
+}
+
+static enum vstate set_forbidden(struct loader *ld, const struct key *k, const yaml_node_t *kn,
+				 const yaml_node_t *v, void *base, const char *path)
+{
+	add_err(ld, kn, "%s %s", path, k->expect);
+	return V_BAD;
+}
+
+static bool walk_map(struct loader *ld, const yaml_node_t *map, const struct table *t, void *base,
+		     const char *path, struct seen *seen);
+
+static enum vstate set_section(struct loader *ld, const struct key *k, const yaml_node_t *kn,
+			       const yaml_node_t *v, void *base, const char *path)
+{
+	/* Sections only appear in top_keys, so k's index there picks the seen. */
+	struct seen *seen = &ld->sec[k - top_keys];
+
+	if (v->type == YAML_SCALAR_NODE && is_null(v))
+		return V_UNSET;
+	return walk_map(ld, v, k->sub, base, path, seen) ? V_SET : V_BAD;
+}
+
+static enum vstate set_services(struct loader *ld, const struct key *k, const yaml_node_t *kn,
+				const yaml_node_t *v, void *base, const char *path)
+{
+	enum vstate st = V_SET;
+
+	if (v->type == YAML_SCALAR_NODE && is_null(v))
+		return V_UNSET;
+	if (v->type != YAML_MAPPING_NODE) {
+		add_err(ld, v, "services: expected a mapping of service name to settings, got %s",
+			node_kind(v));
+		return V_BAD;
+	}
+	for (yaml_node_pair_t *pr = v->data.mapping.pairs.start; pr < v->data.mapping.pairs.top;
+	     pr++) {
+		const yaml_node_t *skn = node(ld, pr->key), *sv = node(ld, pr->value);
+		bool scalar = skn->type == YAML_SCALAR_NODE;
+		const char *name = scalar ? (const char *)skn->data.scalar.value : "";
+		char spath[PATH_LEN];
+		struct svc_tmp *t;
+
+		if (!scalar || !is_service_name(name)) {
+			add_err(ld, skn, "services: invalid service name%s%.64s%s: expected letters, "
+				"digits, '_', '.' and '-', starting with a letter or digit "
+				"(at most 255)", scalar ? " \"" : " (", scalar ? name : node_kind(skn),
+				scalar ? "\"" : ")");
+			st = V_BAD;
+			continue;
+		}
+		if (ld->n_svcs == ld->cap_svcs) {
+			size_t cap = ld->cap_svcs ? ld->cap_svcs * 2 : 8;
+			struct svc_tmp *p = realloc(ld->svcs, cap * sizeof *p);
+			if (!p) {
+				ld->oom = true;
+				return V_BAD;
+			}
+			ld->svcs = p;
+			ld->cap_svcs = cap;
+		}
+		t = &ld->svcs[ld->n_svcs++];
+		memset(t, 0, sizeof *t);
+		t->key = skn;
+		t->s.name = xstrdup(ld, name);
+		snprintf(spath, sizeof spath, "services.%s", name);
+		if (!walk_map(ld, sv, &service_table, &t->s, spath, &t->seen))
+			t->skip = true;
+	}
+	return st;
+}
+
+static const setter_fn setters[KT__N] = {
+	[KT_STR] = set_str,
+	[KT_INT] = set_int,
+	[KT_BOOL] = set_bool,
+	[KT_DURATION] = set_duration,
+	[KT_USERS] = set_users,
+	[KT_SECRET_ENV] = set_secret_env,
+	[KT_SECRET_FILE] = set_secret_file,
+	[KT_FORBIDDEN] = set_forbidden,
+	[KT_SECTION] = set_section,
+	[KT_SERVICES] = set_services,
+};
+
+/* ------------------------------------------------------------------ */
+/* The walk                                                            */
+
+/* Levenshtein distance, or a large number for long strings. */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), row[65];
+
+	if (la > 64 || lb > 64)
+		return SIZE_MAX;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t best = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+static void unknown_key(struct loader *ld, const yaml_node_t *kn, const struct table *t,
+			const char *path, const char *name)
+{
+	char list[256] = "", hint[96] = "";
+	size_t o = 0, best = 3;
+
+	for (size_t i = 0; i < t->n; i++) {
+		const struct key *k = &t->keys[i];
+		size_t d;
+
+		if (k->type == KT_FORBIDDEN)
+			continue;
+		if (o < sizeof list)
+			o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", o ? ", " : "",
+					      k->name);
+		d = edit_distance(name, k->name);
+		if (d < best) {
+			best = d;
+			snprintf(hint, sizeof hint, " (did you mean '%s'?)", k->name);
+		}
+	}
+	add_err(ld, kn, "unknown key '%.40s' %s%s%s; expected one of: %s", name,
+		*path ? "in " : "at the top level", path, hint, list);
+}
+
+static int find_key(const struct table *t, const char *name)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->keys[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Walk mapping map against table t, storing into base. Returns false (after
+ * reporting) if map is not a mapping. */
+static bool walk_map(struct loader *ld, const yaml_node_t *map, const struct table *t, void *base,
+		     const char *path, struct seen *seen)
+{
+	if (map->type != YAML_MAPPING_NODE) {
+		add_err(ld, map, "%s: expected %s, got %s", *path ? path : "top level", t->what,
+			node_kind(map));
+		return false;
+	}
+	for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
+	     pr++) {
+		const yaml_node_t *kn = node(ld, pr->key), *v = node(ld, pr->value);
+		const char *name;
+		char sub[PATH_LEN];
+		enum vstate st;
+		int i;
+
+		if (kn->type != YAML_SCALAR_NODE) {
+			add_err(ld, kn, "%s: expected a key name, got %s", *path ? path : "top level",
+				node_kind(kn));
+			continue;
+		}
+		name = (const char *)kn->data.scalar.value;
+		i = find_key(t, name);
+		if (i < 0) {
+			unknown_key(ld, kn, t, path, name);
+			continue;
+		}
+		join(sub, path, name);
+		if (seen->key[i]) {
+			add_err(ld, kn, "%s: duplicate key (first given at line %d)", sub,
+				(int)seen->key[i]->start_mark.line + 1);
+			continue;
+		}
+		seen->key[i] = kn;
+		st = setters[t->keys[i].type](ld, &t->keys[i], kn, v, base, sub);
+		if (st != V_UNSET)
+			seen->val[i] = v;
+		seen->bad[i] = st == V_BAD;
+	}
+	return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* After the walk: defaults, secrets, cross-field rules                */
+
+static bool given_ok(const struct seen *s, int i) { return s->val[i] && !s->bad[i]; }
+
+static void default_str(struct loader *ld, char **field, const char *value)
+{
+	if (!*field && value)
+		*field = xstrdup(ld, value);
+}
+
+/* Read a token file: the whole file, trailing whitespace trimmed. Returns
+ * 0, or a reason in why. */
+static int read_secret_file(const char *path, char **out, char *why, size_t n)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t len = 0;
+	int rc = BOT_EIO;
+
+	*out = NULL;
+	if (!f) {
+		snprintf(why, n, "%s", strerror(errno));
+		goto out;
+	}
+	buf = malloc(SECRET_FILE_MAX + 1);
+	if (!buf) {
+		rc = BOT_ENOMEM;
+		snprintf(why, n, "out of memory");
+		goto out;
+	}
+	len = fread(buf, 1, SECRET_FILE_MAX + 1, f);
+	if (ferror(f)) {
+		snprintf(why, n, "%s", strerror(errno));
+		goto out;
+	}
+	if (len > SECRET_FILE_MAX) {
+		snprintf(why, n, "the file is larger than %d bytes", SECRET_FILE_MAX);
+		goto out;
+	}
+	while (len > 0 && isspace((unsigned char)buf[len - 1]))
+		len--;
+	buf[len] = '\0';
+	if (len == 0 || strlen(buf) != len) {
+		snprintf(why, n, len ? "the file contains a NUL byte" : "the file is empty");
+		goto out;
+	}
+	*out = buf;
+	buf = NULL;
+	rc = BOT_EOK;
+out:
+	if (buf) {
+		explicit_bzero(buf, SECRET_FILE_MAX + 1);
+		free(buf);
+	}
+	if (f)
+		fclose(f);
+	return rc;
+}
+
+/* Fill a token from its source. what is "app_token"/"bot_token", def_env
+ * the default variable, prefix the shape, at the node errors point at. */
+static void load_secret(struct loader *ld, struct config_secret *sec, const char *what,
+			const char *def_env, const char *prefix, const char *kind,
+			const yaml_node_t *at)
+{
+	bool need = ld->flags & CONFIG_NEED_SLACK;
+	char why[128], src[PATH_LEN];
+
+	if (sec->source == CONFIG_SECRET_NONE) {
+		sec->source = CONFIG_SECRET_ENV;
+		sec->ref = xstrdup(ld, def_env);
+		if (!sec->ref)
+			return;
+	}
+	if (sec->source == CONFIG_SECRET_ENV) {
+		const char *v = getenv(sec->ref);
+		snprintf(src, sizeof src, "%s", sec->ref);
+		if (v && *v)
+			sec->value = xstrdup(ld, v);
+		else if (need)
+			add_err(ld, at, "slack.%s: environment variable %s is not set or empty (set "
+				"it, or name a file with slack.%s_file)", what, sec->ref, what);
+	} else {
+		snprintf(src, sizeof src, "the token in %.256s", sec->ref);
+		int rc = read_secret_file(sec->ref, &sec->value, why, sizeof why);
+		if (rc == BOT_ENOMEM)
+			ld->oom = true;
+		else if (rc && need)
+			add_err(ld, at, "slack.%s_file: cannot read %s: %s", what, sec->ref, why);
+	}
+	if (!sec->value)
+		return;
+	if (log_add_secret(sec->value) == BOT_ENOMEM)
+		ld->oom = true;
+	/* The message must not contain the literal prefix: the redactor would
+	 * blank it when printed, so it is spelled out. */
+	if (strncmp(sec->value, prefix, strlen(prefix)) != 0)
+		add_err(ld, at, "slack.%s: %s does not look like %s (it should start with \"%.*s\" "
+			"and a dash)", what, src, kind, (int)strlen(prefix) - 1, prefix);
+}
+
+static const yaml_node_t *first_of(const yaml_node_t *a, const yaml_node_t *b,
+				   const yaml_node_t *c)
+{
+	return a ? a : b ? b : c;
+}
+
+static void finish_slack(struct loader *ld)
+{
+	struct config *c = ld->cfg;
+	const struct seen *s = &ld->sec[TOP_SLACK];
+	const yaml_node_t *sect = ld->top.key[TOP_SLACK];
+	const char *env = getenv("SLACK_API_URL");
+
+	load_secret(ld, &c->slack.app_token, "app_token", "SLACK_APP_TOKEN", "xapp-",
+		    "an app-level token", first_of(s->val[SL_APP_ENV], s->val[SL_APP_FILE], sect));
+	load_secret(ld, &c->slack.bot_token, "bot_token", "SLACK_BOT_TOKEN", "xoxb-",
+		    "a bot token", first_of(s->val[SL_BOT_ENV], s->val[SL_BOT_FILE], sect));
+	if (env && *env) {
+		if (!is_http_url(env)) {
+			add_err(ld, NULL, "environment variable SLACK_API_URL: expected " URL_EXPECT
+				", got \"%.64s\"", env);
+		} else {
+			free(c->slack.api_url);
+			c->slack.api_url = xstrdup(ld, env);
+		}
+	}
+	default_str(ld, &c->slack.api_url, API_URL_DEFAULT);
+}
+
+static void finish_aws(struct loader *ld)
+{
+	struct config *c = ld->cfg;
+	const char *region = getenv("AWS_REGION");
+
+	if (!region || !*region)
+		region = getenv("AWS_DEFAULT_REGION");
+	if (!region || !*region)
+		region = "us-east-1";
+	default_str(ld, &c->aws.region, region);
+	default_str(ld, &c->aws.role_session_name, "chatops-bot");
+}
+
+static void fmt_ms(char *buf, uint64_t ms)
+{
+	/* DURATION_FMT_MAX always fits. */
+	(void)duration_format(ms, buf, DURATION_FMT_MAX);
+}
+
+static bool timer_bounds_ok(const struct loader *ld)
+{
+	const struct seen *d = &ld->sec[TOP_DEFAULTS];
+	return !d->bad[DF_MIN_TIMER] && !d->bad[DF_MAX_TIMER] &&
+	       ld->cfg->defaults.min_timer_ms <= ld->cfg->defaults.max_timer_ms;
+}
+
+/* Report a timer outside [min_timer, max_timer] at node at. */
+static void check_timer(struct loader *ld, const yaml_node_t *at, const char *path, uint64_t ms)
+{
+	const struct config *c = ld->cfg;
+	char v[DURATION_FMT_MAX], lo[DURATION_FMT_MAX], hi[DURATION_FMT_MAX];
+
+	if (!timer_bounds_ok(ld) || (ms >= c->defaults.min_timer_ms && ms <= c->defaults.max_timer_ms))
+		return;
+	fmt_ms(v, ms);
+	fmt_ms(lo, c->defaults.min_timer_ms);
+	fmt_ms(hi, c->defaults.max_timer_ms);
+	add_err(ld, at, "%s: %s is outside the allowed range %s to %s (defaults.min_timer and "
+		"defaults.max_timer)", path, v, lo, hi);
+}
+
+static void finish_defaults(struct loader *ld)
+{
+	struct config *c = ld->cfg;
+	const struct seen *d = &ld->sec[TOP_DEFAULTS];
+	char lo[DURATION_FMT_MAX], hi[DURATION_FMT_MAX];
+
+	if (!d->bad[DF_MIN_TIMER] && !d->bad[DF_MAX_TIMER] &&
+	    c->defaults.min_timer_ms > c->defaults.max_timer_ms) {
+		fmt_ms(lo, c->defaults.min_timer_ms);
+		fmt_ms(hi, c->defaults.max_timer_ms);
+		add_err(ld, first_of(d->val[DF_MAX_TIMER], d->val[DF_MIN_TIMER], NULL),
+			"defaults.max_timer: %s is shorter than defaults.min_timer (%s)", hi, lo);
+	}
+	if (!d->bad[DF_TIMER])
+		check_timer(ld, first_of(d->val[DF_TIMER], d->val[DF_MIN_TIMER], d->val[DF_MAX_TIMER]),
+			    "defaults.timer", c->defaults.timer_ms);
+}
+
+static int copy_users(struct loader *ld, struct config_users *dst, const struct config_users *src)
+{
+	dst->ids = calloc(src->n ? src->n : 1, sizeof *dst->ids);
+	if (!dst->ids)
+		goto oom;
+	for (dst->n = 0; dst->n < src->n; dst->n++) {
+		dst->ids[dst->n] = strdup(src->ids[dst->n]);
+		if (!dst->ids[dst->n])
+			goto oom;
+	}
+	return BOT_EOK;
+oom:
+	ld->oom = true;
+	return BOT_ENOMEM;
+}
+
+static void finish_service(struct loader *ld, struct svc_tmp *t)
+{
+	struct config *c = ld->cfg;
+	struct config_service *s = &t->s;
+	const struct seen *se = &t->seen, *d = &ld->sec[TOP_DEFAULTS];
+	char p[PATH_LEN], tp[PATH_LEN];
+	bool approvers_bad, approvals_bad;
+
+	snprintf(p, sizeof p, "services.%s", s->name);
+	join(tp, p, "timer");
+	if (!se->val[SV_CLUSTER])
+		add_err(ld, t->key, "%s: missing required key 'cluster' (the ECS cluster name or "
+			"ARN)", p);
+	if (!se->val[SV_MAX_DESIRED])
+		add_err(ld, t->key, "%s: missing required key 'max_desired' (the highest desired "
+			"count a request may set, 0 to 10000)", p);
+	else if (given_ok(se, SV_MAX_DESIRED) && !se->bad[SV_MIN_DESIRED] &&
+		 s->max_desired < s->min_desired)
+		add_err(ld, se->val[SV_MAX_DESIRED], "%s.max_desired: must be at least min_desired "
+			"(%d), got %d", p, s->min_desired, s->max_desired);
+	default_str(ld, &s->ecs_service, s->name);
+
+	if (!se->val[SV_APPROVERS])
+		copy_users(ld, &s->approvers, &c->defaults.approvers);
+	if (!se->val[SV_REQUESTERS])
+		copy_users(ld, &s->requesters, &c->defaults.requesters);
+	if (!se->val[SV_TIMER])
+		s->timer_ms = c->defaults.timer_ms;
+	else if (given_ok(se, SV_TIMER))
+		check_timer(ld, se->val[SV_TIMER], tp, s->timer_ms);
+	if (!se->val[SV_MIN_APPROVALS])
+		s->min_approvals = c->defaults.min_approvals;
+	if (!se->val[SV_ALLOW_SELF])
+		s->allow_self_approval = c->defaults.allow_self_approval;
+	default_str(ld, &s->channel, c->defaults.channel);
+	default_str(ld, &s->region, c->aws.region);
+
+	approvers_bad = se->val[SV_APPROVERS] ? se->bad[SV_APPROVERS] : d->bad[DF_APPROVERS];
+	approvals_bad = se->val[SV_MIN_APPROVALS] ? se->bad[SV_MIN_APPROVALS]
+						  : d->bad[DF_MIN_APPROVALS];
+	if (!approvers_bad && s->approvers.n == 0)
+		add_err(ld, t->key, "%s: no approvers; add approvers here or in defaults.approvers",
+			p);
+	else if (!approvers_bad && !approvals_bad && (size_t)s->min_approvals > s->approvers.n)
+		add_err(ld, t->key, "%s: min_approvals is %d but only %zu approver%s listed, so "
+			"no request could ever be approved", p, s->min_approvals, s->approvers.n,
+			s->approvers.n == 1 ? " is" : "s are");
+	if (s->requesters.n == 0 &&
+	    !(se->val[SV_REQUESTERS] ? se->bad[SV_REQUESTERS] : d->bad[DF_REQUESTERS]))
+		add_err(ld, t->key, "%s: nobody could request this service; add requesters here "
+			"or in defaults.requesters (use '*' for anyone)", p);
+}
+
+static int svc_cmp(const void *a, const void *b)
+{
+	const struct svc_tmp *x = a, *y = b;
+	return strcmp(x->s.name ? x->s.name : "", y->s.name ? y->s.name : "");
+}
+
+static void service_free(struct config_service *s);
+
+static void finish_services(struct loader *ld)
+{
+	if (ld->n_svcs == 0 && !ld->top.bad[TOP_SERVICES]) {
+		add_err(ld, ld->top.key[TOP_SERVICES] ? ld->top.key[TOP_SERVICES] : ld->root,
+			"services: at least one service is required (services: {NAME: {cluster: ..., "
+			"max_desired: ...}})");
+		return;
+	}
+	if (ld->oom || ld->n_svcs == 0)
+		return;
+	qsort(ld->svcs, ld->n_svcs, sizeof *ld->svcs, svc_cmp);
+	for (size_t i = 1; i < ld->n_svcs; i++) {
+		struct svc_tmp *a = &ld->svcs[i - 1], *b = &ld->svcs[i];
+		if (strcmp(a->s.name, b->s.name) != 0)
+			continue;
+		/* Report at the later one, naming the earlier. */
+		if (b->key->start_mark.index < a->key->start_mark.index) {
+			struct svc_tmp *tmp = a;
+			a = b;
+			b = tmp;
+		}
+		add_err(ld, b->key, "services.%s: service defined twice (first at line %d)",
+			b->s.name, (int)a->key->start_mark.line + 1);
+		a->skip = b->skip = true;
+	}
+	for (size_t i = 0; i < ld->n_svcs; i++)
+		if (!ld->svcs[i].skip)
+			finish_service(ld, &ld->svcs[i]);
+}
+
+/* Move the services into the config (whatever happened, so config_free
+ * owns them). */
+static void take_services(struct loader *ld)
+{
+	struct config *c = ld->cfg;
+
+	if (ld->n_svcs) {
+		c->services = calloc(ld->n_svcs, sizeof *c->services);
+		if (!c->services) {
+			ld->oom = true;
+			for (size_t i = 0; i < ld->n_svcs; i++)
+				service_free(&ld->svcs[i].s);
+		} else {
+			for (size_t i = 0; i < ld->n_svcs; i++)
+				c->services[i] = ld->svcs[i].s;
+			c->n_services = ld->n_svcs;
+		}
+	}
+	free(ld->svcs);
+	ld->svcs = NULL;
+	ld->n_svcs = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Freeing                                                             */
+
+static void users_free(struct config_users *u)
+{
+	for (size_t i = 0; i < u->n; i++)
+		free(u->ids[i]);
+	free(u->ids);
+	u->ids = NULL;
+	u->n = 0;
+}
+
+static void secret_free(struct config_secret *s)
+{
+	if (s->value) {
+		explicit_bzero(s->value, strlen(s->value));
+		free(s->value);
+	}
+	free(s->ref);
+}
+
+static void service_free(struct config_service *s)
+{
+	free(s->name);
+	free(s->cluster);
+	free(s->ecs_service);
+	users_free(&s->approvers);
+	users_free(&s->requesters);
+	free(s->sns_topic_arn);
+	free(s->channel);
+	free(s->region);
+}
+
+static void config_free(struct config *c)
+{
+	if (!c)
+		return;
+	free(c->path);
+	secret_free(&c->slack.app_token);
+	secret_free(&c->slack.bot_token);
+	free(c->slack.api_url);
+	free(c->slack.ca_file);
+	free(c->aws.region);
+	free(c->aws.endpoint_url);
+	free(c->aws.role_arn);
+	free(c->aws.role_session_name);
+	free(c->aws.profile);
+	users_free(&c->defaults.approvers);
+	users_free(&c->defaults.requesters);
+	free(c->defaults.channel);
+	for (size_t i = 0; i < c->n_services; i++)
+		service_free(&c->services[i]);
+	free(c->services);
+	free(c->store.path);
+	free(c->http.listen);
+	free(c->log.level);
+	free(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* Loading                                                             */
+
+static void syntax_error(struct loader *ld, const yaml_parser_t *p, const char *buf, size_t len)
+{
+	int line = (int)p->problem_mark.line + 1, col = (int)p->problem_mark.column + 1;
+	const char *tab = p->problem_mark.index < len && buf[p->problem_mark.index] == '\t'
+			  ? "; YAML cannot indent with tabs, use spaces" : "";
+
+	if (p->error == YAML_MEMORY_ERROR) {
+		ld->oom = true;
+	} else if (p->error == YAML_READER_ERROR) {
+		/* The reader gives a byte offset only: count lines up to it. */
+		line = 1;
+		col = 1;
+		for (size_t i = 0; i < p->problem_offset && i < len; i++, col++)
+			if (buf[i] == '\n') {
+				line++;
+				col = 0;
+			}
+		add_err_at(ld, line, col, "cannot read YAML: %s (the file must be UTF-8 text)",
+			   p->problem ? p->problem : "unknown problem");
+	} else if (p->context) {
+		add_err_at(ld, line, col, "YAML syntax error: %s (%s at line %d, column %d)%s",
+			   p->problem ? p->problem : "unknown problem", p->context,
+			   (int)p->context_mark.line + 1, (int)p->context_mark.column + 1, tab);
+	} else {
+		add_err_at(ld, line, col, "YAML syntax error: %s%s",
+			   p->problem ? p->problem : "unknown problem", tab);
+	}
+}
+
+/* Parse buf into doc; returns true if doc must be deleted. */
+static bool parse_doc(struct loader *ld, const char *buf, size_t len, yaml_document_t *doc)
+{
+	yaml_parser_t parser;
+	yaml_document_t extra;
+	bool have = false;
+
+	if (!yaml_parser_initialize(&parser)) {
+		ld->oom = true;
+		return false;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	if (!yaml_parser_load(&parser, doc)) {
+		syntax_error(ld, &parser, buf, len);
+		goto out;
+	}
+	have = true;
+	/* A second document would be ignored silently: refuse it. */
+	if (!yaml_parser_load(&parser, &extra)) {
+		syntax_error(ld, &parser, buf, len);
+		goto out;
+	}
+	if (yaml_document_get_root_node(&extra))
+		add_err(ld, yaml_document_get_root_node(&extra),
+			"only one YAML document is allowed; remove the second '---'");
+	yaml_document_delete(&extra);
+out:
+	yaml_parser_delete(&parser);
+	return have;
+}
+
+static void set_defaults(struct config *c)
+{
+	c->refs = 1;
+	c->defaults.timer_ms = TIMER_DEFAULT_MS;
+	c->defaults.min_timer_ms = MIN_TIMER_DEFAULT_MS;
+	c->defaults.max_timer_ms = MAX_TIMER_DEFAULT_MS;
+	c->defaults.min_approvals = 1;
+}
+
+static int errors_init(struct config_errors *errs, const char *name)
+{
+	errs->v = NULL;
+	errs->n = 0;
+	errs->name_ = strdup(name ? name : "(config)");
+	return errs->name_ ? BOT_EOK : BOT_ENOMEM;
+}
+
+/* Add the overflow note, sort, and pick the return code. */
+static int finish_errors(struct loader *ld, int rc)
+{
+	sort_errors(ld->errs);
+	if (ld->dropped) {
+		size_t d = ld->dropped;
+		ld->dropped = 0;
+		ld->errs->n--; /* make room for the note in place of the last one */
+		add_err_at(ld, 0, 0, "... and %zu more problem%s not shown", d + 1,
+			   d + 1 == 1 ? "" : "s");
+	}
+	if (ld->oom)
+		return BOT_ENOMEM;
+	if (rc == BOT_EOK && ld->errs->n)
+		rc = BOT_ECONFIG;
+	return rc;
+}
+
+static int load_buf(const char *name, const char *buf, size_t len, unsigned flags,
+		    struct config **out, struct config_errors *errs)
+{
+	struct loader ld = {.flags = flags, .errs = errs};
+	yaml_document_t doc;
+	bool have_doc;
+	int rc = BOT_EOK;
+
+	ld.cfg = calloc(1, sizeof *ld.cfg);
+	if (!ld.cfg || !(ld.cfg->path = strdup(name))) {
+		ld.oom = true;
+		goto out_nodoc;
+	}
+	set_defaults(ld.cfg);
+	have_doc = parse_doc(&ld, buf, len, &doc);
+	if (!have_doc)
+		goto out_nodoc;
+	ld.doc = &doc;
+	ld.root = yaml_document_get_root_node(&doc);
+	if (!ld.root) {
+		add_err_at(&ld, 1, 1, "the file is empty; expected a mapping with at least a "
+			   "services: section");
+	} else if (walk_map(&ld, ld.root, &top_table, ld.cfg, "", &ld.top)) {
+		finish_slack(&ld);
+		finish_aws(&ld);
+		finish_defaults(&ld);
+		finish_services(&ld);
+		default_str(&ld, &ld.cfg->store.path, "chatops.db");
+		default_str(&ld, &ld.cfg->log.level, "info");
+	}
+	take_services(&ld);
+	yaml_document_delete(&doc);
+out_nodoc:
+	rc = finish_errors(&ld, rc);
+	if (rc == BOT_EOK)
+		*out = ld.cfg;
+	else
+		config_free(ld.cfg);
+	return rc;
+}
+
+/* Read the whole file, at most FILE_MAX bytes. */
+static int read_file(struct loader *ld, const char *path, char **buf, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *b = NULL;
+	int rc = BOT_EIO;
+
+	*buf = NULL;
+	if (!f) {
+		add_err(ld, NULL, "cannot open: %s", strerror(errno));
+		goto out;
+	}
+	b = malloc(FILE_MAX + 1);
+	if (!b) {
+		ld->oom = true;
+		rc = BOT_ENOMEM;
+		goto out;
+	}
+	*len = fread(b, 1, FILE_MAX + 1, f);
+	if (ferror(f)) {
+		add_err(ld, NULL, "cannot read: %s", strerror(errno));
+		goto out;
+	}
+	if (*len > FILE_MAX) {
+		add_err(ld, NULL, "the file is larger than 1 MiB; this is not a config file");
+		rc = BOT_ECONFIG;
+		goto out;
+	}
+	*buf = b;
+	b = NULL;
+	rc = BOT_EOK;
+out:
+	free(b);
+	if (f)
+		fclose(f);
+	return rc;
+}
+
+int config_load(const char *path, unsigned flags, struct config **out,
+		struct config_errors *errs)
+{
+	struct config_errors local = {0};
+	struct loader ld = {.errs = errs ? errs : &local};
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	if (!path || !out)
+		return BOT_EINVAL;
+	rc = errors_init(ld.errs, path);
+	if (rc)
+		goto out;
+	rc = read_file(&ld, path, &buf, &len);
+	if (rc) {
+		rc = finish_errors(&ld, rc);
+		goto out;
+	}
+	rc = load_buf(path, buf, len, flags, out, ld.errs);
+out:
+	free(buf);
+	if (ld.errs == &local)
+		config_errors_free(&local);
+	return rc;
+}
+
+int config_load_string(const char *name, const char *yaml, unsigned flags,
+		       struct config **out, struct config_errors *errs)
+{
+	struct config_errors local = {0};
+	struct config_errors *e = errs ? errs : &local;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	if (!yaml || !out)
+		return BOT_EINVAL;
+	if (!name)
+		name = "(string)";
+	rc = errors_init(e, name);
+	if (rc == BOT_EOK)
+		rc = load_buf(name, yaml, strlen(yaml), flags, out, e);
+	if (e == &local)
+		config_errors_free(&local);
+	return rc;
+}
+
+struct config *config_ref(struct config *c)
+{
+	if (c)
+		c->refs++;
+	return c;
+}
+
+void config_unref(struct config *c)
+{
+	if (c && --c->refs == 0)
+		config_free(c);
+}
+
+void config_errors_free(struct config_errors *errs)
+{
+	if (!errs)
+		return;
+	free(errs->v);
+	free(errs->name_);
+	errs->v = NULL;
+	errs->n = 0;
+	errs->name_ = NULL;
+}
+
+void config_errors_print(const struct config_errors *errs, void *FILE_f)
+{
+	FILE *f = FILE_f;
+
+	for (size_t i = 0; errs && f && i < errs->n; i++) {
+		const struct bot_error *e = &errs->v[i];
+		/* Messages never hold secret values; redact anyway as a last guard. */
+		char *msg = log_redact(e->msg);
+		const char *file = e->file ? e->file : "config";
+
+		if (e->line > 0)
+			fprintf(f, "%s:%d:%d: %s\n", file, e->line, e->col, msg ? msg : e->msg);
+		else
+			fprintf(f, "%s: %s\n", file, msg ? msg : e->msg);
+		free(msg);
+	}
+}
+
+static int service_name_cmp(const void *key, const void *elem)
+{
+	const struct config_service *s = elem;
+	return strcmp(key, s->name);
+}
+
+const struct config_service *config_service_find(const struct config *c, const char *name)
+{
+	if (!c || !name || !c->n_services)
+		return NULL;
+	return bsearch(name, c->services, c->n_services, sizeof *c->services, service_name_cmp);
+}
+
+bool config_users_has(const struct config_users *u, const char *id, bool allow_star)
+{
+	for (size_t i = 0; u && id && i < u->n; i++)
+		if (strcmp(u->ids[i], id) == 0 || (allow_star && strcmp(u->ids[i], "*") == 0))
+			return true;
+	return false;
+}

@@ -1,0 +1,141 @@
+/* config.h - the bot's configuration: a YAML file validated fully at start.
+ *
+ * config_load() reads the whole file and reports every problem it finds,
+ * each with file:line:column and what was expected; unknown keys are errors.
+ * Scalars may contain ${VAR} (or ${VAR:-default}) which is expanded from the
+ * environment; "$$" is a literal '$'. Secrets (Slack tokens) are never
+ * written in the file: they come from an environment variable or a file
+ * named in it, are registered with the log redactor on load, and are never
+ * printed. An empty value ("", ~, or a ${VAR:-} that expands to nothing)
+ * means "not set": the key takes its default, as if it were absent.
+ *
+ * A loaded config is immutable and reference counted: SIGHUP loads a new
+ * one and swaps it in; anything that still holds the old one keeps it alive
+ * until config_unref().
+ */
+#ifndef CONFIG_CONFIG_H
+#define CONFIG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bot/error.h"
+
+/* A list of Slack user ids (U.../W...). "*" is allowed in requester lists
+ * only and means "anyone in the workspace". */
+struct config_users {
+	char **ids;
+	size_t n;
+};
+
+struct config_service {
+	char *name;              /* key under services: (what users type) */
+	char *cluster;           /* ECS cluster name or ARN (required) */
+	char *ecs_service;       /* ECS service name; defaults to name */
+	int min_desired;         /* default 0 */
+	int max_desired;         /* required, >= min_desired */
+	struct config_users approvers;   /* defaults.approvers if absent */
+	struct config_users requesters;  /* defaults.requesters if absent */
+	uint64_t timer_ms;       /* defaults.timer if absent */
+	int min_approvals;       /* defaults.min_approvals if absent */
+	bool allow_self_approval;/* defaults.allow_self_approval if absent */
+	char *sns_topic_arn;     /* optional; NULL when absent */
+	char *channel;           /* optional channel id for approval cards */
+	char *region;            /* optional; aws.region if absent */
+};
+
+enum config_secret_source {
+	CONFIG_SECRET_NONE = 0,
+	CONFIG_SECRET_ENV,
+	CONFIG_SECRET_FILE,
+};
+
+struct config_secret {
+	enum config_secret_source source;
+	char *ref;    /* env var name or file path (printable) */
+	char *value;  /* the secret (never print); NULL if not loaded */
+};
+
+struct config {
+	char *path;   /* the file it came from */
+
+	struct {
+		struct config_secret app_token;  /* xapp-...; env SLACK_APP_TOKEN by default */
+		struct config_secret bot_token;  /* xoxb-...; env SLACK_BOT_TOKEN by default */
+		char *api_url;   /* default https://slack.com/api; env SLACK_API_URL overrides */
+		char *ca_file;   /* optional extra CA bundle (added to system CAs) */
+	} slack;
+
+	struct {
+		char *region;        /* default: AWS_REGION, AWS_DEFAULT_REGION, else us-east-1 */
+		char *endpoint_url;  /* optional override for every service */
+		char *role_arn;      /* optional AssumeRole target */
+		char *role_session_name; /* default "chatops-bot" */
+		char *profile;       /* optional shared-config profile */
+	} aws;
+
+	struct {
+		uint64_t timer_ms;       /* default 10 min */
+		uint64_t min_timer_ms;   /* default 1 min: shortest --timer accepted */
+		uint64_t max_timer_ms;   /* default 7 days: longest --timer accepted */
+		struct config_users approvers;
+		struct config_users requesters;
+		bool allow_self_approval; /* default false */
+		int min_approvals;        /* default 1 */
+		char *channel;            /* optional default channel */
+	} defaults;
+
+	struct config_service *services;
+	size_t n_services;
+
+	struct {
+		char *path;  /* default "chatops.db" (relative to the working dir) */
+	} store;
+
+	struct {
+		char *listen; /* "127.0.0.1:9090"; NULL = off (default) */
+	} http;
+
+	struct {
+		char *level;  /* "info" by default */
+	} log;
+
+	int refs;
+};
+
+/* All problems found in one file. */
+struct config_errors {
+	struct bot_error *v;
+	size_t n;
+	char *name_;  /* private: owns the file name every v[i].file points at */
+};
+
+enum config_flags {
+	CONFIG_NEED_SLACK = 1 << 0, /* missing Slack token sources are errors */
+};
+
+/* Load and validate path. On success returns 0 and *out (refs = 1). On
+ * failure returns BOT_ECONFIG (or BOT_EIO / BOT_ENOMEM) with every problem
+ * in errs (caller frees with config_errors_free); *out is NULL. */
+int config_load(const char *path, unsigned flags, struct config **out,
+		struct config_errors *errs);
+/* Same from a string, for tests; name is used in error positions. */
+int config_load_string(const char *name, const char *yaml, unsigned flags,
+		       struct config **out, struct config_errors *errs);
+
+struct config *config_ref(struct config *c);
+void config_unref(struct config *c); /* NULL ok */
+
+void config_errors_free(struct config_errors *errs);
+/* Print each error as "file:line:col: message" to f, redacted; an error
+ * not tied to a position (line 0: file unreadable, environment) prints as
+ * "file: message". Errors come in file order, those without a position last. */
+void config_errors_print(const struct config_errors *errs, void *FILE_f);
+
+/* Lookup by the user-facing name; NULL if unknown. */
+const struct config_service *config_service_find(const struct config *c, const char *name);
+/* True if id is in list (exact match, or "*" present when allow_star). */
+bool config_users_has(const struct config_users *u, const char *id, bool allow_star);
+
+#endif

@@ -1,0 +1,1009 @@
+/* Tests for the config loader: every field read back, inheritance from
+ * defaults, every kind of error with its exact position, ${VAR} expansion,
+ * secrets (env, file, redaction, shape), and config/example.yaml. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bot/error.h"
+#include "bot/log.h"
+#include "config/config.h"
+
+#define MIN_MS (60ULL * 1000)
+#define HOUR_MS (60 * MIN_MS)
+#define DAY_MS (24 * HOUR_MS)
+
+#define APP_TOKEN "xapp-1-A0TEST-1234-cafebabe"
+#define BOT_TOKEN "xoxb-1111-2222-testtesttest"
+
+/* A valid file to build on: one service, everything else defaulted. */
+#define BASE_SERVICE \
+	"services:\n" \
+	"  web:\n" \
+	"    cluster: prod\n" \
+	"    max_desired: 5\n" \
+	"    approvers: [U0AAA]\n" \
+	"    requesters: ['*']\n"
+
+static char captured[4096];
+
+static void capture(void *ud, const char *line, size_t len)
+{
+	(void)ud;
+	snprintf(captured, sizeof captured, "%.*s", (int)len, line);
+}
+
+static const char *const env_vars[] = {
+	"SLACK_APP_TOKEN", "SLACK_BOT_TOKEN", "SLACK_API_URL", "AWS_REGION",
+	"AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "CHATOPS_TEST_APP_TOKEN",
+	"CHATOPS_TEST_TOKEN_FILE", "CT_VAR", "CT_EMPTY", "CT_UNSET", "CT_MAX",
+};
+
+static int setup(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < BOT_ARRAY_LEN(env_vars); i++)
+		unsetenv(env_vars[i]);
+	captured[0] = '\0';
+	log_set_writer(capture, NULL);
+	log_clear_secrets();
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	log_set_writer(NULL, NULL);
+	log_clear_secrets();
+	for (size_t i = 0; i < BOT_ARRAY_LEN(env_vars); i++)
+		unsetenv(env_vars[i]);
+	return 0;
+}
+
+static const char *source_root(void)
+{
+	const char *r = getenv("CHATOPS_SOURCE_ROOT");
+	return r && *r ? r : ".";
+}
+
+static void data_path(char *buf, size_t n, const char *rel)
+{
+	snprintf(buf, n, "%s/%s", source_root(), rel);
+}
+
+static void dump_errs(const struct config_errors *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		print_message("  [%zu] %d:%d: %s\n", i, e->v[i].line, e->v[i].col, e->v[i].msg);
+}
+
+/* Load yaml that must be valid. */
+static struct config *load_ok(const char *yaml, unsigned flags)
+{
+	struct config *c = NULL;
+	struct config_errors e = {0};
+	int rc = config_load_string("t.yaml", yaml, flags, &c, &e);
+	if (rc != BOT_EOK) {
+		dump_errs(&e);
+		fail_msg("config_load_string failed: %s", bot_err_name(rc));
+	}
+	assert_int_equal(e.n, 0);
+	assert_non_null(c);
+	config_errors_free(&e);
+	return c;
+}
+
+struct want {
+	int line, col;
+	const char *msg; /* "=..." exact, else a substring */
+};
+
+static bool msg_matches(const char *got, const char *want)
+{
+	return want[0] == '=' ? strcmp(got, want + 1) == 0 : strstr(got, want) != NULL;
+}
+
+/* Load yaml that must fail with exactly these errors, in this order. */
+static void load_bad(const char *yaml, unsigned flags, const struct want *w, size_t n)
+{
+	struct config *c = (struct config *)&c; /* must be reset to NULL */
+	struct config_errors e = {0};
+	int rc = config_load_string("t.yaml", yaml, flags, &c, &e);
+	bool ok = rc == BOT_ECONFIG && e.n == n && c == NULL;
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = e.v[i].line == w[i].line && e.v[i].col == w[i].col &&
+		     msg_matches(e.v[i].msg, w[i].msg) && e.v[i].file &&
+		     strcmp(e.v[i].file, "t.yaml") == 0;
+	if (!ok) {
+		print_message("rc=%s, %zu errors, wanted %zu:\n", bot_err_name(rc), e.n, n);
+		dump_errs(&e);
+		for (size_t i = 0; i < n; i++)
+			print_message("  want %d:%d: %s\n", w[i].line, w[i].col, w[i].msg);
+		config_errors_free(&e);
+		fail_msg("errors differ");
+	}
+	config_errors_free(&e);
+}
+
+#define LOAD_BAD(yaml, flags, ...) \
+	do { \
+		const struct want w_[] = {__VA_ARGS__}; \
+		load_bad(yaml, flags, w_, BOT_ARRAY_LEN(w_)); \
+	} while (0)
+
+static char *write_temp(const char *content)
+{
+	char *path = strdup("/tmp/config_test_XXXXXX");
+	int fd;
+
+	assert_non_null(path);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
+	close(fd);
+	return path;
+}
+
+static void remove_temp(char *path)
+{
+	unlink(path);
+	free(path);
+}
+
+/* ------------------------------------------------------------------ */
+
+static void test_good_full_file(void **state)
+{
+	char path[1024];
+	char *tok = write_temp(BOT_TOKEN "\n\n");
+	struct config *c = NULL;
+	struct config_errors e = {0};
+	const struct config_service *api, *web;
+	(void)state;
+
+	setenv("CHATOPS_TEST_APP_TOKEN", APP_TOKEN, 1);
+	setenv("CHATOPS_TEST_TOKEN_FILE", tok, 1);
+	setenv("AWS_REGION", "ap-south-1", 1); /* the file's region wins */
+	data_path(path, sizeof path, "tests/data/config/full.yaml");
+	if (config_load(path, CONFIG_NEED_SLACK, &c, &e) != BOT_EOK) {
+		dump_errs(&e);
+		fail_msg("full.yaml did not load");
+	}
+	assert_int_equal(e.n, 0);
+	config_errors_free(&e);
+	assert_string_equal(c->path, path);
+	assert_int_equal(c->refs, 1);
+
+	assert_int_equal(c->slack.app_token.source, CONFIG_SECRET_ENV);
+	assert_string_equal(c->slack.app_token.ref, "CHATOPS_TEST_APP_TOKEN");
+	assert_string_equal(c->slack.app_token.value, APP_TOKEN);
+	assert_int_equal(c->slack.bot_token.source, CONFIG_SECRET_FILE);
+	assert_string_equal(c->slack.bot_token.ref, tok);
+	assert_string_equal(c->slack.bot_token.value, BOT_TOKEN); /* trailing newlines trimmed */
+	assert_string_equal(c->slack.api_url, "http://127.0.0.1:8089/api");
+	assert_string_equal(c->slack.ca_file, "/etc/ssl/extra.pem");
+
+	assert_string_equal(c->aws.region, "eu-west-2");
+	assert_string_equal(c->aws.endpoint_url, "http://localhost:5000");
+	assert_string_equal(c->aws.role_arn, "arn:aws:iam::123456789012:role/chatops");
+	assert_string_equal(c->aws.role_session_name, "chatops.test@ci");
+	assert_string_equal(c->aws.profile, "ci");
+
+	assert_true(c->defaults.timer_ms == 15 * MIN_MS);
+	assert_true(c->defaults.min_timer_ms == 2 * MIN_MS);
+	assert_true(c->defaults.max_timer_ms == DAY_MS);
+	assert_int_equal(c->defaults.approvers.n, 2);
+	assert_string_equal(c->defaults.approvers.ids[0], "U0APPROVER1");
+	assert_string_equal(c->defaults.approvers.ids[1], "W0APPROVER2");
+	assert_int_equal(c->defaults.requesters.n, 1);
+	assert_string_equal(c->defaults.requesters.ids[0], "*");
+	assert_true(c->defaults.allow_self_approval);
+	assert_int_equal(c->defaults.min_approvals, 2);
+	assert_string_equal(c->defaults.channel, "C0CHATOPS1");
+
+	/* sorted by name, whatever the file order */
+	assert_int_equal(c->n_services, 2);
+	assert_string_equal(c->services[0].name, "api");
+	assert_string_equal(c->services[1].name, "web");
+
+	api = config_service_find(c, "api");
+	assert_ptr_equal(api, &c->services[0]);
+	assert_string_equal(api->cluster, "arn:aws:ecs:eu-west-2:123456789012:cluster/prod");
+	assert_string_equal(api->ecs_service, "api-v2");
+	assert_int_equal(api->min_desired, 2);
+	assert_int_equal(api->max_desired, 50);
+	assert_int_equal(api->approvers.n, 1);
+	assert_string_equal(api->approvers.ids[0], "U0LEAD1");
+	assert_int_equal(api->requesters.n, 2);
+	assert_string_equal(api->requesters.ids[1], "U0DEV2");
+	assert_true(api->timer_ms == HOUR_MS + 30 * MIN_MS);
+	assert_int_equal(api->min_approvals, 1);
+	assert_false(api->allow_self_approval);
+	assert_string_equal(api->sns_topic_arn, "arn:aws:sns:eu-west-2:123456789012:chatops");
+	assert_string_equal(api->channel, "G0PRIVATE1");
+	assert_string_equal(api->region, "eu-central-1");
+
+	/* web inherits everything it does not set */
+	web = config_service_find(c, "web");
+	assert_ptr_equal(web, &c->services[1]);
+	assert_string_equal(web->cluster, "prod");
+	assert_string_equal(web->ecs_service, "web");
+	assert_int_equal(web->min_desired, 0);
+	assert_int_equal(web->max_desired, 10);
+	assert_int_equal(web->approvers.n, 2);
+	assert_string_equal(web->approvers.ids[1], "W0APPROVER2");
+	assert_ptr_not_equal(web->approvers.ids, c->defaults.approvers.ids); /* a copy */
+	assert_int_equal(web->requesters.n, 1);
+	assert_string_equal(web->requesters.ids[0], "*");
+	assert_true(web->timer_ms == 15 * MIN_MS);
+	assert_int_equal(web->min_approvals, 2);
+	assert_true(web->allow_self_approval);
+	assert_null(web->sns_topic_arn);
+	assert_string_equal(web->channel, "C0CHATOPS1");
+	assert_string_equal(web->region, "eu-west-2");
+
+	assert_string_equal(c->store.path, "/var/lib/chatops/state.db");
+	assert_string_equal(c->http.listen, "[::1]:9090");
+	assert_string_equal(c->log.level, "debug");
+
+	config_unref(c);
+	remove_temp(tok);
+}
+
+static void test_defaults(void **state)
+{
+	struct config *c;
+	(void)state;
+
+	c = load_ok(BASE_SERVICE, 0);
+	assert_int_equal(c->slack.app_token.source, CONFIG_SECRET_ENV);
+	assert_string_equal(c->slack.app_token.ref, "SLACK_APP_TOKEN");
+	assert_null(c->slack.app_token.value);
+	assert_string_equal(c->slack.bot_token.ref, "SLACK_BOT_TOKEN");
+	assert_null(c->slack.bot_token.value);
+	assert_string_equal(c->slack.api_url, "https://slack.com/api");
+	assert_null(c->slack.ca_file);
+	assert_string_equal(c->aws.region, "us-east-1");
+	assert_null(c->aws.endpoint_url);
+	assert_null(c->aws.role_arn);
+	assert_string_equal(c->aws.role_session_name, "chatops-bot");
+	assert_null(c->aws.profile);
+	assert_true(c->defaults.timer_ms == 10 * MIN_MS);
+	assert_true(c->defaults.min_timer_ms == MIN_MS);
+	assert_true(c->defaults.max_timer_ms == 7 * DAY_MS);
+	assert_int_equal(c->defaults.approvers.n, 0);
+	assert_false(c->defaults.allow_self_approval);
+	assert_int_equal(c->defaults.min_approvals, 1);
+	assert_null(c->defaults.channel);
+	assert_string_equal(c->services[0].ecs_service, "web");
+	assert_true(c->services[0].timer_ms == 10 * MIN_MS);
+	assert_int_equal(c->services[0].min_approvals, 1);
+	assert_string_equal(c->services[0].region, "us-east-1");
+	assert_null(c->services[0].channel);
+	assert_string_equal(c->store.path, "chatops.db");
+	assert_null(c->http.listen);
+	assert_string_equal(c->log.level, "info");
+	config_unref(c);
+}
+
+static void test_region_from_env(void **state)
+{
+	struct config *c;
+	(void)state;
+
+	setenv("AWS_DEFAULT_REGION", "eu-north-1", 1);
+	c = load_ok(BASE_SERVICE, 0);
+	assert_string_equal(c->aws.region, "eu-north-1");
+	assert_string_equal(c->services[0].region, "eu-north-1");
+	config_unref(c);
+
+	setenv("AWS_REGION", "sa-east-1", 1); /* AWS_REGION comes first */
+	c = load_ok(BASE_SERVICE, 0);
+	assert_string_equal(c->aws.region, "sa-east-1");
+	config_unref(c);
+
+	c = load_ok("aws: {region: us-west-2}\n" BASE_SERVICE, 0);
+	assert_string_equal(c->aws.region, "us-west-2");
+	config_unref(c);
+}
+
+static void test_empty_values_mean_unset(void **state)
+{
+	struct config *c;
+	(void)state;
+
+	c = load_ok("aws:\n  endpoint_url: ${AWS_ENDPOINT_URL:-}\n  profile: \"\"\n"
+		    "store:\n  path: ~\n"
+		    "http:\n"
+		    "defaults:\n  approvers: [U0DEF]\n  requesters: [U0REQ]\n"
+		    "services:\n  web:\n    cluster: prod\n    max_desired: 5\n"
+		    "    approvers:\n    channel: null\n", 0);
+	assert_null(c->aws.endpoint_url);
+	assert_null(c->aws.profile);
+	assert_string_equal(c->store.path, "chatops.db");
+	assert_null(c->http.listen);
+	/* an empty approvers: inherits, like a missing one */
+	assert_int_equal(c->services[0].approvers.n, 1);
+	assert_string_equal(c->services[0].approvers.ids[0], "U0DEF");
+	assert_null(c->services[0].channel);
+	config_unref(c);
+}
+
+static void test_syntax_error(void **state)
+{
+	(void)state;
+	LOAD_BAD("services:\n  web: [a, b\n  api: 1\n", 0,
+		 {3, 6, "YAML syntax error: did not find expected ',' or ']' "
+			"(while parsing a flow sequence at line 2, column 8)"});
+	LOAD_BAD("services:\n  web:\n    cluster: prod\n   bad: indent\n", 0,
+		 {4, 4, "YAML syntax error: "});
+	LOAD_BAD("key: \"unterminated\n", 0,
+		 {2, 1, "YAML syntax error: found unexpected end of stream"});
+	LOAD_BAD("services:\n\tweb: 1\n", 0,
+		 {2, 1, "=YAML syntax error: found character that cannot start any token (while "
+			"scanning for the next token at line 2, column 1); YAML cannot indent with "
+			"tabs, use spaces"});
+	LOAD_BAD("log:\n  level: \xff\n", 0,
+		 {2, 10, "=cannot read YAML: invalid leading UTF-8 octet (the file must be UTF-8 "
+			 "text)"});
+}
+
+static void test_wrong_kind(void **state)
+{
+	(void)state;
+	LOAD_BAD("services:\n  web:\n    cluster: [a, b]\n    max_desired: {n: 1}\n"
+		 "    approvers: U0AAA\n    requesters: ['*']\n", 0,
+		 {3, 14, "=services.web.cluster: expected a string, got a list"},
+		 {4, 18, "=services.web.max_desired: expected an integer, got a mapping"},
+		 {5, 16, "=services.web.approvers: expected a list of Slack user ids like "
+			 "[U0123ABCD], got a string"});
+	LOAD_BAD("- a\n- b\n", 0,
+		 {1, 1, "=top level: expected a mapping of sections (slack, aws, defaults, "
+			"services, store, http, log), got a list"});
+	LOAD_BAD("slack: []\nservices: 5\n", 0,
+		 {1, 8, "=slack: expected a mapping of Slack settings, got a list"},
+		 {2, 11, "=services: expected a mapping of service name to settings, got a string"});
+	LOAD_BAD("services:\n  web:\n", 0,
+		 {2, 7, "=services.web: expected a mapping of service settings (at least cluster "
+			"and max_desired), got an empty value"});
+	LOAD_BAD("? [a]\n: 1\n" BASE_SERVICE, 0,
+		 {1, 3, "=top level: expected a key name, got a list"});
+}
+
+static void test_out_of_range(void **state)
+{
+	(void)state;
+	LOAD_BAD("services:\n  web:\n    cluster: prod\n    max_desired: ten\n"
+		 "    min_desired: -1\n    approvers: [U0AAA]\n    requesters: ['*']\n"
+		 "    min_approvals: 0\n    allow_self_approval: maybe\n", 0,
+		 {4, 18, "=services.web.max_desired: expected an integer between 0 and 10000, "
+			 "got \"ten\""},
+		 {5, 18, "=services.web.min_desired: expected an integer between 0 and 10000, "
+			 "got \"-1\""},
+		 {8, 20, "=services.web.min_approvals: expected an integer between 1 and 100, "
+			 "got \"0\""},
+		 {9, 26, "=services.web.allow_self_approval: expected true or false, got \"maybe\""});
+	LOAD_BAD("services:\n  web:\n    cluster: prod\n    max_desired: 10001\n"
+		 "    approvers: [U0AAA]\n    requesters: ['*']\n", 0,
+		 {4, 18, "between 0 and 10000, got \"10001\""});
+	LOAD_BAD("services:\n  web:\n    cluster: prod\n    min_desired: 4\n    max_desired: 3\n"
+		 "    approvers: [U0AAA]\n    requesters: ['*']\n", 0,
+		 {5, 18, "=services.web.max_desired: must be at least min_desired (4), got 3"});
+}
+
+static void test_unknown_key_with_suggestion(void **state)
+{
+	(void)state;
+	LOAD_BAD("services:\n  web:\n    cluster: prod\n    max_desired: 5\n"
+		 "    aprovers: [U0AAA]\n    approvers: [U0AAA]\n    requesters: ['*']\n"
+		 "    colour: blue\n", 0,
+		 {5, 5, "=unknown key 'aprovers' in services.web (did you mean 'approvers'?); "
+			"expected one of: cluster, ecs_service, min_desired, max_desired, approvers, "
+			"requesters, timer, min_approvals, allow_self_approval, sns_topic_arn, "
+			"channel, region"},
+		 {8, 5, "unknown key 'colour' in services.web; expected one of: cluster,"});
+	/* Forbidden keys are not suggested or listed. */
+	LOAD_BAD("servics: {}\nslack:\n  bot_tokn_env: X\n" BASE_SERVICE, 0,
+		 {1, 1, "=unknown key 'servics' at the top level (did you mean 'services'?); "
+			"expected one of: slack, aws, defaults, services, store, http, log"},
+		 {3, 3, "=unknown key 'bot_tokn_env' in slack (did you mean 'bot_token_env'?); "
+			"expected one of: app_token_env, app_token_file, bot_token_env, "
+			"bot_token_file, api_url, ca_file"});
+}
+
+static void test_duplicate_key(void **state)
+{
+	(void)state;
+	LOAD_BAD("log:\n  level: info\n" BASE_SERVICE "log:\n  level: debug\n", 0,
+		 {9, 1, "=log: duplicate key (first given at line 1)"});
+	LOAD_BAD(BASE_SERVICE "    max_desired: 6\n", 0,
+		 {7, 5, "=services.web.max_desired: duplicate key (first given at line 4)"});
+	LOAD_BAD(BASE_SERVICE "  web:\n    cluster: x\n    max_desired: 1\n", 0,
+		 {7, 3, "=services.web: service defined twice (first at line 2)"});
+}
+
+static void test_missing_required(void **state)
+{
+	(void)state;
+	LOAD_BAD("defaults:\n  approvers: [U0AAA]\n  requesters: ['*']\n"
+		 "services:\n  web:\n    ecs_service: w\n  api:\n    cluster: c\n", 0,
+		 {5, 3, "=services.web: missing required key 'cluster' (the ECS cluster name or ARN)"},
+		 {5, 3, "=services.web: missing required key 'max_desired' (the highest desired "
+			"count a request may set, 0 to 10000)"},
+		 {7, 3, "services.api: missing required key 'max_desired'"});
+	LOAD_BAD("log: {level: info}\n", 0,
+		 {1, 1, "=services: at least one service is required (services: {NAME: {cluster: "
+			"..., max_desired: ...}})"});
+	LOAD_BAD("log: {level: info}\nservices: {}\n", 0,
+		 {2, 1, "services: at least one service is required"});
+	LOAD_BAD("", 0, {1, 1, "the file is empty"});
+	LOAD_BAD("# only a comment\n", 0, {1, 1, "the file is empty"});
+}
+
+static void test_bad_user_ids(void **state)
+{
+	(void)state;
+	LOAD_BAD("defaults:\n  approvers: [U0AAA, bob, '*', u0lower, U0AAA]\n"
+		 "  requesters: ['*', C0CHAN, '']\n"
+		 "services:\n  web: {cluster: c, max_desired: 1}\n", 0,
+		 {2, 22, "=defaults.approvers[1]: expected a Slack user id like U0123ABCD, got \"bob\""},
+		 {2, 27, "=defaults.approvers[2]: expected a Slack user id like U0123ABCD, got \"*\""},
+		 {2, 32, "=defaults.approvers[3]: expected a Slack user id like U0123ABCD, got "
+			 "\"u0lower\""},
+		 {2, 41, "=defaults.approvers[4]: U0AAA is listed twice"},
+		 {3, 21, "=defaults.requesters[1]: expected a Slack user id like U0123ABCD or \"*\" "
+			 "for anyone, got \"C0CHAN\""},
+		 {3, 29, "=defaults.requesters[2]: empty entry; expected a Slack user id like "
+			 "U0123ABCD or \"*\" for anyone"});
+	LOAD_BAD("defaults:\n  channel: '#general'\n" BASE_SERVICE, 0,
+		 {2, 12, "=defaults.channel: expected a Slack channel id like C0123ABCD, got "
+			 "\"#general\""});
+}
+
+static void test_bad_timer(void **state)
+{
+	(void)state;
+	LOAD_BAD("defaults:\n  timer: 10\n  min_timer: 0s\n  max_timer: [1d]\n" BASE_SERVICE, 0,
+		 {2, 10, "=defaults.timer: \"10\": a unit is required (s, m, h, d, w or ms); "
+			 "expected a duration like 10m, 90s, 1h30m or ISO 8601 PT10M"},
+		 {3, 14, "=defaults.min_timer: must be longer than 0s"},
+		 {4, 14, "=defaults.max_timer: expected a duration like 10m, got a list"});
+	LOAD_BAD(BASE_SERVICE "    timer: PT\n", 0,
+		 {7, 12, "services.web.timer: \"PT\": 'T' must be followed by hours"});
+}
+
+static void test_timer_out_of_bounds(void **state)
+{
+	(void)state;
+	LOAD_BAD(BASE_SERVICE "    timer: 8d\n", 0,
+		 {7, 12, "=services.web.timer: 8d is outside the allowed range 1m to 7d "
+			 "(defaults.min_timer and defaults.max_timer)"});
+	LOAD_BAD("defaults:\n  timer: 30s\n" BASE_SERVICE, 0,
+		 {2, 10, "=defaults.timer: 30s is outside the allowed range 1m to 7d "
+			 "(defaults.min_timer and defaults.max_timer)"});
+	/* a default timer pushed out by a new bound is reported at the bound */
+	LOAD_BAD("defaults:\n  min_timer: 1h\n" BASE_SERVICE, 0,
+		 {2, 14, "defaults.timer: 10m is outside the allowed range 1h to 7d"});
+	LOAD_BAD("defaults:\n  min_timer: 2h\n  max_timer: 1h\n  timer: 90m\n" BASE_SERVICE, 0,
+		 {3, 14, "=defaults.max_timer: 1h is shorter than defaults.min_timer (2h)"});
+	/* inside the bounds is fine; the service may go to the edges */
+	struct config *c = load_ok("defaults:\n  max_timer: 2h\n" BASE_SERVICE "    timer: PT2H\n", 0);
+	assert_true(c->services[0].timer_ms == 2 * HOUR_MS);
+	config_unref(c);
+}
+
+static void test_approver_counts(void **state)
+{
+	(void)state;
+	LOAD_BAD("defaults:\n  min_approvals: 2\n  requesters: ['*']\n"
+		 "services:\n  web:\n    cluster: c\n    max_desired: 1\n    approvers: [U0AAA]\n"
+		 "  api:\n    cluster: c\n    max_desired: 1\n"
+		 "    approvers: [U0AAA, U0BBB]\n    min_approvals: 3\n", 0,
+		 {5, 3, "=services.web: min_approvals is 2 but only 1 approver is listed, so no "
+			"request could ever be approved"},
+		 {9, 3, "=services.api: min_approvals is 3 but only 2 approvers are listed, so no "
+			"request could ever be approved"});
+	LOAD_BAD("services:\n  web:\n    cluster: c\n    max_desired: 1\n    requesters: ['*']\n"
+		 "  api:\n    cluster: c\n    max_desired: 1\n    approvers: [U0AAA]\n"
+		 "    requesters: []\n", 0,
+		 {2, 3, "=services.web: no approvers; add approvers here or in defaults.approvers"},
+		 {6, 3, "=services.api: nobody could request this service; add requesters here or "
+			"in defaults.requesters (use '*' for anyone)"});
+}
+
+static void test_several_errors_in_file_order(void **state)
+{
+	char path[1024];
+	struct config *c = NULL;
+	struct config_errors e = {0};
+	static const struct want w[] = {
+		{3, 3, "=slack.bot_token is not accepted: secrets never go in this file; they "
+		       "come from an environment variable or a file (use bot_token_env, default "
+		       "SLACK_BOT_TOKEN, or bot_token_file)"},
+		{5, 10, "=defaults.timer: \"soon\": unexpected 's'; expected a duration like 10m, "
+			"90s, 1h30m or ISO 8601 PT10M"},
+		{7, 27, "defaults.requesters[1]: expected a Slack user id"},
+		{8, 3, "unknown key 'aprovers' in defaults (did you mean 'approvers'?)"},
+		{10, 3, "services.web: min_approvals is 3 but only 2 approvers are listed"},
+		{12, 18, "services.web.max_desired: expected an integer between 0 and 10000, "
+			 "got \"ten\""},
+		{14, 3, "services.api: missing required key 'cluster'"},
+		{16, 5, "services.api.max_desired: duplicate key (first given at line 15)"},
+		{18, 10, "log.level: expected one of debug, info, warn, error, got \"loud\""},
+	};
+	(void)state;
+
+	data_path(path, sizeof path, "tests/data/config/errors.yaml");
+	assert_int_equal(config_load(path, 0, &c, &e), BOT_ECONFIG);
+	assert_null(c);
+	if (e.n != BOT_ARRAY_LEN(w))
+		dump_errs(&e);
+	assert_int_equal(e.n, BOT_ARRAY_LEN(w));
+	for (size_t i = 0; i < e.n; i++) {
+		if (!msg_matches(e.v[i].msg, w[i].msg))
+			fail_msg("error %zu: \"%s\" lacks \"%s\"", i, e.v[i].msg, w[i].msg);
+		assert_int_equal(e.v[i].line, w[i].line);
+		assert_int_equal(e.v[i].col, w[i].col);
+		assert_string_equal(e.v[i].file, path);
+	}
+	config_errors_free(&e);
+	assert_null(e.v);
+	assert_int_equal(e.n, 0);
+}
+
+static void test_too_many_errors(void **state)
+{
+	char *yaml = malloc(64 * 150 + 256);
+	size_t o = 0;
+	struct config *c = NULL;
+	struct config_errors e = {0};
+	(void)state;
+
+	assert_non_null(yaml);
+	o += (size_t)sprintf(yaml + o, "%s", BASE_SERVICE);
+	for (int i = 0; i < 150; i++)
+		o += (size_t)sprintf(yaml + o, "    bogus%d: 1\n", i);
+	assert_int_equal(config_load_string("t.yaml", yaml, 0, &c, &e), BOT_ECONFIG);
+	assert_int_equal(e.n, 100);
+	assert_int_equal(e.v[0].line, 7);
+	assert_string_equal(e.v[99].msg, "... and 51 more problems not shown");
+	assert_int_equal(e.v[99].line, 0);
+	config_errors_free(&e);
+	free(yaml);
+}
+
+static void test_env_expansion(void **state)
+{
+	struct config *c;
+	(void)state;
+
+	setenv("CT_VAR", "prod", 1);
+	setenv("CT_EMPTY", "", 1);
+	setenv("CT_MAX", "42", 1);
+	c = load_ok("aws:\n  profile: a$$b-${CT_VAR}-$x\n"
+		    "  role_session_name: \"${CT_UNSET:-fallback}.${CT_EMPTY:-e}${CT_EMPTY}\"\n"
+		    "defaults:\n  approvers: [\"U0${CT_UNSET:-ABC}\"]\n"
+		    "services:\n  web:\n    cluster: ${CT_VAR}-cluster\n    max_desired: ${CT_MAX}\n"
+		    "    requesters: ['${CT_UNSET:-*}']\n"
+		    "    ecs_service: '${CT_VAR:-}'\n", 0);
+	assert_string_equal(c->aws.profile, "a$b-prod-$x");
+	assert_string_equal(c->aws.role_session_name, "fallback.e");
+	assert_string_equal(c->defaults.approvers.ids[0], "U0ABC");
+	assert_string_equal(c->services[0].cluster, "prod-cluster");
+	assert_int_equal(c->services[0].max_desired, 42);
+	assert_string_equal(c->services[0].requesters.ids[0], "*");
+	assert_string_equal(c->services[0].ecs_service, "prod");
+	config_unref(c);
+}
+
+static void test_env_expansion_errors(void **state)
+{
+	(void)state;
+	setenv("CT_MAX", "ten", 1);
+	LOAD_BAD("aws:\n  profile: x-${CT_UNSET}\n  region: '${CT_VAR'\n  role_arn: ${}\n"
+		 "  endpoint_url: ${1X}\n" BASE_SERVICE "    min_desired: ${CT_MAX}\n", 0,
+		 {2, 12, "=aws.profile: environment variable CT_UNSET is not set (write "
+			 "${CT_UNSET:-default} to give a default)"},
+		 {3, 11, "=aws.region: malformed \"${\": expected ${NAME} or ${NAME:-default} "
+			 "(write $$ for a literal $)"},
+		 {4, 13, "aws.role_arn: malformed \"${\""},
+		 {5, 17, "aws.endpoint_url: malformed \"${\""},
+		 /* expansion happens before validation */
+		 {12, 18, "=services.web.min_desired: expected an integer between 0 and 10000, "
+			  "got \"ten\""});
+	/* keys are not expanded */
+	LOAD_BAD("${CT_VAR}: 1\n" BASE_SERVICE, 0, {1, 1, "unknown key '${CT_VAR}'"});
+}
+
+static void test_secret_from_env_is_redacted(void **state)
+{
+	struct config *c;
+	(void)state;
+
+	setenv("SLACK_APP_TOKEN", APP_TOKEN, 1);
+	setenv("MY_BOT_TOKEN", BOT_TOKEN, 1);
+	c = load_ok("slack:\n  bot_token_env: MY_BOT_TOKEN\n" BASE_SERVICE, CONFIG_NEED_SLACK);
+	assert_string_equal(c->slack.app_token.value, APP_TOKEN);
+	assert_string_equal(c->slack.bot_token.ref, "MY_BOT_TOKEN");
+	assert_string_equal(c->slack.bot_token.value, BOT_TOKEN);
+	/* Registered with the redactor: caught even where the token shape rule
+	 * would not fire (glued to a preceding letter). */
+	log_info("t", "v=Z%s w=Z%s", c->slack.bot_token.value, c->slack.app_token.value);
+	assert_non_null(strstr(captured, "v=Z[REDACTED] w=Z[REDACTED]"));
+	assert_null(strstr(captured, "1111-2222"));
+	assert_null(strstr(captured, "cafebabe"));
+	config_unref(c);
+	unsetenv("MY_BOT_TOKEN");
+}
+
+static void test_secret_from_file(void **state)
+{
+	char yaml[512];
+	char *app = write_temp(APP_TOKEN "  \r\n");
+	char *bot = write_temp(BOT_TOKEN "\n");
+	struct config *c;
+	(void)state;
+
+	snprintf(yaml, sizeof yaml, "slack:\n  app_token_file: %s\n  bot_token_file: '%s'\n"
+		 BASE_SERVICE, app, bot);
+	c = load_ok(yaml, CONFIG_NEED_SLACK);
+	assert_int_equal(c->slack.app_token.source, CONFIG_SECRET_FILE);
+	assert_string_equal(c->slack.app_token.ref, app);
+	assert_string_equal(c->slack.app_token.value, APP_TOKEN);
+	assert_string_equal(c->slack.bot_token.value, BOT_TOKEN);
+	log_info("t", "v=Z%s", c->slack.bot_token.value);
+	assert_non_null(strstr(captured, "v=Z[REDACTED]"));
+	config_unref(c);
+	remove_temp(app);
+	remove_temp(bot);
+}
+
+static void test_missing_secret_with_need_slack(void **state)
+{
+	struct config *c;
+	(void)state;
+
+	LOAD_BAD(BASE_SERVICE, CONFIG_NEED_SLACK,
+		 {0, 0, "=slack.app_token: environment variable SLACK_APP_TOKEN is not set or "
+			"empty (set it, or name a file with slack.app_token_file)"},
+		 {0, 0, "=slack.bot_token: environment variable SLACK_BOT_TOKEN is not set or "
+			"empty (set it, or name a file with slack.bot_token_file)"});
+	setenv("SLACK_APP_TOKEN", "", 1); /* empty counts as missing */
+	setenv("SLACK_BOT_TOKEN", BOT_TOKEN, 1);
+	LOAD_BAD("slack:\n  api_url: http://x\n" BASE_SERVICE, CONFIG_NEED_SLACK,
+		 {1, 1, "slack.app_token: environment variable SLACK_APP_TOKEN is not set"});
+	LOAD_BAD("slack:\n  app_token_file: /nonexistent/app.token\n" BASE_SERVICE,
+		 CONFIG_NEED_SLACK,
+		 {2, 19, "=slack.app_token_file: cannot read /nonexistent/app.token: No such file "
+			 "or directory"});
+	char *empty = write_temp("\n \n");
+	char yaml[512];
+	snprintf(yaml, sizeof yaml, "slack:\n  app_token_file: %s\n" BASE_SERVICE, empty);
+	LOAD_BAD(yaml, CONFIG_NEED_SLACK, {2, 19, ": the file is empty"});
+	remove_temp(empty);
+
+	/* without the flag, absence is fine */
+	unsetenv("SLACK_BOT_TOKEN");
+	c = load_ok("slack:\n  app_token_file: /nonexistent/app.token\n" BASE_SERVICE, 0);
+	assert_null(c->slack.app_token.value);
+	assert_null(c->slack.bot_token.value);
+	config_unref(c);
+}
+
+static void test_token_shape(void **state)
+{
+	struct config *c = NULL;
+	struct config_errors e = {0};
+	char *out = NULL;
+	size_t outlen = 0;
+	FILE *f;
+	(void)state;
+
+	setenv("SLACK_APP_TOKEN", BOT_TOKEN, 1);   /* swapped by mistake */
+	setenv("SLACK_BOT_TOKEN", "hunter2-password", 1);
+	assert_int_equal(config_load_string("t.yaml", "slack: {}\n" BASE_SERVICE, 0, &c, &e),
+			 BOT_ECONFIG);
+	assert_int_equal(e.n, 2);
+	assert_string_equal(e.v[0].msg, "slack.app_token: SLACK_APP_TOKEN does not look like an "
+			    "app-level token (it should start with \"xapp\" and a dash)");
+	assert_string_equal(e.v[1].msg, "slack.bot_token: SLACK_BOT_TOKEN does not look like a bot "
+			    "token (it should start with \"xoxb\" and a dash)");
+	assert_int_equal(e.v[0].line, 1);
+	assert_int_equal(e.v[0].col, 1);
+
+	/* printed, the hint survives redaction and no value appears */
+	f = open_memstream(&out, &outlen);
+	assert_non_null(f);
+	config_errors_print(&e, f);
+	fclose(f);
+	assert_non_null(strstr(out, "t.yaml:1:1: slack.app_token: SLACK_APP_TOKEN does not look "
+			       "like an app-level token (it should start with \"xapp\" and a dash)\n"));
+	assert_null(strstr(out, "hunter2"));
+	assert_null(strstr(out, "1111-2222"));
+	assert_null(strstr(out, "[REDACTED]"));
+	free(out);
+	config_errors_free(&e);
+
+	/* the wrong value was still registered as a secret */
+	log_info("t", "v=%s", "hunter2-password");
+	assert_non_null(strstr(captured, "v=[REDACTED]"));
+}
+
+static void test_literal_token_rejected(void **state)
+{
+	struct config_errors e = {0};
+	struct config *c = NULL;
+	(void)state;
+
+	LOAD_BAD("slack:\n  app_token: " APP_TOKEN "\n" BASE_SERVICE, 0,
+		 {2, 3, "=slack.app_token is not accepted: secrets never go in this file; they come "
+			"from an environment variable or a file (use app_token_env, default "
+			"SLACK_APP_TOKEN, or app_token_file)"});
+	/* a token pasted where a variable name goes is refused without echoing it */
+	assert_int_equal(config_load_string("t.yaml", "slack:\n  bot_token_env: " BOT_TOKEN "\n"
+					    BASE_SERVICE, 0, &c, &e), BOT_ECONFIG);
+	assert_int_equal(e.n, 1);
+	assert_string_equal(e.v[0].msg, "slack.bot_token_env: expected the name of an environment "
+			    "variable (like MY_TOKEN), not the token itself");
+	assert_null(strstr(e.v[0].msg, "1111"));
+	config_errors_free(&e);
+}
+
+static void test_env_and_file_both_given(void **state)
+{
+	(void)state;
+	LOAD_BAD("slack:\n  bot_token_env: A\n  bot_token_file: /x\n" BASE_SERVICE, 0,
+		 {3, 3, "=slack.bot_token_file: both slack.bot_token_env and slack.bot_token_file "
+			"are given; use one"});
+}
+
+static void test_api_url_env_override(void **state)
+{
+	struct config *c;
+	(void)state;
+
+	c = load_ok("slack:\n  api_url: https://file.example/api\n" BASE_SERVICE, 0);
+	assert_string_equal(c->slack.api_url, "https://file.example/api");
+	config_unref(c);
+	setenv("SLACK_API_URL", "http://127.0.0.1:9999/api", 1);
+	c = load_ok("slack:\n  api_url: https://file.example/api\n" BASE_SERVICE, 0);
+	assert_string_equal(c->slack.api_url, "http://127.0.0.1:9999/api");
+	config_unref(c);
+	setenv("SLACK_API_URL", "ftp://nope", 1);
+	LOAD_BAD(BASE_SERVICE, 0,
+		 {0, 0, "=environment variable SLACK_API_URL: expected an http:// or https:// URL, "
+			"got \"ftp://nope\""});
+}
+
+static void test_string_validators(void **state)
+{
+	(void)state;
+	LOAD_BAD("aws:\n  endpoint_url: localhost:5000\n  role_arn: role/x\n"
+		 "  role_session_name: a\n  region: US-EAST-1\n"
+		 "http:\n  listen: '9090'\nlog:\n  level: loud\n"
+		 "slack:\n  api_url: slack.com\n"
+		 "services:\n  'bad name!':\n    cluster: c\n"
+		 "  web:\n    cluster: c\n    max_desired: 1\n    approvers: [U0AAA]\n"
+		 "    requesters: ['*']\n    sns_topic_arn: topic\n", 0,
+		 {2, 17, "=aws.endpoint_url: expected an http:// or https:// URL, got "
+			 "\"localhost:5000\""},
+		 {3, 13, "=aws.role_arn: expected an IAM role ARN starting with arn:, got \"role/x\""},
+		 {4, 22, "aws.role_session_name: expected 2 to 64 characters"},
+		 {5, 11, "=aws.region: expected an AWS region like us-east-1, got \"US-EAST-1\""},
+		 {7, 11, "=http.listen: expected host:port with a port from 1 to 65535, like "
+			 "127.0.0.1:9090, got \"9090\""},
+		 {9, 10, "log.level: expected one of debug, info, warn, error"},
+		 {11, 12, "slack.api_url: expected an http:// or https:// URL"},
+		 {13, 3, "=services: invalid service name \"bad name!\": expected letters, digits, "
+			 "'_', '.' and '-', starting with a letter or digit (at most 255)"},
+		 {20, 20, "=services.web.sns_topic_arn: expected an SNS topic ARN starting with "
+			  "arn:, got \"topic\""});
+	LOAD_BAD("http:\n  listen: 0.0.0.0:70000\n" BASE_SERVICE, 0, {2, 11, "http.listen:"});
+	LOAD_BAD("http:\n  listen: ':80'\n" BASE_SERVICE, 0, {2, 11, "http.listen:"});
+	struct config *c = load_ok("http:\n  listen: 0.0.0.0:65535\n" BASE_SERVICE, 0);
+	assert_string_equal(c->http.listen, "0.0.0.0:65535");
+	config_unref(c);
+}
+
+static void test_only_one_document(void **state)
+{
+	(void)state;
+	LOAD_BAD(BASE_SERVICE "---\nlog: {level: info}\n", 0,
+		 {8, 1, "=only one YAML document is allowed; remove the second '---'"});
+}
+
+static void test_load_file_errors(void **state)
+{
+	struct config *c = (struct config *)&c;
+	struct config_errors e = {0};
+	char *big, *path;
+	(void)state;
+
+	assert_int_equal(config_load("/nonexistent/chatops.yaml", 0, &c, &e), BOT_EIO);
+	assert_null(c);
+	assert_int_equal(e.n, 1);
+	assert_string_equal(e.v[0].msg, "cannot open: No such file or directory");
+	assert_string_equal(e.v[0].file, "/nonexistent/chatops.yaml");
+	assert_int_equal(e.v[0].line, 0);
+	config_errors_free(&e);
+
+	assert_int_equal(config_load("/tmp", 0, &c, &e), BOT_EIO);
+	assert_int_equal(e.n, 1);
+	assert_string_equal(e.v[0].msg, "cannot read: Is a directory");
+	config_errors_free(&e);
+
+	big = malloc(1024 * 1024 + 2);
+	assert_non_null(big);
+	memset(big, '#', 1024 * 1024 + 1);
+	big[1024 * 1024 + 1] = '\0';
+	path = write_temp(big);
+	free(big);
+	assert_int_equal(config_load(path, 0, &c, &e), BOT_ECONFIG);
+	assert_int_equal(e.n, 1);
+	assert_non_null(strstr(e.v[0].msg, "larger than 1 MiB"));
+	config_errors_free(&e);
+	remove_temp(path);
+
+	/* errs may be NULL: the result code alone */
+	assert_int_equal(config_load("/nonexistent/x.yaml", 0, &c, NULL), BOT_EIO);
+	assert_int_equal(config_load_string("t", "services: 1\n", 0, &c, NULL), BOT_ECONFIG);
+	assert_null(c);
+}
+
+static void test_errors_print(void **state)
+{
+	struct config *c = NULL;
+	struct config_errors e = {0};
+	char *out = NULL;
+	size_t outlen = 0;
+	FILE *f;
+	(void)state;
+
+	setenv("SLACK_API_URL", "bad", 1);
+	assert_int_equal(config_load_string("my.yaml", "log:\n  level: x\n" BASE_SERVICE, 0, &c,
+					    &e), BOT_ECONFIG);
+	f = open_memstream(&out, &outlen);
+	assert_non_null(f);
+	config_errors_print(&e, f);
+	fclose(f);
+	assert_string_equal(out, "my.yaml:2:10: log.level: expected one of debug, info, warn, "
+			    "error, got \"x\"\n"
+			    "my.yaml: environment variable SLACK_API_URL: expected an http:// or "
+			    "https:// URL, got \"bad\"\n");
+	free(out);
+	config_errors_free(&e);
+	config_errors_free(&e); /* twice is harmless */
+	config_errors_free(NULL);
+}
+
+static void test_example_yaml_loads(void **state)
+{
+	char path[1024];
+	struct config *c = NULL;
+	struct config_errors e = {0};
+	const struct config_service *s;
+	(void)state;
+
+	setenv("SLACK_APP_TOKEN", APP_TOKEN, 1);
+	setenv("SLACK_BOT_TOKEN", BOT_TOKEN, 1);
+	data_path(path, sizeof path, "config/example.yaml");
+	if (config_load(path, CONFIG_NEED_SLACK, &c, &e) != BOT_EOK)
+		dump_errs(&e);
+	assert_int_equal(e.n, 0);
+	assert_non_null(c);
+	config_errors_free(&e);
+	assert_null(c->aws.endpoint_url); /* ${AWS_ENDPOINT_URL:-} is empty: unset */
+	assert_int_equal(c->n_services, 1);
+	s = config_service_find(c, "mysecretword-service");
+	assert_non_null(s);
+	assert_string_equal(s->cluster, "mysecretword-cluster");
+	assert_int_equal(s->min_desired, 1);
+	assert_int_equal(s->max_desired, 200);
+	assert_true(s->timer_ms == 10 * MIN_MS);
+	assert_true(config_users_has(&s->approvers, "U0APPROVER2", false));
+	assert_true(config_users_has(&s->requesters, "U0ONCALL1", true));
+	assert_string_equal(c->store.path, "chatops.db");
+	assert_string_equal(c->aws.region, "us-east-1");
+	config_unref(c);
+
+	setenv("AWS_ENDPOINT_URL", "http://localhost:5000", 1);
+	assert_int_equal(config_load(path, CONFIG_NEED_SLACK, &c, &e), BOT_EOK);
+	assert_string_equal(c->aws.endpoint_url, "http://localhost:5000");
+	config_unref(c);
+	config_errors_free(&e);
+}
+
+static void test_ref_find_users(void **state)
+{
+	struct config *c;
+	(void)state;
+
+	c = load_ok("defaults:\n  approvers: [U0AAA]\n  requesters: ['*', U0BBB]\n"
+		    "services:\n  zeta: {cluster: c, max_desired: 1}\n"
+		    "  alpha: {cluster: c, max_desired: 1}\n  mid.dle: {cluster: c, max_desired: 1}\n",
+		    0);
+	assert_ptr_equal(config_ref(c), c);
+	assert_int_equal(c->refs, 2);
+	config_unref(c);
+	assert_int_equal(c->refs, 1);
+	assert_string_equal(config_service_find(c, "alpha")->name, "alpha");
+	assert_string_equal(config_service_find(c, "mid.dle")->name, "mid.dle");
+	assert_string_equal(config_service_find(c, "zeta")->name, "zeta");
+	assert_null(config_service_find(c, "omega"));
+	assert_null(config_service_find(c, NULL));
+	assert_null(config_service_find(NULL, "alpha"));
+
+	const struct config_users *r = &c->services[0].requesters;
+	assert_true(config_users_has(r, "U0BBB", false));
+	assert_true(config_users_has(r, "U0ZZZ", true));   /* '*' */
+	assert_false(config_users_has(r, "U0ZZZ", false)); /* '*' not honoured */
+	assert_false(config_users_has(&c->services[0].approvers, "U0ZZZ", true));
+	assert_false(config_users_has(NULL, "U0AAA", true));
+	assert_false(config_users_has(r, NULL, true));
+	config_unref(c);
+	config_unref(NULL);
+	assert_null(config_ref(NULL));
+}
+
+static void test_bool_spellings(void **state)
+{
+	struct config *c;
+	(void)state;
+
+	c = load_ok("defaults:\n  allow_self_approval: Yes\n" BASE_SERVICE
+		    "  api:\n    cluster: c\n    max_desired: 1\n    approvers: [U0AAA]\n"
+		    "    requesters: ['*']\n    allow_self_approval: no\n", 0);
+	assert_true(c->defaults.allow_self_approval);
+	assert_false(config_service_find(c, "api")->allow_self_approval);
+	assert_true(config_service_find(c, "web")->allow_self_approval);
+	config_unref(c);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_good_full_file),
+		T(test_defaults),
+		T(test_region_from_env),
+		T(test_empty_values_mean_unset),
+		T(test_syntax_error),
+		T(test_wrong_kind),
+		T(test_out_of_range),
+		T(test_unknown_key_with_suggestion),
+		T(test_duplicate_key),
+		T(test_missing_required),
+		T(test_bad_user_ids),
+		T(test_bad_timer),
+		T(test_timer_out_of_bounds),
+		T(test_approver_counts),
+		T(test_several_errors_in_file_order),
+		T(test_too_many_errors),
+		T(test_env_expansion),
+		T(test_env_expansion_errors),
+		T(test_secret_from_env_is_redacted),
+		T(test_secret_from_file),
+		T(test_missing_secret_with_need_slack),
+		T(test_token_shape),
+		T(test_literal_token_rejected),
+		T(test_env_and_file_both_given),
+		T(test_api_url_env_override),
+		T(test_string_validators),
+		T(test_only_one_document),
+		T(test_load_file_errors),
+		T(test_errors_print),
+		T(test_example_yaml_loads),
+		T(test_ref_find_users),
+		T(test_bool_spellings),
+	};
+#undef T
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
