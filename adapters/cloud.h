@@ -1,0 +1,116 @@
+/* cloud.h - the cloud interface: how the core reads and changes services.
+ *
+ * The AWS backend (adapters/aws) implements it with ECS, CloudWatch and SNS;
+ * a dry-run wrapper forwards reads and refuses writes. The core, the gate
+ * engine and the commands only see this header.
+ *
+ * Every call is asynchronous on the loop; the callback runs exactly once,
+ * never from inside the call itself. Results passed to callbacks are valid
+ * only during the callback.
+ */
+#ifndef ADAPTERS_CLOUD_H
+#define ADAPTERS_CLOUD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* What AWS said when a call failed, for the audit trail. */
+struct cloud_error {
+	int code;              /* bot_err: EAUTH, EPERM, ENOTFOUND, ERATELIMIT, ETRANSPORT, EREMOTE... */
+	int http_status;       /* 0 when no response arrived */
+	char aws_code[64];     /* e.g. "AccessDeniedException" ("" if none) */
+	char message[512];     /* AWS's message, or a transport description */
+	char request_id[72];   /* x-amzn-RequestId ("" if none) */
+	int attempts;          /* how many tries were made */
+};
+
+struct cloud_deployment {
+	const char *id, *status;        /* PRIMARY | ACTIVE | INACTIVE */
+	const char *rollout_state;      /* COMPLETED | FAILED | IN_PROGRESS | NULL */
+	int desired, running, pending, failed;
+	double updated_at;              /* epoch seconds, 0 if unknown */
+};
+
+struct cloud_event {
+	const char *message;
+	double created_at;
+};
+
+struct cloud_service {
+	const char *name, *cluster, *arn, *status; /* status: ACTIVE | DRAINING | INACTIVE */
+	int desired, running, pending;
+	const struct cloud_deployment *deployments;
+	size_t n_deployments;
+	const struct cloud_event *events; /* newest first */
+	size_t n_events;
+};
+
+/* A metric series over a window: values[i] at times[i] (ascending). */
+struct cloud_series {
+	const char *name;      /* "CPUUtilization" */
+	const char *stat;      /* "Average" | "Maximum" */
+	int period_s;
+	const double *values;
+	const double *times;
+	size_t n;              /* 0 = no data (e.g. no running tasks), not zero */
+};
+
+struct cloud_metrics {
+	struct cloud_series cpu_avg, cpu_max, mem_avg, mem_max;
+	double start, end;     /* the window, epoch seconds */
+};
+
+struct cloud_alarm {
+	const char *name, *state, *reason, *metric;
+	double threshold;
+	double updated_at;
+};
+
+typedef void (*cloud_describe_cb)(void *ud, const struct cloud_error *err,
+				  const struct cloud_service *svc);
+typedef void (*cloud_scale_cb)(void *ud, const struct cloud_error *err,
+			       const struct cloud_service *svc_after);
+typedef void (*cloud_metrics_cb)(void *ud, const struct cloud_error *err,
+				 const struct cloud_metrics *m);
+typedef void (*cloud_alarms_cb)(void *ud, const struct cloud_error *err,
+				const struct cloud_alarm *alarms, size_t n);
+typedef void (*cloud_notify_cb)(void *ud, const struct cloud_error *err, const char *message_id);
+
+struct cloud;
+
+struct cloud_ops {
+	const char *name;
+	/* DescribeServices for one service. A missing service is an error with
+	 * code BOT_ENOTFOUND. */
+	int (*describe)(struct cloud *c, const char *cluster, const char *service,
+			cloud_describe_cb cb, void *ud);
+	/* UpdateService desiredCount (absolute; idempotent). */
+	int (*scale)(struct cloud *c, const char *cluster, const char *service, int desired,
+		     bool force_new_deployment, cloud_scale_cb cb, void *ud);
+	/* CPU and memory (average and max) over the last `minutes`. */
+	int (*metrics)(struct cloud *c, const char *cluster, const char *service, int minutes,
+		       cloud_metrics_cb cb, void *ud);
+	/* Alarms in ALARM state whose dimensions name this service. */
+	int (*alarms)(struct cloud *c, const char *cluster, const char *service,
+		      cloud_alarms_cb cb, void *ud);
+	/* SNS Publish (never retried automatically: not idempotent). */
+	int (*notify)(struct cloud *c, const char *topic_arn, const char *subject,
+		      const char *message, cloud_notify_cb cb, void *ud);
+	void (*destroy)(struct cloud *c);
+};
+
+struct cloud {
+	const struct cloud_ops *ops;
+};
+
+/* Owned copies of callback data (for keeping results past a callback).
+ * Each _dup returns NULL on OOM; each _free accepts NULL. */
+struct cloud_service *cloud_service_dup(const struct cloud_service *s);
+void cloud_service_free(struct cloud_service *s);
+struct cloud_metrics *cloud_metrics_dup(const struct cloud_metrics *m);
+void cloud_metrics_free(struct cloud_metrics *m);
+struct cloud_alarm *cloud_alarms_dup(const struct cloud_alarm *a, size_t n);
+void cloud_alarms_free(struct cloud_alarm *a, size_t n);
+
+#endif

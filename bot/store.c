@@ -1,0 +1,1347 @@
+/* store.c - the gate store on SQLite (see store.h). */
+#include "bot/store.h"
+#include "bot/log.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_RETENTION_MS (15u * 60u * 1000u)
+#define DEFAULT_BUSY_MS 5000
+#define PURGE_EVERY_MS (60 * 1000)
+
+/* ---- states ------------------------------------------------------------ */
+
+static const char *const state_text[] = {
+#define GATE_STATE_TEXT(name, text) [GATE_##name] = text,
+	GATE_STATE_MAP(GATE_STATE_TEXT)
+#undef GATE_STATE_TEXT
+};
+
+const char *store_state_name(enum gate_state s)
+{
+	return (unsigned)s < GATE_STATE_COUNT ? state_text[s] : "?";
+}
+
+int store_state_parse(const char *text, enum gate_state *out)
+{
+	for (unsigned i = 0; text && i < GATE_STATE_COUNT; i++) {
+		if (strcmp(text, state_text[i]) == 0) {
+			*out = (enum gate_state)i;
+			return BOT_EOK;
+		}
+	}
+	return BOT_EPARSE;
+}
+
+bool store_state_final(enum gate_state s)
+{
+	return s == GATE_DENIED || s == GATE_CANCELLED || s == GATE_SUCCEEDED || s == GATE_FAILED;
+}
+
+bool store_transition_allowed(enum gate_state from, enum gate_state to)
+{
+	switch (from) {
+	case GATE_PENDING:
+		return to == GATE_APPROVED || to == GATE_APPROVED_BY_TIMER || to == GATE_DENIED ||
+		       to == GATE_CANCELLED || to == GATE_FAILED;
+	case GATE_APPROVED:
+	case GATE_APPROVED_BY_TIMER:
+		return to == GATE_EXECUTING || to == GATE_FAILED;
+	case GATE_EXECUTING:
+		return to == GATE_SUCCEEDED || to == GATE_FAILED;
+	default:
+		return false;
+	}
+}
+
+/* ---- schema ------------------------------------------------------------ */
+
+/* Applied in order, each in its own transaction together with the
+ * user_version bump. Never edit a shipped entry: add a new one. */
+static const struct migration {
+	int version;
+	const char *sql;
+} migrations[] = {
+	{1,
+	 "CREATE TABLE gates ("
+	 " id INTEGER PRIMARY KEY,"
+	 " service TEXT NOT NULL,"
+	 " cluster TEXT NOT NULL,"
+	 " ecs_service TEXT NOT NULL,"
+	 " requester TEXT NOT NULL,"
+	 " target INTEGER NOT NULL,"
+	 " desired_at_request INTEGER NOT NULL,"
+	 " reason TEXT NOT NULL DEFAULT '',"
+	 " timer_ms INTEGER NOT NULL,"
+	 " approvers TEXT NOT NULL,"
+	 " min_approvals INTEGER NOT NULL DEFAULT 1,"
+	 " allow_self INTEGER NOT NULL DEFAULT 0,"
+	 " force_new_deployment INTEGER NOT NULL DEFAULT 0,"
+	 " channel TEXT,"
+	 " message_ts TEXT,"
+	 " evidence TEXT NOT NULL DEFAULT '',"
+	 " created_at INTEGER NOT NULL,"
+	 " delivered_at INTEGER,"
+	 " deadline INTEGER,"
+	 " state TEXT NOT NULL CHECK (state IN ('PENDING','APPROVED','APPROVED_BY_TIMER',"
+	 "   'DENIED','CANCELLED','EXECUTING','SUCCEEDED','FAILED')),"
+	 " decision TEXT,"
+	 " decided_by TEXT,"
+	 " decided_at INTEGER,"
+	 " decision_detail TEXT,"
+	 " exec_intent TEXT,"
+	 " exec_from INTEGER,"
+	 " exec_started_at INTEGER,"
+	 " result_kind TEXT,"
+	 " result_detail TEXT,"
+	 " aws_code TEXT,"
+	 " aws_request_id TEXT,"
+	 " finished_at INTEGER,"
+	 " updated_at INTEGER NOT NULL"
+	 ");"
+	 "CREATE INDEX gates_state ON gates(state);"
+	 "CREATE TABLE approvals ("
+	 " gate_id INTEGER NOT NULL REFERENCES gates(id),"
+	 " user TEXT NOT NULL,"
+	 " at INTEGER NOT NULL,"
+	 " UNIQUE (gate_id, user)"
+	 ");"
+	 "CREATE TABLE audit ("
+	 " seq INTEGER PRIMARY KEY,"
+	 " gate_id INTEGER,"
+	 " at INTEGER NOT NULL,"
+	 " actor TEXT NOT NULL,"
+	 " kind TEXT NOT NULL,"
+	 " from_state TEXT,"
+	 " to_state TEXT,"
+	 " detail TEXT NOT NULL,"
+	 " prev_hash TEXT NOT NULL,"
+	 " hash TEXT NOT NULL"
+	 ");"
+	 "CREATE INDEX audit_at ON audit(at);"
+	 "CREATE INDEX audit_gate ON audit(gate_id);"
+	 "CREATE TABLE processed_ids ("
+	 " id TEXT PRIMARY KEY,"
+	 " at INTEGER NOT NULL"
+	 ") WITHOUT ROWID;"
+	 "CREATE INDEX processed_at ON processed_ids(at);"},
+};
+
+/* ---- prepared statements ---------------------------------------------- */
+
+#define GATE_COLS                                                                         \
+	"id, service, cluster, ecs_service, requester, target, desired_at_request, reason,"  \
+	" timer_ms, approvers, min_approvals, allow_self, force_new_deployment, channel,"    \
+	" message_ts, evidence, created_at, delivered_at, deadline, state, decision,"        \
+	" decided_by, decided_at, decision_detail, exec_intent, exec_from, exec_started_at," \
+	" result_kind, result_detail, aws_code, aws_request_id, finished_at, updated_at"
+
+enum q {
+	Q_BEGIN,
+	Q_COMMIT,
+	Q_ROLLBACK,
+	Q_SAVEPOINT,
+	Q_RELEASE,
+	Q_ROLLBACK_TO,
+	Q_GATE_INSERT,
+	Q_GATE_GET,
+	Q_GATE_BY_STATE,
+	Q_APPROVALS_OF,
+	Q_DELIVERED_TS,
+	Q_DELIVERED_ARM,
+	Q_CHANGE,
+	Q_APPROVAL_ADD,
+	Q_APPROVAL_COUNT,
+	Q_AUDIT_LAST,
+	Q_AUDIT_INSERT,
+	Q_AUDIT_SINCE,
+	Q_SEEN,
+	Q_PURGE,
+	Q_COUNT
+};
+
+static const char *const q_sql[Q_COUNT] = {
+	[Q_BEGIN] = "BEGIN IMMEDIATE",
+	[Q_COMMIT] = "COMMIT",
+	[Q_ROLLBACK] = "ROLLBACK",
+	[Q_SAVEPOINT] = "SAVEPOINT sp",
+	[Q_RELEASE] = "RELEASE sp",
+	[Q_ROLLBACK_TO] = "ROLLBACK TO sp",
+	[Q_GATE_INSERT] =
+		"INSERT INTO gates (service, cluster, ecs_service, requester, target,"
+		" desired_at_request, reason, timer_ms, approvers, min_approvals, allow_self,"
+		" force_new_deployment, channel, evidence, created_at, state, updated_at)"
+		" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,'PENDING',?15)",
+	[Q_GATE_GET] = "SELECT " GATE_COLS " FROM gates WHERE id = ?1",
+	[Q_GATE_BY_STATE] = "SELECT " GATE_COLS " FROM gates WHERE state = ?1 ORDER BY id",
+	[Q_APPROVALS_OF] = "SELECT user FROM approvals WHERE gate_id = ?1 ORDER BY rowid",
+	[Q_DELIVERED_TS] =
+		"UPDATE gates SET channel = COALESCE(?2, channel), message_ts = ?3, updated_at = ?4"
+		" WHERE id = ?1 AND message_ts IS NULL",
+	[Q_DELIVERED_ARM] =
+		"UPDATE gates SET delivered_at = ?2, deadline = ?2 + timer_ms, updated_at = ?2"
+		" WHERE id = ?1 AND state = 'PENDING' AND deadline IS NULL",
+	[Q_CHANGE] =
+		"UPDATE gates SET state = ?1, updated_at = ?2,"
+		" decision = COALESCE(?3, decision),"
+		" decided_by = COALESCE(?4, decided_by),"
+		" decided_at = COALESCE(?5, decided_at),"
+		" decision_detail = COALESCE(?6, decision_detail),"
+		" exec_intent = COALESCE(?7, exec_intent),"
+		" exec_from = COALESCE(?8, exec_from),"
+		" exec_started_at = COALESCE(?9, exec_started_at),"
+		" result_kind = COALESCE(?10, result_kind),"
+		" result_detail = COALESCE(?11, result_detail),"
+		" aws_code = COALESCE(?12, aws_code),"
+		" aws_request_id = COALESCE(?13, aws_request_id),"
+		" finished_at = COALESCE(?14, finished_at)"
+		" WHERE id = ?15 AND state = ?16",
+	[Q_APPROVAL_ADD] = "INSERT OR IGNORE INTO approvals (gate_id, user, at) VALUES (?1, ?2, ?3)",
+	[Q_APPROVAL_COUNT] = "SELECT COUNT(*) FROM approvals WHERE gate_id = ?1",
+	[Q_AUDIT_LAST] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+	[Q_AUDIT_INSERT] =
+		"INSERT INTO audit (seq, gate_id, at, actor, kind, from_state, to_state, detail,"
+		" prev_hash, hash) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+	[Q_AUDIT_SINCE] =
+		"SELECT seq, gate_id, at, actor, kind, from_state, to_state, detail, prev_hash, hash"
+		" FROM audit WHERE at >= ?1 ORDER BY seq",
+	[Q_SEEN] = "INSERT OR IGNORE INTO processed_ids (id, at) VALUES (?1, ?2)",
+	[Q_PURGE] = "DELETE FROM processed_ids WHERE at < ?1",
+};
+
+struct store {
+	sqlite3 *db;
+	char *path;
+	sqlite3_stmt *st[Q_COUNT];
+	int depth;              /* transaction nesting */
+	int version;
+	uint64_t retention_ms;
+	int64_t last_purge;
+	store_clock_fn clock;
+	void *clock_ud;
+	bool read_only;
+};
+
+static int64_t real_clock(void *ud)
+{
+	struct timespec ts;
+	(void)ud;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t store_now(const struct store *s)
+{
+	return s->clock(s->clock_ud);
+}
+
+const char *store_path(const struct store *s)
+{
+	return s->path;
+}
+
+int store_schema_version(const struct store *s)
+{
+	return s->version;
+}
+
+static int db_err(struct store *s, struct bot_error *err, const char *what)
+{
+	int code = sqlite3_errcode(s->db) & 0xff;
+	int bc = code == SQLITE_CORRUPT || code == SQLITE_NOTADB ? BOT_ECORRUPT : BOT_ESTORE;
+	return bot_error_set(err, bc, "store: %s: %s", what, sqlite3_errmsg(s->db));
+}
+
+/* The cached statement for q, reset and unbound; NULL on prepare failure. */
+static sqlite3_stmt *stmt(struct store *s, enum q q, struct bot_error *err)
+{
+	sqlite3_stmt *st = s->st[q];
+	if (!st) {
+		if (sqlite3_prepare_v3(s->db, q_sql[q], -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
+		    SQLITE_OK) {
+			db_err(s, err, "prepare");
+			return NULL;
+		}
+		s->st[q] = st;
+	}
+	return st;
+}
+
+static void done(sqlite3_stmt *st)
+{
+	if (st) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* Run a statement that returns no rows. */
+static int exec_q(struct store *s, enum q q, struct bot_error *err)
+{
+	sqlite3_stmt *st = stmt(s, q, err);
+	int rc;
+	if (!st)
+		return BOT_ESTORE;
+	rc = sqlite3_step(st) == SQLITE_DONE ? BOT_EOK : db_err(s, err, q_sql[q]);
+	done(st);
+	return rc;
+}
+
+/* ---- transactions ------------------------------------------------------ */
+
+int store_begin(struct store *s, struct bot_error *err)
+{
+	int rc;
+	if (s->read_only)
+		return bot_error_set(err, BOT_EPERM, "store: opened read-only");
+	rc = exec_q(s, s->depth ? Q_SAVEPOINT : Q_BEGIN, err);
+	if (rc == BOT_EOK)
+		s->depth++;
+	return rc;
+}
+
+int store_commit(struct store *s, struct bot_error *err)
+{
+	int rc;
+	if (s->depth <= 0)
+		return bot_error_set(err, BOT_ESTATE, "store: commit without begin");
+	rc = exec_q(s, s->depth > 1 ? Q_RELEASE : Q_COMMIT, err);
+	if (rc != BOT_EOK) {
+		/* a failed COMMIT leaves the transaction open: undo it */
+		store_rollback(s);
+		return rc;
+	}
+	s->depth--;
+	return BOT_EOK;
+}
+
+void store_rollback(struct store *s)
+{
+	if (s->depth <= 0)
+		return;
+	if (s->depth > 1) {
+		/* undo and drop the savepoint; errors leave the outer txn to fail */
+		(void)exec_q(s, Q_ROLLBACK_TO, NULL);
+		(void)exec_q(s, Q_RELEASE, NULL);
+	} else if (sqlite3_get_autocommit(s->db) == 0) {
+		(void)exec_q(s, Q_ROLLBACK, NULL); /* nothing better to do on failure */
+	}
+	s->depth--;
+}
+
+/* End a transaction opened by this module: commit when rc is 0. */
+static int finish(struct store *s, int rc, struct bot_error *err)
+{
+	if (rc == BOT_EOK)
+		return store_commit(s, err);
+	store_rollback(s);
+	return rc;
+}
+
+/* ---- opening ----------------------------------------------------------- */
+
+static int pragma_int(struct store *s, const char *sql, int *out, struct bot_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = BOT_EOK;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW)
+		rc = db_err(s, err, sql);
+	else
+		*out = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int exec_sql(struct store *s, const char *sql, struct bot_error *err)
+{
+	char *msg = NULL;
+	int rc = BOT_EOK;
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		rc = bot_error_set(err, BOT_ESTORE, "store: %s", msg ? msg : sqlite3_errmsg(s->db));
+		sqlite3_free(msg);
+	}
+	return rc;
+}
+
+/* Read-only checks before anything is written: is it a database, is it
+ * sound, is its schema one we know. */
+static int check_file(struct store *s, struct bot_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = pragma_int(s, "PRAGMA user_version", &s->version, err);
+	if (rc) {
+		rc = bot_error_set(err, BOT_ECORRUPT,
+				   "store: %s is not a usable SQLite database (%s); it was not "
+				   "modified. Move it aside to start a new store, or restore a backup",
+				   s->path, sqlite3_errmsg(s->db));
+		goto out;
+	}
+	if (s->version > STORE_SCHEMA_VERSION) {
+		rc = bot_error_set(err, BOT_EVERSION,
+				   "database schema v%d is newer than this bot (v%d); refusing to "
+				   "touch it (%s)", s->version, STORE_SCHEMA_VERSION, s->path);
+		goto out;
+	}
+	if (sqlite3_prepare_v2(s->db, "PRAGMA quick_check", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
+		rc = bot_error_set(err, BOT_ECORRUPT,
+				   "store: %s failed its integrity check (%s); it was not modified. "
+				   "Move it aside or restore a backup", s->path, sqlite3_errmsg(s->db));
+		goto out;
+	}
+	const char *res = (const char *)sqlite3_column_text(st, 0);
+	if (!res || strcmp(res, "ok") != 0)
+		rc = bot_error_set(err, BOT_ECORRUPT,
+				   "store: %s failed its integrity check (%s); it was not modified. "
+				   "Move it aside or restore a backup", s->path, res ? res : "?");
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Check an existing, cleanly closed file (no -wal beside it) through an
+ * immutable read-only connection: SQLite then creates no -wal/-shm side
+ * files, so a refused file is left exactly as it was, side files included.
+ * *checked is false when this does not apply (new file, or a -wal exists:
+ * then the normal connection checks). */
+static int precheck(struct store *s, bool *checked, struct bot_error *err)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct stat sb;
+	char side[4096 + 8];
+	char *uri = NULL;
+	sqlite3 *normal = s->db;
+	int rc = BOT_EOK;
+	size_t o = 0, n = strlen(s->path);
+
+	*checked = false;
+	snprintf(side, sizeof side, "%s-wal", s->path);
+	if (stat(s->path, &sb) != 0 || sb.st_size == 0 || access(side, F_OK) == 0)
+		return BOT_EOK;
+	uri = malloc(n * 3 + 32);
+	if (!uri)
+		return bot_error_set(err, BOT_ENOMEM, "store: out of memory");
+	o += (size_t)sprintf(uri, "file:");
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s->path[i];
+		if (c == '%' || c == '?' || c == '#' || c < 0x20 || c >= 0x7f) {
+			uri[o++] = '%';
+			uri[o++] = hex[c >> 4];
+			uri[o++] = hex[c & 15];
+		} else {
+			uri[o++] = (char)c;
+		}
+	}
+	snprintf(uri + o, 32, "?immutable=1");
+	if (sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) !=
+	    SQLITE_OK) {
+		rc = bot_error_set(err, BOT_EIO, "store: cannot open %s: %s", s->path,
+				   s->db ? sqlite3_errmsg(s->db) : "out of memory");
+	} else {
+		rc = check_file(s, err);
+		*checked = true;
+	}
+	sqlite3_close(s->db);
+	s->db = normal;
+	free(uri);
+	return rc;
+}
+
+static int migrate(struct store *s, struct bot_error *err)
+{
+	int rc = BOT_EOK;
+
+	for (size_t i = 0; i < BOT_ARRAY_LEN(migrations) && rc == BOT_EOK; i++) {
+		const struct migration *m = &migrations[i];
+		struct bot_error e = {0};
+		char bump[64];
+		int now = 0;
+
+		if (m->version <= s->version)
+			continue;
+		rc = exec_sql(s, "BEGIN IMMEDIATE", &e);
+		/* another process may have migrated while we waited for the lock */
+		if (rc == BOT_EOK)
+			rc = pragma_int(s, "PRAGMA user_version", &now, &e);
+		if (rc == BOT_EOK && now < m->version) {
+			snprintf(bump, sizeof bump, "PRAGMA user_version = %d", m->version);
+			rc = exec_sql(s, m->sql, &e);
+			if (rc == BOT_EOK)
+				rc = exec_sql(s, bump, &e);
+		}
+		if (rc == BOT_EOK)
+			rc = exec_sql(s, "COMMIT", &e);
+		if (rc) {
+			if (sqlite3_get_autocommit(s->db) == 0)
+				(void)exec_sql(s, "ROLLBACK", NULL); /* the error above is what counts */
+			rc = bot_error_set(err, BOT_ESTORE,
+					   "store: migration of %s to schema v%d failed and was "
+					   "rolled back: %s", s->path, m->version, e.msg);
+			break;
+		}
+		s->version = now < m->version ? m->version : now;
+		log_info("store.migrated", "path=%s version=%d", s->path, s->version);
+	}
+	return rc;
+}
+
+static int configure(struct store *s, struct bot_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = BOT_EOK;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
+		rc = db_err(s, err, "journal_mode=WAL");
+		goto out;
+	}
+	const char *mode = (const char *)sqlite3_column_text(st, 0);
+	if (!mode || strcmp(mode, "wal") != 0) {
+		rc = bot_error_set(err, BOT_ESTORE, "store: %s: cannot use WAL mode (got %s)",
+				   s->path, mode ? mode : "?");
+		goto out;
+	}
+	/* FULL: each commit is fsynced; the commit is the decision. */
+	rc = exec_sql(s, "PRAGMA synchronous=FULL", err);
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int store_open(const struct store_opts *o, struct store **out, struct bot_error *err)
+{
+	struct store *s = NULL;
+	int flags, rc;
+	bool checked = false;
+
+	*out = NULL;
+	if (!o || !o->path || !o->path[0])
+		return bot_error_set(err, BOT_EINVAL, "store: a path is required");
+	s = calloc(1, sizeof *s);
+	if (!s || !(s->path = strdup(o->path))) {
+		rc = bot_error_set(err, BOT_ENOMEM, "store: out of memory");
+		goto out;
+	}
+	s->retention_ms = o->dedup_retention_ms ? o->dedup_retention_ms : DEFAULT_RETENTION_MS;
+	s->clock = o->clock ? o->clock : real_clock;
+	s->clock_ud = o->clock_ud;
+	s->read_only = o->read_only;
+	rc = precheck(s, &checked, err);
+	if (rc)
+		goto out;
+	flags = SQLITE_OPEN_READWRITE | (o->read_only ? 0 : SQLITE_OPEN_CREATE);
+	if (sqlite3_open_v2(o->path, &s->db, flags, NULL) != SQLITE_OK) {
+		rc = bot_error_set(err, o->read_only ? BOT_ENOTFOUND : BOT_EIO,
+				   "store: cannot open %s: %s", o->path,
+				   s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		goto out;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, o->busy_timeout_ms > 0 ? o->busy_timeout_ms : DEFAULT_BUSY_MS);
+	/* Until the file is known to be ours, closing must not checkpoint. */
+	sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+	/* checked above: re-read only the version (cheap), else check now */
+	rc = checked ? pragma_int(s, "PRAGMA user_version", &s->version, err) : check_file(s, err);
+	if (rc == BOT_EOK && s->version > STORE_SCHEMA_VERSION)
+		rc = bot_error_set(err, BOT_EVERSION, "database schema v%d is newer than this bot "
+				   "(v%d); refusing to touch it (%s)", s->version,
+				   STORE_SCHEMA_VERSION, s->path);
+	if (rc)
+		goto out;
+	if (o->read_only) {
+		if (s->version == 0)
+			rc = bot_error_set(err, BOT_ENOTFOUND, "store: %s holds no gate store",
+					   o->path);
+		goto out;
+	}
+	rc = configure(s, err);
+	if (rc == BOT_EOK)
+		rc = migrate(s, err);
+	if (rc == BOT_EOK)
+		sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
+out:
+	if (rc) {
+		store_close(s);
+		return rc;
+	}
+	*out = s;
+	return BOT_EOK;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	while (s->depth > 0)
+		store_rollback(s);
+	for (int i = 0; i < Q_COUNT; i++)
+		sqlite3_finalize(s->st[i]);
+	if (s->db && sqlite3_close(s->db) != SQLITE_OK)
+		log_error("store.close", "path=%s error=\"%s\"", s->path, sqlite3_errmsg(s->db));
+	free(s->path);
+	free(s);
+}
+
+/* ---- gate rows --------------------------------------------------------- */
+
+static void free_strv(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void store_gate_clear(struct store_gate *g)
+{
+	if (!g)
+		return;
+	free(g->service);
+	free(g->cluster);
+	free(g->ecs_service);
+	free(g->requester);
+	free(g->reason);
+	free_strv(g->approvers, g->n_approvers);
+	free(g->channel);
+	free(g->message_ts);
+	free(g->evidence);
+	free(g->decided_by);
+	free(g->decision_detail);
+	free(g->exec_intent);
+	free(g->result_kind);
+	free(g->result_detail);
+	free(g->aws_code);
+	free(g->aws_request_id);
+	free_strv(g->approved_by, g->n_approved);
+	memset(g, 0, sizeof *g);
+}
+
+void store_gate_array_free(struct store_gate *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		store_gate_clear(&v[i]);
+	free(v);
+}
+
+static char *col_dup(sqlite3_stmt *st, int i, bool *oom)
+{
+	const char *t = (const char *)sqlite3_column_text(st, i);
+	char *d;
+	if (!t)
+		return NULL;
+	d = strdup(t);
+	if (!d)
+		*oom = true;
+	return d;
+}
+
+/* JSON array of strings <-> char **. */
+static char *strv_to_json(char *const *v, size_t n)
+{
+	json_t *a = json_array();
+	char *out = NULL;
+	for (size_t i = 0; a && i < n; i++)
+		if (json_array_append_new(a, json_string(v[i])) != 0)
+			goto out;
+	if (a)
+		out = json_dumps(a, JSON_COMPACT);
+out:
+	json_decref(a);
+	return out;
+}
+
+static int strv_from_json(const char *text, char ***out, size_t *n)
+{
+	json_t *a = text ? json_loads(text, 0, NULL) : NULL;
+	size_t len = json_is_array(a) ? json_array_size(a) : 0;
+	char **v = NULL;
+	int rc = BOT_EOK;
+
+	*out = NULL;
+	*n = 0;
+	if (!json_is_array(a)) {
+		rc = BOT_ECORRUPT;
+		goto out;
+	}
+	if (len && !(v = calloc(len, sizeof *v))) {
+		rc = BOT_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < len; i++) {
+		const char *sv = json_string_value(json_array_get(a, i));
+		if (!sv || !(v[i] = strdup(sv))) {
+			free_strv(v, len);
+			v = NULL;
+			rc = sv ? BOT_ENOMEM : BOT_ECORRUPT;
+			goto out;
+		}
+	}
+	*out = v;
+	*n = len;
+out:
+	json_decref(a);
+	return rc;
+}
+
+static int load_approvals(struct store *s, struct store_gate *g, struct bot_error *err)
+{
+	sqlite3_stmt *st = stmt(s, Q_APPROVALS_OF, err);
+	int rc = BOT_EOK, step;
+	size_t cap = 0;
+
+	if (!st)
+		return BOT_ESTORE;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)g->id);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		bool oom = false;
+		if (g->n_approved == cap) {
+			size_t nc = cap ? cap * 2 : 4;
+			char **nv = realloc(g->approved_by, nc * sizeof *nv);
+			if (!nv) {
+				rc = bot_error_set(err, BOT_ENOMEM, "store: out of memory");
+				goto out;
+			}
+			g->approved_by = nv;
+			cap = nc;
+		}
+		g->approved_by[g->n_approved] = col_dup(st, 0, &oom);
+		if (oom) {
+			rc = bot_error_set(err, BOT_ENOMEM, "store: out of memory");
+			goto out;
+		}
+		g->n_approved++;
+	}
+	if (step != SQLITE_DONE)
+		rc = db_err(s, err, "approvals");
+out:
+	done(st);
+	return rc;
+}
+
+static int64_t col_ms(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, i);
+}
+
+/* Fill g from a row of GATE_COLS. */
+static int read_gate(struct store *s, sqlite3_stmt *st, struct store_gate *g,
+		     struct bot_error *err)
+{
+	bool oom = false;
+	int rc;
+	const char *state = (const char *)sqlite3_column_text(st, 19);
+	const char *decision = (const char *)sqlite3_column_text(st, 20);
+
+	memset(g, 0, sizeof *g);
+	g->id = (uint64_t)sqlite3_column_int64(st, 0);
+	g->service = col_dup(st, 1, &oom);
+	g->cluster = col_dup(st, 2, &oom);
+	g->ecs_service = col_dup(st, 3, &oom);
+	g->requester = col_dup(st, 4, &oom);
+	g->target = sqlite3_column_int(st, 5);
+	g->desired_at_request = sqlite3_column_int(st, 6);
+	g->reason = col_dup(st, 7, &oom);
+	g->timer_ms = (uint64_t)sqlite3_column_int64(st, 8);
+	rc = strv_from_json((const char *)sqlite3_column_text(st, 9), &g->approvers, &g->n_approvers);
+	g->min_approvals = sqlite3_column_int(st, 10);
+	g->allow_self = sqlite3_column_int(st, 11) != 0;
+	g->force_new_deployment = sqlite3_column_int(st, 12) != 0;
+	g->channel = col_dup(st, 13, &oom);
+	g->message_ts = col_dup(st, 14, &oom);
+	g->evidence = col_dup(st, 15, &oom);
+	g->created_at = col_ms(st, 16);
+	g->delivered_at = col_ms(st, 17);
+	g->deadline = col_ms(st, 18);
+	g->decided_by = col_dup(st, 21, &oom);
+	g->decided_at = col_ms(st, 22);
+	g->decision_detail = col_dup(st, 23, &oom);
+	g->exec_intent = col_dup(st, 24, &oom);
+	g->exec_from = sqlite3_column_int(st, 25);
+	g->exec_started_at = col_ms(st, 26);
+	g->result_kind = col_dup(st, 27, &oom);
+	g->result_detail = col_dup(st, 28, &oom);
+	g->aws_code = col_dup(st, 29, &oom);
+	g->aws_request_id = col_dup(st, 30, &oom);
+	g->finished_at = col_ms(st, 31);
+	g->updated_at = col_ms(st, 32);
+	if (oom || rc == BOT_ENOMEM) {
+		rc = bot_error_set(err, BOT_ENOMEM, "store: out of memory");
+		goto out;
+	}
+	if (rc || store_state_parse(state, &g->state) ||
+	    (decision && store_state_parse(decision, &g->decision))) {
+		rc = bot_error_set(err, BOT_ECORRUPT, "store: gate %" PRIu64 " has a malformed row",
+				   g->id);
+		goto out;
+	}
+	if (!decision)
+		g->decision = GATE_PENDING;
+	rc = load_approvals(s, g, err);
+out:
+	if (rc)
+		store_gate_clear(g);
+	return rc;
+}
+
+int store_gate_get(struct store *s, uint64_t id, struct store_gate *out, struct bot_error *err)
+{
+	sqlite3_stmt *st = stmt(s, Q_GATE_GET, err);
+	int rc, step;
+
+	store_gate_clear(out);
+	if (!st)
+		return BOT_ESTORE;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		rc = read_gate(s, st, out, err);
+	else if (step == SQLITE_DONE)
+		rc = bot_error_set(err, BOT_ENOTFOUND, "no gate #%" PRIu64, id);
+	else
+		rc = db_err(s, err, "get gate");
+	done(st);
+	return rc;
+}
+
+int store_gate_list(struct store *s, unsigned mask, struct store_gate **out, size_t *n,
+		    struct bot_error *err)
+{
+	struct store_gate *v = NULL;
+	size_t len = 0, cap = 0;
+	int rc = BOT_EOK;
+
+	*out = NULL;
+	*n = 0;
+	for (unsigned state = 0; state < GATE_STATE_COUNT && rc == BOT_EOK; state++) {
+		sqlite3_stmt *st;
+		int step;
+
+		if (!(mask & GATE_STATE_BIT(state)))
+			continue;
+		st = stmt(s, Q_GATE_BY_STATE, err);
+		if (!st) {
+			rc = BOT_ESTORE;
+			break;
+		}
+		sqlite3_bind_text(st, 1, state_text[state], -1, SQLITE_STATIC);
+		while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+			if (len == cap) {
+				size_t nc = cap ? cap * 2 : 16;
+				struct store_gate *nv = realloc(v, nc * sizeof *nv);
+				if (!nv) {
+					rc = bot_error_set(err, BOT_ENOMEM, "store: out of memory");
+					break;
+				}
+				v = nv;
+				cap = nc;
+			}
+			rc = read_gate(s, st, &v[len], err);
+			if (rc)
+				break;
+			len++;
+		}
+		if (rc == BOT_EOK && step != SQLITE_DONE)
+			rc = db_err(s, err, "list gates");
+		done(st);
+	}
+	if (rc) {
+		store_gate_array_free(v, len);
+		return rc;
+	}
+	*out = v;
+	*n = len;
+	return BOT_EOK;
+}
+
+/* ---- audit chain ------------------------------------------------------- */
+
+static void hash_field(EVP_MD_CTX *ctx, const char *v)
+{
+	char len[32];
+	if (!v) {
+		EVP_DigestUpdate(ctx, "~;", 2);
+		return;
+	}
+	size_t n = strlen(v);
+	int k = snprintf(len, sizeof len, "%zu:", n);
+	EVP_DigestUpdate(ctx, len, (size_t)k);
+	EVP_DigestUpdate(ctx, v, n);
+	EVP_DigestUpdate(ctx, ";", 1);
+}
+
+static void hash_int(EVP_MD_CTX *ctx, int64_t v, bool null)
+{
+	char buf[32];
+	if (null) {
+		hash_field(ctx, NULL);
+		return;
+	}
+	snprintf(buf, sizeof buf, "%" PRId64, v);
+	hash_field(ctx, buf);
+}
+
+int store_audit_hash(const struct store_audit_row *r, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int rc = BOT_EOK;
+
+	out[0] = '\0';
+	if (!ctx)
+		return BOT_ENOMEM;
+	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		rc = BOT_ENOMEM;
+		goto out;
+	}
+	hash_field(ctx, r->prev_hash);
+	hash_int(ctx, r->seq, false);
+	hash_int(ctx, (int64_t)r->gate_id, r->gate_id == 0);
+	hash_int(ctx, r->at, false);
+	hash_field(ctx, r->actor);
+	hash_field(ctx, r->kind);
+	hash_field(ctx, r->from_state);
+	hash_field(ctx, r->to_state);
+	hash_field(ctx, r->detail);
+	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32) {
+		rc = BOT_ENOMEM;
+		goto out;
+	}
+	for (unsigned i = 0; i < mdlen; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+out:
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+/* Append one event; must run inside a transaction (the caller's). */
+static int audit_append(struct store *s, uint64_t gate_id, int64_t at, const char *actor,
+			const char *kind, const char *from, const char *to, const char *detail,
+			struct bot_error *err)
+{
+	char prev[65] = STORE_GENESIS_HASH, hash[65];
+	struct store_audit_row r = {0};
+	sqlite3_stmt *st = stmt(s, Q_AUDIT_LAST, err);
+	int rc = BOT_EOK, step;
+
+	if (!st)
+		return BOT_ESTORE;
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		const char *h = (const char *)sqlite3_column_text(st, 1);
+		r.seq = sqlite3_column_int64(st, 0);
+		snprintf(prev, sizeof prev, "%s", h ? h : "");
+	} else if (step != SQLITE_DONE) {
+		rc = db_err(s, err, "audit tail");
+	}
+	done(st);
+	if (rc)
+		return rc;
+	r.seq++;
+	r.gate_id = gate_id;
+	r.at = at;
+	r.actor = actor ? actor : "system";
+	r.kind = kind;
+	r.from_state = from;
+	r.to_state = to;
+	r.detail = detail ? detail : "{}";
+	r.prev_hash = prev;
+	if (store_audit_hash(&r, hash) != BOT_EOK)
+		return bot_error_set(err, BOT_ENOMEM, "store: cannot hash the audit event");
+	st = stmt(s, Q_AUDIT_INSERT, err);
+	if (!st)
+		return BOT_ESTORE;
+	sqlite3_bind_int64(st, 1, r.seq);
+	if (gate_id)
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)gate_id);
+	else
+		sqlite3_bind_null(st, 2);
+	sqlite3_bind_int64(st, 3, at);
+	bind_text(st, 4, r.actor);
+	bind_text(st, 5, r.kind);
+	bind_text(st, 6, from);
+	bind_text(st, 7, to);
+	bind_text(st, 8, r.detail);
+	bind_text(st, 9, prev);
+	bind_text(st, 10, hash);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_err(s, err, "audit append");
+	done(st);
+	return rc;
+}
+
+int store_audit_add(struct store *s, uint64_t gate_id, const char *actor, const char *kind,
+		    const char *detail, struct bot_error *err)
+{
+	int rc = store_begin(s, err);
+	if (rc)
+		return rc;
+	rc = audit_append(s, gate_id, store_now(s), actor, kind, NULL, NULL, detail, err);
+	return finish(s, rc, err);
+}
+
+int store_audit_each(struct store *s, int64_t since_ms, store_audit_fn fn, void *ud,
+		     struct bot_error *err)
+{
+	sqlite3_stmt *st = stmt(s, Q_AUDIT_SINCE, err);
+	int rc = BOT_EOK, step;
+
+	if (!st)
+		return BOT_ESTORE;
+	sqlite3_bind_int64(st, 1, since_ms);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_audit_row r = {
+			.seq = sqlite3_column_int64(st, 0),
+			.gate_id = (uint64_t)sqlite3_column_int64(st, 1),
+			.at = sqlite3_column_int64(st, 2),
+			.actor = (const char *)sqlite3_column_text(st, 3),
+			.kind = (const char *)sqlite3_column_text(st, 4),
+			.from_state = (const char *)sqlite3_column_text(st, 5),
+			.to_state = (const char *)sqlite3_column_text(st, 6),
+			.detail = (const char *)sqlite3_column_text(st, 7),
+			.prev_hash = (const char *)sqlite3_column_text(st, 8),
+			.hash = (const char *)sqlite3_column_text(st, 9),
+		};
+		rc = fn(ud, &r);
+		if (rc)
+			break;
+	}
+	if (rc == BOT_EOK && step != SQLITE_DONE)
+		rc = db_err(s, err, "audit read");
+	done(st);
+	return rc;
+}
+
+/* ---- writes ------------------------------------------------------------ */
+
+static json_t *request_detail(const struct store_gate *g)
+{
+	json_t *appr = json_array();
+	for (size_t i = 0; appr && i < g->n_approvers; i++)
+		json_array_append_new(appr, json_string(g->approvers[i]));
+	return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:I, s:o, s:i, s:b, s:b, s:s*, s:s}",
+			 "service", g->service, "cluster", g->cluster, "ecs_service",
+			 g->ecs_service, "requester", g->requester, "target", g->target,
+			 "desired_at_request", g->desired_at_request, "reason",
+			 g->reason ? g->reason : "", "timer_ms", (json_int_t)g->timer_ms,
+			 "approvers", appr ? appr : json_null(), "min_approvals",
+			 g->min_approvals, "allow_self", g->allow_self, "force_new_deployment",
+			 g->force_new_deployment, "channel", g->channel, "evidence",
+			 g->evidence ? g->evidence : "");
+}
+
+int store_gate_insert(struct store *s, struct store_gate *g, struct bot_error *err)
+{
+	char *approvers = strv_to_json(g->approvers, g->n_approvers);
+	json_t *detail = request_detail(g);
+	char *detail_s = detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	sqlite3_stmt *st;
+	int64_t now = store_now(s);
+	int rc;
+
+	json_decref(detail);
+	if (!approvers || !detail_s) {
+		rc = bot_error_set(err, BOT_ENOMEM, "store: out of memory");
+		goto out;
+	}
+	if (!g->service || !g->cluster || !g->ecs_service || !g->requester) {
+		rc = bot_error_set(err, BOT_EINVAL, "store: a gate needs service, cluster, "
+				   "ecs_service and requester");
+		goto out;
+	}
+	rc = store_begin(s, err);
+	if (rc)
+		goto out;
+	st = stmt(s, Q_GATE_INSERT, err);
+	if (!st) {
+		rc = finish(s, BOT_ESTORE, err);
+		goto out;
+	}
+	bind_text(st, 1, g->service);
+	bind_text(st, 2, g->cluster);
+	bind_text(st, 3, g->ecs_service);
+	bind_text(st, 4, g->requester);
+	sqlite3_bind_int(st, 5, g->target);
+	sqlite3_bind_int(st, 6, g->desired_at_request);
+	bind_text(st, 7, g->reason ? g->reason : "");
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)g->timer_ms);
+	bind_text(st, 9, approvers);
+	sqlite3_bind_int(st, 10, g->min_approvals);
+	sqlite3_bind_int(st, 11, g->allow_self);
+	sqlite3_bind_int(st, 12, g->force_new_deployment);
+	bind_text(st, 13, g->channel);
+	bind_text(st, 14, g->evidence ? g->evidence : "");
+	sqlite3_bind_int64(st, 15, now);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_err(s, err, "insert gate");
+	done(st);
+	if (rc == BOT_EOK) {
+		g->id = (uint64_t)sqlite3_last_insert_rowid(s->db);
+		rc = audit_append(s, g->id, now, g->requester, "requested", NULL, "PENDING",
+				  detail_s, err);
+	}
+	rc = finish(s, rc, err);
+	if (rc == BOT_EOK) {
+		g->created_at = g->updated_at = now;
+		g->state = GATE_PENDING;
+		g->decision = GATE_PENDING;
+	}
+out:
+	free(approvers);
+	free(detail_s);
+	return rc;
+}
+
+int store_gate_delivered(struct store *s, uint64_t id, const char *channel, const char *ts,
+			 bool *armed, struct bot_error *err)
+{
+	int64_t now = store_now(s);
+	sqlite3_stmt *st;
+	char *detail = NULL;
+	int rc, changed = 0;
+
+	*armed = false;
+	rc = store_begin(s, err);
+	if (rc)
+		return rc;
+	st = stmt(s, Q_DELIVERED_TS, err);
+	if (!st) {
+		rc = BOT_ESTORE;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	bind_text(st, 2, channel);
+	bind_text(st, 3, ts);
+	sqlite3_bind_int64(st, 4, now);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_err(s, err, "record delivery");
+	done(st);
+	if (rc)
+		goto out;
+	st = stmt(s, Q_DELIVERED_ARM, err);
+	if (!st) {
+		rc = BOT_ESTORE;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	sqlite3_bind_int64(st, 2, now);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_err(s, err, "arm deadline");
+	else
+		changed = sqlite3_changes(s->db);
+	done(st);
+	if (rc)
+		goto out;
+	{
+		json_t *d = json_pack("{s:s*, s:s*, s:b}", "channel", channel, "ts", ts,
+				      "timer_started", changed == 1);
+		detail = d ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		json_decref(d);
+	}
+	if (!detail) {
+		rc = bot_error_set(err, BOT_ENOMEM, "store: out of memory");
+		goto out;
+	}
+	rc = audit_append(s, id, now, "system", "delivered", NULL, NULL, detail, err);
+out:
+	free(detail);
+	rc = finish(s, rc, err);
+	if (rc == BOT_EOK)
+		*armed = changed == 1;
+	return rc;
+}
+
+static char *lower_dup(const char *s)
+{
+	char *d = strdup(s);
+	for (char *p = d; p && *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return d;
+}
+
+int store_gate_change(struct store *s, const struct store_change *c, bool *won,
+		      struct bot_error *err)
+{
+	int64_t now = store_now(s);
+	char *kind = NULL;
+	sqlite3_stmt *st;
+	int rc, changed = 0;
+
+	*won = false;
+	if (!store_transition_allowed(c->from, c->to) || !c->actor)
+		return bot_error_set(err, BOT_EINVAL, "store: %s -> %s is not a gate transition",
+				     store_state_name(c->from), store_state_name(c->to));
+	kind = c->kind ? strdup(c->kind) : lower_dup(store_state_name(c->to));
+	if (!kind)
+		return bot_error_set(err, BOT_ENOMEM, "store: out of memory");
+	rc = store_begin(s, err);
+	if (rc)
+		goto out_free;
+	st = stmt(s, Q_CHANGE, err);
+	if (!st) {
+		rc = BOT_ESTORE;
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, state_text[c->to], -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now);
+	if (c->from == GATE_PENDING) {
+		sqlite3_bind_text(st, 3, state_text[c->to], -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 5, now);
+	}
+	bind_text(st, 4, c->decided_by);
+	bind_text(st, 6, c->decision_detail);
+	bind_text(st, 7, c->exec_intent);
+	if (c->set_exec_from)
+		sqlite3_bind_int(st, 8, c->exec_from);
+	if (c->to == GATE_EXECUTING)
+		sqlite3_bind_int64(st, 9, now);
+	bind_text(st, 10, c->result_kind);
+	bind_text(st, 11, c->result_detail);
+	bind_text(st, 12, c->aws_code);
+	bind_text(st, 13, c->aws_request_id);
+	if (store_state_final(c->to))
+		sqlite3_bind_int64(st, 14, now);
+	sqlite3_bind_int64(st, 15, (sqlite3_int64)c->gate_id);
+	sqlite3_bind_text(st, 16, state_text[c->from], -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_err(s, err, "change gate state");
+	else
+		changed = sqlite3_changes(s->db);
+	done(st);
+	if (rc || changed != 1)
+		goto out; /* lost: nothing written, the caller's view is stale */
+	rc = audit_append(s, c->gate_id, now, c->actor, kind, state_text[c->from],
+			  state_text[c->to], c->detail, err);
+out:
+	if (rc == BOT_EOK && changed != 1) {
+		store_rollback(s); /* nothing to keep; commit would be a no-op anyway */
+	} else {
+		rc = finish(s, rc, err);
+		if (rc == BOT_EOK)
+			*won = true;
+	}
+out_free:
+	free(kind);
+	return rc;
+}
+
+int store_approval_add(struct store *s, uint64_t id, const char *user, bool *added, int *count,
+		       struct bot_error *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*added = false;
+	rc = store_begin(s, err);
+	if (rc)
+		return rc;
+	st = stmt(s, Q_APPROVAL_ADD, err);
+	if (!st) {
+		rc = BOT_ESTORE;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	bind_text(st, 2, user);
+	sqlite3_bind_int64(st, 3, store_now(s));
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_err(s, err, "add approval");
+	else
+		*added = sqlite3_changes(s->db) == 1;
+	done(st);
+	if (rc || !count)
+		goto out;
+	st = stmt(s, Q_APPROVAL_COUNT, err);
+	if (!st) {
+		rc = BOT_ESTORE;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*count = sqlite3_column_int(st, 0);
+	else
+		rc = db_err(s, err, "count approvals");
+	done(st);
+out:
+	rc = finish(s, rc, err);
+	if (rc)
+		*added = false;
+	return rc;
+}
+
+/* ---- deduplication ----------------------------------------------------- */
+
+int store_purge_events(struct store *s, int64_t older_than, int *n, struct bot_error *err)
+{
+	sqlite3_stmt *st;
+	int rc = store_begin(s, err);
+
+	if (rc)
+		return rc;
+	st = stmt(s, Q_PURGE, err);
+	if (!st) {
+		rc = BOT_ESTORE;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, older_than);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_err(s, err, "purge processed ids");
+	else if (n)
+		*n = sqlite3_changes(s->db);
+	done(st);
+out:
+	return finish(s, rc, err);
+}
+
+int store_seen_event(struct store *s, const char *id, bool *seen, struct bot_error *err)
+{
+	int64_t now = store_now(s);
+	sqlite3_stmt *st;
+	int rc;
+
+	*seen = false;
+	if (!id || !id[0])
+		return bot_error_set(err, BOT_EINVAL, "store: empty event id");
+	rc = store_begin(s, err);
+	if (rc)
+		return rc;
+	if (now - s->last_purge >= PURGE_EVERY_MS) {
+		rc = store_purge_events(s, now - (int64_t)s->retention_ms, NULL, err);
+		if (rc)
+			goto out;
+		s->last_purge = now;
+	}
+	st = stmt(s, Q_SEEN, err);
+	if (!st) {
+		rc = BOT_ESTORE;
+		goto out;
+	}
+	bind_text(st, 1, id);
+	sqlite3_bind_int64(st, 2, now);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_err(s, err, "record event id");
+	else
+		*seen = sqlite3_changes(s->db) == 0;
+	done(st);
+out:
+	return finish(s, rc, err);
+}

@@ -1,0 +1,1213 @@
+/* The gate engine against a real SQLite store, an in-test cloud that counts
+ * (and can fail or stall) calls, and an in-test observer that delivers or
+ * fails delivery on demand. The observer and the cloud check on every call
+ * that the store already holds what they are being told (commit first). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bot/audit.h"
+#include "bot/gate.h"
+#include "bot/log.h"
+
+/* ---- fake cloud -------------------------------------------------------- */
+
+struct fixture;
+
+struct reply {
+	uv_timer_t t;
+	struct fake_cloud *fc;
+	bool is_scale;
+	cloud_describe_cb dcb;
+	cloud_scale_cb scb;
+	void *ud;
+	int desired;
+	struct reply *next;
+};
+
+struct fake_cloud {
+	struct cloud base;
+	struct fixture *f;
+	int desired;
+	const char *status;
+	bool missing;
+	int describe_calls, scale_calls, applied;
+	int fail_describe;        /* bot_err to answer describe with */
+	int fail_scale;           /* bot_err to answer scale with */
+	int fail_http;
+	bool apply_on_call;       /* the change lands when the call is made */
+	bool apply_despite_error; /* ...even if the answer is an error */
+	bool hold_describe, hold_scale; /* never answer (until released) */
+	const char *success_request_id;
+	struct reply *held;
+};
+
+/* ---- fixture ----------------------------------------------------------- */
+
+#define MAX_EV 256
+
+struct seen_ev {
+	enum gate_event ev;
+	uint64_t id;
+	enum gate_state state;
+	char detail[256];
+	uint64_t iter;
+};
+
+enum deliver_mode { DELIVER_ASYNC = 0, DELIVER_SYNC, DELIVER_FAIL, DELIVER_HOLD };
+
+struct fixture {
+	char dir[64], path[128];
+	uv_loop_t loop;
+	uv_prepare_t iter_h;
+	uint64_t iter;
+	int64_t offset;           /* added to the real wall clock */
+	struct store *store;
+	struct fake_cloud cloud;
+	struct gate_engine *eng;
+	enum deliver_mode mode;
+	int posts;
+	gate_delivered_fn held_fn;
+	void *held_token;
+	struct seen_ev ev[MAX_EV];
+	int n_ev;
+	uint64_t reminder_gap_ms;
+};
+
+static int64_t real_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t mono(void)
+{
+	return uv_hrtime() / 1000000u;
+}
+
+static int64_t test_clock(void *ud)
+{
+	return real_ms() + ((struct fixture *)ud)->offset;
+}
+
+static enum gate_state stored_state(struct fixture *f, uint64_t id)
+{
+	struct store_gate g = {0};
+	struct bot_error err = {0};
+	assert_int_equal(store_gate_get(f->store, id, &g, &err), 0);
+	enum gate_state s = g.state;
+	store_gate_clear(&g);
+	return s;
+}
+
+static void reply_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void on_reply(uv_timer_t *t)
+{
+	struct reply *r = (struct reply *)t;
+	struct fake_cloud *fc = r->fc;
+	struct cloud_error ce = {0};
+	struct cloud_service svc = {
+		.name = "web-svc", .cluster = "prod", .status = fc->status, .desired = fc->desired,
+		.running = fc->desired,
+	};
+
+	if (r->is_scale) {
+		if (fc->fail_scale) {
+			ce.code = fc->fail_scale;
+			ce.http_status = fc->fail_http;
+			snprintf(ce.aws_code, sizeof ce.aws_code, "%s",
+				 fc->fail_scale == BOT_EPERM ? "AccessDeniedException" : "");
+			snprintf(ce.message, sizeof ce.message, "not allowed to UpdateService");
+			snprintf(ce.request_id, sizeof ce.request_id, "req-fail-1");
+			ce.attempts = 1;
+			if (fc->apply_despite_error && !fc->apply_on_call) {
+				fc->desired = r->desired;
+				fc->applied++;
+			}
+			r->scb(r->ud, &ce, NULL);
+		} else {
+			if (!fc->apply_on_call) {
+				fc->desired = r->desired;
+				fc->applied++;
+			}
+			svc.desired = fc->desired;
+			if (fc->success_request_id)
+				snprintf(ce.request_id, sizeof ce.request_id, "%s", fc->success_request_id);
+			r->scb(r->ud, fc->success_request_id ? &ce : NULL, &svc);
+		}
+	} else if (fc->missing || fc->fail_describe) {
+		ce.code = fc->missing ? BOT_ENOTFOUND : fc->fail_describe;
+		snprintf(ce.message, sizeof ce.message, "%s", fc->missing ? "MISSING" : "boom");
+		r->dcb(r->ud, &ce, NULL);
+	} else {
+		r->dcb(r->ud, NULL, &svc);
+	}
+	uv_close((uv_handle_t *)t, reply_closed);
+}
+
+static struct reply *new_reply(struct fake_cloud *fc, bool hold)
+{
+	struct reply *r = calloc(1, sizeof *r);
+	assert_non_null(r);
+	r->fc = fc;
+	assert_int_equal(uv_timer_init(&fc->f->loop, &r->t), 0);
+	if (hold) {
+		r->next = fc->held;
+		fc->held = r;
+	} else {
+		assert_int_equal(uv_timer_start(&r->t, on_reply, 0, 0), 0);
+	}
+	return r;
+}
+
+static void release_held(struct fake_cloud *fc)
+{
+	for (struct reply *r = fc->held, *next; r; r = next) {
+		next = r->next;
+		assert_int_equal(uv_timer_start(&r->t, on_reply, 0, 0), 0);
+	}
+	fc->held = NULL;
+}
+
+static int fake_describe(struct cloud *c, const char *cluster, const char *service,
+			 cloud_describe_cb cb, void *ud)
+{
+	struct fake_cloud *fc = (struct fake_cloud *)c;
+	(void)cluster;
+	(void)service;
+	fc->describe_calls++;
+	struct reply *r = new_reply(fc, fc->hold_describe);
+	r->dcb = cb;
+	r->ud = ud;
+	return 0;
+}
+
+static int fake_scale(struct cloud *c, const char *cluster, const char *service, int desired,
+		      bool force, cloud_scale_cb cb, void *ud)
+{
+	struct fake_cloud *fc = (struct fake_cloud *)c;
+	struct store_gate *v;
+	struct bot_error err = {0};
+	size_t n;
+	bool intent = false;
+	(void)force;
+
+	/* exactly-once discipline: EXECUTING with the intent is committed first */
+	assert_int_equal(store_gate_list(fc->f->store, GATE_STATE_BIT(GATE_EXECUTING), &v, &n,
+					 &err), 0);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].cluster, cluster) == 0 && strcmp(v[i].ecs_service, service) == 0 &&
+		    v[i].target == desired && v[i].exec_intent)
+			intent = true;
+	store_gate_array_free(v, n);
+	assert_true(intent);
+
+	fc->scale_calls++;
+	if (fc->apply_on_call) {
+		fc->desired = desired;
+		fc->applied++;
+	}
+	struct reply *r = new_reply(fc, fc->hold_scale);
+	r->is_scale = true;
+	r->scb = cb;
+	r->ud = ud;
+	r->desired = desired;
+	return 0;
+}
+
+static const struct cloud_ops fake_ops = {
+	.name = "fake",
+	.describe = fake_describe,
+	.scale = fake_scale,
+};
+
+/* ---- observer ---------------------------------------------------------- */
+
+static void deliver_now(uv_timer_t *t);
+
+struct pending_delivery {
+	uv_timer_t t;
+	gate_delivered_fn fn;
+	void *token;
+	int rc;
+};
+
+static void post_request(void *ud, const struct store_gate *g, gate_delivered_fn fn, void *token)
+{
+	struct fixture *f = ud;
+	f->posts++;
+	/* the request is committed before it is posted */
+	assert_int_equal(stored_state(f, g->id), GATE_PENDING);
+	assert_int_equal(g->deadline, 0);
+	switch (f->mode) {
+	case DELIVER_SYNC:
+		fn(token, 0, "COPS", "1700000000.000100", NULL);
+		break;
+	case DELIVER_HOLD:
+		f->held_fn = fn;
+		f->held_token = token;
+		break;
+	case DELIVER_ASYNC:
+	case DELIVER_FAIL: {
+		struct pending_delivery *p = calloc(1, sizeof *p);
+		assert_non_null(p);
+		p->fn = fn;
+		p->token = token;
+		p->rc = f->mode == DELIVER_FAIL ? BOT_ETRANSPORT : 0;
+		assert_int_equal(uv_timer_init(&f->loop, &p->t), 0);
+		assert_int_equal(uv_timer_start(&p->t, deliver_now, 1, 0), 0);
+		break;
+	}
+	}
+}
+
+static void deliver_now(uv_timer_t *t)
+{
+	struct pending_delivery *p = (struct pending_delivery *)t;
+	p->fn(p->token, p->rc, "COPS", p->rc ? NULL : "1700000000.000100",
+	      p->rc ? "channel_not_found" : NULL);
+	uv_close((uv_handle_t *)t, reply_closed);
+}
+
+static void on_change(void *ud, const struct store_gate *g, enum gate_event ev, const char *detail)
+{
+	struct fixture *f = ud;
+	/* what we are told is already committed */
+	assert_int_equal(stored_state(f, g->id), g->state);
+	if (f->n_ev == MAX_EV)
+		return;
+	struct seen_ev *e = &f->ev[f->n_ev++];
+	e->ev = ev;
+	e->id = g->id;
+	e->state = g->state;
+	e->iter = f->iter;
+	snprintf(e->detail, sizeof e->detail, "%s", detail ? detail : "");
+}
+
+static int count_ev(struct fixture *f, uint64_t id, enum gate_event ev)
+{
+	int n = 0;
+	for (int i = 0; i < f->n_ev; i++)
+		if (f->ev[i].id == id && f->ev[i].ev == ev)
+			n++;
+	return n;
+}
+
+static const struct seen_ev *find_ev(struct fixture *f, uint64_t id, enum gate_event ev)
+{
+	for (int i = 0; i < f->n_ev; i++)
+		if (f->ev[i].id == id && f->ev[i].ev == ev)
+			return &f->ev[i];
+	return NULL;
+}
+
+/* ---- fixture plumbing -------------------------------------------------- */
+
+static void on_prepare(uv_prepare_t *h)
+{
+	struct fixture *f = h->data;
+	f->iter++;
+}
+
+static void open_store(struct fixture *f)
+{
+	struct bot_error err = {0};
+	struct store_opts so = {.path = f->path, .clock = test_clock, .clock_ud = f};
+	assert_int_equal(store_open(&so, &f->store, &err), 0);
+}
+
+static void start_engine(struct fixture *f)
+{
+	struct bot_error err = {0};
+	struct gate_engine_opts o = {
+		.loop = &f->loop,
+		.store = f->store,
+		.cloud = &f->cloud.base,
+		.obs = {.post_request = post_request, .on_change = on_change, .ud = f},
+		.reminder_gap_ms = f->reminder_gap_ms,
+		.reconcile_retry_ms = 20,
+	};
+	assert_int_equal(gate_engine_create(&o, &f->eng, &err), 0);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof *f);
+	assert_non_null(f);
+	log_set_level(BOT_LOG_WARN);
+	snprintf(f->dir, sizeof f->dir, "/tmp/gate_test.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof f->path, "%s/gates.db", f->dir);
+	assert_int_equal(uv_loop_init(&f->loop), 0);
+	assert_int_equal(uv_prepare_init(&f->loop, &f->iter_h), 0);
+	f->iter_h.data = f;
+	assert_int_equal(uv_prepare_start(&f->iter_h, on_prepare), 0);
+	uv_unref((uv_handle_t *)&f->iter_h);
+	f->cloud.base.ops = &fake_ops;
+	f->cloud.f = f;
+	f->cloud.desired = 1;
+	f->cloud.status = "ACTIVE";
+	open_store(f);
+	start_engine(f);
+	*state = f;
+	return 0;
+}
+
+static void rm_db(const char *path)
+{
+	char p[160];
+	unlink(path);
+	snprintf(p, sizeof p, "%s-wal", path);
+	unlink(p);
+	snprintf(p, sizeof p, "%s-shm", path);
+	unlink(p);
+}
+
+/* Stop the engine the way a crash would: in-flight answers are lost. */
+static void kill_engine(struct fixture *f)
+{
+	gate_engine_destroy(f->eng);
+	f->eng = NULL;
+	for (int i = 0; i < 5; i++)
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	struct bot_error err = {0};
+
+	kill_engine(f);
+	if (f->held_fn)
+		f->held_fn(f->held_token, BOT_ECANCELLED, NULL, NULL, "shutdown");
+	release_held(&f->cloud);
+	uv_close((uv_handle_t *)&f->iter_h, NULL);
+	assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+	/* whatever happened, the audit chain is intact */
+	assert_int_equal(audit_verify(f->store, NULL, NULL, &err), 0);
+	store_close(f->store);
+	assert_int_equal(uv_loop_close(&f->loop), 0);
+	rm_db(f->path);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Crash and restart: engine gone, store closed and reopened, recover. */
+static void restart(struct fixture *f, struct gate_recover_stats *st)
+{
+	struct bot_error err = {0};
+	kill_engine(f);
+	store_close(f->store);
+	open_store(f);
+	start_engine(f);
+	assert_int_equal(gate_engine_recover(f->eng, st, &err), 0);
+}
+
+static void run_for(struct fixture *f, int ms)
+{
+	uint64_t end = mono() + (uint64_t)ms;
+	while (mono() < end) {
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+		usleep(500);
+	}
+}
+
+static bool wait_state(struct fixture *f, uint64_t id, enum gate_state want, int ms)
+{
+	uint64_t end = mono() + (uint64_t)ms;
+	while (stored_state(f, id) != want) {
+		if (mono() > end)
+			return false;
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+		usleep(300);
+	}
+	/* let the answers that follow a commit settle */
+	for (int i = 0; i < 3; i++)
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+	return true;
+}
+
+static bool wait_final(struct fixture *f, uint64_t id, int ms)
+{
+	uint64_t end = mono() + (uint64_t)ms;
+	while (!store_state_final(stored_state(f, id))) {
+		if (mono() > end)
+			return false;
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+		usleep(300);
+	}
+	return true;
+}
+
+static const char *const approvers3[] = {"UALICE", "UBOB", "UCAROL"};
+
+static struct gate_spec spec(uint64_t timer_ms)
+{
+	struct gate_spec s = {
+		.service = "web", .cluster = "prod", .ecs_service = "web-svc",
+		.requester = "UREQ", .target = 5, .current_desired = 1, .reason = "high cpu",
+		.timer_ms = timer_ms, .approvers = approvers3, .n_approvers = 3,
+		.min_approvals = 1, .channel = "COPS", .evidence = "CPU 97%, 3 alarms",
+	};
+	return s;
+}
+
+static uint64_t request(struct fixture *f, const struct gate_spec *s)
+{
+	struct bot_error err = {0};
+	uint64_t id = 0;
+	assert_int_equal(gate_request(f->eng, s, &id, &err), 0);
+	assert_true(id > 0);
+	return id;
+}
+
+/* Request and wait until the card is posted and the timer armed. */
+static uint64_t request_delivered(struct fixture *f, uint64_t timer_ms)
+{
+	struct gate_spec s = spec(timer_ms);
+	uint64_t id = request(f, &s);
+	uint64_t end = mono() + 1000;
+	while (!find_ev(f, id, GATE_EV_DELIVERED) && mono() < end) {
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+		usleep(200);
+	}
+	assert_non_null(find_ev(f, id, GATE_EV_DELIVERED));
+	return id;
+}
+
+static struct store_gate load(struct fixture *f, uint64_t id)
+{
+	struct store_gate g = {0};
+	struct bot_error err = {0};
+	assert_int_equal(store_gate_get(f->store, id, &g, &err), 0);
+	return g;
+}
+
+static int count_audit(struct fixture *f, const char *where)
+{
+	char sql[512];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int n = -1;
+	snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM audit WHERE %s", where);
+	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+static int click(struct fixture *f, uint64_t id, const char *user, enum gate_vote v,
+		 const char *event_id, struct gate_click_result *out)
+{
+	struct bot_error err = {0};
+	assert_int_equal(gate_click(f->eng, id, user, v, event_id, out, &err), 0);
+	return (int)out->outcome;
+}
+
+/* ---- tests: the state machine ------------------------------------------ */
+
+static void test_approve_executes_once(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_click_result r;
+	uint64_t id = request_delivered(f, 60000);
+
+	assert_int_equal(stored_state(f, id), GATE_PENDING);
+	int64_t due = gate_engine_due_in(f->eng, id);
+	assert_true(due > 59000 && due <= 60001);
+	struct store_gate g = load(f, id);
+	assert_int_equal(g.deadline - g.delivered_at, 60000);
+	store_gate_clear(&g);
+
+	f->cloud.success_request_id = "req-ok-7";
+	assert_int_equal(click(f, id, "UBOB", GATE_VOTE_APPROVE, "ev-1", &r),
+			 GATE_OUT_DECIDED_APPROVED);
+	assert_int_equal(r.state, GATE_APPROVED);
+	assert_string_equal(r.by, "UBOB");
+	assert_true(wait_state(f, id, GATE_SUCCEEDED, 2000));
+	assert_int_equal(f->cloud.describe_calls, 1);
+	assert_int_equal(f->cloud.scale_calls, 1);
+	assert_int_equal(f->cloud.desired, 5);
+
+	g = load(f, id);
+	assert_int_equal(g.decision, GATE_APPROVED);
+	assert_string_equal(g.decided_by, "UBOB");
+	assert_string_equal(g.result_kind, "scaled");
+	assert_string_equal(g.aws_request_id, "req-ok-7");
+	assert_int_equal(g.exec_from, 1);
+	assert_non_null(strstr(g.exec_intent, "\"desiredCount\":5"));
+	store_gate_clear(&g);
+	assert_int_equal(count_ev(f, id, GATE_EV_DECIDED), 1);
+	assert_int_equal(count_ev(f, id, GATE_EV_EXECUTING), 1);
+	assert_int_equal(count_ev(f, id, GATE_EV_FINISHED), 1);
+	assert_int_equal(gate_engine_live(f->eng), 0);
+	/* every transition is in the audit log, in order */
+	assert_int_equal(count_audit(f, "to_state='APPROVED' AND actor='UBOB'"), 1);
+	assert_int_equal(count_audit(f, "to_state='EXECUTING'"), 1);
+	assert_int_equal(count_audit(f, "to_state='SUCCEEDED'"), 1);
+	assert_int_equal(count_audit(f, "kind='click' AND actor='UBOB' AND "
+				       "detail LIKE '%DECIDED_APPROVED%'"), 1);
+}
+
+static void test_deny_then_click_after(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_click_result r;
+	uint64_t id = request_delivered(f, 60000);
+
+	assert_int_equal(click(f, id, "UCAROL", GATE_VOTE_DENY, "ev-d", &r),
+			 GATE_OUT_DECIDED_DENIED);
+	int64_t decided_at = r.at;
+	assert_true(decided_at > 0);
+	/* a click after the decision changes nothing and says who and when */
+	assert_int_equal(click(f, id, "UALICE", GATE_VOTE_APPROVE, "ev-late", &r),
+			 GATE_OUT_ALREADY_DECIDED);
+	assert_int_equal(r.state, GATE_DENIED);
+	assert_int_equal(r.decision, GATE_DENIED);
+	assert_string_equal(r.by, "UCAROL");
+	assert_int_equal(r.at, decided_at);
+	run_for(f, 30);
+	assert_int_equal(stored_state(f, id), GATE_DENIED);
+	assert_int_equal(f->cloud.describe_calls, 0);
+	assert_int_equal(f->cloud.scale_calls, 0);
+	assert_int_equal(gate_engine_due_in(f->eng, id), -1);
+	assert_int_equal(count_audit(f, "kind='click' AND actor='UALICE' AND "
+				       "detail LIKE '%ALREADY_DECIDED%'"), 1);
+}
+
+static void test_timer_approves_honestly(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_click_result r;
+	uint64_t id = request_delivered(f, 150);
+
+	assert_true(wait_state(f, id, GATE_SUCCEEDED, 3000));
+	struct store_gate g = load(f, id);
+	assert_int_equal(g.decision, GATE_APPROVED_BY_TIMER);
+	assert_null(g.decided_by); /* not a person */
+	assert_true(g.decided_at >= g.deadline);
+	assert_string_equal(g.decision_detail, "nobody objected before the deadline");
+	store_gate_clear(&g);
+	assert_int_equal(f->cloud.scale_calls, 1);
+	assert_int_equal(count_audit(f, "to_state='APPROVED_BY_TIMER' AND actor='timer'"), 1);
+	assert_int_equal(count_audit(f, "to_state='APPROVED'"), 0);
+	/* half-time reminder came, while it was still pending */
+	const struct seen_ev *rem = find_ev(f, id, GATE_EV_REMINDER);
+	assert_non_null(rem);
+	assert_string_equal(rem->detail, "half time");
+	assert_int_equal(rem->state, GATE_PENDING);
+	/* late click: told it was the timer */
+	assert_int_equal(click(f, id, "UALICE", GATE_VOTE_DENY, NULL, &r),
+			 GATE_OUT_ALREADY_DECIDED);
+	assert_int_equal(r.decision, GATE_APPROVED_BY_TIMER);
+	assert_string_equal(r.by, "");
+}
+
+/* ---- deny and timer in the same loop turn ------------------------------ */
+
+struct race {
+	struct fixture *f;
+	uint64_t id;
+	uv_timer_t blocker, deny;
+	int block_ms;
+	uint64_t deny_iter;
+	int64_t due_at_deny;
+	struct gate_click_result r;
+};
+
+static void race_block(uv_timer_t *t)
+{
+	struct race *x = t->data;
+	usleep((useconds_t)x->block_ms * 1000); /* both timers fall due meanwhile */
+}
+
+static void race_deny(uv_timer_t *t)
+{
+	struct race *x = t->data;
+	x->deny_iter = x->f->iter;
+	x->due_at_deny = gate_engine_due_in(x->f->eng, x->id);
+	click(x->f, x->id, "UALICE", GATE_VOTE_DENY, "ev-race", &x->r);
+}
+
+static void race(struct fixture *f, bool deny_first, struct race *x)
+{
+	memset(x, 0, sizeof *x);
+	x->f = f;
+	x->id = request_delivered(f, 100);
+	int64_t due = gate_engine_due_in(f->eng, x->id);
+	assert_true(due > 20);
+	x->block_ms = (int)due + 40;
+	uv_timer_init(&f->loop, &x->blocker);
+	uv_timer_init(&f->loop, &x->deny);
+	x->blocker.data = x->deny.data = x;
+	uv_timer_start(&x->blocker, race_block, 1, 0);
+	/* Both the deny and the deadline are overdue when the blocker returns,
+	 * so both run in the next loop turn, in the order of their due times.
+	 * The engine's one timer drains every overdue entry when it fires,
+	 * first due at half time (the reminder): a deny that is to commit
+	 * first must be due before that. */
+	uv_timer_start(&x->deny, race_deny, (uint64_t)(deny_first ? due / 2 - 10 : due + 10), 0);
+	assert_true(wait_state(f, x->id, deny_first ? GATE_DENIED : GATE_SUCCEEDED, 3000));
+	run_for(f, 20);
+	uv_close((uv_handle_t *)&x->blocker, NULL);
+	uv_close((uv_handle_t *)&x->deny, NULL);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+}
+
+static void test_race_deny_commits_first(void **state)
+{
+	struct fixture *f = *state;
+	struct race x;
+	race(f, true, &x);
+	assert_int_equal(x.r.outcome, GATE_OUT_DECIDED_DENIED);
+	/* the deadline was already due in the very turn the deny ran */
+	assert_int_equal(x.due_at_deny, 0);
+	const struct seen_ev *d = find_ev(f, x.id, GATE_EV_DECIDED);
+	assert_non_null(d);
+	assert_int_equal(d->iter, x.deny_iter);
+	assert_int_equal(count_ev(f, x.id, GATE_EV_DECIDED), 1);
+	assert_int_equal(count_audit(f, "from_state='PENDING'"), 1);
+	assert_int_equal(f->cloud.describe_calls, 0);
+	assert_int_equal(f->cloud.scale_calls, 0);
+}
+
+static void test_race_timer_commits_first(void **state)
+{
+	struct fixture *f = *state;
+	struct race x;
+	race(f, false, &x);
+	assert_int_equal(x.r.outcome, GATE_OUT_ALREADY_DECIDED);
+	assert_int_equal(x.r.decision, GATE_APPROVED_BY_TIMER);
+	const struct seen_ev *d = find_ev(f, x.id, GATE_EV_DECIDED);
+	assert_non_null(d);
+	assert_int_equal(d->iter, x.deny_iter); /* same turn */
+	assert_int_equal(count_audit(f, "from_state='PENDING'"), 1);
+	assert_int_equal(f->cloud.scale_calls, 1);
+}
+
+/* ---- who may decide ---------------------------------------------------- */
+
+static void test_two_approvers_min2(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_click_result r;
+	struct gate_spec s = spec(60000);
+	s.min_approvals = 2;
+	uint64_t id = request(f, &s);
+
+	assert_int_equal(click(f, id, "UALICE", GATE_VOTE_APPROVE, "ev-a1", &r),
+			 GATE_OUT_ACCEPTED_APPROVAL);
+	assert_int_equal(r.approvals, 1);
+	assert_int_equal(r.min_approvals, 2);
+	/* the same person again counts once */
+	assert_int_equal(click(f, id, "UALICE", GATE_VOTE_APPROVE, "ev-a2", &r),
+			 GATE_OUT_ALREADY_COUNTED);
+	assert_int_equal(r.approvals, 1);
+	/* a redelivered event is not processed twice (nor audited twice) */
+	assert_int_equal(click(f, id, "UALICE", GATE_VOTE_APPROVE, "ev-a1", &r),
+			 GATE_OUT_DUPLICATE_EVENT);
+	/* two approvers "at once": same loop turn, back to back */
+	assert_int_equal(click(f, id, "UBOB", GATE_VOTE_APPROVE, "ev-b1", &r),
+			 GATE_OUT_DECIDED_APPROVED);
+	assert_int_equal(click(f, id, "UCAROL", GATE_VOTE_APPROVE, "ev-c1", &r),
+			 GATE_OUT_ALREADY_DECIDED);
+	assert_string_equal(r.by, "UBOB");
+	assert_true(wait_state(f, id, GATE_SUCCEEDED, 2000));
+	assert_int_equal(f->cloud.scale_calls, 1);
+	struct store_gate g = load(f, id);
+	assert_int_equal(g.n_approved, 2);
+	assert_string_equal(g.decision_detail, "approved by UALICE, UBOB");
+	store_gate_clear(&g);
+	assert_int_equal(count_ev(f, id, GATE_EV_APPROVAL), 1);
+	assert_int_equal(count_audit(f, "kind='click'"), 4); /* the duplicate is not */
+}
+
+static void test_unauthorized_and_self_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_click_result r;
+	struct gate_spec s = spec(60000);
+	const char *const with_req[] = {"UREQ", "UALICE"};
+	s.approvers = with_req;
+	s.n_approvers = 2;
+	uint64_t id = request(f, &s);
+
+	assert_int_equal(click(f, id, "UMALLORY", GATE_VOTE_APPROVE, NULL, &r),
+			 GATE_OUT_NOT_APPROVER);
+	assert_int_equal(click(f, id, "UMALLORY", GATE_VOTE_DENY, NULL, &r),
+			 GATE_OUT_NOT_APPROVER);
+	assert_int_equal(click(f, id, "UREQ", GATE_VOTE_APPROVE, NULL, &r),
+			 GATE_OUT_SELF_APPROVAL);
+	assert_int_equal(stored_state(f, id), GATE_PENDING);
+	assert_int_equal(count_audit(f, "kind='click' AND actor='UMALLORY' AND "
+				       "detail LIKE '%NOT_APPROVER%'"), 2);
+	assert_int_equal(count_audit(f, "kind='click' AND actor='UREQ' AND "
+				       "detail LIKE '%SELF_APPROVAL%'"), 1);
+	/* unknown gate: refused and audited */
+	assert_int_equal(click(f, id + 999, "UALICE", GATE_VOTE_APPROVE, NULL, &r),
+			 GATE_OUT_UNKNOWN_GATE);
+	assert_int_equal(count_audit(f, "detail LIKE '%UNKNOWN_GATE%'"), 1);
+
+	/* allowed by configuration */
+	s.allow_self = true;
+	uint64_t id2 = request(f, &s);
+	assert_int_equal(click(f, id2, "UREQ", GATE_VOTE_APPROVE, NULL, &r),
+			 GATE_OUT_DECIDED_APPROVED);
+	assert_true(wait_state(f, id2, GATE_SUCCEEDED, 2000));
+}
+
+static void test_cancel(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_click_result r;
+	struct bot_error err = {0};
+	uint64_t id = request_delivered(f, 60000);
+
+	assert_int_equal(gate_cancel(f->eng, id, "UMALLORY", NULL, &r, &err), 0);
+	assert_int_equal(r.outcome, GATE_OUT_NOT_APPROVER);
+	assert_int_equal(gate_cancel(f->eng, id, "UREQ", "ev-x", &r, &err), 0);
+	assert_int_equal(r.outcome, GATE_OUT_DECIDED_CANCELLED);
+	assert_int_equal(stored_state(f, id), GATE_CANCELLED);
+	assert_int_equal(gate_cancel(f->eng, id, "UREQ", NULL, &r, &err), 0);
+	assert_int_equal(r.outcome, GATE_OUT_ALREADY_DECIDED);
+	assert_int_equal(gate_engine_due_in(f->eng, id), -1);
+	assert_int_equal(count_audit(f, "kind='cancel'"), 3);
+}
+
+static void test_bad_spec(void **state)
+{
+	struct fixture *f = *state;
+	struct bot_error err = {0};
+	struct gate_spec s = spec(60000);
+	uint64_t id;
+	s.n_approvers = 0;
+	assert_int_equal(gate_request(f->eng, &s, &id, &err), BOT_EINVAL);
+	s = spec(60000);
+	s.min_approvals = 4;
+	assert_int_equal(gate_request(f->eng, &s, &id, &err), BOT_EINVAL);
+	s = spec(0);
+	assert_int_equal(gate_request(f->eng, &s, &id, &err), BOT_EINVAL);
+	assert_int_equal(f->posts, 0);
+}
+
+/* ---- no silent consent ------------------------------------------------- */
+
+static void test_delivery_failure_fails_closed(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_recover_stats st;
+	f->mode = DELIVER_FAIL;
+	struct gate_spec s = spec(50);
+	uint64_t id = request(f, &s);
+
+	assert_true(wait_state(f, id, GATE_FAILED, 1000));
+	struct store_gate g = load(f, id);
+	assert_string_equal(g.result_kind, "undelivered");
+	assert_non_null(strstr(g.result_detail, "could not be delivered; nothing will happen"));
+	assert_int_equal(g.deadline, 0);
+	store_gate_clear(&g);
+	/* well past the would-be deadline, and across a restart: never approved */
+	f->offset += 3600 * 1000;
+	run_for(f, 120);
+	restart(f, &st);
+	run_for(f, 50);
+	assert_int_equal(stored_state(f, id), GATE_FAILED);
+	assert_int_equal(f->cloud.describe_calls + f->cloud.scale_calls, 0);
+	assert_int_equal(count_audit(f, "to_state LIKE 'APPROVED%'"), 0);
+}
+
+static void test_unconfirmed_delivery_never_times_out(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_recover_stats st;
+	f->mode = DELIVER_HOLD;
+	struct gate_spec s = spec(50);
+	uint64_t id = request(f, &s);
+
+	run_for(f, 150);
+	assert_int_equal(stored_state(f, id), GATE_PENDING);
+	assert_int_equal(gate_engine_due_in(f->eng, id), -1);
+	/* the bot dies before the post is confirmed */
+	restart(f, &st);
+	assert_int_equal(st.failed_closed, 1);
+	assert_int_equal(stored_state(f, id), GATE_FAILED);
+	/* the late confirmation (old engine's token) changes nothing */
+	f->held_fn(f->held_token, 0, "COPS", "1.2", NULL);
+	f->held_fn = NULL;
+	run_for(f, 20);
+	assert_int_equal(stored_state(f, id), GATE_FAILED);
+	assert_int_equal(f->cloud.scale_calls, 0);
+}
+
+static void test_decided_before_delivery_confirmed(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_click_result r;
+	f->mode = DELIVER_HOLD;
+	struct gate_spec s = spec(50);
+	uint64_t id = request(f, &s);
+
+	assert_int_equal(click(f, id, "UBOB", GATE_VOTE_DENY, NULL, &r), GATE_OUT_DECIDED_DENIED);
+	f->held_fn(f->held_token, 0, "COPS", "1.3", NULL);
+	f->held_fn = NULL;
+	run_for(f, 100);
+	struct store_gate g = load(f, id);
+	assert_int_equal(g.state, GATE_DENIED);
+	assert_string_equal(g.message_ts, "1.3"); /* the card can be updated */
+	assert_int_equal(g.deadline, 0);          /* no timer ever ran */
+	store_gate_clear(&g);
+	const struct seen_ev *d = find_ev(f, id, GATE_EV_DELIVERED);
+	assert_non_null(d);
+	assert_int_equal(d->state, GATE_DENIED);
+}
+
+/* ---- re-check before acting -------------------------------------------- */
+
+static void test_stale_already_at_target(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_click_result r;
+	uint64_t id = request_delivered(f, 60000);
+
+	f->cloud.desired = 6; /* someone scaled past the target meanwhile */
+	click(f, id, "UALICE", GATE_VOTE_APPROVE, NULL, &r);
+	assert_true(wait_state(f, id, GATE_FAILED, 2000));
+	struct store_gate g = load(f, id);
+	assert_string_equal(g.result_kind, "stale");
+	assert_non_null(strstr(g.result_detail, "already 6 (>= target 5)"));
+	store_gate_clear(&g);
+	assert_int_equal(f->cloud.describe_calls, 1);
+	assert_int_equal(f->cloud.scale_calls, 0);
+	assert_non_null(strstr(find_ev(f, id, GATE_EV_FINISHED)->detail, "nothing was changed"));
+}
+
+static void test_stale_changed_or_gone(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_click_result r;
+	uint64_t id = request_delivered(f, 60000);
+
+	f->cloud.desired = 3; /* 1 -> 3 by someone else; target 5 */
+	click(f, id, "UALICE", GATE_VOTE_APPROVE, NULL, &r);
+	assert_true(wait_state(f, id, GATE_FAILED, 2000));
+	struct store_gate g = load(f, id);
+	assert_string_equal(g.result_kind, "stale");
+	assert_non_null(strstr(g.result_detail, "changed from 1 to 3"));
+	store_gate_clear(&g);
+
+	f->cloud.desired = 1;
+	f->cloud.missing = true;
+	uint64_t id2 = request_delivered(f, 60000);
+	click(f, id2, "UALICE", GATE_VOTE_APPROVE, NULL, &r);
+	assert_true(wait_state(f, id2, GATE_FAILED, 2000));
+	g = load(f, id2);
+	assert_string_equal(g.result_kind, "stale");
+	assert_non_null(strstr(g.result_detail, "not found"));
+	store_gate_clear(&g);
+
+	f->cloud.missing = false;
+	f->cloud.status = "INACTIVE";
+	uint64_t id3 = request_delivered(f, 60000);
+	click(f, id3, "UALICE", GATE_VOTE_APPROVE, NULL, &r);
+	assert_true(wait_state(f, id3, GATE_FAILED, 2000));
+	g = load(f, id3);
+	assert_string_equal(g.result_kind, "stale");
+	assert_non_null(strstr(g.result_detail, "INACTIVE"));
+	store_gate_clear(&g);
+	assert_int_equal(f->cloud.scale_calls, 0);
+}
+
+static void test_aws_failure_recorded(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_click_result r;
+	uint64_t id = request_delivered(f, 60000);
+
+	f->cloud.fail_scale = BOT_EPERM;
+	f->cloud.fail_http = 400;
+	click(f, id, "UALICE", GATE_VOTE_APPROVE, NULL, &r);
+	assert_true(wait_state(f, id, GATE_FAILED, 2000));
+	struct store_gate g = load(f, id);
+	assert_string_equal(g.result_kind, "aws_error");
+	assert_string_equal(g.aws_code, "AccessDeniedException");
+	assert_string_equal(g.aws_request_id, "req-fail-1");
+	assert_non_null(strstr(g.result_detail, "not allowed to UpdateService"));
+	store_gate_clear(&g);
+	assert_int_equal(f->cloud.scale_calls, 1);
+	assert_int_equal(count_audit(f, "to_state='FAILED' AND detail LIKE "
+				       "'%\"http_status\":400%' AND detail LIKE '%req-fail-1%'"), 1);
+}
+
+static void test_ambiguous_error_checked(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_click_result r;
+	uint64_t id = request_delivered(f, 60000);
+
+	/* the answer is lost, but the change landed: verified, not re-sent */
+	f->cloud.fail_scale = BOT_ETRANSPORT;
+	f->cloud.apply_despite_error = true;
+	click(f, id, "UALICE", GATE_VOTE_APPROVE, NULL, &r);
+	assert_true(wait_state(f, id, GATE_SUCCEEDED, 2000));
+	assert_int_equal(f->cloud.scale_calls, 1);
+	assert_int_equal(f->cloud.describe_calls, 2);
+
+	/* lost and not applied: FAILED with the original error, not re-sent */
+	f->cloud.desired = 1;
+	f->cloud.apply_despite_error = false;
+	uint64_t id2 = request_delivered(f, 60000);
+	click(f, id2, "UALICE", GATE_VOTE_APPROVE, NULL, &r);
+	assert_true(wait_state(f, id2, GATE_FAILED, 2000));
+	assert_int_equal(f->cloud.scale_calls, 2);
+	assert_int_equal(f->cloud.applied, 1);
+}
+
+/* ---- restart ----------------------------------------------------------- */
+
+static void test_restart_unexpired_rearmed(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_recover_stats st;
+	uint64_t id = request_delivered(f, 3000);
+
+	f->offset += 2500; /* down for 2.5 s of the 3 s */
+	restart(f, &st);
+	assert_int_equal(st.rearmed, 1);
+	assert_int_equal(st.expired, 0);
+	int64_t left = gate_engine_due_in(f->eng, id);
+	assert_true(left >= 350 && left <= 520);
+	assert_non_null(find_ev(f, id, GATE_EV_RECOVERED));
+	uint64_t t0 = mono();
+	assert_true(wait_state(f, id, GATE_SUCCEEDED, 3000));
+	uint64_t took = mono() - t0;
+	assert_true(took >= 350 && took < 1500);
+	struct store_gate g = load(f, id);
+	assert_int_equal(g.decision, GATE_APPROVED_BY_TIMER);
+	assert_true(g.decided_at >= g.deadline);
+	store_gate_clear(&g);
+	run_for(f, 50);
+	assert_int_equal(f->cloud.scale_calls, 1);
+	assert_int_equal(count_audit(f, "to_state='APPROVED_BY_TIMER'"), 1);
+}
+
+static void test_restart_expired_resolved(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_recover_stats st;
+	uint64_t id = request_delivered(f, 60000);
+	uint64_t id2 = request_delivered(f, 600000);
+
+	f->offset += 120000; /* down for two minutes: the first deadline passed */
+	restart(f, &st);
+	assert_int_equal(st.expired, 1);
+	assert_int_equal(st.rearmed, 1);
+	assert_true(wait_state(f, id, GATE_SUCCEEDED, 2000));
+	struct store_gate g = load(f, id);
+	assert_int_equal(g.decision, GATE_APPROVED_BY_TIMER);
+	assert_string_equal(g.decision_detail, "resolved after restart");
+	store_gate_clear(&g);
+	assert_int_equal(f->cloud.scale_calls, 1);
+	assert_non_null(strstr(find_ev(f, id, GATE_EV_DECIDED)->detail, "resolved after restart"));
+	assert_int_equal(count_audit(f, "to_state='APPROVED_BY_TIMER' AND actor='timer' AND "
+				       "detail LIKE '%resolved after restart%'"), 1);
+	assert_int_equal(stored_state(f, id2), GATE_PENDING);
+	int64_t left = gate_engine_due_in(f->eng, id2);
+	assert_true(left > 470000 && left <= 480100);
+}
+
+static void test_restart_executing_applied(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_click_result r;
+	struct gate_recover_stats st;
+	uint64_t id = request_delivered(f, 60000);
+
+	/* UpdateService lands, the bot dies before hearing back */
+	f->cloud.apply_on_call = true;
+	f->cloud.hold_scale = true;
+	click(f, id, "UALICE", GATE_VOTE_APPROVE, NULL, &r);
+	assert_true(wait_state(f, id, GATE_EXECUTING, 2000));
+	run_for(f, 20);
+	assert_int_equal(f->cloud.scale_calls, 1);
+	restart(f, &st);
+	assert_int_equal(st.reconciling, 1);
+	assert_true(wait_state(f, id, GATE_SUCCEEDED, 2000));
+	assert_int_equal(f->cloud.scale_calls, 1); /* not called again */
+	assert_int_equal(f->cloud.applied, 1);
+	struct store_gate g = load(f, id);
+	assert_string_equal(g.result_kind, "reconciled");
+	assert_non_null(strstr(g.result_detail, "reconciled after restart"));
+	store_gate_clear(&g);
+	/* the old engine's answer arriving late changes nothing */
+	release_held(&f->cloud);
+	run_for(f, 20);
+	assert_int_equal(stored_state(f, id), GATE_SUCCEEDED);
+	assert_int_equal(count_audit(f, "to_state='SUCCEEDED'"), 1);
+}
+
+static void test_restart_executing_not_applied(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_click_result r;
+	struct gate_recover_stats st;
+	uint64_t id = request_delivered(f, 60000);
+
+	/* intent committed; the call never reached AWS */
+	f->cloud.hold_scale = true;
+	click(f, id, "UALICE", GATE_VOTE_APPROVE, NULL, &r);
+	assert_true(wait_state(f, id, GATE_EXECUTING, 2000));
+	run_for(f, 20);
+	/* the lost call never lands; the re-issued one does */
+	f->cloud.hold_scale = false;
+	f->cloud.apply_on_call = true;
+	restart(f, &st);
+	assert_true(wait_state(f, id, GATE_SUCCEEDED, 2000));
+	assert_int_equal(f->cloud.scale_calls, 2);
+	assert_int_equal(f->cloud.applied, 1); /* exactly one effective call */
+	assert_int_equal(f->cloud.desired, 5);
+	assert_int_equal(count_audit(f, "kind='reissue'"), 1);
+}
+
+static void test_restart_approved_resumes(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_click_result r;
+	struct gate_recover_stats st;
+	uint64_t id = request_delivered(f, 60000);
+
+	f->cloud.hold_describe = true; /* die during the re-check */
+	click(f, id, "UALICE", GATE_VOTE_APPROVE, NULL, &r);
+	run_for(f, 20);
+	assert_int_equal(stored_state(f, id), GATE_APPROVED);
+	f->cloud.hold_describe = false;
+	restart(f, &st);
+	assert_int_equal(st.resumed, 1);
+	assert_true(wait_state(f, id, GATE_SUCCEEDED, 2000));
+	assert_int_equal(f->cloud.scale_calls, 1);
+}
+
+static void test_restart_conflict_not_overwritten(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_click_result r;
+	struct gate_recover_stats st;
+	uint64_t id = request_delivered(f, 60000);
+
+	f->cloud.hold_scale = true;
+	click(f, id, "UALICE", GATE_VOTE_APPROVE, NULL, &r);
+	assert_true(wait_state(f, id, GATE_EXECUTING, 2000));
+	f->cloud.hold_scale = false;
+	f->cloud.desired = 2; /* someone else while we were down */
+	restart(f, &st);
+	assert_true(wait_state(f, id, GATE_FAILED, 2000));
+	struct store_gate g = load(f, id);
+	assert_string_equal(g.result_kind, "reconcile_conflict");
+	store_gate_clear(&g);
+	assert_int_equal(f->cloud.scale_calls, 1);
+	f->cloud.apply_on_call = true; /* the lost call never lands */
+}
+
+/* ---- reminders --------------------------------------------------------- */
+
+static void test_reminders_coalesced(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_recover_stats st;
+	/* 2 min 1 s: half time is 60.5 s before the deadline, the one-minute
+	 * reminder 60 s before: 0.5 s apart, so they coalesce into one */
+	uint64_t id = request_delivered(f, 121000);
+
+	f->offset += 121000 - 60700; /* restart 60.7 s before the deadline */
+	restart(f, &st);
+	run_for(f, 800);
+	assert_int_equal(count_ev(f, id, GATE_EV_REMINDER), 1);
+	assert_string_equal(find_ev(f, id, GATE_EV_REMINDER)->detail, "half time");
+	assert_int_equal(stored_state(f, id), GATE_PENDING);
+}
+
+static void test_no_reminder_after_decision(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_click_result r;
+	uint64_t id = request_delivered(f, 200);
+
+	click(f, id, "UALICE", GATE_VOTE_DENY, NULL, &r);
+	run_for(f, 300);
+	assert_int_equal(count_ev(f, id, GATE_EV_REMINDER), 0);
+	assert_int_equal(stored_state(f, id), GATE_DENIED);
+}
+
+static void test_sync_delivery_and_many(void **state)
+{
+	struct fixture *f = *state;
+	f->mode = DELIVER_SYNC;
+	uint64_t ids[50];
+	for (int i = 0; i < 50; i++) {
+		struct gate_spec s = spec((uint64_t)(20 + i * 3));
+		ids[i] = request(f, &s);
+	}
+	assert_int_equal(gate_engine_live(f->eng), 50);
+	for (int i = 0; i < 50; i++)
+		assert_true(wait_final(f, ids[i], 3000));
+	run_for(f, 20);
+	/* one action per service at a time: the first one scaled, the rest
+	 * re-read the service after it and found it already at 5 */
+	assert_int_equal(stored_state(f, ids[0]), GATE_SUCCEEDED);
+	for (int i = 1; i < 50; i++)
+		assert_int_equal(stored_state(f, ids[i]), GATE_FAILED);
+	assert_int_equal(f->cloud.scale_calls, 1);
+	assert_int_equal(gate_engine_live(f->eng), 0);
+	assert_int_equal(count_audit(f, "from_state='PENDING'"), 50);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_approve_executes_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deny_then_click_after, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timer_approves_honestly, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_race_deny_commits_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_race_timer_commits_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_approvers_min2, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unauthorized_and_self_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_spec, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delivery_failure_fails_closed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unconfirmed_delivery_never_times_out, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_decided_before_delivery_confirmed, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_stale_already_at_target, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_changed_or_gone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_aws_failure_recorded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ambiguous_error_checked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_unexpired_rearmed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_expired_resolved, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_executing_applied, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_executing_not_applied, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_approved_resumes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_conflict_not_overwritten, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_reminders_coalesced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_reminder_after_decision, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_delivery_and_many, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
