@@ -1,13 +1,320 @@
-/* main.c - placeholder entry point; the CLI lands with the foundation. */
+/* main.c - chatops-bot: command line, wiring, signals.
+ *
+ * Startup errors are fatal with a clear message; at runtime errors are
+ * reported and the bot keeps serving (style.md habit 17).
+ */
+#include "adapters/console/console.h"
+#include "bot/app.h"
+#include "bot/audit.h"
 #include "bot/log.h"
+#include "bot/loop.h"
 #include "build_config.h"
+#include "config/config.h"
 
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage_text[] =
+"Usage: chatops-bot --config FILE [options]\n"
+"\n"
+"A chat-ops bot for AWS ECS: /investigate a degraded service, /scale it after\n"
+"approval. Approvers get Approve/Deny buttons; if nobody denies before the\n"
+"timer ends, silence counts as approval and the bot scales the service.\n"
+"\n"
+"Options:\n"
+"  -c, --config FILE     configuration file (YAML); see config/example.yaml\n"
+"      --chat KIND       where people talk to the bot: slack (default) or console\n"
+"                        (console: type commands in this terminal, no Slack needed)\n"
+"      --user ID         console only: the Slack-style user id you act as at start\n"
+"                        (default: the first requester in the config)\n"
+"  -n, --dry-run         plan and report, never change anything in AWS\n"
+"      --check-config    validate the configuration, print problems, and exit\n"
+"                        (exit status 0 when valid, 2 when not)\n"
+"  -l, --log-level LVL   debug, info, warn or error (overrides the config)\n"
+"  -V, --version         print the version and exit\n"
+"  -h, --help            print this help and exit\n"
+"\n"
+"Environment:\n"
+"  SLACK_APP_TOKEN, SLACK_BOT_TOKEN  Slack tokens (names configurable; never logged)\n"
+"  SLACK_API_URL                     override the Slack Web API base URL\n"
+"  AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...\n"
+"                                    the standard AWS settings\n"
+"\n"
+"Signals: SIGINT/SIGTERM stop cleanly; SIGHUP reloads the configuration\n"
+"(a bad file is reported and the running configuration is kept).\n"
+"\n"
+"The audit log:  chatops-bot audit --help\n"
+"\n"
+"Try it without Slack:  ./scripts/demo\n";
+
+enum chat_kind { CHAT_SLACK, CHAT_CONSOLE };
+
+struct opts {
+	const char *config;
+	enum chat_kind chat;
+	const char *user;
+	const char *log_level;
+	bool dry_run, check_config;
+};
+
+struct bot {
+	struct opts o;
+	struct bot_loop *loop;
+	struct config *cfg;
+	struct chat *chat;
+	struct app *app;
+	int exit_code;
+};
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	enum { OPT_CHAT = 256, OPT_USER, OPT_CHECK };
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"chat", required_argument, NULL, OPT_CHAT},
+		{"user", required_argument, NULL, OPT_USER},
+		{"dry-run", no_argument, NULL, 'n'},
+		{"check-config", no_argument, NULL, OPT_CHECK},
+		{"log-level", required_argument, NULL, 'l'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:nl:Vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o->config = optarg;
+			break;
+		case OPT_CHAT:
+			if (strcmp(optarg, "slack") == 0)
+				o->chat = CHAT_SLACK;
+			else if (strcmp(optarg, "console") == 0)
+				o->chat = CHAT_CONSOLE;
+			else {
+				fprintf(stderr, "chatops-bot: --chat must be slack or console, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_USER:
+			o->user = optarg;
+			break;
+		case 'n':
+			o->dry_run = true;
+			break;
+		case OPT_CHECK:
+			o->check_config = true;
+			break;
+		case 'l': {
+			enum log_level l;
+			if (log_level_parse(optarg, &l) != BOT_EOK) {
+				fprintf(stderr, "chatops-bot: --log-level must be debug, info, warn or error\n");
+				return 2;
+			}
+			o->log_level = optarg;
+			break;
+		}
+		case 'V':
+			printf("chatops-bot %s\n", BOT_VERSION);
+			return -1;
+		case 'h':
+			fputs(usage_text, stdout);
+			return -1;
+		default:
+			fputs("Try 'chatops-bot --help'.\n", stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "chatops-bot: unexpected argument '%s'\nTry 'chatops-bot --help'.\n", argv[optind]);
+		return 2;
+	}
+	if (!o->config) {
+		fprintf(stderr, "chatops-bot: --config FILE is required (start from config/example.yaml)\n"
+				"Try 'chatops-bot --help'.\n");
+		return 2;
+	}
+	return 0;
+}
+
+static void apply_log_level(const struct opts *o, const struct config *cfg)
+{
+	enum log_level l = BOT_LOG_INFO;
+	const char *name = o->log_level ? o->log_level : cfg->log.level;
+	if (name && log_level_parse(name, &l) == BOT_EOK)
+		log_set_level(l);
+}
+
+static int load_config(const struct opts *o, struct config **out)
+{
+	struct config_errors errs = {0};
+	unsigned flags = o->chat == CHAT_SLACK ? CONFIG_NEED_SLACK : 0;
+	int rc = config_load(o->config, flags, out, &errs);
+
+	if (rc) {
+		config_errors_print(&errs, stderr);
+		fprintf(stderr, "chatops-bot: %s: %zu problem%s; nothing was started\n", o->config,
+			errs.n, errs.n == 1 ? "" : "s");
+	}
+	config_errors_free(&errs);
+	return rc;
+}
+
+static void on_shutdown_signal(void *ud, int signum)
+{
+	struct bot *b = ud;
+	log_info("signal", "name=%s action=shutdown", signum == SIGINT ? "SIGINT" : "SIGTERM");
+	bot_loop_shutdown(b->loop);
+}
+
+static void on_reload_signal(void *ud, int signum)
+{
+	struct bot *b = ud;
+	struct config *cfg = NULL;
+	(void)signum;
+
+	log_info("config.reload", "path=%s", b->o.config);
+	if (load_config(&b->o, &cfg) != BOT_EOK) {
+		log_error("config.reload", "result=kept_old reason=\"the new file has errors (printed above)\"");
+		return;
+	}
+	apply_log_level(&b->o, cfg);
+	app_set_config(b->app, cfg);
+	config_unref(b->cfg);
+	b->cfg = cfg;
+	log_info("config.reload", "result=ok services=%zu", cfg->n_services);
+}
+
+static void on_console_eof(void *ud)
+{
+	struct bot *b = ud;
+	bot_loop_shutdown(b->loop);
+}
+
+static void chat_stop_hook(void *ud, void (*done)(void *), void *done_ud)
+{
+	struct bot *b = ud;
+	b->chat->ops->stop(b->chat, done, done_ud);
+}
+
+static const char *default_console_user(const struct opts *o, const struct config *cfg)
+{
+	if (o->user)
+		return o->user;
+	for (size_t i = 0; i < cfg->defaults.requesters.n; i++)
+		if (strcmp(cfg->defaults.requesters.ids[i], "*") != 0)
+			return cfg->defaults.requesters.ids[i];
+	for (size_t s = 0; s < cfg->n_services; s++)
+		for (size_t i = 0; i < cfg->services[s].requesters.n; i++)
+			if (strcmp(cfg->services[s].requesters.ids[i], "*") != 0)
+				return cfg->services[s].requesters.ids[i];
+	return "U0CONSOLE";
+}
+
+static int create_chat(struct bot *b, struct bot_error *err)
+{
+	if (b->o.chat == CHAT_CONSOLE) {
+		struct console_opts co = {
+			.in_fd = STDIN_FILENO,
+			.out_fd = STDOUT_FILENO,
+			.user = default_console_user(&b->o, b->cfg),
+			.channel = b->cfg->defaults.channel,
+			.color = isatty(STDOUT_FILENO),
+			.on_eof = on_console_eof,
+			.eof_ud = b,
+		};
+		return console_chat_create(bot_loop_uv(b->loop), &co, &b->chat, err);
+	}
+	return bot_error_set(err, BOT_ESTATE,
+			     "the Slack backend is not part of this build yet; use --chat console");
+}
+
+static int run(struct bot *b)
+{
+	struct bot_error err = {0};
+	bool ran = false;
+	int rc;
+
+	rc = bot_loop_create(&b->loop, &err);
+	if (rc)
+		goto out;
+	rc = create_chat(b, &err);
+	if (rc)
+		goto out;
+	struct app_opts ao = {
+		.loop = bot_loop_uv(b->loop),
+		.cfg = b->cfg,
+		.chat = b->chat,
+		.dry_run = b->o.dry_run,
+	};
+	rc = app_create(&ao, &b->app, &err);
+	if (rc)
+		goto out;
+	b->chat->on_event = app_on_chat_event;
+	b->chat->event_ud = b->app;
+	if ((rc = bot_loop_on_signal(b->loop, SIGINT, on_shutdown_signal, b)) ||
+	    (rc = bot_loop_on_signal(b->loop, SIGTERM, on_shutdown_signal, b)) ||
+	    (rc = bot_loop_on_signal(b->loop, SIGHUP, on_reload_signal, b)) ||
+	    (rc = bot_loop_on_shutdown(b->loop, chat_stop_hook, b))) {
+		bot_error_set(&err, rc, "cannot install signal handlers");
+		goto out;
+	}
+	rc = b->chat->ops->start(b->chat);
+	if (rc) {
+		bot_error_set(&err, rc, "cannot start the %s chat", b->chat->ops->name);
+		goto out;
+	}
+	log_info("start", "version=%s chat=%s services=%zu dry_run=%s", BOT_VERSION,
+		 b->chat->ops->name, b->cfg->n_services, b->o.dry_run ? "true" : "false");
+	ran = true;
+	rc = bot_loop_run(b->loop);
+	log_info("stop", "result=%s", rc ? "error" : "clean");
+out:
+	if (rc && err.msg[0])
+		fprintf(stderr, "chatops-bot: %s\n", err.msg);
+	if (b->loop && !ran) {
+		/* failed before the loop ran: still tear down in order */
+		bot_loop_shutdown(b->loop);
+		(void)bot_loop_run(b->loop);
+	}
+	app_destroy(b->app);
+	if (b->chat)
+		b->chat->ops->destroy(b->chat);
+	if (bot_loop_destroy(b->loop) != 0 && !rc)
+		rc = BOT_ESTATE;
+	return rc;
+}
 
 int main(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	printf("chatops-bot %s\n", BOT_VERSION);
-	return 0;
+	struct bot b = {0};
+	int rc;
+
+	/* subcommand: chatops-bot audit ... (export / verify the audit log) */
+	if (argc > 1 && strcmp(argv[1], "audit") == 0)
+		return audit_main(argc - 1, argv + 1);
+	rc = parse_args(argc, argv, &b.o);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	if (load_config(&b.o, &b.cfg) != BOT_EOK)
+		return 2;
+	apply_log_level(&b.o, b.cfg);
+	if (b.o.check_config) {
+		printf("%s: configuration is valid (%zu service%s:", b.o.config, b.cfg->n_services,
+		       b.cfg->n_services == 1 ? "" : "s");
+		for (size_t i = 0; i < b.cfg->n_services; i++)
+			printf(" %s", b.cfg->services[i].name);
+		printf(")\n");
+		config_unref(b.cfg);
+		return 0;
+	}
+	rc = run(&b);
+	config_unref(b.cfg);
+	log_clear_secrets();
+	return rc ? 1 : 0;
 }

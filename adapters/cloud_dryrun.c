@@ -1,0 +1,191 @@
+/* cloud_dryrun.c - forward reads, refuse writes (see cloud_dryrun.h). */
+#include "adapters/cloud_dryrun.h"
+#include "bot/error.h"
+#include "bot/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct dry {
+	struct cloud cloud;
+	uv_loop_t *loop;
+	struct cloud *inner;
+	struct pending *pending; /* answers not yet delivered */
+};
+
+/* Callbacks never run from inside the call: answers go out on the next
+ * loop turn from a zero timer. */
+struct pending {
+	uv_timer_t timer;
+	struct pending *next;
+	struct dry *d;
+	enum { P_SCALE, P_NOTIFY, P_DESCRIBE, P_METRICS, P_ALARMS } kind;
+	union {
+		cloud_scale_cb scale;
+		cloud_notify_cb notify;
+		cloud_describe_cb describe;
+		cloud_metrics_cb metrics;
+		cloud_alarms_cb alarms;
+	} cb;
+	void *ud;
+	struct cloud_error err;
+};
+
+static void pending_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void pending_unlink(struct pending *p)
+{
+	for (struct pending **pp = &p->d->pending; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+}
+
+static void fire(uv_timer_t *t)
+{
+	struct pending *p = t->data;
+
+	pending_unlink(p);
+	switch (p->kind) {
+	case P_SCALE: p->cb.scale(p->ud, &p->err, NULL); break;
+	case P_NOTIFY: p->cb.notify(p->ud, &p->err, NULL); break;
+	case P_DESCRIBE: p->cb.describe(p->ud, &p->err, NULL); break;
+	case P_METRICS: p->cb.metrics(p->ud, &p->err, NULL); break;
+	case P_ALARMS: p->cb.alarms(p->ud, &p->err, NULL, 0); break;
+	}
+	uv_close((uv_handle_t *)&p->timer, pending_closed);
+}
+
+/* Queue an answer for the next loop turn; the caller sets p->cb. */
+__attribute__((format(printf, 4, 5)))
+static struct pending *answer_later(struct dry *d, int kind, void *ud, const char *fmt, ...)
+{
+	struct pending *p = calloc(1, sizeof *p);
+	va_list ap;
+
+	if (!p)
+		return NULL;
+	p->d = d;
+	p->kind = kind;
+	p->ud = ud;
+	p->err.code = kind == P_SCALE || kind == P_NOTIFY ? BOT_ECANCELLED : BOT_ESTATE;
+	va_start(ap, fmt);
+	vsnprintf(p->err.message, sizeof p->err.message, fmt, ap);
+	va_end(ap);
+	uv_timer_init(d->loop, &p->timer);
+	p->timer.data = p;
+	uv_timer_start(&p->timer, fire, 0, 0);
+	p->next = d->pending;
+	d->pending = p;
+	return p;
+}
+
+#define NO_AWS "no AWS access in this run (dry-run without an AWS endpoint)"
+
+static int dry_describe(struct cloud *c, const char *cluster, const char *service,
+			cloud_describe_cb cb, void *ud)
+{
+	struct dry *d = (struct dry *)c;
+	if (d->inner)
+		return d->inner->ops->describe(d->inner, cluster, service, cb, ud);
+	struct pending *p = answer_later(d, P_DESCRIBE, ud, NO_AWS);
+	if (!p)
+		return BOT_ENOMEM;
+	p->cb.describe = cb;
+	return BOT_EOK;
+}
+
+static int dry_metrics(struct cloud *c, const char *cluster, const char *service, int minutes,
+		       cloud_metrics_cb cb, void *ud)
+{
+	struct dry *d = (struct dry *)c;
+	if (d->inner)
+		return d->inner->ops->metrics(d->inner, cluster, service, minutes, cb, ud);
+	struct pending *p = answer_later(d, P_METRICS, ud, NO_AWS);
+	if (!p)
+		return BOT_ENOMEM;
+	p->cb.metrics = cb;
+	return BOT_EOK;
+}
+
+static int dry_alarms(struct cloud *c, const char *cluster, const char *service,
+		      cloud_alarms_cb cb, void *ud)
+{
+	struct dry *d = (struct dry *)c;
+	if (d->inner)
+		return d->inner->ops->alarms(d->inner, cluster, service, cb, ud);
+	struct pending *p = answer_later(d, P_ALARMS, ud, NO_AWS);
+	if (!p)
+		return BOT_ENOMEM;
+	p->cb.alarms = cb;
+	return BOT_EOK;
+}
+
+static int dry_scale(struct cloud *c, const char *cluster, const char *service, int desired,
+		     bool force, cloud_scale_cb cb, void *ud)
+{
+	struct dry *d = (struct dry *)c;
+	log_info("dryrun.scale", "cluster=%s service=%s desired=%d force_new_deployment=%s",
+		 cluster, service, desired, force ? "true" : "false");
+	struct pending *p = answer_later(d, P_SCALE, ud,
+		"dry run: would call ECS UpdateService(cluster=%s, service=%s, desiredCount=%d)",
+		cluster, service, desired);
+	if (!p)
+		return BOT_ENOMEM;
+	p->cb.scale = cb;
+	return BOT_EOK;
+}
+
+static int dry_notify(struct cloud *c, const char *topic, const char *subject, const char *message,
+		      cloud_notify_cb cb, void *ud)
+{
+	struct dry *d = (struct dry *)c;
+	(void)message;
+	log_info("dryrun.notify", "topic=%s", topic);
+	struct pending *p = answer_later(d, P_NOTIFY, ud, "dry run: would publish to %s: %s", topic,
+					 subject ? subject : "");
+	if (!p)
+		return BOT_ENOMEM;
+	p->cb.notify = cb;
+	return BOT_EOK;
+}
+
+static void dry_destroy(struct cloud *c)
+{
+	struct dry *d = (struct dry *)c;
+	if (!d)
+		return;
+	/* Deliver what is still pending as cancelled, so no caller waits forever. */
+	while (d->pending) {
+		struct pending *p = d->pending;
+		uv_timer_stop(&p->timer);
+		fire(&p->timer);
+	}
+	free(d);
+}
+
+static const struct cloud_ops dry_ops = {
+	.name = "dry-run",
+	.describe = dry_describe,
+	.scale = dry_scale,
+	.metrics = dry_metrics,
+	.alarms = dry_alarms,
+	.notify = dry_notify,
+	.destroy = dry_destroy,
+};
+
+struct cloud *cloud_dryrun_create(uv_loop_t *loop, struct cloud *inner)
+{
+	struct dry *d = calloc(1, sizeof *d);
+	if (!d)
+		return NULL;
+	d->cloud.ops = &dry_ops;
+	d->loop = loop;
+	d->inner = inner;
+	return &d->cloud;
+}

@@ -1,0 +1,50 @@
+/* app.h - the core: routes chat events to commands and owns the shared
+ * state the commands act on (config, chat). bot/main wires it together. */
+#ifndef BOT_APP_H
+#define BOT_APP_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "adapters/chat.h"
+#include "adapters/cloud.h"
+#include "bot/error.h"
+#include "config/config.h"
+
+struct app;
+
+struct app_opts {
+	uv_loop_t *loop;
+	struct config *cfg;   /* a reference is taken */
+	struct chat *chat;    /* borrowed; must outlive the app */
+	struct cloud *cloud;  /* borrowed; must outlive the app (destroy it first:
+			       * its pending callbacks still reach the app) */
+	bool dry_run;         /* plan, never touch AWS */
+};
+
+int app_create(const struct app_opts *o, struct app **out, struct bot_error *err);
+void app_destroy(struct app *a); /* NULL ok */
+
+struct chat *app_chat(struct app *a);
+struct cloud *app_cloud(struct app *a);
+/* The config in force now (borrowed; take a ref to keep it past the
+ * current callback). */
+struct config *app_config(struct app *a);
+/* Swap in a new config (a reference is taken; the old one is released). */
+void app_set_config(struct app *a, struct config *cfg);
+bool app_dry_run(const struct app *a);
+
+/* May user request actions on / look at service? (requesters, incl. "*",
+ * and approvers of the service). */
+bool app_may_request(const struct config_service *svc, const char *user);
+bool app_may_approve(const struct config_service *svc, const char *user);
+/* Where cards for this service go: its channel, else the event's channel. */
+const char *app_channel_for(const struct config_service *svc, const char *event_channel);
+/* "Known services: a, b, c" (escaped mrkdwn) into buf. */
+void app_known_services(struct app *a, char *buf, size_t n);
+
+/* The chat backend's event callback; ud is the app. Duplicate event ids
+ * (redeliveries) are dropped here. */
+void app_on_chat_event(void *ud, const struct chat_event *ev);
+
+#endif

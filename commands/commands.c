@@ -1,0 +1,150 @@
+/* commands.c - the command table, lookup, argument splitting, dispatch. */
+#include "commands/commands.h"
+#include "bot/app.h"
+#include "bot/error.h"
+#include "bot/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Keep sorted by name: cmd_lookup uses bsearch and a unit test checks it. */
+const struct cmd_def cmd_table[] = {
+	{"/chatops", cmd_chatops, 0, 1, false, "/chatops [help]", "What the bot does and what you may ask of it"},
+	{"/investigate", cmd_investigate, 1, 1, false, "/investigate <service>",
+	 "Service state, CPU and memory over 30 min, alarms, and a suggested action"},
+};
+const size_t cmd_table_len = BOT_ARRAY_LEN(cmd_table);
+
+static int cmp_name(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct cmd_def *)elem)->name);
+}
+
+const struct cmd_def *cmd_lookup(const char *name)
+{
+	char buf[64];
+
+	if (!name || !*name)
+		return NULL;
+	if (name[0] != '/') {
+		snprintf(buf, sizeof buf, "/%s", name);
+		name = buf;
+	}
+	return bsearch(name, cmd_table, cmd_table_len, sizeof cmd_table[0], cmp_name);
+}
+
+static char *skip_ws(char *p)
+{
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	return p;
+}
+
+int cmd_split(struct cmd_ctx *ctx, char *buf, int max_words)
+{
+	char *p = skip_ws(buf);
+
+	if (max_words > CMD_MAX_ARGS - 1)
+		max_words = CMD_MAX_ARGS - 1;
+	ctx->argc = 1;
+	while (*p && ctx->argc <= max_words) {
+		char *w = p, *o = p;
+		bool quoted = false;
+		for (; *p; p++) {
+			if (*p == '"') {
+				quoted = !quoted;
+				continue;
+			}
+			if (!quoted && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+				break;
+			*o++ = *p;
+		}
+		if (quoted)
+			return BOT_EINVAL;
+		bool more = *p != '\0';
+		*o = '\0';
+		ctx->argv[ctx->argc++] = w;
+		if (more)
+			p = skip_ws(p + 1);
+	}
+	ctx->rest = p;
+	/* trim trailing whitespace of rest */
+	size_t n = strlen(p);
+	while (n && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\n' || p[n - 1] == '\r'))
+		p[--n] = '\0';
+	return BOT_EOK;
+}
+
+void cmd_help_text(struct app *app, const char *user, char *buf, size_t n)
+{
+	size_t o = 0;
+	(void)app;
+	(void)user;
+
+	o += (size_t)snprintf(buf + o, n - o, "*chatops-bot* investigates ECS services and scales them "
+			      "after approval (silence until the timer ends counts as approval).\n");
+	for (size_t i = 0; i < cmd_table_len && o < n; i++)
+		o += (size_t)snprintf(buf + o, n - o, "`%s` %s\n", cmd_table[i].usage,
+				      cmd_table[i].summary);
+}
+
+static void reply_ephemeral(struct app *app, const struct chat_event *ev, const char *text)
+{
+	struct chat_block b = {.type = CHAT_BLOCK_SECTION, .text = text};
+	struct chat_message m = {.channel = ev->channel, .text = text, .blocks = &b, .n_blocks = 1};
+	int rc = chat_ephemeral(app_chat(app), ev->user, &m, NULL, NULL);
+	if (rc)
+		log_warn("command.reply", "error=%s", bot_err_name(rc));
+}
+
+void cmd_dispatch(struct app *app, const struct chat_event *ev)
+{
+	struct cmd_ctx ctx = {.app = app, .ev = ev};
+	const struct cmd_def *def = cmd_lookup(ev->command);
+	char msg[1024] = "", out[1536], esc[128];
+	char *text = NULL;
+	enum cmd_status st;
+
+	if (!def) {
+		chat_escape(esc, sizeof esc, ev->command ? ev->command : "");
+		size_t o = (size_t)snprintf(out, sizeof out, "Unknown command `%s`. Known commands:", esc);
+		for (size_t i = 0; i < cmd_table_len && o < sizeof out; i++)
+			o += (size_t)snprintf(out + o, sizeof out - o, " `%s`", cmd_table[i].name);
+		reply_ephemeral(app, ev, out);
+		return;
+	}
+	text = strdup(ev->text ? ev->text : "");
+	if (!text) {
+		reply_ephemeral(app, ev, "Out of memory; nothing was done.");
+		return;
+	}
+	ctx.argv[0] = (char *)def->name;
+	if (cmd_split(&ctx, text, def->max_args) != BOT_EOK) {
+		snprintf(out, sizeof out, "Unbalanced quote. Usage: `%s`", def->usage);
+		reply_ephemeral(app, ev, out);
+		goto out;
+	}
+	if (ctx.argc - 1 < def->min_args || (*ctx.rest && !def->takes_rest)) {
+		snprintf(out, sizeof out, "%s arguments. Usage: `%s`",
+			 ctx.argc - 1 < def->min_args ? "Missing" : "Too many", def->usage);
+		reply_ephemeral(app, ev, out);
+		goto out;
+	}
+	st = def->fn(&ctx, msg, sizeof msg);
+	log_info("command", "name=%s user=%s status=%d", def->name, ev->user, (int)st);
+	switch (st) {
+	case CMD_OK:
+		break;
+	case CMD_USAGE:
+		snprintf(out, sizeof out, "%s\nUsage: `%s`", msg, def->usage);
+		reply_ephemeral(app, ev, out);
+		break;
+	case CMD_DENIED:
+	case CMD_FAILED:
+		reply_ephemeral(app, ev, msg);
+		break;
+	}
+out:
+	free(text);
+}

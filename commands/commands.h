@@ -1,0 +1,81 @@
+/* commands.h - the chat command table and the argument parser commands share.
+ *
+ * One file per command (commands/<name>.c), one sorted table here, looked up
+ * with bsearch; /chatops help and --help text are generated from the same
+ * table, and a unit test checks the table is sorted and complete.
+ *
+ * A command handler validates everything before anything happens and answers
+ * through the reply it is given: errors go only to the person who typed the
+ * command (ephemeral), with the usage line.
+ */
+#ifndef COMMANDS_COMMANDS_H
+#define COMMANDS_COMMANDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "adapters/chat.h"
+
+struct app;
+
+#define CMD_MAX_ARGS 16
+
+/* What a command sees: the event that invoked it and the app it acts on. */
+struct cmd_ctx {
+	struct app *app;
+	const struct chat_event *ev;
+	int argc;
+	char *argv[CMD_MAX_ARGS]; /* argv[0] is the command name, e.g. "/scale" */
+	const char *rest;         /* text after the last parsed argument, trimmed */
+};
+
+enum cmd_status {
+	CMD_OK = 0,       /* handled; anything to say was said */
+	CMD_USAGE,        /* bad arguments: reply with msg + usage (ephemeral) */
+	CMD_DENIED,       /* not allowed: reply with msg (ephemeral) */
+	CMD_FAILED,       /* could not do it: reply with msg (ephemeral) */
+};
+
+typedef enum cmd_status (*cmd_fn)(struct cmd_ctx *ctx, char *msg, size_t msg_len);
+
+struct cmd_def {
+	const char *name;     /* "/scale"; the table is sorted by this */
+	cmd_fn fn;
+	int min_args, max_args; /* words counted without argv[0] */
+	bool takes_rest;      /* free text may follow the words (a reason) */
+	const char *usage;    /* "/scale <service> <count> [--timer 10m] [reason...]" */
+	const char *summary;  /* one line */
+};
+
+/* The table, sorted by name; n entries. */
+extern const struct cmd_def cmd_table[];
+extern const size_t cmd_table_len;
+
+/* Find a command by name ("/scale" or "scale"); NULL if unknown. */
+const struct cmd_def *cmd_lookup(const char *name);
+
+/* Split text into ctx->argv[1..] (whitespace separated, "double quotes"
+ * group words) keeping at most max_words words; ctx->rest points at what
+ * follows them. buf is modified in place and must outlive ctx. Returns 0,
+ * or BOT_EINVAL for an unbalanced quote / too many words. */
+int cmd_split(struct cmd_ctx *ctx, char *buf, int max_words);
+
+/* Run the command named by ev->command with ev->text. Replies go out
+ * through the app's chat. */
+void cmd_dispatch(struct app *app, const struct chat_event *ev);
+
+/* Help text for the commands this user may use (all when user is NULL),
+ * as mrkdwn into buf. */
+void cmd_help_text(struct app *app, const char *user, char *buf, size_t n);
+
+/* Individual commands (one file each). */
+enum cmd_status cmd_chatops(struct cmd_ctx *ctx, char *msg, size_t msg_len);
+enum cmd_status cmd_investigate(struct cmd_ctx *ctx, char *msg, size_t msg_len);
+
+struct config_service;
+/* Start an investigation of svc for user, posting to channel (also used by
+ * buttons and by /scale). */
+int investigate_start(struct app *app, const struct config_service *svc, const char *user,
+		      const char *channel);
+
+#endif

@@ -1,0 +1,275 @@
+/* Console chat round trip: type into the terminal, see events come out;
+ * post messages with buttons, see them rendered, press them by typing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "adapters/console/console.h"
+
+#define MAX_EV 16
+
+struct seen_ev {
+	enum chat_event_type type;
+	char user[32], command[32], text[128], action[32], value[32], ts[16], id[32];
+};
+
+struct seen {
+	int n;
+	struct seen_ev ev[MAX_EV];
+	bool eof;
+};
+
+struct fixture {
+	uv_loop_t loop;
+	int in[2];   /* test writes in[0]; console reads in[1] */
+	int out[2];  /* console writes out[1]; test reads out[0] */
+	struct chat *chat;
+	struct seen seen;
+	char screen[65536];
+	size_t screen_len;
+};
+
+static void on_event(void *ud, const struct chat_event *ev)
+{
+	struct seen *s = ud;
+	if (s->n == MAX_EV)
+		return;
+	struct seen_ev *e = &s->ev[s->n++];
+	e->type = ev->type;
+	snprintf(e->user, sizeof e->user, "%s", ev->user ? ev->user : "");
+	snprintf(e->command, sizeof e->command, "%s", ev->command ? ev->command : "");
+	snprintf(e->text, sizeof e->text, "%s", ev->text ? ev->text : "");
+	snprintf(e->action, sizeof e->action, "%s", ev->action_id ? ev->action_id : "");
+	snprintf(e->value, sizeof e->value, "%s", ev->value ? ev->value : "");
+	snprintf(e->ts, sizeof e->ts, "%s", ev->message_ts ? ev->message_ts : "");
+	snprintf(e->id, sizeof e->id, "%s", ev->id ? ev->id : "");
+}
+
+static void on_eof(void *ud)
+{
+	((struct seen *)ud)->eof = true;
+}
+
+static void drain_screen(struct fixture *f)
+{
+	for (;;) {
+		ssize_t n = read(f->out[0], f->screen + f->screen_len,
+				 sizeof f->screen - 1 - f->screen_len);
+		if (n <= 0)
+			break;
+		f->screen_len += (size_t)n;
+	}
+	f->screen[f->screen_len] = '\0';
+}
+
+/* Type a line and run the loop until `want` events have arrived (or a
+ * bounded number of iterations passed). */
+static void type(struct fixture *f, const char *line, int want)
+{
+	size_t n = strlen(line);
+	assert_int_equal(write(f->in[0], line, n), (ssize_t)n);
+	for (int i = 0; i < 200 && f->seen.n < want; i++)
+		uv_run(&f->loop, UV_RUN_NOWAIT), usleep(1000);
+	for (int i = 0; i < 5; i++)
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+	drain_screen(f);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof *f);
+	struct bot_error err;
+
+	assert_non_null(f);
+	assert_int_equal(uv_loop_init(&f->loop), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, f->in), 0);
+	assert_int_equal(pipe(f->out), 0);
+	fcntl(f->out[0], F_SETFL, O_NONBLOCK);
+	struct console_opts o = {
+		.in_fd = f->in[1], .out_fd = f->out[1], .user = "U0ONCALL1",
+		.channel = "C0OPS", .on_eof = on_eof, .eof_ud = &f->seen,
+	};
+	assert_int_equal(console_chat_create(&f->loop, &o, &f->chat, &err), 0);
+	f->chat->on_event = on_event;
+	f->chat->event_ud = &f->seen;
+	assert_int_equal(f->chat->ops->start(f->chat), 0);
+	*state = f;
+	return 0;
+}
+
+static void stop_done(void *ud) { *(bool *)ud = true; }
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	bool stopped = false;
+	f->chat->ops->stop(f->chat, stop_done, &stopped);
+	assert_true(stopped);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	f->chat->ops->destroy(f->chat);
+	assert_int_equal(uv_loop_close(&f->loop), 0);
+	close(f->in[0]);
+	close(f->out[0]);
+	close(f->out[1]);
+	free(f);
+	return 0;
+}
+
+static char posted_ts[32];
+static void on_posted(void *ud, int rc, const char *ts, const char *detail)
+{
+	(void)detail;
+	*(int *)ud = rc;
+	snprintf(posted_ts, sizeof posted_ts, "%s", ts ? ts : "");
+}
+
+static const struct chat_confirm deny_confirm = {
+	.title = "Deny?", .text = "Deny scaling web to 5?", .yes = "Deny", .no = "Cancel",
+};
+static const struct chat_button buttons[] = {
+	{.action_id = "gate.approve", .text = "Approve", .value = "g-7", .style = CHAT_BUTTON_PRIMARY},
+	{.action_id = "gate.deny", .text = "Deny", .value = "g-7", .style = CHAT_BUTTON_DANGER,
+	 .confirm = &deny_confirm},
+};
+static const struct chat_block blocks[] = {
+	{.type = CHAT_BLOCK_HEADER, .text = "Scale request"},
+	{.type = CHAT_BLOCK_SECTION, .text = "<@U0ONCALL1> asks to scale *web* 1 &rarr; 5 &amp; more"},
+	{.type = CHAT_BLOCK_ACTIONS, .buttons = buttons, .n_buttons = 2},
+};
+
+static void post_card(struct fixture *f)
+{
+	struct chat_message m = {.channel = "C0OPS", .text = "Scale request", .blocks = blocks,
+				 .n_blocks = BOT_ARRAY_LEN(blocks)};
+	int rc = -1;
+	assert_int_equal(chat_post(f->chat, &m, on_posted, &rc), 0);
+	assert_int_equal(rc, 0);
+	assert_string_equal(posted_ts, "1");
+	drain_screen(f);
+}
+
+static void test_command_event(void **state)
+{
+	struct fixture *f = *state;
+	type(f, "/scale   web 5 high cpu\n", 1);
+	assert_int_equal(f->seen.n, 1);
+	assert_int_equal(f->seen.ev[0].type, CHAT_EV_COMMAND);
+	assert_string_equal(f->seen.ev[0].command, "/scale");
+	assert_string_equal(f->seen.ev[0].text, "web 5 high cpu");
+	assert_string_equal(f->seen.ev[0].user, "U0ONCALL1");
+	assert_string_equal(f->seen.ev[0].id, "console-1");
+}
+
+static void test_buttons_render_and_press(void **state)
+{
+	struct fixture *f = *state;
+	post_card(f);
+	assert_non_null(strstr(f->screen, "Scale request"));
+	assert_non_null(strstr(f->screen, "@U0ONCALL1 asks to scale *web* 1 &rarr; 5 & more"));
+	assert_non_null(strstr(f->screen, "[ Approve ]  type: approve 1"));
+	assert_non_null(strstr(f->screen, "[ Deny ]  type: deny 1"));
+
+	type(f, "approve 1\n", 1);
+	assert_int_equal(f->seen.n, 1);
+	assert_int_equal(f->seen.ev[0].type, CHAT_EV_BUTTON);
+	assert_string_equal(f->seen.ev[0].action, "gate.approve");
+	assert_string_equal(f->seen.ev[0].value, "g-7");
+	assert_string_equal(f->seen.ev[0].ts, "1");
+
+	/* deny asks for confirmation; "n" cancels, "y" confirms */
+	type(f, "deny 1\n", 1);
+	assert_non_null(strstr(f->screen, "Deny scaling web to 5?"));
+	type(f, "n\n", 1);
+	assert_int_equal(f->seen.n, 1);
+	assert_non_null(strstr(f->screen, "(cancelled)"));
+	type(f, "DENY 1\n", 1);
+	type(f, "y\n", 2);
+	assert_int_equal(f->seen.n, 2);
+	assert_string_equal(f->seen.ev[1].action, "gate.deny");
+
+	/* act as someone else */
+	type(f, "as U0APPROVER1\n", 2);
+	assert_non_null(strstr(f->screen, "you are now @U0APPROVER1"));
+	type(f, "approve 1\n", 3);
+	assert_string_equal(f->seen.ev[2].user, "U0APPROVER1");
+	type(f, "as nobody\n", 3);
+	assert_non_null(strstr(f->screen, "usage: as <user-id>"));
+}
+
+static void test_update_removes_buttons(void **state)
+{
+	struct fixture *f = *state;
+	int rc = -1;
+	post_card(f);
+	struct chat_block done = {.type = CHAT_BLOCK_SECTION, .text = "Approved by <@U0APPROVER1>"};
+	struct chat_message m = {.text = "Approved", .blocks = &done, .n_blocks = 1};
+	assert_int_equal(chat_update(f->chat, "C0OPS", "1", &m, on_posted, &rc), 0);
+	assert_int_equal(rc, 0);
+	drain_screen(f);
+	assert_non_null(strstr(f->screen, "updated message 1"));
+	assert_non_null(strstr(f->screen, "Approved by @U0APPROVER1"));
+	type(f, "approve 1\n", 0);
+	assert_int_equal(f->seen.n, 0);
+	assert_non_null(strstr(f->screen, "message 1 has no buttons"));
+	/* unknown message */
+	assert_int_equal(chat_update(f->chat, "C0OPS", "99", &m, on_posted, &rc), 0);
+	assert_int_equal(rc, BOT_ENOTFOUND);
+}
+
+static void test_mention_ephemeral_and_eof(void **state)
+{
+	struct fixture *f = *state;
+	type(f, "what is going on with web?\n", 1);
+	assert_int_equal(f->seen.ev[0].type, CHAT_EV_MENTION);
+	assert_string_equal(f->seen.ev[0].text, "what is going on with web?");
+
+	struct chat_message m = {.text = "Only you see <b>this</b>"};
+	assert_int_equal(chat_ephemeral(f->chat, "U0ONCALL1", &m, NULL, NULL), 0);
+	drain_screen(f);
+	assert_non_null(strstr(f->screen, "(only visible to @U0ONCALL1)"));
+
+	/* a long line is refused, not truncated into a command */
+	char big[5000];
+	memset(big, 'x', sizeof big - 2);
+	big[0] = '/';
+	big[sizeof big - 2] = '\n';
+	big[sizeof big - 1] = '\0';
+	type(f, big, 1);
+	assert_int_equal(f->seen.n, 1);
+	assert_non_null(strstr(f->screen, "line too long"));
+
+	type(f, "quit\n", 1);
+	assert_true(f->seen.eof);
+}
+
+static void test_render_text(void **state)
+{
+	(void)state;
+	char *t = console_render_text("hi <@U1>, at <!date^1700000000^{time}|10:05> see "
+				      "<https://x.test|docs> in <#C1|ops> &lt;tag&gt; <!here>");
+	assert_string_equal(t, "hi @U1, at 10:05 see docs (https://x.test) in #ops <tag> @here");
+	free(t);
+	t = console_render_text("unclosed <angle and & alone");
+	assert_string_equal(t, "unclosed <angle and & alone");
+	free(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_command_event, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_buttons_render_and_press, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_update_removes_buttons, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mention_ephemeral_and_eof, setup, teardown),
+		cmocka_unit_test(test_render_text),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
