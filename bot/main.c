@@ -3,6 +3,7 @@
  * Startup errors are fatal with a clear message; at runtime errors are
  * reported and the bot keeps serving (style.md habit 17).
  */
+#include "adapters/cloud_dryrun.h"
 #include "adapters/console/console.h"
 #include "bot/app.h"
 #include "bot/audit.h"
@@ -66,6 +67,7 @@ struct bot {
 	struct bot_loop *loop;
 	struct config *cfg;
 	struct chat *chat;
+	struct cloud *cloud;
 	struct app *app;
 	int exit_code;
 };
@@ -246,10 +248,18 @@ static int run(struct bot *b)
 	rc = create_chat(b, &err);
 	if (rc)
 		goto out;
+	/* No AWS backend is wired yet: every read answers "no AWS access
+	 * configured" and nothing is ever changed. */
+	b->cloud = cloud_dryrun_create(bot_loop_uv(b->loop), NULL);
+	if (!b->cloud) {
+		rc = bot_error_set(&err, BOT_ENOMEM, "out of memory");
+		goto out;
+	}
 	struct app_opts ao = {
 		.loop = bot_loop_uv(b->loop),
 		.cfg = b->cfg,
 		.chat = b->chat,
+		.cloud = b->cloud,
 		.dry_run = b->o.dry_run,
 	};
 	rc = app_create(&ao, &b->app, &err);
@@ -282,6 +292,8 @@ out:
 		bot_loop_shutdown(b->loop);
 		(void)bot_loop_run(b->loop);
 	}
+	if (b->cloud)
+		b->cloud->ops->destroy(b->cloud);
 	app_destroy(b->app);
 	if (b->chat)
 		b->chat->ops->destroy(b->chat);
