@@ -1,6 +1,8 @@
 /* app.c - the core's event routing (see app.h). */
 #include "bot/app.h"
+#include "bot/card.h"
 #include "bot/log.h"
+#include "bot/workflow.h"
 #include "commands/commands.h"
 
 #include <stdio.h>
@@ -12,6 +14,8 @@ struct app {
 	struct config *cfg;
 	struct chat *chat;
 	struct cloud *cloud;
+	struct store *store;
+	struct workflow *wf;
 	bool dry_run;
 };
 
@@ -20,8 +24,9 @@ int app_create(const struct app_opts *o, struct app **out, struct bot_error *err
 	struct app *a;
 
 	*out = NULL;
-	if (!o || !o->cfg || !o->chat)
-		return bot_error_set(err, BOT_EINVAL, "app: config and chat are required");
+	if (!o || !o->cfg || !o->chat || !o->cloud || !o->store || !o->loop)
+		return bot_error_set(err, BOT_EINVAL, "app: loop, config, chat, cloud and store are "
+				     "required");
 	a = calloc(1, sizeof *a);
 	if (!a)
 		return bot_error_set(err, BOT_ENOMEM, "app: out of memory");
@@ -29,21 +34,46 @@ int app_create(const struct app_opts *o, struct app **out, struct bot_error *err
 	a->cfg = config_ref(o->cfg);
 	a->chat = o->chat;
 	a->cloud = o->cloud;
+	a->store = o->store;
 	a->dry_run = o->dry_run;
+	struct workflow_opts wo = {
+		.loop = o->loop, .store = o->store, .chat = o->chat, .cloud = o->cloud, .cfg = o->cfg,
+		.verify_first_ms = o->verify_first_ms, .verify_max_ms = o->verify_max_ms,
+		.verify_timeout_ms = o->verify_timeout_ms,
+	};
+	int rc = wf_create(&wo, &a->wf, err);
+	if (rc) {
+		config_unref(a->cfg);
+		free(a);
+		return rc;
+	}
 	*out = a;
 	return BOT_EOK;
+}
+
+int app_start(struct app *a, struct bot_error *err)
+{
+	return wf_start(a->wf, err);
+}
+
+void app_stop(struct app *a)
+{
+	if (a)
+		wf_stop(a->wf);
 }
 
 void app_destroy(struct app *a)
 {
 	if (!a)
 		return;
+	wf_destroy(a->wf);
 	config_unref(a->cfg);
 	free(a);
 }
 
 struct chat *app_chat(struct app *a) { return a->chat; }
 struct cloud *app_cloud(struct app *a) { return a->cloud; }
+struct workflow *app_workflow(struct app *a) { return a->wf; }
 struct config *app_config(struct app *a) { return a->cfg; }
 bool app_dry_run(const struct app *a) { return a->dry_run; }
 
@@ -52,6 +82,7 @@ void app_set_config(struct app *a, struct config *cfg)
 	struct config *old = a->cfg;
 	a->cfg = config_ref(cfg);
 	config_unref(old);
+	wf_set_config(a->wf, cfg);
 }
 
 bool app_may_request(const struct config_service *svc, const char *user)
@@ -117,10 +148,45 @@ static void route_mention(struct app *a, const struct chat_event *ev)
 	cmd_dispatch(a, &cmd);
 }
 
+/* The "Scale to N" button of an investigation: the same checks as typing
+ * /scale <service> <N> (value is "<service> <N>"). */
+static void route_investigate_scale(struct app *a, const struct chat_event *ev)
+{
+	struct chat_event cmd = *ev;
+	cmd.type = CHAT_EV_COMMAND;
+	cmd.command = "/scale";
+	cmd.text = ev->value ? ev->value : "";
+	cmd_dispatch(a, &cmd);
+}
+
+static bool already_processed(struct app *a, const struct chat_event *ev)
+{
+	struct bot_error err = {0};
+	bool seen = false;
+	char key[256];
+
+	if (!ev->id || !*ev->id)
+		return false;
+	/* own namespace: the gate engine records click ids in the same table
+	 * (its refusal of a repeated click is audited) */
+	snprintf(key, sizeof key, "app:%s", ev->id);
+	if (store_seen_event(a->store, key, &seen, &err) != BOT_EOK) {
+		/* act rather than drop: every decision is still one conditional
+		 * commit, so a repeat cannot decide twice */
+		log_warn("event.dedupe", "id=%s error=\"%s\"", ev->id, err.msg);
+		return false;
+	}
+	if (seen)
+		log_info("event.duplicate", "id=%s action=dropped", ev->id);
+	return seen;
+}
+
 void app_on_chat_event(void *ud, const struct chat_event *ev)
 {
 	struct app *a = ud;
 
+	if (already_processed(a, ev))
+		return;
 	switch (ev->type) {
 	case CHAT_EV_COMMAND:
 		cmd_dispatch(a, ev);
@@ -129,7 +195,14 @@ void app_on_chat_event(void *ud, const struct chat_event *ev)
 		route_mention(a, ev);
 		break;
 	case CHAT_EV_BUTTON:
-		log_info("button", "action=%s user=%s", ev->action_id, ev->user);
+		log_info("button", "action=%s user=%s", ev->action_id ? ev->action_id : "",
+			 ev->user ? ev->user : "");
+		if (wf_on_button(a->wf, ev))
+			break;
+		if (ev->action_id && strcmp(ev->action_id, "investigate.scale") == 0)
+			route_investigate_scale(a, ev);
+		else
+			log_warn("button", "action=%s result=unknown_action", ev->action_id ? ev->action_id : "");
 		break;
 	}
 }

@@ -9,7 +9,10 @@
 #include "adapters/chat.h"
 #include "adapters/cloud.h"
 #include "bot/error.h"
+#include "bot/store.h"
 #include "config/config.h"
+
+struct workflow;
 
 struct app;
 
@@ -19,14 +22,22 @@ struct app_opts {
 	struct chat *chat;    /* borrowed; must outlive the app */
 	struct cloud *cloud;  /* borrowed; must outlive the app (destroy it first:
 			       * its pending callbacks still reach the app) */
+	struct store *store;  /* borrowed; must outlive the app */
 	bool dry_run;         /* plan, never touch AWS */
+	/* Recovery-check timing for the workflow (0 = its defaults). */
+	uint64_t verify_first_ms, verify_max_ms, verify_timeout_ms;
 };
 
 int app_create(const struct app_opts *o, struct app **out, struct bot_error *err);
 void app_destroy(struct app *a); /* NULL ok */
+/* Resume the gates an earlier run left; call once the chat is started. */
+int app_start(struct app *a, struct bot_error *err);
+/* Stop timers and in-flight work (from a loop shutdown hook). */
+void app_stop(struct app *a);
 
 struct chat *app_chat(struct app *a);
 struct cloud *app_cloud(struct app *a);
+struct workflow *app_workflow(struct app *a);
 /* The config in force now (borrowed; take a ref to keep it past the
  * current callback). */
 struct config *app_config(struct app *a);
@@ -43,8 +54,9 @@ const char *app_channel_for(const struct config_service *svc, const char *event_
 /* "Known services: a, b, c" (escaped mrkdwn) into buf. */
 void app_known_services(struct app *a, char *buf, size_t n);
 
-/* The chat backend's event callback; ud is the app. Duplicate event ids
- * (redeliveries) are dropped here. */
+/* The chat backend's event callback; ud is the app. Events whose id was
+ * already processed (redeliveries, replays after a reconnect or a restart)
+ * are dropped here, using the store's processed ids. */
 void app_on_chat_event(void *ud, const struct chat_event *ev);
 
 #endif

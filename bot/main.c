@@ -9,6 +9,7 @@
 #include "bot/audit.h"
 #include "bot/log.h"
 #include "bot/loop.h"
+#include "bot/store.h"
 #include "build_config.h"
 #include "config/config.h"
 
@@ -68,6 +69,7 @@ struct bot {
 	struct config *cfg;
 	struct chat *chat;
 	struct cloud *cloud;
+	struct store *store;
 	struct app *app;
 	int exit_code;
 };
@@ -198,6 +200,13 @@ static void on_console_eof(void *ud)
 	bot_loop_shutdown(b->loop);
 }
 
+static void app_stop_hook(void *ud, void (*done)(void *), void *done_ud)
+{
+	struct bot *b = ud;
+	app_stop(b->app);
+	done(done_ud);
+}
+
 static void chat_stop_hook(void *ud, void (*done)(void *), void *done_ud)
 {
 	struct bot *b = ud;
@@ -245,6 +254,14 @@ static int run(struct bot *b)
 	rc = bot_loop_create(&b->loop, &err);
 	if (rc)
 		goto out;
+	struct store_opts so = {.path = b->cfg->store.path};
+	rc = store_open(&so, &b->store, &err);
+	if (rc) {
+		char why[sizeof err.msg];
+		snprintf(why, sizeof why, "%s", err.msg);
+		bot_error_set(&err, rc, "cannot open the store %s: %s", b->cfg->store.path, why);
+		goto out;
+	}
 	rc = create_chat(b, &err);
 	if (rc)
 		goto out;
@@ -260,6 +277,7 @@ static int run(struct bot *b)
 		.cfg = b->cfg,
 		.chat = b->chat,
 		.cloud = b->cloud,
+		.store = b->store,
 		.dry_run = b->o.dry_run,
 	};
 	rc = app_create(&ao, &b->app, &err);
@@ -270,6 +288,7 @@ static int run(struct bot *b)
 	if ((rc = bot_loop_on_signal(b->loop, SIGINT, on_shutdown_signal, b)) ||
 	    (rc = bot_loop_on_signal(b->loop, SIGTERM, on_shutdown_signal, b)) ||
 	    (rc = bot_loop_on_signal(b->loop, SIGHUP, on_reload_signal, b)) ||
+	    (rc = bot_loop_on_shutdown(b->loop, app_stop_hook, b)) ||
 	    (rc = bot_loop_on_shutdown(b->loop, chat_stop_hook, b))) {
 		bot_error_set(&err, rc, "cannot install signal handlers");
 		goto out;
@@ -279,8 +298,12 @@ static int run(struct bot *b)
 		bot_error_set(&err, rc, "cannot start the %s chat", b->chat->ops->name);
 		goto out;
 	}
-	log_info("start", "version=%s chat=%s services=%zu dry_run=%s", BOT_VERSION,
-		 b->chat->ops->name, b->cfg->n_services, b->o.dry_run ? "true" : "false");
+	log_info("start", "version=%s chat=%s services=%zu dry_run=%s store=%s", BOT_VERSION,
+		 b->chat->ops->name, b->cfg->n_services, b->o.dry_run ? "true" : "false",
+		 store_path(b->store));
+	rc = app_start(b->app, &err);
+	if (rc)
+		goto out; /* the loop still runs the shutdown below */
 	ran = true;
 	rc = bot_loop_run(b->loop);
 	log_info("stop", "result=%s", rc ? "error" : "clean");
@@ -299,6 +322,7 @@ out:
 		b->chat->ops->destroy(b->chat);
 	if (bot_loop_destroy(b->loop) != 0 && !rc)
 		rc = BOT_ESTATE;
+	store_close(b->store);
 	return rc;
 }
 

@@ -154,6 +154,7 @@ enum q {
 	Q_GATE_INSERT,
 	Q_GATE_GET,
 	Q_GATE_BY_STATE,
+	Q_GATE_RECENT,
 	Q_APPROVALS_OF,
 	Q_DELIVERED_TS,
 	Q_DELIVERED_ARM,
@@ -182,6 +183,7 @@ static const char *const q_sql[Q_COUNT] = {
 		" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,'PENDING',?15)",
 	[Q_GATE_GET] = "SELECT " GATE_COLS " FROM gates WHERE id = ?1",
 	[Q_GATE_BY_STATE] = "SELECT " GATE_COLS " FROM gates WHERE state = ?1 ORDER BY id",
+	[Q_GATE_RECENT] = "SELECT " GATE_COLS " FROM gates ORDER BY id DESC LIMIT ?1",
 	[Q_APPROVALS_OF] = "SELECT user FROM approvals WHERE gate_id = ?1 ORDER BY rowid",
 	[Q_DELIVERED_TS] =
 		"UPDATE gates SET channel = COALESCE(?2, channel), message_ts = ?3, updated_at = ?4"
@@ -863,6 +865,47 @@ int store_gate_list(struct store *s, unsigned mask, struct store_gate **out, siz
 			rc = db_err(s, err, "list gates");
 		done(st);
 	}
+	if (rc) {
+		store_gate_array_free(v, len);
+		return rc;
+	}
+	*out = v;
+	*n = len;
+	return BOT_EOK;
+}
+
+int store_gate_recent(struct store *s, size_t limit, struct store_gate **out, size_t *n,
+		      struct bot_error *err)
+{
+	struct store_gate *v = NULL;
+	size_t len = 0;
+	sqlite3_stmt *st;
+	int rc = BOT_EOK, step = SQLITE_DONE;
+
+	*out = NULL;
+	*n = 0;
+	if (limit == 0)
+		return BOT_EOK;
+	if (limit > 1000)
+		limit = 1000;
+	v = calloc(limit, sizeof *v);
+	if (!v)
+		return bot_error_set(err, BOT_ENOMEM, "store: out of memory");
+	st = stmt(s, Q_GATE_RECENT, err);
+	if (!st) {
+		free(v);
+		return BOT_ESTORE;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)limit);
+	while (len < limit && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = read_gate(s, st, &v[len], err);
+		if (rc)
+			break;
+		len++;
+	}
+	if (rc == BOT_EOK && len < limit && step != SQLITE_DONE)
+		rc = db_err(s, err, "list recent gates");
+	done(st);
 	if (rc) {
 		store_gate_array_free(v, len);
 		return rc;

@@ -10,9 +10,16 @@
 
 /* Keep sorted by name: cmd_lookup uses bsearch and a unit test checks it. */
 const struct cmd_def cmd_table[] = {
-	{"/chatops", cmd_chatops, 0, 1, false, "/chatops [help]", "What the bot does and what you may ask of it"},
-	{"/investigate", cmd_investigate, 1, 1, false, "/investigate <service>",
+	{"/chatops", cmd_chatops, 0, 1, false, CMD_ANYONE, "/chatops [help]",
+	 "What the bot does and what you may ask of it"},
+	{"/gates", cmd_gates, 0, 2, false, CMD_ANYONE, "/gates [cancel <id>]",
+	 "Open and recent approval requests; cancel an open one (requester or approver)"},
+	{"/investigate", cmd_investigate, 1, 1, false, CMD_REQUESTERS, "/investigate <service>",
 	 "Service state, CPU and memory over 30 min, alarms, and a suggested action"},
+	{"/scale", cmd_scale, 2, 2, true, CMD_REQUESTERS,
+	 "/scale <service> <count> [--timer 10m|PT10M] [reason...]",
+	 "Ask to set the desired task count; approvers get Approve/Deny, silence until the "
+	 "timer ends counts as approval"},
 };
 const size_t cmd_table_len = BOT_ARRAY_LEN(cmd_table);
 
@@ -76,17 +83,66 @@ int cmd_split(struct cmd_ctx *ctx, char *buf, int max_words)
 	return BOT_EOK;
 }
 
+/* May user use a command of this audience on some service? */
+static bool may_use(struct app *app, const char *user, enum cmd_audience who)
+{
+	const struct config *cfg = app_config(app);
+
+	if (who == CMD_ANYONE || !user)
+		return true;
+	for (size_t i = 0; i < cfg->n_services; i++)
+		if (app_may_request(&cfg->services[i], user))
+			return true;
+	return false;
+}
+
+static void put_services(struct app *app, const char *user, bool approve, char *buf, size_t n,
+			 size_t *o)
+{
+	const struct config *cfg = app_config(app);
+	size_t k = 0;
+
+	for (size_t i = 0; i < cfg->n_services && *o < n; i++) {
+		const struct config_service *s = &cfg->services[i];
+		if (!(approve ? app_may_approve(s, user) : app_may_request(s, user)))
+			continue;
+		char esc[300];
+		chat_escape(esc, sizeof esc, s->name);
+		*o += (size_t)snprintf(buf + *o, n - *o, "%s`%s`", k++ ? ", " : "", esc);
+	}
+	if (k == 0 && *o < n)
+		*o += (size_t)snprintf(buf + *o, n - *o, "none");
+}
+
 void cmd_help_text(struct app *app, const char *user, char *buf, size_t n)
 {
-	size_t o = 0;
-	(void)app;
-	(void)user;
+	size_t o = 0, hidden = 0;
+	char usage[200];
 
 	o += (size_t)snprintf(buf + o, n - o, "*chatops-bot* investigates ECS services and scales them "
-			      "after approval (silence until the timer ends counts as approval).\n");
-	for (size_t i = 0; i < cmd_table_len && o < n; i++)
-		o += (size_t)snprintf(buf + o, n - o, "`%s` %s\n", cmd_table[i].usage,
-				      cmd_table[i].summary);
+			      "after approval: approvers get *Approve* / *Deny* buttons, and if nobody "
+			      "denies before the timer ends, silence counts as approval.\n");
+	for (size_t i = 0; i < cmd_table_len && o < n; i++) {
+		if (!may_use(app, user, cmd_table[i].audience)) {
+			hidden++;
+			continue;
+		}
+		chat_escape(usage, sizeof usage, cmd_table[i].usage);
+		o += (size_t)snprintf(buf + o, n - o, "`%s` %s\n", usage, cmd_table[i].summary);
+	}
+	if (user && o < n) {
+		o += (size_t)snprintf(buf + o, n - o, "You may request changes to: ");
+		put_services(app, user, false, buf, n, &o);
+		if (o < n)
+			o += (size_t)snprintf(buf + o, n - o, "\nYou may approve or deny requests for: ");
+		put_services(app, user, true, buf, n, &o);
+		if (hidden && o < n)
+			o += (size_t)snprintf(buf + o, n - o, "\n_%zu command%s hidden: ask a service's "
+					      "owners to add you to the bot's requesters._", hidden,
+					      hidden == 1 ? "" : "s");
+	}
+	if (o >= n && n > 4)
+		memcpy(buf + n - 4, "...", 4);
 }
 
 static void reply_ephemeral(struct app *app, const struct chat_event *ev, const char *text)
@@ -102,7 +158,7 @@ void cmd_dispatch(struct app *app, const struct chat_event *ev)
 {
 	struct cmd_ctx ctx = {.app = app, .ev = ev};
 	const struct cmd_def *def = cmd_lookup(ev->command);
-	char msg[1024] = "", out[1536], esc[128];
+	char msg[1024] = "", out[1536], esc[128], usage[200];
 	char *text = NULL;
 	enum cmd_status st;
 
@@ -119,15 +175,16 @@ void cmd_dispatch(struct app *app, const struct chat_event *ev)
 		reply_ephemeral(app, ev, "Out of memory; nothing was done.");
 		return;
 	}
+	chat_escape(usage, sizeof usage, def->usage);
 	ctx.argv[0] = (char *)def->name;
 	if (cmd_split(&ctx, text, def->max_args) != BOT_EOK) {
-		snprintf(out, sizeof out, "Unbalanced quote. Usage: `%s`", def->usage);
+		snprintf(out, sizeof out, "Unbalanced quote. Usage: `%s`", usage);
 		reply_ephemeral(app, ev, out);
 		goto out;
 	}
 	if (ctx.argc - 1 < def->min_args || (*ctx.rest && !def->takes_rest)) {
 		snprintf(out, sizeof out, "%s arguments. Usage: `%s`",
-			 ctx.argc - 1 < def->min_args ? "Missing" : "Too many", def->usage);
+			 ctx.argc - 1 < def->min_args ? "Missing" : "Too many", usage);
 		reply_ephemeral(app, ev, out);
 		goto out;
 	}
@@ -137,7 +194,7 @@ void cmd_dispatch(struct app *app, const struct chat_event *ev)
 	case CMD_OK:
 		break;
 	case CMD_USAGE:
-		snprintf(out, sizeof out, "%s\nUsage: `%s`", msg, def->usage);
+		snprintf(out, sizeof out, "%s\nUsage: `%s`", msg, usage);
 		reply_ephemeral(app, ev, out);
 		break;
 	case CMD_DENIED:

@@ -38,11 +38,19 @@ enum cmd_status {
 
 typedef enum cmd_status (*cmd_fn)(struct cmd_ctx *ctx, char *msg, size_t msg_len);
 
+/* Who a command is for; help lists only what the asker may use (the
+ * command itself still checks, per service). */
+enum cmd_audience {
+	CMD_ANYONE = 0,
+	CMD_REQUESTERS,   /* requesters or approvers of at least one service */
+};
+
 struct cmd_def {
 	const char *name;     /* "/scale"; the table is sorted by this */
 	cmd_fn fn;
 	int min_args, max_args; /* words counted without argv[0] */
 	bool takes_rest;      /* free text may follow the words (a reason) */
+	enum cmd_audience audience;
 	const char *usage;    /* "/scale <service> <count> [--timer 10m] [reason...]" */
 	const char *summary;  /* one line */
 };
@@ -70,7 +78,9 @@ void cmd_help_text(struct app *app, const char *user, char *buf, size_t n);
 
 /* Individual commands (one file each). */
 enum cmd_status cmd_chatops(struct cmd_ctx *ctx, char *msg, size_t msg_len);
+enum cmd_status cmd_gates(struct cmd_ctx *ctx, char *msg, size_t msg_len);
 enum cmd_status cmd_investigate(struct cmd_ctx *ctx, char *msg, size_t msg_len);
+enum cmd_status cmd_scale(struct cmd_ctx *ctx, char *msg, size_t msg_len);
 
 struct config_service;
 /* Start an investigation of svc for user, posting to channel (also used by

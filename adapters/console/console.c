@@ -4,10 +4,12 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_LINE 4096
@@ -53,6 +55,7 @@ struct console {
 	struct kept_msg kept[MAX_KEPT];
 	size_t n_kept, kept_head; /* ring buffer */
 	unsigned long next_msg, next_event;
+	uint64_t run_id;         /* makes event ids unique across runs */
 
 	/* a click waiting for "y" */
 	bool pending_confirm;
@@ -408,8 +411,9 @@ static int con_ephemeral(struct chat *ch, const char *user, const struct chat_me
 
 static void emit(struct console *c, struct chat_event *ev)
 {
-	char id[32];
-	snprintf(id, sizeof id, "console-%lu", ++c->next_event);
+	char id[64];
+	/* ids are unique across runs too: the store remembers processed ids */
+	snprintf(id, sizeof id, "console-%" PRIx64 "-%lu", c->run_id, ++c->next_event);
 	ev->id = id;
 	ev->user = c->user;
 	if (!ev->channel)
@@ -751,6 +755,7 @@ int console_chat_create(uv_loop_t *loop, const struct console_opts *o, struct ch
 		return bot_error_set(err, BOT_ENOMEM, "console: out of memory");
 	c->chat.ops = &console_ops;
 	c->loop = loop;
+	c->run_id = uv_hrtime() ^ ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid();
 	c->in_fd = o->in_fd;
 	c->out_fd = (o->in_fd == 0 && o->out_fd == 0) ? 1 : o->out_fd;
 	c->user = strdup(o->user);

@@ -165,7 +165,11 @@ static void test_command_event(void **state)
 	assert_string_equal(f->seen.ev[0].command, "/scale");
 	assert_string_equal(f->seen.ev[0].text, "web 5 high cpu");
 	assert_string_equal(f->seen.ev[0].user, "U0ONCALL1");
-	assert_string_equal(f->seen.ev[0].id, "console-1");
+	/* ids are unique across runs: "console-<run>-<n>" */
+	assert_int_equal(strncmp(f->seen.ev[0].id, "console-", 8), 0);
+	const char *n = strrchr(f->seen.ev[0].id, '-');
+	assert_true(n && n > f->seen.ev[0].id + 8);
+	assert_string_equal(n, "-1");
 }
 
 static void test_buttons_render_and_press(void **state)

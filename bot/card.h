@@ -1,0 +1,62 @@
+/* card.h - the approval card and the audit-trail lines, rendered from a
+ * stored gate.
+ *
+ * One living message per gate: the card is posted when the request is made
+ * and replaced (chat update) at every state, so its content is a pure
+ * function of the gate as stored plus a few things only the workflow knows
+ * right now (a reminder, the recovery summary). Buttons appear only while
+ * the gate is PENDING and delivered-or-being-delivered; once decided they
+ * are gone. Everything user-controlled is escaped here.
+ *
+ * Pure: no I/O, the time comes in. Unit-tested directly.
+ */
+#ifndef BOT_CARD_H
+#define BOT_CARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "adapters/chat.h"
+#include "bot/store.h"
+
+/* Action ids of the card's buttons; the value is the gate id in decimal. */
+#define CARD_ACTION_APPROVE "gate.approve"
+#define CARD_ACTION_DENY    "gate.deny"
+
+struct card_info {
+	int64_t now_ms;          /* wall clock */
+	const char *reminder;    /* "half time", "1 minute left" or NULL */
+	const char *recovery;    /* mrkdwn summary of the recovery check, or NULL */
+};
+
+/* A rendered card; msg points into the struct, so keep it where it is while
+ * msg is in use. */
+struct card {
+	struct chat_message msg;
+	struct chat_block blocks[8];
+	struct chat_button buttons[2];
+	struct chat_confirm confirm;
+	char header[160];
+	char what[1600];
+	char evidence[2000];
+	char rule[900];
+	char status[1400];
+	char context[400];
+	char fallback[600];
+	char value[24];
+	char confirm_text[200];
+};
+
+/* Render g (which must have service, requester, approvers...) for channel
+ * (the card's channel; NULL = g->channel). */
+void card_render(struct card *c, const struct store_gate *g, const struct card_info *info);
+
+/* "<!date^E^{date_short_pretty} {time}|2026-12-01 08:39 UTC>" for wall ms t. */
+size_t card_date(int64_t t_ms, char *buf, size_t n);
+
+/* One sentence saying how g left PENDING and by whom (mrkdwn), e.g.
+ * "approved by <@U1>", "approved by timer: nobody denied within 10m",
+ * "denied by <@U2>", "cancelled by <@U1>", "not delivered: ...". */
+size_t card_decision(const struct store_gate *g, char *buf, size_t n);
+
+#endif

@@ -1,0 +1,730 @@
+/* The workflow through the app: chat events in (commands, clicks), the
+ * approval card and its thread out, against a real SQLite store and the
+ * real gate engine. Chat and cloud are in-test backends that record every
+ * call, answer asynchronously like the real ones, and can be told to fail
+ * (delivery failure, AccessDenied), so each path is exercised for real.
+ * The end-to-end versions against the fake Slack and moto live in
+ * tests/integration/. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bot/app.h"
+#include "bot/audit.h"
+#include "bot/card.h"
+#include "bot/log.h"
+#include "bot/store.h"
+
+#define MAX_MSG 256
+#define WAIT_MS 5000
+
+/* ---- recording chat --------------------------------------------------- */
+
+struct rec_msg {
+	char method[16];        /* post | update | ephemeral */
+	char channel[32], ts[32], thread[32], user[32];
+	char text[6000];        /* fallback + every block's text */
+	int n_buttons;
+	char action[2][32], value[2][32];
+};
+
+struct reply {
+	uv_timer_t t;
+	chat_result_cb cb;
+	void *ud;
+	int rc;
+	char ts[32];
+};
+
+struct rec_chat {
+	struct chat base;
+	uv_loop_t *loop;
+	struct rec_msg msg[MAX_MSG];
+	int n, next_ts;
+	int fail_posts;        /* card posts (top level) to fail */
+};
+
+static void reply_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void reply_fire(uv_timer_t *t)
+{
+	struct reply *r = (struct reply *)t;
+	if (r->cb)
+		r->cb(r->ud, r->rc, r->rc ? NULL : r->ts, r->rc ? "channel_not_found" : NULL);
+	uv_close((uv_handle_t *)t, reply_closed);
+}
+
+static void answer(struct rec_chat *c, chat_result_cb cb, void *ud, int rc, const char *ts)
+{
+	struct reply *r = calloc(1, sizeof *r);
+	assert_non_null(r);
+	r->cb = cb;
+	r->ud = ud;
+	r->rc = rc;
+	snprintf(r->ts, sizeof r->ts, "%s", ts ? ts : "");
+	uv_timer_init(c->loop, &r->t);
+	uv_timer_start(&r->t, reply_fire, 1, 0);
+}
+
+static struct rec_msg *record(struct rec_chat *c, const char *method, const struct chat_message *m)
+{
+	assert_true(c->n < MAX_MSG);
+	struct rec_msg *r = &c->msg[c->n++];
+	size_t o;
+	memset(r, 0, sizeof *r);
+	snprintf(r->method, sizeof r->method, "%s", method);
+	snprintf(r->channel, sizeof r->channel, "%s", m->channel ? m->channel : "");
+	snprintf(r->thread, sizeof r->thread, "%s", m->thread_ts ? m->thread_ts : "");
+	assert_non_null(m->text); /* a fallback text is required */
+	o = (size_t)snprintf(r->text, sizeof r->text, "%s\n", m->text);
+	for (size_t i = 0; i < m->n_blocks && o < sizeof r->text; i++) {
+		const struct chat_block *b = &m->blocks[i];
+		if (b->text)
+			o += (size_t)snprintf(r->text + o, sizeof r->text - o, "%s\n", b->text);
+		for (size_t k = 0; k < b->n_buttons && r->n_buttons < 2; k++, r->n_buttons++) {
+			snprintf(r->action[r->n_buttons], 32, "%s", b->buttons[k].action_id);
+			snprintf(r->value[r->n_buttons], 32, "%s", b->buttons[k].value);
+		}
+	}
+	return r;
+}
+
+static int rc_start(struct chat *c) { (void)c; return 0; }
+
+static int rc_post(struct chat *base, const struct chat_message *m, chat_result_cb cb, void *ud)
+{
+	struct rec_chat *c = (struct rec_chat *)base;
+	struct rec_msg *r = record(c, "post", m);
+	if (!m->thread_ts && c->fail_posts > 0) {
+		c->fail_posts--;
+		snprintf(r->method, sizeof r->method, "post-failed");
+		answer(c, cb, ud, BOT_EREMOTE, NULL);
+		return 0;
+	}
+	snprintf(r->ts, sizeof r->ts, "1700000000.%06d", ++c->next_ts);
+	answer(c, cb, ud, 0, r->ts);
+	return 0;
+}
+
+static int rc_update(struct chat *base, const char *channel, const char *ts,
+		     const struct chat_message *m, chat_result_cb cb, void *ud)
+{
+	struct rec_chat *c = (struct rec_chat *)base;
+	struct rec_msg *r = record(c, "update", m);
+	snprintf(r->channel, sizeof r->channel, "%s", channel);
+	snprintf(r->ts, sizeof r->ts, "%s", ts);
+	answer(c, cb, ud, 0, ts);
+	return 0;
+}
+
+static int rc_ephemeral(struct chat *base, const char *user, const struct chat_message *m,
+			chat_result_cb cb, void *ud)
+{
+	struct rec_chat *c = (struct rec_chat *)base;
+	struct rec_msg *r = record(c, "ephemeral", m);
+	snprintf(r->user, sizeof r->user, "%s", user);
+	answer(c, cb, ud, 0, "1.1");
+	return 0;
+}
+
+static void rc_stop(struct chat *c, void (*done)(void *), void *ud) { (void)c; done(ud); }
+static void rc_destroy(struct chat *c) { (void)c; }
+
+static const struct chat_ops rec_ops = {
+	.name = "recording", .start = rc_start, .post = rc_post, .update = rc_update,
+	.ephemeral = rc_ephemeral, .stop = rc_stop, .destroy = rc_destroy,
+};
+
+/* ---- in-test cloud ------------------------------------------------------ */
+
+struct creply {
+	uv_timer_t t;
+	struct tcloud *tc;
+	enum { R_DESCRIBE, R_SCALE, R_METRICS, R_ALARMS, R_NOTIFY } kind;
+	union {
+		cloud_describe_cb d;
+		cloud_scale_cb s;
+		cloud_metrics_cb m;
+		cloud_alarms_cb a;
+		cloud_notify_cb n;
+	} cb;
+	void *ud;
+	int desired;
+};
+
+struct tcloud {
+	struct cloud base;
+	uv_loop_t *loop;
+	int desired;
+	int describes, scales, metric_calls, notifies;
+	bool deny_scale;       /* answer UpdateService with AccessDeniedException */
+	double cpu[30], times[30];
+};
+
+static void cloud_reply_fire(uv_timer_t *t)
+{
+	struct creply *r = (struct creply *)t;
+	struct tcloud *tc = r->tc;
+	struct cloud_error ok = {0}, denied = {
+		.code = BOT_EPERM, .http_status = 400, .aws_code = "AccessDeniedException",
+		.message = "User: arn:aws:iam::123456789012:user/ro is not authorized to perform: "
+			   "ecs:UpdateService", .request_id = "rid-denied-7", .attempts = 1,
+	};
+	struct cloud_service svc = {
+		.name = "web-svc", .cluster = "prod", .status = "ACTIVE", .desired = tc->desired,
+		.running = tc->desired,
+	};
+	switch (r->kind) {
+	case R_DESCRIBE:
+		r->cb.d(r->ud, &ok, &svc);
+		break;
+	case R_SCALE:
+		if (tc->deny_scale) {
+			r->cb.s(r->ud, &denied, NULL);
+		} else {
+			tc->desired = r->desired;
+			svc.desired = svc.running = r->desired;
+			snprintf(ok.request_id, sizeof ok.request_id, "rid-scale-1");
+			r->cb.s(r->ud, &ok, &svc);
+		}
+		break;
+	case R_METRICS: {
+		double now = (double)time(NULL);
+		for (int i = 0; i < 30; i++) {
+			tc->times[i] = now - (30 - i) * 60.0;
+			tc->cpu[i] = 97.0;
+		}
+		struct cloud_metrics m = {
+			.cpu_avg = {.name = "CPUUtilization", .stat = "Average", .period_s = 60,
+				    .values = tc->cpu, .times = tc->times, .n = 30},
+			.cpu_max = {.name = "CPUUtilization", .stat = "Maximum", .period_s = 60,
+				    .values = tc->cpu, .times = tc->times, .n = 30},
+			.start = now - 1800, .end = now,
+		};
+		r->cb.m(r->ud, &ok, &m);
+		break;
+	}
+	case R_ALARMS:
+		r->cb.a(r->ud, &ok, NULL, 0);
+		break;
+	case R_NOTIFY:
+		r->cb.n(r->ud, &ok, "msg-1");
+		break;
+	}
+	uv_close((uv_handle_t *)t, reply_closed);
+}
+
+/* The answer comes on a later loop turn, like a real call's. */
+static struct creply *cloud_answer(struct tcloud *tc, int kind, void *ud, int desired)
+{
+	struct creply *r = calloc(1, sizeof *r);
+	assert_non_null(r);
+	r->tc = tc;
+	r->kind = kind;
+	r->ud = ud;
+	r->desired = desired;
+	uv_timer_init(tc->loop, &r->t);
+	uv_timer_start(&r->t, cloud_reply_fire, 2, 0);
+	return r;
+}
+
+static int tc_describe(struct cloud *c, const char *cl, const char *s, cloud_describe_cb cb, void *ud)
+{
+	struct tcloud *tc = (struct tcloud *)c;
+	(void)cl, (void)s;
+	tc->describes++;
+	cloud_answer(tc, R_DESCRIBE, ud, 0)->cb.d = cb;
+	return 0;
+}
+
+static int tc_scale(struct cloud *c, const char *cl, const char *s, int desired, bool force,
+		    cloud_scale_cb cb, void *ud)
+{
+	struct tcloud *tc = (struct tcloud *)c;
+	(void)cl, (void)s, (void)force;
+	tc->scales++;
+	cloud_answer(tc, R_SCALE, ud, desired)->cb.s = cb;
+	return 0;
+}
+
+static int tc_metrics(struct cloud *c, const char *cl, const char *s, int minutes,
+		      cloud_metrics_cb cb, void *ud)
+{
+	struct tcloud *tc = (struct tcloud *)c;
+	(void)cl, (void)s, (void)minutes;
+	tc->metric_calls++;
+	cloud_answer(tc, R_METRICS, ud, 0)->cb.m = cb;
+	return 0;
+}
+
+static int tc_alarms(struct cloud *c, const char *cl, const char *s, cloud_alarms_cb cb, void *ud)
+{
+	(void)cl, (void)s;
+	cloud_answer((struct tcloud *)c, R_ALARMS, ud, 0)->cb.a = cb;
+	return 0;
+}
+
+static int tc_notify(struct cloud *c, const char *topic, const char *subject, const char *msg,
+		     cloud_notify_cb cb, void *ud)
+{
+	struct tcloud *tc = (struct tcloud *)c;
+	(void)topic, (void)subject, (void)msg;
+	tc->notifies++;
+	cloud_answer(tc, R_NOTIFY, ud, 0)->cb.n = cb;
+	return 0;
+}
+
+static void tc_destroy(struct cloud *c) { (void)c; }
+
+static const struct cloud_ops tc_ops = {
+	.name = "test", .describe = tc_describe, .scale = tc_scale, .metrics = tc_metrics,
+	.alarms = tc_alarms, .notify = tc_notify, .destroy = tc_destroy,
+};
+
+/* ---- fixture ------------------------------------------------------------ */
+
+static const char config_yaml[] =
+	"defaults:\n"
+	"  timer: 10m\n"
+	"  min_timer: 100ms\n"
+	"  approvers: [U0APPROVER1, U0APPROVER2]\n"
+	"  requesters: [U0ONCALL1]\n"
+	"services:\n"
+	"  web:\n"
+	"    cluster: prod\n"
+	"    ecs_service: web-svc\n"
+	"    min_desired: 1\n"
+	"    max_desired: 20\n"
+	"    sns_topic_arn: arn:aws:sns:us-east-1:123456789012:owners\n";
+
+struct fixture {
+	char dir[64], path[128];
+	uv_loop_t loop;
+	struct store *store;
+	struct config *cfg;
+	struct rec_chat chat;
+	struct tcloud cloud;
+	struct app *app;
+	int ev_seq;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof *f);
+	struct bot_error err = {0};
+	struct config_errors errs = {0};
+
+	assert_non_null(f);
+	log_set_level(getenv("WF_DEBUG") ? BOT_LOG_DEBUG : BOT_LOG_ERROR);
+	snprintf(f->dir, sizeof f->dir, "/tmp/wf-test-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof f->path, "%s/s.db", f->dir);
+	assert_int_equal(uv_loop_init(&f->loop), 0);
+	assert_int_equal(store_open(&(struct store_opts){.path = f->path}, &f->store, &err), 0);
+	assert_int_equal(config_load_string("test.yaml", config_yaml, 0, &f->cfg, &errs), 0);
+	config_errors_free(&errs);
+	f->chat.base.ops = &rec_ops;
+	f->chat.loop = &f->loop;
+	f->cloud.base.ops = &tc_ops;
+	f->cloud.loop = &f->loop;
+	f->cloud.desired = 2;
+	struct app_opts ao = {
+		.loop = &f->loop, .cfg = f->cfg, .chat = &f->chat.base, .cloud = &f->cloud.base,
+		.store = f->store, .verify_first_ms = 5, .verify_max_ms = 20,
+		.verify_timeout_ms = 500,
+	};
+	assert_int_equal(app_create(&ao, &f->app, &err), 0);
+	assert_int_equal(app_start(f->app, &err), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	app_stop(f->app);
+	/* let every in-flight answer and close callback run */
+	for (int i = 0; i < 1000 && uv_run(&f->loop, UV_RUN_NOWAIT); i++)
+		usleep(1000);
+	app_destroy(f->app);
+	assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(uv_loop_close(&f->loop), 0);
+	config_unref(f->cfg);
+	store_close(f->store);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static uint64_t now_ms(void)
+{
+	return uv_hrtime() / 1000000u;
+}
+
+static void run_for(struct fixture *f, uint64_t ms)
+{
+	uint64_t end = now_ms() + ms;
+	while (now_ms() < end) {
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+		usleep(1000);
+	}
+}
+
+typedef bool (*cond_fn)(struct fixture *f, const void *arg);
+
+static bool wait_for(struct fixture *f, cond_fn c, const void *arg)
+{
+	uint64_t end = now_ms() + WAIT_MS;
+	while (!c(f, arg)) {
+		if (now_ms() > end)
+			return false;
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+		usleep(1000);
+	}
+	return true;
+}
+
+static void command(struct fixture *f, const char *user, const char *cmd, const char *text)
+{
+	char id[32];
+	snprintf(id, sizeof id, "cmd-%d", ++f->ev_seq);
+	struct chat_event ev = {
+		.type = CHAT_EV_COMMAND, .id = id, .user = user, .channel = "C0OPS",
+		.command = cmd, .text = text,
+	};
+	app_on_chat_event(f->app, &ev);
+}
+
+static void click(struct fixture *f, const char *user, const char *action, const char *value,
+		  const char *id)
+{
+	char buf[32];
+	if (!id) {
+		snprintf(buf, sizeof buf, "act-%d", ++f->ev_seq);
+		id = buf;
+	}
+	struct chat_event ev = {
+		.type = CHAT_EV_BUTTON, .id = id, .user = user, .channel = "C0OPS",
+		.action_id = action, .value = value, .message_ts = "1700000000.000001",
+	};
+	app_on_chat_event(f->app, &ev);
+}
+
+/* Does any message of `method` (NULL: any) contain `needle`? */
+static const struct rec_msg *find(struct fixture *f, const char *method, const char *needle)
+{
+	for (int i = f->chat.n - 1; i >= 0; i--)
+		if ((!method || strcmp(f->chat.msg[i].method, method) == 0) &&
+		    strstr(f->chat.msg[i].text, needle))
+			return &f->chat.msg[i];
+	return NULL;
+}
+
+static bool has_text(struct fixture *f, const void *needle)
+{
+	return find(f, NULL, needle) != NULL;
+}
+
+static enum gate_state state_of(struct fixture *f, uint64_t id)
+{
+	struct store_gate g = {0};
+	struct bot_error err = {0};
+	assert_int_equal(store_gate_get(f->store, id, &g, &err), 0);
+	enum gate_state s = g.state;
+	store_gate_clear(&g);
+	return s;
+}
+
+static bool is_final(struct fixture *f, const void *arg)
+{
+	enum gate_state s = state_of(f, *(const uint64_t *)arg);
+	return store_state_final(s);
+}
+
+/* The card is posted with its two buttons; returns the gate id. */
+static int cards_posted(struct fixture *f)
+{
+	int n = 0;
+	for (int i = 0; i < f->chat.n; i++)
+		n += strcmp(f->chat.msg[i].method, "post") == 0 && !f->chat.msg[i].thread[0] &&
+		     strstr(f->chat.msg[i].text, "Scale request #") != NULL;
+	return n;
+}
+
+static bool more_cards(struct fixture *f, const void *arg)
+{
+	return cards_posted(f) > *(const int *)arg;
+}
+
+static uint64_t open_request(struct fixture *f, const char *user, const char *text)
+{
+	int before = cards_posted(f);
+	command(f, user, "/scale", text);
+	assert_true(wait_for(f, more_cards, &before));
+	/* the timer runs once the post is confirmed: the card gets the deadline */
+	assert_true(wait_for(f, has_text, "*Approves automatically at"));
+	const struct rec_msg *card = find(f, "post", "Scale request #");
+	assert_non_null(card);
+	assert_string_equal(card->thread, "");
+	assert_int_equal(card->n_buttons, 2);
+	assert_string_equal(card->action[0], CARD_ACTION_APPROVE);
+	assert_string_equal(card->action[1], CARD_ACTION_DENY);
+	return strtoull(card->value[0], NULL, 10);
+}
+
+static void assert_chain_ok(struct fixture *f)
+{
+	struct bot_error err = {0};
+	size_t n = 0;
+	assert_int_equal(audit_verify(f->store, &n, NULL, &err), 0);
+	assert_true(n > 0);
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+static void test_silence_approves_by_timer(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t id = open_request(f, "U0ONCALL1", "web 5 --timer 300ms CPU pegged");
+
+	assert_int_equal(f->cloud.scales, 0);
+	assert_true(wait_for(f, is_final, &id));
+	assert_int_equal(state_of(f, id), GATE_SUCCEEDED);
+	assert_int_equal(f->cloud.scales, 1);
+	assert_int_equal(f->cloud.desired, 5);
+	/* the card says the timer approved, not a person, and lost its buttons */
+	const struct rec_msg *u = find(f, "update", "*Approved by timer*");
+	assert_non_null(u);
+	assert_int_equal(u->n_buttons, 0);
+	assert_non_null(find(f, "update", "rid-scale-1"));
+	/* the thread holds the trail, recovery included */
+	assert_non_null(find(f, "post", "*Requested* by <@U0ONCALL1>"));
+	assert_non_null(find(f, "post", "*Calling AWS:* ECS UpdateService"));
+	assert_non_null(find(f, "post", "*Succeeded:*"));
+	assert_true(wait_for(f, has_text, "*Recovery:* running 5 of 5 tasks"));
+	const struct rec_msg *r = find(f, "post", "*Recovery:*");
+	assert_string_not_equal(r->thread, "");
+	assert_non_null(strstr(r->text, "CPU average 97.0% before the change"));
+	/* mirrored to SNS: the request and the decision */
+	assert_true(f->cloud.notifies >= 2);
+	assert_chain_ok(f);
+}
+
+static void test_approve_now(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t id = open_request(f, "U0ONCALL1", "web 7");
+	char v[24];
+
+	snprintf(v, sizeof v, "%llu", (unsigned long long)id);
+	click(f, "U0APPROVER2", CARD_ACTION_APPROVE, v, NULL);
+	assert_true(wait_for(f, is_final, &id));
+	assert_int_equal(state_of(f, id), GATE_SUCCEEDED);
+	assert_int_equal(f->cloud.scales, 1);
+	assert_non_null(find(f, "update", "*Approved* by <@U0APPROVER2>"));
+	assert_non_null(find(f, "post", "<@U0APPROVER2> pressed *Approve*: accepted"));
+	assert_non_null(find(f, "ephemeral", "You approved request"));
+}
+
+static void test_deny_never_scales(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t id = open_request(f, "U0ONCALL1", "web 9 --timer 200ms");
+	char v[24];
+
+	snprintf(v, sizeof v, "%llu", (unsigned long long)id);
+	click(f, "U0APPROVER1", CARD_ACTION_DENY, v, NULL);
+	assert_int_equal(state_of(f, id), GATE_DENIED);
+	run_for(f, 400); /* well past the timer */
+	assert_int_equal(state_of(f, id), GATE_DENIED);
+	assert_int_equal(f->cloud.scales, 0);
+	assert_int_equal(f->cloud.desired, 2);
+	assert_non_null(find(f, "update", "*Denied* by <@U0APPROVER1>"));
+	assert_non_null(find(f, "post", "Nothing will be changed in AWS"));
+	/* a click after the decision changes nothing and says what happened */
+	click(f, "U0APPROVER2", CARD_ACTION_APPROVE, v, NULL);
+	assert_true(wait_for(f, has_text, "changed nothing: it was already denied by <@U0APPROVER1>"));
+	assert_int_equal(f->cloud.scales, 0);
+	assert_chain_ok(f);
+}
+
+static void test_unauthorized_and_self_approval(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t id = open_request(f, "U0APPROVER1", "web 4 --timer 400ms");
+	char v[24];
+
+	snprintf(v, sizeof v, "%llu", (unsigned long long)id);
+	click(f, "U0STRANGER", CARD_ACTION_DENY, v, NULL);
+	assert_int_equal(state_of(f, id), GATE_PENDING);
+	assert_true(wait_for(f, has_text, "you are not an approver of this service"));
+	const struct rec_msg *e = find(f, "ephemeral", "not an approver");
+	assert_string_equal(e->user, "U0STRANGER");
+	assert_non_null(find(f, "post", "<@U0STRANGER> pressed *Deny*: refused"));
+
+	click(f, "U0APPROVER1", CARD_ACTION_APPROVE, v, NULL); /* the requester */
+	assert_int_equal(state_of(f, id), GATE_PENDING);
+	assert_true(wait_for(f, has_text, "you may not approve your own request"));
+	assert_int_equal(f->cloud.scales, 0);
+	/* the refused clicks changed nothing: the timer still decides */
+	assert_true(wait_for(f, is_final, &id));
+	assert_int_equal(state_of(f, id), GATE_SUCCEEDED);
+	assert_int_equal(f->cloud.scales, 1);
+}
+
+static void test_bad_input_changes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	static const struct {
+		const char *user, *text, *want;
+	} cases[] = {
+		{"U0ONCALL1", "web", "Missing arguments"},
+		{"U0ONCALL1", "web many", "must be a whole number of tasks"},
+		{"U0ONCALL1", "web -3", "is negative"},
+		{"U0ONCALL1", "web 2.5", "must be a whole number"},
+		{"U0ONCALL1", "web 21", "between 1 and 20 tasks; 21 is out of bounds"},
+		{"U0ONCALL1", "web 0", "0 is out of bounds"},
+		{"U0ONCALL1", "nope 3", "Unknown service `nope`. Known services: `web`"},
+		{"U0ONCALL1", "web 3 --timer soon", "is not a duration"},
+		{"U0ONCALL1", "web 3 --timer 30d", "out of bounds"},
+		{"U0ONCALL1", "web 3 --timer", "needs a duration"},
+		{"U0ONCALL1", "web 3 --force", "Unknown option `--force`"},
+		{"U0STRANGER", "web 3", "You may not request changes"},
+	};
+
+	for (size_t i = 0; i < BOT_ARRAY_LEN(cases); i++) {
+		int before = f->chat.n;
+		command(f, cases[i].user, "/scale", cases[i].text);
+		assert_true(wait_for(f, has_text, cases[i].want));
+		/* only the person who typed it hears about it */
+		for (int k = before; k < f->chat.n; k++) {
+			assert_string_equal(f->chat.msg[k].method, "ephemeral");
+			assert_string_equal(f->chat.msg[k].user, cases[i].user);
+		}
+		/* bad words come with the usage line; a refusal does not */
+		const char *last = f->chat.msg[f->chat.n - 1].text;
+		if (strcmp(cases[i].user, "U0STRANGER") != 0)
+			assert_non_null(strstr(last, "Usage: `/scale &lt;service&gt; &lt;count&gt;"));
+	}
+	run_for(f, 50);
+	assert_int_equal(f->cloud.describes, 0); /* validated before anything was read */
+	assert_int_equal(f->cloud.scales, 0);
+	struct store_gate *v = NULL;
+	size_t n = 9;
+	struct bot_error err = {0};
+	assert_int_equal(store_gate_recent(f->store, 10, &v, &n, &err), 0);
+	assert_int_equal(n, 0);
+	store_gate_array_free(v, n);
+}
+
+static void test_undelivered_fails_closed(void **state)
+{
+	struct fixture *f = *state;
+	f->chat.fail_posts = 1;
+	command(f, "U0ONCALL1", "/scale", "web 6 --timer 100ms");
+	assert_true(wait_for(f, has_text, "could not be posted, so it failed closed"));
+	run_for(f, 300);
+	assert_int_equal(f->cloud.scales, 0);
+	struct store_gate *v = NULL;
+	size_t n = 0;
+	struct bot_error err = {0};
+	assert_int_equal(store_gate_recent(f->store, 10, &v, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0].state, GATE_FAILED);
+	assert_int_equal(v[0].deadline, 0); /* the timer never started */
+	store_gate_array_free(v, n);
+}
+
+static void test_access_denied_is_shown_and_bot_serves_on(void **state)
+{
+	struct fixture *f = *state;
+	f->cloud.deny_scale = true;
+	uint64_t id = open_request(f, "U0ONCALL1", "web 8 --timer 100ms");
+	assert_true(wait_for(f, is_final, &id));
+	assert_int_equal(state_of(f, id), GATE_FAILED);
+	const struct rec_msg *m = find(f, "post", "*Failed* (aws_error)");
+	assert_non_null(m);
+	assert_non_null(strstr(m->text, "AccessDeniedException"));
+	assert_non_null(strstr(m->text, "rid-denied-7"));
+	assert_non_null(find(f, "update", "not authorized to perform: ecs:UpdateService"));
+	/* still serving */
+	command(f, "U0ONCALL1", "/gates", "");
+	assert_true(wait_for(f, has_text, "FAILED"));
+}
+
+static void test_duplicates_and_open_requests(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t id = open_request(f, "U0ONCALL1", "web 5");
+	char v[24];
+
+	/* a second request for the same service is refused */
+	command(f, "U0ONCALL1", "/scale", "web 6");
+	assert_true(wait_for(f, has_text, "already has an open request"));
+	/* the same click delivered twice acts once */
+	snprintf(v, sizeof v, "%llu", (unsigned long long)id);
+	click(f, "U0APPROVER1", CARD_ACTION_APPROVE, v, "act-same");
+	click(f, "U0APPROVER1", CARD_ACTION_APPROVE, v, "act-same");
+	assert_true(wait_for(f, is_final, &id));
+	run_for(f, 50);
+	assert_int_equal(f->cloud.scales, 1);
+	int accepted = 0;
+	for (int i = 0; i < f->chat.n; i++)
+		accepted += strstr(f->chat.msg[i].text, "pressed *Approve*: accepted") != NULL;
+	assert_int_equal(accepted, 1);
+	/* already at the target: nothing to do */
+	command(f, "U0ONCALL1", "/scale", "web 5");
+	assert_true(wait_for(f, has_text, "already has a desired count of 5"));
+	/* cancel by the requester */
+	uint64_t id2 = open_request(f, "U0ONCALL1", "web 3");
+	char t[32];
+	snprintf(t, sizeof t, "cancel %llu", (unsigned long long)id2);
+	command(f, "U0ONCALL1", "/gates", t);
+	assert_int_equal(state_of(f, id2), GATE_CANCELLED);
+	assert_true(wait_for(f, has_text, "*Cancelled* by <@U0ONCALL1>"));
+	assert_int_equal(f->cloud.scales, 1);
+}
+
+static void test_help_is_filtered(void **state)
+{
+	struct fixture *f = *state;
+	command(f, "U0STRANGER", "/chatops", "help");
+	assert_true(wait_for(f, has_text, "You may request changes to: none"));
+	const struct rec_msg *h = find(f, "ephemeral", "You may request changes to: none");
+	assert_null(strstr(h->text, "/scale"));
+	assert_non_null(strstr(h->text, "/gates"));
+	command(f, "U0APPROVER1", "/chatops", "");
+	assert_true(wait_for(f, has_text, "You may approve or deny requests for: `web`"));
+	h = find(f, "ephemeral", "You may approve or deny requests for: `web`");
+	assert_non_null(strstr(h->text, "/scale &lt;service&gt;"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_silence_approves_by_timer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_approve_now, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deny_never_scales, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unauthorized_and_self_approval, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_input_changes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_undelivered_fails_closed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_access_denied_is_shown_and_bot_serves_on, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_duplicates_and_open_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_help_is_filtered, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
