@@ -5,7 +5,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
 
 #include "bot/error.h"
 #include "commands/commands.h"
@@ -60,10 +63,42 @@ static void test_split(void **state)
 	assert_string_equal(ctx.rest, "");
 }
 
+/* The Slack app manifest registers exactly the commands of the table, so a
+ * new command cannot be forgotten there (or an old one left behind). */
+static void test_manifest_matches_table(void **state)
+{
+	char path[512], line[512];
+	bool seen[64] = {false};
+	size_t n = 0;
+	const char *root = getenv("CHATOPS_SOURCE_ROOT");
+	(void)state;
+
+	assert_non_null(root);
+	assert_true(cmd_table_len < 64);
+	snprintf(path, sizeof path, "%s/config/slack-app-manifest.yaml", root);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof line, f)) {
+		char *p = strstr(line, "- command: ");
+		if (!p)
+			continue;
+		p += strlen("- command: ");
+		p[strcspn(p, " \r\n")] = '\0';
+		const struct cmd_def *d = cmd_lookup(p);
+		assert_non_null(d); /* the manifest names no unknown command */
+		assert_false(seen[d - cmd_table]);
+		seen[d - cmd_table] = true;
+		n++;
+	}
+	fclose(f);
+	assert_int_equal(n, cmd_table_len);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table_sorted_and_complete),
+		cmocka_unit_test(test_manifest_matches_table),
 		cmocka_unit_test(test_split),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
