@@ -17,6 +17,8 @@ struct app {
 	struct store *store;
 	struct workflow *wf;
 	bool dry_run;
+	int64_t started_ms;
+	uint64_t events, duplicates;
 };
 
 int app_create(const struct app_opts *o, struct app **out, struct bot_error *err)
@@ -36,6 +38,7 @@ int app_create(const struct app_opts *o, struct app **out, struct bot_error *err
 	a->cloud = o->cloud;
 	a->store = o->store;
 	a->dry_run = o->dry_run;
+	a->started_ms = store_now(o->store);
 	struct workflow_opts wo = {
 		.loop = o->loop, .store = o->store, .chat = o->chat, .cloud = o->cloud, .cfg = o->cfg,
 		.verify_first_ms = o->verify_first_ms, .verify_max_ms = o->verify_max_ms,
@@ -185,8 +188,11 @@ void app_on_chat_event(void *ud, const struct chat_event *ev)
 {
 	struct app *a = ud;
 
-	if (already_processed(a, ev))
+	a->events++;
+	if (already_processed(a, ev)) {
+		a->duplicates++;
 		return;
+	}
 	switch (ev->type) {
 	case CHAT_EV_COMMAND:
 		cmd_dispatch(a, ev);
@@ -205,4 +211,52 @@ void app_on_chat_event(void *ud, const struct chat_event *ev)
 			log_warn("button", "action=%s result=unknown_action", ev->action_id ? ev->action_id : "");
 		break;
 	}
+}
+
+size_t app_health_render(void *ud, enum health_doc doc, char *buf, size_t n, bool *healthy)
+{
+	struct app *a = ud;
+	uint64_t counts[GATE_STATE_COUNT], open = 0;
+	struct bot_error err = {0};
+	bool store_ok = store_gate_counts(a->store, counts, &err) == BOT_EOK;
+	int64_t up = (store_now(a->store) - a->started_ms) / 1000;
+	size_t o = 0;
+	int w;
+
+	*healthy = store_ok;
+	if (store_ok)
+		for (int s = 0; s < GATE_STATE_COUNT; s++)
+			if (GATE_LIVE_MASK & GATE_STATE_BIT(s))
+				open += counts[s];
+	if (doc == HEALTH_DOC_STATUS) {
+		w = snprintf(buf, n, "{\"status\":\"%s\",\"chat\":\"%s\",\"cloud\":\"%s\","
+			     "\"dry_run\":%s,\"store\":\"%s\",\"open_gates\":%llu,"
+			     "\"uptime_s\":%lld}\n", store_ok ? "ok" : "degraded", a->chat->ops->name,
+			     a->cloud->ops->name, a->dry_run ? "true" : "false",
+			     store_ok ? "ok" : "error", (unsigned long long)open, (long long)up);
+		return w < 0 ? 0 : (size_t)w;
+	}
+#define PUT(...)                                                        \
+	do {                                                            \
+		w = snprintf(buf + o, o < n ? n - o : 0, __VA_ARGS__);  \
+		if (w > 0)                                              \
+			o += (size_t)w;                                 \
+	} while (0)
+	PUT("# HELP chatops_up 1 while the bot runs.\n# TYPE chatops_up gauge\nchatops_up 1\n");
+	PUT("# HELP chatops_uptime_seconds Seconds since the bot started.\n"
+	    "# TYPE chatops_uptime_seconds gauge\nchatops_uptime_seconds %lld\n", (long long)up);
+	PUT("# HELP chatops_store_ok 1 when the store answers.\n# TYPE chatops_store_ok gauge\n"
+	    "chatops_store_ok %d\n", store_ok ? 1 : 0);
+	PUT("# HELP chatops_chat_events_total Chat events received (commands, clicks, mentions).\n"
+	    "# TYPE chatops_chat_events_total counter\nchatops_chat_events_total %llu\n",
+	    (unsigned long long)a->events);
+	PUT("# HELP chatops_chat_events_duplicate_total Events dropped as already processed.\n"
+	    "# TYPE chatops_chat_events_duplicate_total counter\n"
+	    "chatops_chat_events_duplicate_total %llu\n", (unsigned long long)a->duplicates);
+	PUT("# HELP chatops_gates Approval gates in the store, by state.\n# TYPE chatops_gates gauge\n");
+	for (int s = 0; store_ok && s < GATE_STATE_COUNT; s++)
+		PUT("chatops_gates{state=\"%s\"} %llu\n", store_state_name((enum gate_state)s),
+		    (unsigned long long)counts[s]);
+#undef PUT
+	return o < n ? o : n - 1;
 }

@@ -8,6 +8,7 @@
 
 #include "adapters/chat.h"
 #include "adapters/cloud.h"
+#include "adapters/health/health.h"
 #include "bot/error.h"
 #include "bot/store.h"
 #include "config/config.h"
@@ -58,5 +59,8 @@ void app_known_services(struct app *a, char *buf, size_t n);
  * already processed (redeliveries, replays after a reconnect or a restart)
  * are dropped here, using the store's processed ids. */
 void app_on_chat_event(void *ud, const struct chat_event *ev);
+
+/* The health endpoint's render callback (adapters/health); ud is the app. */
+size_t app_health_render(void *ud, enum health_doc doc, char *buf, size_t n, bool *healthy);
 
 #endif

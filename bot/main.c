@@ -5,6 +5,7 @@
  */
 #include "adapters/cloud_dryrun.h"
 #include "adapters/console/console.h"
+#include "adapters/health/health.h"
 #include "bot/app.h"
 #include "bot/audit.h"
 #include "bot/log.h"
@@ -71,6 +72,7 @@ struct bot {
 	struct cloud *cloud;
 	struct store *store;
 	struct app *app;
+	struct health *health;
 	int exit_code;
 };
 
@@ -207,6 +209,15 @@ static void app_stop_hook(void *ud, void (*done)(void *), void *done_ud)
 	done(done_ud);
 }
 
+/* Before lws is destroyed: the endpoint's state lives in its vhost. */
+static void health_stop_hook(void *ud, void (*done)(void *), void *done_ud)
+{
+	struct bot *b = ud;
+	health_destroy(b->health);
+	b->health = NULL;
+	done(done_ud);
+}
+
 static void chat_stop_hook(void *ud, void (*done)(void *), void *done_ud)
 {
 	struct bot *b = ud;
@@ -292,6 +303,21 @@ static int run(struct bot *b)
 	    (rc = bot_loop_on_shutdown(b->loop, chat_stop_hook, b))) {
 		bot_error_set(&err, rc, "cannot install signal handlers");
 		goto out;
+	}
+	if (b->cfg->http.listen) {
+		struct health_opts ho = {
+			.listen = b->cfg->http.listen, .render = app_health_render, .ud = b->app,
+		};
+		rc = health_create(b->loop, &ho, &b->health, &err);
+		if (rc)
+			goto out;
+		rc = bot_loop_on_shutdown(b->loop, health_stop_hook, b);
+		if (rc) {
+			health_destroy(b->health);
+			b->health = NULL;
+			bot_error_set(&err, rc, "cannot register the health endpoint's shutdown");
+			goto out;
+		}
 	}
 	rc = b->chat->ops->start(b->chat);
 	if (rc) {

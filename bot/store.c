@@ -155,6 +155,7 @@ enum q {
 	Q_GATE_GET,
 	Q_GATE_BY_STATE,
 	Q_GATE_RECENT,
+	Q_GATE_COUNTS,
 	Q_APPROVALS_OF,
 	Q_DELIVERED_TS,
 	Q_DELIVERED_ARM,
@@ -184,6 +185,7 @@ static const char *const q_sql[Q_COUNT] = {
 	[Q_GATE_GET] = "SELECT " GATE_COLS " FROM gates WHERE id = ?1",
 	[Q_GATE_BY_STATE] = "SELECT " GATE_COLS " FROM gates WHERE state = ?1 ORDER BY id",
 	[Q_GATE_RECENT] = "SELECT " GATE_COLS " FROM gates ORDER BY id DESC LIMIT ?1",
+	[Q_GATE_COUNTS] = "SELECT state, COUNT(*) FROM gates GROUP BY state",
 	[Q_APPROVALS_OF] = "SELECT user FROM approvals WHERE gate_id = ?1 ORDER BY rowid",
 	[Q_DELIVERED_TS] =
 		"UPDATE gates SET channel = COALESCE(?2, channel), message_ts = ?3, updated_at = ?4"
@@ -913,6 +915,24 @@ int store_gate_recent(struct store *s, size_t limit, struct store_gate **out, si
 	*out = v;
 	*n = len;
 	return BOT_EOK;
+}
+
+int store_gate_counts(struct store *s, uint64_t counts[GATE_STATE_COUNT], struct bot_error *err)
+{
+	sqlite3_stmt *st = stmt(s, Q_GATE_COUNTS, err);
+	int step;
+
+	memset(counts, 0, sizeof(uint64_t) * GATE_STATE_COUNT);
+	if (!st)
+		return BOT_ESTORE;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		enum gate_state gs;
+		if (store_state_parse((const char *)sqlite3_column_text(st, 0), &gs) == BOT_EOK)
+			counts[gs] = (uint64_t)sqlite3_column_int64(st, 1);
+	}
+	int rc = step == SQLITE_DONE ? BOT_EOK : db_err(s, err, "count gates");
+	done(st);
+	return rc;
 }
 
 /* ---- audit chain ------------------------------------------------------- */

@@ -173,6 +173,9 @@ int store_gate_list(struct store *s, unsigned mask, struct store_gate **out, siz
 int store_gate_recent(struct store *s, size_t limit, struct store_gate **out, size_t *n,
 		      struct bot_error *err);
 
+/* How many gates are in each state. */
+int store_gate_counts(struct store *s, uint64_t counts[GATE_STATE_COUNT], struct bot_error *err);
+
 /* The card was posted: record channel/ts (if not recorded yet) and, if the
  * gate is still PENDING without a deadline, delivered_at = now and
  * deadline = now + timer_ms. *armed is true when the deadline was set by

@@ -1109,7 +1109,7 @@ int wf_list(struct workflow *wf, char *buf, size_t n, struct bot_error *err)
 		}
 	}
 	if (nv == 0)
-		snprintf(buf, n, "No requests yet. Start one with `/scale <service> <count>`.");
+		snprintf(buf, n, "No requests yet. Start one with `/scale &lt;service&gt; &lt;count&gt;`.");
 	else if (!open && o + 1 < n)
 		snprintf(buf + o, n - o, "_No open requests._");
 	store_gate_array_free(v, nv);
