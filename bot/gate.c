@@ -630,6 +630,18 @@ static void execute(struct gate_engine *e, struct gate *g, int observed)
 	free(intent);
 }
 
+/* The call was cancelled because the bot is stopping: that is no answer
+ * about the service, so nothing is concluded; the gate stays where it is
+ * and the next start resumes or reconciles it (gate_engine_recover). */
+static bool stopping(const struct gate *g, const struct cloud_error *ce, const char *what)
+{
+	if (!ce || ce->code != BOT_ECANCELLED)
+		return false;
+	log_info("gate.cancelled", "gate=%" PRIu64 " call=%s state=%s effect=\"left for "
+		 "recovery at the next start\"", g->rec.id, what, store_state_name(g->rec.state));
+	return true;
+}
+
 static void on_recheck(void *ud, const struct cloud_error *ce, const struct cloud_service *svc)
 {
 	uint64_t id;
@@ -642,6 +654,8 @@ static void on_recheck(void *ud, const struct cloud_error *ce, const struct clou
 	hold(g);
 	g->working = false;
 	if (g->rec.state != GATE_APPROVED && g->rec.state != GATE_APPROVED_BY_TIMER)
+		goto out;
+	if (stopping(g, ce, "recheck"))
 		goto out;
 	if ((ce && ce->code) || !svc) {
 		if (ce && ce->code == BOT_ENOTFOUND) {
@@ -748,6 +762,8 @@ static void on_scaled(void *ud, const struct cloud_error *ce, const struct cloud
 	g->working = false;
 	if (g->rec.state != GATE_EXECUTING)
 		goto out;
+	if (stopping(g, ce, "scale"))
+		goto out;
 	if (ce && ce->code) {
 		if (ambiguous(ce)) {
 			g->reconcile_left = e->reconcile_tries;
@@ -803,6 +819,8 @@ static void on_reconciled(void *ud, const struct cloud_error *ce, const struct c
 	hold(g);
 	g->working = false;
 	if (g->rec.state != GATE_EXECUTING)
+		goto out;
+	if (stopping(g, ce, "reconcile"))
 		goto out;
 	if ((ce && ce->code) || !svc) {
 		if (ce && ce->code == BOT_ENOTFOUND) {

@@ -979,6 +979,44 @@ static void test_ambiguous_error_checked(void **state)
 	assert_int_equal(f->cloud.applied, 1);
 }
 
+/* Calls cancelled because the bot is stopping (the HTTP client's shutdown
+ * hook cancels everything in flight) say nothing about the service: the
+ * gate is left as it was for the next start, never failed. */
+static void test_cancelled_calls_conclude_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_click_result r;
+	struct gate_recover_stats st;
+	uint64_t id = request_delivered(f, 60000);
+
+	f->cloud.fail_scale = BOT_ECANCELLED;
+	click(f, id, "UALICE", GATE_VOTE_APPROVE, NULL, &r);
+	assert_true(wait_state(f, id, GATE_EXECUTING, 2000));
+	run_for(f, 50);
+	assert_int_equal(stored_state(f, id), GATE_EXECUTING);
+	assert_int_equal(f->cloud.scale_calls, 1);
+
+	f->cloud.fail_scale = 0;
+	f->cloud.fail_describe = BOT_ECANCELLED;
+	uint64_t id2 = request_delivered(f, 60000);
+	click(f, id2, "UALICE", GATE_VOTE_APPROVE, NULL, &r);
+	run_for(f, 50);
+	assert_int_equal(stored_state(f, id2), GATE_APPROVED);
+	assert_int_equal(f->cloud.scale_calls, 1);
+
+	/* the next start picks both up: one reconciled, one executed */
+	f->cloud.fail_describe = 0;
+	restart(f, &st);
+	assert_int_equal(st.reconciling, 1);
+	assert_int_equal(st.resumed, 1);
+	assert_true(wait_state(f, id, GATE_SUCCEEDED, 2000));
+	assert_true(wait_state(f, id2, GATE_SUCCEEDED, 2000));
+	assert_int_equal(count_audit(f, "to_state='FAILED'"), 0);
+	/* the cancelled call never landed, so it was issued once more; id2 once */
+	assert_int_equal(f->cloud.scale_calls, 3);
+	assert_int_equal(f->cloud.applied, 2);
+}
+
 /* ---- restart ----------------------------------------------------------- */
 
 static void test_restart_unexpired_rearmed(void **state)
@@ -1198,6 +1236,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stale_changed_or_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_aws_failure_recorded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ambiguous_error_checked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cancelled_calls_conclude_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_unexpired_rearmed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_expired_resolved, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_executing_applied, setup, teardown),
