@@ -797,6 +797,12 @@ static void scale_decide(struct workflow *wf, struct scale_op *op)
 			     "requested.", es);
 		return;
 	}
+	if (!op->svc && op->derr.code == BOT_ECANCELLED) {
+		/* the bot is stopping: the request was never opened */
+		log_info("workflow.scale", "service=%s user=%s result=cancelled_by_shutdown",
+			 op->service, op->user);
+		return;
+	}
 	if (!op->svc) {
 		const struct cloud_error *ce = &op->derr;
 		esc(msg, sizeof msg, ce->message);
