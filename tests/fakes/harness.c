@@ -68,6 +68,14 @@ size_t harness_log_count(const char *needle, ...)
 	return n;
 }
 
+long harness_log_index(const char *needle, const char *needle2)
+{
+	for (size_t i = 0; i < n_lines; i++)
+		if (strstr(lines[i], needle) && (!needle2 || strstr(lines[i], needle2)))
+			return (long)i;
+	return -1;
+}
+
 const char *harness_log_find(const char *needle)
 {
 	for (size_t i = 0; i < n_lines; i++)

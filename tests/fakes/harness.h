@@ -60,6 +60,9 @@ void harness_drop_fake(struct harness *h);
 
 /* Captured log lines containing all of the needles (NULL-terminated). */
 size_t harness_log_count(const char *needle, ...);
+/* Index of the first captured line containing needle and (if not NULL)
+ * needle2, or -1: for asserting the order of events. */
+long harness_log_index(const char *needle, const char *needle2);
 /* The first captured line containing needle, or NULL. */
 const char *harness_log_find(const char *needle);
 /* Any captured line containing needle? Used to prove secrets never leak. */
