@@ -77,7 +77,7 @@ struct txf {
 /* An envelope whose ack is out, waiting for on_envelope. */
 struct ready {
 	struct ready *next;
-	struct slack_frame f;
+	struct slack_frame *f;     /* not copied: f->ev points into f itself */
 };
 
 struct resolve;
@@ -275,7 +275,7 @@ static void drop_ready(struct slack_ws *ws)
 		struct ready *r = ws->ready_head;
 
 		ws->ready_head = r->next;
-		slack_frame_finish(&r->f);
+		frame_free(r->f);
 		free(r);
 		n++;
 	}
@@ -298,8 +298,8 @@ static void on_dispatch(uv_idle_t *h)
 		if (!ws->ready_head)
 			ws->ready_tail = NULL;
 		if (ws->on_envelope && ws->state == WS_RUNNING)
-			ws->on_envelope(ws->ud, &r->f);
-		slack_frame_finish(&r->f);
+			ws->on_envelope(ws->ud, r->f);
+		frame_free(r->f);
 		free(r);
 	}
 	ws->dispatching = false;
@@ -327,8 +327,7 @@ static void make_ready(struct slack_ws *ws, struct slack_frame *f)
 		return;
 	}
 	r->next = NULL;
-	r->f = *f;      /* moves the parsed document */
-	free(f);
+	r->f = f;
 	if (ws->ready_tail)
 		ws->ready_tail->next = r;
 	else
@@ -639,16 +638,18 @@ static void on_text(struct link *l, const char *text, size_t len)
 	}
 	rc = slack_frame_parse(text, len, f, &err);
 	if (rc) {
+		bool acked = false;
+
 		ws->stats.rejected++;
 		free(f);
 		if (salvage_id(text, len, id, sizeof id)) {
 			ws->stats.envelopes++;
 			ack(l, id, NULL);
+			acked = true;
 		}
 		log_warn("slack.ws.frame", "link=%u result=rejected reason=%s bytes=%zu acked=%s "
 			 "detail=%s", l->id, rc == BOT_ETOOBIG ? "too_big" : "malformed", len,
-			 id[0] && rc != BOT_ETOOBIG ? "true" : "false",
-			 log_q(qe, sizeof qe, err.msg));
+			 acked ? "true" : "false", log_q(qe, sizeof qe, err.msg));
 		return;
 	}
 	switch (f->kind) {
