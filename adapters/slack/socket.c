@@ -42,6 +42,8 @@
 #define PING_PAYLOAD    "chatops-bot"
 #define MAX_WAITERS     4
 #define MAX_VHOSTS      8
+#define DISPATCH_SLICE_NS (2u * 1000u * 1000u)
+#define DISPATCH_DEFER_NS (100u * 1000u * 1000u)
 
 #define DEF_PING_MS     5000u
 #define DEF_SILENCE_MS  20000u
@@ -78,6 +80,7 @@ struct txf {
 struct ready {
 	struct ready *next;
 	struct slack_frame *f;     /* not copied: f->ev points into f itself */
+	uint64_t at_ns;            /* when its ack was written */
 };
 
 struct resolve;
@@ -145,6 +148,7 @@ struct slack_ws {
 	uv_idle_t dispatch;
 	int open_handles;
 	struct ready *ready_head, *ready_tail;
+	unsigned acks_queued;      /* acks not yet written, over all links */
 	bool dispatching;
 	struct waiter waiters[MAX_WAITERS];
 	size_t n_waiters;
@@ -286,12 +290,22 @@ static void drop_ready(struct slack_ws *ws)
 
 /* ---- dispatch (envelopes whose ack was written) ---------------------------- */
 
+/* Acks go first: while any ack waits for its WRITEABLE (one lws_write per
+ * WRITEABLE means one ack per loop iteration and link), handlers wait -
+ * for at most DISPATCH_DEFER_NS, so a flood cannot starve them. Then
+ * handlers run in slices of at most DISPATCH_SLICE_NS (at least one
+ * envelope per loop iteration): between slices the loop polls again, so
+ * envelopes arriving meanwhile are read and acked even when handlers are
+ * slow. The idle handle keeps the loop from blocking meanwhile. */
 static void on_dispatch(uv_idle_t *h)
 {
 	struct slack_ws *ws = h->data;
+	uint64_t t0 = uv_hrtime();
 
+	if (ws->acks_queued && ws->ready_head && t0 - ws->ready_head->at_ns < DISPATCH_DEFER_NS)
+		return;
 	ws->dispatching = true;
-	while (ws->ready_head && !ws->destroyed) {
+	while (ws->ready_head && !ws->destroyed && uv_hrtime() - t0 < DISPATCH_SLICE_NS) {
 		struct ready *r = ws->ready_head;
 
 		ws->ready_head = r->next;
@@ -308,7 +322,8 @@ static void on_dispatch(uv_idle_t *h)
 		maybe_free(ws);
 		return;
 	}
-	(void)uv_idle_stop(&ws->dispatch);
+	if (!ws->ready_head)
+		(void)uv_idle_stop(&ws->dispatch);
 }
 
 /* Hand an acked envelope on (takes f). */
@@ -328,6 +343,7 @@ static void make_ready(struct slack_ws *ws, struct slack_frame *f)
 	}
 	r->next = NULL;
 	r->f = f;
+	r->at_ns = uv_hrtime();
 	if (ws->ready_tail)
 		ws->ready_tail->next = r;
 	else
@@ -344,6 +360,8 @@ static void link_free(struct link *l)
 
 	for (t = l->tx_head; t; t = n) {
 		n = t->next;
+		if (l->ws)
+			l->ws->acks_queued--;
 		/* Not acked (the socket went first): still act on it; Slack
 		 * may redeliver, and the dedupe catches that. */
 		if (t->env)
@@ -393,12 +411,12 @@ static struct link *primary(struct slack_ws *ws)
 }
 
 /* Somebody must be working on having a live link. */
-static void ensure_trying(struct slack_ws *ws)
+static void ensure_trying(struct slack_ws *ws, const char *why)
 {
 	if (ws->state != WS_RUNNING || primary(ws) || ws->pending || ws->open_call ||
 	    uv_is_active((uv_handle_t *)&ws->retry_timer))
 		return;
-	failed_attempt(ws, "no live link");
+	failed_attempt(ws, why);
 }
 
 /* The link is finished (its wsi is gone or never existed). */
@@ -433,7 +451,7 @@ static void link_gone(struct link *l, const char *why)
 		if (was_pending || l->backoff_after)
 			failed_attempt(ws, why);
 		else
-			ensure_trying(ws);
+			ensure_trying(ws, why);
 	}
 	link_release(l);
 	maybe_stopped(ws);
@@ -486,6 +504,7 @@ static int queue_tx(struct link *l, const char *data, size_t len, struct slack_f
 	else
 		l->tx_head = t;
 	l->tx_tail = t;
+	l->ws->acks_queued++;
 	lws_callback_on_writable(l->wsi);
 	return BOT_EOK;
 }
@@ -504,6 +523,7 @@ static int on_writeable(struct link *l)
 		l->tx_head = t->next;
 		if (!l->tx_head)
 			l->tx_tail = NULL;
+		ws->acks_queued--;
 		n = lws_write(l->wsi, t->buf + LWS_PRE, t->len, LWS_WRITE_TEXT);
 		if (n < 0) {
 			if (t->env)
