@@ -468,8 +468,11 @@ static void kill_link(struct link *l, const char *why)
 	l->holds++;
 	lws_set_timeout(l->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
 	l->holds--;
-	if (!l->gone) /* lws reports it later; it is not ours to use any more */
+	if (!l->gone) { /* lws reports it later; it is not ours to use any more */
 		l->close_wanted = l->close_sent = true;
+		if (l->ws)
+			l->close_at_ms = now_ms(l->ws) + l->ws->close_ms; /* kill again later */
+	}
 	link_release(l);
 }
 
