@@ -6,6 +6,7 @@
 #include "adapters/cloud_dryrun.h"
 #include "adapters/console/console.h"
 #include "adapters/health/health.h"
+#include "adapters/slack/slack.h"
 #include "bot/app.h"
 #include "bot/audit.h"
 #include "bot/log.h"
@@ -218,6 +219,17 @@ static void health_stop_hook(void *ud, void (*done)(void *), void *done_ud)
 	done(done_ud);
 }
 
+/* The Slack backend gave up for good (bad token, Socket Mode disabled): it
+ * has logged why; without a chat there is nothing to serve. */
+static void on_chat_fatal(void *ud, int rc, const char *detail)
+{
+	struct bot *b = ud;
+	(void)rc;
+	(void)detail;
+	b->exit_code = 1;
+	bot_loop_shutdown(b->loop);
+}
+
 static void chat_stop_hook(void *ud, void (*done)(void *), void *done_ud)
 {
 	struct bot *b = ud;
@@ -252,8 +264,15 @@ static int create_chat(struct bot *b, struct bot_error *err)
 		};
 		return console_chat_create(bot_loop_uv(b->loop), &co, &b->chat, err);
 	}
-	return bot_error_set(err, BOT_ESTATE,
-			     "the Slack backend is not part of this build yet; use --chat console");
+	struct slack_chat_opts so = {
+		.app_token = b->cfg->slack.app_token.value,
+		.bot_token = b->cfg->slack.bot_token.value,
+		.api_url = b->cfg->slack.api_url,  /* SLACK_API_URL already applied by config */
+		.ca_file = b->cfg->slack.ca_file,
+		.on_fatal = on_chat_fatal,
+		.fatal_ud = b,
+	};
+	return slack_chat_create(b->loop, &so, &b->chat, err);
 }
 
 static int run(struct bot *b)
@@ -332,7 +351,7 @@ static int run(struct bot *b)
 		goto out; /* the loop still runs the shutdown below */
 	ran = true;
 	rc = bot_loop_run(b->loop);
-	log_info("stop", "result=%s", rc ? "error" : "clean");
+	log_info("stop", "result=%s", rc || b->exit_code ? "error" : "clean");
 out:
 	if (rc && err.msg[0])
 		fprintf(stderr, "chatops-bot: %s\n", err.msg);
@@ -349,7 +368,7 @@ out:
 	if (bot_loop_destroy(b->loop) != 0 && !rc)
 		rc = BOT_ESTATE;
 	store_close(b->store);
-	return rc;
+	return rc ? rc : b->exit_code;
 }
 
 int main(int argc, char **argv)

@@ -471,7 +471,8 @@ static bool header_ok(const char *hd)
 
 /* Split the URL for logging (host, path without query) and check its
  * scheme. */
-static int parse_url(struct http_call *c, const char *url, struct bot_error *err)
+static int parse_url(struct http_call *c, const char *url, bool secret_path,
+		     struct bot_error *err)
 {
 	CURLU *u = curl_url();
 	char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
@@ -496,7 +497,7 @@ static int parse_url(struct http_call *c, const char *url, struct bot_error *err
 		path = NULL;
 	n = strlen(host) + (port ? strlen(port) + 1 : 0) + 1;
 	c->host = malloc(n);
-	c->path = strdup(path ? path : "/");
+	c->path = strdup(secret_path ? "/[REDACTED]" : path ? path : "/");
 	if (!c->host || !c->path) {
 		rc = BOT_ENOMEM;
 		goto out;
@@ -600,7 +601,7 @@ int http_send(struct http *h, const struct http_request *req, http_done_cb cb, v
 	c->state = CALL_ACTIVE;
 	c->max_response = req->max_response ? req->max_response : DEFAULT_MAX_RESPONSE;
 	snprintf(c->method, sizeof c->method, "%s", method);
-	rc = parse_url(c, req->url, &err);
+	rc = parse_url(c, req->url, req->secret_path, &err);
 	if (rc) {
 		log_warn("http.send", "method=%s error=%s msg=%s", c->method, bot_err_name(rc),
 			 log_q(qp, sizeof qp, err.msg));

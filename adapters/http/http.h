@@ -23,6 +23,7 @@
 #ifndef ADAPTERS_HTTP_H
 #define ADAPTERS_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "bot/error.h"
@@ -61,6 +62,8 @@ struct http_request {
 	size_t body_len;
 	long timeout_ms;             /* whole call; 0 = 30000 */
 	size_t max_response;         /* body cap; 0 = 4 MiB; over it: BOT_ETOOBIG */
+	bool secret_path;            /* the path is a credential (a Slack response_url):
+					logs show "/[REDACTED]" instead */
 };
 
 struct http_response {

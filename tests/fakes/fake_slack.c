@@ -179,6 +179,9 @@ struct fake_slack {
 	uv_loop_t *loop;
 	struct lws_vhost *vh;
 	struct vh_ref *ref_http, *ref_link;
+	struct lws_vhost *vh_tls;     /* with opts.tls_cert */
+	struct vh_ref *ref_http_tls, *ref_link_tls;
+	int tls_port;
 	uv_timer_t *timer;          /* separately allocated: freed in its close cb */
 	int port;
 	char api_url[64];
@@ -883,8 +886,12 @@ static void api_connections_open(struct fake_slack *fs, struct api_out *o)
 		return;
 	}
 	fs->opens++;
-	snprintf(url, sizeof url, "ws://127.0.0.1:%d/link/?ticket=%s&app_id=%s", fs->port, id,
-		 FAKE_SLACK_APP_ID);
+	if (fs->vh_tls)   /* the certificate's names: localhost, 127.0.0.1 */
+		snprintf(url, sizeof url, "wss://localhost:%d/link/?ticket=%s&app_id=%s",
+			 fs->tls_port, id, FAKE_SLACK_APP_ID);
+	else
+		snprintf(url, sizeof url, "ws://127.0.0.1:%d/link/?ticket=%s&app_id=%s", fs->port,
+			 id, FAKE_SLACK_APP_ID);
 	o->ok = json_pack("{s:s}", "url", url);
 }
 
@@ -2370,6 +2377,11 @@ int fake_slack_port(const struct fake_slack *fs)
 	return fs ? fs->port : -1;
 }
 
+int fake_slack_tls_port(const struct fake_slack *fs)
+{
+	return fs && fs->vh_tls ? fs->tls_port : -1;
+}
+
 const char *fake_slack_api_url(const struct fake_slack *fs)
 {
 	return fs ? fs->api_url : NULL;
@@ -2517,6 +2529,10 @@ void fake_slack_destroy(struct fake_slack *fs)
 		fs->ref_http->fs = NULL;
 	if (fs->ref_link)
 		fs->ref_link->fs = NULL;
+	if (fs->ref_http_tls)
+		fs->ref_http_tls->fs = NULL;
+	if (fs->ref_link_tls)
+		fs->ref_link_tls->fs = NULL;
 	/* Polite close of each socket from its next SERVER_WRITEABLE; the
 	 * socket keeps its own buffers until lws reports it closed. */
 	for (c = fs->conns_head; c; c = next) {
@@ -2622,6 +2638,29 @@ int fake_slack_create(struct lws_context *ctx, uv_loop_t *loop, const struct fak
 	}
 	fs->ref_http->fs = fs;
 	fs->ref_link->fs = fs;
+	if (o && o->tls_cert && o->tls_key) {
+		info.vhost_name = "fake-slack-tls";
+		info.port = 0;
+		info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.ssl_cert_filepath = o->tls_cert;
+		info.ssl_private_key_filepath = o->tls_key;
+		fs->vh_tls = lws_create_vhost(ctx, &info);
+		if (!fs->vh_tls) {
+			rc = BOT_EIO;
+			goto fail;
+		}
+		fs->tls_port = lws_get_vhost_listen_port(fs->vh_tls);
+		fs->ref_http_tls = lws_protocol_vh_priv_zalloc(fs->vh_tls, &protocols[0],
+							       sizeof(struct vh_ref));
+		fs->ref_link_tls = lws_protocol_vh_priv_zalloc(fs->vh_tls, &protocols[1],
+							       sizeof(struct vh_ref));
+		if (!fs->ref_http_tls || !fs->ref_link_tls) {
+			rc = BOT_ENOMEM;
+			goto fail;
+		}
+		fs->ref_http_tls->fs = fs;
+		fs->ref_link_tls->fs = fs;
+	}
 	*out = fs;
 	return 0;
 fail:

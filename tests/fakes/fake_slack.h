@@ -107,6 +107,12 @@ struct fake_slack_opts {
 	unsigned max_connections;      /* 0: 10 (Slack's limit) */
 	int port;                      /* 0: any free port */
 	bool control_api;              /* serve /control/... (standalone binary) */
+	/* TLS for the websocket: with both set, a second listener on
+	 * 127.0.0.1 serves the same protocols over TLS with this certificate
+	 * (tests/fakes/tls_cert.h) and apps.connections.open hands out
+	 * wss://localhost:<tls port>/link/?ticket=... (the Web API stays on
+	 * the plain port). */
+	const char *tls_cert, *tls_key;
 };
 
 /* --- lifetime ------------------------------------------------------------ */
@@ -120,6 +126,8 @@ int fake_slack_create(struct lws_context *ctx, uv_loop_t *loop,
 void fake_slack_destroy(struct fake_slack *fs);
 
 int fake_slack_port(const struct fake_slack *fs);
+/* The TLS listener's port, or -1 without tls_cert. */
+int fake_slack_tls_port(const struct fake_slack *fs);
 /* "http://127.0.0.1:<port>/api" (no trailing slash); borrowed. */
 const char *fake_slack_api_url(const struct fake_slack *fs);
 /* Websockets currently open (including ones being told to go away). */

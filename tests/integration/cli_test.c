@@ -106,8 +106,11 @@ static bool wait_out(struct proc *p, const char *needle)
 static int finish(struct proc *p)
 {
 	int st = 0;
-	for (int i = 0; i < 200; i++) {
-		pump(p, 20);
+	/* bounded: 10 s. (Once the child closed its output, poll returns at
+	 * once, so sleep between looks.) */
+	for (int i = 0; i < 1000; i++) {
+		pump(p, 10);
+		usleep(10000);
 		pid_t r = waitpid(p->pid, &st, WNOHANG);
 		if (r == p->pid) {
 			pump(p, 0);

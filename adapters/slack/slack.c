@@ -1,0 +1,536 @@
+/* slack.c - the Slack chat backend (see slack.h). */
+#include "adapters/slack/slack.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "adapters/http/http.h"
+#include "adapters/slack/blocks.h"
+#include "adapters/slack/webapi.h"
+#include "bot/log.h"
+
+#define DEFAULT_API_URL     "https://slack.com/api"
+#define DEFAULT_DEDUPE_TTL  (15u * 60u * 1000u)
+#define RURL_MAX            64
+#define RURL_TTL_MS         (30u * 60u * 1000u)
+#define RURL_USES           5
+#define ID_MAX              32
+#define MAX_STOP_WAITERS    4
+
+/* A response_url recently handed to us, for the ephemeral fallback. */
+struct rurl {
+	char channel[ID_MAX], user[ID_MAX];
+	char *url;
+	uint64_t at_ms;
+	unsigned uses;
+};
+
+struct stop_waiter {
+	void (*done)(void *ud);
+	void *ud;
+};
+
+struct slack_chat {
+	struct chat chat;         /* first: the backend is a struct chat */
+	struct bot_loop *loop;
+	uv_loop_t *uv;
+	struct http *http;
+	struct slack_api *api;
+	struct slack_ws *ws;
+	struct slack_dedupe *mem_dedupe;
+	struct slack_dedupe_store dedupe;
+	void (*on_fatal)(void *ud, int rc, const char *detail);
+	void *fatal_ud;
+	bool started, stopping, stopped, fatal_sent, connected, hooked;
+	struct stop_waiter waiters[MAX_STOP_WAITERS];
+	size_t n_waiters;
+	struct rurl rurls[RURL_MAX];
+	unsigned events, duplicates, fallbacks;
+};
+
+enum req_kind { REQ_POST, REQ_UPDATE, REQ_EPHEMERAL, REQ_RESPONSE_URL };
+
+/* One outgoing chat call, for its callback (and the ephemeral fallback). */
+struct req {
+	struct slack_chat *sc;
+	enum req_kind kind;
+	chat_result_cb cb;
+	void *ud;
+	json_t *fallback;         /* REQ_EPHEMERAL: the message, for a response_url */
+	char channel[ID_MAX], user[ID_MAX];
+};
+
+static struct slack_chat *of(struct chat *c)
+{
+	return container_of(c, struct slack_chat, chat);
+}
+
+static uint64_t now_ms(struct slack_chat *sc)
+{
+	uv_update_time(sc->uv);
+	return uv_now(sc->uv);
+}
+
+/* ---- fatal ------------------------------------------------------------------ */
+
+static void stop_internal(struct slack_chat *sc, void (*done)(void *), void *ud);
+
+static void fatal(struct slack_chat *sc, int rc, const char *detail)
+{
+	char qd[400];
+
+	if (sc->fatal_sent)
+		return;
+	sc->fatal_sent = true;
+	log_error("slack.fatal", "code=%s msg=%s action=stop", bot_err_name(rc),
+		  log_q(qd, sizeof qd, detail));
+	if (sc->on_fatal)
+		sc->on_fatal(sc->fatal_ud, rc, detail);
+	stop_internal(sc, NULL, NULL);
+}
+
+/* ---- response_url memory ------------------------------------------------------ */
+
+static void remember_rurl(struct slack_chat *sc, const struct chat_event *ev)
+{
+	struct rurl *slot = NULL, *oldest = &sc->rurls[0];
+	char *url;
+
+	if (!ev->response_url || !ev->channel || !ev->user || strlen(ev->channel) >= ID_MAX ||
+	    strlen(ev->user) >= ID_MAX)
+		return;
+	for (size_t i = 0; i < RURL_MAX; i++) {
+		struct rurl *r = &sc->rurls[i];
+
+		if (r->url && strcmp(r->channel, ev->channel) == 0 && strcmp(r->user, ev->user) == 0)
+			slot = r;
+		if (!r->url && !slot)
+			slot = r;
+		if (r->at_ms < oldest->at_ms)
+			oldest = r;
+	}
+	if (!slot)
+		slot = oldest;
+	url = strdup(ev->response_url);
+	if (!url)
+		return; /* only a fallback */
+	free(slot->url);
+	slot->url = url;
+	snprintf(slot->channel, sizeof slot->channel, "%s", ev->channel);
+	snprintf(slot->user, sizeof slot->user, "%s", ev->user);
+	slot->at_ms = now_ms(sc);
+	slot->uses = 0;
+}
+
+static struct rurl *find_rurl(struct slack_chat *sc, const char *channel, const char *user)
+{
+	uint64_t now = now_ms(sc);
+
+	for (size_t i = 0; i < RURL_MAX; i++) {
+		struct rurl *r = &sc->rurls[i];
+
+		if (r->url && strcmp(r->channel, channel) == 0 && strcmp(r->user, user) == 0 &&
+		    now - r->at_ms < RURL_TTL_MS && r->uses < RURL_USES)
+			return r;
+	}
+	return NULL;
+}
+
+/* ---- incoming ------------------------------------------------------------------ */
+
+static const char *ev_name(enum chat_event_type t)
+{
+	switch (t) {
+	case CHAT_EV_COMMAND: return "command";
+	case CHAT_EV_BUTTON: return "button";
+	case CHAT_EV_MENTION: return "mention";
+	}
+	return "?";
+}
+
+static void on_envelope(void *ud, const struct slack_frame *f)
+{
+	struct slack_chat *sc = ud;
+	const struct chat_event *ev = &f->ev;
+	char qc[80];
+	int rc;
+
+	if (!f->has_event || sc->stopping)
+		return;
+	rc = sc->dedupe.claim(sc->dedupe.impl, f->dedupe_key, now_ms(sc));
+	if (rc == BOT_EDUPLICATE) {
+		sc->duplicates++;
+		log_info("slack.event", "result=duplicate type=%s envelope=%s retry_attempt=%d",
+			 ev_name(ev->type), f->envelope_id, f->retry_attempt);
+		return;
+	}
+	if (rc)  /* act anyway: a lost duplicate check beats a lost click */
+		log_warn("slack.dedupe", "result=error code=%s envelope=%s action=deliver",
+			 bot_err_name(rc), f->envelope_id);
+	if (ev->type == CHAT_EV_COMMAND || ev->type == CHAT_EV_BUTTON)
+		remember_rurl(sc, ev);
+	sc->events++;
+	log_info("slack.event", "type=%s envelope=%s user=%s channel=%s%s%s retry_attempt=%d",
+		 ev_name(ev->type), f->envelope_id, ev->user ? ev->user : "-",
+		 ev->channel ? ev->channel : "-",
+		 ev->type == CHAT_EV_COMMAND ? " command=" : ev->type == CHAT_EV_BUTTON ? " action=" : "",
+		 ev->type == CHAT_EV_COMMAND ? log_q(qc, sizeof qc, ev->command)
+		 : ev->type == CHAT_EV_BUTTON ? log_q(qc, sizeof qc, ev->action_id) : "",
+		 f->retry_attempt);
+	if (sc->chat.on_event)
+		sc->chat.on_event(sc->chat.event_ud, ev);
+}
+
+static void on_ws_state(void *ud, enum slack_ws_state st, int rc, const char *detail)
+{
+	struct slack_chat *sc = ud;
+
+	switch (st) {
+	case SLACK_WS_CONNECTED:
+		sc->connected = true;
+		break;
+	case SLACK_WS_RECONNECTING:
+	case SLACK_WS_STOPPED:
+		sc->connected = false;
+		break;
+	case SLACK_WS_FATAL:
+		sc->connected = false;
+		fatal(sc, rc, detail);
+		break;
+	}
+}
+
+/* ---- outgoing ------------------------------------------------------------------ */
+
+static void req_free(struct req *r)
+{
+	json_decref(r->fallback);
+	free(r);
+}
+
+static int send_response_url(struct slack_chat *sc, struct req *r, struct rurl *u);
+
+static bool ephemeral_unreachable(const char *error)
+{
+	return error && (strcmp(error, "not_in_channel") == 0 ||
+			 strcmp(error, "channel_not_found") == 0 ||
+			 strcmp(error, "user_not_in_channel") == 0);
+}
+
+static void on_api_done(void *ud, const struct slack_api_result *res)
+{
+	struct req *r = ud;
+	struct slack_chat *sc = r->sc;
+	const char *ts = NULL;
+	struct rurl *u;
+
+	if (res->rc == BOT_EOK) {
+		ts = json_string_value(json_object_get(res->body, r->kind == REQ_EPHEMERAL
+						       ? "message_ts" : "ts"));
+	} else if (r->kind == REQ_EPHEMERAL && ephemeral_unreachable(res->error) &&
+		   !sc->stopping && (u = find_rurl(sc, r->channel, r->user)) &&
+		   send_response_url(sc, r, u) == BOT_EOK) {
+		log_info("slack.ephemeral", "channel=%s user=%s via=response_url reason=%s",
+			 r->channel, r->user, res->error);
+		return; /* r now belongs to the response_url call */
+	}
+	if (r->cb)
+		r->cb(r->ud, res->rc, ts, res->rc ? res->error : NULL);
+	req_free(r);
+}
+
+static int send_response_url(struct slack_chat *sc, struct req *r, struct rurl *u)
+{
+	int rc;
+
+	if (!r->fallback)
+		return BOT_EINVAL;
+	json_object_del(r->fallback, "channel");
+	json_object_del(r->fallback, "user");
+	if (json_object_set_new(r->fallback, "response_type", json_string("ephemeral")) ||
+	    json_object_set_new(r->fallback, "replace_original", json_false()))
+		return BOT_ENOMEM;
+	rc = slack_api_call(sc->api, &(struct slack_api_req){ .url = u->url, .body = r->fallback },
+			    on_api_done, r, NULL);
+	if (rc)
+		return rc;
+	u->uses++;
+	sc->fallbacks++;
+	r->kind = REQ_RESPONSE_URL;
+	return BOT_EOK;
+}
+
+/* Render m, add extra fields, queue the call by channel. */
+static int send_message(struct slack_chat *sc, enum req_kind kind, const char *method,
+			const char *channel, const char *ts, const char *user,
+			const struct chat_message *m, chat_result_cb cb, void *ud)
+{
+	struct bot_error err = {0};
+	json_t *body = NULL;
+	struct req *r = NULL;
+	char qe[300];
+	int rc;
+
+	if (!sc->started || sc->stopping)
+		return BOT_ESTATE;
+	if (!m || !channel || !*channel || strlen(channel) >= ID_MAX ||
+	    (user && (!*user || strlen(user) >= ID_MAX)) || (kind == REQ_UPDATE && (!ts || !*ts)))
+		return BOT_EINVAL;
+	rc = slack_blocks_build(m, &body, &err);
+	if (rc) {
+		log_warn("slack.render", "method=%s error=%s detail=%s", method, bot_err_name(rc),
+			 log_q(qe, sizeof qe, err.msg));
+		goto out;
+	}
+	if (json_object_set_new(body, "channel", json_string(channel)) ||
+	    (ts && json_object_set_new(body, "ts", json_string(ts))) ||
+	    (user && json_object_set_new(body, "user", json_string(user)))) {
+		rc = BOT_ENOMEM;
+		goto out;
+	}
+	r = calloc(1, sizeof *r);
+	if (!r) {
+		rc = BOT_ENOMEM;
+		goto out;
+	}
+	r->sc = sc;
+	r->kind = kind;
+	r->cb = cb;
+	r->ud = ud;
+	snprintf(r->channel, sizeof r->channel, "%s", channel);
+	snprintf(r->user, sizeof r->user, "%s", user ? user : "");
+	if (kind == REQ_EPHEMERAL)
+		r->fallback = json_incref(body);
+	rc = slack_api_call(sc->api, &(struct slack_api_req){ .method = method, .body = body,
+			    .queue = channel }, on_api_done, r, NULL);
+	if (rc)
+		goto out;
+	r = NULL;
+out:
+	if (r)
+		req_free(r);
+	json_decref(body);
+	return rc;
+}
+
+static int sc_post(struct chat *c, const struct chat_message *m, chat_result_cb cb, void *ud)
+{
+	return send_message(of(c), REQ_POST, "chat.postMessage", m ? m->channel : NULL, NULL, NULL,
+			    m, cb, ud);
+}
+
+static int sc_update(struct chat *c, const char *channel, const char *ts,
+		     const struct chat_message *m, chat_result_cb cb, void *ud)
+{
+	return send_message(of(c), REQ_UPDATE, "chat.update", channel, ts, NULL, m, cb, ud);
+}
+
+static int sc_ephemeral(struct chat *c, const char *user, const struct chat_message *m,
+			chat_result_cb cb, void *ud)
+{
+	if (!user)
+		return BOT_EINVAL;
+	return send_message(of(c), REQ_EPHEMERAL, "chat.postEphemeral", m ? m->channel : NULL,
+			    NULL, user, m, cb, ud);
+}
+
+/* ---- start ------------------------------------------------------------------ */
+
+static void on_auth(void *ud, const struct slack_api_result *r)
+{
+	struct slack_chat *sc = ud;
+	char qt[128], qu[128];
+
+	if (r->rc == BOT_EOK) {
+		const char *uid = json_string_value(json_object_get(r->body, "user_id"));
+		const char *bid = json_string_value(json_object_get(r->body, "bot_id"));
+
+		log_info("slack.auth", "result=ok team=%s user=%s user_id=%s bot_id=%s",
+			 log_q(qt, sizeof qt, json_string_value(json_object_get(r->body, "team"))),
+			 log_q(qu, sizeof qu, json_string_value(json_object_get(r->body, "user"))),
+			 uid ? uid : "-", bid ? bid : "-");
+	} else if (r->rc == BOT_EAUTH) {
+		char d[200];
+
+		snprintf(d, sizeof d, "auth.test: %s (check the bot token, xoxb-)",
+			 r->error ? r->error : "rejected");
+		fatal(sc, r->rc, d);
+	} else if (r->rc != BOT_ECANCELLED) {
+		log_warn("slack.auth", "result=unknown error=%s msg=\"continuing; chat calls will "
+			 "tell\"", r->error ? r->error : bot_err_name(r->rc));
+	}
+}
+
+static int sc_start(struct chat *c)
+{
+	struct slack_chat *sc = of(c);
+	int rc;
+
+	if (sc->started)
+		return BOT_ESTATE;
+	sc->started = true;
+	rc = slack_api_call(sc->api, &(struct slack_api_req){ .method = "auth.test" }, on_auth, sc,
+			    NULL);
+	if (rc)
+		return rc;
+	return slack_ws_start(sc->ws);
+}
+
+/* ---- stop / destroy ------------------------------------------------------------ */
+
+static void finish_stop(void *ud)
+{
+	struct slack_chat *sc = ud;
+	struct stop_waiter w[MAX_STOP_WAITERS];
+	size_t n = sc->n_waiters;
+
+	/* The websocket is closed: nothing queued will be sent now. Their
+	 * callbacks run with BOT_ECANCELLED (the app is still there). */
+	slack_api_cancel_all(sc->api);
+	sc->stopped = true;
+	memcpy(w, sc->waiters, n * sizeof w[0]);
+	sc->n_waiters = 0;
+	for (size_t i = 0; i < n; i++)
+		w[i].done(w[i].ud);
+}
+
+static void stop_internal(struct slack_chat *sc, void (*done)(void *), void *ud)
+{
+	if (sc->stopped) {
+		if (done)
+			done(ud);
+		return;
+	}
+	if (done && sc->n_waiters < MAX_STOP_WAITERS)
+		sc->waiters[sc->n_waiters++] = (struct stop_waiter){ done, ud };
+	else if (done)
+		done(ud);
+	if (sc->stopping)
+		return;
+	sc->stopping = true;
+	slack_ws_stop(sc->ws, finish_stop, sc);
+}
+
+static void sc_stop(struct chat *c, void (*done)(void *ud), void *ud)
+{
+	stop_internal(of(c), done, ud);
+}
+
+static void on_loop_shutdown(void *ud, bot_loop_done_fn done, void *done_ud)
+{
+	stop_internal(ud, done, done_ud);
+}
+
+static void sc_destroy(struct chat *c)
+{
+	struct slack_chat *sc;
+
+	if (!c)
+		return;
+	sc = of(c);
+	if (sc->hooked)
+		bot_loop_off_shutdown(sc->loop, on_loop_shutdown, sc);
+	slack_ws_destroy(sc->ws);
+	slack_api_destroy(sc->api);
+	http_destroy(sc->http);
+	slack_dedupe_destroy(sc->mem_dedupe);
+	for (size_t i = 0; i < RURL_MAX; i++)
+		free(sc->rurls[i].url);
+	free(sc);
+}
+
+static const struct chat_ops slack_ops = {
+	.name = "slack",
+	.start = sc_start,
+	.post = sc_post,
+	.update = sc_update,
+	.ephemeral = sc_ephemeral,
+	.stop = sc_stop,
+	.destroy = sc_destroy,
+};
+
+void slack_chat_get_stats(struct chat *c, struct slack_chat_stats *out)
+{
+	struct slack_chat *sc = of(c);
+
+	memset(out, 0, sizeof *out);
+	slack_ws_get_stats(sc->ws, &out->ws);
+	out->events = sc->events;
+	out->duplicates = sc->duplicates;
+	out->fallbacks = sc->fallbacks;
+	out->api_pending = slack_api_pending(sc->api);
+	out->connected = sc->connected;
+}
+
+int slack_chat_create(struct bot_loop *loop, const struct slack_chat_opts *o, struct chat **out,
+		      struct bot_error *err)
+{
+	struct slack_chat *sc = NULL;
+	struct lws_context *ctx;
+	int rc = BOT_EOK;
+
+	*out = NULL;
+	if (!loop || !o || !o->app_token || !*o->app_token || !o->bot_token || !*o->bot_token)
+		return bot_error_set(err, BOT_EINVAL, "slack: the app token (xapp-) and the bot "
+				     "token (xoxb-) are both required");
+	/* before anything can log them */
+	if (log_add_secret(o->app_token) == BOT_ENOMEM || log_add_secret(o->bot_token) == BOT_ENOMEM)
+		return bot_error_set(err, BOT_ENOMEM, "out of memory");
+	sc = calloc(1, sizeof *sc);
+	if (!sc)
+		return bot_error_set(err, BOT_ENOMEM, "out of memory");
+	sc->chat.ops = &slack_ops;
+	sc->loop = loop;
+	sc->uv = bot_loop_uv(loop);
+	sc->on_fatal = o->on_fatal;
+	sc->fatal_ud = o->fatal_ud;
+	ctx = bot_loop_lws(loop, err);
+	if (!ctx) {
+		rc = BOT_EIO;
+		goto out;
+	}
+	rc = http_create(loop, &(struct http_opts){ .ca_file = o->ca_file }, &sc->http, err);
+	if (rc)
+		goto out;
+	rc = slack_api_create(sc->uv, &(struct slack_api_opts){
+			.http = sc->http, .api_url = o->api_url ? o->api_url : DEFAULT_API_URL,
+			.bot_token = o->bot_token, .app_token = o->app_token, .retry = o->api_retry,
+			.max_ratelimited = o->api_max_ratelimited, .timeout_ms = o->api_timeout_ms },
+			&sc->api, err);
+	if (rc)
+		goto out;
+	if (o->dedupe) {
+		sc->dedupe = *o->dedupe;
+	} else {
+		rc = slack_dedupe_create(o->dedupe_ttl_ms ? o->dedupe_ttl_ms : DEFAULT_DEDUPE_TTL, 0,
+					 &sc->mem_dedupe);
+		if (rc) {
+			bot_error_set(err, rc, "slack: cannot create the dedupe table");
+			goto out;
+		}
+		sc->dedupe = slack_dedupe_store(sc->mem_dedupe);
+	}
+	rc = slack_ws_create(&(struct slack_ws_opts){
+			.ctx = ctx, .loop = sc->uv, .api = sc->api, .ca_file = o->ca_file,
+			.backoff = o->reconnect_backoff, .ping_interval_ms = o->ping_interval_ms,
+			.silence_ms = o->silence_ms, .hello_timeout_ms = o->hello_timeout_ms,
+			.close_timeout_ms = o->close_timeout_ms, .drain_timeout_ms = o->drain_timeout_ms,
+			.on_envelope = on_envelope, .on_state = on_ws_state, .ud = sc },
+			&sc->ws, err);
+	if (rc)
+		goto out;
+	rc = bot_loop_on_shutdown(loop, on_loop_shutdown, sc);
+	if (rc) {
+		bot_error_set(err, rc, "slack: cannot register the shutdown hook");
+		goto out;
+	}
+	sc->hooked = true;
+	*out = &sc->chat;
+	sc = NULL;
+out:
+	if (sc)
+		sc_destroy(&sc->chat);
+	return rc;
+}

@@ -1,0 +1,89 @@
+/* slack.h - the Slack chat backend (struct chat over Socket Mode + Web API).
+ *
+ *   struct chat *c;
+ *   slack_chat_create(loop, &(struct slack_chat_opts){ .app_token = ...,
+ *                     .bot_token = ..., .api_url = cfg->slack.api_url }, &c, &err);
+ *   c->on_event = app_on_chat_event; c->event_ud = app;
+ *   c->ops->start(c);
+ *
+ * Incoming (socket.h): every envelope is acked at once; then events are
+ * deduplicated on what they are about (event_id, trigger_id, or user +
+ * action_ts + action id, see envelope.h) through a struct
+ * slack_dedupe_store - in memory by default, for dedupe_ttl_ms (15 min;
+ * Slack's last retry comes after 5 min) - so a redelivery, or a replay
+ * after a reconnect, reaches on_event once. Slash commands, button clicks
+ * and app mentions become chat events; other envelopes are acked and
+ * ignored.
+ *
+ * Outgoing (webapi.h): post -> chat.postMessage, update -> chat.update,
+ * ephemeral -> chat.postEphemeral (m->channel and the user), each queued by
+ * channel so messages to one channel keep their order (also under 429).
+ * When chat.postEphemeral cannot reach the user (the bot is not in the
+ * channel: not_in_channel / channel_not_found / user_not_in_channel) and
+ * the user sent a command or clicked a button in that channel in the last
+ * 30 minutes, the reply goes to that event's response_url instead (which
+ * works without membership; at most 5 uses per URL, as Slack allows).
+ * Result callbacks get rc (a bot_err code) and, on failure, Slack's error
+ * string as detail; ts is the message ts (postEphemeral: message_ts).
+ * A call that cannot start returns the code and its callback is not run.
+ *
+ * Lifetime: create registers a bot_loop shutdown hook that closes the
+ * websocket politely and cancels queued Web API calls (their callbacks run
+ * with BOT_ECANCELLED); ops->stop does the same for callers that stop
+ * earlier. Fatal conditions - invalid tokens at start (auth.test,
+ * apps.connections.open), Socket Mode disabled (link_disabled) - are logged
+ * as event=slack.fatal and reported to on_fatal; the backend stops. Tokens
+ * are registered with the log redactor and never logged.
+ */
+#ifndef ADAPTERS_SLACK_SLACK_H
+#define ADAPTERS_SLACK_SLACK_H
+
+#include <stdint.h>
+
+#include "adapters/chat.h"
+#include "adapters/slack/dedupe.h"
+#include "adapters/slack/retry.h"
+#include "adapters/slack/socket.h"
+#include "bot/error.h"
+#include "bot/loop.h"
+
+struct slack_chat_opts {
+	const char *app_token;    /* xapp-... (required) */
+	const char *bot_token;    /* xoxb-... (required) */
+	const char *api_url;      /* NULL: https://slack.com/api */
+	const char *ca_file;      /* extra trust anchors for the Web API and the websocket */
+	/* Where "already acted on" is kept; NULL: in memory (borrowed,
+	 * must outlive the backend). */
+	const struct slack_dedupe_store *dedupe;
+	uint64_t dedupe_ttl_ms;   /* in-memory store only; 0: 15 minutes */
+	/* Called once when the backend gives up for good (see above). */
+	void (*on_fatal)(void *ud, int rc, const char *detail);
+	void *fatal_ud;
+	/* Tuning (tests use short values); 0/NULL: the defaults in
+	 * socket.h and webapi.h. */
+	const struct slack_retry_policy *reconnect_backoff;
+	const struct slack_retry_policy *api_retry;
+	unsigned api_max_ratelimited;
+	unsigned ping_interval_ms, silence_ms, hello_timeout_ms, close_timeout_ms,
+		 drain_timeout_ms;
+	long api_timeout_ms;
+};
+
+struct slack_chat_stats {
+	struct slack_ws_stats ws;
+	unsigned events;          /* delivered to on_event */
+	unsigned duplicates;      /* dropped by the dedupe */
+	unsigned fallbacks;       /* ephemerals sent through a response_url */
+	size_t api_pending;       /* Web API calls queued or in flight */
+	bool connected;           /* a link is up (last state report) */
+};
+
+/* 0, or BOT_EINVAL (missing token), BOT_ECONFIG (ca_file), BOT_EIO (lws,
+ * curl), BOT_ENOMEM, with err filled. */
+int slack_chat_create(struct bot_loop *loop, const struct slack_chat_opts *o, struct chat **out,
+		      struct bot_error *err);
+
+/* c must be a chat made by slack_chat_create. */
+void slack_chat_get_stats(struct chat *c, struct slack_chat_stats *out);
+
+#endif

@@ -1,0 +1,877 @@
+/* The Slack chat backend (adapters/slack/slack.c + socket.c + webapi.c)
+ * against the fake Slack over real sockets, in one process on one uv loop:
+ * connect + hello + ack, events normalised, duplicates acted on once (also
+ * across a reconnect), every disconnect reason, half-open detection, an
+ * abrupt close and reconnects under backoff, malformed and oversized frames,
+ * the chat operations and their errors, the ephemeral fallback, fatal
+ * token errors, and TLS (refused for an untrusted certificate).
+ *
+ * Every test builds its own loop, fake and backend with short timings, and
+ * ends with the ordered shutdown (polite close) and uv_loop_close() == 0.
+ * Waits poll a condition with a deadline, so a busy machine makes a test
+ * slower, not wrong.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "adapters/slack/envelope.h"
+#include "adapters/slack/slack.h"
+#include "bot/log.h"
+#include "tests/fakes/harness.h"
+#include "tests/fakes/tls_cert.h"
+
+#define APP_TOKEN "xapp-1-A0FAKE-slacktest"
+#define BOT_TOKEN "xoxb-1-slacktest"
+#define STEP_MS   5000
+#define MAX_EVENTS 64
+
+static const uint32_t backoff_steps[] = { 50, 100, 200, 400 };
+static const struct slack_retry_policy fast_backoff = { backoff_steps, 4, 20, SLACK_RETRY_FOREVER };
+static const uint32_t api_steps[] = { 10, 20, 40 };
+static const struct slack_retry_policy fast_api = { api_steps, 3, 0, 3 };
+
+static const struct fake_slack_channel chans[] = {
+	{ "C0GENERAL", "general", true },
+	{ "C0SECOND", "second", true },
+	{ "C0OUTSIDE", "outside", false },
+};
+
+struct evrec {
+	enum chat_event_type type;
+	char id[200], user[32], channel[32], command[32], text[128], action_id[64], value[64],
+	     message_ts[32], response_url[256];
+	bool has_response_url;
+};
+
+struct t {
+	struct harness h;
+	struct chat *chat;
+	struct evrec ev[MAX_EVENTS];
+	size_t n_ev;
+	bool fatal;
+	int fatal_rc;
+	char fatal_detail[256];
+	/* reply to each command with an ephemeral (the fallback test) */
+	bool reply_ephemeral;
+	int reply_rc;
+	bool reply_done;
+	char reply_detail[64];
+};
+
+static void cp(char *dst, size_t n, const char *s)
+{
+	snprintf(dst, n, "%s", s ? s : "");
+}
+
+static void on_reply(void *ud, int rc, const char *ts, const char *detail)
+{
+	struct t *t = ud;
+
+	(void)ts;
+	t->reply_done = true;
+	t->reply_rc = rc;
+	cp(t->reply_detail, sizeof t->reply_detail, detail);
+}
+
+static void on_event(void *ud, const struct chat_event *e)
+{
+	struct t *t = ud;
+	struct evrec *r;
+
+	if (t->n_ev == MAX_EVENTS)
+		return;
+	r = &t->ev[t->n_ev++];
+	r->type = e->type;
+	cp(r->id, sizeof r->id, e->id);
+	cp(r->user, sizeof r->user, e->user);
+	cp(r->channel, sizeof r->channel, e->channel);
+	cp(r->command, sizeof r->command, e->command);
+	cp(r->text, sizeof r->text, e->text);
+	cp(r->action_id, sizeof r->action_id, e->action_id);
+	cp(r->value, sizeof r->value, e->value);
+	cp(r->message_ts, sizeof r->message_ts, e->message_ts);
+	cp(r->response_url, sizeof r->response_url, e->response_url);
+	r->has_response_url = e->response_url != NULL;
+	if (t->reply_ephemeral && e->type == CHAT_EV_COMMAND) {
+		struct chat_message m = { .channel = e->channel, .text = "only you see this" };
+
+		assert_int_equal(chat_ephemeral(t->chat, e->user, &m, on_reply, t), 0);
+	}
+}
+
+static void on_fatal(void *ud, int rc, const char *detail)
+{
+	struct t *t = ud;
+
+	t->fatal = true;
+	t->fatal_rc = rc;
+	cp(t->fatal_detail, sizeof t->fatal_detail, detail);
+}
+
+static struct slack_chat_stats stats(struct t *t)
+{
+	struct slack_chat_stats s;
+
+	slack_chat_get_stats(t->chat, &s);
+	return s;
+}
+
+/* ---- setup -------------------------------------------------------------------- */
+
+struct setup_opts {
+	const char *app_token, *bot_token, *ca_file;
+	unsigned max_connections;
+	bool tls;
+	const struct fake_tls_cert *cert;
+};
+
+static void setup_with(struct t *t, const struct setup_opts *so)
+{
+	struct fake_slack_opts fo = {
+		.app_token = APP_TOKEN, .bot_token = BOT_TOKEN, .channels = chans, .n_channels = 3,
+		.ping_interval_ms = 100, .disconnect_grace_ms = 300,
+		.max_connections = so ? so->max_connections : 0,
+		.tls_cert = so && so->cert ? so->cert->cert : NULL,
+		.tls_key = so && so->cert ? so->cert->key : NULL,
+	};
+	struct bot_error err = {0};
+
+	memset(t, 0, sizeof *t);
+	assert_int_equal(harness_init(&t->h, &fo), 0);
+	assert_int_equal(slack_chat_create(t->h.loop, &(struct slack_chat_opts){
+			.app_token = so && so->app_token ? so->app_token : APP_TOKEN,
+			.bot_token = so && so->bot_token ? so->bot_token : BOT_TOKEN,
+			.api_url = fake_slack_api_url(t->h.fs),
+			.ca_file = so ? so->ca_file : NULL,
+			.on_fatal = on_fatal, .fatal_ud = t,
+			.reconnect_backoff = &fast_backoff, .api_retry = &fast_api,
+			.ping_interval_ms = 100, .silence_ms = 600, .hello_timeout_ms = 3000,
+			.close_timeout_ms = 500, .drain_timeout_ms = 3000 },
+			&t->chat, &err), 0);
+	t->chat->on_event = on_event;
+	t->chat->event_ud = t;
+}
+
+static void setup(struct t *t)
+{
+	setup_with(t, NULL);
+}
+
+static bool hellos_at_least(void *arg)
+{
+	struct t *t = arg;
+	struct slack_chat_stats s = stats(t);
+
+	return s.ws.hellos >= 1 && s.connected;
+}
+
+static void start_connected(struct t *t)
+{
+	assert_int_equal(t->chat->ops->start(t->chat), 0);
+	assert_true(harness_wait(&t->h, hellos_at_least, t, STEP_MS));
+	assert_int_equal(fake_slack_connections(t->h.fs), 1);
+}
+
+static void teardown(struct t *t)
+{
+	harness_stop(&t->h);
+	t->chat->ops->destroy(t->chat);
+	assert_int_equal(harness_destroy(&t->h), 0);
+	/* secrets never reach a log line: tokens, tickets, response_urls */
+	assert_false(harness_log_has(APP_TOKEN));
+	assert_false(harness_log_has(BOT_TOKEN));
+	assert_false(harness_log_has("ticket="));
+	assert_false(harness_log_has("/response/"));
+	harness_log_release();
+}
+
+/* ---- conditions ------------------------------------------------------------------ */
+
+struct want { struct t *t; unsigned n; };
+
+static bool events_at_least(void *arg)
+{
+	struct want *w = arg;
+
+	return w->t->n_ev >= w->n;
+}
+
+static bool hellos_n(void *arg)
+{
+	struct want *w = arg;
+
+	return stats(w->t).ws.hellos >= w->n && stats(w->t).connected;
+}
+
+static bool failures_n(void *arg)
+{
+	struct want *w = arg;
+
+	return stats(w->t).ws.failures >= w->n;
+}
+
+struct ackw { struct t *t; const char *id; };
+
+static bool acked(void *arg)
+{
+	struct ackw *a = arg;
+
+	return fake_slack_find_ack(a->t->h.fs, a->id) != NULL;
+}
+
+static bool one_connection(void *arg)
+{
+	struct t *t = arg;
+
+	return fake_slack_connections(t->h.fs) == 1 && stats(t).ws.links == 1 && stats(t).connected;
+}
+
+static bool is_fatal(void *arg)
+{
+	return ((struct t *)arg)->fatal;
+}
+
+static bool reply_done(void *arg)
+{
+	return ((struct t *)arg)->reply_done;
+}
+
+struct res {
+	bool done;
+	int rc;
+	char ts[32], detail[64];
+};
+
+static void on_result(void *ud, int rc, const char *ts, const char *detail)
+{
+	struct res *r = ud;
+
+	r->done = true;
+	r->rc = rc;
+	cp(r->ts, sizeof r->ts, ts);
+	cp(r->detail, sizeof r->detail, detail);
+}
+
+static bool res_done(void *arg)
+{
+	return ((struct res *)arg)->done;
+}
+
+/* Inject an envelope and wait until it is acked; returns its ack. */
+static const struct fake_slack_ack *wait_ack(struct t *t, const char *id)
+{
+	struct ackw a = { t, id };
+
+	assert_true(harness_wait(&t->h, acked, &a, STEP_MS));
+	return fake_slack_find_ack(t->h.fs, id);
+}
+
+/* ---- tests ----------------------------------------------------------------------- */
+
+static void test_connect_hello_ack(void **state)
+{
+	struct t t;
+	char id[FAKE_SLACK_ID_MAX];
+	const struct fake_slack_ack *a;
+	struct want w = { &t, 1 };
+	struct res r = {0}, u = {0};
+	const struct chat_button btn[] = {
+		{ .action_id = "gate.approve", .text = "Approve", .value = "g-17",
+		  .style = CHAT_BUTTON_PRIMARY },
+	};
+	const struct chat_block blocks[] = {
+		{ .type = CHAT_BLOCK_SECTION, .text = "Scale *web* to 3?" },
+		{ .type = CHAT_BLOCK_ACTIONS, .buttons = btn, .n_buttons = 1 },
+	};
+	struct chat_message m = { .channel = "C0GENERAL", .text = "Scale web to 3?",
+				  .blocks = blocks, .n_blocks = 2 };
+
+	(void)state;
+	setup(&t);
+	start_connected(&t);
+	assert_int_equal(fake_slack_opens(t.h.fs), 1);
+	assert_true(harness_log_has("event=slack.auth result=ok"));
+	assert_int_equal(harness_log_count("event=slack.ws.connected", "link=1",
+					   "path=/link/", "num_connections=1",
+					   "approximate_connection_time_s=18060", NULL), 1);
+
+	/* a slash command: acked at once, then an event with args and response_url */
+	assert_int_equal(fake_slack_send_slash(t.h.fs, "U0ALICE", "C0GENERAL", "/scale",
+					       "web 3 --timer 10m", id), 0);
+	a = wait_ack(&t, id);
+	assert_non_null(a);
+	assert_null(a->payload);
+	fprintf(stderr, "slash ack latency %.3f ms\n", (double)a->latency_ns / 1e6);
+	assert_true(a->latency_ns >= 0 && a->latency_ns < 1000 * 1000000LL);
+	assert_true(harness_wait(&t.h, events_at_least, &w, STEP_MS));
+	assert_int_equal(t.ev[0].type, CHAT_EV_COMMAND);
+	assert_string_equal(t.ev[0].command, "/scale");
+	assert_string_equal(t.ev[0].text, "web 3 --timer 10m");
+	assert_string_equal(t.ev[0].user, "U0ALICE");
+	assert_string_equal(t.ev[0].channel, "C0GENERAL");
+	assert_true(t.ev[0].has_response_url);
+	assert_non_null(strstr(t.ev[0].response_url, "/response/"));
+	assert_true(strncmp(t.ev[0].id, "cmd:", 4) == 0);
+
+	/* post a card with a button, click it: a button event */
+	assert_int_equal(chat_post(t.chat, &m, on_result, &r), 0);
+	assert_true(harness_wait(&t.h, res_done, &r, STEP_MS));
+	assert_int_equal(r.rc, BOT_EOK);
+	assert_true(r.ts[0]);
+	assert_int_equal(fake_slack_send_button(t.h.fs, "U0BOB", "C0GENERAL", r.ts, "gate.approve",
+						"g-17", id), 0);
+	(void)wait_ack(&t, id);
+	w.n = 2;
+	assert_true(harness_wait(&t.h, events_at_least, &w, STEP_MS));
+	assert_int_equal(t.ev[1].type, CHAT_EV_BUTTON);
+	assert_string_equal(t.ev[1].action_id, "gate.approve");
+	assert_string_equal(t.ev[1].value, "g-17");
+	assert_string_equal(t.ev[1].user, "U0BOB");
+	assert_string_equal(t.ev[1].channel, "C0GENERAL");
+	assert_string_equal(t.ev[1].message_ts, r.ts);
+	assert_true(t.ev[1].has_response_url);
+
+	/* an app mention */
+	assert_int_equal(fake_slack_send_mention(t.h.fs, "U0CAROL", "C0GENERAL",
+						 "<@U0FAKEBOT> investigate web", id), 0);
+	(void)wait_ack(&t, id);
+	w.n = 3;
+	assert_true(harness_wait(&t.h, events_at_least, &w, STEP_MS));
+	assert_int_equal(t.ev[2].type, CHAT_EV_MENTION);
+	assert_string_equal(t.ev[2].text, "<@U0FAKEBOT> investigate web");
+	assert_string_equal(t.ev[2].user, "U0CAROL");
+	assert_true(strncmp(t.ev[2].id, "ev:", 3) == 0);
+
+	/* update the card; an ephemeral to Bob */
+	m.n_blocks = 1;
+	m.text = "Approved by <@U0BOB>";
+	assert_int_equal(chat_update(t.chat, "C0GENERAL", r.ts, &m, on_result, &u), 0);
+	assert_true(harness_wait(&t.h, res_done, &u, STEP_MS));
+	assert_int_equal(u.rc, BOT_EOK);
+	assert_string_equal(u.ts, r.ts);
+	memset(&u, 0, sizeof u);
+	assert_int_equal(chat_ephemeral(t.chat, "U0BOB", &m, on_result, &u), 0);
+	assert_true(harness_wait(&t.h, res_done, &u, STEP_MS));
+	assert_int_equal(u.rc, BOT_EOK);
+	assert_true(u.ts[0]);
+	size_t n;
+	const struct fake_slack_message *msgs = fake_slack_messages(t.h.fs, &n);
+	assert_int_equal(n, 3);
+	assert_string_equal(msgs[0].method, "chat.postMessage");
+	assert_string_equal(msgs[1].method, "chat.update");
+	assert_string_equal(msgs[1].text, "Approved by <@U0BOB>");
+	assert_string_equal(msgs[2].method, "chat.postEphemeral");
+	assert_string_equal(msgs[2].user, "U0BOB");
+	/* every envelope acked, one socket, nothing rejected */
+	assert_int_equal(stats(&t).ws.acks, 3);
+	assert_int_equal(stats(&t).ws.rejected, 0);
+	assert_int_equal(fake_slack_bad_frames(t.h.fs), 0);
+	assert_int_equal(fake_slack_connections(t.h.fs), 1);
+	teardown(&t);
+}
+
+/* Redeliveries and replays after a reconnect are acked but act once. */
+static void test_duplicates(void **state)
+{
+	struct t t;
+	char id[4][FAKE_SLACK_ID_MAX], again[FAKE_SLACK_ID_MAX];
+	struct want w = { &t, 3 };
+	struct res r = {0};
+	struct chat_message m = { .channel = "C0GENERAL", .text = "card" };
+
+	(void)state;
+	setup(&t);
+	start_connected(&t);
+	assert_int_equal(chat_post(t.chat, &m, on_result, &r), 0);
+	assert_true(harness_wait(&t.h, res_done, &r, STEP_MS));
+	assert_int_equal(fake_slack_send_mention(t.h.fs, "U0A", "C0GENERAL", "hi", id[0]), 0);
+	assert_int_equal(fake_slack_send_slash(t.h.fs, "U0A", "C0GENERAL", "/scale", "web 2", id[1]), 0);
+	assert_int_equal(fake_slack_send_button(t.h.fs, "U0A", "C0GENERAL", r.ts, "gate.deny", "g1",
+						id[2]), 0);
+	assert_true(harness_wait(&t.h, events_at_least, &w, STEP_MS));
+	/* Slack's redeliveries: new envelope ids, same content */
+	assert_int_equal(fake_slack_redeliver(t.h.fs, id[0], 1, again), 0);
+	(void)wait_ack(&t, again);
+	assert_int_equal(fake_slack_redeliver(t.h.fs, id[0], 2, again), 0);
+	(void)wait_ack(&t, again);
+	assert_int_equal(fake_slack_redeliver(t.h.fs, id[1], 0, again), 0);
+	(void)wait_ack(&t, again);
+	assert_int_equal(fake_slack_redeliver(t.h.fs, id[2], 0, again), 0);
+	(void)wait_ack(&t, again);
+	harness_pump(&t.h, 50);
+	assert_int_equal(t.n_ev, 3);
+	assert_int_equal(stats(&t).duplicates, 4);
+	assert_int_equal(harness_log_count("event=slack.event", "result=duplicate",
+					   "retry_attempt=2", NULL), 1);
+
+	/* across a reconnect: drop the socket, replay on the new one */
+	fake_slack_drop(t.h.fs);
+	w.n = 2;
+	assert_true(harness_wait(&t.h, hellos_n, &w, STEP_MS));
+	assert_int_equal(fake_slack_redeliver(t.h.fs, id[0], 3, again), 0);
+	(void)wait_ack(&t, again);
+	assert_int_equal(fake_slack_redeliver(t.h.fs, id[1], 0, again), 0);
+	(void)wait_ack(&t, again);
+	/* and something new still goes through */
+	assert_int_equal(fake_slack_send_mention(t.h.fs, "U0A", "C0GENERAL", "new", id[3]), 0);
+	w.n = 4;
+	assert_true(harness_wait(&t.h, events_at_least, &w, STEP_MS));
+	harness_pump(&t.h, 50);
+	assert_int_equal(t.n_ev, 4);
+	assert_string_equal(t.ev[3].text, "new");
+	assert_int_equal(stats(&t).duplicates, 6);
+	teardown(&t);
+}
+
+/* warning / refresh_requested: the replacement says hello before the old
+ * link closes, so there is always a link (make-before-break). */
+struct overlap { struct t *t; unsigned min, max, hellos; };
+
+static bool refresh_done(void *arg)
+{
+	struct overlap *o = arg;
+	unsigned n = fake_slack_connections(o->t->h.fs);
+
+	if (n < o->min)
+		o->min = n;
+	if (n > o->max)
+		o->max = n;
+	return stats(o->t).ws.hellos >= o->hellos && n == 1 && stats(o->t).ws.links == 1;
+}
+
+static void refresh_case(struct t *t, const char *reason, unsigned hellos)
+{
+	struct overlap o = { t, 99, 0, hellos };
+	char id[FAKE_SLACK_ID_MAX];
+	struct want w = { t, t->n_ev + 1 };
+	char link[32];
+
+	assert_int_equal(fake_slack_disconnect(t->h.fs, reason), 0);
+	assert_true(harness_wait(&t->h, refresh_done, &o, STEP_MS));
+	fprintf(stderr, "%s: connections min=%u max=%u\n", reason, o.min, o.max);
+	assert_int_equal(o.min, 1);  /* never zero */
+	assert_int_equal(o.max, 2);  /* the new one came up while the old one was open */
+	assert_int_equal(fake_slack_opens(t->h.fs), hellos);
+	snprintf(link, sizeof link, "link=%u ", hellos);
+	long up = harness_log_index("event=slack.ws.connected", link);
+	snprintf(link, sizeof link, "link=%u ", hellos - 1);
+	long down = harness_log_index("event=slack.ws.closed", link);
+	long told = harness_log_index("event=slack.ws.disconnect", reason);
+	assert_true(told >= 0 && up > told && down > up);
+	assert_non_null(strstr(harness_log_find("action=refresh"), "event=slack.ws.disconnect"));
+	/* events flow on the new link */
+	assert_int_equal(fake_slack_send_mention(t->h.fs, "U0A", "C0GENERAL", reason, id), 0);
+	assert_true(harness_wait(&t->h, events_at_least, &w, STEP_MS));
+	assert_int_equal(stats(t).ws.failures, 0);
+}
+
+static void test_disconnect_refresh(void **state)
+{
+	struct t t;
+
+	(void)state;
+	setup(&t);
+	start_connected(&t);
+	refresh_case(&t, "warning", 2);
+	refresh_case(&t, "refresh_requested", 3);
+	/* an unknown reason is treated as a refresh too */
+	refresh_case(&t, "some_future_reason", 4);
+	assert_false(t.fatal);
+	teardown(&t);
+}
+
+static void test_disconnect_link_disabled(void **state)
+{
+	struct t t;
+	char id[FAKE_SLACK_ID_MAX];
+
+	(void)state;
+	setup(&t);
+	start_connected(&t);
+	assert_int_equal(fake_slack_disconnect(t.h.fs, "link_disabled"), 0);
+	assert_true(harness_wait(&t.h, is_fatal, &t, STEP_MS));
+	assert_int_equal(t.fatal_rc, BOT_ECONFIG);
+	assert_non_null(strstr(t.fatal_detail, "link_disabled"));
+	assert_int_equal(harness_log_count("level=error", "event=slack.fatal", NULL), 1);
+	assert_int_equal(harness_log_count("level=error", "event=slack.ws.disconnect",
+					   "reason=link_disabled", "action=stop", NULL), 1);
+	/* and it stays down: no reconnect attempts */
+	harness_pump(&t.h, 500);
+	assert_int_equal(fake_slack_opens(t.h.fs), 1);
+	assert_int_equal(fake_slack_connections(t.h.fs), 0);
+	assert_int_equal(stats(&t).ws.links, 0);
+	assert_int_equal(fake_slack_send_mention(t.h.fs, "U0A", "C0GENERAL", "x", id), BOT_ESTATE);
+	/* posting after the stop is refused */
+	struct chat_message m = { .channel = "C0GENERAL", .text = "x" };
+	assert_int_equal(chat_post(t.chat, &m, NULL, NULL), BOT_ESTATE);
+	teardown(&t);
+}
+
+static void test_disconnect_too_many(void **state)
+{
+	struct t t;
+	struct want w = { &t, 2 };
+	uint64_t t0;
+
+	(void)state;
+	/* (1) told on the live link: it closes, we back off, then reconnect */
+	setup(&t);
+	start_connected(&t);
+	t0 = uv_hrtime();
+	assert_int_equal(fake_slack_disconnect(t.h.fs, "too_many_websockets"), 0);
+	assert_true(harness_wait(&t.h, hellos_n, &w, STEP_MS));
+	assert_true(stats(&t).ws.failures >= 1);
+	assert_true(uv_hrtime() - t0 >= 50u * 1000000u); /* waited at least the first step */
+	assert_int_equal(harness_log_count("event=slack.ws.disconnect", "reason=too_many_websockets",
+					   "action=backoff", NULL), 1);
+	assert_true(harness_log_count("event=slack.ws.reconnect", "attempt=1", NULL) >= 1);
+	assert_true(harness_wait(&t.h, one_connection, &t, STEP_MS));
+	teardown(&t);
+
+	/* (2) at the limit, the replacement link is told instead of getting
+	 * hello: back off and retry until the old one is gone */
+	setup_with(&t, &(struct setup_opts){ .max_connections = 1 });
+	start_connected(&t);
+	assert_int_equal(fake_slack_disconnect(t.h.fs, "warning"), 0);
+	w.n = 2;
+	assert_true(harness_wait(&t.h, hellos_n, &w, STEP_MS));
+	assert_true(stats(&t).ws.failures >= 1);
+	assert_true(harness_log_count("reason=too_many_websockets", "action=backoff", NULL) >= 1);
+	assert_true(harness_wait(&t.h, one_connection, &t, STEP_MS));
+	assert_false(t.fatal);
+	teardown(&t);
+}
+
+/* A half-open link (no pings, no pongs) is replaced within silence_ms. */
+static void test_half_open(void **state)
+{
+	struct t t;
+	struct want w = { &t, 2 };
+	char id[FAKE_SLACK_ID_MAX];
+	uint64_t t0, ms;
+
+	(void)state;
+	setup(&t);
+	start_connected(&t);
+	harness_pump(&t.h, 300); /* pings and pongs flow */
+	assert_true(fake_slack_pongs(t.h.fs) >= 1);
+	assert_int_equal(stats(&t).ws.stale, 0);
+	t0 = uv_hrtime();
+	fake_slack_silence(t.h.fs, true);
+	assert_true(harness_wait(&t.h, hellos_n, &w, STEP_MS));
+	ms = (uv_hrtime() - t0) / 1000000u;
+	fprintf(stderr, "half-open link replaced after %llu ms (silence_ms=600)\n",
+		(unsigned long long)ms);
+	assert_int_equal(stats(&t).ws.stale, 1);
+	assert_true(ms >= 400 && ms < 3000);
+	assert_int_equal(harness_log_count("event=slack.ws.stale", "link=1", "action=replace", NULL), 1);
+	/* the new link works */
+	assert_int_equal(fake_slack_send_mention(t.h.fs, "U0A", "C0GENERAL", "still here", id), 0);
+	w.n = 1;
+	assert_true(harness_wait(&t.h, events_at_least, &w, STEP_MS));
+	assert_int_equal(stats(&t).ws.links, 1);
+	fake_slack_silence(t.h.fs, false);
+	assert_true(harness_wait(&t.h, one_connection, &t, STEP_MS));
+	teardown(&t);
+}
+
+/* Abrupt close, then every reconnect fails for a while: backoff grows,
+ * nothing leaks, and the link comes back once the server lets it. */
+static void test_abrupt_close_backoff(void **state)
+{
+	struct t t;
+	struct want w = { &t, 4 };
+	char id[FAKE_SLACK_ID_MAX];
+
+	(void)state;
+	setup(&t);
+	start_connected(&t);
+	fake_slack_refuse_connections(t.h.fs, true);
+	fake_slack_drop(t.h.fs);
+	assert_true(harness_wait(&t.h, failures_n, &w, STEP_MS));
+	assert_int_equal(harness_log_count("level=warn", "event=slack.ws.closed", "link=1",
+					   "expected=false", NULL), 1);
+	/* the delays follow the table (50, 100, 200, 400 ms + up to 20 %) */
+	for (unsigned i = 1; i <= 4; i++) {
+		char a[32];
+		const char *line;
+		unsigned long d;
+
+		snprintf(a, sizeof a, "attempt=%u ", i);
+		long idx = harness_log_index("event=slack.ws.reconnect", a);
+		assert_true(idx >= 0);
+		line = harness_log_find(a);
+		assert_non_null(line);
+		d = strtoul(strstr(line, "delay_ms=") + 9, NULL, 10);
+		assert_true(d >= backoff_steps[i - 1] && d <= backoff_steps[i - 1] * 12 / 10);
+	}
+	/* a fresh URL for every attempt: the first, then one per failure */
+	assert_true(fake_slack_opens(t.h.fs) >= 4);
+	assert_true(stats(&t).ws.links <= 1);        /* no sockets pile up */
+	assert_int_equal(fake_slack_connections(t.h.fs), 0);
+	/* a connections.open failure (ok:false) is retried too */
+	assert_int_equal(fake_slack_fail_next(t.h.fs, "apps.connections.open", "internal_error"), 0);
+	w.n = stats(&t).ws.failures + 2;
+	assert_true(harness_wait(&t.h, failures_n, &w, STEP_MS));
+	/* let it in */
+	fake_slack_refuse_connections(t.h.fs, false);
+	w.n = 2;
+	assert_true(harness_wait(&t.h, hellos_n, &w, STEP_MS));
+	assert_true(harness_wait(&t.h, one_connection, &t, STEP_MS));
+	assert_int_equal(fake_slack_send_mention(t.h.fs, "U0A", "C0GENERAL", "back", id), 0);
+	w.n = 1;
+	assert_true(harness_wait(&t.h, events_at_least, &w, STEP_MS));
+	/* the failure count was reset by the hello: a new drop starts at 50 ms */
+	unsigned f = stats(&t).ws.failures;
+	fake_slack_drop(t.h.fs);
+	w.n = 3;
+	assert_true(harness_wait(&t.h, hellos_n, &w, STEP_MS));
+	assert_int_equal(stats(&t).ws.failures, f + 1);
+	assert_true(stats(&t).ws.last_backoff_ms <= 60);
+	assert_false(t.fatal);
+	teardown(&t);
+}
+
+/* Malformed and oversized frames are dropped with a log line; the link
+ * stays, and the next envelope is handled. */
+static void test_bad_frames(void **state)
+{
+	struct t t;
+	struct want w = { &t, 1 };
+	char id[FAKE_SLACK_ID_MAX];
+	size_t big = SLACK_FRAME_MAX + 100 * 1024;
+	char *huge = malloc(big);
+	static const char no_command[] =
+		"{\"envelope_id\":\"env-bad-payload\",\"type\":\"slash_commands\","
+		"\"accepts_response_payload\":true,\"payload\":{\"user_id\":\"U1\"}}";
+
+	(void)state;
+	assert_non_null(huge);
+	setup(&t);
+	start_connected(&t);
+	assert_int_equal(fake_slack_send_raw(t.h.fs, "{not json", 9), 0);
+	assert_int_equal(fake_slack_send_raw(t.h.fs, "[1,2,3]", 7), 0);
+	assert_int_equal(fake_slack_send_raw(t.h.fs, "{\"no\":\"type\"}", 13), 0);
+	/* a 612 kB text frame (arrives in ~150 pieces) */
+	memset(huge, ' ', big);
+	memcpy(huge, "{\"type\":\"events_api\",\"x\":\"", 27);
+	memset(huge + 27, 'a', big - 29);
+	memcpy(huge + big - 2, "\"}", 2);
+	assert_int_equal(fake_slack_send_raw(t.h.fs, huge, big), 0);
+	free(huge);
+	/* an envelope whose payload we cannot use: still acked, not delivered */
+	assert_int_equal(fake_slack_send_raw(t.h.fs, no_command, sizeof no_command - 1), 0);
+	(void)wait_ack(&t, "env-bad-payload");
+	/* then a good one on the same link */
+	assert_int_equal(fake_slack_send_mention(t.h.fs, "U0A", "C0GENERAL", "after", id), 0);
+	assert_true(harness_wait(&t.h, events_at_least, &w, STEP_MS));
+	harness_pump(&t.h, 50);
+	assert_int_equal(t.n_ev, 1);
+	assert_string_equal(t.ev[0].text, "after");
+	assert_int_equal(stats(&t).ws.rejected, 5);
+	assert_int_equal(harness_log_count("event=slack.ws.frame", "result=rejected",
+					   "reason=malformed", NULL), 4);
+	assert_int_equal(harness_log_count("event=slack.ws.frame", "result=rejected",
+					   "reason=too_big", NULL), 1);
+	assert_int_equal(harness_log_count("reason=malformed", "acked=true", NULL), 1);
+	/* the same link throughout */
+	assert_int_equal(stats(&t).ws.hellos, 1);
+	assert_int_equal(fake_slack_opens(t.h.fs), 1);
+	assert_int_equal(fake_slack_connections(t.h.fs), 1);
+	teardown(&t);
+}
+
+/* Web API results through the chat interface: errors surfaced, 429 order. */
+static void test_chat_api_errors(void **state)
+{
+	struct t t;
+	struct res r[4];
+	struct chat_message m = { .channel = "C0NOPE", .text = "x" };
+	size_t n, k = 0;
+	const struct fake_slack_message *msgs;
+	const char *want[] = { "one", "two", "three" };
+
+	(void)state;
+	setup(&t);
+	start_connected(&t);
+	memset(r, 0, sizeof r);
+	assert_int_equal(chat_post(t.chat, &m, on_result, &r[0]), 0);
+	assert_true(harness_wait(&t.h, res_done, &r[0], STEP_MS));
+	assert_int_equal(r[0].rc, BOT_ENOTFOUND);
+	assert_string_equal(r[0].detail, "channel_not_found");
+	m.channel = "C0GENERAL";
+	memset(&r[0], 0, sizeof r[0]);
+	assert_int_equal(chat_update(t.chat, "C0GENERAL", "999.000", &m, on_result, &r[0]), 0);
+	assert_true(harness_wait(&t.h, res_done, &r[0], STEP_MS));
+	assert_int_equal(r[0].rc, BOT_ENOTFOUND);
+	assert_string_equal(r[0].detail, "message_not_found");
+	assert_int_equal(harness_log_count("event=slack.api.error", "error=message_not_found", NULL), 1);
+	/* bad input is refused before any call */
+	assert_int_equal(chat_post(t.chat, &(struct chat_message){ .channel = "C0GENERAL" }, NULL,
+				   NULL), BOT_EINVAL);
+	assert_int_equal(chat_update(t.chat, "C0GENERAL", NULL, &m, NULL, NULL), BOT_EINVAL);
+
+	/* 429 on the first of three: all three arrive, in order */
+	assert_int_equal(fake_slack_ratelimit(t.h.fs, "chat.postMessage", 1, 1), 0);
+	for (int i = 0; i < 3; i++) {
+		memset(&r[i], 0, sizeof r[i]);
+		m.text = want[i];
+		assert_int_equal(chat_post(t.chat, &m, on_result, &r[i]), 0);
+	}
+	assert_true(harness_wait(&t.h, res_done, &r[2], STEP_MS));
+	msgs = fake_slack_messages(t.h.fs, &n);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(msgs[i].method, "chat.postMessage") == 0)
+			assert_string_equal(msgs[i].text, want[k++]);
+	assert_int_equal(k, 3);
+	teardown(&t);
+}
+
+/* An ephemeral reply where the bot is not a member: chat.postEphemeral
+ * says not_in_channel, the reply goes through the command's response_url. */
+static void test_ephemeral_fallback(void **state)
+{
+	struct t t;
+	char id[FAKE_SLACK_ID_MAX];
+	size_t n;
+	const struct fake_slack_message *msgs;
+
+	(void)state;
+	setup(&t);
+	t.reply_ephemeral = true;
+	start_connected(&t);
+	assert_int_equal(fake_slack_send_slash(t.h.fs, "U0A", "C0OUTSIDE", "/chatops", "help", id), 0);
+	assert_true(harness_wait(&t.h, reply_done, &t, STEP_MS));
+	assert_int_equal(t.reply_rc, BOT_EOK);
+	assert_int_equal(stats(&t).fallbacks, 1);
+	msgs = fake_slack_messages(t.h.fs, &n);
+	assert_int_equal(n, 1);
+	assert_string_equal(msgs[0].method, "response_url");
+	assert_string_equal(msgs[0].channel, "C0OUTSIDE");
+	assert_string_equal(msgs[0].envelope_id, id);
+	assert_non_null(strstr(msgs[0].body, "\"response_type\":\"ephemeral\""));
+	assert_int_equal(harness_log_count("event=slack.ephemeral", "via=response_url",
+					   "reason=not_in_channel", NULL), 1);
+	/* in a channel the bot is in, chat.postEphemeral is used */
+	t.reply_done = false;
+	assert_int_equal(fake_slack_send_slash(t.h.fs, "U0A", "C0GENERAL", "/chatops", "", id), 0);
+	assert_true(harness_wait(&t.h, reply_done, &t, STEP_MS));
+	msgs = fake_slack_messages(t.h.fs, &n);
+	assert_int_equal(n, 2);
+	assert_string_equal(msgs[1].method, "chat.postEphemeral");
+	/* without a recent response_url from that user there is no fallback */
+	t.reply_ephemeral = false;
+	struct res r = {0};
+	struct chat_message m = { .channel = "C0OUTSIDE", .text = "x" };
+	assert_int_equal(chat_ephemeral(t.chat, "U0OTHER", &m, on_result, &r), 0);
+	assert_true(harness_wait(&t.h, res_done, &r, STEP_MS));
+	assert_int_equal(r.rc, BOT_EPERM);
+	assert_string_equal(r.detail, "not_in_channel");
+	teardown(&t);
+}
+
+static void test_fatal_tokens(void **state)
+{
+	struct t t;
+
+	(void)state;
+	/* a wrong app token: apps.connections.open says invalid_auth */
+	setup_with(&t, &(struct setup_opts){ .app_token = "xapp-1-A0FAKE-wrong" });
+	assert_int_equal(t.chat->ops->start(t.chat), 0);
+	assert_true(harness_wait(&t.h, is_fatal, &t, STEP_MS));
+	assert_int_equal(t.fatal_rc, BOT_EAUTH);
+	assert_non_null(strstr(t.fatal_detail, "invalid_auth"));
+	harness_pump(&t.h, 300);
+	assert_int_equal(stats(&t).ws.failures, 0);   /* no retry loop */
+	assert_int_equal(fake_slack_calls(t.h.fs, "apps.connections.open"), 1);
+	assert_false(harness_log_has("xapp-1-A0FAKE-wrong"));
+	teardown(&t);
+
+	/* a wrong bot token: auth.test at start says invalid_auth */
+	setup_with(&t, &(struct setup_opts){ .bot_token = "xoxb-1-wrong" });
+	assert_int_equal(t.chat->ops->start(t.chat), 0);
+	assert_true(harness_wait(&t.h, is_fatal, &t, STEP_MS));
+	assert_int_equal(t.fatal_rc, BOT_EAUTH);
+	assert_non_null(strstr(t.fatal_detail, "auth.test"));
+	assert_false(harness_log_has("xoxb-1-wrong"));
+	teardown(&t);
+}
+
+/* wss: an untrusted certificate is refused (and retried with backoff);
+ * with the CA added through ca_file the same server is accepted. */
+static void test_tls(void **state)
+{
+	struct t t;
+	struct fake_tls_cert cert;
+	struct bot_error err = {0};
+	struct want w = { &t, 3 };
+	char id[FAKE_SLACK_ID_MAX];
+
+	(void)state;
+	assert_int_equal(fake_tls_cert_create(&cert, &err), 0);
+	setup_with(&t, &(struct setup_opts){ .cert = &cert });
+	assert_int_equal(t.chat->ops->start(t.chat), 0);
+	assert_true(harness_wait(&t.h, failures_n, &w, STEP_MS));
+	assert_int_equal(stats(&t).ws.hellos, 0);
+	assert_int_equal(fake_slack_connections(t.h.fs), 0);
+	assert_true(harness_log_count("event=slack.ws.tls", "result=error", "host=localhost",
+				      NULL) >= 3);
+	assert_true(stats(&t).ws.links <= 1);
+	teardown(&t);
+
+	setup_with(&t, &(struct setup_opts){ .cert = &cert, .ca_file = cert.cert });
+	start_connected(&t);
+	assert_int_equal(harness_log_count("event=slack.ws.connected", "host=localhost", NULL), 1);
+	assert_int_equal(fake_slack_send_slash(t.h.fs, "U0A", "C0GENERAL", "/scale", "x 1", id), 0);
+	(void)wait_ack(&t, id);
+	w.n = 1;
+	assert_true(harness_wait(&t.h, events_at_least, &w, STEP_MS));
+	assert_false(harness_log_has("event=slack.ws.tls"));
+	teardown(&t);
+	fake_tls_cert_remove(&cert);
+}
+
+/* The shutdown hook closes politely: the close handshake completes. */
+static void test_polite_shutdown(void **state)
+{
+	struct t t;
+
+	(void)state;
+	setup(&t);
+	start_connected(&t);
+	harness_stop(&t.h);
+	assert_int_equal(harness_log_count("event=slack.ws.closed", "link=1",
+					   "reason=\"closed by us\"", NULL), 1);
+	assert_false(harness_log_has("result=timeout action=drop"));
+	assert_true(harness_log_has("event=slack.ws.stopped"));
+	t.chat->ops->destroy(t.chat);
+	assert_int_equal(harness_destroy(&t.h), 0);
+	harness_log_release();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_connect_hello_ack),
+		cmocka_unit_test(test_duplicates),
+		cmocka_unit_test(test_disconnect_refresh),
+		cmocka_unit_test(test_disconnect_link_disabled),
+		cmocka_unit_test(test_disconnect_too_many),
+		cmocka_unit_test(test_half_open),
+		cmocka_unit_test(test_abrupt_close_backoff),
+		cmocka_unit_test(test_bad_frames),
+		cmocka_unit_test(test_chat_api_errors),
+		cmocka_unit_test(test_ephemeral_fallback),
+		cmocka_unit_test(test_fatal_tokens),
+		cmocka_unit_test(test_tls),
+		cmocka_unit_test(test_polite_shutdown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
