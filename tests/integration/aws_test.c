@@ -45,6 +45,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include "adapters/aws/client.h"
 #include "adapters/aws/cloud_aws.h"
 #include "adapters/aws/creds.h"
@@ -193,6 +197,40 @@ static void h_spin(struct h *h, uint64_t ms)
 		uv_run(uv, UV_RUN_ONCE);
 		uv_update_time(uv);
 	}
+}
+
+/* Run the loop until a log line after mark contains needle, or WAIT_MS. */
+static bool h_wait_log(struct h *h, size_t mark, const char *needle)
+{
+	uv_loop_t *uv = bot_loop_uv(h->loop);
+	uv_update_time(uv);
+	uint64_t end = uv_now(uv) + WAIT_MS;
+	while (!(logs.all && logs.len > mark && strstr(logs.all + mark, needle))) {
+		uv_update_time(uv);
+		if (uv_now(uv) >= end)
+			return false;
+		uv_run(uv, UV_RUN_ONCE);
+	}
+	return true;
+}
+
+/* A loopback port nobody listens on (bound, then closed). */
+static int closed_port(void)
+{
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof sa;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
+		port = ntohs(sa.sin_port);
+	if (fd >= 0)
+		close(fd);
+	assert_true(port > 0);
+	return port;
 }
 
 static void h_end(struct h *h)
@@ -670,7 +708,9 @@ static void test_creds_env_and_endpoints(void **state)
 
 	/* AWS_ENDPOINT_URL_ECS beats AWS_ENDPOINT_URL (a closed port: ECS fails,
 	 * CloudWatch still reaches moto). */
-	setenv("AWS_ENDPOINT_URL_ECS", "http://127.0.0.1:9", 1);
+	char dead[64];
+	snprintf(dead, sizeof dead, "http://127.0.0.1:%d", closed_port());
+	setenv("AWS_ENDPOINT_URL_ECS", dead, 1);
 	h_init(&h);
 	struct aws_retry_policy once = fast_retry;
 	once.max_attempts = 2;
@@ -688,7 +728,7 @@ static void test_creds_env_and_endpoints(void **state)
 	/* A config endpoint loses to the environment... */
 	unsetenv("AWS_ENDPOINT_URL_ECS");
 	h_init(&h);
-	c = make_cloud(&h, &(struct cloud_aws_opts){ .endpoint_url = "http://127.0.0.1:9",
+	c = make_cloud(&h, &(struct cloud_aws_opts){ .endpoint_url = dead,
 						     .retry = &fast_retry });
 	describe(&h, c, SERVICE, &r);
 	assert_true(r.ok);
@@ -1182,9 +1222,8 @@ static void test_destroy_in_flight(void **state)
 	plan(&fl, 2, "hold", "503");
 	memset(&a, 0, sizeof a);
 	memset(&b, 0, sizeof b);
+	size_t mark = logs.len;
 	assert_int_equal(c->ops->describe(c, CLUSTER, SERVICE, cb_service, &a), 0);
-	struct aws_call *probe;
-	(void)probe;
 	/* let the first request reach the proxy before the second */
 	uv_loop_t *uv = bot_loop_uv(h.loop);
 	for (int i = 0; i < 500 && fl.seen < 1; i++)
@@ -1193,7 +1232,8 @@ static void test_destroy_in_flight(void **state)
 	for (int i = 0; i < 500 && fl.seen < 2; i++)
 		uv_run(uv, UV_RUN_ONCE);
 	assert_int_equal(fl.seen, 2);
-	h_spin(&h, 50); /* the 503 arrives: b sleeps in backoff */
+	/* the 503 arrives: b sleeps in backoff */
+	assert_true(h_wait_log(&h, mark, "event=aws.retry svc=monitoring op=DescribeAlarms"));
 	assert_int_equal(a.calls + b.calls, 0);
 	c->ops->destroy(c);
 	h.cloud = NULL;
@@ -1217,13 +1257,15 @@ static void test_destroy_in_flight(void **state)
 	memset(&a, 0, sizeof a);
 	memset(&b, 0, sizeof b);
 	memset(&d, 0, sizeof d);
+	mark = logs.len;
 	assert_int_equal(c->ops->describe(c, CLUSTER, SERVICE, cb_service, &a), 0);
 	for (int i = 0; i < 500 && fl.seen < 1; i++)
 		uv_run(uv = bot_loop_uv(h.loop), UV_RUN_ONCE);
 	assert_int_equal(c->ops->metrics(c, CLUSTER, SERVICE, 30, cb_metrics, &b), 0);
 	for (int i = 0; i < 500 && fl.seen < 2; i++)
 		uv_run(uv, UV_RUN_ONCE);
-	h_spin(&h, 50);
+	assert_true(h_wait_log(&h, mark, "event=aws.retry svc=monitoring op=GetMetricData"));
+	assert_int_equal(a.calls + b.calls, 0);
 	bot_loop_shutdown(h.loop);
 	assert_int_equal(bot_loop_run(h.loop), 0);
 	assert_int_equal(a.calls, 1);
