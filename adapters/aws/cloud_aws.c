@@ -47,18 +47,31 @@ struct aws_creds_provider *cloud_aws_creds(struct cloud *c)
 	return cloud_is_aws(c) ? ((struct aws_cloud *)c)->creds : NULL;
 }
 
-/* The region for a call about (cluster, service); NULL = the default. */
+/* The region for a call about (cluster, service); NULL = the default.
+ * A cluster ARN names its region. Otherwise the config's route for
+ * (cluster, service); for a cluster alone, the routes' region only when
+ * they all agree (the same name in two regions is two clusters). */
 static const char *region_for(struct aws_cloud *a, const char *cluster, const char *service,
 			      char *buf, size_t n)
 {
+	const char *found = NULL;
+
 	if (aws__arn_region(cluster, buf, n))
 		return buf;
 	for (size_t i = 0; i < a->n_routes; i++) {
 		const struct route *r = &a->routes[i];
-		if (strcmp(r->cluster, cluster) == 0 && (!service || strcmp(r->service, service) == 0))
-			return r->region;
+		if (strcmp(r->cluster, cluster) != 0)
+			continue;
+		if (service) {
+			if (strcmp(r->service, service) == 0)
+				return r->region;
+		} else if (!found) {
+			found = r->region;
+		} else if (strcmp(found, r->region) != 0) {
+			return NULL;
+		}
 	}
-	return NULL;
+	return found;
 }
 
 static void err_from_rc(struct cloud_error *e, int rc, const char *msg)
@@ -90,7 +103,8 @@ struct op {
 	int pages;
 };
 
-static struct op *op_new(struct aws_cloud *a, void *ud, const char *cluster, const char *service)
+static struct op *op_new_in(struct aws_cloud *a, void *ud, const char *region,
+			    const char *cluster, const char *service)
 {
 	struct op *o = calloc(1, sizeof *o);
 	char rb[48];
@@ -101,9 +115,15 @@ static struct op *op_new(struct aws_cloud *a, void *ud, const char *cluster, con
 	o->ud = ud;
 	aws__copy(o->cluster, sizeof o->cluster, cluster);
 	aws__copy(o->service, sizeof o->service, service);
-	const char *r = cluster ? region_for(a, cluster, service, rb, sizeof rb) : NULL;
+	const char *r = region ? region
+		      : cluster ? region_for(a, cluster, service, rb, sizeof rb) : NULL;
 	aws__copy(o->region, sizeof o->region, r);
 	return o;
+}
+
+static struct op *op_new(struct aws_cloud *a, void *ud, const char *cluster, const char *service)
+{
+	return op_new_in(a, ud, NULL, cluster, service);
 }
 
 static const char *op_region(const struct op *o)
@@ -133,10 +153,10 @@ static void on_describe(void *ud, const struct cloud_error *err, const struct aw
 	free(o);
 }
 
-static int aws_describe(struct cloud *c, const char *cluster, const char *service,
-			cloud_describe_cb cb, void *ud)
+/* region NULL: routed (region_for). */
+static int describe_in(struct aws_cloud *a, const char *region, const char *cluster,
+		       const char *service, cloud_describe_cb cb, void *ud)
 {
-	struct aws_cloud *a = (struct aws_cloud *)c;
 	struct op *o;
 	int rc;
 
@@ -144,7 +164,7 @@ static int aws_describe(struct cloud *c, const char *cluster, const char *servic
 		return BOT_EINVAL;
 	if (a->dying)
 		return BOT_ESTATE;
-	o = op_new(a, ud, cluster, service);
+	o = op_new_in(a, ud, region, cluster, service);
 	if (!o)
 		return BOT_ENOMEM;
 	o->cb.describe = cb;
@@ -153,6 +173,12 @@ static int aws_describe(struct cloud *c, const char *cluster, const char *servic
 	if (rc)
 		free(o);
 	return rc;
+}
+
+static int aws_describe(struct cloud *c, const char *cluster, const char *service,
+			cloud_describe_cb cb, void *ud)
+{
+	return describe_in((struct aws_cloud *)c, NULL, cluster, service, cb, ud);
 }
 
 /* ---- scale -------------------------------------------------------------- */
@@ -367,9 +393,9 @@ static void on_cluster(void *ud, const struct cloud_error *err, const struct aws
 	free(o);
 }
 
-static int aws_describe_cluster(struct cloud *c, const char *cluster, cloud_cluster_cb cb, void *ud)
+static int describe_cluster_in(struct aws_cloud *a, const char *region, const char *cluster,
+			       cloud_cluster_cb cb, void *ud)
 {
-	struct aws_cloud *a = (struct aws_cloud *)c;
 	struct op *o;
 	int rc;
 
@@ -377,7 +403,7 @@ static int aws_describe_cluster(struct cloud *c, const char *cluster, cloud_clus
 		return BOT_EINVAL;
 	if (a->dying)
 		return BOT_ESTATE;
-	o = op_new(a, ud, cluster, NULL);
+	o = op_new_in(a, ud, region, cluster, NULL);
 	if (!o)
 		return BOT_ENOMEM;
 	o->cb.cluster = cb;
@@ -386,6 +412,11 @@ static int aws_describe_cluster(struct cloud *c, const char *cluster, cloud_clus
 	if (rc)
 		free(o);
 	return rc;
+}
+
+static int aws_describe_cluster(struct cloud *c, const char *cluster, cloud_cluster_cb cb, void *ud)
+{
+	return describe_cluster_in((struct aws_cloud *)c, NULL, cluster, cb, ud);
 }
 
 static int name_cmp(const void *x, const void *y)
@@ -537,7 +568,7 @@ static void on_check_cluster(void *ud, const struct cloud_error *err, const stru
 		snprintf(it->detail, sizeof it->detail, "cluster %.200s is %.40s, not ACTIVE", it->cluster,
 			 cl->status ? cl->status : "in an unknown state");
 	} else {
-		rc = aws_describe(&k->a->cloud, it->cluster, it->ecs_service, on_check_service, k);
+		rc = describe_in(k->a, it->region, it->cluster, it->ecs_service, on_check_service, k);
 		if (rc == BOT_EOK)
 			return;
 		struct cloud_error e;
@@ -554,7 +585,7 @@ static void check_next(struct check *k)
 {
 	while (k->next < k->n) {
 		struct cloud_aws_check_item *it = &k->items[k->next];
-		int rc = aws_describe_cluster(&k->a->cloud, it->cluster, on_check_cluster, k);
+		int rc = describe_cluster_in(k->a, it->region, it->cluster, on_check_cluster, k);
 		if (rc == BOT_EOK)
 			return;
 		struct cloud_error e;

@@ -574,18 +574,24 @@ static void test_check_config(void **state)
 		"services:\n"
 		"  web:\n    cluster: mysecretword-cluster\n    ecs_service: mysecretword-service\n    max_desired: 10\n"
 		"  ghost:\n    cluster: mysecretword-cluster\n    ecs_service: ghost-service\n    max_desired: 10\n"
-		"  lost:\n    cluster: lost-cluster\n    max_desired: 10\n";
+		"  lost:\n    cluster: lost-cluster\n    max_desired: 10\n"
+		/* the cluster exists in us-east-1 only: found there, not in eu-west-1 */
+		"  euro:\n    cluster: mysecretword-cluster\n    ecs_service: mysecretword-service\n"
+		"    max_desired: 10\n    region: eu-west-1\n";
 	if (config_load_string("check.yaml", yaml, 0, &cfg, &errs)) {
 		config_errors_print(&errs, stderr);
 		fail_msg("config did not load");
 	}
 	config_errors_free(&errs);
 	h_init(&h);
-	struct cloud *c = cloud_as(&h, "scaler", NULL);
+	struct aws_creds cr = { moto_key(moto, "scaler", "AccessKeyId"),
+				moto_key(moto, "scaler", "SecretAccessKey"), NULL };
+	struct cloud *c = make_cloud(&h, &(struct cloud_aws_opts){ .config = cfg,
+		.endpoint_url = moto_url(moto), .retry = &fast_retry, .fixed_creds = &cr });
 	RUN(&h, &r, cloud_aws_check_config(c, cfg, check_cb, &r));
 	assert_non_null(strstr(r.id, "user/chatops-scaler"));
-	assert_int_equal(r.n_names, 3);
-	assert_int_equal(r.err.attempts, 2); /* failed */
+	assert_int_equal(r.n_names, 4);
+	assert_int_equal(r.err.attempts, 3); /* failed */
 	assert_non_null(strstr(item(&r, "web"), "0 ACTIVE, desired"));
 	char nf[8];
 	snprintf(nf, sizeof nf, "%d ", BOT_ENOTFOUND);
@@ -593,6 +599,21 @@ static void test_check_config(void **state)
 	assert_non_null(strstr(item(&r, "ghost"), "ghost-service"));
 	assert_true(strncmp(item(&r, "lost"), nf, strlen(nf)) == 0);
 	assert_non_null(strstr(item(&r, "lost"), "lost-cluster"));
+	assert_true(strncmp(item(&r, "euro"), nf, strlen(nf)) == 0);
+	res_free(&r);
+	/* The ops route too: a cluster ARN names its region; a cluster the
+	 * config has in two regions falls back to the default region. */
+	RUN(&h, &r, c->ops->describe_cluster(c, CLUSTER, cb_cluster, &r));
+	assert_true(r.ok);
+	res_free(&r);
+	RUN(&h, &r, c->ops->describe(c, "arn:aws:ecs:eu-west-1:123456789012:cluster/mysecretword-cluster",
+				     SERVICE, cb_service, &r));
+	assert_int_equal(r.err.code, BOT_ENOTFOUND); /* the ARN's region, not the default */
+	res_free(&r);
+	RUN(&h, &r, c->ops->describe(c, "arn:aws:ecs:us-east-1:123456789012:cluster/mysecretword-cluster",
+				     SERVICE, cb_service, &r));
+	assert_true(r.ok);
+	assert_string_equal(r.svc->cluster, CLUSTER);
 	h_end(&h);
 	config_unref(cfg);
 }
