@@ -614,6 +614,7 @@ static void test_check_config(void **state)
 				     SERVICE, cb_service, &r));
 	assert_true(r.ok);
 	assert_string_equal(r.svc->cluster, CLUSTER);
+	res_free(&r);
 	h_end(&h);
 	config_unref(cfg);
 }
