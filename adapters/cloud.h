@@ -77,6 +77,18 @@ typedef void (*cloud_alarms_cb)(void *ud, const struct cloud_error *err,
 				const struct cloud_alarm *alarms, size_t n);
 typedef void (*cloud_notify_cb)(void *ud, const struct cloud_error *err, const char *message_id);
 
+/* An ECS cluster (discovery, --check-config). */
+struct cloud_cluster {
+	const char *name, *arn, *status; /* ACTIVE | PROVISIONING | DEPROVISIONING | FAILED | INACTIVE */
+	int running_tasks, pending_tasks, active_services;
+};
+
+typedef void (*cloud_cluster_cb)(void *ud, const struct cloud_error *err,
+				 const struct cloud_cluster *cluster);
+/* names: service names (not ARNs), sorted. */
+typedef void (*cloud_list_cb)(void *ud, const struct cloud_error *err,
+			      const char *const *names, size_t n);
+
 struct cloud;
 
 struct cloud_ops {
@@ -98,6 +110,13 @@ struct cloud_ops {
 	int (*notify)(struct cloud *c, const char *topic_arn, const char *subject,
 		      const char *message, cloud_notify_cb cb, void *ud);
 	void (*destroy)(struct cloud *c);
+	/* Appended for discovery and --check-config (may be NULL in backends
+	 * that predate them; check before calling). */
+	/* DescribeClusters for one cluster (name or ARN). A missing one is an
+	 * error with code BOT_ENOTFOUND. */
+	int (*describe_cluster)(struct cloud *c, const char *cluster, cloud_cluster_cb cb, void *ud);
+	/* ListServices: every service in cluster (all pages, bounded). */
+	int (*list_services)(struct cloud *c, const char *cluster, cloud_list_cb cb, void *ud);
 };
 
 struct cloud {

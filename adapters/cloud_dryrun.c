@@ -20,13 +20,15 @@ struct pending {
 	uv_timer_t timer;
 	struct pending *next;
 	struct dry *d;
-	enum { P_SCALE, P_NOTIFY, P_DESCRIBE, P_METRICS, P_ALARMS } kind;
+	enum { P_SCALE, P_NOTIFY, P_DESCRIBE, P_METRICS, P_ALARMS, P_CLUSTER, P_LIST } kind;
 	union {
 		cloud_scale_cb scale;
 		cloud_notify_cb notify;
 		cloud_describe_cb describe;
 		cloud_metrics_cb metrics;
 		cloud_alarms_cb alarms;
+		cloud_cluster_cb cluster;
+		cloud_list_cb list;
 	} cb;
 	void *ud;
 	struct cloud_error err;
@@ -57,6 +59,8 @@ static void fire(uv_timer_t *t)
 	case P_DESCRIBE: p->cb.describe(p->ud, &p->err, NULL); break;
 	case P_METRICS: p->cb.metrics(p->ud, &p->err, NULL); break;
 	case P_ALARMS: p->cb.alarms(p->ud, &p->err, NULL, 0); break;
+	case P_CLUSTER: p->cb.cluster(p->ud, &p->err, NULL); break;
+	case P_LIST: p->cb.list(p->ud, &p->err, NULL, 0); break;
 	}
 	uv_close((uv_handle_t *)&p->timer, pending_closed);
 }
@@ -126,6 +130,31 @@ static int dry_alarms(struct cloud *c, const char *cluster, const char *service,
 	return BOT_EOK;
 }
 
+static int dry_describe_cluster(struct cloud *c, const char *cluster, cloud_cluster_cb cb,
+				void *ud)
+{
+	struct dry *d = (struct dry *)c;
+	if (d->inner && d->inner->ops->describe_cluster)
+		return d->inner->ops->describe_cluster(d->inner, cluster, cb, ud);
+	struct pending *p = answer_later(d, P_CLUSTER, ud, NO_AWS);
+	if (!p)
+		return BOT_ENOMEM;
+	p->cb.cluster = cb;
+	return BOT_EOK;
+}
+
+static int dry_list_services(struct cloud *c, const char *cluster, cloud_list_cb cb, void *ud)
+{
+	struct dry *d = (struct dry *)c;
+	if (d->inner && d->inner->ops->list_services)
+		return d->inner->ops->list_services(d->inner, cluster, cb, ud);
+	struct pending *p = answer_later(d, P_LIST, ud, NO_AWS);
+	if (!p)
+		return BOT_ENOMEM;
+	p->cb.list = cb;
+	return BOT_EOK;
+}
+
 static int dry_scale(struct cloud *c, const char *cluster, const char *service, int desired,
 		     bool force, cloud_scale_cb cb, void *ud)
 {
@@ -177,6 +206,8 @@ static const struct cloud_ops dry_ops = {
 	.alarms = dry_alarms,
 	.notify = dry_notify,
 	.destroy = dry_destroy,
+	.describe_cluster = dry_describe_cluster,
+	.list_services = dry_list_services,
 };
 
 struct cloud *cloud_dryrun_create(uv_loop_t *loop, struct cloud *inner)

@@ -1,6 +1,7 @@
 /* cloud_dryrun.h - a cloud that reads through another one and never writes.
  *
- * --dry-run wraps the real backend: describe/metrics/alarms are forwarded,
+ * --dry-run wraps the real backend: describe/metrics/alarms and the
+ * discovery reads (describe_cluster, list_services) are forwarded,
  * scale and notify answer BOT_ECANCELLED with a message saying what would
  * have been done, so the workflow plans and reports but changes nothing. */
 #ifndef ADAPTERS_CLOUD_DRYRUN_H

@@ -1,0 +1,786 @@
+/* cloud_aws.c - struct cloud on ECS, CloudWatch and SNS (see cloud_aws.h). */
+#include "adapters/aws/cloud_aws.h"
+#include "adapters/aws/cw.h"
+#include "adapters/aws/ecs.h"
+#include "adapters/aws/sns.h"
+#include "adapters/aws/sts.h"
+#include "adapters/aws/util.h"
+#include "bot/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_LIST_PAGES 10
+
+struct route {
+	char *cluster, *service, *region;
+};
+
+struct aws_cloud {
+	struct cloud cloud;
+	struct bot_loop *loop;
+	struct http *http;
+	bool own_http;
+	struct aws_client *client;
+	struct aws_creds_provider *creds;
+	struct route *routes;
+	size_t n_routes;
+	bool dying;
+};
+
+static const struct cloud_ops aws_ops;
+
+bool cloud_is_aws(const struct cloud *c)
+{
+	return c && c->ops == &aws_ops;
+}
+
+struct aws_client *cloud_aws_client(struct cloud *c)
+{
+	return cloud_is_aws(c) ? ((struct aws_cloud *)c)->client : NULL;
+}
+
+struct aws_creds_provider *cloud_aws_creds(struct cloud *c)
+{
+	return cloud_is_aws(c) ? ((struct aws_cloud *)c)->creds : NULL;
+}
+
+/* The region for a call about (cluster, service); NULL = the default.
+ * A cluster ARN names its region. Otherwise the config's route for
+ * (cluster, service); for a cluster alone, the routes' region only when
+ * they all agree (the same name in two regions is two clusters). */
+static const char *region_for(struct aws_cloud *a, const char *cluster, const char *service,
+			      char *buf, size_t n)
+{
+	const char *found = NULL;
+
+	if (aws__arn_region(cluster, buf, n))
+		return buf;
+	for (size_t i = 0; i < a->n_routes; i++) {
+		const struct route *r = &a->routes[i];
+		if (strcmp(r->cluster, cluster) != 0)
+			continue;
+		if (service) {
+			if (strcmp(r->service, service) == 0)
+				return r->region;
+		} else if (!found) {
+			found = r->region;
+		} else if (strcmp(found, r->region) != 0) {
+			return NULL;
+		}
+	}
+	return found;
+}
+
+static void err_from_rc(struct cloud_error *e, int rc, const char *msg)
+{
+	memset(e, 0, sizeof e[0]);
+	e->code = rc;
+	aws__copy(e->message, sizeof e->message, msg);
+}
+
+/* ---- describe ----------------------------------------------------------- */
+
+struct op {
+	struct aws_cloud *a;
+	union {
+		cloud_describe_cb describe;
+		cloud_scale_cb scale;
+		cloud_metrics_cb metrics;
+		cloud_alarms_cb alarms;
+		cloud_notify_cb notify;
+		cloud_cluster_cb cluster;
+		cloud_list_cb list;
+	} cb;
+	void *ud;
+	char cluster[256], service[256], region[48];
+	int minutes;
+	double start, end;
+	/* list_services */
+	struct aws_ecs_list acc;
+	int pages;
+};
+
+static struct op *op_new_in(struct aws_cloud *a, void *ud, const char *region,
+			    const char *cluster, const char *service)
+{
+	struct op *o = calloc(1, sizeof *o);
+	char rb[48];
+
+	if (!o)
+		return NULL;
+	o->a = a;
+	o->ud = ud;
+	aws__copy(o->cluster, sizeof o->cluster, cluster);
+	aws__copy(o->service, sizeof o->service, service);
+	const char *r = region ? region
+		      : cluster ? region_for(a, cluster, service, rb, sizeof rb) : NULL;
+	aws__copy(o->region, sizeof o->region, r);
+	return o;
+}
+
+static struct op *op_new(struct aws_cloud *a, void *ud, const char *cluster, const char *service)
+{
+	return op_new_in(a, ud, NULL, cluster, service);
+}
+
+static const char *op_region(const struct op *o)
+{
+	return o->region[0] ? o->region : NULL;
+}
+
+static void on_describe(void *ud, const struct cloud_error *err, const struct aws_ecs_services *r)
+{
+	struct op *o = ud;
+	struct cloud_error e;
+
+	if (err) {
+		o->cb.describe(o->ud, err, NULL);
+	} else if (r->n == 0) {
+		memset(&e, 0, sizeof e);
+		e.code = BOT_ENOTFOUND;
+		aws__copy(e.aws_code, sizeof e.aws_code, "MISSING");
+		snprintf(e.message, sizeof e.message, "service %.200s not found in cluster %.200s (%.60s)",
+			 o->service, o->cluster,
+			 r->n_failures && r->failures[0].reason ? r->failures[0].reason : "no such service");
+		e.attempts = 1;
+		o->cb.describe(o->ud, &e, NULL);
+	} else {
+		o->cb.describe(o->ud, NULL, r->v[0]);
+	}
+	free(o);
+}
+
+/* region NULL: routed (region_for). */
+static int describe_in(struct aws_cloud *a, const char *region, const char *cluster,
+		       const char *service, cloud_describe_cb cb, void *ud)
+{
+	struct op *o;
+	int rc;
+
+	if (!cluster || !service || !cb)
+		return BOT_EINVAL;
+	if (a->dying)
+		return BOT_ESTATE;
+	o = op_new_in(a, ud, region, cluster, service);
+	if (!o)
+		return BOT_ENOMEM;
+	o->cb.describe = cb;
+	const char *names[1] = { service };
+	rc = aws_ecs_describe_services(a->client, op_region(o), cluster, names, 1, on_describe, o, NULL);
+	if (rc)
+		free(o);
+	return rc;
+}
+
+static int aws_describe(struct cloud *c, const char *cluster, const char *service,
+			cloud_describe_cb cb, void *ud)
+{
+	return describe_in((struct aws_cloud *)c, NULL, cluster, service, cb, ud);
+}
+
+/* ---- scale -------------------------------------------------------------- */
+
+static void on_scale(void *ud, const struct cloud_error *err, const struct cloud_service *s)
+{
+	struct op *o = ud;
+
+	o->cb.scale(o->ud, err, err ? NULL : s);
+	free(o);
+}
+
+static int aws_scale(struct cloud *c, const char *cluster, const char *service, int desired,
+		     bool force_new_deployment, cloud_scale_cb cb, void *ud)
+{
+	struct aws_cloud *a = (struct aws_cloud *)c;
+	struct op *o;
+	int rc;
+
+	if (!cluster || !service || !cb || desired < 0)
+		return BOT_EINVAL;
+	if (a->dying)
+		return BOT_ESTATE;
+	o = op_new(a, ud, cluster, service);
+	if (!o)
+		return BOT_ENOMEM;
+	o->cb.scale = cb;
+	log_info("aws.scale", "cluster=%s service=%s desired=%d force_new_deployment=%s", cluster,
+		 service, desired, force_new_deployment ? "true" : "false");
+	rc = aws_ecs_update_service(a->client, op_region(o), cluster, service, desired,
+				    force_new_deployment, on_scale, o, NULL);
+	if (rc)
+		free(o);
+	return rc;
+}
+
+/* ---- metrics ------------------------------------------------------------ */
+
+static void fill_series(struct cloud_series *s, const struct aws_cw_result *r, const char *name,
+			const char *stat, int period)
+{
+	s->name = name;
+	s->stat = stat;
+	s->period_s = period;
+	s->values = r ? r->values : NULL;
+	s->times = r ? r->times : NULL;
+	s->n = r ? r->n : 0;
+}
+
+static void on_metrics(void *ud, const struct cloud_error *err, const struct aws_cw_results *r)
+{
+	struct op *o = ud;
+	struct cloud_metrics m;
+	int period = aws_cw_period_for(o->minutes);
+
+	if (err) {
+		o->cb.metrics(o->ud, err, NULL);
+		free(o);
+		return;
+	}
+	memset(&m, 0, sizeof m);
+	m.start = o->start;
+	m.end = o->end;
+	fill_series(&m.cpu_avg, aws_cw_results_find(r, "cpu_avg"), "CPUUtilization", "Average", period);
+	fill_series(&m.cpu_max, aws_cw_results_find(r, "cpu_max"), "CPUUtilization", "Maximum", period);
+	fill_series(&m.mem_avg, aws_cw_results_find(r, "mem_avg"), "MemoryUtilization", "Average", period);
+	fill_series(&m.mem_max, aws_cw_results_find(r, "mem_max"), "MemoryUtilization", "Maximum", period);
+	o->cb.metrics(o->ud, NULL, &m);
+	free(o);
+}
+
+static int aws_metrics(struct cloud *c, const char *cluster, const char *service, int minutes,
+		       cloud_metrics_cb cb, void *ud)
+{
+	struct aws_cloud *a = (struct aws_cloud *)c;
+	struct aws_cw_dim dims[2];
+	struct aws_cw_query q[4];
+	struct op *o;
+	int rc;
+
+	if (!cluster || !service || !cb || minutes <= 0 || minutes > 60 * 24 * 15)
+		return BOT_EINVAL;
+	if (a->dying)
+		return BOT_ESTATE;
+	o = op_new(a, ud, cluster, service);
+	if (!o)
+		return BOT_ENOMEM;
+	o->cb.metrics = cb;
+	o->minutes = minutes;
+	/* Whole minutes, and the current (incomplete) minute included. */
+	o->end = (double)((time(NULL) / 60 + 1) * 60);
+	o->start = o->end - (double)minutes * 60;
+	aws_cw_ecs_service_queries(aws__cluster_name(cluster), service, aws_cw_period_for(minutes),
+				   dims, q);
+	rc = aws_cw_get_metric_data(a->client, op_region(o), q, 4, o->start, o->end, on_metrics, o);
+	if (rc)
+		free(o);
+	return rc;
+}
+
+/* ---- alarms ------------------------------------------------------------- */
+
+static void on_alarms(void *ud, const struct cloud_error *err, const struct aws_cw_alarms *r)
+{
+	struct op *o = ud;
+	struct cloud_alarm *v = NULL;
+	size_t n = 0;
+
+	if (err) {
+		o->cb.alarms(o->ud, err, NULL, 0);
+		free(o);
+		return;
+	}
+	if (r->n && !(v = calloc(r->n, sizeof *v))) {
+		struct cloud_error e;
+		err_from_rc(&e, BOT_ENOMEM, "out of memory");
+		o->cb.alarms(o->ud, &e, NULL, 0);
+		free(o);
+		return;
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		const struct aws_cw_alarm *x = &r->v[i];
+		if (!x->state || strcmp(x->state, "ALARM") != 0 ||
+		    !aws_cw_alarm_names_service(x, aws__cluster_name(o->cluster), o->service))
+			continue;
+		v[n++] = (struct cloud_alarm){
+			.name = x->name, .state = x->state, .reason = x->reason, .metric = x->metric,
+			.threshold = x->threshold, .updated_at = x->updated_at,
+		};
+	}
+	o->cb.alarms(o->ud, NULL, v, n);
+	free(v);
+	free(o);
+}
+
+static int aws_alarms(struct cloud *c, const char *cluster, const char *service,
+		      cloud_alarms_cb cb, void *ud)
+{
+	struct aws_cloud *a = (struct aws_cloud *)c;
+	struct op *o;
+	int rc;
+
+	if (!cluster || !service || !cb)
+		return BOT_EINVAL;
+	if (a->dying)
+		return BOT_ESTATE;
+	o = op_new(a, ud, cluster, service);
+	if (!o)
+		return BOT_ENOMEM;
+	o->cb.alarms = cb;
+	rc = aws_cw_describe_alarms(a->client, op_region(o),
+				    &(struct aws_cw_alarms_filter){ .state = "ALARM" }, on_alarms, o);
+	if (rc)
+		free(o);
+	return rc;
+}
+
+/* ---- notify ------------------------------------------------------------- */
+
+static void on_notify(void *ud, const struct cloud_error *err, const char *id)
+{
+	struct op *o = ud;
+
+	o->cb.notify(o->ud, err, err ? NULL : id);
+	free(o);
+}
+
+static int aws_notify(struct cloud *c, const char *topic_arn, const char *subject,
+		      const char *message, cloud_notify_cb cb, void *ud)
+{
+	struct aws_cloud *a = (struct aws_cloud *)c;
+	char rb[48];
+	struct op *o;
+	int rc;
+
+	if (!topic_arn || !message || !cb)
+		return BOT_EINVAL;
+	if (a->dying)
+		return BOT_ESTATE;
+	o = op_new(a, ud, NULL, NULL);
+	if (!o)
+		return BOT_ENOMEM;
+	o->cb.notify = cb;
+	rc = aws_sns_publish(a->client, aws__arn_region(topic_arn, rb, sizeof rb) ? rb : NULL,
+			     &(struct aws_sns_publish){ .topic_arn = topic_arn, .subject = subject,
+							.message = message }, on_notify, o, NULL);
+	if (rc)
+		free(o);
+	return rc;
+}
+
+/* ---- clusters and service lists ----------------------------------------- */
+
+static void on_cluster(void *ud, const struct cloud_error *err, const struct aws_ecs_clusters *r)
+{
+	struct op *o = ud;
+	struct cloud_error e;
+
+	if (err) {
+		o->cb.cluster(o->ud, err, NULL);
+	} else if (r->n == 0) {
+		memset(&e, 0, sizeof e);
+		e.code = BOT_ENOTFOUND;
+		aws__copy(e.aws_code, sizeof e.aws_code, "MISSING");
+		snprintf(e.message, sizeof e.message, "cluster %.200s not found (%.60s)", o->cluster,
+			 r->n_failures && r->failures[0].reason ? r->failures[0].reason : "no such cluster");
+		e.attempts = 1;
+		o->cb.cluster(o->ud, &e, NULL);
+	} else {
+		o->cb.cluster(o->ud, NULL, &r->v[0]);
+	}
+	free(o);
+}
+
+static int describe_cluster_in(struct aws_cloud *a, const char *region, const char *cluster,
+			       cloud_cluster_cb cb, void *ud)
+{
+	struct op *o;
+	int rc;
+
+	if (!cluster || !cb)
+		return BOT_EINVAL;
+	if (a->dying)
+		return BOT_ESTATE;
+	o = op_new_in(a, ud, region, cluster, NULL);
+	if (!o)
+		return BOT_ENOMEM;
+	o->cb.cluster = cb;
+	const char *names[1] = { cluster };
+	rc = aws_ecs_describe_clusters(a->client, op_region(o), names, 1, on_cluster, o, NULL);
+	if (rc)
+		free(o);
+	return rc;
+}
+
+static int aws_describe_cluster(struct cloud *c, const char *cluster, cloud_cluster_cb cb, void *ud)
+{
+	return describe_cluster_in((struct aws_cloud *)c, NULL, cluster, cb, ud);
+}
+
+static int name_cmp(const void *x, const void *y)
+{
+	return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+static void on_list(void *ud, const struct cloud_error *err, const struct aws_ecs_list *page)
+{
+	struct op *o = ud;
+	struct cloud_error e;
+	int rc;
+
+	if (err) {
+		o->cb.list(o->ud, err, NULL, 0);
+		goto done;
+	}
+	if (page->n) {
+		char **nv = realloc(o->acc.names, (o->acc.n + page->n) * sizeof *nv);
+		if (!nv) {
+			err_from_rc(&e, BOT_ENOMEM, "out of memory");
+			o->cb.list(o->ud, &e, NULL, 0);
+			goto done;
+		}
+		o->acc.names = nv;
+		for (size_t i = 0; i < page->n; i++) {
+			o->acc.names[o->acc.n] = strdup(page->names[i]);
+			if (o->acc.names[o->acc.n])
+				o->acc.n++;
+		}
+	}
+	if (page->next_token && ++o->pages < MAX_LIST_PAGES) {
+		rc = aws_ecs_list_services(o->a->client, op_region(o), o->cluster, page->next_token, 100,
+					   on_list, o, NULL);
+		if (rc == BOT_EOK)
+			return;
+		err_from_rc(&e, rc, "cannot request the next ListServices page");
+		o->cb.list(o->ud, &e, NULL, 0);
+		goto done;
+	}
+	if (o->acc.n)
+		qsort(o->acc.names, o->acc.n, sizeof *o->acc.names, name_cmp);
+	o->cb.list(o->ud, NULL, (const char *const *)o->acc.names, o->acc.n);
+done:
+	aws_ecs_list_clear(&o->acc);
+	free(o);
+}
+
+static int aws_list_services(struct cloud *c, const char *cluster, cloud_list_cb cb, void *ud)
+{
+	struct aws_cloud *a = (struct aws_cloud *)c;
+	struct op *o;
+	int rc;
+
+	if (!cluster || !cb)
+		return BOT_EINVAL;
+	if (a->dying)
+		return BOT_ESTATE;
+	o = op_new(a, ud, cluster, NULL);
+	if (!o)
+		return BOT_ENOMEM;
+	o->cb.list = cb;
+	rc = aws_ecs_list_services(a->client, op_region(o), cluster, NULL, 100, on_list, o, NULL);
+	if (rc)
+		free(o);
+	return rc;
+}
+
+/* ---- --check-config ----------------------------------------------------- */
+
+struct check {
+	struct aws_cloud *a;
+	cloud_aws_check_cb cb;
+	void *ud;
+	struct cloud_aws_check_item *items;
+	char **strs;
+	size_t n, next, n_strs;
+	char *identity;
+	struct cloud_error identity_err;
+};
+
+static void check_free(struct check *k)
+{
+	for (size_t i = 0; i < k->n_strs; i++)
+		free(k->strs[i]);
+	free(k->strs);
+	free(k->items);
+	free(k->identity);
+	free(k);
+}
+
+static void check_next(struct check *k);
+
+static void check_done(struct check *k)
+{
+	struct cloud_aws_check r = {
+		.identity = k->identity,
+		.identity_err = k->identity_err,
+		.creds_source = aws_creds_source(k->a->creds),
+		.items = k->items,
+		.n = k->n,
+	};
+	for (size_t i = 0; i < k->n; i++)
+		if (k->items[i].code)
+			r.failed++;
+	log_info("aws.check", "services=%zu failed=%zu identity=%s", r.n, r.failed,
+		 r.identity ? r.identity : "-");
+	k->cb(k->ud, &r);
+	check_free(k);
+}
+
+static void item_fail(struct cloud_aws_check_item *it, const struct cloud_error *e)
+{
+	it->err = *e;
+	it->code = e->code ? e->code : BOT_EREMOTE;
+	snprintf(it->detail, sizeof it->detail, "%.63s%s%.250s", e->aws_code[0] ? e->aws_code : bot_err_name(e->code),
+		 e->message[0] ? ": " : "", e->message);
+}
+
+static void on_check_service(void *ud, const struct cloud_error *err, const struct cloud_service *s)
+{
+	struct check *k = ud;
+	struct cloud_aws_check_item *it = &k->items[k->next];
+
+	if (err) {
+		item_fail(it, err);
+	} else if (!s->status || strcmp(s->status, "ACTIVE") != 0) {
+		it->code = BOT_ENOTFOUND;
+		snprintf(it->detail, sizeof it->detail, "service is %.40s, not ACTIVE",
+			 s->status ? s->status : "in an unknown state");
+	} else {
+		snprintf(it->detail, sizeof it->detail, "ACTIVE, desired %d, running %d, pending %d",
+			 s->desired, s->running, s->pending);
+	}
+	k->next++;
+	check_next(k);
+}
+
+static void on_check_cluster(void *ud, const struct cloud_error *err, const struct cloud_cluster *cl)
+{
+	struct check *k = ud;
+	struct cloud_aws_check_item *it = &k->items[k->next];
+	int rc;
+
+	if (err) {
+		item_fail(it, err);
+	} else if (!cl->status || strcmp(cl->status, "ACTIVE") != 0) {
+		it->code = BOT_ENOTFOUND;
+		snprintf(it->detail, sizeof it->detail, "cluster %.200s is %.40s, not ACTIVE", it->cluster,
+			 cl->status ? cl->status : "in an unknown state");
+	} else {
+		rc = describe_in(k->a, it->region, it->cluster, it->ecs_service, on_check_service, k);
+		if (rc == BOT_EOK)
+			return;
+		struct cloud_error e;
+		err_from_rc(&e, rc, "cannot call DescribeServices");
+		item_fail(it, &e);
+	}
+	k->next++;
+	check_next(k);
+}
+
+/* One service at a time: callbacks always come from the loop, so this
+ * never recurses deeper than one step per item. */
+static void check_next(struct check *k)
+{
+	while (k->next < k->n) {
+		struct cloud_aws_check_item *it = &k->items[k->next];
+		int rc = describe_cluster_in(k->a, it->region, it->cluster, on_check_cluster, k);
+		if (rc == BOT_EOK)
+			return;
+		struct cloud_error e;
+		err_from_rc(&e, rc, "cannot call DescribeClusters");
+		item_fail(it, &e);
+		k->next++;
+	}
+	check_done(k);
+}
+
+static void on_identity(void *ud, const struct cloud_error *err, const struct aws_sts_identity *id)
+{
+	struct check *k = ud;
+
+	if (err)
+		k->identity_err = *err;
+	else
+		k->identity = id->arn ? strdup(id->arn) : NULL;
+	check_next(k);
+}
+
+int cloud_aws_check_config(struct cloud *c, const struct config *cfg, cloud_aws_check_cb cb,
+			   void *ud)
+{
+	struct aws_cloud *a = (struct aws_cloud *)c;
+	struct check *k;
+	bool oom = false;
+	int rc;
+
+	if (!cloud_is_aws(c) || !cfg || !cb)
+		return BOT_EINVAL;
+	if (a->dying)
+		return BOT_ESTATE;
+	k = calloc(1, sizeof *k);
+	if (!k)
+		return BOT_ENOMEM;
+	k->a = a;
+	k->cb = cb;
+	k->ud = ud;
+	k->n = cfg->n_services;
+	k->items = calloc(k->n ? k->n : 1, sizeof *k->items);
+	k->strs = calloc(4 * k->n + 1, sizeof *k->strs);
+	if (!k->items || !k->strs) {
+		check_free(k);
+		return BOT_ENOMEM;
+	}
+#define KEEP(s) (k->strs[k->n_strs] = aws__dup((s), &oom), k->strs[k->n_strs] ? k->strs[k->n_strs++] : NULL)
+	for (size_t i = 0; i < k->n; i++) {
+		const struct config_service *s = &cfg->services[i];
+		struct cloud_aws_check_item *it = &k->items[i];
+		it->service = KEEP(s->name);
+		it->cluster = KEEP(s->cluster);
+		it->ecs_service = KEEP(s->ecs_service ? s->ecs_service : s->name);
+		it->region = KEEP(s->region ? s->region : aws_client_region(a->client));
+	}
+#undef KEEP
+	if (oom) {
+		check_free(k);
+		return BOT_ENOMEM;
+	}
+	rc = aws_sts_get_caller_identity(a->client, NULL, on_identity, k, NULL);
+	if (rc)
+		check_free(k);
+	return rc;
+}
+
+/* ---- lifetime ----------------------------------------------------------- */
+
+static void aws_destroy(struct cloud *c)
+{
+	struct aws_cloud *a = (struct aws_cloud *)c;
+
+	if (!a || a->dying)
+		return;
+	a->dying = true;
+	/* Callers hear BOT_ECANCELLED first; then the credential fetches
+	 * stop, then the client and HTTP go. */
+	aws_client_cancel_all(a->client);
+	aws_creds_destroy(a->creds);
+	aws_client_destroy(a->client);
+	if (a->own_http)
+		http_destroy(a->http);
+	for (size_t i = 0; i < a->n_routes; i++) {
+		free(a->routes[i].cluster);
+		free(a->routes[i].service);
+		free(a->routes[i].region);
+	}
+	free(a->routes);
+	free(a);
+}
+
+static const struct cloud_ops aws_ops = {
+	.name = "aws",
+	.describe = aws_describe,
+	.scale = aws_scale,
+	.metrics = aws_metrics,
+	.alarms = aws_alarms,
+	.notify = aws_notify,
+	.destroy = aws_destroy,
+	.describe_cluster = aws_describe_cluster,
+	.list_services = aws_list_services,
+};
+
+static const char *pick(const char *a, const char *b)
+{
+	return a && *a ? a : b && *b ? b : NULL;
+}
+
+int cloud_aws_create(struct bot_loop *loop, const struct cloud_aws_opts *o, struct cloud **out,
+		     struct bot_error *err)
+{
+	static const struct cloud_aws_opts none = {0};
+	const struct config *cfg;
+	struct aws_cloud *a;
+	struct aws_retry_policy retry = aws_retry_standard;
+	const char *region;
+	char ep[512];
+	bool oom = false;
+	int rc;
+
+	*out = NULL;
+	if (!o)
+		o = &none;
+	cfg = o->config;
+	a = calloc(1, sizeof *a);
+	if (!a)
+		return bot_error_set(err, BOT_ENOMEM, "out of memory");
+	a->cloud.ops = &aws_ops;
+	a->loop = loop;
+	region = pick(o->region, cfg ? cfg->aws.region : NULL);
+	if (!region)
+		region = pick(getenv("AWS_REGION"), getenv("AWS_DEFAULT_REGION"));
+	if (!region)
+		region = "us-east-1";
+	if (o->retry) {
+		retry = *o->retry;
+	} else if (getenv("AWS_MAX_ATTEMPTS")) {
+		int n = atoi(getenv("AWS_MAX_ATTEMPTS"));
+		if (n >= 1 && n <= 20)
+			retry.max_attempts = n;
+	}
+
+	if (o->http) {
+		a->http = o->http;
+	} else {
+		rc = http_create(loop, &(struct http_opts){ .ca_file = o->ca_file }, &a->http, err);
+		if (rc)
+			goto fail;
+		a->own_http = true;
+	}
+	rc = aws_client_create(loop, a->http, &(struct aws_client_opts){
+		.region = region,
+		.endpoint_url = pick(o->endpoint_url, cfg ? cfg->aws.endpoint_url : NULL),
+		.retry = &retry,
+		.timeout_ms = o->timeout_ms,
+	}, &a->client, err);
+	if (rc)
+		goto fail;
+	rc = aws_creds_create(a->http, a->client, &(struct aws_creds_opts){
+		.profile = pick(o->profile, cfg ? cfg->aws.profile : NULL),
+		.role_arn = pick(o->role_arn, cfg ? cfg->aws.role_arn : NULL),
+		.role_session_name = pick(o->role_session_name, cfg ? cfg->aws.role_session_name : NULL),
+		.duration_s = o->assume_duration_s,
+		.refresh_margin_s = o->creds_refresh_margin_s,
+		.fixed = o->fixed_creds,
+	}, &a->creds, err);
+	if (rc)
+		goto fail;
+	aws_client_set_creds(a->client, a->creds);
+
+	if (cfg && cfg->n_services) {
+		a->routes = calloc(cfg->n_services, sizeof *a->routes);
+		if (!a->routes)
+			oom = true;
+		for (size_t i = 0; a->routes && i < cfg->n_services; i++) {
+			const struct config_service *s = &cfg->services[i];
+			struct route *r = &a->routes[a->n_routes++];
+			r->cluster = aws__dup(s->cluster, &oom);
+			r->service = aws__dup(s->ecs_service ? s->ecs_service : s->name, &oom);
+			r->region = aws__dup(s->region ? s->region : region, &oom);
+			if (!r->cluster || !r->service || !r->region)
+				oom = true;
+		}
+		if (oom) {
+			rc = bot_error_set(err, BOT_ENOMEM, "out of memory");
+			goto fail;
+		}
+	}
+	if (aws_client_endpoint(a->client, AWS_SVC_ECS, NULL, ep, sizeof ep) != BOT_EOK)
+		ep[0] = '\0';
+	log_info("aws.ready", "region=%s ecs_endpoint=%s credentials=%s max_attempts=%d", region,
+		 ep[0] ? ep : "-", aws_creds_source(a->creds), retry.max_attempts);
+	*out = &a->cloud;
+	return BOT_EOK;
+fail:
+	aws_destroy(&a->cloud);
+	return rc;
+}

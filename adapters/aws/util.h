@@ -1,0 +1,63 @@
+/* util.h - small helpers shared inside adapters/aws (prefix aws__; not for
+ * use outside this directory). A growable string buffer with a sticky OOM
+ * flag (curl dynbuf style, with a hard cap), the botocore form encoder on
+ * top of it, timestamps and a few jansson accessors. */
+#ifndef ADAPTERS_AWS_UTIL_H
+#define ADAPTERS_AWS_UTIL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Bodies we build are small; anything past this is a bug, not data. */
+#define AWS__BUF_MAX ((size_t)1 << 20)
+
+struct aws__buf {
+	char *p;      /* NUL-terminated when len > 0 */
+	size_t len, cap;
+	bool oom;     /* allocation failed or AWS__BUF_MAX passed: all later puts are ignored */
+};
+
+void aws__buf_put(struct aws__buf *b, const char *s, size_t n);
+void aws__buf_puts(struct aws__buf *b, const char *s);
+void aws__buf_printf(struct aws__buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The string (caller frees; "" for an empty buffer), or NULL after OOM (the
+ * buffer is freed either way). */
+char *aws__buf_take(struct aws__buf *b);
+void aws__buf_free(struct aws__buf *b);
+
+/* Append "&key=value" (no '&' first) with value form-encoded exactly as
+ * botocore/moto do (aws_sigv4_form_encode: space is '+'). key must be
+ * made of safe characters ("Action", "MessageAttributes.entry.1.Name"). */
+void aws__form_add(struct aws__buf *b, const char *key, const char *value);
+
+/* ISO 8601 UTC time "2026-11-23T21:48:34Z", with optional fraction and
+ * "+00:00"/"Z" zone, to epoch seconds. Returns false when malformed. */
+bool aws__iso8601_parse(const char *s, double *out);
+/* "2026-11-23T21:48:34Z" for t (buf >= 21 bytes). */
+void aws__iso8601_format(double t, char *buf, size_t n);
+
+/* A JSON timestamp: awsJson numbers are epoch seconds (with a fraction);
+ * some servers (moto) send ISO 8601 strings instead. 0 when absent/bad. */
+double aws__json_time(const json_t *v);
+/* obj[key] as a string, or NULL when absent or not a string (borrowed). */
+const char *aws__json_str(const json_t *obj, const char *key);
+/* obj[key] as an int (integer or real), or def. */
+int aws__json_int(const json_t *obj, const char *key, int def);
+/* obj[key] as a double (integer or real), or def. */
+double aws__json_num(const json_t *obj, const char *key, double def);
+
+/* strdup that records failure in *oom; NULL in, NULL out (no failure). */
+char *aws__dup(const char *s, bool *oom);
+/* snprintf(dst, n, "%s", src) without -Wformat-truncation noise; NULL src = "". */
+void aws__copy(char *dst, size_t n, const char *src);
+/* The part of an ARN after the last '/' ("arn:...:service/c/name" -> "name");
+ * s itself when it has no '/'. Borrowed from s. */
+const char *aws__arn_tail(const char *s);
+/* For an ECS cluster name or ARN, the name (borrowed from s). */
+const char *aws__cluster_name(const char *s);
+/* Region field of an ARN ("arn:aws:ecs:eu-west-1:..." -> "eu-west-1") into
+ * buf; false when s is not an ARN with a region. */
+bool aws__arn_region(const char *s, char *buf, size_t n);
+
+#endif

@@ -1,0 +1,439 @@
+/* moto.c - start, seed and stop a moto_server (see moto.h). */
+#include "tests/fakes/moto.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define START_TIMEOUT_MS 45000 /* two cores shared with two other builds */
+#define SEED_TIMEOUT_MS  90000
+#define STOP_GRACE_MS    3000
+
+struct moto {
+	pid_t pid;
+	int port;
+	char url[64];
+	char dir[256];
+	json_t *iam;    /* --iam output */
+	json_t *seed;   /* seed stdout */
+};
+
+static struct moto *live[4]; /* for the atexit safety net */
+
+static void msgf(char *msg, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void msgf(char *msg, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, n, fmt, ap);
+	va_end(ap);
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static int free_port(void)
+{
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof sa;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+	if (fd < 0)
+		return -1;
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
+		port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+static bool on_path(const char *prog)
+{
+	const char *path = getenv("PATH");
+	char buf[4096];
+
+	if (!path)
+		return false;
+	while (*path) {
+		const char *c = strchr(path, ':');
+		size_t l = c ? (size_t)(c - path) : strlen(path);
+		snprintf(buf, sizeof buf, "%.*s/%s", (int)l, path, prog);
+		if (access(buf, X_OK) == 0)
+			return true;
+		path += l;
+		if (*path == ':')
+			path++;
+	}
+	return false;
+}
+
+/* fork + exec argv with stdout to out_path and stderr to err_path (NULL:
+ * same file). The child dies with us. */
+static pid_t spawn(char *const argv[], const char *out_path, bool die_with_parent)
+{
+	pid_t parent = getpid(), pid = fork();
+
+	if (pid != 0)
+		return pid;
+	if (die_with_parent) {
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(126);
+	}
+	int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd >= 0) {
+		(void)dup2(fd, 1);
+		(void)dup2(fd, 2);
+		close(fd);
+	}
+	int devnull = open("/dev/null", O_RDONLY);
+	if (devnull >= 0) {
+		(void)dup2(devnull, 0);
+		close(devnull);
+	}
+	execvp(argv[0], argv);
+	_exit(127);
+}
+
+/* Wait for pid up to ms; returns its status, or -1 on timeout (still running). */
+static int wait_for(pid_t pid, long ms)
+{
+	long end = now_ms() + ms;
+	int st;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+		if (r == pid)
+			return st;
+		if (r < 0 && errno != EINTR)
+			return 0;
+		if (now_ms() >= end)
+			return -1;
+		sleep_ms(20);
+	}
+}
+
+static void kill_and_reap(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	(void)kill(pid, SIGTERM);
+	if (wait_for(pid, STOP_GRACE_MS) == -1) {
+		(void)kill(pid, SIGKILL);
+		(void)wait_for(pid, STOP_GRACE_MS);
+	}
+}
+
+static size_t sink(char *p, size_t s, size_t n, void *ud)
+{
+	struct { char *p; size_t n; } *b = ud;
+	char *np = realloc(b->p, b->n + s * n + 1);
+	if (!np)
+		return 0;
+	memcpy(np + b->n, p, s * n);
+	b->n += s * n;
+	np[b->n] = '\0';
+	b->p = np;
+	return s * n;
+}
+
+/* A blocking request; returns the HTTP status (0 when none) and the body. */
+static long request(const char *url, const char *method, const char *body, char **out)
+{
+	CURL *e = curl_easy_init();
+	struct curl_slist *h = NULL;
+	struct { char *p; size_t n; } b = { NULL, 0 };
+	long status = 0;
+
+	if (!e)
+		return 0;
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sink);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)&b);
+	if (body) {
+		/* text/plain: with a form type Flask leaves the body empty (notes §8.1) */
+		h = curl_slist_append(h, "Content-Type: text/plain");
+		curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+	}
+	if (method)
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+	if (curl_easy_perform(e) == CURLE_OK)
+		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(e);
+	if (out)
+		*out = b.p;
+	else
+		free(b.p);
+	return status;
+}
+
+static void tail_file(const char *path, char *msg, size_t n)
+{
+	FILE *f = fopen(path, "r");
+	char buf[1024] = "";
+	size_t r = 0;
+
+	if (f) {
+		if (fseek(f, -(long)(sizeof buf - 1), SEEK_END) != 0)
+			rewind(f);
+		r = fread(buf, 1, sizeof buf - 1, f);
+		fclose(f);
+	}
+	buf[r] = '\0';
+	size_t l = strlen(msg);
+	if (l < n)
+		snprintf(msg + l, n - l, "\n--- %s (tail) ---\n%s", path, buf);
+}
+
+static void rm_dir(const char *dir)
+{
+	char cmd[600];
+	if (!dir[0] || strncmp(dir, "/tmp/", 5) != 0 || strstr(dir, ".."))
+		return;
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "moto: could not remove %s\n", dir);
+}
+
+void moto_stop(struct moto *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < sizeof live / sizeof live[0]; i++)
+		if (live[i] == m)
+			live[i] = NULL;
+	kill_and_reap(m->pid);
+	m->pid = 0;
+	if (getenv("CHATOPS_KEEP_MOTO_LOG"))
+		fprintf(stderr, "moto: log kept in %s\n", m->dir);
+	else
+		rm_dir(m->dir);
+	json_decref(m->iam);
+	json_decref(m->seed);
+	free(m);
+}
+
+static void stop_all(void)
+{
+	for (size_t i = 0; i < sizeof live / sizeof live[0]; i++)
+		if (live[i])
+			moto_stop(live[i]);
+}
+
+static int start_server(struct moto *m, char *msg, size_t n)
+{
+	char log[320], port[16];
+
+	for (int tries = 0; tries < 3; tries++) {
+		m->port = free_port();
+		if (m->port <= 0) {
+			msgf(msg, n, "no free loopback port");
+			return -1;
+		}
+		snprintf(port, sizeof port, "%d", m->port);
+		snprintf(m->url, sizeof m->url, "http://127.0.0.1:%d", m->port);
+		snprintf(log, sizeof log, "%s/moto.log", m->dir);
+		char *argv[] = { "moto_server", "-H", "127.0.0.1", "-p", port, NULL };
+		m->pid = spawn(argv, log, true);
+		if (m->pid < 0) {
+			msgf(msg, n, "fork: %s", strerror(errno));
+			return -1;
+		}
+		long end = now_ms() + START_TIMEOUT_MS;
+		char url[128];
+		snprintf(url, sizeof url, "%s/moto-api/", m->url);
+		while (now_ms() < end) {
+			int st;
+			if (waitpid(m->pid, &st, WNOHANG) == m->pid) {
+				m->pid = 0;
+				break; /* died: maybe the port was taken; try another */
+			}
+			if (request(url, NULL, NULL, NULL) == 200)
+				return 0;
+			sleep_ms(100);
+		}
+		if (m->pid) {
+			kill_and_reap(m->pid);
+			m->pid = 0;
+			msgf(msg, n, "moto_server did not answer on %s within %d ms", m->url,
+			     START_TIMEOUT_MS);
+			tail_file(log, msg, n);
+			return -1;
+		}
+	}
+	msgf(msg, n, "moto_server exited at start three times");
+	tail_file(log, msg, n);
+	return -1;
+}
+
+static int run_script(struct moto *m, char *const argv[], const char *out_path, char *msg, size_t n)
+{
+	pid_t pid = spawn(argv, out_path, true);
+	int st;
+
+	if (pid < 0) {
+		msgf(msg, n, "fork: %s", strerror(errno));
+		return -1;
+	}
+	st = wait_for(pid, SEED_TIMEOUT_MS);
+	if (st == -1) {
+		kill_and_reap(pid);
+		msgf(msg, n, "%s timed out", argv[1]);
+		tail_file(out_path, msg, n);
+		return -1;
+	}
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		msgf(msg, n, "%s failed (status %d); is boto3 installed for python3?", argv[1], st);
+		tail_file(out_path, msg, n);
+		return -1;
+	}
+	(void)m;
+	return 0;
+}
+
+static int seed(struct moto *m, char *msg, size_t n)
+{
+	const char *src = getenv("CHATOPS_SOURCE_ROOT");
+	char script[512], extra[512], iam[320], out[320], out2[320];
+	json_error_t je;
+
+	if (!src)
+		src = ".";
+	snprintf(script, sizeof script, "%s/scripts/moto-seed.py", src);
+	snprintf(extra, sizeof extra, "%s/tests/fakes/moto-seed-extra.py", src);
+	snprintf(iam, sizeof iam, "%s/iam.json", m->dir);
+	snprintf(out, sizeof out, "%s/seed.json", m->dir);
+	snprintf(out2, sizeof out2, "%s/seed-extra.log", m->dir);
+	char *argv1[] = { "python3", script, m->url, "--iam", iam, NULL };
+	if (run_script(m, argv1, out, msg, n))
+		return -1;
+	char *argv2[] = { "python3", extra, m->url, NULL };
+	if (run_script(m, argv2, out2, msg, n))
+		return -1;
+	m->iam = json_load_file(iam, 0, &je);
+	m->seed = json_load_file(out, 0, &je);
+	if (!m->iam || !m->seed) {
+		msgf(msg, n, "seed output unreadable: %s", je.text);
+		return -1;
+	}
+	return 0;
+}
+
+int moto_start(const struct moto_opts *o, struct moto **out, char *msg, size_t n)
+{
+	static const struct moto_opts none = {0};
+	static bool registered;
+	struct moto *m;
+
+	*out = NULL;
+	if (n)
+		msg[0] = '\0';
+	if (!o)
+		o = &none;
+	if (!on_path("moto_server")) {
+		msgf(msg, n, "moto_server is not on PATH. The AWS integration tests need it: "
+		     "install it with `pip install 'moto[server]' boto3` (then make sure "
+		     "moto_server is on PATH) and run the tests again.");
+		return -1;
+	}
+	if (!registered) {
+		atexit(stop_all);
+		registered = true;
+	}
+	m = calloc(1, sizeof *m);
+	if (!m) {
+		msgf(msg, n, "out of memory");
+		return -1;
+	}
+	snprintf(m->dir, sizeof m->dir, "/tmp/chatops-moto.XXXXXX");
+	if (!mkdtemp(m->dir)) {
+		msgf(msg, n, "mkdtemp: %s", strerror(errno));
+		m->dir[0] = '\0';
+		moto_stop(m);
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof live / sizeof live[0]; i++)
+		if (!live[i]) {
+			live[i] = m;
+			break;
+		}
+	if (start_server(m, msg, n) || (!o->no_seed && seed(m, msg, n)) ||
+	    (!o->no_auth && moto_reset_auth(m, "0"))) {
+		if (!msg[0])
+			msgf(msg, n, "could not enable auth on moto");
+		moto_stop(m);
+		return -1;
+	}
+	*out = m;
+	return 0;
+}
+
+const char *moto_url(const struct moto *m) { return m->url; }
+int moto_port(const struct moto *m) { return m->port; }
+int moto_pid(const struct moto *m) { return (int)m->pid; }
+
+const char *moto_key(const struct moto *m, const char *who, const char *field)
+{
+	return json_string_value(json_object_get(json_object_get(m->iam, who), field));
+}
+
+const char *moto_role_arn(const struct moto *m)
+{
+	return json_string_value(json_object_get(m->iam, "role_arn"));
+}
+
+const char *moto_topic_arn(const struct moto *m)
+{
+	return json_string_value(json_object_get(m->seed, "topic_arn"));
+}
+
+int moto_reset_auth(struct moto *m, const char *count)
+{
+	char url[128];
+	snprintf(url, sizeof url, "%s/moto-api/reset-auth", m->url);
+	return request(url, "POST", count, NULL) == 200 ? 0 : -1;
+}
+
+char *moto_get(struct moto *m, const char *path)
+{
+	char url[512], *body = NULL;
+	snprintf(url, sizeof url, "%s%s", m->url, path);
+	if (request(url, NULL, NULL, &body) != 200) {
+		free(body);
+		return NULL;
+	}
+	return body;
+}
