@@ -77,7 +77,7 @@ static struct pending *answer_later(struct dry *d, int kind, void *ud, const cha
 	p->d = d;
 	p->kind = kind;
 	p->ud = ud;
-	p->err.code = kind == P_SCALE || kind == P_NOTIFY ? BOT_ECANCELLED : BOT_ESTATE;
+	p->err.code = kind == P_SCALE || kind == P_NOTIFY ? BOT_EDRYRUN : BOT_ESTATE;
 	va_start(ap, fmt);
 	vsnprintf(p->err.message, sizeof p->err.message, fmt, ap);
 	va_end(ap);

@@ -2,7 +2,7 @@
  *
  * --dry-run wraps the real backend: describe/metrics/alarms and the
  * discovery reads (describe_cluster, list_services) are forwarded,
- * scale and notify answer BOT_ECANCELLED with a message saying what would
+ * scale and notify answer BOT_EDRYRUN with a message saying what would
  * have been done, so the workflow plans and reports but changes nothing. */
 #ifndef ADAPTERS_CLOUD_DRYRUN_H
 #define ADAPTERS_CLOUD_DRYRUN_H

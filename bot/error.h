@@ -32,7 +32,8 @@
 	X(CANCELLED, 18, "cancelled")                           \
 	X(DUPLICATE, 19, "duplicate")                           \
 	X(TLS,       20, "TLS error")                           \
-	X(CORRUPT,   21, "data corrupt")
+	X(CORRUPT,   21, "data corrupt")                        \
+	X(DRYRUN,    22, "dry run: nothing was changed")
 
 enum bot_err {
 #define BOT_ERR_ENUM(name, num, msg) BOT_E##name = num,

@@ -754,7 +754,7 @@ static void on_scaled(void *ud, const struct cloud_error *ce, const struct cloud
 	uint64_t id;
 	struct gate_engine *e = op_end(ud, &id);
 	struct gate *g = e ? map_get(e, id) : NULL;
-	char text[200];
+	char text[700];
 
 	if (!g)
 		return;
@@ -764,6 +764,11 @@ static void on_scaled(void *ud, const struct cloud_error *ce, const struct cloud
 		goto out;
 	if (stopping(g, ce, "scale"))
 		goto out;
+	if (ce && ce->code == BOT_EDRYRUN) {
+		snprintf(text, sizeof text, "%s; nothing was changed", ce->message);
+		fail(e, g, "system", "dry_run", text, ce);
+		goto out;
+	}
 	if (ce && ce->code) {
 		if (ambiguous(ce)) {
 			g->reconcile_left = e->reconcile_tries;

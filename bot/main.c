@@ -3,6 +3,7 @@
  * Startup errors are fatal with a clear message; at runtime errors are
  * reported and the bot keeps serving (style.md habit 17).
  */
+#include "adapters/aws/cloud_aws.h"
 #include "adapters/cloud_dryrun.h"
 #include "adapters/console/console.h"
 #include "adapters/health/health.h"
@@ -36,8 +37,10 @@ static const char usage_text[] =
 "      --user ID         console only: the Slack-style user id you act as at start\n"
 "                        (default: the first requester in the config)\n"
 "  -n, --dry-run         plan and report, never change anything in AWS\n"
-"      --check-config    validate the configuration, print problems, and exit\n"
-"                        (exit status 0 when valid, 2 when not)\n"
+"      --check-config    validate the configuration file, then ask AWS whether\n"
+"                        every configured cluster and service exists, and exit:\n"
+"                        0 all good, 2 the file has errors, 3 the file is valid\n"
+"                        but AWS could not confirm every service\n"
 "  -l, --log-level LVL   debug, info, warn or error (overrides the config)\n"
 "  -V, --version         print the version and exit\n"
 "  -h, --help            print this help and exit\n"
@@ -70,7 +73,8 @@ struct bot {
 	struct bot_loop *loop;
 	struct config *cfg;
 	struct chat *chat;
-	struct cloud *cloud;
+	struct cloud *cloud;     /* what the app uses */
+	struct cloud *aws;       /* the AWS backend behind it (NULL: none) */
 	struct store *store;
 	struct app *app;
 	struct health *health;
@@ -275,6 +279,30 @@ static int create_chat(struct bot *b, struct bot_error *err)
 	return slack_chat_create(b->loop, &so, &b->chat, err);
 }
 
+/* The AWS backend, wrapped by the dry-run cloud with --dry-run (reads go to
+ * AWS, nothing is changed). A dry run without AWS access still starts, and
+ * says so: its reads fail with "no AWS access". */
+static int create_cloud(struct bot *b, struct bot_error *err)
+{
+	struct bot_error aerr = {0};
+	int rc = cloud_aws_create(b->loop, &(struct cloud_aws_opts){.config = b->cfg}, &b->aws,
+				  &aerr);
+
+	if (rc && !b->o.dry_run)
+		return bot_error_set(err, rc, "AWS: %s", aerr.msg);
+	if (rc)
+		log_warn("aws", "result=unavailable mode=dry-run reason=\"%s\"", aerr.msg);
+	if (!b->o.dry_run) {
+		b->cloud = b->aws;
+		b->aws = NULL;
+		return BOT_EOK;
+	}
+	b->cloud = cloud_dryrun_create(bot_loop_uv(b->loop), b->aws);
+	if (!b->cloud)
+		return bot_error_set(err, BOT_ENOMEM, "out of memory");
+	return BOT_EOK;
+}
+
 static int run(struct bot *b)
 {
 	struct bot_error err = {0};
@@ -295,13 +323,9 @@ static int run(struct bot *b)
 	rc = create_chat(b, &err);
 	if (rc)
 		goto out;
-	/* No AWS backend is wired yet: every read answers "no AWS access
-	 * configured" and nothing is ever changed. */
-	b->cloud = cloud_dryrun_create(bot_loop_uv(b->loop), NULL);
-	if (!b->cloud) {
-		rc = bot_error_set(&err, BOT_ENOMEM, "out of memory");
+	rc = create_cloud(b, &err);
+	if (rc)
 		goto out;
-	}
 	struct app_opts ao = {
 		.loop = bot_loop_uv(b->loop),
 		.cfg = b->cfg,
@@ -362,6 +386,8 @@ out:
 	}
 	if (b->cloud)
 		b->cloud->ops->destroy(b->cloud);
+	if (b->aws)
+		b->aws->ops->destroy(b->aws);
 	app_destroy(b->app);
 	if (b->chat)
 		b->chat->ops->destroy(b->chat);
@@ -369,6 +395,63 @@ out:
 		rc = BOT_ESTATE;
 	store_close(b->store);
 	return rc ? rc : b->exit_code;
+}
+
+struct check {
+	struct bot_loop *loop;
+	int exit_code;
+};
+
+static void on_checked(void *ud, const struct cloud_aws_check *r)
+{
+	struct check *c = ud;
+
+	if (r->identity)
+		printf("AWS: signed in as %s (credentials: %s)\n", r->identity,
+		       r->creds_source ? r->creds_source : "?");
+	else
+		printf("AWS: could not confirm the identity: %s%s%s\n",
+		       r->identity_err.aws_code[0] ? r->identity_err.aws_code : "",
+		       r->identity_err.aws_code[0] ? ": " : "", r->identity_err.message);
+	for (size_t i = 0; i < r->n; i++) {
+		const struct cloud_aws_check_item *it = &r->items[i];
+		printf("  %-24s %s  cluster %s, ECS service %s, %s: %s\n", it->service,
+		       it->code == 0 ? "ok     " : it->code == BOT_ENOTFOUND ? "MISSING" : "UNKNOWN",
+		       it->cluster, it->ecs_service, it->region, it->detail);
+	}
+	if (r->failed)
+		printf("%zu of %zu service%s could not be confirmed in AWS\n", r->failed, r->n,
+		       r->n == 1 ? "" : "s");
+	c->exit_code = r->failed ? 3 : 0;
+	bot_loop_shutdown(c->loop);
+}
+
+/* --check-config, second half: do the configured services exist? */
+static int check_aws(struct bot *b)
+{
+	struct check c = {.exit_code = 3};
+	struct bot_error err = {0};
+	struct cloud *cloud = NULL;
+	int rc;
+
+	rc = bot_loop_create(&c.loop, &err);
+	if (!rc)
+		rc = cloud_aws_create(c.loop, &(struct cloud_aws_opts){.config = b->cfg}, &cloud, &err);
+	if (!rc)
+		rc = cloud_aws_check_config(cloud, b->cfg, on_checked, &c);
+	if (rc) {
+		printf("AWS: services not checked: %s\n", err.msg[0] ? err.msg : bot_strerror(rc));
+		if (c.loop)
+			bot_loop_shutdown(c.loop);
+	}
+	if (c.loop)
+		(void)bot_loop_run(c.loop);
+	if (cloud)
+		cloud->ops->destroy(cloud);
+	if (bot_loop_destroy(c.loop) != 0)
+		c.exit_code = 3;
+	fflush(stdout);
+	return c.exit_code;
 }
 
 int main(int argc, char **argv)
@@ -391,8 +474,10 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < b.cfg->n_services; i++)
 			printf(" %s", b.cfg->services[i].name);
 		printf(")\n");
+		rc = check_aws(&b);
 		config_unref(b.cfg);
-		return 0;
+		log_clear_secrets();
+		return rc;
 	}
 	rc = run(&b);
 	config_unref(b.cfg);

@@ -1014,8 +1014,7 @@ static void trail_click(struct workflow *wf, uint64_t id, const char *user, cons
 	case GATE_OUT_DECIDED_APPROVED:
 	case GATE_OUT_DECIDED_DENIED:
 	case GATE_OUT_DECIDED_CANCELLED:
-		say_thread(wf, &g, "<@%s> pressed *%s*: accepted.", user, pressed);
-		break;
+		break; /* the decision line (said when it was committed) names who */
 	default:
 		say_thread(wf, &g, "<@%s> pressed *%s*: refused (%s).", user, pressed,
 			   gate_outcome_text(r->outcome));

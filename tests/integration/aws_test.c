@@ -1322,7 +1322,7 @@ static void test_dryrun_forwards(void **state)
 	assert_string_equal(r.cluster_status, "ACTIVE");
 	res_free(&r);
 	RUN(&h, &r, dry->ops->scale(dry, CLUSTER, SERVICE, 50, false, cb_service, &r));
-	assert_int_equal(r.err.code, BOT_ECANCELLED);
+	assert_int_equal(r.err.code, BOT_EDRYRUN);
 	res_free(&r);
 	dry->ops->destroy(dry);
 	h_end(&h);

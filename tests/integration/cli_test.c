@@ -156,6 +156,13 @@ static int setup(void **state)
 	write_file(path, yaml);
 	snprintf(path, sizeof path, "%s/bad.yaml", dir);
 	write_file(path, "services:\n  web:\n    cluster: prod\n    max_desired: ten\n    colour: blue\n");
+	/* no AWS here: no keys, no profile, no metadata service to probe */
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	unsetenv("AWS_PROFILE");
+	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+	setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent", 1);
+	setenv("AWS_CONFIG_FILE", "/nonexistent", 1);
 	setenv("CLI_TEST_BOT_TOKEN", SECRET_BOT, 1);
 	setenv("CLI_TEST_APP_TOKEN", SECRET_APP, 1);
 	return 0;
@@ -192,8 +199,11 @@ static void test_check_config(void **state)
 	(void)state;
 	snprintf(good, sizeof good, "%s/good.yaml", dir);
 	snprintf(bad, sizeof bad, "%s/bad.yaml", dir);
-	assert_int_equal(run((char *[]){bin, "--config", good, "--check-config", NULL}, &p), 0);
+	/* a valid file, but no AWS to confirm the services with: 3, and why
+	 * (the moto end-to-end test checks the 0 case against real services) */
+	assert_int_equal(run((char *[]){bin, "--config", good, "--check-config", NULL}, &p), 3);
 	assert_non_null(strstr(p.buf, "configuration is valid (1 service: web)"));
+	assert_non_null(strstr(p.buf, "AWS: services not checked: no AWS credentials"));
 	no_secrets(&p);
 	assert_int_equal(run((char *[]){bin, "--config", bad, "--check-config", NULL}, &p), 2);
 	/* each problem with its position */
@@ -213,8 +223,15 @@ static void test_console_session_reload_and_stop(void **state)
 	snprintf(yaml, sizeof yaml, good_yaml, dir);
 	write_file(live, yaml);
 
-	spawn(&p, (char *[]){bin, "--config", live, "--chat", "console", NULL});
+	/* without AWS credentials the bot refuses to start for real... */
+	assert_int_equal(run((char *[]){bin, "--config", live, "--chat", "console", NULL}, &p), 1);
+	assert_non_null(strstr(p.buf, "chatops-bot: AWS: no AWS credentials"));
+	no_secrets(&p);
+
+	/* ...and a dry run starts anyway, saying reads will fail */
+	spawn(&p, (char *[]){bin, "--config", live, "--chat", "console", "--dry-run", NULL});
 	assert_true(wait_out(&p, "event=start"));
+	assert_non_null(strstr(p.buf, "result=unavailable mode=dry-run"));
 	assert_int_equal(write(p.in, "/chatops help\n", 14), 14);
 	assert_true(wait_out(&p, "You may request changes to: `web`"));
 

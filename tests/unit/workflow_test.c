@@ -535,7 +535,7 @@ static void test_approve_now(void **state)
 	assert_int_equal(state_of(f, id), GATE_SUCCEEDED);
 	assert_int_equal(f->cloud.scales, 1);
 	assert_non_null(find(f, "update", "*Approved* by <@U0APPROVER2>"));
-	assert_non_null(find(f, "post", "<@U0APPROVER2> pressed *Approve*: accepted"));
+	assert_non_null(find(f, "post", "*Decision:* *Approved* by <@U0APPROVER2>"));
 	assert_non_null(find(f, "ephemeral", "You approved request"));
 }
 
@@ -681,10 +681,10 @@ static void test_duplicates_and_open_requests(void **state)
 	assert_true(wait_for(f, is_final, &id));
 	run_for(f, 50);
 	assert_int_equal(f->cloud.scales, 1);
-	int accepted = 0;
+	int decided = 0;
 	for (int i = 0; i < f->chat.n; i++)
-		accepted += strstr(f->chat.msg[i].text, "pressed *Approve*: accepted") != NULL;
-	assert_int_equal(accepted, 1);
+		decided += strstr(f->chat.msg[i].text, "*Decision:* *Approved* by <@U0APPROVER1>") != NULL;
+	assert_int_equal(decided, 1);
 	/* already at the target: nothing to do */
 	command(f, "U0ONCALL1", "/scale", "web 5");
 	assert_true(wait_for(f, has_text, "already has a desired count of 5"));
