@@ -1,0 +1,674 @@
+/* The whole bot end to end, as its users see it: the fake Slack (Socket
+ * Mode + Web API over real sockets) on one side, moto_server with IAM and
+ * SigV4 checking on the other, the real app, workflow, gate engine and
+ * SQLite store in between. AWS traffic goes through the ledger proxy, so
+ * the tests count from outside which calls really reached AWS.
+ *
+ * Covered: approval by timer (desired count becomes the target, the card
+ * says the timer approved), approve now, deny (no UpdateService ever), an
+ * unauthorized click and a self-approval refused, every kind of bad input
+ * (no AWS mutation, only the requester hears), AccessDenied shown in the
+ * trail with the bot still serving, a restart with a pending gate whose
+ * deadline passed while the bot was down, and --check-config against the
+ * seeded account. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "adapters/aws/cloud_aws.h"
+#include "adapters/slack/slack.h"
+#include "bot/app.h"
+#include "bot/audit.h"
+#include "bot/card.h"
+#include "bot/log.h"
+#include "bot/store.h"
+#include "tests/fakes/harness.h"
+#include "tests/fakes/ledger.h"
+#include "tests/fakes/moto.h"
+
+#define APP_TOKEN "xapp-1-A0FAKE-e2e-secret"
+#define BOT_TOKEN "xoxb-1-e2e-secret"
+#define SERVICE   "mysecretword-service"
+#define CLUSTER   "mysecretword-cluster"
+#define CHANNEL   "C0OPS"
+#define STEP_MS   10000
+
+static struct moto *moto;
+static struct ledger *ledger;
+
+static const struct fake_slack_channel chans[] = {
+	{"C0OPS", "ops", true},
+	{"C0OUTSIDE", "elsewhere", false},
+};
+
+static const uint32_t backoff_steps[] = {50, 100, 200};
+static const struct slack_retry_policy fast_backoff = {backoff_steps, 3, 20, SLACK_RETRY_FOREVER};
+static const uint32_t api_steps[] = {20, 40};
+static const struct slack_retry_policy fast_api = {api_steps, 2, 0, 2};
+
+static const char config_fmt[] =
+	"slack:\n"
+	"  app_token_env: E2E_APP_TOKEN\n"
+	"  bot_token_env: E2E_BOT_TOKEN\n"
+	"aws:\n"
+	"  region: us-east-1\n"
+	"defaults:\n"
+	"  timer: 10m\n"
+	"  min_timer: 1s\n"
+	"  approvers: [U0APPROVER1, U0APPROVER2]\n"
+	"  requesters: [U0ONCALL1]\n"
+	"store:\n"
+	"  path: %s/bot.db\n"
+	"services:\n"  /* last: tests may append services */
+	"  " SERVICE ":\n"
+	"    cluster: " CLUSTER "\n"
+	"    min_desired: 1\n"
+	"    max_desired: 200\n"
+	"    sns_topic_arn: %s\n";
+
+struct e2e {
+	struct harness h;
+	char dir[64];
+	struct config *cfg;
+	struct store *store;
+	struct chat *chat;
+	struct cloud *cloud;
+	struct app *app;
+	const char *who;       /* moto IAM user the bot acts as */
+	int updates_before;    /* ledger UpdateService count at test start */
+};
+
+/* ---- setup ------------------------------------------------------------------ */
+
+static int group_setup(void **state)
+{
+	char msg[512];
+	(void)state;
+	if (moto_start(&(struct moto_opts){0}, &moto, msg, sizeof msg) != 0) {
+		fprintf(stderr, "e2e: %s\n", msg);
+		return -1;
+	}
+	if (ledger_start(moto_url(moto), &ledger, msg, sizeof msg) != 0) {
+		fprintf(stderr, "e2e: %s\n", msg);
+		return -1;
+	}
+	setenv("E2E_APP_TOKEN", APP_TOKEN, 1);
+	setenv("E2E_BOT_TOKEN", BOT_TOKEN, 1);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	ledger_stop(ledger);
+	moto_stop(moto);
+	return 0;
+}
+
+static int updates(const char *service)
+{
+	return ledger_count(ledger, "UpdateService", service, 200);
+}
+
+static bool connected(void *arg)
+{
+	struct e2e *t = arg;
+	struct slack_chat_stats s;
+	slack_chat_get_stats(t->chat, &s);
+	return s.connected && fake_slack_connections(t->h.fs) >= 1;
+}
+
+static void bot_up(struct e2e *t)
+{
+	struct bot_error err = {0};
+	struct aws_creds cr = {
+		.access_key_id = moto_key(moto, t->who, "AccessKeyId"),
+		.secret_access_key = moto_key(moto, t->who, "SecretAccessKey"),
+	};
+
+	assert_int_equal(store_open(&(struct store_opts){.path = t->cfg->store.path}, &t->store, &err), 0);
+	assert_int_equal(slack_chat_create(t->h.loop, &(struct slack_chat_opts){
+			.app_token = APP_TOKEN, .bot_token = BOT_TOKEN,
+			.api_url = fake_slack_api_url(t->h.fs),
+			.reconnect_backoff = &fast_backoff, .api_retry = &fast_api,
+			.ping_interval_ms = 200, .silence_ms = 2000, .close_timeout_ms = 300,
+			.drain_timeout_ms = 2000}, &t->chat, &err), 0);
+	assert_int_equal(cloud_aws_create(t->h.loop, &(struct cloud_aws_opts){
+			.config = t->cfg, .endpoint_url = ledger_url(ledger), .fixed_creds = &cr},
+			&t->cloud, &err), 0);
+	assert_int_equal(app_create(&(struct app_opts){
+			.loop = t->h.uv, .cfg = t->cfg, .chat = t->chat, .cloud = t->cloud,
+			.store = t->store, .verify_first_ms = 50, .verify_max_ms = 200,
+			.verify_timeout_ms = 3000}, &t->app, &err), 0);
+	t->chat->on_event = app_on_chat_event;
+	t->chat->event_ud = t->app;
+	assert_int_equal(t->chat->ops->start(t->chat), 0);
+	assert_int_equal(app_start(t->app, &err), 0);
+	assert_true(harness_wait(&t->h, connected, t, STEP_MS));
+}
+
+static bool chat_stopped(void *arg)
+{
+	return *(bool *)arg;
+}
+
+static void on_stopped(void *ud)
+{
+	*(bool *)ud = true;
+}
+
+/* Stop the bot but keep the loop, the fake Slack and moto: a restart. */
+static void bot_down(struct e2e *t)
+{
+	bool stopped = false;
+
+	app_stop(t->app);
+	t->chat->ops->stop(t->chat, on_stopped, &stopped);
+	assert_true(harness_wait(&t->h, chat_stopped, &stopped, STEP_MS));
+	t->cloud->ops->destroy(t->cloud);
+	harness_pump(&t->h, 50); /* close callbacks */
+	app_destroy(t->app);
+	t->chat->ops->destroy(t->chat);
+	store_close(t->store);
+	t->app = NULL;
+	t->chat = NULL;
+	t->cloud = NULL;
+	t->store = NULL;
+}
+
+/* Put the service back at 1 desired task, as seeded. */
+static void reset_service(struct e2e *t);
+
+static void setup_as(void **state, const char *who)
+{
+	struct e2e *t = calloc(1, sizeof *t);
+	struct config_errors errs = {0};
+	char yaml[2048];
+
+	assert_non_null(t);
+	t->who = who;
+	assert_int_equal(harness_init(&t->h, &(struct fake_slack_opts){
+			.app_token = APP_TOKEN, .bot_token = BOT_TOKEN, .channels = chans,
+			.n_channels = 2, .ping_interval_ms = 200}), 0);
+	snprintf(t->dir, sizeof t->dir, "/tmp/e2e-XXXXXX");
+	assert_non_null(mkdtemp(t->dir));
+	snprintf(yaml, sizeof yaml, config_fmt, t->dir, moto_topic_arn(moto));
+	assert_int_equal(config_load_string("e2e.yaml", yaml, CONFIG_NEED_SLACK, &t->cfg, &errs), 0);
+	config_errors_free(&errs);
+	reset_service(t);
+	bot_up(t);
+	t->updates_before = updates(SERVICE);
+	*state = t;
+}
+
+static int setup(void **state)
+{
+	setup_as(state, "scaler");
+	return 0;
+}
+
+static int setup_readonly(void **state)
+{
+	setup_as(state, "readonly");
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct e2e *t = *state;
+	struct bot_error err = {0};
+	char cmd[128];
+
+	app_stop(t->app); /* what bot/main's shutdown hook does */
+	harness_stop(&t->h);
+	t->cloud->ops->destroy(t->cloud);
+	app_destroy(t->app);
+	t->chat->ops->destroy(t->chat);
+	assert_int_equal(harness_destroy(&t->h), 0);
+	/* whatever happened, the audit chain verifies */
+	assert_int_equal(audit_verify(t->store, NULL, NULL, &err), 0);
+	store_close(t->store);
+	config_unref(t->cfg);
+	/* no secret reached any log line */
+	assert_false(harness_log_has(APP_TOKEN));
+	assert_false(harness_log_has(BOT_TOKEN));
+	assert_false(harness_log_has(moto_key(moto, "scaler", "SecretAccessKey")));
+	assert_false(harness_log_has(moto_key(moto, "readonly", "SecretAccessKey")));
+	harness_log_release();
+	snprintf(cmd, sizeof cmd, "rm -rf %s", t->dir);
+	assert_int_equal(system(cmd), 0);
+	free(t);
+	return 0;
+}
+
+/* ---- AWS, read directly ------------------------------------------------------ */
+
+struct svc_read {
+	bool done;
+	int code;
+	int desired;
+};
+
+static void on_read(void *ud, const struct cloud_error *err, const struct cloud_service *s)
+{
+	struct svc_read *r = ud;
+	r->done = true;
+	r->code = err ? err->code : 0;
+	r->desired = s ? s->desired : -1;
+}
+
+static void on_reset(void *ud, const struct cloud_error *err, const struct cloud_service *s)
+{
+	on_read(ud, err, s);
+}
+
+static bool read_done(void *arg)
+{
+	return ((struct svc_read *)arg)->done;
+}
+
+/* What moto says the desired count is now (signed as the scaler). */
+static struct cloud *admin_cloud(struct e2e *t)
+{
+	struct bot_error err = {0};
+	struct cloud *c = NULL;
+	struct aws_creds cr = {
+		.access_key_id = moto_key(moto, "scaler", "AccessKeyId"),
+		.secret_access_key = moto_key(moto, "scaler", "SecretAccessKey"),
+	};
+	/* straight to moto: these calls are the test's, not the bot's */
+	assert_int_equal(cloud_aws_create(t->h.loop, &(struct cloud_aws_opts){
+			.region = "us-east-1", .endpoint_url = moto_url(moto), .fixed_creds = &cr},
+			&c, &err), 0);
+	return c;
+}
+
+static int desired_now(struct e2e *t)
+{
+	struct cloud *c = admin_cloud(t);
+	struct svc_read r = {0};
+	assert_int_equal(c->ops->describe(c, CLUSTER, SERVICE, on_read, &r), 0);
+	assert_true(harness_wait(&t->h, read_done, &r, STEP_MS));
+	c->ops->destroy(c);
+	assert_int_equal(r.code, 0);
+	return r.desired;
+}
+
+static void reset_service(struct e2e *t)
+{
+	struct cloud *c = admin_cloud(t);
+	struct svc_read r = {0};
+	assert_int_equal(c->ops->scale(c, CLUSTER, SERVICE, 1, false, on_reset, &r), 0);
+	assert_true(harness_wait(&t->h, read_done, &r, STEP_MS));
+	c->ops->destroy(c);
+	assert_int_equal(r.code, 0);
+}
+
+/* ---- Slack, as the fake saw it ---------------------------------------------------- */
+
+/* The newest message the bot sent by `method` (NULL: any) whose body holds
+ * every needle; NULL if none. */
+static const struct fake_slack_message *find_msg(struct e2e *t, const char *method,
+						  const char *needle, const char *needle2)
+{
+	size_t n = 0;
+	const struct fake_slack_message *m = fake_slack_messages(t->h.fs, &n);
+	for (size_t i = n; i-- > 0;)
+		if ((!method || strcmp(m[i].method, method) == 0) && m[i].body &&
+		    strstr(m[i].body, needle) && (!needle2 || strstr(m[i].body, needle2)))
+			return &m[i];
+	return NULL;
+}
+
+struct look {
+	struct e2e *t;
+	const char *method, *needle, *needle2;
+};
+
+static bool seen(void *arg)
+{
+	struct look *l = arg;
+	return find_msg(l->t, l->method, l->needle, l->needle2) != NULL;
+}
+
+static const struct fake_slack_message *wait_msg(struct e2e *t, const char *method,
+						  const char *needle, const char *needle2)
+{
+	struct look l = {t, method, needle, needle2};
+	if (!harness_wait(&t->h, seen, &l, STEP_MS))
+		fail_msg("no %s with \"%s\"%s%s%s", method ? method : "message", needle,
+			 needle2 ? " and \"" : "", needle2 ? needle2 : "", needle2 ? "\"" : "");
+	return find_msg(t, method, needle, needle2);
+}
+
+static void slash(struct e2e *t, const char *user, const char *text)
+{
+	char id[FAKE_SLACK_ID_MAX];
+	assert_int_equal(fake_slack_send_slash(t->h.fs, user, CHANNEL, "/scale", text, id), 0);
+}
+
+struct card_ref {
+	char ts[32];
+	char id[16];
+};
+
+static size_t cards(struct e2e *t)
+{
+	size_t n = 0, k = 0;
+	const struct fake_slack_message *m = fake_slack_messages(t->h.fs, &n);
+	for (size_t i = 0; i < n; i++)
+		k += strcmp(m[i].method, "chat.postMessage") == 0 && !m[i].thread_ts &&
+		     strstr(m[i].body, "Scale request #") != NULL;
+	return k;
+}
+
+struct more {
+	struct e2e *t;
+	size_t than;
+};
+
+static bool more_cards(void *arg)
+{
+	struct more *w = arg;
+	return cards(w->t) > w->than;
+}
+
+/* /scale as user; waits for a new card (with its deadline) and returns it. */
+static struct card_ref request(struct e2e *t, const char *user, const char *text)
+{
+	struct card_ref c = {{0}};
+	const struct fake_slack_message *m;
+	struct more w = {t, cards(t)};
+
+	slash(t, user, text);
+	assert_true(harness_wait(&t->h, more_cards, &w, STEP_MS));
+	m = find_msg(t, "chat.postMessage", "Scale request #", CARD_ACTION_APPROVE);
+	assert_string_equal(m->channel, CHANNEL);
+	assert_null(m->thread_ts);
+	snprintf(c.ts, sizeof c.ts, "%s", m->ts);
+	const char *p = strstr(m->text, "Scale request #");
+	assert_non_null(p);
+	snprintf(c.id, sizeof c.id, "%d", atoi(p + strlen("Scale request #")));
+	/* the timer runs once the post is confirmed: the card gets the deadline */
+	char hdr[64];
+	snprintf(hdr, sizeof hdr, "Scale request #%s:", c.id);
+	(void)wait_msg(t, "chat.update", hdr, "Approves automatically at");
+	return c;
+}
+
+struct card_look {
+	struct e2e *t;
+	const struct card_ref *c;
+	const char *needle, *needle2;
+};
+
+static const struct fake_slack_message *find_card(struct card_look *l)
+{
+	size_t n = 0;
+	const struct fake_slack_message *m = fake_slack_messages(l->t->h.fs, &n);
+	for (size_t i = n; i-- > 0;)
+		if (strcmp(m[i].method, "chat.update") == 0 && m[i].ts &&
+		    strcmp(m[i].ts, l->c->ts) == 0 && strstr(m[i].body, l->needle) &&
+		    (!l->needle2 || strstr(m[i].body, l->needle2)))
+			return &m[i];
+	return NULL;
+}
+
+static bool card_seen(void *arg)
+{
+	return find_card(arg) != NULL;
+}
+
+/* Wait until card c was updated to show needle (and needle2). */
+static void wait_card(struct e2e *t, const struct card_ref *c, const char *needle,
+		      const char *needle2)
+{
+	struct card_look l = {t, c, needle, needle2};
+	if (!harness_wait(&t->h, card_seen, &l, STEP_MS))
+		fail_msg("card %s never showed \"%s\"", c->id, needle);
+}
+
+static void click(struct e2e *t, const char *user, const struct card_ref *c, const char *action)
+{
+	char id[FAKE_SLACK_ID_MAX];
+	assert_int_equal(fake_slack_send_button(t->h.fs, user, CHANNEL, c->ts, action, c->id, id), 0);
+}
+
+/* ---- tests ------------------------------------------------------------------------- */
+
+static void test_silence_approves_by_timer(void **state)
+{
+	struct e2e *t = *state;
+	struct card_ref c = request(t, "U0ONCALL1", SERVICE " 100 --timer 1s CPU pegged after launch");
+	const struct fake_slack_message *m;
+
+	assert_int_equal(updates(SERVICE), t->updates_before);
+	wait_card(t, &c, "*Approved by timer* (no person approved)", "*Done:*");
+	struct card_look l = {t, &c, "*Done:*", NULL};
+	assert_null(strstr(find_card(&l)->body, CARD_ACTION_APPROVE)); /* buttons gone */
+	assert_int_equal(updates(SERVICE), t->updates_before + 1);
+	assert_int_equal(desired_now(t), 100);
+	/* the thread under the card holds the trail, AWS request id and recovery included */
+	m = wait_msg(t, "chat.postMessage", "*Calling AWS:* ECS UpdateService", NULL);
+	assert_string_equal(m->thread_ts, c.ts);
+	assert_true(m->thread_known);
+	m = wait_msg(t, "chat.postMessage", "*Succeeded:* desired count set to 100 (was 1)", NULL);
+	assert_string_equal(m->thread_ts, c.ts);
+	m = wait_msg(t, "chat.postMessage", "*Recovery:* running 100 of 100 tasks", NULL);
+	assert_string_equal(m->thread_ts, c.ts);
+	/* the request and the decision went to the owners' SNS topic */
+	char *data = moto_get(moto, "/moto-api/data.json");
+	assert_non_null(data);
+	assert_non_null(strstr(data, "is approved automatically at"));
+	assert_non_null(strstr(data, "Approved by timer"));
+	free(data);
+}
+
+static void test_approve_now(void **state)
+{
+	struct e2e *t = *state;
+	struct card_ref c = request(t, "U0ONCALL1", SERVICE " 5");
+
+	click(t, "U0APPROVER2", &c, CARD_ACTION_APPROVE);
+	wait_card(t, &c, "*Approved* by <@U0APPROVER2>", "*Done:*");
+	assert_int_equal(updates(SERVICE), t->updates_before + 1);
+	assert_int_equal(desired_now(t), 5);
+	const struct fake_slack_message *m = wait_msg(t, "chat.postEphemeral", "You approved request", NULL);
+	assert_string_equal(m->user, "U0APPROVER2");
+}
+
+static void test_deny_never_scales(void **state)
+{
+	struct e2e *t = *state;
+	struct card_ref c = request(t, "U0ONCALL1", SERVICE " 50 --timer 1s");
+
+	click(t, "U0APPROVER1", &c, CARD_ACTION_DENY);
+	wait_card(t, &c, "*Denied* by <@U0APPROVER1>", "Nothing was changed");
+	(void)wait_msg(t, "chat.postMessage", "Nothing will be changed in AWS", NULL);
+	harness_pump(&t->h, 1500); /* well past the timer */
+	assert_int_equal(updates(SERVICE), t->updates_before);
+	assert_int_equal(updates(NULL), t->updates_before);
+	assert_int_equal(desired_now(t), 1);
+	/* a late approval changes nothing and says why, to the clicker only */
+	click(t, "U0APPROVER2", &c, CARD_ACTION_APPROVE);
+	const struct fake_slack_message *m =
+		wait_msg(t, "chat.postEphemeral", "changed nothing: it was already denied", NULL);
+	assert_string_equal(m->user, "U0APPROVER2");
+	harness_pump(&t->h, 200);
+	assert_int_equal(updates(SERVICE), t->updates_before);
+}
+
+static void test_unauthorized_and_self_approval(void **state)
+{
+	struct e2e *t = *state;
+	struct card_ref c = request(t, "U0APPROVER1", SERVICE " 7 --timer 1m");
+	const struct fake_slack_message *m;
+
+	click(t, "U0STRANGER", &c, CARD_ACTION_APPROVE);
+	m = wait_msg(t, "chat.postEphemeral", "you are not an approver of this service", NULL);
+	assert_string_equal(m->user, "U0STRANGER");
+	m = wait_msg(t, "chat.postMessage", "<@U0STRANGER> pressed *Approve*: refused", NULL);
+	assert_string_equal(m->thread_ts, c.ts);
+	click(t, "U0APPROVER1", &c, CARD_ACTION_APPROVE); /* the requester */
+	m = wait_msg(t, "chat.postEphemeral", "you may not approve your own request", NULL);
+	assert_string_equal(m->user, "U0APPROVER1");
+	harness_pump(&t->h, 200);
+	assert_int_equal(updates(SERVICE), t->updates_before);
+	/* another approver may: then it scales, once */
+	click(t, "U0APPROVER2", &c, CARD_ACTION_APPROVE);
+	wait_card(t, &c, "*Approved* by <@U0APPROVER2>", "*Done:*");
+	assert_int_equal(updates(SERVICE), t->updates_before + 1);
+}
+
+static void test_bad_input_changes_nothing(void **state)
+{
+	struct e2e *t = *state;
+	static const struct {
+		const char *user, *text, *want;
+	} cases[] = {
+		{"U0ONCALL1", SERVICE, "Missing arguments"},
+		{"U0ONCALL1", SERVICE " lots", "must be a whole number of tasks"},
+		{"U0ONCALL1", SERVICE " -3", "is negative"},
+		{"U0ONCALL1", SERVICE " 201", "between 1 and 200 tasks; 201 is out of bounds"},
+		{"U0ONCALL1", "nope-service 3", "Unknown service `nope-service`"},
+		{"U0ONCALL1", SERVICE " 3 --timer soon", "is not a duration"},
+		{"U0ONCALL1", SERVICE " 3 --timer 500ms", "out of bounds"},
+		{"U0ONCALL1", SERVICE " 3 --timer 30d", "out of bounds"},
+		{"U0STRANGER", SERVICE " 3", "You may not request changes"},
+	};
+	size_t n0 = 0;
+
+	(void)fake_slack_messages(t->h.fs, &n0);
+	for (size_t i = 0; i < BOT_ARRAY_LEN(cases); i++) {
+		slash(t, cases[i].user, cases[i].text);
+		const struct fake_slack_message *m =
+			wait_msg(t, "chat.postEphemeral", cases[i].want, NULL);
+		assert_string_equal(m->user, cases[i].user);
+	}
+	harness_pump(&t->h, 300);
+	/* nothing but private answers; no card; no AWS call of any kind */
+	size_t n = 0;
+	const struct fake_slack_message *all = fake_slack_messages(t->h.fs, &n);
+	for (size_t i = n0; i < n; i++)
+		assert_string_equal(all[i].method, "chat.postEphemeral");
+	assert_int_equal(updates(NULL), t->updates_before);
+	assert_int_equal(ledger_count(ledger, "UpdateService", NULL, 0), t->updates_before);
+	assert_int_equal(desired_now(t), 1);
+}
+
+static void test_access_denied_shown_bot_serves_on(void **state)
+{
+	struct e2e *t = *state; /* the bot runs as chatops-readonly: no ecs:UpdateService */
+	struct card_ref c = request(t, "U0ONCALL1", SERVICE " 9 --timer 1s");
+	const struct fake_slack_message *m;
+
+	m = wait_msg(t, "chat.postMessage", "*Failed* (aws_error)", "AccessDenied");
+	assert_string_equal(m->thread_ts, c.ts);
+	assert_non_null(strstr(m->body, "ecs:UpdateService"));
+	wait_card(t, &c, "*Failed:*", "AccessDenied");
+	assert_int_equal(desired_now(t), 1);
+	/* still serving */
+	char id[FAKE_SLACK_ID_MAX];
+	assert_int_equal(fake_slack_send_slash(t->h.fs, "U0ONCALL1", CHANNEL, "/gates", "", id), 0);
+	m = wait_msg(t, "chat.postEphemeral", "Approval requests", "FAILED");
+	assert_string_equal(m->user, "U0ONCALL1");
+}
+
+static void test_restart_with_pending_gate(void **state)
+{
+	struct e2e *t = *state;
+	struct card_ref c = request(t, "U0ONCALL1", SERVICE " 12 --timer 1s");
+
+	/* the bot goes down before the deadline and stays down past it */
+	bot_down(t);
+	harness_pump(&t->h, 1500);
+	assert_int_equal(updates(SERVICE), t->updates_before);
+	bot_up(t);
+	/* it resolves the gate as the timer's, says so, and scales once */
+	wait_card(t, &c, "resolved after restart", "*Done:*");
+	const struct fake_slack_message *m;
+	assert_int_equal(updates(SERVICE), t->updates_before + 1);
+	assert_int_equal(desired_now(t), 12);
+	m = wait_msg(t, "chat.postMessage", "The bot restarted and reloaded this request", NULL);
+	assert_string_equal(m->thread_ts, c.ts);
+
+	/* a gate still pending at the restart is re-armed and approves on time */
+	struct card_ref c2 = request(t, "U0ONCALL1", SERVICE " 4 --timer 2s");
+	bot_down(t);
+	bot_up(t);
+	assert_int_equal(updates(SERVICE), t->updates_before + 1);
+	wait_card(t, &c2, "*Approved by timer*", "*Done:*");
+	assert_int_equal(updates(SERVICE), t->updates_before + 2);
+	assert_int_equal(desired_now(t), 4);
+}
+
+/* Run the binary with --check-config on a file; returns its exit status
+ * and its output in out. */
+static int check_config(struct e2e *t, const char *extra, char *out, size_t n)
+{
+	char path[128], yaml[2048], cmd[1024];
+	const char *root = getenv("CHATOPS_BUILD_ROOT");
+	FILE *f;
+
+	assert_non_null(root);
+	snprintf(path, sizeof path, "%s/check.yaml", t->dir);
+	snprintf(yaml, sizeof yaml, config_fmt, t->dir, moto_topic_arn(moto));
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(yaml, f);
+	fputs(extra, f);
+	fclose(f);
+	snprintf(cmd, sizeof cmd, "AWS_ENDPOINT_URL=%s AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s "
+		 "%s/chatops-bot --config %s --check-config 2>/dev/null", moto_url(moto),
+		 moto_key(moto, "scaler", "AccessKeyId"), moto_key(moto, "scaler", "SecretAccessKey"),
+		 root, path);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	size_t got = fread(out, 1, n - 1, f);
+	out[got] = '\0';
+	int st = pclose(f);
+	assert_true(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+/* --check-config against the seeded account: the binary, black-box. */
+static void test_check_config_against_moto(void **state)
+{
+	struct e2e *t = *state;
+	char out[4096];
+
+	assert_int_equal(check_config(t, "", out, sizeof out), 0);
+	assert_non_null(strstr(out, "configuration is valid"));
+	assert_non_null(strstr(out, "AWS: signed in as arn:aws:iam::123456789012:user/chatops-scaler"));
+	assert_non_null(strstr(out, SERVICE));
+	assert_null(strstr(out, moto_key(moto, "scaler", "SecretAccessKey")));
+	/* a service that is not in the account: named, and exit 3 */
+	assert_int_equal(check_config(t, "  ghost-service:\n    cluster: " CLUSTER "\n"
+				      "    max_desired: 5\n", out, sizeof out), 3);
+	assert_non_null(strstr(out, "ghost-service"));
+	assert_non_null(strstr(out, "MISSING"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_silence_approves_by_timer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_approve_now, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deny_never_scales, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unauthorized_and_self_approval, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_input_changes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_access_denied_shown_bot_serves_on,
+						setup_readonly, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_with_pending_gate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_config_against_moto, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
