@@ -1,6 +1,7 @@
 /* chat.c - helpers shared by every chat backend and the core. */
 #include "adapters/chat.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,4 +54,17 @@ char *chat_escape_dup(const char *s)
 	if (out)
 		chat_escape(out, need, s);
 	return out;
+}
+
+const char *chat_link(struct chat *c, const char *channel, const char *ts, const char *label,
+		      char *buf, size_t n)
+{
+	char url[512];
+
+	if (c && c->ops->permalink && channel && ts &&
+	    c->ops->permalink(c, channel, ts, url, sizeof url) == 0 && !strpbrk(url, "<>|"))
+		snprintf(buf, n, "<%s|%s>", url, label);
+	else
+		snprintf(buf, n, "%s", label);
+	return buf;
 }

@@ -107,6 +107,9 @@ struct chat_ops {
 	/* Begin a polite shutdown; done is called once nothing is in flight. */
 	void (*stop)(struct chat *c, void (*done)(void *ud), void *ud);
 	void (*destroy)(struct chat *c);
+	/* Optional (may be NULL): a URL that opens message ts of channel, into
+	 * buf; 0 or BOT_ENOTFOUND when the backend cannot tell (yet). */
+	int (*permalink)(struct chat *c, const char *channel, const char *ts, char *buf, size_t n);
 };
 
 struct chat {
@@ -131,6 +134,11 @@ static inline int chat_ephemeral(struct chat *c, const char *user, const struct 
 {
 	return c->ops->ephemeral(c, user, m, cb, ud);
 }
+
+/* A mrkdwn link "<url|label>" to message ts when the backend can make one,
+ * else label alone. label must already be mrkdwn-safe. Returns buf. */
+const char *chat_link(struct chat *c, const char *channel, const char *ts, const char *label,
+		      char *buf, size_t n);
 
 /* Escape a user-controlled string for mrkdwn (& < > only). Writes into buf
  * (always NUL-terminated, cut visibly with "..." when too small) and

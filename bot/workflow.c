@@ -1100,10 +1100,13 @@ int wf_list(struct workflow *wf, char *buf, size_t n, struct bot_error *err)
 				continue;
 			if (live)
 				open++;
+			char label[32], link[600];
 			esc(es, sizeof es, v[i].service);
 			card_date(v[i].created_at, when, sizeof when);
-			int w = snprintf(buf + o, n - o, "• *#%" PRIu64 "* %s → %d · %s · asked by <@%s> "
-					 "%s%s%s%s\n", v[i].id, es, v[i].target, store_state_name(v[i].state),
+			snprintf(label, sizeof label, "#%" PRIu64, v[i].id);
+			chat_link(wf->chat, v[i].channel, v[i].message_ts, label, link, sizeof link);
+			int w = snprintf(buf + o, n - o, "• *%s* %s → %d · %s · asked by <@%s> "
+					 "%s%s%s%s\n", link, es, v[i].target, store_state_name(v[i].state),
 					 v[i].requester, when, v[i].channel ? " in <#" : "",
 					 v[i].channel ? v[i].channel : "", v[i].channel ? ">" : "");
 			if (w < 0)

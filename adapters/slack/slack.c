@@ -48,6 +48,7 @@ struct slack_chat {
 	size_t n_waiters;
 	struct rurl rurls[RURL_MAX];
 	unsigned events, duplicates, fallbacks;
+	char team_url[160];       /* auth.test "url", e.g. https://acme.slack.com/ */
 };
 
 enum req_kind { REQ_POST, REQ_UPDATE, REQ_EPHEMERAL, REQ_RESPONSE_URL };
@@ -346,6 +347,10 @@ static void on_auth(void *ud, const struct slack_api_result *r)
 	if (r->rc == BOT_EOK) {
 		const char *uid = json_string_value(json_object_get(r->body, "user_id"));
 		const char *bid = json_string_value(json_object_get(r->body, "bot_id"));
+		const char *url = json_string_value(json_object_get(r->body, "url"));
+
+		if (url && (strncmp(url, "https://", 8) == 0 || strncmp(url, "http://", 7) == 0))
+			snprintf(sc->team_url, sizeof sc->team_url, "%s", url);
 
 		log_info("slack.auth", "result=ok team=%s user=%s user_id=%s bot_id=%s",
 			 log_q(qt, sizeof qt, json_string_value(json_object_get(r->body, "team"))),
@@ -441,6 +446,30 @@ static void sc_destroy(struct chat *c)
 	free(sc);
 }
 
+/* https://<team>.slack.com/archives/<channel>/p<ts without the dot> */
+static int sc_permalink(struct chat *c, const char *channel, const char *ts, char *buf, size_t n)
+{
+	struct slack_chat *sc = of(c);
+	char p[40];
+	size_t o = 0;
+
+	if (!sc->team_url[0])
+		return BOT_ENOTFOUND;
+	for (const char *q = ts; *q && o + 1 < sizeof p; q++) {
+		if (*q >= '0' && *q <= '9')
+			p[o++] = *q;
+		else if (*q != '.')
+			return BOT_EINVAL;
+	}
+	p[o] = '\0';
+	for (const char *q = channel; *q; q++)
+		if (!((*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9')))
+			return BOT_EINVAL;
+	int w = snprintf(buf, n, "%s%sarchives/%s/p%s", sc->team_url,
+			 sc->team_url[strlen(sc->team_url) - 1] == '/' ? "" : "/", channel, p);
+	return w > 0 && (size_t)w < n ? BOT_EOK : BOT_ETOOBIG;
+}
+
 static const struct chat_ops slack_ops = {
 	.name = "slack",
 	.start = sc_start,
@@ -449,6 +478,7 @@ static const struct chat_ops slack_ops = {
 	.ephemeral = sc_ephemeral,
 	.stop = sc_stop,
 	.destroy = sc_destroy,
+	.permalink = sc_permalink,
 };
 
 void slack_chat_get_stats(struct chat *c, struct slack_chat_stats *out)

@@ -580,6 +580,10 @@ static void test_access_denied_shown_bot_serves_on(void **state)
 	assert_int_equal(fake_slack_send_slash(t->h.fs, "U0ONCALL1", CHANNEL, "/gates", "", id), 0);
 	m = wait_msg(t, "chat.postEphemeral", "Approval requests", "FAILED");
 	assert_string_equal(m->user, "U0ONCALL1");
+	/* with a link to the card, built from auth.test's workspace url */
+	char link[128];
+	snprintf(link, sizeof link, "/archives/" CHANNEL "/p%.10s%s|#%s>", c.ts, c.ts + 11, c.id);
+	assert_non_null(strstr(m->body, link));
 }
 
 static void test_restart_with_pending_gate(void **state)
