@@ -230,7 +230,7 @@ static void render_status(struct card *c, const struct store_gate *g, const stru
 			put(c->status, n, &o, "\n*Recovery:* %s", in->recovery);
 		break;
 	case GATE_FAILED:
-		put(c->status, n, &o, "\n*Failed:* ");
+		put(c->status, n, &o, is(g->result_kind, "dry_run") ? "\n*Dry run:* " : "\n*Failed:* ");
 		put_esc(c->status, n, &o, g->result_detail ? g->result_detail : "unknown error");
 		break;
 	default:

@@ -149,6 +149,22 @@ static void test_denied_and_approved_by_people(void **state)
 	assert_non_null(strstr(t, "UpdateService desiredCount=10 (was 2)"));
 }
 
+static void test_dry_run_is_not_called_a_failure(void **state)
+{
+	(void)state;
+	struct store_gate g = gate(GATE_FAILED);
+	struct card c;
+	char t[8192];
+	g.decision = GATE_APPROVED_BY_TIMER;
+	g.result_kind = "dry_run";
+	g.result_detail = "dry run: would call ECS UpdateService(cluster=prod, service=web-svc, "
+			  "desiredCount=10); nothing was changed";
+	card_render(&c, &g, &(struct card_info){.now_ms = T0});
+	all_text(&c, t, sizeof t);
+	assert_non_null(strstr(t, "*Dry run:* dry run: would call ECS UpdateService"));
+	assert_null(strstr(t, "*Failed:*"));
+}
+
 static void test_undelivered_and_bad_ids(void **state)
 {
 	(void)state;
@@ -174,6 +190,7 @@ int main(void)
 		cmocka_unit_test(test_timer_approval_is_not_a_person),
 		cmocka_unit_test(test_restart_resolution_is_said),
 		cmocka_unit_test(test_denied_and_approved_by_people),
+		cmocka_unit_test(test_dry_run_is_not_called_a_failure),
 		cmocka_unit_test(test_undelivered_and_bad_ids),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
