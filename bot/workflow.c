@@ -600,6 +600,8 @@ static void on_change(void *ud, const struct store_gate *g, enum gate_event ev, 
 			say_thread(wf, g, "*Succeeded:* %s.%s Watching the service reach %d running "
 				   "tasks…", res, rid, g->target);
 			verify_start(wf, g);
+		} else if (g->result_kind && strcmp(g->result_kind, "dry_run") == 0) {
+			say_thread(wf, g, "*Dry run:* %s.", res);
 		} else {
 			say_thread(wf, g, "*Failed* (%s): %s.%s", g->result_kind ? g->result_kind : "error",
 				   res, rid);
