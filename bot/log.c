@@ -1,5 +1,6 @@
 /* log.c - logfmt lines with redaction (see log.h). */
 #include "bot/log.h"
+#include "bot/dbuf.h"
 #include "bot/error.h"
 
 #include <stdarg.h>
@@ -94,34 +95,6 @@ void log_clear_secrets(void)
 	n_secrets = 0;
 }
 
-/* A growable output buffer for the redactor. */
-struct obuf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void ob_put(struct obuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
 static bool is_tok_char(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -174,9 +147,9 @@ static size_t token_at(const char *s, size_t *keep)
 
 char *log_redact(const char *s)
 {
-	struct obuf b = {0};
+	struct dbuf b = {0};
 
-	ob_put(&b, "", 0);
+	dbuf_put(&b, "", 0);
 	for (size_t i = 0; s[i];) {
 		size_t keep, n = 0;
 		/* Registered secrets first: they may have any shape. */
@@ -186,34 +159,34 @@ char *log_redact(const char *s)
 				n = sl;
 		}
 		if (n) {
-			ob_put(&b, REDACTED, sizeof REDACTED - 1);
+			dbuf_put(&b, REDACTED, sizeof REDACTED - 1);
 			i += n;
 			continue;
 		}
 		/* Token shapes only start at a word boundary. */
 		if ((i == 0 || !is_tok_char(s[i - 1])) && (n = token_at(s + i, &keep))) {
-			ob_put(&b, s + i, keep);
-			ob_put(&b, REDACTED, sizeof REDACTED - 1);
+			dbuf_put(&b, s + i, keep);
+			dbuf_put(&b, REDACTED, sizeof REDACTED - 1);
 			i += n;
 			continue;
 		}
 		unsigned char c = (unsigned char)s[i];
 		if (c == '\n')
-			ob_put(&b, "\\n", 2);
+			dbuf_put(&b, "\\n", 2);
 		else if (c == '\r')
-			ob_put(&b, "\\r", 2);
+			dbuf_put(&b, "\\r", 2);
 		else if (c == '\t')
-			ob_put(&b, "\\t", 2);
+			dbuf_put(&b, "\\t", 2);
 		else if (c < 0x20 || c == 0x7f) {
 			char esc[8];
 			snprintf(esc, sizeof esc, "\\x%02x", c);
-			ob_put(&b, esc, 4);
+			dbuf_put(&b, esc, 4);
 		} else {
-			ob_put(&b, (const char *)&c, 1);
+			dbuf_put(&b, (const char *)&c, 1);
 		}
 		i++;
 	}
-	if (b.oom) {
+	if (dbuf_failed(&b)) {
 		free(b.p);
 		return NULL;
 	}

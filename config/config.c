@@ -14,6 +14,7 @@
  * take their default; required keys are reported missing.
  */
 #include "config/config.h"
+#include "bot/dbuf.h"
 #include "bot/duration.h"
 #include "bot/log.h"
 
@@ -413,57 +414,30 @@ static void join(char *buf, const char *path, const char *name)
 /* ------------------------------------------------------------------ */
 /* Scalars and ${VAR} expansion                                        */
 
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void sb_put(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 64;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
 /* Expand ${VAR}, ${VAR:-default} and $$ in raw. A '$' before anything else
  * is kept as is. As in the shell, ":-" also applies when VAR is set but
  * empty; the default text is used literally (no nesting). Returns a new
  * string, or NULL after reporting an error (ld->oom on allocation failure). */
 static char *expand(struct loader *ld, const yaml_node_t *n, const char *path, const char *raw)
 {
-	struct sbuf b = {0};
+	struct dbuf b = {0};
 	char *res = NULL;
 	const char *p = raw;
 
-	sb_put(&b, "", 0);
+	dbuf_put(&b, "", 0);
 	while (*p) {
 		const char *dollar = strchr(p, '$'), *name, *name_end, *q, *def = NULL, *val;
 		size_t dlen = 0;
 		char var[128];
 
 		if (!dollar) {
-			sb_put(&b, p, strlen(p));
+			dbuf_put(&b, p, strlen(p));
 			break;
 		}
-		sb_put(&b, p, (size_t)(dollar - p));
+		dbuf_put(&b, p, (size_t)(dollar - p));
 		p = dollar;
 		if (p[1] != '{') {
-			sb_put(&b, "$", 1);
+			dbuf_put(&b, "$", 1);
 			p += p[1] == '$' ? 2 : 1;
 			continue;
 		}
@@ -492,9 +466,9 @@ static char *expand(struct loader *ld, const yaml_node_t *n, const char *path, c
 		snprintf(var, sizeof var, "%.*s", (int)(name_end - name), name);
 		val = getenv(var);
 		if (val && *val) {
-			sb_put(&b, val, strlen(val));
+			dbuf_put(&b, val, strlen(val));
 		} else if (def) {
-			sb_put(&b, def, dlen);
+			dbuf_put(&b, def, dlen);
 		} else if (!val) {
 			add_err(ld, n, "%s: environment variable %s is not set "
 				"(write ${%s:-default} to give a default)", path, var, var);
@@ -502,7 +476,7 @@ static char *expand(struct loader *ld, const yaml_node_t *n, const char *path, c
 		}
 		p = q + 1;
 	}
-	if (b.oom) {
+	if (dbuf_failed(&b)) {
 		ld->oom = true;
 		goto out;
 	}

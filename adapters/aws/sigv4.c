@@ -6,6 +6,7 @@
  *   Signature        = hex(HMAC(kSigning, StringToSign))
  */
 #include "adapters/aws/sigv4.h"
+#include "bot/dbuf.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -31,49 +32,8 @@ static const char *const unsigned_headers[] = {
 
 /* ---- a bounded growable string ---------------------------------------- */
 
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	bool oom, toobig;
-};
-
-static void sb_put(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->oom || b->toobig)
-		return;
-	if (n > AWS_SIGV4_MAX_CANONICAL - b->len) {
-		b->toobig = true;
-		return;
-	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_puts(struct sbuf *b, const char *s)
-{
-	sb_put(b, s, strlen(s));
-}
-
-static void sb_putc(struct sbuf *b, char c)
-{
-	sb_put(b, &c, 1);
-}
-
 /* BOT_EOK, or the code for the buffer's failure. */
-static int sb_status(const struct sbuf *b, struct bot_error *err)
+static int sb_status(const struct dbuf *b, struct bot_error *err)
 {
 	if (b->oom)
 		return bot_error_set(err, BOT_ENOMEM, "sigv4: out of memory");
@@ -81,22 +41,6 @@ static int sb_status(const struct sbuf *b, struct bot_error *err)
 		return bot_error_set(err, BOT_ETOOBIG, "sigv4: canonical request over %d bytes",
 				     AWS_SIGV4_MAX_CANONICAL);
 	return BOT_EOK;
-}
-
-/* Hand the string over (never NULL on success); the buffer is emptied. */
-static char *sb_take(struct sbuf *b)
-{
-	char *p;
-
-	sb_put(b, "", 0);
-	if (b->oom || b->toobig) {
-		free(b->p);
-		p = NULL;
-	} else {
-		p = b->p;
-	}
-	memset(b, 0, sizeof *b);
-	return p;
 }
 
 /* ---- character classes and encodings (ASCII, locale-free) -------------- */
@@ -138,17 +82,17 @@ static int ascii_casecmp(const char *a, const char *b)
 
 static const char hexdig[] = "0123456789ABCDEF";
 
-static void put_pct(struct sbuf *b, unsigned char c)
+static void put_pct(struct dbuf *b, unsigned char c)
 {
 	char e[3] = {'%', hexdig[c >> 4], hexdig[c & 15]};
-	sb_put(b, e, 3);
+	dbuf_put(b, e, 3);
 }
 
-static void put_uri_encoded(struct sbuf *b, const unsigned char *s, size_t n, bool keep_slash)
+static void put_uri_encoded(struct dbuf *b, const unsigned char *s, size_t n, bool keep_slash)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (is_unreserved(s[i]) || (keep_slash && s[i] == '/'))
-			sb_putc(b, (char)s[i]);
+			dbuf_putc(b, (char)s[i]);
 		else
 			put_pct(b, s[i]);
 	}
@@ -199,29 +143,29 @@ static bool pct_decode(const char *s, size_t n, unsigned char *dst, size_t *dlen
 
 char *aws_sigv4_uri_encode(const char *s, bool keep_slash)
 {
-	struct sbuf b = {0};
+	struct dbuf b = {.max = AWS_SIGV4_MAX_CANONICAL};
 
 	if (!s)
 		return NULL;
 	put_uri_encoded(&b, (const unsigned char *)s, strlen(s), keep_slash);
-	return sb_take(&b);
+	return dbuf_take(&b);
 }
 
 char *aws_sigv4_form_encode(const char *s)
 {
-	struct sbuf b = {0};
+	struct dbuf b = {.max = AWS_SIGV4_MAX_CANONICAL};
 
 	if (!s)
 		return NULL;
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		if (*p == ' ')
-			sb_putc(&b, '+');
+			dbuf_putc(&b, '+');
 		else if (is_unreserved(*p))
-			sb_putc(&b, (char)*p);
+			dbuf_putc(&b, (char)*p);
 		else
 			put_pct(&b, *p);
 	}
-	return sb_take(&b);
+	return dbuf_take(&b);
 }
 
 /* ---- input checks ------------------------------------------------------- */
@@ -306,7 +250,7 @@ struct seg {
 /* Canonical URI. Normalisation follows botocore remove_dot_segments: drop
  * empty and "." segments, ".." pops one, keep a trailing '/' if the path had
  * one and anything is left. */
-static int put_canonical_path(struct sbuf *b, const char *path, bool normalize,
+static int put_canonical_path(struct dbuf *b, const char *path, bool normalize,
 			      struct bot_error *err)
 {
 	struct seg *out = NULL;
@@ -341,14 +285,14 @@ static int put_canonical_path(struct sbuf *b, const char *path, bool normalize,
 			break;
 		p = e + 1;
 	}
-	sb_putc(b, '/');
+	dbuf_putc(b, '/');
 	for (size_t i = 0; i < nseg; i++) {
 		if (i)
-			sb_putc(b, '/');
+			dbuf_putc(b, '/');
 		put_uri_encoded(b, (const unsigned char *)out[i].p, out[i].n, false);
 	}
 	if (nseg && path[strlen(path) - 1] == '/')
-		sb_putc(b, '/');
+		dbuf_putc(b, '/');
 out:
 	free(out);
 	return rc;
@@ -368,17 +312,17 @@ static int qparam_cmp(const void *a, const void *b)
 /* Decode s[0..n) and re-encode it (RFC 3986) into *dst. */
 static int reencode(const char *s, size_t n, unsigned char *tmp, char **dst, struct bot_error *err)
 {
-	struct sbuf b = {0};
+	struct dbuf b = {.max = AWS_SIGV4_MAX_CANONICAL};
 	size_t dn;
 
 	if (!pct_decode(s, n, tmp, &dn))
 		return bot_error_set(err, BOT_EINVAL, "sigv4: bad %%-escape in query string");
 	put_uri_encoded(&b, tmp, dn, false);
-	*dst = sb_take(&b);
+	*dst = dbuf_take(&b);
 	return *dst ? BOT_EOK : bot_error_set(err, BOT_ENOMEM, "sigv4: out of memory");
 }
 
-static int put_canonical_query(struct sbuf *b, const char *query, struct bot_error *err)
+static int put_canonical_query(struct dbuf *b, const char *query, struct bot_error *err)
 {
 	struct qparam *qp = NULL;
 	unsigned char *tmp = NULL;
@@ -416,10 +360,10 @@ static int put_canonical_query(struct sbuf *b, const char *query, struct bot_err
 	qsort(qp, np, sizeof *qp, qparam_cmp);
 	for (size_t i = 0; i < np; i++) {
 		if (i)
-			sb_putc(b, '&');
-		sb_puts(b, qp[i].name);
-		sb_putc(b, '=');
-		sb_puts(b, qp[i].value);
+			dbuf_putc(b, '&');
+		dbuf_puts(b, qp[i].name);
+		dbuf_putc(b, '=');
+		dbuf_puts(b, qp[i].value);
 	}
 out:
 	for (size_t i = 0; qp && i < np; i++) {
@@ -452,7 +396,7 @@ static void add_hentry(struct hentry *hs, size_t *n, const char *name, const cha
 }
 
 /* A header value, trimmed, with inner runs of blanks folded to one space. */
-static void put_trimmed(struct sbuf *b, const char *v)
+static void put_trimmed(struct dbuf *b, const char *v)
 {
 	bool blank = false, any = false;
 
@@ -462,8 +406,8 @@ static void put_trimmed(struct sbuf *b, const char *v)
 			continue;
 		}
 		if (blank && any)
-			sb_putc(b, ' ');
-		sb_putc(b, *v);
+			dbuf_putc(b, ' ');
+		dbuf_putc(b, *v);
 		blank = false;
 		any = true;
 	}
@@ -506,7 +450,7 @@ static int check_header(const struct aws_sigv4_header *h, bool add_sha, bool *si
 }
 
 /* Canonical headers (each "name:value\n") into b, "a;b;c" into sh. */
-static int put_canonical_headers(struct sbuf *b, struct sbuf *sh,
+static int put_canonical_headers(struct dbuf *b, struct dbuf *sh,
 				 const struct aws_sigv4_request *r, const char *token,
 				 const struct aws_sigv4_result *res, struct bot_error *err)
 {
@@ -535,21 +479,21 @@ static int put_canonical_headers(struct sbuf *b, struct sbuf *sh,
 
 	for (size_t i = 0; i < n; i++) {
 		if (i && ascii_casecmp(hs[i].name, hs[i - 1].name) == 0) {
-			sb_putc(b, ',');
+			dbuf_putc(b, ',');
 		} else {
 			if (i) {
-				sb_putc(b, '\n');
-				sb_putc(sh, ';');
+				dbuf_putc(b, '\n');
+				dbuf_putc(sh, ';');
 			}
 			for (const char *p = hs[i].name; *p; p++) {
-				sb_putc(b, lower(*p));
-				sb_putc(sh, lower(*p));
+				dbuf_putc(b, lower(*p));
+				dbuf_putc(sh, lower(*p));
 			}
-			sb_putc(b, ':');
+			dbuf_putc(b, ':');
 		}
 		put_trimmed(b, hs[i].value);
 	}
-	sb_putc(b, '\n');
+	dbuf_putc(b, '\n');
 out:
 	free(hs);
 	return rc;
@@ -614,7 +558,8 @@ out:
 int aws_sigv4_sign(const struct aws_sigv4_request *r, const struct aws_creds *c,
 		   struct aws_sigv4_result *out, struct bot_error *err)
 {
-	struct sbuf creq = {0}, sh = {0}, sts = {0}, auth = {0};
+	struct dbuf creq = {.max = AWS_SIGV4_MAX_CANONICAL}, sh = {.max = AWS_SIGV4_MAX_CANONICAL},
+		    sts = {.max = AWS_SIGV4_MAX_CANONICAL}, auth = {.max = AWS_SIGV4_MAX_CANONICAL};
 	char creq_hash[AWS_SIGV4_HEX_LEN + 1], date8[9], scope[160];
 	const char *token;
 	int rc;
@@ -641,26 +586,26 @@ int aws_sigv4_sign(const struct aws_sigv4_request *r, const struct aws_creds *c,
 		goto out;
 	}
 
-	sb_puts(&creq, r->method);
-	sb_putc(&creq, '\n');
+	dbuf_puts(&creq, r->method);
+	dbuf_putc(&creq, '\n');
 	rc = put_canonical_path(&creq, r->path, !r->no_normalize_path, err);
 	if (rc)
 		goto out;
-	sb_putc(&creq, '\n');
+	dbuf_putc(&creq, '\n');
 	rc = put_canonical_query(&creq, r->query, err);
 	if (rc)
 		goto out;
-	sb_putc(&creq, '\n');
+	dbuf_putc(&creq, '\n');
 	rc = put_canonical_headers(&creq, &sh, r, token, out, err);
 	if (rc)
 		goto out;
-	sb_putc(&creq, '\n');
+	dbuf_putc(&creq, '\n');
 	rc = sb_status(&sh, err);
 	if (rc)
 		goto out;
-	sb_put(&creq, sh.p, sh.len);
-	sb_putc(&creq, '\n');
-	sb_puts(&creq, out->payload_hash);
+	dbuf_put(&creq, sh.p, sh.len);
+	dbuf_putc(&creq, '\n');
+	dbuf_puts(&creq, out->payload_hash);
 	rc = sb_status(&creq, err);
 	if (rc)
 		goto out;
@@ -669,12 +614,12 @@ int aws_sigv4_sign(const struct aws_sigv4_request *r, const struct aws_creds *c,
 		goto out;
 	}
 
-	sb_puts(&sts, ALGORITHM "\n");
-	sb_puts(&sts, out->amz_date);
-	sb_putc(&sts, '\n');
-	sb_puts(&sts, scope);
-	sb_putc(&sts, '\n');
-	sb_puts(&sts, creq_hash);
+	dbuf_puts(&sts, ALGORITHM "\n");
+	dbuf_puts(&sts, out->amz_date);
+	dbuf_putc(&sts, '\n');
+	dbuf_puts(&sts, scope);
+	dbuf_putc(&sts, '\n');
+	dbuf_puts(&sts, creq_hash);
 	rc = sb_status(&sts, err);
 	if (rc)
 		goto out;
@@ -683,22 +628,22 @@ int aws_sigv4_sign(const struct aws_sigv4_request *r, const struct aws_creds *c,
 	if (rc)
 		goto out;
 
-	sb_puts(&auth, ALGORITHM " Credential=");
-	sb_puts(&auth, c->access_key_id);
-	sb_putc(&auth, '/');
-	sb_puts(&auth, scope);
-	sb_puts(&auth, ", SignedHeaders=");
-	sb_put(&auth, sh.p, sh.len);
-	sb_puts(&auth, ", Signature=");
-	sb_puts(&auth, out->signature);
+	dbuf_puts(&auth, ALGORITHM " Credential=");
+	dbuf_puts(&auth, c->access_key_id);
+	dbuf_putc(&auth, '/');
+	dbuf_puts(&auth, scope);
+	dbuf_puts(&auth, ", SignedHeaders=");
+	dbuf_put(&auth, sh.p, sh.len);
+	dbuf_puts(&auth, ", Signature=");
+	dbuf_puts(&auth, out->signature);
 	rc = sb_status(&auth, err);
 	if (rc)
 		goto out;
 
-	out->canonical_request = sb_take(&creq);
-	out->string_to_sign = sb_take(&sts);
-	out->signed_headers = sb_take(&sh);
-	out->authorization = sb_take(&auth);
+	out->canonical_request = dbuf_take(&creq);
+	out->string_to_sign = dbuf_take(&sts);
+	out->signed_headers = dbuf_take(&sh);
+	out->authorization = dbuf_take(&auth);
 	out->security_token = token;
 	if (!out->canonical_request || !out->string_to_sign || !out->signed_headers ||
 	    !out->authorization)
@@ -730,7 +675,7 @@ void aws_sigv4_result_free(struct aws_sigv4_result *r)
 static char *quote_masked(const char *s)
 {
 	static const char tok[] = "x-amz-security-token:";
-	struct sbuf m = {0};
+	struct dbuf m = {.max = AWS_SIGV4_MAX_CANONICAL};
 	char *q = NULL, *buf = NULL;
 	size_t n;
 
@@ -738,16 +683,16 @@ static char *quote_masked(const char *s)
 		const char *e = strchr(line, '\n');
 		size_t len = e ? (size_t)(e - line) + 1 : strlen(line);
 		if (strncmp(line, tok, sizeof tok - 1) == 0) {
-			sb_puts(&m, tok);
-			sb_puts(&m, "[REDACTED]");
+			dbuf_puts(&m, tok);
+			dbuf_puts(&m, "[REDACTED]");
 			if (e)
-				sb_putc(&m, '\n');
+				dbuf_putc(&m, '\n');
 		} else {
-			sb_put(&m, line, len);
+			dbuf_put(&m, line, len);
 		}
 		line += len;
 	}
-	q = sb_take(&m);
+	q = dbuf_take(&m);
 	if (!q)
 		return NULL;
 	n = 2 * strlen(q) + 8;

@@ -9,7 +9,7 @@
 
 char *aws_sns_publish_body(const struct aws_sns_publish *p)
 {
-	struct aws__buf b = {0};
+	struct dbuf b = {.max = AWS__BUF_MAX};
 	char key[80];
 
 	if (!p || !p->topic_arn || !p->message)
@@ -22,7 +22,7 @@ char *aws_sns_publish_body(const struct aws_sns_publish *p)
 		aws__form_add(&b, "Subject", p->subject);
 	for (size_t i = 0; i < p->n_attrs; i++) {
 		if (!p->attrs[i].name || !p->attrs[i].value) {
-			aws__buf_free(&b);
+			dbuf_free(&b);
 			return NULL;
 		}
 		snprintf(key, sizeof key, "MessageAttributes.entry.%zu.Name", i + 1);
@@ -32,7 +32,7 @@ char *aws_sns_publish_body(const struct aws_sns_publish *p)
 		snprintf(key, sizeof key, "MessageAttributes.entry.%zu.Value.StringValue", i + 1);
 		aws__form_add(&b, key, p->attrs[i].value);
 	}
-	return aws__buf_take(&b);
+	return dbuf_take(&b);
 }
 
 int aws_sns_parse_publish(const char *xml, size_t len, char **message_id, struct bot_error *err)

@@ -32,7 +32,7 @@ void aws_sts_identity_clear(struct aws_sts_identity *id)
 
 char *aws_sts_assume_role_body(const struct aws_sts_assume_params *p)
 {
-	struct aws__buf b = {0};
+	struct dbuf b = {.max = AWS__BUF_MAX};
 	char num[16];
 
 	aws__form_add(&b, "Action", "AssumeRole");
@@ -45,7 +45,7 @@ char *aws_sts_assume_role_body(const struct aws_sts_assume_params *p)
 	}
 	if (p->external_id && *p->external_id)
 		aws__form_add(&b, "ExternalId", p->external_id);
-	return aws__buf_take(&b);
+	return dbuf_take(&b);
 }
 
 int aws_sts_parse_assume_role(const char *xml, size_t len, struct aws_sts_assumed *out,

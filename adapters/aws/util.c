@@ -10,88 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-void aws__buf_put(struct aws__buf *b, const char *s, size_t n)
-{
-	if (b->oom || n == 0)
-		return;
-	if (n > AWS__BUF_MAX - b->len) {
-		b->oom = true;
-		return;
-	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *np;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		np = realloc(b->p, cap);
-		if (!np) {
-			b->oom = true;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-void aws__buf_puts(struct aws__buf *b, const char *s)
-{
-	aws__buf_put(b, s, strlen(s));
-}
-
-void aws__buf_printf(struct aws__buf *b, const char *fmt, ...)
-{
-	char small[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(small, sizeof small, fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		b->oom = true;
-		return;
-	}
-	if ((size_t)n < sizeof small) {
-		aws__buf_put(b, small, (size_t)n);
-		return;
-	}
-	char *big = malloc((size_t)n + 1);
-	if (!big) {
-		b->oom = true;
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(big, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	aws__buf_put(b, big, (size_t)n);
-	free(big);
-}
-
-char *aws__buf_take(struct aws__buf *b)
-{
-	char *p;
-
-	if (b->oom) {
-		aws__buf_free(b);
-		return NULL;
-	}
-	p = b->p ? b->p : strdup("");
-	b->p = NULL;
-	b->len = b->cap = 0;
-	return p;
-}
-
-void aws__buf_free(struct aws__buf *b)
-{
-	free(b->p);
-	b->p = NULL;
-	b->len = b->cap = 0;
-}
-
-void aws__form_add(struct aws__buf *b, const char *key, const char *value)
+void aws__form_add(struct dbuf *b, const char *key, const char *value)
 {
 	char *enc = aws_sigv4_form_encode(value ? value : "");
 
@@ -100,10 +19,10 @@ void aws__form_add(struct aws__buf *b, const char *key, const char *value)
 		return;
 	}
 	if (b->len)
-		aws__buf_put(b, "&", 1);
-	aws__buf_puts(b, key);
-	aws__buf_put(b, "=", 1);
-	aws__buf_puts(b, enc);
+		dbuf_put(b, "&", 1);
+	dbuf_puts(b, key);
+	dbuf_put(b, "=", 1);
+	dbuf_puts(b, enc);
 	free(enc);
 }
 

@@ -1,7 +1,6 @@
 /* util.h - small helpers shared inside adapters/aws (prefix aws__; not for
- * use outside this directory). A growable string buffer with a sticky OOM
- * flag (curl dynbuf style, with a hard cap), the botocore form encoder on
- * top of it, timestamps and a few jansson accessors. */
+ * use outside this directory). The botocore form encoder on top of bot/dbuf.h
+ * (request bodies are capped at AWS__BUF_MAX), timestamps and a few jansson accessors. */
 #ifndef ADAPTERS_AWS_UTIL_H
 #define ADAPTERS_AWS_UTIL_H
 
@@ -9,27 +8,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "bot/dbuf.h"
+
 /* Bodies we build are small; anything past this is a bug, not data. */
 #define AWS__BUF_MAX ((size_t)1 << 20)
-
-struct aws__buf {
-	char *p;      /* NUL-terminated when len > 0 */
-	size_t len, cap;
-	bool oom;     /* allocation failed or AWS__BUF_MAX passed: all later puts are ignored */
-};
-
-void aws__buf_put(struct aws__buf *b, const char *s, size_t n);
-void aws__buf_puts(struct aws__buf *b, const char *s);
-void aws__buf_printf(struct aws__buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* The string (caller frees; "" for an empty buffer), or NULL after OOM (the
- * buffer is freed either way). */
-char *aws__buf_take(struct aws__buf *b);
-void aws__buf_free(struct aws__buf *b);
 
 /* Append "&key=value" (no '&' first) with value form-encoded exactly as
  * botocore/moto do (aws_sigv4_form_encode: space is '+'). key must be
  * made of safe characters ("Action", "MessageAttributes.entry.1.Name"). */
-void aws__form_add(struct aws__buf *b, const char *key, const char *value);
+void aws__form_add(struct dbuf *b, const char *key, const char *value);
 
 /* ISO 8601 UTC time "2026-11-23T21:48:34Z", with optional fraction and
  * "+00:00"/"Z" zone, to epoch seconds. Returns false when malformed. */

@@ -1,5 +1,6 @@
 /* console.c - chat backend on a terminal (see console.h). */
 #include "adapters/console/console.h"
+#include "bot/dbuf.h"
 #include "bot/log.h"
 
 #include <ctype.h>
@@ -99,78 +100,40 @@ static void outf(struct console *c, const char *fmt, ...)
 
 /* ---- rendering ---------------------------------------------------------- */
 
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void sb_put(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 128;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-
-static char *sb_take(struct sbuf *b)
-{
-	if (b->oom) {
-		free(b->p);
-		return NULL;
-	}
-	if (!b->p)
-		return strdup("");
-	return b->p;
-}
 
 /* Render one <...> construct (without the brackets). */
-static void render_angle(struct sbuf *b, const char *s, size_t n)
+static void render_angle(struct dbuf *b, const char *s, size_t n)
 {
 	const char *bar = memchr(s, '|', n);
 	if (n > 1 && s[0] == '@') {            /* <@U123> or <@U123|name> */
-		sb_put(b, "@", 1);
-		sb_put(b, s + 1, bar ? (size_t)(bar - s - 1) : n - 1);
+		dbuf_put(b, "@", 1);
+		dbuf_put(b, s + 1, bar ? (size_t)(bar - s - 1) : n - 1);
 	} else if (n > 1 && s[0] == '#') {     /* <#C123|name> */
-		sb_put(b, "#", 1);
+		dbuf_put(b, "#", 1);
 		if (bar)
-			sb_put(b, bar + 1, n - (size_t)(bar - s) - 1);
+			dbuf_put(b, bar + 1, n - (size_t)(bar - s) - 1);
 		else
-			sb_put(b, s + 1, n - 1);
+			dbuf_put(b, s + 1, n - 1);
 	} else if (n > 1 && s[0] == '!') {     /* <!date^..|fallback>, <!here> */
 		if (bar)
-			sb_put(b, bar + 1, n - (size_t)(bar - s) - 1);
+			dbuf_put(b, bar + 1, n - (size_t)(bar - s) - 1);
 		else {
-			sb_put(b, "@", 1);
-			sb_put(b, s + 1, n - 1);
+			dbuf_put(b, "@", 1);
+			dbuf_put(b, s + 1, n - 1);
 		}
 	} else if (bar) {                      /* <url|label> */
-		sb_put(b, bar + 1, n - (size_t)(bar - s) - 1);
-		sb_put(b, " (", 2);
-		sb_put(b, s, (size_t)(bar - s));
-		sb_put(b, ")", 1);
+		dbuf_put(b, bar + 1, n - (size_t)(bar - s) - 1);
+		dbuf_put(b, " (", 2);
+		dbuf_put(b, s, (size_t)(bar - s));
+		dbuf_put(b, ")", 1);
 	} else {
-		sb_put(b, s, n);
+		dbuf_put(b, s, n);
 	}
 }
 
 char *console_render_text(const char *m)
 {
-	struct sbuf b = {0};
+	struct dbuf b = {0};
 
 	for (size_t i = 0; m && m[i];) {
 		if (m[i] == '<') {
@@ -188,7 +151,7 @@ char *console_render_text(const char *m)
 			for (k = 0; k < BOT_ARRAY_LEN(ents); k++) {
 				size_t el = strlen(ents[k].ent);
 				if (strncmp(m + i, ents[k].ent, el) == 0) {
-					sb_put(&b, &ents[k].c, 1);
+					dbuf_put(&b, &ents[k].c, 1);
 					i += el;
 					break;
 				}
@@ -196,10 +159,10 @@ char *console_render_text(const char *m)
 			if (k < BOT_ARRAY_LEN(ents))
 				continue;
 		}
-		sb_put(&b, m + i, 1);
+		dbuf_put(&b, m + i, 1);
 		i++;
 	}
-	return sb_take(&b);
+	return dbuf_take(&b);
 }
 
 static void out_rendered(struct console *c, const char *indent, const char *mrkdwn)
