@@ -141,24 +141,10 @@ const struct aws_cw_result *aws_cw_results_find(const struct aws_cw_results *r, 
 	return NULL;
 }
 
-static json_t *load(const char *body, size_t len, struct bot_error *err)
-{
-	json_error_t je;
-	json_t *j = json_loadb(body, len, 0, &je);
-
-	if (!json_is_object(j)) {
-		json_decref(j);
-		bot_error_set(err, BOT_EPARSE, "reply is not a JSON object (%s)",
-			      j ? "not an object" : je.text);
-		return NULL;
-	}
-	return j;
-}
-
 int aws_cw_parse_get_metric_data(const char *body, size_t len, struct aws_cw_results *out,
 				 struct bot_error *err)
 {
-	json_t *j = load(body, len, err), *res;
+	json_t *j = aws__json_object(body, len, err), *res;
 	bool oom = false;
 	int rc = BOT_EOK;
 
@@ -512,7 +498,7 @@ void aws_cw_alarms_clear(struct aws_cw_alarms *a)
 int aws_cw_parse_describe_alarms(const char *body, size_t len, struct aws_cw_alarms *out,
 				 struct bot_error *err)
 {
-	json_t *j = load(body, len, err), *ma;
+	json_t *j = aws__json_object(body, len, err), *ma;
 	bool oom = false;
 	int rc = BOT_EOK;
 

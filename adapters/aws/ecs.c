@@ -125,20 +125,6 @@ char *aws_ecs_describe_clusters_body(const char *const *clusters, size_t n)
 
 /* ---- parsers ------------------------------------------------------------ */
 
-static json_t *load(const char *body, size_t len, struct bot_error *err)
-{
-	json_error_t je;
-	json_t *j = json_loadb(body, len, 0, &je);
-
-	if (!json_is_object(j)) {
-		json_decref(j);
-		bot_error_set(err, BOT_EPARSE, "reply is not a JSON object (%s)",
-			      j ? "not an object" : je.text);
-		return NULL;
-	}
-	return j;
-}
-
 static int event_cmp(const void *a, const void *b)
 {
 	const struct cloud_event *x = a, *y = b;
@@ -255,7 +241,7 @@ static int parse_failures(const json_t *j, struct aws_ecs_failure **out, size_t 
 int aws_ecs_parse_describe_services(const char *body, size_t len, const char *cluster_hint,
 				    struct aws_ecs_services *out, struct bot_error *err)
 {
-	json_t *j = load(body, len, err), *svcs;
+	json_t *j = aws__json_object(body, len, err), *svcs;
 	int rc = BOT_EOK;
 
 	memset(out, 0, sizeof *out);
@@ -291,7 +277,7 @@ out:
 int aws_ecs_parse_update_service(const char *body, size_t len, const char *cluster_hint,
 				 struct cloud_service **out, struct bot_error *err)
 {
-	json_t *j = load(body, len, err);
+	json_t *j = aws__json_object(body, len, err);
 	int rc;
 
 	*out = NULL;
@@ -308,7 +294,7 @@ int aws_ecs_parse_update_service(const char *body, size_t len, const char *clust
 int aws_ecs_parse_list_services(const char *body, size_t len, struct aws_ecs_list *out,
 				struct bot_error *err)
 {
-	json_t *j = load(body, len, err), *arns;
+	json_t *j = aws__json_object(body, len, err), *arns;
 	bool oom = false;
 	int rc = BOT_EOK;
 
@@ -350,7 +336,7 @@ out:
 int aws_ecs_parse_describe_clusters(const char *body, size_t len, struct aws_ecs_clusters *out,
 				    struct bot_error *err)
 {
-	json_t *j = load(body, len, err), *cl;
+	json_t *j = aws__json_object(body, len, err), *cl;
 	bool oom = false;
 	int rc = BOT_EOK;
 

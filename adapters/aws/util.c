@@ -192,3 +192,17 @@ bool aws__arn_region(const char *s, char *buf, size_t n)
 	buf[e - p] = '\0';
 	return true;
 }
+
+json_t *aws__json_object(const char *body, size_t len, struct bot_error *err)
+{
+	json_error_t je;
+	json_t *j = json_loadb(body, len, 0, &je);
+
+	if (!json_is_object(j)) {
+		json_decref(j);
+		bot_error_set(err, BOT_EPARSE, "reply is not a JSON object (%s)",
+			      j ? "not an object" : je.text);
+		return NULL;
+	}
+	return j;
+}

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "bot/dbuf.h"
+#include "bot/error.h"
 
 /* Bodies we build are small; anything past this is a bug, not data. */
 #define AWS__BUF_MAX ((size_t)1 << 20)
@@ -46,5 +47,9 @@ const char *aws__cluster_name(const char *s);
 /* Region field of an ARN ("arn:aws:ecs:eu-west-1:..." -> "eu-west-1") into
  * buf; false when s is not an ARN with a region. */
 bool aws__arn_region(const char *s, char *buf, size_t n);
+
+/* Parse an awsJson reply body that must be an object (caller decrefs), or
+ * NULL with BOT_EPARSE detail in err. */
+json_t *aws__json_object(const char *body, size_t len, struct bot_error *err);
 
 #endif
