@@ -841,10 +841,6 @@ static void scale_decide(struct workflow *wf, struct scale_op *op)
 	findings_render(svc->name, svc->cluster, op->svc, op->metrics, op->alarms, op->n_alarms, &f,
 			ev, sizeof ev);
 
-	const char *approvers[64];
-	size_t na = svc->approvers.n < 64 ? svc->approvers.n : 64;
-	for (size_t i = 0; i < na; i++)
-		approvers[i] = svc->approvers.ids[i];
 	struct gate_spec spec = {
 		.service = svc->name,
 		.cluster = svc->cluster,
@@ -854,8 +850,8 @@ static void scale_decide(struct workflow *wf, struct scale_op *op)
 		.current_desired = op->svc->desired,
 		.reason = op->reason,
 		.timer_ms = op->timer_ms,
-		.approvers = approvers,
-		.n_approvers = na,
+		.approvers = (const char *const *)svc->approvers.ids,
+		.n_approvers = svc->approvers.n,
 		.min_approvals = svc->min_approvals,
 		.allow_self = svc->allow_self_approval,
 		.channel = op->channel,
