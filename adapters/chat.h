@@ -110,6 +110,8 @@ struct chat_ops {
 	/* Optional (may be NULL): a URL that opens message ts of channel, into
 	 * buf; 0 or BOT_ENOTFOUND when the backend cannot tell (yet). */
 	int (*permalink)(struct chat *c, const char *channel, const char *ts, char *buf, size_t n);
+	/* Optional (may be NULL = always): is the backend connected now? */
+	bool (*connected)(struct chat *c);
 };
 
 struct chat {

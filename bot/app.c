@@ -223,17 +223,22 @@ size_t app_health_render(void *ud, enum health_doc doc, char *buf, size_t n, boo
 	size_t o = 0;
 	int w;
 
+	bool chat_up = !a->chat->ops->connected || a->chat->ops->connected(a->chat);
+
+	/* a Slack reconnect is routine: reported, not "unhealthy" (a probe
+	 * restarting the bot would only make it reconnect again) */
 	*healthy = store_ok;
 	if (store_ok)
 		for (int s = 0; s < GATE_STATE_COUNT; s++)
 			if (GATE_LIVE_MASK & GATE_STATE_BIT(s))
 				open += counts[s];
 	if (doc == HEALTH_DOC_STATUS) {
-		w = snprintf(buf, n, "{\"status\":\"%s\",\"chat\":\"%s\",\"cloud\":\"%s\","
-			     "\"dry_run\":%s,\"store\":\"%s\",\"open_gates\":%llu,"
+		w = snprintf(buf, n, "{\"status\":\"%s\",\"chat\":\"%s\",\"chat_connected\":%s,"
+			     "\"cloud\":\"%s\",\"dry_run\":%s,\"store\":\"%s\",\"open_gates\":%llu,"
 			     "\"uptime_s\":%lld}\n", store_ok ? "ok" : "degraded", a->chat->ops->name,
-			     a->cloud->ops->name, a->dry_run ? "true" : "false",
-			     store_ok ? "ok" : "error", (unsigned long long)open, (long long)up);
+			     chat_up ? "true" : "false", a->cloud->ops->name,
+			     a->dry_run ? "true" : "false", store_ok ? "ok" : "error",
+			     (unsigned long long)open, (long long)up);
 		return w < 0 ? 0 : (size_t)w;
 	}
 #define PUT(...)                                                        \
@@ -247,6 +252,8 @@ size_t app_health_render(void *ud, enum health_doc doc, char *buf, size_t n, boo
 	    "# TYPE chatops_uptime_seconds gauge\nchatops_uptime_seconds %lld\n", (long long)up);
 	PUT("# HELP chatops_store_ok 1 when the store answers.\n# TYPE chatops_store_ok gauge\n"
 	    "chatops_store_ok %d\n", store_ok ? 1 : 0);
+	PUT("# HELP chatops_chat_connected 1 while the chat backend is connected.\n"
+	    "# TYPE chatops_chat_connected gauge\nchatops_chat_connected %d\n", chat_up ? 1 : 0);
 	PUT("# HELP chatops_chat_events_total Chat events received (commands, clicks, mentions).\n"
 	    "# TYPE chatops_chat_events_total counter\nchatops_chat_events_total %llu\n",
 	    (unsigned long long)a->events);

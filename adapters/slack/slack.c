@@ -470,6 +470,11 @@ static int sc_permalink(struct chat *c, const char *channel, const char *ts, cha
 	return w > 0 && (size_t)w < n ? BOT_EOK : BOT_ETOOBIG;
 }
 
+static bool sc_connected(struct chat *c)
+{
+	return of(c)->connected;
+}
+
 static const struct chat_ops slack_ops = {
 	.name = "slack",
 	.start = sc_start,
@@ -479,6 +484,7 @@ static const struct chat_ops slack_ops = {
 	.stop = sc_stop,
 	.destroy = sc_destroy,
 	.permalink = sc_permalink,
+	.connected = sc_connected,
 };
 
 void slack_chat_get_stats(struct chat *c, struct slack_chat_stats *out)

@@ -483,6 +483,17 @@ static void test_approve_now(void **state)
 	assert_int_equal(desired_now(t), 5);
 	const struct fake_slack_message *m = wait_msg(t, "chat.postEphemeral", "You approved request", NULL);
 	assert_string_equal(m->user, "U0APPROVER2");
+
+	/* what the health endpoint reports about it */
+	char doc[8192];
+	bool healthy = false;
+	app_health_render(t->app, HEALTH_DOC_METRICS, doc, sizeof doc, &healthy);
+	assert_true(healthy);
+	assert_non_null(strstr(doc, "chatops_chat_connected 1\n"));
+	assert_non_null(strstr(doc, "chatops_gates{state=\"SUCCEEDED\"} 1\n"));
+	assert_non_null(strstr(doc, "chatops_gates{state=\"PENDING\"} 0\n"));
+	app_health_render(t->app, HEALTH_DOC_STATUS, doc, sizeof doc, &healthy);
+	assert_non_null(strstr(doc, "\"chat\":\"slack\",\"chat_connected\":true"));
 }
 
 static void test_deny_never_scales(void **state)
