@@ -134,6 +134,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver listens with a backlog of 5: a bot recovering dozens of
+    # gates connects all at once, the accept queue overflows, Linux drops
+    # the handshake's last ACK and the client, which thinks it is connected,
+    # waits for SYN-ACK retransmits (1 s, 2 s, 4 s...) until its timeout
+    request_queue_size = 128
 
     # counted in the accepting thread, so a connection accepted before a
     # /_ledger/connections query is always seen by it
