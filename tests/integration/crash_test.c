@@ -20,9 +20,10 @@
  * leaves the host 8 ms after EXECUTING was committed: windows that are that
  * long or longer in production but sub-millisecond here, widened so that
  * random kills land in them. Let it run for a pseudo-random
- * 5..150 ms (xorshift, seed printed, CHATOPS_CRASH_SEED to replay), SIGKILL,
+ * 5..150 ms (xorshift, seed printed; CHATOPS_CRASH_SEED replays the schedule,
+ * though where each kill lands also depends on timing), SIGKILL,
  * reap. The number of gates the child may open grows with the kill index, so
- * new gates keep arriving for most of the loop and kills land in every
+ * new gates keep arriving until the last kill and kills land in every
  * phase. After each kill the test waits until the proxy has no connection
  * of the dead child left (everything it had sent has reached moto), then
  * reads the store read-only and the ledger to record where the kill landed:
