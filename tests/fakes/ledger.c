@@ -1,6 +1,7 @@
 /* ledger.c - start, read and stop the AWS ledger proxy (see ledger.h). */
 #include "tests/fakes/ledger.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define START_TIMEOUT_MS 20000
@@ -71,8 +73,14 @@ static int read_port(int fd)
 
 int ledger_start(const char *upstream, struct ledger **out, char *msg, size_t n)
 {
+	return ledger_start_opts(upstream, NULL, out, msg, n);
+}
+
+int ledger_start_opts(const char *upstream, const struct ledger_opts *o, struct ledger **out,
+		      char *msg, size_t n)
+{
 	const char *root = getenv("CHATOPS_SOURCE_ROOT");
-	char script[512];
+	char script[512], latency[16];
 	struct ledger *l;
 	int pfd[2], port;
 	static bool registered;
@@ -83,6 +91,7 @@ int ledger_start(const char *upstream, struct ledger **out, char *msg, size_t n)
 		return -1;
 	}
 	snprintf(script, sizeof script, "%s/tests/fakes/aws_ledger_proxy.py", root);
+	snprintf(latency, sizeof latency, "%d", o && o->latency_ms > 0 ? o->latency_ms : 0);
 	l = calloc(1, sizeof *l);
 	if (!l || pipe(pfd) != 0) {
 		free(l);
@@ -105,7 +114,7 @@ int ledger_start(const char *upstream, struct ledger **out, char *msg, size_t n)
 		close(pfd[0]);
 		close(pfd[1]);
 		execlp("python3", "python3", script, "--upstream", upstream, "--ledger", l->path,
-		       (char *)NULL);
+		       "--latency-ms", latency, (char *)NULL);
 		_exit(127);
 	}
 	close(pfd[1]);
@@ -185,4 +194,62 @@ int ledger_count(const struct ledger *l, const char *op, const char *service, in
 	}
 	fclose(f);
 	return n;
+}
+
+static size_t keep(char *p, size_t s, size_t n, void *ud)
+{
+	char *buf = ud;
+	size_t len = strlen(buf), add = s * n;
+
+	if (len + add >= 32)
+		return 0;
+	memcpy(buf + len, p, add);
+	buf[len + add] = '\0';
+	return add;
+}
+
+/* Open client connections besides ours, or -1 when the proxy did not answer. */
+static int connections(const struct ledger *l)
+{
+	CURL *e = curl_easy_init();
+	char url[128], body[32] = "";
+	long status = 0;
+	int n = -1;
+
+	if (!e)
+		return -1;
+	snprintf(url, sizeof url, "%s/_ledger/connections", l->url);
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 2000L);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, keep);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)body);
+	if (curl_easy_perform(e) != CURLE_OK ||
+	    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK || status != 200 ||
+	    sscanf(body, "%d", &n) != 1)
+		n = -1;
+	curl_easy_cleanup(e);
+	return n;
+}
+
+static long mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+int ledger_wait_idle(const struct ledger *l, int timeout_ms)
+{
+	struct timespec nap = {0, 2 * 1000 * 1000};
+	long end = mono_ms() + timeout_ms;
+
+	for (;;) {
+		int n = connections(l);
+		if (n == 0)
+			return 0;
+		if (n < 0 || mono_ms() >= end)
+			return -1;
+		nanosleep(&nap, NULL);
+	}
 }

@@ -1,0 +1,772 @@
+/* The crash test (issue 5): the gate engine, its store and the real AWS
+ * backend, SIGKILLed at many points of the gates' lives and restarted each
+ * time; afterwards every gate is resolved once, UpdateService reached moto
+ * exactly once per approved gate, and the audit chain verifies.
+ *
+ *   moto_server (auth off, see below) <- ledger proxy <- crash_child
+ *
+ * Setup: moto without the lab seed, seeded by tests/fakes/crash-seed.py with
+ * cluster crash-cluster and services svc-0 .. svc-(N-1) at desiredCount 1;
+ * the ledger proxy (tests/fakes/ledger.h) in front of it records, fsync'd
+ * before it answers, every call moto answered, so UpdateService can be
+ * counted from outside the bot even when the bot was killed before it read
+ * the answer. IAM/SigV4 checking stays off: signing is covered by aws_test,
+ * and here it would only make every one of ~1000 calls slower.
+ *
+ * Kill loop (>= 200 kills): exec crash_child --stay (tests/integration/
+ * crash_child.c: real store, engine and AWS backend; roles by i % 4: timer,
+ * approve, deny, stranger then timer). The proxy adds 20 ms to every call
+ * (like a real endpoint), posting a card takes 4 ms and UpdateService
+ * leaves the host 8 ms after EXECUTING was committed: windows that are that
+ * long or longer in production but sub-millisecond here, widened so that
+ * random kills land in them. Let it run for a pseudo-random
+ * 5..150 ms (xorshift, seed printed; CHATOPS_CRASH_SEED replays the schedule,
+ * though where each kill lands also depends on timing), SIGKILL,
+ * reap. The number of gates the child may open grows with the kill index, so
+ * new gates keep arriving until the last kill and kills land in every
+ * phase. After each kill the test waits until the proxy has no connection
+ * of the dead child left (everything it had sent has reached moto), then
+ * reads the store read-only and the ledger to record where the kill landed:
+ * before delivery, PENDING with the timer running, approved (re-check in
+ * flight), EXECUTING with UpdateService not answered yet (before or during
+ * the call), EXECUTING with the call answered but SUCCEEDED not committed.
+ * The test asserts that kills hit PENDING and EXECUTING at least a few
+ * times; otherwise it would prove little.
+ *
+ * Then one life without a kill, until it prints ALL FINAL and exits 0
+ * (bounded). Checks:
+ *   - all N gates exist and are final;
+ *   - per gate, the audit chain of transitions is unbroken (each from is
+ *     the previous to, the last to is the stored state), exactly one
+ *     transition leaves PENDING, and the click (the same event id, re-sent
+ *     in every life) was audited at most once;
+ *   - SUCCEEDED: exactly one UpdateService for its service in the ledger,
+ *     answered 200, and moto shows desiredCount 2 (read back with boto3);
+ *     DENIED, CANCELLED and gates that failed before approval: no
+ *     UpdateService, desiredCount 1; any other FAILED gate: at most one,
+ *     its reason printed;
+ *   - nobody but an approver decided, and audit_verify passes.
+ *
+ * Knobs (environment): CHATOPS_CRASH_SEED, CHATOPS_CRASH_KILLS (never below
+ * 200), CHATOPS_CRASH_GATES. Bounded: every wait has a deadline; children,
+ * the proxy and moto die with the test (PR_SET_PDEATHSIG) and are killed and
+ * reaped on failure too. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bot/audit.h"
+#include "bot/error.h"
+#include "bot/store.h"
+#include "tests/fakes/ledger.h"
+#include "tests/fakes/moto.h"
+
+#define CLUSTER "crash-cluster"
+#define MIN_KILLS 200
+#define DEFAULT_KILLS 200
+#define DEFAULT_GATES 160
+#define MAX_GATES 1000       /* store_gate_recent's limit */
+#define KILL_MIN_MS 5
+#define KILL_MAX_MS 150
+#define RAMP_PERCENT 100     /* new gates arrive during this share of the kills */
+#define DEFAULT_LATENCY_MS 20 /* added to every AWS call by the proxy */
+#define POST_MS "4"          /* crash_child --post-ms: posting a card takes this long */
+#define SEND_DELAY_MS "8"    /* crash_child --send-delay-ms: EXECUTING committed, call not sent */
+#define MIN_HITS 3           /* kills that must land in PENDING, and in EXECUTING */
+#define IDLE_TIMEOUT_MS 5000
+#define FINAL_TIMEOUT_MS 60000
+#define SCRIPT_TIMEOUT_MS 60000
+
+/* Where a kill landed (a kill counts once in each phase some gate was in). */
+enum hit {
+	HIT_IDLE = 0,      /* no gate had work left */
+	HIT_UNDELIVERED,   /* PENDING, card not confirmed (no deadline) */
+	HIT_PENDING,       /* PENDING, timer running */
+	HIT_APPROVED,      /* APPROVED / APPROVED_BY_TIMER: re-check in flight */
+	HIT_EXEC_UNSENT,   /* EXECUTING, UpdateService never reached moto */
+	HIT_EXEC_IN_FLIGHT, /* EXECUTING, the call reached moto after the kill */
+	HIT_EXEC_ANSWERED, /* EXECUTING, answered before the kill, SUCCEEDED not committed */
+	HIT_COUNT
+};
+
+static const char *const hit_names[HIT_COUNT] = {
+	[HIT_IDLE] = "no live gate",
+	[HIT_UNDELIVERED] = "PENDING before delivery",
+	[HIT_PENDING] = "PENDING (timer running)",
+	[HIT_APPROVED] = "APPROVED* (re-check in flight)",
+	[HIT_EXEC_UNSENT] = "EXECUTING, call not sent",
+	[HIT_EXEC_IN_FLIGHT] = "EXECUTING, call in flight",
+	[HIT_EXEC_ANSWERED] = "EXECUTING, answered, not committed",
+};
+
+/* What the audit log says about one gate. */
+struct gate_audit {
+	int out_of_pending;     /* transitions from PENDING */
+	int clicks;             /* click events with an event id */
+	int reissues;           /* UpdateService re-issued after a restart */
+	char last_to[24];       /* state after the last transition */
+	char broken[160];       /* first break in its chain of transitions */
+};
+
+static struct {
+	struct moto *moto;
+	struct ledger *ledger;
+	char dir[64], db[128], log[128], final_log[128];
+	char child[512], seed_script[512];
+	int gates, kills, latency_ms;
+	uint64_t seed, rng;
+	long t_start;
+	pid_t pid;              /* the running child, if any */
+	struct gate_audit au[MAX_GATES + 1];
+} T;
+
+/* ---- small helpers ----------------------------------------------------- */
+
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* xorshift64*: the kill schedule, reproducible from the printed seed. */
+static uint64_t rnd(void)
+{
+	T.rng ^= T.rng >> 12;
+	T.rng ^= T.rng << 25;
+	T.rng ^= T.rng >> 27;
+	return T.rng * 0x2545F4914F6CDD1DULL;
+}
+
+static long env_long(const char *name, long dflt)
+{
+	const char *v = getenv(name);
+	char *end;
+	long n;
+
+	if (!v || !*v)
+		return dflt;
+	errno = 0;
+	n = strtol(v, &end, 0);
+	return errno || *end ? dflt : n;
+}
+
+/* fork + exec argv, stdout and stderr appended to log; dies with us. */
+static pid_t spawn(char *const argv[], const char *log)
+{
+	pid_t parent = getpid(), pid = fork();
+
+	if (pid != 0)
+		return pid;
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(126);
+	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	if (fd >= 0) {
+		(void)dup2(fd, 1);
+		(void)dup2(fd, 2);
+		close(fd);
+	}
+	int devnull = open("/dev/null", O_RDONLY);
+	if (devnull >= 0) {
+		(void)dup2(devnull, 0);
+		close(devnull);
+	}
+	execv(argv[0], argv);
+	_exit(127);
+}
+
+/* Its status, or -1 if it is still running after ms. (Sleeps between
+ * looks; a status of a killed child is reaped here too.) */
+static int wait_for(pid_t pid, long ms)
+{
+	long end = now_ms() + ms;
+	int st;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+		if (r == pid)
+			return st;
+		if (r < 0 && errno != EINTR)
+			return -2;
+		if (now_ms() >= end)
+			return -1;
+		sleep_ms(2);
+	}
+}
+
+static void kill_child(void)
+{
+	if (T.pid > 0) {
+		(void)kill(T.pid, SIGKILL);
+		(void)waitpid(T.pid, NULL, 0);
+	}
+	T.pid = 0;
+}
+
+static void print_tail(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char buf[3000];
+	size_t n = 0;
+
+	if (!f)
+		return;
+	if (fseek(f, -(long)(sizeof buf - 1), SEEK_END) != 0)
+		rewind(f);
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	fprintf(stderr, "--- %s (tail) ---\n%s\n---\n", path, buf);
+}
+
+static bool file_has(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "r");
+	char line[1024];
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof line, f))
+		found = strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
+/* python3 crash-seed.py ... (bounded); 0 or -1 with its output printed. */
+static int run_seed(const char *out, bool dump)
+{
+	char n[16];
+	snprintf(n, sizeof n, "%d", T.gates);
+	char *argv[] = {"/usr/bin/env", "python3", T.seed_script, (char *)moto_url(T.moto),
+			"--cluster", CLUSTER, "--services", n, dump ? "--dump" : NULL, NULL};
+	pid_t pid = spawn(argv, out);
+	int st;
+
+	if (pid < 0)
+		return -1;
+	st = wait_for(pid, SCRIPT_TIMEOUT_MS);
+	if (st == -1) {
+		(void)kill(pid, SIGKILL);
+		(void)waitpid(pid, NULL, 0);
+	}
+	if (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "crash: crash-seed.py%s failed (status %d)\n", dump ? " --dump" : "",
+			st);
+		print_tail(out);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- setup ------------------------------------------------------------- */
+
+static void env_for_child(void)
+{
+	static const char *const vars[] = {
+		"AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL_ECS",
+		"AWS_ENDPOINT_URL_CLOUDWATCH", "AWS_ENDPOINT_URL_SNS", "AWS_ENDPOINT_URL_STS",
+		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+		"AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+		"AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+		"AWS_MAX_ATTEMPTS", "AWS_ROLE_ARN",
+	};
+	for (size_t i = 0; i < BOT_ARRAY_LEN(vars); i++)
+		unsetenv(vars[i]);
+	setenv("AWS_ENDPOINT_URL", ledger_url(T.ledger), 1);
+	setenv("AWS_ACCESS_KEY_ID", "AKIACRASHTEST0000000", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "crash-test-secret", 1);
+	setenv("AWS_REGION", "us-east-1", 1);
+	setenv("AWS_DEFAULT_REGION", "us-east-1", 1);
+	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+	setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
+	setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
+}
+
+static int setup(void **state)
+{
+	const char *src = getenv("CHATOPS_SOURCE_ROOT"), *build = getenv("CHATOPS_BUILD_ROOT");
+	char msg[4096], out[160];
+	(void)state;
+
+	T.t_start = now_ms();
+	/* a runner may have left SIGCHLD ignored; then waitpid() cannot
+	 * report a child's status */
+	signal(SIGCHLD, SIG_DFL);
+	if (!src || !build) {
+		fprintf(stderr, "crash: CHATOPS_SOURCE_ROOT/CHATOPS_BUILD_ROOT not set (meson test)\n");
+		return -1;
+	}
+	snprintf(T.child, sizeof T.child, "%s/tests/integration/crash_child", build);
+	snprintf(T.seed_script, sizeof T.seed_script, "%s/tests/fakes/crash-seed.py", src);
+	T.kills = (int)env_long("CHATOPS_CRASH_KILLS", DEFAULT_KILLS);
+	if (T.kills < MIN_KILLS)
+		T.kills = MIN_KILLS;
+	T.gates = (int)env_long("CHATOPS_CRASH_GATES", DEFAULT_GATES);
+	if (T.gates < 8 || T.gates > MAX_GATES)
+		T.gates = DEFAULT_GATES;
+	T.latency_ms = (int)env_long("CHATOPS_CRASH_LATENCY_MS", DEFAULT_LATENCY_MS);
+	T.seed = (uint64_t)env_long("CHATOPS_CRASH_SEED", 20261201);
+	T.rng = T.seed ? T.seed : 1;
+	snprintf(T.dir, sizeof T.dir, "/tmp/crash-test-XXXXXX");
+	if (!mkdtemp(T.dir))
+		return -1;
+	snprintf(T.db, sizeof T.db, "%s/gates.db", T.dir);
+	snprintf(T.log, sizeof T.log, "%s/lives.log", T.dir);
+	snprintf(T.final_log, sizeof T.final_log, "%s/final.log", T.dir);
+	if (moto_start(&(struct moto_opts){.no_seed = true, .no_auth = true}, &T.moto, msg,
+		       sizeof msg) != 0) {
+		fprintf(stderr, "crash: %s\n", msg);
+		return -1;
+	}
+	snprintf(out, sizeof out, "%s/seed.log", T.dir);
+	if (run_seed(out, false) != 0)
+		return -1;
+	if (ledger_start_opts(moto_url(T.moto), &(struct ledger_opts){.latency_ms = T.latency_ms},
+			      &T.ledger, msg, sizeof msg) != 0) {
+		fprintf(stderr, "crash: %s\n", msg);
+		return -1;
+	}
+	env_for_child();
+	printf("crash: seed=%" PRIu64 " gates=%d kills=%d latency=%d ms (replay: "
+	       "CHATOPS_CRASH_SEED=%" PRIu64 ") setup %.1f s\n", T.seed, T.gates, T.kills,
+	       T.latency_ms, T.seed, (double)(now_ms() - T.t_start) / 1000.0);
+	fflush(stdout);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+	(void)state;
+
+	kill_child();
+	ledger_stop(T.ledger);
+	moto_stop(T.moto);
+	T.ledger = NULL;
+	T.moto = NULL;
+	if (getenv("CHATOPS_KEEP_CRASH_DIR")) {
+		fprintf(stderr, "crash: files kept in %s\n", T.dir);
+		return 0;
+	}
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", T.dir);
+	return T.dir[0] && system(cmd) != 0 ? -1 : 0;
+}
+
+/* ---- the kill loop ----------------------------------------------------- */
+
+static struct store *open_ro(void)
+{
+	struct store *s = NULL;
+	struct bot_error err = {0};
+	int rc = store_open(&(struct store_opts){.path = T.db, .read_only = true}, &s, &err);
+
+	if (rc == BOT_ENOTFOUND)
+		return NULL; /* killed before the store was created */
+	if (rc)
+		fail_msg("crash: cannot read the store: %s", err.msg);
+	return s;
+}
+
+/* UpdateService calls per service number, as the ledger holds them now. */
+static void ledger_snapshot(int *calls)
+{
+	FILE *f = fopen(ledger_path(T.ledger), "r");
+	char line[1024];
+
+	memset(calls, 0, (size_t)T.gates * sizeof calls[0]);
+	if (!f)
+		return;
+	while (fgets(line, sizeof line, f)) {
+		json_t *j = json_loads(line, 0, NULL);
+		const char *target = json_string_value(json_object_get(j, "target"));
+		const char *svc = json_string_value(json_object_get(j, "service"));
+		size_t tl = target ? strlen(target) : 0;
+		int i = -1;
+		if (tl > 14 && strcmp(target + tl - 14, ".UpdateService") == 0 && svc &&
+		    sscanf(svc, "svc-%d", &i) == 1 && i >= 0 && i < T.gates)
+			calls[i]++;
+		json_decref(j);
+	}
+	fclose(f);
+}
+
+/* Which phases the gates were in when the child was killed. before: the
+ * ledger right after the kill; after: once the proxy was idle. */
+static void classify(bool hit[HIT_COUNT], const int *before, const int *after, bool *in_exec)
+{
+	struct store *s = open_ro();
+	struct store_gate *v = NULL;
+	size_t n = 0;
+	struct bot_error err = {0};
+
+	memset(hit, 0, HIT_COUNT * sizeof hit[0]);
+	if (s) {
+		assert_int_equal(store_gate_list(s, GATE_LIVE_MASK, &v, &n, &err), 0);
+		store_close(s);
+	}
+	if (n == 0)
+		hit[HIT_IDLE] = true;
+	for (size_t i = 0; i < n; i++) {
+		const struct store_gate *g = &v[i];
+		switch (g->state) {
+		case GATE_PENDING:
+			hit[g->deadline ? HIT_PENDING : HIT_UNDELIVERED] = true;
+			break;
+		case GATE_APPROVED:
+		case GATE_APPROVED_BY_TIMER:
+			hit[HIT_APPROVED] = true;
+			break;
+		case GATE_EXECUTING: {
+			int svc = -1;
+			assert_int_equal(sscanf(g->ecs_service, "svc-%d", &svc), 1);
+			assert_true(svc >= 0 && svc < T.gates);
+			hit[before[svc] ? HIT_EXEC_ANSWERED :
+			    after[svc] ? HIT_EXEC_IN_FLIGHT : HIT_EXEC_UNSENT] = true;
+			if (g->id <= MAX_GATES)
+				in_exec[g->id] = true;
+			break;
+		}
+		default:
+			break;
+		}
+	}
+	store_gate_array_free(v, n);
+}
+
+/* Gates the child may open in life k: grows to all of them over the first
+ * RAMP_PERCENT of the kills. */
+static int allowance(int k)
+{
+	long ramp = (long)T.kills * RAMP_PERCENT / 100;
+	long a = ((long)(k + 1) * T.gates + ramp - 1) / ramp;
+	return a < T.gates ? (int)a : T.gates;
+}
+
+static void kill_loop(int hits[HIT_COUNT], int *exec_gates, long *life_ms)
+{
+	static bool in_exec[MAX_GATES + 1];
+	static int before[MAX_GATES], after[MAX_GATES];
+	char gates[16];
+
+	for (int k = 0; k < T.kills; k++) {
+		long wait = KILL_MIN_MS + (long)(rnd() % (KILL_MAX_MS - KILL_MIN_MS + 1));
+		bool hit[HIT_COUNT];
+		int st;
+
+		snprintf(gates, sizeof gates, "%d", allowance(k));
+		char *argv[] = {T.child, "--db", T.db, "--gates", gates, "--cluster", CLUSTER,
+				"--post-ms", POST_MS, "--send-delay-ms", SEND_DELAY_MS, "--stay",
+				NULL};
+		long t0 = now_ms();
+		T.pid = spawn(argv, T.log);
+		assert_true(T.pid > 0);
+		st = wait_for(T.pid, wait);
+		if (st != -1) {
+			T.pid = 0;
+			print_tail(T.log);
+			fail_msg("crash: life %d ended on its own before its kill (status %d)", k, st);
+		}
+		assert_int_equal(kill(T.pid, SIGKILL), 0);
+		st = wait_for(T.pid, 5000);
+		assert_true(st >= 0);
+		assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+		T.pid = 0;
+		*life_ms += now_ms() - t0;
+		ledger_snapshot(before);
+		/* then whatever the dead child had sent reaches moto */
+		if (ledger_wait_idle(T.ledger, IDLE_TIMEOUT_MS) != 0)
+			fail_msg("crash: the ledger proxy still has connections %d ms after kill %d",
+				 IDLE_TIMEOUT_MS, k);
+		ledger_snapshot(after);
+		classify(hit, before, after, in_exec);
+		for (int h = 0; h < HIT_COUNT; h++)
+			hits[h] += hit[h];
+	}
+	*exec_gates = 0;
+	for (int i = 0; i <= MAX_GATES; i++)
+		*exec_gates += in_exec[i];
+}
+
+/* ---- the checks -------------------------------------------------------- */
+
+static int on_audit(void *ud, const struct store_audit_row *r)
+{
+	struct gate_audit *a;
+	(void)ud;
+
+	if (r->gate_id == 0 || r->gate_id > MAX_GATES)
+		return 0;
+	a = &T.au[r->gate_id];
+	if (r->to_state) {
+		const char *want = r->from_state ? r->from_state : "";
+		if (!a->broken[0] && strcmp(want, a->last_to) != 0)
+			snprintf(a->broken, sizeof a->broken, "seq %" PRId64 ": %s -> %s after %s",
+				 r->seq, r->from_state ? r->from_state : "(none)", r->to_state,
+				 a->last_to[0] ? a->last_to : "(nothing)");
+		snprintf(a->last_to, sizeof a->last_to, "%s", r->to_state);
+		if (r->from_state && strcmp(r->from_state, "PENDING") == 0)
+			a->out_of_pending++;
+	} else if (strcmp(r->kind, "click") == 0) {
+		json_t *d = json_loads(r->detail, 0, NULL);
+		if (json_string_value(json_object_get(d, "event_id")))
+			a->clicks++;
+		json_decref(d);
+	} else if (strcmp(r->kind, "reissue") == 0) {
+		a->reissues++;
+	}
+	return 0;
+}
+
+static json_t *moto_desired(void)
+{
+	char out[160];
+	json_error_t je;
+	json_t *j;
+
+	snprintf(out, sizeof out, "%s/dump.json", T.dir);
+	assert_int_equal(run_seed(out, true), 0);
+	j = json_load_file(out, 0, &je);
+	if (!j)
+		fail_msg("crash: moto dump unreadable: %s", je.text);
+	return j;
+}
+
+static bool is_approver(const char *u)
+{
+	return u && (strcmp(u, "U0APPROVER1") == 0 || strcmp(u, "U0APPROVER2") == 0);
+}
+
+struct tally {
+	int state[GATE_STATE_COUNT];
+	int undelivered, reconciled, timer_after_restart, other_failed, reissued, updates;
+	int by_role[4][GATE_STATE_COUNT];
+};
+
+/* One gate against the ledger, moto and its audit; returns the number of
+ * problems found (each printed). */
+static int check_gate(const struct store_gate *g, json_t *desired, struct tally *t)
+{
+	const struct gate_audit *a = &T.au[g->id];
+	int all = ledger_count(T.ledger, "UpdateService", g->ecs_service, 0);
+	int ok = ledger_count(T.ledger, "UpdateService", g->ecs_service, 200);
+	json_t *dj = json_object_get(desired, g->ecs_service);
+	int want_desired = 1, bad = 0, i = -1;
+	bool approved = g->decision == GATE_APPROVED || g->decision == GATE_APPROVED_BY_TIMER;
+
+#define BAD(...)                                                                   \
+	do {                                                                       \
+		fprintf(stderr, "crash: gate %" PRIu64 " (%s, %s): ", g->id,       \
+			g->ecs_service, store_state_name(g->state));               \
+		fprintf(stderr, __VA_ARGS__);                                      \
+		fputc('\n', stderr);                                               \
+		bad++;                                                             \
+	} while (0)
+
+	(void)sscanf(g->ecs_service, "svc-%d", &i);
+	t->state[g->state]++;
+	if (i >= 0)
+		t->by_role[i % 4][g->state]++;
+	t->updates += all;
+	t->reissued += a->reissues > 0;
+	if (!store_state_final(g->state))
+		BAD("not final");
+	if (a->broken[0])
+		BAD("audit transitions do not chain: %s", a->broken);
+	if (strcmp(a->last_to, store_state_name(g->state)) != 0)
+		BAD("audit ends in %s, the store says %s", a->last_to, store_state_name(g->state));
+	if (a->out_of_pending != 1)
+		BAD("%d transitions out of PENDING in the audit (want exactly 1)", a->out_of_pending);
+	if (a->clicks > 1)
+		BAD("its click (one event id, re-sent after restarts) was processed %d times",
+		    a->clicks);
+	if (g->decided_by && !is_approver(g->decided_by))
+		BAD("decided by %s, who is not an approver", g->decided_by);
+	switch (g->state) {
+	case GATE_SUCCEEDED:
+		want_desired = 2;
+		if (!approved)
+			BAD("succeeded without an approval (decision %s)",
+			    store_state_name(g->decision));
+		if (all != 1 || ok != 1)
+			BAD("%d UpdateService calls in the ledger (%d answered 200); want exactly 1",
+			    all, ok);
+		if (g->result_kind && strcmp(g->result_kind, "reconciled") == 0)
+			t->reconciled++;
+		break;
+	case GATE_DENIED:
+	case GATE_CANCELLED:
+		if (all != 0)
+			BAD("%d UpdateService calls after %s", all, store_state_name(g->state));
+		break;
+	case GATE_FAILED:
+		if (!approved) {
+			if (g->result_kind && strcmp(g->result_kind, "undelivered") == 0)
+				t->undelivered++;
+			if (all != 0)
+				BAD("%d UpdateService calls, but it was never approved", all);
+		} else {
+			t->other_failed++;
+			fprintf(stderr, "crash: gate %" PRIu64 " (%s) FAILED after approval: %s: %s "
+				"(%d UpdateService)\n", g->id, g->ecs_service,
+				g->result_kind ? g->result_kind : "?",
+				g->result_detail ? g->result_detail : "", all);
+			if (all > 1)
+				BAD("%d UpdateService calls (want at most 1)", all);
+			want_desired = ok ? 2 : 1;
+		}
+		break;
+	default:
+		break;
+	}
+	if (g->decision == GATE_APPROVED_BY_TIMER && g->decision_detail &&
+	    strcmp(g->decision_detail, "resolved after restart") == 0)
+		t->timer_after_restart++;
+	if (!json_is_integer(dj))
+		BAD("moto does not know the service");
+	else if (json_integer_value(dj) != want_desired)
+		BAD("moto shows desiredCount %" JSON_INTEGER_FORMAT ", want %d",
+		    json_integer_value(dj), want_desired);
+#undef BAD
+	return bad;
+}
+
+static void test_crash_loop(void **state)
+{
+	int hits[HIT_COUNT] = {0}, exec_gates = 0, bad = 0, st;
+	long life_ms = 0, t_loop = now_ms(), t_final;
+	char gates[16];
+	struct store *s;
+	struct store_gate *v = NULL;
+	size_t n = 0, checked = 0;
+	struct bot_error err = {0};
+	struct tally t = {0};
+	json_t *desired;
+	(void)state;
+
+	kill_loop(hits, &exec_gates, &life_ms);
+	t_final = now_ms();
+	printf("crash: %d kills in %.1f s (lives %.1f s, %.0f ms each on average)\n", T.kills,
+	       (double)(t_final - t_loop) / 1000.0, (double)life_ms / 1000.0,
+	       (double)life_ms / T.kills);
+	printf("crash: kills that found a gate in each phase (a kill may count in several):\n");
+	for (int h = 0; h < HIT_COUNT; h++)
+		printf("crash:   %-36s %4d\n", hit_names[h], hits[h]);
+	printf("crash:   distinct gates in EXECUTING at a kill: %d\n", exec_gates);
+	fflush(stdout);
+
+	/* the last life: no kill */
+	snprintf(gates, sizeof gates, "%d", T.gates);
+	char *argv[] = {T.child, "--db", T.db, "--gates", gates, "--cluster", CLUSTER,
+			"--post-ms", POST_MS, "--send-delay-ms", SEND_DELAY_MS, NULL};
+	T.pid = spawn(argv, T.final_log);
+	assert_true(T.pid > 0);
+	st = wait_for(T.pid, FINAL_TIMEOUT_MS);
+	if (st < 0) {
+		kill_child();
+		print_tail(T.final_log);
+		fail_msg("crash: the last life did not finish within %d ms", FINAL_TIMEOUT_MS);
+	}
+	T.pid = 0;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || !file_has(T.final_log, "ALL FINAL")) {
+		print_tail(T.final_log);
+		fail_msg("crash: the last life ended with status %d without ALL FINAL", st);
+	}
+	printf("crash: last life finished in %.1f s\n", (double)(now_ms() - t_final) / 1000.0);
+	assert_int_equal(ledger_wait_idle(T.ledger, IDLE_TIMEOUT_MS), 0);
+
+	/* the verdict */
+	s = open_ro();
+	assert_non_null(s);
+	assert_int_equal(store_audit_each(s, 0, on_audit, NULL, &err), 0);
+	assert_int_equal(store_gate_recent(s, MAX_GATES, &v, &n, &err), 0);
+	desired = moto_desired();
+	if ((int)n != T.gates) {
+		fprintf(stderr, "crash: %zu gates in the store, want %d\n", n, T.gates);
+		bad++;
+	}
+	for (size_t i = 0; i < n; i++) {
+		bad += check_gate(&v[i], desired, &t);
+		checked++;
+	}
+	int total_updates = ledger_count(T.ledger, "UpdateService", NULL, 0);
+	if (total_updates != t.updates) {
+		fprintf(stderr, "crash: %d UpdateService calls in the ledger, %d for our gates\n",
+			total_updates, t.updates);
+		bad++;
+	}
+	size_t events = 0;
+	int64_t bad_seq = 0;
+	int vrc = audit_verify(s, &events, &bad_seq, &err);
+	if (vrc != 0) {
+		fprintf(stderr, "crash: audit_verify: %s\n", err.msg);
+		bad++;
+	}
+	store_gate_array_free(v, n);
+	store_close(s);
+	json_decref(desired);
+
+	printf("crash: final states of %zu gates:", checked);
+	for (int i = 0; i < GATE_STATE_COUNT; i++)
+		if (t.state[i])
+			printf(" %s %d", store_state_name((enum gate_state)i), t.state[i]);
+	printf("\ncrash:   by role (timer / approve / deny / stranger+timer):\n");
+	for (int r = 0; r < 4; r++) {
+		printf("crash:     role %d:", r);
+		for (int i = 0; i < GATE_STATE_COUNT; i++)
+			if (t.by_role[r][i])
+				printf(" %s %d", store_state_name((enum gate_state)i), t.by_role[r][i]);
+		printf("\n");
+	}
+	printf("crash:   FAILED undelivered (killed before the card was confirmed) %d, FAILED "
+	       "after approval %d\n", t.undelivered, t.other_failed);
+	printf("crash:   SUCCEEDED by reconciling after a restart %d; UpdateService re-issued "
+	       "after a restart %d; timer decisions made at recovery %d\n", t.reconciled,
+	       t.reissued, t.timer_after_restart);
+	printf("crash: UpdateService calls in the ledger %d; audit chain: %zu events, %s\n",
+	       total_updates, events, vrc == 0 ? "verified" : "BROKEN");
+	printf("crash: total %.1f s\n", (double)(now_ms() - T.t_start) / 1000.0);
+	fflush(stdout);
+
+	assert_int_equal(bad, 0);
+	/* the kills must have landed where it matters, or this proved little */
+	if (hits[HIT_PENDING] + hits[HIT_UNDELIVERED] < MIN_HITS)
+		fail_msg("crash: only %d kills hit a PENDING gate (want >= %d)",
+			 hits[HIT_PENDING] + hits[HIT_UNDELIVERED], MIN_HITS);
+	int exec_hits = hits[HIT_EXEC_UNSENT] + hits[HIT_EXEC_IN_FLIGHT] + hits[HIT_EXEC_ANSWERED];
+	if (exec_hits < MIN_HITS)
+		fail_msg("crash: only %d kills hit an EXECUTING gate (want >= %d)", exec_hits,
+			 MIN_HITS);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_crash_loop),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
