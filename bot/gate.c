@@ -11,6 +11,11 @@
 #define DEFAULT_REMINDER_GAP_MS (30u * 1000u)
 #define DEFAULT_RECONCILE_TRIES 5u
 #define DEFAULT_RECONCILE_RETRY_MS (5u * 1000u)
+/* How long after the recorded call start a restarted bot waits before it
+ * concludes that the previous run's UpdateService did not land and sends
+ * it again: a request the dead process had already handed to the kernel
+ * may still be on its way. Longer than one attempt's timeout (10 s). */
+#define DEFAULT_REISSUE_GUARD_MS (20u * 1000u)
 #define STORE_RETRY_MS 1000u
 #define SERVICE_WAIT_MS 50u
 #define LAST_MINUTE_MS (60u * 1000u)
@@ -63,7 +68,7 @@ struct gate_engine {
 	struct store *store;
 	struct cloud *cloud;
 	struct gate_observer obs;
-	uint64_t reminder_gap, reconcile_retry;
+	uint64_t reminder_gap, reconcile_retry, reissue_guard;
 	unsigned reconcile_tries;
 	uv_timer_t timer;
 	uint64_t armed_due;       /* due time the uv timer is set for; 0 = stopped */
@@ -855,6 +860,17 @@ static void on_reconciled(void *ud, const struct cloud_error *ce, const struct c
 		succeed(e, g, NULL, svc->desired, text, after_restart ? "reconciled" : "scaled");
 	} else if (after_error) {
 		scale_failed(e, g, &saved);
+	} else if (svc->desired == g->rec.exec_from && after_restart &&
+		   g->rec.exec_started_at + (int64_t)e->reissue_guard > store_now(e->store)) {
+		/* not applied yet, but the previous run's call may still be in
+		 * flight: look again once it cannot be any more */
+		int64_t wait = g->rec.exec_started_at + (int64_t)e->reissue_guard -
+			       store_now(e->store);
+		log_info("gate.reconcile", "gate=%" PRIu64 " desired=%d effect=\"the previous run's "
+			 "call may still land; looking again in %lld ms\"", g->rec.id, svc->desired,
+			 (long long)wait);
+		g->reconcile_left = 0;
+		tpush_in(e, (uint64_t)wait, g->rec.id, T_RECONCILE);
 	} else if (svc->desired == g->rec.exec_from) {
 		/* intent recorded, not applied: issue the call now (absolute count,
 		 * idempotent; this is the one effective call) */
@@ -976,6 +992,7 @@ int gate_engine_create(const struct gate_engine_opts *o, struct gate_engine **ou
 	e->reconcile_tries = o->reconcile_tries ? o->reconcile_tries : DEFAULT_RECONCILE_TRIES;
 	e->reconcile_retry = o->reconcile_retry_ms ? o->reconcile_retry_ms
 						   : DEFAULT_RECONCILE_RETRY_MS;
+	e->reissue_guard = o->reissue_guard_ms ? o->reissue_guard_ms : DEFAULT_REISSUE_GUARD_MS;
 	if (uv_timer_init(o->loop, &e->timer) != 0) {
 		free(e);
 		return bot_error_set(err, BOT_EIO, "gate: cannot create the timer");

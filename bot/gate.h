@@ -84,6 +84,10 @@ struct gate_engine_opts {
 	uint64_t reminder_gap_ms; /* min gap between reminders of a gate; 0 = 30 s */
 	unsigned reconcile_tries; /* describe attempts when reconciling; 0 = 5 */
 	uint64_t reconcile_retry_ms; /* between them; 0 = 5 s */
+	/* After a restart, an EXECUTING gate whose call has not landed is only
+	 * re-issued once this long has passed since the call started (the
+	 * dead run's request may still be in flight); 0 = 20 s. */
+	uint64_t reissue_guard_ms;
 };
 
 /* 0, BOT_EINVAL (missing loop/store/cloud/post_request), BOT_ENOMEM, BOT_EIO. */
@@ -113,7 +117,8 @@ struct gate_recover_stats {
  *   EXECUTING -> reconcile: describe; desired == target -> SUCCEEDED
  *     "reconciled after restart" (no call); desired == the value seen before
  *     the call (exec_from) -> the call did not take effect: call it once
- *     more (UpdateService with an absolute count is idempotent); anything
+ *     more (UpdateService with an absolute count is idempotent), but not
+ *     before reissue_guard_ms after the call started; anything
  *     else -> FAILED "reconcile_conflict" (someone else changed it; never
  *     overwritten blindly).
  * st may be NULL. */

@@ -439,6 +439,9 @@ int main(int argc, char **argv)
 		.loop = bot_loop_uv(c.loop), .store = c.store, .cloud = c.cloud,
 		.obs = {.post_request = post_request, .ud = &c},
 		.reconcile_retry_ms = 50,
+		/* the proxy adds 20 ms; the test waits for it to be idle before a
+		 * restart, so a short guard is enough here */
+		.reissue_guard_ms = 100,
 	};
 	if (gate_engine_create(&eo, &c.eng, &err) != BOT_EOK)
 		goto fail;

@@ -339,6 +339,7 @@ static void start_engine(struct fixture *f)
 		.obs = {.post_request = post_request, .on_change = on_change, .ud = f},
 		.reminder_gap_ms = f->reminder_gap_ms,
 		.reconcile_retry_ms = 20,
+		.reissue_guard_ms = 300,
 	};
 	assert_int_equal(gate_engine_create(&o, &f->eng, &err), 0);
 }
@@ -989,32 +990,36 @@ static void test_cancelled_calls_conclude_nothing(void **state)
 	struct gate_recover_stats st;
 	uint64_t id = request_delivered(f, 60000);
 
+	/* UpdateService cut short: the gate stays EXECUTING */
 	f->cloud.fail_scale = BOT_ECANCELLED;
 	click(f, id, "UALICE", GATE_VOTE_APPROVE, NULL, &r);
 	assert_true(wait_state(f, id, GATE_EXECUTING, 2000));
 	run_for(f, 50);
 	assert_int_equal(stored_state(f, id), GATE_EXECUTING);
 	assert_int_equal(f->cloud.scale_calls, 1);
-
+	/* the next start reconciles it: it never landed, so it is sent again */
 	f->cloud.fail_scale = 0;
+	restart(f, &st);
+	assert_int_equal(st.reconciling, 1);
+	assert_true(wait_state(f, id, GATE_SUCCEEDED, 2000));
+	assert_int_equal(f->cloud.scale_calls, 2);
+	assert_int_equal(f->cloud.applied, 1);
+
+	/* the re-check cut short: the gate stays APPROVED */
+	f->cloud.desired = 1;
 	f->cloud.fail_describe = BOT_ECANCELLED;
 	uint64_t id2 = request_delivered(f, 60000);
 	click(f, id2, "UALICE", GATE_VOTE_APPROVE, NULL, &r);
 	run_for(f, 50);
 	assert_int_equal(stored_state(f, id2), GATE_APPROVED);
-	assert_int_equal(f->cloud.scale_calls, 1);
-
-	/* the next start picks both up: one reconciled, one executed */
+	assert_int_equal(f->cloud.scale_calls, 2);
+	/* the next start resumes it */
 	f->cloud.fail_describe = 0;
 	restart(f, &st);
-	assert_int_equal(st.reconciling, 1);
 	assert_int_equal(st.resumed, 1);
-	assert_true(wait_state(f, id, GATE_SUCCEEDED, 2000));
 	assert_true(wait_state(f, id2, GATE_SUCCEEDED, 2000));
-	assert_int_equal(count_audit(f, "to_state='FAILED'"), 0);
-	/* the cancelled call never landed, so it was issued once more; id2 once */
 	assert_int_equal(f->cloud.scale_calls, 3);
-	assert_int_equal(f->cloud.applied, 2);
+	assert_int_equal(count_audit(f, "to_state='FAILED'"), 0);
 }
 
 /* ---- restart ----------------------------------------------------------- */
@@ -1115,8 +1120,14 @@ static void test_restart_executing_not_applied(void **state)
 	/* the lost call never lands; the re-issued one does */
 	f->cloud.hold_scale = false;
 	f->cloud.apply_on_call = true;
+	uint64_t t0 = mono();
 	restart(f, &st);
+	/* not at once: the dead run's call might still be in flight */
+	run_for(f, 100);
+	assert_int_equal(f->cloud.scale_calls, 1);
+	assert_int_equal(stored_state(f, id), GATE_EXECUTING);
 	assert_true(wait_state(f, id, GATE_SUCCEEDED, 2000));
+	assert_true(mono() - t0 >= 250); /* the guard (300 ms from the call) was kept */
 	assert_int_equal(f->cloud.scale_calls, 2);
 	assert_int_equal(f->cloud.applied, 1); /* exactly one effective call */
 	assert_int_equal(f->cloud.desired, 5);
