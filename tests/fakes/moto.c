@@ -1,5 +1,6 @@
 /* moto.c - start, seed and stop a moto_server (see moto.h). */
 #include "tests/fakes/moto.h"
+#include "tests/fakes/proc.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -44,20 +45,6 @@ static void msgf(char *msg, size_t n, const char *fmt, ...)
 	va_end(ap);
 }
 
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
 static int free_port(void)
 {
 	struct sockaddr_in sa;
@@ -96,60 +83,14 @@ static bool on_path(const char *prog)
 	return false;
 }
 
-/* fork + exec argv with stdout to out_path and stderr to err_path (NULL:
- * same file). The child dies with us. */
-static pid_t spawn(char *const argv[], const char *out_path, bool die_with_parent)
-{
-	pid_t parent = getpid(), pid = fork();
-
-	if (pid != 0)
-		return pid;
-	if (die_with_parent) {
-		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(126);
-	}
-	int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd >= 0) {
-		(void)dup2(fd, 1);
-		(void)dup2(fd, 2);
-		close(fd);
-	}
-	int devnull = open("/dev/null", O_RDONLY);
-	if (devnull >= 0) {
-		(void)dup2(devnull, 0);
-		close(devnull);
-	}
-	execvp(argv[0], argv);
-	_exit(127);
-}
-
-/* Wait for pid up to ms; returns its status, or -1 on timeout (still running). */
-static int wait_for(pid_t pid, long ms)
-{
-	long end = now_ms() + ms;
-	int st;
-
-	for (;;) {
-		pid_t r = waitpid(pid, &st, WNOHANG);
-		if (r == pid)
-			return st;
-		if (r < 0 && errno != EINTR)
-			return 0;
-		if (now_ms() >= end)
-			return -1;
-		sleep_ms(20);
-	}
-}
-
 static void kill_and_reap(pid_t pid)
 {
 	if (pid <= 0)
 		return;
 	(void)kill(pid, SIGTERM);
-	if (wait_for(pid, STOP_GRACE_MS) == -1) {
+	if (proc_wait(pid, STOP_GRACE_MS, 20) == -1) {
 		(void)kill(pid, SIGKILL);
-		(void)wait_for(pid, STOP_GRACE_MS);
+		(void)proc_wait(pid, STOP_GRACE_MS, 20);
 	}
 }
 
@@ -267,15 +208,15 @@ static int start_server(struct moto *m, char *msg, size_t n)
 		snprintf(m->url, sizeof m->url, "http://127.0.0.1:%d", m->port);
 		snprintf(log, sizeof log, "%s/moto.log", m->dir);
 		char *argv[] = { "moto_server", "-H", "127.0.0.1", "-p", port, NULL };
-		m->pid = spawn(argv, log, true);
+		m->pid = proc_spawn(argv, log, 0);
 		if (m->pid < 0) {
 			msgf(msg, n, "fork: %s", strerror(errno));
 			return -1;
 		}
-		long end = now_ms() + START_TIMEOUT_MS;
+		long end = proc_now_ms() + START_TIMEOUT_MS;
 		char url[128];
 		snprintf(url, sizeof url, "%s/moto-api/", m->url);
-		while (now_ms() < end) {
+		while (proc_now_ms() < end) {
 			int st;
 			if (waitpid(m->pid, &st, WNOHANG) == m->pid) {
 				m->pid = 0;
@@ -283,7 +224,7 @@ static int start_server(struct moto *m, char *msg, size_t n)
 			}
 			if (request(url, NULL, NULL, NULL) == 200)
 				return 0;
-			sleep_ms(100);
+			proc_sleep_ms(100);
 		}
 		if (m->pid) {
 			kill_and_reap(m->pid);
@@ -301,14 +242,14 @@ static int start_server(struct moto *m, char *msg, size_t n)
 
 static int run_script(struct moto *m, char *const argv[], const char *out_path, char *msg, size_t n)
 {
-	pid_t pid = spawn(argv, out_path, true);
+	pid_t pid = proc_spawn(argv, out_path, 0);
 	int st;
 
 	if (pid < 0) {
 		msgf(msg, n, "fork: %s", strerror(errno));
 		return -1;
 	}
-	st = wait_for(pid, SEED_TIMEOUT_MS);
+	st = proc_wait(pid, SEED_TIMEOUT_MS, 20);
 	if (st == -1) {
 		kill_and_reap(pid);
 		msgf(msg, n, "%s timed out", argv[1]);

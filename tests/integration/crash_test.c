@@ -76,6 +76,7 @@
 #include "bot/store.h"
 #include "tests/fakes/ledger.h"
 #include "tests/fakes/moto.h"
+#include "tests/fakes/proc.h"
 
 #define CLUSTER "crash-cluster"
 #define MIN_KILLS 200
@@ -138,20 +139,6 @@ static struct {
 
 /* ---- small helpers ----------------------------------------------------- */
 
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
 /* xorshift64*: the kill schedule, reproducible from the printed seed. */
 static uint64_t rnd(void)
 {
@@ -172,50 +159,6 @@ static long env_long(const char *name, long dflt)
 	errno = 0;
 	n = strtol(v, &end, 0);
 	return errno || *end ? dflt : n;
-}
-
-/* fork + exec argv, stdout and stderr appended to log; dies with us. */
-static pid_t spawn(char *const argv[], const char *log)
-{
-	pid_t parent = getpid(), pid = fork();
-
-	if (pid != 0)
-		return pid;
-	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(126);
-	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-	if (fd >= 0) {
-		(void)dup2(fd, 1);
-		(void)dup2(fd, 2);
-		close(fd);
-	}
-	int devnull = open("/dev/null", O_RDONLY);
-	if (devnull >= 0) {
-		(void)dup2(devnull, 0);
-		close(devnull);
-	}
-	execv(argv[0], argv);
-	_exit(127);
-}
-
-/* Its status, or -1 if it is still running after ms. (Sleeps between
- * looks; a status of a killed child is reaped here too.) */
-static int wait_for(pid_t pid, long ms)
-{
-	long end = now_ms() + ms;
-	int st;
-
-	for (;;) {
-		pid_t r = waitpid(pid, &st, WNOHANG);
-		if (r == pid)
-			return st;
-		if (r < 0 && errno != EINTR)
-			return -2;
-		if (now_ms() >= end)
-			return -1;
-		sleep_ms(2);
-	}
 }
 
 static void kill_child(void)
@@ -264,12 +207,12 @@ static int run_seed(const char *out, bool dump)
 	snprintf(n, sizeof n, "%d", T.gates);
 	char *argv[] = {"/usr/bin/env", "python3", T.seed_script, (char *)moto_url(T.moto),
 			"--cluster", CLUSTER, "--services", n, dump ? "--dump" : NULL, NULL};
-	pid_t pid = spawn(argv, out);
+	pid_t pid = proc_spawn(argv, out, PROC_APPEND);
 	int st;
 
 	if (pid < 0)
 		return -1;
-	st = wait_for(pid, SCRIPT_TIMEOUT_MS);
+	st = proc_wait(pid, SCRIPT_TIMEOUT_MS, 2);
 	if (st == -1) {
 		(void)kill(pid, SIGKILL);
 		(void)waitpid(pid, NULL, 0);
@@ -313,7 +256,7 @@ static int setup(void **state)
 	char msg[4096], out[160];
 	(void)state;
 
-	T.t_start = now_ms();
+	T.t_start = proc_now_ms();
 	/* a runner may have left SIGCHLD ignored; then waitpid() cannot
 	 * report a child's status */
 	signal(SIGCHLD, SIG_DFL);
@@ -354,7 +297,7 @@ static int setup(void **state)
 	env_for_child();
 	printf("crash: seed=%" PRIu64 " gates=%d kills=%d latency=%d ms (replay: "
 	       "CHATOPS_CRASH_SEED=%" PRIu64 ") setup %.1f s\n", T.seed, T.gates, T.kills,
-	       T.latency_ms, T.seed, (double)(now_ms() - T.t_start) / 1000.0);
+	       T.latency_ms, T.seed, (double)(proc_now_ms() - T.t_start) / 1000.0);
 	fflush(stdout);
 	return 0;
 }
@@ -482,21 +425,21 @@ static void kill_loop(int hits[HIT_COUNT], int *exec_gates, long *life_ms)
 		char *argv[] = {T.child, "--db", T.db, "--gates", gates, "--cluster", CLUSTER,
 				"--post-ms", POST_MS, "--send-delay-ms", SEND_DELAY_MS, "--stay",
 				NULL};
-		long t0 = now_ms();
-		T.pid = spawn(argv, T.log);
+		long t0 = proc_now_ms();
+		T.pid = proc_spawn(argv, T.log, PROC_APPEND);
 		assert_true(T.pid > 0);
-		st = wait_for(T.pid, wait);
+		st = proc_wait(T.pid, wait, 2);
 		if (st != -1) {
 			T.pid = 0;
 			print_tail(T.log);
 			fail_msg("crash: life %d ended on its own before its kill (status %d)", k, st);
 		}
 		assert_int_equal(kill(T.pid, SIGKILL), 0);
-		st = wait_for(T.pid, 5000);
+		st = proc_wait(T.pid, 5000, 2);
 		assert_true(st >= 0);
 		assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 		T.pid = 0;
-		*life_ms += now_ms() - t0;
+		*life_ms += proc_now_ms() - t0;
 		ledger_snapshot(before);
 		/* then whatever the dead child had sent reaches moto */
 		if (ledger_wait_idle(T.ledger, IDLE_TIMEOUT_MS) != 0)
@@ -658,7 +601,7 @@ static int check_gate(const struct store_gate *g, json_t *desired, struct tally 
 static void test_crash_loop(void **state)
 {
 	int hits[HIT_COUNT] = {0}, exec_gates = 0, bad = 0, st;
-	long life_ms = 0, t_loop = now_ms(), t_final;
+	long life_ms = 0, t_loop = proc_now_ms(), t_final;
 	char gates[16];
 	struct store *s;
 	struct store_gate *v = NULL;
@@ -669,7 +612,7 @@ static void test_crash_loop(void **state)
 	(void)state;
 
 	kill_loop(hits, &exec_gates, &life_ms);
-	t_final = now_ms();
+	t_final = proc_now_ms();
 	printf("crash: %d kills in %.1f s (lives %.1f s, %.0f ms each on average)\n", T.kills,
 	       (double)(t_final - t_loop) / 1000.0, (double)life_ms / 1000.0,
 	       (double)life_ms / T.kills);
@@ -683,9 +626,9 @@ static void test_crash_loop(void **state)
 	snprintf(gates, sizeof gates, "%d", T.gates);
 	char *argv[] = {T.child, "--db", T.db, "--gates", gates, "--cluster", CLUSTER,
 			"--post-ms", POST_MS, "--send-delay-ms", SEND_DELAY_MS, NULL};
-	T.pid = spawn(argv, T.final_log);
+	T.pid = proc_spawn(argv, T.final_log, PROC_APPEND);
 	assert_true(T.pid > 0);
-	st = wait_for(T.pid, FINAL_TIMEOUT_MS);
+	st = proc_wait(T.pid, FINAL_TIMEOUT_MS, 2);
 	if (st < 0) {
 		kill_child();
 		print_tail(T.final_log);
@@ -696,7 +639,7 @@ static void test_crash_loop(void **state)
 		print_tail(T.final_log);
 		fail_msg("crash: the last life ended with status %d without ALL FINAL", st);
 	}
-	printf("crash: last life finished in %.1f s\n", (double)(now_ms() - t_final) / 1000.0);
+	printf("crash: last life finished in %.1f s\n", (double)(proc_now_ms() - t_final) / 1000.0);
 	assert_int_equal(ledger_wait_idle(T.ledger, IDLE_TIMEOUT_MS), 0);
 
 	/* the verdict */
@@ -749,7 +692,7 @@ static void test_crash_loop(void **state)
 	       t.reissued, t.timer_after_restart);
 	printf("crash: UpdateService calls in the ledger %d; audit chain: %zu events, %s\n",
 	       total_updates, events, vrc == 0 ? "verified" : "BROKEN");
-	printf("crash: total %.1f s\n", (double)(now_ms() - T.t_start) / 1000.0);
+	printf("crash: total %.1f s\n", (double)(proc_now_ms() - T.t_start) / 1000.0);
 	fflush(stdout);
 
 	assert_int_equal(bad, 0);
