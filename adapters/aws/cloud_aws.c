@@ -7,6 +7,7 @@
 #include "adapters/aws/util.h"
 #include "bot/log.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,21 @@ static const char *op_region(const struct op *o)
 	return o->region[0] ? o->region : NULL;
 }
 
+/* ECS answers "not found" as a failure entry, not an error: make it one. */
+static void missing(struct cloud_error *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void missing(struct cloud_error *e, const char *fmt, ...)
+{
+	va_list ap;
+
+	memset(e, 0, sizeof *e);
+	e->code = BOT_ENOTFOUND;
+	aws__copy(e->aws_code, sizeof e->aws_code, "MISSING");
+	va_start(ap, fmt);
+	vsnprintf(e->message, sizeof e->message, fmt, ap);
+	va_end(ap);
+	e->attempts = 1;
+}
+
 static void on_describe(void *ud, const struct cloud_error *err, const struct aws_ecs_services *r)
 {
 	struct op *o = ud;
@@ -139,13 +155,8 @@ static void on_describe(void *ud, const struct cloud_error *err, const struct aw
 	if (err) {
 		o->cb.describe(o->ud, err, NULL);
 	} else if (r->n == 0) {
-		memset(&e, 0, sizeof e);
-		e.code = BOT_ENOTFOUND;
-		aws__copy(e.aws_code, sizeof e.aws_code, "MISSING");
-		snprintf(e.message, sizeof e.message, "service %.200s not found in cluster %.200s (%.60s)",
-			 o->service, o->cluster,
-			 r->n_failures && r->failures[0].reason ? r->failures[0].reason : "no such service");
-		e.attempts = 1;
+		missing(&e, "service %.200s not found in cluster %.200s (%.60s)", o->service, o->cluster,
+			r->n_failures && r->failures[0].reason ? r->failures[0].reason : "no such service");
 		o->cb.describe(o->ud, &e, NULL);
 	} else {
 		o->cb.describe(o->ud, NULL, r->v[0]);
@@ -380,12 +391,8 @@ static void on_cluster(void *ud, const struct cloud_error *err, const struct aws
 	if (err) {
 		o->cb.cluster(o->ud, err, NULL);
 	} else if (r->n == 0) {
-		memset(&e, 0, sizeof e);
-		e.code = BOT_ENOTFOUND;
-		aws__copy(e.aws_code, sizeof e.aws_code, "MISSING");
-		snprintf(e.message, sizeof e.message, "cluster %.200s not found (%.60s)", o->cluster,
-			 r->n_failures && r->failures[0].reason ? r->failures[0].reason : "no such cluster");
-		e.attempts = 1;
+		missing(&e, "cluster %.200s not found (%.60s)", o->cluster,
+			r->n_failures && r->failures[0].reason ? r->failures[0].reason : "no such cluster");
 		o->cb.cluster(o->ud, &e, NULL);
 	} else {
 		o->cb.cluster(o->ud, NULL, &r->v[0]);
