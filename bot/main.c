@@ -161,7 +161,9 @@ static void apply_log_level(const struct opts *o, const struct config *cfg)
 		log_set_level(l);
 }
 
-static int load_config(const struct opts *o, struct config **out)
+/* reloading: a refused file leaves the running configuration in force, and
+ * the message says so rather than "nothing was started". */
+static int load_config(const struct opts *o, bool reloading, struct config **out)
 {
 	struct config_errors errs = {0};
 	unsigned flags = o->chat == CHAT_SLACK ? CONFIG_NEED_SLACK : 0;
@@ -169,8 +171,10 @@ static int load_config(const struct opts *o, struct config **out)
 
 	if (rc) {
 		config_errors_print(&errs, stderr);
-		fprintf(stderr, "chatops-bot: %s: %zu problem%s; nothing was started\n", o->config,
-			errs.n, errs.n == 1 ? "" : "s");
+		fprintf(stderr, "chatops-bot: %s: %zu problem%s; %s\n", o->config, errs.n,
+			errs.n == 1 ? "" : "s",
+			reloading ? "reload refused, the previous configuration stays in force"
+				  : "nothing was started");
 	}
 	config_errors_free(&errs);
 	return rc;
@@ -190,7 +194,7 @@ static void on_reload_signal(void *ud, int signum)
 	(void)signum;
 
 	log_info("config.reload", "path=%s", b->o.config);
-	if (load_config(&b->o, &cfg) != BOT_EOK) {
+	if (load_config(&b->o, true, &cfg) != BOT_EOK) {
 		log_error("config.reload", "result=kept_old reason=\"the new file has errors (printed above)\"");
 		return;
 	}
@@ -465,7 +469,7 @@ int main(int argc, char **argv)
 	rc = parse_args(argc, argv, &b.o);
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	if (load_config(&b.o, &b.cfg) != BOT_EOK)
+	if (load_config(&b.o, false, &b.cfg) != BOT_EOK)
 		return 2;
 	apply_log_level(&b.o, b.cfg);
 	if (b.o.check_config) {
