@@ -306,8 +306,9 @@ int moto_start(const struct moto_opts *o, struct moto **out, char *msg, size_t n
 		o = &none;
 	if (!on_path("moto_server")) {
 		msgf(msg, n, "moto_server is not on PATH. The AWS integration tests need it: "
-		     "install it with `pip install 'moto[server]' boto3` (then make sure "
-		     "moto_server is on PATH) and run the tests again.");
+		     "run ./scripts/install-moto (a pinned moto in a venv under ~/.cache, "
+		     "which the tests find), or install it with `pip install 'moto[server]' "
+		     "boto3` and put moto_server on PATH, then run the tests again.");
 		return -1;
 	}
 	if (!registered) {

@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/fakes/moto.h"
+
 #define SECRET_BOT "xoxb-1111-2222-cli-test-secret-bot"
 #define SECRET_APP "xapp-1-A0-3333-cli-test-secret-app"
 #define OUT_MAX (256 * 1024)
@@ -239,6 +241,8 @@ static void test_console_session_reload_and_stop(void **state)
 	write_file(live, "services: [\n");
 	kill(p.pid, SIGHUP);
 	assert_true(wait_out(&p, "result=kept_old"));
+	assert_non_null(strstr(p.buf, "reload refused, the previous configuration stays in force"));
+	assert_null(strstr(p.buf, "nothing was started"));
 	assert_int_equal(write(p.in, "/chatops\n", 9), 9);
 	assert_true(wait_out(&p, "event=command name=/chatops"));
 
@@ -253,12 +257,101 @@ static void test_console_session_reload_and_stop(void **state)
 	no_secrets(&p);
 }
 
+/* The README's demo lines (between its demo-session markers), one each,
+ * without the code block's indent; returns how many. */
+static size_t readme_demo_lines(char lines[][128], size_t max)
+{
+	char path[512], buf[512];
+	bool in = false;
+	size_t n = 0;
+	snprintf(path, sizeof path, "%s/README.md", getenv("CHATOPS_SOURCE_ROOT"));
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(buf, sizeof buf, f)) {
+		buf[strcspn(buf, "\n")] = '\0';
+		if (strstr(buf, "<!-- demo-session:begin -->"))
+			in = true;
+		else if (strstr(buf, "<!-- demo-session:end -->"))
+			in = false;
+		else if (in && strncmp(buf, "    ", 4) == 0 && n < max)
+			snprintf(lines[n++], sizeof lines[0], "%.120s", buf + 4);
+	}
+	fclose(f);
+	return n;
+}
+
+/* What each kind of README line must lead to on the console. A line the
+ * table does not know fails the test, so README and test change together. */
+static const char *demo_effect(const char *line)
+{
+	static const struct { const char *prefix, *effect; } table[] = {
+		{"/investigate ", "Investigation: mysecretword-service"},
+		{"/scale ", "[ Approve ]  type: approve #1"},
+		{"as ", "you are now @U0APPROVER1"},
+		{"approve #1", "*Done:* desired count set to 100 (was 1)"},
+		{"/gates", "*#1* mysecretword-service → 100 · SUCCEEDED"},
+	};
+	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+		if (strncmp(line, table[i].prefix, strlen(table[i].prefix)) == 0)
+			return table[i].effect;
+	return NULL;
+}
+
+/* README's demo session works exactly as printed: the bot with the example
+ * config and the console chat, against moto seeded like the lab (as
+ * scripts/demo does). */
+static void test_readme_demo_session(void **state)
+{
+	char lines[16][128], cfg[512], db[128], msg[512];
+	struct moto *moto = NULL;
+	struct proc *p = calloc(1, sizeof *p);
+	size_t n = readme_demo_lines(lines, 16);
+	(void)state;
+	assert_non_null(p);
+	assert_true(n >= 5);
+	if (moto_start(&(struct moto_opts){.no_auth = true}, &moto, msg, sizeof msg) != 0)
+		fail_msg("%s", msg);
+	snprintf(cfg, sizeof cfg, "%s/config/example.yaml", getenv("CHATOPS_SOURCE_ROOT"));
+	snprintf(db, sizeof db, "%s/demo.db", dir);
+	setenv("CHATOPS_DB", db, 1);
+	setenv("AWS_ENDPOINT_URL", moto_url(moto), 1);
+	setenv("AWS_ACCESS_KEY_ID", "demo", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "demo-secret", 1);
+	setenv("AWS_REGION", "us-east-1", 1);
+
+	spawn(p, (char *[]){bin, "--config", cfg, "--chat", "console", "--log-level", "warn", NULL});
+	assert_true(wait_out(p, "Type help for help."));
+	for (size_t i = 0; i < n; i++) {
+		const char *effect = demo_effect(lines[i]);
+		size_t len = strlen(lines[i]);
+		if (!effect)
+			fail_msg("README demo line '%s' has no expected effect in this test", lines[i]);
+		assert_int_equal(write(p->in, lines[i], len), (ssize_t)len);
+		assert_int_equal(write(p->in, "\n", 1), 1);
+		if (!wait_out(p, effect))
+			fail_msg("after '%s': no '%s' in:\n%s", lines[i], effect, p->buf);
+	}
+	assert_null(strstr(p->buf, "has no \""));
+	assert_null(strstr(p->buf, "with buttons"));
+	assert_int_equal(write(p->in, "quit\n", 5), 5);
+	assert_int_equal(finish(p), 0);
+
+	unsetenv("CHATOPS_DB");
+	unsetenv("AWS_ENDPOINT_URL");
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	unsetenv("AWS_REGION");
+	moto_stop(moto);
+	free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_check_config),
 		cmocka_unit_test(test_console_session_reload_and_stop),
+		cmocka_unit_test(test_readme_demo_session),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
