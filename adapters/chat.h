@@ -61,6 +61,10 @@ struct chat_message {
 	const char *text;        /* mrkdwn fallback / notification text; required */
 	const struct chat_block *blocks;
 	size_t n_blocks;
+	/* Optional short name people use for what the message is about, e.g.
+	 * "#12" for request 12. A backend may let people point at the message
+	 * by it (the console's "approve #12"). */
+	const char *ref;
 };
 
 enum chat_event_type {

@@ -315,7 +315,9 @@ void card_render(struct card *c, const struct store_gate *g, const struct card_i
 		put(c->fallback, sizeof c->fallback, &o, " unless an approver denies)");
 	}
 
+	snprintf(c->ref, sizeof c->ref, "#%" PRIu64, g->id);
 	c->msg = (struct chat_message){
 		.channel = g->channel, .text = c->fallback, .blocks = c->blocks, .n_blocks = nb,
+		.ref = c->ref,
 	};
 }

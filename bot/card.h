@@ -44,6 +44,7 @@ struct card {
 	char context[400];
 	char fallback[600];
 	char value[24];
+	char ref[24];
 	char confirm_text[200];
 };
 

@@ -26,6 +26,7 @@ struct kept_button {
 struct kept_msg {
 	unsigned long id;
 	char *channel;
+	char *ref;          /* the message's chat_message.ref, e.g. "#3"; may be NULL */
 	struct kept_button buttons[MAX_BUTTONS];
 	size_t n_buttons;
 };
@@ -229,7 +230,12 @@ static void render_message(struct console *c, const char *header, unsigned long 
 			for (size_t k = 0; k < bl->n_buttons; k++) {
 				char lower[64];
 				label_lower(lower, sizeof lower, bl->buttons[k].text);
-				outf(c, "%s[ %s ]  type: %s %lu\n", ind, bl->buttons[k].text, lower, id);
+				if (m->ref)
+					outf(c, "%s[ %s ]  type: %s %s\n", ind, bl->buttons[k].text,
+					     lower, m->ref);
+				else
+					outf(c, "%s[ %s ]  type: %s %lu\n", ind, bl->buttons[k].text,
+					     lower, id);
 			}
 			break;
 		}
@@ -241,6 +247,7 @@ static void render_message(struct console *c, const char *header, unsigned long 
 static void kept_clear(struct kept_msg *k)
 {
 	free(k->channel);
+	free(k->ref);
 	for (size_t i = 0; i < k->n_buttons; i++) {
 		free(k->buttons[i].action_id);
 		free(k->buttons[i].text);
@@ -255,6 +262,17 @@ static struct kept_msg *kept_find(struct console *c, unsigned long id)
 	for (size_t i = 0; i < c->n_kept; i++) {
 		struct kept_msg *k = &c->kept[(c->kept_head + i) % MAX_KEPT];
 		if (k->id == id)
+			return k;
+	}
+	return NULL;
+}
+
+/* The newest kept message whose ref is ref ("#3"), or NULL. */
+static struct kept_msg *kept_find_ref(struct console *c, const char *ref)
+{
+	for (size_t i = c->n_kept; i-- > 0;) {
+		struct kept_msg *k = &c->kept[(c->kept_head + i) % MAX_KEPT];
+		if (k->ref && strcmp(k->ref, ref) == 0)
 			return k;
 	}
 	return NULL;
@@ -281,6 +299,8 @@ static int kept_store(struct console *c, unsigned long id, const struct chat_mes
 	k->id = id;
 	k->channel = dup_or_empty(m->channel ? m->channel : c->channel);
 	if (!k->channel)
+		return BOT_ENOMEM;
+	if (m->ref && !(k->ref = strdup(m->ref)))
 		return BOT_ENOMEM;
 	for (size_t i = 0; i < m->n_blocks; i++) {
 		const struct chat_block *bl = &m->blocks[i];
@@ -406,7 +426,8 @@ static void console_help(struct console *c)
 		"  /chatops help                 list the bot's commands\n"
 		"  /investigate <service>        look at a service\n"
 		"  /scale <service> <count>      ask to scale (approvers get buttons)\n"
-		"  <button> <message-number>     press a button, e.g. approve 3\n"
+		"  <button> #<request>           press a request card's button, e.g. approve #1\n"
+		"  <button> <message-number>     press a button on message N, e.g. approve 3\n"
 		"  as <user-id>                  act as another person, e.g. as U0APPROVER1\n"
 		"  whoami                        who you are acting as\n"
 		"  quit                          stop the bot (Ctrl-D works too)\n");
@@ -431,6 +452,65 @@ static bool valid_user_id(const char *s)
 	for (size_t i = 1; i < n; i++)
 		if (!isupper((unsigned char)s[i]) && !isdigit((unsigned char)s[i]))
 			return false;
+	return true;
+}
+
+/* Press the button labelled label on the message target names: a message
+ * number ("3") or a ref shown on a card ("#1"). false when target is
+ * neither, or (quiet: a label of several words, which may as well be free
+ * text) when there is no such button; the line is then text for the bot. */
+static bool press_named(struct console *c, const char *label, const char *target, bool quiet)
+{
+	struct kept_msg *k;
+	char *end = NULL;
+
+	if (target[0] == '#') {
+		k = kept_find_ref(c, target);
+		if (!k && quiet)
+			return false;
+		if (!k) {
+			outf(c, "  no card %s with buttons\n", target);
+			return true;
+		}
+	} else {
+		unsigned long id = strtoul(target, &end, 10);
+		if (!isdigit((unsigned char)target[0]) || *end)
+			return false;
+		k = kept_find(c, id);
+		if (!k && quiet)
+			return false;
+		if (!k) {
+			outf(c, "  no message %lu with buttons\n", id);
+			return true;
+		}
+	}
+	for (size_t i = 0; i < k->n_buttons; i++) {
+		char lower[64];
+		label_lower(lower, sizeof lower, k->buttons[i].text);
+		if (strcasecmp(lower, label) != 0)
+			continue;
+		if (k->buttons[i].confirm) {
+			outf(c, "  %s  Confirm? [y/N] ", k->buttons[i].confirm_text);
+			out_str(c, "\n");
+			c->pending_confirm = true;
+			c->pc_msg = k->id;
+			c->pc_button = i;
+			c->pc_user = strdup(c->user);
+			if (!c->pc_user)
+				c->pending_confirm = false;
+			return true;
+		}
+		press(c, k, i);
+		return true;
+	}
+	if (quiet)
+		return false;
+	if (k->n_buttons)
+		outf(c, "  %s %s has no \"%s\" button\n", k->ref && target[0] == '#' ? "card" : "message",
+		     target, label);
+	else
+		outf(c, "  %s %s has no buttons (any more)\n",
+		     k->ref && target[0] == '#' ? "card" : "message", target);
 	return true;
 }
 
@@ -495,40 +575,18 @@ static void handle_line(struct console *c, char *line)
 		outf(c, "  you are now @%s\n", c->user);
 		return;
 	}
-	/* "<button label> <message number>" */
-	char label[64];
-	unsigned long id;
-	int used = 0;
-	if (sscanf(line, "%63s %lu%n", label, &id, &used) == 2 && line[used] == '\0') {
-		struct kept_msg *k = kept_find(c, id);
-		if (!k) {
-			outf(c, "  no message %lu with buttons\n", id);
+	/* "<button label> <message number>" or "<button label> #<request>";
+	 * a label may have spaces ("scale to 2 1") */
+	char *sp = strrchr(line, ' ');
+	if (sp && sp > line && (size_t)(sp - line) < 64) {
+		char label[64];
+		size_t ln = (size_t)(sp - line);
+		while (ln && line[ln - 1] == ' ')
+			ln--;
+		memcpy(label, line, ln);
+		label[ln] = '\0';
+		if (ln && press_named(c, label, sp + 1, strchr(label, ' ') != NULL))
 			return;
-		}
-		for (size_t i = 0; i < k->n_buttons; i++) {
-			char lower[64];
-			label_lower(lower, sizeof lower, k->buttons[i].text);
-			if (strcasecmp(lower, label) != 0)
-				continue;
-			if (k->buttons[i].confirm) {
-				outf(c, "  %s  Confirm? [y/N] ", k->buttons[i].confirm_text);
-				out_str(c, "\n");
-				c->pending_confirm = true;
-				c->pc_msg = id;
-				c->pc_button = i;
-				c->pc_user = strdup(c->user);
-				if (!c->pc_user)
-					c->pending_confirm = false;
-				return;
-			}
-			press(c, k, i);
-			return;
-		}
-		if (k->n_buttons)
-			outf(c, "  message %lu has no \"%s\" button\n", id, label);
-		else
-			outf(c, "  message %lu has no buttons (any more)\n", id);
-		return;
 	}
 	struct chat_event ev = {.type = CHAT_EV_MENTION, .text = line};
 	emit(c, &ev);

@@ -208,6 +208,65 @@ static void test_buttons_render_and_press(void **state)
 	assert_non_null(strstr(f->screen, "usage: as <user-id>"));
 }
 
+/* A card names itself with a ref ("#7"); buttons are pressed by it, and the
+ * newest message with that ref is the one pressed (a card posted after an
+ * investigation report is message 2, not 1). */
+static void test_press_by_ref(void **state)
+{
+	struct fixture *f = *state;
+	int rc = -1;
+	struct chat_message report = {.channel = "C0OPS", .text = "report"};
+	struct chat_message m = {.channel = "C0OPS", .text = "Scale request", .blocks = blocks,
+				 .n_blocks = BOT_ARRAY_LEN(blocks), .ref = "#7"};
+	assert_int_equal(chat_post(f->chat, &report, on_posted, &rc), 0);
+	assert_int_equal(chat_post(f->chat, &m, on_posted, &rc), 0);
+	assert_string_equal(posted_ts, "2");
+	drain_screen(f);
+	assert_non_null(strstr(f->screen, "[ Approve ]  type: approve #7"));
+
+	type(f, "approve #7\n", 1);
+	assert_string_equal(f->seen.ev[0].action, "gate.approve");
+	assert_string_equal(f->seen.ev[0].ts, "2");
+	type(f, "deny #7\n", 1);
+	type(f, "y\n", 2);
+	assert_string_equal(f->seen.ev[1].action, "gate.deny");
+	assert_string_equal(f->seen.ev[1].ts, "2");
+
+	type(f, "approve #8\n", 2);
+	assert_non_null(strstr(f->screen, "no card #8 with buttons"));
+	type(f, "approve 1\n", 2);
+	assert_non_null(strstr(f->screen, "message 1 has no buttons"));
+
+	/* the card decided: its update has no buttons left */
+	struct chat_block done = {.type = CHAT_BLOCK_SECTION, .text = "Approved"};
+	struct chat_message upd = {.text = "Approved", .blocks = &done, .n_blocks = 1, .ref = "#7"};
+	assert_int_equal(chat_update(f->chat, "C0OPS", "2", &upd, on_posted, &rc), 0);
+	drain_screen(f);
+	type(f, "approve #7\n", 2);
+	assert_non_null(strstr(f->screen, "card #7 has no buttons (any more)"));
+}
+
+/* A label of several words ("Scale to 2") is pressed as shown; free text
+ * that happens to end in a number stays text for the bot. */
+static void test_press_multiword_label(void **state)
+{
+	struct fixture *f = *state;
+	int rc = -1;
+	static const struct chat_button scale = {.action_id = "investigate.scale",
+						 .text = "Scale to 2", .value = "web:2"};
+	struct chat_block b = {.type = CHAT_BLOCK_ACTIONS, .buttons = &scale, .n_buttons = 1};
+	struct chat_message m = {.channel = "C0OPS", .text = "report", .blocks = &b, .n_blocks = 1};
+	assert_int_equal(chat_post(f->chat, &m, on_posted, &rc), 0);
+	drain_screen(f);
+	assert_non_null(strstr(f->screen, "[ Scale to 2 ]  type: scale to 2 1"));
+	type(f, "scale to 2 1\n", 1);
+	assert_int_equal(f->seen.ev[0].type, CHAT_EV_BUTTON);
+	assert_string_equal(f->seen.ev[0].action, "investigate.scale");
+	type(f, "what about web 1\n", 2);
+	assert_int_equal(f->seen.ev[1].type, CHAT_EV_MENTION);
+	assert_string_equal(f->seen.ev[1].text, "what about web 1");
+}
+
 static void test_update_removes_buttons(void **state)
 {
 	struct fixture *f = *state;
@@ -271,6 +330,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_command_event, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_buttons_render_and_press, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_press_by_ref, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_press_multiword_label, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_update_removes_buttons, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mention_ephemeral_and_eof, setup, teardown),
 		cmocka_unit_test(test_render_text),
