@@ -15,6 +15,16 @@ static const char *entity(char c)
 	}
 }
 
+const char *chat_refusal_name(enum chat_refusal r)
+{
+	static const char *const names[] = {
+#define X(code, name) [code] = name,
+		CHAT_REFUSALS(X)
+#undef X
+	};
+	return (unsigned)r < CHAT_REFUSED_COUNT ? names[r] : "?";
+}
+
 const char *chat_escape(char *buf, size_t n, const char *s)
 {
 	size_t o = 0;

@@ -94,6 +94,28 @@ struct chat_event {
 typedef void (*chat_result_cb)(void *ud, int rc, const char *ts, const char *detail);
 typedef void (*chat_event_cb)(void *ud, const struct chat_event *ev);
 
+/* Why an event was refused before anything acted on it (X-macro: the enum
+ * and the names in /metrics). Backends count what they refuse at the edge,
+ * the core what it refuses later; each is counted in struct chat. */
+#define CHAT_REFUSALS(X)                                                          \
+	X(CHAT_REFUSED_TEAM, "team")                   /* from another workspace */ \
+	X(CHAT_REFUSED_ENTERPRISE, "enterprise")       /* from another org */       \
+	X(CHAT_REFUSED_APP, "app")                     /* for another app */        \
+	X(CHAT_REFUSED_EXTERNAL_USER, "external_user") /* a Slack Connect user */   \
+	X(CHAT_REFUSED_CHANNEL, "channel")             /* not an allowed channel */ \
+	X(CHAT_REFUSED_CARD, "card")                   /* click not on its card */  \
+	X(CHAT_REFUSED_REVOKED, "revoked")             /* no longer configured */
+
+enum chat_refusal {
+#define X(code, name) code,
+	CHAT_REFUSALS(X)
+#undef X
+	CHAT_REFUSED_COUNT
+};
+
+/* "team", "app"...; "?" for anything else. */
+const char *chat_refusal_name(enum chat_refusal r);
+
 struct chat;
 
 struct chat_ops {
@@ -122,6 +144,7 @@ struct chat {
 	const struct chat_ops *ops;
 	chat_event_cb on_event;
 	void *event_ud;
+	unsigned long refused[CHAT_REFUSED_COUNT]; /* events refused, by reason */
 };
 
 static inline int chat_post(struct chat *c, const struct chat_message *m, chat_result_cb cb, void *ud)

@@ -260,6 +260,11 @@ size_t app_health_render(void *ud, enum health_doc doc, char *buf, size_t n, boo
 	PUT("# HELP chatops_chat_events_duplicate_total Events dropped as already processed.\n"
 	    "# TYPE chatops_chat_events_duplicate_total counter\n"
 	    "chatops_chat_events_duplicate_total %llu\n", (unsigned long long)a->duplicates);
+	PUT("# HELP chatops_chat_refused_total Events refused before anything acted on them, "
+	    "by reason.\n# TYPE chatops_chat_refused_total counter\n");
+	for (int r = 0; r < CHAT_REFUSED_COUNT; r++)
+		PUT("chatops_chat_refused_total{reason=\"%s\"} %lu\n",
+		    chat_refusal_name((enum chat_refusal)r), a->chat->refused[r]);
 	PUT("# HELP chatops_gates Approval gates in the store, by state.\n# TYPE chatops_gates gauge\n");
 	for (int s = 0; store_ok && s < GATE_STATE_COUNT; s++)
 		PUT("chatops_gates{state=\"%s\"} %llu\n", store_state_name((enum gate_state)s),

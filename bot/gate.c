@@ -1232,13 +1232,14 @@ static void fill_result(struct gate_click_result *out, const struct store_gate *
 }
 
 static int audit_click(struct gate_engine *e, uint64_t id, const char *user, const char *what,
-		       const char *event_id, const struct gate_click_result *out,
-		       struct bot_error *err)
+		       const char *event_id, const struct gate_where *where,
+		       const struct gate_click_result *out, struct bot_error *err)
 {
-	char *d = jdump(json_pack("{s:s, s:s*, s:s, s:i, s:i}", "vote", what, "event_id",
-				  event_id, "outcome", gate_outcome_name(out->outcome),
-				  "approvals", out->approvals, "min_approvals",
-				  out->min_approvals));
+	char *d = jdump(json_pack("{s:s, s:s*, s:s, s:i, s:i, s:s*, s:s*}", "vote", what,
+				  "event_id", event_id, "outcome", gate_outcome_name(out->outcome),
+				  "approvals", out->approvals, "min_approvals", out->min_approvals,
+				  "channel", where ? where->channel : NULL,
+				  "message_ts", where ? where->message_ts : NULL));
 	int rc;
 	if (!d)
 		return bot_error_set(err, BOT_ENOMEM, "gate: out of memory");
@@ -1271,8 +1272,17 @@ enum action { ACT_APPROVE, ACT_DENY, ACT_CANCEL };
 
 /* The one decision path for clicks and cancels: every check and the
  * decision happen inside one write transaction. */
+static bool on_card(const struct store_gate *g, const struct gate_where *w)
+{
+	return w && w->channel && w->message_ts && g->channel && g->message_ts &&
+	       strcmp(w->channel, g->channel) == 0 && strcmp(w->message_ts, g->message_ts) == 0;
+}
+
+/* where: for a click, the message it was made on; NULL for a cancel (a
+ * command, not a button). */
 static int decide(struct gate_engine *e, uint64_t id, const char *user, enum action act,
-		  const char *event_id, struct gate_click_result *out, struct bot_error *err)
+		  const char *event_id, const struct gate_where *where,
+		  struct gate_click_result *out, struct bot_error *err)
 {
 	static const char *const what[] = {"approve", "deny", "cancel"};
 	struct store_gate rec = {0};
@@ -1300,7 +1310,7 @@ static int decide(struct gate_engine *e, uint64_t id, const char *user, enum act
 			goto out;
 		}
 		out->outcome = GATE_OUT_UNKNOWN_GATE;
-		rc = audit_click(e, id, user, what[act], event_id, out, err);
+		rc = audit_click(e, id, user, what[act], event_id, where, out, err);
 		goto out;
 	}
 	if (rc)
@@ -1312,8 +1322,14 @@ static int decide(struct gate_engine *e, uint64_t id, const char *user, enum act
 	}
 	bool approver = has_user(rec.approvers, rec.n_approvers, user);
 	bool requester = strcmp(user, rec.requester) == 0;
-	if (rec.state != GATE_PENDING) {
+	bool allowed = !e->obs.still_allowed ||
+		       e->obs.still_allowed(e->obs.ud, &rec, user, act == ACT_CANCEL);
+	if (act != ACT_CANCEL && !on_card(&rec, where)) {
+		out->outcome = GATE_OUT_WRONG_CARD;
+	} else if (rec.state != GATE_PENDING) {
 		out->outcome = GATE_OUT_ALREADY_DECIDED;
+	} else if ((act == ACT_CANCEL ? approver || requester : approver) && !allowed) {
+		out->outcome = GATE_OUT_REVOKED;
 	} else if (act == ACT_CANCEL) {
 		if (approver || requester) {
 			out->outcome = GATE_OUT_DECIDED_CANCELLED;
@@ -1343,7 +1359,7 @@ static int decide(struct gate_engine *e, uint64_t id, const char *user, enum act
 			out->outcome = GATE_OUT_ACCEPTED_APPROVAL;
 		}
 	}
-	rc = audit_click(e, id, user, what[act], event_id, out, err);
+	rc = audit_click(e, id, user, what[act], event_id, where, out, err);
 	if (rc || to == GATE_PENDING)
 		goto out;
 	{
@@ -1419,16 +1435,17 @@ out:
 }
 
 int gate_click(struct gate_engine *e, uint64_t id, const char *user, enum gate_vote vote,
-	       const char *event_id, struct gate_click_result *out, struct bot_error *err)
+	       const char *event_id, const struct gate_where *where,
+	       struct gate_click_result *out, struct bot_error *err)
 {
-	return decide(e, id, user, vote == GATE_VOTE_DENY ? ACT_DENY : ACT_APPROVE, event_id, out,
-		      err);
+	return decide(e, id, user, vote == GATE_VOTE_DENY ? ACT_DENY : ACT_APPROVE, event_id,
+		      where, out, err);
 }
 
 int gate_cancel(struct gate_engine *e, uint64_t id, const char *user, const char *event_id,
 		struct gate_click_result *out, struct bot_error *err)
 {
-	return decide(e, id, user, ACT_CANCEL, event_id, out, err);
+	return decide(e, id, user, ACT_CANCEL, event_id, NULL, out, err);
 }
 
 /* ---- public: recovery -------------------------------------------------- */

@@ -73,6 +73,11 @@ struct gate_observer {
 	/* Something happened to g, already committed (optional). */
 	void (*on_change)(void *ud, const struct store_gate *g, enum gate_event ev,
 			  const char *detail);
+	/* Does the configuration in force now still let user decide g
+	 * (cancel: withdraw it)? Optional; NULL = yes. The gate's own
+	 * snapshot of approvers is checked as well: both must agree, so an
+	 * approver removed by a reload can no longer decide open gates. */
+	bool (*still_allowed)(void *ud, const struct store_gate *g, const char *user, bool cancel);
 	void *ud;
 };
 
@@ -160,7 +165,10 @@ enum gate_vote { GATE_VOTE_APPROVE = 0, GATE_VOTE_DENY };
 	X(ALREADY_DECIDED,   "this request was already decided")              \
 	X(ALREADY_COUNTED,   "your approval was already counted")             \
 	X(DUPLICATE_EVENT,   "this click was already processed")              \
-	X(UNKNOWN_GATE,      "no such approval request")
+	X(UNKNOWN_GATE,      "no such approval request")                      \
+	X(WRONG_CARD,        "that button is not on this request's card")     \
+	X(REVOKED,           "you may no longer decide this request: the "    \
+			     "configuration in force does not name you")
 
 enum gate_outcome {
 #define GATE_OUTCOME_ENUM(name, text) GATE_OUT_##name,
@@ -180,11 +188,20 @@ struct gate_click_result {
 	int approvals, min_approvals;
 };
 
+/* Where a click was made: the message that held the button. A click
+ * decides only its own gate's card, so these must be the channel and ts
+ * recorded when the card was delivered (else WRONG_CARD, audited). */
+struct gate_where {
+	const char *channel, *message_ts;
+};
+
 /* A button press. Every click is audited, refused ones included, except an
- * exact redelivery (same event_id, DUPLICATE_EVENT). event_id may be NULL.
+ * exact redelivery (same event_id, DUPLICATE_EVENT). event_id may be NULL;
+ * where is required (a click without one is a WRONG_CARD).
  * Returns 0 with *out filled, or a store error (then nothing changed). */
 int gate_click(struct gate_engine *e, uint64_t id, const char *user, enum gate_vote vote,
-	       const char *event_id, struct gate_click_result *out, struct bot_error *err);
+	       const char *event_id, const struct gate_where *where,
+	       struct gate_click_result *out, struct bot_error *err);
 
 /* Withdraw a PENDING request: the requester or an approver may
  * (DECIDED_CANCELLED); others get NOT_APPROVER. Audited like a click. */

@@ -615,6 +615,22 @@ static void on_change(void *ud, const struct store_gate *g, enum gate_event ev, 
 	}
 }
 
+/* The configuration in force is asked as well as the gate's snapshot:
+ * approvers (cancel: also the requester, while still a requester). A
+ * service no longer configured keeps its snapshot. */
+static bool still_allowed(void *ud, const struct store_gate *g, const char *user, bool cancel)
+{
+	struct workflow *wf = ud;
+	const struct config_service *svc = config_service_find(wf->cfg, g->service);
+
+	if (!svc)
+		return true;
+	if (config_users_has(&svc->approvers, user, false))
+		return true;
+	return cancel && strcmp(user, g->requester) == 0 &&
+	       config_users_has(&svc->requesters, user, true);
+}
+
 /* ---- create / start / stop ---------------------------------------------------- */
 
 int wf_create(const struct workflow_opts *o, struct workflow **out, struct bot_error *err)
@@ -639,7 +655,8 @@ int wf_create(const struct workflow_opts *o, struct workflow **out, struct bot_e
 	wf->verify_timeout_ms = o->verify_timeout_ms ? o->verify_timeout_ms : DEFAULT_VERIFY_TIMEOUT_MS;
 	struct gate_engine_opts eo = {
 		.loop = o->loop, .store = o->store, .cloud = o->cloud,
-		.obs = {.post_request = post_request, .on_change = on_change, .ud = wf},
+		.obs = {.post_request = post_request, .on_change = on_change,
+			.still_allowed = still_allowed, .ud = wf},
 		.reminder_gap_ms = o->reminder_gap_ms,
 	};
 	rc = gate_engine_create(&eo, &wf->engine, err);
@@ -1037,7 +1054,7 @@ static void act(struct workflow *wf, uint64_t id, const struct chat_event *ev, i
 		rc = gate_cancel(wf->engine, id, ev->user, ev->id, &r, &err);
 	else
 		rc = gate_click(wf->engine, id, ev->user, what == 0 ? GATE_VOTE_APPROVE : GATE_VOTE_DENY,
-				ev->id, &r, &err);
+				ev->id, &(struct gate_where){ev->channel, ev->message_ts}, &r, &err);
 	if (rc) {
 		char text[500];
 		log_error("workflow.click", "gate=%" PRIu64 " user=%s error=\"%s\"", id, ev->user, err.msg);
@@ -1048,6 +1065,10 @@ static void act(struct workflow *wf, uint64_t id, const struct chat_event *ev, i
 	}
 	log_info("workflow.click", "gate=%" PRIu64 " user=%s action=%s outcome=%s", id, ev->user,
 		 names[what], gate_outcome_name(r.outcome));
+	if (r.outcome == GATE_OUT_WRONG_CARD)
+		wf->chat->refused[CHAT_REFUSED_CARD]++;
+	else if (r.outcome == GATE_OUT_REVOKED)
+		wf->chat->refused[CHAT_REFUSED_REVOKED]++;
 	tell_outcome(wf, id, ev->user, ev->channel, names[what], &r);
 	trail_click(wf, id, ev->user, names[what], &r);
 }

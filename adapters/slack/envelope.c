@@ -26,6 +26,46 @@ static const char *str2(json_t *o, const char *k1, const char *k2)
 	return str(json_object_get(o, k1), k2);
 }
 
+bool slack_id_valid(const char *id, const char *first)
+{
+	size_t n;
+
+	if (!id || !*id || !strchr(first, id[0]))
+		return false;
+	for (n = 1; id[n]; n++)
+		if (!((id[n] >= 'A' && id[n] <= 'Z') || (id[n] >= '0' && id[n] <= '9')))
+			return false;
+	return n >= 3 && n <= 32;
+}
+
+/* Every id the event carries is of Slack's shape, or the envelope is
+ * refused as malformed: a user "id" like "<!channel>" must never reach a
+ * message, a log key or the store. */
+static int check_ids(const struct slack_frame *f, struct bot_error *err)
+{
+	const struct chat_event *ev = &f->ev;
+	const struct slack_origin *o = &f->origin;
+	static const char *const channel = "CGD";
+	const char *what = NULL;
+
+	if (!slack_id_valid(ev->user, "UW"))
+		what = "user";
+	else if (ev->channel && !slack_id_valid(ev->channel, channel))
+		what = "channel";
+	else if (o->team_id && !slack_id_valid(o->team_id, "T"))
+		what = "team";
+	else if (o->user_team_id && !slack_id_valid(o->user_team_id, "TE"))
+		what = "user team";
+	else if (o->enterprise_id && !slack_id_valid(o->enterprise_id, "E"))
+		what = "enterprise";
+	else if (o->app_id && !slack_id_valid(o->app_id, "A"))
+		what = "app";
+	if (what)
+		return bot_error_set(err, BOT_EPARSE, "%s envelope with a %s id not of Slack's shape",
+				     f->type, what);
+	return BOT_EOK;
+}
+
 static int parse_slash(json_t *p, struct slack_frame *f, struct bot_error *err)
 {
 	struct chat_event *ev = &f->ev;
@@ -41,6 +81,10 @@ static int parse_slash(json_t *p, struct slack_frame *f, struct bot_error *err)
 		return bot_error_set(err, BOT_EPARSE, "slash command without command/user_id/channel_id");
 	if (!ev->text)
 		ev->text = "";
+	f->origin = (struct slack_origin){
+		.team_id = str(p, "team_id"), .enterprise_id = str(p, "enterprise_id"),
+		.app_id = str(p, "api_app_id"),
+	};
 	const char *trigger = str(p, "trigger_id");
 	snprintf(f->dedupe_key, sizeof f->dedupe_key, "cmd:%s", trigger ? trigger : f->envelope_id);
 	f->has_event = true;
@@ -74,6 +118,10 @@ static int parse_interactive(json_t *p, struct slack_frame *f, struct bot_error 
 		return bot_error_set(err, BOT_EPARSE, "block_actions without user.id/action_id");
 	if (!ev->value)
 		ev->value = "";
+	f->origin = (struct slack_origin){
+		.team_id = str2(p, "team", "id"), .enterprise_id = str2(p, "enterprise", "id"),
+		.app_id = str(p, "api_app_id"), .user_team_id = str2(p, "user", "team_id"),
+	};
 	/* A click is one action_ts by one user on one action. */
 	const char *ats = str(a, "action_ts");
 	snprintf(f->dedupe_key, sizeof f->dedupe_key, "act:%s:%s:%s", ev->user,
@@ -99,6 +147,12 @@ static int parse_events_api(json_t *p, struct slack_frame *f, struct bot_error *
 	ev->thread_ts = str(e, "thread_ts");
 	if (!ev->user || !ev->channel || !ev->text)
 		return bot_error_set(err, BOT_EPARSE, "app_mention without user/channel/text");
+	f->origin = (struct slack_origin){
+		.team_id = str(p, "team_id"), .enterprise_id = str(p, "enterprise_id"),
+		.app_id = str(p, "api_app_id"),
+		/* Slack Connect: user_team is the speaker's own workspace */
+		.user_team_id = str(e, "user_team") ? str(e, "user_team") : str(e, "team"),
+	};
 	/* event_id is documented as unique; the retries carry the same one. */
 	snprintf(f->dedupe_key, sizeof f->dedupe_key, "ev:%s", event_id ? event_id : f->envelope_id);
 	f->has_event = true;
@@ -165,7 +219,9 @@ int slack_frame_parse(const char *text, size_t len, struct slack_frame *f, struc
 		rc = parse_interactive(payload, f, err);
 	else if (strcmp(type, "events_api") == 0)
 		rc = parse_events_api(payload, f, err);
-	if (f->has_event)
+	if (rc == BOT_EOK && f->has_event)
+		rc = check_ids(f, err);
+	if (rc == BOT_EOK && f->has_event)
 		f->ev.id = f->dedupe_key;
 out:
 	if (rc) {

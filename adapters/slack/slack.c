@@ -8,6 +8,7 @@
 
 #include "adapters/http/http.h"
 #include "adapters/slack/blocks.h"
+#include "adapters/slack/envelope.h"
 #include "adapters/slack/webapi.h"
 #include "bot/log.h"
 
@@ -49,6 +50,12 @@ struct slack_chat {
 	struct rurl rurls[RURL_MAX];
 	unsigned events, duplicates, fallbacks;
 	char team_url[160];       /* auth.test "url", e.g. https://acme.slack.com/ */
+	/* who we are: app id from the options or token; the rest from auth.test */
+	char app_id[ID_MAX], team_id[ID_MAX], enterprise_id[ID_MAX], bot_user[ID_MAX];
+	bool identified, allow_external;
+	uv_timer_t *auth_timer;   /* auth.test retries (heap: closed, then freed) */
+	unsigned auth_failures;
+	const struct slack_retry_policy *auth_backoff;
 };
 
 enum req_kind { REQ_POST, REQ_UPDATE, REQ_EPHEMERAL, REQ_RESPONSE_URL };
@@ -151,15 +158,63 @@ static const char *ev_name(enum chat_event_type t)
 	return "?";
 }
 
+static bool same(const char *ours, const char *theirs)
+{
+	return theirs && strcmp(ours, theirs) == 0;
+}
+
+/* Why this envelope is not ours to act on, or CHAT_REFUSED_COUNT when it
+ * is. A missing team or app id is a refusal too: Slack always sends them. */
+static enum chat_refusal refusal(const struct slack_chat *sc, const struct slack_origin *o)
+{
+	if (!same(sc->app_id, o->app_id))
+		return CHAT_REFUSED_APP;
+	if (!same(sc->team_id, o->team_id))
+		return CHAT_REFUSED_TEAM;
+	if (sc->enterprise_id[0] ? !same(sc->enterprise_id, o->enterprise_id) : o->enterprise_id != NULL)
+		return CHAT_REFUSED_ENTERPRISE;
+	if (o->user_team_id && !same(sc->team_id, o->user_team_id) &&
+	    !same(sc->enterprise_id, o->user_team_id) && !sc->allow_external)
+		return CHAT_REFUSED_EXTERNAL_USER;
+	return CHAT_REFUSED_COUNT;
+}
+
+static void refuse(struct slack_chat *sc, const struct slack_frame *f, enum chat_refusal why)
+{
+	const struct slack_origin *o = &f->origin;
+	char qe[160], qt[80], qn[80], qa[80], qu[80], qus[80], qch[80];
+
+	sc->chat.refused[why]++;
+	/* once per envelope: its redeliveries only at debug */
+	if (f->retry_attempt > 0 && !log_enabled(BOT_LOG_DEBUG))
+		return;
+	log_emit(f->retry_attempt > 0 ? BOT_LOG_DEBUG : BOT_LOG_WARN, "slack.refused",
+		 "reason=%s envelope=%s team=%s enterprise=%s app=%s user=%s user_team=%s "
+		 "channel=%s", chat_refusal_name(why), log_q(qe, sizeof qe, f->envelope_id),
+		 log_q(qt, sizeof qt, o->team_id ? o->team_id : "-"),
+		 log_q(qn, sizeof qn, o->enterprise_id ? o->enterprise_id : "-"),
+		 log_q(qa, sizeof qa, o->app_id ? o->app_id : "-"),
+		 log_q(qu, sizeof qu, f->ev.user ? f->ev.user : "-"),
+		 log_q(qus, sizeof qus, o->user_team_id ? o->user_team_id : "-"),
+		 log_q(qch, sizeof qch, f->ev.channel ? f->ev.channel : "-"));
+}
+
 static void on_envelope(void *ud, const struct slack_frame *f)
 {
 	struct slack_chat *sc = ud;
 	const struct chat_event *ev = &f->ev;
+	enum chat_refusal why;
 	char qc[80];
 	int rc;
 
 	if (!f->has_event || sc->stopping)
 		return;
+	/* the websocket opens only once auth.test said who we are */
+	why = sc->identified ? refusal(sc, &f->origin) : CHAT_REFUSED_TEAM;
+	if (why != CHAT_REFUSED_COUNT) {
+		refuse(sc, f, why);
+		return;
+	}
 	rc = sc->dedupe.claim(sc->dedupe.impl, f->dedupe_key, now_ms(sc));
 	if (rc == BOT_EDUPLICATE) {
 		sc->duplicates++;
@@ -339,48 +394,126 @@ static int sc_ephemeral(struct chat *c, const char *user, const struct chat_mess
 
 /* ---- start ------------------------------------------------------------------ */
 
+static const uint32_t auth_delays_ms[] = { 1000, 2000, 5000, 10000, 30000 };
+static const struct slack_retry_policy auth_default_backoff = {
+	auth_delays_ms, BOT_ARRAY_LEN(auth_delays_ms), 20, SLACK_RETRY_FOREVER };
+
+static int ask_auth(struct slack_chat *sc);
+
+static void on_auth_timer(uv_timer_t *t)
+{
+	struct slack_chat *sc = t->data;
+	int rc;
+
+	if (!sc || sc->stopping)
+		return;
+	rc = ask_auth(sc);
+	if (rc)
+		fatal(sc, rc, "auth.test could not be sent");
+}
+
+/* What auth.test says about us; false (with why) when it does not say
+ * which workspace we are in. */
+static bool learn_identity(struct slack_chat *sc, json_t *body, const char **why)
+{
+	const char *team = json_string_value(json_object_get(body, "team_id"));
+	const char *ent = json_string_value(json_object_get(body, "enterprise_id"));
+	const char *uid = json_string_value(json_object_get(body, "user_id"));
+	const char *url = json_string_value(json_object_get(body, "url"));
+
+	if (!slack_id_valid(team, "T")) {
+		*why = "auth.test did not name the bot's workspace (team_id)";
+		return false;
+	}
+	if (ent && *ent && !slack_id_valid(ent, "E")) {
+		*why = "auth.test named an enterprise_id not of Slack's shape";
+		return false;
+	}
+	snprintf(sc->team_id, sizeof sc->team_id, "%s", team);
+	snprintf(sc->enterprise_id, sizeof sc->enterprise_id, "%s", ent ? ent : "");
+	snprintf(sc->bot_user, sizeof sc->bot_user, "%s", slack_id_valid(uid, "UW") ? uid : "");
+	if (url && (strncmp(url, "https://", 8) == 0 || strncmp(url, "http://", 7) == 0))
+		snprintf(sc->team_url, sizeof sc->team_url, "%s", url);
+	sc->identified = true;
+	return true;
+}
+
 static void on_auth(void *ud, const struct slack_api_result *r)
 {
 	struct slack_chat *sc = ud;
-	char qt[128], qu[128];
+	const char *why = NULL;
+	char qt[128], qu[128], d[200];
 
+	if (r->rc == BOT_ECANCELLED || sc->stopping)
+		return;
 	if (r->rc == BOT_EOK) {
-		const char *uid = json_string_value(json_object_get(r->body, "user_id"));
-		const char *bid = json_string_value(json_object_get(r->body, "bot_id"));
-		const char *url = json_string_value(json_object_get(r->body, "url"));
-
-		if (url && (strncmp(url, "https://", 8) == 0 || strncmp(url, "http://", 7) == 0))
-			snprintf(sc->team_url, sizeof sc->team_url, "%s", url);
-
-		log_info("slack.auth", "result=ok team=%s user=%s user_id=%s bot_id=%s",
+		if (!learn_identity(sc, r->body, &why)) {
+			fatal(sc, BOT_EAUTH, why);
+			return;
+		}
+		log_info("slack.auth", "result=ok team=%s team_id=%s enterprise_id=%s app_id=%s "
+			 "user=%s user_id=%s",
 			 log_q(qt, sizeof qt, json_string_value(json_object_get(r->body, "team"))),
+			 sc->team_id, sc->enterprise_id[0] ? sc->enterprise_id : "-", sc->app_id,
 			 log_q(qu, sizeof qu, json_string_value(json_object_get(r->body, "user"))),
-			 uid ? uid : "-", bid ? bid : "-");
-	} else if (r->rc == BOT_EAUTH) {
-		char d[200];
-
+			 sc->bot_user[0] ? sc->bot_user : "-");
+		int rc = slack_ws_start(sc->ws);
+		if (rc && rc != BOT_ESTATE)
+			fatal(sc, rc, "cannot start the Socket Mode connection");
+		return;
+	}
+	if (r->rc == BOT_EAUTH) {
 		snprintf(d, sizeof d, "auth.test: %s (check the bot token, xoxb-)",
 			 r->error ? r->error : "rejected");
 		fatal(sc, r->rc, d);
-	} else if (r->rc != BOT_ECANCELLED) {
-		log_warn("slack.auth", "result=unknown error=%s msg=\"continuing; chat calls will "
-			 "tell\"", r->error ? r->error : bot_err_name(r->rc));
+		return;
 	}
+	/* not an answer: without knowing who we are no envelope can be
+	 * checked, so the websocket waits; ask again after a backoff */
+	uint64_t delay = slack_retry_delay_ms(sc->auth_backoff, sc->auth_failures++,
+					      slack_retry_random());
+	log_warn("slack.auth", "result=retry error=%s retry_in_ms=%llu",
+		 log_q(qt, sizeof qt, r->error ? r->error : bot_err_name(r->rc)),
+		 (unsigned long long)delay);
+	(void)uv_timer_start(sc->auth_timer, on_auth_timer, delay, 0);
+}
+
+static int ask_auth(struct slack_chat *sc)
+{
+	return slack_api_call(sc->api, &(struct slack_api_req){ .method = "auth.test" }, on_auth,
+			      sc, NULL);
 }
 
 static int sc_start(struct chat *c)
 {
 	struct slack_chat *sc = of(c);
-	int rc;
 
 	if (sc->started)
 		return BOT_ESTATE;
 	sc->started = true;
-	rc = slack_api_call(sc->api, &(struct slack_api_req){ .method = "auth.test" }, on_auth, sc,
-			    NULL);
-	if (rc)
-		return rc;
-	return slack_ws_start(sc->ws);
+	return ask_auth(sc);
+}
+
+void slack_chat_set_allow_external(struct chat *c, bool allow)
+{
+	of(c)->allow_external = allow;
+}
+
+/* The app id in an app-level token: xapp-<n>-<A...>-... */
+static bool app_id_of_token(const char *token, char *out, size_t n)
+{
+	const char *p = strncmp(token, "xapp-", 5) == 0 ? strchr(token + 5, '-') : NULL;
+	const char *e = p ? strchr(p + 1, '-') : NULL;
+	char id[ID_MAX];
+
+	if (!e || (size_t)(e - p - 1) >= sizeof id)
+		return false;
+	memcpy(id, p + 1, (size_t)(e - p - 1));
+	id[e - p - 1] = '\0';
+	if (!slack_id_valid(id, "A"))
+		return false;
+	snprintf(out, n, "%s", id);
+	return true;
 }
 
 /* ---- stop / destroy ------------------------------------------------------------ */
@@ -415,6 +548,8 @@ static void stop_internal(struct slack_chat *sc, void (*done)(void *), void *ud)
 	if (sc->stopping)
 		return;
 	sc->stopping = true;
+	if (sc->auth_timer)
+		(void)uv_timer_stop(sc->auth_timer);
 	slack_ws_stop(sc->ws, finish_stop, sc);
 }
 
@@ -426,6 +561,11 @@ static void sc_stop(struct chat *c, void (*done)(void *ud), void *ud)
 static void on_loop_shutdown(void *ud, bot_loop_done_fn done, void *done_ud)
 {
 	stop_internal(ud, done, done_ud);
+}
+
+static void free_handle(uv_handle_t *h)
+{
+	free(h);
 }
 
 static void sc_destroy(struct chat *c)
@@ -443,6 +583,10 @@ static void sc_destroy(struct chat *c)
 	slack_dedupe_destroy(sc->mem_dedupe);
 	for (size_t i = 0; i < RURL_MAX; i++)
 		free(sc->rurls[i].url);
+	if (sc->auth_timer) {
+		sc->auth_timer->data = NULL;
+		uv_close((uv_handle_t *)sc->auth_timer, free_handle);
+	}
 	free(sc);
 }
 
@@ -500,6 +644,30 @@ void slack_chat_get_stats(struct chat *c, struct slack_chat_stats *out)
 	out->connected = sc->connected;
 }
 
+/* Our app id: the configured one, which the token must agree with, or
+ * the token's. Without either nothing could tell our envelopes apart. */
+static int app_id_from(const struct slack_chat_opts *o, char *out, size_t n, struct bot_error *err)
+{
+	char tok[ID_MAX];
+	bool have = app_id_of_token(o->app_token, tok, sizeof tok);
+
+	if (o->app_id && *o->app_id) {
+		if (!slack_id_valid(o->app_id, "A"))
+			return bot_error_set(err, BOT_EINVAL, "slack.app_id is not an app id (A...)");
+		if (have && strcmp(tok, o->app_id) != 0)
+			return bot_error_set(err, BOT_EINVAL, "slack.app_id %s is not the app of the app "
+					     "token (%s): is the token from another app?",
+					     o->app_id, tok);
+		snprintf(out, n, "%s", o->app_id);
+		return BOT_EOK;
+	}
+	if (!have)
+		return bot_error_set(err, BOT_EINVAL, "slack: the app token does not show the app id "
+				     "(xapp-1-A...-...); set slack.app_id");
+	snprintf(out, n, "%s", tok);
+	return BOT_EOK;
+}
+
 int slack_chat_create(struct bot_loop *loop, const struct slack_chat_opts *o, struct chat **out,
 		      struct bot_error *err)
 {
@@ -522,6 +690,18 @@ int slack_chat_create(struct bot_loop *loop, const struct slack_chat_opts *o, st
 	sc->uv = bot_loop_uv(loop);
 	sc->on_fatal = o->on_fatal;
 	sc->fatal_ud = o->fatal_ud;
+	sc->allow_external = o->allow_external_users;
+	sc->auth_backoff = o->reconnect_backoff ? o->reconnect_backoff : &auth_default_backoff;
+	rc = app_id_from(o, sc->app_id, sizeof sc->app_id, err);
+	if (rc)
+		goto out;
+	sc->auth_timer = malloc(sizeof *sc->auth_timer);
+	if (!sc->auth_timer) {
+		rc = bot_error_set(err, BOT_ENOMEM, "out of memory");
+		goto out;
+	}
+	(void)uv_timer_init(sc->uv, sc->auth_timer);
+	sc->auth_timer->data = sc;
 	ctx = bot_loop_lws(loop, err);
 	if (!ctx) {
 		rc = BOT_EIO;

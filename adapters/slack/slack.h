@@ -50,6 +50,12 @@
 struct slack_chat_opts {
 	const char *app_token;    /* xapp-... (required) */
 	const char *bot_token;    /* xoxb-... (required) */
+	/* The app's id (A...). NULL: read from the app token
+	 * (xapp-1-<app id>-...); given, it must agree with the token. */
+	const char *app_id;
+	/* Serve users of another org in a shared channel (Slack Connect)?
+	 * Default no; slack_chat_set_allow_external() changes it. */
+	bool allow_external_users;
 	const char *api_url;      /* NULL: https://slack.com/api */
 	const char *ca_file;      /* extra trust anchors for the Web API and the websocket */
 	/* Where "already acted on" is kept; NULL: in memory (borrowed,
@@ -68,6 +74,15 @@ struct slack_chat_opts {
 		 drain_timeout_ms;
 	long api_timeout_ms;
 };
+
+/* Who may speak to the bot. The backend learns its workspace (team id,
+ * enterprise id in an org) and bot user from auth.test before it opens
+ * the websocket (auth.test is retried with the reconnect backoff until it
+ * answers), and its app id from the options or the app token. An envelope
+ * whose team, org or api_app_id differs, or (unless allowed) whose acting
+ * user belongs to another workspace, is acked and nothing else: counted in
+ * chat.refused by reason and logged once at warn with the quoted values. */
+void slack_chat_set_allow_external(struct chat *c, bool allow);
 
 struct slack_chat_stats {
 	struct slack_ws_stats ws;

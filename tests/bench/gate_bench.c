@@ -301,10 +301,14 @@ int main(int argc, char **argv)
 		int n_deny = n_gates < 1000 ? n_gates / 2 : 1000;
 		for (int i = 0; i < n_deny; i++) {
 			struct gate_click_result r;
+			struct store_gate g = {0};
 			snprintf(id, sizeof id, "Click%d", i);
+			store_gate_get(B.store, ids[n_gates - 1 - i], &g, &err);
 			uint64_t t1 = now_ns();
-			gate_click(B.eng, ids[n_gates - 1 - i], "UALICE", GATE_VOTE_DENY, id, &r, &err);
+			gate_click(B.eng, ids[n_gates - 1 - i], "UALICE", GATE_VOTE_DENY, id,
+				   &(struct gate_where){g.channel, g.message_ts}, &r, &err);
 			lat[i] = (int64_t)(now_ns() - t1) / 1000;
+			store_gate_clear(&g);
 		}
 		qsort(lat, (size_t)n_deny, sizeof *lat, cmp_i64);
 		printf("commit latency, decision (deny click: dedup + audit + transition, 1 txn): "

@@ -302,11 +302,13 @@ static int play(struct child *c, const struct store_gate *g)
 	case 2:
 		snprintf(evid, sizeof evid, "click-%" PRIu64, g->id);
 		rc = gate_click(c->eng, g->id, "U0APPROVER1",
-				i % 4 == 1 ? GATE_VOTE_APPROVE : GATE_VOTE_DENY, evid, &r, &err);
+				i % 4 == 1 ? GATE_VOTE_APPROVE : GATE_VOTE_DENY, evid,
+				&(struct gate_where){g->channel, g->message_ts}, &r, &err);
 		break;
 	case 3:
 		snprintf(evid, sizeof evid, "stranger-%" PRIu64, g->id);
-		rc = gate_click(c->eng, g->id, "U0STRANGER", GATE_VOTE_DENY, evid, &r, &err);
+		rc = gate_click(c->eng, g->id, "U0STRANGER", GATE_VOTE_DENY, evid,
+				&(struct gate_where){g->channel, g->message_ts}, &r, &err);
 		break;
 	default:
 		break;

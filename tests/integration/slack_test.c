@@ -839,6 +839,128 @@ static void test_tls(void **state)
 }
 
 /* The shutdown hook closes politely: the close handshake completes. */
+/* ---- who may speak ------------------------------------------------------------ */
+
+static int raw(struct t *t, const char *fmt, ...)
+{
+	char buf[2048];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	assert_true(n > 0 && (size_t)n < sizeof buf);
+	return fake_slack_send_raw(t->h.fs, buf, (size_t)n);
+}
+
+#define SLASH(eid, team, ent, app, user)                                                   \
+	"{\"envelope_id\":\"" eid "\",\"type\":\"slash_commands\",\"accepts_response_payload\":true," \
+	"\"payload\":{\"team_id\":" team ",\"enterprise_id\":" ent ",\"api_app_id\":" app ","     \
+	"\"channel_id\":\"C0GENERAL\",\"user_id\":" user ",\"command\":\"/scale\",\"text\":\"web 3\"," \
+	"\"trigger_id\":\"" eid ".t\"}}"
+#define CLICK(eid, team, user_team)                                                          \
+	"{\"envelope_id\":\"" eid "\",\"type\":\"interactive\",\"payload\":{\"type\":\"block_actions\"," \
+	"\"user\":{\"id\":\"U0BOB\",\"team_id\":" user_team "},\"api_app_id\":\"A0FAKE\","      \
+	"\"team\":{\"id\":" team "},\"channel\":{\"id\":\"C0GENERAL\"},"                       \
+	"\"container\":{\"type\":\"message\",\"message_ts\":\"1.2\",\"channel_id\":\"C0GENERAL\"}," \
+	"\"actions\":[{\"action_id\":\"gate.approve\",\"value\":\"1\",\"action_ts\":\"" eid "\"}]}}"
+#define MENTION(eid, user_team)                                                              \
+	"{\"envelope_id\":\"" eid "\",\"type\":\"events_api\",\"payload\":{\"team_id\":\"T0FAKE\","  \
+	"\"api_app_id\":\"A0FAKE\",\"type\":\"event_callback\",\"event_id\":\"Ev" eid "\","       \
+	"\"event\":{\"type\":\"app_mention\",\"user\":\"U0BOB\",\"text\":\"<@U0FAKEBOT> help\","  \
+	"\"team\":" user_team ",\"user_team\":" user_team ",\"channel\":\"C0GENERAL\"}}}"
+
+/* Envelopes from another workspace, org or app, or by a user of another
+ * workspace (Slack Connect), are acked and reach nobody; each is counted
+ * by reason and logged with its quoted values. Ids not of Slack's shape
+ * (a "<!channel>" user) are refused as malformed. Ours pass. */
+static void test_foreign_envelopes(void **state)
+{
+	struct t t;
+	struct want w = { &t, 1 };
+
+	(void)state;
+	setup(&t);
+	start_connected(&t);
+	assert_true(harness_log_has("team_id=T0FAKE"));
+	assert_true(harness_log_has("app_id=A0FAKE"));
+
+	assert_int_equal(raw(&t, SLASH("e1", "\"T0OTHER\"", "null", "\"A0FAKE\"", "\"U0BOB\"")), 0);
+	assert_int_equal(raw(&t, SLASH("e2", "\"T0FAKE\"", "null", "\"A0OTHER\"", "\"U0BOB\"")), 0);
+	assert_int_equal(raw(&t, SLASH("e3", "\"T0FAKE\"", "\"E0OTHER\"", "\"A0FAKE\"", "\"U0BOB\"")), 0);
+	assert_int_equal(raw(&t, SLASH("e4", "null", "null", "\"A0FAKE\"", "\"U0BOB\"")), 0);
+	assert_int_equal(raw(&t, SLASH("e5", "\"T0FAKE\"", "null", "null", "\"U0BOB\"")), 0);
+	assert_int_equal(raw(&t, CLICK("e6", "\"T0FAKE\"", "\"T0OTHER\"")), 0);
+	assert_int_equal(raw(&t, CLICK("e7", "\"T0OTHER\"", "\"T0FAKE\"")), 0);
+	assert_int_equal(raw(&t, MENTION("e8", "\"T0OTHER\"")), 0);
+	assert_int_equal(raw(&t, SLASH("e9", "\"T0FAKE\"", "null", "\"A0FAKE\"", "\"<!channel>\"")), 0);
+	/* ours, last: when it arrives, every earlier one was handled */
+	assert_int_equal(raw(&t, SLASH("e10", "\"T0FAKE\"", "null", "\"A0FAKE\"", "\"U0BOB\"")), 0);
+	assert_true(harness_wait(&t.h, events_at_least, &w, STEP_MS));
+	for (int i = 1; i <= 10; i++) {
+		char id[8];
+		snprintf(id, sizeof id, "e%d", i);
+		assert_non_null(wait_ack(&t, id)); /* every one acked */
+	}
+	assert_int_equal(t.n_ev, 1);
+	assert_string_equal(t.ev[0].id, "cmd:e10.t");
+
+	assert_int_equal(t.chat->refused[CHAT_REFUSED_TEAM], 3);
+	assert_int_equal(t.chat->refused[CHAT_REFUSED_APP], 2);
+	assert_int_equal(t.chat->refused[CHAT_REFUSED_ENTERPRISE], 1);
+	assert_int_equal(t.chat->refused[CHAT_REFUSED_EXTERNAL_USER], 2);
+	assert_int_equal(harness_log_count("event=slack.refused", "reason=team", "envelope=e1",
+					   "team=T0OTHER", "user=U0BOB", NULL), 1);
+	assert_int_equal(harness_log_count("event=slack.refused", "reason=external_user",
+					   "envelope=e6", "user_team=T0OTHER", NULL), 1);
+	assert_true(harness_log_has("not of Slack's shape"));
+	assert_false(harness_log_has("<!channel>"));
+
+	/* Slack Connect users, once allowed, are served (the core still
+	 * decides what they may do) */
+	slack_chat_set_allow_external(t.chat, true);
+	w.n = 2;
+	assert_int_equal(raw(&t, CLICK("e11", "\"T0FAKE\"", "\"T0OTHER\"")), 0);
+	assert_true(harness_wait(&t.h, events_at_least, &w, STEP_MS));
+	assert_int_equal(t.ev[1].type, CHAT_EV_BUTTON);
+	/* but never another workspace's or app's envelopes */
+	assert_int_equal(raw(&t, CLICK("e12", "\"T0OTHER\"", "\"T0OTHER\"")), 0);
+	assert_int_equal(raw(&t, SLASH("e13", "\"T0FAKE\"", "null", "\"A0FAKE\"", "\"U0BOB\"")), 0);
+	w.n = 3;
+	assert_true(harness_wait(&t.h, events_at_least, &w, STEP_MS));
+	assert_int_equal(t.n_ev, 3);
+	assert_int_equal(t.ev[2].type, CHAT_EV_COMMAND);
+	assert_int_equal(t.chat->refused[CHAT_REFUSED_TEAM], 4);
+	teardown(&t);
+}
+
+/* The app id comes from the app token, or from the options; when they
+ * disagree, or neither tells, the backend does not start. */
+static void test_app_identity(void **state)
+{
+	struct bot_error err = {0};
+	struct harness h;
+	struct chat *c = NULL;
+
+	(void)state;
+	assert_int_equal(harness_init(&h, NULL), 0);
+	assert_int_equal(slack_chat_create(h.loop, &(struct slack_chat_opts){
+			.app_token = "xapp-1-A0FAKE-x", .bot_token = BOT_TOKEN,
+			.app_id = "A0OTHER" }, &c, &err), BOT_EINVAL);
+	assert_non_null(strstr(err.msg, "is not the app of the app token (A0FAKE)"));
+	assert_int_equal(slack_chat_create(h.loop, &(struct slack_chat_opts){
+			.app_token = "xapp-opaque", .bot_token = BOT_TOKEN }, &c, &err), BOT_EINVAL);
+	assert_non_null(strstr(err.msg, "set slack.app_id"));
+	assert_int_equal(slack_chat_create(h.loop, &(struct slack_chat_opts){
+			.app_token = "xapp-opaque", .bot_token = BOT_TOKEN, .app_id = "A0FAKE" },
+			&c, &err), BOT_EOK);
+	c->ops->destroy(c);
+	harness_stop(&h);
+	assert_int_equal(harness_destroy(&h), 0);
+	harness_log_release();
+}
+
 static void test_polite_shutdown(void **state)
 {
 	struct t t;
@@ -871,6 +993,8 @@ int main(void)
 		cmocka_unit_test(test_ephemeral_fallback),
 		cmocka_unit_test(test_fatal_tokens),
 		cmocka_unit_test(test_tls),
+		cmocka_unit_test(test_foreign_envelopes),
+		cmocka_unit_test(test_app_identity),
 		cmocka_unit_test(test_polite_shutdown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

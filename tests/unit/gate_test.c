@@ -80,6 +80,7 @@ struct fixture {
 	struct seen_ev ev[MAX_EV];
 	int n_ev;
 	uint64_t reminder_gap_ms;
+	const char *revoked;      /* the configuration no longer names this user */
 };
 
 static int64_t real_ms(void)
@@ -245,6 +246,14 @@ struct pending_delivery {
 	int rc;
 };
 
+static bool still_allowed(void *ud, const struct store_gate *g, const char *user, bool cancel)
+{
+	struct fixture *f = ud;
+	(void)g;
+	(void)cancel;
+	return !f->revoked || strcmp(f->revoked, user) != 0;
+}
+
 static void post_request(void *ud, const struct store_gate *g, gate_delivered_fn fn, void *token)
 {
 	struct fixture *f = ud;
@@ -336,7 +345,8 @@ static void start_engine(struct fixture *f)
 		.loop = &f->loop,
 		.store = f->store,
 		.cloud = &f->cloud.base,
-		.obs = {.post_request = post_request, .on_change = on_change, .ud = f},
+		.obs = {.post_request = post_request, .on_change = on_change,
+			.still_allowed = still_allowed, .ud = f},
 		.reminder_gap_ms = f->reminder_gap_ms,
 		.reconcile_retry_ms = 20,
 		.reissue_guard_ms = 300,
@@ -477,10 +487,9 @@ static uint64_t request(struct fixture *f, const struct gate_spec *s)
 }
 
 /* Request and wait until the card is posted and the timer armed. */
-static uint64_t request_delivered(struct fixture *f, uint64_t timer_ms)
+static uint64_t request_spec_delivered(struct fixture *f, const struct gate_spec *s)
 {
-	struct gate_spec s = spec(timer_ms);
-	uint64_t id = request(f, &s);
+	uint64_t id = request(f, s);
 	uint64_t end = mono() + 1000;
 	while (!find_ev(f, id, GATE_EV_DELIVERED) && mono() < end) {
 		uv_run(&f->loop, UV_RUN_NOWAIT);
@@ -488,6 +497,12 @@ static uint64_t request_delivered(struct fixture *f, uint64_t timer_ms)
 	}
 	assert_non_null(find_ev(f, id, GATE_EV_DELIVERED));
 	return id;
+}
+
+static uint64_t request_delivered(struct fixture *f, uint64_t timer_ms)
+{
+	struct gate_spec s = spec(timer_ms);
+	return request_spec_delivered(f, &s);
 }
 
 static struct store_gate load(struct fixture *f, uint64_t id)
@@ -514,11 +529,16 @@ static int count_audit(struct fixture *f, const char *where)
 	return n;
 }
 
+/* A click on gate id's own card (where it was delivered). */
 static int click(struct fixture *f, uint64_t id, const char *user, enum gate_vote v,
 		 const char *event_id, struct gate_click_result *out)
 {
 	struct bot_error err = {0};
-	assert_int_equal(gate_click(f->eng, id, user, v, event_id, out, &err), 0);
+	struct store_gate g = {0};
+	int rc = store_gate_get(f->store, id, &g, &err);
+	struct gate_where w = {rc == 0 ? g.channel : NULL, rc == 0 ? g.message_ts : NULL};
+	assert_int_equal(gate_click(f->eng, id, user, v, event_id, &w, out, &err), 0);
+	store_gate_clear(&g);
 	return (int)out->outcome;
 }
 
@@ -711,7 +731,7 @@ static void test_two_approvers_min2(void **state)
 	struct gate_click_result r;
 	struct gate_spec s = spec(60000);
 	s.min_approvals = 2;
-	uint64_t id = request(f, &s);
+	uint64_t id = request_spec_delivered(f, &s);
 
 	assert_int_equal(click(f, id, "UALICE", GATE_VOTE_APPROVE, "ev-a1", &r),
 			 GATE_OUT_ACCEPTED_APPROVAL);
@@ -748,7 +768,7 @@ static void test_unauthorized_and_self_refused(void **state)
 	const char *const with_req[] = {"UREQ", "UALICE"};
 	s.approvers = with_req;
 	s.n_approvers = 2;
-	uint64_t id = request(f, &s);
+	uint64_t id = request_spec_delivered(f, &s);
 
 	assert_int_equal(click(f, id, "UMALLORY", GATE_VOTE_APPROVE, NULL, &r),
 			 GATE_OUT_NOT_APPROVER);
@@ -768,10 +788,62 @@ static void test_unauthorized_and_self_refused(void **state)
 
 	/* allowed by configuration */
 	s.allow_self = true;
-	uint64_t id2 = request(f, &s);
+	uint64_t id2 = request_spec_delivered(f, &s);
 	assert_int_equal(click(f, id2, "UREQ", GATE_VOTE_APPROVE, NULL, &r),
 			 GATE_OUT_DECIDED_APPROVED);
 	assert_true(wait_state(f, id2, GATE_SUCCEEDED, 2000));
+}
+
+/* A click decides only its own gate's card: another message, another
+ * channel, or no card at all is refused and audited with where it came
+ * from; the gate stays PENDING. */
+static void test_click_only_on_its_card(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_click_result r;
+	struct bot_error err = {0};
+	uint64_t id = request_delivered(f, 60000);
+	struct store_gate g = load(f, id);
+	const struct gate_where elsewhere[] = {
+		{g.channel, "9999.0001"}, {"C0ELSEWHERE", g.message_ts}, {NULL, NULL},
+	};
+
+	for (size_t i = 0; i < BOT_ARRAY_LEN(elsewhere); i++) {
+		assert_int_equal(gate_click(f->eng, id, "UALICE", GATE_VOTE_APPROVE, NULL,
+					    &elsewhere[i], &r, &err), 0);
+		assert_int_equal(r.outcome, GATE_OUT_WRONG_CARD);
+	}
+	assert_int_equal(gate_click(f->eng, id, "UALICE", GATE_VOTE_DENY, NULL, NULL, &r, &err), 0);
+	assert_int_equal(r.outcome, GATE_OUT_WRONG_CARD);
+	assert_int_equal(stored_state(f, id), GATE_PENDING);
+	assert_int_equal(count_audit(f, "kind='click' AND detail LIKE '%WRONG_CARD%'"), 4);
+	assert_int_equal(count_audit(f, "detail LIKE '%C0ELSEWHERE%'"), 1);
+	/* on its own card it decides */
+	assert_int_equal(click(f, id, "UALICE", GATE_VOTE_DENY, NULL, &r), GATE_OUT_DECIDED_DENIED);
+	store_gate_clear(&g);
+}
+
+/* Who may decide is the gate's snapshot AND the configuration in force:
+ * an approver removed since the request is refused (REVOKED, audited),
+ * as is a removed requester withdrawing; the others still decide. */
+static void test_revoked_approver(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_click_result r;
+	struct bot_error err = {0};
+	uint64_t id = request_delivered(f, 60000);
+
+	f->revoked = "UALICE";
+	assert_int_equal(click(f, id, "UALICE", GATE_VOTE_APPROVE, NULL, &r), GATE_OUT_REVOKED);
+	assert_int_equal(click(f, id, "UALICE", GATE_VOTE_DENY, NULL, &r), GATE_OUT_REVOKED);
+	assert_int_equal(stored_state(f, id), GATE_PENDING);
+	assert_int_equal(count_audit(f, "actor='UALICE' AND detail LIKE '%REVOKED%'"), 2);
+	/* strangers are still plain strangers */
+	assert_int_equal(click(f, id, "UMALLORY", GATE_VOTE_DENY, NULL, &r), GATE_OUT_NOT_APPROVER);
+	f->revoked = "UREQ";
+	assert_int_equal(gate_cancel(f->eng, id, "UREQ", NULL, &r, &err), 0);
+	assert_int_equal(r.outcome, GATE_OUT_REVOKED);
+	assert_int_equal(click(f, id, "UBOB", GATE_VOTE_DENY, NULL, &r), GATE_OUT_DECIDED_DENIED);
 }
 
 static void test_cancel(void **state)
@@ -864,19 +936,24 @@ static void test_decided_before_delivery_confirmed(void **state)
 	f->mode = DELIVER_HOLD;
 	struct gate_spec s = spec(50);
 	uint64_t id = request(f, &s);
+	struct bot_error err = {0};
 
-	assert_int_equal(click(f, id, "UBOB", GATE_VOTE_DENY, NULL, &r), GATE_OUT_DECIDED_DENIED);
+	/* no card yet: no click can be on it */
+	assert_int_equal(click(f, id, "UBOB", GATE_VOTE_DENY, NULL, &r), GATE_OUT_WRONG_CARD);
+	/* a withdrawal (a command, not a button) decides */
+	assert_int_equal(gate_cancel(f->eng, id, "UBOB", NULL, &r, &err), 0);
+	assert_int_equal(r.outcome, GATE_OUT_DECIDED_CANCELLED);
 	f->held_fn(f->held_token, 0, "COPS", "1.3", NULL);
 	f->held_fn = NULL;
 	run_for(f, 100);
 	struct store_gate g = load(f, id);
-	assert_int_equal(g.state, GATE_DENIED);
+	assert_int_equal(g.state, GATE_CANCELLED);
 	assert_string_equal(g.message_ts, "1.3"); /* the card can be updated */
 	assert_int_equal(g.deadline, 0);          /* no timer ever ran */
 	store_gate_clear(&g);
 	const struct seen_ev *d = find_ev(f, id, GATE_EV_DELIVERED);
 	assert_non_null(d);
-	assert_int_equal(d->state, GATE_DENIED);
+	assert_int_equal(d->state, GATE_CANCELLED);
 }
 
 /* ---- re-check before acting -------------------------------------------- */
@@ -1236,6 +1313,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_race_timer_commits_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_approvers_min2, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unauthorized_and_self_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_click_only_on_its_card, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_revoked_approver, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_spec, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delivery_failure_fails_closed, setup, teardown),
