@@ -46,6 +46,8 @@ enum chat_block_type {
 	CHAT_BLOCK_CONTEXT,     /* text: mrkdwn, small print */
 	CHAT_BLOCK_DIVIDER,
 	CHAT_BLOCK_ACTIONS,     /* buttons */
+	CHAT_BLOCK_PLAIN,       /* text: plain text shown exactly as written, no markup,
+				 * no mentions: for what people typed (a reason) */
 };
 
 struct chat_block {

@@ -139,12 +139,12 @@ static void render_what(struct card *c, const struct store_gate *g)
 	put_esc(c->what, n, &o, g->ecs_service);
 	put(c->what, n, &o, "` in cluster `");
 	put_esc(c->what, n, &o, g->cluster);
-	put(c->what, n, &o, "`) from *%d* to *%d* desired tasks%s.\n*Reason:* ",
+	put(c->what, n, &o, "`) from *%d* to *%d* desired tasks%s.",
 	    g->desired_at_request, g->target, g->force_new_deployment ? ", with a new deployment" : "");
-	if (g->reason && *g->reason)
-		put_esc(c->what, n, &o, g->reason);
-	else
-		put(c->what, n, &o, "_none given_");
+	/* as typed, in a plain-text block: a reason cannot fake a decision
+	 * line, a mention or a link */
+	snprintf(c->reason, sizeof c->reason, "Reason: %s",
+		 g->reason && *g->reason ? g->reason : "none given");
 }
 
 static void render_rule(struct card *c, const struct store_gate *g, const struct card_info *in)
@@ -265,6 +265,7 @@ void card_render(struct card *c, const struct store_gate *g, const struct card_i
 
 	c->blocks[nb++] = (struct chat_block){.type = CHAT_BLOCK_HEADER, .text = c->header};
 	c->blocks[nb++] = (struct chat_block){.type = CHAT_BLOCK_SECTION, .text = c->what};
+	c->blocks[nb++] = (struct chat_block){.type = CHAT_BLOCK_PLAIN, .text = c->reason};
 	if (g->evidence && *g->evidence) {
 		/* evidence is stored as mrkdwn, escaped when it was made */
 		snprintf(c->evidence, sizeof c->evidence, "*What the approvers see:*\n%s", g->evidence);

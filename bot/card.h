@@ -38,6 +38,7 @@ struct card {
 	struct chat_confirm confirm;
 	char header[160];
 	char what[1600];
+	char reason[700];        /* plain text: what the requester typed */
 	char evidence[2000];
 	char rule[900];
 	char status[1400];

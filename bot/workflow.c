@@ -140,6 +140,28 @@ static void say_thread(struct workflow *wf, const struct store_gate *g, const ch
 			 bot_err_name(rc));
 }
 
+/* A thread line (mrkdwn) followed by what the requester typed, as plain
+ * text. */
+static void say_thread_reason(struct workflow *wf, const struct store_gate *g, const char *line)
+{
+	char reason[700];
+
+	if (!g->channel || !g->message_ts)
+		return;
+	snprintf(reason, sizeof reason, "Reason: %s",
+		 g->reason && *g->reason ? g->reason : "none given");
+	struct chat_block b[2] = {
+		{.type = CHAT_BLOCK_SECTION, .text = line},
+		{.type = CHAT_BLOCK_PLAIN, .text = reason},
+	};
+	struct chat_message m = {.channel = g->channel, .thread_ts = g->message_ts, .text = line,
+				 .blocks = b, .n_blocks = 2};
+	int rc = chat_post(wf->chat, &m, on_chat_result, (void *)"thread");
+	if (rc)
+		log_warn("workflow.chat", "what=thread gate=%" PRIu64 " error=%s", g->id,
+			 bot_err_name(rc));
+}
+
 static void update_card(struct workflow *wf, const struct store_gate *g, const char *reminder)
 {
 	struct card c;
@@ -556,13 +578,13 @@ static void on_change(void *ud, const struct store_gate *g, enum gate_event ev, 
 	case GATE_EV_DELIVERED:
 		update_card(wf, g, NULL);
 		if (g->state == GATE_PENDING) {
-			char dl[96], t[DURATION_FMT_MAX], r[600];
+			char dl[96], t[DURATION_FMT_MAX], line[600];
 			card_date(g->deadline, dl, sizeof dl);
 			duration_format(g->timer_ms, t, sizeof t);
-			esc(r, sizeof r, g->reason && *g->reason ? g->reason : "none given");
-			say_thread(wf, g, "*Requested* by <@%s>: scale to %d (now %d). Reason: %s. "
-				   "Timer %s: approves automatically at %s unless an approver denies.",
-				   g->requester, g->target, g->desired_at_request, r, t, dl);
+			snprintf(line, sizeof line, "*Requested* by <@%s>: scale to %d (now %d). "
+				 "Timer %s: approves automatically at %s unless an approver denies.",
+				 g->requester, g->target, g->desired_at_request, t, dl);
+			say_thread_reason(wf, g, line);
 			mirror(wf, g, "request");
 		}
 		break;

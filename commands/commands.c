@@ -10,13 +10,13 @@
 
 /* Keep sorted by name: cmd_lookup uses bsearch and a unit test checks it. */
 const struct cmd_def cmd_table[] = {
-	{"/chatops", cmd_chatops, 0, 1, false, CMD_ANYONE, "/chatops [help]",
+	{"/chatops", cmd_chatops, 0, 1, false, CMD_ANYONE, false, "/chatops [help]",
 	 "What the bot does and what you may ask of it"},
-	{"/gates", cmd_gates, 0, 2, false, CMD_ANYONE, "/gates [cancel <id>]",
+	{"/gates", cmd_gates, 0, 2, false, CMD_REQUESTERS, false, "/gates [cancel <id>]",
 	 "Open and recent approval requests; cancel an open one (requester or approver)"},
-	{"/investigate", cmd_investigate, 1, 1, false, CMD_REQUESTERS, "/investigate <service>",
+	{"/investigate", cmd_investigate, 1, 1, false, CMD_REQUESTERS, true, "/investigate <service>",
 	 "Service state, CPU and memory over 30 min, alarms, and a suggested action"},
-	{"/scale", cmd_scale, 2, 2, true, CMD_REQUESTERS,
+	{"/scale", cmd_scale, 2, 2, true, CMD_REQUESTERS, true,
 	 "/scale <service> <count> [--timer 10m|PT10M] [reason...]",
 	 "Ask to set the desired task count; approvers get Approve/Deny, silence until the "
 	 "timer ends counts as approval"},
@@ -88,8 +88,10 @@ static bool may_use(struct app *app, const char *user, enum cmd_audience who)
 {
 	const struct config *cfg = app_config(app);
 
-	if (who == CMD_ANYONE || !user)
+	if (who == CMD_ANYONE)
 		return true;
+	if (!user)
+		return false;
 	for (size_t i = 0; i < cfg->n_services; i++)
 		if (app_may_request(&cfg->services[i], user))
 			return true;
@@ -123,7 +125,7 @@ void cmd_help_text(struct app *app, const char *user, char *buf, size_t n)
 			      "after approval: approvers get *Approve* / *Deny* buttons, and if nobody "
 			      "denies before the timer ends, silence counts as approval.\n");
 	for (size_t i = 0; i < cmd_table_len && o < n; i++) {
-		if (!may_use(app, user, cmd_table[i].audience)) {
+		if (user && !may_use(app, user, cmd_table[i].audience)) {
 			hidden++;
 			continue;
 		}
@@ -174,6 +176,15 @@ void cmd_dispatch(struct app *app, const struct chat_event *ev)
 	if (!text) {
 		reply_ephemeral(app, ev, "Out of memory; nothing was done.");
 		return;
+	}
+	/* commands that act per service say more (which services you may
+	 * ask for); the others are refused here */
+	if (!def->checks_audience && !may_use(app, ev->user, def->audience)) {
+		snprintf(out, sizeof out, "`%s` is for the requesters and approvers of a service, and "
+			 "the bot's configuration names you for none. Ask a service's owners to add "
+			 "you; `/chatops help` says what you may do.", def->name);
+		reply_ephemeral(app, ev, out);
+		goto out;
 	}
 	chat_escape(usage, sizeof usage, def->usage);
 	ctx.argv[0] = (char *)def->name;

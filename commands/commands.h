@@ -51,6 +51,8 @@ struct cmd_def {
 	int min_args, max_args; /* words counted without argv[0] */
 	bool takes_rest;      /* free text may follow the words (a reason) */
 	enum cmd_audience audience;
+	bool checks_audience; /* the command checks who per service itself (with
+			       * a more precise answer); else dispatch refuses */
 	const char *usage;    /* "/scale <service> <count> [--timer 10m] [reason...]" */
 	const char *summary;  /* one line */
 };

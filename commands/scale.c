@@ -47,6 +47,25 @@ static int parse_count(const char *s, int *out, char *msg, size_t n)
 	return 0;
 }
 
+/* One line of plain words: every control character (new lines, tabs...)
+ * becomes a space, runs of spaces one, none at the ends. In place. */
+static void fold_reason(char *s)
+{
+	char *o = s;
+	bool space = true; /* drops leading spaces */
+
+	for (const char *p = s; *p; p++) {
+		bool ws = (unsigned char)*p < 0x20 || *p == 0x7f || *p == ' ';
+		if (ws && space)
+			continue;
+		*o++ = ws ? ' ' : *p;
+		space = ws;
+	}
+	if (o > s && o[-1] == ' ')
+		o--;
+	*o = '\0';
+}
+
 /* Leading --options of the rest of the line; *reason points after them. */
 static int parse_options(struct cmd_ctx *ctx, const struct config *cfg,
 			 const struct config_service *svc, uint64_t *timer_ms, const char **reason,
@@ -102,6 +121,7 @@ static int parse_options(struct cmd_ctx *ctx, const struct config *cfg,
 		snprintf(msg, n, "Unknown option `%s` (the only option is `--timer`).", e);
 		return -1;
 	}
+	fold_reason(p);
 	if (strlen(p) > REASON_MAX) {
 		snprintf(msg, n, "The reason is too long (%zu characters; at most %d).", strlen(p),
 			 REASON_MAX);

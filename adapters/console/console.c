@@ -181,6 +181,17 @@ static void out_rendered(struct console *c, const char *indent, const char *mrkd
 	free(t);
 }
 
+/* Plain text as written (no markup to render), every line indented. */
+static void out_plain(struct console *c, const char *indent, const char *text)
+{
+	for (const char *line = text, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+		nl = strchr(line, '\n');
+		out_str(c, indent);
+		out_all(c, line, nl ? (size_t)(nl - line) : strlen(line));
+		out_str(c, "\n");
+	}
+}
+
 static const char *bold(struct console *c) { return c->color ? "\033[1m" : ""; }
 static const char *dim(struct console *c) { return c->color ? "\033[2m" : ""; }
 static const char *reset(struct console *c) { return c->color ? "\033[0m" : ""; }
@@ -217,6 +228,9 @@ static void render_message(struct console *c, const char *header, unsigned long 
 			break;
 		case CHAT_BLOCK_SECTION:
 			out_rendered(c, ind, bl->text);
+			break;
+		case CHAT_BLOCK_PLAIN:
+			out_plain(c, ind, bl->text);
 			break;
 		case CHAT_BLOCK_CONTEXT:
 			out_str(c, dim(c));
@@ -382,7 +396,9 @@ static int con_ephemeral(struct chat *ch, const char *user, const struct chat_me
 		out_rendered(c, "  ", m->text);
 	} else {
 		for (size_t i = 0; i < m->n_blocks; i++)
-			if (m->blocks[i].type == CHAT_BLOCK_SECTION ||
+			if (m->blocks[i].type == CHAT_BLOCK_PLAIN)
+				out_plain(c, "  ", m->blocks[i].text);
+			else if (m->blocks[i].type == CHAT_BLOCK_SECTION ||
 			    m->blocks[i].type == CHAT_BLOCK_CONTEXT ||
 			    m->blocks[i].type == CHAT_BLOCK_HEADER)
 				out_rendered(c, "  ", m->blocks[i].text);

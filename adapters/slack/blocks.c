@@ -302,6 +302,24 @@ out:
 	return rc;
 }
 
+/* A plain_text section: no markup, no mentions. Slack's control characters
+ * & < > are escaped all the same (its rule for any text). */
+static int render_plain(const char *text, json_t *list, struct bot_error *err)
+{
+	char *esc;
+	int rc;
+
+	if (empty(text))
+		return BOT_EOK;
+	esc = chat_escape_dup(text);
+	if (!esc)
+		return bot_error_set(err, BOT_ENOMEM, "out of memory");
+	rc = push(list, json_pack("{s:s, s:o}", "type", "section", "text",
+				  text_obj(esc, SLACK_BLOCKS_TEXT_MAX, false, false)), err);
+	free(esc);
+	return rc;
+}
+
 static int render_block(const struct chat_block *cb, size_t bi, json_t *list,
 			struct bot_error *err)
 {
@@ -324,6 +342,8 @@ static int render_block(const struct chat_block *cb, size_t bi, json_t *list,
 		return push(list, json_pack("{s:s, s:[o]}", "type", "context", "elements",
 					    text_obj(cb->text, SLACK_BLOCKS_TEXT_MAX, true, false)),
 			    err);
+	case CHAT_BLOCK_PLAIN:
+		return render_plain(cb->text, list, err);
 	case CHAT_BLOCK_DIVIDER:
 		return push(list, json_pack("{s:s}", "type", "divider"), err);
 	case CHAT_BLOCK_ACTIONS:

@@ -55,9 +55,18 @@ static void test_pending_before_delivery(void **state)
 	all_text(&c, t, sizeof t);
 	assert_non_null(strstr(t, "Scale request #42: web"));
 	assert_non_null(strstr(t, "from *2* to *10*"));
-	/* user text is escaped: no mass mention can be smuggled in */
-	assert_non_null(strstr(t, "CPU &lt;!channel&gt; &amp; co"));
-	assert_null(strstr(t, "<!channel>"));
+	/* what the requester typed is a plain-text block of its own: no
+	 * mention, no bold decision line can be smuggled into the markup */
+	const struct chat_block *reason = NULL;
+	for (size_t i = 0; i < c.msg.n_blocks; i++) {
+		if (c.msg.blocks[i].type == CHAT_BLOCK_PLAIN)
+			reason = &c.msg.blocks[i];
+		else if (c.msg.blocks[i].text)
+			assert_null(strstr(c.msg.blocks[i].text, "<!channel>"));
+	}
+	assert_non_null(reason);
+	assert_string_equal(reason->text, "Reason: CPU <!channel> & co");
+	assert_null(strstr(c.msg.text, "<!channel>"));
 	assert_non_null(strstr(t, "<@U0APPROVER1>, <@U0APPROVER2>"));
 	assert_non_null(strstr(t, "10m after this card is posted unless an approver denies"));
 	const struct chat_block *a = actions(&c);

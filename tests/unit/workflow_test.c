@@ -705,7 +705,13 @@ static void test_help_is_filtered(void **state)
 	assert_true(wait_for(f, has_text, "You may request changes to: none"));
 	const struct rec_msg *h = find(f, "ephemeral", "You may request changes to: none");
 	assert_null(strstr(h->text, "/scale"));
-	assert_non_null(strstr(h->text, "/gates"));
+	assert_null(strstr(h->text, "/gates"));
+	assert_non_null(strstr(h->text, "/chatops"));
+	/* /gates is for requesters and approvers of a service */
+	command(f, "U0STRANGER", "/gates", "");
+	assert_true(wait_for(f, has_text, "`/gates` is for the requesters and approvers of a "
+			     "service"));
+	assert_null(find(f, "ephemeral", "Approval requests"));
 	command(f, "U0APPROVER1", "/chatops", "");
 	assert_true(wait_for(f, has_text, "You may approve or deny requests for: `web`"));
 	h = find(f, "ephemeral", "You may approve or deny requests for: `web`");
