@@ -18,6 +18,7 @@ static enum log_level cur_level = BOT_LOG_INFO;
 static log_writer_fn writer;
 static void *writer_ud;
 static char *secrets[MAX_SECRETS];
+static unsigned secret_refs[MAX_SECRETS]; /* adds not yet matched by a forget */
 static size_t n_secrets;
 
 static const char *const level_names[] = {
@@ -54,24 +55,35 @@ void log_set_writer(log_writer_fn fn, void *ud)
 	writer_ud = ud;
 }
 
+static void drop_secret(size_t i)
+{
+	free(secrets[i]);
+	memmove(secrets + i, secrets + i + 1, (n_secrets - i - 1) * sizeof *secrets);
+	memmove(secret_refs + i, secret_refs + i + 1, (n_secrets - i - 1) * sizeof *secret_refs);
+	n_secrets--;
+}
+
 int log_add_secret(const char *secret)
 {
 	if (!secret || !*secret)
 		return BOT_EOK;
 	if (strlen(secret) < 4)
 		return BOT_EINVAL;
-	for (size_t i = 0; i < n_secrets; i++)
-		if (strcmp(secrets[i], secret) == 0)
+	for (size_t i = 0; i < n_secrets; i++) {
+		if (strcmp(secrets[i], secret) == 0) {
+			secret_refs[i]++;
 			return BOT_EOK;
+		}
+	}
 	if (n_secrets == MAX_SECRETS) {
-		/* Forget the oldest: rotated credentials replace old ones. */
-		free(secrets[0]);
-		memmove(secrets, secrets + 1, (MAX_SECRETS - 1) * sizeof *secrets);
-		n_secrets--;
+		/* Last resort: forget the oldest. Holders forget what they
+		 * replace, so this only happens when one leaks. */
+		drop_secret(0);
 	}
 	secrets[n_secrets] = strdup(secret);
 	if (!secrets[n_secrets])
 		return BOT_ENOMEM;
+	secret_refs[n_secrets] = 1;
 	n_secrets++;
 	return BOT_EOK;
 }
@@ -80,9 +92,8 @@ void log_forget_secret(const char *secret)
 {
 	for (size_t i = 0; secret && i < n_secrets; i++) {
 		if (strcmp(secrets[i], secret) == 0) {
-			free(secrets[i]);
-			memmove(secrets + i, secrets + i + 1, (n_secrets - i - 1) * sizeof *secrets);
-			n_secrets--;
+			if (--secret_refs[i] == 0)
+				drop_secret(i);
 			return;
 		}
 	}

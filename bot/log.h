@@ -37,8 +37,15 @@ void log_set_writer(log_writer_fn fn, void *ud);
 
 /* Register a secret value to be redacted from every line (copied). Values
  * shorter than 4 bytes are refused with BOT_EINVAL (they would redact common
- * words); empty/NULL is ignored and returns 0. */
+ * words); empty/NULL is ignored and returns 0.
+ *
+ * Registrations are counted: a value added twice (two credential providers
+ * holding the same key) stays redacted until it is forgotten twice. Whoever
+ * replaces a secret (a refreshed token, rotated keys) forgets the old one:
+ * the registry holds 64 values and, when full, drops the oldest, which is
+ * usually a long-lived one such as a Slack token. */
 int log_add_secret(const char *secret);
+/* Undo one log_add_secret of this value; unknown values are ignored. */
 void log_forget_secret(const char *secret);
 void log_clear_secrets(void);
 

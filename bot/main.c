@@ -10,6 +10,7 @@
 #include "adapters/slack/slack.h"
 #include "bot/app.h"
 #include "bot/audit.h"
+#include "bot/iam_cmd.h"
 #include "bot/log.h"
 #include "bot/loop.h"
 #include "bot/store.h"
@@ -55,6 +56,8 @@ static const char usage_text[] =
 "(a bad file is reported and the running configuration is kept).\n"
 "\n"
 "The audit log:  chatops-bot audit --help\n"
+"The IAM policy this configuration needs:  chatops-bot iam-policy --config FILE\n"
+"  (see chatops-bot iam-policy --help)\n"
 "\n"
 "Try it without Slack:  ./scripts/demo\n";
 
@@ -466,6 +469,9 @@ int main(int argc, char **argv)
 	/* subcommand: chatops-bot audit ... (export / verify the audit log) */
 	if (argc > 1 && strcmp(argv[1], "audit") == 0)
 		return audit_main(argc - 1, argv + 1);
+	/* subcommand: chatops-bot iam-policy ... (the IAM policy the config needs) */
+	if (argc > 1 && strcmp(argv[1], "iam-policy") == 0)
+		return iam_cmd_main(argc - 1, argv + 1);
 	rc = parse_args(argc, argv, &b.o);
 	if (rc)
 		return rc < 0 ? 0 : rc;

@@ -701,6 +701,15 @@ static const char *pick(const char *a, const char *b)
 	return a && *a ? a : b && *b ? b : NULL;
 }
 
+const char *cloud_aws_region(const struct config *cfg)
+{
+	const char *region = pick(cfg ? cfg->aws.region : NULL, getenv("AWS_REGION"));
+
+	if (!region)
+		region = pick(getenv("AWS_DEFAULT_REGION"), "us-east-1");
+	return region;
+}
+
 int cloud_aws_create(struct bot_loop *loop, const struct cloud_aws_opts *o, struct cloud **out,
 		     struct bot_error *err)
 {
@@ -722,11 +731,7 @@ int cloud_aws_create(struct bot_loop *loop, const struct cloud_aws_opts *o, stru
 		return bot_error_set(err, BOT_ENOMEM, "out of memory");
 	a->cloud.ops = &aws_ops;
 	a->loop = loop;
-	region = pick(o->region, cfg ? cfg->aws.region : NULL);
-	if (!region)
-		region = pick(getenv("AWS_REGION"), getenv("AWS_DEFAULT_REGION"));
-	if (!region)
-		region = "us-east-1";
+	region = pick(o->region, cloud_aws_region(cfg));
 	if (o->retry) {
 		retry = *o->retry;
 	} else if (getenv("AWS_MAX_ATTEMPTS")) {

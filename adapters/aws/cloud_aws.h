@@ -64,6 +64,11 @@ struct cloud_aws_opts {
 int cloud_aws_create(struct bot_loop *loop, const struct cloud_aws_opts *o, struct cloud **out,
 		     struct bot_error *err);
 
+/* The region of calls about services that name none: aws.region, else
+ * AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1 (borrowed from cfg or
+ * the environment). cfg may be NULL. */
+const char *cloud_aws_region(const struct config *cfg);
+
 /* Is c the AWS backend? The accessors below return NULL when it is not. */
 bool cloud_is_aws(const struct cloud *c);
 struct aws_client *cloud_aws_client(struct cloud *c);

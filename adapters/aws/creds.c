@@ -50,6 +50,7 @@ struct aws_creds_provider {
 	bool dead;                  /* destroyed while notifying: free after */
 	/* container */
 	char *url, *auth_token, *auth_token_file;
+	char *file_token;           /* last token read from auth_token_file (registered) */
 	long c_timeout_ms;
 	int c_attempts;
 	/* IMDS */
@@ -84,6 +85,18 @@ void aws_creds_owned_clear(struct aws_creds_owned *c)
 	free_secret(c->secret_access_key);
 	free_secret(c->session_token);
 	memset(c, 0, sizeof *c);
+}
+
+/* *slot takes fresh (owned): fresh is registered with the redactor, the
+ * value it replaces is forgotten and cleansed. A refreshed token must not
+ * stay registered: the registry is small and drops its oldest when full. */
+static void secret_replace(char **slot, char *fresh)
+{
+	(void)log_add_secret(fresh);
+	if (*slot)
+		log_forget_secret(*slot);
+	free_secret(*slot);
+	*slot = fresh;
 }
 
 static void forget(const struct aws_creds_owned *c)
@@ -388,7 +401,16 @@ static int container_send(struct aws_creds_provider *p)
 			free_secret(token);
 			return BOT_ECONFIG;
 		}
-		(void)log_add_secret(token);
+		/* The file is re-read at each fetch (EKS rotates it); the env
+		 * token was registered at create. */
+		if (p->auth_token_file && (!p->file_token || strcmp(p->file_token, token) != 0)) {
+			char *copy = strdup(token);
+			if (!copy) {
+				free_secret(token);
+				return BOT_ENOMEM;
+			}
+			secret_replace(&p->file_token, copy);
+		}
 		size_t l = strlen(token) + 32;
 		hdr = malloc(l);
 		if (!hdr) {
@@ -434,15 +456,16 @@ static void on_imds(void *ud, int rc, const struct http_response *r, const char 
 		return;
 	}
 	switch (p->i_stage) {
-	case 0:
-		free_secret(p->imds_token);
-		p->imds_token = strdup(r->body);
-		if (!p->imds_token || !*p->imds_token || strpbrk(p->imds_token, "\r\n")) {
+	case 0: {
+		char *token = strdup(r->body);
+		if (!token || !*token || strpbrk(token, "\r\n")) {
+			free_secret(token);
 			fetch_done(p, BOT_EAUTH, "IMDS gave no usable token", NULL, NULL);
 			return;
 		}
-		(void)log_add_secret(p->imds_token);
+		secret_replace(&p->imds_token, token); /* one per refresh */
 		break;
+	}
 	case 1: {
 		size_t l = strcspn(r->body, "\r\n");
 		free(p->imds_role);
@@ -676,12 +699,12 @@ static void provider_free(struct aws_creds_provider *p)
 		forget(&p->cur);
 	aws_creds_owned_clear(&p->cur);
 	free(p->url);
+	log_forget_secret(p->auth_token);
 	free_secret(p->auth_token);
 	free(p->auth_token_file);
+	secret_replace(&p->file_token, NULL);
 	free(p->imds_base);
-	if (p->imds_token)
-		log_forget_secret(p->imds_token);
-	free_secret(p->imds_token);
+	secret_replace(&p->imds_token, NULL);
 	free(p->imds_role);
 	free(p->role_arn);
 	free(p->session_name);

@@ -29,8 +29,10 @@
  * fewer than refresh_margin_s seconds are left (default 900, botocore's
  * advisory window); if a refresh fails while the old ones are still valid
  * for another 60 s they keep being used (logged at warn). Concurrent
- * callers share one fetch. Every secret key and session token loaded is
- * registered with the log redactor (and the replaced ones forgotten).
+ * callers share one fetch. Every secret key, session token, IMDS token and
+ * container authorization token is registered with the log redactor; the
+ * value a refresh replaces is forgotten, and so are the provider's own when
+ * it is destroyed.
  * All network fetches are asynchronous on the loop (adapters/http, or the
  * aws client for STS); file reads happen at create.
  */

@@ -362,6 +362,117 @@ const char *moto_topic_arn(const struct moto *m)
 	return json_string_value(json_object_get(m->seed, "topic_arn"));
 }
 
+/* ---- IAM users holding a printed policy ----------------------------------- */
+
+/* True for actions moto checks against the resource "*" only. */
+static bool resource_blind(const char *action)
+{
+	return strncmp(action, "ecs:", 4) == 0 || strncmp(action, "cloudwatch:", 11) == 0 ||
+	       strncmp(action, "sns:", 4) == 0;
+}
+
+static int statement_for_moto(json_t *st)
+{
+	json_t *actions = json_object_get(st, "Action");
+	bool blind = false;
+	size_t i;
+	json_t *a;
+
+	if (!json_is_array(actions))
+		return -1;
+	json_array_foreach(actions, i, a) {
+		const char *s = json_string_value(a);
+		char buf[128];
+		if (!s)
+			return -1;
+		blind |= resource_blind(s);
+		if (strncmp(s, "cloudwatch:", 11) == 0) {
+			snprintf(buf, sizeof buf, "monitoring:%s", s + 11);
+			if (json_array_set_new(actions, i, json_string(buf)))
+				return -1;
+		}
+	}
+	if (blind && json_object_set_new(st, "Resource", json_string("*")))
+		return -1;
+	return 0;
+}
+
+char *moto_policy_for_moto(const char *aws_policy)
+{
+	json_error_t je;
+	json_t *doc = json_loads(aws_policy, 0, &je);
+	json_t *stmts = json_object_get(doc, "Statement"), *st;
+	char *out = NULL;
+	size_t i;
+
+	if (!json_is_array(stmts))
+		goto out;
+	json_array_foreach(stmts, i, st)
+		if (statement_for_moto(st))
+			goto out;
+	out = json_dumps(doc, JSON_INDENT(2));
+out:
+	json_decref(doc);
+	return out;
+}
+
+static int write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	int rc = 0;
+
+	if (!f)
+		return -1;
+	if (fputs(text, f) < 0)
+		rc = -1;
+	if (fclose(f) != 0)
+		rc = -1;
+	return rc;
+}
+
+int moto_iam_user(struct moto *m, const char *who, const char *user, const char *policy,
+		  char *msg, size_t n)
+{
+	const char *src = getenv("CHATOPS_SOURCE_ROOT");
+	char script[512], pol[320], out[320];
+	json_error_t je;
+	json_t *keys = NULL;
+	int rc = -1;
+
+	snprintf(script, sizeof script, "%s/tests/fakes/moto-iam-user.py", src ? src : ".");
+	snprintf(pol, sizeof pol, "%s/%s.policy.json", m->dir, user);
+	snprintf(out, sizeof out, "%s/%s.keys.json", m->dir, user);
+	if (write_text(pol, policy)) {
+		msgf(msg, n, "cannot write %s: %s", pol, strerror(errno));
+		return -1;
+	}
+	if (moto_reset_auth(m, "inf")) {
+		msgf(msg, n, "could not turn moto's IAM checks off");
+		return -1;
+	}
+	char *argv[] = { "python3", script, m->url, (char *)user, pol, NULL };
+	rc = run_script(m, argv, out, msg, n);
+	if (moto_reset_auth(m, "0")) {
+		msgf(msg, n, "could not turn moto's IAM checks back on");
+		rc = -1;
+	}
+	if (rc)
+		goto out;
+	keys = json_load_file(out, 0, &je);
+	if (!json_is_object(keys)) {
+		msgf(msg, n, "%s: unreadable keys: %s", out, keys ? "not an object" : je.text);
+		rc = -1;
+		goto out;
+	}
+	if (json_object_set(m->iam, who, keys)) {
+		msgf(msg, n, "no seeded IAM data to add %s to", who);
+		rc = -1;
+	}
+out:
+	json_decref(keys);
+	return rc;
+}
+
 int moto_reset_auth(struct moto *m, const char *count)
 {
 	char url[128];

@@ -43,6 +43,26 @@ const char *moto_key(const struct moto *m, const char *who, const char *field);
 const char *moto_role_arn(const struct moto *m);
 const char *moto_topic_arn(const struct moto *m);
 
+/* A policy `chatops-bot iam-policy` printed, as moto 5.2.1 can evaluate it
+ * (caller frees; NULL when aws_policy is not a policy document). Checked by
+ * experiment against moto's iam/access_control.py:
+ *  - moto names an action after the SigV4 signing name, so CloudWatch's
+ *    "cloudwatch:X" is checked as "monitoring:X";
+ *  - moto evaluates ECS, CloudWatch and SNS calls against the resource "*":
+ *    a statement naming ARNs never matches them, not even the right ARN
+ *    (an Allow refuses everything, a Deny is ignored), so such statements
+ *    get Resource "*". sts:AssumeRole keeps its role ARN: moto checks it.
+ * The actions are kept exactly: what the user may do is the printed set of
+ * actions, no more; which resources it may touch is not checked by moto. */
+char *moto_policy_for_moto(const char *aws_policy);
+
+/* Create the IAM user `user` holding exactly `policy` (one managed policy,
+ * attached), with IAM checks turned off for the few calls it takes and on
+ * again after; its keys are then moto_key(m, who, ...). 0, or -1 with the
+ * reason in msg. */
+int moto_iam_user(struct moto *m, const char *who, const char *user, const char *policy,
+		  char *msg, size_t n);
+
 /* POST /moto-api/reset-auth with body count ("0", "inf"). 0 or -1. */
 int moto_reset_auth(struct moto *m, const char *count);
 /* GET path; returns the body (caller frees) or NULL. */

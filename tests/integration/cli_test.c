@@ -1,7 +1,7 @@
-/* The chatops-bot binary, black-box: options, --check-config, and a console
- * session driven over pipes with SIGHUP (bad file kept out, good file taken)
- * and SIGTERM (clean exit). Secrets given in the environment never appear
- * in anything the program prints. */
+/* The chatops-bot binary, black-box: options, --check-config, iam-policy,
+ * and a console session driven over pipes with SIGHUP (bad file kept out,
+ * good file taken) and SIGTERM (clean exit). Secrets given in the
+ * environment never appear in anything the program prints. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +18,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "tests/fakes/moto.h"
 
@@ -215,6 +217,101 @@ static void test_check_config(void **state)
 	no_secrets(&p);
 }
 
+/* stdout of a shell command line (stderr dropped) into out; its exit status. */
+static int run_stdout(const char *cmd, char *out, size_t n)
+{
+	FILE *f = popen(cmd, "r");
+	size_t got;
+	int st;
+
+	assert_non_null(f);
+	got = fread(out, 1, n - 1, f);
+	out[got] = '\0';
+	st = pclose(f);
+	assert_true(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+static const char iam_yaml[] =
+	"slack:\n"
+	"  app_token_env: CLI_TEST_APP_TOKEN\n"
+	"  bot_token_env: CLI_TEST_BOT_TOKEN\n"
+	"aws:\n"
+	"  region: eu-west-1\n"
+	"%s"
+	"defaults:\n"
+	"  approvers: [U0APPROVER1]\n"
+	"  requesters: [U0ONCALL1]\n"
+	"services:\n"
+	"  web:\n"
+	"    cluster: prod\n"
+	"    max_desired: 10\n"
+	"    sns_topic_arn: arn:aws:sns:eu-west-1:210987654321:owners\n"
+	"  api:\n"
+	"    cluster: prod\n"
+	"    max_desired: 10\n";
+
+/* chatops-bot iam-policy: the policy on stdout as JSON, the same bytes each
+ * time; the account from --account or aws.role_arn; without either and
+ * without AWS credentials, exit 3 asking for --account. */
+static void test_iam_policy(void **state)
+{
+	static char out[64 * 1024], again[64 * 1024];
+	char path[128], role_path[128], yaml[2048], cmd[1024];
+	struct proc p;
+	json_error_t je;
+	(void)state;
+
+	snprintf(path, sizeof path, "%s/iam.yaml", dir);
+	snprintf(yaml, sizeof yaml, iam_yaml, "");
+	write_file(path, yaml);
+	snprintf(role_path, sizeof role_path, "%s/iam-role.yaml", dir);
+	snprintf(yaml, sizeof yaml, iam_yaml, "  role_arn: arn:aws:iam::210987654321:role/chatops\n");
+	write_file(role_path, yaml);
+
+	assert_int_equal(run((char *[]){bin, "--help", NULL}, &p), 0);
+	assert_non_null(strstr(p.buf, "chatops-bot iam-policy --config FILE"));
+	assert_int_equal(run((char *[]){bin, "iam-policy", "--help", NULL}, &p), 0);
+	assert_non_null(strstr(p.buf, "--account ID"));
+
+	snprintf(cmd, sizeof cmd, "%s iam-policy --config %s --account 210987654321 2>/dev/null", bin,
+		 path);
+	assert_int_equal(run_stdout(cmd, out, sizeof out), 0);
+	json_t *doc = json_loads(out, 0, &je);
+	if (!doc)
+		fail_msg("not JSON (%s): %s", je.text, out);
+	assert_int_equal(json_array_size(json_object_get(doc, "Statement")), 5);
+	json_decref(doc);
+	assert_non_null(strstr(out, "\"arn:aws:ecs:eu-west-1:210987654321:service/prod/api\",\n"
+				    "        \"arn:aws:ecs:eu-west-1:210987654321:service/prod/web\"\n"));
+	assert_non_null(strstr(out, "\"arn:aws:sns:eu-west-1:210987654321:owners\""));
+	assert_null(strstr(out, "sts:AssumeRole"));
+	assert_int_equal(run_stdout(cmd, again, sizeof again), 0);
+	assert_string_equal(out, again);
+
+	/* the account of aws.role_arn, said on stderr */
+	assert_int_equal(run((char *[]){bin, "iam-policy", "--config", role_path, NULL}, &p), 0);
+	assert_non_null(strstr(p.buf, "account 210987654321, from aws.role_arn"));
+	assert_non_null(strstr(p.buf, "\"arn:aws:iam::210987654321:role/chatops\""));
+	no_secrets(&p);
+
+	/* no account anywhere and no AWS credentials to ask STS with */
+	assert_int_equal(run((char *[]){bin, "iam-policy", "--config", path, NULL}, &p), 3);
+	assert_non_null(strstr(p.buf, "cannot learn the AWS account"));
+	assert_non_null(strstr(p.buf, "--account ID"));
+	no_secrets(&p);
+
+	/* usage and configuration errors: 2, as elsewhere */
+	assert_int_equal(run((char *[]){bin, "iam-policy", "--config", path, "--account", "12", NULL},
+			     &p), 2);
+	assert_non_null(strstr(p.buf, "--account must be 12 digits"));
+	assert_int_equal(run((char *[]){bin, "iam-policy", NULL}, &p), 2);
+	snprintf(path, sizeof path, "%s/bad.yaml", dir);
+	assert_int_equal(run((char *[]){bin, "iam-policy", "--config", path, "--account", "*", NULL},
+			     &p), 2);
+	assert_non_null(strstr(p.buf, "bad.yaml:4:18:"));
+}
+
 static void test_console_session_reload_and_stop(void **state)
 {
 	struct proc p;
@@ -350,6 +447,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_check_config),
+		cmocka_unit_test(test_iam_policy),
 		cmocka_unit_test(test_console_session_reload_and_stop),
 		cmocka_unit_test(test_readme_demo_session),
 	};

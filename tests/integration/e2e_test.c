@@ -10,12 +10,20 @@
  * (no AWS mutation, only the requester hears), AccessDenied shown in the
  * trail with the bot still serving, a restart with a pending gate whose
  * deadline passed while the bot was down, and --check-config against the
- * seeded account. */
+ * seeded account.
+ *
+ * The bot acts as an IAM user holding exactly the policy `chatops-bot
+ * iam-policy` prints for the test's configuration (account learned from
+ * STS), as moto can evaluate it (tests/fakes/moto.h, moto_policy_for_moto):
+ * every test proves those actions are enough (no call of the bot is refused)
+ * and one proves moto refuses an action outside them. The AccessDenied test
+ * runs as a user holding the same policy without ecs:UpdateService. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,9 +48,13 @@
 #define CLUSTER   "mysecretword-cluster"
 #define CHANNEL   "C0OPS"
 #define STEP_MS   10000
+#define BOT_USER  "chatops-bot-e2e"
+#define NOSCALE_USER "chatops-bot-e2e-noscale"
 
 static struct moto *moto;
 static struct ledger *ledger;
+/* What `chatops-bot iam-policy` printed for config_fmt: stdout, stderr. */
+static char printed[16384], printed_note[1024];
 
 static const struct fake_slack_channel chans[] = {
 	{"C0OPS", "ops", true},
@@ -84,25 +96,125 @@ struct e2e {
 	struct app *app;
 	const char *who;       /* moto IAM user the bot acts as */
 	int updates_before;    /* ledger UpdateService count at test start */
+	int denied_before;     /* ledger calls refused (HTTP 403) at test start */
+	bool denial_expected;  /* the test makes the bot call beyond its policy */
 };
 
 /* ---- setup ------------------------------------------------------------------ */
 
+/* Read a whole small file into buf (NUL-terminated). 0 or -1. */
+static int read_small(const char *path, char *buf, size_t n)
+{
+	FILE *f = fopen(path, "r");
+	size_t got;
+
+	if (!f)
+		return -1;
+	got = fread(buf, 1, n - 1, f);
+	buf[got] = '\0';
+	fclose(f);
+	return 0;
+}
+
+/* Run the binary's iam-policy on config_fmt, with the seeded scaler's keys
+ * so it asks moto's STS for the account: the policy into printed, the note
+ * into printed_note. 0 or -1 with msg. */
+static int print_policy(char *msg, size_t n)
+{
+	char dir[64] = "/tmp/e2e-policy-XXXXXX", path[128], err_path[128], yaml[2048], cmd[1024];
+	const char *root = getenv("CHATOPS_BUILD_ROOT");
+	FILE *f;
+	int st = -1;
+
+	if (!root || !mkdtemp(dir)) {
+		snprintf(msg, n, "no CHATOPS_BUILD_ROOT or no temporary directory");
+		return -1;
+	}
+	snprintf(path, sizeof path, "%s/bot.yaml", dir);
+	snprintf(err_path, sizeof err_path, "%s/iam-policy.err", dir);
+	snprintf(yaml, sizeof yaml, config_fmt, dir, moto_topic_arn(moto));
+	f = fopen(path, "w");
+	if (f) {
+		fputs(yaml, f);
+		fclose(f);
+	}
+	snprintf(cmd, sizeof cmd, "AWS_ENDPOINT_URL=%s AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s "
+		 "AWS_EC2_METADATA_DISABLED=true %s/chatops-bot iam-policy --config %s 2>%s",
+		 moto_url(moto), moto_key(moto, "scaler", "AccessKeyId"),
+		 moto_key(moto, "scaler", "SecretAccessKey"), root, path, err_path);
+	f = popen(cmd, "r");
+	if (f) {
+		size_t got = fread(printed, 1, sizeof printed - 1, f);
+		printed[got] = '\0';
+		st = pclose(f);
+	}
+	(void)read_small(err_path, printed_note, sizeof printed_note);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "e2e: could not remove %s\n", dir);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		snprintf(msg, n, "chatops-bot iam-policy failed (%d): %.400s", st, printed_note);
+		return -1;
+	}
+	return 0;
+}
+
+/* policy without one action (its statement kept, the action gone). */
+static char *without_action(const char *policy, const char *action)
+{
+	json_t *doc = json_loads(policy, 0, NULL), *st, *a;
+	char *out = NULL;
+	size_t i, j;
+
+	json_array_foreach(json_object_get(doc, "Statement"), i, st) {
+		json_t *actions = json_object_get(st, "Action");
+		json_array_foreach(actions, j, a)
+			if (strcmp(json_string_value(a), action) == 0) {
+				(void)json_array_remove(actions, j);
+				break;
+			}
+	}
+	out = doc ? json_dumps(doc, JSON_INDENT(2)) : NULL;
+	json_decref(doc);
+	return out;
+}
+
+/* who "bot": exactly the printed policy; "noscale": it without UpdateService. */
+static int policy_user(const char *who, const char *user, const char *policy, char *msg, size_t n)
+{
+	char *for_moto = moto_policy_for_moto(policy);
+	int rc = -1;
+
+	if (!for_moto)
+		snprintf(msg, n, "the printed policy is not a policy document: %.400s", policy);
+	else
+		rc = moto_iam_user(moto, who, user, for_moto, msg, n);
+	free(for_moto);
+	return rc;
+}
+
 static int group_setup(void **state)
 {
-	char msg[512];
+	char msg[1024];
+	char *noscale = NULL;
+	int rc = -1;
 	(void)state;
-	if (moto_start(&(struct moto_opts){0}, &moto, msg, sizeof msg) != 0) {
-		fprintf(stderr, "e2e: %s\n", msg);
-		return -1;
-	}
-	if (ledger_start(moto_url(moto), &ledger, msg, sizeof msg) != 0) {
-		fprintf(stderr, "e2e: %s\n", msg);
-		return -1;
-	}
+	if (moto_start(&(struct moto_opts){0}, &moto, msg, sizeof msg) != 0 ||
+	    ledger_start(moto_url(moto), &ledger, msg, sizeof msg) != 0 ||
+	    print_policy(msg, sizeof msg) != 0 ||
+	    policy_user("bot", BOT_USER, printed, msg, sizeof msg) != 0)
+		goto out;
+	noscale = without_action(printed, "ecs:UpdateService");
+	if (!noscale || policy_user("noscale", NOSCALE_USER, noscale, msg, sizeof msg) != 0)
+		goto out;
 	setenv("E2E_APP_TOKEN", APP_TOKEN, 1);
 	setenv("E2E_BOT_TOKEN", BOT_TOKEN, 1);
-	return 0;
+	rc = 0;
+out:
+	if (rc)
+		fprintf(stderr, "e2e: %s\n", msg);
+	free(noscale);
+	return rc;
 }
 
 static int group_teardown(void **state)
@@ -206,18 +318,19 @@ static void setup_as(void **state, const char *who)
 	reset_service(t);
 	bot_up(t);
 	t->updates_before = updates(SERVICE);
+	t->denied_before = ledger_count(ledger, NULL, NULL, 403);
 	*state = t;
 }
 
 static int setup(void **state)
 {
-	setup_as(state, "scaler");
+	setup_as(state, "bot");
 	return 0;
 }
 
-static int setup_readonly(void **state)
+static int setup_noscale(void **state)
 {
-	setup_as(state, "readonly");
+	setup_as(state, "noscale");
 	return 0;
 }
 
@@ -235,6 +348,9 @@ static int teardown(void **state)
 	assert_int_equal(harness_destroy(&t->h), 0);
 	/* whatever happened, the audit chain verifies */
 	assert_int_equal(audit_verify(t->store, NULL, NULL, &err), 0);
+	/* the printed policy was enough for everything the bot did */
+	if (!t->denial_expected)
+		assert_int_equal(ledger_count(ledger, NULL, NULL, 403), t->denied_before);
 	store_close(t->store);
 	config_unref(t->cfg);
 	/* no secret reached any log line */
@@ -242,6 +358,8 @@ static int teardown(void **state)
 	assert_false(harness_log_has(BOT_TOKEN));
 	assert_false(harness_log_has(moto_key(moto, "scaler", "SecretAccessKey")));
 	assert_false(harness_log_has(moto_key(moto, "readonly", "SecretAccessKey")));
+	assert_false(harness_log_has(moto_key(moto, "bot", "SecretAccessKey")));
+	assert_false(harness_log_has(moto_key(moto, "noscale", "SecretAccessKey")));
 	harness_log_release();
 	snprintf(cmd, sizeof cmd, "rm -rf %s", t->dir);
 	assert_int_equal(system(cmd), 0);
@@ -577,7 +695,8 @@ static void test_bad_input_changes_nothing(void **state)
 
 static void test_access_denied_shown_bot_serves_on(void **state)
 {
-	struct e2e *t = *state; /* the bot runs as chatops-readonly: no ecs:UpdateService */
+	struct e2e *t = *state; /* the printed policy without ecs:UpdateService */
+	t->denial_expected = true;
 	struct card_ref c = request(t, "U0ONCALL1", SERVICE " 9 --timer 1s");
 	const struct fake_slack_message *m;
 
@@ -642,9 +761,9 @@ static int check_config(struct e2e *t, const char *extra, char *out, size_t n)
 	fputs(extra, f);
 	fclose(f);
 	snprintf(cmd, sizeof cmd, "AWS_ENDPOINT_URL=%s AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s "
-		 "%s/chatops-bot --config %s --check-config 2>/dev/null", moto_url(moto),
-		 moto_key(moto, "scaler", "AccessKeyId"), moto_key(moto, "scaler", "SecretAccessKey"),
-		 root, path);
+		 "AWS_EC2_METADATA_DISABLED=true %s/chatops-bot --config %s --check-config 2>/dev/null",
+		 moto_url(moto), moto_key(moto, "bot", "AccessKeyId"),
+		 moto_key(moto, "bot", "SecretAccessKey"), root, path);
 	f = popen(cmd, "r");
 	assert_non_null(f);
 	size_t got = fread(out, 1, n - 1, f);
@@ -654,7 +773,9 @@ static int check_config(struct e2e *t, const char *extra, char *out, size_t n)
 	return WEXITSTATUS(st);
 }
 
-/* --check-config against the seeded account: the binary, black-box. */
+/* --check-config against the seeded account, as the printed policy's user
+ * (GetCallerIdentity, DescribeClusters, DescribeServices): the binary,
+ * black-box. */
 static void test_check_config_against_moto(void **state)
 {
 	struct e2e *t = *state;
@@ -662,14 +783,75 @@ static void test_check_config_against_moto(void **state)
 
 	assert_int_equal(check_config(t, "", out, sizeof out), 0);
 	assert_non_null(strstr(out, "configuration is valid"));
-	assert_non_null(strstr(out, "AWS: signed in as arn:aws:iam::123456789012:user/chatops-scaler"));
+	assert_non_null(strstr(out, "AWS: signed in as arn:aws:iam::123456789012:user/" BOT_USER));
 	assert_non_null(strstr(out, SERVICE));
-	assert_null(strstr(out, moto_key(moto, "scaler", "SecretAccessKey")));
+	assert_null(strstr(out, moto_key(moto, "bot", "SecretAccessKey")));
 	/* a service that is not in the account: named, and exit 3 */
 	assert_int_equal(check_config(t, "  ghost-service:\n    cluster: " CLUSTER "\n"
 				      "    max_desired: 5\n", out, sizeof out), 3);
 	assert_non_null(strstr(out, "ghost-service"));
 	assert_non_null(strstr(out, "MISSING"));
+}
+
+struct list_read {
+	bool done;
+	struct cloud_error err;
+	size_t n;
+};
+
+static void on_list(void *ud, const struct cloud_error *err, const char *const *names, size_t n)
+{
+	struct list_read *r = ud;
+	(void)names;
+	r->done = true;
+	if (err)
+		r->err = *err;
+	r->n = n;
+}
+
+static bool list_done(void *arg)
+{
+	return ((struct list_read *)arg)->done;
+}
+
+/* The policy is what `chatops-bot iam-policy` printed for this very file,
+ * with the account from STS; moto enforces its actions: the bot's own keys
+ * may describe the service but not list the cluster (ecs:ListServices is
+ * not a call the bot makes, so the policy does not allow it). */
+static void test_printed_policy_enforced(void **state)
+{
+	struct e2e *t = *state;
+	struct svc_read r = {0};
+	struct list_read l = {0};
+	char want[256];
+
+	t->denial_expected = true;
+	assert_non_null(strstr(printed_note, "account 123456789012, from STS GetCallerIdentity "
+				"(arn:aws:iam::123456789012:user/chatops-scaler)"));
+	assert_non_null(strstr(printed, "\"arn:aws:ecs:us-east-1:123456789012:service/" CLUSTER "/"
+				SERVICE "\""));
+	snprintf(want, sizeof want, "\"%s\"", moto_topic_arn(moto));
+	assert_non_null(strstr(printed, want));
+	assert_null(strstr(printed, "ecs:ListServices"));
+
+	assert_int_equal(t->cloud->ops->describe(t->cloud, CLUSTER, SERVICE, on_read, &r), 0);
+	assert_true(harness_wait(&t->h, read_done, &r, STEP_MS));
+	assert_int_equal(r.code, 0);
+	int denied = ledger_count(ledger, NULL, NULL, 403);
+	assert_int_equal(t->cloud->ops->list_services(t->cloud, CLUSTER, on_list, &l), 0);
+	assert_true(harness_wait(&t->h, list_done, &l, STEP_MS));
+	assert_int_not_equal(l.err.code, 0);
+	assert_string_equal(l.err.aws_code, "AccessDenied");
+	assert_non_null(strstr(l.err.message, "user/" BOT_USER " is not authorized to perform: "
+				"ecs:ListServices"));
+	assert_int_equal(ledger_count(ledger, NULL, NULL, 403), denied + 1);
+	/* the evidence reads of a request ran under the policy too */
+	int metrics = ledger_count(ledger, "GetMetricData", NULL, 200);
+	int alarms = ledger_count(ledger, "DescribeAlarms", NULL, 200);
+	(void)request(t, "U0ONCALL1", SERVICE " 3 --timer 1m");
+	assert_true(ledger_count(ledger, "GetMetricData", NULL, 200) > metrics);
+	assert_true(ledger_count(ledger, "DescribeAlarms", NULL, 200) > alarms);
+	assert_int_equal(ledger_count(ledger, NULL, NULL, 403), denied + 1);
 }
 
 int main(void)
@@ -681,9 +863,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unauthorized_and_self_approval, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input_changes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_access_denied_shown_bot_serves_on,
-						setup_readonly, teardown),
+						setup_noscale, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_with_pending_gate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_config_against_moto, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_printed_policy_enforced, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

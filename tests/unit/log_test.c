@@ -82,6 +82,28 @@ static void test_registered_secret_never_logged(void **state)
 	assert_non_null(strstr(captured, secret));
 }
 
+/* Two holders of one value (two AWS backends on the same keys): the first
+ * to let go must not unmask the other's. */
+static void test_secret_registrations_counted(void **state)
+{
+	(void)state;
+	const char *secret = "shared-secret-key-0123456789";
+	char *red;
+
+	assert_int_equal(log_add_secret(secret), BOT_EOK);
+	assert_int_equal(log_add_secret(secret), BOT_EOK);
+	log_forget_secret(secret);
+	red = log_redact(secret);
+	assert_string_equal(red, "[REDACTED]");
+	free(red);
+	log_forget_secret(secret);
+	red = log_redact(secret);
+	assert_string_equal(red, secret);
+	free(red);
+	log_forget_secret(secret); /* one too many: ignored */
+	log_forget_secret("never-registered");
+}
+
 static void test_token_shapes_redacted(void **state)
 {
 	(void)state;
@@ -151,6 +173,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_logfmt_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_levels_filter, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_registered_secret_never_logged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_secret_registrations_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_token_shapes_redacted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_secret_survives_truncation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_control_chars_escaped, setup, teardown),
