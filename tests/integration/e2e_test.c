@@ -635,6 +635,86 @@ static void test_deny_never_scales(void **state)
 	assert_int_equal(updates(SERVICE), t->updates_before);
 }
 
+struct thread_lines {
+	struct e2e *t;
+	const char *needle;
+	size_t n;
+};
+
+static bool thread_lines_at_least(void *arg)
+{
+	struct thread_lines *w = arg;
+	size_t n = 0, k = 0;
+	const struct fake_slack_message *m = fake_slack_messages(w->t->h.fs, &n);
+	for (size_t i = 0; i < n; i++)
+		k += strcmp(m[i].method, "chat.postMessage") == 0 && m[i].thread_ts &&
+		     strstr(m[i].body, w->needle) != NULL;
+	return k >= w->n;
+}
+
+/* Only the gate's own card, in its own channel, from our own workspace, by
+ * an approver the configuration in force still names, decides. Everything
+ * else is refused (privately), written to the trail, counted, and never
+ * scales. */
+static void test_only_its_card_our_team_current_approvers(void **state)
+{
+	struct e2e *t = *state;
+	struct card_ref c = request(t, "U0ONCALL1", SERVICE " 9 --timer 1m");
+	const struct fake_slack_message *m;
+	struct config_errors errs = {0};
+	struct config *revoked = NULL;
+	char id[FAKE_SLACK_ID_MAX], yaml[2048], frame[1200], doc[8192], *p;
+	bool healthy;
+
+	/* the right gate id, another message / another channel */
+	assert_int_equal(fake_slack_send_button(t->h.fs, "U0APPROVER2", CHANNEL, "1111.2222",
+						CARD_ACTION_APPROVE, c.id, id), 0);
+	m = wait_msg(t, "chat.postEphemeral", "that button is not on this request's card", NULL);
+	assert_string_equal(m->user, "U0APPROVER2");
+	m = wait_msg(t, "chat.postMessage", "<@U0APPROVER2> pressed *Approve*: refused (that "
+		     "button is not on this request's card)", NULL);
+	assert_string_equal(m->thread_ts, c.ts);
+	assert_int_equal(fake_slack_send_button(t->h.fs, "U0APPROVER2", "C0OUTSIDE", c.ts,
+						CARD_ACTION_APPROVE, c.id, id), 0);
+	struct thread_lines w = {t, "pressed *Approve*: refused (that button is not on", 2};
+	assert_true(harness_wait(&t->h, thread_lines_at_least, &w, STEP_MS));
+	/* the right card, but from another workspace: acked, nothing else */
+	snprintf(frame, sizeof frame,
+		 "{\"envelope_id\":\"foreign-1\",\"type\":\"interactive\",\"payload\":{"
+		 "\"type\":\"block_actions\",\"user\":{\"id\":\"U0APPROVER2\",\"team_id\":\"T0OTHER\"},"
+		 "\"api_app_id\":\"A0FAKE\",\"team\":{\"id\":\"T0OTHER\"},\"channel\":{\"id\":\"%s\"},"
+		 "\"container\":{\"type\":\"message\",\"message_ts\":\"%s\",\"channel_id\":\"%s\"},"
+		 "\"actions\":[{\"action_id\":\"%s\",\"value\":\"%s\",\"action_ts\":\"9.9\"}]}}",
+		 CHANNEL, c.ts, CHANNEL, CARD_ACTION_APPROVE, c.id);
+	assert_int_equal(fake_slack_send_raw(t->h.fs, frame, strlen(frame)), 0);
+
+	/* a reload drops U0APPROVER2 from the approvers: no longer decides */
+	snprintf(yaml, sizeof yaml, config_fmt, t->dir, moto_topic_arn(moto));
+	p = strstr(yaml, "approvers: [U0APPROVER1, U0APPROVER2]");
+	assert_non_null(p);
+	memcpy(p, "approvers: [U0APPROVER1]             ", 37);
+	assert_int_equal(config_load_string("e2e.yaml", yaml, CONFIG_NEED_SLACK, &revoked, &errs), 0);
+	config_errors_free(&errs);
+	app_set_config(t->app, revoked);
+	config_unref(revoked);
+	click(t, "U0APPROVER2", &c, CARD_ACTION_APPROVE);
+	m = wait_msg(t, "chat.postEphemeral", "you may no longer decide this request", NULL);
+	assert_string_equal(m->user, "U0APPROVER2");
+	(void)wait_msg(t, "chat.postMessage", "<@U0APPROVER2> pressed *Approve*: refused (you may "
+		       "no longer decide", NULL);
+	assert_int_equal(updates(SERVICE), t->updates_before);
+
+	/* the one still named decides, on the card */
+	click(t, "U0APPROVER1", &c, CARD_ACTION_DENY);
+	wait_card(t, &c, "*Denied* by <@U0APPROVER1>", NULL);
+	assert_int_equal(updates(SERVICE), t->updates_before);
+	assert_null(find_msg(t, "chat.postEphemeral", "You approved request", NULL));
+	app_health_render(t->app, HEALTH_DOC_METRICS, doc, sizeof doc, &healthy);
+	assert_non_null(strstr(doc, "chatops_chat_refused_total{reason=\"card\"} 2\n"));
+	assert_non_null(strstr(doc, "chatops_chat_refused_total{reason=\"revoked\"} 1\n"));
+	assert_non_null(strstr(doc, "chatops_chat_refused_total{reason=\"team\"} 1\n"));
+}
+
 static void test_unauthorized_and_self_approval(void **state)
 {
 	struct e2e *t = *state;
@@ -861,6 +941,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_approve_now, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deny_never_scales, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unauthorized_and_self_approval, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_only_its_card_our_team_current_approvers, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input_changes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_access_denied_shown_bot_serves_on,
 						setup_noscale, teardown),
