@@ -42,8 +42,9 @@
 #include "tests/fakes/ledger.h"
 #include "tests/fakes/moto.h"
 
-#define APP_TOKEN "xapp-1-A0FAKE-e2e-secret"
-#define BOT_TOKEN "xoxb-1-e2e-secret"
+/* canaries: no log line may ever hold them (see scripts/canary-check) */
+#define APP_TOKEN "xapp-1-A0FAKE-c4n4ry-e2e-app"
+#define BOT_TOKEN "xoxb-1-c4n4ry-e2e-bot"
 #define SERVICE   "mysecretword-service"
 #define CLUSTER   "mysecretword-cluster"
 #define CHANNEL   "C0OPS"
@@ -310,6 +311,8 @@ static void setup_as(void **state, const char *who)
 	assert_int_equal(harness_init(&t->h, &(struct fake_slack_opts){
 			.app_token = APP_TOKEN, .bot_token = BOT_TOKEN, .channels = chans,
 			.n_channels = 2, .ping_interval_ms = 200}), 0);
+	/* every line, debug included, is searched for secrets at teardown */
+	log_set_level(BOT_LOG_DEBUG);
 	snprintf(t->dir, sizeof t->dir, "/tmp/e2e-XXXXXX");
 	assert_non_null(mkdtemp(t->dir));
 	snprintf(yaml, sizeof yaml, config_fmt, t->dir, moto_topic_arn(moto));
@@ -360,6 +363,7 @@ static int teardown(void **state)
 	assert_false(harness_log_has(moto_key(moto, "readonly", "SecretAccessKey")));
 	assert_false(harness_log_has(moto_key(moto, "bot", "SecretAccessKey")));
 	assert_false(harness_log_has(moto_key(moto, "noscale", "SecretAccessKey")));
+	assert_false(harness_log_has("c4n4ry"));
 	harness_log_release();
 	snprintf(cmd, sizeof cmd, "rm -rf %s", t->dir);
 	assert_int_equal(system(cmd), 0);
