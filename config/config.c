@@ -27,7 +27,16 @@
 #include <string.h>
 #include <yaml.h>
 
-#define FILE_MAX        (1024 * 1024) /* config file size cap */
+#define FILE_MAX        (128 * 1024)  /* config file size cap; keeps any load < 50 ms */
+#define FILE_MAX_TEXT   "128 KiB"
+/* Bounds on the shape of the document, checked on libyaml's event stream
+ * before the document is built, so that no file can make loading slow or
+ * big (see check_bounds). A valid config nests 5 levels deep and needs few
+ * anchors; the limits leave room and keep the worst case in milliseconds. */
+#define DEPTH_MAX       16            /* nesting of lists and mappings */
+#define LIST_MAX        1000          /* entries in one list */
+#define ANCHORS_MAX     64            /* &name definitions (libyaml looks each alias up linearly) */
+#define ALIAS_NODES_MAX 10000         /* values that aliases add, all together */
 #define SECRET_FILE_MAX (64 * 1024)   /* token file size cap */
 #define ERRORS_MAX      100           /* then "... and N more" */
 #define KEYS_MAX        16            /* keys per table */
@@ -424,6 +433,8 @@ static char *expand(struct loader *ld, const yaml_node_t *n, const char *path, c
 	char *res = NULL;
 	const char *p = raw;
 
+	if (!strchr(raw, '$')) /* most values: an exact-size copy, not a dbuf */
+		return xstrdup(ld, raw);
 	dbuf_put(&b, "", 0);
 	while (*p) {
 		const char *dollar = strchr(p, '$'), *name, *name_end, *q, *def = NULL, *val;
@@ -628,12 +639,81 @@ out:
 	return st;
 }
 
+/* One accepted entry of a list, for the duplicate check. */
+struct item {
+	char *s;
+	const yaml_node_t *node;
+	size_t i;   /* index in the list */
+	bool dup;
+};
+
+static int item_cmp(const void *a, const void *b)
+{
+	const struct item *x = *(const struct item *const *)a, *y = *(const struct item *const *)b;
+	int c = strcmp(x->s, y->s);
+
+	return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/* Mark and report every entry equal to an earlier one, at the later entry.
+ * Sorting, then comparing neighbours, keeps this n log n. */
+static void mark_dups(struct loader *ld, struct item *items, size_t n, const char *path)
+{
+	struct item **by = malloc((n ? n : 1) * sizeof *by);
+
+	if (!by) {
+		ld->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		by[i] = &items[i];
+	qsort(by, n, sizeof *by, item_cmp);
+	for (size_t i = 1; i < n; i++) {
+		if (strcmp(by[i - 1]->s, by[i]->s) != 0)
+			continue;
+		by[i]->dup = true;
+		add_err(ld, by[i]->node, "%s[%zu]: %s is listed twice", path, by[i]->i, by[i]->s);
+	}
+	free(by);
+}
+
+/* Convert and check the entries of list v into items; returns how many
+ * were accepted, *bad set if any was not. */
+static size_t get_items(struct loader *ld, const struct key *k, const yaml_node_t *v,
+			const char *path, struct item *items, bool *bad)
+{
+	size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start), m = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const yaml_node_t *item = node(ld, v->data.sequence.items.start[i]);
+		char ipath[PATH_LEN + 16], *s;
+		enum vstate ist;
+
+		snprintf(ipath, sizeof ipath, "%s[%zu]", path, i);
+		ist = get_scalar(ld, item, ipath, k->expect, &s);
+		if (ist == V_UNSET)
+			add_err(ld, item, "%s: empty entry; expected %s", ipath, k->expect);
+		if (ist == V_SET && !k->valid(s)) {
+			add_err(ld, item, "%s: expected %s, got \"%.64s\"", ipath, k->expect, s);
+			free(s);
+			ist = V_BAD;
+		}
+		if (ist != V_SET) {
+			*bad = true;
+			continue;
+		}
+		items[m++] = (struct item){.s = s, .node = item, .i = i};
+	}
+	return m;
+}
+
 static enum vstate set_users(struct loader *ld, const struct key *k, const yaml_node_t *kn,
 			     const yaml_node_t *v, void *base, const char *path)
 {
 	struct config_users *u = FIELD(base, k, struct config_users);
-	enum vstate st = V_SET;
-	size_t n;
+	struct item *items = NULL;
+	bool bad = false;
+	size_t n, m;
 
 	if (v->type == YAML_SCALAR_NODE && is_null(v))
 		return V_UNSET;
@@ -644,38 +724,25 @@ static enum vstate set_users(struct loader *ld, const struct key *k, const yaml_
 	}
 	n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
 	u->ids = calloc(n ? n : 1, sizeof *u->ids);
-	if (!u->ids) {
+	items = calloc(n ? n : 1, sizeof *items);
+	if (!u->ids || !items) {
 		ld->oom = true;
-		return V_BAD;
+		bad = true;
+		goto out;
 	}
-	for (size_t i = 0; i < n; i++) {
-		const yaml_node_t *item = node(ld, v->data.sequence.items.start[i]);
-		char ipath[PATH_LEN + 16], *s;
-		enum vstate ist;
-
-		snprintf(ipath, sizeof ipath, "%s[%zu]", path, i);
-		ist = get_scalar(ld, item, ipath, k->expect, &s);
-		if (ist == V_UNSET)
-			add_err(ld, item, "%s: empty entry; expected %s", ipath, k->expect);
-		if (ist != V_SET) {
-			st = V_BAD;
+	m = get_items(ld, k, v, path, items, &bad);
+	mark_dups(ld, items, m, path);
+	for (size_t i = 0; i < m; i++) {
+		if (items[i].dup || ld->oom) {
+			bad = true;
+			free(items[i].s);
 			continue;
 		}
-		if (!k->valid(s)) {
-			add_err(ld, item, "%s: expected %s, got \"%.64s\"", ipath, k->expect, s);
-			st = V_BAD;
-			free(s);
-			continue;
-		}
-		if (config_users_has(u, s, false)) {
-			add_err(ld, item, "%s: %s is listed twice", ipath, s);
-			st = V_BAD;
-			free(s);
-			continue;
-		}
-		u->ids[u->n++] = s;
+		u->ids[u->n++] = items[i].s;
 	}
-	return st;
+out:
+	free(items);
+	return bad ? V_BAD : V_SET;
 }
 
 static enum vstate set_secret(struct loader *ld, const struct key *k, const yaml_node_t *kn,
@@ -1098,22 +1165,6 @@ static void finish_defaults(struct loader *ld)
 			    "defaults.timer", c->defaults.timer_ms);
 }
 
-static int copy_users(struct loader *ld, struct config_users *dst, const struct config_users *src)
-{
-	dst->ids = calloc(src->n ? src->n : 1, sizeof *dst->ids);
-	if (!dst->ids)
-		goto oom;
-	for (dst->n = 0; dst->n < src->n; dst->n++) {
-		dst->ids[dst->n] = strdup(src->ids[dst->n]);
-		if (!dst->ids[dst->n])
-			goto oom;
-	}
-	return BOT_EOK;
-oom:
-	ld->oom = true;
-	return BOT_ENOMEM;
-}
-
 static void finish_service(struct loader *ld, struct svc_tmp *t)
 {
 	struct config *c = ld->cfg;
@@ -1136,10 +1187,12 @@ static void finish_service(struct loader *ld, struct svc_tmp *t)
 			"(%d), got %d", p, s->min_desired, s->max_desired);
 	default_str(ld, &s->ecs_service, s->name);
 
+	/* Inherited lists are shared with defaults, not copied: a copy per
+	 * service would make a long defaults list cost services x entries. */
 	if (!se->val[SV_APPROVERS])
-		copy_users(ld, &s->approvers, &c->defaults.approvers);
+		s->approvers = c->defaults.approvers;
 	if (!se->val[SV_REQUESTERS])
-		copy_users(ld, &s->requesters, &c->defaults.requesters);
+		s->requesters = c->defaults.requesters;
 	if (!se->val[SV_TIMER])
 		s->timer_ms = c->defaults.timer_ms;
 	else if (given_ok(se, SV_TIMER))
@@ -1173,7 +1226,7 @@ static int svc_cmp(const void *a, const void *b)
 	return strcmp(x->s.name ? x->s.name : "", y->s.name ? y->s.name : "");
 }
 
-static void service_free(struct config_service *s);
+static void service_free(const struct config *c, struct config_service *s);
 
 static void finish_services(struct loader *ld)
 {
@@ -1216,7 +1269,7 @@ static void take_services(struct loader *ld)
 		if (!c->services) {
 			ld->oom = true;
 			for (size_t i = 0; i < ld->n_svcs; i++)
-				service_free(&ld->svcs[i].s);
+				service_free(c, &ld->svcs[i].s);
 		} else {
 			for (size_t i = 0; i < ld->n_svcs; i++)
 				c->services[i] = ld->svcs[i].s;
@@ -1249,13 +1302,16 @@ static void secret_free(struct config_secret *s)
 	free(s->ref);
 }
 
-static void service_free(struct config_service *s)
+/* c owns the defaults lists that s may share (see finish_service). */
+static void service_free(const struct config *c, struct config_service *s)
 {
 	free(s->name);
 	free(s->cluster);
 	free(s->ecs_service);
-	users_free(&s->approvers);
-	users_free(&s->requesters);
+	if (s->approvers.ids != c->defaults.approvers.ids)
+		users_free(&s->approvers);
+	if (s->requesters.ids != c->defaults.requesters.ids)
+		users_free(&s->requesters);
 	free(s->sns_topic_arn);
 	free(s->channel);
 	free(s->region);
@@ -1275,11 +1331,11 @@ static void config_free(struct config *c)
 	free(c->aws.role_arn);
 	free(c->aws.role_session_name);
 	free(c->aws.profile);
+	for (size_t i = 0; i < c->n_services; i++)
+		service_free(c, &c->services[i]);
 	users_free(&c->defaults.approvers);
 	users_free(&c->defaults.requesters);
 	free(c->defaults.channel);
-	for (size_t i = 0; i < c->n_services; i++)
-		service_free(&c->services[i]);
 	free(c->services);
 	free(c->store.path);
 	free(c->http.listen);
@@ -1317,6 +1373,211 @@ static void syntax_error(struct loader *ld, const yaml_parser_t *p, const char *
 		add_err_at(ld, line, col, "YAML syntax error: %s%s",
 			   p->problem ? p->problem : "unknown problem", tab);
 	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Bounds, checked before the document is built                        */
+
+/* libyaml resolves an alias by pointing at the anchored node again, so a
+ * few lines of aliases to aliases can stand for millions of nodes that the
+ * walk then visits one by one ("billion laughs"); its own anchor lookup is
+ * a linear search per alias, and its scanner slows down quadratically with
+ * nesting. One pass over the events counts what the document would hold:
+ * the nesting depth, the entries of each list, the anchors, and the nodes
+ * each alias stands for (the anchored node's size, itself counted with the
+ * aliases inside it). The first bound crossed is reported at its position
+ * and nothing is built. */
+
+struct anchor {
+	char *name;
+	size_t nodes;   /* size of the anchored node, aliases expanded */
+	bool open;      /* its node has not ended yet */
+};
+
+struct frame {
+	size_t nodes;   /* nodes so far in this collection, itself included */
+	size_t items;   /* entries (lists) or keys and values (mappings) */
+	int anchor;     /* index in anchors, or -1 */
+	bool list;
+	yaml_mark_t start;
+};
+
+struct bounds {
+	struct anchor anchors[ANCHORS_MAX];
+	size_t n_anchors;
+	size_t alias_nodes;
+	struct frame stack[DEPTH_MAX];
+	size_t depth;
+};
+
+static int mark_line(const yaml_mark_t *m) { return (int)m->line + 1; }
+static int mark_col(const yaml_mark_t *m) { return (int)m->column + 1; }
+
+/* The most recent anchor called name (YAML: an alias names the latest). */
+static int find_anchor(const struct bounds *b, const char *name)
+{
+	for (size_t i = b->n_anchors; i-- > 0;)
+		if (strcmp(b->anchors[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Record anchor name (may be NULL) for a node starting at m; *idx is its
+ * index or -1. Returns false after reporting. */
+static bool add_anchor(struct loader *ld, struct bounds *b, const yaml_char_t *name,
+		       const yaml_mark_t *m, int *idx)
+{
+	*idx = -1;
+	if (!name)
+		return true;
+	if (b->n_anchors == ANCHORS_MAX) {
+		add_err_at(ld, mark_line(m), mark_col(m), "more than %d anchors (&name) in the "
+			   "file; at most %d are allowed", ANCHORS_MAX, ANCHORS_MAX);
+		return false;
+	}
+	b->anchors[b->n_anchors].name = strdup((const char *)name);
+	if (!b->anchors[b->n_anchors].name) {
+		ld->oom = true;
+		return false;
+	}
+	b->anchors[b->n_anchors].open = true;
+	*idx = (int)b->n_anchors++;
+	return true;
+}
+
+/* Count a finished node of size nodes into its parent. */
+static bool add_node(struct loader *ld, struct bounds *b, size_t nodes)
+{
+	struct frame *f;
+
+	if (b->depth == 0)
+		return true;
+	f = &b->stack[b->depth - 1];
+	f->nodes += nodes;
+	f->items++;
+	if (f->list && f->items > LIST_MAX) {
+		add_err_at(ld, mark_line(&f->start), mark_col(&f->start), "this list has more "
+			   "than %d entries; at most %d are allowed", LIST_MAX, LIST_MAX);
+		return false;
+	}
+	return true;
+}
+
+static bool bound_alias(struct loader *ld, struct bounds *b, const yaml_event_t *ev)
+{
+	const char *name = (const char *)ev->data.alias.anchor;
+	const yaml_mark_t *m = &ev->start_mark;
+	int i = find_anchor(b, name);
+
+	if (i < 0) /* libyaml reports the undefined alias when it loads */
+		return add_node(ld, b, 1);
+	if (b->anchors[i].open) {
+		add_err_at(ld, mark_line(m), mark_col(m), "alias *%.64s is used inside the node "
+			   "it names; a config cannot contain itself", name);
+		return false;
+	}
+	b->alias_nodes += b->anchors[i].nodes;
+	if (b->alias_nodes > ALIAS_NODES_MAX) {
+		add_err_at(ld, mark_line(m), mark_col(m), "aliases stand for more than %d values "
+			   "in all (alias fan-out; *%.64s alone is %zu); at most %d are allowed",
+			   ALIAS_NODES_MAX, name, b->anchors[i].nodes, ALIAS_NODES_MAX);
+		return false;
+	}
+	return add_node(ld, b, b->anchors[i].nodes);
+}
+
+static bool bound_open(struct loader *ld, struct bounds *b, const yaml_event_t *ev, bool list)
+{
+	const yaml_mark_t *m = &ev->start_mark;
+	const yaml_char_t *anchor = list ? ev->data.sequence_start.anchor
+					 : ev->data.mapping_start.anchor;
+	struct frame *f;
+
+	if (b->depth == DEPTH_MAX) {
+		add_err_at(ld, mark_line(m), mark_col(m), "lists and mappings nest more than %d "
+			   "deep here; a config needs at most 5 levels", DEPTH_MAX);
+		return false;
+	}
+	f = &b->stack[b->depth++];
+	memset(f, 0, sizeof *f);
+	f->nodes = 1;
+	f->list = list;
+	f->start = *m;
+	return add_anchor(ld, b, anchor, m, &f->anchor);
+}
+
+static bool bound_close(struct loader *ld, struct bounds *b)
+{
+	struct frame *f = &b->stack[--b->depth];
+
+	if (f->anchor >= 0) {
+		b->anchors[f->anchor].nodes = f->nodes;
+		b->anchors[f->anchor].open = false;
+	}
+	return add_node(ld, b, f->nodes);
+}
+
+static bool bound_event(struct loader *ld, struct bounds *b, const yaml_event_t *ev)
+{
+	int idx;
+
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT:
+		if (!add_anchor(ld, b, ev->data.scalar.anchor, &ev->start_mark, &idx))
+			return false;
+		if (idx >= 0) {
+			b->anchors[idx].nodes = 1;
+			b->anchors[idx].open = false;
+		}
+		return add_node(ld, b, 1);
+	case YAML_ALIAS_EVENT:
+		return bound_alias(ld, b, ev);
+	case YAML_SEQUENCE_START_EVENT:
+		return bound_open(ld, b, ev, true);
+	case YAML_MAPPING_START_EVENT:
+		return bound_open(ld, b, ev, false);
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		return bound_close(ld, b);
+	default:
+		return true;
+	}
+}
+
+/* Check buf against the bounds above. Returns false after reporting a
+ * crossed bound or a syntax error (then buf must not be loaded). */
+static bool check_bounds(struct loader *ld, const char *buf, size_t len)
+{
+	yaml_parser_t parser;
+	struct bounds *b = calloc(1, sizeof *b);
+	bool ok = false, done = false;
+
+	if (!b || !yaml_parser_initialize(&parser)) {
+		ld->oom = true;
+		free(b);
+		return false;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	while (!done) {
+		yaml_event_t ev;
+
+		if (!yaml_parser_parse(&parser, &ev)) {
+			syntax_error(ld, &parser, buf, len);
+			ok = false;
+			goto out;
+		}
+		done = ev.type == YAML_STREAM_END_EVENT;
+		ok = bound_event(ld, b, &ev);
+		yaml_event_delete(&ev);
+		if (!ok)
+			goto out;
+	}
+out:
+	for (size_t i = 0; i < b->n_anchors; i++)
+		free(b->anchors[i].name);
+	free(b);
+	yaml_parser_delete(&parser);
+	return ok;
 }
 
 /* Parse buf into doc; returns true if doc must be deleted. */
@@ -1399,6 +1660,13 @@ static int load_buf(const char *name, const char *buf, size_t len, unsigned flag
 		goto out_nodoc;
 	}
 	set_defaults(ld.cfg);
+	if (len > FILE_MAX) {
+		add_err(&ld, NULL, "the file is larger than " FILE_MAX_TEXT "; this is not a config "
+			"file");
+		goto out_nodoc;
+	}
+	if (!check_bounds(&ld, buf, len))
+		goto out_nodoc;
 	have_doc = parse_doc(&ld, buf, len, &doc);
 	if (!have_doc)
 		goto out_nodoc;
@@ -1426,7 +1694,8 @@ out_nodoc:
 	return rc;
 }
 
-/* Read the whole file, at most FILE_MAX bytes. */
+/* Read the whole file, at most FILE_MAX + 1 bytes (load_buf refuses more
+ * than FILE_MAX). */
 static int read_file(struct loader *ld, const char *path, char **buf, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
@@ -1447,11 +1716,6 @@ static int read_file(struct loader *ld, const char *path, char **buf, size_t *le
 	*len = fread(b, 1, FILE_MAX + 1, f);
 	if (ferror(f)) {
 		add_err(ld, NULL, "cannot read: %s", strerror(errno));
-		goto out;
-	}
-	if (*len > FILE_MAX) {
-		add_err(ld, NULL, "the file is larger than 1 MiB; this is not a config file");
-		rc = BOT_ECONFIG;
 		goto out;
 	}
 	*buf = b;
