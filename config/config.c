@@ -41,6 +41,8 @@
 #define ERRORS_MAX      100           /* then "... and N more" */
 #define KEYS_MAX        16            /* keys per table */
 #define PATH_LEN        320           /* "services.<255 chars>.<key>" */
+#define ENV_NAMES_LEN   96            /* "${A}, ${B}": variables a value came from */
+#define SHOWN_LEN       (ENV_NAMES_LEN + 32) /* a value as a message shows it */
 #define TIMER_DEFAULT_MS     (10ULL * 60 * 1000)
 #define MIN_TIMER_DEFAULT_MS (60ULL * 1000)
 #define MAX_TIMER_DEFAULT_MS (7ULL * 24 * 3600 * 1000)
@@ -423,16 +425,39 @@ static void join(char *buf, const char *path, const char *name)
 /* ------------------------------------------------------------------ */
 /* Scalars and ${VAR} expansion                                        */
 
+/* Note in env (ENV_NAMES_LEN bytes) that a value took text from var. The
+ * first name always fits (cut if need be): env must not stay empty. */
+static void note_env(char *env, const char *var)
+{
+	size_t o = strlen(env), vl = strlen(var);
+
+	if (o == 0 && vl > ENV_NAMES_LEN - 8)
+		vl = ENV_NAMES_LEN - 8;
+	if (o + vl + 5 >= ENV_NAMES_LEN) /* the names before say enough */
+		return;
+	if (o) {
+		memcpy(env + o, ", ", 2);
+		o += 2;
+	}
+	memcpy(env + o, "${", 2);
+	memcpy(env + o + 2, var, vl);
+	memcpy(env + o + 2 + vl, "}", 2);
+}
+
 /* Expand ${VAR}, ${VAR:-default} and $$ in raw. A '$' before anything else
  * is kept as is. As in the shell, ":-" also applies when VAR is set but
- * empty; the default text is used literally (no nesting). Returns a new
- * string, or NULL after reporting an error (ld->oom on allocation failure). */
-static char *expand(struct loader *ld, const yaml_node_t *n, const char *path, const char *raw)
+ * empty; the default text is used literally (no nesting). The variables
+ * whose values were used are named in env (ENV_NAMES_LEN bytes, "" if
+ * none). Returns a new string, or NULL after reporting an error (ld->oom
+ * on allocation failure). */
+static char *expand(struct loader *ld, const yaml_node_t *n, const char *path, const char *raw,
+		    char *env)
 {
 	struct dbuf b = {0};
 	char *res = NULL;
 	const char *p = raw;
 
+	env[0] = '\0';
 	if (!strchr(raw, '$')) /* most values: an exact-size copy, not a dbuf */
 		return xstrdup(ld, raw);
 	dbuf_put(&b, "", 0);
@@ -478,6 +503,7 @@ static char *expand(struct loader *ld, const yaml_node_t *n, const char *path, c
 		val = getenv(var);
 		if (val && *val) {
 			dbuf_put(&b, val, strlen(val));
+			note_env(env, var);
 		} else if (def) {
 			dbuf_put(&b, def, dlen);
 		} else if (!val) {
@@ -509,14 +535,16 @@ static bool is_null(const yaml_node_t *n)
 }
 
 /* The expanded value of scalar v in *out (caller frees): V_SET, or V_UNSET
- * for an empty value, or V_BAD after reporting an error. */
+ * for an empty value, or V_BAD after reporting an error. env names the
+ * variables the value came from, if any (see expand). */
 static enum vstate get_scalar(struct loader *ld, const yaml_node_t *v, const char *path,
-			      const char *expect, char **out)
+			      const char *expect, char **out, char *env)
 {
 	enum vstate st = V_BAD;
 	char *s;
 
 	*out = NULL;
+	env[0] = '\0';
 	if (v->type != YAML_SCALAR_NODE) {
 		add_err(ld, v, "%s: expected %s, got %s", path, expect, node_kind(v));
 		goto out;
@@ -529,7 +557,7 @@ static enum vstate get_scalar(struct loader *ld, const yaml_node_t *v, const cha
 		st = V_UNSET;
 		goto out;
 	}
-	s = expand(ld, v, path, (const char *)v->data.scalar.value);
+	s = expand(ld, v, path, (const char *)v->data.scalar.value, env);
 	if (!s)
 		goto out;
 	if (!*s) {
@@ -543,6 +571,19 @@ out:
 	return st;
 }
 
+/* Value s as an error message may show it, in buf (SHOWN_LEN bytes):
+ * quoted, or, when any of it came from the environment (env not empty),
+ * only the variables' names: a secret put in the wrong key, such as
+ * region: ${AWS_SECRET_ACCESS_KEY}, must not be printed. */
+static const char *shown(char *buf, const char *s, const char *env)
+{
+	if (env && *env)
+		snprintf(buf, SHOWN_LEN, "a value from %s (not shown)", env);
+	else
+		snprintf(buf, SHOWN_LEN, "\"%.64s\"", s);
+	return buf;
+}
+
 /* ------------------------------------------------------------------ */
 /* Setters, one per key type                                           */
 
@@ -554,11 +595,11 @@ typedef enum vstate (*setter_fn)(struct loader *ld, const struct key *k, const y
 static enum vstate set_str(struct loader *ld, const struct key *k, const yaml_node_t *kn,
 			   const yaml_node_t *v, void *base, const char *path)
 {
-	char *s;
-	enum vstate st = get_scalar(ld, v, path, k->expect ? k->expect : "a string", &s);
+	char *s, env[ENV_NAMES_LEN], sh[SHOWN_LEN];
+	enum vstate st = get_scalar(ld, v, path, k->expect ? k->expect : "a string", &s, env);
 
 	if (st == V_SET && k->valid && !k->valid(s)) {
-		add_err(ld, v, "%s: expected %s, got \"%.64s\"", path, k->expect, s);
+		add_err(ld, v, "%s: expected %s, got %s", path, k->expect, shown(sh, s, env));
 		free(s);
 		st = V_BAD;
 	}
@@ -570,9 +611,9 @@ static enum vstate set_str(struct loader *ld, const struct key *k, const yaml_no
 static enum vstate set_int(struct loader *ld, const struct key *k, const yaml_node_t *kn,
 			   const yaml_node_t *v, void *base, const char *path)
 {
-	char *s, *end;
+	char *s, *end, env[ENV_NAMES_LEN], sh[SHOWN_LEN];
 	long long n = 0;
-	enum vstate st = get_scalar(ld, v, path, "an integer", &s);
+	enum vstate st = get_scalar(ld, v, path, "an integer", &s, env);
 
 	if (st != V_SET)
 		goto out;
@@ -583,8 +624,8 @@ static enum vstate set_int(struct loader *ld, const struct key *k, const yaml_no
 	else
 		end = s;
 	if (end == s || *end || errno || n < k->min || n > k->max) {
-		add_err(ld, v, "%s: expected an integer between %d and %d, got \"%.64s\"", path,
-			k->min, k->max, s);
+		add_err(ld, v, "%s: expected an integer between %d and %d, got %s", path,
+			k->min, k->max, shown(sh, s, env));
 		st = V_BAD;
 		goto out;
 	}
@@ -597,8 +638,8 @@ out:
 static enum vstate set_bool(struct loader *ld, const struct key *k, const yaml_node_t *kn,
 			    const yaml_node_t *v, void *base, const char *path)
 {
-	char *s;
-	enum vstate st = get_scalar(ld, v, path, "true or false", &s);
+	char *s, env[ENV_NAMES_LEN], sh[SHOWN_LEN];
+	enum vstate st = get_scalar(ld, v, path, "true or false", &s, env);
 
 	if (st != V_SET)
 		goto out;
@@ -607,7 +648,7 @@ static enum vstate set_bool(struct loader *ld, const struct key *k, const yaml_n
 	} else if (!strcasecmp(s, "false") || !strcasecmp(s, "no")) {
 		*FIELD(base, k, bool) = false;
 	} else {
-		add_err(ld, v, "%s: expected true or false, got \"%.64s\"", path, s);
+		add_err(ld, v, "%s: expected true or false, got %s", path, shown(sh, s, env));
 		st = V_BAD;
 	}
 out:
@@ -618,15 +659,20 @@ out:
 static enum vstate set_duration(struct loader *ld, const struct key *k, const yaml_node_t *kn,
 				const yaml_node_t *v, void *base, const char *path)
 {
-	char *s;
+	char *s, env[ENV_NAMES_LEN], sh[SHOWN_LEN];
 	uint64_t ms = 0;
 	struct bot_error derr;
-	enum vstate st = get_scalar(ld, v, path, "a duration like 10m", &s);
+	enum vstate st = get_scalar(ld, v, path, "a duration like 10m", &s, env);
 
 	if (st != V_SET)
 		goto out;
 	if (duration_parse(s, &ms, &derr) != BOT_EOK) {
-		add_err(ld, v, "%s: %s", path, derr.msg);
+		/* derr quotes the text, so it is used only for text from the file */
+		if (*env)
+			add_err(ld, v, "%s: expected a duration like 10m or PT10M, got %s", path,
+				shown(sh, s, env));
+		else
+			add_err(ld, v, "%s: %s", path, derr.msg);
 		st = V_BAD;
 	} else if (ms == 0) {
 		add_err(ld, v, "%s: must be longer than 0s", path);
@@ -642,6 +688,7 @@ out:
 /* One accepted entry of a list, for the duplicate check. */
 struct item {
 	char *s;
+	char *env;  /* the variables it came from, or NULL (see expand) */
 	const yaml_node_t *node;
 	size_t i;   /* index in the list */
 	bool dup;
@@ -660,6 +707,7 @@ static int item_cmp(const void *a, const void *b)
 static void mark_dups(struct loader *ld, struct item *items, size_t n, const char *path)
 {
 	struct item **by = malloc((n ? n : 1) * sizeof *by);
+	char sh[SHOWN_LEN];
 
 	if (!by) {
 		ld->oom = true;
@@ -672,7 +720,12 @@ static void mark_dups(struct loader *ld, struct item *items, size_t n, const cha
 		if (strcmp(by[i - 1]->s, by[i]->s) != 0)
 			continue;
 		by[i]->dup = true;
-		add_err(ld, by[i]->node, "%s[%zu]: %s is listed twice", path, by[i]->i, by[i]->s);
+		if (by[i]->env)
+			add_err(ld, by[i]->node, "%s[%zu]: %s is listed twice", path, by[i]->i,
+				shown(sh, by[i]->s, by[i]->env));
+		else
+			add_err(ld, by[i]->node, "%s[%zu]: %s is listed twice", path, by[i]->i,
+				by[i]->s);
 	}
 	free(by);
 }
@@ -686,15 +739,16 @@ static size_t get_items(struct loader *ld, const struct key *k, const yaml_node_
 
 	for (size_t i = 0; i < n; i++) {
 		const yaml_node_t *item = node(ld, v->data.sequence.items.start[i]);
-		char ipath[PATH_LEN + 16], *s;
+		char ipath[PATH_LEN + 16], *s, env[ENV_NAMES_LEN], sh[SHOWN_LEN];
 		enum vstate ist;
 
 		snprintf(ipath, sizeof ipath, "%s[%zu]", path, i);
-		ist = get_scalar(ld, item, ipath, k->expect, &s);
+		ist = get_scalar(ld, item, ipath, k->expect, &s, env);
 		if (ist == V_UNSET)
 			add_err(ld, item, "%s: empty entry; expected %s", ipath, k->expect);
 		if (ist == V_SET && !k->valid(s)) {
-			add_err(ld, item, "%s: expected %s, got \"%.64s\"", ipath, k->expect, s);
+			add_err(ld, item, "%s: expected %s, got %s", ipath, k->expect,
+				shown(sh, s, env));
 			free(s);
 			ist = V_BAD;
 		}
@@ -702,7 +756,8 @@ static size_t get_items(struct loader *ld, const struct key *k, const yaml_node_
 			*bad = true;
 			continue;
 		}
-		items[m++] = (struct item){.s = s, .node = item, .i = i};
+		items[m++] = (struct item){.s = s, .env = *env ? xstrdup(ld, env) : NULL,
+					   .node = item, .i = i};
 	}
 	return m;
 }
@@ -733,6 +788,7 @@ static enum vstate set_users(struct loader *ld, const struct key *k, const yaml_
 	m = get_items(ld, k, v, path, items, &bad);
 	mark_dups(ld, items, m, path);
 	for (size_t i = 0; i < m; i++) {
+		free(items[i].env);
 		if (items[i].dup || ld->oom) {
 			bad = true;
 			free(items[i].s);
@@ -749,9 +805,9 @@ static enum vstate set_secret(struct loader *ld, const struct key *k, const yaml
 			      const yaml_node_t *v, void *base, const char *path, bool env)
 {
 	struct config_secret *sec = FIELD(base, k, struct config_secret);
-	char *s;
+	char *s, from[ENV_NAMES_LEN];
 	enum vstate st = get_scalar(ld, v, path, env ? "an environment variable name" : "a file path",
-				    &s);
+				    &s, from);
 
 	if (st != V_SET)
 		goto out;
@@ -768,6 +824,11 @@ static enum vstate set_secret(struct loader *ld, const struct key *k, const yaml
 		sec->source = env ? CONFIG_SECRET_ENV : CONFIG_SECRET_FILE;
 		sec->ref = s;
 		s = NULL;
+		if (*from && asprintf(&sec->shown_, "(the %s in %s)", env ? "name" : "path",
+				      from) < 0) {
+			sec->shown_ = NULL;
+			ld->oom = true;
+		}
 	}
 out:
 	free(s);
@@ -1043,6 +1104,7 @@ static void load_secret(struct loader *ld, struct config_secret *sec, const char
 {
 	bool need = ld->flags & CONFIG_NEED_SLACK;
 	char why[128], src[PATH_LEN];
+	const char *ref;
 
 	if (sec->source == CONFIG_SECRET_NONE) {
 		sec->source = CONFIG_SECRET_ENV;
@@ -1050,21 +1112,23 @@ static void load_secret(struct loader *ld, struct config_secret *sec, const char
 		if (!sec->ref)
 			return;
 	}
+	/* A name or path that came from the environment is not printed. */
+	ref = sec->shown_ ? sec->shown_ : sec->ref;
 	if (sec->source == CONFIG_SECRET_ENV) {
 		const char *v = getenv(sec->ref);
-		snprintf(src, sizeof src, "%s", sec->ref);
+		snprintf(src, sizeof src, "%s", ref);
 		if (v && *v)
 			sec->value = xstrdup(ld, v);
 		else if (need)
 			add_err(ld, at, "slack.%s: environment variable %s is not set or empty (set "
-				"it, or name a file with slack.%s_file)", what, sec->ref, what);
+				"it, or name a file with slack.%s_file)", what, ref, what);
 	} else {
-		snprintf(src, sizeof src, "the token in %.256s", sec->ref);
+		snprintf(src, sizeof src, "the token in %.256s", ref);
 		int rc = read_secret_file(sec->ref, &sec->value, why, sizeof why);
 		if (rc == BOT_ENOMEM)
 			ld->oom = true;
 		else if (rc && need)
-			add_err(ld, at, "slack.%s_file: cannot read %s: %s", what, sec->ref, why);
+			add_err(ld, at, "slack.%s_file: cannot read %s: %s", what, ref, why);
 	}
 	if (!sec->value)
 		return;
@@ -1300,6 +1364,7 @@ static void secret_free(struct config_secret *s)
 		free(s->value);
 	}
 	free(s->ref);
+	free(s->shown_);
 }
 
 /* c owns the defaults lists that s may share (see finish_service). */

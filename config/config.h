@@ -53,8 +53,9 @@ enum config_secret_source {
 
 struct config_secret {
 	enum config_secret_source source;
-	char *ref;    /* env var name or file path (printable) */
+	char *ref;    /* env var name or file path */
 	char *value;  /* the secret (never print); NULL if not loaded */
+	char *shown_; /* private: how messages name ref when it came from ${VAR} */
 };
 
 struct config {

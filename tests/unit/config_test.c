@@ -44,6 +44,7 @@ static const char *const env_vars[] = {
 	"SLACK_APP_TOKEN", "SLACK_BOT_TOKEN", "SLACK_API_URL", "AWS_REGION",
 	"AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "CHATOPS_TEST_APP_TOKEN",
 	"CHATOPS_TEST_TOKEN_FILE", "CT_VAR", "CT_EMPTY", "CT_UNSET", "CT_MAX",
+	"AWS_SECRET_ACCESS_KEY", "CT_SECRET",
 };
 
 static int setup(void **state)
@@ -617,11 +618,72 @@ static void test_env_expansion_errors(void **state)
 			 "(write $$ for a literal $)"},
 		 {4, 13, "aws.role_arn: malformed \"${\""},
 		 {5, 17, "aws.endpoint_url: malformed \"${\""},
-		 /* expansion happens before validation */
+		 /* expansion happens before validation; the value is not echoed */
 		 {12, 18, "=services.web.min_desired: expected an integer between 0 and 10000, "
-			  "got \"ten\""});
+			  "got a value from ${CT_MAX} (not shown)"});
 	/* keys are not expanded */
 	LOAD_BAD("${CT_VAR}: 1\n" BASE_SERVICE, 0, {1, 1, "unknown key '${CT_VAR}'"});
+}
+
+/* A value taken from the environment is never echoed in an error: the
+ * message names the variable instead (issue 10: region:
+ * ${AWS_SECRET_ACCESS_KEY} printed the secret). */
+static void test_env_values_not_echoed(void **state)
+{
+	static const char secret[] = "wJalrXUtnFEMIK7MDENGbPxRfiCYzEXAMPLEKEY";
+	struct config *c = NULL;
+	struct config_errors e = {0};
+	char *out = NULL;
+	size_t outlen = 0;
+	FILE *f;
+	(void)state;
+
+	setenv("AWS_SECRET_ACCESS_KEY", secret, 1);
+	setenv("CT_SECRET", secret, 1);
+	LOAD_BAD("aws:\n  region: ${AWS_SECRET_ACCESS_KEY}\n"
+		 "  role_arn: x-${CT_SECRET}\n"
+		 "defaults:\n  timer: ${CT_SECRET}\n  allow_self_approval: ${CT_SECRET}\n"
+		 "  approvers: [U0AAA, '${CT_SECRET}']\n  requesters: ['*']\n"
+		 "services:\n  web:\n    cluster: c\n    max_desired: ${CT_SECRET}\n", 0,
+		 {2, 11, "=aws.region: expected an AWS region like us-east-1, got a value from "
+			 "${AWS_SECRET_ACCESS_KEY} (not shown)"},
+		 {3, 13, "=aws.role_arn: expected an IAM role ARN starting with arn:, got a value "
+			 "from ${CT_SECRET} (not shown)"},
+		 {5, 10, "=defaults.timer: expected a duration like 10m or PT10M, got a value from "
+			 "${CT_SECRET} (not shown)"},
+		 {6, 24, "=defaults.allow_self_approval: expected true or false, got a value from "
+			 "${CT_SECRET} (not shown)"},
+		 {7, 22, "=defaults.approvers[1]: expected a Slack user id like U0123ABCD, got a "
+			 "value from ${CT_SECRET} (not shown)"},
+		 {12, 18, "=services.web.max_desired: expected an integer between 0 and 10000, got "
+			  "a value from ${CT_SECRET} (not shown)"});
+
+	/* a valid-looking id from the environment, listed twice */
+	setenv("CT_SECRET", "U0SECRETID", 1);
+	LOAD_BAD("defaults:\n  approvers: [U0SECRETID, '${CT_SECRET}']\n" BASE_SERVICE, 0,
+		 {2, 27, "=defaults.approvers[1]: a value from ${CT_SECRET} (not shown) is listed "
+			 "twice"});
+
+	/* a token file path or variable name taken from the environment */
+	setenv("CT_SECRET", secret, 1);
+	LOAD_BAD("slack:\n  app_token_file: /nonexistent/${CT_SECRET}\n"
+		 "  bot_token_env: ${CT_SECRET}\n" BASE_SERVICE, CONFIG_NEED_SLACK,
+		 {2, 19, "=slack.app_token_file: cannot read (the path in ${CT_SECRET}): No such "
+			 "file or directory"},
+		 {3, 18, "=slack.bot_token: environment variable (the name in ${CT_SECRET}) is "
+			 "not set or empty (set it, or name a file with slack.bot_token_file)"});
+
+	/* and nothing of it reaches the printed form */
+	assert_int_equal(config_load_string("t.yaml", "aws:\n  region: ${AWS_SECRET_ACCESS_KEY}\n"
+					    BASE_SERVICE, 0, &c, &e), BOT_ECONFIG);
+	f = open_memstream(&out, &outlen);
+	assert_non_null(f);
+	config_errors_print(&e, f);
+	fclose(f);
+	assert_non_null(strstr(out, "${AWS_SECRET_ACCESS_KEY}"));
+	assert_null(strstr(out, "wJalr"));
+	free(out);
+	config_errors_free(&e);
 }
 
 static void test_secret_from_env_is_redacted(void **state)
@@ -990,6 +1052,7 @@ int main(void)
 		T(test_too_many_errors),
 		T(test_env_expansion),
 		T(test_env_expansion_errors),
+		T(test_env_values_not_echoed),
 		T(test_secret_from_env_is_redacted),
 		T(test_secret_from_file),
 		T(test_missing_secret_with_need_slack),
