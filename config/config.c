@@ -25,6 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <fcntl.h>
 #include <yaml.h>
 
 #define FILE_MAX        (128 * 1024)  /* config file size cap; keeps any load < 50 ms */
@@ -1047,52 +1050,153 @@ static void default_str(struct loader *ld, char **field, const char *value)
 		*field = xstrdup(ld, value);
 }
 
-/* Read a token file: the whole file, trailing whitespace trimmed. Returns
- * 0, or a reason in why. */
-static int read_secret_file(const char *path, char **out, char *why, size_t n)
+/* ------------------------------------------------------------------ */
+/* Files: the config and the token files                               */
+
+static const char *file_kind(mode_t m)
 {
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t len = 0;
+	return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO" : S_ISSOCK(m) ? "a socket"
+	       : S_ISCHR(m) ? "a character device" : S_ISBLK(m) ? "a block device"
+	       : "something else";
+}
+
+/* Read the file at path into *buf (NUL-terminated; the caller frees) and
+ * *len, at most max + 1 bytes, so that the caller can tell "too big". The
+ * file must be a regular file (symlinks are followed; what was opened is
+ * checked with fstat, and O_NONBLOCK keeps a FIFO from blocking the open)
+ * that neither its group nor others may write, as ssh requires of its
+ * keys: whoever can change the file can change who approves, or the
+ * token. shown names the file in the chmod hint. Returns BOT_EOK, or
+ * BOT_EIO (cannot open or read), BOT_ECONFIG (refused) or BOT_ENOMEM with
+ * the reason in why. */
+static int read_private(const char *path, const char *shown, size_t max, char **buf,
+			size_t *len, char *why, size_t n)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	struct stat st;
+	char *b = NULL;
 	int rc = BOT_EIO;
 
-	*out = NULL;
-	if (!f) {
-		snprintf(why, n, "%s", strerror(errno));
+	*buf = NULL;
+	*len = 0;
+	if (fd < 0) {
+		snprintf(why, n, "cannot open: %s", strerror(errno));
 		goto out;
 	}
-	buf = malloc(SECRET_FILE_MAX + 1);
-	if (!buf) {
-		rc = BOT_ENOMEM;
+	if (fstat(fd, &st) != 0) {
+		snprintf(why, n, "cannot read: %s", strerror(errno));
+		goto out;
+	}
+	rc = BOT_ECONFIG;
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, n, "not a regular file (it is %s)", file_kind(st.st_mode));
+		goto out;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(why, n, "the file is %s-writable (mode %04o), so others could change it; "
+			 "run chmod go-w %.200s", (st.st_mode & S_IWOTH) ? "world" : "group",
+			 (unsigned)(st.st_mode & 07777), shown);
+		goto out;
+	}
+	rc = BOT_ENOMEM;
+	b = malloc(max + 2);
+	if (!b) {
 		snprintf(why, n, "out of memory");
 		goto out;
 	}
-	len = fread(buf, 1, SECRET_FILE_MAX + 1, f);
-	if (ferror(f)) {
-		snprintf(why, n, "%s", strerror(errno));
-		goto out;
+	rc = BOT_EIO;
+	while (*len <= max) {
+		ssize_t r = read(fd, b + *len, max + 1 - *len);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			snprintf(why, n, "cannot read: %s", strerror(errno));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		*len += (size_t)r;
 	}
+	b[*len] = '\0';
+	*buf = b;
+	b = NULL;
+	rc = BOT_EOK;
+out:
+	if (b) {
+		explicit_bzero(b, max + 2);
+		free(b);
+	}
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* Trim the token in s (length *len) of trailing whitespace, after cutting
+ * it to its first line if first_line, and check what is left: a Slack
+ * token is one word of printable ASCII. Returns false with the reason in
+ * why (n bytes). */
+static bool token_clean(char *s, size_t *len, bool first_line, char *why, size_t n)
+{
+	size_t l = first_line ? strcspn(s, "\n") : *len;
+
+	if (l > *len)
+		l = *len;
+	while (l > 0 && isspace((unsigned char)s[l - 1]))
+		l--;
+	s[l] = '\0';
+	*len = l;
+	if (l == 0) {
+		snprintf(why, n, "the token is empty");
+		return false;
+	}
+	for (size_t i = 0; i < l; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c > ' ' && c < 0x7f)
+			continue;
+		snprintf(why, n, "the token has a %s at byte %zu; a token is one word of printable "
+			 "ASCII", c == ' ' || c == '\t' ? "space or tab" : c < ' ' || c == 0x7f
+			 ? "control character" : "non-ASCII byte", i + 1);
+		return false;
+	}
+	return true;
+}
+
+/* Read a token file: the first line is the token (see token_clean). Returns
+ * 0, or a reason in why. */
+static int read_secret_file(const char *path, const char *shown, char **out, char *why,
+			    size_t n)
+{
+	char *buf = NULL, bad[128];
+	size_t len = 0;
+	int rc = read_private(path, shown, SECRET_FILE_MAX, &buf, &len, why, n);
+
+	*out = NULL;
+	if (rc)
+		goto out;
+	rc = BOT_ECONFIG;
 	if (len > SECRET_FILE_MAX) {
 		snprintf(why, n, "the file is larger than %d bytes", SECRET_FILE_MAX);
 		goto out;
 	}
-	while (len > 0 && isspace((unsigned char)buf[len - 1]))
-		len--;
-	buf[len] = '\0';
-	if (len == 0 || strlen(buf) != len) {
-		snprintf(why, n, len ? "the file contains a NUL byte" : "the file is empty");
+	if (len == 0) {
+		snprintf(why, n, "the file is empty");
 		goto out;
 	}
-	*out = buf;
-	buf = NULL;
-	rc = BOT_EOK;
+	if (!token_clean(buf, &len, true, bad, sizeof bad)) {
+		snprintf(why, n, "%s (only the first line is read)", bad);
+		goto out;
+	}
+	*out = strdup(buf);
+	rc = *out ? BOT_EOK : BOT_ENOMEM;
+	if (!*out)
+		snprintf(why, n, "out of memory");
 out:
 	if (buf) {
-		explicit_bzero(buf, SECRET_FILE_MAX + 1);
+		explicit_bzero(buf, len);
 		free(buf);
 	}
-	if (f)
-		fclose(f);
 	return rc;
 }
 
@@ -1103,8 +1207,10 @@ static void load_secret(struct loader *ld, struct config_secret *sec, const char
 			const yaml_node_t *at)
 {
 	bool need = ld->flags & CONFIG_NEED_SLACK;
-	char why[128], src[PATH_LEN];
+	char why[PATH_LEN + 128], src[PATH_LEN];
 	const char *ref;
+	size_t len;
+	bool clean;
 
 	if (sec->source == CONFIG_SECRET_NONE) {
 		sec->source = CONFIG_SECRET_ENV;
@@ -1124,16 +1230,26 @@ static void load_secret(struct loader *ld, struct config_secret *sec, const char
 				"it, or name a file with slack.%s_file)", what, ref, what);
 	} else {
 		snprintf(src, sizeof src, "the token in %.256s", ref);
-		int rc = read_secret_file(sec->ref, &sec->value, why, sizeof why);
+		int rc = read_secret_file(sec->ref, ref, &sec->value, why, sizeof why);
 		if (rc == BOT_ENOMEM)
 			ld->oom = true;
 		else if (rc && need)
-			add_err(ld, at, "slack.%s_file: cannot read %s: %s", what, ref, why);
+			add_err(ld, at, "slack.%s_file: %s: %s", what, ref, why);
 	}
 	if (!sec->value)
 		return;
+	/* As for a file (cleaned when read): trailing whitespace, such as a
+	 * newline from a secret store, is trimmed; whatever else is not a token
+	 * is refused. Registered trimmed, so that the redactor matches it. */
+	len = strlen(sec->value);
+	clean = sec->source != CONFIG_SECRET_ENV ||
+		token_clean(sec->value, &len, false, why, sizeof why);
 	if (log_add_secret(sec->value) == BOT_ENOMEM)
 		ld->oom = true;
+	if (!clean) {
+		add_err(ld, at, "slack.%s: %s: %s", what, src, why);
+		return;
+	}
 	/* The message must not contain the literal prefix: the redactor would
 	 * blank it when printed, so it is spelled out. */
 	if (strncmp(sec->value, prefix, strlen(prefix)) != 0)
@@ -1760,36 +1876,16 @@ out_nodoc:
 }
 
 /* Read the whole file, at most FILE_MAX + 1 bytes (load_buf refuses more
- * than FILE_MAX). */
+ * than FILE_MAX), if it may be read at all (see read_private). */
 static int read_file(struct loader *ld, const char *path, char **buf, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	char *b = NULL;
-	int rc = BOT_EIO;
+	char why[PATH_LEN + 128];
+	int rc = read_private(path, path, FILE_MAX, buf, len, why, sizeof why);
 
-	*buf = NULL;
-	if (!f) {
-		add_err(ld, NULL, "cannot open: %s", strerror(errno));
-		goto out;
-	}
-	b = malloc(FILE_MAX + 1);
-	if (!b) {
+	if (rc == BOT_ENOMEM)
 		ld->oom = true;
-		rc = BOT_ENOMEM;
-		goto out;
-	}
-	*len = fread(b, 1, FILE_MAX + 1, f);
-	if (ferror(f)) {
-		add_err(ld, NULL, "cannot read: %s", strerror(errno));
-		goto out;
-	}
-	*buf = b;
-	b = NULL;
-	rc = BOT_EOK;
-out:
-	free(b);
-	if (f)
-		fclose(f);
+	else if (rc)
+		add_err(ld, NULL, "%s", why);
 	return rc;
 }
 

@@ -2,6 +2,10 @@
  *
  * config_load() reads the whole file and reports every problem it finds,
  * each with file:line:column and what was expected; unknown keys are errors.
+ * The file, and any token file, must be a regular file that neither its
+ * group nor others may write. Bounds on size (128 KiB), list length, nesting,
+ * anchors and alias fan-out keep any load to milliseconds. Error messages
+ * never quote a value that came from the environment.
  * Scalars may contain ${VAR} (or ${VAR:-default}) which is expanded from the
  * environment; "$$" is a literal '$'. Secrets (Slack tokens) are never
  * written in the file: they come from an environment variable or a file

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bot/error.h"
@@ -668,7 +669,7 @@ static void test_env_values_not_echoed(void **state)
 	setenv("CT_SECRET", secret, 1);
 	LOAD_BAD("slack:\n  app_token_file: /nonexistent/${CT_SECRET}\n"
 		 "  bot_token_env: ${CT_SECRET}\n" BASE_SERVICE, CONFIG_NEED_SLACK,
-		 {2, 19, "=slack.app_token_file: cannot read (the path in ${CT_SECRET}): No such "
+		 {2, 19, "=slack.app_token_file: (the path in ${CT_SECRET}): cannot open: No such "
 			 "file or directory"},
 		 {3, 18, "=slack.bot_token: environment variable (the name in ${CT_SECRET}) is "
 			 "not set or empty (set it, or name a file with slack.bot_token_file)"});
@@ -745,12 +746,12 @@ static void test_missing_secret_with_need_slack(void **state)
 		 {1, 1, "slack.app_token: environment variable SLACK_APP_TOKEN is not set"});
 	LOAD_BAD("slack:\n  app_token_file: /nonexistent/app.token\n" BASE_SERVICE,
 		 CONFIG_NEED_SLACK,
-		 {2, 19, "=slack.app_token_file: cannot read /nonexistent/app.token: No such file "
+		 {2, 19, "=slack.app_token_file: /nonexistent/app.token: cannot open: No such file "
 			 "or directory"});
 	char *empty = write_temp("\n \n");
 	char yaml[512];
 	snprintf(yaml, sizeof yaml, "slack:\n  app_token_file: %s\n" BASE_SERVICE, empty);
-	LOAD_BAD(yaml, CONFIG_NEED_SLACK, {2, 19, ": the file is empty"});
+	LOAD_BAD(yaml, CONFIG_NEED_SLACK, {2, 19, ": the token is empty (only the first line is read)"});
 	remove_temp(empty);
 
 	/* without the flag, absence is fine */
@@ -898,9 +899,9 @@ static void test_load_file_errors(void **state)
 	assert_int_equal(e.v[0].line, 0);
 	config_errors_free(&e);
 
-	assert_int_equal(config_load("/tmp", 0, &c, &e), BOT_EIO);
+	assert_int_equal(config_load("/tmp", 0, &c, &e), BOT_ECONFIG);
 	assert_int_equal(e.n, 1);
-	assert_string_equal(e.v[0].msg, "cannot read: Is a directory");
+	assert_string_equal(e.v[0].msg, "not a regular file (it is a directory)");
 	config_errors_free(&e);
 
 	big = malloc(128 * 1024 + 2);
@@ -919,6 +920,177 @@ static void test_load_file_errors(void **state)
 	assert_int_equal(config_load("/nonexistent/x.yaml", 0, &c, NULL), BOT_EIO);
 	assert_int_equal(config_load_string("t", "services: 1\n", 0, &c, NULL), BOT_ECONFIG);
 	assert_null(c);
+}
+
+/* A temporary directory for files that mkstemp cannot make (FIFOs, links). */
+static void temp_dir(char *dir, size_t n)
+{
+	snprintf(dir, n, "/tmp/config_test_XXXXXX");
+	assert_non_null(mkdtemp(dir));
+}
+
+/* Load path, which must be refused with one error whose message is want
+ * ("=..." exact, else a substring). */
+static void load_file_bad(const char *path, unsigned flags, int want_rc, const char *want)
+{
+	struct config *c = (struct config *)&c;
+	struct config_errors e = {0};
+	int rc = config_load(path, flags, &c, &e);
+
+	if (rc != want_rc || e.n != 1 || !msg_matches(e.v[0].msg, want)) {
+		print_message("rc=%s, %zu errors, wanted %s \"%s\":\n", bot_err_name(rc), e.n,
+			      bot_err_name(want_rc), want);
+		dump_errs(&e);
+		config_errors_free(&e);
+		fail_msg("errors differ");
+	}
+	assert_null(c);
+	config_errors_free(&e);
+}
+
+/* Config and token files must be regular files: a FIFO is refused at once
+ * (it used to block the open forever, and a SIGHUP reload with it). Links
+ * to regular files are followed. alarm() turns a blocking open into a
+ * failure instead of a hang. */
+static void test_files_must_be_regular(void **state)
+{
+	char dir[64], fifo[96], link[96], yaml[256], want[160];
+	char *cfg = write_temp(BASE_SERVICE);
+	struct config *c;
+	(void)state;
+
+	temp_dir(dir, sizeof dir);
+	snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+	snprintf(link, sizeof link, "%s/link", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	alarm(10);
+	load_file_bad(fifo, 0, BOT_ECONFIG, "=not a regular file (it is a FIFO)");
+	assert_int_equal(symlink(fifo, link), 0);
+	load_file_bad(link, 0, BOT_ECONFIG, "=not a regular file (it is a FIFO)");
+
+	setenv("SLACK_APP_TOKEN", APP_TOKEN, 1);
+	snprintf(yaml, sizeof yaml, "slack:\n  bot_token_file: %s\n" BASE_SERVICE, fifo);
+	snprintf(want, sizeof want, "=slack.bot_token_file: %s: not a regular file (it is a FIFO)",
+		 fifo);
+	LOAD_BAD(yaml, CONFIG_NEED_SLACK, {2, 19, want});
+	snprintf(yaml, sizeof yaml, "slack:\n  bot_token_file: %s\n" BASE_SERVICE, dir);
+	LOAD_BAD(yaml, CONFIG_NEED_SLACK, {2, 19, ": not a regular file (it is a directory)"});
+	alarm(0);
+
+	/* a link to a regular file is fine */
+	assert_int_equal(unlink(link), 0);
+	assert_int_equal(symlink(cfg, link), 0);
+	assert_int_equal(config_load(link, 0, &c, NULL), BOT_EOK);
+	assert_int_equal(c->n_services, 1);
+	config_unref(c);
+
+	unlink(link);
+	unlink(fifo);
+	rmdir(dir);
+	remove_temp(cfg);
+}
+
+/* A config or token file that its group or others may write is refused,
+ * as ssh refuses such keys: whoever can write it decides who approves. */
+static void test_writable_files_refused(void **state)
+{
+	char *cfg = write_temp(BASE_SERVICE);
+	char *tok = write_temp(BOT_TOKEN "\n");
+	char want[256], yaml[256];
+	struct config *c;
+	(void)state;
+
+	assert_int_equal(chmod(cfg, 0664), 0);
+	snprintf(want, sizeof want, "=the file is group-writable (mode 0664), so others could "
+		 "change it; run chmod go-w %s", cfg);
+	load_file_bad(cfg, 0, BOT_ECONFIG, want);
+	assert_int_equal(chmod(cfg, 0606), 0);
+	snprintf(want, sizeof want, "=the file is world-writable (mode 0606), so others could "
+		 "change it; run chmod go-w %s", cfg);
+	load_file_bad(cfg, 0, BOT_ECONFIG, want);
+	assert_int_equal(chmod(cfg, 0644), 0); /* readable by others is their business */
+	assert_int_equal(config_load(cfg, 0, &c, NULL), BOT_EOK);
+	config_unref(c);
+
+	setenv("SLACK_APP_TOKEN", APP_TOKEN, 1);
+	assert_int_equal(chmod(tok, 0666), 0);
+	snprintf(yaml, sizeof yaml, "slack:\n  bot_token_file: %s\n" BASE_SERVICE, tok);
+	snprintf(want, sizeof want, "=slack.bot_token_file: %s: the file is world-writable (mode "
+		 "0666), so others could change it; run chmod go-w %s", tok, tok);
+	LOAD_BAD(yaml, CONFIG_NEED_SLACK, {2, 19, want});
+	assert_int_equal(chmod(tok, 0640), 0);
+	c = load_ok(yaml, CONFIG_NEED_SLACK);
+	assert_string_equal(c->slack.bot_token.value, BOT_TOKEN);
+	config_unref(c);
+
+	remove_temp(cfg);
+	remove_temp(tok);
+}
+
+/* A token file's first line is the token; inside the token, whitespace and
+ * control characters are refused at load (a second line used to become part
+ * of the token, which then failed every Web API call silently). */
+static void test_token_file_first_line(void **state)
+{
+	static const struct {
+		const char *content, *value, *why;
+	} cases[] = {
+		{BOT_TOKEN "\n", BOT_TOKEN, NULL},
+		{BOT_TOKEN, BOT_TOKEN, NULL},
+		{BOT_TOKEN " \t\r\n", BOT_TOKEN, NULL},
+		{BOT_TOKEN "\nxoxb-second-line\n", BOT_TOKEN, NULL},
+		{BOT_TOKEN "\n\n# a comment\n", BOT_TOKEN, NULL},
+		{"xoxb-1111 2222\n", NULL, "the token has a space or tab at byte 10; a token is one "
+		 "word of printable ASCII (only the first line is read)"},
+		{"xoxb-1111\r2222\n", NULL, "the token has a control character at byte 10"},
+		{"xoxb-1111\x1b[2222\n", NULL, "the token has a control character at byte 10"},
+		{"xoxb-1111\xc3\xa9\n", NULL, "the token has a non-ASCII byte at byte 10"},
+		{"\n" BOT_TOKEN "\n", NULL, "the token is empty (only the first line is read)"},
+	};
+	char yaml[256];
+	(void)state;
+
+	setenv("SLACK_APP_TOKEN", APP_TOKEN, 1);
+	for (size_t i = 0; i < BOT_ARRAY_LEN(cases); i++) {
+		char *tok = write_temp(cases[i].content);
+
+		snprintf(yaml, sizeof yaml, "slack:\n  bot_token_file: %s\n" BASE_SERVICE, tok);
+		if (cases[i].value) {
+			struct config *c = load_ok(yaml, CONFIG_NEED_SLACK);
+			assert_string_equal(c->slack.bot_token.value, cases[i].value);
+			config_unref(c);
+		} else {
+			LOAD_BAD(yaml, CONFIG_NEED_SLACK, {2, 19, cases[i].why});
+		}
+		remove_temp(tok);
+	}
+}
+
+/* The same rule for a token from the environment, where there are no lines:
+ * trailing whitespace (a newline from a secret store) is trimmed, and
+ * anything else that cannot be in a token is refused, not cut. */
+static void test_token_env_shape(void **state)
+{
+	struct config *c;
+	(void)state;
+
+	setenv("SLACK_APP_TOKEN", APP_TOKEN "\n", 1);
+	setenv("SLACK_BOT_TOKEN", BOT_TOKEN, 1);
+	c = load_ok(BASE_SERVICE, CONFIG_NEED_SLACK);
+	assert_string_equal(c->slack.app_token.value, APP_TOKEN);
+	/* registered trimmed, so the redactor finds it */
+	log_info("t", "v=%s.", APP_TOKEN);
+	assert_non_null(strstr(captured, "v=[REDACTED]."));
+	config_unref(c);
+
+	setenv("SLACK_BOT_TOKEN", BOT_TOKEN "\nxoxb-more", 1);
+	LOAD_BAD(BASE_SERVICE, CONFIG_NEED_SLACK,
+		 {0, 0, "=slack.bot_token: SLACK_BOT_TOKEN: the token has a control character at "
+			"byte 28; a token is one word of printable ASCII"});
+	setenv("SLACK_BOT_TOKEN", "xoxb-1111 2222", 1);
+	LOAD_BAD(BASE_SERVICE, CONFIG_NEED_SLACK,
+		 {0, 0, "slack.bot_token: SLACK_BOT_TOKEN: the token has a space or tab at byte "
+			"10"});
 }
 
 static void test_errors_print(void **state)
@@ -1063,6 +1235,10 @@ int main(void)
 		T(test_string_validators),
 		T(test_only_one_document),
 		T(test_load_file_errors),
+		T(test_files_must_be_regular),
+		T(test_writable_files_refused),
+		T(test_token_file_first_line),
+		T(test_token_env_shape),
 		T(test_errors_print),
 		T(test_example_yaml_loads),
 		T(test_ref_find_users),
