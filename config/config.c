@@ -17,6 +17,7 @@
 #include "bot/dbuf.h"
 #include "bot/duration.h"
 #include "bot/log.h"
+#include "bot/url.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -59,6 +60,7 @@ enum vstate { V_UNSET, V_SET, V_BAD };
 
 enum ktype {
 	KT_STR,         /* char *; optional validator */
+	KT_URL,         /* char *: https://, or http:// to a loopback host (bot/url.h) */
 	KT_INT,         /* int in [min, max] */
 	KT_BOOL,        /* bool: true/false/yes/no */
 	KT_DURATION,    /* uint64_t ms via duration_parse, > 0 */
@@ -119,7 +121,6 @@ struct loader {
 	size_t n_svcs, cap_svcs;
 };
 
-static bool is_http_url(const char *s);
 static bool is_arn(const char *s);
 static bool is_session_name(const char *s);
 static bool is_region(const char *s);
@@ -133,7 +134,8 @@ static bool is_log_level(const char *s);
 #define SOFF(field) offsetof(struct config_service, field)
 #define TABLE(what, keys) {what, keys, BOT_ARRAY_LEN(keys)}
 
-#define URL_EXPECT "an http:// or https:// URL"
+#define URL_EXPECT "an https:// URL (or http:// to a loopback host)"
+#define URL_NO_TLS "http:// " URL_NO_TLS_RULE "; use https://"
 #define USER_EXPECT "a Slack user id like U0123ABCD"
 #define CHANNEL_EXPECT "a Slack channel id like C0123ABCD"
 #define TOKEN_IN_FILE \
@@ -151,14 +153,14 @@ static const struct key slack_keys[SL__N] = {
 			" (use app_token_env, default SLACK_APP_TOKEN, or app_token_file)"},
 	[SL_BOT_LIT] = {"bot_token", KT_FORBIDDEN, 0, .expect = TOKEN_IN_FILE
 			" (use bot_token_env, default SLACK_BOT_TOKEN, or bot_token_file)"},
-	[SL_API_URL] = {"api_url", KT_STR, COFF(slack.api_url), is_http_url, URL_EXPECT},
+	[SL_API_URL] = {"api_url", KT_URL, COFF(slack.api_url)},
 	[SL_CA_FILE] = {"ca_file", KT_STR, COFF(slack.ca_file)},
 };
 
 enum { AW_REGION, AW_ENDPOINT, AW_ROLE_ARN, AW_SESSION, AW_PROFILE, AW__N };
 static const struct key aws_keys[AW__N] = {
 	[AW_REGION] = {"region", KT_STR, COFF(aws.region), is_region, "an AWS region like us-east-1"},
-	[AW_ENDPOINT] = {"endpoint_url", KT_STR, COFF(aws.endpoint_url), is_http_url, URL_EXPECT},
+	[AW_ENDPOINT] = {"endpoint_url", KT_URL, COFF(aws.endpoint_url)},
 	[AW_ROLE_ARN] = {"role_arn", KT_STR, COFF(aws.role_arn), is_arn,
 			 "an IAM role ARN starting with arn:"},
 	[AW_SESSION] = {"role_session_name", KT_STR, COFF(aws.role_session_name), is_session_name,
@@ -255,11 +257,6 @@ static bool all_chars(const char *s, const char *extra, bool upper_only)
 			return false;
 	}
 	return true;
-}
-
-static bool is_http_url(const char *s)
-{
-	return (strncmp(s, "http://", 7) == 0 && s[7]) || (strncmp(s, "https://", 8) == 0 && s[8]);
 }
 
 static bool is_arn(const char *s) { return strncmp(s, "arn:", 4) == 0 && s[4]; }
@@ -611,6 +608,36 @@ static enum vstate set_str(struct loader *ld, const struct key *k, const yaml_no
 	return st;
 }
 
+/* Why url may not be used (see bot/url.h), for "<path>: <why>, got ...";
+ * NULL if it may. */
+static const char *url_refusal(struct loader *ld, const char *url)
+{
+	int rc = url_check_http(url);
+
+	if (rc == BOT_ENOMEM)
+		ld->oom = true;
+	return rc == BOT_EOK ? NULL : rc == BOT_EPERM ? URL_NO_TLS : "expected " URL_EXPECT;
+}
+
+static enum vstate set_url(struct loader *ld, const struct key *k, const yaml_node_t *kn,
+			   const yaml_node_t *v, void *base, const char *path)
+{
+	char *s, env[ENV_NAMES_LEN], sh[SHOWN_LEN];
+	const char *why;
+	enum vstate st = get_scalar(ld, v, path, URL_EXPECT, &s, env);
+
+	if (st != V_SET)
+		return st;
+	why = url_refusal(ld, s);
+	if (why) {
+		add_err(ld, v, "%s: %s, got %s", path, why, shown(sh, s, env));
+		free(s);
+		return V_BAD;
+	}
+	*FIELD(base, k, char *) = s;
+	return V_SET;
+}
+
 static enum vstate set_int(struct loader *ld, const struct key *k, const yaml_node_t *kn,
 			   const yaml_node_t *v, void *base, const char *path)
 {
@@ -922,6 +949,7 @@ static enum vstate set_services(struct loader *ld, const struct key *k, const ya
 
 static const setter_fn setters[KT__N] = {
 	[KT_STR] = set_str,
+	[KT_URL] = set_url,
 	[KT_INT] = set_int,
 	[KT_BOOL] = set_bool,
 	[KT_DURATION] = set_duration,
@@ -1275,9 +1303,10 @@ static void finish_slack(struct loader *ld)
 	load_secret(ld, &c->slack.bot_token, "bot_token", "SLACK_BOT_TOKEN", "xoxb-",
 		    "a bot token", first_of(s->val[SL_BOT_ENV], s->val[SL_BOT_FILE], sect));
 	if (env && *env) {
-		if (!is_http_url(env)) {
-			add_err(ld, NULL, "environment variable SLACK_API_URL: expected " URL_EXPECT
-				", got \"%.64s\"", env);
+		const char *why = url_refusal(ld, env);
+		if (why) {
+			/* from the environment: the value is not shown */
+			add_err(ld, NULL, "environment variable SLACK_API_URL: %s", why);
 		} else {
 			free(c->slack.api_url);
 			c->slack.api_url = xstrdup(ld, env);

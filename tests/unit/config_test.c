@@ -742,7 +742,7 @@ static void test_missing_secret_with_need_slack(void **state)
 			"empty (set it, or name a file with slack.bot_token_file)"});
 	setenv("SLACK_APP_TOKEN", "", 1); /* empty counts as missing */
 	setenv("SLACK_BOT_TOKEN", BOT_TOKEN, 1);
-	LOAD_BAD("slack:\n  api_url: http://x\n" BASE_SERVICE, CONFIG_NEED_SLACK,
+	LOAD_BAD("slack:\n  api_url: http://127.0.0.1:1\n" BASE_SERVICE, CONFIG_NEED_SLACK,
 		 {1, 1, "slack.app_token: environment variable SLACK_APP_TOKEN is not set"});
 	LOAD_BAD("slack:\n  app_token_file: /nonexistent/app.token\n" BASE_SERVICE,
 		 CONFIG_NEED_SLACK,
@@ -843,8 +843,38 @@ static void test_api_url_env_override(void **state)
 	config_unref(c);
 	setenv("SLACK_API_URL", "ftp://nope", 1);
 	LOAD_BAD(BASE_SERVICE, 0,
-		 {0, 0, "=environment variable SLACK_API_URL: expected an http:// or https:// URL, "
-			"got \"ftp://nope\""});
+		 {0, 0, "=environment variable SLACK_API_URL: expected an https:// URL (or http:// "
+			"to a loopback host)"});
+}
+
+/* http:// is for loopback hosts only, in the file and in SLACK_API_URL, in
+ * the words of the ws:// rule (bot/url.h): tokens and signed requests would
+ * otherwise cross the network in clear text. */
+static void test_http_refused_off_loopback(void **state)
+{
+	struct config *c;
+	(void)state;
+
+	LOAD_BAD("slack:\n  api_url: http://slack.example.com/api\n"
+		 "aws:\n  endpoint_url: http://moto.internal:5000\n" BASE_SERVICE, 0,
+		 {2, 12, "=slack.api_url: http:// (no TLS) is allowed to loopback hosts only; use "
+			 "https://, got \"http://slack.example.com/api\""},
+		 {4, 17, "=aws.endpoint_url: http:// (no TLS) is allowed to loopback hosts only; "
+			 "use https://, got \"http://moto.internal:5000\""});
+	/* the host is the one curl would connect to, not the user part */
+	LOAD_BAD("aws:\n  endpoint_url: http://127.0.0.1:80@evil.example/\n" BASE_SERVICE, 0,
+		 {2, 17, "aws.endpoint_url: http:// (no TLS) is allowed to loopback hosts only"});
+	setenv("SLACK_API_URL", "http://203.0.113.7/api", 1);
+	LOAD_BAD(BASE_SERVICE, 0,
+		 {0, 0, "=environment variable SLACK_API_URL: http:// (no TLS) is allowed to "
+			"loopback hosts only; use https://"});
+
+	setenv("SLACK_API_URL", "http://[::1]:8089/api", 1);
+	c = load_ok("aws:\n  endpoint_url: http://localhost:5000\n"
+		    "slack:\n  api_url: https://slack.example.com/api\n" BASE_SERVICE, 0);
+	assert_string_equal(c->slack.api_url, "http://[::1]:8089/api");
+	assert_string_equal(c->aws.endpoint_url, "http://localhost:5000");
+	config_unref(c);
 }
 
 static void test_string_validators(void **state)
@@ -857,15 +887,16 @@ static void test_string_validators(void **state)
 		 "services:\n  'bad name!':\n    cluster: c\n"
 		 "  web:\n    cluster: c\n    max_desired: 1\n    approvers: [U0AAA]\n"
 		 "    requesters: ['*']\n    sns_topic_arn: topic\n", 0,
-		 {2, 17, "=aws.endpoint_url: expected an http:// or https:// URL, got "
-			 "\"localhost:5000\""},
+		 {2, 17, "=aws.endpoint_url: expected an https:// URL (or http:// to a loopback "
+			 "host), got \"localhost:5000\""},
 		 {3, 13, "=aws.role_arn: expected an IAM role ARN starting with arn:, got \"role/x\""},
 		 {4, 22, "aws.role_session_name: expected 2 to 64 characters"},
 		 {5, 11, "=aws.region: expected an AWS region like us-east-1, got \"US-EAST-1\""},
 		 {7, 11, "=http.listen: expected host:port with a port from 1 to 65535, like "
 			 "127.0.0.1:9090, got \"9090\""},
 		 {9, 10, "log.level: expected one of debug, info, warn, error"},
-		 {11, 12, "slack.api_url: expected an http:// or https:// URL"},
+		 {11, 12, "=slack.api_url: expected an https:// URL (or http:// to a loopback "
+			  "host), got \"slack.com\""},
 		 {13, 3, "=services: invalid service name \"bad name!\": expected letters, digits, "
 			 "'_', '.' and '-', starting with a letter or digit (at most 255)"},
 		 {20, 20, "=services.web.sns_topic_arn: expected an SNS topic ARN starting with "
@@ -1111,8 +1142,8 @@ static void test_errors_print(void **state)
 	fclose(f);
 	assert_string_equal(out, "my.yaml:2:10: log.level: expected one of debug, info, warn, "
 			    "error, got \"x\"\n"
-			    "my.yaml: environment variable SLACK_API_URL: expected an http:// or "
-			    "https:// URL, got \"bad\"\n");
+			    "my.yaml: environment variable SLACK_API_URL: expected an https:// URL "
+			    "(or http:// to a loopback host)\n");
 	free(out);
 	config_errors_free(&e);
 	config_errors_free(&e); /* twice is harmless */
@@ -1232,6 +1263,7 @@ int main(void)
 		T(test_literal_token_rejected),
 		T(test_env_and_file_both_given),
 		T(test_api_url_env_override),
+		T(test_http_refused_off_loopback),
 		T(test_string_validators),
 		T(test_only_one_document),
 		T(test_load_file_errors),
