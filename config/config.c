@@ -65,6 +65,7 @@ enum ktype {
 	KT_BOOL,        /* bool: true/false/yes/no */
 	KT_DURATION,    /* uint64_t ms via duration_parse, > 0 */
 	KT_USERS,       /* struct config_users; validator per item */
+	KT_CHANNELS,    /* struct config_channels; validator per item */
 	KT_SECRET_ENV,  /* struct config_secret from an env var name */
 	KT_SECRET_FILE, /* struct config_secret from a file path */
 	KT_FORBIDDEN,   /* a key we refuse, with the reason in expect */
@@ -125,6 +126,7 @@ static bool is_arn(const char *s);
 static bool is_session_name(const char *s);
 static bool is_region(const char *s);
 static bool is_channel(const char *s);
+static bool is_app_id(const char *s);
 static bool is_user(const char *s);
 static bool is_requester(const char *s);
 static bool is_listen(const char *s);
@@ -143,7 +145,7 @@ static bool is_log_level(const char *s);
 	"variable or a file"
 
 enum { SL_APP_ENV, SL_APP_FILE, SL_BOT_ENV, SL_BOT_FILE, SL_APP_LIT, SL_BOT_LIT,
-       SL_API_URL, SL_CA_FILE, SL__N };
+       SL_API_URL, SL_CA_FILE, SL_APP_ID, SL_CHANNELS, SL_EXTERNAL, SL__N };
 static const struct key slack_keys[SL__N] = {
 	[SL_APP_ENV] = {"app_token_env", KT_SECRET_ENV, COFF(slack.app_token), .expect = "app_token"},
 	[SL_APP_FILE] = {"app_token_file", KT_SECRET_FILE, COFF(slack.app_token), .expect = "app_token"},
@@ -155,6 +157,11 @@ static const struct key slack_keys[SL__N] = {
 			" (use bot_token_env, default SLACK_BOT_TOKEN, or bot_token_file)"},
 	[SL_API_URL] = {"api_url", KT_URL, COFF(slack.api_url)},
 	[SL_CA_FILE] = {"ca_file", KT_STR, COFF(slack.ca_file)},
+	[SL_APP_ID] = {"app_id", KT_STR, COFF(slack.app_id), is_app_id,
+		       "a Slack app id like A0123ABCD"},
+	[SL_CHANNELS] = {"allowed_channels", KT_CHANNELS, COFF(slack.allowed_channels), is_channel,
+			 CHANNEL_EXPECT},
+	[SL_EXTERNAL] = {"allow_external_users", KT_BOOL, COFF(slack.allow_external_users)},
 };
 
 enum { AW_REGION, AW_ENDPOINT, AW_ROLE_ARN, AW_SESSION, AW_PROFILE, AW__N };
@@ -286,6 +293,7 @@ static bool is_slack_id(const char *s, const char *first)
 
 static bool is_channel(const char *s) { return is_slack_id(s, "CGD"); }
 static bool is_user(const char *s) { return is_slack_id(s, "UW"); }
+static bool is_app_id(const char *s) { return is_slack_id(s, "A"); }
 static bool is_requester(const char *s) { return strcmp(s, "*") == 0 || is_user(s); }
 
 static bool is_env_name(const char *s)
@@ -792,10 +800,11 @@ static size_t get_items(struct loader *ld, const struct key *k, const yaml_node_
 	return m;
 }
 
-static enum vstate set_users(struct loader *ld, const struct key *k, const yaml_node_t *kn,
-			     const yaml_node_t *v, void *base, const char *path)
+/* A list of ids into *ids and *n (allocated here; the caller's struct
+ * owns them whatever happens). what is the kind of list, for messages. */
+static enum vstate set_ids(struct loader *ld, const struct key *k, const yaml_node_t *v,
+			   const char *path, const char *what, char ***ids, size_t *n_ids)
 {
-	struct config_users *u = FIELD(base, k, struct config_users);
 	struct item *items = NULL;
 	bool bad = false;
 	size_t n, m;
@@ -803,14 +812,13 @@ static enum vstate set_users(struct loader *ld, const struct key *k, const yaml_
 	if (v->type == YAML_SCALAR_NODE && is_null(v))
 		return V_UNSET;
 	if (v->type != YAML_SEQUENCE_NODE) {
-		add_err(ld, v, "%s: expected a list of Slack user ids like [U0123ABCD], got %s",
-			path, node_kind(v));
+		add_err(ld, v, "%s: expected %s, got %s", path, what, node_kind(v));
 		return V_BAD;
 	}
 	n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
-	u->ids = calloc(n ? n : 1, sizeof *u->ids);
+	*ids = calloc(n ? n : 1, sizeof **ids);
 	items = calloc(n ? n : 1, sizeof *items);
-	if (!u->ids || !items) {
+	if (!*ids || !items) {
 		ld->oom = true;
 		bad = true;
 		goto out;
@@ -824,11 +832,29 @@ static enum vstate set_users(struct loader *ld, const struct key *k, const yaml_
 			free(items[i].s);
 			continue;
 		}
-		u->ids[u->n++] = items[i].s;
+		(*ids)[(*n_ids)++] = items[i].s;
 	}
 out:
 	free(items);
 	return bad ? V_BAD : V_SET;
+}
+
+static enum vstate set_users(struct loader *ld, const struct key *k, const yaml_node_t *kn,
+			     const yaml_node_t *v, void *base, const char *path)
+{
+	struct config_users *u = FIELD(base, k, struct config_users);
+
+	return set_ids(ld, k, v, path, "a list of Slack user ids like [U0123ABCD]", &u->ids,
+		       &u->n);
+}
+
+static enum vstate set_channels(struct loader *ld, const struct key *k, const yaml_node_t *kn,
+				const yaml_node_t *v, void *base, const char *path)
+{
+	struct config_channels *c = FIELD(base, k, struct config_channels);
+
+	return set_ids(ld, k, v, path, "a list of Slack channel ids like [C0123ABCD]", &c->ids,
+		       &c->n);
 }
 
 static enum vstate set_secret(struct loader *ld, const struct key *k, const yaml_node_t *kn,
@@ -954,6 +980,7 @@ static const setter_fn setters[KT__N] = {
 	[KT_BOOL] = set_bool,
 	[KT_DURATION] = set_duration,
 	[KT_USERS] = set_users,
+	[KT_CHANNELS] = set_channels,
 	[KT_SECRET_ENV] = set_secret_env,
 	[KT_SECRET_FILE] = set_secret_file,
 	[KT_FORBIDDEN] = set_forbidden,
@@ -1493,14 +1520,16 @@ static void take_services(struct loader *ld)
 /* ------------------------------------------------------------------ */
 /* Freeing                                                             */
 
-static void users_free(struct config_users *u)
+static void ids_free(char ***ids, size_t *n)
 {
-	for (size_t i = 0; i < u->n; i++)
-		free(u->ids[i]);
-	free(u->ids);
-	u->ids = NULL;
-	u->n = 0;
+	for (size_t i = 0; i < *n; i++)
+		free((*ids)[i]);
+	free(*ids);
+	*ids = NULL;
+	*n = 0;
 }
+
+static void users_free(struct config_users *u) { ids_free(&u->ids, &u->n); }
 
 static void secret_free(struct config_secret *s)
 {
@@ -1536,6 +1565,8 @@ static void config_free(struct config *c)
 	secret_free(&c->slack.bot_token);
 	free(c->slack.api_url);
 	free(c->slack.ca_file);
+	free(c->slack.app_id);
+	ids_free(&c->slack.allowed_channels.ids, &c->slack.allowed_channels.n);
 	free(c->aws.region);
 	free(c->aws.endpoint_url);
 	free(c->aws.role_arn);
@@ -2021,6 +2052,18 @@ const struct config_service *config_service_find(const struct config *c, const c
 	if (!c || !name || !c->n_services)
 		return NULL;
 	return bsearch(name, c->services, c->n_services, sizeof *c->services, service_name_cmp);
+}
+
+bool config_channel_allowed(const struct config *c, const char *channel)
+{
+	const struct config_channels *l = c ? &c->slack.allowed_channels : NULL;
+
+	if (!l || l->n == 0)
+		return true;
+	for (size_t i = 0; channel && i < l->n; i++)
+		if (strcmp(l->ids[i], channel) == 0)
+			return true;
+	return false;
 }
 
 bool config_users_has(const struct config_users *u, const char *id, bool allow_star)

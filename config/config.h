@@ -33,6 +33,12 @@ struct config_users {
 	size_t n;
 };
 
+/* A list of Slack channel ids (C..., G... or D...). */
+struct config_channels {
+	char **ids;
+	size_t n;
+};
+
 struct config_service {
 	char *name;              /* key under services: (what users type) */
 	char *cluster;           /* ECS cluster name or ARN (required) */
@@ -70,6 +76,15 @@ struct config {
 		struct config_secret bot_token;  /* xoxb-...; env SLACK_BOT_TOKEN by default */
 		char *api_url;   /* default https://slack.com/api; env SLACK_API_URL overrides */
 		char *ca_file;   /* optional extra CA bundle (added to system CAs) */
+		/* Optional: the app's id (A...). When set, envelopes and the app
+		 * token must be from this app; NULL: learn it when connecting. */
+		char *app_id;
+		/* Channels where commands are served; n == 0 (absent or []) means
+		 * every channel. See config_channel_allowed(). */
+		struct config_channels allowed_channels;
+		/* Serve users from another organisation in a shared channel (Slack
+		 * Connect)? Default false: they are refused. */
+		bool allow_external_users;
 	} slack;
 
 	struct {
@@ -140,6 +155,9 @@ void config_errors_print(const struct config_errors *errs, void *FILE_f);
 
 /* Lookup by the user-facing name; NULL if unknown. */
 const struct config_service *config_service_find(const struct config *c, const char *name);
+/* True if commands may be served in channel: allowed_channels is empty,
+ * or lists it. False for a NULL channel when the list is not empty. */
+bool config_channel_allowed(const struct config *c, const char *channel);
 /* True if id is in list (exact match, or "*" present when allow_star). */
 bool config_users_has(const struct config_users *u, const char *id, bool allow_star);
 

@@ -419,7 +419,8 @@ static void test_unknown_key_with_suggestion(void **state)
 			"expected one of: slack, aws, defaults, services, store, http, log"},
 		 {3, 3, "=unknown key 'bot_tokn_env' in slack (did you mean 'bot_token_env'?); "
 			"expected one of: app_token_env, app_token_file, bot_token_env, "
-			"bot_token_file, api_url, ca_file"});
+			"bot_token_file, api_url, ca_file, app_id, allowed_channels, "
+			"allow_external_users"});
 }
 
 static void test_duplicate_key(void **state)
@@ -466,6 +467,13 @@ static void test_bad_user_ids(void **state)
 			 "for anyone, got \"C0CHAN\""},
 		 {3, 29, "=defaults.requesters[2]: empty entry; expected a Slack user id like "
 			 "U0123ABCD or \"*\" for anyone"});
+	/* the shape [UW][A-Z0-9]{2,} everywhere, so nothing else reaches a message */
+	LOAD_BAD("services:\n  web:\n    cluster: c\n    max_desired: 1\n"
+		 "    approvers: ['<!channel>', W0ENTERPRISE1]\n    requesters: ['U0AAA|x']\n", 0,
+		 {5, 17, "=services.web.approvers[0]: expected a Slack user id like U0123ABCD, got "
+			 "\"<!channel>\""},
+		 {6, 18, "=services.web.requesters[0]: expected a Slack user id like U0123ABCD or "
+			 "\"*\" for anyone, got \"U0AAA|x\""});
 	LOAD_BAD("defaults:\n  channel: '#general'\n" BASE_SERVICE, 0,
 		 {2, 12, "=defaults.channel: expected a Slack channel id like C0123ABCD, got "
 			 "\"#general\""});
@@ -877,6 +885,56 @@ static void test_http_refused_off_loopback(void **state)
 	config_unref(c);
 }
 
+/* slack.app_id, slack.allowed_channels and slack.allow_external_users:
+ * parsed, defaulted and checked for Slack's id shapes. */
+static void test_slack_identity_keys(void **state)
+{
+	struct config *c;
+	(void)state;
+
+	c = load_ok(BASE_SERVICE, 0);
+	assert_null(c->slack.app_id);
+	assert_int_equal(c->slack.allowed_channels.n, 0);
+	assert_false(c->slack.allow_external_users);
+	assert_true(config_channel_allowed(c, "C0ANY"));   /* no list: every channel */
+	config_unref(c);
+
+	c = load_ok("slack:\n  app_id: A0123ABCD\n  allowed_channels: [C0OPS1, G0PRIV2, D0DM3]\n"
+		    "  allow_external_users: true\n" BASE_SERVICE, 0);
+	assert_string_equal(c->slack.app_id, "A0123ABCD");
+	assert_int_equal(c->slack.allowed_channels.n, 3);
+	assert_string_equal(c->slack.allowed_channels.ids[1], "G0PRIV2");
+	assert_true(c->slack.allow_external_users);
+	assert_true(config_channel_allowed(c, "C0OPS1"));
+	assert_true(config_channel_allowed(c, "D0DM3"));
+	assert_false(config_channel_allowed(c, "C0OTHER"));
+	assert_false(config_channel_allowed(c, NULL));
+	config_unref(c);
+
+	c = load_ok("slack:\n  allowed_channels: []\n  allow_external_users: no\n" BASE_SERVICE, 0);
+	assert_int_equal(c->slack.allowed_channels.n, 0);
+	assert_true(config_channel_allowed(c, "C0ANY"));   /* empty list: every channel */
+	assert_false(c->slack.allow_external_users);
+	config_unref(c);
+
+	LOAD_BAD("slack:\n  app_id: B0123ABCD\n"
+		 "  allowed_channels: [C0OPS1, U0USER1, '#ops', C0OPS1, c0lower]\n"
+		 "  allow_external_users: sometimes\n" BASE_SERVICE, 0,
+		 {2, 11, "=slack.app_id: expected a Slack app id like A0123ABCD, got \"B0123ABCD\""},
+		 {3, 30, "=slack.allowed_channels[1]: expected a Slack channel id like C0123ABCD, "
+			 "got \"U0USER1\""},
+		 {3, 39, "=slack.allowed_channels[2]: expected a Slack channel id like C0123ABCD, "
+			 "got \"#ops\""},
+		 {3, 47, "=slack.allowed_channels[3]: C0OPS1 is listed twice"},
+		 {3, 55, "=slack.allowed_channels[4]: expected a Slack channel id like C0123ABCD, "
+			 "got \"c0lower\""},
+		 {4, 25, "=slack.allow_external_users: expected true or false, got \"sometimes\""});
+	LOAD_BAD("slack:\n  app_id: A0\n  allowed_channels: C0OPS1\n" BASE_SERVICE, 0,
+		 {2, 11, "=slack.app_id: expected a Slack app id like A0123ABCD, got \"A0\""},
+		 {3, 21, "=slack.allowed_channels: expected a list of Slack channel ids like "
+			 "[C0123ABCD], got a string"});
+}
+
 static void test_string_validators(void **state)
 {
 	(void)state;
@@ -1178,6 +1236,9 @@ static void test_example_yaml_loads(void **state)
 	assert_true(config_users_has(&s->requesters, "U0ONCALL1", true));
 	assert_string_equal(c->store.path, "chatops.db");
 	assert_string_equal(c->aws.region, "us-east-1");
+	assert_null(c->slack.app_id);
+	assert_int_equal(c->slack.allowed_channels.n, 0);
+	assert_false(c->slack.allow_external_users);
 	config_unref(c);
 
 	setenv("AWS_ENDPOINT_URL", "http://localhost:5000", 1);
@@ -1264,6 +1325,7 @@ int main(void)
 		T(test_env_and_file_both_given),
 		T(test_api_url_env_override),
 		T(test_http_refused_off_loopback),
+		T(test_slack_identity_keys),
 		T(test_string_validators),
 		T(test_only_one_document),
 		T(test_load_file_errors),
