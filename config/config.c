@@ -21,6 +21,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,7 +29,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <fcntl.h>
 #include <yaml.h>
 
 #define FILE_MAX        (128 * 1024)  /* config file size cap; keeps any load < 50 ms */
@@ -1121,10 +1121,10 @@ static const char *file_kind(mode_t m)
  * checked with fstat, and O_NONBLOCK keeps a FIFO from blocking the open)
  * that neither its group nor others may write, as ssh requires of its
  * keys: whoever can change the file can change who approves, or the
- * token. shown names the file in the chmod hint. Returns BOT_EOK, or
+ * token. name is the file as the chmod hint shows it. Returns BOT_EOK, or
  * BOT_EIO (cannot open or read), BOT_ECONFIG (refused) or BOT_ENOMEM with
  * the reason in why. */
-static int read_private(const char *path, const char *shown, size_t max, char **buf,
+static int read_private(const char *path, const char *name, size_t max, char **buf,
 			size_t *len, char *why, size_t n)
 {
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
@@ -1150,7 +1150,7 @@ static int read_private(const char *path, const char *shown, size_t max, char **
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
 		snprintf(why, n, "the file is %s-writable (mode %04o), so others could change it; "
 			 "run chmod go-w %.200s", (st.st_mode & S_IWOTH) ? "world" : "group",
-			 (unsigned)(st.st_mode & 07777), shown);
+			 (unsigned)(st.st_mode & 07777), name);
 		goto out;
 	}
 	rc = BOT_ENOMEM;
@@ -1218,14 +1218,14 @@ static bool token_clean(char *s, size_t *len, bool first_line, char *why, size_t
 	return true;
 }
 
-/* Read a token file: the first line is the token (see token_clean). Returns
- * 0, or a reason in why. */
-static int read_secret_file(const char *path, const char *shown, char **out, char *why,
+/* Read a token file: the first line is the token (see token_clean). name
+ * is the file as messages show it. Returns 0, or a reason in why. */
+static int read_secret_file(const char *path, const char *name, char **out, char *why,
 			    size_t n)
 {
 	char *buf = NULL, bad[128];
 	size_t len = 0;
-	int rc = read_private(path, shown, SECRET_FILE_MAX, &buf, &len, why, n);
+	int rc = read_private(path, name, SECRET_FILE_MAX, &buf, &len, why, n);
 
 	*out = NULL;
 	if (rc)
@@ -1249,7 +1249,7 @@ static int read_secret_file(const char *path, const char *shown, char **out, cha
 		snprintf(why, n, "out of memory");
 out:
 	if (buf) {
-		explicit_bzero(buf, len);
+		explicit_bzero(buf, SECRET_FILE_MAX + 2); /* all of it: see read_private */
 		free(buf);
 	}
 	return rc;

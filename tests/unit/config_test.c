@@ -1085,28 +1085,32 @@ static void test_writable_files_refused(void **state)
 {
 	char *cfg = write_temp(BASE_SERVICE);
 	char *tok = write_temp(BOT_TOKEN "\n");
-	char want[256], yaml[256];
+	char group[256], world[256], tok_world[384], yaml[256];
 	struct config *c;
 	(void)state;
 
+	/* (the messages are made first: UBSan's nonnull checks on chmod's
+	 * argument make GCC think the paths may be NULL after it) */
+	snprintf(group, sizeof group, "=the file is group-writable (mode 0664), so others could "
+		 "change it; run chmod go-w %s", cfg);
+	snprintf(world, sizeof world, "=the file is world-writable (mode 0606), so others could "
+		 "change it; run chmod go-w %s", cfg);
+	snprintf(tok_world, sizeof tok_world, "=slack.bot_token_file: %s: the file is "
+		 "world-writable (mode 0666), so others could change it; run chmod go-w %s", tok,
+		 tok);
+	snprintf(yaml, sizeof yaml, "slack:\n  bot_token_file: %s\n" BASE_SERVICE, tok);
+
 	assert_int_equal(chmod(cfg, 0664), 0);
-	snprintf(want, sizeof want, "=the file is group-writable (mode 0664), so others could "
-		 "change it; run chmod go-w %s", cfg);
-	load_file_bad(cfg, 0, BOT_ECONFIG, want);
+	load_file_bad(cfg, 0, BOT_ECONFIG, group);
 	assert_int_equal(chmod(cfg, 0606), 0);
-	snprintf(want, sizeof want, "=the file is world-writable (mode 0606), so others could "
-		 "change it; run chmod go-w %s", cfg);
-	load_file_bad(cfg, 0, BOT_ECONFIG, want);
+	load_file_bad(cfg, 0, BOT_ECONFIG, world);
 	assert_int_equal(chmod(cfg, 0644), 0); /* readable by others is their business */
 	assert_int_equal(config_load(cfg, 0, &c, NULL), BOT_EOK);
 	config_unref(c);
 
 	setenv("SLACK_APP_TOKEN", APP_TOKEN, 1);
 	assert_int_equal(chmod(tok, 0666), 0);
-	snprintf(yaml, sizeof yaml, "slack:\n  bot_token_file: %s\n" BASE_SERVICE, tok);
-	snprintf(want, sizeof want, "=slack.bot_token_file: %s: the file is world-writable (mode "
-		 "0666), so others could change it; run chmod go-w %s", tok, tok);
-	LOAD_BAD(yaml, CONFIG_NEED_SLACK, {2, 19, want});
+	LOAD_BAD(yaml, CONFIG_NEED_SLACK, {2, 19, tok_world});
 	assert_int_equal(chmod(tok, 0640), 0);
 	c = load_ok(yaml, CONFIG_NEED_SLACK);
 	assert_string_equal(c->slack.bot_token.value, BOT_TOKEN);
