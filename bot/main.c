@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char usage_text[] =
@@ -466,6 +467,8 @@ int main(int argc, char **argv)
 	struct bot b = {0};
 	int rc;
 
+	/* What the bot creates (the store, its -wal and -shm) is its user's only. */
+	umask(077);
 	/* subcommand: chatops-bot audit ... (export / verify the audit log) */
 	if (argc > 1 && strcmp(argv[1], "audit") == 0)
 		return audit_main(argc - 1, argv + 1);

@@ -2,6 +2,8 @@
 #include "bot/store.h"
 #include "bot/log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -471,6 +473,23 @@ static int precheck(struct store *s, bool *checked, struct bot_error *err)
 	return rc;
 }
 
+/* Create the database file with mode 0600 if it does not exist yet: it
+ * holds every request, approval and the audit trail, for the bot's user
+ * only. SQLite would create it 0644 (less the umask), and it creates the
+ * -wal and -shm files with the database file's mode, so those follow. An
+ * existing file keeps its mode (the operator's choice). If the file cannot
+ * be created here, SQLite cannot create it either, and says why. */
+static void create_private(const struct store *s)
+{
+	int fd;
+
+	if (strcmp(s->path, ":memory:") == 0)
+		return;
+	fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
+}
+
 static int migrate(struct store *s, struct bot_error *err)
 {
 	int rc = BOT_EOK;
@@ -550,6 +569,8 @@ int store_open(const struct store_opts *o, struct store **out, struct bot_error 
 	s->clock = o->clock ? o->clock : real_clock;
 	s->clock_ud = o->clock_ud;
 	s->read_only = o->read_only;
+	if (!o->read_only)
+		create_private(s);
 	rc = precheck(s, &checked, err);
 	if (rc)
 		goto out;

@@ -17,21 +17,36 @@
 #include "bot/dbuf.h"
 #include "bot/duration.h"
 #include "bot/log.h"
+#include "bot/url.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
-#define FILE_MAX        (1024 * 1024) /* config file size cap */
+#define FILE_MAX        (128 * 1024)  /* config file size cap; keeps any load < 50 ms */
+#define FILE_MAX_TEXT   "128 KiB"
+/* Bounds on the shape of the document, checked on libyaml's event stream
+ * before the document is built, so that no file can make loading slow or
+ * big (see check_bounds). A valid config nests 5 levels deep and needs few
+ * anchors; the limits leave room and keep the worst case in milliseconds. */
+#define DEPTH_MAX       16            /* nesting of lists and mappings */
+#define LIST_MAX        1000          /* entries in one list */
+#define ANCHORS_MAX     64            /* &name definitions (libyaml looks each alias up linearly) */
+#define ALIAS_NODES_MAX 10000         /* values that aliases add, all together */
 #define SECRET_FILE_MAX (64 * 1024)   /* token file size cap */
 #define ERRORS_MAX      100           /* then "... and N more" */
 #define KEYS_MAX        16            /* keys per table */
 #define PATH_LEN        320           /* "services.<255 chars>.<key>" */
+#define ENV_NAMES_LEN   96            /* "${A}, ${B}": variables a value came from */
+#define SHOWN_LEN       (ENV_NAMES_LEN + 32) /* a value as a message shows it */
 #define TIMER_DEFAULT_MS     (10ULL * 60 * 1000)
 #define MIN_TIMER_DEFAULT_MS (60ULL * 1000)
 #define MAX_TIMER_DEFAULT_MS (7ULL * 24 * 3600 * 1000)
@@ -45,10 +60,12 @@ enum vstate { V_UNSET, V_SET, V_BAD };
 
 enum ktype {
 	KT_STR,         /* char *; optional validator */
+	KT_URL,         /* char *: https://, or http:// to a loopback host (bot/url.h) */
 	KT_INT,         /* int in [min, max] */
 	KT_BOOL,        /* bool: true/false/yes/no */
 	KT_DURATION,    /* uint64_t ms via duration_parse, > 0 */
 	KT_USERS,       /* struct config_users; validator per item */
+	KT_CHANNELS,    /* struct config_channels; validator per item */
 	KT_SECRET_ENV,  /* struct config_secret from an env var name */
 	KT_SECRET_FILE, /* struct config_secret from a file path */
 	KT_FORBIDDEN,   /* a key we refuse, with the reason in expect */
@@ -105,11 +122,11 @@ struct loader {
 	size_t n_svcs, cap_svcs;
 };
 
-static bool is_http_url(const char *s);
 static bool is_arn(const char *s);
 static bool is_session_name(const char *s);
 static bool is_region(const char *s);
 static bool is_channel(const char *s);
+static bool is_app_id(const char *s);
 static bool is_user(const char *s);
 static bool is_requester(const char *s);
 static bool is_listen(const char *s);
@@ -119,7 +136,8 @@ static bool is_log_level(const char *s);
 #define SOFF(field) offsetof(struct config_service, field)
 #define TABLE(what, keys) {what, keys, BOT_ARRAY_LEN(keys)}
 
-#define URL_EXPECT "an http:// or https:// URL"
+#define URL_EXPECT "an https:// URL (or http:// to a loopback host)"
+#define URL_NO_TLS "http:// " URL_NO_TLS_RULE "; use https://"
 #define USER_EXPECT "a Slack user id like U0123ABCD"
 #define CHANNEL_EXPECT "a Slack channel id like C0123ABCD"
 #define TOKEN_IN_FILE \
@@ -127,7 +145,7 @@ static bool is_log_level(const char *s);
 	"variable or a file"
 
 enum { SL_APP_ENV, SL_APP_FILE, SL_BOT_ENV, SL_BOT_FILE, SL_APP_LIT, SL_BOT_LIT,
-       SL_API_URL, SL_CA_FILE, SL__N };
+       SL_API_URL, SL_CA_FILE, SL_APP_ID, SL_CHANNELS, SL_EXTERNAL, SL__N };
 static const struct key slack_keys[SL__N] = {
 	[SL_APP_ENV] = {"app_token_env", KT_SECRET_ENV, COFF(slack.app_token), .expect = "app_token"},
 	[SL_APP_FILE] = {"app_token_file", KT_SECRET_FILE, COFF(slack.app_token), .expect = "app_token"},
@@ -137,14 +155,19 @@ static const struct key slack_keys[SL__N] = {
 			" (use app_token_env, default SLACK_APP_TOKEN, or app_token_file)"},
 	[SL_BOT_LIT] = {"bot_token", KT_FORBIDDEN, 0, .expect = TOKEN_IN_FILE
 			" (use bot_token_env, default SLACK_BOT_TOKEN, or bot_token_file)"},
-	[SL_API_URL] = {"api_url", KT_STR, COFF(slack.api_url), is_http_url, URL_EXPECT},
+	[SL_API_URL] = {"api_url", KT_URL, COFF(slack.api_url)},
 	[SL_CA_FILE] = {"ca_file", KT_STR, COFF(slack.ca_file)},
+	[SL_APP_ID] = {"app_id", KT_STR, COFF(slack.app_id), is_app_id,
+		       "a Slack app id like A0123ABCD"},
+	[SL_CHANNELS] = {"allowed_channels", KT_CHANNELS, COFF(slack.allowed_channels), is_channel,
+			 CHANNEL_EXPECT},
+	[SL_EXTERNAL] = {"allow_external_users", KT_BOOL, COFF(slack.allow_external_users)},
 };
 
 enum { AW_REGION, AW_ENDPOINT, AW_ROLE_ARN, AW_SESSION, AW_PROFILE, AW__N };
 static const struct key aws_keys[AW__N] = {
 	[AW_REGION] = {"region", KT_STR, COFF(aws.region), is_region, "an AWS region like us-east-1"},
-	[AW_ENDPOINT] = {"endpoint_url", KT_STR, COFF(aws.endpoint_url), is_http_url, URL_EXPECT},
+	[AW_ENDPOINT] = {"endpoint_url", KT_URL, COFF(aws.endpoint_url)},
 	[AW_ROLE_ARN] = {"role_arn", KT_STR, COFF(aws.role_arn), is_arn,
 			 "an IAM role ARN starting with arn:"},
 	[AW_SESSION] = {"role_session_name", KT_STR, COFF(aws.role_session_name), is_session_name,
@@ -243,11 +266,6 @@ static bool all_chars(const char *s, const char *extra, bool upper_only)
 	return true;
 }
 
-static bool is_http_url(const char *s)
-{
-	return (strncmp(s, "http://", 7) == 0 && s[7]) || (strncmp(s, "https://", 8) == 0 && s[8]);
-}
-
 static bool is_arn(const char *s) { return strncmp(s, "arn:", 4) == 0 && s[4]; }
 
 static bool is_session_name(const char *s)
@@ -275,6 +293,7 @@ static bool is_slack_id(const char *s, const char *first)
 
 static bool is_channel(const char *s) { return is_slack_id(s, "CGD"); }
 static bool is_user(const char *s) { return is_slack_id(s, "UW"); }
+static bool is_app_id(const char *s) { return is_slack_id(s, "A"); }
 static bool is_requester(const char *s) { return strcmp(s, "*") == 0 || is_user(s); }
 
 static bool is_env_name(const char *s)
@@ -414,16 +433,41 @@ static void join(char *buf, const char *path, const char *name)
 /* ------------------------------------------------------------------ */
 /* Scalars and ${VAR} expansion                                        */
 
+/* Note in env (ENV_NAMES_LEN bytes) that a value took text from var. The
+ * first name always fits (cut if need be): env must not stay empty. */
+static void note_env(char *env, const char *var)
+{
+	size_t o = strlen(env), vl = strlen(var);
+
+	if (o == 0 && vl > ENV_NAMES_LEN - 8)
+		vl = ENV_NAMES_LEN - 8;
+	if (o + vl + 5 >= ENV_NAMES_LEN) /* the names before say enough */
+		return;
+	if (o) {
+		memcpy(env + o, ", ", 2);
+		o += 2;
+	}
+	memcpy(env + o, "${", 2);
+	memcpy(env + o + 2, var, vl);
+	memcpy(env + o + 2 + vl, "}", 2);
+}
+
 /* Expand ${VAR}, ${VAR:-default} and $$ in raw. A '$' before anything else
  * is kept as is. As in the shell, ":-" also applies when VAR is set but
- * empty; the default text is used literally (no nesting). Returns a new
- * string, or NULL after reporting an error (ld->oom on allocation failure). */
-static char *expand(struct loader *ld, const yaml_node_t *n, const char *path, const char *raw)
+ * empty; the default text is used literally (no nesting). The variables
+ * whose values were used are named in env (ENV_NAMES_LEN bytes, "" if
+ * none). Returns a new string, or NULL after reporting an error (ld->oom
+ * on allocation failure). */
+static char *expand(struct loader *ld, const yaml_node_t *n, const char *path, const char *raw,
+		    char *env)
 {
 	struct dbuf b = {0};
 	char *res = NULL;
 	const char *p = raw;
 
+	env[0] = '\0';
+	if (!strchr(raw, '$')) /* most values: an exact-size copy, not a dbuf */
+		return xstrdup(ld, raw);
 	dbuf_put(&b, "", 0);
 	while (*p) {
 		const char *dollar = strchr(p, '$'), *name, *name_end, *q, *def = NULL, *val;
@@ -467,6 +511,7 @@ static char *expand(struct loader *ld, const yaml_node_t *n, const char *path, c
 		val = getenv(var);
 		if (val && *val) {
 			dbuf_put(&b, val, strlen(val));
+			note_env(env, var);
 		} else if (def) {
 			dbuf_put(&b, def, dlen);
 		} else if (!val) {
@@ -498,14 +543,16 @@ static bool is_null(const yaml_node_t *n)
 }
 
 /* The expanded value of scalar v in *out (caller frees): V_SET, or V_UNSET
- * for an empty value, or V_BAD after reporting an error. */
+ * for an empty value, or V_BAD after reporting an error. env names the
+ * variables the value came from, if any (see expand). */
 static enum vstate get_scalar(struct loader *ld, const yaml_node_t *v, const char *path,
-			      const char *expect, char **out)
+			      const char *expect, char **out, char *env)
 {
 	enum vstate st = V_BAD;
 	char *s;
 
 	*out = NULL;
+	env[0] = '\0';
 	if (v->type != YAML_SCALAR_NODE) {
 		add_err(ld, v, "%s: expected %s, got %s", path, expect, node_kind(v));
 		goto out;
@@ -518,7 +565,7 @@ static enum vstate get_scalar(struct loader *ld, const yaml_node_t *v, const cha
 		st = V_UNSET;
 		goto out;
 	}
-	s = expand(ld, v, path, (const char *)v->data.scalar.value);
+	s = expand(ld, v, path, (const char *)v->data.scalar.value, env);
 	if (!s)
 		goto out;
 	if (!*s) {
@@ -532,6 +579,19 @@ out:
 	return st;
 }
 
+/* Value s as an error message may show it, in buf (SHOWN_LEN bytes):
+ * quoted, or, when any of it came from the environment (env not empty),
+ * only the variables' names: a secret put in the wrong key, such as
+ * region: ${AWS_SECRET_ACCESS_KEY}, must not be printed. */
+static const char *shown(char *buf, const char *s, const char *env)
+{
+	if (env && *env)
+		snprintf(buf, SHOWN_LEN, "a value from %s (not shown)", env);
+	else
+		snprintf(buf, SHOWN_LEN, "\"%.64s\"", s);
+	return buf;
+}
+
 /* ------------------------------------------------------------------ */
 /* Setters, one per key type                                           */
 
@@ -543,11 +603,11 @@ typedef enum vstate (*setter_fn)(struct loader *ld, const struct key *k, const y
 static enum vstate set_str(struct loader *ld, const struct key *k, const yaml_node_t *kn,
 			   const yaml_node_t *v, void *base, const char *path)
 {
-	char *s;
-	enum vstate st = get_scalar(ld, v, path, k->expect ? k->expect : "a string", &s);
+	char *s, env[ENV_NAMES_LEN], sh[SHOWN_LEN];
+	enum vstate st = get_scalar(ld, v, path, k->expect ? k->expect : "a string", &s, env);
 
 	if (st == V_SET && k->valid && !k->valid(s)) {
-		add_err(ld, v, "%s: expected %s, got \"%.64s\"", path, k->expect, s);
+		add_err(ld, v, "%s: expected %s, got %s", path, k->expect, shown(sh, s, env));
 		free(s);
 		st = V_BAD;
 	}
@@ -556,12 +616,42 @@ static enum vstate set_str(struct loader *ld, const struct key *k, const yaml_no
 	return st;
 }
 
+/* Why url may not be used (see bot/url.h), for "<path>: <why>, got ...";
+ * NULL if it may. */
+static const char *url_refusal(struct loader *ld, const char *url)
+{
+	int rc = url_check_http(url);
+
+	if (rc == BOT_ENOMEM)
+		ld->oom = true;
+	return rc == BOT_EOK ? NULL : rc == BOT_EPERM ? URL_NO_TLS : "expected " URL_EXPECT;
+}
+
+static enum vstate set_url(struct loader *ld, const struct key *k, const yaml_node_t *kn,
+			   const yaml_node_t *v, void *base, const char *path)
+{
+	char *s, env[ENV_NAMES_LEN], sh[SHOWN_LEN];
+	const char *why;
+	enum vstate st = get_scalar(ld, v, path, URL_EXPECT, &s, env);
+
+	if (st != V_SET)
+		return st;
+	why = url_refusal(ld, s);
+	if (why) {
+		add_err(ld, v, "%s: %s, got %s", path, why, shown(sh, s, env));
+		free(s);
+		return V_BAD;
+	}
+	*FIELD(base, k, char *) = s;
+	return V_SET;
+}
+
 static enum vstate set_int(struct loader *ld, const struct key *k, const yaml_node_t *kn,
 			   const yaml_node_t *v, void *base, const char *path)
 {
-	char *s, *end;
+	char *s, *end, env[ENV_NAMES_LEN], sh[SHOWN_LEN];
 	long long n = 0;
-	enum vstate st = get_scalar(ld, v, path, "an integer", &s);
+	enum vstate st = get_scalar(ld, v, path, "an integer", &s, env);
 
 	if (st != V_SET)
 		goto out;
@@ -572,8 +662,8 @@ static enum vstate set_int(struct loader *ld, const struct key *k, const yaml_no
 	else
 		end = s;
 	if (end == s || *end || errno || n < k->min || n > k->max) {
-		add_err(ld, v, "%s: expected an integer between %d and %d, got \"%.64s\"", path,
-			k->min, k->max, s);
+		add_err(ld, v, "%s: expected an integer between %d and %d, got %s", path,
+			k->min, k->max, shown(sh, s, env));
 		st = V_BAD;
 		goto out;
 	}
@@ -586,8 +676,8 @@ out:
 static enum vstate set_bool(struct loader *ld, const struct key *k, const yaml_node_t *kn,
 			    const yaml_node_t *v, void *base, const char *path)
 {
-	char *s;
-	enum vstate st = get_scalar(ld, v, path, "true or false", &s);
+	char *s, env[ENV_NAMES_LEN], sh[SHOWN_LEN];
+	enum vstate st = get_scalar(ld, v, path, "true or false", &s, env);
 
 	if (st != V_SET)
 		goto out;
@@ -596,7 +686,7 @@ static enum vstate set_bool(struct loader *ld, const struct key *k, const yaml_n
 	} else if (!strcasecmp(s, "false") || !strcasecmp(s, "no")) {
 		*FIELD(base, k, bool) = false;
 	} else {
-		add_err(ld, v, "%s: expected true or false, got \"%.64s\"", path, s);
+		add_err(ld, v, "%s: expected true or false, got %s", path, shown(sh, s, env));
 		st = V_BAD;
 	}
 out:
@@ -607,15 +697,20 @@ out:
 static enum vstate set_duration(struct loader *ld, const struct key *k, const yaml_node_t *kn,
 				const yaml_node_t *v, void *base, const char *path)
 {
-	char *s;
+	char *s, env[ENV_NAMES_LEN], sh[SHOWN_LEN];
 	uint64_t ms = 0;
 	struct bot_error derr;
-	enum vstate st = get_scalar(ld, v, path, "a duration like 10m", &s);
+	enum vstate st = get_scalar(ld, v, path, "a duration like 10m", &s, env);
 
 	if (st != V_SET)
 		goto out;
 	if (duration_parse(s, &ms, &derr) != BOT_EOK) {
-		add_err(ld, v, "%s: %s", path, derr.msg);
+		/* derr quotes the text, so it is used only for text from the file */
+		if (*env)
+			add_err(ld, v, "%s: expected a duration like 10m or PT10M, got %s", path,
+				shown(sh, s, env));
+		else
+			add_err(ld, v, "%s: %s", path, derr.msg);
 		st = V_BAD;
 	} else if (ms == 0) {
 		add_err(ld, v, "%s: must be longer than 0s", path);
@@ -628,63 +723,147 @@ out:
 	return st;
 }
 
-static enum vstate set_users(struct loader *ld, const struct key *k, const yaml_node_t *kn,
-			     const yaml_node_t *v, void *base, const char *path)
+/* One accepted entry of a list, for the duplicate check. */
+struct item {
+	char *s;
+	char *env;  /* the variables it came from, or NULL (see expand) */
+	const yaml_node_t *node;
+	size_t i;   /* index in the list */
+	bool dup;
+};
+
+static int item_cmp(const void *a, const void *b)
 {
-	struct config_users *u = FIELD(base, k, struct config_users);
-	enum vstate st = V_SET;
-	size_t n;
+	const struct item *x = *(const struct item *const *)a, *y = *(const struct item *const *)b;
+	int c = strcmp(x->s, y->s);
+
+	return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/* Mark and report every entry equal to an earlier one, at the later entry.
+ * Sorting, then comparing neighbours, keeps this n log n. */
+static void mark_dups(struct loader *ld, struct item *items, size_t n, const char *path)
+{
+	struct item **by = malloc((n ? n : 1) * sizeof *by);
+	char sh[SHOWN_LEN];
+
+	if (!by) {
+		ld->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		by[i] = &items[i];
+	qsort(by, n, sizeof *by, item_cmp);
+	for (size_t i = 1; i < n; i++) {
+		if (strcmp(by[i - 1]->s, by[i]->s) != 0)
+			continue;
+		by[i]->dup = true;
+		if (by[i]->env)
+			add_err(ld, by[i]->node, "%s[%zu]: %s is listed twice", path, by[i]->i,
+				shown(sh, by[i]->s, by[i]->env));
+		else
+			add_err(ld, by[i]->node, "%s[%zu]: %s is listed twice", path, by[i]->i,
+				by[i]->s);
+	}
+	free(by);
+}
+
+/* Convert and check the entries of list v into items; returns how many
+ * were accepted, *bad set if any was not. */
+static size_t get_items(struct loader *ld, const struct key *k, const yaml_node_t *v,
+			const char *path, struct item *items, bool *bad)
+{
+	size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start), m = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const yaml_node_t *item = node(ld, v->data.sequence.items.start[i]);
+		char ipath[PATH_LEN + 16], *s, env[ENV_NAMES_LEN], sh[SHOWN_LEN];
+		enum vstate ist;
+
+		snprintf(ipath, sizeof ipath, "%s[%zu]", path, i);
+		ist = get_scalar(ld, item, ipath, k->expect, &s, env);
+		if (ist == V_UNSET)
+			add_err(ld, item, "%s: empty entry; expected %s", ipath, k->expect);
+		if (ist == V_SET && !k->valid(s)) {
+			add_err(ld, item, "%s: expected %s, got %s", ipath, k->expect,
+				shown(sh, s, env));
+			free(s);
+			ist = V_BAD;
+		}
+		if (ist != V_SET) {
+			*bad = true;
+			continue;
+		}
+		items[m++] = (struct item){.s = s, .env = *env ? xstrdup(ld, env) : NULL,
+					   .node = item, .i = i};
+	}
+	return m;
+}
+
+/* A list of ids into *ids and *n (allocated here; the caller's struct
+ * owns them whatever happens). what is the kind of list, for messages. */
+static enum vstate set_ids(struct loader *ld, const struct key *k, const yaml_node_t *v,
+			   const char *path, const char *what, char ***ids, size_t *n_ids)
+{
+	struct item *items = NULL;
+	bool bad = false;
+	size_t n, m;
 
 	if (v->type == YAML_SCALAR_NODE && is_null(v))
 		return V_UNSET;
 	if (v->type != YAML_SEQUENCE_NODE) {
-		add_err(ld, v, "%s: expected a list of Slack user ids like [U0123ABCD], got %s",
-			path, node_kind(v));
+		add_err(ld, v, "%s: expected %s, got %s", path, what, node_kind(v));
 		return V_BAD;
 	}
 	n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
-	u->ids = calloc(n ? n : 1, sizeof *u->ids);
-	if (!u->ids) {
+	*ids = calloc(n ? n : 1, sizeof **ids);
+	items = calloc(n ? n : 1, sizeof *items);
+	if (!*ids || !items) {
 		ld->oom = true;
-		return V_BAD;
+		bad = true;
+		goto out;
 	}
-	for (size_t i = 0; i < n; i++) {
-		const yaml_node_t *item = node(ld, v->data.sequence.items.start[i]);
-		char ipath[PATH_LEN + 16], *s;
-		enum vstate ist;
+	m = get_items(ld, k, v, path, items, &bad);
+	mark_dups(ld, items, m, path);
+	for (size_t i = 0; i < m; i++) {
+		free(items[i].env);
+		if (items[i].dup || ld->oom) {
+			bad = true;
+			free(items[i].s);
+			continue;
+		}
+		(*ids)[(*n_ids)++] = items[i].s;
+	}
+out:
+	free(items);
+	return bad ? V_BAD : V_SET;
+}
 
-		snprintf(ipath, sizeof ipath, "%s[%zu]", path, i);
-		ist = get_scalar(ld, item, ipath, k->expect, &s);
-		if (ist == V_UNSET)
-			add_err(ld, item, "%s: empty entry; expected %s", ipath, k->expect);
-		if (ist != V_SET) {
-			st = V_BAD;
-			continue;
-		}
-		if (!k->valid(s)) {
-			add_err(ld, item, "%s: expected %s, got \"%.64s\"", ipath, k->expect, s);
-			st = V_BAD;
-			free(s);
-			continue;
-		}
-		if (config_users_has(u, s, false)) {
-			add_err(ld, item, "%s: %s is listed twice", ipath, s);
-			st = V_BAD;
-			free(s);
-			continue;
-		}
-		u->ids[u->n++] = s;
-	}
-	return st;
+static enum vstate set_users(struct loader *ld, const struct key *k, const yaml_node_t *kn,
+			     const yaml_node_t *v, void *base, const char *path)
+{
+	struct config_users *u = FIELD(base, k, struct config_users);
+
+	return set_ids(ld, k, v, path, "a list of Slack user ids like [U0123ABCD]", &u->ids,
+		       &u->n);
+}
+
+static enum vstate set_channels(struct loader *ld, const struct key *k, const yaml_node_t *kn,
+				const yaml_node_t *v, void *base, const char *path)
+{
+	struct config_channels *c = FIELD(base, k, struct config_channels);
+
+	return set_ids(ld, k, v, path, "a list of Slack channel ids like [C0123ABCD]", &c->ids,
+		       &c->n);
 }
 
 static enum vstate set_secret(struct loader *ld, const struct key *k, const yaml_node_t *kn,
 			      const yaml_node_t *v, void *base, const char *path, bool env)
 {
 	struct config_secret *sec = FIELD(base, k, struct config_secret);
-	char *s;
+	char *s, from[ENV_NAMES_LEN];
 	enum vstate st = get_scalar(ld, v, path, env ? "an environment variable name" : "a file path",
-				    &s);
+				    &s, from);
 
 	if (st != V_SET)
 		goto out;
@@ -701,6 +880,11 @@ static enum vstate set_secret(struct loader *ld, const struct key *k, const yaml
 		sec->source = env ? CONFIG_SECRET_ENV : CONFIG_SECRET_FILE;
 		sec->ref = s;
 		s = NULL;
+		if (*from && asprintf(&sec->shown_, "(the %s in %s)", env ? "name" : "path",
+				      from) < 0) {
+			sec->shown_ = NULL;
+			ld->oom = true;
+		}
 	}
 out:
 	free(s);
@@ -791,10 +975,12 @@ static enum vstate set_services(struct loader *ld, const struct key *k, const ya
 
 static const setter_fn setters[KT__N] = {
 	[KT_STR] = set_str,
+	[KT_URL] = set_url,
 	[KT_INT] = set_int,
 	[KT_BOOL] = set_bool,
 	[KT_DURATION] = set_duration,
 	[KT_USERS] = set_users,
+	[KT_CHANNELS] = set_channels,
 	[KT_SECRET_ENV] = set_secret_env,
 	[KT_SECRET_FILE] = set_secret_file,
 	[KT_FORBIDDEN] = set_forbidden,
@@ -919,52 +1105,153 @@ static void default_str(struct loader *ld, char **field, const char *value)
 		*field = xstrdup(ld, value);
 }
 
-/* Read a token file: the whole file, trailing whitespace trimmed. Returns
- * 0, or a reason in why. */
-static int read_secret_file(const char *path, char **out, char *why, size_t n)
+/* ------------------------------------------------------------------ */
+/* Files: the config and the token files                               */
+
+static const char *file_kind(mode_t m)
 {
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t len = 0;
+	return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO" : S_ISSOCK(m) ? "a socket"
+	       : S_ISCHR(m) ? "a character device" : S_ISBLK(m) ? "a block device"
+	       : "something else";
+}
+
+/* Read the file at path into *buf (NUL-terminated; the caller frees) and
+ * *len, at most max + 1 bytes, so that the caller can tell "too big". The
+ * file must be a regular file (symlinks are followed; what was opened is
+ * checked with fstat, and O_NONBLOCK keeps a FIFO from blocking the open)
+ * that neither its group nor others may write, as ssh requires of its
+ * keys: whoever can change the file can change who approves, or the
+ * token. name is the file as the chmod hint shows it. Returns BOT_EOK, or
+ * BOT_EIO (cannot open or read), BOT_ECONFIG (refused) or BOT_ENOMEM with
+ * the reason in why. */
+static int read_private(const char *path, const char *name, size_t max, char **buf,
+			size_t *len, char *why, size_t n)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	struct stat st;
+	char *b = NULL;
 	int rc = BOT_EIO;
 
-	*out = NULL;
-	if (!f) {
-		snprintf(why, n, "%s", strerror(errno));
+	*buf = NULL;
+	*len = 0;
+	if (fd < 0) {
+		snprintf(why, n, "cannot open: %s", strerror(errno));
 		goto out;
 	}
-	buf = malloc(SECRET_FILE_MAX + 1);
-	if (!buf) {
-		rc = BOT_ENOMEM;
+	if (fstat(fd, &st) != 0) {
+		snprintf(why, n, "cannot read: %s", strerror(errno));
+		goto out;
+	}
+	rc = BOT_ECONFIG;
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, n, "not a regular file (it is %s)", file_kind(st.st_mode));
+		goto out;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(why, n, "the file is %s-writable (mode %04o), so others could change it; "
+			 "run chmod go-w %.200s", (st.st_mode & S_IWOTH) ? "world" : "group",
+			 (unsigned)(st.st_mode & 07777), name);
+		goto out;
+	}
+	rc = BOT_ENOMEM;
+	b = malloc(max + 2);
+	if (!b) {
 		snprintf(why, n, "out of memory");
 		goto out;
 	}
-	len = fread(buf, 1, SECRET_FILE_MAX + 1, f);
-	if (ferror(f)) {
-		snprintf(why, n, "%s", strerror(errno));
-		goto out;
+	rc = BOT_EIO;
+	while (*len <= max) {
+		ssize_t r = read(fd, b + *len, max + 1 - *len);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			snprintf(why, n, "cannot read: %s", strerror(errno));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		*len += (size_t)r;
 	}
+	b[*len] = '\0';
+	*buf = b;
+	b = NULL;
+	rc = BOT_EOK;
+out:
+	if (b) {
+		explicit_bzero(b, max + 2);
+		free(b);
+	}
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* Trim the token in s (length *len) of trailing whitespace, after cutting
+ * it to its first line if first_line, and check what is left: a Slack
+ * token is one word of printable ASCII. Returns false with the reason in
+ * why (n bytes). */
+static bool token_clean(char *s, size_t *len, bool first_line, char *why, size_t n)
+{
+	size_t l = first_line ? strcspn(s, "\n") : *len;
+
+	if (l > *len)
+		l = *len;
+	while (l > 0 && isspace((unsigned char)s[l - 1]))
+		l--;
+	s[l] = '\0';
+	*len = l;
+	if (l == 0) {
+		snprintf(why, n, "the token is empty");
+		return false;
+	}
+	for (size_t i = 0; i < l; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c > ' ' && c < 0x7f)
+			continue;
+		snprintf(why, n, "the token has a %s at byte %zu; a token is one word of printable "
+			 "ASCII", c == ' ' || c == '\t' ? "space or tab" : c < ' ' || c == 0x7f
+			 ? "control character" : "non-ASCII byte", i + 1);
+		return false;
+	}
+	return true;
+}
+
+/* Read a token file: the first line is the token (see token_clean). name
+ * is the file as messages show it. Returns 0, or a reason in why. */
+static int read_secret_file(const char *path, const char *name, char **out, char *why,
+			    size_t n)
+{
+	char *buf = NULL, bad[128];
+	size_t len = 0;
+	int rc = read_private(path, name, SECRET_FILE_MAX, &buf, &len, why, n);
+
+	*out = NULL;
+	if (rc)
+		goto out;
+	rc = BOT_ECONFIG;
 	if (len > SECRET_FILE_MAX) {
 		snprintf(why, n, "the file is larger than %d bytes", SECRET_FILE_MAX);
 		goto out;
 	}
-	while (len > 0 && isspace((unsigned char)buf[len - 1]))
-		len--;
-	buf[len] = '\0';
-	if (len == 0 || strlen(buf) != len) {
-		snprintf(why, n, len ? "the file contains a NUL byte" : "the file is empty");
+	if (len == 0) {
+		snprintf(why, n, "the file is empty");
 		goto out;
 	}
-	*out = buf;
-	buf = NULL;
-	rc = BOT_EOK;
+	if (!token_clean(buf, &len, true, bad, sizeof bad)) {
+		snprintf(why, n, "%s (only the first line is read)", bad);
+		goto out;
+	}
+	*out = strdup(buf);
+	rc = *out ? BOT_EOK : BOT_ENOMEM;
+	if (!*out)
+		snprintf(why, n, "out of memory");
 out:
 	if (buf) {
-		explicit_bzero(buf, SECRET_FILE_MAX + 1);
+		explicit_bzero(buf, SECRET_FILE_MAX + 2); /* all of it: see read_private */
 		free(buf);
 	}
-	if (f)
-		fclose(f);
 	return rc;
 }
 
@@ -975,7 +1262,10 @@ static void load_secret(struct loader *ld, struct config_secret *sec, const char
 			const yaml_node_t *at)
 {
 	bool need = ld->flags & CONFIG_NEED_SLACK;
-	char why[128], src[PATH_LEN];
+	char why[PATH_LEN + 128], src[PATH_LEN];
+	const char *ref;
+	size_t len;
+	bool clean;
 
 	if (sec->source == CONFIG_SECRET_NONE) {
 		sec->source = CONFIG_SECRET_ENV;
@@ -983,26 +1273,38 @@ static void load_secret(struct loader *ld, struct config_secret *sec, const char
 		if (!sec->ref)
 			return;
 	}
+	/* A name or path that came from the environment is not printed. */
+	ref = sec->shown_ ? sec->shown_ : sec->ref;
 	if (sec->source == CONFIG_SECRET_ENV) {
 		const char *v = getenv(sec->ref);
-		snprintf(src, sizeof src, "%s", sec->ref);
+		snprintf(src, sizeof src, "%s", ref);
 		if (v && *v)
 			sec->value = xstrdup(ld, v);
 		else if (need)
 			add_err(ld, at, "slack.%s: environment variable %s is not set or empty (set "
-				"it, or name a file with slack.%s_file)", what, sec->ref, what);
+				"it, or name a file with slack.%s_file)", what, ref, what);
 	} else {
-		snprintf(src, sizeof src, "the token in %.256s", sec->ref);
-		int rc = read_secret_file(sec->ref, &sec->value, why, sizeof why);
+		snprintf(src, sizeof src, "the token in %.256s", ref);
+		int rc = read_secret_file(sec->ref, ref, &sec->value, why, sizeof why);
 		if (rc == BOT_ENOMEM)
 			ld->oom = true;
 		else if (rc && need)
-			add_err(ld, at, "slack.%s_file: cannot read %s: %s", what, sec->ref, why);
+			add_err(ld, at, "slack.%s_file: %s: %s", what, ref, why);
 	}
 	if (!sec->value)
 		return;
+	/* As for a file (cleaned when read): trailing whitespace, such as a
+	 * newline from a secret store, is trimmed; whatever else is not a token
+	 * is refused. Registered trimmed, so that the redactor matches it. */
+	len = strlen(sec->value);
+	clean = sec->source != CONFIG_SECRET_ENV ||
+		token_clean(sec->value, &len, false, why, sizeof why);
 	if (log_add_secret(sec->value) == BOT_ENOMEM)
 		ld->oom = true;
+	if (!clean) {
+		add_err(ld, at, "slack.%s: %s: %s", what, src, why);
+		return;
+	}
 	/* The message must not contain the literal prefix: the redactor would
 	 * blank it when printed, so it is spelled out. */
 	if (strncmp(sec->value, prefix, strlen(prefix)) != 0)
@@ -1028,9 +1330,10 @@ static void finish_slack(struct loader *ld)
 	load_secret(ld, &c->slack.bot_token, "bot_token", "SLACK_BOT_TOKEN", "xoxb-",
 		    "a bot token", first_of(s->val[SL_BOT_ENV], s->val[SL_BOT_FILE], sect));
 	if (env && *env) {
-		if (!is_http_url(env)) {
-			add_err(ld, NULL, "environment variable SLACK_API_URL: expected " URL_EXPECT
-				", got \"%.64s\"", env);
+		const char *why = url_refusal(ld, env);
+		if (why) {
+			/* from the environment: the value is not shown */
+			add_err(ld, NULL, "environment variable SLACK_API_URL: %s", why);
 		} else {
 			free(c->slack.api_url);
 			c->slack.api_url = xstrdup(ld, env);
@@ -1098,22 +1401,6 @@ static void finish_defaults(struct loader *ld)
 			    "defaults.timer", c->defaults.timer_ms);
 }
 
-static int copy_users(struct loader *ld, struct config_users *dst, const struct config_users *src)
-{
-	dst->ids = calloc(src->n ? src->n : 1, sizeof *dst->ids);
-	if (!dst->ids)
-		goto oom;
-	for (dst->n = 0; dst->n < src->n; dst->n++) {
-		dst->ids[dst->n] = strdup(src->ids[dst->n]);
-		if (!dst->ids[dst->n])
-			goto oom;
-	}
-	return BOT_EOK;
-oom:
-	ld->oom = true;
-	return BOT_ENOMEM;
-}
-
 static void finish_service(struct loader *ld, struct svc_tmp *t)
 {
 	struct config *c = ld->cfg;
@@ -1136,10 +1423,12 @@ static void finish_service(struct loader *ld, struct svc_tmp *t)
 			"(%d), got %d", p, s->min_desired, s->max_desired);
 	default_str(ld, &s->ecs_service, s->name);
 
+	/* Inherited lists are shared with defaults, not copied: a copy per
+	 * service would make a long defaults list cost services x entries. */
 	if (!se->val[SV_APPROVERS])
-		copy_users(ld, &s->approvers, &c->defaults.approvers);
+		s->approvers = c->defaults.approvers;
 	if (!se->val[SV_REQUESTERS])
-		copy_users(ld, &s->requesters, &c->defaults.requesters);
+		s->requesters = c->defaults.requesters;
 	if (!se->val[SV_TIMER])
 		s->timer_ms = c->defaults.timer_ms;
 	else if (given_ok(se, SV_TIMER))
@@ -1173,7 +1462,7 @@ static int svc_cmp(const void *a, const void *b)
 	return strcmp(x->s.name ? x->s.name : "", y->s.name ? y->s.name : "");
 }
 
-static void service_free(struct config_service *s);
+static void service_free(const struct config *c, struct config_service *s);
 
 static void finish_services(struct loader *ld)
 {
@@ -1216,7 +1505,7 @@ static void take_services(struct loader *ld)
 		if (!c->services) {
 			ld->oom = true;
 			for (size_t i = 0; i < ld->n_svcs; i++)
-				service_free(&ld->svcs[i].s);
+				service_free(c, &ld->svcs[i].s);
 		} else {
 			for (size_t i = 0; i < ld->n_svcs; i++)
 				c->services[i] = ld->svcs[i].s;
@@ -1231,14 +1520,16 @@ static void take_services(struct loader *ld)
 /* ------------------------------------------------------------------ */
 /* Freeing                                                             */
 
-static void users_free(struct config_users *u)
+static void ids_free(char ***ids, size_t *n)
 {
-	for (size_t i = 0; i < u->n; i++)
-		free(u->ids[i]);
-	free(u->ids);
-	u->ids = NULL;
-	u->n = 0;
+	for (size_t i = 0; i < *n; i++)
+		free((*ids)[i]);
+	free(*ids);
+	*ids = NULL;
+	*n = 0;
 }
+
+static void users_free(struct config_users *u) { ids_free(&u->ids, &u->n); }
 
 static void secret_free(struct config_secret *s)
 {
@@ -1247,15 +1538,19 @@ static void secret_free(struct config_secret *s)
 		free(s->value);
 	}
 	free(s->ref);
+	free(s->shown_);
 }
 
-static void service_free(struct config_service *s)
+/* c owns the defaults lists that s may share (see finish_service). */
+static void service_free(const struct config *c, struct config_service *s)
 {
 	free(s->name);
 	free(s->cluster);
 	free(s->ecs_service);
-	users_free(&s->approvers);
-	users_free(&s->requesters);
+	if (s->approvers.ids != c->defaults.approvers.ids)
+		users_free(&s->approvers);
+	if (s->requesters.ids != c->defaults.requesters.ids)
+		users_free(&s->requesters);
 	free(s->sns_topic_arn);
 	free(s->channel);
 	free(s->region);
@@ -1270,16 +1565,18 @@ static void config_free(struct config *c)
 	secret_free(&c->slack.bot_token);
 	free(c->slack.api_url);
 	free(c->slack.ca_file);
+	free(c->slack.app_id);
+	ids_free(&c->slack.allowed_channels.ids, &c->slack.allowed_channels.n);
 	free(c->aws.region);
 	free(c->aws.endpoint_url);
 	free(c->aws.role_arn);
 	free(c->aws.role_session_name);
 	free(c->aws.profile);
+	for (size_t i = 0; i < c->n_services; i++)
+		service_free(c, &c->services[i]);
 	users_free(&c->defaults.approvers);
 	users_free(&c->defaults.requesters);
 	free(c->defaults.channel);
-	for (size_t i = 0; i < c->n_services; i++)
-		service_free(&c->services[i]);
 	free(c->services);
 	free(c->store.path);
 	free(c->http.listen);
@@ -1317,6 +1614,211 @@ static void syntax_error(struct loader *ld, const yaml_parser_t *p, const char *
 		add_err_at(ld, line, col, "YAML syntax error: %s%s",
 			   p->problem ? p->problem : "unknown problem", tab);
 	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Bounds, checked before the document is built                        */
+
+/* libyaml resolves an alias by pointing at the anchored node again, so a
+ * few lines of aliases to aliases can stand for millions of nodes that the
+ * walk then visits one by one ("billion laughs"); its own anchor lookup is
+ * a linear search per alias, and its scanner slows down quadratically with
+ * nesting. One pass over the events counts what the document would hold:
+ * the nesting depth, the entries of each list, the anchors, and the nodes
+ * each alias stands for (the anchored node's size, itself counted with the
+ * aliases inside it). The first bound crossed is reported at its position
+ * and nothing is built. */
+
+struct anchor {
+	char *name;
+	size_t nodes;   /* size of the anchored node, aliases expanded */
+	bool open;      /* its node has not ended yet */
+};
+
+struct frame {
+	size_t nodes;   /* nodes so far in this collection, itself included */
+	size_t items;   /* entries (lists) or keys and values (mappings) */
+	int anchor;     /* index in anchors, or -1 */
+	bool list;
+	yaml_mark_t start;
+};
+
+struct bounds {
+	struct anchor anchors[ANCHORS_MAX];
+	size_t n_anchors;
+	size_t alias_nodes;
+	struct frame stack[DEPTH_MAX];
+	size_t depth;
+};
+
+static int mark_line(const yaml_mark_t *m) { return (int)m->line + 1; }
+static int mark_col(const yaml_mark_t *m) { return (int)m->column + 1; }
+
+/* The most recent anchor called name (YAML: an alias names the latest). */
+static int find_anchor(const struct bounds *b, const char *name)
+{
+	for (size_t i = b->n_anchors; i-- > 0;)
+		if (strcmp(b->anchors[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Record anchor name (may be NULL) for a node starting at m; *idx is its
+ * index or -1. Returns false after reporting. */
+static bool add_anchor(struct loader *ld, struct bounds *b, const yaml_char_t *name,
+		       const yaml_mark_t *m, int *idx)
+{
+	*idx = -1;
+	if (!name)
+		return true;
+	if (b->n_anchors == ANCHORS_MAX) {
+		add_err_at(ld, mark_line(m), mark_col(m), "more than %d anchors (&name) in the "
+			   "file; at most %d are allowed", ANCHORS_MAX, ANCHORS_MAX);
+		return false;
+	}
+	b->anchors[b->n_anchors].name = strdup((const char *)name);
+	if (!b->anchors[b->n_anchors].name) {
+		ld->oom = true;
+		return false;
+	}
+	b->anchors[b->n_anchors].open = true;
+	*idx = (int)b->n_anchors++;
+	return true;
+}
+
+/* Count a finished node of size nodes into its parent. */
+static bool add_node(struct loader *ld, struct bounds *b, size_t nodes)
+{
+	struct frame *f;
+
+	if (b->depth == 0)
+		return true;
+	f = &b->stack[b->depth - 1];
+	f->nodes += nodes;
+	f->items++;
+	if (f->list && f->items > LIST_MAX) {
+		add_err_at(ld, mark_line(&f->start), mark_col(&f->start), "this list has more "
+			   "than %d entries; at most %d are allowed", LIST_MAX, LIST_MAX);
+		return false;
+	}
+	return true;
+}
+
+static bool bound_alias(struct loader *ld, struct bounds *b, const yaml_event_t *ev)
+{
+	const char *name = (const char *)ev->data.alias.anchor;
+	const yaml_mark_t *m = &ev->start_mark;
+	int i = find_anchor(b, name);
+
+	if (i < 0) /* libyaml reports the undefined alias when it loads */
+		return add_node(ld, b, 1);
+	if (b->anchors[i].open) {
+		add_err_at(ld, mark_line(m), mark_col(m), "alias *%.64s is used inside the node "
+			   "it names; a config cannot contain itself", name);
+		return false;
+	}
+	b->alias_nodes += b->anchors[i].nodes;
+	if (b->alias_nodes > ALIAS_NODES_MAX) {
+		add_err_at(ld, mark_line(m), mark_col(m), "aliases stand for more than %d values "
+			   "in all (alias fan-out; *%.64s alone is %zu); at most %d are allowed",
+			   ALIAS_NODES_MAX, name, b->anchors[i].nodes, ALIAS_NODES_MAX);
+		return false;
+	}
+	return add_node(ld, b, b->anchors[i].nodes);
+}
+
+static bool bound_open(struct loader *ld, struct bounds *b, const yaml_event_t *ev, bool list)
+{
+	const yaml_mark_t *m = &ev->start_mark;
+	const yaml_char_t *anchor = list ? ev->data.sequence_start.anchor
+					 : ev->data.mapping_start.anchor;
+	struct frame *f;
+
+	if (b->depth == DEPTH_MAX) {
+		add_err_at(ld, mark_line(m), mark_col(m), "lists and mappings nest more than %d "
+			   "deep here; a config needs at most 5 levels", DEPTH_MAX);
+		return false;
+	}
+	f = &b->stack[b->depth++];
+	memset(f, 0, sizeof *f);
+	f->nodes = 1;
+	f->list = list;
+	f->start = *m;
+	return add_anchor(ld, b, anchor, m, &f->anchor);
+}
+
+static bool bound_close(struct loader *ld, struct bounds *b)
+{
+	struct frame *f = &b->stack[--b->depth];
+
+	if (f->anchor >= 0) {
+		b->anchors[f->anchor].nodes = f->nodes;
+		b->anchors[f->anchor].open = false;
+	}
+	return add_node(ld, b, f->nodes);
+}
+
+static bool bound_event(struct loader *ld, struct bounds *b, const yaml_event_t *ev)
+{
+	int idx;
+
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT:
+		if (!add_anchor(ld, b, ev->data.scalar.anchor, &ev->start_mark, &idx))
+			return false;
+		if (idx >= 0) {
+			b->anchors[idx].nodes = 1;
+			b->anchors[idx].open = false;
+		}
+		return add_node(ld, b, 1);
+	case YAML_ALIAS_EVENT:
+		return bound_alias(ld, b, ev);
+	case YAML_SEQUENCE_START_EVENT:
+		return bound_open(ld, b, ev, true);
+	case YAML_MAPPING_START_EVENT:
+		return bound_open(ld, b, ev, false);
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		return bound_close(ld, b);
+	default:
+		return true;
+	}
+}
+
+/* Check buf against the bounds above. Returns false after reporting a
+ * crossed bound or a syntax error (then buf must not be loaded). */
+static bool check_bounds(struct loader *ld, const char *buf, size_t len)
+{
+	yaml_parser_t parser;
+	struct bounds *b = calloc(1, sizeof *b);
+	bool ok = false, done = false;
+
+	if (!b || !yaml_parser_initialize(&parser)) {
+		ld->oom = true;
+		free(b);
+		return false;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	while (!done) {
+		yaml_event_t ev;
+
+		if (!yaml_parser_parse(&parser, &ev)) {
+			syntax_error(ld, &parser, buf, len);
+			ok = false;
+			goto out;
+		}
+		done = ev.type == YAML_STREAM_END_EVENT;
+		ok = bound_event(ld, b, &ev);
+		yaml_event_delete(&ev);
+		if (!ok)
+			goto out;
+	}
+out:
+	for (size_t i = 0; i < b->n_anchors; i++)
+		free(b->anchors[i].name);
+	free(b);
+	yaml_parser_delete(&parser);
+	return ok;
 }
 
 /* Parse buf into doc; returns true if doc must be deleted. */
@@ -1399,6 +1901,13 @@ static int load_buf(const char *name, const char *buf, size_t len, unsigned flag
 		goto out_nodoc;
 	}
 	set_defaults(ld.cfg);
+	if (len > FILE_MAX) {
+		add_err(&ld, NULL, "the file is larger than " FILE_MAX_TEXT "; this is not a config "
+			"file");
+		goto out_nodoc;
+	}
+	if (!check_bounds(&ld, buf, len))
+		goto out_nodoc;
 	have_doc = parse_doc(&ld, buf, len, &doc);
 	if (!have_doc)
 		goto out_nodoc;
@@ -1426,41 +1935,17 @@ out_nodoc:
 	return rc;
 }
 
-/* Read the whole file, at most FILE_MAX bytes. */
+/* Read the whole file, at most FILE_MAX + 1 bytes (load_buf refuses more
+ * than FILE_MAX), if it may be read at all (see read_private). */
 static int read_file(struct loader *ld, const char *path, char **buf, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	char *b = NULL;
-	int rc = BOT_EIO;
+	char why[PATH_LEN + 128];
+	int rc = read_private(path, path, FILE_MAX, buf, len, why, sizeof why);
 
-	*buf = NULL;
-	if (!f) {
-		add_err(ld, NULL, "cannot open: %s", strerror(errno));
-		goto out;
-	}
-	b = malloc(FILE_MAX + 1);
-	if (!b) {
+	if (rc == BOT_ENOMEM)
 		ld->oom = true;
-		rc = BOT_ENOMEM;
-		goto out;
-	}
-	*len = fread(b, 1, FILE_MAX + 1, f);
-	if (ferror(f)) {
-		add_err(ld, NULL, "cannot read: %s", strerror(errno));
-		goto out;
-	}
-	if (*len > FILE_MAX) {
-		add_err(ld, NULL, "the file is larger than 1 MiB; this is not a config file");
-		rc = BOT_ECONFIG;
-		goto out;
-	}
-	*buf = b;
-	b = NULL;
-	rc = BOT_EOK;
-out:
-	free(b);
-	if (f)
-		fclose(f);
+	else if (rc)
+		add_err(ld, NULL, "%s", why);
 	return rc;
 }
 
@@ -1567,6 +2052,18 @@ const struct config_service *config_service_find(const struct config *c, const c
 	if (!c || !name || !c->n_services)
 		return NULL;
 	return bsearch(name, c->services, c->n_services, sizeof *c->services, service_name_cmp);
+}
+
+bool config_channel_allowed(const struct config *c, const char *channel)
+{
+	const struct config_channels *l = c ? &c->slack.allowed_channels : NULL;
+
+	if (!l || l->n == 0)
+		return true;
+	for (size_t i = 0; channel && i < l->n; i++)
+		if (strcmp(l->ids[i], channel) == 0)
+			return true;
+	return false;
 }
 
 bool config_users_has(const struct config_users *u, const char *id, bool allow_star)

@@ -2,6 +2,10 @@
  *
  * config_load() reads the whole file and reports every problem it finds,
  * each with file:line:column and what was expected; unknown keys are errors.
+ * The file, and any token file, must be a regular file that neither its
+ * group nor others may write. Bounds on size (128 KiB), list length, nesting,
+ * anchors and alias fan-out keep any load to milliseconds. Error messages
+ * never quote a value that came from the environment.
  * Scalars may contain ${VAR} (or ${VAR:-default}) which is expanded from the
  * environment; "$$" is a literal '$'. Secrets (Slack tokens) are never
  * written in the file: they come from an environment variable or a file
@@ -25,6 +29,12 @@
 /* A list of Slack user ids (U.../W...). "*" is allowed in requester lists
  * only and means "anyone in the workspace". */
 struct config_users {
+	char **ids;
+	size_t n;
+};
+
+/* A list of Slack channel ids (C..., G... or D...). */
+struct config_channels {
 	char **ids;
 	size_t n;
 };
@@ -53,8 +63,9 @@ enum config_secret_source {
 
 struct config_secret {
 	enum config_secret_source source;
-	char *ref;    /* env var name or file path (printable) */
+	char *ref;    /* env var name or file path */
 	char *value;  /* the secret (never print); NULL if not loaded */
+	char *shown_; /* private: how messages name ref when it came from ${VAR} */
 };
 
 struct config {
@@ -65,6 +76,15 @@ struct config {
 		struct config_secret bot_token;  /* xoxb-...; env SLACK_BOT_TOKEN by default */
 		char *api_url;   /* default https://slack.com/api; env SLACK_API_URL overrides */
 		char *ca_file;   /* optional extra CA bundle (added to system CAs) */
+		/* Optional: the app's id (A...). When set, envelopes and the app
+		 * token must be from this app; NULL: learn it when connecting. */
+		char *app_id;
+		/* Channels where commands are served; n == 0 (absent or []) means
+		 * every channel. See config_channel_allowed(). */
+		struct config_channels allowed_channels;
+		/* Serve users from another organisation in a shared channel (Slack
+		 * Connect)? Default false: they are refused. */
+		bool allow_external_users;
 	} slack;
 
 	struct {
@@ -135,6 +155,9 @@ void config_errors_print(const struct config_errors *errs, void *FILE_f);
 
 /* Lookup by the user-facing name; NULL if unknown. */
 const struct config_service *config_service_find(const struct config *c, const char *name);
+/* True if commands may be served in channel: allowed_channels is empty,
+ * or lists it. False for a NULL channel when the list is not empty. */
+bool config_channel_allowed(const struct config *c, const char *channel);
 /* True if id is in list (exact match, or "*" present when allow_star). */
 bool config_users_has(const struct config_users *u, const char *id, bool allow_star);
 

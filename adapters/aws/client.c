@@ -3,6 +3,7 @@
 #include "adapters/aws/creds.h"
 #include "adapters/aws/util.h"
 #include "bot/log.h"
+#include "bot/url.h"
 
 #include <curl/curl.h>
 #include <openssl/rand.h>
@@ -702,13 +703,21 @@ static bool env_true(const char *name)
 	return v && strcasecmp(v, "true") == 0;
 }
 
+/* An endpoint is https://, or http:// to a loopback host (bot/url.h). */
 static int check_url(const char *what, const char *url, struct bot_error *err)
 {
 	char host[256], path[256];
+	int rc;
 
 	if (!set(url))
 		return BOT_EOK;
-	if (split_url(url, host, sizeof host, path, sizeof path) != BOT_EOK)
+	rc = url_check_http(url);
+	if (rc == BOT_EPERM)
+		return bot_error_set(err, BOT_EPERM, "%s: http:// " URL_NO_TLS_RULE "; use https://",
+				     what);
+	if (rc == BOT_ENOMEM)
+		return bot_error_set(err, BOT_ENOMEM, "out of memory");
+	if (rc || split_url(url, host, sizeof host, path, sizeof path) != BOT_EOK)
 		return bot_error_set(err, BOT_EINVAL, "%s is not an http(s) URL", what);
 	return BOT_EOK;
 }

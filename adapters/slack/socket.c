@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "bot/log.h"
+#include "bot/url.h"
 
 #define PROTOCOL_NAME   "slack-socket-mode"
 #define VHOST_NAME      "slack-client"
@@ -164,15 +165,6 @@ static uint64_t now_ms(struct slack_ws *ws)
 	return uv_now(ws->loop);
 }
 
-static bool is_loopback(const char *host)
-{
-	struct in_addr a4;
-
-	if (strcasecmp(host, "localhost") == 0 || strcmp(host, "::1") == 0)
-		return true;
-	return inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
-}
-
 int slack_ws_parse_url(const char *url, bool *tls, char *host, size_t host_n, int *port,
 		       char *path, size_t path_n)
 {
@@ -224,7 +216,7 @@ int slack_ws_parse_url(const char *url, bool *tls, char *host, size_t host_n, in
 		return BOT_EINVAL;
 	if (snprintf(path, path_n, "%s%s", *rest == '/' ? "" : "/", rest) >= (int)path_n)
 		return BOT_EINVAL;
-	if (!*tls && !is_loopback(host))
+	if (!*tls && !url_is_loopback_host(host))
 		return BOT_EPERM;
 	return BOT_EOK;
 }
@@ -913,7 +905,7 @@ static void open_link(struct slack_ws *ws, const char *url)
 				sizeof l->path);
 	if (rc) {
 		log_error("slack.ws.url", "result=refused reason=%s", rc == BOT_EPERM
-			  ? "\"ws:// (no TLS) is allowed to loopback hosts only\""
+			  ? "\"ws:// " URL_NO_TLS_RULE "\""
 			  : "\"not a ws(s):// URL\"");
 		free(l);
 		failed_attempt(ws, "unusable url");

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,6 +57,7 @@ static void write_file(const char *path, const char *text)
 	assert_non_null(f);
 	assert_true(fputs(text, f) >= 0);
 	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(path, 0600), 0); /* whatever the umask: the bot refuses g+w, o+w */
 }
 
 static void spawn(struct proc *p, char *const argv[])
@@ -312,6 +314,33 @@ static void test_iam_policy(void **state)
 	assert_non_null(strstr(p.buf, "bad.yaml:4:18:"));
 }
 
+/* Refused before anything is started, and so before any connection: an
+ * http:// Slack API URL off loopback, a group-writable file, a FIFO. */
+static void test_check_config_refusals(void **state)
+{
+	struct proc p;
+	char good[128], fifo[128];
+	(void)state;
+	snprintf(good, sizeof good, "%s/good.yaml", dir);
+	setenv("SLACK_API_URL", "http://203.0.113.7/api", 1);
+	assert_int_equal(run((char *[]){bin, "--config", good, "--check-config", NULL}, &p), 2);
+	assert_non_null(strstr(p.buf, "environment variable SLACK_API_URL: http:// (no TLS) is "
+			       "allowed to loopback hosts only; use https://"));
+	unsetenv("SLACK_API_URL");
+
+	assert_int_equal(chmod(good, 0620), 0);
+	assert_int_equal(run((char *[]){bin, "--config", good, "--check-config", NULL}, &p), 2);
+	assert_non_null(strstr(p.buf, "good.yaml: the file is group-writable (mode 0620), so "
+			       "others could change it; run chmod go-w "));
+	assert_int_equal(chmod(good, 0600), 0);
+
+	snprintf(fifo, sizeof fifo, "%s/fifo.yaml", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(run((char *[]){bin, "--config", fifo, "--check-config", NULL}, &p), 2);
+	assert_non_null(strstr(p.buf, "fifo.yaml: not a regular file (it is a FIFO)"));
+	no_secrets(&p);
+}
+
 static void test_console_session_reload_and_stop(void **state)
 {
 	struct proc p;
@@ -454,6 +483,7 @@ int main(void)
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_check_config),
 		cmocka_unit_test(test_iam_policy),
+		cmocka_unit_test(test_check_config_refusals),
 		cmocka_unit_test(test_console_session_reload_and_stop),
 		cmocka_unit_test(test_readme_demo_session),
 	};

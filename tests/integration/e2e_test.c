@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -841,6 +842,7 @@ static int check_config(struct e2e *t, const char *extra, char *out, size_t n)
 	snprintf(yaml, sizeof yaml, config_fmt, t->dir, moto_topic_arn(moto));
 	f = fopen(path, "w");
 	assert_non_null(f);
+	assert_int_equal(fchmod(fileno(f), 0600), 0); /* the bot refuses g+w, o+w */
 	fputs(yaml, f);
 	fputs(extra, f);
 	fclose(f);

@@ -244,6 +244,56 @@ static void test_create_errors(void **state)
 	assert_int_equal(bot_loop_destroy(loop), 0);
 }
 
+/* http:// endpoints are for loopback hosts only, from every source, in the
+ * words of the ws:// rule (bot/url.h). Refused at create, so no client
+ * exists that could connect. */
+static void test_http_endpoints_loopback_only(void **state)
+{
+	static const char *const env[] = {"AWS_ENDPOINT_URL_ECS", "AWS_ENDPOINT_URL_STS",
+					  "AWS_ENDPOINT_URL"};
+	struct bot_loop *loop;
+	struct http *http;
+	struct aws_client *c = NULL;
+	struct bot_error err = { .msg = "" };
+	char want[160];
+	(void)state;
+	assert_int_equal(bot_loop_create(&loop, &err), 0);
+	assert_int_equal(http_create(loop, NULL, &http, &err), 0);
+
+	assert_int_equal(aws_client_create(loop, http, &(struct aws_client_opts){ .region = "us-east-1",
+		.endpoint_url = "http://moto.internal:5000" }, &c, &err), BOT_EPERM);
+	assert_null(c);
+	assert_string_equal(err.msg, "aws.endpoint_url: http:// (no TLS) is allowed to loopback "
+			    "hosts only; use https://");
+	for (size_t i = 0; i < sizeof env / sizeof env[0]; i++) {
+		setenv(env[i], "http://203.0.113.9:4566", 1);
+		assert_int_equal(aws_client_create(loop, http, &(struct aws_client_opts){
+			.region = "us-east-1" }, &c, &err), BOT_EPERM);
+		assert_null(c);
+		snprintf(want, sizeof want, "%s: http:// (no TLS) is allowed to loopback hosts "
+			 "only; use https://", env[i]);
+		assert_string_equal(err.msg, want);
+		/* ignored settings are not used, so not checked */
+		setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true", 1);
+		assert_int_equal(aws_client_create(loop, http, &(struct aws_client_opts){
+			.region = "us-east-1" }, &c, &err), 0);
+		aws_client_destroy(c);
+		c = NULL;
+		unsetenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+		unsetenv(env[i]);
+	}
+	/* loopback and https are fine */
+	setenv("AWS_ENDPOINT_URL_ECS", "http://[::1]:5000", 1);
+	setenv("AWS_ENDPOINT_URL", "https://aws.example.com", 1);
+	assert_int_equal(aws_client_create(loop, http, &(struct aws_client_opts){ .region = "us-east-1",
+		.endpoint_url = "http://localhost:5000" }, &c, &err), 0);
+	aws_client_destroy(c);
+	unsetenv("AWS_ENDPOINT_URL_ECS");
+	unsetenv("AWS_ENDPOINT_URL");
+	http_destroy(http);
+	assert_int_equal(bot_loop_destroy(loop), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -252,12 +302,14 @@ int main(void)
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_calls),
 		cmocka_unit_test(test_create_errors),
+		cmocka_unit_test(test_http_endpoints_loopback_only),
 	};
 	unsetenv("AWS_ENDPOINT_URL");
 	unsetenv("AWS_ENDPOINT_URL_ECS");
 	unsetenv("AWS_ENDPOINT_URL_CLOUDWATCH");
 	unsetenv("AWS_ENDPOINT_URL_SNS");
 	unsetenv("AWS_ENDPOINT_URL_STS");
+	unsetenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
 	log_set_level(BOT_LOG_WARN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

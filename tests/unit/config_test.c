@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bot/error.h"
@@ -44,6 +45,7 @@ static const char *const env_vars[] = {
 	"SLACK_APP_TOKEN", "SLACK_BOT_TOKEN", "SLACK_API_URL", "AWS_REGION",
 	"AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "CHATOPS_TEST_APP_TOKEN",
 	"CHATOPS_TEST_TOKEN_FILE", "CT_VAR", "CT_EMPTY", "CT_UNSET", "CT_MAX",
+	"AWS_SECRET_ACCESS_KEY", "CT_SECRET",
 };
 
 static int setup(void **state)
@@ -240,7 +242,8 @@ static void test_good_full_file(void **state)
 	assert_int_equal(web->max_desired, 10);
 	assert_int_equal(web->approvers.n, 2);
 	assert_string_equal(web->approvers.ids[1], "W0APPROVER2");
-	assert_ptr_not_equal(web->approvers.ids, c->defaults.approvers.ids); /* a copy */
+	/* shared with defaults, not copied (a copy per service is services x entries) */
+	assert_ptr_equal(web->approvers.ids, c->defaults.approvers.ids);
 	assert_int_equal(web->requesters.n, 1);
 	assert_string_equal(web->requesters.ids[0], "*");
 	assert_true(web->timer_ms == 15 * MIN_MS);
@@ -416,7 +419,8 @@ static void test_unknown_key_with_suggestion(void **state)
 			"expected one of: slack, aws, defaults, services, store, http, log"},
 		 {3, 3, "=unknown key 'bot_tokn_env' in slack (did you mean 'bot_token_env'?); "
 			"expected one of: app_token_env, app_token_file, bot_token_env, "
-			"bot_token_file, api_url, ca_file"});
+			"bot_token_file, api_url, ca_file, app_id, allowed_channels, "
+			"allow_external_users"});
 }
 
 static void test_duplicate_key(void **state)
@@ -463,6 +467,13 @@ static void test_bad_user_ids(void **state)
 			 "for anyone, got \"C0CHAN\""},
 		 {3, 29, "=defaults.requesters[2]: empty entry; expected a Slack user id like "
 			 "U0123ABCD or \"*\" for anyone"});
+	/* the shape [UW][A-Z0-9]{2,} everywhere, so nothing else reaches a message */
+	LOAD_BAD("services:\n  web:\n    cluster: c\n    max_desired: 1\n"
+		 "    approvers: ['<!channel>', W0ENTERPRISE1]\n    requesters: ['U0AAA|x']\n", 0,
+		 {5, 17, "=services.web.approvers[0]: expected a Slack user id like U0123ABCD, got "
+			 "\"<!channel>\""},
+		 {6, 18, "=services.web.requesters[0]: expected a Slack user id like U0123ABCD or "
+			 "\"*\" for anyone, got \"U0AAA|x\""});
 	LOAD_BAD("defaults:\n  channel: '#general'\n" BASE_SERVICE, 0,
 		 {2, 12, "=defaults.channel: expected a Slack channel id like C0123ABCD, got "
 			 "\"#general\""});
@@ -616,11 +627,72 @@ static void test_env_expansion_errors(void **state)
 			 "(write $$ for a literal $)"},
 		 {4, 13, "aws.role_arn: malformed \"${\""},
 		 {5, 17, "aws.endpoint_url: malformed \"${\""},
-		 /* expansion happens before validation */
+		 /* expansion happens before validation; the value is not echoed */
 		 {12, 18, "=services.web.min_desired: expected an integer between 0 and 10000, "
-			  "got \"ten\""});
+			  "got a value from ${CT_MAX} (not shown)"});
 	/* keys are not expanded */
 	LOAD_BAD("${CT_VAR}: 1\n" BASE_SERVICE, 0, {1, 1, "unknown key '${CT_VAR}'"});
+}
+
+/* A value taken from the environment is never echoed in an error: the
+ * message names the variable instead (issue 10: region:
+ * ${AWS_SECRET_ACCESS_KEY} printed the secret). */
+static void test_env_values_not_echoed(void **state)
+{
+	static const char secret[] = "wJalrXUtnFEMIK7MDENGbPxRfiCYzEXAMPLEKEY";
+	struct config *c = NULL;
+	struct config_errors e = {0};
+	char *out = NULL;
+	size_t outlen = 0;
+	FILE *f;
+	(void)state;
+
+	setenv("AWS_SECRET_ACCESS_KEY", secret, 1);
+	setenv("CT_SECRET", secret, 1);
+	LOAD_BAD("aws:\n  region: ${AWS_SECRET_ACCESS_KEY}\n"
+		 "  role_arn: x-${CT_SECRET}\n"
+		 "defaults:\n  timer: ${CT_SECRET}\n  allow_self_approval: ${CT_SECRET}\n"
+		 "  approvers: [U0AAA, '${CT_SECRET}']\n  requesters: ['*']\n"
+		 "services:\n  web:\n    cluster: c\n    max_desired: ${CT_SECRET}\n", 0,
+		 {2, 11, "=aws.region: expected an AWS region like us-east-1, got a value from "
+			 "${AWS_SECRET_ACCESS_KEY} (not shown)"},
+		 {3, 13, "=aws.role_arn: expected an IAM role ARN starting with arn:, got a value "
+			 "from ${CT_SECRET} (not shown)"},
+		 {5, 10, "=defaults.timer: expected a duration like 10m or PT10M, got a value from "
+			 "${CT_SECRET} (not shown)"},
+		 {6, 24, "=defaults.allow_self_approval: expected true or false, got a value from "
+			 "${CT_SECRET} (not shown)"},
+		 {7, 22, "=defaults.approvers[1]: expected a Slack user id like U0123ABCD, got a "
+			 "value from ${CT_SECRET} (not shown)"},
+		 {12, 18, "=services.web.max_desired: expected an integer between 0 and 10000, got "
+			  "a value from ${CT_SECRET} (not shown)"});
+
+	/* a valid-looking id from the environment, listed twice */
+	setenv("CT_SECRET", "U0SECRETID", 1);
+	LOAD_BAD("defaults:\n  approvers: [U0SECRETID, '${CT_SECRET}']\n" BASE_SERVICE, 0,
+		 {2, 27, "=defaults.approvers[1]: a value from ${CT_SECRET} (not shown) is listed "
+			 "twice"});
+
+	/* a token file path or variable name taken from the environment */
+	setenv("CT_SECRET", secret, 1);
+	LOAD_BAD("slack:\n  app_token_file: /nonexistent/${CT_SECRET}\n"
+		 "  bot_token_env: ${CT_SECRET}\n" BASE_SERVICE, CONFIG_NEED_SLACK,
+		 {2, 19, "=slack.app_token_file: (the path in ${CT_SECRET}): cannot open: No such "
+			 "file or directory"},
+		 {3, 18, "=slack.bot_token: environment variable (the name in ${CT_SECRET}) is "
+			 "not set or empty (set it, or name a file with slack.bot_token_file)"});
+
+	/* and nothing of it reaches the printed form */
+	assert_int_equal(config_load_string("t.yaml", "aws:\n  region: ${AWS_SECRET_ACCESS_KEY}\n"
+					    BASE_SERVICE, 0, &c, &e), BOT_ECONFIG);
+	f = open_memstream(&out, &outlen);
+	assert_non_null(f);
+	config_errors_print(&e, f);
+	fclose(f);
+	assert_non_null(strstr(out, "${AWS_SECRET_ACCESS_KEY}"));
+	assert_null(strstr(out, "wJalr"));
+	free(out);
+	config_errors_free(&e);
 }
 
 static void test_secret_from_env_is_redacted(void **state)
@@ -678,16 +750,16 @@ static void test_missing_secret_with_need_slack(void **state)
 			"empty (set it, or name a file with slack.bot_token_file)"});
 	setenv("SLACK_APP_TOKEN", "", 1); /* empty counts as missing */
 	setenv("SLACK_BOT_TOKEN", BOT_TOKEN, 1);
-	LOAD_BAD("slack:\n  api_url: http://x\n" BASE_SERVICE, CONFIG_NEED_SLACK,
+	LOAD_BAD("slack:\n  api_url: http://127.0.0.1:1\n" BASE_SERVICE, CONFIG_NEED_SLACK,
 		 {1, 1, "slack.app_token: environment variable SLACK_APP_TOKEN is not set"});
 	LOAD_BAD("slack:\n  app_token_file: /nonexistent/app.token\n" BASE_SERVICE,
 		 CONFIG_NEED_SLACK,
-		 {2, 19, "=slack.app_token_file: cannot read /nonexistent/app.token: No such file "
+		 {2, 19, "=slack.app_token_file: /nonexistent/app.token: cannot open: No such file "
 			 "or directory"});
 	char *empty = write_temp("\n \n");
 	char yaml[512];
 	snprintf(yaml, sizeof yaml, "slack:\n  app_token_file: %s\n" BASE_SERVICE, empty);
-	LOAD_BAD(yaml, CONFIG_NEED_SLACK, {2, 19, ": the file is empty"});
+	LOAD_BAD(yaml, CONFIG_NEED_SLACK, {2, 19, ": the token is empty (only the first line is read)"});
 	remove_temp(empty);
 
 	/* without the flag, absence is fine */
@@ -779,8 +851,88 @@ static void test_api_url_env_override(void **state)
 	config_unref(c);
 	setenv("SLACK_API_URL", "ftp://nope", 1);
 	LOAD_BAD(BASE_SERVICE, 0,
-		 {0, 0, "=environment variable SLACK_API_URL: expected an http:// or https:// URL, "
-			"got \"ftp://nope\""});
+		 {0, 0, "=environment variable SLACK_API_URL: expected an https:// URL (or http:// "
+			"to a loopback host)"});
+}
+
+/* http:// is for loopback hosts only, in the file and in SLACK_API_URL, in
+ * the words of the ws:// rule (bot/url.h): tokens and signed requests would
+ * otherwise cross the network in clear text. */
+static void test_http_refused_off_loopback(void **state)
+{
+	struct config *c;
+	(void)state;
+
+	LOAD_BAD("slack:\n  api_url: http://slack.example.com/api\n"
+		 "aws:\n  endpoint_url: http://moto.internal:5000\n" BASE_SERVICE, 0,
+		 {2, 12, "=slack.api_url: http:// (no TLS) is allowed to loopback hosts only; use "
+			 "https://, got \"http://slack.example.com/api\""},
+		 {4, 17, "=aws.endpoint_url: http:// (no TLS) is allowed to loopback hosts only; "
+			 "use https://, got \"http://moto.internal:5000\""});
+	/* the host is the one curl would connect to, not the user part */
+	LOAD_BAD("aws:\n  endpoint_url: http://127.0.0.1:80@evil.example/\n" BASE_SERVICE, 0,
+		 {2, 17, "aws.endpoint_url: http:// (no TLS) is allowed to loopback hosts only"});
+	setenv("SLACK_API_URL", "http://203.0.113.7/api", 1);
+	LOAD_BAD(BASE_SERVICE, 0,
+		 {0, 0, "=environment variable SLACK_API_URL: http:// (no TLS) is allowed to "
+			"loopback hosts only; use https://"});
+
+	setenv("SLACK_API_URL", "http://[::1]:8089/api", 1);
+	c = load_ok("aws:\n  endpoint_url: http://localhost:5000\n"
+		    "slack:\n  api_url: https://slack.example.com/api\n" BASE_SERVICE, 0);
+	assert_string_equal(c->slack.api_url, "http://[::1]:8089/api");
+	assert_string_equal(c->aws.endpoint_url, "http://localhost:5000");
+	config_unref(c);
+}
+
+/* slack.app_id, slack.allowed_channels and slack.allow_external_users:
+ * parsed, defaulted and checked for Slack's id shapes. */
+static void test_slack_identity_keys(void **state)
+{
+	struct config *c;
+	(void)state;
+
+	c = load_ok(BASE_SERVICE, 0);
+	assert_null(c->slack.app_id);
+	assert_int_equal(c->slack.allowed_channels.n, 0);
+	assert_false(c->slack.allow_external_users);
+	assert_true(config_channel_allowed(c, "C0ANY"));   /* no list: every channel */
+	config_unref(c);
+
+	c = load_ok("slack:\n  app_id: A0123ABCD\n  allowed_channels: [C0OPS1, G0PRIV2, D0DM3]\n"
+		    "  allow_external_users: true\n" BASE_SERVICE, 0);
+	assert_string_equal(c->slack.app_id, "A0123ABCD");
+	assert_int_equal(c->slack.allowed_channels.n, 3);
+	assert_string_equal(c->slack.allowed_channels.ids[1], "G0PRIV2");
+	assert_true(c->slack.allow_external_users);
+	assert_true(config_channel_allowed(c, "C0OPS1"));
+	assert_true(config_channel_allowed(c, "D0DM3"));
+	assert_false(config_channel_allowed(c, "C0OTHER"));
+	assert_false(config_channel_allowed(c, NULL));
+	config_unref(c);
+
+	c = load_ok("slack:\n  allowed_channels: []\n  allow_external_users: no\n" BASE_SERVICE, 0);
+	assert_int_equal(c->slack.allowed_channels.n, 0);
+	assert_true(config_channel_allowed(c, "C0ANY"));   /* empty list: every channel */
+	assert_false(c->slack.allow_external_users);
+	config_unref(c);
+
+	LOAD_BAD("slack:\n  app_id: B0123ABCD\n"
+		 "  allowed_channels: [C0OPS1, U0USER1, '#ops', C0OPS1, c0lower]\n"
+		 "  allow_external_users: sometimes\n" BASE_SERVICE, 0,
+		 {2, 11, "=slack.app_id: expected a Slack app id like A0123ABCD, got \"B0123ABCD\""},
+		 {3, 30, "=slack.allowed_channels[1]: expected a Slack channel id like C0123ABCD, "
+			 "got \"U0USER1\""},
+		 {3, 39, "=slack.allowed_channels[2]: expected a Slack channel id like C0123ABCD, "
+			 "got \"#ops\""},
+		 {3, 47, "=slack.allowed_channels[3]: C0OPS1 is listed twice"},
+		 {3, 55, "=slack.allowed_channels[4]: expected a Slack channel id like C0123ABCD, "
+			 "got \"c0lower\""},
+		 {4, 25, "=slack.allow_external_users: expected true or false, got \"sometimes\""});
+	LOAD_BAD("slack:\n  app_id: A0\n  allowed_channels: C0OPS1\n" BASE_SERVICE, 0,
+		 {2, 11, "=slack.app_id: expected a Slack app id like A0123ABCD, got \"A0\""},
+		 {3, 21, "=slack.allowed_channels: expected a list of Slack channel ids like "
+			 "[C0123ABCD], got a string"});
 }
 
 static void test_string_validators(void **state)
@@ -793,15 +945,16 @@ static void test_string_validators(void **state)
 		 "services:\n  'bad name!':\n    cluster: c\n"
 		 "  web:\n    cluster: c\n    max_desired: 1\n    approvers: [U0AAA]\n"
 		 "    requesters: ['*']\n    sns_topic_arn: topic\n", 0,
-		 {2, 17, "=aws.endpoint_url: expected an http:// or https:// URL, got "
-			 "\"localhost:5000\""},
+		 {2, 17, "=aws.endpoint_url: expected an https:// URL (or http:// to a loopback "
+			 "host), got \"localhost:5000\""},
 		 {3, 13, "=aws.role_arn: expected an IAM role ARN starting with arn:, got \"role/x\""},
 		 {4, 22, "aws.role_session_name: expected 2 to 64 characters"},
 		 {5, 11, "=aws.region: expected an AWS region like us-east-1, got \"US-EAST-1\""},
 		 {7, 11, "=http.listen: expected host:port with a port from 1 to 65535, like "
 			 "127.0.0.1:9090, got \"9090\""},
 		 {9, 10, "log.level: expected one of debug, info, warn, error"},
-		 {11, 12, "slack.api_url: expected an http:// or https:// URL"},
+		 {11, 12, "=slack.api_url: expected an https:// URL (or http:// to a loopback "
+			  "host), got \"slack.com\""},
 		 {13, 3, "=services: invalid service name \"bad name!\": expected letters, digits, "
 			 "'_', '.' and '-', starting with a letter or digit (at most 255)"},
 		 {20, 20, "=services.web.sns_topic_arn: expected an SNS topic ARN starting with "
@@ -835,20 +988,20 @@ static void test_load_file_errors(void **state)
 	assert_int_equal(e.v[0].line, 0);
 	config_errors_free(&e);
 
-	assert_int_equal(config_load("/tmp", 0, &c, &e), BOT_EIO);
+	assert_int_equal(config_load("/tmp", 0, &c, &e), BOT_ECONFIG);
 	assert_int_equal(e.n, 1);
-	assert_string_equal(e.v[0].msg, "cannot read: Is a directory");
+	assert_string_equal(e.v[0].msg, "not a regular file (it is a directory)");
 	config_errors_free(&e);
 
-	big = malloc(1024 * 1024 + 2);
+	big = malloc(128 * 1024 + 2);
 	assert_non_null(big);
-	memset(big, '#', 1024 * 1024 + 1);
-	big[1024 * 1024 + 1] = '\0';
+	memset(big, '#', 128 * 1024 + 1);
+	big[128 * 1024 + 1] = '\0';
 	path = write_temp(big);
 	free(big);
 	assert_int_equal(config_load(path, 0, &c, &e), BOT_ECONFIG);
 	assert_int_equal(e.n, 1);
-	assert_non_null(strstr(e.v[0].msg, "larger than 1 MiB"));
+	assert_non_null(strstr(e.v[0].msg, "larger than 128 KiB"));
 	config_errors_free(&e);
 	remove_temp(path);
 
@@ -856,6 +1009,181 @@ static void test_load_file_errors(void **state)
 	assert_int_equal(config_load("/nonexistent/x.yaml", 0, &c, NULL), BOT_EIO);
 	assert_int_equal(config_load_string("t", "services: 1\n", 0, &c, NULL), BOT_ECONFIG);
 	assert_null(c);
+}
+
+/* A temporary directory for files that mkstemp cannot make (FIFOs, links). */
+static void temp_dir(char *dir, size_t n)
+{
+	snprintf(dir, n, "/tmp/config_test_XXXXXX");
+	assert_non_null(mkdtemp(dir));
+}
+
+/* Load path, which must be refused with one error whose message is want
+ * ("=..." exact, else a substring). */
+static void load_file_bad(const char *path, unsigned flags, int want_rc, const char *want)
+{
+	struct config *c = (struct config *)&c;
+	struct config_errors e = {0};
+	int rc = config_load(path, flags, &c, &e);
+
+	if (rc != want_rc || e.n != 1 || !msg_matches(e.v[0].msg, want)) {
+		print_message("rc=%s, %zu errors, wanted %s \"%s\":\n", bot_err_name(rc), e.n,
+			      bot_err_name(want_rc), want);
+		dump_errs(&e);
+		config_errors_free(&e);
+		fail_msg("errors differ");
+	}
+	assert_null(c);
+	config_errors_free(&e);
+}
+
+/* Config and token files must be regular files: a FIFO is refused at once
+ * (it used to block the open forever, and a SIGHUP reload with it). Links
+ * to regular files are followed. alarm() turns a blocking open into a
+ * failure instead of a hang. */
+static void test_files_must_be_regular(void **state)
+{
+	char dir[64], fifo[96], link[96], yaml[256], want[160];
+	char *cfg = write_temp(BASE_SERVICE);
+	struct config *c;
+	(void)state;
+
+	temp_dir(dir, sizeof dir);
+	snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+	snprintf(link, sizeof link, "%s/link", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	alarm(10);
+	load_file_bad(fifo, 0, BOT_ECONFIG, "=not a regular file (it is a FIFO)");
+	assert_int_equal(symlink(fifo, link), 0);
+	load_file_bad(link, 0, BOT_ECONFIG, "=not a regular file (it is a FIFO)");
+
+	setenv("SLACK_APP_TOKEN", APP_TOKEN, 1);
+	snprintf(yaml, sizeof yaml, "slack:\n  bot_token_file: %s\n" BASE_SERVICE, fifo);
+	snprintf(want, sizeof want, "=slack.bot_token_file: %s: not a regular file (it is a FIFO)",
+		 fifo);
+	LOAD_BAD(yaml, CONFIG_NEED_SLACK, {2, 19, want});
+	snprintf(yaml, sizeof yaml, "slack:\n  bot_token_file: %s\n" BASE_SERVICE, dir);
+	LOAD_BAD(yaml, CONFIG_NEED_SLACK, {2, 19, ": not a regular file (it is a directory)"});
+	alarm(0);
+
+	/* a link to a regular file is fine */
+	assert_int_equal(unlink(link), 0);
+	assert_int_equal(symlink(cfg, link), 0);
+	assert_int_equal(config_load(link, 0, &c, NULL), BOT_EOK);
+	assert_int_equal(c->n_services, 1);
+	config_unref(c);
+
+	unlink(link);
+	unlink(fifo);
+	rmdir(dir);
+	remove_temp(cfg);
+}
+
+/* A config or token file that its group or others may write is refused,
+ * as ssh refuses such keys: whoever can write it decides who approves. */
+static void test_writable_files_refused(void **state)
+{
+	char *cfg = write_temp(BASE_SERVICE);
+	char *tok = write_temp(BOT_TOKEN "\n");
+	char group[256], world[256], tok_world[384], yaml[256];
+	struct config *c;
+	(void)state;
+
+	/* (the messages are made first: UBSan's nonnull checks on chmod's
+	 * argument make GCC think the paths may be NULL after it) */
+	snprintf(group, sizeof group, "=the file is group-writable (mode 0664), so others could "
+		 "change it; run chmod go-w %s", cfg);
+	snprintf(world, sizeof world, "=the file is world-writable (mode 0606), so others could "
+		 "change it; run chmod go-w %s", cfg);
+	snprintf(tok_world, sizeof tok_world, "=slack.bot_token_file: %s: the file is "
+		 "world-writable (mode 0666), so others could change it; run chmod go-w %s", tok,
+		 tok);
+	snprintf(yaml, sizeof yaml, "slack:\n  bot_token_file: %s\n" BASE_SERVICE, tok);
+
+	assert_int_equal(chmod(cfg, 0664), 0);
+	load_file_bad(cfg, 0, BOT_ECONFIG, group);
+	assert_int_equal(chmod(cfg, 0606), 0);
+	load_file_bad(cfg, 0, BOT_ECONFIG, world);
+	assert_int_equal(chmod(cfg, 0644), 0); /* readable by others is their business */
+	assert_int_equal(config_load(cfg, 0, &c, NULL), BOT_EOK);
+	config_unref(c);
+
+	setenv("SLACK_APP_TOKEN", APP_TOKEN, 1);
+	assert_int_equal(chmod(tok, 0666), 0);
+	LOAD_BAD(yaml, CONFIG_NEED_SLACK, {2, 19, tok_world});
+	assert_int_equal(chmod(tok, 0640), 0);
+	c = load_ok(yaml, CONFIG_NEED_SLACK);
+	assert_string_equal(c->slack.bot_token.value, BOT_TOKEN);
+	config_unref(c);
+
+	remove_temp(cfg);
+	remove_temp(tok);
+}
+
+/* A token file's first line is the token; inside the token, whitespace and
+ * control characters are refused at load (a second line used to become part
+ * of the token, which then failed every Web API call silently). */
+static void test_token_file_first_line(void **state)
+{
+	static const struct {
+		const char *content, *value, *why;
+	} cases[] = {
+		{BOT_TOKEN "\n", BOT_TOKEN, NULL},
+		{BOT_TOKEN, BOT_TOKEN, NULL},
+		{BOT_TOKEN " \t\r\n", BOT_TOKEN, NULL},
+		{BOT_TOKEN "\nxoxb-second-line\n", BOT_TOKEN, NULL},
+		{BOT_TOKEN "\n\n# a comment\n", BOT_TOKEN, NULL},
+		{"xoxb-1111 2222\n", NULL, "the token has a space or tab at byte 10; a token is one "
+		 "word of printable ASCII (only the first line is read)"},
+		{"xoxb-1111\r2222\n", NULL, "the token has a control character at byte 10"},
+		{"xoxb-1111\x1b[2222\n", NULL, "the token has a control character at byte 10"},
+		{"xoxb-1111\xc3\xa9\n", NULL, "the token has a non-ASCII byte at byte 10"},
+		{"\n" BOT_TOKEN "\n", NULL, "the token is empty (only the first line is read)"},
+	};
+	char yaml[256];
+	(void)state;
+
+	setenv("SLACK_APP_TOKEN", APP_TOKEN, 1);
+	for (size_t i = 0; i < BOT_ARRAY_LEN(cases); i++) {
+		char *tok = write_temp(cases[i].content);
+
+		snprintf(yaml, sizeof yaml, "slack:\n  bot_token_file: %s\n" BASE_SERVICE, tok);
+		if (cases[i].value) {
+			struct config *c = load_ok(yaml, CONFIG_NEED_SLACK);
+			assert_string_equal(c->slack.bot_token.value, cases[i].value);
+			config_unref(c);
+		} else {
+			LOAD_BAD(yaml, CONFIG_NEED_SLACK, {2, 19, cases[i].why});
+		}
+		remove_temp(tok);
+	}
+}
+
+/* The same rule for a token from the environment, where there are no lines:
+ * trailing whitespace (a newline from a secret store) is trimmed, and
+ * anything else that cannot be in a token is refused, not cut. */
+static void test_token_env_shape(void **state)
+{
+	struct config *c;
+	(void)state;
+
+	setenv("SLACK_APP_TOKEN", APP_TOKEN "\n", 1);
+	setenv("SLACK_BOT_TOKEN", BOT_TOKEN, 1);
+	c = load_ok(BASE_SERVICE, CONFIG_NEED_SLACK);
+	assert_string_equal(c->slack.app_token.value, APP_TOKEN);
+	/* registered trimmed, so the redactor finds it */
+	log_info("t", "v=%s.", APP_TOKEN);
+	assert_non_null(strstr(captured, "v=[REDACTED]."));
+	config_unref(c);
+
+	setenv("SLACK_BOT_TOKEN", BOT_TOKEN "\nxoxb-more", 1);
+	LOAD_BAD(BASE_SERVICE, CONFIG_NEED_SLACK,
+		 {0, 0, "=slack.bot_token: SLACK_BOT_TOKEN: the token has a control character at "
+			"byte 28; a token is one word of printable ASCII"});
+	setenv("SLACK_BOT_TOKEN", "xoxb-1111 2222", 1);
+	LOAD_BAD(BASE_SERVICE, CONFIG_NEED_SLACK,
+		 {0, 0, "slack.bot_token: SLACK_BOT_TOKEN: the token has a space or tab at byte "
+			"10"});
 }
 
 static void test_errors_print(void **state)
@@ -876,8 +1204,8 @@ static void test_errors_print(void **state)
 	fclose(f);
 	assert_string_equal(out, "my.yaml:2:10: log.level: expected one of debug, info, warn, "
 			    "error, got \"x\"\n"
-			    "my.yaml: environment variable SLACK_API_URL: expected an http:// or "
-			    "https:// URL, got \"bad\"\n");
+			    "my.yaml: environment variable SLACK_API_URL: expected an https:// URL "
+			    "(or http:// to a loopback host)\n");
 	free(out);
 	config_errors_free(&e);
 	config_errors_free(&e); /* twice is harmless */
@@ -912,6 +1240,9 @@ static void test_example_yaml_loads(void **state)
 	assert_true(config_users_has(&s->requesters, "U0ONCALL1", true));
 	assert_string_equal(c->store.path, "chatops.db");
 	assert_string_equal(c->aws.region, "us-east-1");
+	assert_null(c->slack.app_id);
+	assert_int_equal(c->slack.allowed_channels.n, 0);
+	assert_false(c->slack.allow_external_users);
 	config_unref(c);
 
 	setenv("AWS_ENDPOINT_URL", "http://localhost:5000", 1);
@@ -989,6 +1320,7 @@ int main(void)
 		T(test_too_many_errors),
 		T(test_env_expansion),
 		T(test_env_expansion_errors),
+		T(test_env_values_not_echoed),
 		T(test_secret_from_env_is_redacted),
 		T(test_secret_from_file),
 		T(test_missing_secret_with_need_slack),
@@ -996,9 +1328,15 @@ int main(void)
 		T(test_literal_token_rejected),
 		T(test_env_and_file_both_given),
 		T(test_api_url_env_override),
+		T(test_http_refused_off_loopback),
+		T(test_slack_identity_keys),
 		T(test_string_validators),
 		T(test_only_one_document),
 		T(test_load_file_errors),
+		T(test_files_must_be_regular),
+		T(test_writable_files_refused),
+		T(test_token_file_first_line),
+		T(test_token_env_shape),
 		T(test_errors_print),
 		T(test_example_yaml_loads),
 		T(test_ref_find_users),

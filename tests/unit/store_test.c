@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,6 +138,33 @@ static void test_open_creates_schema(void **state)
 	f->s = NULL;
 	assert_int_equal(open_store(f, &err), 0);
 	assert_int_equal(store_schema_version(f->s), STORE_SCHEMA_VERSION);
+}
+
+static mode_t file_mode(const char *path, const char *suffix)
+{
+	char p[160];
+	struct stat st;
+
+	snprintf(p, sizeof p, "%s%s", path, suffix);
+	if (stat(p, &st) != 0)
+		fail_msg("%s: %s", p, strerror(errno));
+	return st.st_mode & 07777;
+}
+
+/* The store and its -wal and -shm files are the bot's user's only (0600),
+ * whatever the umask: they hold every request, approval and audit record. */
+static void test_files_are_private(void **state)
+{
+	struct fixture *f = *state;
+	struct bot_error err = {0};
+	mode_t old = umask(022);
+
+	assert_int_equal(open_store(f, &err), 0);
+	insert(f); /* a write: the -wal and -shm files exist while it is open */
+	assert_int_equal(file_mode(f->path, ""), 0600);
+	assert_int_equal(file_mode(f->path, "-wal"), 0600);
+	assert_int_equal(file_mode(f->path, "-shm"), 0600);
+	umask(old);
 }
 
 static void test_insert_get_roundtrip(void **state)
@@ -523,6 +551,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_open_creates_schema, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_files_are_private, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_insert_get_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_change_is_conditional, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_execution_columns, setup, teardown),
