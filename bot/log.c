@@ -112,9 +112,12 @@ static bool is_tok_char(char c)
 	       (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
+/* '\\' ends a value too: in a quoted logfmt value it starts an escape, and
+ * swallowing it with the credential would turn an escaped quote (\") that
+ * follows into a closing one, letting the rest of the value become keys. */
 static bool is_value_end(char c)
 {
-	return c == '\0' || c == ' ' || c == '"' || c == '\'' || c == '&' ||
+	return c == '\0' || c == ' ' || c == '"' || c == '\\' || c == '\'' || c == '&' ||
 	       c == '\n' || c == '\r' || c == '\t' || c == ',' || c == '>' ||
 	       c == '|' || c == '}';
 }
@@ -204,26 +207,35 @@ char *log_redact(const char *s)
 	return b.p;
 }
 
+static bool needs_quotes(const char *s)
+{
+	if (!*s)
+		return true;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == ' ' || c == '=' || c == '"' || c == '\\' || c < 0x20 || c == 0x7f)
+			return true;
+	}
+	return false;
+}
+
 const char *log_q(char *buf, size_t n, const char *s)
 {
-	bool quote = !s || !*s;
 	size_t o = 0;
 
 	if (n == 0)
 		return "";
 	if (!s)
-		s = "";
-	for (const char *p = s; *p && !quote; p++)
-		if (*p == ' ' || *p == '=' || *p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
-			quote = true;
-	if (!quote) {
+		s = "-";
+	if (!needs_quotes(s)) {
 		snprintf(buf, n, "%s", s);
 		if (strlen(s) >= n && n > 4)
 			memcpy(buf + n - 4, "...", 4);
 		return buf;
 	}
 	if (n < 8) {
-		snprintf(buf, n, "\"\"");
+		/* No room for any of the value: an empty one, never a lone '"'. */
+		snprintf(buf, n, "%s", n >= 3 ? "\"\"" : "");
 		return buf;
 	}
 	buf[o++] = '"';
