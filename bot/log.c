@@ -255,6 +255,45 @@ const char *log_q(char *buf, size_t n, const char *s)
 	return buf;
 }
 
+/* Where to cut a line so that it keeps at most max bytes and still parses
+ * as logfmt: never inside a key, never between a '\\' and the character it
+ * escapes, never inside a UTF-8 character. *open is set when the cut is
+ * inside a quoted value; the caller closes the quotes. line is longer than
+ * max. */
+static size_t cut_at(const char *line, size_t max, bool *open)
+{
+	bool in_q = false, in_key = true;
+	size_t i = 0, pair = 0;
+
+	while (i < max) {
+		char c = line[i];
+		if (in_q && c == '\\') {
+			if (i + 1 >= max)
+				break;
+			i += 2;
+			continue;
+		}
+		if (c == '"') {
+			in_q = !in_q;
+		} else if (!in_q && c == ' ') {
+			pair = i;
+			in_key = true;
+		} else if (!in_q && c == '=') {
+			in_key = false;
+		}
+		i++;
+	}
+	while (i > 0 && ((unsigned char)line[i] & 0xc0) == 0x80)
+		i--;
+	if (in_key || (!in_q && i > 0 && line[i - 1] == '=')) {
+		/* Half a key, or a key and no value yet: drop the pair. */
+		i = pair;
+		in_q = false;
+	}
+	*open = in_q;
+	return i;
+}
+
 static void default_write(const char *line, size_t len)
 {
 	/* One write() per line keeps lines whole when stderr is shared. */
@@ -309,7 +348,11 @@ void log_emit(enum log_level level, const char *event, const char *fmt, ...)
 	size_t len = strlen(safe);
 	if (len > LINE_MAX_BYTES - 2) {
 		static const char cut[] = " truncated=true";
-		len = LINE_MAX_BYTES - 2 - (sizeof cut - 1);
+		bool open;
+		/* Room for the marker and a closing quote. */
+		len = cut_at(safe, LINE_MAX_BYTES - 2 - (sizeof cut - 1) - 1, &open);
+		if (open)
+			safe[len++] = '"';
 		memcpy(safe + len, cut, sizeof cut);
 		len += sizeof cut - 1;
 	}

@@ -264,6 +264,51 @@ static void test_quote_macro(void **state)
 	assert_non_null(strstr(captured, "v=\"one two\"\n"));
 }
 
+/* A line over the cap is cut where it still parses: the quoted value it
+ * ends in is closed, a half key is dropped, and truncated=true is a key of
+ * its own. The prefix shifts the cut over every position. */
+static void test_truncated_line_parses(void **state)
+{
+	static const char pad[] = "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"
+				  "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"
+				  "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy";
+	struct logfmt_line l;
+	size_t big = 20000;
+	char *v = malloc(big + 1), *q = malloc(2 * big + 8);
+	(void)state;
+	assert_non_null(v);
+	assert_non_null(q);
+	/* inside a quoted value full of escapes */
+	for (size_t i = 0; i < big; i++)
+		v[i] = i % 3 == 0 ? '"' : i % 3 == 1 ? '\\' : 'a';
+	v[big] = '\0';
+	log_q(q, 2 * big + 8, v);
+	for (int shift = 1; shift < 12; shift++) {
+		log_info("t.cut", "pad=%.*s key=%s", shift, pad, q);
+		parse_ok(captured, &l);
+		assert_true(strlen(captured) <= 8192);
+		assert_true(logfmt_has_key(&l, "key"));
+		assert_true(logfmt_has_key(&l, "truncated"));
+	}
+	/* over many pairs of 200 bytes, so the cut lands in keys too */
+	size_t o = 0;
+	for (int k = 0; o + 210 < big; k++) {
+		o += (size_t)sprintf(v + o, "k%c%c=", 'a' + k / 26 % 26, 'a' + k % 26);
+		memset(v + o, 'v', 200);
+		o += 200;
+		v[o++] = ' ';
+	}
+	v[o - 1] = '\0';
+	for (int shift = 1; shift < (int)sizeof pad; shift++) {
+		log_info("t.cut", "pad=%.*s %s", shift, pad, v);
+		parse_ok(captured, &l);
+		assert_true(strlen(captured) <= 8192);
+		assert_true(logfmt_has_key(&l, "truncated"));
+	}
+	free(v);
+	free(q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -277,6 +322,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_quote, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quote_cut, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quote_macro, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncated_line_parses, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
