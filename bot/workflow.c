@@ -572,7 +572,7 @@ static void on_change(void *ud, const struct store_gate *g, enum gate_event ev, 
 	struct workflow *wf = ud;
 	char rid[120] = "", res[900];
 
-	log_info("workflow.event", "gate=%" PRIu64 " event=%s state=%s", g->id,
+	log_info("workflow.event", "gate=%" PRIu64 " gate_event=%s state=%s", g->id,
 		 gate_event_name(ev), store_state_name(g->state));
 	switch (ev) {
 	case GATE_EV_DELIVERED:
