@@ -160,7 +160,7 @@ static int dry_scale(struct cloud *c, const char *cluster, const char *service, 
 {
 	struct dry *d = (struct dry *)c;
 	log_info("dryrun.scale", "cluster=%s service=%s desired=%d force_new_deployment=%s",
-		 cluster, service, desired, force ? "true" : "false");
+		 LOG_Q(cluster), LOG_Q(service), desired, force ? "true" : "false");
 	struct pending *p = answer_later(d, P_SCALE, ud,
 		"dry run: would call ECS UpdateService(cluster=%s, service=%s, desiredCount=%d)",
 		cluster, service, desired);
@@ -175,7 +175,7 @@ static int dry_notify(struct cloud *c, const char *topic, const char *subject, c
 {
 	struct dry *d = (struct dry *)c;
 	(void)message;
-	log_info("dryrun.notify", "topic=%s", topic);
+	log_info("dryrun.notify", "topic=%s", LOG_Q(topic));
 	struct pending *p = answer_later(d, P_NOTIFY, ud, "dry run: would publish to %s: %s", topic,
 					 subject ? subject : "");
 	if (!p)

@@ -176,11 +176,11 @@ static bool already_processed(struct app *a, const struct chat_event *ev)
 	if (store_seen_event(a->store, key, &seen, &err) != BOT_EOK) {
 		/* act rather than drop: every decision is still one conditional
 		 * commit, so a repeat cannot decide twice */
-		log_warn("event.dedupe", "id=%s error=\"%s\"", ev->id, err.msg);
+		log_warn("event.dedupe", "id=%s error=%s", LOG_Q(ev->id), LOG_Q(err.msg));
 		return false;
 	}
 	if (seen)
-		log_info("event.duplicate", "id=%s action=dropped", ev->id);
+		log_info("event.duplicate", "id=%s action=dropped", LOG_Q(ev->id));
 	return seen;
 }
 
@@ -201,14 +201,13 @@ void app_on_chat_event(void *ud, const struct chat_event *ev)
 		route_mention(a, ev);
 		break;
 	case CHAT_EV_BUTTON:
-		log_info("button", "action=%s user=%s", ev->action_id ? ev->action_id : "",
-			 ev->user ? ev->user : "");
+		log_info("button", "action=%s user=%s", LOG_Q(ev->action_id), LOG_Q(ev->user));
 		if (wf_on_button(a->wf, ev))
 			break;
 		if (ev->action_id && strcmp(ev->action_id, "investigate.scale") == 0)
 			route_investigate_scale(a, ev);
 		else
-			log_warn("button", "action=%s result=unknown_action", ev->action_id ? ev->action_id : "");
+			log_warn("button", "action=%s result=unknown_action", LOG_Q(ev->action_id));
 		break;
 	}
 }

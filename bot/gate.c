@@ -438,7 +438,7 @@ static void reload(struct gate_engine *e, struct gate *g)
 	struct bot_error err = {0};
 
 	if (store_gate_get(e->store, g->rec.id, &fresh, &err) != BOT_EOK) {
-		log_error("gate.reload", "gate=%" PRIu64 " error=\"%s\"", g->rec.id, err.msg);
+		log_error("gate.reload", "gate=%" PRIu64 " error=%s", g->rec.id, LOG_Q(err.msg));
 		return;
 	}
 	store_gate_clear(&g->rec);
@@ -455,14 +455,14 @@ static int change(struct gate_engine *e, struct gate *g, struct store_change *c,
 	c->gate_id = g->rec.id;
 	rc = store_gate_change(e->store, c, won, &err);
 	if (rc) {
-		log_error("gate.store", "gate=%" PRIu64 " from=%s to=%s error=\"%s\"", g->rec.id,
-			  store_state_name(c->from), store_state_name(c->to), err.msg);
+		log_error("gate.store", "gate=%" PRIu64 " from=%s to=%s error=%s", g->rec.id,
+			  store_state_name(c->from), store_state_name(c->to), LOG_Q(err.msg));
 		return rc;
 	}
 	reload(e, g);
 	if (*won)
 		log_info("gate.state", "gate=%" PRIu64 " from=%s to=%s actor=%s", g->rec.id,
-			 store_state_name(c->from), store_state_name(c->to), c->actor);
+			 store_state_name(c->from), store_state_name(c->to), LOG_Q(c->actor));
 	return BOT_EOK;
 }
 
@@ -802,7 +802,7 @@ static void call_scale(struct gate_engine *e, struct gate *g)
 	}
 	g->working = true;
 	log_info("gate.scale", "gate=%" PRIu64 " cluster=%s service=%s desired=%d", g->rec.id,
-		 g->rec.cluster, g->rec.ecs_service, g->rec.target);
+		 LOG_Q(g->rec.cluster), LOG_Q(g->rec.ecs_service), g->rec.target);
 	rc = e->cloud->ops->scale(e->cloud, g->rec.cluster, g->rec.ecs_service, g->rec.target,
 				  g->rec.force_new_deployment, on_scaled, op);
 	if (rc) {
@@ -879,7 +879,7 @@ static void on_reconciled(void *ud, const struct cloud_error *ce, const struct c
 					  svc->desired));
 		struct bot_error err = {0};
 		if (store_audit_add(e->store, g->rec.id, "recovery", "reissue", d, &err) != BOT_EOK)
-			log_error("gate.store", "gate=%" PRIu64 " error=\"%s\"", g->rec.id, err.msg);
+			log_error("gate.store", "gate=%" PRIu64 " error=%s", g->rec.id, LOG_Q(err.msg));
 		free(d);
 		call_scale(e, g);
 	} else {
@@ -1149,8 +1149,8 @@ static void on_delivered(void *token, int rc, const char *channel, const char *t
 	}
 	if (store_gate_delivered(e->store, id, channel, ts, &armed, &err) != BOT_EOK) {
 		/* stays PENDING without a deadline: it can never auto-approve */
-		log_error("gate.delivered", "gate=%" PRIu64 " error=\"%s\" effect=\"no timer; "
-			  "approvers can still decide\"", id, err.msg);
+		log_error("gate.delivered", "gate=%" PRIu64 " error=%s effect=\"no timer; "
+			  "approvers can still decide\"", id, LOG_Q(err.msg));
 		goto out;
 	}
 	if (g) {
@@ -1212,7 +1212,7 @@ int gate_request(struct gate_engine *e, const struct gate_spec *spec, uint64_t *
 	if (id_out)
 		*id_out = g->rec.id;
 	log_info("gate.requested", "gate=%" PRIu64 " service=%s target=%d timer_ms=%" PRIu64,
-		 g->rec.id, g->rec.service, g->rec.target, g->rec.timer_ms);
+		 g->rec.id, LOG_Q(g->rec.service), g->rec.target, g->rec.timer_ms);
 	hold(g);
 	e->obs.post_request(e->obs.ud, &g->rec, on_delivered, op);
 	put(g);
@@ -1422,7 +1422,7 @@ out:
 			notify(e, &g->rec, GATE_EV_APPROVAL, NULL);
 		} else {
 			log_info("gate.state", "gate=%" PRIu64 " from=PENDING to=%s actor=%s", id,
-				 store_state_name(to), user);
+				 store_state_name(to), LOG_Q(user));
 			notify(e, &g->rec, GATE_EV_DECIDED, g->rec.decision_detail);
 			if (to == GATE_APPROVED)
 				proceed(e, g);

@@ -112,9 +112,12 @@ static bool is_tok_char(char c)
 	       (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
+/* '\\' ends a value too: in a quoted logfmt value it starts an escape, and
+ * swallowing it with the credential would turn an escaped quote (\") that
+ * follows into a closing one, letting the rest of the value become keys. */
 static bool is_value_end(char c)
 {
-	return c == '\0' || c == ' ' || c == '"' || c == '\'' || c == '&' ||
+	return c == '\0' || c == ' ' || c == '"' || c == '\\' || c == '\'' || c == '&' ||
 	       c == '\n' || c == '\r' || c == '\t' || c == ',' || c == '>' ||
 	       c == '|' || c == '}';
 }
@@ -204,26 +207,35 @@ char *log_redact(const char *s)
 	return b.p;
 }
 
+static bool needs_quotes(const char *s)
+{
+	if (!*s)
+		return true;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == ' ' || c == '=' || c == '"' || c == '\\' || c < 0x20 || c == 0x7f)
+			return true;
+	}
+	return false;
+}
+
 const char *log_q(char *buf, size_t n, const char *s)
 {
-	bool quote = !s || !*s;
 	size_t o = 0;
 
 	if (n == 0)
 		return "";
 	if (!s)
-		s = "";
-	for (const char *p = s; *p && !quote; p++)
-		if (*p == ' ' || *p == '=' || *p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
-			quote = true;
-	if (!quote) {
+		s = "-";
+	if (!needs_quotes(s)) {
 		snprintf(buf, n, "%s", s);
 		if (strlen(s) >= n && n > 4)
 			memcpy(buf + n - 4, "...", 4);
 		return buf;
 	}
 	if (n < 8) {
-		snprintf(buf, n, "\"\"");
+		/* No room for any of the value: an empty one, never a lone '"'. */
+		snprintf(buf, n, "%s", n >= 3 ? "\"\"" : "");
 		return buf;
 	}
 	buf[o++] = '"';
@@ -241,6 +253,45 @@ const char *log_q(char *buf, size_t n, const char *s)
 	buf[o++] = '"';
 	buf[o] = '\0';
 	return buf;
+}
+
+/* Where to cut a line so that it keeps at most max bytes and still parses
+ * as logfmt: never inside a key, never between a '\\' and the character it
+ * escapes, never inside a UTF-8 character. *open is set when the cut is
+ * inside a quoted value; the caller closes the quotes. line is longer than
+ * max. */
+static size_t cut_at(const char *line, size_t max, bool *open)
+{
+	bool in_q = false, in_key = true;
+	size_t i = 0, pair = 0;
+
+	while (i < max) {
+		char c = line[i];
+		if (in_q && c == '\\') {
+			if (i + 1 >= max)
+				break;
+			i += 2;
+			continue;
+		}
+		if (c == '"') {
+			in_q = !in_q;
+		} else if (!in_q && c == ' ') {
+			pair = i;
+			in_key = true;
+		} else if (!in_q && c == '=') {
+			in_key = false;
+		}
+		i++;
+	}
+	while (i > 0 && ((unsigned char)line[i] & 0xc0) == 0x80)
+		i--;
+	if (in_key || (!in_q && i > 0 && line[i - 1] == '=')) {
+		/* Half a key, or a key and no value yet: drop the pair. */
+		i = pair;
+		in_q = false;
+	}
+	*open = in_q;
+	return i;
 }
 
 static void default_write(const char *line, size_t len)
@@ -297,7 +348,11 @@ void log_emit(enum log_level level, const char *event, const char *fmt, ...)
 	size_t len = strlen(safe);
 	if (len > LINE_MAX_BYTES - 2) {
 		static const char cut[] = " truncated=true";
-		len = LINE_MAX_BYTES - 2 - (sizeof cut - 1);
+		bool open;
+		/* Room for the marker and a closing quote. */
+		len = cut_at(safe, LINE_MAX_BYTES - 2 - (sizeof cut - 1) - 1, &open);
+		if (open)
+			safe[len++] = '"';
 		memcpy(safe + len, cut, sizeof cut);
 		len += sizeof cut - 1;
 	}

@@ -6,7 +6,9 @@
  * secret values (tokens, keys read from env or files) and anything shaped
  * like a Slack token, a Bearer credential, a response_url or a websocket
  * ticket are replaced by [REDACTED]. Control characters are escaped, so a
- * user-supplied value can never split one event over two lines.
+ * user-supplied value can never split one event over two lines, and every
+ * value that comes from outside is quoted with LOG_Q() (below), so it can
+ * never add a key to the line either.
  */
 #ifndef BOT_LOG_H
 #define BOT_LOG_H
@@ -63,8 +65,37 @@ void log_emit(enum log_level level, const char *event, const char *fmt, ...)
  * that echoes diagnostic text (e.g. --check-config). */
 char *log_redact(const char *s);
 
-/* Quote a value for logfmt if needed ("a b" -> "\"a b\""), into buf.
- * Always NUL-terminates; a value too long is cut and ends in "...". */
+/* Quote a value for logfmt if needed, into buf, and return buf.
+ *
+ *   plain      -> plain             NULL -> -
+ *   a b        -> "a b"             ""   -> ""
+ *   x admin=1  -> "x admin=1"       a"b  -> "a\"b"       a\b -> "a\\b"
+ *
+ * A value is quoted when it is empty or holds a space, '=', '"', '\\' or a
+ * control character; inside the quotes '"' and '\\' are escaped (control
+ * characters are escaped later, for the whole line, by log_redact()). So a
+ * value, whatever it holds, stays one value: it can never add a key to the
+ * line. Always NUL-terminates; a value too long is cut and ends in "..."
+ * (inside the quotes when quoted). Returns buf, or a string literal when
+ * n == 0. */
 const char *log_q(char *buf, size_t n, const char *s);
+
+/* Quote at the call site. Every value in a log line that our own code did
+ * not pick from a fixed set (numbers, enum and table names, bot_err_name())
+ * goes through LOG_Q: anything from the network (Slack, AWS, HTTP), the
+ * config file, the environment, the filesystem, a user, or an error message
+ * that may repeat one of those.
+ *
+ *   log_info("slack.event", "envelope=%s user=%s", LOG_Q(f->envelope_id),
+ *            LOG_Q(ev->user));
+ *
+ * The buffer is a compound literal (C11 6.5.2.5): an unnamed char array that
+ * lives until the end of the enclosing block, so the result is valid for the
+ * whole log_* call, including inside the do/while of log_debug. Each use has
+ * its own buffer; don't keep the pointer past the statement. A value that
+ * does not fit in LOG_Q_MAX bytes, quotes and escapes included, is cut
+ * ("..."); 320 holds a whole struct bot_error message, quoted. */
+#define LOG_Q_MAX 320
+#define LOG_Q(s) log_q((char[LOG_Q_MAX]){0}, LOG_Q_MAX, (s))
 
 #endif

@@ -197,7 +197,7 @@ static void on_reload_signal(void *ud, int signum)
 	struct config *cfg = NULL;
 	(void)signum;
 
-	log_info("config.reload", "path=%s", b->o.config);
+	log_info("config.reload", "path=%s", LOG_Q(b->o.config));
 	if (load_config(&b->o, true, &cfg) != BOT_EOK) {
 		log_error("config.reload", "result=kept_old reason=\"the new file has errors (printed above)\"");
 		return;
@@ -299,7 +299,7 @@ static int create_cloud(struct bot *b, struct bot_error *err)
 	if (rc && !b->o.dry_run)
 		return bot_error_set(err, rc, "AWS: %s", aerr.msg);
 	if (rc)
-		log_warn("aws", "result=unavailable mode=dry-run reason=\"%s\"", aerr.msg);
+		log_warn("aws", "result=unavailable mode=dry-run reason=%s", LOG_Q(aerr.msg));
 	if (!b->o.dry_run) {
 		b->cloud = b->aws;
 		b->aws = NULL;
@@ -377,7 +377,7 @@ static int run(struct bot *b)
 	}
 	log_info("start", "version=%s chat=%s services=%zu dry_run=%s store=%s", BOT_VERSION,
 		 b->chat->ops->name, b->cfg->n_services, b->o.dry_run ? "true" : "false",
-		 store_path(b->store));
+		 LOG_Q(store_path(b->store)));
 	rc = app_start(b->app, &err);
 	if (rc)
 		goto out; /* the loop still runs the shutdown below */

@@ -523,7 +523,7 @@ static int migrate(struct store *s, struct bot_error *err)
 			break;
 		}
 		s->version = now < m->version ? m->version : now;
-		log_info("store.migrated", "path=%s version=%d", s->path, s->version);
+		log_info("store.migrated", "path=%s version=%d", LOG_Q(s->path), s->version);
 	}
 	return rc;
 }
@@ -622,7 +622,8 @@ void store_close(struct store *s)
 	for (int i = 0; i < Q_COUNT; i++)
 		sqlite3_finalize(s->st[i]);
 	if (s->db && sqlite3_close(s->db) != SQLITE_OK)
-		log_error("store.close", "path=%s error=\"%s\"", s->path, sqlite3_errmsg(s->db));
+		log_error("store.close", "path=%s error=%s", LOG_Q(s->path),
+			  LOG_Q(sqlite3_errmsg(s->db)));
 	free(s->path);
 	free(s);
 }

@@ -106,8 +106,8 @@ static void on_chat_result(void *ud, int rc, const char *ts, const char *detail)
 	const char *what = ud;
 	(void)ts;
 	if (rc)
-		log_warn("workflow.chat", "what=%s error=%s detail=\"%s\"", what, bot_err_name(rc),
-			 detail ? detail : "");
+		log_warn("workflow.chat", "what=%s error=%s detail=%s", what, bot_err_name(rc),
+			 LOG_Q(detail));
 }
 
 static void say_ephemeral(struct workflow *wf, const char *channel, const char *user,
@@ -205,10 +205,10 @@ static void on_notified(void *ud, const struct cloud_error *err, const char *mes
 	link_del(&op->link);
 	if (err && err->code) {
 		log_warn("workflow.sns", "gate=%" PRIu64 " what=%s error=%s aws_code=%s", op->id,
-			 op->what, bot_err_name(err->code), err->aws_code);
+			 op->what, bot_err_name(err->code), LOG_Q(err->aws_code));
 	} else {
 		log_info("workflow.sns", "gate=%" PRIu64 " what=%s message_id=%s", op->id, op->what,
-			 message_id ? message_id : "");
+			 LOG_Q(message_id));
 	}
 	if (wf) {
 		json_t *d = json_pack("{s:s, s:s*, s:s*, s:s*}", "what", op->what, "message_id",
@@ -217,7 +217,7 @@ static void on_notified(void *ud, const struct cloud_error *err, const char *mes
 		char *txt = d ? json_dumps(d, JSON_COMPACT) : NULL;
 		struct bot_error e = {0};
 		if (txt && store_audit_add(wf->store, op->id, "system", "sns_publish", txt, &e))
-			log_warn("workflow.audit", "gate=%" PRIu64 " error=\"%s\"", op->id, e.msg);
+			log_warn("workflow.audit", "gate=%" PRIu64 " error=%s", op->id, LOG_Q(e.msg));
 		free(txt);
 		json_decref(d);
 	}
@@ -378,7 +378,7 @@ static void verify_report(struct verify *v, const struct cloud_metrics *m, const
 			      "target", v->target, "seconds", (json_int_t)took, "summary", text);
 	char *dj = d ? json_dumps(d, JSON_COMPACT) : NULL;
 	if (dj && store_audit_add(wf->store, v->id, "system", "recovery", dj, &err))
-		log_warn("workflow.audit", "gate=%" PRIu64 " error=\"%s\"", v->id, err.msg);
+		log_warn("workflow.audit", "gate=%" PRIu64 " error=%s", v->id, LOG_Q(err.msg));
 	free(dj);
 	json_decref(d);
 	log_info("workflow.recovery", "gate=%" PRIu64 " steady=%s running=%d target=%d seconds=%"
@@ -572,7 +572,7 @@ static void on_change(void *ud, const struct store_gate *g, enum gate_event ev, 
 	struct workflow *wf = ud;
 	char rid[120] = "", res[900];
 
-	log_info("workflow.event", "gate=%" PRIu64 " event=%s state=%s", g->id,
+	log_info("workflow.event", "gate=%" PRIu64 " gate_event=%s state=%s", g->id,
 		 gate_event_name(ev), store_state_name(g->state));
 	switch (ev) {
 	case GATE_EV_DELIVERED:
@@ -800,7 +800,7 @@ static uint64_t open_request_for(struct workflow *wf, const char *service)
 	struct bot_error err = {0};
 
 	if (store_gate_list(wf->store, GATE_LIVE_MASK, &v, &n, &err) != BOT_EOK) {
-		log_warn("workflow.scale", "error=\"%s\"", err.msg);
+		log_warn("workflow.scale", "error=%s", LOG_Q(err.msg));
 		return 0;
 	}
 	for (size_t i = 0; i < n && !id; i++)
@@ -820,7 +820,8 @@ static void scale_refuse(struct workflow *wf, struct scale_op *op, const char *f
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
-	log_info("workflow.scale", "service=%s user=%s result=refused", op->service, op->user);
+	log_info("workflow.scale", "service=%s user=%s result=refused", LOG_Q(op->service),
+		 LOG_Q(op->user));
 	say_ephemeral(wf, op->reply_channel, op->user, text);
 }
 
@@ -841,7 +842,7 @@ static void scale_decide(struct workflow *wf, struct scale_op *op)
 	if (!op->svc && op->derr.code == BOT_ECANCELLED) {
 		/* the bot is stopping: the request was never opened */
 		log_info("workflow.scale", "service=%s user=%s result=cancelled_by_shutdown",
-			 op->service, op->user);
+			 LOG_Q(op->service), LOG_Q(op->user));
 		return;
 	}
 	if (!op->svc) {
@@ -902,7 +903,7 @@ static void scale_decide(struct workflow *wf, struct scale_op *op)
 		return;
 	}
 	log_info("workflow.scale", "service=%s user=%s gate=%" PRIu64 " target=%d from=%d",
-		 svc->name, op->user, id, op->target, op->svc->desired);
+		 LOG_Q(svc->name), LOG_Q(op->user), id, op->target, op->svc->desired);
 }
 
 static void scale_one_done(struct scale_op *op)
@@ -1079,14 +1080,15 @@ static void act(struct workflow *wf, uint64_t id, const struct chat_event *ev, i
 				ev->id, &(struct gate_where){ev->channel, ev->message_ts}, &r, &err);
 	if (rc) {
 		char text[500];
-		log_error("workflow.click", "gate=%" PRIu64 " user=%s error=\"%s\"", id, ev->user, err.msg);
+		log_error("workflow.click", "gate=%" PRIu64 " user=%s error=%s", id, LOG_Q(ev->user),
+			  LOG_Q(err.msg));
 		snprintf(text, sizeof text, "Your %s on request #%" PRIu64 " could not be recorded "
 			 "(%s); nothing changed. Try again.", names[what], id, bot_strerror(rc));
 		say_ephemeral(wf, ev->channel, ev->user, text);
 		return;
 	}
-	log_info("workflow.click", "gate=%" PRIu64 " user=%s action=%s outcome=%s", id, ev->user,
-		 names[what], gate_outcome_name(r.outcome));
+	log_info("workflow.click", "gate=%" PRIu64 " user=%s action=%s outcome=%s", id,
+		 LOG_Q(ev->user), names[what], gate_outcome_name(r.outcome));
 	if (r.outcome == GATE_OUT_WRONG_CARD)
 		wf->chat->refused[CHAT_REFUSED_CARD]++;
 	else if (r.outcome == GATE_OUT_REVOKED)

@@ -200,7 +200,7 @@ void cmd_dispatch(struct app *app, const struct chat_event *ev)
 		goto out;
 	}
 	st = def->fn(&ctx, msg, sizeof msg);
-	log_info("command", "name=%s user=%s status=%d", def->name, ev->user, (int)st);
+	log_info("command", "name=%s user=%s status=%d", def->name, LOG_Q(ev->user), (int)st);
 	switch (st) {
 	case CMD_OK:
 		break;

@@ -88,7 +88,8 @@ static void post_findings(struct inv *v)
 	};
 	int rc = chat_post(app_chat(v->app), &m, NULL, NULL);
 	if (rc)
-		log_warn("investigate.post", "service=%s error=%s", v->service, bot_err_name(rc));
+		log_warn("investigate.post", "service=%s error=%s", LOG_Q(v->service),
+			 bot_err_name(rc));
 }
 
 static void one_done(struct inv *v)
@@ -102,8 +103,8 @@ static void one_done(struct inv *v)
 	} else {
 		post_findings(v);
 	}
-	log_info("investigate", "service=%s user=%s result=%s", v->service, v->user,
-		 v->svc ? "posted" : "failed");
+	log_info("investigate", "service=%s user=%s result=%s", LOG_Q(v->service),
+		 LOG_Q(v->user), v->svc ? "posted" : "failed");
 	inv_free(v);
 }
 

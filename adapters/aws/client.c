@@ -372,7 +372,7 @@ static void send_attempt(struct aws_call *call, const struct aws_creds *creds)
 	}
 	call->state = CS_HTTP;
 	log_debug("aws.send", "svc=%s op=%s region=%s attempt=%d", si->signing_name, call->op,
-		  call->region, call->attempts);
+		  LOG_Q(call->region), call->attempts);
 out:
 	if (h_token) {
 		/* the header copy held the token; http has its own copy now */
@@ -455,7 +455,6 @@ static void retry_or_finish(struct aws_call *call, enum aws_err_class cls, int h
 	const struct aws_retry_policy *p = &c->retry;
 	int cost = http_rc == BOT_ETIMEOUT ? p->timeout_cost : p->retry_cost;
 	const char *why = NULL;
-	char qm[300];
 
 	err->attempts = call->attempts;
 	if (!aws_err_retryable(cls))
@@ -471,10 +470,10 @@ static void retry_or_finish(struct aws_call *call, enum aws_err_class cls, int h
 	if (why) {
 		log_warn("aws.error", "svc=%s op=%s region=%s status=%d code=%s class=%s attempts=%d "
 			 "request_id=%s final=%s msg=%s", services[call->svc].signing_name, call->op,
-			 call->region, err->http_status, err->aws_code[0] ? err->aws_code : "-",
-			 aws_err_class_name(cls), call->attempts,
-			 err->request_id[0] ? err->request_id : "-", why,
-			 log_q(qm, sizeof qm, err->message));
+			 LOG_Q(call->region), err->http_status,
+			 LOG_Q(err->aws_code[0] ? err->aws_code : "-"), aws_err_class_name(cls),
+			 call->attempts, LOG_Q(err->request_id[0] ? err->request_id : "-"), LOG_Q(why),
+			 LOG_Q(err->message));
 		finish(call, err, NULL);
 		return;
 	}
@@ -486,9 +485,10 @@ static void retry_or_finish(struct aws_call *call, enum aws_err_class cls, int h
 					    retry_after_ms);
 	log_warn("aws.retry", "svc=%s op=%s region=%s status=%d code=%s class=%s attempt=%d "
 		 "delay_ms=%llu request_id=%s", services[call->svc].signing_name, call->op,
-		 call->region, err->http_status, err->aws_code[0] ? err->aws_code : "-",
-		 aws_err_class_name(cls), call->attempts, (unsigned long long)delay,
-		 err->request_id[0] ? err->request_id : "-");
+		 LOG_Q(call->region), err->http_status,
+		 LOG_Q(err->aws_code[0] ? err->aws_code : "-"), aws_err_class_name(cls),
+		 call->attempts, (unsigned long long)delay,
+		 LOG_Q(err->request_id[0] ? err->request_id : "-"));
 	call->state = CS_WAIT;
 	call->finish_pending = false;
 	(void)uv_timer_start(&call->timer, on_timer, delay, 0);
@@ -533,8 +533,8 @@ static void on_http(void *ud, int rc, const struct http_response *resp, const ch
 				c->quota = c->retry.quota;
 		}
 		log_debug("aws.ok", "svc=%s op=%s region=%s status=%ld attempts=%d request_id=%s",
-			  services[call->svc].signing_name, call->op, call->region, resp->status,
-			  call->attempts, rid ? rid : "-");
+			  services[call->svc].signing_name, call->op, LOG_Q(call->region),
+			  resp->status, call->attempts, LOG_Q(rid));
 		finish(call, NULL, &ar);
 		return;
 	}
@@ -557,7 +557,7 @@ static void on_http(void *ud, int rc, const struct http_response *resp, const ch
 		if (p && aws_creds_invalidate(p)) {
 			call->creds_retried = true;
 			log_warn("aws.retry", "svc=%s op=%s code=%s action=refresh-credentials",
-				 services[call->svc].signing_name, call->op, pe.code);
+				 services[call->svc].signing_name, call->op, LOG_Q(pe.code));
 			call->state = CS_WAIT;
 			call->finish_pending = false;
 			(void)uv_timer_start(&call->timer, on_timer, 0, 0);

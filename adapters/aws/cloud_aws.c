@@ -217,8 +217,8 @@ static int aws_scale(struct cloud *c, const char *cluster, const char *service, 
 	if (!o)
 		return BOT_ENOMEM;
 	o->cb.scale = cb;
-	log_info("aws.scale", "cluster=%s service=%s desired=%d force_new_deployment=%s", cluster,
-		 service, desired, force_new_deployment ? "true" : "false");
+	log_info("aws.scale", "cluster=%s service=%s desired=%d force_new_deployment=%s",
+		 LOG_Q(cluster), LOG_Q(service), desired, force_new_deployment ? "true" : "false");
 	rc = aws_ecs_update_service(a->client, op_region(o), cluster, service, desired,
 				    force_new_deployment, on_scale, o, NULL);
 	if (rc)
@@ -530,7 +530,7 @@ static void check_done(struct check *k)
 		if (k->items[i].code)
 			r.failed++;
 	log_info("aws.check", "services=%zu failed=%zu identity=%s", r.n, r.failed,
-		 r.identity ? r.identity : "-");
+		 LOG_Q(r.identity));
 	k->cb(k->ud, &r);
 	check_free(k);
 }
@@ -788,8 +788,9 @@ int cloud_aws_create(struct bot_loop *loop, const struct cloud_aws_opts *o, stru
 	}
 	if (aws_client_endpoint(a->client, AWS_SVC_ECS, NULL, ep, sizeof ep) != BOT_EOK)
 		ep[0] = '\0';
-	log_info("aws.ready", "region=%s ecs_endpoint=%s credentials=%s max_attempts=%d", region,
-		 ep[0] ? ep : "-", aws_creds_source(a->creds), retry.max_attempts);
+	log_info("aws.ready", "region=%s ecs_endpoint=%s credentials=%s max_attempts=%d",
+		 LOG_Q(region), LOG_Q(ep[0] ? ep : "-"), LOG_Q(aws_creds_source(a->creds)),
+		 retry.max_attempts);
 	*out = &a->cloud;
 	return BOT_EOK;
 fail:

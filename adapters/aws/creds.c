@@ -295,9 +295,9 @@ static void fetch_done(struct aws_creds_provider *p, int code, const char *msg,
 		if (p->cur.expiration > 0) {
 			char exp[32];
 			aws__iso8601_format(p->cur.expiration, exp, sizeof exp);
-			log_info("aws.creds", "source=%s expires=%s", p->source, exp);
+			log_info("aws.creds", "source=%s expires=%s", LOG_Q(p->source), exp);
 		} else {
-			log_info("aws.creds", "source=%s", p->source);
+			log_info("aws.creds", "source=%s", LOG_Q(p->source));
 		}
 		notify(p, NULL);
 		return;
@@ -312,17 +312,13 @@ static void fetch_done(struct aws_creds_provider *p, int code, const char *msg,
 		aws__copy(e.message, sizeof e.message, msg);
 	}
 	if (p->have && p->cur.expiration > (double)now + STILL_USABLE_S && e.code != BOT_ECANCELLED) {
-		char qm[300];
-		log_warn("aws.creds", "source=%s refresh=failed using=cached msg=%s", p->source,
-			 log_q(qm, sizeof qm, e.message));
+		log_warn("aws.creds", "source=%s refresh=failed using=cached msg=%s",
+			 LOG_Q(p->source), LOG_Q(e.message));
 		notify(p, NULL);
 		return;
 	}
-	{
-		char qm[300];
-		log_warn("aws.creds", "source=%s error=%s msg=%s", p->source, bot_err_name(e.code),
-			 log_q(qm, sizeof qm, e.message));
-	}
+	log_warn("aws.creds", "source=%s error=%s msg=%s", LOG_Q(p->source), bot_err_name(e.code),
+		 LOG_Q(e.message));
 	notify(p, &e);
 }
 
@@ -550,8 +546,8 @@ static void on_sts(void *ud, const struct cloud_error *err, const struct aws_sts
 		fetch_done(p, BOT_ENOMEM, "out of memory", NULL, NULL);
 		return;
 	}
-	log_info("aws.creds.assumed", "role=%s arn=%s", p->role_arn,
-		 a->assumed_role_arn ? a->assumed_role_arn : "-");
+	log_info("aws.creds.assumed", "role=%s arn=%s", LOG_Q(p->role_arn),
+		 LOG_Q(a->assumed_role_arn));
 	fetch_done(p, 0, NULL, NULL, &n);
 }
 
@@ -1056,7 +1052,7 @@ out:
 		aws_creds_destroy(p);
 		return rc;
 	}
-	log_info("aws.creds.chain", "source=%s", p->source);
+	log_info("aws.creds.chain", "source=%s", LOG_Q(p->source));
 	*out = p;
 	return BOT_EOK;
 }

@@ -649,7 +649,7 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	if (nread == 0)
 		return;
 	if (nread != UV_EOF)
-		log_warn("console.read", "error=%s", uv_strerror((int)nread));
+		log_warn("console.read", "error=%s", LOG_Q(uv_strerror((int)nread)));
 	if (c->line_len) /* last line without newline */
 		feed(c, "\n", 1);
 	stop_input(c);
@@ -663,7 +663,7 @@ static void fs_read_next(struct console *c)
 	uv_buf_t b = uv_buf_init(c->fbuf, sizeof c->fbuf);
 	int rc = uv_fs_read(c->loop, &c->fs_req, c->in_fd, &b, 1, c->file_off, fs_read_cb);
 	if (rc < 0) {
-		log_warn("console.read", "error=%s", uv_strerror(rc));
+		log_warn("console.read", "error=%s", LOG_Q(uv_strerror(rc)));
 		send_eof(c);
 	}
 }

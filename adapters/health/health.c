@@ -149,7 +149,7 @@ int health_create(struct bot_loop *loop, const struct health_opts *o, struct hea
 	struct lws_context_creation_info info;
 	struct lws_context *ctx;
 	struct health *h = NULL;
-	char host[64];
+	char host[64], addr[80];
 	int port, rc;
 
 	*out = NULL;
@@ -183,7 +183,8 @@ int health_create(struct bot_loop *loop, const struct health_opts *o, struct hea
 	}
 	h->ref->h = h;
 	h->port = lws_get_vhost_listen_port(h->vh);
-	log_info("health.listen", "address=%s:%d paths=/healthz,/metrics", host, h->port);
+	snprintf(addr, sizeof addr, "%s:%d", host, h->port);
+	log_info("health.listen", "address=%s paths=/healthz,/metrics", LOG_Q(addr));
 	*out = h;
 	return BOT_EOK;
 fail:

@@ -152,7 +152,7 @@ static void on_poll(uv_poll_t *p, int status, int events)
 	}
 	mc = curl_multi_socket_action(h->multi, fd, flags, &running);
 	if (mc != CURLM_OK)
-		log_error("http.multi", "op=socket_action error=%s", curl_multi_strerror(mc));
+		log_error("http.multi", "op=socket_action error=%s", LOG_Q(curl_multi_strerror(mc)));
 	drain(h);
 }
 
@@ -207,7 +207,7 @@ static void on_timer(uv_timer_t *t)
 		return;
 	mc = curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	if (mc != CURLM_OK)
-		log_error("http.multi", "op=timeout error=%s", curl_multi_strerror(mc));
+		log_error("http.multi", "op=timeout error=%s", LOG_Q(curl_multi_strerror(mc)));
 	drain(h);
 }
 
@@ -357,7 +357,7 @@ static void call_finish(struct http_call *c, CURLcode res)
 {
 	struct http *h = c->h;
 	struct http_response r;
-	char qp[256], qm[300], msg[300];
+	char msg[300];
 	const char *errmsg = NULL;
 	long status = 0, ms = ms_since(c->t0);
 	int rc;
@@ -369,7 +369,7 @@ static void call_finish(struct http_call *c, CURLcode res)
 	(void)curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
 	if (rc == BOT_EOK) {
 		log_info("http.done", "method=%s host=%s path=%s status=%ld bytes=%zu ms=%ld",
-			 c->method, c->host, log_q(qp, sizeof qp, c->path), status, c->body_len, ms);
+			 c->method, LOG_Q(c->host), LOG_Q(c->path), status, c->body_len, ms);
 		memset(&r, 0, sizeof r);
 		r.status = status;
 		r.body = c->body ? c->body : "";
@@ -385,8 +385,8 @@ static void call_finish(struct http_call *c, CURLcode res)
 				 c->errbuf[0] ? c->errbuf : curl_easy_strerror(res));
 		errmsg = msg;
 		log_warn("http.fail", "method=%s host=%s path=%s error=%s status=%ld ms=%ld msg=%s",
-			 c->method, c->host, log_q(qp, sizeof qp, c->path), bot_err_name(rc), status,
-			 ms, log_q(qm, sizeof qm, errmsg));
+			 c->method, LOG_Q(c->host), LOG_Q(c->path), bot_err_name(rc), status, ms,
+			 LOG_Q(errmsg));
 		c->cb(c->ud, rc, NULL, errmsg);
 	}
 	call_free(c);
@@ -395,14 +395,13 @@ static void call_finish(struct http_call *c, CURLcode res)
 static void call_cancel(struct http_call *c)
 {
 	struct http *h = c->h;
-	char qp[256];
 
 	call_unlink(c);
 	c->state = CALL_FINISHING;
 	/* Outside curl callbacks; fires CURL_POLL_REMOVE for its socket. */
 	(void)curl_multi_remove_handle(h->multi, c->easy);
-	log_info("http.cancel", "method=%s host=%s path=%s ms=%ld", c->method, c->host,
-		 log_q(qp, sizeof qp, c->path), ms_since(c->t0));
+	log_info("http.cancel", "method=%s host=%s path=%s ms=%ld", c->method, LOG_Q(c->host),
+		 LOG_Q(c->path), ms_since(c->t0));
 	c->cb(c->ud, BOT_ECANCELLED, NULL, "cancelled");
 	call_free(c);
 }
@@ -574,7 +573,6 @@ int http_send(struct http *h, const struct http_request *req, http_done_cb cb, v
 	struct http_call *c = NULL;
 	struct bot_error err = { .msg = "" };
 	const char *method;
-	char qp[256];
 	int rc = BOT_EOK;
 
 	if (call_out)
@@ -604,7 +602,7 @@ int http_send(struct http *h, const struct http_request *req, http_done_cb cb, v
 	rc = parse_url(c, req->url, req->secret_path, &err);
 	if (rc) {
 		log_warn("http.send", "method=%s error=%s msg=%s", c->method, bot_err_name(rc),
-			 log_q(qp, sizeof qp, err.msg));
+			 LOG_Q(err.msg));
 		goto out;
 	}
 	c->easy = curl_easy_init();
@@ -627,8 +625,8 @@ int http_send(struct http *h, const struct http_request *req, http_done_cb cb, v
 	if (h->calls)
 		h->calls->prev = c;
 	h->calls = c;
-	log_debug("http.start", "method=%s host=%s path=%s", c->method, c->host,
-		  log_q(qp, sizeof qp, c->path));
+	log_debug("http.start", "method=%s host=%s path=%s", c->method, LOG_Q(c->host),
+		  LOG_Q(c->path));
 	if (call_out)
 		*call_out = c;
 	c = NULL;

@@ -204,7 +204,6 @@ static void on_envelope(void *ud, const struct slack_frame *f)
 	struct slack_chat *sc = ud;
 	const struct chat_event *ev = &f->ev;
 	enum chat_refusal why;
-	char qc[80];
 	int rc;
 
 	if (!f->has_event || sc->stopping)
@@ -219,21 +218,20 @@ static void on_envelope(void *ud, const struct slack_frame *f)
 	if (rc == BOT_EDUPLICATE) {
 		sc->duplicates++;
 		log_info("slack.event", "result=duplicate type=%s envelope=%s retry_attempt=%d",
-			 ev_name(ev->type), f->envelope_id, f->retry_attempt);
+			 ev_name(ev->type), LOG_Q(f->envelope_id), f->retry_attempt);
 		return;
 	}
 	if (rc)  /* act anyway: a lost duplicate check beats a lost click */
 		log_warn("slack.dedupe", "result=error code=%s envelope=%s action=deliver",
-			 bot_err_name(rc), f->envelope_id);
+			 bot_err_name(rc), LOG_Q(f->envelope_id));
 	if (ev->type == CHAT_EV_COMMAND || ev->type == CHAT_EV_BUTTON)
 		remember_rurl(sc, ev);
 	sc->events++;
 	log_info("slack.event", "type=%s envelope=%s user=%s channel=%s%s%s retry_attempt=%d",
-		 ev_name(ev->type), f->envelope_id, ev->user ? ev->user : "-",
-		 ev->channel ? ev->channel : "-",
+		 ev_name(ev->type), LOG_Q(f->envelope_id), LOG_Q(ev->user), LOG_Q(ev->channel),
 		 ev->type == CHAT_EV_COMMAND ? " command=" : ev->type == CHAT_EV_BUTTON ? " action=" : "",
-		 ev->type == CHAT_EV_COMMAND ? log_q(qc, sizeof qc, ev->command)
-		 : ev->type == CHAT_EV_BUTTON ? log_q(qc, sizeof qc, ev->action_id) : "",
+		 ev->type == CHAT_EV_COMMAND ? LOG_Q(ev->command)
+		 : ev->type == CHAT_EV_BUTTON ? LOG_Q(ev->action_id) : "",
 		 f->retry_attempt);
 	if (sc->chat.on_event)
 		sc->chat.on_event(sc->chat.event_ud, ev);
@@ -289,7 +287,7 @@ static void on_api_done(void *ud, const struct slack_api_result *res)
 		   !sc->stopping && (u = find_rurl(sc, r->channel, r->user)) &&
 		   send_response_url(sc, r, u) == BOT_EOK) {
 		log_info("slack.ephemeral", "channel=%s user=%s via=response_url reason=%s",
-			 r->channel, r->user, res->error);
+			 LOG_Q(r->channel), LOG_Q(r->user), LOG_Q(res->error));
 		return; /* r now belongs to the response_url call */
 	}
 	if (r->cb)
@@ -442,7 +440,7 @@ static void on_auth(void *ud, const struct slack_api_result *r)
 {
 	struct slack_chat *sc = ud;
 	const char *why = NULL;
-	char qt[128], qu[128], d[200];
+	char d[200];
 
 	if (r->rc == BOT_ECANCELLED || sc->stopping)
 		return;
@@ -453,10 +451,10 @@ static void on_auth(void *ud, const struct slack_api_result *r)
 		}
 		log_info("slack.auth", "result=ok team=%s team_id=%s enterprise_id=%s app_id=%s "
 			 "user=%s user_id=%s",
-			 log_q(qt, sizeof qt, json_string_value(json_object_get(r->body, "team"))),
-			 sc->team_id, sc->enterprise_id[0] ? sc->enterprise_id : "-", sc->app_id,
-			 log_q(qu, sizeof qu, json_string_value(json_object_get(r->body, "user"))),
-			 sc->bot_user[0] ? sc->bot_user : "-");
+			 LOG_Q(json_string_value(json_object_get(r->body, "team"))),
+			 LOG_Q(sc->team_id), LOG_Q(sc->enterprise_id[0] ? sc->enterprise_id : "-"),
+			 LOG_Q(sc->app_id), LOG_Q(json_string_value(json_object_get(r->body, "user"))),
+			 LOG_Q(sc->bot_user[0] ? sc->bot_user : "-"));
 		int rc = slack_ws_start(sc->ws);
 		if (rc && rc != BOT_ESTATE)
 			fatal(sc, rc, "cannot start the Socket Mode connection");
@@ -473,7 +471,7 @@ static void on_auth(void *ud, const struct slack_api_result *r)
 	uint64_t delay = slack_retry_delay_ms(sc->auth_backoff, sc->auth_failures++,
 					      slack_retry_random());
 	log_warn("slack.auth", "result=retry error=%s retry_in_ms=%llu",
-		 log_q(qt, sizeof qt, r->error ? r->error : bot_err_name(r->rc)),
+		 LOG_Q(r->error ? r->error : bot_err_name(r->rc)),
 		 (unsigned long long)delay);
 	(void)uv_timer_start(sc->auth_timer, on_auth_timer, delay, 0);
 }

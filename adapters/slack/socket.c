@@ -329,7 +329,7 @@ static void make_ready(struct slack_ws *ws, struct slack_frame *f)
 	}
 	r = malloc(sizeof *r);
 	if (!r) {
-		log_error("slack.ws.dispatch", "error=ENOMEM envelope=%s", f->envelope_id);
+		log_error("slack.ws.dispatch", "error=ENOMEM envelope=%s", LOG_Q(f->envelope_id));
 		frame_free(f);
 		return;
 	}
@@ -416,7 +416,6 @@ static void link_gone(struct link *l, const char *why)
 {
 	struct slack_ws *ws = l->ws;
 	bool was_pending, was_primary;
-	char qw[200];
 
 	if (l->gone)
 		return;
@@ -434,8 +433,8 @@ static void link_gone(struct link *l, const char *why)
 	was_primary = l->st == L_OPEN && !l->replaced && !l->close_wanted;
 	log_emit(was_primary ? BOT_LOG_WARN : BOT_LOG_INFO, "slack.ws.closed",
 		 "link=%u state=%s host=%s code=%d expected=%s reason=%s", l->id,
-		 state_names[l->st], l->host, l->peer_close_code,
-		 was_primary ? "false" : "true", log_q(qw, sizeof qw, why));
+		 state_names[l->st], LOG_Q(l->host), l->peer_close_code,
+		 was_primary ? "false" : "true", LOG_Q(why));
 	link_unlink(l);
 	/* The link is out of the manager; an envelope still queued on it is
 	 * handed on by link_free. */
@@ -573,7 +572,7 @@ static void ack(struct link *l, const char *envelope_id, struct slack_frame *env
 	size_t n = slack_ack_frame(envelope_id, buf, sizeof buf);
 
 	if (!n || queue_tx(l, buf, n, env)) {
-		log_error("slack.ws.ack", "link=%u envelope=%s error=%s", l->id, envelope_id,
+		log_error("slack.ws.ack", "link=%u envelope=%s error=%s", l->id, LOG_Q(envelope_id),
 			  n ? "ENOMEM" : "ETOOBIG");
 		frame_free(env);
 	}
@@ -592,8 +591,8 @@ static void link_hello(struct link *l, const struct slack_frame *f)
 	ws->attempt = 0;
 	ws->stats.hellos++;
 	log_info("slack.ws.connected", "link=%u host=%s path=%s num_connections=%d "
-		 "approximate_connection_time_s=%d ms=%llu", l->id, l->host, l->shown_path,
-		 f->num_connections, f->approximate_connection_time,
+		 "approximate_connection_time_s=%d ms=%llu", l->id, LOG_Q(l->host),
+		 LOG_Q(l->shown_path), f->num_connections, f->approximate_connection_time,
 		 (unsigned long long)(now_ms(ws) - l->started_ms));
 	/* make-before-break: the new link is up, the old ones may go */
 	for (struct link *o = ws->links, *next; o; o = next) {
@@ -612,7 +611,8 @@ static void link_disconnect(struct link *l, const struct slack_frame *f)
 
 	switch (f->action) {
 	case SLACK_DISC_REFRESH:
-		log_info("slack.ws.disconnect", "link=%u reason=%s action=refresh", l->id, f->reason);
+		log_info("slack.ws.disconnect", "link=%u reason=%s action=refresh", l->id,
+			 LOG_Q(f->reason));
 		l->replaced = true;
 		l->drain_at_ms = now_ms(ws) + ws->drain_ms;
 		if (!ws->pending && !ws->open_call && ws->state == WS_RUNNING) {
@@ -623,7 +623,7 @@ static void link_disconnect(struct link *l, const struct slack_frame *f)
 	case SLACK_DISC_STOP:
 		log_error("slack.ws.disconnect", "link=%u reason=%s action=stop msg=\"Socket Mode "
 			  "is disabled for this Slack app (app settings > Socket Mode); not "
-			  "reconnecting\"", l->id, f->reason);
+			  "reconnecting\"", l->id, LOG_Q(f->reason));
 		ws->fatal = true;
 		report(ws, SLACK_WS_FATAL, BOT_ECONFIG,
 		       "Slack disabled Socket Mode for this app (disconnect: link_disabled)");
@@ -631,7 +631,7 @@ static void link_disconnect(struct link *l, const struct slack_frame *f)
 		break;
 	case SLACK_DISC_BACKOFF:
 		log_warn("slack.ws.disconnect", "link=%u reason=%s action=backoff num_connections=%d",
-			 l->id, f->reason, f->num_connections);
+			 l->id, LOG_Q(f->reason), f->num_connections);
 		l->replaced = true;
 		l->backoff_after = true;
 		close_link(l);
@@ -644,7 +644,7 @@ static void on_text(struct link *l, const char *text, size_t len)
 	struct slack_ws *ws = l->ws;
 	struct slack_frame *f = malloc(sizeof *f);
 	struct bot_error err = {0};
-	char id[128], qe[300];
+	char id[128];
 	int rc;
 
 	if (!f) {
@@ -664,7 +664,7 @@ static void on_text(struct link *l, const char *text, size_t len)
 		}
 		log_warn("slack.ws.frame", "link=%u result=rejected reason=%s bytes=%zu acked=%s "
 			 "detail=%s", l->id, rc == BOT_ETOOBIG ? "too_big" : "malformed", len,
-			 acked ? "true" : "false", log_q(qe, sizeof qe, err.msg));
+			 acked ? "true" : "false", LOG_Q(err.msg));
 		return;
 	}
 	switch (f->kind) {
@@ -680,7 +680,7 @@ static void on_text(struct link *l, const char *text, size_t len)
 		ws->stats.envelopes++;
 		snprintf(id, sizeof id, "%s", f->envelope_id);
 		log_debug("slack.ws.envelope", "link=%u envelope=%s type=%s retry_attempt=%d "
-			  "has_event=%s", l->id, id, f->type, f->retry_attempt,
+			  "has_event=%s", l->id, LOG_Q(id), LOG_Q(f->type), f->retry_attempt,
 			  f->has_event ? "true" : "false");
 		if (!f->has_event) {
 			frame_free(f);
@@ -750,7 +750,6 @@ static int lws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		  size_t len)
 {
 	struct link *l = user;
-	char qe[300];
 	int rc = 0;
 
 	if (!l)
@@ -761,7 +760,7 @@ static int lws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			return -1; /* orphaned: drop it */
 		l->st = L_WAIT_HELLO;
 		l->last_rx_ms = l->last_ping_ms = now_ms(l->ws);
-		log_debug("slack.ws.established", "link=%u host=%s", l->id, l->host);
+		log_debug("slack.ws.established", "link=%u host=%s", l->id, LOG_Q(l->host));
 		return 0;
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
 		char why[200];
@@ -776,8 +775,8 @@ static int lws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 
 		if (l->ws)
 			log_warn(tls ? "slack.ws.tls" : "slack.ws.connect",
-				 "link=%u host=%s port=%d result=error reason=%s", l->id, l->host,
-				 l->port, log_q(qe, sizeof qe, why));
+				 "link=%u host=%s port=%d result=error reason=%s", l->id,
+				 LOG_Q(l->host), l->port, LOG_Q(why));
 		link_gone(l, tls ? "tls error" : "connect error");
 		return 0;
 	}
@@ -843,8 +842,8 @@ static void connect_link(struct link *l, const char *address)
 	ci.pwsi = &l->wsi;
 	l->st = L_CONNECTING;
 	ws->stats.connects++;
-	log_debug("slack.ws.connect", "link=%u host=%s address=%s port=%d tls=%s", l->id, l->host,
-		  address, l->port, l->tls ? "true" : "false");
+	log_debug("slack.ws.connect", "link=%u host=%s address=%s port=%d tls=%s", l->id,
+		  LOG_Q(l->host), LOG_Q(address), l->port, l->tls ? "true" : "false");
 	l->holds++;
 	wsi = lws_client_connect_via_info(&ci);
 	l->holds--;
@@ -881,8 +880,8 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 		return; /* the link went meanwhile */
 	l->dns = NULL;
 	if (!addr[0]) {
-		log_warn("slack.ws.dns", "link=%u host=%s result=error reason=%s", l->id, l->host,
-			 status ? uv_strerror(status) : "no address");
+		log_warn("slack.ws.dns", "link=%u host=%s result=error reason=%s", l->id,
+			 LOG_Q(l->host), LOG_Q(status ? uv_strerror(status) : "no address"));
 		link_gone(l, "dns failed");
 		return;
 	}
@@ -894,7 +893,6 @@ static void open_link(struct slack_ws *ws, const char *url)
 	struct link *l = calloc(1, sizeof *l);
 	struct resolve *r = NULL;
 	struct addrinfo hints;
-	char qe[64];
 	int rc;
 
 	if (!l) {
@@ -924,8 +922,8 @@ static void open_link(struct slack_ws *ws, const char *url)
 	ws->stats.links++;
 	if (!uv_is_active((uv_handle_t *)&ws->tick))
 		(void)uv_timer_start(&ws->tick, on_tick, ws->tick_ms, ws->tick_ms);
-	log_info("slack.ws.open", "link=%u host=%s port=%d path=%s tls=%s", l->id, l->host, l->port,
-		 l->shown_path, l->tls ? "true" : "false");
+	log_info("slack.ws.open", "link=%u host=%s port=%d path=%s tls=%s", l->id, LOG_Q(l->host),
+		 l->port, LOG_Q(l->shown_path), l->tls ? "true" : "false");
 	r = calloc(1, sizeof *r);
 	if (!r) {
 		link_gone(l, "out of memory");
@@ -940,8 +938,8 @@ static void open_link(struct slack_ws *ws, const char *url)
 	if (rc) {
 		l->dns = NULL;
 		free(r);
-		log_warn("slack.ws.dns", "link=%u host=%s result=error reason=%s", l->id, l->host,
-			 log_q(qe, sizeof qe, uv_strerror(rc)));
+		log_warn("slack.ws.dns", "link=%u host=%s result=error reason=%s", l->id,
+			 LOG_Q(l->host), LOG_Q(uv_strerror(rc)));
 		link_gone(l, "dns failed");
 	}
 }
@@ -968,7 +966,7 @@ static void on_open_url(void *ud, const struct slack_api_result *r)
 				 slack_api_error_hint(r->error) ? slack_api_error_hint(r->error)
 				 : "check the app-level token (xapp-) and its connections:write scope");
 			log_error("slack.ws.open", "result=fatal error=%s msg=\"not reconnecting\"",
-				  r->error ? r->error : bot_err_name(r->rc));
+				  LOG_Q(r->error ? r->error : bot_err_name(r->rc)));
 			ws->fatal = true;
 			report(ws, SLACK_WS_FATAL, r->rc, detail);
 			slack_ws_stop(ws, NULL, NULL);
@@ -1010,13 +1008,12 @@ static void on_retry(uv_timer_t *t)
 static void failed_attempt(struct slack_ws *ws, const char *why)
 {
 	uint64_t d;
-	char qw[200];
 
 	if (ws->state != WS_RUNNING)
 		return;
 	if (!slack_retry_allowed(&ws->backoff, ws->attempt)) {
 		log_error("slack.ws.reconnect", "result=gave_up attempts=%u reason=%s", ws->attempt,
-			  log_q(qw, sizeof qw, why));
+			  LOG_Q(why));
 		ws->fatal = true;
 		report(ws, SLACK_WS_FATAL, BOT_ETRANSPORT, "could not connect to Slack");
 		slack_ws_stop(ws, NULL, NULL);
@@ -1027,7 +1024,7 @@ static void failed_attempt(struct slack_ws *ws, const char *why)
 	ws->stats.failures++;
 	ws->stats.last_backoff_ms = d;
 	log_warn("slack.ws.reconnect", "attempt=%u delay_ms=%llu reason=%s", ws->attempt,
-		 (unsigned long long)d, log_q(qw, sizeof qw, why));
+		 (unsigned long long)d, LOG_Q(why));
 	if (!primary(ws))
 		report(ws, SLACK_WS_RECONNECTING, BOT_EOK, why);
 	(void)uv_timer_start(&ws->retry_timer, on_retry, d, 0);

@@ -326,16 +326,14 @@ static const char *log_queue(const struct slack_api_call *c)
 static void log_failure(const struct slack_api_call *c, const struct slack_api_result *r)
 {
 	const char *hint = slack_api_error_hint(r->error);
-	char qe[160], qh[200];
 	enum log_level lvl = r->rc == BOT_EAUTH ? BOT_LOG_ERROR : BOT_LOG_WARN;
 
 	if (r->rc == BOT_ECANCELLED)
 		return;
 	log_emit(lvl, "slack.api.error", "method=%s channel=%s error=%s code=%s status=%ld "
-		 "attempts=%u%s%s", c->what, log_queue(c),
-		 log_q(qe, sizeof qe, r->error ? r->error : "unknown"), bot_err_name(r->rc),
-		 r->status, r->attempts, hint ? " hint=" : "",
-		 hint ? log_q(qh, sizeof qh, hint) : "");
+		 "attempts=%u%s%s", c->what, LOG_Q(log_queue(c)),
+		 LOG_Q(r->error ? r->error : "unknown"), bot_err_name(r->rc), r->status,
+		 r->attempts, hint ? " hint=" : "", hint ? LOG_Q(hint) : "");
 }
 
 /* The call is over: out of its queue, callback, freed. */
@@ -374,14 +372,13 @@ static bool retry_transient(struct slack_api_call *c, const char *why, long stat
 {
 	struct slack_api *a = c->a;
 	uint64_t d;
-	char qw[160];
 
 	if (!slack_retry_allowed(&a->retry, c->retries))
 		return false;
 	d = slack_retry_delay_ms(&a->retry, c->retries, slack_retry_random());
 	c->retries++;
 	log_info("slack.api.retry", "method=%s channel=%s reason=%s status=%ld retry=%u delay_ms=%llu",
-		 c->what, log_queue(c), log_q(qw, sizeof qw, why), status, c->retries,
+		 c->what, LOG_Q(log_queue(c)), LOG_Q(why), status, c->retries,
 		 (unsigned long long)d);
 	again(c, d);
 	return true;
@@ -414,7 +411,7 @@ static void rate_limited(struct slack_api_call *c, unsigned retry_after_s, long 
 
 	c->ratelimited++;
 	log_warn("slack.api.ratelimited", "method=%s channel=%s retry_after_s=%u count=%u",
-		 c->what, log_queue(c), retry_after_s, c->ratelimited);
+		 c->what, LOG_Q(log_queue(c)), retry_after_s, c->ratelimited);
 	if (c->ratelimited > a->max_ratelimited) {
 		finish(c, BOT_ERATELIMIT, "ratelimited", status, NULL);
 		return;
@@ -464,7 +461,6 @@ static void on_json(struct slack_api_call *c, const struct http_response *r)
 {
 	json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
 	const char *e;
-	char qw[200];
 
 	if (!json_is_object(j)) {
 		finish(c, BOT_EPROTOCOL, "invalid_response", r->status, NULL);
@@ -474,8 +470,7 @@ static void on_json(struct slack_api_call *c, const struct http_response *r)
 		const char *w = json_string_value(json_object_get(j, "warning"));
 
 		if (w)
-			log_info("slack.api.warning", "method=%s warning=%s", c->what,
-				 log_q(qw, sizeof qw, w));
+			log_info("slack.api.warning", "method=%s warning=%s", c->what, LOG_Q(w));
 		finish(c, BOT_EOK, NULL, r->status, j);
 		goto out;
 	}

@@ -89,6 +89,16 @@ bool harness_log_has(const char *needle)
 	return harness_log_find(needle) != NULL;
 }
 
+size_t harness_log_lines(void)
+{
+	return n_lines;
+}
+
+const char *harness_log_line(size_t i)
+{
+	return i < n_lines ? lines[i] : NULL;
+}
+
 static void deadline_cb(uv_timer_t *t)
 {
 	struct harness *h = t->data;

@@ -67,6 +67,10 @@ long harness_log_index(const char *needle, const char *needle2);
 const char *harness_log_find(const char *needle);
 /* Any captured line containing needle? Used to prove secrets never leak. */
 bool harness_log_has(const char *needle);
+/* Every captured line, in order: harness_log_line(i) for i < harness_log_lines()
+ * (NULL past the end); e.g. to parse each as logfmt. */
+size_t harness_log_lines(void);
+const char *harness_log_line(size_t i);
 void harness_log_clear(void);
 /* Stop capturing (the default stderr writer again). */
 void harness_log_release(void);

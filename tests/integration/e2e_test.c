@@ -41,6 +41,7 @@
 #include "bot/store.h"
 #include "tests/fakes/harness.h"
 #include "tests/fakes/ledger.h"
+#include "tests/fakes/logfmt.h"
 #include "tests/fakes/moto.h"
 
 /* canaries: no log line may ever hold them (see scripts/canary-check) */
@@ -365,6 +366,14 @@ static int teardown(void **state)
 	assert_false(harness_log_has(moto_key(moto, "bot", "SecretAccessKey")));
 	assert_false(harness_log_has(moto_key(moto, "noscale", "SecretAccessKey")));
 	assert_false(harness_log_has("c4n4ry"));
+	/* every line is one logfmt event: outside values are quoted */
+	for (size_t i = 0; i < harness_log_lines(); i++) {
+		struct logfmt_line l;
+		char why[128];
+
+		if (!logfmt_parse(harness_log_line(i), &l, why, sizeof why))
+			fail_msg("not logfmt (%s): %s", why, harness_log_line(i));
+	}
 	harness_log_release();
 	snprintf(cmd, sizeof cmd, "rm -rf %s", t->dir);
 	assert_int_equal(system(cmd), 0);

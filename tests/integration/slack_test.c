@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #include "adapters/slack/slack.h"
 #include "bot/log.h"
 #include "tests/fakes/harness.h"
+#include "tests/fakes/logfmt.h"
 #include "tests/fakes/tls_cert.h"
 
 #define APP_TOKEN "xapp-1-A0FAKE-slacktest"
@@ -961,6 +963,119 @@ static void test_app_identity(void **state)
 	harness_log_release();
 }
 
+/* ---- no key injection into the log -------------------------------------------- */
+
+/* Send j (taken) as one frame. */
+static void send_json(struct t *t, json_t *j)
+{
+	char *s;
+
+	assert_non_null(j);
+	s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	assert_non_null(s);
+	assert_int_equal(fake_slack_send_raw(t->h.fs, s, strlen(s)), 0);
+	free(s);
+}
+
+/* Outside values shaped like logfmt (a space then key=value, a quote, a
+ * backslash before a quote) in every field of a frame that the adapter may
+ * log and that is not checked against Slack's id shape: envelope ids, the
+ * envelope type, command, text, trigger, action id, value and ts, event id,
+ * a disconnect reason. Each line logged, at debug, parses as strict logfmt
+ * (tests/fakes/logfmt.h) and has none of the injected keys (issue 10). */
+static void test_log_values_quoted(void **state)
+{
+	static const char *const envelope_ids[] = {
+		"x admin=yes", "a\" b=c", "m\\\" admin=yes", "u admin=yes", "f admin=yes",
+		"d\\ b=c",
+	};
+	struct t t;
+	struct want w = { &t, 3 };
+	struct logfmt_line l;
+	char why[128];
+
+	(void)state;
+	setup(&t);
+	log_set_level(BOT_LOG_DEBUG);
+	start_connected(&t);
+
+	/* a slash command */
+	send_json(&t, json_pack("{s:s, s:s, s:b, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s}}",
+		"envelope_id", envelope_ids[0], "type", "slash_commands",
+		"accepts_response_payload", 1, "payload", "team_id", "T0FAKE",
+		"api_app_id", "A0FAKE", "channel_id", "C0GENERAL", "user_id", "U0BOB",
+		"command", "/x admin=yes", "text", "web 3 admin=yes",
+		"trigger_id", "t1\" admin=yes"));
+	/* a click */
+	send_json(&t, json_pack("{s:s, s:s, s:{s:s, s:{s:s, s:s}, s:s, s:{s:s}, s:{s:s}, "
+				"s:{s:s, s:s, s:s}, s:[{s:s, s:s, s:s}]}}",
+		"envelope_id", envelope_ids[1], "type", "interactive", "payload",
+		"type", "block_actions", "user", "id", "U0BOB", "team_id", "T0FAKE",
+		"api_app_id", "A0FAKE", "team", "id", "T0FAKE", "channel", "id", "C0GENERAL",
+		"container", "type", "message", "message_ts", "1.2 b=c", "channel_id", "C0GENERAL",
+		"actions", "action_id", "gate.approve b=c", "value", "1\" admin=yes",
+		"action_ts", "9.9 b=c"));
+	/* a mention */
+	send_json(&t, json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}}}",
+		"envelope_id", envelope_ids[2], "type", "events_api", "payload",
+		"team_id", "T0FAKE", "api_app_id", "A0FAKE", "type", "event_callback",
+		"event_id", "Ev b=c", "event", "type", "app_mention", "user", "U0BOB",
+		"text", "hi\" admin=yes\nlevel=error b=c", "team", "T0FAKE",
+		"channel", "C0GENERAL"));
+	/* an envelope of a type we don't know */
+	send_json(&t, json_pack("{s:s, s:s, s:{}}", "envelope_id", envelope_ids[3],
+				"type", "x b=c", "payload"));
+	/* from another workspace (refused, logged with its values) */
+	send_json(&t, json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s}}",
+		"envelope_id", envelope_ids[4], "type", "slash_commands", "payload",
+		"team_id", "T0OTHER", "api_app_id", "A0FAKE", "channel_id", "C0GENERAL",
+		"user_id", "U0BOB", "command", "/x admin=yes", "text", "web 3 admin=yes",
+		"trigger_id", "t2 admin=yes"));
+	/* no usable envelope id (rejected, its type in the detail) */
+	send_json(&t, json_pack("{s:s, s:i}", "type", "y admin=yes", "envelope_id", 1));
+	/* the slash command again, under another envelope id: a duplicate */
+	send_json(&t, json_pack("{s:s, s:s, s:b, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s}}",
+		"envelope_id", envelope_ids[5], "type", "slash_commands",
+		"accepts_response_payload", 1, "payload", "team_id", "T0FAKE",
+		"api_app_id", "A0FAKE", "channel_id", "C0GENERAL", "user_id", "U0BOB",
+		"command", "/x admin=yes", "text", "web 3 admin=yes",
+		"trigger_id", "t1\" admin=yes"));
+	for (size_t i = 0; i < sizeof envelope_ids / sizeof *envelope_ids; i++)
+		assert_non_null(wait_ack(&t, envelope_ids[i]));
+	assert_true(harness_wait(&t.h, events_at_least, &w, STEP_MS));
+	/* a disconnect with a reason of its own: refresh, a second link */
+	send_json(&t, json_pack("{s:s, s:s}", "type", "disconnect", "reason", "r admin=yes"));
+	w.n = 2;
+	assert_true(harness_wait(&t.h, hellos_n, &w, STEP_MS));
+	harness_pump(&t.h, 50);
+	assert_int_equal(t.n_ev, 3);
+	assert_string_equal(t.ev[1].action_id, "gate.approve b=c");
+
+	/* the values were logged, each as one quoted value */
+	assert_true(harness_log_has(" envelope=\"x admin=yes\" "));
+	assert_true(harness_log_has(" envelope=\"a\\\" b=c\" "));
+	assert_true(harness_log_has(" envelope=\"m\\\\\\\" admin=yes\" "));
+	assert_true(harness_log_has(" envelope=\"d\\\\ b=c\" "));
+	assert_true(harness_log_has(" command=\"/x admin=yes\" "));
+	assert_true(harness_log_has(" action=\"gate.approve b=c\" "));
+	assert_true(harness_log_has(" type=\"x b=c\" "));
+	assert_true(harness_log_has(" reason=\"r admin=yes\" "));
+	assert_true(harness_log_has("result=duplicate"));
+	assert_true(harness_log_has("event=slack.refused"));
+	/* and no line has a key it should not */
+	assert_true(harness_log_lines() > 10);
+	for (size_t i = 0; i < harness_log_lines(); i++) {
+		const char *line = harness_log_line(i);
+
+		if (!logfmt_parse(line, &l, why, sizeof why))
+			fail_msg("not logfmt (%s): %s", why, line);
+		if (logfmt_has_key(&l, "admin") || logfmt_has_key(&l, "b"))
+			fail_msg("injected key: %s", line);
+	}
+	teardown(&t);
+}
+
 static void test_polite_shutdown(void **state)
 {
 	struct t t;
@@ -995,6 +1110,7 @@ int main(void)
 		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_foreign_envelopes),
 		cmocka_unit_test(test_app_identity),
+		cmocka_unit_test(test_log_values_quoted),
 		cmocka_unit_test(test_polite_shutdown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

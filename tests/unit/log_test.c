@@ -10,6 +10,7 @@
 
 #include "bot/error.h"
 #include "bot/log.h"
+#include "tests/fakes/logfmt.h"
 
 static char captured[16384];
 static int lines;
@@ -157,14 +158,155 @@ static void test_quote(void **state)
 	char b[32];
 	(void)state;
 	assert_string_equal(log_q(b, sizeof b, "plain"), "plain");
+	assert_string_equal(log_q(b, sizeof b, "U0BOB.x-y_z/1:2"), "U0BOB.x-y_z/1:2");
 	assert_string_equal(log_q(b, sizeof b, "two words"), "\"two words\"");
 	assert_string_equal(log_q(b, sizeof b, "say \"hi\""), "\"say \\\"hi\\\"\"");
 	assert_string_equal(log_q(b, sizeof b, ""), "\"\"");
-	assert_string_equal(log_q(b, sizeof b, NULL), "\"\"");
+	/* NULL is an absent value, not an empty one */
+	assert_string_equal(log_q(b, sizeof b, NULL), "-");
+	/* every character that could end a bare value or start a key */
+	assert_string_equal(log_q(b, sizeof b, "admin=yes"), "\"admin=yes\"");
+	assert_string_equal(log_q(b, sizeof b, "a\"b"), "\"a\\\"b\"");
+	assert_string_equal(log_q(b, sizeof b, "a\\b"), "\"a\\\\b\"");
+	assert_string_equal(log_q(b, sizeof b, "a\\"), "\"a\\\\\"");
+	assert_string_equal(log_q(b, sizeof b, "a\nb"), "\"a\nb\"");
+	assert_string_equal(log_q(b, sizeof b, "a\tb"), "\"a\tb\"");
+	assert_string_equal(log_q(b, sizeof b, "a\x7f"), "\"a\x7f\"");
+	assert_string_equal(log_q(b, sizeof b, "\x01"), "\"\x01\"");
 	const char *long_v = "a value that is far too long for this buffer";
 	log_q(b, sizeof b, long_v);
 	assert_true(strlen(b) < sizeof b);
 	assert_non_null(strstr(b, "..."));
+	assert_string_equal(log_q(b, sizeof b, "abcdefghijklmnopqrstuvwxyz0123456789"),
+			    "abcdefghijklmnopqrstuvwxyz01...");
+}
+
+/* However it is cut, a quoted value is closed, and never ends in half an
+ * escape (which would escape the closing quote). */
+static void test_quote_cut(void **state)
+{
+	char b[64], v[200];
+	(void)state;
+	/* too small for any quoted value: empty, never a lone '"' */
+	assert_string_equal(log_q(b, 0, "a b"), "");
+	for (size_t n = 1; n < 8; n++) {
+		log_q(b, n, "a b");
+		assert_true(strcmp(b, "") == 0 || strcmp(b, "\"\"") == 0);
+	}
+	for (size_t n = 8; n <= sizeof b; n++) {
+		for (int k = 0; k < 3; k++) {
+			const char *fill = k == 0 ? "\"" : k == 1 ? "\\" : "a\"";
+			size_t fl = strlen(fill), o = 0;
+			while (o + fl < sizeof v) {
+				memcpy(v + o, fill, fl);
+				o += fl;
+			}
+			v[o] = '\0';
+			log_q(b, n, v);
+			size_t bl = strlen(b);
+			assert_true(bl < n);
+			assert_true(bl >= 5);
+			assert_int_equal(b[0], '"');
+			assert_memory_equal(b + bl - 4, "...\"", 4);
+			/* escapes pair up: an even run of backslashes before "..." */
+			size_t bs = 0;
+			for (size_t i = bl - 4; i > 1 && b[i - 1] == '\\'; i--)
+				bs++;
+			assert_int_equal(bs % 2, 0);
+		}
+	}
+}
+
+static void parse_ok(const char *line, struct logfmt_line *l)
+{
+	char why[128];
+	if (!logfmt_parse(line, l, why, sizeof why))
+		fail_msg("not logfmt (%s): %s", why, line);
+}
+
+/* LOG_Q at a call site: a value with key=value inside stays one value, in
+ * log_info and inside log_debug's do/while, several per line. */
+static void test_quote_macro(void **state)
+{
+	struct logfmt_line l;
+	char v[64];
+	const char *evil[] = {
+		"x admin=yes", "a\" b=c", "a\\\" b=c", "a\\", "\"", "=", "\nlevel=error b=c",
+		"Bearer tok\" b=c", "ticket=abc\" b=c", "hooks.slack.com/x\" b=c", "", NULL,
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof evil / sizeof *evil; i++) {
+		log_info("t.q", "user=%s channel=%s n=%zu", LOG_Q(evil[i]), LOG_Q("C0GENERAL"), i);
+		parse_ok(captured, &l);
+		assert_int_equal(l.n, 6);
+		assert_false(logfmt_has_key(&l, "admin"));
+		assert_false(logfmt_has_key(&l, "b"));
+		assert_string_equal(logfmt_value(captured, &l, "channel", v, sizeof v), "C0GENERAL");
+		if (evil[i] && !strchr(evil[i], '\n') && !strstr(evil[i], "b=c\"") &&
+		    !strstr(evil[i], "Bearer") && !strstr(evil[i], "ticket") &&
+		    !strstr(evil[i], "hooks"))
+			assert_string_equal(logfmt_value(captured, &l, "user", v, sizeof v), evil[i]);
+
+		log_debug("t.q", "envelope=%s action=%s", LOG_Q(evil[i]), LOG_Q(evil[i]));
+		parse_ok(captured, &l);
+		assert_int_equal(l.n, 5);
+		assert_true(logfmt_has_key(&l, "envelope"));
+		assert_true(logfmt_has_key(&l, "action"));
+	}
+	assert_non_null(strstr(captured, "envelope=- action=-"));
+	/* the credential shapes are still redacted inside quotes */
+	log_info("t.q", "a=%s", LOG_Q("Bearer tok\" b=c"));
+	assert_non_null(strstr(captured, "a=\"Bearer [REDACTED]\\\" b=c\""));
+	/* the buffer lives as long as the block: usable in a branch */
+	for (int i = 0; i < 2; i++)
+		if (i)
+			log_debug("t.q", "v=%s", LOG_Q(i ? "one two" : "x"));
+	assert_non_null(strstr(captured, "v=\"one two\"\n"));
+}
+
+/* A line over the cap is cut where it still parses: the quoted value it
+ * ends in is closed, a half key is dropped, and truncated=true is a key of
+ * its own. The prefix shifts the cut over every position. */
+static void test_truncated_line_parses(void **state)
+{
+	static const char pad[] = "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"
+				  "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"
+				  "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy";
+	struct logfmt_line l;
+	size_t big = 20000;
+	char *v = malloc(big + 1), *q = malloc(2 * big + 8);
+	(void)state;
+	assert_non_null(v);
+	assert_non_null(q);
+	/* inside a quoted value full of escapes */
+	for (size_t i = 0; i < big; i++)
+		v[i] = i % 3 == 0 ? '"' : i % 3 == 1 ? '\\' : 'a';
+	v[big] = '\0';
+	log_q(q, 2 * big + 8, v);
+	for (int shift = 1; shift < 12; shift++) {
+		log_info("t.cut", "pad=%.*s key=%s", shift, pad, q);
+		parse_ok(captured, &l);
+		assert_true(strlen(captured) <= 8192);
+		assert_true(logfmt_has_key(&l, "key"));
+		assert_true(logfmt_has_key(&l, "truncated"));
+	}
+	/* over many pairs of 200 bytes, so the cut lands in keys too */
+	size_t o = 0;
+	for (int k = 0; o + 210 < big; k++) {
+		o += (size_t)sprintf(v + o, "k%c%c=", 'a' + k / 26 % 26, 'a' + k % 26);
+		memset(v + o, 'v', 200);
+		o += 200;
+		v[o++] = ' ';
+	}
+	v[o - 1] = '\0';
+	for (int shift = 1; shift < (int)sizeof pad; shift++) {
+		log_info("t.cut", "pad=%.*s %s", shift, pad, v);
+		parse_ok(captured, &l);
+		assert_true(strlen(captured) <= 8192);
+		assert_true(logfmt_has_key(&l, "truncated"));
+	}
+	free(v);
+	free(q);
 }
 
 int main(void)
@@ -178,6 +320,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_secret_survives_truncation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_control_chars_escaped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quote, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quote_cut, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quote_macro, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncated_line_parses, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
