@@ -204,6 +204,8 @@ static void on_reload_signal(void *ud, int signum)
 	}
 	apply_log_level(&b->o, cfg);
 	app_set_config(b->app, cfg);
+	if (b->o.chat == CHAT_SLACK)
+		slack_chat_set_allow_external(b->chat, cfg->slack.allow_external_users);
 	config_unref(b->cfg);
 	b->cfg = cfg;
 	log_info("config.reload", "result=ok services=%zu", cfg->n_services);
@@ -281,6 +283,8 @@ static int create_chat(struct bot *b, struct bot_error *err)
 		.bot_token = b->cfg->slack.bot_token.value,
 		.api_url = b->cfg->slack.api_url,  /* SLACK_API_URL already applied by config */
 		.ca_file = b->cfg->slack.ca_file,
+		.app_id = b->cfg->slack.app_id,
+		.allow_external_users = b->cfg->slack.allow_external_users,
 		.on_fatal = on_chat_fatal,
 		.fatal_ud = b,
 	};

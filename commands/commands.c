@@ -156,6 +156,29 @@ static void reply_ephemeral(struct app *app, const struct chat_event *ev, const 
 		log_warn("command.reply", "error=%s", bot_err_name(rc));
 }
 
+/* slack.allowed_channels: a command typed elsewhere is told where to go. */
+static bool channel_refused(struct app *app, const struct chat_event *ev)
+{
+	const struct config *cfg = app_config(app);
+	const struct config_channels *ch = &cfg->slack.allowed_channels;
+	char out[1024];
+	size_t o;
+
+	if (config_channel_allowed(cfg, ev->channel))
+		return false;
+	app_chat(app)->refused[CHAT_REFUSED_CHANNEL]++;
+	o = (size_t)snprintf(out, sizeof out, "The bot takes commands only in");
+	for (size_t i = 0; i < ch->n && o < sizeof out; i++)
+		o += (size_t)snprintf(out + o, sizeof out - o, "%s <#%s>",
+				      i == 0 ? "" : i + 1 == ch->n ? " and" : ",", ch->ids[i]);
+	if (o < sizeof out)
+		snprintf(out + o, sizeof out - o, "; nothing was done here.");
+	log_info("command", "name=%s user=%s channel=%s result=channel_not_allowed",
+		 LOG_Q(ev->command), LOG_Q(ev->user), LOG_Q(ev->channel));
+	reply_ephemeral(app, ev, out);
+	return true;
+}
+
 void cmd_dispatch(struct app *app, const struct chat_event *ev)
 {
 	struct cmd_ctx ctx = {.app = app, .ev = ev};
@@ -164,6 +187,8 @@ void cmd_dispatch(struct app *app, const struct chat_event *ev)
 	char *text = NULL;
 	enum cmd_status st;
 
+	if (channel_refused(app, ev))
+		return;
 	if (!def) {
 		chat_escape(esc, sizeof esc, ev->command ? ev->command : "");
 		size_t o = (size_t)snprintf(out, sizeof out, "Unknown command `%s`. Known commands:", esc);

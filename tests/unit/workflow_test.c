@@ -698,6 +698,31 @@ static void test_duplicates_and_open_requests(void **state)
 	assert_int_equal(f->cloud.scales, 1);
 }
 
+/* slack.allowed_channels: commands typed elsewhere get a clear answer and
+ * change nothing (no AWS read, no card, counted as refused). */
+static void test_allowed_channels(void **state)
+{
+	struct fixture *f = *state;
+	struct config_errors errs = {0};
+	struct config *cfg = NULL;
+	char yaml[1024];
+
+	snprintf(yaml, sizeof yaml, "slack:\n  allowed_channels: [C0CHATOPS, C0OPS2]\n%s",
+		 config_yaml);
+	assert_int_equal(config_load_string("test.yaml", yaml, 0, &cfg, &errs), 0);
+	config_errors_free(&errs);
+	app_set_config(f->app, cfg);
+	config_unref(cfg);
+	command(f, "U0ONCALL1", "/scale", "web 5");
+	assert_true(wait_for(f, has_text, "The bot takes commands only in <#C0CHATOPS> and "
+			     "<#C0OPS2>; nothing was done here."));
+	command(f, "U0ONCALL1", "/investigate", "web");
+	command(f, "U0ONCALL1", "/chatops", "");
+	assert_int_equal(f->cloud.describes, 0);
+	assert_null(find(f, "post", "Scale request"));
+	assert_int_equal(f->chat.base.refused[CHAT_REFUSED_CHANNEL], 3);
+}
+
 static void test_help_is_filtered(void **state)
 {
 	struct fixture *f = *state;
@@ -730,6 +755,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_access_denied_is_shown_and_bot_serves_on, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_duplicates_and_open_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_allowed_channels, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_help_is_filtered, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
