@@ -30,7 +30,8 @@
 struct rec_msg {
 	char method[16];        /* post | update | ephemeral */
 	char channel[32], ts[32], thread[32], user[32];
-	char text[6000];        /* fallback + every block's text */
+	char text[6000];        /* fallback + every markup block's text */
+	char plain[800];        /* plain-text blocks (shown as typed) */
 	int n_buttons;
 	char action[2][32], value[2][32];
 };
@@ -89,7 +90,10 @@ static struct rec_msg *record(struct rec_chat *c, const char *method, const stru
 	o = (size_t)snprintf(r->text, sizeof r->text, "%s\n", m->text);
 	for (size_t i = 0; i < m->n_blocks && o < sizeof r->text; i++) {
 		const struct chat_block *b = &m->blocks[i];
-		if (b->text)
+		if (b->type == CHAT_BLOCK_PLAIN)
+			snprintf(r->plain + strlen(r->plain), sizeof r->plain - strlen(r->plain),
+				 "%s\n", b->text);
+		else if (b->text)
 			o += (size_t)snprintf(r->text + o, sizeof r->text - o, "%s\n", b->text);
 		for (size_t k = 0; k < b->n_buttons && r->n_buttons < 2; k++, r->n_buttons++) {
 			snprintf(r->action[r->n_buttons], 32, "%s", b->buttons[k].action_id);
@@ -698,6 +702,26 @@ static void test_duplicates_and_open_requests(void **state)
 	assert_int_equal(f->cloud.scales, 1);
 }
 
+/* A reason is one line of plain text: new lines folded, and shown in a
+ * plain-text block, never in the markup, so it cannot fake a decision
+ * line or a mention. */
+static void test_reason_is_plain_text(void **state)
+{
+	struct fixture *f = *state;
+	const char *folded = "Reason: cpu *Approved* by <@U0APPROVER1> <!channel>\n";
+
+	command(f, "U0ONCALL1", "/scale", "web 6 cpu\n*Approved* by <@U0APPROVER1>\t<!channel>");
+	assert_true(wait_for(f, has_text, "*Requested* by <@U0ONCALL1>: scale to 6"));
+	const struct rec_msg *card = find(f, "post", "Scale request #1");
+	assert_non_null(card);
+	assert_string_equal(card->plain, folded);
+	assert_null(strstr(card->text, "<!channel>"));
+	assert_null(strstr(card->text, "*Approved* by"));
+	const struct rec_msg *req = find(f, "post", "*Requested* by <@U0ONCALL1>: scale to 6");
+	assert_string_equal(req->plain, folded);
+	assert_null(strstr(req->text, "<!channel>"));
+}
+
 /* slack.allowed_channels: commands typed elsewhere get a clear answer and
  * change nothing (no AWS read, no card, counted as refused). */
 static void test_allowed_channels(void **state)
@@ -755,6 +779,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_access_denied_is_shown_and_bot_serves_on, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_duplicates_and_open_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reason_is_plain_text, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_allowed_channels, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_help_is_filtered, setup, teardown),
 	};
