@@ -71,7 +71,8 @@ static json_t *set_json(struct strset *set)
 
 	if (!a)
 		return NULL;
-	qsort(set->v, set->n, sizeof *set->v, str_cmp);
+	if (set->n > 1) /* qsort's pointer must not be NULL, even for 0 items */
+		qsort(set->v, set->n, sizeof *set->v, str_cmp);
 	for (size_t i = 0; i < set->n; i++) {
 		if (i > 0 && strcmp(set->v[i], set->v[i - 1]) == 0)
 			continue;
