@@ -12,8 +12,8 @@
  * - every rendered text (fallback, header, section, context, button,
  *   confirm dialog): valid UTF-8, at most its cap in code points; the
  *   input with bad bytes as U+FFFD when it fits, else a prefix of that cut
- *   on a code point boundary plus the ellipsis; mrkdwn cuts leave no open
- *   '<' construct and no unfinished entity. */
+ *   on a code point boundary plus the ellipsis; a mrkdwn cut never splits a
+ *   "<...>" construct or an entity of the text. */
 #include "fuzz.h"
 
 #include <jansson.h>
@@ -87,6 +87,28 @@ static size_t code_points(const char *s)
 	return n;
 }
 
+/* Does a cut at keep split a construct of s: "<...>" (nothing but '<' ... '>'
+ * with no '<' or '>' inside) or an entity ('&', letters, digits or '#', ';'
+ * in at most ENTITY_MAX bytes)? */
+static bool inside_construct(const char *s, size_t keep)
+{
+	size_t j = keep;
+
+	while (j > 0 && s[j - 1] != '<' && s[j - 1] != '>')
+		j--;
+	if (j > 0 && s[j - 1] == '<' && s[keep + strcspn(s + keep, "<>")] == '>')
+		return true;
+	for (j = keep; j > 0 && keep - j < ENTITY_MAX; j--) {
+		if (s[j - 1] != '&')
+			continue;
+		size_t k = j + strspn(s + j, "#0123456789abcdefghijklmnopqrstuvwxyz"
+					  "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+		if (k > j && s[k] == ';' && k >= keep && k + 2 - j <= ENTITY_MAX)
+			return true;
+	}
+	return false;
+}
+
 static void check_text(const char *what, const char *got, const char *in, size_t cap, bool mrkdwn)
 {
 	static const char ell[] = SLACK_BLOCKS_ELLIPSIS;
@@ -109,16 +131,9 @@ static void check_text(const char *what, const char *got, const char *in, size_t
 	FUZZ_CHECK((want[keep] & 0xc0) != 0x80, "%s: cut inside a character", what);
 	if (!mrkdwn)
 		goto out;
-	for (size_t i = keep; i > 0; i--) {
-		if (got[i - 1] == '>')
-			break;
-		FUZZ_CHECK(got[i - 1] != '<', "%s: cut inside a <...> construct", what);
-	}
-	for (size_t i = keep; i > 0 && keep - i < ENTITY_MAX; i--) {
-		if (got[i - 1] == ';')
-			break;
-		FUZZ_CHECK(got[i - 1] != '&', "%s: cut inside an entity", what);
-	}
+	FUZZ_CHECK(!inside_construct(want, keep),
+		   "%s: cut inside a <...> construct or an entity: \"%.*s|%.24s\"", what,
+		   (int)(keep < 40 ? keep : 40), want + keep - (keep < 40 ? keep : 40), want + keep);
 out:
 	free(want);
 }
