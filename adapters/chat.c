@@ -27,7 +27,7 @@ const char *chat_refusal_name(enum chat_refusal r)
 
 const char *chat_escape(char *buf, size_t n, const char *s)
 {
-	size_t o = 0;
+	size_t o = 0, fit = 0; /* fit: end of the last whole character with room for "..." after */
 
 	if (n == 0)
 		return buf;
@@ -35,9 +35,9 @@ const char *chat_escape(char *buf, size_t n, const char *s)
 		const char *e = entity(*s);
 		size_t need = e ? strlen(e) : 1;
 		if (o + need + 1 > n) {
-			/* cut visibly; keep room for "..." */
-			while (o > 0 && o + 4 > n)
-				o--;
+			/* cut visibly after a whole character: never inside an
+			 * entity or a UTF-8 sequence */
+			o = fit;
 			if (o + 4 <= n) {
 				memcpy(buf + o, "...", 3);
 				o += 3;
@@ -49,6 +49,9 @@ const char *chat_escape(char *buf, size_t n, const char *s)
 		else
 			buf[o] = *s;
 		o += need;
+		/* a character ends here unless a UTF-8 continuation byte follows */
+		if (((unsigned char)s[1] & 0xc0) != 0x80 && o + 4 <= n)
+			fit = o;
 	}
 	buf[o] = '\0';
 	return buf;

@@ -138,6 +138,7 @@ static int parse_service(const json_t *o, const char *cluster_hint, struct cloud
 	json_t *deps, *evs;
 	const char *carn;
 	bool oom = false;
+	int bad = BOT_EOK; /* a count that is not an int (the first one is in err) */
 
 	*out = NULL;
 	if (!json_is_object(o))
@@ -150,9 +151,9 @@ static int parse_service(const json_t *o, const char *cluster_hint, struct cloud
 	s->status = aws__dup(aws__json_str(o, "status"), &oom);
 	carn = aws__json_str(o, "clusterArn");
 	s->cluster = aws__dup(carn ? aws__cluster_name(carn) : aws__cluster_name(cluster_hint), &oom);
-	s->desired = aws__json_int(o, "desiredCount", 0);
-	s->running = aws__json_int(o, "runningCount", 0);
-	s->pending = aws__json_int(o, "pendingCount", 0);
+	s->desired = aws__json_int(o, "desiredCount", 0, &bad, err);
+	s->running = aws__json_int(o, "runningCount", 0, &bad, err);
+	s->pending = aws__json_int(o, "pendingCount", 0, &bad, err);
 
 	deps = json_object_get(o, "deployments");
 	if (json_is_array(deps) && json_array_size(deps)) {
@@ -165,10 +166,10 @@ static int parse_service(const json_t *o, const char *cluster_hint, struct cloud
 			d[i].id = aws__dup(aws__json_str(x, "id"), &oom);
 			d[i].status = aws__dup(aws__json_str(x, "status"), &oom);
 			d[i].rollout_state = aws__dup(aws__json_str(x, "rolloutState"), &oom);
-			d[i].desired = aws__json_int(x, "desiredCount", 0);
-			d[i].running = aws__json_int(x, "runningCount", 0);
-			d[i].pending = aws__json_int(x, "pendingCount", 0);
-			d[i].failed = aws__json_int(x, "failedTasks", 0);
+			d[i].desired = aws__json_int(x, "desiredCount", 0, &bad, err);
+			d[i].running = aws__json_int(x, "runningCount", 0, &bad, err);
+			d[i].pending = aws__json_int(x, "pendingCount", 0, &bad, err);
+			d[i].failed = aws__json_int(x, "failedTasks", 0, &bad, err);
 			d[i].updated_at = aws__json_time(json_object_get(x, "updatedAt"));
 			if (d[i].updated_at == 0)
 				d[i].updated_at = aws__json_time(json_object_get(x, "createdAt"));
@@ -200,6 +201,10 @@ static int parse_service(const json_t *o, const char *cluster_hint, struct cloud
 	if (oom) {
 		cloud_service_free(s);
 		return bot_error_set(err, BOT_ENOMEM, "out of memory");
+	}
+	if (bad) {
+		cloud_service_free(s);
+		return bad;
 	}
 	if (!s->name) {
 		cloud_service_free(s);
@@ -363,9 +368,11 @@ int aws_ecs_parse_describe_clusters(const char *body, size_t len, struct aws_ecs
 		c->name = aws__dup(name ? name : aws__cluster_name(arn), &oom);
 		c->arn = aws__dup(arn, &oom);
 		c->status = aws__dup(aws__json_str(x, "status"), &oom);
-		c->running_tasks = aws__json_int(x, "runningTasksCount", 0);
-		c->pending_tasks = aws__json_int(x, "pendingTasksCount", 0);
-		c->active_services = aws__json_int(x, "activeServicesCount", 0);
+		c->running_tasks = aws__json_int(x, "runningTasksCount", 0, &rc, err);
+		c->pending_tasks = aws__json_int(x, "pendingTasksCount", 0, &rc, err);
+		c->active_services = aws__json_int(x, "activeServicesCount", 0, &rc, err);
+		if (rc)
+			goto out;
 		if (!c->name && !oom) {
 			rc = bot_error_set(err, BOT_EPARSE, "cluster without clusterName/clusterArn");
 			goto out;

@@ -3,6 +3,7 @@
 #include "adapters/aws/sigv4.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -116,13 +117,28 @@ const char *aws__json_str(const json_t *obj, const char *key)
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-int aws__json_int(const json_t *obj, const char *key, int def)
+int aws__json_int(const json_t *obj, const char *key, int def, int *rc, struct bot_error *err)
 {
 	json_t *v = json_object_get(obj, key);
-	if (json_is_integer(v))
-		return (int)json_integer_value(v);
-	if (json_is_real(v))
-		return (int)json_real_value(v);
+	char num[48];
+
+	if (json_is_integer(v)) {
+		json_int_t i = json_integer_value(v);
+		if (i >= INT_MIN && i <= INT_MAX)
+			return (int)i;
+		snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, i);
+	} else if (json_is_real(v)) {
+		double d = json_real_value(v);
+		/* checked first: converting a double out of int range is undefined */
+		if (d >= INT_MIN && d <= INT_MAX && d == trunc(d))
+			return (int)d;
+		snprintf(num, sizeof num, "%g", d);
+	} else {
+		return def;
+	}
+	if (*rc == BOT_EOK)
+		*rc = bot_error_set(err, BOT_EPARSE, "%s: %s is not a whole number in int range", key,
+				    num);
 	return def;
 }
 

@@ -30,8 +30,12 @@ void aws__iso8601_format(double t, char *buf, size_t n);
 double aws__json_time(const json_t *v);
 /* obj[key] as a string, or NULL when absent or not a string (borrowed). */
 const char *aws__json_str(const json_t *obj, const char *key);
-/* obj[key] as an int (integer or real), or def. */
-int aws__json_int(const json_t *obj, const char *key, int def);
+/* obj[key] as an int (integer, or real with no fraction), or def when
+ * absent or not a number. A number that is not a whole number within int
+ * range (7.9547e+09, 2.5) is malformed: def is returned, and the first
+ * such one sets *rc to BOT_EPARSE and err to "<key>: <number> is not a
+ * whole number in int range" (later ones leave both alone). */
+int aws__json_int(const json_t *obj, const char *key, int def, int *rc, struct bot_error *err);
 /* obj[key] as a double (integer or real), or def. */
 double aws__json_num(const json_t *obj, const char *key, double def);
 

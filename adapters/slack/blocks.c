@@ -66,27 +66,38 @@ static bool u8_count(const char *s, size_t *count)
 
 /* ---- visible truncation -------------------------------------------- */
 
+/* Before an entity that `cut` would leave unfinished: an '&' at most
+ * ENTITY_MAX bytes back with no ';' after it (again from there). */
+static size_t before_entity(const char *s, size_t cut)
+{
+	for (size_t i = cut; i > 0 && cut - i < ENTITY_MAX && s[i - 1] != ';'; i--)
+		if (s[i - 1] == '&')
+			cut = i - 1;
+	return cut;
+}
+
+/* Before a '<' that `cut` would leave unclosed. */
+static size_t before_angle(const char *s, size_t cut)
+{
+	for (size_t i = cut; i > 0 && s[i - 1] != '>'; i--)
+		if (s[i - 1] == '<')
+			return i - 1;
+	return cut;
+}
+
 /* Where to cut mrkdwn so that nothing after `cut` leaves a half construct:
- * back off to before an unclosed '<' and then before an unfinished entity.
+ * back off before an unfinished entity and before an unclosed '<' until
+ * neither moves (backing off over an '&' can land inside a "<...>", e.g. a
+ * link whose URL has a raw '&'). Linear: each pass moves the cut or ends.
  * Both are ASCII, so the result stays on a code point boundary. */
 static size_t mrkdwn_safe_cut(const char *s, size_t cut)
 {
-	for (size_t i = cut; i > 0; i--) {
-		if (s[i - 1] == '>')
-			break;
-		if (s[i - 1] == '<') {
-			cut = i - 1;
-			break;
-		}
-	}
-	for (size_t i = cut; i > 0 && cut - i < ENTITY_MAX; i--) {
-		if (s[i - 1] == ';')
-			break;
-		if (s[i - 1] == '&') {
-			cut = i - 1;
-			break;
-		}
-	}
+	size_t prev;
+
+	do {
+		prev = cut;
+		cut = before_angle(s, before_entity(s, cut));
+	} while (cut != prev);
 	return cut;
 }
 

@@ -216,6 +216,55 @@ static void test_clusters_reply(void **state)
 	assert_int_equal(aws_ecs_parse_describe_clusters("{\"clusters\":[{}]}", 17, &c, &err), BOT_EPARSE);
 }
 
+/* Counts are ints. A number outside int range used to be cast from double
+ * to int (undefined behaviour, found by fuzzing DescribeServices under
+ * UBSan; x86 gave INT_MIN); it and a fraction are now a parse error that
+ * names the field. A real with no fraction (4.0) is still a count. */
+static void test_counts_out_of_int_range(void **state)
+{
+	static const struct {
+		const char *body, *field;
+	} bad[] = {
+		{"{\"services\":[{\"serviceName\":\"s\",\"desiredCount\":7.9547e+09}]}",
+		 "desiredCount: 7.9547e+09 is not"},
+		{"{\"services\":[{\"serviceName\":\"s\",\"runningCount\":-1e300}]}", "runningCount"},
+		{"{\"services\":[{\"serviceName\":\"s\",\"pendingCount\":4294967296}]}",
+		 "pendingCount: 4294967296 is not"},
+		{"{\"services\":[{\"serviceName\":\"s\",\"deployments\":[{\"id\":\"d\","
+		 "\"failedTasks\":2.5}]}]}", "failedTasks: 2.5 is not"},
+	};
+	struct aws_ecs_services r;
+	struct aws_ecs_clusters c;
+	struct cloud_service *one;
+	struct bot_error err;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		memset(&err, 0, sizeof err);
+		assert_int_equal(aws_ecs_parse_describe_services(bad[i].body, strlen(bad[i].body), NULL,
+								 &r, &err), BOT_EPARSE);
+		assert_non_null(strstr(err.msg, bad[i].field));
+		assert_non_null(strstr(err.msg, "whole number in int range"));
+		assert_int_equal(r.n, 0);
+	}
+	const char *upd = "{\"service\":{\"serviceName\":\"s\",\"desiredCount\":1e10}}";
+	assert_int_equal(aws_ecs_parse_update_service(upd, strlen(upd), NULL, &one, &err), BOT_EPARSE);
+	assert_null(one);
+	const char *cl = "{\"clusters\":[{\"clusterName\":\"c\",\"runningTasksCount\":3e9}]}";
+	assert_int_equal(aws_ecs_parse_describe_clusters(cl, strlen(cl), &c, &err), BOT_EPARSE);
+	assert_non_null(strstr(err.msg, "runningTasksCount"));
+	assert_int_equal(c.n, 0);
+
+	/* the edges of int, and a real with no fraction, are counts */
+	const char *ok = "{\"services\":[{\"serviceName\":\"s\",\"desiredCount\":2147483647,"
+			 "\"runningCount\":4.0,\"pendingCount\":-2147483648}]}";
+	assert_int_equal(aws_ecs_parse_describe_services(ok, strlen(ok), NULL, &r, &err), 0);
+	assert_int_equal(r.v[0]->desired, 2147483647);
+	assert_int_equal(r.v[0]->running, 4);
+	assert_int_equal(r.v[0]->pending, -2147483647 - 1);
+	aws_ecs_services_clear(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -226,6 +275,7 @@ int main(void)
 		cmocka_unit_test(test_update_reply),
 		cmocka_unit_test(test_list_reply),
 		cmocka_unit_test(test_clusters_reply),
+		cmocka_unit_test(test_counts_out_of_int_range),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -395,6 +395,32 @@ static void test_cut_never_splits_angle(void **state)
 	free(tail);
 }
 
+/* Found by tests/fuzz/fuzz_mrkdwn.c: the cut falls just after a link whose
+ * URL has a raw '&' within 10 bytes of its '>' (a thread permalink's
+ * "&cid=C1" from chat_link). Backing off over that '&' as if it began an
+ * entity used to leave "<https://...?thread_ts=1.2" open; the link must go
+ * whole. */
+static void test_cut_after_link_with_raw_amp(void **state)
+{
+	(void)state;
+	static const char link[] = "<https://acme.slack.com/archives/C1/p1?thread_ts=1.2&cid=C1|x>";
+	char *pad = repeat("a", SLACK_BLOCKS_TEXT_MAX - 1 - (sizeof link - 1));
+	char *tail = repeat("z", 100);
+	char *t1 = concat(pad, link);
+	char *in = concat(t1, tail);
+	char *out = section_text(in);
+	char *want = concat(pad, ELL);
+
+	assert_string_equal(out, want);
+	assert_null(strchr(out, '<'));
+	free(want);
+	free(out);
+	free(in);
+	free(t1);
+	free(tail);
+	free(pad);
+}
+
 static void test_plain_text_limits(void **state)
 {
 	(void)state;
@@ -685,6 +711,7 @@ int main(void)
 		cmocka_unit_test(test_long_section_multibyte),
 		cmocka_unit_test(test_cut_never_splits_entity),
 		cmocka_unit_test(test_cut_never_splits_angle),
+		cmocka_unit_test(test_cut_after_link_with_raw_amp),
 		cmocka_unit_test(test_plain_text_limits),
 		cmocka_unit_test(test_fallback_text_capped),
 		cmocka_unit_test(test_invalid_utf8_replaced),
