@@ -1125,44 +1125,52 @@ void wf_cancel(struct workflow *wf, uint64_t id, const struct chat_event *ev)
 	act(wf, id, ev, 2);
 }
 
+/* One "• #7 web → 5 · PENDING · asked by @U in #C" line at buf + *o. */
+static void list_line(struct workflow *wf, const struct store_gate *g, char *buf, size_t n,
+		      size_t *o)
+{
+	char es[300], when[96], label[32], link[600];
+	int w;
+
+	if (*o + 1 >= n)
+		return;
+	esc(es, sizeof es, g->service);
+	card_date(g->created_at, when, sizeof when);
+	snprintf(label, sizeof label, "#%" PRIu64, g->id);
+	chat_link(wf->chat, g->channel, g->message_ts, label, link, sizeof link);
+	w = snprintf(buf + *o, n - *o, "• *%s* %s → %d · %s · asked by <@%s> %s%s%s%s\n", link, es,
+		     g->target, store_state_name(g->state), g->requester, when,
+		     g->channel ? " in <#" : "", g->channel ? g->channel : "", g->channel ? ">" : "");
+	if (w > 0)
+		*o = *o + (size_t)w < n ? *o + (size_t)w : n - 1;
+}
+
+/* Every open request (however old), then the latest decided ones. */
 int wf_list(struct workflow *wf, char *buf, size_t n, struct bot_error *err)
 {
-	struct store_gate *v = NULL;
-	size_t nv = 0, o = 0, open = 0;
-	int rc = store_gate_recent(wf->store, RECENT_GATES, &v, &nv, err);
+	struct store_gate *live = NULL, *recent = NULL;
+	size_t nl = 0, nr = 0, o = 0, decided = 0;
+	int rc = store_gate_list(wf->store, GATE_LIVE_MASK, &live, &nl, err);
 
+	if (rc == BOT_EOK)
+		rc = store_gate_recent(wf->store, RECENT_GATES, &recent, &nr, err);
 	if (rc)
-		return rc;
+		goto out;
 	buf[0] = '\0';
-	for (size_t pass = 0; pass < 2; pass++) {
-		bool want_live = pass == 0;
-		for (size_t i = 0; i < nv && o + 1 < n; i++) {
-			bool live = (GATE_LIVE_MASK & GATE_STATE_BIT(v[i].state)) != 0;
-			char es[300], when[96];
-			if (live != want_live)
-				continue;
-			if (live)
-				open++;
-			char label[32], link[600];
-			esc(es, sizeof es, v[i].service);
-			card_date(v[i].created_at, when, sizeof when);
-			snprintf(label, sizeof label, "#%" PRIu64, v[i].id);
-			chat_link(wf->chat, v[i].channel, v[i].message_ts, label, link, sizeof link);
-			int w = snprintf(buf + o, n - o, "• *%s* %s → %d · %s · asked by <@%s> "
-					 "%s%s%s%s\n", link, es, v[i].target, store_state_name(v[i].state),
-					 v[i].requester, when, v[i].channel ? " in <#" : "",
-					 v[i].channel ? v[i].channel : "", v[i].channel ? ">" : "");
-			if (w < 0)
-				break;
-			o += (size_t)w;
-			if (o >= n)
-				o = n - 1;
-		}
+	for (size_t i = 0; i < nl; i++)
+		list_line(wf, &live[i], buf, n, &o);
+	for (size_t i = 0; i < nr; i++) {
+		if (GATE_LIVE_MASK & GATE_STATE_BIT(recent[i].state))
+			continue;
+		list_line(wf, &recent[i], buf, n, &o);
+		decided++;
 	}
-	if (nv == 0)
+	if (nl == 0 && decided == 0)
 		snprintf(buf, n, "No requests yet. Start one with `/scale &lt;service&gt; &lt;count&gt;`.");
-	else if (!open && o + 1 < n)
+	else if (nl == 0 && o + 1 < n)
 		snprintf(buf + o, n - o, "_No open requests._");
-	store_gate_array_free(v, nv);
-	return BOT_EOK;
+out:
+	store_gate_array_free(live, nl);
+	store_gate_array_free(recent, nr);
+	return rc;
 }

@@ -702,6 +702,45 @@ static void test_duplicates_and_open_requests(void **state)
 	assert_int_equal(f->cloud.scales, 1);
 }
 
+/* /gates lists every open request, however many newer ones were decided
+ * since; and the latest decided ones after them. */
+static void test_gates_lists_every_open_request(void **state)
+{
+	struct fixture *f = *state;
+	struct config_errors errs = {0};
+	struct config *cfg = NULL;
+	char yaml[2048], cmd[64];
+	size_t o = (size_t)snprintf(yaml, sizeof yaml, "%s", config_yaml);
+
+	for (int i = 1; i <= 9; i++)
+		o += (size_t)snprintf(yaml + o, sizeof yaml - o, "  s%d:\n    cluster: prod\n"
+				      "    max_desired: 20\n", i);
+	assert_int_equal(config_load_string("test.yaml", yaml, 0, &cfg, &errs), 0);
+	config_errors_free(&errs);
+	app_set_config(f->app, cfg);
+	config_unref(cfg);
+
+	uint64_t first = open_request(f, "U0ONCALL1", "web 5");
+	for (int i = 1; i <= 9; i++) {
+		snprintf(cmd, sizeof cmd, "s%d 3", i);
+		uint64_t id = open_request(f, "U0ONCALL1", cmd);
+		snprintf(cmd, sizeof cmd, "cancel %llu", (unsigned long long)id);
+		command(f, "U0ONCALL1", "/gates", cmd);
+		assert_int_equal(state_of(f, id), GATE_CANCELLED);
+	}
+	command(f, "U0ONCALL1", "/gates", "");
+	assert_true(wait_for(f, has_text, "Approval requests"));
+	const struct rec_msg *m = find(f, "ephemeral", "Approval requests");
+	char open_line[64];
+	snprintf(open_line, sizeof open_line, "*#%llu* web → 5 · PENDING", (unsigned long long)first);
+	assert_non_null(strstr(m->text, open_line));
+	assert_null(strstr(m->text, "No open requests"));
+	/* the latest decided ones follow: #10 back to #3, not #2 */
+	assert_non_null(strstr(m->text, "*#10* s9 → 3 · CANCELLED"));
+	assert_non_null(strstr(m->text, "*#3* s2 → 3 · CANCELLED"));
+	assert_null(strstr(m->text, "*#2* s1"));
+}
+
 /* A reason is one line of plain text: new lines folded, and shown in a
  * plain-text block, never in the markup, so it cannot fake a decision
  * line or a mention. */
@@ -779,6 +818,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_access_denied_is_shown_and_bot_serves_on, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_duplicates_and_open_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gates_lists_every_open_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reason_is_plain_text, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_allowed_channels, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_help_is_filtered, setup, teardown),
