@@ -14,6 +14,7 @@
 #include "bot/log.h"
 #include "bot/loop.h"
 #include "bot/store.h"
+#include "commands/commands.h"
 #include "build_config.h"
 #include "config/config.h"
 
@@ -61,6 +62,15 @@ static const char usage_text[] =
 "  (see chatops-bot iam-policy --help)\n"
 "\n"
 "Try it without Slack:  ./scripts/demo\n";
+
+/* The options, then the chat commands from the table /chatops help uses. */
+static void print_help(void)
+{
+	fputs(usage_text, stdout);
+	fputs("\nChat commands (in Slack, or typed in the console):\n", stdout);
+	for (size_t i = 0; i < cmd_table_len; i++)
+		printf("  %s\n      %s\n", cmd_table[i].usage, cmd_table[i].summary);
+}
 
 enum chat_kind { CHAT_SLACK, CHAT_CONSOLE };
 
@@ -138,7 +148,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			printf("chatops-bot %s\n", BOT_VERSION);
 			return -1;
 		case 'h':
-			fputs(usage_text, stdout);
+			print_help();
 			return -1;
 		default:
 			fputs("Try 'chatops-bot --help'.\n", stderr);

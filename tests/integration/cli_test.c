@@ -22,6 +22,7 @@
 
 #include <jansson.h>
 
+#include "commands/commands.h"
 #include "tests/fakes/moto.h"
 
 #define SECRET_BOT "xoxb-1111-2222-cli-test-secret-bot"
@@ -189,6 +190,11 @@ static void test_options(void **state)
 	assert_int_equal(run((char *[]){bin, "--help", NULL}, &p), 0);
 	assert_non_null(strstr(p.buf, "--config FILE"));
 	assert_non_null(strstr(p.buf, "--dry-run"));
+	/* the chat commands, from the same table as /chatops help */
+	for (size_t i = 0; i < cmd_table_len; i++) {
+		assert_non_null(strstr(p.buf, cmd_table[i].usage));
+		assert_non_null(strstr(p.buf, cmd_table[i].summary));
+	}
 	assert_int_equal(run((char *[]){bin, "--version", NULL}, &p), 0);
 	assert_non_null(strstr(p.buf, "chatops-bot "));
 	assert_int_equal(run((char *[]){bin, NULL}, &p), 2);
