@@ -937,6 +937,35 @@ static void test_foreign_envelopes(void **state)
 	teardown(&t);
 }
 
+/* Until auth.test says who the bot is, no websocket is opened (no envelope
+ * could be checked); a failed auth.test is asked again after a backoff. */
+static void test_auth_before_websocket(void **state)
+{
+	struct t t;
+
+	(void)state;
+	setup(&t);
+	assert_int_equal(fake_slack_fail_next(t.h.fs, "auth.test", "internal_error"), 0);
+	assert_int_equal(t.chat->ops->start(t.chat), 0);
+	assert_true(harness_wait(&t.h, hellos_at_least, &t, STEP_MS));
+	assert_int_equal(harness_log_count("event=slack.auth", "result=retry", NULL), 1);
+	assert_true(harness_log_has("event=slack.auth result=ok"));
+	/* the connection was opened once, after the second auth.test */
+	assert_int_equal(fake_slack_opens(t.h.fs), 1);
+	assert_int_equal(fake_slack_calls(t.h.fs, "auth.test"), 2);
+	size_t n = 0;
+	const struct fake_slack_call *calls = fake_slack_call_log(t.h.fs, &n);
+	size_t first_open = n, last_auth = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(calls[i].method, "auth.test") == 0)
+			last_auth = i;
+		else if (strcmp(calls[i].method, "apps.connections.open") == 0 && first_open == n)
+			first_open = i;
+	}
+	assert_true(first_open < n && last_auth < first_open);
+	teardown(&t);
+}
+
 /* The app id comes from the app token, or from the options; when they
  * disagree, or neither tells, the backend does not start. */
 static void test_app_identity(void **state)
@@ -1110,6 +1139,7 @@ int main(void)
 		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_foreign_envelopes),
 		cmocka_unit_test(test_app_identity),
+		cmocka_unit_test(test_auth_before_websocket),
 		cmocka_unit_test(test_log_values_quoted),
 		cmocka_unit_test(test_polite_shutdown),
 	};
