@@ -1,7 +1,7 @@
 /* cloud_dryrun.c - forward reads, refuse writes (see cloud_dryrun.h). */
 #include "adapters/cloud_dryrun.h"
-#include "bot/error.h"
-#include "bot/log.h"
+#include "bot/base/error.h"
+#include "bot/base/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>

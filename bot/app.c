@@ -1,8 +1,8 @@
 /* app.c - the core's event routing (see app.h). */
 #include "bot/app.h"
-#include "bot/card.h"
-#include "bot/log.h"
-#include "bot/workflow.h"
+#include "bot/domain/card.h"
+#include "bot/base/log.h"
+#include "bot/domain/workflow.h"
 #include "commands/commands.h"
 
 #include <stdio.h>

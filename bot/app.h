@@ -9,8 +9,8 @@
 #include "adapters/chat.h"
 #include "adapters/cloud.h"
 #include "adapters/health/health.h"
-#include "bot/error.h"
-#include "bot/store.h"
+#include "bot/base/error.h"
+#include "bot/domain/store.h"
 #include "config/config.h"
 
 struct workflow;

@@ -3,7 +3,7 @@
 #include "adapters/aws/cloud_aws.h"
 #include "adapters/aws/iam_policy.h"
 #include "adapters/aws/sts.h"
-#include "bot/log.h"
+#include "bot/base/log.h"
 #include "bot/loop.h"
 #include "config/config.h"
 

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bot/log.h"
+#include "bot/base/log.h"
 
 #define DEFAULT_SHUTDOWN_TIMEOUT_MS 3000
 #define LWS_FD_LIMIT                256

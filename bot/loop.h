@@ -31,7 +31,7 @@
  * registers a shutdown hook that closes it politely (lws_close_reason +
  * lws_set_timeout(PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC)) and calls done
  * on CLIENT_CLOSED. lws's own log lines (warn and error only) are routed into
- * bot/log.h as event=lws.
+ * bot/base/log.h as event=lws.
  *
  * Shutdown order (event-loop-notes.md §1):
  *   1. every hook is started, in registration order, on a fresh loop
@@ -52,7 +52,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "bot/error.h"
+#include "bot/base/error.h"
 
 struct bot_loop;
 struct lws_context;

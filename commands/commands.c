@@ -1,8 +1,8 @@
 /* commands.c - the command table, lookup, argument splitting, dispatch. */
 #include "commands/commands.h"
 #include "bot/app.h"
-#include "bot/error.h"
-#include "bot/log.h"
+#include "bot/base/error.h"
+#include "bot/base/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  *           /gates cancel <id>: withdraw an open one (requester or approver). */
 #include "commands/commands.h"
 #include "bot/app.h"
-#include "bot/workflow.h"
+#include "bot/domain/workflow.h"
 
 #include <stdio.h>
 #include <string.h>

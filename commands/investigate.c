@@ -6,8 +6,8 @@
  * Read-only: nothing changes in AWS. */
 #include "commands/commands.h"
 #include "bot/app.h"
-#include "bot/findings.h"
-#include "bot/log.h"
+#include "bot/domain/findings.h"
+#include "bot/base/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>

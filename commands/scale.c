@@ -6,8 +6,8 @@
  * the workflow reads the service and opens an approval gate. */
 #include "commands/commands.h"
 #include "bot/app.h"
-#include "bot/duration.h"
-#include "bot/workflow.h"
+#include "bot/base/duration.h"
+#include "bot/domain/workflow.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -14,10 +14,10 @@
  * take their default; required keys are reported missing.
  */
 #include "config/config.h"
-#include "bot/dbuf.h"
-#include "bot/duration.h"
-#include "bot/log.h"
-#include "bot/url.h"
+#include "bot/base/dbuf.h"
+#include "bot/base/duration.h"
+#include "bot/base/log.h"
+#include "bot/base/url.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -60,7 +60,7 @@ enum vstate { V_UNSET, V_SET, V_BAD };
 
 enum ktype {
 	KT_STR,         /* char *; optional validator */
-	KT_URL,         /* char *: https://, or http:// to a loopback host (bot/url.h) */
+	KT_URL,         /* char *: https://, or http:// to a loopback host (bot/base/url.h) */
 	KT_INT,         /* int in [min, max] */
 	KT_BOOL,        /* bool: true/false/yes/no */
 	KT_DURATION,    /* uint64_t ms via duration_parse, > 0 */
@@ -616,7 +616,7 @@ static enum vstate set_str(struct loader *ld, const struct key *k, const yaml_no
 	return st;
 }
 
-/* Why url may not be used (see bot/url.h), for "<path>: <why>, got ...";
+/* Why url may not be used (see bot/base/url.h), for "<path>: <why>, got ...";
  * NULL if it may. */
 static const char *url_refusal(struct loader *ld, const char *url)
 {

@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bot/error.h"
+#include "bot/base/error.h"
 
 /* A list of Slack user ids (U.../W...). "*" is allowed in requester lists
  * only and means "anyone in the workspace". */

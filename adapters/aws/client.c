@@ -2,8 +2,8 @@
 #include "adapters/aws/client.h"
 #include "adapters/aws/creds.h"
 #include "adapters/aws/util.h"
-#include "bot/log.h"
-#include "bot/url.h"
+#include "bot/base/log.h"
+#include "bot/base/url.h"
 
 #include <curl/curl.h>
 #include <openssl/rand.h>
@@ -703,7 +703,7 @@ static bool env_true(const char *name)
 	return v && strcasecmp(v, "true") == 0;
 }
 
-/* An endpoint is https://, or http:// to a loopback host (bot/url.h). */
+/* An endpoint is https://, or http:// to a loopback host (bot/base/url.h). */
 static int check_url(const char *what, const char *url, struct bot_error *err)
 {
 	char host[256], path[256];

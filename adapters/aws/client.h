@@ -51,7 +51,7 @@
 #include "adapters/aws/sigv4.h"
 #include "adapters/cloud.h"
 #include "adapters/http/http.h"
-#include "bot/error.h"
+#include "bot/base/error.h"
 #include "bot/loop.h"
 
 struct aws_client;

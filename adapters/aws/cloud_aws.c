@@ -5,7 +5,7 @@
 #include "adapters/aws/sns.h"
 #include "adapters/aws/sts.h"
 #include "adapters/aws/util.h"
-#include "bot/log.h"
+#include "bot/base/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
 #include "adapters/aws/client.h"
 #include "adapters/aws/sts.h"
 #include "adapters/aws/util.h"
-#include "bot/log.h"
+#include "bot/base/log.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>

@@ -46,7 +46,7 @@
 #include "adapters/aws/sigv4.h"
 #include "adapters/cloud.h"
 #include "adapters/http/http.h"
-#include "bot/error.h"
+#include "bot/base/error.h"
 
 struct aws_client;
 struct aws_creds_provider;

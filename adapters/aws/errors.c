@@ -2,7 +2,7 @@
 #include "adapters/aws/errors.h"
 #include "adapters/aws/util.h"
 #include "adapters/aws/xml.h"
-#include "bot/error.h"
+#include "bot/base/error.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -35,7 +35,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "bot/error.h"
+#include "bot/base/error.h"
 #include "config/config.h"
 
 struct aws_iam_policy_opts {

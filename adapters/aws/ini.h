@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-#include "bot/error.h"
+#include "bot/base/error.h"
 
 struct aws_ini;
 

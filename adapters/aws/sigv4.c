@@ -6,7 +6,7 @@
  *   Signature        = hex(HMAC(kSigning, StringToSign))
  */
 #include "adapters/aws/sigv4.h"
-#include "bot/dbuf.h"
+#include "bot/base/dbuf.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -17,7 +17,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "bot/log.h"
+#include "bot/base/log.h"
 
 #define ALGORITHM "AWS4-HMAC-SHA256"
 #define TERMINATOR "aws4_request"

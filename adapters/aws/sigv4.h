@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "bot/error.h"
+#include "bot/base/error.h"
 
 /* Credentials; all strings borrowed for the duration of the call. */
 struct aws_creds {

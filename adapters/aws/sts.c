@@ -2,7 +2,7 @@
 #include "adapters/aws/sts.h"
 #include "adapters/aws/util.h"
 #include "adapters/aws/xml.h"
-#include "bot/log.h"
+#include "bot/base/log.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* util.h - small helpers shared inside adapters/aws (prefix aws__; not for
- * use outside this directory). The botocore form encoder on top of bot/dbuf.h
+ * use outside this directory). The botocore form encoder on top of bot/base/dbuf.h
  * (request bodies are capped at AWS__BUF_MAX), timestamps and a few jansson accessors. */
 #ifndef ADAPTERS_AWS_UTIL_H
 #define ADAPTERS_AWS_UTIL_H
@@ -8,8 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "bot/dbuf.h"
-#include "bot/error.h"
+#include "bot/base/dbuf.h"
+#include "bot/base/error.h"
 
 /* Bodies we build are small; anything past this is a bug, not data. */
 #define AWS__BUF_MAX ((size_t)1 << 20)

@@ -1,7 +1,7 @@
 /* console.c - chat backend on a terminal (see console.h). */
 #include "adapters/console/console.h"
-#include "bot/dbuf.h"
-#include "bot/log.h"
+#include "bot/base/dbuf.h"
+#include "bot/base/log.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -17,7 +17,7 @@
 #include <uv.h>
 
 #include "adapters/chat.h"
-#include "bot/error.h"
+#include "bot/base/error.h"
 
 struct console_opts {
 	int in_fd;             /* default 0 when both fds are 0: stdin */

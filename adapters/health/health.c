@@ -3,7 +3,7 @@
 #include <libwebsockets.h>
 
 #include "adapters/health/health.h"
-#include "bot/log.h"
+#include "bot/base/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>

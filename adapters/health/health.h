@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "bot/error.h"
+#include "bot/base/error.h"
 #include "bot/loop.h"
 
 enum health_doc { HEALTH_DOC_STATUS = 0, HEALTH_DOC_METRICS };

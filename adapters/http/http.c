@@ -27,7 +27,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "bot/log.h"
+#include "bot/base/log.h"
 #include "build_config.h"
 
 #define DEFAULT_TIMEOUT_MS   30000L

@@ -26,7 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "bot/error.h"
+#include "bot/base/error.h"
 #include "bot/loop.h"
 
 struct http;

@@ -45,7 +45,7 @@
 #include <jansson.h>
 
 #include "adapters/chat.h"
-#include "bot/error.h"
+#include "bot/base/error.h"
 
 /* Block Kit limits, in characters (code points). */
 #define SLACK_BLOCKS_MAX              50    /* blocks per message */

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bot/log.h"
+#include "bot/base/log.h"
 
 #define DEFAULT_MAX_KEYS ((size_t)65536)
 #define MIN_BUCKETS      64u

@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bot/error.h"
+#include "bot/base/error.h"
 
 /* The interface. claim() records key and returns BOT_EOK when it has not
  * been seen within the store's retention, BOT_EDUPLICATE when it has, or

@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 #include "adapters/chat.h"
-#include "bot/error.h"
+#include "bot/base/error.h"
 
 /* Frames larger than this are refused (Slack payloads are far smaller). */
 #define SLACK_FRAME_MAX (512 * 1024)

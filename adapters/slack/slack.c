@@ -10,7 +10,7 @@
 #include "adapters/slack/blocks.h"
 #include "adapters/slack/envelope.h"
 #include "adapters/slack/webapi.h"
-#include "bot/log.h"
+#include "bot/base/log.h"
 
 #define DEFAULT_API_URL     "https://slack.com/api"
 #define DEFAULT_DEDUPE_TTL  (15u * 60u * 1000u)

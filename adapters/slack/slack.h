@@ -44,7 +44,7 @@
 #include "adapters/slack/dedupe.h"
 #include "adapters/slack/retry.h"
 #include "adapters/slack/socket.h"
-#include "bot/error.h"
+#include "bot/base/error.h"
 #include "bot/loop.h"
 
 struct slack_chat_opts {

@@ -32,8 +32,8 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "bot/log.h"
-#include "bot/url.h"
+#include "bot/base/log.h"
+#include "bot/base/url.h"
 
 #define PROTOCOL_NAME   "slack-socket-mode"
 #define VHOST_NAME      "slack-client"

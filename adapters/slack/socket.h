@@ -64,7 +64,7 @@
 #include "adapters/slack/envelope.h"
 #include "adapters/slack/retry.h"
 #include "adapters/slack/webapi.h"
-#include "bot/error.h"
+#include "bot/base/error.h"
 
 struct lws_context;
 struct slack_ws;

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bot/log.h"
+#include "bot/base/log.h"
 
 #define DEFAULT_TIMEOUT_MS      10000L
 #define DEFAULT_MAX_RATELIMITED 10u

@@ -44,7 +44,7 @@
 
 #include "adapters/http/http.h"
 #include "adapters/slack/retry.h"
-#include "bot/error.h"
+#include "bot/base/error.h"
 
 struct slack_api;
 struct slack_api_call;

@@ -15,8 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bot/gate.h"
-#include "bot/log.h"
+#include "bot/domain/gate.h"
+#include "bot/base/log.h"
 
 struct bench {
 	uv_loop_t loop;

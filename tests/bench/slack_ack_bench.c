@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #include "adapters/slack/slack.h"
-#include "bot/log.h"
+#include "bot/base/log.h"
 #include "bot/loop.h"
 #include "tests/fakes/fake_slack.h"
 

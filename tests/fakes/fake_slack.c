@@ -25,7 +25,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "bot/error.h"
+#include "bot/base/error.h"
 
 #define PING_PAYLOAD      "Ping from fake-1"
 #define RX_MAX            (1024 * 1024)  /* a client frame larger than this is refused (1009) */

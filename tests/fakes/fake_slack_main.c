@@ -28,8 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bot/error.h"
-#include "bot/log.h"
+#include "bot/base/error.h"
+#include "bot/base/log.h"
 #include "bot/loop.h"
 #include "tests/fakes/fake_slack.h"
 

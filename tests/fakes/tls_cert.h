@@ -9,7 +9,7 @@
 #ifndef TESTS_FAKES_TLS_CERT_H
 #define TESTS_FAKES_TLS_CERT_H
 
-#include "bot/error.h"
+#include "bot/base/error.h"
 
 struct fake_tls_cert {
 	char dir[256];

@@ -17,7 +17,7 @@
 
 #include "adapters/slack/blocks.h"
 #include "bot/app.h"
-#include "bot/log.h"
+#include "bot/base/log.h"
 #include "commands/commands.h"
 
 static const char config_yaml[] =

@@ -9,7 +9,7 @@
  * (to /dev/null) so the redacting printer runs too. */
 #include "fuzz.h"
 
-#include "bot/log.h"
+#include "bot/base/log.h"
 #include "config/config.h"
 
 static FILE *devnull;

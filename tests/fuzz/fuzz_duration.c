@@ -7,7 +7,7 @@
  * error always says what was wrong. */
 #include "fuzz.h"
 
-#include "bot/duration.h"
+#include "bot/base/duration.h"
 
 static void round_trip(uint64_t ms)
 {

@@ -38,10 +38,10 @@
 #include <string.h>
 
 #include "adapters/aws/cloud_aws.h"
-#include "bot/gate.h"
-#include "bot/log.h"
+#include "bot/domain/gate.h"
+#include "bot/base/log.h"
 #include "bot/loop.h"
-#include "bot/store.h"
+#include "bot/domain/store.h"
 
 #define TICK_MS 2
 #define MAX_GATES 4096

@@ -71,9 +71,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bot/audit.h"
-#include "bot/error.h"
-#include "bot/store.h"
+#include "bot/domain/audit.h"
+#include "bot/base/error.h"
+#include "bot/domain/store.h"
 #include "tests/fakes/ledger.h"
 #include "tests/fakes/moto.h"
 #include "tests/fakes/proc.h"

@@ -26,8 +26,8 @@
 
 #include "adapters/http/http.h"
 #include "adapters/slack/envelope.h"
-#include "bot/error.h"
-#include "bot/log.h"
+#include "bot/base/error.h"
+#include "bot/base/log.h"
 #include "bot/loop.h"
 #include "tests/fakes/fake_slack.h"
 

@@ -17,7 +17,7 @@
 
 #include "adapters/health/health.h"
 #include "adapters/http/http.h"
-#include "bot/log.h"
+#include "bot/base/log.h"
 #include "bot/loop.h"
 
 #define STEPS 5

@@ -37,8 +37,8 @@
 #include <unistd.h>
 
 #include "adapters/http/http.h"
-#include "bot/error.h"
-#include "bot/log.h"
+#include "bot/base/error.h"
+#include "bot/base/log.h"
 #include "bot/loop.h"
 #include "tests/fakes/tls_cert.h"
 

@@ -20,7 +20,7 @@
 
 #include "adapters/http/http.h"
 #include "adapters/slack/webapi.h"
-#include "bot/log.h"
+#include "bot/base/log.h"
 #include "tests/fakes/harness.h"
 
 #define APP_TOKEN "xapp-1-A0FAKE-apitest"

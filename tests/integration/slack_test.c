@@ -24,7 +24,7 @@
 
 #include "adapters/slack/envelope.h"
 #include "adapters/slack/slack.h"
-#include "bot/log.h"
+#include "bot/base/log.h"
 #include "tests/fakes/harness.h"
 #include "tests/fakes/logfmt.h"
 #include "tests/fakes/tls_cert.h"

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bot/audit.h"
-#include "bot/log.h"
+#include "bot/domain/audit.h"
+#include "bot/base/log.h"
 
 struct fixture {
 	char dir[64], path[128];

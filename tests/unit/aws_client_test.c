@@ -19,7 +19,7 @@
 
 #include "adapters/aws/client.h"
 #include "adapters/aws/creds.h"
-#include "bot/log.h"
+#include "bot/base/log.h"
 
 static void test_endpoints(void **state)
 {
@@ -245,7 +245,7 @@ static void test_create_errors(void **state)
 }
 
 /* http:// endpoints are for loopback hosts only, from every source, in the
- * words of the ws:// rule (bot/url.h). Refused at create, so no client
+ * words of the ws:// rule (bot/base/url.h). Refused at create, so no client
  * exists that could connect. */
 static void test_http_endpoints_loopback_only(void **state)
 {

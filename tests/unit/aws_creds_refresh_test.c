@@ -20,7 +20,7 @@
 
 #include "adapters/aws/creds.h"
 #include "adapters/http/http.h"
-#include "bot/log.h"
+#include "bot/base/log.h"
 #include "tests/fakes/fake_http.h"
 #include "tests/fakes/harness.h"
 

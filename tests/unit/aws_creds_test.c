@@ -16,7 +16,7 @@
 
 #include "adapters/aws/creds.h"
 #include "adapters/aws/ini.h"
-#include "bot/log.h"
+#include "bot/base/log.h"
 
 static void env_clean(void)
 {

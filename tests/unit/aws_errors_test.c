@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "adapters/aws/errors.h"
-#include "bot/error.h"
+#include "bot/base/error.h"
 
 static struct aws_err_parsed parse(const char *body, const struct aws_err_headers *h)
 {

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bot/card.h"
+#include "bot/domain/card.h"
 
 #define T0 1795000000000LL /* 2026-11-18T11:06:40Z */
 

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <stdbool.h>
 
-#include "bot/error.h"
+#include "bot/base/error.h"
 #include "commands/commands.h"
 
 static void test_table_sorted_and_complete(void **state)

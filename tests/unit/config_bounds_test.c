@@ -14,8 +14,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "bot/dbuf.h"
-#include "bot/error.h"
+#include "bot/base/dbuf.h"
+#include "bot/base/error.h"
 #include "config/config.h"
 #include "tests/unit/config_gen.h"
 

@@ -1,6 +1,6 @@
 /* config_gen.c - see config_gen.h. */
 #include "tests/unit/config_gen.h"
-#include "bot/dbuf.h"
+#include "bot/base/dbuf.h"
 
 #include <stdio.h>
 

@@ -13,8 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bot/error.h"
-#include "bot/log.h"
+#include "bot/base/error.h"
+#include "bot/base/log.h"
 #include "config/config.h"
 
 #define MIN_MS (60ULL * 1000)
@@ -856,7 +856,7 @@ static void test_api_url_env_override(void **state)
 }
 
 /* http:// is for loopback hosts only, in the file and in SLACK_API_URL, in
- * the words of the ws:// rule (bot/url.h): tokens and signed requests would
+ * the words of the ws:// rule (bot/base/url.h): tokens and signed requests would
  * otherwise cross the network in clear text. */
 static void test_http_refused_off_loopback(void **state)
 {

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bot/dbuf.h"
+#include "bot/base/dbuf.h"
 
 static void test_append_and_take(void **state)
 {

@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bot/duration.h"
-#include "bot/error.h"
+#include "bot/base/duration.h"
+#include "bot/base/error.h"
 
 #define SEC 1000ULL
 #define MIN (60 * SEC)

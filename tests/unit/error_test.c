@@ -6,7 +6,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "bot/error.h"
+#include "bot/base/error.h"
 
 static void test_names_and_messages(void **state)
 {

@@ -6,7 +6,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "bot/findings.h"
+#include "bot/domain/findings.h"
 
 static double hot_cpu[30], cool_cpu[30], times[30], mem[30];
 

@@ -14,9 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bot/audit.h"
-#include "bot/gate.h"
-#include "bot/log.h"
+#include "bot/domain/audit.h"
+#include "bot/domain/gate.h"
+#include "bot/base/log.h"
 
 /* ---- fake cloud -------------------------------------------------------- */
 

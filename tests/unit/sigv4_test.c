@@ -29,7 +29,7 @@
 #include <time.h>
 
 #include "adapters/aws/sigv4.h"
-#include "bot/log.h"
+#include "bot/base/log.h"
 
 /* The suite, one X() per case directory under tests/data/sigv4/. */
 #define SIGV4_VECTORS(X)                         \

@@ -11,7 +11,7 @@
 
 #include "adapters/chat.h"
 #include "adapters/slack/blocks.h"
-#include "bot/error.h"
+#include "bot/base/error.h"
 
 #define ELL SLACK_BLOCKS_ELLIPSIS
 

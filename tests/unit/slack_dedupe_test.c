@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "adapters/slack/dedupe.h"
-#include "bot/log.h"
+#include "bot/base/log.h"
 
 #define TTL (10 * 60 * 1000u)
 

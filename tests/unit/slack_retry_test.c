@@ -7,7 +7,7 @@
 #include <cmocka.h>
 
 #include "adapters/slack/retry.h"
-#include "bot/error.h"
+#include "bot/base/error.h"
 
 static const uint32_t steps[] = { 100, 200, 400 };
 

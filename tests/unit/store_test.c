@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bot/store.h"
+#include "bot/domain/store.h"
 
 struct fixture {
 	char dir[64];

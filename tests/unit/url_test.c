@@ -1,4 +1,4 @@
-/* Tests for bot/url: the one rule for http:// and ws:// (loopback hosts
+/* Tests for bot/base/url: the one rule for http:// and ws:// (loopback hosts
  * only), with the host taken as curl takes it. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "bot/error.h"
-#include "bot/url.h"
+#include "bot/base/error.h"
+#include "bot/base/url.h"
 
 static void test_loopback_hosts(void **state)
 {

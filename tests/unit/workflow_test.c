@@ -17,10 +17,10 @@
 #include <unistd.h>
 
 #include "bot/app.h"
-#include "bot/audit.h"
-#include "bot/card.h"
-#include "bot/log.h"
-#include "bot/store.h"
+#include "bot/domain/audit.h"
+#include "bot/domain/card.h"
+#include "bot/base/log.h"
+#include "bot/domain/store.h"
 
 #define MAX_MSG 256
 #define WAIT_MS 5000

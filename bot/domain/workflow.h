@@ -1,9 +1,9 @@
 /* workflow.h - the remediation workflow in chat: request -> approval card
  * -> gate -> scale -> recovery check, with the audit trail in a thread.
  *
- * The workflow is the gate engine's observer (bot/gate.h). It owns the
+ * The workflow is the gate engine's observer (bot/domain/gate.h). It owns the
  * engine and renders every committed transition to chat: the card (one
- * living message, bot/card.h) is updated at each state and a thread under
+ * living message, bot/domain/card.h) is updated at each state and a thread under
  * it gets one line per step - request, each click (accepted or refused),
  * reminders, the decision, the AWS call and its request id, the result and
  * the recovery check (running tasks reaching the target, CPU before and
@@ -32,8 +32,8 @@
 
 #include "adapters/chat.h"
 #include "adapters/cloud.h"
-#include "bot/error.h"
-#include "bot/store.h"
+#include "bot/base/error.h"
+#include "bot/domain/store.h"
 #include "config/config.h"
 
 struct workflow;

@@ -1,6 +1,6 @@
 /* url.c - one rule for URLs without TLS (see url.h). */
-#include "bot/url.h"
-#include "bot/error.h"
+#include "bot/base/url.h"
+#include "bot/base/error.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>

@@ -1,7 +1,7 @@
 /* log.c - logfmt lines with redaction (see log.h). */
-#include "bot/log.h"
-#include "bot/dbuf.h"
-#include "bot/error.h"
+#include "bot/base/log.h"
+#include "bot/base/dbuf.h"
+#include "bot/base/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bot/error.h"
+#include "bot/base/error.h"
 
 /* Big enough for any duration_format() output (UINT64_MAX ms is
  * "213503982334d14h25m51s615ms", 27 characters). */

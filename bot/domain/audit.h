@@ -16,8 +16,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "bot/error.h"
-#include "bot/store.h"
+#include "bot/base/error.h"
+#include "bot/domain/store.h"
 
 enum audit_format { AUDIT_JSONL = 0, AUDIT_CSV };
 

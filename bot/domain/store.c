@@ -1,6 +1,6 @@
 /* store.c - the gate store on SQLite (see store.h). */
-#include "bot/store.h"
-#include "bot/log.h"
+#include "bot/domain/store.h"
+#include "bot/base/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

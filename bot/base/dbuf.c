@@ -1,5 +1,5 @@
 /* dbuf.c - a growable byte buffer with a hard cap (see dbuf.h). */
-#include "bot/dbuf.h"
+#include "bot/base/dbuf.h"
 
 #include <stdarg.h>
 #include <stdio.h>

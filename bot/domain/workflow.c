@@ -1,10 +1,10 @@
 /* workflow.c - request -> card -> gate -> scale -> recovery (see workflow.h). */
-#include "bot/workflow.h"
-#include "bot/card.h"
-#include "bot/duration.h"
-#include "bot/findings.h"
-#include "bot/gate.h"
-#include "bot/log.h"
+#include "bot/domain/workflow.h"
+#include "bot/domain/card.h"
+#include "bot/base/duration.h"
+#include "bot/domain/findings.h"
+#include "bot/domain/gate.h"
+#include "bot/base/log.h"
 
 #include <inttypes.h>
 #include <jansson.h>

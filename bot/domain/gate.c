@@ -1,6 +1,6 @@
 /* gate.c - the approval gate engine (see gate.h). */
-#include "bot/gate.h"
-#include "bot/log.h"
+#include "bot/domain/gate.h"
+#include "bot/base/log.h"
 
 #include <inttypes.h>
 #include <jansson.h>

@@ -1,6 +1,6 @@
 /* card.c - the approval card (see card.h). */
-#include "bot/card.h"
-#include "bot/duration.h"
+#include "bot/domain/card.h"
+#include "bot/base/duration.h"
 
 #include <inttypes.h>
 #include <stdarg.h>

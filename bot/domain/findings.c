@@ -1,5 +1,5 @@
 /* findings.c - analysis and rendering of a service's state (see findings.h). */
-#include "bot/findings.h"
+#include "bot/domain/findings.h"
 #include "adapters/chat.h"
 
 #include <math.h>

@@ -1,5 +1,5 @@
 /* duration.c - parse and print time spans (see duration.h). */
-#include "bot/duration.h"
+#include "bot/base/duration.h"
 
 #include <ctype.h>
 #include <stdbool.h>

@@ -1,5 +1,5 @@
 /* error.c - messages and names for the error enum, from BOT_ERRNO_MAP. */
-#include "bot/error.h"
+#include "bot/base/error.h"
 
 #include <stdio.h>
 #include <string.h>

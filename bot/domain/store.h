@@ -34,7 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bot/error.h"
+#include "bot/base/error.h"
 
 /* The gate's states, one list for the enum, the stored text and the names
  * shown to people. (Defined here because the store is the lowest layer

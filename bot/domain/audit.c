@@ -1,6 +1,6 @@
 /* audit.c - audit log export and chain verification (see audit.h). */
-#include "bot/audit.h"
-#include "bot/duration.h"
+#include "bot/domain/audit.h"
+#include "bot/base/duration.h"
 #include "config/config.h"
 
 #include <getopt.h>

@@ -7,7 +7,7 @@
  *   APPROVED | APPROVED_BY_TIMER -> FAILED (stale: the service changed)
  *
  * Rules the engine enforces (and the tests check):
- *   - every transition is committed to the store (bot/store.h) before the
+ *   - every transition is committed to the store (bot/domain/store.h) before the
  *     observer hears of it or the cloud is called; the first commit out of
  *     PENDING is the decision, a later one changes nothing (deny wins when
  *     it commits first; so does the timer);
@@ -41,8 +41,8 @@
 #include <uv.h>
 
 #include "adapters/cloud.h"
-#include "bot/error.h"
-#include "bot/store.h"
+#include "bot/base/error.h"
+#include "bot/domain/store.h"
 
 struct gate_engine;
 
