@@ -189,10 +189,14 @@ static void dry_destroy(struct cloud *c)
 	struct dry *d = (struct dry *)c;
 	if (!d)
 		return;
-	/* Deliver what is still pending as cancelled, so no caller waits forever. */
+	/* Deliver what is still pending as cancelled (as the AWS backend does
+	 * at shutdown: ECANCELLED concludes nothing), so no caller waits
+	 * forever and no planned answer is taken for a result. */
 	while (d->pending) {
 		struct pending *p = d->pending;
 		uv_timer_stop(&p->timer);
+		p->err.code = BOT_ECANCELLED;
+		snprintf(p->err.message, sizeof p->err.message, "cancelled: the bot is stopping");
 		fire(&p->timer);
 	}
 	free(d);
