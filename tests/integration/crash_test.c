@@ -91,6 +91,7 @@
 #define SEND_DELAY_MS "8"    /* crash_child --send-delay-ms: EXECUTING committed, call not sent */
 #define MIN_HITS 3           /* kills that must land in PENDING, and in EXECUTING */
 #define IDLE_TIMEOUT_MS 5000
+#define START_TIMEOUT_MS 10000
 #define FINAL_TIMEOUT_MS 60000
 #define SCRIPT_TIMEOUT_MS 60000
 
@@ -410,6 +411,39 @@ static int allowance(int k)
 	return a < T.gates ? (int)a : T.gates;
 }
 
+/* How many lives said STARTED (recovery begun, the loop about to run). */
+static int started_lives(void)
+{
+	FILE *f = fopen(T.log, "r");
+	char line[256];
+	int n = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof line, f))
+		n += strcmp(line, "STARTED\n") == 0;
+	fclose(f);
+	return n;
+}
+
+/* Wait (bounded) until the life just spawned says STARTED, so that its
+ * kill delay counts from there: on a loaded machine start-up alone can
+ * outlast the whole kill window, and no kill would ever land past the
+ * re-check. false if the child ended first or took too long. */
+static bool wait_started(int before)
+{
+	long until = proc_now_ms() + START_TIMEOUT_MS;
+
+	while (proc_now_ms() < until) {
+		if (started_lives() > before)
+			return true;
+		if (waitpid(T.pid, NULL, WNOHANG) != 0)
+			return false;
+		proc_sleep_ms(1);
+	}
+	return false;
+}
+
 static void kill_loop(int hits[HIT_COUNT], int *exec_gates, long *life_ms)
 {
 	static bool in_exec[MAX_GATES + 1];
@@ -421,6 +455,10 @@ static void kill_loop(int hits[HIT_COUNT], int *exec_gates, long *life_ms)
 		bool hit[HIT_COUNT];
 		int st;
 
+		/* every other life: the delay counts from STARTED, not from
+		 * the spawn (start-up kills stay covered by the others) */
+		bool after_start = rnd() % 2;
+		int before_started = after_start ? started_lives() : 0;
 		snprintf(gates, sizeof gates, "%d", allowance(k));
 		char *argv[] = {T.child, "--db", T.db, "--gates", gates, "--cluster", CLUSTER,
 				"--post-ms", POST_MS, "--send-delay-ms", SEND_DELAY_MS, "--stay",
@@ -428,6 +466,10 @@ static void kill_loop(int hits[HIT_COUNT], int *exec_gates, long *life_ms)
 		long t0 = proc_now_ms();
 		T.pid = proc_spawn(argv, T.log, PROC_APPEND);
 		assert_true(T.pid > 0);
+		if (after_start && !wait_started(before_started)) {
+			print_tail(T.log);
+			fail_msg("crash: life %d did not say STARTED within %d ms", k, START_TIMEOUT_MS);
+		}
 		st = proc_wait(T.pid, wait, 2);
 		if (st != -1) {
 			T.pid = 0;
