@@ -477,28 +477,23 @@ static bool valid_user_id(const char *s)
  * text) when there is no such button; the line is then text for the bot. */
 static bool press_named(struct console *c, const char *label, const char *target, bool quiet)
 {
+	bool by_ref = target[0] == '#';
+	const char *what = by_ref ? "card" : "message";
 	struct kept_msg *k;
 	char *end = NULL;
 
-	if (target[0] == '#') {
+	if (by_ref) {
 		k = kept_find_ref(c, target);
-		if (!k && quiet)
-			return false;
-		if (!k) {
-			outf(c, "  no card %s with buttons\n", target);
-			return true;
-		}
 	} else {
 		unsigned long id = strtoul(target, &end, 10);
 		if (!isdigit((unsigned char)target[0]) || *end)
 			return false;
 		k = kept_find(c, id);
-		if (!k && quiet)
-			return false;
-		if (!k) {
-			outf(c, "  no message %lu with buttons\n", id);
-			return true;
-		}
+	}
+	if (!k) {
+		if (!quiet)
+			outf(c, "  no %s %s with buttons\n", what, target);
+		return !quiet;
 	}
 	for (size_t i = 0; i < k->n_buttons; i++) {
 		char lower[64];
@@ -522,11 +517,9 @@ static bool press_named(struct console *c, const char *label, const char *target
 	if (quiet)
 		return false;
 	if (k->n_buttons)
-		outf(c, "  %s %s has no \"%s\" button\n", k->ref && target[0] == '#' ? "card" : "message",
-		     target, label);
+		outf(c, "  %s %s has no \"%s\" button\n", what, target, label);
 	else
-		outf(c, "  %s %s has no buttons (any more)\n",
-		     k->ref && target[0] == '#' ? "card" : "message", target);
+		outf(c, "  %s %s has no buttons (any more)\n", what, target);
 	return true;
 }
 
