@@ -23,6 +23,7 @@
 #include "bot/base/log.h"
 #include "tests/fakes/fake_http.h"
 #include "tests/fakes/harness.h"
+#include "tests/unit/aws_env.h"
 
 #define REFRESHES 70
 #define WAIT_MS   10000
@@ -86,21 +87,6 @@ static enum fake_http_action container(void *ud, const struct fake_http_req *req
 	creds_json(e);
 	resp->body = e->json;
 	return FAKE_HTTP_RESPOND;
-}
-
-static void env_clean(void)
-{
-	static const char *const vars[] = {
-		"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-		"AWS_DEFAULT_PROFILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-		"AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-		"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_EC2_METADATA_SERVICE_ENDPOINT",
-	};
-	for (size_t i = 0; i < BOT_ARRAY_LEN(vars); i++)
-		unsetenv(vars[i]);
-	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
-	setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
-	setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
 }
 
 static bool redacted(const char *s)
@@ -179,7 +165,7 @@ static void rig_down(struct rig *r)
 	assert_int_equal(harness_destroy(&r->h), 0);
 	harness_log_release();
 	log_clear_secrets();
-	env_clean();
+	aws_env_clean();
 }
 
 static void test_imds_refreshes_forget_old_tokens(void **state)
@@ -188,7 +174,7 @@ static void test_imds_refreshes_forget_old_tokens(void **state)
 	char url[64];
 
 	(void)state;
-	env_clean();
+	aws_env_clean();
 	rig_up(&r, imds);
 	unsetenv("AWS_EC2_METADATA_DISABLED"); /* the fake on loopback, never a real one */
 	snprintf(url, sizeof url, "http://127.0.0.1:%d", fake_http_port(r.fake));
@@ -232,7 +218,7 @@ static void test_container_token_file_rotation(void **state)
 	char url[64], path[64], want[64];
 
 	(void)state;
-	env_clean();
+	aws_env_clean();
 	rig_up(&r, container);
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/credentials", fake_http_port(r.fake));
 	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", url, 1);

@@ -17,21 +17,7 @@
 #include "adapters/aws/creds.h"
 #include "adapters/aws/ini.h"
 #include "bot/base/log.h"
-
-static void env_clean(void)
-{
-	static const char *const vars[] = {
-		"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-		"AWS_DEFAULT_PROFILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-		"AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-		"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_EC2_METADATA_SERVICE_ENDPOINT",
-	};
-	for (size_t i = 0; i < BOT_ARRAY_LEN(vars); i++)
-		unsetenv(vars[i]);
-	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
-	setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
-	setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
-}
+#include "tests/unit/aws_env.h"
 
 static void test_ini(void **state)
 {
@@ -170,7 +156,7 @@ static void test_chain_order(void **state)
 	struct aws_creds_provider *p;
 	char cred[64], conf[64];
 	(void)state;
-	env_clean();
+	aws_env_clean();
 	/* Nothing at all (IMDS disabled): a startup error. */
 	create(NULL, BOT_ECONFIG);
 	/* IMDS is the last resort. */
@@ -252,7 +238,7 @@ static void test_chain_order(void **state)
 	aws_creds_destroy(p);
 	unlink(cred);
 	unlink(conf);
-	env_clean();
+	aws_env_clean();
 }
 
 int main(void)
