@@ -128,6 +128,11 @@ size_t card_decision(const struct store_gate *g, char *buf, size_t n)
 	return o;
 }
 
+void card_reason(const struct store_gate *g, char *buf, size_t n)
+{
+	snprintf(buf, n, "Reason: %s", g->reason && *g->reason ? g->reason : "none given");
+}
+
 static void render_what(struct card *c, const struct store_gate *g)
 {
 	size_t n = sizeof c->what, o = 0;
@@ -143,8 +148,7 @@ static void render_what(struct card *c, const struct store_gate *g)
 	    g->desired_at_request, g->target, g->force_new_deployment ? ", with a new deployment" : "");
 	/* as typed, in a plain-text block: a reason cannot fake a decision
 	 * line, a mention or a link */
-	snprintf(c->reason, sizeof c->reason, "Reason: %s",
-		 g->reason && *g->reason ? g->reason : "none given");
+	card_reason(g, c->reason, sizeof c->reason);
 }
 
 static void render_rule(struct card *c, const struct store_gate *g, const struct card_info *in)

@@ -53,6 +53,10 @@ struct card {
  * (the card's channel; NULL = g->channel). */
 void card_render(struct card *c, const struct store_gate *g, const struct card_info *info);
 
+/* "Reason: <what the requester typed>" (or "none given"), plain text for a
+ * CHAT_BLOCK_PLAIN block, into buf. */
+void card_reason(const struct store_gate *g, char *buf, size_t n);
+
 /* "<!date^E^{date_short_pretty} {time}|2026-12-01 08:39 UTC>" for wall ms t. */
 size_t card_date(int64_t t_ms, char *buf, size_t n);
 

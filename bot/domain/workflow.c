@@ -123,21 +123,28 @@ static void say_ephemeral(struct workflow *wf, const char *channel, const char *
 /* One line of the audit trail, in the thread under g's card. */
 static void say_thread(struct workflow *wf, const struct store_gate *g, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Post m in g's thread (none when the card was never delivered). */
+static void post_thread(struct workflow *wf, const struct store_gate *g, struct chat_message *m)
+{
+	if (!g->channel || !g->message_ts)
+		return; /* no card, no thread (undelivered) */
+	m->channel = g->channel;
+	m->thread_ts = g->message_ts;
+	int rc = chat_post(wf->chat, m, on_chat_result, (void *)"thread");
+	if (rc)
+		log_warn("workflow.chat", "what=thread gate=%" PRIu64 " error=%s", g->id,
+			 bot_err_name(rc));
+}
+
 static void say_thread(struct workflow *wf, const struct store_gate *g, const char *fmt, ...)
 {
 	char text[2500];
 	va_list ap;
 
-	if (!g->channel || !g->message_ts)
-		return; /* no card, no thread (undelivered) */
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
-	struct chat_message m = {.channel = g->channel, .thread_ts = g->message_ts, .text = text};
-	int rc = chat_post(wf->chat, &m, on_chat_result, (void *)"thread");
-	if (rc)
-		log_warn("workflow.chat", "what=thread gate=%" PRIu64 " error=%s", g->id,
-			 bot_err_name(rc));
+	post_thread(wf, g, &(struct chat_message){.text = text});
 }
 
 /* A thread line (mrkdwn) followed by what the requester typed, as plain
@@ -146,20 +153,12 @@ static void say_thread_reason(struct workflow *wf, const struct store_gate *g, c
 {
 	char reason[700];
 
-	if (!g->channel || !g->message_ts)
-		return;
-	snprintf(reason, sizeof reason, "Reason: %s",
-		 g->reason && *g->reason ? g->reason : "none given");
+	card_reason(g, reason, sizeof reason);
 	struct chat_block b[2] = {
 		{.type = CHAT_BLOCK_SECTION, .text = line},
 		{.type = CHAT_BLOCK_PLAIN, .text = reason},
 	};
-	struct chat_message m = {.channel = g->channel, .thread_ts = g->message_ts, .text = line,
-				 .blocks = b, .n_blocks = 2};
-	int rc = chat_post(wf->chat, &m, on_chat_result, (void *)"thread");
-	if (rc)
-		log_warn("workflow.chat", "what=thread gate=%" PRIu64 " error=%s", g->id,
-			 bot_err_name(rc));
+	post_thread(wf, g, &(struct chat_message){.text = line, .blocks = b, .n_blocks = 2});
 }
 
 static void update_card(struct workflow *wf, const struct store_gate *g, const char *reminder)
@@ -642,8 +641,7 @@ static void on_change(void *ud, const struct store_gate *g, enum gate_event ev, 
  * service no longer configured keeps its snapshot. */
 static bool still_allowed(void *ud, const struct store_gate *g, const char *user, bool cancel)
 {
-	struct workflow *wf = ud;
-	const struct config_service *svc = config_service_find(wf->cfg, g->service);
+	const struct config_service *svc = service_of(ud, g);
 
 	if (!svc)
 		return true;
