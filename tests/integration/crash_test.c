@@ -411,17 +411,24 @@ static int allowance(int k)
 	return a < T.gates ? (int)a : T.gates;
 }
 
-/* How many lives said STARTED (recovery begun, the loop about to run). */
+/* How many lives said STARTED (recovery begun, the loop about to run). The
+ * log only grows: each call reads what was added since the last one. */
 static int started_lives(void)
 {
+	static long off;
+	static int n;
 	FILE *f = fopen(T.log, "r");
 	char line[256];
-	int n = 0;
 
 	if (!f)
-		return 0;
-	while (fgets(line, sizeof line, f))
-		n += strcmp(line, "STARTED\n") == 0;
+		return n;
+	if (fseek(f, off, SEEK_SET) == 0) {
+		while (fgets(line, sizeof line, f))
+			if (strchr(line, '\n')) { /* whole lines only */
+				n += strcmp(line, "STARTED\n") == 0;
+				off = ftell(f);
+			}
+	}
 	fclose(f);
 	return n;
 }
