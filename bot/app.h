@@ -10,7 +10,7 @@
 #include "adapters/cloud.h"
 #include "adapters/health/health.h"
 #include "bot/base/error.h"
-#include "bot/domain/store.h"
+#include "adapters/store.h"
 #include "config/config.h"
 
 struct workflow;

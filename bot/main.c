@@ -9,11 +9,12 @@
 #include "adapters/health/health.h"
 #include "adapters/slack/slack.h"
 #include "bot/app.h"
-#include "bot/domain/audit.h"
+#include "bot/audit_cmd.h"
+#include "bot/store_open.h"
 #include "bot/iam_cmd.h"
 #include "bot/base/log.h"
 #include "bot/loop.h"
-#include "bot/domain/store.h"
+#include "adapters/store.h"
 #include "commands/commands.h"
 #include "build_config.h"
 #include "config/config.h"
@@ -334,8 +335,7 @@ static int run(struct bot *b)
 	rc = bot_loop_create(&b->loop, &err);
 	if (rc)
 		goto out;
-	struct store_opts so = {.path = b->cfg->store.path};
-	rc = store_open(&so, &b->store, &err);
+	rc = bot_store_open(b->cfg, NULL, false, &b->store, &err);
 	if (rc) {
 		char why[sizeof err.msg];
 		snprintf(why, sizeof why, "%s", err.msg);
@@ -391,7 +391,7 @@ static int run(struct bot *b)
 	}
 	log_info("start", "version=%s chat=%s services=%zu dry_run=%s store=%s", BOT_VERSION,
 		 b->chat->ops->name, b->cfg->n_services, b->o.dry_run ? "true" : "false",
-		 LOG_Q(store_path(b->store)));
+		 LOG_Q(store_where(b->store)));
 	rc = app_start(b->app, &err);
 	if (rc)
 		goto out; /* the loop still runs the shutdown below */

@@ -33,7 +33,8 @@
 	X(DUPLICATE, 19, "duplicate")                           \
 	X(TLS,       20, "TLS error")                           \
 	X(CORRUPT,   21, "data corrupt")                        \
-	X(DRYRUN,    22, "dry run: nothing was changed")
+	X(DRYRUN,    22, "dry run: nothing was changed")          \
+	X(BUSY,      23, "busy")
 
 enum bot_err {
 #define BOT_ERR_ENUM(name, num, msg) BOT_E##name = num,

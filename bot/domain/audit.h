@@ -1,14 +1,13 @@
 /* audit.h - export and verify the tamper-evident audit log of the store.
  *
  * Every audit event carries the SHA-256 of the previous one (prev_hash) and
- * its own hash over prev_hash and its canonical fields (store_audit_hash()),
+ * its own hash over prev_hash and its canonical fields (chain_hash(),
+ * bot/domain/chain.h),
  * so editing, inserting or deleting a row breaks the chain at that row.
  * Limitation: removing the newest events (truncating the tail) leaves a
  * valid shorter chain; compare the exported head hash with an earlier
  * export to detect that.
- *
- *   chatops-bot audit [--config FILE | --db PATH] [--since WHEN]
- *                     [--format jsonl|csv] [--verify]
+ * The command line around it is bot/audit_cmd.h.
  */
 #ifndef BOT_AUDIT_H
 #define BOT_AUDIT_H
@@ -17,7 +16,7 @@
 #include <stdio.h>
 
 #include "bot/base/error.h"
-#include "bot/domain/store.h"
+#include "adapters/store.h"
 
 enum audit_format { AUDIT_JSONL = 0, AUDIT_CSV };
 
@@ -37,9 +36,5 @@ int audit_verify(struct store *s, size_t *n, int64_t *bad_seq, struct bot_error 
  * duration back from now ("30m", "2h", "7d", "90s"). now_ms is the
  * reference for durations. 0 or BOT_EINVAL. */
 int audit_parse_since(const char *s, int64_t now_ms, int64_t *out);
-
-/* The `chatops-bot audit` subcommand: argv[0] is "audit". Returns the exit
- * status: 0 ok, 1 verification failed / store error, 2 usage. */
-int audit_main(int argc, char **argv);
 
 #endif

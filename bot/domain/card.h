@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "adapters/chat.h"
-#include "bot/domain/store.h"
+#include "adapters/store.h"
 
 /* Action ids of the card's buttons; the value is the gate id in decimal. */
 #define CARD_ACTION_APPROVE "gate.approve"

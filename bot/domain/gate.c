@@ -17,7 +17,8 @@
  * may still be on its way. Longer than one attempt's timeout (10 s). */
 #define DEFAULT_REISSUE_GUARD_MS (20u * 1000u)
 #define STORE_RETRY_MS 1000u
-#define SERVICE_WAIT_MS 50u
+/* A gate whose service another live gate holds asks again this often. */
+#define SERVICE_WAIT_MS 1000u
 #define LAST_MINUTE_MS (60u * 1000u)
 #define LAST_MINUTE_MIN_TIMER_MS (2u * 60u * 1000u)
 
@@ -33,7 +34,6 @@ struct gate {
 	bool dropped;             /* out of the map; freed at refs == 0 */
 	bool restarted;           /* found EXECUTING at recovery */
 	bool working;             /* a cloud call for it is in flight */
-	bool busy;                /* holds its service (re-check .. final) */
 };
 
 enum tkind {
@@ -78,8 +78,6 @@ struct gate_engine {
 	struct gate **slots;      /* open addressing, linear probing, by id */
 	size_t n_slots, n_live;
 	struct op *ops;
-	struct gate **busy;       /* gates between re-check and final, one per service */
-	size_t n_busy, cap_busy;
 	bool recovered, closing;
 };
 
@@ -104,6 +102,22 @@ static const char *const outcome_texts[] = {
 const char *gate_outcome_name(enum gate_outcome o)
 {
 	return (unsigned)o < BOT_ARRAY_LEN(outcome_names) ? outcome_names[o] : "?";
+}
+
+bool gate_transition_allowed(enum gate_state from, enum gate_state to)
+{
+	switch (from) {
+	case GATE_PENDING:
+		return to == GATE_APPROVED || to == GATE_APPROVED_BY_TIMER || to == GATE_DENIED ||
+		       to == GATE_CANCELLED || to == GATE_FAILED;
+	case GATE_APPROVED:
+	case GATE_APPROVED_BY_TIMER:
+		return to == GATE_EXECUTING || to == GATE_FAILED;
+	case GATE_EXECUTING:
+		return to == GATE_SUCCEEDED || to == GATE_FAILED;
+	default:
+		return false;
+	}
 }
 
 const char *gate_outcome_text(enum gate_outcome o)
@@ -238,66 +252,12 @@ static void put(struct gate *g)
 		gate_free(g);
 }
 
-/* ---- one action per service at a time ----------------------------------
- * From its re-check until it is final, an approved gate holds its service:
- * a second approved gate for the same service waits, then re-reads the
- * service (and finds it changed, if the first one scaled it). */
-
-static bool same_service(const struct gate *a, const struct gate *b)
-{
-	return strcmp(a->rec.cluster, b->rec.cluster) == 0 &&
-	       strcmp(a->rec.ecs_service, b->rec.ecs_service) == 0;
-}
-
-static bool busy_conflict(const struct gate_engine *e, const struct gate *g)
-{
-	for (size_t i = 0; i < e->n_busy; i++)
-		if (e->busy[i] != g && same_service(e->busy[i], g))
-			return true;
-	return false;
-}
-
-static int busy_add(struct gate_engine *e, struct gate *g)
-{
-	if (g->busy)
-		return BOT_EOK;
-	if (e->n_busy == e->cap_busy) {
-		size_t nc = e->cap_busy ? e->cap_busy * 2 : 8;
-		struct gate **nv = realloc(e->busy, nc * sizeof *nv);
-		if (!nv)
-			return BOT_ENOMEM;
-		e->busy = nv;
-		e->cap_busy = nc;
-	}
-	e->busy[e->n_busy++] = g;
-	g->busy = true;
-	hold(g);
-	return BOT_EOK;
-}
-
-/* Release the service; drops the busy list's reference, which is never the
- * last one (the map holds one until drop()). */
-static void busy_remove(struct gate_engine *e, struct gate *g)
-{
-	if (!g->busy)
-		return;
-	for (size_t i = 0; i < e->n_busy; i++) {
-		if (e->busy[i] == g) {
-			e->busy[i] = e->busy[--e->n_busy];
-			break;
-		}
-	}
-	g->busy = false;
-	g->refs--;
-}
-
 /* The gate is final: forget it (memory goes when the last holder lets go). */
 static void drop(struct gate_engine *e, struct gate *g)
 {
 	if (g->dropped)
 		return;
 	g->dropped = true;
-	busy_remove(e, g);
 	map_del(e, g->rec.id);
 	put(g);
 }
@@ -445,15 +405,31 @@ static void reload(struct gate_engine *e, struct gate *g)
 	g->rec = fresh;
 }
 
-/* Attempt a transition of g; *won tells whether it was this one. On a store
- * error the gate is left as it was and BOT_ESTORE... is returned. */
-static int change(struct gate_engine *e, struct gate *g, struct store_change *c, bool *won)
+/* Attempt a transition of g; *won tells whether it was this one, *busy
+ * (may be NULL) that its service is held by another gate (into EXECUTING).
+ * The edge is the domain's to judge (gate_transition_allowed); the store
+ * applies it only if the gate is still in c->from. On a store error the
+ * gate is left as it was and BOT_ESTORE... is returned. */
+static int change(struct gate_engine *e, struct gate *g, struct store_change *c, bool *won,
+		  bool *busy)
 {
 	struct bot_error err = {0};
+	enum store_result res = STORE_LOST;
 	int rc;
 
+	*won = false;
+	if (busy)
+		*busy = false;
 	c->gate_id = g->rec.id;
-	rc = store_gate_change(e->store, c, won, &err);
+	if (!gate_transition_allowed(c->from, c->to)) {
+		log_error("gate.store", "gate=%" PRIu64 " from=%s to=%s error=\"not a transition\"",
+			  g->rec.id, store_state_name(c->from), store_state_name(c->to));
+		return BOT_EINVAL;
+	}
+	rc = store_gate_change(e->store, c, &res, &err);
+	*won = res == STORE_DONE;
+	if (busy)
+		*busy = res == STORE_BUSY;
 	if (rc) {
 		log_error("gate.store", "gate=%" PRIu64 " from=%s to=%s error=%s", g->rec.id,
 			  store_state_name(c->from), store_state_name(c->to), LOG_Q(err.msg));
@@ -499,7 +475,7 @@ static void fail(struct gate_engine *e, struct gate *g, const char *actor, const
 	c.detail = detail;
 	if (g->rec.state == GATE_PENDING)
 		c.decision_detail = text;
-	if (change(e, g, &c, &won) != BOT_EOK) {
+	if (change(e, g, &c, &won, NULL) != BOT_EOK) {
 		resume_later(e, g);
 	} else if (won) {
 		log_warn("gate.failed", "gate=%" PRIu64 " result=%s", g->rec.id, kind);
@@ -528,7 +504,7 @@ static void decide_by_timer(struct gate_engine *e, struct gate *g, bool after_re
 	};
 	bool won = false;
 
-	if (change(e, g, &c, &won) != BOT_EOK)
+	if (change(e, g, &c, &won, NULL) != BOT_EOK)
 		resume_later(e, g);
 	else if (won) {
 		notify(e, &g->rec, GATE_EV_DECIDED, why);
@@ -620,15 +596,21 @@ static void execute(struct gate_engine *e, struct gate *g, int observed)
 		.detail = intent, .exec_intent = intent, .set_exec_from = true,
 		.exec_from = observed,
 	};
-	bool won = false;
+	bool won = false, busy = false;
 
 	if (!intent) {
 		resume_later(e, g);
 		return;
 	}
-	if (change(e, g, &c, &won) != BOT_EOK)
+	if (change(e, g, &c, &won, &busy) != BOT_EOK) {
 		resume_later(e, g);
-	else if (won) {
+	} else if (busy) {
+		/* another gate of this service is live (only possible for gates
+		 * opened before the store held services): wait, then re-read */
+		log_info("gate.waiting", "gate=%" PRIu64 " service=%s reason=\"another live gate "
+			 "holds it\"", g->rec.id, LOG_Q(g->rec.ecs_service));
+		tpush_in(e, SERVICE_WAIT_MS, g->rec.id, T_RESUME);
+	} else if (won) {
 		notify(e, &g->rec, GATE_EV_EXECUTING, intent);
 		call_scale(e, g);
 	}
@@ -691,14 +673,6 @@ static void proceed(struct gate_engine *e, struct gate *g)
 
 	if (g->working || (g->rec.state != GATE_APPROVED && g->rec.state != GATE_APPROVED_BY_TIMER))
 		return;
-	if (busy_conflict(e, g)) {
-		tpush_in(e, SERVICE_WAIT_MS, g->rec.id, T_RESUME);
-		return;
-	}
-	if (busy_add(e, g) != BOT_EOK) {
-		resume_later(e, g);
-		return;
-	}
 	op = op_new(e, g->rec.id, OP_RECHECK);
 	if (!op) {
 		resume_later(e, g);
@@ -733,7 +707,7 @@ static void succeed(struct gate_engine *e, struct gate *g, const char *request_i
 	};
 	bool won = false;
 
-	if (change(e, g, &c, &won) != BOT_EOK) {
+	if (change(e, g, &c, &won, NULL) != BOT_EOK) {
 		/* the outcome is known but not recorded: reconcile to record it */
 		tpush_in(e, STORE_RETRY_MS, g->rec.id, T_RECONCILE);
 	} else if (won) {
@@ -900,7 +874,6 @@ static void reconcile(struct gate_engine *e, struct gate *g, bool after_restart,
 
 	if (g->working || g->rec.state != GATE_EXECUTING)
 		return;
-	(void)busy_add(e, g); /* best effort: reconciling never waits */
 	op = op_new(e, g->rec.id, OP_RECONCILE);
 	if (!op) {
 		tpush_in(e, STORE_RETRY_MS, g->rec.id, T_RECONCILE);
@@ -1023,9 +996,6 @@ void gate_engine_destroy(struct gate_engine *e)
 			gate_free(e->slots[i]);
 	free(e->slots);
 	free(e->heap);
-	free(e->busy);
-	e->busy = NULL;
-	e->n_busy = 0;
 	e->slots = NULL;
 	e->heap = NULL;
 	e->n_slots = e->n_live = e->n_heap = 0;
@@ -1104,6 +1074,9 @@ static struct gate *gate_from_spec(const struct gate_spec *sp)
 	r->reason = dup_or(sp->reason, "", &oom);
 	r->channel = dup_or(sp->channel, NULL, &oom);
 	r->evidence = dup_or(sp->evidence, "", &oom);
+	r->action = dup_or(STORE_ACTION_SCALE, NULL, &oom);
+	r->params = jdump(json_pack("{s:i}", "target", sp->target));
+	oom = oom || !r->params;
 	r->target = sp->target;
 	r->desired_at_request = sp->current_desired;
 	r->timer_ms = sp->timer_ms;
@@ -1175,6 +1148,8 @@ int gate_request(struct gate_engine *e, const struct gate_spec *spec, uint64_t *
 {
 	struct gate *g = NULL;
 	struct op *op;
+	enum store_result res = STORE_LOST;
+	uint64_t holder = 0;
 	int rc;
 
 	if (id_out)
@@ -1185,7 +1160,13 @@ int gate_request(struct gate_engine *e, const struct gate_spec *spec, uint64_t *
 	g = gate_from_spec(spec);
 	if (!g)
 		return bot_error_set(err, BOT_ENOMEM, "gate: out of memory");
-	rc = store_gate_insert(e->store, &g->rec, err);
+	rc = store_gate_open(e->store, &g->rec, &res, &holder, err);
+	if (rc == BOT_EOK && res == STORE_BUSY) {
+		if (id_out)
+			*id_out = holder;
+		rc = bot_error_set(err, BOT_EBUSY, "%s already has an open request (#%" PRIu64 ")",
+				   spec->service, holder);
+	}
 	if (rc) {
 		gate_free(g);
 		return rc;
@@ -1231,24 +1212,6 @@ static void fill_result(struct gate_click_result *out, const struct store_gate *
 	out->min_approvals = r->min_approvals;
 }
 
-static int audit_click(struct gate_engine *e, uint64_t id, const char *user, const char *what,
-		       const char *event_id, const struct gate_where *where,
-		       const struct gate_click_result *out, struct bot_error *err)
-{
-	char *d = jdump(json_pack("{s:s, s:s*, s:s, s:i, s:i, s:s*, s:s*}", "vote", what,
-				  "event_id", event_id, "outcome", gate_outcome_name(out->outcome),
-				  "approvals", out->approvals, "min_approvals", out->min_approvals,
-				  "channel", where ? where->channel : NULL,
-				  "message_ts", where ? where->message_ts : NULL));
-	int rc;
-	if (!d)
-		return bot_error_set(err, BOT_ENOMEM, "gate: out of memory");
-	rc = store_audit_add(e->store, id, user, strcmp(what, "cancel") == 0 ? "cancel" : "click",
-			     d, err);
-	free(d);
-	return rc;
-}
-
 /* Get (or load) the in-memory gate for id after a committed decision. */
 static struct gate *live_gate(struct gate_engine *e, uint64_t id)
 {
@@ -1270,142 +1233,169 @@ static struct gate *live_gate(struct gate_engine *e, uint64_t id)
 
 enum action { ACT_APPROVE, ACT_DENY, ACT_CANCEL };
 
-/* The one decision path for clicks and cancels: every check and the
- * decision happen inside one write transaction. */
+/* How often a vote is judged again when the gate moved between the read
+ * and the conditional write (another click, the timer, another replica).
+ * Each round is one read and one atomic write; losing this many in a row
+ * means the gate is changing faster than people click. */
+#define VOTE_TRIES 8
+
 static bool on_card(const struct store_gate *g, const struct gate_where *w)
 {
 	return w && w->channel && w->message_ts && g->channel && g->message_ts &&
 	       strcmp(w->channel, g->channel) == 0 && strcmp(w->message_ts, g->message_ts) == 0;
 }
 
-/* where: for a click, the message it was made on; NULL for a cancel (a
- * command, not a button). */
+/* What a vote means for the gate as read (NULL: there is no such gate):
+ * the outcome, the state it moves to (PENDING: none) and whether it
+ * counts an approval. The rules of the gate, in one place. */
+struct verdict {
+	enum gate_outcome outcome;
+	enum gate_state to;
+	bool count;
+};
+
+static struct verdict judge(struct gate_engine *e, const struct store_gate *rec,
+			    const char *user, enum action act, const struct gate_where *where)
+{
+	struct verdict v = {.outcome = GATE_OUT_UNKNOWN_GATE, .to = GATE_PENDING};
+
+	if (!rec)
+		return v;
+	bool approver = has_user(rec->approvers, rec->n_approvers, user);
+	bool requester = strcmp(user, rec->requester) == 0;
+	bool allowed = !e->obs.still_allowed ||
+		       e->obs.still_allowed(e->obs.ud, rec, user, act == ACT_CANCEL);
+
+	if (act != ACT_CANCEL && !on_card(rec, where)) {
+		v.outcome = GATE_OUT_WRONG_CARD;
+	} else if (rec->state != GATE_PENDING) {
+		v.outcome = GATE_OUT_ALREADY_DECIDED;
+	} else if ((act == ACT_CANCEL ? approver || requester : approver) && !allowed) {
+		v.outcome = GATE_OUT_REVOKED;
+	} else if (act == ACT_CANCEL) {
+		v.outcome = approver || requester ? GATE_OUT_DECIDED_CANCELLED
+						  : GATE_OUT_NOT_APPROVER;
+		v.to = approver || requester ? GATE_CANCELLED : GATE_PENDING;
+	} else if (!approver) {
+		v.outcome = GATE_OUT_NOT_APPROVER;
+	} else if (act == ACT_DENY) {
+		v.outcome = GATE_OUT_DECIDED_DENIED;
+		v.to = GATE_DENIED;
+	} else if (requester && !rec->allow_self) {
+		v.outcome = GATE_OUT_SELF_APPROVAL;
+	} else if (has_user(rec->approved_by, rec->n_approved, user)) {
+		v.outcome = GATE_OUT_ALREADY_COUNTED;
+	} else {
+		v.count = true;
+		v.outcome = (int)rec->n_approved + 1 >= rec->min_approvals
+				    ? GATE_OUT_DECIDED_APPROVED : GATE_OUT_ACCEPTED_APPROVAL;
+		v.to = v.outcome == GATE_OUT_DECIDED_APPROVED ? GATE_APPROVED : GATE_PENDING;
+	}
+	return v;
+}
+
+/* "approved by UA, UB", "denied by UA", "cancelled by UA". */
+static void decided_by_text(const struct store_gate *rec, enum gate_state to, const char *user,
+			    char *by, size_t n)
+{
+	if (to == GATE_APPROVED) {
+		/* everyone counted, this click last */
+		size_t o = (size_t)snprintf(by, n, "approved by");
+		for (size_t i = 0; i < rec->n_approved && o < n; i++)
+			o += (size_t)snprintf(by + o, n - o, " %s,", rec->approved_by[i]);
+		if (o < n)
+			snprintf(by + o, n - o, " %s", user);
+	} else {
+		snprintf(by, n, "%s by %s", to == GATE_DENIED ? "denied" : "cancelled", user);
+	}
+}
+
+/* One round: judge the gate as read and write the vote, conditional on the
+ * gate still being as read. *res STORE_LOST: read again and judge again. */
+static int vote_once(struct gate_engine *e, uint64_t id, const char *user, enum action act,
+		     const char *event_id, const struct gate_where *where,
+		     struct gate_click_result *out, enum gate_state *to,
+		     enum store_result *res, struct bot_error *err)
+{
+	static const char *const what[] = {"approve", "deny", "cancel"};
+	struct store_gate rec = {0};
+	char by[200] = "";
+	char *click = NULL, *change_d = NULL;
+	bool missing;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	rc = store_gate_get(e->store, id, &rec, err);
+	missing = rc == BOT_ENOTFOUND;
+	if (rc && !missing)
+		goto out;
+	rc = BOT_EOK;
+	if (!missing)
+		fill_result(out, &rec);
+	struct verdict v = judge(e, missing ? NULL : &rec, user, act, where);
+	out->outcome = v.outcome;
+	if (v.count)
+		out->approvals++;
+	*to = v.to;
+	click = jdump(json_pack("{s:s, s:s*, s:s, s:i, s:i, s:s*, s:s*}", "vote", what[act],
+				"event_id", event_id, "outcome", gate_outcome_name(v.outcome),
+				"approvals", out->approvals, "min_approvals", out->min_approvals,
+				"channel", where ? where->channel : NULL,
+				"message_ts", where ? where->message_ts : NULL));
+	if (v.to != GATE_PENDING) {
+		decided_by_text(&rec, v.to, user, by, sizeof by);
+		change_d = jdump(json_pack("{s:s, s:s*, s:i, s:i}", "note", by, "event_id",
+					   event_id, "approvals", out->approvals,
+					   "min_approvals", rec.min_approvals));
+	}
+	if (!click || (v.to != GATE_PENDING && !change_d)) {
+		rc = bot_error_set(err, BOT_ENOMEM, "gate: out of memory");
+		goto out;
+	}
+	struct store_vote sv = {
+		.gate_id = id, .version = rec.version, .gate_missing = missing,
+		.event_id = event_id, .actor = user,
+		.kind = act == ACT_CANCEL ? "cancel" : "click", .detail = click,
+		.approve_user = v.count ? user : NULL, .to = v.to,
+		.decided_by = user, .decision_detail = by, .change_detail = change_d,
+	};
+	rc = store_gate_vote(e->store, &sv, res, err);
+out:
+	store_gate_clear(&rec);
+	free(click);
+	free(change_d);
+	return rc;
+}
+
+/* The one decision path for clicks and cancels: read, judge, and write the
+ * vote as one conditional step of the store (see store.h); a lost race is
+ * judged again on what the winner left. where: for a click, the message it
+ * was made on; NULL for a cancel (a command, not a button). */
 static int decide(struct gate_engine *e, uint64_t id, const char *user, enum action act,
 		  const char *event_id, const struct gate_where *where,
 		  struct gate_click_result *out, struct bot_error *err)
 {
-	static const char *const what[] = {"approve", "deny", "cancel"};
-	struct store_gate rec = {0};
+	enum store_result res = STORE_LOST;
 	enum gate_state to = GATE_PENDING;
-	bool seen = false;
-	int rc, count = 0;
+	int rc = BOT_EOK;
 
 	memset(out, 0, sizeof *out);
 	out->outcome = GATE_OUT_UNKNOWN_GATE;
 	if (!user || !user[0])
 		return bot_error_set(err, BOT_EINVAL, "gate: a click needs a user");
-	rc = store_begin(e->store, err);
-	if (rc)
-		return rc;
-	if (event_id && event_id[0]) {
-		rc = store_seen_event(e->store, event_id, &seen, err);
-		if (rc)
-			goto out;
-	}
-	rc = store_gate_get(e->store, id, &rec, err);
-	if (rc == BOT_ENOTFOUND) {
-		rc = BOT_EOK;
-		if (seen) {
-			out->outcome = GATE_OUT_DUPLICATE_EVENT;
-			goto out;
-		}
+	for (int i = 0; i < VOTE_TRIES && rc == BOT_EOK && res == STORE_LOST; i++)
+		rc = vote_once(e, id, user, act, event_id, where, out, &to, &res, err);
+	if (rc == BOT_EOK && res == STORE_LOST)
+		rc = bot_error_set(err, BOT_EBUSY, "gate #%" PRIu64 ": it changed under each of "
+				   "%d tries; nothing was recorded", id, VOTE_TRIES);
+	if (rc) {
+		memset(out, 0, sizeof *out);
 		out->outcome = GATE_OUT_UNKNOWN_GATE;
-		rc = audit_click(e, id, user, what[act], event_id, where, out, err);
-		goto out;
+		return rc;
 	}
-	if (rc)
-		goto out;
-	fill_result(out, &rec);
-	if (seen) {
+	if (res == STORE_DUPLICATE) {
 		out->outcome = GATE_OUT_DUPLICATE_EVENT; /* already audited the first time */
-		goto out;
-	}
-	bool approver = has_user(rec.approvers, rec.n_approvers, user);
-	bool requester = strcmp(user, rec.requester) == 0;
-	bool allowed = !e->obs.still_allowed ||
-		       e->obs.still_allowed(e->obs.ud, &rec, user, act == ACT_CANCEL);
-	if (act != ACT_CANCEL && !on_card(&rec, where)) {
-		out->outcome = GATE_OUT_WRONG_CARD;
-	} else if (rec.state != GATE_PENDING) {
-		out->outcome = GATE_OUT_ALREADY_DECIDED;
-	} else if ((act == ACT_CANCEL ? approver || requester : approver) && !allowed) {
-		out->outcome = GATE_OUT_REVOKED;
-	} else if (act == ACT_CANCEL) {
-		if (approver || requester) {
-			out->outcome = GATE_OUT_DECIDED_CANCELLED;
-			to = GATE_CANCELLED;
-		} else {
-			out->outcome = GATE_OUT_NOT_APPROVER;
-		}
-	} else if (!approver) {
-		out->outcome = GATE_OUT_NOT_APPROVER;
-	} else if (act == ACT_DENY) {
-		out->outcome = GATE_OUT_DECIDED_DENIED;
-		to = GATE_DENIED;
-	} else if (requester && !rec.allow_self) {
-		out->outcome = GATE_OUT_SELF_APPROVAL;
-	} else {
-		bool added = false;
-		rc = store_approval_add(e->store, id, user, &added, &count, err);
-		if (rc)
-			goto out;
-		out->approvals = count;
-		if (!added) {
-			out->outcome = GATE_OUT_ALREADY_COUNTED;
-		} else if (count >= rec.min_approvals) {
-			out->outcome = GATE_OUT_DECIDED_APPROVED;
-			to = GATE_APPROVED;
-		} else {
-			out->outcome = GATE_OUT_ACCEPTED_APPROVAL;
-		}
-	}
-	rc = audit_click(e, id, user, what[act], event_id, where, out, err);
-	if (rc || to == GATE_PENDING)
-		goto out;
-	{
-		char by[200] = "";
-		char *detail;
-		bool won = false;
-
-		if (to == GATE_APPROVED) {
-			/* everyone counted, this click last */
-			size_t o = (size_t)snprintf(by, sizeof by, "approved by");
-			for (size_t i = 0; i < rec.n_approved && o < sizeof by; i++)
-				o += (size_t)snprintf(by + o, sizeof by - o, " %s,", rec.approved_by[i]);
-			if (o < sizeof by)
-				snprintf(by + o, sizeof by - o, " %s", user);
-		} else {
-			snprintf(by, sizeof by, "%s by %s", to == GATE_DENIED ? "denied" : "cancelled",
-				 user);
-		}
-		detail = jdump(json_pack("{s:s, s:s*, s:i, s:i}", "note", by, "event_id", event_id,
-					 "approvals", count, "min_approvals", rec.min_approvals));
-		struct store_change c = {
-			.gate_id = id, .from = GATE_PENDING, .to = to, .actor = user,
-			.detail = detail, .decided_by = user, .decision_detail = by,
-		};
-		rc = detail ? store_gate_change(e->store, &c, &won, err)
-			    : bot_error_set(err, BOT_ENOMEM, "gate: out of memory");
-		free(detail);
-		/* we hold the write lock and saw PENDING: losing here means the
-		 * store is not what we think; refuse to pretend */
-		if (rc == BOT_EOK && !won)
-			rc = bot_error_set(err, BOT_ESTATE, "gate #%" PRIu64 ": decision lost "
-					   "inside its own transaction", id);
-	}
-out:
-	if (rc) {
-		store_rollback(e->store);
-		store_gate_clear(&rec);
-		memset(out, 0, sizeof *out);
-		out->outcome = GATE_OUT_UNKNOWN_GATE;
-		return rc;
-	}
-	rc = store_commit(e->store, err);
-	store_gate_clear(&rec);
-	if (rc) {
-		memset(out, 0, sizeof *out);
-		return rc;
+		return BOT_EOK;
 	}
 	/* committed: now tell, then act */
 	if (out->outcome == GATE_OUT_ACCEPTED_APPROVAL || to != GATE_PENDING) {

@@ -7,10 +7,16 @@
  *   APPROVED | APPROVED_BY_TIMER -> FAILED (stale: the service changed)
  *
  * Rules the engine enforces (and the tests check):
- *   - every transition is committed to the store (bot/domain/store.h) before the
- *     observer hears of it or the cloud is called; the first commit out of
- *     PENDING is the decision, a later one changes nothing (deny wins when
- *     it commits first; so does the timer);
+ *   - every transition is committed to the store (adapters/store.h) before
+ *     the observer hears of it or the cloud is called; the first commit out
+ *     of PENDING is the decision, a later one changes nothing (deny wins
+ *     when it commits first; so does the timer). A click is read, judged
+ *     here, and written as one conditional step of the store; if the gate
+ *     moved in between (another click, the timer, another process), it is
+ *     judged again on what the winner left;
+ *   - one live gate per ECS service, held from request to final state, and
+ *     so one action per service at a time: the store enforces it for every
+ *     process sharing it (gate_request says BOT_EBUSY);
  *   - the timer starts only when the request card was posted: deadline =
  *     delivered_at + timer_ms, stored as wall time; a failed post fails the
  *     gate closed, it never auto-approves;
@@ -42,7 +48,7 @@
 
 #include "adapters/cloud.h"
 #include "bot/base/error.h"
-#include "bot/domain/store.h"
+#include "adapters/store.h"
 
 struct gate_engine;
 
@@ -149,7 +155,9 @@ struct gate_spec {
 };
 
 /* Commit a new PENDING gate, then ask the observer to post it. The timer
- * does not run until the post is confirmed. BOT_EINVAL for a bad spec. */
+ * does not run until the post is confirmed. BOT_EINVAL for a bad spec;
+ * BOT_EBUSY when its ECS service already has a live gate (in any process
+ * on the same store): *id_out is then that gate's id. */
 int gate_request(struct gate_engine *e, const struct gate_spec *spec, uint64_t *id_out,
 		 struct bot_error *err);
 
@@ -177,6 +185,12 @@ enum gate_outcome {
 };
 
 const char *gate_outcome_name(enum gate_outcome o); /* "ALREADY_DECIDED" */
+
+/* Is from -> to an edge of the gate's state machine?
+ *   PENDING -> APPROVED | APPROVED_BY_TIMER | DENIED | CANCELLED | FAILED
+ *   APPROVED, APPROVED_BY_TIMER -> EXECUTING | FAILED
+ *   EXECUTING -> SUCCEEDED | FAILED */
+bool gate_transition_allowed(enum gate_state from, enum gate_state to);
 const char *gate_outcome_text(enum gate_outcome o); /* human sentence */
 
 struct gate_click_result {

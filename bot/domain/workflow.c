@@ -789,25 +789,6 @@ static void scale_stop(struct link *l)
 	(void)l; /* the cloud answers each call once; the last answer frees */
 }
 
-/* An open request for the same service, or 0. */
-static uint64_t open_request_for(struct workflow *wf, const char *service)
-{
-	struct store_gate *v = NULL;
-	size_t n = 0;
-	uint64_t id = 0;
-	struct bot_error err = {0};
-
-	if (store_gate_list(wf->store, GATE_LIVE_MASK, &v, &n, &err) != BOT_EOK) {
-		log_warn("workflow.scale", "error=%s", LOG_Q(err.msg));
-		return 0;
-	}
-	for (size_t i = 0; i < n && !id; i++)
-		if (v[i].service && strcmp(v[i].service, service) == 0)
-			id = v[i].id;
-	store_gate_array_free(v, n);
-	return id;
-}
-
 static void scale_refuse(struct workflow *wf, struct scale_op *op, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void scale_refuse(struct workflow *wf, struct scale_op *op, const char *fmt, ...)
@@ -829,7 +810,8 @@ static void scale_decide(struct workflow *wf, struct scale_op *op)
 	char es[300], ev[3000], msg[1100];
 	struct bot_error err = {0};
 	struct findings f;
-	uint64_t id, other;
+	uint64_t id = 0;
+	int rc;
 
 	esc(es, sizeof es, op->service);
 	if (!svc) {
@@ -869,12 +851,6 @@ static void scale_decide(struct workflow *wf, struct scale_op *op)
 			     op->target);
 		return;
 	}
-	other = open_request_for(wf, svc->name);
-	if (other) {
-		scale_refuse(wf, op, "*%s* already has an open request (#%" PRIu64 "); decide or "
-			     "cancel it first (`/gates cancel %" PRIu64 "`).", es, other, other);
-		return;
-	}
 	findings_analyse(op->svc, op->metrics, op->alarms, op->n_alarms, svc->max_desired, &f);
 	findings_render(svc->name, svc->cluster, op->svc, op->metrics, op->alarms, op->n_alarms, &f,
 			ev, sizeof ev);
@@ -895,7 +871,14 @@ static void scale_decide(struct workflow *wf, struct scale_op *op)
 		.channel = op->channel,
 		.evidence = ev,
 	};
-	if (gate_request(wf->engine, &spec, &id, &err) != BOT_EOK) {
+	rc = gate_request(wf->engine, &spec, &id, &err);
+	if (rc == BOT_EBUSY) {
+		/* the store holds each service for its one live gate */
+		scale_refuse(wf, op, "*%s* already has an open request (#%" PRIu64 "); decide or "
+			     "cancel it first (`/gates cancel %" PRIu64 "`).", es, id, id);
+		return;
+	}
+	if (rc) {
 		scale_refuse(wf, op, "Could not open the request for *%s*: %s. Nothing was requested.",
 			     es, err.msg);
 		return;

@@ -33,7 +33,7 @@
 #include "adapters/chat.h"
 #include "adapters/cloud.h"
 #include "bot/base/error.h"
-#include "bot/domain/store.h"
+#include "adapters/store.h"
 #include "config/config.h"
 
 struct workflow;

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "adapters/store/sqlite.h"
 #include "bot/domain/gate.h"
 #include "bot/base/log.h"
 
@@ -162,12 +163,12 @@ static void on_change(void *ud, const struct store_gate *g, enum gate_event ev, 
 static int start(void)
 {
 	struct bot_error err = {0};
-	struct store_opts so = {.path = B.path};
+	struct store_sqlite_opts so = {.path = B.path};
 	struct gate_engine_opts eo = {
 		.loop = &B.loop, .store = NULL, .cloud = &B.cloud,
 		.obs = {.post_request = post_now, .on_change = on_change},
 	};
-	if (store_open(&so, &B.store, &err) != BOT_EOK) {
+	if (store_sqlite_open(&so, &B.store, &err) != BOT_EOK) {
 		fprintf(stderr, "gate_bench: %s\n", err.msg);
 		return 1;
 	}

@@ -11,6 +11,7 @@
  * Checks beyond the sanitizers: every message the bot sends renders as
  * Block Kit (slack_blocks_build), and when the typed text is valid UTF-8
  * so is every message (escaping and cutting never split a character). */
+#include "adapters/store/sqlite.h"
 #include "fuzz.h"
 
 #include <uv.h>
@@ -197,7 +198,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	atexit(cleanup);
 	snprintf(path, sizeof path, "%s/s.db", dir);
 	chat.base.ops = &chat_ops;
-	if (uv_loop_init(&loop) || store_open(&(struct store_opts){.path = path}, &store, &err) ||
+	if (uv_loop_init(&loop) || store_sqlite_open(&(struct store_sqlite_opts){.path = path}, &store, &err) ||
 	    config_load_string("fuzz.yaml", config_yaml, 0, &cfg, &errs) ||
 	    app_create(&(struct app_opts){.loop = &loop, .cfg = cfg, .chat = &chat.base,
 					  .cloud = &cloud, .store = store}, &app, &err) ||

@@ -41,7 +41,8 @@
 #include "bot/domain/gate.h"
 #include "bot/base/log.h"
 #include "bot/loop.h"
-#include "bot/domain/store.h"
+#include "adapters/store.h"
+#include "adapters/store/sqlite.h"
 
 #define TICK_MS 2
 #define MAX_GATES 4096
@@ -423,7 +424,7 @@ int main(int argc, char **argv)
 	log_set_level(verbose ? BOT_LOG_INFO : BOT_LOG_WARN);
 	if (bot_loop_create(&c.loop, &err) != BOT_EOK)
 		goto fail;
-	if (store_open(&(struct store_opts){.path = db}, &c.store, &err) != BOT_EOK)
+	if (store_sqlite_open(&(struct store_sqlite_opts){.path = db}, &c.store, &err) != BOT_EOK)
 		goto fail;
 	if (cloud_aws_create(c.loop, &(struct cloud_aws_opts){.region = "us-east-1"}, &c.cloud,
 			     &err) != BOT_EOK)

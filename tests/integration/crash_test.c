@@ -73,7 +73,8 @@
 
 #include "bot/domain/audit.h"
 #include "bot/base/error.h"
-#include "bot/domain/store.h"
+#include "adapters/store.h"
+#include "adapters/store/sqlite.h"
 #include "tests/fakes/ledger.h"
 #include "tests/fakes/moto.h"
 #include "tests/fakes/proc.h"
@@ -327,7 +328,7 @@ static struct store *open_ro(void)
 {
 	struct store *s = NULL;
 	struct bot_error err = {0};
-	int rc = store_open(&(struct store_opts){.path = T.db, .read_only = true}, &s, &err);
+	int rc = store_sqlite_open(&(struct store_sqlite_opts){.path = T.db, .read_only = true}, &s, &err);
 
 	if (rc == BOT_ENOTFOUND)
 		return NULL; /* killed before the store was created */

@@ -38,7 +38,8 @@
 #include "bot/domain/audit.h"
 #include "bot/domain/card.h"
 #include "bot/base/log.h"
-#include "bot/domain/store.h"
+#include "adapters/store.h"
+#include "adapters/store/sqlite.h"
 #include "tests/fakes/harness.h"
 #include "tests/fakes/ledger.h"
 #include "tests/fakes/logfmt.h"
@@ -249,7 +250,7 @@ static void bot_up(struct e2e *t)
 		.secret_access_key = moto_key(moto, t->who, "SecretAccessKey"),
 	};
 
-	assert_int_equal(store_open(&(struct store_opts){.path = t->cfg->store.path}, &t->store, &err), 0);
+	assert_int_equal(store_sqlite_open(&(struct store_sqlite_opts){.path = t->cfg->store.path}, &t->store, &err), 0);
 	assert_int_equal(slack_chat_create(t->h.loop, &(struct slack_chat_opts){
 			.app_token = APP_TOKEN, .bot_token = BOT_TOKEN,
 			.api_url = fake_slack_api_url(t->h.fs),

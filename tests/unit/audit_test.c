@@ -14,7 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "adapters/store/sqlite.h"
+#include "bot/audit_cmd.h"
 #include "bot/domain/audit.h"
+#include "bot/domain/chain.h"
 #include "bot/base/log.h"
 
 struct fixture {
@@ -36,7 +39,8 @@ static void history(struct fixture *f)
 {
 	struct bot_error err = {0};
 	struct store_gate g = {0};
-	bool won;
+	enum store_result won;
+	uint64_t holder;
 
 	g.service = "web";
 	g.cluster = "prod";
@@ -50,7 +54,7 @@ static void history(struct fixture *f)
 	g.n_approvers = 2;
 	g.min_approvals = 1;
 	g.evidence = "CPU 97%\nalarms: 3";
-	assert_int_equal(store_gate_insert(f->s, &g, &err), 0); /* seq 1 */
+	assert_int_equal(store_gate_open(f->s, &g, &won, &holder, &err), 0); /* seq 1 */
 	uint64_t id = g.id;
 	f->now += 1000;
 	assert_int_equal(store_audit_add(f->s, id, "UMALLORY", "click",
@@ -70,7 +74,7 @@ static void history(struct fixture *f)
 	assert_int_equal(store_gate_change(f->s, &c, &won, &err), 0); /* seq 5 */
 	f->now += 60000;
 	g.id = 0;
-	assert_int_equal(store_gate_insert(f->s, &g, &err), 0); /* seq 6 */
+	assert_int_equal(store_gate_open(f->s, &g, &won, &holder, &err), 0); /* seq 6 */
 	c = (struct store_change){.gate_id = g.id, .from = GATE_PENDING, .to = GATE_DENIED,
 				  .actor = "UBOB", .decided_by = "UBOB"};
 	assert_int_equal(store_gate_change(f->s, &c, &won, &err), 0); /* seq 7 */
@@ -87,8 +91,8 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->path, sizeof f->path, "%s/gates.db", f->dir);
 	f->now = 1764000000000; /* 2025-11-24T16:00:00Z */
-	struct store_opts o = {.path = f->path, .clock = fake_clock, .clock_ud = f};
-	assert_int_equal(store_open(&o, &f->s, &err), 0);
+	struct store_sqlite_opts o = {.path = f->path, .clock = fake_clock, .clock_ud = f};
+	assert_int_equal(store_sqlite_open(&o, &f->s, &err), 0);
 	history(f);
 	*state = f;
 	return 0;
@@ -144,7 +148,7 @@ static void test_export_jsonl(void **state)
 	assert_int_equal(n, 7);
 
 	int lines = 0;
-	char prev_hash[65] = STORE_GENESIS_HASH;
+	char prev_hash[65] = CHAIN_GENESIS;
 	for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
 		json_error_t je;
 		json_t *o = json_loads(line, 0, &je);
@@ -244,7 +248,7 @@ static void test_verify_detects_rehashed_edit(void **state)
 		.detail = (const char *)sqlite3_column_text(st, 6),
 		.prev_hash = (const char *)sqlite3_column_text(st, 7),
 	};
-	assert_int_equal(store_audit_hash(&r, hash), 0);
+	assert_int_equal(chain_hash(&r, hash), 0);
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	snprintf(sql, sizeof sql, "UPDATE audit SET actor = 'UMALLORY', hash = '%s' WHERE seq = 4",
@@ -275,8 +279,8 @@ static void test_appends_continue_chain(void **state)
 	size_t n = 0;
 	/* reopen: the chain continues from the stored tail */
 	store_close(f->s);
-	struct store_opts o = {.path = f->path, .clock = fake_clock, .clock_ud = f};
-	assert_int_equal(store_open(&o, &f->s, &err), 0);
+	struct store_sqlite_opts o = {.path = f->path, .clock = fake_clock, .clock_ud = f};
+	assert_int_equal(store_sqlite_open(&o, &f->s, &err), 0);
 	assert_int_equal(store_audit_add(f->s, 0, "system", "note", NULL, &err), 0);
 	assert_int_equal(audit_verify(f->s, &n, NULL, &err), 0);
 	assert_int_equal(n, 8);

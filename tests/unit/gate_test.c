@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "adapters/store/sqlite.h"
 #include "bot/domain/audit.h"
 #include "bot/domain/gate.h"
 #include "bot/base/log.h"
@@ -334,8 +335,8 @@ static void on_prepare(uv_prepare_t *h)
 static void open_store(struct fixture *f)
 {
 	struct bot_error err = {0};
-	struct store_opts so = {.path = f->path, .clock = test_clock, .clock_ud = f};
-	assert_int_equal(store_open(&so, &f->store, &err), 0);
+	struct store_sqlite_opts so = {.path = f->path, .clock = test_clock, .clock_ud = f};
+	assert_int_equal(store_sqlite_open(&so, &f->store, &err), 0);
 }
 
 static void start_engine(struct fixture *f)
@@ -786,8 +787,9 @@ static void test_unauthorized_and_self_refused(void **state)
 			 GATE_OUT_UNKNOWN_GATE);
 	assert_int_equal(count_audit(f, "detail LIKE '%UNKNOWN_GATE%'"), 1);
 
-	/* allowed by configuration */
+	/* allowed by configuration (another service: web-svc is still held) */
 	s.allow_self = true;
+	s.ecs_service = "web-svc-2";
 	uint64_t id2 = request_spec_delivered(f, &s);
 	assert_int_equal(click(f, id2, "UREQ", GATE_VOTE_APPROVE, NULL, &r),
 			 GATE_OUT_DECIDED_APPROVED);
@@ -1132,7 +1134,9 @@ static void test_restart_expired_resolved(void **state)
 	struct fixture *f = *state;
 	struct gate_recover_stats st;
 	uint64_t id = request_delivered(f, 60000);
-	uint64_t id2 = request_delivered(f, 600000);
+	struct gate_spec s2 = spec(600000);
+	s2.ecs_service = "web-svc-2";
+	uint64_t id2 = request_spec_delivered(f, &s2);
 
 	f->offset += 120000; /* down for two minutes: the first deadline passed */
 	restart(f, &st);
@@ -1285,22 +1289,54 @@ static void test_sync_delivery_and_many(void **state)
 	struct fixture *f = *state;
 	f->mode = DELIVER_SYNC;
 	uint64_t ids[50];
+	char names[50][16];
 	for (int i = 0; i < 50; i++) {
 		struct gate_spec s = spec((uint64_t)(20 + i * 3));
+		snprintf(names[i], sizeof names[i], "web-svc-%d", i);
+		s.ecs_service = names[i];
 		ids[i] = request(f, &s);
 	}
 	assert_int_equal(gate_engine_live(f->eng), 50);
 	for (int i = 0; i < 50; i++)
 		assert_true(wait_final(f, ids[i], 3000));
 	run_for(f, 20);
-	/* one action per service at a time: the first one scaled, the rest
-	 * re-read the service after it and found it already at 5 */
-	assert_int_equal(stored_state(f, ids[0]), GATE_SUCCEEDED);
-	for (int i = 1; i < 50; i++)
-		assert_int_equal(stored_state(f, ids[i]), GATE_FAILED);
-	assert_int_equal(f->cloud.scale_calls, 1);
+	/* the fake cloud is one service under 50 names: a gate that re-read it
+	 * after another one scaled it finds it changed (stale); every gate that
+	 * did not is one UpdateService */
+	int succeeded = 0;
+	for (int i = 0; i < 50; i++) {
+		enum gate_state st = stored_state(f, ids[i]);
+		assert_true(st == GATE_SUCCEEDED || st == GATE_FAILED);
+		succeeded += st == GATE_SUCCEEDED;
+	}
+	assert_true(succeeded >= 1);
+	assert_int_equal(f->cloud.scale_calls, succeeded);
 	assert_int_equal(gate_engine_live(f->eng), 0);
 	assert_int_equal(count_audit(f, "from_state='PENDING'"), 50);
+}
+
+/* One live gate per ECS service: a second request for it (under another
+ * name) is refused with the holder's id and nothing is posted; once the
+ * holder is final the service is free. */
+static void test_one_live_gate_per_service(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_click_result r;
+	struct bot_error err = {0};
+	uint64_t id = request_delivered(f, 60000), other = 0;
+	struct gate_spec s = spec(60000);
+	int posts = f->posts;
+
+	s.service = "web-alias";
+	assert_int_equal(gate_request(f->eng, &s, &other, &err), BOT_EBUSY);
+	assert_int_equal(other, id);
+	assert_non_null(strstr(err.msg, "already has an open request"));
+	assert_int_equal(f->posts, posts);
+	assert_int_equal(count_audit(f, "kind='requested'"), 1);
+	click(f, id, "UALICE", GATE_VOTE_DENY, NULL, &r);
+	assert_int_equal(stored_state(f, id), GATE_DENIED);
+	other = request(f, &s);
+	assert_true(other > id);
 }
 
 int main(void)
@@ -1337,6 +1373,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reminders_coalesced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_reminder_after_decision, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_delivery_and_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_live_gate_per_service, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

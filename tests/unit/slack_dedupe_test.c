@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "adapters/store/sqlite.h"
 #include "adapters/slack/dedupe.h"
 #include "bot/base/log.h"
 

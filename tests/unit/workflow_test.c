@@ -20,7 +20,8 @@
 #include "bot/domain/audit.h"
 #include "bot/domain/card.h"
 #include "bot/base/log.h"
-#include "bot/domain/store.h"
+#include "adapters/store.h"
+#include "adapters/store/sqlite.h"
 
 #define MAX_MSG 256
 #define WAIT_MS 5000
@@ -334,7 +335,7 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->path, sizeof f->path, "%s/s.db", f->dir);
 	assert_int_equal(uv_loop_init(&f->loop), 0);
-	assert_int_equal(store_open(&(struct store_opts){.path = f->path}, &f->store, &err), 0);
+	assert_int_equal(store_sqlite_open(&(struct store_sqlite_opts){.path = f->path}, &f->store, &err), 0);
 	assert_int_equal(config_load_string("test.yaml", config_yaml, 0, &f->cfg, &errs), 0);
 	config_errors_free(&errs);
 	f->chat.base.ops = &rec_ops;

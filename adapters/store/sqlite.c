@@ -1,12 +1,12 @@
-/* store.c - the gate store on SQLite (see store.h). */
-#include "bot/domain/store.h"
+/* sqlite.c - the gate store on SQLite (see sqlite.h and adapters/store.h). */
+#include "adapters/store/sqlite.h"
 #include "bot/base/log.h"
+#include "bot/domain/chain.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,54 +15,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DEFAULT_RETENTION_MS (15u * 60u * 1000u)
 #define DEFAULT_BUSY_MS 5000
 #define PURGE_EVERY_MS (60 * 1000)
-
-/* ---- states ------------------------------------------------------------ */
 
 static const char *const state_text[] = {
 #define GATE_STATE_TEXT(name, text) [GATE_##name] = text,
 	GATE_STATE_MAP(GATE_STATE_TEXT)
 #undef GATE_STATE_TEXT
 };
-
-const char *store_state_name(enum gate_state s)
-{
-	return (unsigned)s < GATE_STATE_COUNT ? state_text[s] : "?";
-}
-
-int store_state_parse(const char *text, enum gate_state *out)
-{
-	for (unsigned i = 0; text && i < GATE_STATE_COUNT; i++) {
-		if (strcmp(text, state_text[i]) == 0) {
-			*out = (enum gate_state)i;
-			return BOT_EOK;
-		}
-	}
-	return BOT_EPARSE;
-}
-
-bool store_state_final(enum gate_state s)
-{
-	return s == GATE_DENIED || s == GATE_CANCELLED || s == GATE_SUCCEEDED || s == GATE_FAILED;
-}
-
-bool store_transition_allowed(enum gate_state from, enum gate_state to)
-{
-	switch (from) {
-	case GATE_PENDING:
-		return to == GATE_APPROVED || to == GATE_APPROVED_BY_TIMER || to == GATE_DENIED ||
-		       to == GATE_CANCELLED || to == GATE_FAILED;
-	case GATE_APPROVED:
-	case GATE_APPROVED_BY_TIMER:
-		return to == GATE_EXECUTING || to == GATE_FAILED;
-	case GATE_EXECUTING:
-		return to == GATE_SUCCEEDED || to == GATE_FAILED;
-	default:
-		return false;
-	}
-}
 
 /* ---- schema ------------------------------------------------------------ */
 
@@ -135,6 +95,25 @@ static const struct migration {
 	 " at INTEGER NOT NULL"
 	 ") WITHOUT ROWID;"
 	 "CREATE INDEX processed_at ON processed_ids(at);"},
+	/* v2: the store owns its invariants. A gate names its action and
+	 * parameters; a version orders the writes to it (votes are conditional
+	 * on it); service_locks holds each ECS service for its one live gate
+	 * (filled from the live gates, the oldest first, so a store from v1
+	 * keeps working). */
+	{2,
+	 "ALTER TABLE gates ADD COLUMN action TEXT NOT NULL DEFAULT 'scale';"
+	 "ALTER TABLE gates ADD COLUMN params TEXT NOT NULL DEFAULT '{}';"
+	 "ALTER TABLE gates ADD COLUMN version INTEGER NOT NULL DEFAULT 1;"
+	 "CREATE TABLE service_locks ("
+	 " cluster TEXT NOT NULL,"
+	 " ecs_service TEXT NOT NULL,"
+	 " gate_id INTEGER NOT NULL,"
+	 " PRIMARY KEY (cluster, ecs_service)"
+	 ") WITHOUT ROWID;"
+	 "INSERT INTO service_locks (cluster, ecs_service, gate_id)"
+	 " SELECT cluster, ecs_service, MIN(id) FROM gates"
+	 " WHERE state IN ('PENDING','APPROVED','APPROVED_BY_TIMER','EXECUTING')"
+	 " GROUP BY cluster, ecs_service;"},
 };
 
 /* ---- prepared statements ---------------------------------------------- */
@@ -144,7 +123,8 @@ static const struct migration {
 	" timer_ms, approvers, min_approvals, allow_self, force_new_deployment, channel,"    \
 	" message_ts, evidence, created_at, delivered_at, deadline, state, decision,"        \
 	" decided_by, decided_at, decision_detail, exec_intent, exec_from, exec_started_at," \
-	" result_kind, result_detail, aws_code, aws_request_id, finished_at, updated_at"
+	" result_kind, result_detail, aws_code, aws_request_id, finished_at, updated_at,"  \
+	" action, params, version"
 
 enum q {
 	Q_BEGIN,
@@ -163,7 +143,11 @@ enum q {
 	Q_DELIVERED_ARM,
 	Q_CHANGE,
 	Q_APPROVAL_ADD,
-	Q_APPROVAL_COUNT,
+	Q_GATE_VERSION,
+	Q_BUMP,
+	Q_LOCK_HOLDER,
+	Q_LOCK_TAKE,
+	Q_LOCK_RELEASE,
 	Q_AUDIT_LAST,
 	Q_AUDIT_INSERT,
 	Q_AUDIT_SINCE,
@@ -182,21 +166,22 @@ static const char *const q_sql[Q_COUNT] = {
 	[Q_GATE_INSERT] =
 		"INSERT INTO gates (service, cluster, ecs_service, requester, target,"
 		" desired_at_request, reason, timer_ms, approvers, min_approvals, allow_self,"
-		" force_new_deployment, channel, evidence, created_at, state, updated_at)"
-		" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,'PENDING',?15)",
+		" force_new_deployment, channel, evidence, created_at, state, updated_at, action,"
+		" params, version)"
+		" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,'PENDING',?15,?16,?17,1)",
 	[Q_GATE_GET] = "SELECT " GATE_COLS " FROM gates WHERE id = ?1",
 	[Q_GATE_BY_STATE] = "SELECT " GATE_COLS " FROM gates WHERE state = ?1 ORDER BY id",
 	[Q_GATE_RECENT] = "SELECT " GATE_COLS " FROM gates ORDER BY id DESC LIMIT ?1",
 	[Q_GATE_COUNTS] = "SELECT state, COUNT(*) FROM gates GROUP BY state",
 	[Q_APPROVALS_OF] = "SELECT user FROM approvals WHERE gate_id = ?1 ORDER BY rowid",
 	[Q_DELIVERED_TS] =
-		"UPDATE gates SET channel = COALESCE(?2, channel), message_ts = ?3, updated_at = ?4"
-		" WHERE id = ?1 AND message_ts IS NULL",
+		"UPDATE gates SET channel = COALESCE(?2, channel), message_ts = ?3, updated_at = ?4,"
+		" version = version + 1 WHERE id = ?1 AND message_ts IS NULL",
 	[Q_DELIVERED_ARM] =
-		"UPDATE gates SET delivered_at = ?2, deadline = ?2 + timer_ms, updated_at = ?2"
-		" WHERE id = ?1 AND state = 'PENDING' AND deadline IS NULL",
+		"UPDATE gates SET delivered_at = ?2, deadline = ?2 + timer_ms, updated_at = ?2,"
+		" version = version + 1 WHERE id = ?1 AND state = 'PENDING' AND deadline IS NULL",
 	[Q_CHANGE] =
-		"UPDATE gates SET state = ?1, updated_at = ?2,"
+		"UPDATE gates SET state = ?1, updated_at = ?2, version = version + 1,"
 		" decision = COALESCE(?3, decision),"
 		" decided_by = COALESCE(?4, decided_by),"
 		" decided_at = COALESCE(?5, decided_at),"
@@ -211,7 +196,14 @@ static const char *const q_sql[Q_COUNT] = {
 		" finished_at = COALESCE(?14, finished_at)"
 		" WHERE id = ?15 AND state = ?16",
 	[Q_APPROVAL_ADD] = "INSERT OR IGNORE INTO approvals (gate_id, user, at) VALUES (?1, ?2, ?3)",
-	[Q_APPROVAL_COUNT] = "SELECT COUNT(*) FROM approvals WHERE gate_id = ?1",
+	[Q_GATE_VERSION] = "SELECT version, state FROM gates WHERE id = ?1",
+	[Q_BUMP] = "UPDATE gates SET version = version + 1, updated_at = ?2 WHERE id = ?1",
+	[Q_LOCK_HOLDER] =
+		"SELECT l.gate_id, g.state FROM service_locks l LEFT JOIN gates g ON g.id = l.gate_id"
+		" WHERE l.cluster = ?1 AND l.ecs_service = ?2",
+	[Q_LOCK_TAKE] =
+		"INSERT OR REPLACE INTO service_locks (cluster, ecs_service, gate_id) VALUES (?1,?2,?3)",
+	[Q_LOCK_RELEASE] = "DELETE FROM service_locks WHERE gate_id = ?1",
 	[Q_AUDIT_LAST] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
 	[Q_AUDIT_INSERT] =
 		"INSERT INTO audit (seq, gate_id, at, actor, kind, from_state, to_state, detail,"
@@ -219,47 +211,39 @@ static const char *const q_sql[Q_COUNT] = {
 	[Q_AUDIT_SINCE] =
 		"SELECT seq, gate_id, at, actor, kind, from_state, to_state, detail, prev_hash, hash"
 		" FROM audit WHERE at >= ?1 ORDER BY seq",
-	[Q_SEEN] = "INSERT OR IGNORE INTO processed_ids (id, at) VALUES (?1, ?2)",
+	/* a record older than the retention (?3) has expired: renew it */
+	[Q_SEEN] = "INSERT INTO processed_ids (id, at) VALUES (?1, ?2)"
+		   " ON CONFLICT (id) DO UPDATE SET at = excluded.at WHERE processed_ids.at < ?3",
 	[Q_PURGE] = "DELETE FROM processed_ids WHERE at < ?1",
 };
 
-struct store {
+struct sq {
+	struct store base; /* first: the interface's part */
 	sqlite3 *db;
 	char *path;
 	sqlite3_stmt *st[Q_COUNT];
 	int depth;              /* transaction nesting */
 	int version;
-	uint64_t retention_ms;
+	char *where;            /* "sqlite:<path>" */
 	int64_t last_purge;
-	store_clock_fn clock;
-	void *clock_ud;
 	bool read_only;
 };
 
-static int64_t real_clock(void *ud)
+#define SQ(b) ((struct sq *)(void *)(b))
+
+static const struct store_ops sqlite_ops;
+
+static int64_t now_ms(const struct sq *s)
 {
-	struct timespec ts;
-	(void)ud;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return store_now(&s->base);
 }
 
-int64_t store_now(const struct store *s)
+int store_sqlite_schema_version(const struct store *b)
 {
-	return s->clock(s->clock_ud);
+	return b && b->ops == &sqlite_ops ? SQ(b)->version : -1;
 }
 
-const char *store_path(const struct store *s)
-{
-	return s->path;
-}
-
-int store_schema_version(const struct store *s)
-{
-	return s->version;
-}
-
-static int db_err(struct store *s, struct bot_error *err, const char *what)
+static int db_err(struct sq *s, struct bot_error *err, const char *what)
 {
 	int code = sqlite3_errcode(s->db) & 0xff;
 	int bc = code == SQLITE_CORRUPT || code == SQLITE_NOTADB ? BOT_ECORRUPT : BOT_ESTORE;
@@ -267,7 +251,7 @@ static int db_err(struct store *s, struct bot_error *err, const char *what)
 }
 
 /* The cached statement for q, reset and unbound; NULL on prepare failure. */
-static sqlite3_stmt *stmt(struct store *s, enum q q, struct bot_error *err)
+static sqlite3_stmt *stmt(struct sq *s, enum q q, struct bot_error *err)
 {
 	sqlite3_stmt *st = s->st[q];
 	if (!st) {
@@ -298,7 +282,7 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v)
 }
 
 /* Run a statement that returns no rows. */
-static int exec_q(struct store *s, enum q q, struct bot_error *err)
+static int exec_q(struct sq *s, enum q q, struct bot_error *err)
 {
 	sqlite3_stmt *st = stmt(s, q, err);
 	int rc;
@@ -311,7 +295,9 @@ static int exec_q(struct store *s, enum q q, struct bot_error *err)
 
 /* ---- transactions ------------------------------------------------------ */
 
-int store_begin(struct store *s, struct bot_error *err)
+static void tx_rollback(struct sq *s);
+
+static int tx_begin(struct sq *s, struct bot_error *err)
 {
 	int rc;
 	if (s->read_only)
@@ -322,7 +308,7 @@ int store_begin(struct store *s, struct bot_error *err)
 	return rc;
 }
 
-int store_commit(struct store *s, struct bot_error *err)
+static int tx_commit(struct sq *s, struct bot_error *err)
 {
 	int rc;
 	if (s->depth <= 0)
@@ -330,14 +316,14 @@ int store_commit(struct store *s, struct bot_error *err)
 	rc = exec_q(s, s->depth > 1 ? Q_RELEASE : Q_COMMIT, err);
 	if (rc != BOT_EOK) {
 		/* a failed COMMIT leaves the transaction open: undo it */
-		store_rollback(s);
+		tx_rollback(s);
 		return rc;
 	}
 	s->depth--;
 	return BOT_EOK;
 }
 
-void store_rollback(struct store *s)
+static void tx_rollback(struct sq *s)
 {
 	if (s->depth <= 0)
 		return;
@@ -352,17 +338,17 @@ void store_rollback(struct store *s)
 }
 
 /* End a transaction opened by this module: commit when rc is 0. */
-static int finish(struct store *s, int rc, struct bot_error *err)
+static int finish(struct sq *s, int rc, struct bot_error *err)
 {
 	if (rc == BOT_EOK)
-		return store_commit(s, err);
-	store_rollback(s);
+		return tx_commit(s, err);
+	tx_rollback(s);
 	return rc;
 }
 
 /* ---- opening ----------------------------------------------------------- */
 
-static int pragma_int(struct store *s, const char *sql, int *out, struct bot_error *err)
+static int pragma_int(struct sq *s, const char *sql, int *out, struct bot_error *err)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = BOT_EOK;
@@ -376,7 +362,7 @@ static int pragma_int(struct store *s, const char *sql, int *out, struct bot_err
 	return rc;
 }
 
-static int exec_sql(struct store *s, const char *sql, struct bot_error *err)
+static int exec_sql(struct sq *s, const char *sql, struct bot_error *err)
 {
 	char *msg = NULL;
 	int rc = BOT_EOK;
@@ -389,7 +375,7 @@ static int exec_sql(struct store *s, const char *sql, struct bot_error *err)
 
 /* Read-only checks before anything is written: is it a database, is it
  * sound, is its schema one we know. */
-static int check_file(struct store *s, struct bot_error *err)
+static int check_file(struct sq *s, struct bot_error *err)
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
@@ -402,10 +388,10 @@ static int check_file(struct store *s, struct bot_error *err)
 				   s->path, sqlite3_errmsg(s->db));
 		goto out;
 	}
-	if (s->version > STORE_SCHEMA_VERSION) {
+	if (s->version > STORE_SQLITE_SCHEMA_VERSION) {
 		rc = bot_error_set(err, BOT_EVERSION,
 				   "database schema v%d is newer than this bot (v%d); refusing to "
-				   "touch it (%s)", s->version, STORE_SCHEMA_VERSION, s->path);
+				   "touch it (%s)", s->version, STORE_SQLITE_SCHEMA_VERSION, s->path);
 		goto out;
 	}
 	if (sqlite3_prepare_v2(s->db, "PRAGMA quick_check", -1, &st, NULL) != SQLITE_OK ||
@@ -430,7 +416,7 @@ out:
  * files, so a refused file is left exactly as it was, side files included.
  * *checked is false when this does not apply (new file, or a -wal exists:
  * then the normal connection checks). */
-static int precheck(struct store *s, bool *checked, struct bot_error *err)
+static int precheck(struct sq *s, bool *checked, struct bot_error *err)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	struct stat sb;
@@ -479,7 +465,7 @@ static int precheck(struct store *s, bool *checked, struct bot_error *err)
  * -wal and -shm files with the database file's mode, so those follow. An
  * existing file keeps its mode (the operator's choice). If the file cannot
  * be created here, SQLite cannot create it either, and says why. */
-static void create_private(const struct store *s)
+static void create_private(const struct sq *s)
 {
 	int fd;
 
@@ -490,7 +476,7 @@ static void create_private(const struct store *s)
 		close(fd);
 }
 
-static int migrate(struct store *s, struct bot_error *err)
+static int migrate(struct sq *s, struct bot_error *err)
 {
 	int rc = BOT_EOK;
 
@@ -528,7 +514,7 @@ static int migrate(struct store *s, struct bot_error *err)
 	return rc;
 }
 
-static int configure(struct store *s, struct bot_error *err)
+static int configure(struct sq *s, struct bot_error *err)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = BOT_EOK;
@@ -551,9 +537,33 @@ out:
 	return rc;
 }
 
-int store_open(const struct store_opts *o, struct store **out, struct bot_error *err)
+static void sq_close(struct store *b)
 {
-	struct store *s = NULL;
+	struct sq *s = SQ(b);
+
+	if (!s)
+		return;
+	while (s->depth > 0)
+		tx_rollback(s);
+	for (int i = 0; i < Q_COUNT; i++)
+		sqlite3_finalize(s->st[i]);
+	if (s->db && sqlite3_close(s->db) != SQLITE_OK)
+		log_error("store.close", "path=%s error=%s", LOG_Q(s->path),
+			  LOG_Q(sqlite3_errmsg(s->db)));
+	free(s->path);
+	free(s->where);
+	free(s);
+}
+
+static const char *sq_where(const struct store *b)
+{
+	return SQ(b)->where;
+}
+
+int store_sqlite_open(const struct store_sqlite_opts *o, struct store **out,
+		      struct bot_error *err)
+{
+	struct sq *s = NULL;
 	int flags, rc;
 	bool checked = false;
 
@@ -561,13 +571,13 @@ int store_open(const struct store_opts *o, struct store **out, struct bot_error 
 	if (!o || !o->path || !o->path[0])
 		return bot_error_set(err, BOT_EINVAL, "store: a path is required");
 	s = calloc(1, sizeof *s);
-	if (!s || !(s->path = strdup(o->path))) {
+	if (!s || !(s->path = strdup(o->path)) ||
+	    !(s->where = malloc(strlen(o->path) + sizeof "sqlite:"))) {
 		rc = bot_error_set(err, BOT_ENOMEM, "store: out of memory");
 		goto out;
 	}
-	s->retention_ms = o->dedup_retention_ms ? o->dedup_retention_ms : DEFAULT_RETENTION_MS;
-	s->clock = o->clock ? o->clock : real_clock;
-	s->clock_ud = o->clock_ud;
+	sprintf(s->where, "sqlite:%s", o->path);
+	store_init(&s->base, &sqlite_ops, o->clock, o->clock_ud, o->dedup_retention_ms);
 	s->read_only = o->read_only;
 	if (!o->read_only)
 		create_private(s);
@@ -587,10 +597,10 @@ int store_open(const struct store_opts *o, struct store **out, struct bot_error 
 	sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 	/* checked above: re-read only the version (cheap), else check now */
 	rc = checked ? pragma_int(s, "PRAGMA user_version", &s->version, err) : check_file(s, err);
-	if (rc == BOT_EOK && s->version > STORE_SCHEMA_VERSION)
+	if (rc == BOT_EOK && s->version > STORE_SQLITE_SCHEMA_VERSION)
 		rc = bot_error_set(err, BOT_EVERSION, "database schema v%d is newer than this bot "
 				   "(v%d); refusing to touch it (%s)", s->version,
-				   STORE_SCHEMA_VERSION, s->path);
+				   STORE_SQLITE_SCHEMA_VERSION, s->path);
 	if (rc)
 		goto out;
 	if (o->read_only) {
@@ -606,26 +616,12 @@ int store_open(const struct store_opts *o, struct store **out, struct bot_error 
 		sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
 out:
 	if (rc) {
-		store_close(s);
+		if (s)
+			sq_close(&s->base);
 		return rc;
 	}
-	*out = s;
+	*out = &s->base;
 	return BOT_EOK;
-}
-
-void store_close(struct store *s)
-{
-	if (!s)
-		return;
-	while (s->depth > 0)
-		store_rollback(s);
-	for (int i = 0; i < Q_COUNT; i++)
-		sqlite3_finalize(s->st[i]);
-	if (s->db && sqlite3_close(s->db) != SQLITE_OK)
-		log_error("store.close", "path=%s error=%s", LOG_Q(s->path),
-			  LOG_Q(sqlite3_errmsg(s->db)));
-	free(s->path);
-	free(s);
 }
 
 /* ---- gate rows --------------------------------------------------------- */
@@ -634,37 +630,6 @@ static void free_strv(char **v, size_t n)
 {
 	for (size_t i = 0; v && i < n; i++)
 		free(v[i]);
-	free(v);
-}
-
-void store_gate_clear(struct store_gate *g)
-{
-	if (!g)
-		return;
-	free(g->service);
-	free(g->cluster);
-	free(g->ecs_service);
-	free(g->requester);
-	free(g->reason);
-	free_strv(g->approvers, g->n_approvers);
-	free(g->channel);
-	free(g->message_ts);
-	free(g->evidence);
-	free(g->decided_by);
-	free(g->decision_detail);
-	free(g->exec_intent);
-	free(g->result_kind);
-	free(g->result_detail);
-	free(g->aws_code);
-	free(g->aws_request_id);
-	free_strv(g->approved_by, g->n_approved);
-	memset(g, 0, sizeof *g);
-}
-
-void store_gate_array_free(struct store_gate *v, size_t n)
-{
-	for (size_t i = 0; v && i < n; i++)
-		store_gate_clear(&v[i]);
 	free(v);
 }
 
@@ -728,7 +693,7 @@ out:
 	return rc;
 }
 
-static int load_approvals(struct store *s, struct store_gate *g, struct bot_error *err)
+static int load_approvals(struct sq *s, struct store_gate *g, struct bot_error *err)
 {
 	sqlite3_stmt *st = stmt(s, Q_APPROVALS_OF, err);
 	int rc = BOT_EOK, step;
@@ -769,7 +734,7 @@ static int64_t col_ms(sqlite3_stmt *st, int i)
 }
 
 /* Fill g from a row of GATE_COLS. */
-static int read_gate(struct store *s, sqlite3_stmt *st, struct store_gate *g,
+static int read_gate(struct sq *s, sqlite3_stmt *st, struct store_gate *g,
 		     struct bot_error *err)
 {
 	bool oom = false;
@@ -809,6 +774,9 @@ static int read_gate(struct store *s, sqlite3_stmt *st, struct store_gate *g,
 	g->aws_request_id = col_dup(st, 30, &oom);
 	g->finished_at = col_ms(st, 31);
 	g->updated_at = col_ms(st, 32);
+	g->action = col_dup(st, 33, &oom);
+	g->params = col_dup(st, 34, &oom);
+	g->version = (uint64_t)sqlite3_column_int64(st, 35);
 	if (oom || rc == BOT_ENOMEM) {
 		rc = bot_error_set(err, BOT_ENOMEM, "store: out of memory");
 		goto out;
@@ -828,12 +796,13 @@ out:
 	return rc;
 }
 
-int store_gate_get(struct store *s, uint64_t id, struct store_gate *out, struct bot_error *err)
+static int sq_gate_get(struct store *b, uint64_t id, struct store_gate *out,
+		       struct bot_error *err)
 {
+	struct sq *s = SQ(b);
 	sqlite3_stmt *st = stmt(s, Q_GATE_GET, err);
 	int rc, step;
 
-	store_gate_clear(out);
 	if (!st)
 		return BOT_ESTORE;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
@@ -848,18 +817,41 @@ int store_gate_get(struct store *s, uint64_t id, struct store_gate *out, struct 
 	return rc;
 }
 
-int store_gate_list(struct store *s, unsigned mask, struct store_gate **out, size_t *n,
-		    struct bot_error *err)
+/* Append the rows of st (GATE_COLS) to *v. */
+static int read_rows(struct sq *s, sqlite3_stmt *st, size_t limit, struct store_gate **v,
+		     size_t *len, size_t *cap, struct bot_error *err)
 {
+	int rc = BOT_EOK, step = SQLITE_DONE;
+
+	while (*len < limit && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*len == *cap) {
+			size_t nc = *cap ? *cap * 2 : 16;
+			struct store_gate *nv = realloc(*v, nc * sizeof *nv);
+			if (!nv)
+				return bot_error_set(err, BOT_ENOMEM, "store: out of memory");
+			*v = nv;
+			*cap = nc;
+		}
+		rc = read_gate(s, st, &(*v)[*len], err);
+		if (rc)
+			return rc;
+		(*len)++;
+	}
+	if (*len < limit && step != SQLITE_DONE)
+		rc = db_err(s, err, "list gates");
+	return rc;
+}
+
+static int sq_gate_list(struct store *b, unsigned mask, struct store_gate **out, size_t *n,
+			struct bot_error *err)
+{
+	struct sq *s = SQ(b);
 	struct store_gate *v = NULL;
 	size_t len = 0, cap = 0;
 	int rc = BOT_EOK;
 
-	*out = NULL;
-	*n = 0;
 	for (unsigned state = 0; state < GATE_STATE_COUNT && rc == BOT_EOK; state++) {
 		sqlite3_stmt *st;
-		int step;
 
 		if (!(mask & GATE_STATE_BIT(state)))
 			continue;
@@ -869,24 +861,7 @@ int store_gate_list(struct store *s, unsigned mask, struct store_gate **out, siz
 			break;
 		}
 		sqlite3_bind_text(st, 1, state_text[state], -1, SQLITE_STATIC);
-		while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-			if (len == cap) {
-				size_t nc = cap ? cap * 2 : 16;
-				struct store_gate *nv = realloc(v, nc * sizeof *nv);
-				if (!nv) {
-					rc = bot_error_set(err, BOT_ENOMEM, "store: out of memory");
-					break;
-				}
-				v = nv;
-				cap = nc;
-			}
-			rc = read_gate(s, st, &v[len], err);
-			if (rc)
-				break;
-			len++;
-		}
-		if (rc == BOT_EOK && step != SQLITE_DONE)
-			rc = db_err(s, err, "list gates");
+		rc = read_rows(s, st, SIZE_MAX, &v, &len, &cap, err);
 		done(st);
 	}
 	if (rc) {
@@ -898,37 +873,19 @@ int store_gate_list(struct store *s, unsigned mask, struct store_gate **out, siz
 	return BOT_EOK;
 }
 
-int store_gate_recent(struct store *s, size_t limit, struct store_gate **out, size_t *n,
-		      struct bot_error *err)
+static int sq_gate_recent(struct store *b, size_t limit, struct store_gate **out, size_t *n,
+			  struct bot_error *err)
 {
+	struct sq *s = SQ(b);
 	struct store_gate *v = NULL;
-	size_t len = 0;
-	sqlite3_stmt *st;
-	int rc = BOT_EOK, step = SQLITE_DONE;
+	size_t len = 0, cap = 0;
+	sqlite3_stmt *st = stmt(s, Q_GATE_RECENT, err);
+	int rc;
 
-	*out = NULL;
-	*n = 0;
-	if (limit == 0)
-		return BOT_EOK;
-	if (limit > 1000)
-		limit = 1000;
-	v = calloc(limit, sizeof *v);
-	if (!v)
-		return bot_error_set(err, BOT_ENOMEM, "store: out of memory");
-	st = stmt(s, Q_GATE_RECENT, err);
-	if (!st) {
-		free(v);
+	if (!st)
 		return BOT_ESTORE;
-	}
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)limit);
-	while (len < limit && (step = sqlite3_step(st)) == SQLITE_ROW) {
-		rc = read_gate(s, st, &v[len], err);
-		if (rc)
-			break;
-		len++;
-	}
-	if (rc == BOT_EOK && len < limit && step != SQLITE_DONE)
-		rc = db_err(s, err, "list recent gates");
+	rc = read_rows(s, st, limit, &v, &len, &cap, err);
 	done(st);
 	if (rc) {
 		store_gate_array_free(v, len);
@@ -939,12 +896,13 @@ int store_gate_recent(struct store *s, size_t limit, struct store_gate **out, si
 	return BOT_EOK;
 }
 
-int store_gate_counts(struct store *s, uint64_t counts[GATE_STATE_COUNT], struct bot_error *err)
+static int sq_gate_counts(struct store *b, uint64_t counts[GATE_STATE_COUNT],
+			  struct bot_error *err)
 {
+	struct sq *s = SQ(b);
 	sqlite3_stmt *st = stmt(s, Q_GATE_COUNTS, err);
-	int step;
+	int step, rc;
 
-	memset(counts, 0, sizeof(uint64_t) * GATE_STATE_COUNT);
 	if (!st)
 		return BOT_ESTORE;
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -952,78 +910,21 @@ int store_gate_counts(struct store *s, uint64_t counts[GATE_STATE_COUNT], struct
 		if (store_state_parse((const char *)sqlite3_column_text(st, 0), &gs) == BOT_EOK)
 			counts[gs] = (uint64_t)sqlite3_column_int64(st, 1);
 	}
-	int rc = step == SQLITE_DONE ? BOT_EOK : db_err(s, err, "count gates");
+	rc = step == SQLITE_DONE ? BOT_EOK : db_err(s, err, "count gates");
 	done(st);
 	return rc;
 }
 
 /* ---- audit chain ------------------------------------------------------- */
 
-static void hash_field(EVP_MD_CTX *ctx, const char *v)
-{
-	char len[32];
-	if (!v) {
-		EVP_DigestUpdate(ctx, "~;", 2);
-		return;
-	}
-	size_t n = strlen(v);
-	int k = snprintf(len, sizeof len, "%zu:", n);
-	EVP_DigestUpdate(ctx, len, (size_t)k);
-	EVP_DigestUpdate(ctx, v, n);
-	EVP_DigestUpdate(ctx, ";", 1);
-}
-
-static void hash_int(EVP_MD_CTX *ctx, int64_t v, bool null)
-{
-	char buf[32];
-	if (null) {
-		hash_field(ctx, NULL);
-		return;
-	}
-	snprintf(buf, sizeof buf, "%" PRId64, v);
-	hash_field(ctx, buf);
-}
-
-int store_audit_hash(const struct store_audit_row *r, char out[65])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	int rc = BOT_EOK;
-
-	out[0] = '\0';
-	if (!ctx)
-		return BOT_ENOMEM;
-	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-		rc = BOT_ENOMEM;
-		goto out;
-	}
-	hash_field(ctx, r->prev_hash);
-	hash_int(ctx, r->seq, false);
-	hash_int(ctx, (int64_t)r->gate_id, r->gate_id == 0);
-	hash_int(ctx, r->at, false);
-	hash_field(ctx, r->actor);
-	hash_field(ctx, r->kind);
-	hash_field(ctx, r->from_state);
-	hash_field(ctx, r->to_state);
-	hash_field(ctx, r->detail);
-	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32) {
-		rc = BOT_ENOMEM;
-		goto out;
-	}
-	for (unsigned i = 0; i < mdlen; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-out:
-	EVP_MD_CTX_free(ctx);
-	return rc;
-}
-
-/* Append one event; must run inside a transaction (the caller's). */
-static int audit_append(struct store *s, uint64_t gate_id, int64_t at, const char *actor,
+/* Append one event, sealed with the chain's hash; runs inside the
+ * caller's transaction (which holds the write lock, so the tail read here
+ * is the tail the event lands on). */
+static int audit_append(struct sq *s, uint64_t gate_id, int64_t at, const char *actor,
 			const char *kind, const char *from, const char *to, const char *detail,
 			struct bot_error *err)
 {
-	char prev[65] = STORE_GENESIS_HASH, hash[65];
+	char prev[65] = CHAIN_GENESIS, hash[65];
 	struct store_audit_row r = {0};
 	sqlite3_stmt *st = stmt(s, Q_AUDIT_LAST, err);
 	int rc = BOT_EOK, step;
@@ -1050,7 +951,7 @@ static int audit_append(struct store *s, uint64_t gate_id, int64_t at, const cha
 	r.to_state = to;
 	r.detail = detail ? detail : "{}";
 	r.prev_hash = prev;
-	if (store_audit_hash(&r, hash) != BOT_EOK)
+	if (chain_hash(&r, hash) != BOT_EOK)
 		return bot_error_set(err, BOT_ENOMEM, "store: cannot hash the audit event");
 	st = stmt(s, Q_AUDIT_INSERT, err);
 	if (!st)
@@ -1074,19 +975,21 @@ static int audit_append(struct store *s, uint64_t gate_id, int64_t at, const cha
 	return rc;
 }
 
-int store_audit_add(struct store *s, uint64_t gate_id, const char *actor, const char *kind,
-		    const char *detail, struct bot_error *err)
+static int sq_audit_add(struct store *b, uint64_t gate_id, const char *actor, const char *kind,
+			const char *detail, struct bot_error *err)
 {
-	int rc = store_begin(s, err);
+	struct sq *s = SQ(b);
+	int rc = tx_begin(s, err);
 	if (rc)
 		return rc;
-	rc = audit_append(s, gate_id, store_now(s), actor, kind, NULL, NULL, detail, err);
+	rc = audit_append(s, gate_id, now_ms(s), actor, kind, NULL, NULL, detail, err);
 	return finish(s, rc, err);
 }
 
-int store_audit_each(struct store *s, int64_t since_ms, store_audit_fn fn, void *ud,
-		     struct bot_error *err)
+static int sq_audit_each(struct store *b, int64_t since_ms, store_audit_fn fn, void *ud,
+			 struct bot_error *err)
 {
+	struct sq *s = SQ(b);
 	sqlite3_stmt *st = stmt(s, Q_AUDIT_SINCE, err);
 	int rc = BOT_EOK, step;
 
@@ -1116,51 +1019,102 @@ int store_audit_each(struct store *s, int64_t since_ms, store_audit_fn fn, void 
 	return rc;
 }
 
+/* ---- the service a live gate holds ------------------------------------- */
+
+/* Who holds (cluster, ecs_service): *holder 0 when nobody does, or when the
+ * holder is no longer live (then the lock is stale and free to take). */
+static int lock_holder(struct sq *s, const char *cluster, const char *ecs_service,
+		       uint64_t *holder, struct bot_error *err)
+{
+	sqlite3_stmt *st = stmt(s, Q_LOCK_HOLDER, err);
+	int rc = BOT_EOK, step;
+
+	*holder = 0;
+	if (!st)
+		return BOT_ESTORE;
+	bind_text(st, 1, cluster);
+	bind_text(st, 2, ecs_service);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		enum gate_state gs;
+		const char *state = (const char *)sqlite3_column_text(st, 1);
+		if (store_state_parse(state, &gs) == BOT_EOK && !store_state_final(gs))
+			*holder = (uint64_t)sqlite3_column_int64(st, 0);
+	} else if (step != SQLITE_DONE) {
+		rc = db_err(s, err, "service lock");
+	}
+	done(st);
+	return rc;
+}
+
+static int lock_run(struct sq *s, enum q q, const char *cluster, const char *ecs_service,
+		    uint64_t id, struct bot_error *err)
+{
+	sqlite3_stmt *st = stmt(s, q, err);
+	int rc = BOT_EOK;
+
+	if (!st)
+		return BOT_ESTORE;
+	if (q == Q_LOCK_TAKE) {
+		bind_text(st, 1, cluster);
+		bind_text(st, 2, ecs_service);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)id);
+	} else {
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	}
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_err(s, err, "service lock");
+	done(st);
+	return rc;
+}
+
+/* Take the service for gate id unless another live gate holds it. */
+static int lock_take(struct sq *s, const char *cluster, const char *ecs_service, uint64_t id,
+		     uint64_t *holder, struct bot_error *err)
+{
+	int rc = lock_holder(s, cluster, ecs_service, holder, err);
+	if (rc || *holder == id)
+		return rc;
+	if (*holder)
+		return BOT_EOK;
+	return lock_run(s, Q_LOCK_TAKE, cluster, ecs_service, id, err);
+}
+
 /* ---- writes ------------------------------------------------------------ */
 
 static json_t *request_detail(const struct store_gate *g)
 {
 	json_t *appr = json_array();
+	json_t *params = json_loads(g->params ? g->params : "{}", 0, NULL);
 	for (size_t i = 0; appr && i < g->n_approvers; i++)
 		json_array_append_new(appr, json_string(g->approvers[i]));
-	return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:I, s:o, s:i, s:b, s:b, s:s*, s:s}",
-			 "service", g->service, "cluster", g->cluster, "ecs_service",
-			 g->ecs_service, "requester", g->requester, "target", g->target,
-			 "desired_at_request", g->desired_at_request, "reason",
-			 g->reason ? g->reason : "", "timer_ms", (json_int_t)g->timer_ms,
-			 "approvers", appr ? appr : json_null(), "min_approvals",
-			 g->min_approvals, "allow_self", g->allow_self, "force_new_deployment",
-			 g->force_new_deployment, "channel", g->channel, "evidence",
-			 g->evidence ? g->evidence : "");
+	json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:I, s:o, s:i, s:b, s:b, s:s*,"
+			      " s:s}",
+			      "service", g->service, "cluster", g->cluster, "ecs_service",
+			      g->ecs_service, "requester", g->requester, "target", g->target,
+			      "desired_at_request", g->desired_at_request, "reason",
+			      g->reason ? g->reason : "", "timer_ms", (json_int_t)g->timer_ms,
+			      "approvers", appr ? appr : json_null(), "min_approvals",
+			      g->min_approvals, "allow_self", g->allow_self,
+			      "force_new_deployment", g->force_new_deployment, "channel",
+			      g->channel, "evidence", g->evidence ? g->evidence : "");
+	/* v1 events carried no action; scale keeps their shape */
+	if (d && g->action && strcmp(g->action, STORE_ACTION_SCALE) != 0) {
+		json_object_set_new(d, "action", json_string(g->action));
+		json_object_set(d, "params", params ? params : json_null());
+	}
+	json_decref(params);
+	return d;
 }
 
-int store_gate_insert(struct store *s, struct store_gate *g, struct bot_error *err)
+static int insert_gate(struct sq *s, struct store_gate *g, const char *approvers, int64_t now,
+		       struct bot_error *err)
 {
-	char *approvers = strv_to_json(g->approvers, g->n_approvers);
-	json_t *detail = request_detail(g);
-	char *detail_s = detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	sqlite3_stmt *st;
-	int64_t now = store_now(s);
-	int rc;
+	sqlite3_stmt *st = stmt(s, Q_GATE_INSERT, err);
+	int rc = BOT_EOK;
 
-	json_decref(detail);
-	if (!approvers || !detail_s) {
-		rc = bot_error_set(err, BOT_ENOMEM, "store: out of memory");
-		goto out;
-	}
-	if (!g->service || !g->cluster || !g->ecs_service || !g->requester) {
-		rc = bot_error_set(err, BOT_EINVAL, "store: a gate needs service, cluster, "
-				   "ecs_service and requester");
-		goto out;
-	}
-	rc = store_begin(s, err);
-	if (rc)
-		goto out;
-	st = stmt(s, Q_GATE_INSERT, err);
-	if (!st) {
-		rc = finish(s, BOT_ESTORE, err);
-		goto out;
-	}
+	if (!st)
+		return BOT_ESTORE;
 	bind_text(st, 1, g->service);
 	bind_text(st, 2, g->cluster);
 	bind_text(st, 3, g->ecs_service);
@@ -1176,16 +1130,56 @@ int store_gate_insert(struct store *s, struct store_gate *g, struct bot_error *e
 	bind_text(st, 13, g->channel);
 	bind_text(st, 14, g->evidence ? g->evidence : "");
 	sqlite3_bind_int64(st, 15, now);
+	bind_text(st, 16, g->action ? g->action : STORE_ACTION_SCALE);
+	bind_text(st, 17, g->params ? g->params : "{}");
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = db_err(s, err, "insert gate");
-	done(st);
-	if (rc == BOT_EOK) {
+	else
 		g->id = (uint64_t)sqlite3_last_insert_rowid(s->db);
+	done(st);
+	return rc;
+}
+
+static int sq_gate_open(struct store *b, struct store_gate *g, enum store_result *res,
+			uint64_t *holder, struct bot_error *err)
+{
+	struct sq *s = SQ(b);
+	char *approvers = strv_to_json(g->approvers, g->n_approvers);
+	json_t *detail = request_detail(g);
+	char *detail_s = detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	int64_t now = now_ms(s);
+	int rc;
+
+	json_decref(detail);
+	if (!approvers || !detail_s) {
+		rc = bot_error_set(err, BOT_ENOMEM, "store: out of memory");
+		goto out;
+	}
+	if (!g->service || !g->cluster || !g->ecs_service || !g->requester) {
+		rc = bot_error_set(err, BOT_EINVAL, "store: a gate needs service, cluster, "
+				   "ecs_service and requester");
+		goto out;
+	}
+	rc = tx_begin(s, err);
+	if (rc)
+		goto out;
+	rc = lock_holder(s, g->cluster, g->ecs_service, holder, err);
+	if (rc == BOT_EOK && *holder) {
+		*res = STORE_BUSY;
+		tx_rollback(s);
+		goto out;
+	}
+	if (rc == BOT_EOK)
+		rc = insert_gate(s, g, approvers, now, err);
+	if (rc == BOT_EOK)
+		rc = lock_run(s, Q_LOCK_TAKE, g->cluster, g->ecs_service, g->id, err);
+	if (rc == BOT_EOK)
 		rc = audit_append(s, g->id, now, g->requester, "requested", NULL, "PENDING",
 				  detail_s, err);
-	}
 	rc = finish(s, rc, err);
 	if (rc == BOT_EOK) {
+		*res = STORE_DONE;
+		g->version = 1;
 		g->created_at = g->updated_at = now;
 		g->state = GATE_PENDING;
 		g->decision = GATE_PENDING;
@@ -1196,16 +1190,16 @@ out:
 	return rc;
 }
 
-int store_gate_delivered(struct store *s, uint64_t id, const char *channel, const char *ts,
-			 bool *armed, struct bot_error *err)
+static int sq_gate_delivered(struct store *b, uint64_t id, const char *channel, const char *ts,
+			     bool *armed, struct bot_error *err)
 {
-	int64_t now = store_now(s);
+	struct sq *s = SQ(b);
+	int64_t now = now_ms(s);
 	sqlite3_stmt *st;
 	char *detail = NULL;
 	int rc, changed = 0;
 
-	*armed = false;
-	rc = store_begin(s, err);
+	rc = tx_begin(s, err);
 	if (rc)
 		return rc;
 	st = stmt(s, Q_DELIVERED_TS, err);
@@ -1264,24 +1258,18 @@ static char *lower_dup(const char *s)
 	return d;
 }
 
-int store_gate_change(struct store *s, const struct store_change *c, bool *won,
-		      struct bot_error *err)
+/* The conditional UPDATE of c and its audit event, inside the caller's
+ * transaction. *changed is false when the gate was not in c->from. */
+static int apply_change(struct sq *s, const struct store_change *c, int64_t now, bool *changed,
+			struct bot_error *err)
 {
-	int64_t now = store_now(s);
-	char *kind = NULL;
+	char *kind = c->kind ? strdup(c->kind) : lower_dup(store_state_name(c->to));
 	sqlite3_stmt *st;
-	int rc, changed = 0;
+	int rc = BOT_EOK;
 
-	*won = false;
-	if (!store_transition_allowed(c->from, c->to) || !c->actor)
-		return bot_error_set(err, BOT_EINVAL, "store: %s -> %s is not a gate transition",
-				     store_state_name(c->from), store_state_name(c->to));
-	kind = c->kind ? strdup(c->kind) : lower_dup(store_state_name(c->to));
+	*changed = false;
 	if (!kind)
 		return bot_error_set(err, BOT_ENOMEM, "store: out of memory");
-	rc = store_begin(s, err);
-	if (rc)
-		goto out_free;
 	st = stmt(s, Q_CHANGE, err);
 	if (!st) {
 		rc = BOT_ESTORE;
@@ -1311,74 +1299,192 @@ int store_gate_change(struct store *s, const struct store_change *c, bool *won,
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = db_err(s, err, "change gate state");
 	else
-		changed = sqlite3_changes(s->db);
+		*changed = sqlite3_changes(s->db) == 1;
 	done(st);
-	if (rc || changed != 1)
-		goto out; /* lost: nothing written, the caller's view is stale */
+	if (rc || !*changed)
+		goto out;
 	rc = audit_append(s, c->gate_id, now, c->actor, kind, state_text[c->from],
 			  state_text[c->to], c->detail, err);
+	if (rc == BOT_EOK && store_state_final(c->to))
+		rc = lock_run(s, Q_LOCK_RELEASE, NULL, NULL, c->gate_id, err);
 out:
-	if (rc == BOT_EOK && changed != 1) {
-		store_rollback(s); /* nothing to keep; commit would be a no-op anyway */
-	} else {
-		rc = finish(s, rc, err);
-		if (rc == BOT_EOK)
-			*won = true;
-	}
-out_free:
 	free(kind);
 	return rc;
 }
 
-int store_approval_add(struct store *s, uint64_t id, const char *user, bool *added, int *count,
-		       struct bot_error *err)
+/* Into EXECUTING only while holding the service. */
+static int claim_service(struct sq *s, uint64_t id, bool *busy, struct bot_error *err)
 {
-	sqlite3_stmt *st;
-	int rc;
+	struct store_gate g = {0};
+	uint64_t holder = 0;
+	int rc = sq_gate_get(&s->base, id, &g, err);
 
-	*added = false;
-	rc = store_begin(s, err);
+	*busy = false;
+	if (rc == BOT_EOK)
+		rc = lock_take(s, g.cluster, g.ecs_service, id, &holder, err);
+	if (rc == BOT_EOK)
+		*busy = holder && holder != id;
+	store_gate_clear(&g);
+	return rc;
+}
+
+static int sq_gate_change(struct store *b, const struct store_change *c, enum store_result *res,
+			  struct bot_error *err)
+{
+	struct sq *s = SQ(b);
+	bool changed = false, busy = false;
+	int rc = tx_begin(s, err);
+
 	if (rc)
 		return rc;
-	st = stmt(s, Q_APPROVAL_ADD, err);
-	if (!st) {
-		rc = BOT_ESTORE;
-		goto out;
+	if (c->to == GATE_EXECUTING)
+		rc = claim_service(s, c->gate_id, &busy, err);
+	if (rc == BOT_EOK && busy) {
+		*res = STORE_BUSY;
+		tx_rollback(s);
+		return BOT_EOK;
 	}
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
-	bind_text(st, 2, user);
-	sqlite3_bind_int64(st, 3, store_now(s));
+	if (rc == BOT_EOK || rc == BOT_ENOTFOUND)
+		rc = rc ? BOT_EOK : apply_change(s, c, now_ms(s), &changed, err);
+	if (rc == BOT_EOK && !changed) {
+		tx_rollback(s); /* lost: nothing written, the caller's view is stale */
+		return BOT_EOK;
+	}
+	rc = finish(s, rc, err);
+	if (rc == BOT_EOK)
+		*res = STORE_DONE;
+	return rc;
+}
+
+/* ---- votes ------------------------------------------------------------- */
+
+/* Record event id; *seen when it was recorded within the retention. */
+static int seen_in_tx(struct sq *s, const char *id, int64_t now, bool *seen,
+		      struct bot_error *err)
+{
+	sqlite3_stmt *st = stmt(s, Q_SEEN, err);
+	int rc = BOT_EOK;
+
+	if (!st)
+		return BOT_ESTORE;
+	bind_text(st, 1, id);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, now - (int64_t)s->base.retention_ms);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_err(s, err, "record event id");
+	else
+		*seen = sqlite3_changes(s->db) == 0;
+	done(st);
+	return rc;
+}
+
+/* Is gate id at version (missing: absent)? */
+static int vote_matches(struct sq *s, const struct store_vote *v, bool *ok, struct bot_error *err)
+{
+	sqlite3_stmt *st = stmt(s, Q_GATE_VERSION, err);
+	int rc = BOT_EOK, step;
+
+	*ok = false;
+	if (!st)
+		return BOT_ESTORE;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)v->gate_id);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		*ok = !v->gate_missing && (uint64_t)sqlite3_column_int64(st, 0) == v->version;
+	else if (step == SQLITE_DONE)
+		*ok = v->gate_missing;
+	else
+		rc = db_err(s, err, "gate version");
+	done(st);
+	return rc;
+}
+
+static int count_approval(struct sq *s, const struct store_vote *v, int64_t now, bool *added,
+			  struct bot_error *err)
+{
+	sqlite3_stmt *st = stmt(s, Q_APPROVAL_ADD, err);
+	int rc = BOT_EOK;
+
+	*added = false;
+	if (!st)
+		return BOT_ESTORE;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)v->gate_id);
+	bind_text(st, 2, v->approve_user);
+	sqlite3_bind_int64(st, 3, now);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = db_err(s, err, "add approval");
 	else
 		*added = sqlite3_changes(s->db) == 1;
 	done(st);
-	if (rc || !count)
-		goto out;
-	st = stmt(s, Q_APPROVAL_COUNT, err);
-	if (!st) {
-		rc = BOT_ESTORE;
-		goto out;
-	}
+	return rc;
+}
+
+static int bump(struct sq *s, uint64_t id, int64_t now, struct bot_error *err)
+{
+	sqlite3_stmt *st = stmt(s, Q_BUMP, err);
+	int rc = BOT_EOK;
+
+	if (!st)
+		return BOT_ESTORE;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		*count = sqlite3_column_int(st, 0);
-	else
-		rc = db_err(s, err, "count approvals");
+	sqlite3_bind_int64(st, 2, now);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_err(s, err, "bump gate version");
 	done(st);
-out:
-	rc = finish(s, rc, err);
+	return rc;
+}
+
+static int sq_gate_vote(struct store *b, const struct store_vote *v, enum store_result *res,
+			struct bot_error *err)
+{
+	struct sq *s = SQ(b);
+	int64_t now = now_ms(s);
+	bool seen = false, ok = true, added = true, changed = true;
+	int rc = tx_begin(s, err);
+
 	if (rc)
-		*added = false;
+		return rc;
+	if (v->event_id && v->event_id[0]) {
+		rc = seen_in_tx(s, v->event_id, now, &seen, err);
+		if (rc == BOT_EOK && seen) {
+			*res = STORE_DUPLICATE;
+			tx_rollback(s);
+			return BOT_EOK;
+		}
+	}
+	if (rc == BOT_EOK && v->gate_id)
+		rc = vote_matches(s, v, &ok, err);
+	if (rc == BOT_EOK && ok && v->approve_user)
+		rc = count_approval(s, v, now, &added, err);
+	if (rc == BOT_EOK && ok && added)
+		rc = audit_append(s, v->gate_id, now, v->actor, v->kind, NULL, NULL, v->detail, err);
+	if (rc == BOT_EOK && ok && added && v->to != GATE_PENDING) {
+		struct store_change c = {
+			.gate_id = v->gate_id, .from = GATE_PENDING, .to = v->to,
+			.actor = v->actor, .detail = v->change_detail,
+			.decided_by = v->decided_by, .decision_detail = v->decision_detail,
+		};
+		rc = apply_change(s, &c, now, &changed, err);
+	} else if (rc == BOT_EOK && ok && added && v->approve_user) {
+		rc = bump(s, v->gate_id, now, err);
+	}
+	if (rc == BOT_EOK && !(ok && added && changed)) {
+		tx_rollback(s); /* the gate moved since it was read: nothing written */
+		return BOT_EOK;
+	}
+	rc = finish(s, rc, err);
+	if (rc == BOT_EOK)
+		*res = STORE_DONE;
 	return rc;
 }
 
 /* ---- deduplication ----------------------------------------------------- */
 
-int store_purge_events(struct store *s, int64_t older_than, int *n, struct bot_error *err)
+static int sq_purge_events(struct store *b, int64_t older_than, int *n, struct bot_error *err)
 {
+	struct sq *s = SQ(b);
 	sqlite3_stmt *st;
-	int rc = store_begin(s, err);
+	int rc = tx_begin(s, err);
 
 	if (rc)
 		return rc;
@@ -1397,36 +1503,39 @@ out:
 	return finish(s, rc, err);
 }
 
-int store_seen_event(struct store *s, const char *id, bool *seen, struct bot_error *err)
+static int sq_seen_event(struct store *b, const char *id, bool *seen, struct bot_error *err)
 {
-	int64_t now = store_now(s);
-	sqlite3_stmt *st;
-	int rc;
+	struct sq *s = SQ(b);
+	int64_t now = now_ms(s);
+	int rc = tx_begin(s, err);
 
-	*seen = false;
-	if (!id || !id[0])
-		return bot_error_set(err, BOT_EINVAL, "store: empty event id");
-	rc = store_begin(s, err);
 	if (rc)
 		return rc;
 	if (now - s->last_purge >= PURGE_EVERY_MS) {
-		rc = store_purge_events(s, now - (int64_t)s->retention_ms, NULL, err);
+		rc = sq_purge_events(b, now - (int64_t)s->base.retention_ms, NULL, err);
 		if (rc)
 			goto out;
 		s->last_purge = now;
 	}
-	st = stmt(s, Q_SEEN, err);
-	if (!st) {
-		rc = BOT_ESTORE;
-		goto out;
-	}
-	bind_text(st, 1, id);
-	sqlite3_bind_int64(st, 2, now);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		rc = db_err(s, err, "record event id");
-	else
-		*seen = sqlite3_changes(s->db) == 0;
-	done(st);
+	rc = seen_in_tx(s, id, now, seen, err);
 out:
 	return finish(s, rc, err);
 }
+
+static const struct store_ops sqlite_ops = {
+	.name = "sqlite",
+	.close = sq_close,
+	.where = sq_where,
+	.gate_open = sq_gate_open,
+	.gate_get = sq_gate_get,
+	.gate_list = sq_gate_list,
+	.gate_recent = sq_gate_recent,
+	.gate_counts = sq_gate_counts,
+	.gate_delivered = sq_gate_delivered,
+	.gate_change = sq_gate_change,
+	.gate_vote = sq_gate_vote,
+	.seen_event = sq_seen_event,
+	.purge_events = sq_purge_events,
+	.audit_add = sq_audit_add,
+	.audit_each = sq_audit_each,
+};

@@ -1,0 +1,313 @@
+/* store.h - the durable store of approval gates, as an interface.
+ *
+ * The domain (bot/domain/gate.c, workflow.c, audit.c) talks to a store only
+ * through the operations below; a backend (adapters/store/sqlite.c today,
+ * DynamoDB next) fills in struct store_ops. Every operation is ATOMIC in
+ * every backend: it happens entirely or not at all, and two store handles
+ * on the same data (two processes, two replicas) never both win the same
+ * conditional step. That is what makes the invariants hold across
+ * processes, not only inside one:
+ *
+ *   - one live gate per ECS service (cluster + ecs_service): gate_open
+ *     refuses with STORE_BUSY while another gate of that service is PENDING,
+ *     APPROVED(_BY_TIMER) or EXECUTING, and names it; the service is held
+ *     from open until the gate is final;
+ *   - one action per service at a time: the step into EXECUTING succeeds
+ *     only for the gate that holds its service (STORE_BUSY otherwise);
+ *   - a state change happens once: every transition is conditional on the
+ *     state it leaves (STORE_LOST: someone else moved it first; nothing
+ *     was written);
+ *   - a vote (click or cancel) is conditional on the gate being exactly as
+ *     the caller read it (its version), and carries its audit event, its
+ *     event-id dedupe, the approval it counts and the transition it causes
+ *     in the same atomic step;
+ *   - the audit chain stays linear: each event is sealed with the hash of
+ *     the one before it (canonical form: bot/domain/chain.h).
+ *
+ * Backends store; they never decide. Which transitions exist, who may vote
+ * and what a vote means is the domain's (gate.c); the backend applies the
+ * conditional write it is handed. The state names below are the record's
+ * vocabulary, shared by both sides.
+ *
+ * Threading: a store handle belongs to the loop thread. Calls block (SQLite
+ * commits are fsynced: the commit is the decision).
+ *
+ * Timestamps are wall-clock milliseconds since the epoch from the store's
+ * clock (store_now); 0 means "not set".
+ */
+#ifndef ADAPTERS_STORE_H
+#define ADAPTERS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bot/base/error.h"
+
+/* The gate's states, one list for the enum, the stored text and the names
+ * shown to people. */
+#define GATE_STATE_MAP(X)                      \
+	X(PENDING,           "PENDING")        \
+	X(APPROVED,          "APPROVED")       \
+	X(APPROVED_BY_TIMER, "APPROVED_BY_TIMER") \
+	X(DENIED,            "DENIED")         \
+	X(CANCELLED,         "CANCELLED")      \
+	X(EXECUTING,         "EXECUTING")      \
+	X(SUCCEEDED,         "SUCCEEDED")      \
+	X(FAILED,            "FAILED")
+
+enum gate_state {
+#define GATE_STATE_ENUM(name, text) GATE_##name,
+	GATE_STATE_MAP(GATE_STATE_ENUM)
+#undef GATE_STATE_ENUM
+	GATE_STATE_COUNT
+};
+
+#define GATE_STATE_BIT(s) (1u << (s))
+/* States the engine still has work for; a gate in one of them holds its
+ * service. */
+#define GATE_LIVE_MASK                                                      \
+	(GATE_STATE_BIT(GATE_PENDING) | GATE_STATE_BIT(GATE_APPROVED) |     \
+	 GATE_STATE_BIT(GATE_APPROVED_BY_TIMER) | GATE_STATE_BIT(GATE_EXECUTING))
+
+/* "PENDING", ...; "?" for an out-of-range value. */
+const char *store_state_name(enum gate_state s);
+/* BOT_EOK or BOT_EPARSE. */
+int store_state_parse(const char *text, enum gate_state *out);
+/* DENIED, CANCELLED, SUCCEEDED, FAILED: not live. */
+bool store_state_final(enum gate_state s);
+
+/* What a gate does once approved. The record carries the kind and its
+ * parameters (a JSON object) so a new action is a new row of the action
+ * table, not a new schema. */
+#define STORE_ACTION_SCALE "scale"
+
+/* One gate, as stored. Strings are owned by the struct (store_gate_clear
+ * frees them); NULL means "not set". */
+struct store_gate {
+	uint64_t id;
+	uint64_t version;     /* bumped by every write to the gate; votes are conditional on it */
+	char *service;        /* the name people use */
+	char *cluster, *ecs_service;
+	char *requester;      /* user id */
+	char *action;         /* STORE_ACTION_SCALE, ... */
+	char *params;         /* the action's parameters, JSON object text ("{}" if none) */
+	int target;           /* scale: desired count asked for */
+	int desired_at_request;
+	char *reason;
+	uint64_t timer_ms;
+	char **approvers;     /* snapshot of who may decide, at request time */
+	size_t n_approvers;
+	int min_approvals;
+	bool allow_self;
+	bool force_new_deployment;
+	char *channel, *message_ts; /* where the request card is (after delivery) */
+	char *evidence;       /* what the approvers were shown */
+	int64_t created_at;
+	int64_t delivered_at; /* 0 until the card was posted */
+	int64_t deadline;     /* delivered_at + timer_ms; 0 until delivered */
+	enum gate_state state;
+	enum gate_state decision; /* the state it left PENDING into; PENDING if not yet */
+	char *decided_by;     /* a person's user id; NULL for timer/system decisions */
+	int64_t decided_at;
+	char *decision_detail;
+	char *exec_intent;    /* JSON: the call about to be made */
+	int exec_from;        /* desired count observed just before executing */
+	int64_t exec_started_at;
+	char *result_kind;    /* "scaled", "stale", "aws_error", "undelivered", ... */
+	char *result_detail;  /* human text */
+	char *aws_code, *aws_request_id;
+	int64_t finished_at;
+	int64_t updated_at;
+	char **approved_by;   /* distinct people whose approval counted, in order */
+	size_t n_approved;
+};
+
+/* Free the strings of g and zero it. NULL ok. */
+void store_gate_clear(struct store_gate *g);
+void store_gate_array_free(struct store_gate *v, size_t n);
+
+/* How a conditional operation ended (its return code says whether the
+ * store could answer at all). Only STORE_DONE wrote anything. */
+enum store_result {
+	STORE_DONE = 0,
+	STORE_LOST,      /* the gate was not in the state/version required */
+	STORE_BUSY,      /* its service is held by another live gate */
+	STORE_DUPLICATE, /* the event id was already processed */
+};
+
+/* A state transition. NULL/unset fields leave the stored value unchanged;
+ * decided_at (when leaving PENDING), exec_started_at (into EXECUTING) and
+ * finished_at (into a final state) are set from the store clock. The
+ * backend does not judge the edge: the domain does (gate.c). */
+struct store_change {
+	uint64_t gate_id;
+	enum gate_state from, to;
+	const char *actor;          /* user id, "timer", "system", "recovery" (required) */
+	const char *kind;           /* audit kind; NULL = lower-case name of `to` */
+	const char *detail;         /* audit detail, a JSON object text; NULL = "{}" */
+	const char *decided_by;     /* a person, when a person decided */
+	const char *decision_detail;
+	const char *exec_intent;
+	bool set_exec_from;
+	int exec_from;
+	const char *result_kind, *result_detail, *aws_code, *aws_request_id;
+};
+
+/* A click or cancel, as one atomic step:
+ *   1. event_id (if set) is recorded; if it was already recorded (and has
+ *      not expired) the result is STORE_DUPLICATE and nothing is written;
+ *   2. if gate_id is set and the gate exists, its version must equal
+ *      `version` (else STORE_LOST, nothing written: read again, judge again);
+ *      gate_id names a gate that does not exist only when gate_missing is
+ *      true (an unknown gate's click is still audited);
+ *   3. approve_user (if set) is counted as a distinct approval (it must not
+ *      be counted already: STORE_LOST otherwise);
+ *   4. the audit event (actor, kind, detail) is appended;
+ *   5. if to != GATE_PENDING the gate moves PENDING -> to, with its own
+ *      audit event (decided_by, decision_detail, change_detail), releasing
+ *      the service when `to` is final. */
+struct store_vote {
+	uint64_t gate_id;           /* 0 = none */
+	uint64_t version;
+	bool gate_missing;
+	const char *event_id;
+	const char *actor, *kind, *detail;
+	const char *approve_user;
+	enum gate_state to;
+	const char *decided_by, *decision_detail, *change_detail;
+};
+
+/* One audit row; strings borrowed for the duration of the callback. */
+struct store_audit_row {
+	int64_t seq;
+	uint64_t gate_id;       /* 0 = none */
+	int64_t at;
+	const char *actor, *kind;
+	const char *from_state, *to_state; /* NULL unless a transition */
+	const char *detail;     /* JSON object text */
+	const char *prev_hash, *hash;
+};
+typedef int (*store_audit_fn)(void *ud, const struct store_audit_row *r);
+
+/* Wall clock in ms since the epoch (injectable for tests). */
+typedef int64_t (*store_clock_fn)(void *ud);
+
+struct store;
+
+/* The backend's half. Semantics are those of the store_* wrappers below;
+ * each function is atomic. */
+struct store_ops {
+	const char *name; /* "sqlite" */
+	void (*close)(struct store *s);
+	const char *(*where)(const struct store *s);
+	int (*gate_open)(struct store *s, struct store_gate *g, enum store_result *res,
+			 uint64_t *holder, struct bot_error *err);
+	int (*gate_get)(struct store *s, uint64_t id, struct store_gate *out,
+			struct bot_error *err);
+	int (*gate_list)(struct store *s, unsigned mask, struct store_gate **out, size_t *n,
+			 struct bot_error *err);
+	int (*gate_recent)(struct store *s, size_t limit, struct store_gate **out, size_t *n,
+			   struct bot_error *err);
+	int (*gate_counts)(struct store *s, uint64_t counts[GATE_STATE_COUNT],
+			   struct bot_error *err);
+	int (*gate_delivered)(struct store *s, uint64_t id, const char *channel, const char *ts,
+			      bool *armed, struct bot_error *err);
+	int (*gate_change)(struct store *s, const struct store_change *c, enum store_result *res,
+			   struct bot_error *err);
+	int (*gate_vote)(struct store *s, const struct store_vote *v, enum store_result *res,
+			 struct bot_error *err);
+	int (*seen_event)(struct store *s, const char *id, bool *seen, struct bot_error *err);
+	int (*purge_events)(struct store *s, int64_t older_than, int *n, struct bot_error *err);
+	int (*audit_add)(struct store *s, uint64_t gate_id, const char *actor, const char *kind,
+			 const char *detail, struct bot_error *err);
+	int (*audit_each)(struct store *s, int64_t since_ms, store_audit_fn fn, void *ud,
+			  struct bot_error *err);
+};
+
+/* What every backend's handle starts with (backends embed it first and
+ * find themselves with container_of). */
+struct store {
+	const struct store_ops *ops;
+	store_clock_fn clock;  /* never NULL after store_init */
+	void *clock_ud;
+	uint64_t retention_ms; /* processed ids count as seen this long */
+};
+
+#define STORE_DEFAULT_RETENTION_MS (15u * 60u * 1000u)
+
+/* For backends: fill the common part (clock NULL = CLOCK_REALTIME,
+ * retention 0 = the default). */
+void store_init(struct store *s, const struct store_ops *ops, store_clock_fn clock,
+		void *clock_ud, uint64_t retention_ms);
+
+void store_close(struct store *s); /* NULL ok */
+int64_t store_now(const struct store *s);
+/* "sqlite:/var/lib/chatops-bot/gates.db": where the data is, for people. */
+const char *store_where(const struct store *s);
+const char *store_backend(const struct store *s);
+
+/* Insert a new PENDING gate from g's request fields (service ... evidence,
+ * action, params, approvers, ...) if its service has no live gate: sets
+ * g->id, version, created_at, updated_at, state, and appends the
+ * "requested" audit event (with the request) in the same atomic step.
+ * *res is STORE_BUSY (and *holder the live gate's id) when the service is
+ * held; nothing is written then. */
+int store_gate_open(struct store *s, struct store_gate *g, enum store_result *res,
+		    uint64_t *holder, struct bot_error *err);
+
+/* One gate (with approved_by). BOT_ENOTFOUND if there is none. out must be
+ * zeroed or hold an earlier result (it is cleared first); the caller frees
+ * it with store_gate_clear. */
+int store_gate_get(struct store *s, uint64_t id, struct store_gate *out, struct bot_error *err);
+
+/* All gates whose state is in mask (GATE_STATE_BIT...), ordered by id, as
+ * an owned array (free with store_gate_array_free): the recovery listing. */
+int store_gate_list(struct store *s, unsigned mask, struct store_gate **out, size_t *n,
+		    struct bot_error *err);
+
+/* The newest `limit` gates (at most 1000), newest first, any state. */
+int store_gate_recent(struct store *s, size_t limit, struct store_gate **out, size_t *n,
+		      struct bot_error *err);
+
+/* How many gates are in each state. */
+int store_gate_counts(struct store *s, uint64_t counts[GATE_STATE_COUNT], struct bot_error *err);
+
+/* The card was posted: record channel/ts (if not recorded yet) and, if the
+ * gate is still PENDING without a deadline, delivered_at = now and
+ * deadline = now + timer_ms. *armed is true when the deadline was set by
+ * this call (the timer may start). Appends a "delivered" audit event. */
+int store_gate_delivered(struct store *s, uint64_t id, const char *channel, const char *ts,
+			 bool *armed, struct bot_error *err);
+
+/* Apply c if the gate is in c->from, with its audit event, atomically.
+ * Into EXECUTING it also requires that the gate holds its service
+ * (STORE_BUSY if another gate does); into a final state it releases it.
+ * *res STORE_LOST: the gate was not in c->from; nothing was written. */
+int store_gate_change(struct store *s, const struct store_change *c, enum store_result *res,
+		      struct bot_error *err);
+
+/* See struct store_vote. */
+int store_gate_vote(struct store *s, const struct store_vote *v, enum store_result *res,
+		    struct bot_error *err);
+
+/* Chat-event deduplication: records id and sets *seen = false the first
+ * time (or when its earlier record is older than the retention), *seen =
+ * true if it was recorded within the retention. Expired ids are purged
+ * now and then. */
+int store_seen_event(struct store *s, const char *id, bool *seen, struct bot_error *err);
+/* Delete processed ids recorded before older_than (wall ms); *n may be NULL. */
+int store_purge_events(struct store *s, int64_t older_than, int *n, struct bot_error *err);
+
+/* Append an audit event that is not a state transition (notes, reissues,
+ * refusals outside a vote). gate_id 0 = none. detail: JSON object text or
+ * NULL ("{}"). */
+int store_audit_add(struct store *s, uint64_t gate_id, const char *actor, const char *kind,
+		    const char *detail, struct bot_error *err);
+
+/* Call fn for each audit row with at >= since_ms (0 = all), in seq order.
+ * A non-zero return from fn stops the walk and is returned. */
+int store_audit_each(struct store *s, int64_t since_ms, store_audit_fn fn, void *ud,
+		     struct bot_error *err);
+
+#endif

@@ -1,0 +1,741 @@
+/* The store conformance suite: what every store backend must do, checked
+ * only through adapters/store.h. Run as `store_conformance BACKEND`; each
+ * test opens TWO handles (A and B) on the same data, as two processes or two
+ * replicas would, and interleaves them: a read on one, a write on the
+ * other, then the first one's conditional write, which must lose and leave
+ * nothing behind.
+ *
+ * Backends: sqlite (two connections to one file). A new backend adds one
+ * row to the table at the bottom and one test() line to meson.build.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "adapters/store.h"
+#include "adapters/store/sqlite.h"
+#include "bot/domain/audit.h"
+
+struct harness;
+
+struct backend {
+	const char *name;
+	/* Make an empty place for the data (0 ok, else skip the suite). */
+	int (*setup)(struct harness *h);
+	/* A new handle on the data made by setup, on h's clock. */
+	int (*open)(struct harness *h, struct store **out, struct bot_error *err);
+	void (*teardown)(struct harness *h);
+};
+
+struct harness {
+	const struct backend *be;
+	int64_t now; /* the fake wall clock every handle reads */
+	struct store *a, *b;
+	char dir[64], path[128];
+};
+
+static const struct backend *backend;
+
+static int64_t clock_of(void *ud)
+{
+	return ((struct harness *)ud)->now;
+}
+
+/* ---- backends ---------------------------------------------------------- */
+
+static int sqlite_setup(struct harness *h)
+{
+	snprintf(h->dir, sizeof h->dir, "/tmp/store_conf.XXXXXX");
+	if (!mkdtemp(h->dir))
+		return -1;
+	snprintf(h->path, sizeof h->path, "%s/gates.db", h->dir);
+	return 0;
+}
+
+static int sqlite_open(struct harness *h, struct store **out, struct bot_error *err)
+{
+	struct store_sqlite_opts o = {.path = h->path, .clock = clock_of, .clock_ud = h};
+	return store_sqlite_open(&o, out, err);
+}
+
+static void sqlite_teardown(struct harness *h)
+{
+	static const char *const side[] = {"", "-wal", "-shm", "-journal"};
+	char p[160];
+	for (size_t i = 0; i < sizeof side / sizeof *side; i++) {
+		snprintf(p, sizeof p, "%s%s", h->path, side[i]);
+		unlink(p);
+	}
+	rmdir(h->dir);
+}
+
+static const struct backend backends[] = {
+	{"sqlite", sqlite_setup, sqlite_open, sqlite_teardown},
+};
+
+/* ---- fixture ----------------------------------------------------------- */
+
+static int setup(void **state)
+{
+	struct harness *h = calloc(1, sizeof *h);
+	struct bot_error err = {0};
+
+	assert_non_null(h);
+	h->be = backend;
+	h->now = 1700000000000;
+	assert_int_equal(h->be->setup(h), 0);
+	if (h->be->open(h, &h->a, &err) != BOT_EOK || h->be->open(h, &h->b, &err) != BOT_EOK)
+		fail_msg("%s: open: %s", h->be->name, err.msg);
+	*state = h;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct harness *h = *state;
+	store_close(h->a);
+	store_close(h->b);
+	h->be->teardown(h);
+	free(h);
+	return 0;
+}
+
+static const char *const approvers[] = {"UAPPROVER1", "UAPPROVER2"};
+
+static void fill(struct store_gate *g, const char *service, const char *ecs_service)
+{
+	memset(g, 0, sizeof *g);
+	g->service = (char *)service;
+	g->cluster = (char *)"prod";
+	g->ecs_service = (char *)ecs_service;
+	g->requester = (char *)"UREQ";
+	g->action = (char *)STORE_ACTION_SCALE;
+	g->params = (char *)"{\"target\":5}";
+	g->target = 5;
+	g->desired_at_request = 1;
+	g->reason = (char *)"high cpu";
+	g->timer_ms = 600000;
+	g->approvers = (char **)approvers; /* read-only use by open */
+	g->n_approvers = 2;
+	g->min_approvals = 1;
+	g->channel = (char *)"COPS";
+	g->evidence = (char *)"CPU 97% for 10 min";
+}
+
+/* Open a gate on s; returns its id (asserts it was opened). */
+static uint64_t open_on(struct store *s, struct store_gate *g)
+{
+	struct bot_error err = {0};
+	enum store_result res;
+	uint64_t holder = 99;
+
+	assert_int_equal(store_gate_open(s, g, &res, &holder, &err), 0);
+	assert_int_equal(res, STORE_DONE);
+	assert_int_equal(holder, 0);
+	assert_true(g->id > 0);
+	return g->id;
+}
+
+static uint64_t open_web(struct store *s, const char *ecs_service)
+{
+	struct store_gate g;
+	fill(&g, ecs_service, ecs_service);
+	return open_on(s, &g);
+}
+
+static struct store_gate get(struct store *s, uint64_t id)
+{
+	struct store_gate g = {0};
+	struct bot_error err = {0};
+	if (store_gate_get(s, id, &g, &err) != BOT_EOK)
+		fail_msg("get #%llu: %s", (unsigned long long)id, err.msg);
+	return g;
+}
+
+static enum store_result change(struct store *s, uint64_t id, enum gate_state from,
+				enum gate_state to, const char *actor)
+{
+	struct store_change c = {.gate_id = id, .from = from, .to = to, .actor = actor,
+				 .decided_by = from == GATE_PENDING && strcmp(actor, "timer") != 0
+						       ? actor : NULL};
+	struct bot_error err = {0};
+	enum store_result res;
+	assert_int_equal(store_gate_change(s, &c, &res, &err), 0);
+	return res;
+}
+
+struct audit_count {
+	size_t n;
+	uint64_t gate;
+	const char *kind;
+	size_t matching;
+	const char *needle;
+};
+
+static int count_row(void *ud, const struct store_audit_row *r)
+{
+	struct audit_count *c = ud;
+	c->n++;
+	if ((!c->gate || r->gate_id == c->gate) && (!c->kind || strcmp(r->kind, c->kind) == 0) &&
+	    (!c->needle || (r->detail && strstr(r->detail, c->needle))))
+		c->matching++;
+	return 0;
+}
+
+/* Audit events in s; with gate/kind/needle set, *matching counts those. */
+static size_t audits(struct store *s, uint64_t gate, const char *kind, const char *needle,
+		     size_t *matching)
+{
+	struct audit_count c = {.gate = gate, .kind = kind, .needle = needle};
+	struct bot_error err = {0};
+	assert_int_equal(store_audit_each(s, 0, count_row, &c, &err), 0);
+	if (matching)
+		*matching = c.matching;
+	return c.n;
+}
+
+static void deliver(struct store *s, uint64_t id, const char *ts)
+{
+	struct bot_error err = {0};
+	bool armed;
+	assert_int_equal(store_gate_delivered(s, id, "COPS", ts, &armed, &err), 0);
+}
+
+/* ---- the request ------------------------------------------------------- */
+
+static void test_open_get_roundtrip(void **state)
+{
+	struct harness *h = *state;
+	struct bot_error err = {0};
+	uint64_t id = open_web(h->a, "web");
+	struct store_gate g = get(h->b, id); /* the other handle sees it */
+	size_t requested;
+
+	assert_int_equal(g.id, id);
+	assert_true(g.version > 0);
+	assert_string_equal(g.service, "web");
+	assert_string_equal(g.cluster, "prod");
+	assert_string_equal(g.ecs_service, "web");
+	assert_string_equal(g.requester, "UREQ");
+	assert_string_equal(g.action, STORE_ACTION_SCALE);
+	assert_string_equal(g.params, "{\"target\":5}");
+	assert_int_equal(g.target, 5);
+	assert_int_equal(g.desired_at_request, 1);
+	assert_string_equal(g.reason, "high cpu");
+	assert_int_equal(g.timer_ms, 600000);
+	assert_int_equal(g.n_approvers, 2);
+	assert_string_equal(g.approvers[1], "UAPPROVER2");
+	assert_int_equal(g.min_approvals, 1);
+	assert_string_equal(g.channel, "COPS");
+	assert_string_equal(g.evidence, "CPU 97% for 10 min");
+	assert_int_equal(g.state, GATE_PENDING);
+	assert_int_equal(g.decision, GATE_PENDING);
+	assert_int_equal(g.created_at, h->now);
+	assert_int_equal(g.delivered_at, 0);
+	assert_int_equal(g.deadline, 0);
+	assert_null(g.decided_by);
+	assert_int_equal(g.n_approved, 0);
+	store_gate_clear(&g);
+	assert_int_equal(store_gate_get(h->a, id + 1000, &g, &err), BOT_ENOTFOUND);
+	/* the request is audited with the evidence the approvers saw */
+	audits(h->a, id, "requested", "CPU 97%", &requested);
+	assert_int_equal(requested, 1);
+}
+
+/* Every action kind is stored and listed as it was given (issue 17 adds
+ * actions as rows of a table, never as a schema change). */
+static void test_action_kinds(void **state)
+{
+	struct harness *h = *state;
+	static const struct {
+		const char *action, *params;
+	} kinds[] = {
+		{STORE_ACTION_SCALE, "{\"target\":5}"},
+		{"restart", "{}"},
+		{"rollback", "{\"from\":\"web:7\",\"to\":\"web:6\"}"},
+	};
+	uint64_t ids[3];
+	struct store_gate *v;
+	size_t n;
+	struct bot_error err = {0};
+
+	for (size_t i = 0; i < 3; i++) {
+		struct store_gate g;
+		char name[16];
+		snprintf(name, sizeof name, "svc%zu", i);
+		fill(&g, name, name);
+		g.action = (char *)kinds[i].action;
+		g.params = (char *)kinds[i].params;
+		ids[i] = open_on(i % 2 ? h->b : h->a, &g);
+	}
+	assert_int_equal(store_gate_list(h->b, GATE_STATE_BIT(GATE_PENDING), &v, &n, &err), 0);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(v[i].id, ids[i]);
+		assert_string_equal(v[i].action, kinds[i].action);
+		assert_string_equal(v[i].params, kinds[i].params);
+	}
+	store_gate_array_free(v, n);
+}
+
+/* One live gate per ECS service, across handles; the holder is named;
+ * the service is free again once its gate is final. */
+static void test_one_live_gate_per_service(void **state)
+{
+	struct harness *h = *state;
+	struct bot_error err = {0};
+	enum store_result res;
+	uint64_t holder = 0;
+	struct store_gate g;
+	uint64_t first = open_web(h->a, "web");
+	size_t before = audits(h->a, 0, NULL, NULL, NULL);
+
+	/* another name for the same ECS service, through the other handle */
+	fill(&g, "web-alias", "web");
+	assert_int_equal(store_gate_open(h->b, &g, &res, &holder, &err), 0);
+	assert_int_equal(res, STORE_BUSY);
+	assert_int_equal(holder, first);
+	assert_int_equal(g.id, 0);
+	assert_int_equal(audits(h->a, 0, NULL, NULL, NULL), before); /* nothing written */
+
+	/* the same service name in another cluster is another service */
+	fill(&g, "web", "web");
+	g.cluster = (char *)"staging";
+	open_on(h->b, &g);
+
+	/* still held while APPROVED and EXECUTING */
+	assert_int_equal(change(h->b, first, GATE_PENDING, GATE_APPROVED, "UAPPROVER1"), STORE_DONE);
+	fill(&g, "web", "web");
+	assert_int_equal(store_gate_open(h->b, &g, &res, &holder, &err), 0);
+	assert_int_equal(res, STORE_BUSY);
+	assert_int_equal(change(h->a, first, GATE_APPROVED, GATE_EXECUTING, "system"), STORE_DONE);
+	assert_int_equal(store_gate_open(h->b, &g, &res, &holder, &err), 0);
+	assert_int_equal(res, STORE_BUSY);
+	/* final: free */
+	assert_int_equal(change(h->a, first, GATE_EXECUTING, GATE_SUCCEEDED, "system"), STORE_DONE);
+	fill(&g, "web", "web");
+	uint64_t second = open_on(h->b, &g);
+	assert_true(second > first);
+	/* and a denied one frees it too */
+	assert_int_equal(change(h->a, second, GATE_PENDING, GATE_DENIED, "UAPPROVER2"), STORE_DONE);
+	open_web(h->a, "web");
+}
+
+/* ---- transitions ------------------------------------------------------- */
+
+/* Deny on A and the timer on B: whoever commits first decides; the loser
+ * writes nothing. */
+static void test_change_is_conditional(void **state)
+{
+	struct harness *h = *state;
+	struct bot_error err = {0};
+	uint64_t id = open_web(h->a, "web");
+
+	h->now += 1000;
+	assert_int_equal(change(h->a, id, GATE_PENDING, GATE_DENIED, "UAPPROVER1"), STORE_DONE);
+	size_t n = audits(h->a, 0, NULL, NULL, NULL);
+	assert_int_equal(change(h->b, id, GATE_PENDING, GATE_APPROVED_BY_TIMER, "timer"),
+			 STORE_LOST);
+	assert_int_equal(audits(h->b, 0, NULL, NULL, NULL), n);
+
+	struct store_gate g = get(h->b, id);
+	assert_int_equal(g.state, GATE_DENIED);
+	assert_int_equal(g.decision, GATE_DENIED);
+	assert_string_equal(g.decided_by, "UAPPROVER1");
+	assert_int_equal(g.decided_at, h->now);
+	assert_int_equal(g.finished_at, h->now);
+	store_gate_clear(&g);
+	size_t denied;
+	audits(h->a, id, "denied", NULL, &denied);
+	assert_int_equal(denied, 1);
+
+	/* the same interleaving the other way round: the timer first */
+	uint64_t id2 = open_web(h->b, "api");
+	assert_int_equal(change(h->b, id2, GATE_PENDING, GATE_APPROVED_BY_TIMER, "timer"),
+			 STORE_DONE);
+	assert_int_equal(change(h->a, id2, GATE_PENDING, GATE_DENIED, "UAPPROVER1"), STORE_LOST);
+	g = get(h->a, id2);
+	assert_int_equal(g.state, GATE_APPROVED_BY_TIMER);
+	assert_null(g.decided_by); /* the timer is not a person */
+	store_gate_clear(&g);
+
+	/* malformed changes are refused before the backend sees them; a gate
+	 * that does not exist is never changed */
+	struct store_change same = {.gate_id = id2, .from = GATE_EXECUTING,
+				    .to = GATE_EXECUTING, .actor = "system"};
+	enum store_result res;
+	assert_int_equal(store_gate_change(h->a, &same, &res, &err), BOT_EINVAL);
+	assert_int_equal(change(h->a, id2 + 1000, GATE_PENDING, GATE_DENIED, "U1"), STORE_LOST);
+}
+
+static void test_execution_columns(void **state)
+{
+	struct harness *h = *state;
+	struct bot_error err = {0};
+	enum store_result res;
+	uint64_t id = open_web(h->a, "web");
+
+	assert_int_equal(change(h->a, id, GATE_PENDING, GATE_APPROVED_BY_TIMER, "timer"),
+			 STORE_DONE);
+	struct store_change c2 = {.gate_id = id, .from = GATE_APPROVED_BY_TIMER,
+				  .to = GATE_EXECUTING, .actor = "system",
+				  .exec_intent = "{\"desiredCount\":5}", .set_exec_from = true,
+				  .exec_from = 1};
+	h->now += 5;
+	assert_int_equal(store_gate_change(h->b, &c2, &res, &err), 0);
+	assert_int_equal(res, STORE_DONE);
+	/* a second claim of the same execution loses */
+	assert_int_equal(store_gate_change(h->a, &c2, &res, &err), 0);
+	assert_int_equal(res, STORE_LOST);
+	struct store_change c3 = {.gate_id = id, .from = GATE_EXECUTING, .to = GATE_FAILED,
+				  .actor = "system", .result_kind = "aws_error",
+				  .result_detail = "denied", .aws_code = "AccessDeniedException",
+				  .aws_request_id = "req-1"};
+	h->now += 5;
+	assert_int_equal(store_gate_change(h->a, &c3, &res, &err), 0);
+	assert_int_equal(res, STORE_DONE);
+	struct store_gate g = get(h->b, id);
+	assert_int_equal(g.state, GATE_FAILED);
+	assert_int_equal(g.decision, GATE_APPROVED_BY_TIMER);
+	assert_string_equal(g.exec_intent, "{\"desiredCount\":5}");
+	assert_int_equal(g.exec_from, 1);
+	assert_int_equal(g.exec_started_at, h->now - 5);
+	assert_string_equal(g.result_kind, "aws_error");
+	assert_string_equal(g.result_detail, "denied");
+	assert_string_equal(g.aws_code, "AccessDeniedException");
+	assert_string_equal(g.aws_request_id, "req-1");
+	assert_int_equal(g.finished_at, h->now);
+	store_gate_clear(&g);
+}
+
+static void test_delivered_arms_once(void **state)
+{
+	struct harness *h = *state;
+	struct bot_error err = {0};
+	bool armed;
+	uint64_t id = open_web(h->a, "web");
+	struct store_gate g = get(h->a, id);
+	uint64_t v0 = g.version;
+	store_gate_clear(&g);
+
+	h->now += 250;
+	assert_int_equal(store_gate_delivered(h->a, id, "COPS", "1700.1", &armed, &err), 0);
+	assert_true(armed);
+	g = get(h->b, id);
+	assert_int_equal(g.delivered_at, h->now);
+	assert_int_equal(g.deadline, h->now + 600000);
+	assert_string_equal(g.message_ts, "1700.1");
+	assert_true(g.version > v0); /* a vote read before delivery is stale */
+	store_gate_clear(&g);
+	h->now += 10;
+	assert_int_equal(store_gate_delivered(h->b, id, "COPS", "1700.2", &armed, &err), 0);
+	assert_false(armed);
+	g = get(h->a, id);
+	assert_string_equal(g.message_ts, "1700.1");
+	assert_int_equal(g.deadline, h->now - 10 + 600000);
+	store_gate_clear(&g);
+	size_t delivered;
+	audits(h->a, id, "delivered", NULL, &delivered);
+	assert_int_equal(delivered, 2);
+
+	/* decided before the post was confirmed: ts recorded, no deadline */
+	uint64_t id2 = open_web(h->a, "api");
+	assert_int_equal(change(h->b, id2, GATE_PENDING, GATE_CANCELLED, "UREQ"), STORE_DONE);
+	assert_int_equal(store_gate_delivered(h->a, id2, "COPS", "1700.3", &armed, &err), 0);
+	assert_false(armed);
+	g = get(h->b, id2);
+	assert_string_equal(g.message_ts, "1700.3");
+	assert_int_equal(g.deadline, 0);
+	store_gate_clear(&g);
+}
+
+/* ---- votes ------------------------------------------------------------- */
+
+static enum store_result vote(struct store *s, const struct store_gate *as_read,
+			      const char *user, const char *event_id, bool approve,
+			      enum gate_state to)
+{
+	struct store_vote v = {
+		.gate_id = as_read->id, .version = as_read->version, .event_id = event_id,
+		.actor = user, .kind = "click", .detail = "{\"vote\":\"approve\"}",
+		.approve_user = approve ? user : NULL, .to = to, .decided_by = user,
+		.decision_detail = "approved", .change_detail = "{}",
+	};
+	struct bot_error err = {0};
+	enum store_result res;
+	assert_int_equal(store_gate_vote(s, &v, &res, &err), 0);
+	return res;
+}
+
+/* Two approvers read the same version on two handles: the first vote
+ * counts; the second is stale, writes nothing, and counts once read again. */
+static void test_votes_conditional_on_version(void **state)
+{
+	struct harness *h = *state;
+	struct store_gate g;
+	fill(&g, "web", "web");
+	g.min_approvals = 2;
+	uint64_t id = open_on(h->a, &g);
+	deliver(h->a, id, "1.1");
+	struct store_gate ra = get(h->a, id), rb = get(h->b, id);
+
+	assert_int_equal(vote(h->a, &ra, "UAPPROVER1", "E1", true, GATE_PENDING), STORE_DONE);
+	size_t n = audits(h->a, 0, NULL, NULL, NULL);
+	assert_int_equal(vote(h->b, &rb, "UAPPROVER2", "E2", true, GATE_APPROVED), STORE_LOST);
+	assert_int_equal(audits(h->b, 0, NULL, NULL, NULL), n);
+	struct store_gate now = get(h->b, id);
+	assert_int_equal(now.state, GATE_PENDING);
+	assert_int_equal(now.n_approved, 1);
+	/* the lost vote's event id was not recorded either */
+	assert_int_equal(vote(h->b, &now, "UAPPROVER2", "E2", true, GATE_APPROVED), STORE_DONE);
+	store_gate_clear(&now);
+	now = get(h->a, id);
+	assert_int_equal(now.state, GATE_APPROVED);
+	assert_int_equal(now.decision, GATE_APPROVED);
+	assert_string_equal(now.decided_by, "UAPPROVER2");
+	assert_string_equal(now.decision_detail, "approved");
+	assert_int_equal(now.n_approved, 2);
+	assert_string_equal(now.approved_by[0], "UAPPROVER1");
+	assert_string_equal(now.approved_by[1], "UAPPROVER2");
+	/* a click and a transition: two events for the deciding vote */
+	assert_int_equal(audits(h->a, 0, NULL, NULL, NULL), n + 2);
+	/* approving twice is never counted twice, even with a fresh read */
+	assert_int_equal(vote(h->a, &now, "UAPPROVER1", "E3", true, GATE_PENDING), STORE_LOST);
+	store_gate_clear(&now);
+	store_gate_clear(&ra);
+	store_gate_clear(&rb);
+}
+
+/* Deny (a vote on A, read before) against the timer (a change on B): the
+ * timer commits between the read and the vote, so the deny loses; judged
+ * again it is a refusal, which is audited without moving the gate. */
+static void test_deny_vs_timer_interleaved(void **state)
+{
+	struct harness *h = *state;
+	uint64_t id = open_web(h->a, "web");
+	deliver(h->a, id, "1.1");
+	struct store_gate ra = get(h->a, id);
+
+	assert_int_equal(change(h->b, id, GATE_PENDING, GATE_APPROVED_BY_TIMER, "timer"),
+			 STORE_DONE);
+	assert_int_equal(vote(h->a, &ra, "UAPPROVER1", "D1", false, GATE_DENIED), STORE_LOST);
+	store_gate_clear(&ra);
+	ra = get(h->a, id);
+	assert_int_equal(ra.state, GATE_APPROVED_BY_TIMER);
+	size_t clicks;
+	audits(h->a, id, "click", NULL, &clicks);
+	assert_int_equal(clicks, 0);
+	assert_int_equal(vote(h->a, &ra, "UAPPROVER1", "D1", false, GATE_PENDING), STORE_DONE);
+	audits(h->a, id, "click", NULL, &clicks);
+	assert_int_equal(clicks, 1);
+	store_gate_clear(&ra);
+	ra = get(h->b, id);
+	assert_int_equal(ra.state, GATE_APPROVED_BY_TIMER); /* a refusal moves nothing */
+	store_gate_clear(&ra);
+
+	/* and the other order: the deny commits first, the timer loses */
+	uint64_t id2 = open_web(h->b, "api");
+	deliver(h->b, id2, "1.2");
+	struct store_gate rb = get(h->b, id2);
+	assert_int_equal(vote(h->b, &rb, "UAPPROVER2", "D2", false, GATE_DENIED), STORE_DONE);
+	assert_int_equal(change(h->a, id2, GATE_PENDING, GATE_APPROVED_BY_TIMER, "timer"),
+			 STORE_LOST);
+	store_gate_clear(&rb);
+	rb = get(h->a, id2);
+	assert_int_equal(rb.state, GATE_DENIED);
+	assert_string_equal(rb.decided_by, "UAPPROVER2");
+	store_gate_clear(&rb);
+}
+
+/* An event id is processed once across handles (a redelivery to another
+ * replica), until it expires. */
+static void test_vote_dedupe_and_expiry(void **state)
+{
+	struct harness *h = *state;
+	uint64_t id = open_web(h->a, "web");
+	deliver(h->a, id, "1.1");
+	struct store_gate r = get(h->a, id);
+
+	assert_int_equal(vote(h->a, &r, "UMALLORY", "EV-1", false, GATE_PENDING), STORE_DONE);
+	size_t n = audits(h->a, 0, NULL, NULL, NULL);
+	assert_int_equal(vote(h->b, &r, "UMALLORY", "EV-1", false, GATE_PENDING),
+			 STORE_DUPLICATE);
+	assert_int_equal(audits(h->a, 0, NULL, NULL, NULL), n);
+	h->now += STORE_DEFAULT_RETENTION_MS - 1;
+	assert_int_equal(vote(h->b, &r, "UMALLORY", "EV-1", false, GATE_PENDING),
+			 STORE_DUPLICATE);
+	h->now += 2; /* now older than the retention: expired, handled again */
+	assert_int_equal(vote(h->b, &r, "UMALLORY", "EV-1", false, GATE_PENDING), STORE_DONE);
+	assert_int_equal(audits(h->a, 0, NULL, NULL, NULL), n + 1);
+	store_gate_clear(&r);
+}
+
+/* A click on a gate that does not exist is audited; a vote claiming the gate
+ * is missing loses when it exists. */
+static void test_vote_on_missing_gate(void **state)
+{
+	struct harness *h = *state;
+	struct bot_error err = {0};
+	enum store_result res;
+	uint64_t id = open_web(h->a, "web");
+	struct store_vote v = {.gate_id = id + 50, .gate_missing = true, .actor = "U1",
+			       .kind = "click", .detail = "{\"outcome\":\"UNKNOWN_GATE\"}"};
+	size_t unknown;
+
+	assert_int_equal(store_gate_vote(h->b, &v, &res, &err), 0);
+	assert_int_equal(res, STORE_DONE);
+	audits(h->a, id + 50, "click", "UNKNOWN_GATE", &unknown);
+	assert_int_equal(unknown, 1);
+	v.gate_id = id;
+	assert_int_equal(store_gate_vote(h->b, &v, &res, &err), 0);
+	assert_int_equal(res, STORE_LOST);
+	/* a vote that would count or move a missing gate is malformed */
+	v.gate_id = id + 50;
+	v.approve_user = "U1";
+	assert_int_equal(store_gate_vote(h->b, &v, &res, &err), BOT_EINVAL);
+}
+
+/* ---- dedupe of chat events --------------------------------------------- */
+
+static void test_seen_and_purge(void **state)
+{
+	struct harness *h = *state;
+	struct bot_error err = {0};
+	bool seen;
+	int n = -1;
+
+	assert_int_equal(store_seen_event(h->a, "Ev1", &seen, &err), 0);
+	assert_false(seen);
+	assert_int_equal(store_seen_event(h->b, "Ev1", &seen, &err), 0);
+	assert_true(seen);
+	h->now += 10 * 60 * 1000; /* 10 minutes: still remembered */
+	assert_int_equal(store_seen_event(h->a, "Ev1", &seen, &err), 0);
+	assert_true(seen);
+	assert_int_equal(store_seen_event(h->b, "Ev2", &seen, &err), 0);
+	assert_false(seen);
+	h->now += 6 * 60 * 1000; /* Ev1 is 16 min old: expired */
+	assert_int_equal(store_seen_event(h->b, "Ev1", &seen, &err), 0);
+	assert_false(seen);
+	assert_int_equal(store_seen_event(h->a, "Ev1", &seen, &err), 0);
+	assert_true(seen);
+	assert_int_equal(store_purge_events(h->a, h->now + 1, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_seen_event(h->b, "Ev2", &seen, &err), 0);
+	assert_false(seen);
+	assert_int_equal(store_seen_event(h->a, "", &seen, &err), BOT_EINVAL);
+}
+
+/* ---- audit chain ------------------------------------------------------- */
+
+static void test_chain_verifies_with_two_writers(void **state)
+{
+	struct harness *h = *state;
+	struct bot_error err = {0};
+	size_t n = 0;
+
+	for (int i = 0; i < 6; i++) {
+		struct store *s = i % 2 ? h->b : h->a;
+		char name[16];
+		snprintf(name, sizeof name, "svc%d", i);
+		uint64_t id = open_web(s, name);
+		h->now += 7;
+		deliver(i % 2 ? h->a : h->b, id, "1.1");
+		assert_int_equal(store_audit_add(s, id, "recovery", "note", "{\"n\":1}", &err), 0);
+		assert_int_equal(change(i % 2 ? h->a : h->b, id, GATE_PENDING, GATE_DENIED, "U1"),
+				 STORE_DONE);
+	}
+	assert_int_equal(store_audit_add(h->b, 0, NULL, "startup", NULL, &err), 0);
+	assert_int_equal(audit_verify(h->a, &n, NULL, &err), 0);
+	assert_int_equal(n, 6 * 4 + 1);
+	assert_int_equal(audit_verify(h->b, &n, NULL, &err), 0);
+	assert_int_equal(store_audit_add(h->a, 0, "x", "", NULL, &err), BOT_EINVAL);
+}
+
+/* ---- recovery listings ------------------------------------------------- */
+
+static void test_listings(void **state)
+{
+	struct harness *h = *state;
+	struct bot_error err = {0};
+	struct store_gate *v;
+	size_t n;
+	uint64_t counts[GATE_STATE_COUNT];
+	uint64_t p = open_web(h->a, "p"), ap = open_web(h->b, "ap"), ex = open_web(h->a, "ex"),
+		 de = open_web(h->b, "de"), su = open_web(h->a, "su");
+
+	assert_int_equal(change(h->b, ap, GATE_PENDING, GATE_APPROVED, "U1"), STORE_DONE);
+	assert_int_equal(change(h->a, ex, GATE_PENDING, GATE_APPROVED_BY_TIMER, "timer"),
+			 STORE_DONE);
+	assert_int_equal(change(h->b, ex, GATE_APPROVED_BY_TIMER, GATE_EXECUTING, "system"),
+			 STORE_DONE);
+	assert_int_equal(change(h->a, de, GATE_PENDING, GATE_DENIED, "U1"), STORE_DONE);
+	assert_int_equal(change(h->a, su, GATE_PENDING, GATE_APPROVED, "U1"), STORE_DONE);
+	assert_int_equal(change(h->a, su, GATE_APPROVED, GATE_EXECUTING, "system"), STORE_DONE);
+	assert_int_equal(change(h->b, su, GATE_EXECUTING, GATE_SUCCEEDED, "system"), STORE_DONE);
+
+	/* what a restarted replica must pick up, in id order */
+	assert_int_equal(store_gate_list(h->b, GATE_LIVE_MASK, &v, &n, &err), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(v[0].id, p);
+	assert_int_equal(v[1].id, ap);
+	assert_int_equal(v[2].id, ex);
+	assert_int_equal(v[2].state, GATE_EXECUTING);
+	store_gate_array_free(v, n);
+	assert_int_equal(store_gate_list(h->a, GATE_STATE_BIT(GATE_EXECUTING), &v, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0].id, ex);
+	store_gate_array_free(v, n);
+	/* newest first, bounded */
+	assert_int_equal(store_gate_recent(h->a, 2, &v, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(v[0].id, su);
+	assert_int_equal(v[1].id, de);
+	store_gate_array_free(v, n);
+	assert_int_equal(store_gate_recent(h->a, 0, &v, &n, &err), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_gate_counts(h->b, counts, &err), 0);
+	assert_int_equal(counts[GATE_PENDING], 1);
+	assert_int_equal(counts[GATE_APPROVED], 1);
+	assert_int_equal(counts[GATE_EXECUTING], 1);
+	assert_int_equal(counts[GATE_DENIED], 1);
+	assert_int_equal(counts[GATE_SUCCEEDED], 1);
+	assert_int_equal(counts[GATE_FAILED], 0);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_open_get_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_action_kinds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_live_gate_per_service, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_change_is_conditional, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_execution_columns, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delivered_arms_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_votes_conditional_on_version, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deny_vs_timer_interleaved, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vote_dedupe_and_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vote_on_missing_gate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seen_and_purge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chain_verifies_with_two_writers, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_listings, setup, teardown),
+	};
+	const char *name = argc > 1 ? argv[1] : "sqlite";
+
+	for (size_t i = 0; i < sizeof backends / sizeof *backends; i++)
+		if (strcmp(backends[i].name, name) == 0)
+			backend = &backends[i];
+	if (!backend) {
+		fprintf(stderr, "store_conformance: no backend '%s'\n", name);
+		return 2;
+	}
+	char group[64];
+	snprintf(group, sizeof group, "store conformance: %s", name);
+	return _cmocka_run_group_tests(group, tests, sizeof tests / sizeof *tests, NULL, NULL);
+}
