@@ -1,7 +1,5 @@
 /* creds.c - the credential chain, its cache and refresh (see creds.h). */
 #include "adapters/aws/creds.h"
-#include "adapters/aws/client.h"
-#include "adapters/aws/sts.h"
 #include "adapters/aws/util.h"
 #include "bot/base/log.h"
 
@@ -36,7 +34,7 @@ struct aws_creds_wait {
 struct aws_creds_provider {
 	enum src kind;
 	struct http *http;
-	struct aws_client *client;
+	struct aws_creds_sts sts;   /* .assume_role NULL: cannot assume */
 	char source[320];
 	struct aws_creds_owned cur;
 	bool have;
@@ -62,7 +60,7 @@ struct aws_creds_provider {
 	/* AssumeRole */
 	struct aws_creds_provider *base;
 	struct aws_creds_wait *base_wait;
-	struct aws_call *sts;
+	struct aws_call *call;      /* the AssumeRole in flight */
 	char *role_arn, *session_name, *external_id, *region;
 	int duration_s;
 };
@@ -523,12 +521,13 @@ static int imds_send(struct aws_creds_provider *p)
 
 /* ---- AssumeRole --------------------------------------------------------- */
 
-static void on_sts(void *ud, const struct cloud_error *err, const struct aws_sts_assumed *a)
+static void on_sts(void *ud, const struct cloud_error *err, const struct aws_creds_owned *c,
+		   const char *assumed_role_arn)
 {
 	struct aws_creds_provider *p = ud;
 	struct aws_creds_owned n;
 
-	p->sts = NULL;
+	p->call = NULL;
 	if (err) {
 		struct cloud_error e = *err;
 		char tmp[sizeof e.message];
@@ -537,26 +536,26 @@ static void on_sts(void *ud, const struct cloud_error *err, const struct aws_sts
 		fetch_done(p, err->code, NULL, &e, NULL);
 		return;
 	}
-	n = a->creds;
-	n.access_key_id = strdup(a->creds.access_key_id);
-	n.secret_access_key = strdup(a->creds.secret_access_key);
-	n.session_token = strdup(a->creds.session_token);
+	n = *c;
+	n.access_key_id = strdup(c->access_key_id);
+	n.secret_access_key = strdup(c->secret_access_key);
+	n.session_token = strdup(c->session_token);
 	if (!n.access_key_id || !n.secret_access_key || !n.session_token) {
 		aws_creds_owned_clear(&n);
 		fetch_done(p, BOT_ENOMEM, "out of memory", NULL, NULL);
 		return;
 	}
 	log_info("aws.creds.assumed", "role=%s arn=%s", LOG_Q(p->role_arn),
-		 LOG_Q(a->assumed_role_arn));
+		 LOG_Q(assumed_role_arn));
 	fetch_done(p, 0, NULL, NULL, &n);
 }
 
 static int assume_send(struct aws_creds_provider *p)
 {
-	return aws_sts_assume_role(p->client, &(struct aws_sts_assume_params){
+	return p->sts.assume_role(p->sts.ctx, &(struct aws_creds_role){
 		.role_arn = p->role_arn, .session_name = p->session_name,
 		.external_id = p->external_id, .duration_s = p->duration_s, .region = p->region,
-	}, p->base, on_sts, p, &p->sts);
+	}, p->base, on_sts, p, &p->call);
 }
 
 static void on_base(void *ud, const struct cloud_error *err, const struct aws_creds *c)
@@ -587,7 +586,7 @@ static int start_fetch(struct aws_creds_provider *p)
 		p->i_stage = 0;
 		return imds_send(p);
 	case SRC_ASSUME:
-		if (!p->client)
+		if (!p->sts.assume_role)
 			return BOT_ESTATE;
 		if (aws_creds_cached(p->base))
 			return assume_send(p);
@@ -730,8 +729,8 @@ void aws_creds_destroy(struct aws_creds_provider *p)
 	p->in_notify++; /* the cancels below call back into fetch_done */
 	if (p->hc)
 		http_cancel(p->hc);
-	if (p->sts)
-		aws_call_cancel(p->sts);
+	if (p->call && p->sts.cancel)
+		p->sts.cancel(p->call); /* on_sts runs now */
 	if (p->base_wait)
 		aws_creds_wait_cancel(p->base_wait);
 	p->base_wait = NULL;
@@ -752,7 +751,7 @@ static const char *env(const char *name)
 	return v && *v ? v : NULL;
 }
 
-static struct aws_creds_provider *new_provider(struct http *http, struct aws_client *client,
+static struct aws_creds_provider *new_provider(struct http *http, const struct aws_creds_sts *sts,
 					       const struct aws_creds_opts *o, enum src kind)
 {
 	struct aws_creds_provider *p = calloc(1, sizeof *p);
@@ -761,7 +760,8 @@ static struct aws_creds_provider *new_provider(struct http *http, struct aws_cli
 		return NULL;
 	p->kind = kind;
 	p->http = http;
-	p->client = client;
+	if (sts)
+		p->sts = *sts;
 	p->margin_s = o->refresh_margin_s > 0 ? o->refresh_margin_s : DEFAULT_MARGIN_S;
 	p->c_timeout_ms = o->container_timeout_ms > 0 ? o->container_timeout_ms : CONTAINER_TIMEOUT_MS;
 	p->i_timeout_ms = o->imds_timeout_ms > 0 ? o->imds_timeout_ms : IMDS_TIMEOUT_MS;
@@ -824,11 +824,12 @@ static bool imds_disabled(void)
 }
 
 /* Wrap base in an AssumeRole provider. Takes base (freed on failure). */
-static int wrap_assume(struct http *http, struct aws_client *client, const struct aws_creds_opts *o,
-		       const char *role_arn, const char *session, const char *external_id,
-		       int duration_s, struct aws_creds_provider **pp, struct bot_error *err)
+static int wrap_assume(struct http *http, const struct aws_creds_sts *sts,
+		       const struct aws_creds_opts *o, const char *role_arn, const char *session,
+		       const char *external_id, int duration_s, struct aws_creds_provider **pp,
+		       struct bot_error *err)
 {
-	struct aws_creds_provider *a = new_provider(http, client, o, SRC_ASSUME);
+	struct aws_creds_provider *a = new_provider(http, sts, o, SRC_ASSUME);
 	bool oom = !a;
 
 	if (a) {
@@ -889,8 +890,8 @@ static int load_files(struct aws_ini **cred, struct aws_ini **conf, struct bot_e
 
 /* The profile's role: its base is source_profile's static keys or a
  * credential_source. */
-static int profile_role(struct http *http, struct aws_client *client, const struct aws_creds_opts *o,
-			const struct aws_ini *cred, const struct aws_ini *conf, const char *name,
+static int profile_role(struct http *http, const struct aws_creds_sts *sts,
+			const struct aws_creds_opts *o, const struct aws_ini *cred, const struct aws_ini *conf, const char *name,
 			const struct aws_profile *pr, struct aws_creds_provider **out,
 			struct bot_error *err)
 {
@@ -904,7 +905,7 @@ static int profile_role(struct http *http, struct aws_client *client, const stru
 			return bot_error_set(err, BOT_ECONFIG,
 					     "profile %s: source_profile %s has no static keys "
 					     "(chained roles are not supported)", name, pr->source_profile);
-		b = new_provider(http, client, o, SRC_PROFILE);
+		b = new_provider(http, sts, o, SRC_PROFILE);
 		if (!b || set_static(b, sp.access_key_id, sp.secret_access_key, sp.session_token)) {
 			aws_creds_destroy(b);
 			return bot_error_set(err, BOT_ENOMEM, "out of memory");
@@ -917,17 +918,17 @@ static int profile_role(struct http *http, struct aws_client *client, const stru
 			if (!k || !s)
 				return bot_error_set(err, BOT_ECONFIG, "profile %s: credential_source "
 						     "Environment but no AWS_ACCESS_KEY_ID/SECRET", name);
-			b = new_provider(http, client, o, SRC_ENV);
+			b = new_provider(http, sts, o, SRC_ENV);
 			if (!b || set_static(b, k, s, env("AWS_SESSION_TOKEN"))) {
 				aws_creds_destroy(b);
 				return bot_error_set(err, BOT_ENOMEM, "out of memory");
 			}
 			snprintf(b->source, sizeof b->source, "env");
 		} else if (strcmp(cs, "EcsContainer") == 0) {
-			b = new_provider(http, client, o, SRC_CONTAINER);
+			b = new_provider(http, sts, o, SRC_CONTAINER);
 			rc = b ? make_container(b, err) : bot_error_set(err, BOT_ENOMEM, "out of memory");
 		} else if (strcmp(cs, "Ec2InstanceMetadata") == 0) {
-			b = new_provider(http, client, o, SRC_IMDS);
+			b = new_provider(http, sts, o, SRC_IMDS);
 			rc = b ? make_imds(b, err) : bot_error_set(err, BOT_ENOMEM, "out of memory");
 		} else {
 			return bot_error_set(err, BOT_ECONFIG, "profile %s: unknown credential_source %s",
@@ -942,14 +943,15 @@ static int profile_role(struct http *http, struct aws_client *client, const stru
 				     "profile %s: role_arn needs source_profile or credential_source", name);
 	}
 	int dur = pr->duration_seconds ? atoi(pr->duration_seconds) : 0;
-	rc = wrap_assume(http, client, o, pr->role_arn, pr->role_session_name, pr->external_id, dur, &b,
+	rc = wrap_assume(http, sts, o, pr->role_arn, pr->role_session_name, pr->external_id, dur, &b,
 			 err);
 	*out = b;
 	return rc;
 }
 
-int aws_creds_create(struct http *http, struct aws_client *client, const struct aws_creds_opts *o,
-		     struct aws_creds_provider **out, struct bot_error *err)
+int aws_creds_create(struct http *http, const struct aws_creds_sts *sts,
+		     const struct aws_creds_opts *o, struct aws_creds_provider **out,
+		     struct bot_error *err)
 {
 	static const struct aws_creds_opts none = {0};
 	struct aws_creds_provider *p = NULL;
@@ -970,7 +972,7 @@ int aws_creds_create(struct http *http, struct aws_client *client, const struct 
 		profile = "default";
 
 	if (o->fixed) {
-		p = new_provider(http, client, o, SRC_FIXED);
+		p = new_provider(http, sts, o, SRC_FIXED);
 		if (!p || set_static(p, o->fixed->access_key_id, o->fixed->secret_access_key,
 				     o->fixed->session_token)) {
 			rc = bot_error_set(err, BOT_ENOMEM, "out of memory");
@@ -988,7 +990,7 @@ int aws_creds_create(struct http *http, struct aws_client *client, const struct 
 					   k ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
 			goto out;
 		}
-		p = new_provider(http, client, o, SRC_ENV);
+		p = new_provider(http, sts, o, SRC_ENV);
 		if (!p || set_static(p, k, s, env("AWS_SESSION_TOKEN"))) {
 			rc = bot_error_set(err, BOT_ENOMEM, "out of memory");
 			goto out;
@@ -1002,7 +1004,7 @@ int aws_creds_create(struct http *http, struct aws_client *client, const struct 
 	struct aws_profile pr;
 	aws_profile_lookup(cred, conf, profile, &pr);
 	if (pr.found && pr.role_arn && !(o->role_arn && *o->role_arn)) {
-		rc = profile_role(http, client, o, cred, conf, profile, &pr, &p, err);
+		rc = profile_role(http, sts, o, cred, conf, profile, &pr, &p, err);
 		goto out;
 	}
 	if (pr.found && (pr.access_key_id || pr.secret_access_key)) {
@@ -1010,7 +1012,7 @@ int aws_creds_create(struct http *http, struct aws_client *client, const struct 
 			rc = bot_error_set(err, BOT_ECONFIG, "profile %s has only half a key pair", profile);
 			goto out;
 		}
-		p = new_provider(http, client, o, SRC_PROFILE);
+		p = new_provider(http, sts, o, SRC_PROFILE);
 		if (!p || set_static(p, pr.access_key_id, pr.secret_access_key, pr.session_token)) {
 			rc = bot_error_set(err, BOT_ENOMEM, "out of memory");
 			goto out;
@@ -1024,14 +1026,14 @@ int aws_creds_create(struct http *http, struct aws_client *client, const struct 
 		goto out;
 	}
 	if (env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") || env("AWS_CONTAINER_CREDENTIALS_FULL_URI")) {
-		p = new_provider(http, client, o, SRC_CONTAINER);
+		p = new_provider(http, sts, o, SRC_CONTAINER);
 		rc = p ? make_container(p, err) : bot_error_set(err, BOT_ENOMEM, "out of memory");
 		if (rc)
 			goto out;
 		goto role;
 	}
 	if (!imds_disabled()) {
-		p = new_provider(http, client, o, SRC_IMDS);
+		p = new_provider(http, sts, o, SRC_IMDS);
 		rc = p ? make_imds(p, err) : bot_error_set(err, BOT_ENOMEM, "out of memory");
 		if (rc)
 			goto out;
@@ -1043,7 +1045,7 @@ int aws_creds_create(struct http *http, struct aws_client *client, const struct 
 	goto out;
 role:
 	if (o->role_arn && *o->role_arn)
-		rc = wrap_assume(http, client, o, o->role_arn, o->role_session_name, o->external_id,
+		rc = wrap_assume(http, sts, o, o->role_arn, o->role_session_name, o->external_id,
 				 o->duration_s, &p, err);
 out:
 	aws_ini_free(cred);
