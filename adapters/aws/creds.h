@@ -37,8 +37,11 @@
  * AssumeRole the STS hook below, which sts.h fills in with the aws client);
  * file reads happen at create.
  *
- * creds.c includes neither client.h nor sts.h: the client signs with a
- * provider, so the provider reaches STS only through the hook it is handed.
+ * Files: creds.c is the chain, the cache, refresh and waiters; each source
+ * is a file of its own behind creds_source.h (creds_env.c, creds_profile.c,
+ * creds_container.c, creds_imds.c, creds_assume.c). None of them includes
+ * client.h or sts.h: the client signs with a provider, so the provider
+ * reaches STS only through the hook it is handed.
  */
 #ifndef ADAPTERS_AWS_CREDS_H
 #define ADAPTERS_AWS_CREDS_H
@@ -142,12 +145,12 @@ double aws_creds_expiration(const struct aws_creds_provider *p);
 
 /* The container endpoint / IMDS JSON {AccessKeyId, SecretAccessKey, Token,
  * Expiration[, Code]}. Returns 0, BOT_EPARSE, BOT_EAUTH (Code not
- * "Success"), BOT_ENOMEM. */
+ * "Success"), BOT_ENOMEM. (creds.c) */
 int aws_creds_parse_json(const char *body, size_t len, struct aws_creds_owned *out,
 			 struct bot_error *err);
 
 /* Is this AWS_CONTAINER_CREDENTIALS_FULL_URI allowed (https, or http to a
- * loopback or ECS/EKS link-local host)? */
+ * loopback or ECS/EKS link-local host)? (creds_container.c) */
 bool aws_creds_full_uri_allowed(const char *url);
 
 /* What a profile says, looked up in both files (borrowed from them). */
@@ -157,7 +160,8 @@ struct aws_profile {
 	const char *role_arn, *source_profile, *credential_source, *external_id;
 	const char *role_session_name, *duration_seconds, *region;
 };
-/* credentials file first ([name]), then config ([profile name] / [default]). */
+/* credentials file first ([name]), then config ([profile name] / [default]).
+ * (creds_profile.c) */
 void aws_profile_lookup(const struct aws_ini *credentials, const struct aws_ini *config,
 			const char *name, struct aws_profile *out);
 
