@@ -756,7 +756,8 @@ int cloud_aws_create(struct bot_loop *loop, const struct cloud_aws_opts *o, stru
 	}, &a->client, err);
 	if (rc)
 		goto fail;
-	rc = aws_creds_create(a->http, a->client, &(struct aws_creds_opts){
+	struct aws_creds_sts sts = aws_sts_creds_hook(a->client);
+	rc = aws_creds_create(a->http, &sts, &(struct aws_creds_opts){
 		.profile = pick(o->profile, cfg ? cfg->aws.profile : NULL),
 		.role_arn = pick(o->role_arn, cfg ? cfg->aws.role_arn : NULL),
 		.role_session_name = pick(o->role_session_name, cfg ? cfg->aws.role_session_name : NULL),

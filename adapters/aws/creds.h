@@ -33,8 +33,15 @@
  * container authorization token is registered with the log redactor; the
  * value a refresh replaces is forgotten, and so are the provider's own when
  * it is destroyed.
- * All network fetches are asynchronous on the loop (adapters/http, or the
- * aws client for STS); file reads happen at create.
+ * All network fetches are asynchronous on the loop (adapters/http, or for
+ * AssumeRole the STS hook below, which sts.h fills in with the aws client);
+ * file reads happen at create.
+ *
+ * Files: creds.c is the chain, the cache, refresh and waiters; each source
+ * is a file of its own behind creds_source.h (creds_env.c, creds_profile.c,
+ * creds_container.c, creds_imds.c, creds_assume.c). None of them includes
+ * client.h or sts.h: the client signs with a provider, so the provider
+ * reaches STS only through the hook it is handed.
  */
 #ifndef ADAPTERS_AWS_CREDS_H
 #define ADAPTERS_AWS_CREDS_H
@@ -48,7 +55,7 @@
 #include "adapters/http/http.h"
 #include "bot/base/error.h"
 
-struct aws_client;
+struct aws_call;
 struct aws_creds_provider;
 struct aws_creds_wait;
 
@@ -70,12 +77,46 @@ struct aws_creds_opts {
 	const struct aws_creds *fixed;
 };
 
-/* http is needed for the container and IMDS sources, client for AssumeRole
- * (both borrowed, must outlive the provider). Returns 0, BOT_ECONFIG (no
- * source found, half-set env, unknown profile, bad container URI...),
- * BOT_EIO (unreadable file), BOT_ENOMEM. */
-int aws_creds_create(struct http *http, struct aws_client *client, const struct aws_creds_opts *o,
-		     struct aws_creds_provider **out, struct bot_error *err);
+struct aws_creds_owned {
+	char *access_key_id, *secret_access_key, *session_token; /* token may be NULL */
+	double expiration; /* epoch seconds, 0 = does not expire */
+};
+void aws_creds_owned_clear(struct aws_creds_owned *c); /* frees (cleansed) and zeroes */
+
+/* ---- the STS hook --------------------------------------------------------
+ * How the assume-role source calls STS AssumeRole. Whoever owns both the
+ * aws client and the provider fills it in (aws_sts_creds_hook() in sts.h),
+ * so this module knows neither the client nor STS. */
+struct aws_creds_role {
+	const char *role_arn, *session_name; /* both set */
+	const char *external_id;             /* NULL: none */
+	int duration_s;                      /* 0: the role's default */
+	const char *region;                  /* NULL: the client's */
+};
+/* err NULL: creds (expiring) and the assumed role's ARN (may be NULL), both
+ * valid only during the callback. */
+typedef void (*aws_creds_assumed_cb)(void *ud, const struct cloud_error *err,
+				     const struct aws_creds_owned *creds, const char *assumed_role_arn);
+struct aws_creds_sts {
+	/* AssumeRole signed with base's credentials. Returns 0 and cb runs
+	 * later, exactly once; or an error code and cb does not run. *call
+	 * stays valid for cancel until cb runs. */
+	int (*assume_role)(void *ctx, const struct aws_creds_role *role, struct aws_creds_provider *base,
+			   aws_creds_assumed_cb cb, void *ud, struct aws_call **call);
+	/* cb runs now, with BOT_ECANCELLED. */
+	void (*cancel)(struct aws_call *call);
+	void *ctx;
+};
+
+/* http is needed for the container and IMDS sources, sts for AssumeRole
+ * (http and sts->ctx borrowed, must outlive the provider; *sts copied).
+ * Without sts (NULL) an assume-role provider is still built, but refreshing
+ * it returns BOT_ESTATE. Returns 0, BOT_ECONFIG (no source found, half-set
+ * env, unknown profile, bad container URI...), BOT_EIO (unreadable file),
+ * BOT_ENOMEM. */
+int aws_creds_create(struct http *http, const struct aws_creds_sts *sts,
+		     const struct aws_creds_opts *o, struct aws_creds_provider **out,
+		     struct bot_error *err);
 /* Cancel fetches (their waiters get BOT_ECANCELLED) and free. NULL ok. */
 void aws_creds_destroy(struct aws_creds_provider *p);
 
@@ -102,20 +143,14 @@ double aws_creds_expiration(const struct aws_creds_provider *p);
 
 /* ---- pure pieces (unit-tested) ----------------------------------------- */
 
-struct aws_creds_owned {
-	char *access_key_id, *secret_access_key, *session_token; /* token may be NULL */
-	double expiration; /* epoch seconds, 0 = does not expire */
-};
-void aws_creds_owned_clear(struct aws_creds_owned *c); /* frees (cleansed) and zeroes */
-
 /* The container endpoint / IMDS JSON {AccessKeyId, SecretAccessKey, Token,
  * Expiration[, Code]}. Returns 0, BOT_EPARSE, BOT_EAUTH (Code not
- * "Success"), BOT_ENOMEM. */
+ * "Success"), BOT_ENOMEM. (creds.c) */
 int aws_creds_parse_json(const char *body, size_t len, struct aws_creds_owned *out,
 			 struct bot_error *err);
 
 /* Is this AWS_CONTAINER_CREDENTIALS_FULL_URI allowed (https, or http to a
- * loopback or ECS/EKS link-local host)? */
+ * loopback or ECS/EKS link-local host)? (creds_container.c) */
 bool aws_creds_full_uri_allowed(const char *url);
 
 /* What a profile says, looked up in both files (borrowed from them). */
@@ -125,7 +160,8 @@ struct aws_profile {
 	const char *role_arn, *source_profile, *credential_source, *external_id;
 	const char *role_session_name, *duration_seconds, *region;
 };
-/* credentials file first ([name]), then config ([profile name] / [default]). */
+/* credentials file first ([name]), then config ([profile name] / [default]).
+ * (creds_profile.c) */
 void aws_profile_lookup(const struct aws_ini *credentials, const struct aws_ini *config,
 			const char *name, struct aws_profile *out);
 

@@ -103,6 +103,7 @@ int aws_sts_parse_caller_identity(const char *xml, size_t len, struct aws_sts_id
 
 struct sts_ctx {
 	aws_sts_assume_cb assume_cb;
+	aws_creds_assumed_cb creds_cb; /* through the creds hook instead */
 	aws_sts_identity_cb identity_cb;
 	void *ud;
 };
@@ -118,6 +119,15 @@ static void parse_failed(struct cloud_error *e, const struct aws_response *r, in
 	aws__copy(e->message, sizeof e->message, msg);
 }
 
+static void assumed(const struct sts_ctx *x, const struct cloud_error *err,
+		    const struct aws_sts_assumed *a)
+{
+	if (x->assume_cb)
+		x->assume_cb(x->ud, err, a);
+	else
+		x->creds_cb(x->ud, err, a ? &a->creds : NULL, a ? a->assumed_role_arn : NULL);
+}
+
 static void on_assume(void *ud, const struct cloud_error *err, const struct aws_response *r)
 {
 	struct sts_ctx *x = ud;
@@ -126,26 +136,27 @@ static void on_assume(void *ud, const struct cloud_error *err, const struct aws_
 	struct cloud_error e;
 
 	if (err) {
-		x->assume_cb(x->ud, err, NULL);
+		assumed(x, err, NULL);
 	} else if (aws_sts_parse_assume_role(r->body, r->body_len, &a, &be)) {
 		parse_failed(&e, r, BOT_EPROTOCOL, be.msg);
-		x->assume_cb(x->ud, &e, NULL);
+		assumed(x, &e, NULL);
 	} else {
-		x->assume_cb(x->ud, NULL, &a);
+		assumed(x, NULL, &a);
 		aws_sts_assumed_clear(&a);
 	}
 	free(x);
 }
 
-int aws_sts_assume_role(struct aws_client *c, const struct aws_sts_assume_params *p,
-			struct aws_creds_provider *creds, aws_sts_assume_cb cb, void *ud,
-			struct aws_call **out)
+/* AssumeRole answering through one of the callbacks set in cbs. */
+static int assume_role(struct aws_client *c, const struct aws_sts_assume_params *p,
+		       struct aws_creds_provider *creds, const struct sts_ctx *cbs,
+		       struct aws_call **out)
 {
 	struct sts_ctx *x;
 	char *body;
 	int rc;
 
-	if (!p || !p->role_arn || !p->session_name || !cb)
+	if (!p || !p->role_arn || !p->session_name || (!cbs->assume_cb && !cbs->creds_cb))
 		return BOT_EINVAL;
 	x = calloc(1, sizeof *x);
 	body = aws_sts_assume_role_body(p);
@@ -154,8 +165,7 @@ int aws_sts_assume_role(struct aws_client *c, const struct aws_sts_assume_params
 		free(body);
 		return BOT_ENOMEM;
 	}
-	x->assume_cb = cb;
-	x->ud = ud;
+	*x = *cbs;
 	rc = aws_client_call(c, &(struct aws_request){
 		.service = AWS_SVC_STS, .region = p->region, .op = "AssumeRole",
 		.body = body, .body_len = strlen(body), .creds = creds,
@@ -164,6 +174,33 @@ int aws_sts_assume_role(struct aws_client *c, const struct aws_sts_assume_params
 	if (rc)
 		free(x);
 	return rc;
+}
+
+int aws_sts_assume_role(struct aws_client *c, const struct aws_sts_assume_params *p,
+			struct aws_creds_provider *creds, aws_sts_assume_cb cb, void *ud,
+			struct aws_call **out)
+{
+	return assume_role(c, p, creds, &(struct sts_ctx){ .assume_cb = cb, .ud = ud }, out);
+}
+
+static int creds_assume_role(void *ctx, const struct aws_creds_role *role,
+			     struct aws_creds_provider *base, aws_creds_assumed_cb cb, void *ud,
+			     struct aws_call **call)
+{
+	if (!role)
+		return BOT_EINVAL;
+	return assume_role(ctx, &(struct aws_sts_assume_params){
+		.role_arn = role->role_arn, .session_name = role->session_name,
+		.external_id = role->external_id, .duration_s = role->duration_s,
+		.region = role->region,
+	}, base, &(struct sts_ctx){ .creds_cb = cb, .ud = ud }, call);
+}
+
+struct aws_creds_sts aws_sts_creds_hook(struct aws_client *c)
+{
+	return (struct aws_creds_sts){
+		.assume_role = creds_assume_role, .cancel = aws_call_cancel, .ctx = c,
+	};
 }
 
 static void on_identity(void *ud, const struct cloud_error *err, const struct aws_response *r)

@@ -48,4 +48,8 @@ int aws_sts_assume_role(struct aws_client *c, const struct aws_sts_assume_params
 int aws_sts_get_caller_identity(struct aws_client *c, const char *region,
 				aws_sts_identity_cb cb, void *ud, struct aws_call **out);
 
+/* The STS hook for aws_creds_create (creds.h): AssumeRole through c
+ * (borrowed; it must outlive the provider), cancelled with aws_call_cancel. */
+struct aws_creds_sts aws_sts_creds_hook(struct aws_client *c);
+
 #endif

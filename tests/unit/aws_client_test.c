@@ -158,7 +158,7 @@ static void test_calls(void **state)
 	assert_int_equal(g1.calls, 1);
 	assert_int_equal(g1.err.code, BOT_EAUTH);
 
-	assert_int_equal(aws_creds_create(http, c, &(struct aws_creds_opts){
+	assert_int_equal(aws_creds_create(http, NULL, &(struct aws_creds_opts){
 		.fixed = &(struct aws_creds){ "AKIDEXAMPLE", "client-test-secret", NULL } }, &p, &err), 0);
 	aws_client_set_creds(c, p);
 

@@ -1,8 +1,9 @@
 /* Tests for adapters/aws/creds and ini: the chain's order and its startup
  * errors (no network: sources that fetch are only created here; the
  * integration test fetches), shared-file parsing and profile lookup, the
- * container/IMDS JSON shapes, the container URI rule, and the redactor
- * registration of loaded secrets. */
+ * container/IMDS JSON shapes, the container URI rule, the redactor
+ * registration of loaded secrets, and the assume-role source driven through
+ * a fake STS hook (what it asks STS for, joining, errors, cancel). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "adapters/aws/creds.h"
@@ -241,6 +243,143 @@ static void test_chain_order(void **state)
 	aws_env_clean();
 }
 
+/* A fake STS hook: records what it is asked, answers when the test says. */
+struct fake_sts {
+	int calls, cancels;
+	char role_arn[128], session[64], external_id[64], region[32], signed_with[32];
+	int duration_s;
+	aws_creds_assumed_cb cb;
+	void *ud;
+};
+
+static int fake_assume(void *ctx, const struct aws_creds_role *r, struct aws_creds_provider *base,
+		       aws_creds_assumed_cb cb, void *ud, struct aws_call **call)
+{
+	struct fake_sts *f = ctx;
+	const struct aws_creds *c = aws_creds_cached(base);
+
+	f->calls++;
+	snprintf(f->role_arn, sizeof f->role_arn, "%s", r->role_arn);
+	snprintf(f->session, sizeof f->session, "%s", r->session_name);
+	snprintf(f->external_id, sizeof f->external_id, "%s", r->external_id ? r->external_id : "-");
+	snprintf(f->region, sizeof f->region, "%s", r->region ? r->region : "-");
+	snprintf(f->signed_with, sizeof f->signed_with, "%s", c ? c->access_key_id : "-");
+	f->duration_s = r->duration_s;
+	f->cb = cb;
+	f->ud = ud;
+	*call = (struct aws_call *)(void *)f; /* opaque to the provider */
+	return 0;
+}
+
+static void fake_cancel(struct aws_call *call)
+{
+	struct fake_sts *f = (struct fake_sts *)(void *)call;
+	struct cloud_error e = { .code = BOT_ECANCELLED };
+	aws_creds_assumed_cb cb = f->cb;
+
+	f->cancels++;
+	f->cb = NULL;
+	snprintf(e.message, sizeof e.message, "cancelled");
+	cb(f->ud, &e, NULL, NULL);
+}
+
+struct got {
+	int calls, code;
+	char akid[32], msg[512];
+};
+
+static void on_got(void *ud, const struct cloud_error *err, const struct aws_creds *c)
+{
+	struct got *g = ud;
+
+	g->calls++;
+	g->code = err ? err->code : 0;
+	snprintf(g->akid, sizeof g->akid, "%s", c ? c->access_key_id : "-");
+	snprintf(g->msg, sizeof g->msg, "%s", err ? err->message : "");
+}
+
+static bool is_redacted(const char *secret)
+{
+	char *r = log_redact(secret);
+	bool yes = r && !strstr(r, secret);
+
+	free(r);
+	return yes;
+}
+
+static void test_assume_hook(void **state)
+{
+	struct fake_sts f = {0};
+	struct aws_creds_sts hook = { .assume_role = fake_assume, .cancel = fake_cancel, .ctx = &f };
+	struct aws_creds_provider *p = NULL;
+	struct bot_error err = { .msg = "" };
+	struct got g1 = {0}, g2 = {0}, g3 = {0}, g4 = {0};
+	const struct aws_creds_opts o = {
+		.role_arn = "arn:aws:iam::1:role/bot", .external_id = "ext-1", .duration_s = 900,
+		.region = "eu-west-1",
+	};
+	double exp = (double)time(NULL) + 3600;
+	(void)state;
+	aws_env_clean();
+	setenv("AWS_ACCESS_KEY_ID", "AKIABASE", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "base-secret-1", 1);
+
+	assert_int_equal(aws_creds_create(NULL, &hook, &o, &p, &err), 0);
+	assert_string_equal(aws_creds_source(p), "assume-role:arn:aws:iam::1:role/bot(env)");
+	assert_null(aws_creds_cached(p));
+	/* One AssumeRole, signed with the base's keys; a second caller joins it. */
+	assert_int_equal(aws_creds_refresh(p, on_got, &g1, NULL), 0);
+	assert_int_equal(aws_creds_refresh(p, on_got, &g2, NULL), 0);
+	assert_int_equal(f.calls, 1);
+	assert_string_equal(f.role_arn, "arn:aws:iam::1:role/bot");
+	assert_string_equal(f.session, "chatops-bot");
+	assert_string_equal(f.external_id, "ext-1");
+	assert_string_equal(f.region, "eu-west-1");
+	assert_int_equal(f.duration_s, 900);
+	assert_string_equal(f.signed_with, "AKIABASE");
+	assert_int_equal(g1.calls + g2.calls, 0); /* later, not from refresh */
+	f.cb(f.ud, NULL, &(struct aws_creds_owned){ "ASIAASSUMED", "assumed-secret-77",
+		"assumed-session-88", exp }, "arn:aws:sts::1:assumed-role/bot/chatops-bot");
+	assert_int_equal(g1.calls, 1);
+	assert_int_equal(g2.calls, 1);
+	assert_int_equal(g1.code, 0);
+	assert_string_equal(g2.akid, "ASIAASSUMED");
+	assert_string_equal(aws_creds_cached(p)->session_token, "assumed-session-88");
+	assert_true(aws_creds_expiration(p) == exp);
+	assert_int_equal(aws_creds_fetches(p), 1);
+	assert_true(is_redacted("assumed-secret-77"));
+	assert_true(is_redacted("assumed-session-88"));
+
+	/* After ExpiredToken: refreshed; STS's error is passed on, named. */
+	assert_true(aws_creds_invalidate(p));
+	assert_null(aws_creds_cached(p));
+	assert_int_equal(aws_creds_refresh(p, on_got, &g3, NULL), 0);
+	assert_int_equal(f.calls, 2);
+	struct cloud_error denied = { .code = BOT_EAUTH, .http_status = 403 };
+	snprintf(denied.message, sizeof denied.message, "AccessDenied: not allowed");
+	f.cb(f.ud, &denied, NULL, NULL);
+	assert_int_equal(g3.calls, 1);
+	assert_int_equal(g3.code, BOT_EAUTH);
+	assert_string_equal(g3.msg, "AssumeRole arn:aws:iam::1:role/bot: AccessDenied: not allowed");
+
+	/* Destroyed with a call in flight: the waiter is told, the call is
+	 * cancelled through the hook, the provider's secrets are forgotten. */
+	assert_int_equal(aws_creds_refresh(p, on_got, &g4, NULL), 0);
+	assert_int_equal(f.calls, 3);
+	aws_creds_destroy(p);
+	assert_int_equal(g4.calls, 1);
+	assert_int_equal(g4.code, BOT_ECANCELLED);
+	assert_int_equal(f.cancels, 1);
+	assert_false(is_redacted("assumed-secret-77"));
+	assert_false(is_redacted("base-secret-1"));
+
+	/* Without a hook the provider is built, but cannot fetch. */
+	assert_int_equal(aws_creds_create(NULL, NULL, &o, &p, &err), 0);
+	assert_int_equal(aws_creds_refresh(p, on_got, &g4, NULL), BOT_ESTATE);
+	aws_creds_destroy(p);
+	aws_env_clean();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -249,6 +388,7 @@ int main(void)
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_full_uri),
 		cmocka_unit_test(test_chain_order),
+		cmocka_unit_test(test_assume_hook),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
