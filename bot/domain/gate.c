@@ -1,6 +1,8 @@
 /* gate.c - the approval gate engine (see gate.h). */
 #include "bot/domain/gate.h"
+#include "bot/base/idmap.h"
 #include "bot/base/log.h"
+#include "bot/base/timeheap.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -44,10 +46,6 @@ enum tkind {
 	T_RECONCILE,     /* describe again (EXECUTING with unknown outcome) */
 };
 
-struct tent {
-	uint64_t due, seq, id;
-	enum tkind kind;
-};
 
 enum op_kind { OP_DELIVER, OP_RECHECK, OP_SCALE, OP_RECONCILE };
 
@@ -72,11 +70,8 @@ struct gate_engine {
 	unsigned reconcile_tries;
 	uv_timer_t timer;
 	uint64_t armed_due;       /* due time the uv timer is set for; 0 = stopped */
-	struct tent *heap;
-	size_t n_heap, cap_heap;
-	uint64_t tseq;
-	struct gate **slots;      /* open addressing, linear probing, by id */
-	size_t n_slots, n_live;
+	struct timeheap timers;   /* (due, gate id, enum tkind) */
+	struct idmap gates;       /* gate id -> struct gate, every gate not final */
 	struct op *ops;
 	bool recovered, closing;
 };
@@ -161,78 +156,14 @@ static bool has_user(char *const *v, size_t n, const char *user)
 
 /* ---- gate map (id -> gate) --------------------------------------------- */
 
-static size_t slot_of(const struct gate_engine *e, uint64_t id)
-{
-	uint64_t h = id;
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	return (size_t)h & (e->n_slots - 1);
-}
-
 static struct gate *map_get(const struct gate_engine *e, uint64_t id)
 {
-	if (!e->n_slots)
-		return NULL;
-	for (size_t i = slot_of(e, id);; i = (i + 1) & (e->n_slots - 1)) {
-		if (!e->slots[i])
-			return NULL;
-		if (e->slots[i]->rec.id == id)
-			return e->slots[i];
-	}
-}
-
-static void map_insert(struct gate_engine *e, struct gate *g)
-{
-	size_t i = slot_of(e, g->rec.id);
-	while (e->slots[i])
-		i = (i + 1) & (e->n_slots - 1);
-	e->slots[i] = g;
+	return idmap_get(&e->gates, id);
 }
 
 static int map_put(struct gate_engine *e, struct gate *g)
 {
-	if ((e->n_live + 1) * 2 > e->n_slots) {
-		size_t old_n = e->n_slots, n = old_n ? old_n * 2 : 64;
-		struct gate **old = e->slots, **nv = calloc(n, sizeof *nv);
-		if (!nv)
-			return BOT_ENOMEM;
-		e->slots = nv;
-		e->n_slots = n;
-		for (size_t i = 0; i < old_n; i++)
-			if (old[i])
-				map_insert(e, old[i]);
-		free(old);
-	}
-	map_insert(e, g);
-	e->n_live++;
-	return BOT_EOK;
-}
-
-/* Remove with backward shift, so probing never needs tombstones. */
-static void map_del(struct gate_engine *e, uint64_t id)
-{
-	size_t mask = e->n_slots - 1, i, j;
-
-	if (!e->n_slots)
-		return;
-	for (i = slot_of(e, id); e->slots[i]; i = (i + 1) & mask)
-		if (e->slots[i]->rec.id == id)
-			break;
-	if (!e->slots[i])
-		return;
-	e->slots[i] = NULL;
-	e->n_live--;
-	for (j = (i + 1) & mask; e->slots[j]; j = (j + 1) & mask) {
-		size_t k = slot_of(e, e->slots[j]->rec.id);
-		/* move j back to i unless its home k lies cyclically in (i, j] */
-		bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
-		if (!stays) {
-			e->slots[i] = e->slots[j];
-			e->slots[j] = NULL;
-			i = j;
-		}
-	}
+	return idmap_put(&e->gates, g->rec.id, g);
 }
 
 static void gate_free(struct gate *g)
@@ -258,16 +189,11 @@ static void drop(struct gate_engine *e, struct gate *g)
 	if (g->dropped)
 		return;
 	g->dropped = true;
-	map_del(e, g->rec.id);
+	idmap_del(&e->gates, g->rec.id);
 	put(g);
 }
 
 /* ---- timer heap -------------------------------------------------------- */
-
-static bool tless(const struct tent *a, const struct tent *b)
-{
-	return a->due < b->due || (a->due == b->due && a->seq < b->seq);
-}
 
 static void on_timer(uv_timer_t *t);
 
@@ -277,13 +203,13 @@ static void rearm(struct gate_engine *e)
 
 	if (e->closing)
 		return;
-	if (!e->n_heap) {
+	if (!timeheap_top(&e->timers)) {
 		if (e->armed_due)
 			uv_timer_stop(&e->timer);
 		e->armed_due = 0;
 		return;
 	}
-	due = e->heap[0].due;
+	due = timeheap_top(&e->timers)->due;
 	if (e->armed_due == due)
 		return;
 	/* The uv timer fires once loop time >= now + (due - now) = due; loop
@@ -295,51 +221,10 @@ static void rearm(struct gate_engine *e)
 
 static int tpush(struct gate_engine *e, uint64_t due, uint64_t id, enum tkind kind)
 {
-	size_t i;
-
-	if (e->n_heap == e->cap_heap) {
-		size_t nc = e->cap_heap ? e->cap_heap * 2 : 64;
-		struct tent *nv = realloc(e->heap, nc * sizeof *nv);
-		if (!nv)
-			return BOT_ENOMEM;
-		e->heap = nv;
-		e->cap_heap = nc;
-	}
-	i = e->n_heap++;
-	e->heap[i] = (struct tent){.due = due, .seq = ++e->tseq, .id = id, .kind = kind};
-	while (i > 0) {
-		size_t p = (i - 1) / 2;
-		if (!tless(&e->heap[i], &e->heap[p]))
-			break;
-		struct tent tmp = e->heap[p];
-		e->heap[p] = e->heap[i];
-		e->heap[i] = tmp;
-		i = p;
-	}
-	rearm(e);
-	return BOT_EOK;
-}
-
-static struct tent tpop(struct gate_engine *e)
-{
-	struct tent top = e->heap[0];
-	size_t i = 0, n = --e->n_heap;
-
-	e->heap[0] = e->heap[n];
-	for (;;) {
-		size_t l = 2 * i + 1, r = l + 1, m = i;
-		if (l < n && tless(&e->heap[l], &e->heap[m]))
-			m = l;
-		if (r < n && tless(&e->heap[r], &e->heap[m]))
-			m = r;
-		if (m == i)
-			break;
-		struct tent tmp = e->heap[m];
-		e->heap[m] = e->heap[i];
-		e->heap[i] = tmp;
-		i = m;
-	}
-	return top;
+	int rc = timeheap_push(&e->timers, due, id, (int)kind);
+	if (rc == BOT_EOK)
+		rearm(e);
+	return rc;
 }
 
 static void tpush_in(struct gate_engine *e, uint64_t in_ms, uint64_t id, enum tkind kind)
@@ -896,21 +781,21 @@ static void reconcile(struct gate_engine *e, struct gate *g, bool after_restart,
 
 /* ---- timer ------------------------------------------------------------- */
 
-static void fire(struct gate_engine *e, const struct tent *t)
+static void fire(struct gate_engine *e, const struct timeheap_entry *t)
 {
 	struct gate *g = map_get(e, t->id);
 
 	if (!g)
 		return; /* stale entry: the gate is final */
 	hold(g);
-	switch (t->kind) {
+	switch ((enum tkind)t->tag) {
 	case T_DEADLINE:
 		if (g->rec.state == GATE_PENDING && g->due == t->due)
 			decide_by_timer(e, g, false);
 		break;
 	case T_REMIND_HALF:
 	case T_REMIND_LAST:
-		remind(e, g, t->kind);
+		remind(e, g, (enum tkind)t->tag);
 		break;
 	case T_RESUME:
 		if (g->rec.state == GATE_PENDING && g->rec.deadline &&
@@ -934,10 +819,11 @@ static void on_timer(uv_timer_t *t)
 {
 	struct gate_engine *e = container_of(t, struct gate_engine, timer);
 	uint64_t now = uv_now(e->loop);
+	struct timeheap_entry te;
 
 	e->armed_due = 0;
-	while (e->n_heap && e->heap[0].due <= now) {
-		struct tent te = tpop(e);
+	while (timeheap_top(&e->timers) && timeheap_top(&e->timers)->due <= now) {
+		timeheap_pop(&e->timers, &te);
 		fire(e, &te);
 	}
 	rearm(e);
@@ -958,6 +844,8 @@ int gate_engine_create(const struct gate_engine_opts *o, struct gate_engine **ou
 	if (!e)
 		return bot_error_set(err, BOT_ENOMEM, "gate: out of memory");
 	e->loop = o->loop;
+	idmap_init(&e->gates);
+	timeheap_init(&e->timers);
 	e->store = o->store;
 	e->cloud = o->cloud;
 	e->obs = o->obs;
@@ -972,6 +860,13 @@ int gate_engine_create(const struct gate_engine_opts *o, struct gate_engine **ou
 	}
 	*out = e;
 	return BOT_EOK;
+}
+
+static void free_gate_cb(void *ud, uint64_t id, void *g)
+{
+	(void)ud;
+	(void)id;
+	gate_free(g);
 }
 
 static void on_close(uv_handle_t *h)
@@ -991,20 +886,15 @@ void gate_engine_destroy(struct gate_engine *e)
 		op->prev = op->next = NULL;
 	}
 	e->ops = NULL;
-	for (size_t i = 0; i < e->n_slots; i++)
-		if (e->slots[i])
-			gate_free(e->slots[i]);
-	free(e->slots);
-	free(e->heap);
-	e->slots = NULL;
-	e->heap = NULL;
-	e->n_slots = e->n_live = e->n_heap = 0;
+	idmap_each(&e->gates, free_gate_cb, NULL);
+	idmap_finish(&e->gates);
+	timeheap_finish(&e->timers);
 	uv_close((uv_handle_t *)&e->timer, on_close);
 }
 
 size_t gate_engine_live(const struct gate_engine *e)
 {
-	return e->n_live;
+	return e->gates.count;
 }
 
 int64_t gate_engine_due_in(struct gate_engine *e, uint64_t id)
@@ -1467,6 +1357,10 @@ int gate_engine_recover(struct gate_engine *e, struct gate_recover_stats *st,
 		}
 		g->rec = v[i]; /* moved */
 		memset(&v[i], 0, sizeof v[i]);
+		if (store_state_final(g->rec.state)) { /* not asked for; nothing to do */
+			gate_free(g);
+			continue;
+		}
 		if (map_put(e, g) != BOT_EOK) {
 			gate_free(g);
 			rc = bot_error_set(err, BOT_ENOMEM, "gate: out of memory while recovering");
@@ -1505,7 +1399,6 @@ int gate_engine_recover(struct gate_engine *e, struct gate_recover_stats *st,
 			reconcile(e, g, true, NULL);
 			break;
 		default:
-			drop(e, g);
 			break;
 		}
 		put(g);
