@@ -12,7 +12,7 @@
 #include "bot/domain/audit.h"
 #include "bot/iam_cmd.h"
 #include "bot/base/log.h"
-#include "bot/loop.h"
+#include "bot/base/loop.h"
 #include "bot/domain/store.h"
 #include "commands/commands.h"
 #include "build_config.h"
