@@ -88,30 +88,18 @@ void app_set_config(struct app *a, struct config *cfg)
 	wf_set_config(a->wf, cfg);
 }
 
-bool app_may_request(const struct config_service *svc, const char *user)
+void app_cmd_env(struct app *a, struct cmd_env *env)
 {
-	return user && (config_users_has(&svc->requesters, user, true) ||
-			config_users_has(&svc->approvers, user, false));
+	*env = (struct cmd_env){.cfg = a->cfg, .chat = a->chat, .cloud = a->cloud, .wf = a->wf};
 }
 
-bool app_may_approve(const struct config_service *svc, const char *user)
+/* Commands see only the narrow env, never the app. */
+static void dispatch(struct app *a, const struct chat_event *ev)
 {
-	return user && config_users_has(&svc->approvers, user, false);
-}
+	struct cmd_env env;
 
-const char *app_channel_for(const struct config_service *svc, const char *event_channel)
-{
-	return svc && svc->channel ? svc->channel : event_channel;
-}
-
-void app_known_services(struct app *a, char *buf, size_t n)
-{
-	size_t o = (size_t)snprintf(buf, n, "Known services:");
-	for (size_t i = 0; i < a->cfg->n_services && o < n; i++) {
-		char esc[300];
-		chat_escape(esc, sizeof esc, a->cfg->services[i].name);
-		o += (size_t)snprintf(buf + o, n - o, "%s `%s`", i ? "," : "", esc);
-	}
+	app_cmd_env(a, &env);
+	cmd_dispatch(&env, ev);
 }
 
 /* "@bot scale web 3" -> the /scale command with "web 3". */
@@ -148,7 +136,7 @@ static void route_mention(struct app *a, const struct chat_event *ev)
 		cmd.text = rest;
 	}
 	cmd.command = word;
-	cmd_dispatch(a, &cmd);
+	dispatch(a, &cmd);
 }
 
 /* The "Scale to N" button of an investigation: the same checks as typing
@@ -159,7 +147,7 @@ static void route_investigate_scale(struct app *a, const struct chat_event *ev)
 	cmd.type = CHAT_EV_COMMAND;
 	cmd.command = "/scale";
 	cmd.text = ev->value ? ev->value : "";
-	cmd_dispatch(a, &cmd);
+	dispatch(a, &cmd);
 }
 
 static bool already_processed(struct app *a, const struct chat_event *ev)
@@ -195,7 +183,7 @@ void app_on_chat_event(void *ud, const struct chat_event *ev)
 	}
 	switch (ev->type) {
 	case CHAT_EV_COMMAND:
-		cmd_dispatch(a, ev);
+		dispatch(a, ev);
 		break;
 	case CHAT_EV_MENTION:
 		route_mention(a, ev);

@@ -13,6 +13,7 @@
 #include "adapters/store.h"
 #include "config/config.h"
 
+struct cmd_env;
 struct workflow;
 
 struct app;
@@ -45,15 +46,9 @@ struct config *app_config(struct app *a);
 /* Swap in a new config (a reference is taken; the old one is released). */
 void app_set_config(struct app *a, struct config *cfg);
 bool app_dry_run(const struct app *a);
-
-/* May user request actions on / look at service? (requesters, incl. "*",
- * and approvers of the service). */
-bool app_may_request(const struct config_service *svc, const char *user);
-bool app_may_approve(const struct config_service *svc, const char *user);
-/* Where cards for this service go: its channel, else the event's channel. */
-const char *app_channel_for(const struct config_service *svc, const char *event_channel);
-/* "Known services: a, b, c" (escaped mrkdwn) into buf. */
-void app_known_services(struct app *a, char *buf, size_t n);
+/* What commands act on now (commands/commands.h), as every dispatch sees
+ * it; valid until the config is swapped or the app destroyed. */
+void app_cmd_env(struct app *a, struct cmd_env *env);
 
 /* The chat backend's event callback; ud is the app. Events whose id was
  * already processed (redeliveries, replays after a reconnect or a restart)

@@ -4,7 +4,7 @@
 #include "adapters/aws/iam_policy.h"
 #include "adapters/aws/sts.h"
 #include "bot/base/log.h"
-#include "bot/loop.h"
+#include "bot/base/loop.h"
 #include "config/config.h"
 
 #include <getopt.h>

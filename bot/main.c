@@ -13,7 +13,7 @@
 #include "bot/store_open.h"
 #include "bot/iam_cmd.h"
 #include "bot/base/log.h"
-#include "bot/loop.h"
+#include "bot/base/loop.h"
 #include "adapters/store.h"
 #include "commands/commands.h"
 #include "build_config.h"

@@ -1,8 +1,8 @@
 /* commands.c - the command table, lookup, argument splitting, dispatch. */
 #include "commands/commands.h"
-#include "bot/app.h"
 #include "bot/base/error.h"
 #include "bot/base/log.h"
+#include "config/config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,30 +83,53 @@ int cmd_split(struct cmd_ctx *ctx, char *buf, int max_words)
 	return BOT_EOK;
 }
 
-/* May user use a command of this audience on some service? */
-static bool may_use(struct app *app, const char *user, enum cmd_audience who)
+bool cmd__may_request(const struct config_service *svc, const char *user)
 {
-	const struct config *cfg = app_config(app);
+	return user && (config_users_has(&svc->requesters, user, true) ||
+			config_users_has(&svc->approvers, user, false));
+}
 
+bool cmd__may_approve(const struct config_service *svc, const char *user)
+{
+	return user && config_users_has(&svc->approvers, user, false);
+}
+
+const char *cmd__channel_for(const struct config_service *svc, const char *event_channel)
+{
+	return svc && svc->channel ? svc->channel : event_channel;
+}
+
+void cmd__known_services(const struct config *cfg, char *buf, size_t n)
+{
+	size_t o = (size_t)snprintf(buf, n, "Known services:");
+	for (size_t i = 0; i < cfg->n_services && o < n; i++) {
+		char esc[300];
+		chat_escape(esc, sizeof esc, cfg->services[i].name);
+		o += (size_t)snprintf(buf + o, n - o, "%s `%s`", i ? "," : "", esc);
+	}
+}
+
+/* May user use a command of this audience on some service? */
+static bool may_use(const struct config *cfg, const char *user, enum cmd_audience who)
+{
 	if (who == CMD_ANYONE)
 		return true;
 	if (!user)
 		return false;
 	for (size_t i = 0; i < cfg->n_services; i++)
-		if (app_may_request(&cfg->services[i], user))
+		if (cmd__may_request(&cfg->services[i], user))
 			return true;
 	return false;
 }
 
-static void put_services(struct app *app, const char *user, bool approve, char *buf, size_t n,
-			 size_t *o)
+static void put_services(const struct config *cfg, const char *user, bool approve, char *buf,
+			 size_t n, size_t *o)
 {
-	const struct config *cfg = app_config(app);
 	size_t k = 0;
 
 	for (size_t i = 0; i < cfg->n_services && *o < n; i++) {
 		const struct config_service *s = &cfg->services[i];
-		if (!(approve ? app_may_approve(s, user) : app_may_request(s, user)))
+		if (!(approve ? cmd__may_approve(s, user) : cmd__may_request(s, user)))
 			continue;
 		char esc[300];
 		chat_escape(esc, sizeof esc, s->name);
@@ -116,7 +139,7 @@ static void put_services(struct app *app, const char *user, bool approve, char *
 		*o += (size_t)snprintf(buf + *o, n - *o, "none");
 }
 
-void cmd_help_text(struct app *app, const char *user, char *buf, size_t n)
+void cmd_help_text(const struct config *cfg, const char *user, char *buf, size_t n)
 {
 	size_t o = 0, hidden = 0;
 	char usage[200];
@@ -125,7 +148,7 @@ void cmd_help_text(struct app *app, const char *user, char *buf, size_t n)
 			      "after approval: approvers get *Approve* / *Deny* buttons, and if nobody "
 			      "denies before the timer ends, silence counts as approval.\n");
 	for (size_t i = 0; i < cmd_table_len && o < n; i++) {
-		if (user && !may_use(app, user, cmd_table[i].audience)) {
+		if (user && !may_use(cfg, user, cmd_table[i].audience)) {
 			hidden++;
 			continue;
 		}
@@ -134,10 +157,10 @@ void cmd_help_text(struct app *app, const char *user, char *buf, size_t n)
 	}
 	if (user && o < n) {
 		o += (size_t)snprintf(buf + o, n - o, "You may request changes to: ");
-		put_services(app, user, false, buf, n, &o);
+		put_services(cfg, user, false, buf, n, &o);
 		if (o < n)
 			o += (size_t)snprintf(buf + o, n - o, "\nYou may approve or deny requests for: ");
-		put_services(app, user, true, buf, n, &o);
+		put_services(cfg, user, true, buf, n, &o);
 		if (hidden && o < n)
 			o += (size_t)snprintf(buf + o, n - o, "\n_%zu command%s hidden: ask a service's "
 					      "owners to add you to the bot's requesters._", hidden,
@@ -147,26 +170,27 @@ void cmd_help_text(struct app *app, const char *user, char *buf, size_t n)
 		memcpy(buf + n - 4, "...", 4);
 }
 
-static void reply_ephemeral(struct app *app, const struct chat_event *ev, const char *text)
+static void reply_ephemeral(const struct cmd_env *env, const struct chat_event *ev,
+			    const char *text)
 {
 	struct chat_block b = {.type = CHAT_BLOCK_SECTION, .text = text};
 	struct chat_message m = {.channel = ev->channel, .text = text, .blocks = &b, .n_blocks = 1};
-	int rc = chat_ephemeral(app_chat(app), ev->user, &m, NULL, NULL);
+	int rc = chat_ephemeral(env->chat, ev->user, &m, NULL, NULL);
 	if (rc)
 		log_warn("command.reply", "error=%s", bot_err_name(rc));
 }
 
 /* slack.allowed_channels: a command typed elsewhere is told where to go. */
-static bool channel_refused(struct app *app, const struct chat_event *ev)
+static bool channel_refused(const struct cmd_env *env, const struct chat_event *ev)
 {
-	const struct config *cfg = app_config(app);
+	const struct config *cfg = env->cfg;
 	const struct config_channels *ch = &cfg->slack.allowed_channels;
 	char out[1024];
 	size_t o;
 
 	if (config_channel_allowed(cfg, ev->channel))
 		return false;
-	app_chat(app)->refused[CHAT_REFUSED_CHANNEL]++;
+	env->chat->refused[CHAT_REFUSED_CHANNEL]++;
 	o = (size_t)snprintf(out, sizeof out, "The bot takes commands only in");
 	for (size_t i = 0; i < ch->n && o < sizeof out; i++)
 		o += (size_t)snprintf(out + o, sizeof out - o, "%s <#%s>",
@@ -175,53 +199,53 @@ static bool channel_refused(struct app *app, const struct chat_event *ev)
 		snprintf(out + o, sizeof out - o, "; nothing was done here.");
 	log_info("command", "name=%s user=%s channel=%s result=channel_not_allowed",
 		 LOG_Q(ev->command), LOG_Q(ev->user), LOG_Q(ev->channel));
-	reply_ephemeral(app, ev, out);
+	reply_ephemeral(env, ev, out);
 	return true;
 }
 
-void cmd_dispatch(struct app *app, const struct chat_event *ev)
+void cmd_dispatch(const struct cmd_env *env, const struct chat_event *ev)
 {
-	struct cmd_ctx ctx = {.app = app, .ev = ev};
+	struct cmd_ctx ctx = {.env = env, .ev = ev};
 	const struct cmd_def *def = cmd_lookup(ev->command);
 	char msg[1024] = "", out[1536], esc[128], usage[200];
 	char *text = NULL;
 	enum cmd_status st;
 
-	if (channel_refused(app, ev))
+	if (channel_refused(env, ev))
 		return;
 	if (!def) {
 		chat_escape(esc, sizeof esc, ev->command ? ev->command : "");
 		size_t o = (size_t)snprintf(out, sizeof out, "Unknown command `%s`. Known commands:", esc);
 		for (size_t i = 0; i < cmd_table_len && o < sizeof out; i++)
 			o += (size_t)snprintf(out + o, sizeof out - o, " `%s`", cmd_table[i].name);
-		reply_ephemeral(app, ev, out);
+		reply_ephemeral(env, ev, out);
 		return;
 	}
 	text = strdup(ev->text ? ev->text : "");
 	if (!text) {
-		reply_ephemeral(app, ev, "Out of memory; nothing was done.");
+		reply_ephemeral(env, ev, "Out of memory; nothing was done.");
 		return;
 	}
 	/* commands that act per service say more (which services you may
 	 * ask for); the others are refused here */
-	if (!def->checks_audience && !may_use(app, ev->user, def->audience)) {
+	if (!def->checks_audience && !may_use(env->cfg, ev->user, def->audience)) {
 		snprintf(out, sizeof out, "`%s` is for the requesters and approvers of a service, and "
 			 "the bot's configuration names you for none. Ask a service's owners to add "
 			 "you; `/chatops help` says what you may do.", def->name);
-		reply_ephemeral(app, ev, out);
+		reply_ephemeral(env, ev, out);
 		goto out;
 	}
 	chat_escape(usage, sizeof usage, def->usage);
 	ctx.argv[0] = (char *)def->name;
 	if (cmd_split(&ctx, text, def->max_args) != BOT_EOK) {
 		snprintf(out, sizeof out, "Unbalanced quote. Usage: `%s`", usage);
-		reply_ephemeral(app, ev, out);
+		reply_ephemeral(env, ev, out);
 		goto out;
 	}
 	if (ctx.argc - 1 < def->min_args || (*ctx.rest && !def->takes_rest)) {
 		snprintf(out, sizeof out, "%s arguments. Usage: `%s`",
 			 ctx.argc - 1 < def->min_args ? "Missing" : "Too many", usage);
-		reply_ephemeral(app, ev, out);
+		reply_ephemeral(env, ev, out);
 		goto out;
 	}
 	st = def->fn(&ctx, msg, sizeof msg);
@@ -231,11 +255,11 @@ void cmd_dispatch(struct app *app, const struct chat_event *ev)
 		break;
 	case CMD_USAGE:
 		snprintf(out, sizeof out, "%s\nUsage: `%s`", msg, usage);
-		reply_ephemeral(app, ev, out);
+		reply_ephemeral(env, ev, out);
 		break;
 	case CMD_DENIED:
 	case CMD_FAILED:
-		reply_ephemeral(app, ev, msg);
+		reply_ephemeral(env, ev, msg);
 		break;
 	}
 out:

@@ -7,6 +7,9 @@
  * A command handler validates everything before anything happens and answers
  * through the reply it is given: errors go only to the person who typed the
  * command (ephemeral), with the usage line.
+ *
+ * Commands see the rest of the bot only through struct cmd_env, which the
+ * wiring (bot/app.c) fills for each dispatch: they know nothing of the app.
  */
 #ifndef COMMANDS_COMMANDS_H
 #define COMMANDS_COMMANDS_H
@@ -16,13 +19,27 @@
 
 #include "adapters/chat.h"
 
-struct app;
+struct cloud;
+struct config;
+struct config_service;
+struct workflow;
 
 #define CMD_MAX_ARGS 16
 
-/* What a command sees: the event that invoked it and the app it acts on. */
+/* What commands act on, filled by the wiring for each dispatch. Everything
+ * is borrowed; cfg only for the dispatch (the config in force may be
+ * swapped after it), chat and cloud as long as the wiring lives (an
+ * investigation still answers through them). */
+struct cmd_env {
+	const struct config *cfg; /* the config in force: services, who, channels */
+	struct chat *chat;        /* replies, help, the allowed-channels refusal count */
+	struct cloud *cloud;      /* what /investigate reads */
+	struct workflow *wf;      /* the gates /scale opens and /gates lists or cancels */
+};
+
+/* What a command sees: the event that invoked it and what it acts on. */
 struct cmd_ctx {
-	struct app *app;
+	const struct cmd_env *env;
 	const struct chat_event *ev;
 	int argc;
 	char *argv[CMD_MAX_ARGS]; /* argv[0] is the command name, e.g. "/scale" */
@@ -70,13 +87,13 @@ const struct cmd_def *cmd_lookup(const char *name);
  * or BOT_EINVAL for an unbalanced quote / too many words. */
 int cmd_split(struct cmd_ctx *ctx, char *buf, int max_words);
 
-/* Run the command named by ev->command with ev->text. Replies go out
- * through the app's chat. */
-void cmd_dispatch(struct app *app, const struct chat_event *ev);
+/* Run the command named by ev->command with ev->text, refusing it outside
+ * the allowed channels. Replies go out through env->chat. */
+void cmd_dispatch(const struct cmd_env *env, const struct chat_event *ev);
 
-/* Help text for the commands this user may use (all when user is NULL),
- * as mrkdwn into buf. */
-void cmd_help_text(struct app *app, const char *user, char *buf, size_t n);
+/* Help text for the commands this user may use under cfg (all when user is
+ * NULL), as mrkdwn into buf. */
+void cmd_help_text(const struct config *cfg, const char *user, char *buf, size_t n);
 
 /* Individual commands (one file each). */
 enum cmd_status cmd_chatops(struct cmd_ctx *ctx, char *msg, size_t msg_len);
@@ -84,10 +101,19 @@ enum cmd_status cmd_gates(struct cmd_ctx *ctx, char *msg, size_t msg_len);
 enum cmd_status cmd_investigate(struct cmd_ctx *ctx, char *msg, size_t msg_len);
 enum cmd_status cmd_scale(struct cmd_ctx *ctx, char *msg, size_t msg_len);
 
-struct config_service;
-/* Start an investigation of svc for user, posting to channel (also used by
- * buttons and by /scale). */
-int investigate_start(struct app *app, const struct config_service *svc, const char *user,
-		      const char *channel);
+/* Start an investigation of svc for user, posting to channel through
+ * env->chat once env->cloud has answered. */
+int investigate_start(const struct cmd_env *env, const struct config_service *svc,
+		      const char *user, const char *channel);
+
+/* Shared by the command files. */
+/* May user request actions on / look at service? (requesters, incl. "*",
+ * and approvers of the service). */
+bool cmd__may_request(const struct config_service *svc, const char *user);
+bool cmd__may_approve(const struct config_service *svc, const char *user);
+/* Where cards for this service go: its channel, else the event's channel. */
+const char *cmd__channel_for(const struct config_service *svc, const char *event_channel);
+/* "Known services: a, b, c" (escaped mrkdwn) into buf. */
+void cmd__known_services(const struct config *cfg, char *buf, size_t n);
 
 #endif

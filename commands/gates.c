@@ -1,7 +1,6 @@
 /* gates.c - /gates: the open and recent approval requests;
  *           /gates cancel <id>: withdraw an open one (requester or approver). */
 #include "commands/commands.h"
-#include "bot/app.h"
 #include "bot/domain/workflow.h"
 
 #include <stdio.h>
@@ -9,7 +8,7 @@
 
 enum cmd_status cmd_gates(struct cmd_ctx *ctx, char *msg, size_t msg_len)
 {
-	struct workflow *wf = app_workflow(ctx->app);
+	struct workflow *wf = ctx->env->wf;
 	struct bot_error err = {0};
 	char text[3000], esc[64];
 
@@ -23,7 +22,7 @@ enum cmd_status cmd_gates(struct cmd_ctx *ctx, char *msg, size_t msg_len)
 			{.type = CHAT_BLOCK_SECTION, .text = text},
 		};
 		struct chat_message m = {.channel = ctx->ev->channel, .text = text, .blocks = b, .n_blocks = 2};
-		if (chat_ephemeral(app_chat(ctx->app), ctx->ev->user, &m, NULL, NULL) != 0) {
+		if (chat_ephemeral(ctx->env->chat, ctx->ev->user, &m, NULL, NULL) != 0) {
 			snprintf(msg, msg_len, "Could not send the list.");
 			return CMD_FAILED;
 		}

@@ -5,9 +5,10 @@
  * posts the findings with a "Scale to N" button when more tasks would help.
  * Read-only: nothing changes in AWS. */
 #include "commands/commands.h"
-#include "bot/app.h"
+#include "adapters/cloud.h"
 #include "bot/domain/findings.h"
 #include "bot/base/log.h"
+#include "config/config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,7 @@
 #define WINDOW_MIN 30
 
 struct inv {
-	struct app *app;
+	struct chat *chat; /* outlives the cloud's pending callbacks */
 	char *service, *cluster, *ecs_service, *channel, *user;
 	int max_desired;
 	int waiting;
@@ -53,7 +54,7 @@ static void post_failure(struct inv *v)
 		 msg[0] ? " — " : "", msg, rid);
 	struct chat_block b = {.type = CHAT_BLOCK_SECTION, .text = text};
 	struct chat_message m = {.channel = v->channel, .text = text, .blocks = &b, .n_blocks = 1};
-	(void)chat_ephemeral(app_chat(v->app), v->user, &m, NULL, NULL);
+	(void)chat_ephemeral(v->chat, v->user, &m, NULL, NULL);
 }
 
 static void post_findings(struct inv *v)
@@ -86,7 +87,7 @@ static void post_findings(struct inv *v)
 		.channel = v->channel, .text = header, .blocks = blocks,
 		.n_blocks = f.suggested > 0 ? 4 : 3,
 	};
-	int rc = chat_post(app_chat(v->app), &m, NULL, NULL);
+	int rc = chat_post(v->chat, &m, NULL, NULL);
 	if (rc)
 		log_warn("investigate.post", "service=%s error=%s", LOG_Q(v->service),
 			 bot_err_name(rc));
@@ -138,16 +139,16 @@ static void on_alarms(void *ud, const struct cloud_error *err, const struct clou
 	one_done(v);
 }
 
-int investigate_start(struct app *app, const struct config_service *svc, const char *user,
-		      const char *channel)
+int investigate_start(const struct cmd_env *env, const struct config_service *svc,
+		      const char *user, const char *channel)
 {
-	struct cloud *cloud = app_cloud(app);
+	struct cloud *cloud = env->cloud;
 	struct inv *v = calloc(1, sizeof *v);
 	int rc;
 
 	if (!v)
 		return BOT_ENOMEM;
-	v->app = app;
+	v->chat = env->chat;
 	v->service = strdup(svc->name);
 	v->cluster = strdup(svc->cluster);
 	v->ecs_service = strdup(svc->ecs_service ? svc->ecs_service : svc->name);
@@ -187,23 +188,23 @@ int investigate_start(struct app *app, const struct config_service *svc, const c
 
 enum cmd_status cmd_investigate(struct cmd_ctx *ctx, char *msg, size_t msg_len)
 {
-	struct config *cfg = app_config(ctx->app);
+	const struct config *cfg = ctx->env->cfg;
 	const struct config_service *svc = config_service_find(cfg, ctx->argv[1]);
 	char esc[300], known[1024];
 
 	if (!svc) {
 		chat_escape(esc, sizeof esc, ctx->argv[1]);
-		app_known_services(ctx->app, known, sizeof known);
+		cmd__known_services(cfg, known, sizeof known);
 		snprintf(msg, msg_len, "Unknown service `%s`. %s", esc, known);
 		return CMD_USAGE;
 	}
-	if (!app_may_request(svc, ctx->ev->user)) {
+	if (!cmd__may_request(svc, ctx->ev->user)) {
 		snprintf(msg, msg_len, "You are not among the requesters or approvers of `%s`; "
 			 "ask its owners to add you to the bot's configuration.", svc->name);
 		return CMD_DENIED;
 	}
-	int rc = investigate_start(ctx->app, svc, ctx->ev->user,
-				   app_channel_for(svc, ctx->ev->channel));
+	int rc = investigate_start(ctx->env, svc, ctx->ev->user,
+				   cmd__channel_for(svc, ctx->ev->channel));
 	if (rc) {
 		snprintf(msg, msg_len, "Could not start the investigation: %s.", bot_strerror(rc));
 		return CMD_FAILED;

@@ -5,9 +5,9 @@
  * requester only, with the usage line, and nothing is read or changed. Then
  * the workflow reads the service and opens an approval gate. */
 #include "commands/commands.h"
-#include "bot/app.h"
 #include "bot/base/duration.h"
 #include "bot/domain/workflow.h"
+#include "config/config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,7 +133,7 @@ static int parse_options(struct cmd_ctx *ctx, const struct config *cfg,
 
 enum cmd_status cmd_scale(struct cmd_ctx *ctx, char *msg, size_t msg_len)
 {
-	struct config *cfg = app_config(ctx->app);
+	const struct config *cfg = ctx->env->cfg;
 	const struct config_service *svc = config_service_find(cfg, ctx->argv[1]);
 	char esc[300], known[1024];
 	struct bot_error err = {0};
@@ -143,12 +143,12 @@ enum cmd_status cmd_scale(struct cmd_ctx *ctx, char *msg, size_t msg_len)
 
 	if (!svc) {
 		chat_escape(esc, sizeof esc, ctx->argv[1]);
-		app_known_services(ctx->app, known, sizeof known);
+		cmd__known_services(cfg, known, sizeof known);
 		snprintf(msg, msg_len, "Unknown service `%s`. %s", esc, known);
 		return CMD_USAGE;
 	}
 	chat_escape(esc, sizeof esc, svc->name);
-	if (!app_may_request(svc, ctx->ev->user)) {
+	if (!cmd__may_request(svc, ctx->ev->user)) {
 		snprintf(msg, msg_len, "You may not request changes to `%s`: you are not among its "
 			 "requesters or approvers. Nothing was requested.", esc);
 		return CMD_DENIED;
@@ -166,13 +166,13 @@ enum cmd_status cmd_scale(struct cmd_ctx *ctx, char *msg, size_t msg_len)
 	struct wf_scale req = {
 		.svc = svc,
 		.user = ctx->ev->user,
-		.channel = app_channel_for(svc, ctx->ev->channel),
+		.channel = cmd__channel_for(svc, ctx->ev->channel),
 		.reply_channel = ctx->ev->channel,
 		.target = count,
 		.timer_ms = timer_ms,
 		.reason = reason,
 	};
-	if (wf_scale_start(app_workflow(ctx->app), &req, &err) != 0) {
+	if (wf_scale_start(ctx->env->wf, &req, &err) != 0) {
 		snprintf(msg, msg_len, "Could not start the request: %s. Nothing was requested.", err.msg);
 		return CMD_FAILED;
 	}

@@ -52,7 +52,7 @@
 #include "adapters/cloud.h"
 #include "adapters/http/http.h"
 #include "bot/base/error.h"
-#include "bot/loop.h"
+#include "bot/base/loop.h"
 
 struct aws_client;
 struct aws_call;

@@ -39,7 +39,7 @@
 #include "adapters/aws/creds.h"
 #include "adapters/cloud.h"
 #include "adapters/http/http.h"
-#include "bot/loop.h"
+#include "bot/base/loop.h"
 #include "config/config.h"
 
 struct cloud_aws_opts {

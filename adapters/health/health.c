@@ -3,6 +3,7 @@
 #include <libwebsockets.h>
 
 #include "adapters/health/health.h"
+#include "adapters/lws/lws.h"
 #include "bot/base/log.h"
 
 #include <stdio.h>
@@ -156,7 +157,7 @@ int health_create(struct bot_loop *loop, const struct health_opts *o, struct hea
 	if (!o || !o->render || split_listen(o->listen, host, sizeof host, &port) != BOT_EOK)
 		return bot_error_set(err, BOT_EINVAL, "http.listen: expected host:port, got '%s'",
 				     o && o->listen ? o->listen : "");
-	ctx = bot_loop_lws(loop, err);
+	ctx = bot_lws_context(loop, err);
 	if (!ctx)
 		return BOT_EIO;
 	h = calloc(1, sizeof *h);

@@ -15,7 +15,7 @@
 #include <stddef.h>
 
 #include "bot/base/error.h"
-#include "bot/loop.h"
+#include "bot/base/loop.h"
 
 enum health_doc { HEALTH_DOC_STATUS = 0, HEALTH_DOC_METRICS };
 

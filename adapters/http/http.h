@@ -27,7 +27,7 @@
 #include <stddef.h>
 
 #include "bot/base/error.h"
-#include "bot/loop.h"
+#include "bot/base/loop.h"
 
 struct http;
 struct http_call;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "adapters/http/http.h"
+#include "adapters/lws/lws.h"
 #include "adapters/slack/blocks.h"
 #include "adapters/slack/envelope.h"
 #include "adapters/slack/webapi.h"
@@ -700,7 +701,7 @@ int slack_chat_create(struct bot_loop *loop, const struct slack_chat_opts *o, st
 	}
 	(void)uv_timer_init(sc->uv, sc->auth_timer);
 	sc->auth_timer->data = sc;
-	ctx = bot_loop_lws(loop, err);
+	ctx = bot_lws_context(loop, err);
 	if (!ctx) {
 		rc = BOT_EIO;
 		goto out;

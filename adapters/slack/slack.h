@@ -45,7 +45,7 @@
 #include "adapters/slack/retry.h"
 #include "adapters/slack/socket.h"
 #include "bot/base/error.h"
-#include "bot/loop.h"
+#include "bot/base/loop.h"
 
 struct slack_chat_opts {
 	const char *app_token;    /* xapp-... (required) */

@@ -81,7 +81,7 @@ typedef void (*slack_ws_envelope_cb)(void *ud, const struct slack_frame *f);
 typedef void (*slack_ws_state_cb)(void *ud, enum slack_ws_state st, int rc, const char *detail);
 
 struct slack_ws_opts {
-	struct lws_context *ctx;   /* the process's context (bot_loop_lws) */
+	struct lws_context *ctx;   /* the process's context (bot_lws_context) */
 	uv_loop_t *loop;
 	struct slack_api *api;     /* borrowed: apps.connections.open with the app token */
 	const char *ca_file;       /* extra trust anchors (PEM), or NULL */

@@ -27,9 +27,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "adapters/lws/lws.h"
 #include "adapters/slack/slack.h"
 #include "bot/base/log.h"
-#include "bot/loop.h"
+#include "bot/base/loop.h"
 #include "tests/fakes/fake_slack.h"
 
 #define APP_TOKEN "xapp-1-A0FAKE-bench"
@@ -181,7 +182,7 @@ static int run_child(unsigned n, int port_fd, int out_fd, int hold_fd)
 	int port;
 
 	log_set_level(BOT_LOG_ERROR);
-	if (bot_loop_create(&c.loop, &err) || !(ctx = bot_loop_lws(c.loop, &err)) ||
+	if (bot_loop_create(&c.loop, &err) || !(ctx = bot_lws_context(c.loop, &err)) ||
 	    fake_slack_create(ctx, bot_loop_uv(c.loop), &(struct fake_slack_opts){
 				      .app_token = APP_TOKEN, .bot_token = BOT_TOKEN }, &c.fs) ||
 	    bot_loop_on_shutdown(c.loop, child_hook, &c)) {

@@ -22,7 +22,7 @@
 
 #include <stddef.h>
 
-#include "bot/loop.h"
+#include "bot/base/loop.h"
 
 struct fake_http;
 

@@ -28,9 +28,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adapters/lws/lws.h"
 #include "bot/base/error.h"
 #include "bot/base/log.h"
-#include "bot/loop.h"
+#include "bot/base/loop.h"
 #include "tests/fakes/fake_slack.h"
 
 #define MAX_CHANNELS 32
@@ -156,7 +157,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fake-slack: %s\n", err.msg);
 		return 1;
 	}
-	ctx = bot_loop_lws(a.loop, &err);
+	ctx = bot_lws_context(a.loop, &err);
 	if (!ctx) {
 		fprintf(stderr, "fake-slack: %s\n", err.msg);
 		rc = BOT_EIO;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adapters/lws/lws.h"
 #include "bot/base/log.h"
 
 static char **lines;
@@ -120,7 +121,7 @@ int harness_init(struct harness *h, const struct fake_slack_opts *fake_opts)
 	if (rc)
 		return rc;
 	h->uv = bot_loop_uv(h->loop);
-	h->ctx = bot_loop_lws(h->loop, &err);
+	h->ctx = bot_lws_context(h->loop, &err);
 	if (!h->ctx)
 		return BOT_EIO;
 	(void)uv_timer_init(h->uv, &h->deadline);

@@ -27,7 +27,7 @@
 #include <uv.h>
 
 #include "adapters/http/http.h"
-#include "bot/loop.h"
+#include "bot/base/loop.h"
 #include "tests/fakes/fake_slack.h"
 
 struct harness {

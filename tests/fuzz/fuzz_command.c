@@ -236,6 +236,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct chat_event ev = {
 		.type = CHAT_EV_COMMAND, .id = "fuzz", .user = "U0ONCALL1", .channel = "C0OPS",
 	};
+	struct cmd_env env;
 
 	chat.input_utf8 = fuzz_utf8_valid(line, strlen(line));
 	text = line + strcspn(line, " \t\n");
@@ -243,7 +244,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		*text++ = '\0';
 	ev.command = line;
 	ev.text = text;
-	cmd_dispatch(app, &ev);
+	app_cmd_env(app, &env);
+	cmd_dispatch(&env, &ev);
 	flush_chat();
 	uv_run(&loop, UV_RUN_NOWAIT);
 	flush_chat();

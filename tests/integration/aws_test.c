@@ -57,7 +57,7 @@
 #include "adapters/cloud_dryrun.h"
 #include "bot/base/error.h"
 #include "bot/base/log.h"
-#include "bot/loop.h"
+#include "bot/base/loop.h"
 #include "config/config.h"
 #include "tests/fakes/fake_http.h"
 #include "tests/fakes/moto.h"

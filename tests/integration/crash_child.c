@@ -40,7 +40,7 @@
 #include "adapters/aws/cloud_aws.h"
 #include "bot/domain/gate.h"
 #include "bot/base/log.h"
-#include "bot/loop.h"
+#include "bot/base/loop.h"
 #include "adapters/store.h"
 #include "adapters/store/sqlite.h"
 

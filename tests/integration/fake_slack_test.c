@@ -25,10 +25,11 @@
 #include <string.h>
 
 #include "adapters/http/http.h"
+#include "adapters/lws/lws.h"
 #include "adapters/slack/envelope.h"
 #include "bot/base/error.h"
 #include "bot/base/log.h"
-#include "bot/loop.h"
+#include "bot/base/loop.h"
 #include "tests/fakes/fake_slack.h"
 
 #define APP_TOKEN  "xapp-1-A0FAKE-test"
@@ -392,7 +393,7 @@ static int group_setup(void **state)
 	if (bot_loop_create(&T.loop, &err))
 		return -1;
 	T.uv = bot_loop_uv(T.loop);
-	T.ctx = bot_loop_lws(T.loop, &err);
+	T.ctx = bot_lws_context(T.loop, &err);
 	if (!T.ctx || http_create(T.loop, NULL, &T.http, &err))
 		return -1;
 	memset(&vi, 0, sizeof vi);

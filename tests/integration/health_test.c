@@ -18,7 +18,7 @@
 #include "adapters/health/health.h"
 #include "adapters/http/http.h"
 #include "bot/base/log.h"
-#include "bot/loop.h"
+#include "bot/base/loop.h"
 
 #define STEPS 5
 

@@ -12,7 +12,7 @@
  * lws destroy twice) and uv_loop_close() must return 0.
  * A second test runs HTTPS against lws TLS vhosts with throwaway
  * certificates (BOT_ETLS unless the CA is added with opts.ca_file); a third
- * checks hooks, the safety timeout and signals without lws.
+ * checks hooks, the safety timeout, signals and teardown steps without lws.
  *
  * Checks inside loop callbacks are recorded (CHECK) and asserted after the
  * run, so a failure never longjmps out of lws or libuv.
@@ -37,9 +37,10 @@
 #include <unistd.h>
 
 #include "adapters/http/http.h"
+#include "adapters/lws/lws.h"
 #include "bot/base/error.h"
 #include "bot/base/log.h"
-#include "bot/loop.h"
+#include "bot/base/loop.h"
 #include "tests/fakes/tls_cert.h"
 
 #define WATCHDOG_MS  20000
@@ -959,9 +960,9 @@ static void test_one_loop(void **state)
 
 	assert_int_equal(bot_loop_create(&t->loop, &err), BOT_EOK);
 	uv = bot_loop_uv(t->loop);
-	t->lws = bot_loop_lws(t->loop, &err);
+	t->lws = bot_lws_context(t->loop, &err);
 	assert_non_null(t->lws);
-	assert_ptr_equal(bot_loop_lws(t->loop, &err), t->lws); /* one per process */
+	assert_ptr_equal(bot_lws_context(t->loop, &err), t->lws); /* one per process */
 
 	/* server vhost: HTTP + a ws protocol that is the default for upgrades
 	 * without Sec-WebSocket-Protocol (notes §6) */
@@ -1187,7 +1188,7 @@ static void test_tls(void **state)
 	assert_int_equal(fake_tls_cert_create(&ca_b, &err), BOT_EOK);
 
 	assert_int_equal(bot_loop_create(&t.loop, &err), BOT_EOK);
-	ctx = bot_loop_lws(t.loop, &err);
+	ctx = bot_lws_context(t.loop, &err);
 	assert_non_null(ctx);
 	va = tls_vhost(ctx, "tls-a", &ca_a, protocols);
 	vb = tls_vhost(ctx, "tls-b", &ca_b, protocols);
@@ -1270,16 +1271,56 @@ static void test_tls(void **state)
 	assert_int_equal(logstats.late_close, 0);
 }
 
-/* ==== test 3: hooks, safety timeout, signals (no lws) ===================== */
+/* ==== test 3: hooks, safety timeout, signals, teardown steps (no lws) ==== */
 
 struct hooks_scenario {
 	struct bot_loop *loop;
-	uv_timer_t raise_timer, slow_done;
+	uv_timer_t raise_timer, slow_done, step_timer;
 	bot_loop_done_fn done;
 	void *done_ud;
 	int sighup, slow_hook_calls, stuck_hook_calls, removed_hook_calls;
+	bool stopping_in_drain;
+	char trace[16]; /* h: slow hook done, a/b: drain steps, c: closed, A/B: after */
 	uint64_t t0;
 };
+
+static void trace(struct hooks_scenario *s, char c)
+{
+	size_t n = strlen(s->trace);
+
+	if (n + 1 < sizeof s->trace)
+		s->trace[n] = c;
+}
+
+static void step_closed(uv_handle_t *h)
+{
+	trace(container_of((uv_timer_t *)h, struct hooks_scenario, step_timer), 'c');
+}
+
+/* A drain step may start closes; uv_run delivers them before it returns. */
+static void drain_a(void *ud)
+{
+	struct hooks_scenario *s = ud;
+
+	trace(s, 'a');
+	s->stopping_in_drain = bot_loop_stopping(s->loop);
+	uv_close((uv_handle_t *)&s->step_timer, step_closed);
+}
+
+static void drain_b(void *ud)
+{
+	trace(ud, 'b');
+}
+
+static void after_a(void *ud)
+{
+	trace(ud, 'A');
+}
+
+static void after_b(void *ud)
+{
+	trace(ud, 'B');
+}
 
 static void on_sighup(void *ud, int signum)
 {
@@ -1302,6 +1343,7 @@ static void slow_done_fire(uv_timer_t *tm)
 	struct hooks_scenario *s = container_of(tm, struct hooks_scenario, slow_done);
 
 	uv_close((uv_handle_t *)tm, NULL);
+	trace(s, 'h');
 	s->done(s->done_ud);
 	s->done(s->done_ud); /* twice: harmless */
 }
@@ -1351,6 +1393,12 @@ static void test_hooks_and_signals(void **state)
 	assert_int_equal(bot_loop_on_shutdown(s.loop, removed_hook, &s), BOT_EOK);
 	assert_int_equal(bot_loop_on_shutdown(s.loop, stuck_hook, &s), BOT_EOK);
 	bot_loop_off_shutdown(s.loop, removed_hook, &s);
+	assert_int_equal(bot_loop_on_teardown(s.loop, drain_a, after_a, &s), BOT_EOK);
+	assert_int_equal(bot_loop_on_teardown(s.loop, drain_b, after_b, &s), BOT_EOK);
+	assert_int_equal(bot_loop_on_teardown(s.loop, drain_b, after_b, &s), BOT_EDUPLICATE);
+	assert_int_equal(bot_loop_on_teardown(s.loop, NULL, NULL, &s), BOT_EINVAL);
+	(void)uv_timer_init(bot_loop_uv(s.loop), &s.step_timer); /* closed by drain_a */
+	assert_false(bot_loop_stopping(s.loop));
 	(void)uv_timer_init(bot_loop_uv(s.loop), &s.raise_timer);
 	(void)uv_timer_start(&s.raise_timer, on_raise, 20, 0);
 
@@ -1358,7 +1406,16 @@ static void test_hooks_and_signals(void **state)
 	assert_int_equal(bot_loop_run(s.loop), BOT_EOK);
 	ms = (uv_hrtime() - s.t0) / 1000000u;
 	assert_int_equal(bot_loop_run(s.loop), BOT_ESTATE); /* only once */
+	/* drain steps after every hook, in order; their closes drained */
+	assert_string_equal(s.trace, "habc");
+	assert_true(s.stopping_in_drain);
+	assert_true(bot_loop_stopping(s.loop));
+	assert_int_equal(bot_loop_on_teardown(s.loop, drain_a, NULL, &s), BOT_ESTATE);
+	/* no lws context once the shutdown has begun */
+	assert_null(bot_lws_context(s.loop, &err));
+	assert_non_null(strstr(err.msg, "shutting down"));
 	assert_int_equal(bot_loop_destroy(s.loop), BOT_EOK);
+	assert_string_equal(s.trace, "habcAB"); /* after steps: in destroy, in order */
 	assert_int_equal(s.sighup, 1);
 	assert_int_equal(s.slow_hook_calls, 1);
 	assert_int_equal(s.stuck_hook_calls, 1);

@@ -1,8 +1,9 @@
-/* loop.h - the one event loop: libuv, single thread, with the process's one
- * libwebsockets context on it, signals, and an orderly shutdown.
+/* loop.h - the one event loop: libuv, single thread, signals, and an
+ * orderly shutdown. libc + libuv only.
  *
  * Everything the bot does runs on this loop (design.md "One event loop"):
- * libcurl through adapters/http, libwebsockets through bot_loop_lws(), and
+ * libcurl through adapters/http, libwebsockets through adapters/lws (the
+ * process's one lws context, created on this loop by bot_lws_context()), and
  * plain uv timers. Nothing here is thread-safe; call it from the loop thread.
  *
  * Lifetime:
@@ -10,28 +11,14 @@
  *   bot_loop_create()      embeds a uv_loop_t, ignores SIGPIPE
  *   bot_loop_on_signal()   SIGINT/SIGTERM/SIGHUP callbacks (uv_signal)
  *   bot_loop_on_shutdown() components register polite-close hooks
+ *   bot_loop_on_teardown() components register final teardown steps
  *   bot_loop_run()         uv_run until the shutdown below has completed
  *   bot_loop_shutdown()    (from any callback) runs the hooks, waits for them
  *                          (safety timer), then tears down in the order of
  *                          event-loop-notes.md §1
- *   bot_loop_destroy()     second lws_context_destroy (outside the loop),
+ *   bot_loop_destroy()     the "after" teardown steps (outside the loop; the
+ *                          lws adapter's second lws_context_destroy),
  *                          uv_loop_close
- *
- * libwebsockets: there is ONE lws context per process, created on first use
- * by bot_loop_lws() (console-only runs never load lws or its CA store). It
- * lives until shutdown: never destroy it yourself, never call lws_service().
- * A component that needs lws creates its own vhost in that context:
- *   - a client:  lws_create_vhost() with port = CONTEXT_PORT_NO_LISTEN and
- *                options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT (without it the
- *                vhost has no client SSL_CTX);
- *   - a server:  port (0 = kernel picks, see lws_get_vhost_listen_port()),
- *                iface = "127.0.0.1" unless told otherwise.
- * The vhost lives as long as the context; its wsis are closed by the
- * context's destroy at shutdown. A component with a live ws connection
- * registers a shutdown hook that closes it politely (lws_close_reason +
- * lws_set_timeout(PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC)) and calls done
- * on CLIENT_CLOSED. lws's own log lines (warn and error only) are routed into
- * bot/base/log.h as event=lws.
  *
  * Shutdown order (event-loop-notes.md §1):
  *   1. every hook is started, in registration order, on a fresh loop
@@ -40,8 +27,12 @@
  *      timeout (bot_loop_set_shutdown_timeout, default 3000 ms) has passed;
  *      curl teardown (adapters/http registers its own hook) and polite ws
  *      closes therefore happen before lws is destroyed;
- *   3. the loop closes its own timers and signal handles and calls
- *      lws_context_destroy() once; uv_run then drains and returns.
+ *   3. the loop closes its own timers and signal handles, then runs every
+ *      teardown step's drain function in registration order (the lws
+ *      adapter's first lws_context_destroy); uv_run then drains and returns;
+ *   4. bot_loop_destroy(), after the run: every teardown step's after
+ *      function in registration order (the lws adapter's second destroy,
+ *      which frees the context), then uv_loop_close.
  * A hook must leave no uv handle active when it calls done (closing is fine:
  * the drain delivers the close callbacks). After bot_loop_run() returned,
  * lws must not be touched; component destroy functions only free memory.
@@ -49,13 +40,13 @@
 #ifndef BOT_LOOP_H
 #define BOT_LOOP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
 
 #include "bot/base/error.h"
 
 struct bot_loop;
-struct lws_context;
 
 /* A signal arrived (on the loop thread, not in signal context). */
 typedef void (*bot_loop_signal_fn)(void *ud, int signum);
@@ -65,17 +56,14 @@ typedef void (*bot_loop_done_fn)(void *done_ud);
  * any later callback. Calling done more than once, or after the safety
  * timeout, is harmless. */
 typedef void (*bot_loop_hook_fn)(void *ud, bot_loop_done_fn done, void *done_ud);
+/* One final teardown step (step 3 or 4 of the order above). */
+typedef void (*bot_loop_step_fn)(void *ud);
 
 /* 0, or BOT_ENOMEM / BOT_EIO (uv_loop_init failed) with detail in err. */
 int bot_loop_create(struct bot_loop **out, struct bot_error *err);
 
 /* The embedded libuv loop (borrowed; valid until bot_loop_destroy). */
 uv_loop_t *bot_loop_uv(struct bot_loop *l);
-
-/* The process's lws context on this loop, created on the first call
- * (borrowed; never destroy it). NULL with err filled when creation fails
- * (BOT_EIO), or BOT_ESTATE once shutdown has begun. */
-struct lws_context *bot_loop_lws(struct bot_loop *l, struct bot_error *err);
 
 /* Register cb for signum (SIGINT, SIGTERM or SIGHUP; else BOT_EINVAL).
  * A second call for the same signal replaces the callback; cb == NULL
@@ -93,6 +81,21 @@ int bot_loop_on_shutdown(struct bot_loop *l, bot_loop_hook_fn hook, void *ud);
  * Unknown pairs are ignored. */
 void bot_loop_off_shutdown(struct bot_loop *l, bot_loop_hook_fn hook, void *ud);
 
+/* Register a final teardown step: drain(ud) runs in step 3, from a plain uv
+ * callback after the loop's own handles were closed; it may start
+ * asynchronous closes, which uv_run then drains. after(ud) runs in step 4,
+ * inside bot_loop_destroy once uv_run has returned and late closes were
+ * delivered, right before uv_loop_close; it must leave no handle behind.
+ * Either function may be NULL, not both. Steps stay registered until
+ * bot_loop_destroy. Returns 0, BOT_EINVAL, BOT_ENOMEM, BOT_EDUPLICATE (the
+ * same triple again) or BOT_ESTATE (shutdown already running). */
+int bot_loop_on_teardown(struct bot_loop *l, bot_loop_step_fn drain, bot_loop_step_fn after,
+			 void *ud);
+
+/* True once the shutdown was asked for (bot_loop_shutdown, or the loop ran
+ * out of work) or has happened: a component should not start now. */
+bool bot_loop_stopping(const struct bot_loop *l);
+
 /* How long step 2 of the shutdown waits for hooks (default 3000 ms). */
 void bot_loop_set_shutdown_timeout(struct bot_loop *l, uint64_t ms);
 
@@ -106,10 +109,10 @@ void bot_loop_shutdown(struct bot_loop *l);
  * Returns 0 (BOT_ESTATE if called again after it returned). */
 int bot_loop_run(struct bot_loop *l);
 
-/* After bot_loop_run returned: frees the lws context (second destroy, as
- * lws 4.1.6 requires with a foreign loop) and closes the uv loop. If the loop
- * never ran, it runs the shutdown first. Handles closed by destroy functions
- * after the run still get their close callbacks here (logged as
+/* After bot_loop_run returned: runs the teardown steps' after functions
+ * (step 4) and closes the uv loop. If the loop never ran, it runs the
+ * shutdown first. Handles closed by destroy functions after the run still
+ * get their close callbacks here, before the after functions (logged as
  * loop.late_close at warn). Returns 0 when uv_loop_close() succeeded, else
  * logs the open handles and returns BOT_ESTATE (the memory is then kept,
  * since libuv still points into it). NULL is ok (returns 0). */

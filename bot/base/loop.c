@@ -1,11 +1,7 @@
-/* loop.c - the one libuv loop, the process's lws context on it, signals, and
- * the orderly shutdown. The teardown order and the reasons for it are in
+/* loop.c - the one libuv loop, signals, and the orderly shutdown. The
+ * teardown order and the reasons for it are in
  * /work/shared/docs/event-loop-notes.md §1; the comments below cite it. */
-#include "bot/loop.h"
-
-/* uv.h (via loop.h) must come before libwebsockets.h: the libuv helpers in
- * lws's headers are guarded by UV_ERRNO_MAP. */
-#include <libwebsockets.h>
+#include "bot/base/loop.h"
 
 #include <signal.h>
 #include <stdbool.h>
@@ -15,12 +11,11 @@
 #include "bot/base/log.h"
 
 #define DEFAULT_SHUTDOWN_TIMEOUT_MS 3000
-#define LWS_FD_LIMIT                256
 
 enum loop_state {
 	LOOP_RUNNING,  /* normal operation (a shutdown may be requested) */
 	LOOP_HOOKS,    /* hooks started, waiting for their done calls */
-	LOOP_DRAINING, /* own handles closed, lws destroy started, uv_run drains */
+	LOOP_DRAINING, /* own handles closed, drain steps run, uv_run drains */
 	LOOP_DONE,     /* bot_loop_run returned */
 };
 
@@ -32,6 +27,12 @@ struct hook {
 	bot_loop_hook_fn fn;
 	void *ud;
 	enum hook_state state;
+};
+
+struct step {
+	struct step *next;
+	bot_loop_step_fn drain, after;
+	void *ud;
 };
 
 static const int handled_signals[] = { SIGINT, SIGTERM, SIGHUP };
@@ -46,8 +47,6 @@ struct sig_slot {
 
 struct bot_loop {
 	uv_loop_t uv;
-	/* lws writes NULL here (pcontext) once the context is really freed. */
-	struct lws_context *lws;
 	enum loop_state state;
 	bool shutdown_requested;
 	bool starting_hooks;
@@ -58,28 +57,8 @@ struct bot_loop {
 	uint64_t shutdown_timeout_ms;
 	struct hook *hooks; /* registration order */
 	unsigned hooks_pending;
+	struct step *steps; /* registration order */
 };
-
-/* ---- lws log routing ---------------------------------------------------- */
-
-/* lws's emit function has no user pointer; the routing is process-wide,
- * like lws's own log level. Lines arrive ending in '\n'. */
-static void lws_log_emit(int level, const char *line)
-{
-	char msg[400], q[512];
-	size_t n = strlen(line);
-
-	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
-		n--;
-	if (n >= sizeof msg)
-		n = sizeof msg - 1;
-	memcpy(msg, line, n);
-	msg[n] = '\0';
-	if (level & LLL_ERR)
-		log_error("lws", "msg=%s", log_q(q, sizeof q, msg));
-	else
-		log_warn("lws", "msg=%s", log_q(q, sizeof q, msg));
-}
 
 /* ---- create ------------------------------------------------------------- */
 
@@ -132,52 +111,6 @@ out:
 uv_loop_t *bot_loop_uv(struct bot_loop *l)
 {
 	return &l->uv;
-}
-
-struct lws_context *bot_loop_lws(struct bot_loop *l, struct bot_error *err)
-{
-	struct lws_context_creation_info info;
-	struct lws_context *ctx;
-	void *foreign[1];
-	uint64_t t0;
-
-	if (l->lws)
-		return l->lws;
-	if (l->state != LOOP_RUNNING || l->shutdown_requested) {
-		bot_error_set(err, BOT_ESTATE, "the event loop is shutting down");
-		return NULL;
-	}
-
-	/* lws's own noise goes through our logfmt writer and its redaction;
-	 * NOTICE and below (plugin loading, "Using foreign event loop...")
-	 * are dropped. */
-	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
-
-	memset(&info, 0, sizeof info);
-	foreign[0] = &l->uv; /* read only during lws_create_context() */
-	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
-		       LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
-	info.foreign_loops = foreign;
-	info.pcontext = &l->lws;
-	info.port = CONTEXT_PORT_NO_LISTEN;
-	/* Without a limit lws sizes two fd tables from `ulimit -n` (2 x 160 kB
-	 * at 20000, far more in containers with 1M); with one it looks fds up
-	 * linearly. It counts lws's own sockets only (ws clients, a health
-	 * endpoint), never curl's. */
-	info.fd_limit_per_thread = LWS_FD_LIMIT;
-
-	t0 = uv_hrtime();
-	ctx = lws_create_context(&info);
-	if (!ctx) {
-		bot_error_set(err, BOT_EIO,
-			      "cannot create the libwebsockets context on the uv loop "
-			      "(is the libwebsockets-evlib-uv package installed?)");
-		return NULL;
-	}
-	l->lws = ctx;
-	log_debug("loop.lws", "result=created ms=%llu",
-		  (unsigned long long)((uv_hrtime() - t0) / 1000000u));
-	return ctx;
 }
 
 /* ---- signals ------------------------------------------------------------ */
@@ -274,6 +207,35 @@ void bot_loop_off_shutdown(struct bot_loop *l, bot_loop_hook_fn hook, void *ud)
 	}
 }
 
+/* ---- final teardown steps ---------------------------------------------- */
+
+int bot_loop_on_teardown(struct bot_loop *l, bot_loop_step_fn drain, bot_loop_step_fn after,
+			 void *ud)
+{
+	struct step *st, **tail;
+
+	if (!drain && !after)
+		return BOT_EINVAL;
+	if (l->state != LOOP_RUNNING)
+		return BOT_ESTATE;
+	for (tail = &l->steps; *tail; tail = &(*tail)->next)
+		if ((*tail)->drain == drain && (*tail)->after == after && (*tail)->ud == ud)
+			return BOT_EDUPLICATE;
+	st = calloc(1, sizeof *st);
+	if (!st)
+		return BOT_ENOMEM;
+	st->drain = drain;
+	st->after = after;
+	st->ud = ud;
+	*tail = st;
+	return BOT_EOK;
+}
+
+bool bot_loop_stopping(const struct bot_loop *l)
+{
+	return l->state != LOOP_RUNNING || l->shutdown_requested;
+}
+
 void bot_loop_set_shutdown_timeout(struct bot_loop *l, uint64_t ms)
 {
 	l->shutdown_timeout_ms = ms;
@@ -291,9 +253,9 @@ static void hook_done(void *done_ud)
 	maybe_teardown(l);
 }
 
-/* Step 3: close our own handles and start lws's asynchronous destroy. Runs
- * from the kick timer, i.e. a plain uv callback, never inside an lws or curl
- * callback. */
+/* Step 3: close our own handles, then run the drain steps (the lws adapter
+ * starts lws's asynchronous destroy there). Runs from the kick timer, i.e. a
+ * plain uv callback, never inside an lws or curl callback. */
 static void on_teardown(uv_timer_t *t)
 {
 	struct bot_loop *l = t->data;
@@ -305,12 +267,12 @@ static void on_teardown(uv_timer_t *t)
 	for (size_t i = 0; i < N_SIGNALS; i++)
 		if (l->sig[i].inited)
 			uv_close((uv_handle_t *)&l->sig[i].handle, NULL);
-	if (l->lws) {
-		/* First of the two destroys (notes §1 step 5): starts async
-		 * closes of lws's handles; lws's event-pipe poll keeps the loop
-		 * alive until they are done, then uv_run returns. */
-		lws_context_destroy(l->lws);
-	}
+	/* Notes §1 step 5, e.g. the first of lws's two destroys: what the
+	 * steps start closing keeps the loop alive until it is closed, then
+	 * uv_run returns. */
+	for (struct step *st = l->steps; st; st = st->next)
+		if (st->drain)
+			st->drain(st->ud);
 	log_debug("loop.shutdown", "step=drain");
 }
 
@@ -431,20 +393,24 @@ int bot_loop_destroy(struct bot_loop *l)
 	}
 
 	/* Handles closed by destroy functions after the run still need their
-	 * close callbacks (which usually free memory). Deliver them while the
-	 * lws plugin is still loaded; this is not the normal path. */
+	 * close callbacks (which usually free memory). Deliver them before the
+	 * after steps (while the lws plugin is still loaded); this is not the
+	 * normal path. */
 	uv_walk(&l->uv, walk_cb, &w);
 	if (w.closing) {
 		log_warn("loop.late_close", "handles=%d", w.closing);
 		(void)uv_run(&l->uv, UV_RUN_NOWAIT);
 	}
 
-	/* Second destroy, outside the loop (notes §1 step 7): frees the
-	 * context and dlcloses the evlib plugin; lws NULLs l->lws. */
-	if (l->lws)
-		lws_context_destroy(l->lws);
-	if (l->lws)
-		log_error("loop.destroy", "error=\"lws context not freed\"");
+	/* Outside the loop (notes §1 step 7), e.g. lws's second destroy, which
+	 * frees the context and dlcloses the evlib plugin. */
+	while (l->steps) {
+		struct step *st = l->steps;
+		l->steps = st->next;
+		if (st->after)
+			st->after(st->ud); /* once, even if destroy is called again */
+		free(st);
+	}
 
 	urc = uv_loop_close(&l->uv);
 	if (urc) {
