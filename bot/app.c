@@ -150,6 +150,18 @@ static void route_investigate_scale(struct app *a, const struct chat_event *ev)
 	dispatch(a, &cmd);
 }
 
+/* Deduplication has three layers; each catches a case the others miss.
+ *   1. The chat backend, in memory (adapters/slack/dedupe.h): Slack's retry
+ *      or a replay after a reconnect is dropped before anything durable
+ *      happens, at no cost. (integration.slack, unit.slack_dedupe)
+ *   2. Here, in the store's processed ids ("app:<id>"): a redelivery that
+ *      reaches a process without that memory - after a restart, or another
+ *      replica sharing the store - is dropped before a command or mention
+ *      runs again (/investigate would post twice). (unit.app)
+ *   3. The gate's vote (store_gate_vote): a click's event id is recorded in
+ *      the same atomic step as the vote it carries, so a click is audited
+ *      and counted once even when layer 2 could not answer (a store error
+ *      here means: act anyway). (unit.gate, unit.store_conformance.*) */
 static bool already_processed(struct app *a, const struct chat_event *ev)
 {
 	struct bot_error err = {0};

@@ -1,0 +1,176 @@
+/* The app's layer of event deduplication (bot/app.c already_processed):
+ * an event id handled once is dropped when it comes again - also after a
+ * restart, when the chat backend's in-memory layer is empty, because the
+ * record is in the store. Without that layer a command redelivered after a
+ * restart runs twice (this test then fails). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "adapters/store.h"
+#include "adapters/store/sqlite.h"
+#include "bot/app.h"
+#include "bot/base/log.h"
+
+static const char config_yaml[] =
+	"defaults:\n"
+	"  approvers: [U0APPROVER1]\n"
+	"  requesters: [U0ONCALL1]\n"
+	"services:\n"
+	"  web:\n"
+	"    cluster: prod\n"
+	"    ecs_service: web-svc\n"
+	"    max_desired: 20\n";
+
+static struct {
+	struct chat base;
+	int replies; /* ephemerals and posts */
+} chat;
+
+static int c_start(struct chat *c) { (void)c; return BOT_EOK; }
+static int c_post(struct chat *c, const struct chat_message *m, chat_result_cb cb, void *ud)
+{
+	(void)c, (void)m, (void)cb, (void)ud;
+	chat.replies++;
+	return BOT_EOK;
+}
+static int c_update(struct chat *c, const char *ch, const char *ts, const struct chat_message *m,
+		    chat_result_cb cb, void *ud)
+{
+	(void)c, (void)ch, (void)ts, (void)m, (void)cb, (void)ud;
+	return BOT_EOK;
+}
+static int c_ephemeral(struct chat *c, const char *user, const struct chat_message *m,
+		       chat_result_cb cb, void *ud)
+{
+	(void)c, (void)user, (void)m, (void)cb, (void)ud;
+	chat.replies++;
+	return BOT_EOK;
+}
+static void c_stop(struct chat *c, void (*done)(void *), void *ud) { (void)c; done(ud); }
+static void c_destroy(struct chat *c) { (void)c; }
+static const struct chat_ops chat_ops = {
+	.name = "test", .start = c_start, .post = c_post, .update = c_update,
+	.ephemeral = c_ephemeral, .stop = c_stop, .destroy = c_destroy,
+};
+
+static void no_destroy(struct cloud *c) { (void)c; }
+static const struct cloud_ops cloud_ops = {.name = "none", .destroy = no_destroy};
+
+struct fixture {
+	char dir[64], path[128];
+	uv_loop_t loop;
+	struct config *cfg;
+	struct cloud cloud;
+	struct store *store;
+	struct app *app;
+};
+
+/* A process's life: a fresh store handle and app (no memory of earlier
+ * runs but what the store holds). */
+static void start(struct fixture *f)
+{
+	struct bot_error err = {0};
+	struct store_sqlite_opts so = {.path = f->path};
+
+	assert_int_equal(store_sqlite_open(&so, &f->store, &err), 0);
+	assert_int_equal(app_create(&(struct app_opts){.loop = &f->loop, .cfg = f->cfg,
+						       .chat = &chat.base, .cloud = &f->cloud,
+						       .store = f->store}, &f->app, &err), 0);
+	assert_int_equal(app_start(f->app, &err), 0);
+}
+
+static void stop(struct fixture *f)
+{
+	app_destroy(f->app);
+	store_close(f->store);
+	f->app = NULL;
+	f->store = NULL;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof *f);
+	struct config_errors errs = {0};
+
+	assert_non_null(f);
+	log_set_level(BOT_LOG_OFF);
+	snprintf(f->dir, sizeof f->dir, "/tmp/app_test.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof f->path, "%s/s.db", f->dir);
+	assert_int_equal(uv_loop_init(&f->loop), 0);
+	if (config_load_string("t.yaml", config_yaml, 0, &f->cfg, &errs) != BOT_EOK) {
+		config_errors_print(&errs, stderr);
+		fail();
+	}
+	config_errors_free(&errs);
+	f->cloud.ops = &cloud_ops;
+	chat.base.ops = &chat_ops;
+	chat.replies = 0;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const side[] = {"", "-wal", "-shm"};
+	char p[160];
+
+	stop(f);
+	config_unref(f->cfg);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+	uv_loop_close(&f->loop);
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(p, sizeof p, "%s%s", f->path, side[i]);
+		unlink(p);
+	}
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static void help(struct fixture *f, const char *id)
+{
+	struct chat_event ev = {
+		.type = CHAT_EV_COMMAND, .id = id, .user = "U0ONCALL1", .channel = "C0OPS",
+		.command = "/chatops", .text = "help",
+	};
+	app_on_chat_event(f->app, &ev);
+}
+
+static void test_redelivery_after_restart_dropped(void **state)
+{
+	struct fixture *f = *state;
+
+	start(f);
+	help(f, "cmd:T1");
+	assert_int_equal(chat.replies, 1);
+	help(f, "cmd:T1"); /* a redelivery in the same run */
+	assert_int_equal(chat.replies, 1);
+	stop(f);
+
+	start(f); /* a restart: the chat backend's memory is gone */
+	help(f, "cmd:T1");
+	assert_int_equal(chat.replies, 1);
+	help(f, "cmd:T2"); /* a new event is handled */
+	assert_int_equal(chat.replies, 2);
+	help(f, NULL); /* no id: nothing to deduplicate on, handled */
+	assert_int_equal(chat.replies, 3);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_redelivery_after_restart_dropped, setup,
+						teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
