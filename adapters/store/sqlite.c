@@ -110,6 +110,7 @@ static const struct migration {
 	 " gate_id INTEGER NOT NULL,"
 	 " PRIMARY KEY (cluster, ecs_service)"
 	 ") WITHOUT ROWID;"
+	 "CREATE INDEX service_locks_gate ON service_locks(gate_id);"
 	 "INSERT INTO service_locks (cluster, ecs_service, gate_id)"
 	 " SELECT cluster, ecs_service, MIN(id) FROM gates"
 	 " WHERE state IN ('PENDING','APPROVED','APPROVED_BY_TIMER','EXECUTING')"
