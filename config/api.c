@@ -1,8 +1,11 @@
-/* config.c - load and validate the YAML configuration (see config.h).
+/* api.c - config.h's functions: load and validate the YAML configuration.
  *
- * The text is parsed into a libyaml document, which keeps the position of
- * every node. The document is then walked by one short loop over per-section
- * key tables {name, type, offset, validator}; a setter per type converts and
+ * (Not called config.c: unit.layering counts config.c and config.h as one
+ * module, and this file includes config_int.h, which includes config.h.)
+ *
+ * The text is checked and parsed into a libyaml document, which keeps the
+ * position of every node (load.c). The document is then walked by one
+ * short loop over per-section key tables {name, type, offset, validator}; a setter per type converts and
  * checks the value and stores it at base + offset. A problem is recorded
  * with its position and the walk goes on, so one run reports everything.
  * Rules that span fields (timer bounds, inheritance from defaults, approver
@@ -14,6 +17,7 @@
  * take their default; required keys are reported missing.
  */
 #include "config/config.h"
+#include "config/config_int.h"
 #include "bot/base/dbuf.h"
 #include "bot/base/duration.h"
 #include "bot/base/log.h"
@@ -31,22 +35,8 @@
 #include <unistd.h>
 #include <yaml.h>
 
-#define FILE_MAX        (128 * 1024)  /* config file size cap; keeps any load < 50 ms */
-#define FILE_MAX_TEXT   "128 KiB"
-/* Bounds on the shape of the document, checked on libyaml's event stream
- * before the document is built, so that no file can make loading slow or
- * big (see check_bounds). A valid config nests 5 levels deep and needs few
- * anchors; the limits leave room and keep the worst case in milliseconds. */
-#define DEPTH_MAX       16            /* nesting of lists and mappings */
-#define LIST_MAX        1000          /* entries in one list */
-#define ANCHORS_MAX     64            /* &name definitions (libyaml looks each alias up linearly) */
-#define ALIAS_NODES_MAX 10000         /* values that aliases add, all together */
 #define SECRET_FILE_MAX (64 * 1024)   /* token file size cap */
 #define ERRORS_MAX      100           /* then "... and N more" */
-#define KEYS_MAX        16            /* keys per table */
-#define PATH_LEN        320           /* "services.<255 chars>.<key>" */
-#define ENV_NAMES_LEN   96            /* "${A}, ${B}": variables a value came from */
-#define SHOWN_LEN       (ENV_NAMES_LEN + 32) /* a value as a message shows it */
 #define TIMER_DEFAULT_MS     (10ULL * 60 * 1000)
 #define MIN_TIMER_DEFAULT_MS (60ULL * 1000)
 #define MAX_TIMER_DEFAULT_MS (7ULL * 24 * 3600 * 1000)
@@ -92,36 +82,6 @@ struct table {
 	size_t n;
 };
 
-/* Which keys a mapping had: the key node (for duplicates) and the value
- * node when a value was given (for positions of later errors), and whether
- * that value was reported bad (later rules then stay quiet about it). */
-struct seen {
-	const yaml_node_t *key[KEYS_MAX];
-	const yaml_node_t *val[KEYS_MAX];
-	bool bad[KEYS_MAX];
-};
-
-struct svc_tmp {
-	struct config_service s;
-	const yaml_node_t *key; /* the service name's node */
-	struct seen seen;
-	bool skip;              /* body unusable or duplicate: no cross checks */
-};
-
-struct loader {
-	unsigned flags;
-	struct config *cfg;
-	struct config_errors *errs;
-	size_t dropped;    /* errors beyond ERRORS_MAX */
-	bool oom;
-	yaml_document_t *doc;
-	const yaml_node_t *root;
-	struct seen top;
-	struct seen sec[KEYS_MAX]; /* per top-level section, by top_keys index */
-	struct svc_tmp *svcs;
-	size_t n_svcs, cap_svcs;
-};
-
 static bool is_arn(const char *s);
 static bool is_session_name(const char *s);
 static bool is_region(const char *s);
@@ -144,8 +104,6 @@ static bool is_log_level(const char *s);
 	"is not accepted: secrets never go in this file; they come from an environment " \
 	"variable or a file"
 
-enum { SL_APP_ENV, SL_APP_FILE, SL_BOT_ENV, SL_BOT_FILE, SL_APP_LIT, SL_BOT_LIT,
-       SL_API_URL, SL_CA_FILE, SL_APP_ID, SL_CHANNELS, SL_EXTERNAL, SL__N };
 static const struct key slack_keys[SL__N] = {
 	[SL_APP_ENV] = {"app_token_env", KT_SECRET_ENV, COFF(slack.app_token), .expect = "app_token"},
 	[SL_APP_FILE] = {"app_token_file", KT_SECRET_FILE, COFF(slack.app_token), .expect = "app_token"},
@@ -164,7 +122,6 @@ static const struct key slack_keys[SL__N] = {
 	[SL_EXTERNAL] = {"allow_external_users", KT_BOOL, COFF(slack.allow_external_users)},
 };
 
-enum { AW_REGION, AW_ENDPOINT, AW_ROLE_ARN, AW_SESSION, AW_PROFILE, AW__N };
 static const struct key aws_keys[AW__N] = {
 	[AW_REGION] = {"region", KT_STR, COFF(aws.region), is_region, "an AWS region like us-east-1"},
 	[AW_ENDPOINT] = {"endpoint_url", KT_URL, COFF(aws.endpoint_url)},
@@ -175,8 +132,6 @@ static const struct key aws_keys[AW__N] = {
 	[AW_PROFILE] = {"profile", KT_STR, COFF(aws.profile)},
 };
 
-enum { DF_TIMER, DF_MIN_TIMER, DF_MAX_TIMER, DF_APPROVERS, DF_REQUESTERS, DF_ALLOW_SELF,
-       DF_MIN_APPROVALS, DF_CHANNEL, DF__N };
 static const struct key defaults_keys[DF__N] = {
 	[DF_TIMER] = {"timer", KT_DURATION, COFF(defaults.timer_ms)},
 	[DF_MIN_TIMER] = {"min_timer", KT_DURATION, COFF(defaults.min_timer_ms)},
@@ -190,9 +145,6 @@ static const struct key defaults_keys[DF__N] = {
 	[DF_CHANNEL] = {"channel", KT_STR, COFF(defaults.channel), is_channel, CHANNEL_EXPECT},
 };
 
-enum { SV_CLUSTER, SV_ECS_SERVICE, SV_MIN_DESIRED, SV_MAX_DESIRED, SV_APPROVERS,
-       SV_REQUESTERS, SV_TIMER, SV_MIN_APPROVALS, SV_ALLOW_SELF, SV_SNS, SV_CHANNEL,
-       SV_REGION, SV__N };
 static const struct key service_keys[SV__N] = {
 	[SV_CLUSTER] = {"cluster", KT_STR, SOFF(cluster)},
 	[SV_ECS_SERVICE] = {"ecs_service", KT_STR, SOFF(ecs_service)},
@@ -210,18 +162,15 @@ static const struct key service_keys[SV__N] = {
 	[SV_REGION] = {"region", KT_STR, SOFF(region), is_region, "an AWS region like us-east-1"},
 };
 
-enum { ST_PATH, ST__N };
 static const struct key store_keys[ST__N] = {
 	[ST_PATH] = {"path", KT_STR, COFF(store.path)},
 };
 
-enum { HT_LISTEN, HT__N };
 static const struct key http_keys[HT__N] = {
 	[HT_LISTEN] = {"listen", KT_STR, COFF(http.listen), is_listen,
 		       "host:port with a port from 1 to 65535, like 127.0.0.1:9090"},
 };
 
-enum { LG_LEVEL, LG__N };
 static const struct key log_keys[LG__N] = {
 	[LG_LEVEL] = {"level", KT_STR, COFF(log.level), is_log_level,
 		      "one of debug, info, warn, error"},
@@ -236,7 +185,6 @@ static const struct table store_table = TABLE("a mapping with path", store_keys)
 static const struct table http_table = TABLE("a mapping with listen", http_keys);
 static const struct table log_table = TABLE("a mapping with level", log_keys);
 
-enum { TOP_SLACK, TOP_AWS, TOP_DEFAULTS, TOP_SERVICES, TOP_STORE, TOP_HTTP, TOP_LOG, TOP__N };
 static const struct key top_keys[TOP__N] = {
 	[TOP_SLACK] = {"slack", KT_SECTION, .sub = &slack_table},
 	[TOP_AWS] = {"aws", KT_SECTION, .sub = &aws_table},
@@ -248,9 +196,6 @@ static const struct key top_keys[TOP__N] = {
 };
 static const struct table top_table =
 	TABLE("a mapping of sections (slack, aws, defaults, services, store, http, log)", top_keys);
-
-_Static_assert(SL__N <= KEYS_MAX && AW__N <= KEYS_MAX && DF__N <= KEYS_MAX &&
-	       SV__N <= KEYS_MAX && TOP__N <= KEYS_MAX, "struct seen too small");
 
 /* ------------------------------------------------------------------ */
 /* Validators                                                          */
@@ -355,10 +300,7 @@ verr(struct loader *ld, int line, int col, const char *fmt, va_list ap)
 	e->n++;
 }
 
-/* Record an error at node n (1-based position), or for the whole file when
- * n is NULL (line 0). */
-static void __attribute__((format(printf, 3, 4)))
-add_err(struct loader *ld, const yaml_node_t *n, const char *fmt, ...)
+void config__add_err(struct loader *ld, const yaml_node_t *n, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -368,8 +310,7 @@ add_err(struct loader *ld, const yaml_node_t *n, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void __attribute__((format(printf, 4, 5)))
-add_err_at(struct loader *ld, int line, int col, const char *fmt, ...)
+void config__add_err_at(struct loader *ld, int line, int col, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -398,7 +339,7 @@ static void sort_errors(struct config_errors *e)
 	}
 }
 
-static char *xstrdup(struct loader *ld, const char *s)
+char *config__xstrdup(struct loader *ld, const char *s)
 {
 	char *d = strdup(s);
 	if (!d)
@@ -467,7 +408,7 @@ static char *expand(struct loader *ld, const yaml_node_t *n, const char *path, c
 
 	env[0] = '\0';
 	if (!strchr(raw, '$')) /* most values: an exact-size copy, not a dbuf */
-		return xstrdup(ld, raw);
+		return config__xstrdup(ld, raw);
 	dbuf_put(&b, "", 0);
 	while (*p) {
 		const char *dollar = strchr(p, '$'), *name, *name_end, *q, *def = NULL, *val;
@@ -499,12 +440,12 @@ static char *expand(struct loader *ld, const yaml_node_t *n, const char *path, c
 				q = def + strlen(def);
 		}
 		if (name_end == name || *q != '}') {
-			add_err(ld, n, "%s: malformed \"${\": expected ${NAME} or ${NAME:-default} "
-				"(write $$ for a literal $)", path);
+			config__add_err(ld, n, "%s: malformed \"${\": expected ${NAME} or "
+					"${NAME:-default} (write $$ for a literal $)", path);
 			goto out;
 		}
 		if ((size_t)(name_end - name) >= sizeof var) {
-			add_err(ld, n, "%s: environment variable name is too long", path);
+			config__add_err(ld, n, "%s: environment variable name is too long", path);
 			goto out;
 		}
 		snprintf(var, sizeof var, "%.*s", (int)(name_end - name), name);
@@ -515,8 +456,8 @@ static char *expand(struct loader *ld, const yaml_node_t *n, const char *path, c
 		} else if (def) {
 			dbuf_put(&b, def, dlen);
 		} else if (!val) {
-			add_err(ld, n, "%s: environment variable %s is not set "
-				"(write ${%s:-default} to give a default)", path, var, var);
+			config__add_err(ld, n, "%s: environment variable %s is not set "
+					"(write ${%s:-default} to give a default)", path, var, var);
 			goto out;
 		}
 		p = q + 1;
@@ -554,11 +495,11 @@ static enum vstate get_scalar(struct loader *ld, const yaml_node_t *v, const cha
 	*out = NULL;
 	env[0] = '\0';
 	if (v->type != YAML_SCALAR_NODE) {
-		add_err(ld, v, "%s: expected %s, got %s", path, expect, node_kind(v));
+		config__add_err(ld, v, "%s: expected %s, got %s", path, expect, node_kind(v));
 		goto out;
 	}
 	if (strlen((const char *)v->data.scalar.value) != v->data.scalar.length) {
-		add_err(ld, v, "%s: value contains a NUL character", path);
+		config__add_err(ld, v, "%s: value contains a NUL character", path);
 		goto out;
 	}
 	if (is_null(v)) {
@@ -607,7 +548,8 @@ static enum vstate set_str(struct loader *ld, const struct key *k, const yaml_no
 	enum vstate st = get_scalar(ld, v, path, k->expect ? k->expect : "a string", &s, env);
 
 	if (st == V_SET && k->valid && !k->valid(s)) {
-		add_err(ld, v, "%s: expected %s, got %s", path, k->expect, shown(sh, s, env));
+		config__add_err(ld, v, "%s: expected %s, got %s", path, k->expect,
+				shown(sh, s, env));
 		free(s);
 		st = V_BAD;
 	}
@@ -638,7 +580,7 @@ static enum vstate set_url(struct loader *ld, const struct key *k, const yaml_no
 		return st;
 	why = url_refusal(ld, s);
 	if (why) {
-		add_err(ld, v, "%s: %s, got %s", path, why, shown(sh, s, env));
+		config__add_err(ld, v, "%s: %s, got %s", path, why, shown(sh, s, env));
 		free(s);
 		return V_BAD;
 	}
@@ -662,8 +604,8 @@ static enum vstate set_int(struct loader *ld, const struct key *k, const yaml_no
 	else
 		end = s;
 	if (end == s || *end || errno || n < k->min || n > k->max) {
-		add_err(ld, v, "%s: expected an integer between %d and %d, got %s", path,
-			k->min, k->max, shown(sh, s, env));
+		config__add_err(ld, v, "%s: expected an integer between %d and %d, got %s", path,
+				k->min, k->max, shown(sh, s, env));
 		st = V_BAD;
 		goto out;
 	}
@@ -686,7 +628,8 @@ static enum vstate set_bool(struct loader *ld, const struct key *k, const yaml_n
 	} else if (!strcasecmp(s, "false") || !strcasecmp(s, "no")) {
 		*FIELD(base, k, bool) = false;
 	} else {
-		add_err(ld, v, "%s: expected true or false, got %s", path, shown(sh, s, env));
+		config__add_err(ld, v, "%s: expected true or false, got %s", path,
+				shown(sh, s, env));
 		st = V_BAD;
 	}
 out:
@@ -707,13 +650,13 @@ static enum vstate set_duration(struct loader *ld, const struct key *k, const ya
 	if (duration_parse(s, &ms, &derr) != BOT_EOK) {
 		/* derr quotes the text, so it is used only for text from the file */
 		if (*env)
-			add_err(ld, v, "%s: expected a duration like 10m or PT10M, got %s", path,
-				shown(sh, s, env));
+			config__add_err(ld, v, "%s: expected a duration like 10m or PT10M, got %s",
+					path, shown(sh, s, env));
 		else
-			add_err(ld, v, "%s: %s", path, derr.msg);
+			config__add_err(ld, v, "%s: %s", path, derr.msg);
 		st = V_BAD;
 	} else if (ms == 0) {
-		add_err(ld, v, "%s: must be longer than 0s", path);
+		config__add_err(ld, v, "%s: must be longer than 0s", path);
 		st = V_BAD;
 	} else {
 		*FIELD(base, k, uint64_t) = ms;
@@ -759,11 +702,11 @@ static void mark_dups(struct loader *ld, struct item *items, size_t n, const cha
 			continue;
 		by[i]->dup = true;
 		if (by[i]->env)
-			add_err(ld, by[i]->node, "%s[%zu]: %s is listed twice", path, by[i]->i,
-				shown(sh, by[i]->s, by[i]->env));
+			config__add_err(ld, by[i]->node, "%s[%zu]: %s is listed twice", path,
+					by[i]->i, shown(sh, by[i]->s, by[i]->env));
 		else
-			add_err(ld, by[i]->node, "%s[%zu]: %s is listed twice", path, by[i]->i,
-				by[i]->s);
+			config__add_err(ld, by[i]->node, "%s[%zu]: %s is listed twice", path,
+					by[i]->i, by[i]->s);
 	}
 	free(by);
 }
@@ -783,10 +726,10 @@ static size_t get_items(struct loader *ld, const struct key *k, const yaml_node_
 		snprintf(ipath, sizeof ipath, "%s[%zu]", path, i);
 		ist = get_scalar(ld, item, ipath, k->expect, &s, env);
 		if (ist == V_UNSET)
-			add_err(ld, item, "%s: empty entry; expected %s", ipath, k->expect);
+			config__add_err(ld, item, "%s: empty entry; expected %s", ipath, k->expect);
 		if (ist == V_SET && !k->valid(s)) {
-			add_err(ld, item, "%s: expected %s, got %s", ipath, k->expect,
-				shown(sh, s, env));
+			config__add_err(ld, item, "%s: expected %s, got %s", ipath, k->expect,
+					shown(sh, s, env));
 			free(s);
 			ist = V_BAD;
 		}
@@ -794,7 +737,7 @@ static size_t get_items(struct loader *ld, const struct key *k, const yaml_node_
 			*bad = true;
 			continue;
 		}
-		items[m++] = (struct item){.s = s, .env = *env ? xstrdup(ld, env) : NULL,
+		items[m++] = (struct item){.s = s, .env = *env ? config__xstrdup(ld, env) : NULL,
 					   .node = item, .i = i};
 	}
 	return m;
@@ -812,7 +755,7 @@ static enum vstate set_ids(struct loader *ld, const struct key *k, const yaml_no
 	if (v->type == YAML_SCALAR_NODE && is_null(v))
 		return V_UNSET;
 	if (v->type != YAML_SEQUENCE_NODE) {
-		add_err(ld, v, "%s: expected %s, got %s", path, what, node_kind(v));
+		config__add_err(ld, v, "%s: expected %s, got %s", path, what, node_kind(v));
 		return V_BAD;
 	}
 	n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
@@ -869,12 +812,12 @@ static enum vstate set_secret(struct loader *ld, const struct key *k, const yaml
 		goto out;
 	/* Never echo the value: a token pasted here by mistake must not be printed. */
 	if (env && !is_env_name(s)) {
-		add_err(ld, v, "%s: expected the name of an environment variable (like MY_TOKEN), "
-			"not the token itself", path);
+		config__add_err(ld, v, "%s: expected the name of an environment variable (like "
+				"MY_TOKEN), not the token itself", path);
 		st = V_BAD;
 	} else if (sec->source != CONFIG_SECRET_NONE) {
-		add_err(ld, kn, "%s: both slack.%s_env and slack.%s_file are given; use one",
-			path, k->expect, k->expect);
+		config__add_err(ld, kn, "%s: both slack.%s_env and slack.%s_file are given; use "
+				"one", path, k->expect, k->expect);
 		st = V_BAD;
 	} else {
 		sec->source = env ? CONFIG_SECRET_ENV : CONFIG_SECRET_FILE;
@@ -906,7 +849,7 @@ static enum vstate set_secret_file(struct loader *ld, const struct key *k, const
 static enum vstate set_forbidden(struct loader *ld, const struct key *k, const yaml_node_t *kn,
 				 const yaml_node_t *v, void *base, const char *path)
 {
-	add_err(ld, kn, "%s %s", path, k->expect);
+	config__add_err(ld, kn, "%s %s", path, k->expect);
 	return V_BAD;
 }
 
@@ -932,8 +875,8 @@ static enum vstate set_services(struct loader *ld, const struct key *k, const ya
 	if (v->type == YAML_SCALAR_NODE && is_null(v))
 		return V_UNSET;
 	if (v->type != YAML_MAPPING_NODE) {
-		add_err(ld, v, "services: expected a mapping of service name to settings, got %s",
-			node_kind(v));
+		config__add_err(ld, v, "services: expected a mapping of service name to settings, "
+				"got %s", node_kind(v));
 		return V_BAD;
 	}
 	for (yaml_node_pair_t *pr = v->data.mapping.pairs.start; pr < v->data.mapping.pairs.top;
@@ -945,10 +888,10 @@ static enum vstate set_services(struct loader *ld, const struct key *k, const ya
 		struct svc_tmp *t;
 
 		if (!scalar || !is_service_name(name)) {
-			add_err(ld, skn, "services: invalid service name%s%.64s%s: expected letters, "
-				"digits, '_', '.' and '-', starting with a letter or digit "
-				"(at most 255)", scalar ? " \"" : " (", scalar ? name : node_kind(skn),
-				scalar ? "\"" : ")");
+			config__add_err(ld, skn, "services: invalid service name%s%.64s%s: "
+					"expected letters, digits, '_', '.' and '-', starting with "
+					"a letter or digit (at most 255)", scalar ? " \"" : " (",
+					scalar ? name : node_kind(skn), scalar ? "\"" : ")");
 			st = V_BAD;
 			continue;
 		}
@@ -965,7 +908,7 @@ static enum vstate set_services(struct loader *ld, const struct key *k, const ya
 		t = &ld->svcs[ld->n_svcs++];
 		memset(t, 0, sizeof *t);
 		t->key = skn;
-		t->s.name = xstrdup(ld, name);
+		t->s.name = config__xstrdup(ld, name);
 		snprintf(spath, sizeof spath, "services.%s", name);
 		if (!walk_map(ld, sv, &service_table, &t->s, spath, &t->seen))
 			t->skip = true;
@@ -1038,8 +981,8 @@ static void unknown_key(struct loader *ld, const yaml_node_t *kn, const struct t
 			snprintf(hint, sizeof hint, " (did you mean '%s'?)", k->name);
 		}
 	}
-	add_err(ld, kn, "unknown key '%.40s' %s%s%s; expected one of: %s", name,
-		*path ? "in " : "at the top level", path, hint, list);
+	config__add_err(ld, kn, "unknown key '%.40s' %s%s%s; expected one of: %s", name,
+			*path ? "in " : "at the top level", path, hint, list);
 }
 
 static int find_key(const struct table *t, const char *name)
@@ -1056,8 +999,8 @@ static bool walk_map(struct loader *ld, const yaml_node_t *map, const struct tab
 		     const char *path, struct seen *seen)
 {
 	if (map->type != YAML_MAPPING_NODE) {
-		add_err(ld, map, "%s: expected %s, got %s", *path ? path : "top level", t->what,
-			node_kind(map));
+		config__add_err(ld, map, "%s: expected %s, got %s", *path ? path : "top level",
+				t->what, node_kind(map));
 		return false;
 	}
 	for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
@@ -1069,8 +1012,8 @@ static bool walk_map(struct loader *ld, const yaml_node_t *map, const struct tab
 		int i;
 
 		if (kn->type != YAML_SCALAR_NODE) {
-			add_err(ld, kn, "%s: expected a key name, got %s", *path ? path : "top level",
-				node_kind(kn));
+			config__add_err(ld, kn, "%s: expected a key name, got %s",
+					*path ? path : "top level", node_kind(kn));
 			continue;
 		}
 		name = (const char *)kn->data.scalar.value;
@@ -1081,8 +1024,8 @@ static bool walk_map(struct loader *ld, const yaml_node_t *map, const struct tab
 		}
 		join(sub, path, name);
 		if (seen->key[i]) {
-			add_err(ld, kn, "%s: duplicate key (first given at line %d)", sub,
-				(int)seen->key[i]->start_mark.line + 1);
+			config__add_err(ld, kn, "%s: duplicate key (first given at line %d)", sub,
+					(int)seen->key[i]->start_mark.line + 1);
 			continue;
 		}
 		seen->key[i] = kn;
@@ -1102,89 +1045,7 @@ static bool given_ok(const struct seen *s, int i) { return s->val[i] && !s->bad[
 static void default_str(struct loader *ld, char **field, const char *value)
 {
 	if (!*field && value)
-		*field = xstrdup(ld, value);
-}
-
-/* ------------------------------------------------------------------ */
-/* Files: the config and the token files                               */
-
-static const char *file_kind(mode_t m)
-{
-	return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO" : S_ISSOCK(m) ? "a socket"
-	       : S_ISCHR(m) ? "a character device" : S_ISBLK(m) ? "a block device"
-	       : "something else";
-}
-
-/* Read the file at path into *buf (NUL-terminated; the caller frees) and
- * *len, at most max + 1 bytes, so that the caller can tell "too big". The
- * file must be a regular file (symlinks are followed; what was opened is
- * checked with fstat, and O_NONBLOCK keeps a FIFO from blocking the open)
- * that neither its group nor others may write, as ssh requires of its
- * keys: whoever can change the file can change who approves, or the
- * token. name is the file as the chmod hint shows it. Returns BOT_EOK, or
- * BOT_EIO (cannot open or read), BOT_ECONFIG (refused) or BOT_ENOMEM with
- * the reason in why. */
-static int read_private(const char *path, const char *name, size_t max, char **buf,
-			size_t *len, char *why, size_t n)
-{
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	struct stat st;
-	char *b = NULL;
-	int rc = BOT_EIO;
-
-	*buf = NULL;
-	*len = 0;
-	if (fd < 0) {
-		snprintf(why, n, "cannot open: %s", strerror(errno));
-		goto out;
-	}
-	if (fstat(fd, &st) != 0) {
-		snprintf(why, n, "cannot read: %s", strerror(errno));
-		goto out;
-	}
-	rc = BOT_ECONFIG;
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(why, n, "not a regular file (it is %s)", file_kind(st.st_mode));
-		goto out;
-	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		snprintf(why, n, "the file is %s-writable (mode %04o), so others could change it; "
-			 "run chmod go-w %.200s", (st.st_mode & S_IWOTH) ? "world" : "group",
-			 (unsigned)(st.st_mode & 07777), name);
-		goto out;
-	}
-	rc = BOT_ENOMEM;
-	b = malloc(max + 2);
-	if (!b) {
-		snprintf(why, n, "out of memory");
-		goto out;
-	}
-	rc = BOT_EIO;
-	while (*len <= max) {
-		ssize_t r = read(fd, b + *len, max + 1 - *len);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			snprintf(why, n, "cannot read: %s", strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		*len += (size_t)r;
-	}
-	b[*len] = '\0';
-	*buf = b;
-	b = NULL;
-	rc = BOT_EOK;
-out:
-	if (b) {
-		explicit_bzero(b, max + 2);
-		free(b);
-	}
-	if (fd >= 0)
-		close(fd);
-	return rc;
+		*field = config__xstrdup(ld, value);
 }
 
 /* Trim the token in s (length *len) of trailing whitespace, after cutting
@@ -1225,7 +1086,7 @@ static int read_secret_file(const char *path, const char *name, char **out, char
 {
 	char *buf = NULL, bad[128];
 	size_t len = 0;
-	int rc = read_private(path, name, SECRET_FILE_MAX, &buf, &len, why, n);
+	int rc = config__read_private(path, name, SECRET_FILE_MAX, &buf, &len, why, n);
 
 	*out = NULL;
 	if (rc)
@@ -1249,7 +1110,7 @@ static int read_secret_file(const char *path, const char *name, char **out, char
 		snprintf(why, n, "out of memory");
 out:
 	if (buf) {
-		explicit_bzero(buf, SECRET_FILE_MAX + 2); /* all of it: see read_private */
+		explicit_bzero(buf, SECRET_FILE_MAX + 2); /* all of it: see config__read_private */
 		free(buf);
 	}
 	return rc;
@@ -1269,7 +1130,7 @@ static void load_secret(struct loader *ld, struct config_secret *sec, const char
 
 	if (sec->source == CONFIG_SECRET_NONE) {
 		sec->source = CONFIG_SECRET_ENV;
-		sec->ref = xstrdup(ld, def_env);
+		sec->ref = config__xstrdup(ld, def_env);
 		if (!sec->ref)
 			return;
 	}
@@ -1279,17 +1140,18 @@ static void load_secret(struct loader *ld, struct config_secret *sec, const char
 		const char *v = getenv(sec->ref);
 		snprintf(src, sizeof src, "%s", ref);
 		if (v && *v)
-			sec->value = xstrdup(ld, v);
+			sec->value = config__xstrdup(ld, v);
 		else if (need)
-			add_err(ld, at, "slack.%s: environment variable %s is not set or empty (set "
-				"it, or name a file with slack.%s_file)", what, ref, what);
+			config__add_err(ld, at, "slack.%s: environment variable %s is not set "
+					"or empty (set it, or name a file with slack.%s_file)",
+					what, ref, what);
 	} else {
 		snprintf(src, sizeof src, "the token in %.256s", ref);
 		int rc = read_secret_file(sec->ref, ref, &sec->value, why, sizeof why);
 		if (rc == BOT_ENOMEM)
 			ld->oom = true;
 		else if (rc && need)
-			add_err(ld, at, "slack.%s_file: %s: %s", what, ref, why);
+			config__add_err(ld, at, "slack.%s_file: %s: %s", what, ref, why);
 	}
 	if (!sec->value)
 		return;
@@ -1302,14 +1164,15 @@ static void load_secret(struct loader *ld, struct config_secret *sec, const char
 	if (log_add_secret(sec->value) == BOT_ENOMEM)
 		ld->oom = true;
 	if (!clean) {
-		add_err(ld, at, "slack.%s: %s: %s", what, src, why);
+		config__add_err(ld, at, "slack.%s: %s: %s", what, src, why);
 		return;
 	}
 	/* The message must not contain the literal prefix: the redactor would
 	 * blank it when printed, so it is spelled out. */
 	if (strncmp(sec->value, prefix, strlen(prefix)) != 0)
-		add_err(ld, at, "slack.%s: %s does not look like %s (it should start with \"%.*s\" "
-			"and a dash)", what, src, kind, (int)strlen(prefix) - 1, prefix);
+		config__add_err(ld, at, "slack.%s: %s does not look like %s (it should start with "
+				"\"%.*s\" and a dash)", what, src, kind, (int)strlen(prefix) - 1,
+				prefix);
 }
 
 static const yaml_node_t *first_of(const yaml_node_t *a, const yaml_node_t *b,
@@ -1333,10 +1196,10 @@ static void finish_slack(struct loader *ld)
 		const char *why = url_refusal(ld, env);
 		if (why) {
 			/* from the environment: the value is not shown */
-			add_err(ld, NULL, "environment variable SLACK_API_URL: %s", why);
+			config__add_err(ld, NULL, "environment variable SLACK_API_URL: %s", why);
 		} else {
 			free(c->slack.api_url);
-			c->slack.api_url = xstrdup(ld, env);
+			c->slack.api_url = config__xstrdup(ld, env);
 		}
 	}
 	default_str(ld, &c->slack.api_url, API_URL_DEFAULT);
@@ -1379,8 +1242,8 @@ static void check_timer(struct loader *ld, const yaml_node_t *at, const char *pa
 	fmt_ms(v, ms);
 	fmt_ms(lo, c->defaults.min_timer_ms);
 	fmt_ms(hi, c->defaults.max_timer_ms);
-	add_err(ld, at, "%s: %s is outside the allowed range %s to %s (defaults.min_timer and "
-		"defaults.max_timer)", path, v, lo, hi);
+	config__add_err(ld, at, "%s: %s is outside the allowed range %s to %s (defaults.min_timer "
+			"and defaults.max_timer)", path, v, lo, hi);
 }
 
 static void finish_defaults(struct loader *ld)
@@ -1393,8 +1256,9 @@ static void finish_defaults(struct loader *ld)
 	    c->defaults.min_timer_ms > c->defaults.max_timer_ms) {
 		fmt_ms(lo, c->defaults.min_timer_ms);
 		fmt_ms(hi, c->defaults.max_timer_ms);
-		add_err(ld, first_of(d->val[DF_MAX_TIMER], d->val[DF_MIN_TIMER], NULL),
-			"defaults.max_timer: %s is shorter than defaults.min_timer (%s)", hi, lo);
+		config__add_err(ld, first_of(d->val[DF_MAX_TIMER], d->val[DF_MIN_TIMER], NULL),
+				"defaults.max_timer: %s is shorter than defaults.min_timer (%s)",
+				hi, lo);
 	}
 	if (!d->bad[DF_TIMER])
 		check_timer(ld, first_of(d->val[DF_TIMER], d->val[DF_MIN_TIMER], d->val[DF_MAX_TIMER]),
@@ -1412,15 +1276,15 @@ static void finish_service(struct loader *ld, struct svc_tmp *t)
 	snprintf(p, sizeof p, "services.%s", s->name);
 	join(tp, p, "timer");
 	if (!se->val[SV_CLUSTER])
-		add_err(ld, t->key, "%s: missing required key 'cluster' (the ECS cluster name or "
-			"ARN)", p);
+		config__add_err(ld, t->key, "%s: missing required key 'cluster' (the ECS cluster "
+				"name or ARN)", p);
 	if (!se->val[SV_MAX_DESIRED])
-		add_err(ld, t->key, "%s: missing required key 'max_desired' (the highest desired "
-			"count a request may set, 0 to 10000)", p);
+		config__add_err(ld, t->key, "%s: missing required key 'max_desired' (the highest "
+				"desired count a request may set, 0 to 10000)", p);
 	else if (given_ok(se, SV_MAX_DESIRED) && !se->bad[SV_MIN_DESIRED] &&
 		 s->max_desired < s->min_desired)
-		add_err(ld, se->val[SV_MAX_DESIRED], "%s.max_desired: must be at least min_desired "
-			"(%d), got %d", p, s->min_desired, s->max_desired);
+		config__add_err(ld, se->val[SV_MAX_DESIRED], "%s.max_desired: must be at least "
+				"min_desired (%d), got %d", p, s->min_desired, s->max_desired);
 	default_str(ld, &s->ecs_service, s->name);
 
 	/* Inherited lists are shared with defaults, not copied: a copy per
@@ -1444,16 +1308,16 @@ static void finish_service(struct loader *ld, struct svc_tmp *t)
 	approvals_bad = se->val[SV_MIN_APPROVALS] ? se->bad[SV_MIN_APPROVALS]
 						  : d->bad[DF_MIN_APPROVALS];
 	if (!approvers_bad && s->approvers.n == 0)
-		add_err(ld, t->key, "%s: no approvers; add approvers here or in defaults.approvers",
-			p);
+		config__add_err(ld, t->key, "%s: no approvers; add approvers here or in "
+				"defaults.approvers", p);
 	else if (!approvers_bad && !approvals_bad && (size_t)s->min_approvals > s->approvers.n)
-		add_err(ld, t->key, "%s: min_approvals is %d but only %zu approver%s listed, so "
-			"no request could ever be approved", p, s->min_approvals, s->approvers.n,
-			s->approvers.n == 1 ? " is" : "s are");
+		config__add_err(ld, t->key, "%s: min_approvals is %d but only %zu approver%s "
+				"listed, so no request could ever be approved", p, s->min_approvals,
+				s->approvers.n, s->approvers.n == 1 ? " is" : "s are");
 	if (s->requesters.n == 0 &&
 	    !(se->val[SV_REQUESTERS] ? se->bad[SV_REQUESTERS] : d->bad[DF_REQUESTERS]))
-		add_err(ld, t->key, "%s: nobody could request this service; add requesters here "
-			"or in defaults.requesters (use '*' for anyone)", p);
+		config__add_err(ld, t->key, "%s: nobody could request this service; add requesters "
+				"here or in defaults.requesters (use '*' for anyone)", p);
 }
 
 static int svc_cmp(const void *a, const void *b)
@@ -1467,9 +1331,9 @@ static void service_free(const struct config *c, struct config_service *s);
 static void finish_services(struct loader *ld)
 {
 	if (ld->n_svcs == 0 && !ld->top.bad[TOP_SERVICES]) {
-		add_err(ld, ld->top.key[TOP_SERVICES] ? ld->top.key[TOP_SERVICES] : ld->root,
-			"services: at least one service is required (services: {NAME: {cluster: ..., "
-			"max_desired: ...}})");
+		config__add_err(ld, ld->top.key[TOP_SERVICES] ? ld->top.key[TOP_SERVICES]
+				: ld->root, "services: at least one service is required (services: "
+				"{NAME: {cluster: ..., max_desired: ...}})");
 		return;
 	}
 	if (ld->oom || ld->n_svcs == 0)
@@ -1485,8 +1349,8 @@ static void finish_services(struct loader *ld)
 			a = b;
 			b = tmp;
 		}
-		add_err(ld, b->key, "services.%s: service defined twice (first at line %d)",
-			b->s.name, (int)a->key->start_mark.line + 1);
+		config__add_err(ld, b->key, "services.%s: service defined twice (first at line %d)",
+				b->s.name, (int)a->key->start_mark.line + 1);
 		a->skip = b->skip = true;
 	}
 	for (size_t i = 0; i < ld->n_svcs; i++)
@@ -1584,274 +1448,6 @@ static void config_free(struct config *c)
 	free(c);
 }
 
-/* ------------------------------------------------------------------ */
-/* Loading                                                             */
-
-static void syntax_error(struct loader *ld, const yaml_parser_t *p, const char *buf, size_t len)
-{
-	int line = (int)p->problem_mark.line + 1, col = (int)p->problem_mark.column + 1;
-	const char *tab = p->problem_mark.index < len && buf[p->problem_mark.index] == '\t'
-			  ? "; YAML cannot indent with tabs, use spaces" : "";
-
-	if (p->error == YAML_MEMORY_ERROR) {
-		ld->oom = true;
-	} else if (p->error == YAML_READER_ERROR) {
-		/* The reader gives a byte offset only: count lines up to it. */
-		line = 1;
-		col = 1;
-		for (size_t i = 0; i < p->problem_offset && i < len; i++, col++)
-			if (buf[i] == '\n') {
-				line++;
-				col = 0;
-			}
-		add_err_at(ld, line, col, "cannot read YAML: %s (the file must be UTF-8 text)",
-			   p->problem ? p->problem : "unknown problem");
-	} else if (p->context) {
-		add_err_at(ld, line, col, "YAML syntax error: %s (%s at line %d, column %d)%s",
-			   p->problem ? p->problem : "unknown problem", p->context,
-			   (int)p->context_mark.line + 1, (int)p->context_mark.column + 1, tab);
-	} else {
-		add_err_at(ld, line, col, "YAML syntax error: %s%s",
-			   p->problem ? p->problem : "unknown problem", tab);
-	}
-}
-
-/* ------------------------------------------------------------------ */
-/* Bounds, checked before the document is built                        */
-
-/* libyaml resolves an alias by pointing at the anchored node again, so a
- * few lines of aliases to aliases can stand for millions of nodes that the
- * walk then visits one by one ("billion laughs"); its own anchor lookup is
- * a linear search per alias, and its scanner slows down quadratically with
- * nesting. One pass over the events counts what the document would hold:
- * the nesting depth, the entries of each list, the anchors, and the nodes
- * each alias stands for (the anchored node's size, itself counted with the
- * aliases inside it). The first bound crossed is reported at its position
- * and nothing is built. */
-
-struct anchor {
-	char *name;
-	size_t nodes;   /* size of the anchored node, aliases expanded */
-	bool open;      /* its node has not ended yet */
-};
-
-struct frame {
-	size_t nodes;   /* nodes so far in this collection, itself included */
-	size_t items;   /* entries (lists) or keys and values (mappings) */
-	int anchor;     /* index in anchors, or -1 */
-	bool list;
-	yaml_mark_t start;
-};
-
-struct bounds {
-	struct anchor anchors[ANCHORS_MAX];
-	size_t n_anchors;
-	size_t alias_nodes;
-	struct frame stack[DEPTH_MAX];
-	size_t depth;
-};
-
-static int mark_line(const yaml_mark_t *m) { return (int)m->line + 1; }
-static int mark_col(const yaml_mark_t *m) { return (int)m->column + 1; }
-
-/* The most recent anchor called name (YAML: an alias names the latest). */
-static int find_anchor(const struct bounds *b, const char *name)
-{
-	for (size_t i = b->n_anchors; i-- > 0;)
-		if (strcmp(b->anchors[i].name, name) == 0)
-			return (int)i;
-	return -1;
-}
-
-/* Record anchor name (may be NULL) for a node starting at m; *idx is its
- * index or -1. Returns false after reporting. */
-static bool add_anchor(struct loader *ld, struct bounds *b, const yaml_char_t *name,
-		       const yaml_mark_t *m, int *idx)
-{
-	*idx = -1;
-	if (!name)
-		return true;
-	if (b->n_anchors == ANCHORS_MAX) {
-		add_err_at(ld, mark_line(m), mark_col(m), "more than %d anchors (&name) in the "
-			   "file; at most %d are allowed", ANCHORS_MAX, ANCHORS_MAX);
-		return false;
-	}
-	b->anchors[b->n_anchors].name = strdup((const char *)name);
-	if (!b->anchors[b->n_anchors].name) {
-		ld->oom = true;
-		return false;
-	}
-	b->anchors[b->n_anchors].open = true;
-	*idx = (int)b->n_anchors++;
-	return true;
-}
-
-/* Count a finished node of size nodes into its parent. */
-static bool add_node(struct loader *ld, struct bounds *b, size_t nodes)
-{
-	struct frame *f;
-
-	if (b->depth == 0)
-		return true;
-	f = &b->stack[b->depth - 1];
-	f->nodes += nodes;
-	f->items++;
-	if (f->list && f->items > LIST_MAX) {
-		add_err_at(ld, mark_line(&f->start), mark_col(&f->start), "this list has more "
-			   "than %d entries; at most %d are allowed", LIST_MAX, LIST_MAX);
-		return false;
-	}
-	return true;
-}
-
-static bool bound_alias(struct loader *ld, struct bounds *b, const yaml_event_t *ev)
-{
-	const char *name = (const char *)ev->data.alias.anchor;
-	const yaml_mark_t *m = &ev->start_mark;
-	int i = find_anchor(b, name);
-
-	if (i < 0) /* libyaml reports the undefined alias when it loads */
-		return add_node(ld, b, 1);
-	if (b->anchors[i].open) {
-		add_err_at(ld, mark_line(m), mark_col(m), "alias *%.64s is used inside the node "
-			   "it names; a config cannot contain itself", name);
-		return false;
-	}
-	b->alias_nodes += b->anchors[i].nodes;
-	if (b->alias_nodes > ALIAS_NODES_MAX) {
-		add_err_at(ld, mark_line(m), mark_col(m), "aliases stand for more than %d values "
-			   "in all (alias fan-out; *%.64s alone is %zu); at most %d are allowed",
-			   ALIAS_NODES_MAX, name, b->anchors[i].nodes, ALIAS_NODES_MAX);
-		return false;
-	}
-	return add_node(ld, b, b->anchors[i].nodes);
-}
-
-static bool bound_open(struct loader *ld, struct bounds *b, const yaml_event_t *ev, bool list)
-{
-	const yaml_mark_t *m = &ev->start_mark;
-	const yaml_char_t *anchor = list ? ev->data.sequence_start.anchor
-					 : ev->data.mapping_start.anchor;
-	struct frame *f;
-
-	if (b->depth == DEPTH_MAX) {
-		add_err_at(ld, mark_line(m), mark_col(m), "lists and mappings nest more than %d "
-			   "deep here; a config needs at most 5 levels", DEPTH_MAX);
-		return false;
-	}
-	f = &b->stack[b->depth++];
-	memset(f, 0, sizeof *f);
-	f->nodes = 1;
-	f->list = list;
-	f->start = *m;
-	return add_anchor(ld, b, anchor, m, &f->anchor);
-}
-
-static bool bound_close(struct loader *ld, struct bounds *b)
-{
-	struct frame *f = &b->stack[--b->depth];
-
-	if (f->anchor >= 0) {
-		b->anchors[f->anchor].nodes = f->nodes;
-		b->anchors[f->anchor].open = false;
-	}
-	return add_node(ld, b, f->nodes);
-}
-
-static bool bound_event(struct loader *ld, struct bounds *b, const yaml_event_t *ev)
-{
-	int idx;
-
-	switch (ev->type) {
-	case YAML_SCALAR_EVENT:
-		if (!add_anchor(ld, b, ev->data.scalar.anchor, &ev->start_mark, &idx))
-			return false;
-		if (idx >= 0) {
-			b->anchors[idx].nodes = 1;
-			b->anchors[idx].open = false;
-		}
-		return add_node(ld, b, 1);
-	case YAML_ALIAS_EVENT:
-		return bound_alias(ld, b, ev);
-	case YAML_SEQUENCE_START_EVENT:
-		return bound_open(ld, b, ev, true);
-	case YAML_MAPPING_START_EVENT:
-		return bound_open(ld, b, ev, false);
-	case YAML_SEQUENCE_END_EVENT:
-	case YAML_MAPPING_END_EVENT:
-		return bound_close(ld, b);
-	default:
-		return true;
-	}
-}
-
-/* Check buf against the bounds above. Returns false after reporting a
- * crossed bound or a syntax error (then buf must not be loaded). */
-static bool check_bounds(struct loader *ld, const char *buf, size_t len)
-{
-	yaml_parser_t parser;
-	struct bounds *b = calloc(1, sizeof *b);
-	bool ok = false, done = false;
-
-	if (!b || !yaml_parser_initialize(&parser)) {
-		ld->oom = true;
-		free(b);
-		return false;
-	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
-	while (!done) {
-		yaml_event_t ev;
-
-		if (!yaml_parser_parse(&parser, &ev)) {
-			syntax_error(ld, &parser, buf, len);
-			ok = false;
-			goto out;
-		}
-		done = ev.type == YAML_STREAM_END_EVENT;
-		ok = bound_event(ld, b, &ev);
-		yaml_event_delete(&ev);
-		if (!ok)
-			goto out;
-	}
-out:
-	for (size_t i = 0; i < b->n_anchors; i++)
-		free(b->anchors[i].name);
-	free(b);
-	yaml_parser_delete(&parser);
-	return ok;
-}
-
-/* Parse buf into doc; returns true if doc must be deleted. */
-static bool parse_doc(struct loader *ld, const char *buf, size_t len, yaml_document_t *doc)
-{
-	yaml_parser_t parser;
-	yaml_document_t extra;
-	bool have = false;
-
-	if (!yaml_parser_initialize(&parser)) {
-		ld->oom = true;
-		return false;
-	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
-	if (!yaml_parser_load(&parser, doc)) {
-		syntax_error(ld, &parser, buf, len);
-		goto out;
-	}
-	have = true;
-	/* A second document would be ignored silently: refuse it. */
-	if (!yaml_parser_load(&parser, &extra)) {
-		syntax_error(ld, &parser, buf, len);
-		goto out;
-	}
-	if (yaml_document_get_root_node(&extra))
-		add_err(ld, yaml_document_get_root_node(&extra),
-			"only one YAML document is allowed; remove the second '---'");
-	yaml_document_delete(&extra);
-out:
-	yaml_parser_delete(&parser);
-	return have;
-}
-
 static void set_defaults(struct config *c)
 {
 	c->refs = 1;
@@ -1877,8 +1473,8 @@ static int finish_errors(struct loader *ld, int rc)
 		size_t d = ld->dropped;
 		ld->dropped = 0;
 		ld->errs->n--; /* make room for the note in place of the last one */
-		add_err_at(ld, 0, 0, "... and %zu more problem%s not shown", d + 1,
-			   d + 1 == 1 ? "" : "s");
+		config__add_err_at(ld, 0, 0, "... and %zu more problem%s not shown", d + 1,
+				   d + 1 == 1 ? "" : "s");
 	}
 	if (ld->oom)
 		return BOT_ENOMEM;
@@ -1892,7 +1488,6 @@ static int load_buf(const char *name, const char *buf, size_t len, unsigned flag
 {
 	struct loader ld = {.flags = flags, .errs = errs};
 	yaml_document_t doc;
-	bool have_doc;
 	int rc = BOT_EOK;
 
 	ld.cfg = calloc(1, sizeof *ld.cfg);
@@ -1901,21 +1496,13 @@ static int load_buf(const char *name, const char *buf, size_t len, unsigned flag
 		goto out_nodoc;
 	}
 	set_defaults(ld.cfg);
-	if (len > FILE_MAX) {
-		add_err(&ld, NULL, "the file is larger than " FILE_MAX_TEXT "; this is not a config "
-			"file");
-		goto out_nodoc;
-	}
-	if (!check_bounds(&ld, buf, len))
-		goto out_nodoc;
-	have_doc = parse_doc(&ld, buf, len, &doc);
-	if (!have_doc)
+	if (!config__parse(&ld, buf, len, &doc))
 		goto out_nodoc;
 	ld.doc = &doc;
 	ld.root = yaml_document_get_root_node(&doc);
 	if (!ld.root) {
-		add_err_at(&ld, 1, 1, "the file is empty; expected a mapping with at least a "
-			   "services: section");
+		config__add_err_at(&ld, 1, 1, "the file is empty; expected a mapping with at "
+				   "least a services: section");
 	} else if (walk_map(&ld, ld.root, &top_table, ld.cfg, "", &ld.top)) {
 		finish_slack(&ld);
 		finish_aws(&ld);
@@ -1935,20 +1522,6 @@ out_nodoc:
 	return rc;
 }
 
-/* Read the whole file, at most FILE_MAX + 1 bytes (load_buf refuses more
- * than FILE_MAX), if it may be read at all (see read_private). */
-static int read_file(struct loader *ld, const char *path, char **buf, size_t *len)
-{
-	char why[PATH_LEN + 128];
-	int rc = read_private(path, path, FILE_MAX, buf, len, why, sizeof why);
-
-	if (rc == BOT_ENOMEM)
-		ld->oom = true;
-	else if (rc)
-		add_err(ld, NULL, "%s", why);
-	return rc;
-}
-
 int config_load(const char *path, unsigned flags, struct config **out,
 		struct config_errors *errs)
 {
@@ -1965,7 +1538,7 @@ int config_load(const char *path, unsigned flags, struct config **out,
 	rc = errors_init(ld.errs, path);
 	if (rc)
 		goto out;
-	rc = read_file(&ld, path, &buf, &len);
+	rc = config__read_file(&ld, path, &buf, &len);
 	if (rc) {
 		rc = finish_errors(&ld, rc);
 		goto out;
