@@ -5,12 +5,14 @@
  *
  * The text is checked and parsed into a libyaml document, which keeps the
  * position of every node (load.c). The document is then walked by one
- * short loop over per-section key tables {name, type, offset, validator}; a setter per type converts and
- * checks the value and stores it at base + offset. A problem is recorded
- * with its position and the walk goes on, so one run reports everything.
- * Rules that span fields (timer bounds, inheritance from defaults, approver
- * counts, secrets) run after the walk, because defaults: may come after
- * services: in the file. The error list is sorted into file order last.
+ * short loop over per-section key tables {name, type, offset, validator};
+ * a setter per type converts and checks the value and stores it at base +
+ * offset. A problem is recorded with its position and the walk goes on, so
+ * one run reports everything. Rules that span fields (timer bounds,
+ * inheritance from defaults, approver counts, secrets) run after the walk,
+ * because defaults: may come after services: in the file. The error list
+ * is sorted into file order last. ${VAR} expansion and the tokens are in
+ * secrets.c.
  *
  * Empty values: an empty or null scalar ("", ~, null, or "${X:-}" that
  * expands to nothing) means "not given", for every key. Optional keys then
@@ -35,7 +37,6 @@
 #include <unistd.h>
 #include <yaml.h>
 
-#define SECRET_FILE_MAX (64 * 1024)   /* token file size cap */
 #define ERRORS_MAX      100           /* then "... and N more" */
 #define TIMER_DEFAULT_MS     (10ULL * 60 * 1000)
 #define MIN_TIMER_DEFAULT_MS (60ULL * 1000)
@@ -372,106 +373,7 @@ static void join(char *buf, const char *path, const char *name)
 }
 
 /* ------------------------------------------------------------------ */
-/* Scalars and ${VAR} expansion                                        */
-
-/* Note in env (ENV_NAMES_LEN bytes) that a value took text from var. The
- * first name always fits (cut if need be): env must not stay empty. */
-static void note_env(char *env, const char *var)
-{
-	size_t o = strlen(env), vl = strlen(var);
-
-	if (o == 0 && vl > ENV_NAMES_LEN - 8)
-		vl = ENV_NAMES_LEN - 8;
-	if (o + vl + 5 >= ENV_NAMES_LEN) /* the names before say enough */
-		return;
-	if (o) {
-		memcpy(env + o, ", ", 2);
-		o += 2;
-	}
-	memcpy(env + o, "${", 2);
-	memcpy(env + o + 2, var, vl);
-	memcpy(env + o + 2 + vl, "}", 2);
-}
-
-/* Expand ${VAR}, ${VAR:-default} and $$ in raw. A '$' before anything else
- * is kept as is. As in the shell, ":-" also applies when VAR is set but
- * empty; the default text is used literally (no nesting). The variables
- * whose values were used are named in env (ENV_NAMES_LEN bytes, "" if
- * none). Returns a new string, or NULL after reporting an error (ld->oom
- * on allocation failure). */
-static char *expand(struct loader *ld, const yaml_node_t *n, const char *path, const char *raw,
-		    char *env)
-{
-	struct dbuf b = {0};
-	char *res = NULL;
-	const char *p = raw;
-
-	env[0] = '\0';
-	if (!strchr(raw, '$')) /* most values: an exact-size copy, not a dbuf */
-		return config__xstrdup(ld, raw);
-	dbuf_put(&b, "", 0);
-	while (*p) {
-		const char *dollar = strchr(p, '$'), *name, *name_end, *q, *def = NULL, *val;
-		size_t dlen = 0;
-		char var[128];
-
-		if (!dollar) {
-			dbuf_put(&b, p, strlen(p));
-			break;
-		}
-		dbuf_put(&b, p, (size_t)(dollar - p));
-		p = dollar;
-		if (p[1] != '{') {
-			dbuf_put(&b, "$", 1);
-			p += p[1] == '$' ? 2 : 1;
-			continue;
-		}
-		name = name_end = p + 2;
-		if (isalpha((unsigned char)*name_end) || *name_end == '_')
-			while (isalnum((unsigned char)*name_end) || *name_end == '_')
-				name_end++;
-		q = name_end;
-		if (q > name && q[0] == ':' && q[1] == '-') {
-			def = q + 2;
-			q = strchr(def, '}');
-			if (q)
-				dlen = (size_t)(q - def);
-			else
-				q = def + strlen(def);
-		}
-		if (name_end == name || *q != '}') {
-			config__add_err(ld, n, "%s: malformed \"${\": expected ${NAME} or "
-					"${NAME:-default} (write $$ for a literal $)", path);
-			goto out;
-		}
-		if ((size_t)(name_end - name) >= sizeof var) {
-			config__add_err(ld, n, "%s: environment variable name is too long", path);
-			goto out;
-		}
-		snprintf(var, sizeof var, "%.*s", (int)(name_end - name), name);
-		val = getenv(var);
-		if (val && *val) {
-			dbuf_put(&b, val, strlen(val));
-			note_env(env, var);
-		} else if (def) {
-			dbuf_put(&b, def, dlen);
-		} else if (!val) {
-			config__add_err(ld, n, "%s: environment variable %s is not set "
-					"(write ${%s:-default} to give a default)", path, var, var);
-			goto out;
-		}
-		p = q + 1;
-	}
-	if (dbuf_failed(&b)) {
-		ld->oom = true;
-		goto out;
-	}
-	res = b.p;
-	b.p = NULL;
-out:
-	free(b.p);
-	return res;
-}
+/* Scalars                                                             */
 
 static bool is_null(const yaml_node_t *n)
 {
@@ -506,7 +408,7 @@ static enum vstate get_scalar(struct loader *ld, const yaml_node_t *v, const cha
 		st = V_UNSET;
 		goto out;
 	}
-	s = expand(ld, v, path, (const char *)v->data.scalar.value, env);
+	s = config__expand(ld, v, path, (const char *)v->data.scalar.value, env);
 	if (!s)
 		goto out;
 	if (!*s) {
@@ -518,19 +420,6 @@ static enum vstate get_scalar(struct loader *ld, const yaml_node_t *v, const cha
 	st = V_SET;
 out:
 	return st;
-}
-
-/* Value s as an error message may show it, in buf (SHOWN_LEN bytes):
- * quoted, or, when any of it came from the environment (env not empty),
- * only the variables' names: a secret put in the wrong key, such as
- * region: ${AWS_SECRET_ACCESS_KEY}, must not be printed. */
-static const char *shown(char *buf, const char *s, const char *env)
-{
-	if (env && *env)
-		snprintf(buf, SHOWN_LEN, "a value from %s (not shown)", env);
-	else
-		snprintf(buf, SHOWN_LEN, "\"%.64s\"", s);
-	return buf;
 }
 
 /* ------------------------------------------------------------------ */
@@ -549,7 +438,7 @@ static enum vstate set_str(struct loader *ld, const struct key *k, const yaml_no
 
 	if (st == V_SET && k->valid && !k->valid(s)) {
 		config__add_err(ld, v, "%s: expected %s, got %s", path, k->expect,
-				shown(sh, s, env));
+				config__shown(sh, s, env));
 		free(s);
 		st = V_BAD;
 	}
@@ -580,7 +469,7 @@ static enum vstate set_url(struct loader *ld, const struct key *k, const yaml_no
 		return st;
 	why = url_refusal(ld, s);
 	if (why) {
-		config__add_err(ld, v, "%s: %s, got %s", path, why, shown(sh, s, env));
+		config__add_err(ld, v, "%s: %s, got %s", path, why, config__shown(sh, s, env));
 		free(s);
 		return V_BAD;
 	}
@@ -605,7 +494,7 @@ static enum vstate set_int(struct loader *ld, const struct key *k, const yaml_no
 		end = s;
 	if (end == s || *end || errno || n < k->min || n > k->max) {
 		config__add_err(ld, v, "%s: expected an integer between %d and %d, got %s", path,
-				k->min, k->max, shown(sh, s, env));
+				k->min, k->max, config__shown(sh, s, env));
 		st = V_BAD;
 		goto out;
 	}
@@ -629,7 +518,7 @@ static enum vstate set_bool(struct loader *ld, const struct key *k, const yaml_n
 		*FIELD(base, k, bool) = false;
 	} else {
 		config__add_err(ld, v, "%s: expected true or false, got %s", path,
-				shown(sh, s, env));
+				config__shown(sh, s, env));
 		st = V_BAD;
 	}
 out:
@@ -651,7 +540,7 @@ static enum vstate set_duration(struct loader *ld, const struct key *k, const ya
 		/* derr quotes the text, so it is used only for text from the file */
 		if (*env)
 			config__add_err(ld, v, "%s: expected a duration like 10m or PT10M, got %s",
-					path, shown(sh, s, env));
+					path, config__shown(sh, s, env));
 		else
 			config__add_err(ld, v, "%s: %s", path, derr.msg);
 		st = V_BAD;
@@ -703,7 +592,7 @@ static void mark_dups(struct loader *ld, struct item *items, size_t n, const cha
 		by[i]->dup = true;
 		if (by[i]->env)
 			config__add_err(ld, by[i]->node, "%s[%zu]: %s is listed twice", path,
-					by[i]->i, shown(sh, by[i]->s, by[i]->env));
+					by[i]->i, config__shown(sh, by[i]->s, by[i]->env));
 		else
 			config__add_err(ld, by[i]->node, "%s[%zu]: %s is listed twice", path,
 					by[i]->i, by[i]->s);
@@ -729,7 +618,7 @@ static size_t get_items(struct loader *ld, const struct key *k, const yaml_node_
 			config__add_err(ld, item, "%s: empty entry; expected %s", ipath, k->expect);
 		if (ist == V_SET && !k->valid(s)) {
 			config__add_err(ld, item, "%s: expected %s, got %s", ipath, k->expect,
-					shown(sh, s, env));
+					config__shown(sh, s, env));
 			free(s);
 			ist = V_BAD;
 		}
@@ -1048,133 +937,6 @@ static void default_str(struct loader *ld, char **field, const char *value)
 		*field = config__xstrdup(ld, value);
 }
 
-/* Trim the token in s (length *len) of trailing whitespace, after cutting
- * it to its first line if first_line, and check what is left: a Slack
- * token is one word of printable ASCII. Returns false with the reason in
- * why (n bytes). */
-static bool token_clean(char *s, size_t *len, bool first_line, char *why, size_t n)
-{
-	size_t l = first_line ? strcspn(s, "\n") : *len;
-
-	if (l > *len)
-		l = *len;
-	while (l > 0 && isspace((unsigned char)s[l - 1]))
-		l--;
-	s[l] = '\0';
-	*len = l;
-	if (l == 0) {
-		snprintf(why, n, "the token is empty");
-		return false;
-	}
-	for (size_t i = 0; i < l; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c > ' ' && c < 0x7f)
-			continue;
-		snprintf(why, n, "the token has a %s at byte %zu; a token is one word of printable "
-			 "ASCII", c == ' ' || c == '\t' ? "space or tab" : c < ' ' || c == 0x7f
-			 ? "control character" : "non-ASCII byte", i + 1);
-		return false;
-	}
-	return true;
-}
-
-/* Read a token file: the first line is the token (see token_clean). name
- * is the file as messages show it. Returns 0, or a reason in why. */
-static int read_secret_file(const char *path, const char *name, char **out, char *why,
-			    size_t n)
-{
-	char *buf = NULL, bad[128];
-	size_t len = 0;
-	int rc = config__read_private(path, name, SECRET_FILE_MAX, &buf, &len, why, n);
-
-	*out = NULL;
-	if (rc)
-		goto out;
-	rc = BOT_ECONFIG;
-	if (len > SECRET_FILE_MAX) {
-		snprintf(why, n, "the file is larger than %d bytes", SECRET_FILE_MAX);
-		goto out;
-	}
-	if (len == 0) {
-		snprintf(why, n, "the file is empty");
-		goto out;
-	}
-	if (!token_clean(buf, &len, true, bad, sizeof bad)) {
-		snprintf(why, n, "%s (only the first line is read)", bad);
-		goto out;
-	}
-	*out = strdup(buf);
-	rc = *out ? BOT_EOK : BOT_ENOMEM;
-	if (!*out)
-		snprintf(why, n, "out of memory");
-out:
-	if (buf) {
-		explicit_bzero(buf, SECRET_FILE_MAX + 2); /* all of it: see config__read_private */
-		free(buf);
-	}
-	return rc;
-}
-
-/* Fill a token from its source. what is "app_token"/"bot_token", def_env
- * the default variable, prefix the shape, at the node errors point at. */
-static void load_secret(struct loader *ld, struct config_secret *sec, const char *what,
-			const char *def_env, const char *prefix, const char *kind,
-			const yaml_node_t *at)
-{
-	bool need = ld->flags & CONFIG_NEED_SLACK;
-	char why[PATH_LEN + 128], src[PATH_LEN];
-	const char *ref;
-	size_t len;
-	bool clean;
-
-	if (sec->source == CONFIG_SECRET_NONE) {
-		sec->source = CONFIG_SECRET_ENV;
-		sec->ref = config__xstrdup(ld, def_env);
-		if (!sec->ref)
-			return;
-	}
-	/* A name or path that came from the environment is not printed. */
-	ref = sec->shown_ ? sec->shown_ : sec->ref;
-	if (sec->source == CONFIG_SECRET_ENV) {
-		const char *v = getenv(sec->ref);
-		snprintf(src, sizeof src, "%s", ref);
-		if (v && *v)
-			sec->value = config__xstrdup(ld, v);
-		else if (need)
-			config__add_err(ld, at, "slack.%s: environment variable %s is not set "
-					"or empty (set it, or name a file with slack.%s_file)",
-					what, ref, what);
-	} else {
-		snprintf(src, sizeof src, "the token in %.256s", ref);
-		int rc = read_secret_file(sec->ref, ref, &sec->value, why, sizeof why);
-		if (rc == BOT_ENOMEM)
-			ld->oom = true;
-		else if (rc && need)
-			config__add_err(ld, at, "slack.%s_file: %s: %s", what, ref, why);
-	}
-	if (!sec->value)
-		return;
-	/* As for a file (cleaned when read): trailing whitespace, such as a
-	 * newline from a secret store, is trimmed; whatever else is not a token
-	 * is refused. Registered trimmed, so that the redactor matches it. */
-	len = strlen(sec->value);
-	clean = sec->source != CONFIG_SECRET_ENV ||
-		token_clean(sec->value, &len, false, why, sizeof why);
-	if (log_add_secret(sec->value) == BOT_ENOMEM)
-		ld->oom = true;
-	if (!clean) {
-		config__add_err(ld, at, "slack.%s: %s: %s", what, src, why);
-		return;
-	}
-	/* The message must not contain the literal prefix: the redactor would
-	 * blank it when printed, so it is spelled out. */
-	if (strncmp(sec->value, prefix, strlen(prefix)) != 0)
-		config__add_err(ld, at, "slack.%s: %s does not look like %s (it should start with "
-				"\"%.*s\" and a dash)", what, src, kind, (int)strlen(prefix) - 1,
-				prefix);
-}
-
 static const yaml_node_t *first_of(const yaml_node_t *a, const yaml_node_t *b,
 				   const yaml_node_t *c)
 {
@@ -1188,9 +950,9 @@ static void finish_slack(struct loader *ld)
 	const yaml_node_t *sect = ld->top.key[TOP_SLACK];
 	const char *env = getenv("SLACK_API_URL");
 
-	load_secret(ld, &c->slack.app_token, "app_token", "SLACK_APP_TOKEN", "xapp-",
+	config__load_secret(ld, &c->slack.app_token, "app_token", "SLACK_APP_TOKEN", "xapp-",
 		    "an app-level token", first_of(s->val[SL_APP_ENV], s->val[SL_APP_FILE], sect));
-	load_secret(ld, &c->slack.bot_token, "bot_token", "SLACK_BOT_TOKEN", "xoxb-",
+	config__load_secret(ld, &c->slack.bot_token, "bot_token", "SLACK_BOT_TOKEN", "xoxb-",
 		    "a bot token", first_of(s->val[SL_BOT_ENV], s->val[SL_BOT_FILE], sect));
 	if (env && *env) {
 		const char *why = url_refusal(ld, env);
@@ -1395,16 +1157,6 @@ static void ids_free(char ***ids, size_t *n)
 
 static void users_free(struct config_users *u) { ids_free(&u->ids, &u->n); }
 
-static void secret_free(struct config_secret *s)
-{
-	if (s->value) {
-		explicit_bzero(s->value, strlen(s->value));
-		free(s->value);
-	}
-	free(s->ref);
-	free(s->shown_);
-}
-
 /* c owns the defaults lists that s may share (see finish_service). */
 static void service_free(const struct config *c, struct config_service *s)
 {
@@ -1425,8 +1177,8 @@ static void config_free(struct config *c)
 	if (!c)
 		return;
 	free(c->path);
-	secret_free(&c->slack.app_token);
-	secret_free(&c->slack.bot_token);
+	config__secret_free(&c->slack.app_token);
+	config__secret_free(&c->slack.bot_token);
 	free(c->slack.api_url);
 	free(c->slack.ca_file);
 	free(c->slack.app_id);

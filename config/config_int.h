@@ -96,4 +96,30 @@ int config__read_file(struct loader *ld, const char *path, char **buf, size_t *l
  * reporting why not. */
 bool config__parse(struct loader *ld, const char *buf, size_t len, yaml_document_t *doc);
 
+/* secrets.c: values from the environment, and the Slack tokens. */
+/* raw with ${VAR}, ${VAR:-default} and $$ expanded: a new string (the
+ * caller frees), or NULL after reporting an error at node n, named path
+ * (ld->oom on allocation failure). env (ENV_NAMES_LEN bytes) names the
+ * variables whose values were used, "" if none. */
+char *config__expand(struct loader *ld, const yaml_node_t *n, const char *path, const char *raw,
+		     char *env);
+/* Value s as a message may show it, in buf (SHOWN_LEN bytes): quoted and
+ * cut to 64 bytes, or, when env (from config__expand) is not empty, only
+ * the names of the variables it came from. Returns buf. */
+const char *config__shown(char *buf, const char *s, const char *env);
+/* Cut the token in s (length *len) to its first line if first_line, trim
+ * trailing whitespace, and check that what is left is one word of
+ * printable ASCII. Returns false with the reason in why (n bytes); the
+ * reason never quotes the token. */
+bool config__token_clean(char *s, size_t *len, bool first_line, char *why, size_t n);
+/* Fill sec from its source (def_env when the file named none): read it,
+ * register it with the log redactor, check its shape (prefix like "xoxb-",
+ * kind like "a bot token"). what is "app_token" or "bot_token"; errors
+ * point at node at. A missing token is an error only with CONFIG_NEED_SLACK. */
+void config__load_secret(struct loader *ld, struct config_secret *sec, const char *what,
+			 const char *def_env, const char *prefix, const char *kind,
+			 const yaml_node_t *at);
+/* Free what sec holds, wiping the value first. */
+void config__secret_free(struct config_secret *s);
+
 #endif
