@@ -78,6 +78,18 @@ void config__add_err_at(struct loader *ld, int line, int col, const char *fmt, .
 /* strdup that sets ld->oom on failure. */
 char *config__xstrdup(struct loader *ld, const char *s);
 
+/* keys.c: the key tables and the walk. */
+/* "path.name" into buf (PATH_LEN bytes); "name" when path is "". */
+void config__join(char *buf, const char *path, const char *name);
+/* Why url may not be used (see bot/base/url.h), for "<path>: <why>, got
+ * ..."; NULL if it may. Sets ld->oom on allocation failure. */
+const char *config__url_refusal(struct loader *ld, const char *url);
+
+/* rules.c: after a walk that found a mapping at the top: load the tokens,
+ * fill in what depends on other fields or the environment, and check the
+ * rules that span fields (timers, services, approvers). */
+void config__finish(struct loader *ld);
+
 /* load.c: files and the document. */
 /* Read the file at path into *buf (NUL-terminated; the caller frees) and
  * *len, at most max + 1 bytes, so that the caller can tell "too big". The
