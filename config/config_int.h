@@ -1,10 +1,14 @@
 /* config_int.h - what the files of config/ share; nothing outside config/
  * includes it (tests may). Shared functions have the prefix config__.
  *
- * A load (config.c) is one struct loader, passed to every step: the errors
- * found so far, the config being filled, the document, and which keys each
- * mapping had (struct seen), so that the rules that run after the walk can
- * point at the right node and stay quiet about values already reported.
+ * One load, in order: api.c (config.h's functions and the error list)
+ * reads and parses with load.c (file checks, bounds, libyaml), walks the
+ * document with keys.c (key tables and setters), then runs rules.c (what
+ * spans fields); secrets.c (${VAR}, values not shown, tokens) serves the
+ * last two. A load's state is one struct loader, passed to every step: the
+ * errors found so far, the config being filled, the document, and which
+ * keys each mapping had (struct seen), so that the rules can point at the
+ * right node and stay quiet about values already reported.
  */
 #ifndef CONFIG_CONFIG_INT_H
 #define CONFIG_CONFIG_INT_H
@@ -68,27 +72,15 @@ struct loader {
 	size_t n_svcs, cap_svcs;
 };
 
-/* config.c: the error list. Record an error at node n (1-based position),
- * or for the whole file when n is NULL (line 0); or at line:col. Past
- * ERRORS_MAX errors are only counted. */
+/* api.c: the error list. Record an error at node n (1-based position), or
+ * for the whole file when n is NULL (line 0); or at line:col. Past
+ * ERRORS_MAX (100) errors they are only counted. */
 void config__add_err(struct loader *ld, const yaml_node_t *n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void config__add_err_at(struct loader *ld, int line, int col, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 /* strdup that sets ld->oom on failure. */
 char *config__xstrdup(struct loader *ld, const char *s);
-
-/* keys.c: the key tables and the walk. */
-/* "path.name" into buf (PATH_LEN bytes); "name" when path is "". */
-void config__join(char *buf, const char *path, const char *name);
-/* Why url may not be used (see bot/base/url.h), for "<path>: <why>, got
- * ..."; NULL if it may. Sets ld->oom on allocation failure. */
-const char *config__url_refusal(struct loader *ld, const char *url);
-
-/* rules.c: after a walk that found a mapping at the top: load the tokens,
- * fill in what depends on other fields or the environment, and check the
- * rules that span fields (timers, services, approvers). */
-void config__finish(struct loader *ld);
 
 /* load.c: files and the document. */
 /* Read the file at path into *buf (NUL-terminated; the caller frees) and
@@ -107,6 +99,25 @@ int config__read_file(struct loader *ld, const char *path, char **buf, size_t *l
  * doc. Returns true if doc was built (the caller deletes it); false after
  * reporting why not. */
 bool config__parse(struct loader *ld, const char *buf, size_t len, yaml_document_t *doc);
+
+/* keys.c: the key tables and the walk. */
+/* The defaults that do not depend on other fields (timers, min_approvals). */
+void config__set_defaults(struct config *c);
+/* Walk ld->root (a node of any kind) against the top-level table into
+ * ld->cfg, recording which keys were given in ld->top and ld->sec, and
+ * the services in ld->svcs. Returns false (after reporting) if the root is
+ * not a mapping; then no rule may run. */
+bool config__walk(struct loader *ld);
+/* "path.name" into buf (PATH_LEN bytes); "name" when path is "". */
+void config__join(char *buf, const char *path, const char *name);
+/* Why url may not be used (see bot/base/url.h), for "<path>: <why>, got
+ * ..."; NULL if it may. Sets ld->oom on allocation failure. */
+const char *config__url_refusal(struct loader *ld, const char *url);
+
+/* rules.c: after a walk that found a mapping at the top: load the tokens,
+ * fill in what depends on other fields or the environment, and check the
+ * rules that span fields (timers, services, approvers). */
+void config__finish(struct loader *ld);
 
 /* secrets.c: values from the environment, and the Slack tokens. */
 /* raw with ${VAR}, ${VAR:-default} and $$ expanded: a new string (the

@@ -1,11 +1,11 @@
 /* load.c - from a file to a libyaml document, within bounds.
  *
  * A file is read only if it is a regular file that neither its group nor
- * others may write (read_private, also used for token files by secrets.c).
- * The text is then checked on libyaml's event stream against bounds on
- * its size and shape before any document is built, so that no file can
- * make loading slow or big, and parsed into a document that keeps the
- * position of every node. Syntax errors are reported at their position.
+ * others may write (config__read_private; secrets.c reads token files with
+ * it too). The text is then checked on libyaml's event stream against
+ * bounds on its size and shape before any document is built, so that no
+ * file can make loading slow or big, and parsed into a document that keeps
+ * the position of every node. Syntax errors are reported at their position.
  */
 #include "config/config.h"
 #include "config/config_int.h"

@@ -1,6 +1,6 @@
 /* rules.c - after the walk: rules that span fields, and what depends on them.
  *
- * The walk stores each value on its own; what needs more than one
+ * The walk (keys.c) stores each value on its own; what needs more than one
  * value runs here, once the whole file has been read, because defaults:
  * may come after services: in the file. The tokens are loaded (secrets.c),
  * environment overrides and defaults that depend on other fields or on the
