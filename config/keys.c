@@ -305,7 +305,7 @@ static bool is_null(const yaml_node_t *n)
 
 /* The expanded value of scalar v in *out (caller frees): V_SET, or V_UNSET
  * for an empty value, or V_BAD after reporting an error. env names the
- * variables the value came from, if any (see expand). */
+ * variables the value came from, if any (see config__expand). */
 static enum vstate get_scalar(struct loader *ld, const yaml_node_t *v, const char *path,
 			      const char *expect, char **out, char *env)
 {
@@ -476,7 +476,7 @@ out:
 /* One accepted entry of a list, for the duplicate check. */
 struct item {
 	char *s;
-	char *env;  /* the variables it came from, or NULL (see expand) */
+	char *env;  /* the variables it came from, or NULL (see config__expand) */
 	const yaml_node_t *node;
 	size_t i;   /* index in the list */
 	bool dup;

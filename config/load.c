@@ -399,7 +399,7 @@ bool config__parse(struct loader *ld, const char *buf, size_t len, yaml_document
 }
 
 /* Read the whole file, at most FILE_MAX + 1 bytes (config__parse refuses
- * more than FILE_MAX), if it may be read at all (see read_private). */
+ * more than FILE_MAX), if it may be read at all (see config__read_private). */
 int config__read_file(struct loader *ld, const char *path, char **buf, size_t *len)
 {
 	char why[PATH_LEN + 128];
