@@ -1,0 +1,222 @@
+/* rules.c - after the walk: rules that span fields, and what depends on them.
+ *
+ * The walk (keys.c) stores each value on its own; what needs more than one
+ * value runs here, once the whole file has been read, because defaults:
+ * may come after services: in the file. The tokens are loaded (secrets.c),
+ * environment overrides and defaults that depend on other fields or on the
+ * environment are filled in, the timers are checked against their bounds,
+ * each service inherits from defaults: and is checked for what it needs
+ * (cluster, max_desired, approvers enough for min_approvals, requesters),
+ * and services defined twice are reported. A value already reported bad
+ * (struct seen) does not make a second error here.
+ */
+#include "config/config.h"
+#include "config/config_int.h"
+#include "bot/base/duration.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#define API_URL_DEFAULT "https://slack.com/api"
+
+static bool given_ok(const struct seen *s, int i) { return s->val[i] && !s->bad[i]; }
+
+static void default_str(struct loader *ld, char **field, const char *value)
+{
+	if (!*field && value)
+		*field = config__xstrdup(ld, value);
+}
+
+static const yaml_node_t *first_of(const yaml_node_t *a, const yaml_node_t *b,
+				   const yaml_node_t *c)
+{
+	return a ? a : b ? b : c;
+}
+
+static void finish_slack(struct loader *ld)
+{
+	struct config *c = ld->cfg;
+	const struct seen *s = &ld->sec[TOP_SLACK];
+	const yaml_node_t *sect = ld->top.key[TOP_SLACK];
+	const char *env = getenv("SLACK_API_URL");
+
+	config__load_secret(ld, &c->slack.app_token, "app_token", "SLACK_APP_TOKEN", "xapp-",
+			    "an app-level token",
+			    first_of(s->val[SL_APP_ENV], s->val[SL_APP_FILE], sect));
+	config__load_secret(ld, &c->slack.bot_token, "bot_token", "SLACK_BOT_TOKEN", "xoxb-",
+			    "a bot token", first_of(s->val[SL_BOT_ENV], s->val[SL_BOT_FILE], sect));
+	if (env && *env) {
+		const char *why = config__url_refusal(ld, env);
+		if (why) {
+			/* from the environment: the value is not shown */
+			config__add_err(ld, NULL, "environment variable SLACK_API_URL: %s", why);
+		} else {
+			free(c->slack.api_url);
+			c->slack.api_url = config__xstrdup(ld, env);
+		}
+	}
+	default_str(ld, &c->slack.api_url, API_URL_DEFAULT);
+}
+
+static void finish_aws(struct loader *ld)
+{
+	struct config *c = ld->cfg;
+	const char *region = getenv("AWS_REGION");
+
+	if (!region || !*region)
+		region = getenv("AWS_DEFAULT_REGION");
+	if (!region || !*region)
+		region = "us-east-1";
+	default_str(ld, &c->aws.region, region);
+	default_str(ld, &c->aws.role_session_name, "chatops-bot");
+}
+
+static void fmt_ms(char *buf, uint64_t ms)
+{
+	/* DURATION_FMT_MAX always fits. */
+	(void)duration_format(ms, buf, DURATION_FMT_MAX);
+}
+
+static bool timer_bounds_ok(const struct loader *ld)
+{
+	const struct seen *d = &ld->sec[TOP_DEFAULTS];
+	return !d->bad[DF_MIN_TIMER] && !d->bad[DF_MAX_TIMER] &&
+	       ld->cfg->defaults.min_timer_ms <= ld->cfg->defaults.max_timer_ms;
+}
+
+/* Report a timer outside [min_timer, max_timer] at node at. */
+static void check_timer(struct loader *ld, const yaml_node_t *at, const char *path, uint64_t ms)
+{
+	const struct config *c = ld->cfg;
+	char v[DURATION_FMT_MAX], lo[DURATION_FMT_MAX], hi[DURATION_FMT_MAX];
+
+	if (!timer_bounds_ok(ld) || (ms >= c->defaults.min_timer_ms && ms <= c->defaults.max_timer_ms))
+		return;
+	fmt_ms(v, ms);
+	fmt_ms(lo, c->defaults.min_timer_ms);
+	fmt_ms(hi, c->defaults.max_timer_ms);
+	config__add_err(ld, at, "%s: %s is outside the allowed range %s to %s (defaults.min_timer "
+			"and defaults.max_timer)", path, v, lo, hi);
+}
+
+static void finish_defaults(struct loader *ld)
+{
+	struct config *c = ld->cfg;
+	const struct seen *d = &ld->sec[TOP_DEFAULTS];
+	char lo[DURATION_FMT_MAX], hi[DURATION_FMT_MAX];
+
+	if (!d->bad[DF_MIN_TIMER] && !d->bad[DF_MAX_TIMER] &&
+	    c->defaults.min_timer_ms > c->defaults.max_timer_ms) {
+		fmt_ms(lo, c->defaults.min_timer_ms);
+		fmt_ms(hi, c->defaults.max_timer_ms);
+		config__add_err(ld, first_of(d->val[DF_MAX_TIMER], d->val[DF_MIN_TIMER], NULL),
+				"defaults.max_timer: %s is shorter than defaults.min_timer (%s)",
+				hi, lo);
+	}
+	if (!d->bad[DF_TIMER])
+		check_timer(ld, first_of(d->val[DF_TIMER], d->val[DF_MIN_TIMER], d->val[DF_MAX_TIMER]),
+			    "defaults.timer", c->defaults.timer_ms);
+}
+
+static void finish_service(struct loader *ld, struct svc_tmp *t)
+{
+	struct config *c = ld->cfg;
+	struct config_service *s = &t->s;
+	const struct seen *se = &t->seen, *d = &ld->sec[TOP_DEFAULTS];
+	char p[PATH_LEN], tp[PATH_LEN];
+	bool approvers_bad, approvals_bad;
+
+	snprintf(p, sizeof p, "services.%s", s->name);
+	config__join(tp, p, "timer");
+	if (!se->val[SV_CLUSTER])
+		config__add_err(ld, t->key, "%s: missing required key 'cluster' (the ECS cluster "
+				"name or ARN)", p);
+	if (!se->val[SV_MAX_DESIRED])
+		config__add_err(ld, t->key, "%s: missing required key 'max_desired' (the highest "
+				"desired count a request may set, 0 to 10000)", p);
+	else if (given_ok(se, SV_MAX_DESIRED) && !se->bad[SV_MIN_DESIRED] &&
+		 s->max_desired < s->min_desired)
+		config__add_err(ld, se->val[SV_MAX_DESIRED], "%s.max_desired: must be at least "
+				"min_desired (%d), got %d", p, s->min_desired, s->max_desired);
+	default_str(ld, &s->ecs_service, s->name);
+
+	/* Inherited lists are shared with defaults, not copied: a copy per
+	 * service would make a long defaults list cost services x entries. */
+	if (!se->val[SV_APPROVERS])
+		s->approvers = c->defaults.approvers;
+	if (!se->val[SV_REQUESTERS])
+		s->requesters = c->defaults.requesters;
+	if (!se->val[SV_TIMER])
+		s->timer_ms = c->defaults.timer_ms;
+	else if (given_ok(se, SV_TIMER))
+		check_timer(ld, se->val[SV_TIMER], tp, s->timer_ms);
+	if (!se->val[SV_MIN_APPROVALS])
+		s->min_approvals = c->defaults.min_approvals;
+	if (!se->val[SV_ALLOW_SELF])
+		s->allow_self_approval = c->defaults.allow_self_approval;
+	default_str(ld, &s->channel, c->defaults.channel);
+	default_str(ld, &s->region, c->aws.region);
+
+	approvers_bad = se->val[SV_APPROVERS] ? se->bad[SV_APPROVERS] : d->bad[DF_APPROVERS];
+	approvals_bad = se->val[SV_MIN_APPROVALS] ? se->bad[SV_MIN_APPROVALS]
+						  : d->bad[DF_MIN_APPROVALS];
+	if (!approvers_bad && s->approvers.n == 0)
+		config__add_err(ld, t->key, "%s: no approvers; add approvers here or in "
+				"defaults.approvers", p);
+	else if (!approvers_bad && !approvals_bad && (size_t)s->min_approvals > s->approvers.n)
+		config__add_err(ld, t->key, "%s: min_approvals is %d but only %zu approver%s "
+				"listed, so no request could ever be approved", p, s->min_approvals,
+				s->approvers.n, s->approvers.n == 1 ? " is" : "s are");
+	if (s->requesters.n == 0 &&
+	    !(se->val[SV_REQUESTERS] ? se->bad[SV_REQUESTERS] : d->bad[DF_REQUESTERS]))
+		config__add_err(ld, t->key, "%s: nobody could request this service; add requesters "
+				"here or in defaults.requesters (use '*' for anyone)", p);
+}
+
+static int svc_cmp(const void *a, const void *b)
+{
+	const struct svc_tmp *x = a, *y = b;
+	return strcmp(x->s.name ? x->s.name : "", y->s.name ? y->s.name : "");
+}
+
+static void finish_services(struct loader *ld)
+{
+	if (ld->n_svcs == 0 && !ld->top.bad[TOP_SERVICES]) {
+		config__add_err(ld, ld->top.key[TOP_SERVICES] ? ld->top.key[TOP_SERVICES]
+				: ld->root, "services: at least one service is required (services: "
+				"{NAME: {cluster: ..., max_desired: ...}})");
+		return;
+	}
+	if (ld->oom || ld->n_svcs == 0)
+		return;
+	qsort(ld->svcs, ld->n_svcs, sizeof *ld->svcs, svc_cmp);
+	for (size_t i = 1; i < ld->n_svcs; i++) {
+		struct svc_tmp *a = &ld->svcs[i - 1], *b = &ld->svcs[i];
+		if (strcmp(a->s.name, b->s.name) != 0)
+			continue;
+		/* Report at the later one, naming the earlier. */
+		if (b->key->start_mark.index < a->key->start_mark.index) {
+			struct svc_tmp *tmp = a;
+			a = b;
+			b = tmp;
+		}
+		config__add_err(ld, b->key, "services.%s: service defined twice (first at line %d)",
+				b->s.name, (int)a->key->start_mark.line + 1);
+		a->skip = b->skip = true;
+	}
+	for (size_t i = 0; i < ld->n_svcs; i++)
+		if (!ld->svcs[i].skip)
+			finish_service(ld, &ld->svcs[i]);
+}
+
+void config__finish(struct loader *ld)
+{
+	finish_slack(ld);
+	finish_aws(ld);
+	finish_defaults(ld);
+	finish_services(ld);
+	default_str(ld, &ld->cfg->store.path, "chatops.db");
+	default_str(ld, &ld->cfg->log.level, "info");
+}
