@@ -45,7 +45,7 @@ struct workflow {
 
 struct recovery_note {
 	uint64_t id;
-	char *text;
+	struct chat_text text;
 	struct recovery_note *next;
 };
 
@@ -79,22 +79,21 @@ static int64_t wall_ms(struct workflow *wf)
 	return store_now(wf->store);
 }
 
-static const char *recovery_of(struct workflow *wf, uint64_t id)
+static const struct chat_text *recovery_of(struct workflow *wf, uint64_t id)
 {
 	for (struct recovery_note *n = wf->notes; n; n = n->next)
 		if (n->id == id)
-			return n->text;
+			return &n->text;
 	return NULL;
 }
 
-static void recovery_set(struct workflow *wf, uint64_t id, const char *text)
+static void recovery_set(struct workflow *wf, uint64_t id, const struct chat_text *text)
 {
-	struct recovery_note *n = calloc(1, sizeof *n);
-	if (!n || !(n->text = strdup(text))) {
-		free(n);
+	struct recovery_note *n = malloc(sizeof *n);
+	if (!n)
 		return;
-	}
 	n->id = id;
+	n->text = *text;
 	n->next = wf->notes;
 	wf->notes = n;
 }
@@ -111,18 +110,15 @@ static void on_chat_result(void *ud, int rc, const char *ts, const char *detail)
 }
 
 static void say_ephemeral(struct workflow *wf, const char *channel, const char *user,
-			  const char *text)
+			  const struct chat_text *text)
 {
-	struct chat_block b = {.type = CHAT_BLOCK_SECTION, .text = text};
-	struct chat_message m = {.channel = channel, .text = text, .blocks = &b, .n_blocks = 1};
+	struct chat_block b = {.type = CHAT_BLOCK_SECTION, .rich = text};
+	struct chat_message m = {.channel = channel, .rich = text, .blocks = &b, .n_blocks = 1};
 	int rc = chat_ephemeral(wf->chat, user, &m, on_chat_result, (void *)"ephemeral");
 	if (rc)
 		log_warn("workflow.chat", "what=ephemeral error=%s", bot_err_name(rc));
 }
 
-/* One line of the audit trail, in the thread under g's card. */
-static void say_thread(struct workflow *wf, const struct store_gate *g, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 /* Post m in g's thread (none when the card was never delivered). */
 static void post_thread(struct workflow *wf, const struct store_gate *g, struct chat_message *m)
 {
@@ -136,29 +132,24 @@ static void post_thread(struct workflow *wf, const struct store_gate *g, struct 
 			 bot_err_name(rc));
 }
 
-static void say_thread(struct workflow *wf, const struct store_gate *g, const char *fmt, ...)
+/* One line of the audit trail, in the thread under g's card. */
+static void say_thread(struct workflow *wf, const struct store_gate *g, const struct chat_text *t)
 {
-	char text[2500];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof text, fmt, ap);
-	va_end(ap);
-	post_thread(wf, g, &(struct chat_message){.text = text});
+	post_thread(wf, g, &(struct chat_message){.rich = t});
 }
 
-/* A thread line (mrkdwn) followed by what the requester typed, as plain
- * text. */
-static void say_thread_reason(struct workflow *wf, const struct store_gate *g, const char *line)
+/* A thread line followed by what the requester typed, as plain text. */
+static void say_thread_reason(struct workflow *wf, const struct store_gate *g,
+			      const struct chat_text *line)
 {
 	char reason[700];
 
 	card_reason(g, reason, sizeof reason);
 	struct chat_block b[2] = {
-		{.type = CHAT_BLOCK_SECTION, .text = line},
+		{.type = CHAT_BLOCK_SECTION, .rich = line},
 		{.type = CHAT_BLOCK_PLAIN, .text = reason},
 	};
-	post_thread(wf, g, &(struct chat_message){.text = line, .blocks = b, .n_blocks = 2});
+	post_thread(wf, g, &(struct chat_message){.rich = line, .blocks = b, .n_blocks = 2});
 }
 
 static void update_card(struct workflow *wf, const struct store_gate *g, const char *reminder)
@@ -176,11 +167,6 @@ static void update_card(struct workflow *wf, const struct store_gate *g, const c
 	if (rc)
 		log_warn("workflow.chat", "what=card.update gate=%" PRIu64 " error=%s", g->id,
 			 bot_err_name(rc));
-}
-
-static void esc(char *buf, size_t n, const char *s)
-{
-	chat_escape(buf, n, s ? s : "");
 }
 
 /* ---- SNS mirror ------------------------------------------------------------ */
@@ -233,7 +219,8 @@ static const struct config_service *service_of(struct workflow *wf, const struct
 static void mirror(struct workflow *wf, const struct store_gate *g, const char *what)
 {
 	const struct config_service *svc = service_of(wf, g);
-	char subject[100], message[1500], dec[700], plain[700];
+	char subject[100], message[1500], plain[700];
+	struct chat_text dec;
 	struct notify_op *op;
 
 	if (!svc || !svc->sns_topic_arn)
@@ -255,13 +242,10 @@ static void mirror(struct workflow *wf, const struct store_gate *g, const char *
 			 g->id, g->requester, g->ecs_service, g->cluster, g->desired_at_request,
 			 g->target, g->reason && *g->reason ? g->reason : "none given", dl);
 	} else {
-		card_decision(g, dec, sizeof dec);
-		/* the SNS message is plain text: drop the mrkdwn stars */
-		size_t o = 0;
-		for (const char *p = dec; *p && o + 1 < sizeof plain; p++)
-			if (*p != '*')
-				plain[o++] = *p;
-		plain[o] = '\0';
+		/* the SNS message is plain text */
+		chat_text_init(&dec);
+		card_decision(g, &dec);
+		chat_text_plain(&dec, plain, sizeof plain);
 		snprintf(message, sizeof message, "Request #%" PRIu64 " (scale %s to %d): %s.",
 			 g->id, g->service, g->target, plain);
 	}
@@ -346,7 +330,8 @@ static void verify_report(struct verify *v, const struct cloud_metrics *m, const
 	struct workflow *wf = v->link.wf;
 	struct store_gate g = {0};
 	struct bot_error err = {0};
-	char text[1200], cpu[400];
+	struct chat_text text, line;
+	char summary[1200], cpu[400];
 	double before = 0, after = 0;
 	size_t nb = 0, na = 0;
 	uint64_t took = (uv_now(wf->loop) - v->started) / 1000;
@@ -363,18 +348,22 @@ static void verify_report(struct verify *v, const struct cloud_metrics *m, const
 			 "after it yet (ECS publishes once a minute)", before);
 	else
 		snprintf(cpu, sizeof cpu, "CPU: no datapoints in the window");
-	if (v->steady)
-		snprintf(text, sizeof text, "running %d of %d tasks, none pending, %" PRIu64
-			 " s after the change (rollout %s). %s", v->running, v->target, took,
-			 v->rollout[0] ? v->rollout : "unknown", cpu);
-	else
-		snprintf(text, sizeof text, "*not steady* after %" PRIu64 " s: running %d, pending "
-			 "%d, desired %d (target %d); the bot stopped watching. %s", took,
-			 v->running, v->pending, v->desired, v->target, cpu);
+	chat_text_init(&text);
+	if (v->steady) {
+		chat_text_printf(&text, "running %d of %d tasks, none pending, %" PRIu64
+				 " s after the change (rollout %s). %s", v->running, v->target, took,
+				 v->rollout[0] ? v->rollout : "unknown", cpu);
+	} else {
+		chat_text_bold(&text, "not steady");
+		chat_text_printf(&text, " after %" PRIu64 " s: running %d, pending %d, desired %d "
+				 "(target %d); the bot stopped watching. %s", took, v->running,
+				 v->pending, v->desired, v->target, cpu);
+	}
+	chat_text_plain(&text, summary, sizeof summary);
 
 	json_t *d = json_pack("{s:b, s:i, s:i, s:i, s:i, s:I, s:s}", "steady", v->steady,
 			      "running", v->running, "pending", v->pending, "desired", v->desired,
-			      "target", v->target, "seconds", (json_int_t)took, "summary", text);
+			      "target", v->target, "seconds", (json_int_t)took, "summary", summary);
 	char *dj = d ? json_dumps(d, JSON_COMPACT) : NULL;
 	if (dj && store_audit_add(wf->store, v->id, "system", "recovery", dj, &err))
 		log_warn("workflow.audit", "gate=%" PRIu64 " error=%s", v->id, LOG_Q(err.msg));
@@ -383,9 +372,13 @@ static void verify_report(struct verify *v, const struct cloud_metrics *m, const
 	log_info("workflow.recovery", "gate=%" PRIu64 " steady=%s running=%d target=%d seconds=%"
 		 PRIu64, v->id, v->steady ? "true" : "false", v->running, v->target, took);
 
-	recovery_set(wf, v->id, text);
+	recovery_set(wf, v->id, &text);
 	if (store_gate_get(wf->store, v->id, &g, &err) == BOT_EOK) {
-		say_thread(wf, &g, "*Recovery:* %s", text);
+		chat_text_init(&line);
+		chat_text_bold(&line, "Recovery:");
+		chat_text_printf(&line, " ");
+		chat_text_cat(&line, &text);
+		say_thread(wf, &g, &line);
 		update_card(wf, &g, NULL);
 	}
 	store_gate_clear(&g);
@@ -539,51 +532,60 @@ static void post_request(void *ud, const struct store_gate *g, gate_delivered_fn
 
 static void said_decision(struct workflow *wf, const struct store_gate *g)
 {
-	char d[800];
+	struct chat_text t;
 
-	card_decision(g, d, sizeof d);
+	chat_text_init(&t);
+	if (g->state == GATE_FAILED && g->decision == GATE_FAILED) {
+		/* never delivered: no thread; tell the requester */
+		chat_text_printf(&t, "Your request #%" PRIu64 " to scale ", g->id);
+		chat_text_bold(&t, "%s", g->service);
+		chat_text_printf(&t, " to %d could not be posted, so it failed closed and nothing "
+				 "will happen: ", g->target);
+		card_decision(g, &t);
+		say_ephemeral(wf, g->channel, g->requester, &t);
+		return;
+	}
+	chat_text_bold(&t, "Decision:");
+	chat_text_printf(&t, " ");
+	card_decision(g, &t);
 	switch (g->state) {
 	case GATE_DENIED:
 	case GATE_CANCELLED:
-		say_thread(wf, g, "*Decision:* %s. Nothing will be changed in AWS.", d);
+		chat_text_printf(&t, ". Nothing will be changed in AWS.");
 		break;
 	case GATE_FAILED:
-		if (g->decision == GATE_FAILED) {
-			/* never delivered: no thread; tell the requester */
-			char text[900];
-			snprintf(text, sizeof text, "Your request #%" PRIu64 " to scale *%s* to %d "
-				 "could not be posted, so it failed closed and nothing will happen: %s",
-				 g->id, g->service, g->target, d);
-			say_ephemeral(wf, g->channel, g->requester, text);
-		} else {
-			say_thread(wf, g, "*Decision:* %s.", d);
-		}
+		chat_text_printf(&t, ".");
 		break;
 	default:
-		say_thread(wf, g, "*Decision:* %s. Next: re-read the service, then scale to %d.", d,
-			   g->target);
+		chat_text_printf(&t, ". Next: re-read the service, then scale to %d.", g->target);
 		break;
 	}
+	say_thread(wf, g, &t);
 }
 
 static void on_change(void *ud, const struct store_gate *g, enum gate_event ev, const char *detail)
 {
 	struct workflow *wf = ud;
-	char rid[120] = "", res[900];
+	const char *res;
+	struct chat_text t;
 
 	log_info("workflow.event", "gate=%" PRIu64 " gate_event=%s state=%s", g->id,
 		 gate_event_name(ev), store_state_name(g->state));
+	chat_text_init(&t);
 	switch (ev) {
 	case GATE_EV_DELIVERED:
 		update_card(wf, g, NULL);
 		if (g->state == GATE_PENDING) {
-			char dl[96], t[DURATION_FMT_MAX], line[600];
-			card_date(g->deadline, dl, sizeof dl);
-			duration_format(g->timer_ms, t, sizeof t);
-			snprintf(line, sizeof line, "*Requested* by <@%s>: scale to %d (now %d). "
-				 "Timer %s: approves automatically at %s unless an approver denies.",
-				 g->requester, g->target, g->desired_at_request, t, dl);
-			say_thread_reason(wf, g, line);
+			char d[DURATION_FMT_MAX];
+			duration_format(g->timer_ms, d, sizeof d);
+			chat_text_bold(&t, "Requested");
+			chat_text_printf(&t, " by ");
+			chat_text_user(&t, g->requester);
+			chat_text_printf(&t, ": scale to %d (now %d). Timer %s: approves automatically "
+					 "at ", g->target, g->desired_at_request, d);
+			chat_text_date(&t, g->deadline / 1000);
+			chat_text_printf(&t, " unless an approver denies.");
+			say_thread_reason(wf, g, &t);
 			mirror(wf, g, "request");
 		}
 		break;
@@ -595,43 +597,62 @@ static void on_change(void *ud, const struct store_gate *g, enum gate_event ev, 
 		said_decision(wf, g);
 		mirror(wf, g, "decision");
 		break;
-	case GATE_EV_REMINDER: {
-		char who[600] = "", dl[96];
-		size_t o = 0;
+	case GATE_EV_REMINDER:
 		update_card(wf, g, detail);
-		for (size_t i = 0; i < g->n_approvers && o + 20 < sizeof who; i++)
-			o += (size_t)snprintf(who + o, sizeof who - o, "<@%s> ", g->approvers[i]);
-		card_date(g->deadline, dl, sizeof dl);
-		say_thread(wf, g, "*Reminder (%s):* %sthis request approves automatically at %s "
-			   "unless you deny it.", detail ? detail : "", who, dl);
+		chat_text_bold(&t, "Reminder (%s):", detail ? detail : "");
+		chat_text_printf(&t, " ");
+		for (size_t i = 0; i < g->n_approvers; i++) {
+			chat_text_user(&t, g->approvers[i]);
+			chat_text_printf(&t, " ");
+		}
+		chat_text_printf(&t, "this request approves automatically at ");
+		chat_text_date(&t, g->deadline / 1000);
+		chat_text_printf(&t, " unless you deny it.");
+		say_thread(wf, g, &t);
 		break;
-	}
 	case GATE_EV_EXECUTING:
 		update_card(wf, g, NULL);
-		say_thread(wf, g, "*Calling AWS:* ECS UpdateService cluster=`%s` service=`%s` "
-			   "desiredCount=%d (desired count before: %d).", g->cluster, g->ecs_service,
-			   g->target, g->exec_from);
+		chat_text_bold(&t, "Calling AWS:");
+		chat_text_printf(&t, " ECS UpdateService cluster=");
+		chat_text_code(&t, "%s", g->cluster);
+		chat_text_printf(&t, " service=");
+		chat_text_code(&t, "%s", g->ecs_service);
+		chat_text_printf(&t, " desiredCount=%d (desired count before: %d).", g->target,
+				 g->exec_from);
+		say_thread(wf, g, &t);
 		break;
-	case GATE_EV_FINISHED:
+	case GATE_EV_FINISHED: {
+		bool ok = g->state == GATE_SUCCEEDED;
+		bool dry = !ok && g->result_kind && strcmp(g->result_kind, "dry_run") == 0;
 		update_card(wf, g, NULL);
-		if (g->aws_request_id && *g->aws_request_id)
-			snprintf(rid, sizeof rid, " AWS request id `%s`.", g->aws_request_id);
-		esc(res, sizeof res, g->result_detail ? g->result_detail : detail);
-		if (g->state == GATE_SUCCEEDED) {
-			say_thread(wf, g, "*Succeeded:* %s.%s Watching the service reach %d running "
-				   "tasks…", res, rid, g->target);
-			verify_start(wf, g);
-		} else if (g->result_kind && strcmp(g->result_kind, "dry_run") == 0) {
-			say_thread(wf, g, "*Dry run:* %s.", res);
+		res = g->result_detail ? g->result_detail : detail ? detail : "";
+		if (ok) {
+			chat_text_bold(&t, "Succeeded:");
+			chat_text_printf(&t, " %s.", res);
+		} else if (dry) {
+			chat_text_bold(&t, "Dry run:");
+			chat_text_printf(&t, " %s.", res);
 		} else {
-			say_thread(wf, g, "*Failed* (%s): %s.%s", g->result_kind ? g->result_kind : "error",
-				   res, rid);
+			chat_text_bold(&t, "Failed");
+			chat_text_printf(&t, " (%s): %s.", g->result_kind ? g->result_kind : "error", res);
 		}
+		if (!dry && g->aws_request_id && *g->aws_request_id) {
+			chat_text_printf(&t, " AWS request id ");
+			chat_text_code(&t, "%s", g->aws_request_id);
+			chat_text_printf(&t, ".");
+		}
+		if (ok)
+			chat_text_printf(&t, " Watching the service reach %d running tasks…", g->target);
+		say_thread(wf, g, &t);
+		if (ok)
+			verify_start(wf, g);
 		break;
+	}
 	case GATE_EV_RECOVERED:
 		update_card(wf, g, NULL);
-		say_thread(wf, g, "The bot restarted and reloaded this request (state %s).",
-			   store_state_name(g->state));
+		chat_text_printf(&t, "The bot restarted and reloaded this request (state %s).",
+				 store_state_name(g->state));
+		say_thread(wf, g, &t);
 		break;
 	}
 }
@@ -723,7 +744,6 @@ void wf_destroy(struct workflow *wf)
 	while (wf->notes) {
 		struct recovery_note *n = wf->notes;
 		wf->notes = n->next;
-		free(n->text);
 		free(n);
 	}
 	config_unref(wf->cfg);
@@ -789,34 +809,66 @@ static void scale_stop(struct link *l)
 	(void)l; /* the cloud answers each call once; the last answer frees */
 }
 
-static void scale_refuse(struct workflow *wf, struct scale_op *op, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void scale_refuse(struct workflow *wf, struct scale_op *op, const char *fmt, ...)
+static void scale_refuse(struct workflow *wf, struct scale_op *op, const struct chat_text *t)
 {
-	char text[1500];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof text, fmt, ap);
-	va_end(ap);
 	log_info("workflow.scale", "service=%s user=%s result=refused", LOG_Q(op->service),
 		 LOG_Q(op->user));
-	say_ephemeral(wf, op->reply_channel, op->user, text);
+	say_ephemeral(wf, op->reply_channel, op->user, t);
+}
+
+/* Why the service read refuses the request, into t; false if it does not. */
+static bool scale_refusal(const struct config_service *svc, const struct scale_op *op,
+			  struct chat_text *t)
+{
+	const struct cloud_error *ce = &op->derr;
+
+	if (!op->svc && ce->code == BOT_ENOTFOUND) {
+		chat_text_printf(t, "ECS service ");
+		chat_text_code(t, "%s", svc->ecs_service ? svc->ecs_service : op->service);
+		chat_text_printf(t, " was not found in cluster ");
+		chat_text_code(t, "%s", svc->cluster);
+		chat_text_printf(t, "; nothing was requested. Check the service's ");
+		chat_text_code(t, "cluster");
+		chat_text_printf(t, " and ");
+		chat_text_code(t, "ecs_service");
+		chat_text_printf(t, " in the configuration.");
+	} else if (!op->svc) {
+		chat_text_printf(t, "Could not read ");
+		chat_text_bold(t, "%s", op->service);
+		chat_text_printf(t, " from AWS, so nothing was requested: %s",
+				 ce->aws_code[0] ? ce->aws_code : bot_err_name(ce->code));
+		if (ce->message[0])
+			chat_text_printf(t, ": %s", ce->message);
+		if (ce->request_id[0])
+			chat_text_printf(t, " (request id %s)", ce->request_id);
+	} else if (op->svc->status && strcmp(op->svc->status, "ACTIVE") != 0) {
+		chat_text_bold(t, "%s", op->service);
+		chat_text_printf(t, " is %s, not ACTIVE; nothing was requested.", op->svc->status);
+	} else if (op->svc->desired == op->target) {
+		chat_text_bold(t, "%s", op->service);
+		chat_text_printf(t, " already has a desired count of %d; nothing to do.", op->target);
+	} else {
+		return false;
+	}
+	return true;
 }
 
 static void scale_decide(struct workflow *wf, struct scale_op *op)
 {
 	const struct config_service *svc = config_service_find(wf->cfg, op->service);
-	char es[300], ev[3000], msg[1100];
+	char ev[3000];
 	struct bot_error err = {0};
+	struct chat_text t;
 	struct findings f;
 	uint64_t id = 0;
 	int rc;
 
-	esc(es, sizeof es, op->service);
+	chat_text_init(&t);
 	if (!svc) {
-		scale_refuse(wf, op, "Service `%s` is no longer in the configuration; nothing was "
-			     "requested.", es);
+		chat_text_printf(&t, "Service ");
+		chat_text_code(&t, "%s", op->service);
+		chat_text_printf(&t, " is no longer in the configuration; nothing was requested.");
+		scale_refuse(wf, op, &t);
 		return;
 	}
 	if (!op->svc && op->derr.code == BOT_ECANCELLED) {
@@ -825,30 +877,8 @@ static void scale_decide(struct workflow *wf, struct scale_op *op)
 			 LOG_Q(op->service), LOG_Q(op->user));
 		return;
 	}
-	if (!op->svc) {
-		const struct cloud_error *ce = &op->derr;
-		esc(msg, sizeof msg, ce->message);
-		if (ce->code == BOT_ENOTFOUND)
-			scale_refuse(wf, op, "ECS service `%s` was not found in cluster `%s`; nothing "
-				     "was requested. Check the service's `cluster` and `ecs_service` in "
-				     "the configuration.", svc->ecs_service ? svc->ecs_service : es,
-				     svc->cluster);
-		else
-			scale_refuse(wf, op, "Could not read *%s* from AWS, so nothing was requested: "
-				     "%s%s%s%s%s%s", es, ce->aws_code[0] ? ce->aws_code :
-				     bot_err_name(ce->code), msg[0] ? ": " : "", msg,
-				     ce->request_id[0] ? " (request id " : "", ce->request_id,
-				     ce->request_id[0] ? ")" : "");
-		return;
-	}
-	if (op->svc->status && strcmp(op->svc->status, "ACTIVE") != 0) {
-		scale_refuse(wf, op, "*%s* is %s, not ACTIVE; nothing was requested.", es,
-			     op->svc->status);
-		return;
-	}
-	if (op->svc->desired == op->target) {
-		scale_refuse(wf, op, "*%s* already has a desired count of %d; nothing to do.", es,
-			     op->target);
+	if (scale_refusal(svc, op, &t)) {
+		scale_refuse(wf, op, &t);
 		return;
 	}
 	findings_analyse(op->svc, op->metrics, op->alarms, op->n_alarms, svc->max_desired, &f);
@@ -874,13 +904,19 @@ static void scale_decide(struct workflow *wf, struct scale_op *op)
 	rc = gate_request(wf->engine, &spec, &id, &err);
 	if (rc == BOT_EBUSY) {
 		/* the store holds each service for its one live gate */
-		scale_refuse(wf, op, "*%s* already has an open request (#%" PRIu64 "); decide or "
-			     "cancel it first (`/gates cancel %" PRIu64 "`).", es, id, id);
+		chat_text_bold(&t, "%s", op->service);
+		chat_text_printf(&t, " already has an open request (#%" PRIu64 "); decide or cancel "
+				 "it first (", id);
+		chat_text_code(&t, "/gates cancel %" PRIu64, id);
+		chat_text_printf(&t, ").");
+		scale_refuse(wf, op, &t);
 		return;
 	}
 	if (rc) {
-		scale_refuse(wf, op, "Could not open the request for *%s*: %s. Nothing was requested.",
-			     es, err.msg);
+		chat_text_printf(&t, "Could not open the request for ");
+		chat_text_bold(&t, "%s", op->service);
+		chat_text_printf(&t, ": %s. Nothing was requested.", err.msg);
+		scale_refuse(wf, op, &t);
 		return;
 	}
 	log_info("workflow.scale", "service=%s user=%s gate=%" PRIu64 " target=%d from=%d",
@@ -972,47 +1008,58 @@ int wf_scale_start(struct workflow *wf, const struct wf_scale *req, struct bot_e
 
 /* ---- buttons and cancel --------------------------------------------------------- */
 
+static const char *decided_word(enum gate_state decision)
+{
+	switch (decision) {
+	case GATE_APPROVED_BY_TIMER: return "approved by the timer";
+	case GATE_APPROVED: return "approved";
+	case GATE_DENIED: return "denied";
+	case GATE_CANCELLED: return "cancelled";
+	default: return "closed";
+	}
+}
+
 static void tell_outcome(struct workflow *wf, uint64_t id, const char *user, const char *channel,
 			 const char *pressed, const struct gate_click_result *r)
 {
-	char text[900], when[96] = "", by[80] = "";
+	struct chat_text t;
 
-	if (r->at)
-		card_date(r->at, when, sizeof when);
-	if (r->by[0])
-		snprintf(by, sizeof by, " by <@%s>", r->by);
+	chat_text_init(&t);
 	switch (r->outcome) {
 	case GATE_OUT_ACCEPTED_APPROVAL:
-		snprintf(text, sizeof text, "Your approval of request #%" PRIu64 " was counted (%d of "
-			 "%d needed).", id, r->approvals, r->min_approvals);
+		chat_text_printf(&t, "Your approval of request #%" PRIu64 " was counted (%d of %d "
+				 "needed).", id, r->approvals, r->min_approvals);
 		break;
 	case GATE_OUT_DECIDED_APPROVED:
-		snprintf(text, sizeof text, "You approved request #%" PRIu64 "; the bot scales now.", id);
+		chat_text_printf(&t, "You approved request #%" PRIu64 "; the bot scales now.", id);
 		break;
 	case GATE_OUT_DECIDED_DENIED:
-		snprintf(text, sizeof text, "You denied request #%" PRIu64 "; nothing will be changed.", id);
+		chat_text_printf(&t, "You denied request #%" PRIu64 "; nothing will be changed.", id);
 		break;
 	case GATE_OUT_DECIDED_CANCELLED:
-		snprintf(text, sizeof text, "You cancelled request #%" PRIu64 "; nothing will be changed.", id);
+		chat_text_printf(&t, "You cancelled request #%" PRIu64 "; nothing will be changed.", id);
 		break;
 	case GATE_OUT_ALREADY_DECIDED:
-		snprintf(text, sizeof text, "Your %s on request #%" PRIu64 " changed nothing: it was "
-			 "already %s%s%s%s (now %s).", pressed, id,
-			 r->decision == GATE_APPROVED_BY_TIMER ? "approved by the timer" :
-			 r->decision == GATE_APPROVED ? "approved" :
-			 r->decision == GATE_DENIED ? "denied" :
-			 r->decision == GATE_CANCELLED ? "cancelled" : "closed",
-			 r->decision == GATE_APPROVED_BY_TIMER ? "" : by, when[0] ? " at " : "", when,
-			 store_state_name(r->state));
+		chat_text_printf(&t, "Your %s on request #%" PRIu64 " changed nothing: it was already "
+				 "%s", pressed, id, decided_word(r->decision));
+		if (r->decision != GATE_APPROVED_BY_TIMER && r->by[0]) {
+			chat_text_printf(&t, " by ");
+			chat_text_user(&t, r->by);
+		}
+		if (r->at) {
+			chat_text_printf(&t, " at ");
+			chat_text_date(&t, r->at / 1000);
+		}
+		chat_text_printf(&t, " (now %s).", store_state_name(r->state));
 		break;
 	case GATE_OUT_DUPLICATE_EVENT:
 		return; /* a redelivery of a click we already answered */
 	default:
-		snprintf(text, sizeof text, "Your %s on request #%" PRIu64 " changed nothing: %s.",
-			 pressed, id, gate_outcome_text(r->outcome));
+		chat_text_printf(&t, "Your %s on request #%" PRIu64 " changed nothing: %s.", pressed, id,
+				 gate_outcome_text(r->outcome));
 		break;
 	}
-	say_ephemeral(wf, channel, user, text);
+	say_ephemeral(wf, channel, user, &t);
 }
 
 static void trail_click(struct workflow *wf, uint64_t id, const char *user, const char *pressed,
@@ -1020,26 +1067,42 @@ static void trail_click(struct workflow *wf, uint64_t id, const char *user, cons
 {
 	struct store_gate g = {0};
 	struct bot_error err = {0};
+	struct chat_text t;
 
 	if (r->outcome == GATE_OUT_DUPLICATE_EVENT || r->outcome == GATE_OUT_UNKNOWN_GATE)
 		return;
+	if (r->outcome == GATE_OUT_DECIDED_APPROVED || r->outcome == GATE_OUT_DECIDED_DENIED ||
+	    r->outcome == GATE_OUT_DECIDED_CANCELLED)
+		return; /* the decision line (said when it was committed) names who */
 	if (store_gate_get(wf->store, id, &g, &err) != BOT_EOK)
 		return;
-	switch (r->outcome) {
-	case GATE_OUT_ACCEPTED_APPROVAL:
-		say_thread(wf, &g, "<@%s> pressed *%s*: counted (%d of %d).", user, pressed,
-			   r->approvals, r->min_approvals);
-		break;
-	case GATE_OUT_DECIDED_APPROVED:
-	case GATE_OUT_DECIDED_DENIED:
-	case GATE_OUT_DECIDED_CANCELLED:
-		break; /* the decision line (said when it was committed) names who */
-	default:
-		say_thread(wf, &g, "<@%s> pressed *%s*: refused (%s).", user, pressed,
-			   gate_outcome_text(r->outcome));
-		break;
-	}
+	chat_text_init(&t);
+	chat_text_user(&t, user);
+	chat_text_printf(&t, " pressed ");
+	chat_text_bold(&t, "%s", pressed);
+	if (r->outcome == GATE_OUT_ACCEPTED_APPROVAL)
+		chat_text_printf(&t, ": counted (%d of %d).", r->approvals, r->min_approvals);
+	else
+		chat_text_printf(&t, ": refused (%s).", gate_outcome_text(r->outcome));
+	say_thread(wf, &g, &t);
 	store_gate_clear(&g);
+}
+
+/* What a person is told when their click was not taken. */
+static void say_to(struct workflow *wf, const struct chat_event *ev, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void say_to(struct workflow *wf, const struct chat_event *ev, const char *fmt, ...)
+{
+	char text[500];
+	struct chat_text t;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	chat_text_init(&t);
+	chat_text_printf(&t, "%s", text);
+	say_ephemeral(wf, ev->channel, ev->user, &t);
 }
 
 static void act(struct workflow *wf, uint64_t id, const struct chat_event *ev, int what)
@@ -1050,8 +1113,8 @@ static void act(struct workflow *wf, uint64_t id, const struct chat_event *ev, i
 	int rc;
 
 	if (wf->stopped) {
-		say_ephemeral(wf, ev->channel, ev->user, "The bot is shutting down; your click was not "
-			      "recorded. Press it again once it is back.");
+		say_to(wf, ev, "The bot is shutting down; your click was not recorded. Press it "
+		       "again once it is back.");
 		return;
 	}
 	if (what == 2)
@@ -1060,12 +1123,10 @@ static void act(struct workflow *wf, uint64_t id, const struct chat_event *ev, i
 		rc = gate_click(wf->engine, id, ev->user, what == 0 ? GATE_VOTE_APPROVE : GATE_VOTE_DENY,
 				ev->id, &(struct gate_where){ev->channel, ev->message_ts}, &r, &err);
 	if (rc) {
-		char text[500];
 		log_error("workflow.click", "gate=%" PRIu64 " user=%s error=%s", id, LOG_Q(ev->user),
 			  LOG_Q(err.msg));
-		snprintf(text, sizeof text, "Your %s on request #%" PRIu64 " could not be recorded "
-			 "(%s); nothing changed. Try again.", names[what], id, bot_strerror(rc));
-		say_ephemeral(wf, ev->channel, ev->user, text);
+		say_to(wf, ev, "Your %s on request #%" PRIu64 " could not be recorded (%s); nothing "
+		       "changed. Try again.", names[what], id, bot_strerror(rc));
 		return;
 	}
 	log_info("workflow.click", "gate=%" PRIu64 " user=%s action=%s outcome=%s", id,
@@ -1093,8 +1154,7 @@ bool wf_on_button(struct workflow *wf, const struct chat_event *ev)
 		return false;
 	id = wf_parse_id(ev->value);
 	if (!id) {
-		say_ephemeral(wf, ev->channel, ev->user, "That button does not name a request; "
-			      "nothing changed.");
+		say_to(wf, ev, "That button does not name a request; nothing changed.");
 		return true;
 	}
 	act(wf, id, ev, what);
@@ -1106,50 +1166,59 @@ void wf_cancel(struct workflow *wf, uint64_t id, const struct chat_event *ev)
 	act(wf, id, ev, 2);
 }
 
-/* One "• #7 web → 5 · PENDING · asked by @U in #C" line at buf + *o. */
-static void list_line(struct workflow *wf, const struct store_gate *g, char *buf, size_t n,
-		      size_t *o)
+/* One "• #7 web → 5 · PENDING · asked by @U <date> in #C" line. */
+static void list_line(struct workflow *wf, const struct store_gate *g, struct chat_text *t)
 {
-	char es[300], when[96], label[32], link[600];
-	int w;
+	char label[32], url[512];
 
-	if (*o + 1 >= n)
-		return;
-	esc(es, sizeof es, g->service);
-	card_date(g->created_at, when, sizeof when);
 	snprintf(label, sizeof label, "#%" PRIu64, g->id);
-	chat_link(wf->chat, g->channel, g->message_ts, label, link, sizeof link);
-	w = snprintf(buf + *o, n - *o, "• *%s* %s → %d · %s · asked by <@%s> %s%s%s%s\n", link, es,
-		     g->target, store_state_name(g->state), g->requester, when,
-		     g->channel ? " in <#" : "", g->channel ? g->channel : "", g->channel ? ">" : "");
-	if (w > 0)
-		*o = *o + (size_t)w < n ? *o + (size_t)w : n - 1;
+	chat_text_printf(t, "• ");
+	unsigned old = chat_text_style(t, CHAT_STYLE_BOLD);
+	if (chat_permalink(wf->chat, g->channel, g->message_ts, url, sizeof url) == BOT_EOK)
+		chat_text_link(t, url, label);
+	else
+		chat_text_printf(t, "%s", label);
+	chat_text_style(t, old);
+	chat_text_printf(t, " %s → %d · %s · asked by ", g->service ? g->service : "", g->target,
+			 store_state_name(g->state));
+	chat_text_user(t, g->requester);
+	chat_text_printf(t, " ");
+	chat_text_date(t, g->created_at / 1000);
+	if (g->channel) {
+		chat_text_printf(t, " in ");
+		chat_text_channel(t, g->channel);
+	}
+	chat_text_printf(t, "\n");
 }
 
 /* Every open request (however old), then the latest decided ones. */
-int wf_list(struct workflow *wf, char *buf, size_t n, struct bot_error *err)
+int wf_list(struct workflow *wf, struct chat_text *t, struct bot_error *err)
 {
 	struct store_gate *live = NULL, *recent = NULL;
-	size_t nl = 0, nr = 0, o = 0, decided = 0;
+	size_t nl = 0, nr = 0, decided = 0;
 	int rc = store_gate_list(wf->store, GATE_LIVE_MASK, &live, &nl, err);
 
 	if (rc == BOT_EOK)
 		rc = store_gate_recent(wf->store, RECENT_GATES, &recent, &nr, err);
 	if (rc)
 		goto out;
-	buf[0] = '\0';
 	for (size_t i = 0; i < nl; i++)
-		list_line(wf, &live[i], buf, n, &o);
+		list_line(wf, &live[i], t);
 	for (size_t i = 0; i < nr; i++) {
 		if (GATE_LIVE_MASK & GATE_STATE_BIT(recent[i].state))
 			continue;
-		list_line(wf, &recent[i], buf, n, &o);
+		list_line(wf, &recent[i], t);
 		decided++;
 	}
-	if (nl == 0 && decided == 0)
-		snprintf(buf, n, "No requests yet. Start one with `/scale &lt;service&gt; &lt;count&gt;`.");
-	else if (nl == 0 && o + 1 < n)
-		snprintf(buf + o, n - o, "_No open requests._");
+	if (nl == 0 && decided == 0) {
+		chat_text_printf(t, "No requests yet. Start one with ");
+		chat_text_code(t, "/scale <service> <count>");
+		chat_text_printf(t, ".");
+	} else if (nl == 0) {
+		unsigned old = chat_text_style(t, CHAT_STYLE_ITALIC);
+		chat_text_printf(t, "No open requests.");
+		chat_text_style(t, old);
+	}
 out:
 	store_gate_array_free(live, nl);
 	store_gate_array_free(recent, nr);

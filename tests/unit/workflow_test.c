@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "adapters/console/console.h"
+#include "adapters/slack/mrkdwn.h"
 #include "bot/app.h"
 #include "bot/domain/audit.h"
 #include "bot/domain/card.h"
@@ -78,6 +80,37 @@ static void answer(struct rec_chat *c, chat_result_cb cb, void *ud, int rc, cons
 	uv_timer_start(&r->t, reply_fire, 1, 0);
 }
 
+/* Structured text as the console shows it holds no Slack markup: the
+ * workflow says what, each backend writes its own markup. */
+static void assert_no_markup(const struct chat_text *t)
+{
+	static const char *const markup[] = {"<@", "<!", "<#", "&amp;", "&lt;", "&gt;", "*", "`"};
+	char *plain = console_render_rich(t);
+
+	assert_non_null(plain);
+	for (size_t i = 0; i < sizeof markup / sizeof markup[0]; i++)
+		if (strstr(plain, markup[i]))
+			fail_msg("Slack markup '%s' in structured text: %s", markup[i], plain);
+	free(plain);
+}
+
+/* A text as Slack gets it (mrkdwn): structured text rendered, at buf + *o. */
+static void put_text(char *buf, size_t n, size_t *o, const struct chat_text *rich, const char *text)
+{
+	char *mine = NULL;
+
+	if (rich) {
+		assert_no_markup(rich);
+		assert_non_null(mine = slack_mrkdwn(rich));
+		text = mine;
+	}
+	if (text && *o < n)
+		*o += (size_t)snprintf(buf + *o, n - *o, "%s\n", text);
+	if (*o > n)
+		*o = n;
+	free(mine);
+}
+
 static struct rec_msg *record(struct rec_chat *c, const char *method, const struct chat_message *m)
 {
 	assert_true(c->n < MAX_MSG);
@@ -87,15 +120,16 @@ static struct rec_msg *record(struct rec_chat *c, const char *method, const stru
 	snprintf(r->method, sizeof r->method, "%s", method);
 	snprintf(r->channel, sizeof r->channel, "%s", m->channel ? m->channel : "");
 	snprintf(r->thread, sizeof r->thread, "%s", m->thread_ts ? m->thread_ts : "");
-	assert_non_null(m->text); /* a fallback text is required */
-	o = (size_t)snprintf(r->text, sizeof r->text, "%s\n", m->text);
-	for (size_t i = 0; i < m->n_blocks && o < sizeof r->text; i++) {
+	assert_true(m->text || m->rich); /* a fallback text is required */
+	o = 0;
+	put_text(r->text, sizeof r->text, &o, m->rich, m->text);
+	for (size_t i = 0; i < m->n_blocks; i++) {
 		const struct chat_block *b = &m->blocks[i];
 		if (b->type == CHAT_BLOCK_PLAIN)
 			snprintf(r->plain + strlen(r->plain), sizeof r->plain - strlen(r->plain),
 				 "%s\n", b->text);
-		else if (b->text)
-			o += (size_t)snprintf(r->text + o, sizeof r->text - o, "%s\n", b->text);
+		else
+			put_text(r->text, sizeof r->text, &o, b->rich, b->text);
 		for (size_t k = 0; k < b->n_buttons && r->n_buttons < 2; k++, r->n_buttons++) {
 			snprintf(r->action[r->n_buttons], 32, "%s", b->buttons[k].action_id);
 			snprintf(r->value[r->n_buttons], 32, "%s", b->buttons[k].value);
