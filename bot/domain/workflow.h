@@ -18,6 +18,11 @@
  *     go to that person only (ephemeral);
  *   - nothing here decides: every decision is the engine's committed one.
  *
+ * The code: workflow.c (life and the gate observer), wf_scale.c,
+ * wf_buttons.c, wf_recovery.c, wf_sns.c; what they share is in
+ * workflow_internal.h. The service read before a request is
+ * bot/domain/service_read.h, shared with /investigate.
+ *
  * Lifetime: wf_create, wf_start (recover gates left by an earlier run),
  * wf_stop from a loop shutdown hook (closes timers; callbacks still in
  * flight are then ignored), wf_destroy after the loop ran. Single thread.

@@ -207,6 +207,8 @@ struct tcloud {
 	int desired;
 	int describes, scales, metric_calls, notifies;
 	bool deny_scale;       /* answer UpdateService with AccessDeniedException */
+	int missing;           /* the service is not in ECS: 1 = an error, as the AWS
+				* adapter says it; 2 = no error and no service */
 	double cpu[30], times[30];
 };
 
@@ -225,7 +227,16 @@ static void cloud_reply_fire(uv_timer_t *t)
 	};
 	switch (r->kind) {
 	case R_DESCRIBE:
-		r->cb.d(r->ud, &ok, &svc);
+		if (tc->missing == 1) {
+			struct cloud_error gone = {
+				.code = BOT_ENOTFOUND, .http_status = 200, .aws_code = "MISSING",
+				.message = "arn:aws:ecs:us-east-1:123456789012:service/prod/web-svc",
+				.attempts = 1,
+			};
+			r->cb.d(r->ud, &gone, NULL);
+		} else {
+			r->cb.d(r->ud, &ok, tc->missing ? NULL : &svc);
+		}
 		break;
 	case R_SCALE:
 		if (tc->deny_scale) {
@@ -821,6 +832,34 @@ static void test_allowed_channels(void **state)
 	assert_int_equal(f->chat.base.refused[CHAT_REFUSED_CHANNEL], 3);
 }
 
+/* A service the configuration names but ECS does not have is "not found",
+ * for /investigate as for /scale, however the cloud says it is missing;
+ * nothing is requested. */
+static void test_missing_service_is_not_found(void **state)
+{
+	struct fixture *f = *state;
+	static const char want[] = "ECS service `web-svc` was not found in cluster `prod`";
+
+	for (int how = 1; how <= 2; how++) {
+		f->cloud.missing = how;
+		f->chat.n = 0;
+		command(f, "U0ONCALL1", "/investigate", "web");
+		assert_true(wait_for(f, has_text, want));
+		const struct rec_msg *m = find(f, "ephemeral", want);
+		assert_string_equal(m->user, "U0ONCALL1");
+		assert_null(strstr(m->text, "Could not read"));
+		assert_null(find(f, "post", "Investigation"));
+
+		f->chat.n = 0;
+		command(f, "U0ONCALL1", "/scale", "web 5");
+		assert_true(wait_for(f, has_text, want));
+		assert_non_null(find(f, "ephemeral", "; nothing was requested. Check the service's "
+				     "`cluster` and `ecs_service` in the configuration."));
+		assert_null(find(f, "post", "Scale request"));
+	}
+	assert_int_equal(f->cloud.scales, 0);
+}
+
 static void test_help_is_filtered(void **state)
 {
 	struct fixture *f = *state;
@@ -857,6 +896,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reason_is_plain_text, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_allowed_channels, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_help_is_filtered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_service_is_not_found, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
