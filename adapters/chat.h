@@ -4,10 +4,15 @@
  * embeds a struct chat at the start of its own state. The core and the
  * commands only see this header: no Slack JSON, no libwebsockets.
  *
- * Text is Slack-flavoured mrkdwn, the de-facto chat markup: *bold*, _italic_,
- * `code`, <@U123> user mentions, <!date^EPOCH^{time}|fallback> dates. Every
- * user-controlled string must go through chat_escape() before it is put in
- * a message; the console backend renders the same markup as plain text.
+ * Text. What the core says is structured text (struct chat_text below): plain
+ * text, emphasis, user mentions by id, channels, dates and links, kept as
+ * typed. Each backend renders it in its own markup and escapes it there,
+ * once: Slack as mrkdwn (<@U1>, <!date^...>, & < > as entities), the console
+ * as plain text (@U1, local time). The core never writes markup.
+ *
+ * The older form is a mrkdwn string (chat_block.text, chat_message.text):
+ * Slack-flavoured *bold*, `code`, <@U123>, every user-controlled part put
+ * through chat_escape(). commands/ still write it; the console un-marks it.
  *
  * Ownership: everything passed in is borrowed for the duration of the call;
  * backends copy what they keep. Event data passed to on_event is valid only
@@ -18,6 +23,93 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+/* ---- structured text -------------------------------------------------------
+ *
+ * A message part as a list of spans, built with the helpers below:
+ *
+ *   struct chat_text t;
+ *   chat_text_init(&t);
+ *   chat_text_user(&t, "U1");
+ *   chat_text_printf(&t, " asks to scale ");
+ *   chat_text_bold(&t, "%s", service);      // "*web*" in Slack, "web" on a terminal
+ *   chat_text_printf(&t, " before ");
+ *   chat_text_date(&t, deadline_ms / 1000);
+ *
+ * Strings go in as typed (never escaped: the backend does that). Bounded:
+ * at most CHAT_TEXT_MAX bytes of text and CHAT_TEXT_SPANS spans; what does
+ * not fit is dropped (a cut text stays valid UTF-8) and `cut` is set, and
+ * backends then end the text with an ellipsis. Spans hold offsets into buf,
+ * not pointers, so a chat_text may be copied.
+ */
+#define CHAT_TEXT_MAX   3000   /* bytes, as Slack's section text limit */
+#define CHAT_TEXT_SPANS 160
+
+enum chat_span_type {
+	CHAT_SPAN_TEXT = 0, /* text as written */
+	CHAT_SPAN_USER,     /* a person; text: the user id */
+	CHAT_SPAN_CHANNEL,  /* a channel; text: the channel id */
+	CHAT_SPAN_DATE,     /* a moment; when: epoch seconds, shown in the reader's
+			     * time; text: the fallback, UTC (chat_date_utc) */
+	CHAT_SPAN_LINK,     /* text: the label; url: where it goes */
+};
+
+/* Emphasis, on any span (a run of spans with the same style is emphasised
+ * as one); a backend may show it or not. */
+#define CHAT_STYLE_BOLD   1u
+#define CHAT_STYLE_ITALIC 2u
+#define CHAT_STYLE_CODE   4u   /* a literal: a name, an id, a command to type */
+
+struct chat_span {
+	unsigned char type;     /* enum chat_span_type */
+	unsigned char style;    /* CHAT_STYLE_* */
+	unsigned short text;    /* offset in buf of the span's NUL-terminated text */
+	unsigned short url;     /* LINK: offset in buf of the URL */
+	int64_t when;           /* DATE */
+};
+
+struct chat_text {
+	struct chat_span spans[CHAT_TEXT_SPANS];
+	size_t n;               /* spans in use */
+	size_t used;            /* bytes of buf in use (NULs included) */
+	unsigned style;         /* style given to the next spans (chat_text_style) */
+	bool cut;               /* something did not fit and was dropped */
+	char buf[CHAT_TEXT_MAX];
+};
+
+void chat_text_init(struct chat_text *t);
+/* Style of the spans added from now on; returns the previous one. */
+unsigned chat_text_style(struct chat_text *t, unsigned style);
+/* Formatted text in the current style. */
+void chat_text_printf(struct chat_text *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* The same with CHAT_STYLE_BOLD / CHAT_STYLE_CODE added. */
+void chat_text_bold(struct chat_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void chat_text_code(struct chat_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A user mention by id (a backend shows an id it does not accept as text). */
+void chat_text_user(struct chat_text *t, const char *user_id);
+void chat_text_channel(struct chat_text *t, const char *channel_id);
+void chat_text_date(struct chat_text *t, int64_t epoch_s);
+void chat_text_link(struct chat_text *t, const char *url, const char *label);
+/* Append src's spans (their style combined with the current one). */
+void chat_text_cat(struct chat_text *t, const struct chat_text *src);
+/* No span with any text (nothing to show). */
+bool chat_text_empty(const struct chat_text *t);
+
+static inline const char *chat_span_text(const struct chat_text *t, const struct chat_span *s)
+{
+	return t->buf + s->text;
+}
+
+/* "2026-11-18 11:06 UTC": a date's plain-text form (Slack's fallback too).
+ * Returns buf. */
+const char *chat_date_utc(int64_t epoch_s, char *buf, size_t n);
+
+/* t as plain text for what is not a chat (an SNS message, a log line):
+ * styles dropped, @U1, #C1, UTC dates, "label (url)", "..." when cut.
+ * Into buf (always NUL-terminated); returns the length written. */
+size_t chat_text_plain(const struct chat_text *t, char *buf, size_t n);
 
 enum chat_button_style {
 	CHAT_BUTTON_DEFAULT = 0,
@@ -42,8 +134,8 @@ struct chat_button {
 
 enum chat_block_type {
 	CHAT_BLOCK_HEADER = 0,  /* text: plain text title */
-	CHAT_BLOCK_SECTION,     /* text: mrkdwn */
-	CHAT_BLOCK_CONTEXT,     /* text: mrkdwn, small print */
+	CHAT_BLOCK_SECTION,     /* rich, or text: mrkdwn */
+	CHAT_BLOCK_CONTEXT,     /* rich, or text: mrkdwn; small print */
 	CHAT_BLOCK_DIVIDER,
 	CHAT_BLOCK_ACTIONS,     /* buttons */
 	CHAT_BLOCK_PLAIN,       /* text: plain text shown exactly as written, no markup,
@@ -55,18 +147,24 @@ struct chat_block {
 	const char *text;
 	const struct chat_button *buttons;
 	size_t n_buttons;
+	/* SECTION, CONTEXT: the text as structured text; when set, text is
+	 * not used. */
+	const struct chat_text *rich;
 };
 
 struct chat_message {
 	const char *channel;     /* where; required for post */
 	const char *thread_ts;   /* reply in this thread (optional) */
-	const char *text;        /* mrkdwn fallback / notification text; required */
+	const char *text;        /* mrkdwn fallback / notification text; this or rich required */
 	const struct chat_block *blocks;
 	size_t n_blocks;
 	/* Optional short name people use for what the message is about, e.g.
 	 * "#12" for request 12. A backend may let people point at the message
 	 * by it (the console's "approve #12"). */
 	const char *ref;
+	/* The fallback / notification text as structured text; when set, text
+	 * is not used. */
+	const struct chat_text *rich;
 };
 
 enum chat_event_type {
@@ -166,10 +264,9 @@ static inline int chat_ephemeral(struct chat *c, const char *user, const struct 
 	return c->ops->ephemeral(c, user, m, cb, ud);
 }
 
-/* A mrkdwn link "<url|label>" to message ts when the backend can make one,
- * else label alone. label must already be mrkdwn-safe. Returns buf. */
-const char *chat_link(struct chat *c, const char *channel, const char *ts, const char *label,
-		      char *buf, size_t n);
+/* Into buf, a URL that opens message ts of channel: 0, or BOT_ENOTFOUND
+ * when the backend cannot tell (yet) or has no permalinks. */
+int chat_permalink(struct chat *c, const char *channel, const char *ts, char *buf, size_t n);
 
 /* Escape a user-controlled string for mrkdwn (& < > only). Writes into buf
  * (always NUL-terminated, cut visibly with "..." when too small) and

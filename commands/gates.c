@@ -10,18 +10,20 @@ enum cmd_status cmd_gates(struct cmd_ctx *ctx, char *msg, size_t msg_len)
 {
 	struct workflow *wf = ctx->env->wf;
 	struct bot_error err = {0};
-	char text[3000], esc[64];
+	struct chat_text text;
+	char esc[64];
 
 	if (ctx->argc == 1 || (ctx->argc == 2 && strcmp(ctx->argv[1], "list") == 0)) {
-		if (wf_list(wf, text, sizeof text, &err) != 0) {
+		chat_text_init(&text);
+		if (wf_list(wf, &text, &err) != 0) {
 			snprintf(msg, msg_len, "Could not read the requests: %s", err.msg);
 			return CMD_FAILED;
 		}
 		struct chat_block b[2] = {
 			{.type = CHAT_BLOCK_SECTION, .text = "*Approval requests* (open first, then the latest)"},
-			{.type = CHAT_BLOCK_SECTION, .text = text},
+			{.type = CHAT_BLOCK_SECTION, .rich = &text},
 		};
-		struct chat_message m = {.channel = ctx->ev->channel, .text = text, .blocks = b, .n_blocks = 2};
+		struct chat_message m = {.channel = ctx->ev->channel, .rich = &text, .blocks = b, .n_blocks = 2};
 		if (chat_ephemeral(ctx->env->chat, ctx->ev->user, &m, NULL, NULL) != 0) {
 			snprintf(msg, msg_len, "Could not send the list.");
 			return CMD_FAILED;

@@ -1,12 +1,14 @@
 /* investigate.c - /investigate <service>: what state is the service in?
  *
- * Reads the service (ECS), its CPU and memory over the last 30 minutes
- * (CloudWatch) and its alarms, all at once; when the three answers are in,
- * posts the findings with a "Scale to N" button when more tasks would help.
- * Read-only: nothing changes in AWS. */
+ * Reads the service (bot/domain/service_read.h: ECS, its CPU and memory
+ * over the last 30 minutes, its alarms, all at once); when the answers are
+ * in, posts the findings with a "Scale to N" button when more tasks would
+ * help, or says why the service could not be read (missing in ECS: not
+ * found). Read-only: nothing changes in AWS. */
 #include "commands/commands.h"
 #include "adapters/cloud.h"
 #include "bot/domain/findings.h"
+#include "bot/domain/service_read.h"
 #include "bot/base/log.h"
 #include "config/config.h"
 
@@ -14,69 +16,50 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define WINDOW_MIN 30
-
 struct inv {
 	struct chat *chat; /* outlives the cloud's pending callbacks */
-	char *service, *cluster, *ecs_service, *channel, *user;
+	char *channel, *user;
 	int max_desired;
-	int waiting;
-	struct cloud_service *svc;
-	struct cloud_metrics *metrics;
-	struct cloud_alarm *alarms;
-	size_t n_alarms;
-	struct cloud_error describe_err, metrics_err, alarms_err;
-	bool cancelled;
 };
 
 static void inv_free(struct inv *v)
 {
-	free(v->service);
-	free(v->cluster);
-	free(v->ecs_service);
 	free(v->channel);
 	free(v->user);
-	cloud_service_free(v->svc);
-	cloud_metrics_free(v->metrics);
-	cloud_alarms_free(v->alarms, v->n_alarms);
 	free(v);
 }
 
-static void post_failure(struct inv *v)
+static void post_failure(struct inv *v, const struct service_read *r)
 {
-	char text[2400], esc[300], msg[1100], rid[100] = "";
-	chat_escape(esc, sizeof esc, v->service);
-	chat_escape(msg, sizeof msg, v->describe_err.message);
-	if (v->describe_err.request_id[0])
-		snprintf(rid, sizeof rid, " (request id %s)", v->describe_err.request_id);
-	snprintf(text, sizeof text, "Could not read *%s* from AWS: %s%s%s%s", esc,
-		 v->describe_err.aws_code[0] ? v->describe_err.aws_code : bot_err_name(v->describe_err.code),
-		 msg[0] ? " — " : "", msg, rid);
-	struct chat_block b = {.type = CHAT_BLOCK_SECTION, .text = text};
-	struct chat_message m = {.channel = v->channel, .text = text, .blocks = &b, .n_blocks = 1};
+	struct chat_text t;
+
+	chat_text_init(&t);
+	service_read_explain(r, &t);
+	chat_text_printf(&t, ".");
+	struct chat_block b = {.type = CHAT_BLOCK_SECTION, .rich = &t};
+	struct chat_message m = {.channel = v->channel, .rich = &t, .blocks = &b, .n_blocks = 1};
 	(void)chat_ephemeral(v->chat, v->user, &m, NULL, NULL);
 }
 
-static void post_findings(struct inv *v)
+static void post_findings(struct inv *v, const struct service_read *r)
 {
 	struct findings f;
 	char body[3000], header[200], ctx[1200], merr[1100], label[64], value[320];
 
-	findings_analyse(v->svc, v->metrics_err.code ? NULL : v->metrics, v->alarms, v->n_alarms,
-			 v->max_desired, &f);
-	findings_render(v->service, v->cluster, v->svc, v->metrics_err.code ? NULL : v->metrics,
-			v->alarms, v->n_alarms, &f, body, sizeof body);
-	snprintf(header, sizeof header, "Investigation: %s", v->service);
-	chat_escape(merr, sizeof merr, v->metrics_err.code ? v->metrics_err.message : "");
+	findings_analyse(r->svc, r->metrics, r->alarms, r->n_alarms, v->max_desired, &f);
+	findings_render(r->service, r->cluster, r->svc, r->metrics, r->alarms, r->n_alarms, &f,
+			body, sizeof body);
+	snprintf(header, sizeof header, "Investigation: %s", r->service);
+	chat_escape(merr, sizeof merr, r->metrics_err.code ? r->metrics_err.message : "");
 	snprintf(ctx, sizeof ctx, "Asked by <@%s>%s%s", v->user,
-		 v->metrics_err.code ? " · metrics unavailable: " : "", merr);
+		 r->metrics_err.code ? " · metrics unavailable: " : "", merr);
 
 	struct chat_button btn = {
 		.action_id = "investigate.scale", .text = label, .value = value,
 		.style = CHAT_BUTTON_PRIMARY,
 	};
 	snprintf(label, sizeof label, "Scale to %d", f.suggested);
-	snprintf(value, sizeof value, "%s %d", v->service, f.suggested);
+	snprintf(value, sizeof value, "%s %d", r->service, f.suggested);
 	struct chat_block blocks[4] = {
 		{.type = CHAT_BLOCK_HEADER, .text = header},
 		{.type = CHAT_BLOCK_SECTION, .text = body},
@@ -89,101 +72,47 @@ static void post_findings(struct inv *v)
 	};
 	int rc = chat_post(v->chat, &m, NULL, NULL);
 	if (rc)
-		log_warn("investigate.post", "service=%s error=%s", LOG_Q(v->service),
+		log_warn("investigate.post", "service=%s error=%s", LOG_Q(r->service),
 			 bot_err_name(rc));
 }
 
-static void one_done(struct inv *v)
+static void on_read(void *ud, const struct service_read *r)
 {
-	if (--v->waiting > 0)
-		return;
-	if (v->describe_err.code == BOT_ECANCELLED && !v->svc) {
+	struct inv *v = ud;
+
+	if (r->err.code == BOT_ECANCELLED && !r->svc) {
 		/* shutting down: say nothing */
-	} else if (!v->svc) {
-		post_failure(v);
+	} else if (!r->svc) {
+		post_failure(v, r);
 	} else {
-		post_findings(v);
+		post_findings(v, r);
 	}
-	log_info("investigate", "service=%s user=%s result=%s", LOG_Q(v->service),
-		 LOG_Q(v->user), v->svc ? "posted" : "failed");
+	log_info("investigate", "service=%s user=%s result=%s", LOG_Q(r->service),
+		 LOG_Q(v->user), r->svc ? "posted" : r->err.code == BOT_ENOTFOUND ? "not_found" :
+		 "failed");
 	inv_free(v);
-}
-
-static void on_describe(void *ud, const struct cloud_error *err, const struct cloud_service *s)
-{
-	struct inv *v = ud;
-	if (err && err->code)
-		v->describe_err = *err;
-	else if (s && !(v->svc = cloud_service_dup(s)))
-		v->describe_err.code = BOT_ENOMEM;
-	one_done(v);
-}
-
-static void on_metrics(void *ud, const struct cloud_error *err, const struct cloud_metrics *m)
-{
-	struct inv *v = ud;
-	if (err && err->code)
-		v->metrics_err = *err;
-	else if (m && !(v->metrics = cloud_metrics_dup(m)))
-		v->metrics_err.code = BOT_ENOMEM;
-	one_done(v);
-}
-
-static void on_alarms(void *ud, const struct cloud_error *err, const struct cloud_alarm *a, size_t n)
-{
-	struct inv *v = ud;
-	if (err && err->code)
-		v->alarms_err = *err;
-	else if (n && (v->alarms = cloud_alarms_dup(a, n)))
-		v->n_alarms = n;
-	one_done(v);
 }
 
 int investigate_start(const struct cmd_env *env, const struct config_service *svc,
 		      const char *user, const char *channel)
 {
-	struct cloud *cloud = env->cloud;
 	struct inv *v = calloc(1, sizeof *v);
 	int rc;
 
 	if (!v)
 		return BOT_ENOMEM;
 	v->chat = env->chat;
-	v->service = strdup(svc->name);
-	v->cluster = strdup(svc->cluster);
-	v->ecs_service = strdup(svc->ecs_service ? svc->ecs_service : svc->name);
 	v->channel = strdup(channel);
 	v->user = strdup(user);
 	v->max_desired = svc->max_desired;
-	if (!v->service || !v->cluster || !v->ecs_service || !v->channel || !v->user) {
+	if (!v->channel || !v->user) {
 		inv_free(v);
 		return BOT_ENOMEM;
 	}
-	/* Three calls in flight; each callback counts down. A call that fails
-	 * to start counts as answered with its error. */
-	v->waiting = 3;
-	rc = cloud->ops->describe(cloud, v->cluster, v->ecs_service, on_describe, v);
-	if (rc) {
-		v->describe_err.code = rc;
-		snprintf(v->describe_err.message, sizeof v->describe_err.message, "%s", bot_strerror(rc));
-		v->waiting--;
-	}
-	rc = cloud->ops->metrics(cloud, v->cluster, v->ecs_service, WINDOW_MIN, on_metrics, v);
-	if (rc) {
-		v->metrics_err.code = rc;
-		snprintf(v->metrics_err.message, sizeof v->metrics_err.message, "%s", bot_strerror(rc));
-		v->waiting--;
-	}
-	rc = cloud->ops->alarms(cloud, v->cluster, v->ecs_service, on_alarms, v);
-	if (rc) {
-		v->alarms_err.code = rc;
-		v->waiting--;
-	}
-	if (v->waiting == 0) {
-		v->waiting = 1;
-		one_done(v);
-	}
-	return BOT_EOK;
+	rc = service_read_start(env->cloud, svc, on_read, v);
+	if (rc)
+		inv_free(v);
+	return rc;
 }
 
 enum cmd_status cmd_investigate(struct cmd_ctx *ctx, char *msg, size_t msg_len)

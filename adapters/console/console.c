@@ -166,6 +166,60 @@ char *console_render_text(const char *m)
 	return dbuf_take(&b);
 }
 
+/* ---- structured text: plain, as a terminal shows it ---------------------- */
+
+static void put_local_time(struct dbuf *b, int64_t epoch_s, const char *fallback)
+{
+	time_t t = (time_t)epoch_s;
+	struct tm tm;
+	char d[64];
+
+	if (localtime_r(&t, &tm) && strftime(d, sizeof d, "%Y-%m-%d %H:%M %Z", &tm) > 0)
+		dbuf_puts(b, d);
+	else
+		dbuf_puts(b, fallback);
+}
+
+char *console_render_rich(const struct chat_text *t)
+{
+	struct dbuf b = {.max = 2 * CHAT_TEXT_MAX + 64 * CHAT_TEXT_SPANS};
+
+	for (size_t i = 0; i < t->n; i++) {
+		const struct chat_span *s = &t->spans[i];
+		const char *text = chat_span_text(t, s);
+
+		switch ((enum chat_span_type)s->type) {
+		case CHAT_SPAN_TEXT:
+			dbuf_puts(&b, text);
+			break;
+		case CHAT_SPAN_USER:
+			dbuf_printf(&b, "@%s", text);
+			break;
+		case CHAT_SPAN_CHANNEL:
+			dbuf_printf(&b, "#%s", text);
+			break;
+		case CHAT_SPAN_DATE:
+			put_local_time(&b, s->when, text);
+			break;
+		case CHAT_SPAN_LINK:
+			dbuf_printf(&b, "%s (%s)", text, t->buf + s->url);
+			break;
+		}
+	}
+	if (t->cut)
+		dbuf_puts(&b, "...");
+	return dbuf_take(&b);
+}
+
+static void out_plain(struct console *c, const char *indent, const char *text);
+
+static void out_rich(struct console *c, const char *indent, const struct chat_text *t)
+{
+	char *s = console_render_rich(t);
+	out_plain(c, indent, s);
+	free(s);
+}
+
 static void out_rendered(struct console *c, const char *indent, const char *mrkdwn)
 {
 	char *t = console_render_text(mrkdwn);
@@ -179,6 +233,16 @@ static void out_rendered(struct console *c, const char *indent, const char *mrkd
 		out_str(c, "\n");
 	}
 	free(t);
+}
+
+/* A section's or context's text: structured, or mrkdwn. */
+static void out_text(struct console *c, const char *indent, const struct chat_text *rich,
+		     const char *mrkdwn)
+{
+	if (rich)
+		out_rich(c, indent, rich);
+	else
+		out_rendered(c, indent, mrkdwn);
 }
 
 /* Plain text as written (no markup to render), every line indented. */
@@ -215,7 +279,7 @@ static void render_message(struct console *c, const char *header, unsigned long 
 		outf(c, "%s== %s %lu in #%s ==%s\n", bold(c), header, id,
 		     m->channel ? m->channel : c->channel, reset(c));
 	if (m->n_blocks == 0) {
-		out_rendered(c, ind, m->text);
+		out_text(c, ind, m->rich, m->text);
 		return;
 	}
 	for (size_t i = 0; i < m->n_blocks; i++) {
@@ -227,14 +291,14 @@ static void render_message(struct console *c, const char *header, unsigned long 
 			outf(c, "%s\n", reset(c));
 			break;
 		case CHAT_BLOCK_SECTION:
-			out_rendered(c, ind, bl->text);
+			out_text(c, ind, bl->rich, bl->text);
 			break;
 		case CHAT_BLOCK_PLAIN:
 			out_plain(c, ind, bl->text);
 			break;
 		case CHAT_BLOCK_CONTEXT:
 			out_str(c, dim(c));
-			out_rendered(c, ind, bl->text);
+			out_text(c, ind, bl->rich, bl->text);
 			out_str(c, reset(c));
 			break;
 		case CHAT_BLOCK_DIVIDER:
@@ -344,7 +408,7 @@ static int con_post(struct chat *ch, const struct chat_message *m, chat_result_c
 	char ts[32];
 	int rc;
 
-	if (!m || !m->text)
+	if (!m || (!m->text && !m->rich))
 		return BOT_EINVAL;
 	unsigned long id = ++c->next_msg;
 	snprintf(ts, sizeof ts, "%lu", id);
@@ -365,7 +429,7 @@ static int con_update(struct chat *ch, const char *channel, const char *ts,
 	unsigned long id = ts ? strtoul(ts, &end, 10) : 0;
 	int rc;
 
-	if (!m || !m->text)
+	if (!m || (!m->text && !m->rich))
 		return BOT_EINVAL;
 	if (!id || !end || *end || id > c->next_msg) {
 		if (cb)
@@ -389,18 +453,19 @@ static int con_ephemeral(struct chat *ch, const char *user, const struct chat_me
 {
 	struct console *c = (struct console *)ch;
 
-	if (!m || !m->text)
+	if (!m || (!m->text && !m->rich))
 		return BOT_EINVAL;
 	outf(c, "%s(only visible to @%s)%s\n", dim(c), user ? user : "?", reset(c));
 	if (m->n_blocks == 0) {
-		out_rendered(c, "  ", m->text);
+		out_text(c, "  ", m->rich, m->text);
 	} else {
 		for (size_t i = 0; i < m->n_blocks; i++)
 			if (m->blocks[i].type == CHAT_BLOCK_PLAIN)
 				out_plain(c, "  ", m->blocks[i].text);
 			else if (m->blocks[i].type == CHAT_BLOCK_SECTION ||
-			    m->blocks[i].type == CHAT_BLOCK_CONTEXT ||
-			    m->blocks[i].type == CHAT_BLOCK_HEADER)
+			    m->blocks[i].type == CHAT_BLOCK_CONTEXT)
+				out_text(c, "  ", m->blocks[i].rich, m->blocks[i].text);
+			else if (m->blocks[i].type == CHAT_BLOCK_HEADER)
 				out_rendered(c, "  ", m->blocks[i].text);
 	}
 	if (cb)

@@ -8,7 +8,8 @@
  *   whoami, help                        console helpers
  *   anything else                       a mention of the bot (free text)
  *
- * Messages are printed as text; buttons show what to type to press them.
+ * Messages are printed as plain text (structured text rendered here, the
+ * older mrkdwn un-marked); buttons show what to type to press them.
  * A button with a confirm dialog asks for "y" before the click counts.
  */
 #ifndef ADAPTERS_CONSOLE_H
@@ -39,5 +40,11 @@ int console_chat_create(uv_loop_t *loop, const struct console_opts *o, struct ch
  * <@U1> -> @U1, <!date^E^{..}|fallback> -> fallback, <url|label> -> label (url),
  * &amp; &lt; &gt; -> & < >. Exposed for tests. */
 char *console_render_text(const char *mrkdwn);
+
+/* Render structured text as plain terminal text into a new string (caller
+ * frees; NULL on OOM): styles dropped, users @U1, channels #C1, dates in
+ * local time ("2026-11-18 12:06 CET"), links "label (url)", "..." when
+ * cut. Exposed for tests. */
+char *console_render_rich(const struct chat_text *t);
 
 #endif

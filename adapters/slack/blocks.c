@@ -1,5 +1,6 @@
 /* blocks.c - chat_message -> Slack Block Kit JSON (see blocks.h). */
 #include "adapters/slack/blocks.h"
+#include "adapters/slack/mrkdwn.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -331,6 +332,29 @@ static int render_plain(const char *text, json_t *list, struct bot_error *err)
 	return rc;
 }
 
+/* A section or context: its structured text rendered here, or its mrkdwn
+ * as given. */
+static int render_mrkdwn(const struct chat_block *cb, json_t *list, struct bot_error *err)
+{
+	char *mine = cb->rich ? slack_mrkdwn(cb->rich) : NULL;
+	const char *text = cb->rich ? mine : cb->text;
+	json_t *t;
+	int rc = BOT_EOK;
+
+	if (cb->rich && !mine)
+		return nomem(err);
+	if (empty(text))
+		goto out; /* dropped, see blocks.h */
+	t = text_obj(text, SLACK_BLOCKS_TEXT_MAX, true, false);
+	if (cb->type == CHAT_BLOCK_SECTION)
+		rc = push(list, json_pack("{s:s, s:o}", "type", "section", "text", t), err);
+	else
+		rc = push(list, json_pack("{s:s, s:[o]}", "type", "context", "elements", t), err);
+out:
+	free(mine);
+	return rc;
+}
+
 static int render_block(const struct chat_block *cb, size_t bi, json_t *list,
 			struct bot_error *err)
 {
@@ -342,17 +366,8 @@ static int render_block(const struct chat_block *cb, size_t bi, json_t *list,
 					    text_obj(cb->text, SLACK_BLOCKS_HEADER_MAX, false, true)),
 			    err);
 	case CHAT_BLOCK_SECTION:
-		if (empty(cb->text))
-			return BOT_EOK;
-		return push(list, json_pack("{s:s, s:o}", "type", "section", "text",
-					    text_obj(cb->text, SLACK_BLOCKS_TEXT_MAX, true, false)),
-			    err);
 	case CHAT_BLOCK_CONTEXT:
-		if (empty(cb->text))
-			return BOT_EOK;
-		return push(list, json_pack("{s:s, s:[o]}", "type", "context", "elements",
-					    text_obj(cb->text, SLACK_BLOCKS_TEXT_MAX, true, false)),
-			    err);
+		return render_mrkdwn(cb, list, err);
 	case CHAT_BLOCK_PLAIN:
 		return render_plain(cb->text, list, err);
 	case CHAT_BLOCK_DIVIDER:
@@ -432,7 +447,7 @@ static int set_ident(json_t *body, const char *key, const char *v, struct bot_er
 int slack_blocks_build(const struct chat_message *m, json_t **out, struct bot_error *err)
 {
 	json_t *body = NULL, *list = NULL;
-	char *text = NULL;
+	char *text = NULL, *mine = NULL;
 	int rc;
 
 	if (!out)
@@ -440,14 +455,16 @@ int slack_blocks_build(const struct chat_message *m, json_t **out, struct bot_er
 	*out = NULL;
 	if (!m)
 		return bot_error_set(err, BOT_EINVAL, "no message");
-	if (empty(m->text))
+	if (m->rich ? chat_text_empty(m->rich) : empty(m->text))
 		return bot_error_set(err, BOT_EINVAL, "message without fallback text");
 	if (m->n_blocks > 0 && !m->blocks)
 		return bot_error_set(err, BOT_EINVAL, "n_blocks without blocks");
 
 	list = json_array();
 	body = json_object();
-	text = cut_text(m->text, SLACK_BLOCKS_FALLBACK_MAX, true);
+	mine = m->rich ? slack_mrkdwn(m->rich) : NULL;
+	text = (!m->rich || mine) ? cut_text(m->rich ? mine : m->text, SLACK_BLOCKS_FALLBACK_MAX,
+					      true) : NULL;
 	if (!list || !body || !text) {
 		rc = nomem(err);
 		goto out;
@@ -479,6 +496,7 @@ int slack_blocks_build(const struct chat_message *m, json_t **out, struct bot_er
 	body = NULL;
 out:
 	free(text);
+	free(mine);
 	json_decref(list);
 	json_decref(body);
 	return rc;

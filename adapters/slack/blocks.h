@@ -10,9 +10,10 @@
  * Callers add "ts" (chat.update), "user" (chat.postEphemeral) or
  * "response_type"/"replace_original" (response_url) themselves.
  *
- * Text handling. mrkdwn fields (section, context, fallback text) are passed
- * through as given: the core has already escaped user strings with
- * chat_escape(). Plain-text fields (header, button label, confirm dialog)
+ * Text handling. Structured text (a block's or the message's `rich`) is
+ * rendered to mrkdwn here (adapters/slack/mrkdwn.h), escaped on the way.
+ * mrkdwn strings (section, context, fallback text) are passed through as
+ * given: their writer has escaped user strings with chat_escape(). Plain-text fields (header, button label, confirm dialog)
  * are plain text and are never escaped here. Invalid UTF-8 in any displayed
  * text is replaced by U+FFFD rather than failing.
  *
@@ -70,7 +71,8 @@
  * detail, and the code is BOT_EINVAL (NULL message, missing or empty
  * fallback text, n_blocks without blocks, unknown block type, button
  * without action_id or label, confirm without one of its four texts,
- * identifier not valid UTF-8), BOT_ETOOBIG (action_id/value over its limit)
+ * identifier not valid UTF-8; the fallback is m->rich when set, else
+ * m->text), BOT_ETOOBIG (action_id/value over its limit)
  * or BOT_ENOMEM. */
 int slack_blocks_build(const struct chat_message *m, json_t **out, struct bot_error *err);
 

@@ -3,78 +3,29 @@
 #include "bot/base/duration.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
-/* Append to buf at *o, never past n; the text is cut (not failed) when the
- * buffer is full, and blocks.c cuts again visibly at Slack's limits. */
-static void put(char *buf, size_t n, size_t *o, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void put(char *buf, size_t n, size_t *o, const char *fmt, ...)
+/* A user by id; NULL is "someone" (the backend shows a bad id as text). */
+static void put_user(struct chat_text *t, const char *id)
 {
-	va_list ap;
-	int w;
-
-	if (*o >= n)
-		return;
-	va_start(ap, fmt);
-	w = vsnprintf(buf + *o, n - *o, fmt, ap);
-	va_end(ap);
-	if (w < 0)
-		return;
-	*o += (size_t)w;
-	if (*o >= n)
-		*o = n - 1;
-}
-
-static void put_esc(char *buf, size_t n, size_t *o, const char *s)
-{
-	if (*o + 1 >= n)
-		return;
-	chat_escape(buf + *o, n - *o, s ? s : "");
-	*o += strlen(buf + *o);
-}
-
-/* Slack user ids are [A-Z0-9]; anything else is shown escaped, never as a
- * mention (a stored id is never markup). */
-static void put_user(char *buf, size_t n, size_t *o, const char *id)
-{
-	bool ok = id && *id;
-	for (const char *p = id; ok && *p; p++)
-		ok = (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9');
-	if (ok)
-		put(buf, n, o, "<@%s>", id);
+	if (id)
+		chat_text_user(t, id);
 	else
-		put_esc(buf, n, o, id ? id : "someone");
+		chat_text_printf(t, "someone");
 }
 
-size_t card_date(int64_t t_ms, char *buf, size_t n)
+static void put_date(struct chat_text *t, int64_t t_ms)
 {
-	time_t t = (time_t)(t_ms / 1000);
-	struct tm tm;
-	char fb[40] = "?";
-
-	if (gmtime_r(&t, &tm))
-		strftime(fb, sizeof fb, "%Y-%m-%d %H:%M UTC", &tm);
-	int w = snprintf(buf, n, "<!date^%lld^{date_short_pretty} {time}|%s>", (long long)t, fb);
-	return w < 0 ? 0 : (size_t)w;
+	chat_text_date(t, t_ms / 1000);
 }
 
-static void put_date(char *buf, size_t n, size_t *o, int64_t t_ms)
-{
-	char d[96];
-	card_date(t_ms, d, sizeof d);
-	put(buf, n, o, "%s", d);
-}
-
-static void put_timer(char *buf, size_t n, size_t *o, uint64_t ms)
+static void put_timer(struct chat_text *t, uint64_t ms)
 {
 	char d[DURATION_FMT_MAX];
 	if (duration_format(ms, d, sizeof d) != 0)
 		snprintf(d, sizeof d, "%" PRIu64 "ms", ms);
-	put(buf, n, o, "%s", d);
+	chat_text_printf(t, "%s", d);
 }
 
 static bool is(const char *s, const char *v)
@@ -82,50 +33,52 @@ static bool is(const char *s, const char *v)
 	return s && strcmp(s, v) == 0;
 }
 
-size_t card_decision(const struct store_gate *g, char *buf, size_t n)
+void card_decision(const struct store_gate *g, struct chat_text *t)
 {
-	size_t o = 0;
-
-	buf[0] = '\0';
 	switch (g->decision) {
 	case GATE_APPROVED:
-		put(buf, n, &o, "*Approved* by ");
+		chat_text_bold(t, "Approved");
+		chat_text_printf(t, " by ");
 		if (g->n_approved == 0)
-			put_user(buf, n, &o, g->decided_by);
+			put_user(t, g->decided_by);
 		for (size_t i = 0; i < g->n_approved; i++) {
 			if (i)
-				put(buf, n, &o, i + 1 == g->n_approved ? " and " : ", ");
-			put_user(buf, n, &o, g->approved_by[i]);
+				chat_text_printf(t, i + 1 == g->n_approved ? " and " : ", ");
+			put_user(t, g->approved_by[i]);
 		}
 		break;
 	case GATE_APPROVED_BY_TIMER:
-		put(buf, n, &o, "*Approved by timer* (no person approved): no approver denied within ");
-		put_timer(buf, n, &o, g->timer_ms);
+		chat_text_bold(t, "Approved by timer");
+		chat_text_printf(t, " (no person approved): no approver denied within ");
+		put_timer(t, g->timer_ms);
 		if (is(g->decision_detail, "resolved after restart"))
-			put(buf, n, &o, "; the deadline passed while the bot was down, resolved after restart");
+			chat_text_printf(t, "; the deadline passed while the bot was down, resolved "
+					 "after restart");
 		break;
 	case GATE_DENIED:
-		put(buf, n, &o, "*Denied* by ");
-		put_user(buf, n, &o, g->decided_by);
+		chat_text_bold(t, "Denied");
+		chat_text_printf(t, " by ");
+		put_user(t, g->decided_by);
 		break;
 	case GATE_CANCELLED:
-		put(buf, n, &o, "*Cancelled* by ");
-		put_user(buf, n, &o, g->decided_by);
+		chat_text_bold(t, "Cancelled");
+		chat_text_printf(t, " by ");
+		put_user(t, g->decided_by);
 		break;
 	case GATE_FAILED:
-		put(buf, n, &o, "*Not delivered*: ");
-		put_esc(buf, n, &o, g->decision_detail ? g->decision_detail : "the request could not be posted");
-		put(buf, n, &o, ". It failed closed: it can never be approved by the timer");
+		chat_text_bold(t, "Not delivered");
+		chat_text_printf(t, ": %s. It failed closed: it can never be approved by the timer",
+				 g->decision_detail ? g->decision_detail :
+				 "the request could not be posted");
 		break;
 	default:
-		put(buf, n, &o, "*Pending*");
-		return o;
+		chat_text_bold(t, "Pending");
+		return;
 	}
 	if (g->decided_at) {
-		put(buf, n, &o, " at ");
-		put_date(buf, n, &o, g->decided_at);
+		chat_text_printf(t, " at ");
+		put_date(t, g->decided_at);
 	}
-	return o;
 }
 
 void card_reason(const struct store_gate *g, char *buf, size_t n)
@@ -135,17 +88,20 @@ void card_reason(const struct store_gate *g, char *buf, size_t n)
 
 static void render_what(struct card *c, const struct store_gate *g)
 {
-	size_t n = sizeof c->what, o = 0;
+	struct chat_text *t = &c->what;
 
-	put_user(c->what, n, &o, g->requester);
-	put(c->what, n, &o, " asks to scale *");
-	put_esc(c->what, n, &o, g->service);
-	put(c->what, n, &o, "* (ECS service `");
-	put_esc(c->what, n, &o, g->ecs_service);
-	put(c->what, n, &o, "` in cluster `");
-	put_esc(c->what, n, &o, g->cluster);
-	put(c->what, n, &o, "`) from *%d* to *%d* desired tasks%s.",
-	    g->desired_at_request, g->target, g->force_new_deployment ? ", with a new deployment" : "");
+	put_user(t, g->requester);
+	chat_text_printf(t, " asks to scale ");
+	chat_text_bold(t, "%s", g->service ? g->service : "");
+	chat_text_printf(t, " (ECS service ");
+	chat_text_code(t, "%s", g->ecs_service ? g->ecs_service : "");
+	chat_text_printf(t, " in cluster ");
+	chat_text_code(t, "%s", g->cluster ? g->cluster : "");
+	chat_text_printf(t, ") from ");
+	chat_text_bold(t, "%d", g->desired_at_request);
+	chat_text_printf(t, " to ");
+	chat_text_bold(t, "%d", g->target);
+	chat_text_printf(t, " desired tasks%s.", g->force_new_deployment ? ", with a new deployment" : "");
 	/* as typed, in a plain-text block: a reason cannot fake a decision
 	 * line, a mention or a link */
 	card_reason(g, c->reason, sizeof c->reason);
@@ -153,89 +109,107 @@ static void render_what(struct card *c, const struct store_gate *g)
 
 static void render_rule(struct card *c, const struct store_gate *g, const struct card_info *in)
 {
-	size_t n = sizeof c->rule, o = 0;
+	struct chat_text *t = &c->rule;
 
-	put(c->rule, n, &o, "*Approvers:* ");
+	chat_text_bold(t, "Approvers:");
+	chat_text_printf(t, " ");
 	for (size_t i = 0; i < g->n_approvers; i++) {
 		if (i)
-			put(c->rule, n, &o, ", ");
-		put_user(c->rule, n, &o, g->approvers[i]);
+			chat_text_printf(t, ", ");
+		put_user(t, g->approvers[i]);
 	}
-	put(c->rule, n, &o, " · %d approval%s needed", g->min_approvals,
-	    g->min_approvals == 1 ? "" : "s");
+	chat_text_printf(t, " · %d approval%s needed", g->min_approvals,
+			 g->min_approvals == 1 ? "" : "s");
 	if (!g->allow_self)
-		put(c->rule, n, &o, " (not the requester's own)");
+		chat_text_printf(t, " (not the requester's own)");
 	if (g->n_approved) {
-		put(c->rule, n, &o, "\n*Approved so far:* ");
+		chat_text_printf(t, "\n");
+		chat_text_bold(t, "Approved so far:");
+		chat_text_printf(t, " ");
 		for (size_t i = 0; i < g->n_approved; i++) {
 			if (i)
-				put(c->rule, n, &o, ", ");
-			put_user(c->rule, n, &o, g->approved_by[i]);
+				chat_text_printf(t, ", ");
+			put_user(t, g->approved_by[i]);
 		}
-		put(c->rule, n, &o, " (%zu of %d)", g->n_approved, g->min_approvals);
+		chat_text_printf(t, " (%zu of %d)", g->n_approved, g->min_approvals);
 	}
-	put(c->rule, n, &o, "\n");
+	chat_text_printf(t, "\n");
 	if (g->deadline) {
-		put(c->rule, n, &o, "*Approves automatically at ");
-		put_date(c->rule, n, &o, g->deadline);
-		put(c->rule, n, &o, " unless an approver denies.*");
+		unsigned old = chat_text_style(t, CHAT_STYLE_BOLD);
+		chat_text_printf(t, "Approves automatically at ");
+		put_date(t, g->deadline);
+		chat_text_printf(t, " unless an approver denies.");
+		chat_text_style(t, old);
 		if (in && in->reminder) {
-			int64_t left = g->deadline - (in ? in->now_ms : 0);
-			put(c->rule, n, &o, " _(%s", in->reminder);
+			int64_t left = g->deadline - in->now_ms;
+			chat_text_printf(t, " ");
+			old = chat_text_style(t, CHAT_STYLE_ITALIC);
+			chat_text_printf(t, "(%s", in->reminder);
 			if (left > 0 && left < 48LL * 3600 * 1000) {
 				uint64_t mins = (uint64_t)(left + 30000) / 60000;
-				put(c->rule, n, &o, ": about ");
-				put_timer(c->rule, n, &o, (mins ? mins : 1) * 60000);
-				put(c->rule, n, &o, " to go");
+				chat_text_printf(t, ": about ");
+				put_timer(t, (mins ? mins : 1) * 60000);
+				chat_text_printf(t, " to go");
 			}
-			put(c->rule, n, &o, ")_");
+			chat_text_printf(t, ")");
+			chat_text_style(t, old);
 		}
 	} else {
-		put(c->rule, n, &o, "*Approves automatically ");
-		put_timer(c->rule, n, &o, g->timer_ms);
-		put(c->rule, n, &o, " after this card is posted unless an approver denies.*");
+		unsigned old = chat_text_style(t, CHAT_STYLE_BOLD);
+		chat_text_printf(t, "Approves automatically ");
+		put_timer(t, g->timer_ms);
+		chat_text_printf(t, " after this card is posted unless an approver denies.");
+		chat_text_style(t, old);
 	}
 }
 
 static void render_status(struct card *c, const struct store_gate *g, const struct card_info *in)
 {
-	size_t n = sizeof c->status, o = 0;
-	char d[700];
+	struct chat_text *t = &c->status;
 
+	card_decision(g, t);
 	if (g->state == GATE_FAILED && g->decision == GATE_FAILED) {
-		card_decision(g, d, sizeof d);
-		put(c->status, n, &o, "%s. Nothing was changed.", d);
+		chat_text_printf(t, ". Nothing was changed.");
 		return;
 	}
-	card_decision(g, d, sizeof d);
-	put(c->status, n, &o, "%s.", d);
+	chat_text_printf(t, ".");
 	switch (g->state) {
 	case GATE_DENIED:
 	case GATE_CANCELLED:
-		put(c->status, n, &o, " Nothing was changed.");
+		chat_text_printf(t, " Nothing was changed.");
 		break;
 	case GATE_APPROVED:
 	case GATE_APPROVED_BY_TIMER:
-		put(c->status, n, &o, "\n*Next:* re-reading the service, then scaling to %d.", g->target);
+		chat_text_printf(t, "\n");
+		chat_text_bold(t, "Next:");
+		chat_text_printf(t, " re-reading the service, then scaling to %d.", g->target);
 		break;
 	case GATE_EXECUTING:
-		put(c->status, n, &o, "\n*Scaling:* ECS UpdateService desiredCount=%d (was %d)…",
-		    g->target, g->exec_from);
+		chat_text_printf(t, "\n");
+		chat_text_bold(t, "Scaling:");
+		chat_text_printf(t, " ECS UpdateService desiredCount=%d (was %d)…", g->target,
+				 g->exec_from);
 		break;
 	case GATE_SUCCEEDED:
-		put(c->status, n, &o, "\n*Done:* ");
-		put_esc(c->status, n, &o, g->result_detail ? g->result_detail : "scaled");
+		chat_text_printf(t, "\n");
+		chat_text_bold(t, "Done:");
+		chat_text_printf(t, " %s", g->result_detail ? g->result_detail : "scaled");
 		if (g->aws_request_id && *g->aws_request_id) {
-			put(c->status, n, &o, " (AWS request id `");
-			put_esc(c->status, n, &o, g->aws_request_id);
-			put(c->status, n, &o, "`)");
+			chat_text_printf(t, " (AWS request id ");
+			chat_text_code(t, "%s", g->aws_request_id);
+			chat_text_printf(t, ")");
 		}
-		if (in && in->recovery)
-			put(c->status, n, &o, "\n*Recovery:* %s", in->recovery);
+		if (in && in->recovery) {
+			chat_text_printf(t, "\n");
+			chat_text_bold(t, "Recovery:");
+			chat_text_printf(t, " ");
+			chat_text_cat(t, in->recovery);
+		}
 		break;
 	case GATE_FAILED:
-		put(c->status, n, &o, is(g->result_kind, "dry_run") ? "\n*Dry run:* " : "\n*Failed:* ");
-		put_esc(c->status, n, &o, g->result_detail ? g->result_detail : "unknown error");
+		chat_text_printf(t, "\n");
+		chat_text_bold(t, is(g->result_kind, "dry_run") ? "Dry run:" : "Failed:");
+		chat_text_printf(t, " %s", g->result_detail ? g->result_detail : "unknown error");
 		break;
 	default:
 		break;
@@ -259,26 +233,32 @@ static const char *state_word(const struct store_gate *g)
 
 void card_render(struct card *c, const struct store_gate *g, const struct card_info *in)
 {
-	size_t nb = 0, o = 0;
+	size_t nb = 0;
 	bool pending = g->state == GATE_PENDING;
 
 	memset(c, 0, sizeof *c);
+	chat_text_init(&c->what);
+	chat_text_init(&c->rule);
+	chat_text_init(&c->status);
+	chat_text_init(&c->context);
+	chat_text_init(&c->fallback);
 	snprintf(c->header, sizeof c->header, "Scale request #%" PRIu64 ": %s", g->id,
 		 g->service ? g->service : "?");
 	render_what(c, g);
 
 	c->blocks[nb++] = (struct chat_block){.type = CHAT_BLOCK_HEADER, .text = c->header};
-	c->blocks[nb++] = (struct chat_block){.type = CHAT_BLOCK_SECTION, .text = c->what};
+	c->blocks[nb++] = (struct chat_block){.type = CHAT_BLOCK_SECTION, .rich = &c->what};
 	c->blocks[nb++] = (struct chat_block){.type = CHAT_BLOCK_PLAIN, .text = c->reason};
 	if (g->evidence && *g->evidence) {
-		/* evidence is stored as mrkdwn, escaped when it was made */
+		/* evidence is stored as mrkdwn, escaped when it was made
+		 * (findings_render), so this block stays mrkdwn */
 		snprintf(c->evidence, sizeof c->evidence, "*What the approvers see:*\n%s", g->evidence);
 		c->blocks[nb++] = (struct chat_block){.type = CHAT_BLOCK_SECTION, .text = c->evidence};
 	}
 	c->blocks[nb++] = (struct chat_block){.type = CHAT_BLOCK_DIVIDER};
 	if (pending) {
 		render_rule(c, g, in);
-		c->blocks[nb++] = (struct chat_block){.type = CHAT_BLOCK_SECTION, .text = c->rule};
+		c->blocks[nb++] = (struct chat_block){.type = CHAT_BLOCK_SECTION, .rich = &c->rule};
 		snprintf(c->value, sizeof c->value, "%" PRIu64, g->id);
 		snprintf(c->confirm_text, sizeof c->confirm_text,
 			 "Deny request #%" PRIu64 "? The service will not be scaled.", g->id);
@@ -299,30 +279,28 @@ void card_render(struct card *c, const struct store_gate *g, const struct card_i
 		};
 	} else {
 		render_status(c, g, in);
-		c->blocks[nb++] = (struct chat_block){.type = CHAT_BLOCK_SECTION, .text = c->status};
+		c->blocks[nb++] = (struct chat_block){.type = CHAT_BLOCK_SECTION, .rich = &c->status};
 	}
 
-	put(c->context, sizeof c->context, &o, "Request #%" PRIu64 " · asked ", g->id);
-	put_date(c->context, sizeof c->context, &o, g->created_at);
-	put(c->context, sizeof c->context, &o, " · timer ");
-	put_timer(c->context, sizeof c->context, &o, g->timer_ms);
-	put(c->context, sizeof c->context, &o, " · %s · audit trail in the thread", state_word(g));
-	c->blocks[nb++] = (struct chat_block){.type = CHAT_BLOCK_CONTEXT, .text = c->context};
+	chat_text_printf(&c->context, "Request #%" PRIu64 " · asked ", g->id);
+	put_date(&c->context, g->created_at);
+	chat_text_printf(&c->context, " · timer ");
+	put_timer(&c->context, g->timer_ms);
+	chat_text_printf(&c->context, " · %s · audit trail in the thread", state_word(g));
+	c->blocks[nb++] = (struct chat_block){.type = CHAT_BLOCK_CONTEXT, .rich = &c->context};
 
-	o = 0;
-	put(c->fallback, sizeof c->fallback, &o, "Scale request #%" PRIu64 ": ", g->id);
-	put_esc(c->fallback, sizeof c->fallback, &o, g->service);
-	put(c->fallback, sizeof c->fallback, &o, " %d -> %d, %s", g->desired_at_request, g->target,
-	    state_word(g));
+	chat_text_printf(&c->fallback, "Scale request #%" PRIu64 ": %s %d -> %d, %s", g->id,
+			 g->service ? g->service : "", g->desired_at_request, g->target,
+			 state_word(g));
 	if (pending && g->deadline) {
-		put(c->fallback, sizeof c->fallback, &o, " (approves automatically at ");
-		put_date(c->fallback, sizeof c->fallback, &o, g->deadline);
-		put(c->fallback, sizeof c->fallback, &o, " unless an approver denies)");
+		chat_text_printf(&c->fallback, " (approves automatically at ");
+		put_date(&c->fallback, g->deadline);
+		chat_text_printf(&c->fallback, " unless an approver denies)");
 	}
 
 	snprintf(c->ref, sizeof c->ref, "#%" PRIu64, g->id);
 	c->msg = (struct chat_message){
-		.channel = g->channel, .text = c->fallback, .blocks = c->blocks, .n_blocks = nb,
+		.channel = g->channel, .rich = &c->fallback, .blocks = c->blocks, .n_blocks = nb,
 		.ref = c->ref,
 	};
 }

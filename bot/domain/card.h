@@ -6,7 +6,9 @@
  * function of the gate as stored plus a few things only the workflow knows
  * right now (a reminder, the recovery summary). Buttons appear only while
  * the gate is PENDING and delivered-or-being-delivered; once decided they
- * are gone. Everything user-controlled is escaped here.
+ * are gone. The text is structured (struct chat_text): the chat backend
+ * renders and escapes it. The evidence block is the exception: evidence is
+ * stored as mrkdwn (findings_render), escaped when it was made.
  *
  * Pure: no I/O, the time comes in. Unit-tested directly.
  */
@@ -26,7 +28,7 @@
 struct card_info {
 	int64_t now_ms;          /* wall clock */
 	const char *reminder;    /* "half time", "1 minute left" or NULL */
-	const char *recovery;    /* mrkdwn summary of the recovery check, or NULL */
+	const struct chat_text *recovery; /* summary of the recovery check, or NULL */
 };
 
 /* A rendered card; msg points into the struct, so keep it where it is while
@@ -37,13 +39,9 @@ struct card {
 	struct chat_button buttons[2];
 	struct chat_confirm confirm;
 	char header[160];
-	char what[1600];
 	char reason[700];        /* plain text: what the requester typed */
-	char evidence[2000];
-	char rule[900];
-	char status[1400];
-	char context[400];
-	char fallback[600];
+	char evidence[2000];     /* mrkdwn, as stored */
+	struct chat_text what, rule, status, context, fallback;
 	char value[24];
 	char ref[24];
 	char confirm_text[200];
@@ -57,12 +55,9 @@ void card_render(struct card *c, const struct store_gate *g, const struct card_i
  * CHAT_BLOCK_PLAIN block, into buf. */
 void card_reason(const struct store_gate *g, char *buf, size_t n);
 
-/* "<!date^E^{date_short_pretty} {time}|2026-12-01 08:39 UTC>" for wall ms t. */
-size_t card_date(int64_t t_ms, char *buf, size_t n);
-
-/* One sentence saying how g left PENDING and by whom (mrkdwn), e.g.
- * "approved by <@U1>", "approved by timer: nobody denied within 10m",
- * "denied by <@U2>", "cancelled by <@U1>", "not delivered: ...". */
-size_t card_decision(const struct store_gate *g, char *buf, size_t n);
+/* Append one sentence saying how g left PENDING and by whom, the outcome
+ * in bold: "Approved by <U1> at <date>", "Approved by timer (no person
+ * approved): ...", "Denied by <U2>", "Not delivered: ...". */
+void card_decision(const struct store_gate *g, struct chat_text *t);
 
 #endif

@@ -18,6 +18,11 @@
  *     go to that person only (ephemeral);
  *   - nothing here decides: every decision is the engine's committed one.
  *
+ * The code: workflow.c (life and the gate observer), wf_scale.c,
+ * wf_buttons.c, wf_recovery.c, wf_sns.c; what they share is in
+ * workflow_internal.h. The service read before a request is
+ * bot/domain/service_read.h, shared with /investigate.
+ *
  * Lifetime: wf_create, wf_start (recover gates left by an earlier run),
  * wf_stop from a loop shutdown hook (closes timers; callbacks still in
  * flight are then ignored), wf_destroy after the loop ran. Single thread.
@@ -85,8 +90,8 @@ bool wf_on_button(struct workflow *wf, const struct chat_event *ev);
 /* /gates cancel <id> by user: replies (ephemeral) on ev's channel. */
 void wf_cancel(struct workflow *wf, uint64_t id, const struct chat_event *ev);
 
-/* /gates: pending and the most recent gates as mrkdwn into buf. */
-int wf_list(struct workflow *wf, char *buf, size_t n, struct bot_error *err);
+/* /gates: pending and the most recent gates, one line each, appended to t. */
+int wf_list(struct workflow *wf, struct chat_text *t, struct bot_error *err);
 
 /* Parse a gate id as typed or as a button value: "7" or "#7"; 0 if bad. */
 uint64_t wf_parse_id(const char *s);

@@ -420,8 +420,8 @@ static const char *demo_effect(const char *line)
 		{"/investigate ", "Investigation: mysecretword-service"},
 		{"/scale ", "[ Approve ]  type: approve #1"},
 		{"as ", "you are now @U0APPROVER1"},
-		{"approve #1", "*Done:* desired count set to 100 (was 1)"},
-		{"/gates", "*#1* mysecretword-service → 100 · SUCCEEDED"},
+		{"approve #1", "Done: desired count set to 100 (was 1)"},
+		{"/gates", "#1 mysecretword-service → 100 · SUCCEEDED · asked by @U0ONCALL1"},
 	};
 	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
 		if (strncmp(line, table[i].prefix, strlen(table[i].prefix)) == 0)
@@ -468,6 +468,10 @@ static void test_readme_demo_session(void **state)
 	}
 	assert_null(strstr(p->buf, "has no \""));
 	assert_null(strstr(p->buf, "with buttons"));
+	/* the console prints plain text: no Slack markup reached it */
+	assert_null(strstr(p->buf, "<@"));
+	assert_null(strstr(p->buf, "<!date"));
+	assert_null(strstr(p->buf, "*Done:*"));
 	assert_int_equal(write(p->in, "quit\n", 5), 5);
 	assert_int_equal(finish(p), 0);
 	assert_non_null(strstr(p->buf, "event=aws.ok")); /* debug lines were there */

@@ -1,14 +1,20 @@
 /* The approval card rendered from stored gates in each state: buttons only
  * while pending, the plain rule with the deadline, approval by timer never
- * shown as a person's, and user text escaped. */
+ * shown as a person's, and user text escaped (by the Slack renderer). The
+ * card itself holds no Slack markup: rendered for the console, no <@...>,
+ * <!date...>, entities, stars or backticks are left. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "adapters/console/console.h"
+#include "adapters/slack/mrkdwn.h"
 #include "bot/domain/card.h"
 
 #define T0 1795000000000LL /* 2026-11-18T11:06:40Z */
@@ -27,13 +33,60 @@ static struct store_gate gate(enum gate_state st)
 	return g;
 }
 
-/* All the displayed text of the card, one string. */
+/* Off where the test's own data looks like markup. */
+static bool check_markup = true;
+
+/* Structured text as the console shows it: no Slack markup may be left
+ * (the domain says what, each backend writes its own markup). */
+static void assert_no_markup(const struct chat_text *t)
+{
+	static const char *const markup[] = {"<@", "<!", "<#", "&amp;", "&lt;", "&gt;", "*", "`"};
+	char *plain = console_render_rich(t);
+
+	assert_non_null(plain);
+	if (!check_markup) {
+		free(plain);
+		return;
+	}
+	for (size_t i = 0; i < sizeof markup / sizeof markup[0]; i++)
+		if (strstr(plain, markup[i]))
+			fail_msg("Slack markup '%s' in the card's text: %s", markup[i], plain);
+	free(plain);
+}
+
+/* One text (structured: as Slack shows it) at buf + *o. */
+static void add_text(char *buf, size_t n, size_t *o, const struct chat_text *rich, const char *text)
+{
+	char *mine = NULL;
+
+	if (rich) {
+		assert_no_markup(rich);
+		assert_non_null(mine = slack_mrkdwn(rich));
+		text = mine;
+	}
+	if (text && *o < n)
+		*o += (size_t)snprintf(buf + *o, n - *o, "%s\n", text);
+	free(mine);
+}
+
+/* All the displayed text of the card as Slack gets it (mrkdwn), one string. */
 static const char *all_text(const struct card *c, char *buf, size_t n)
 {
-	size_t o = (size_t)snprintf(buf, n, "%s\n", c->msg.text);
-	for (size_t i = 0; i < c->msg.n_blocks && o < n; i++)
-		if (c->msg.blocks[i].text)
-			o += (size_t)snprintf(buf + o, n - o, "%s\n", c->msg.blocks[i].text);
+	size_t o = 0;
+	buf[0] = '\0';
+	add_text(buf, n, &o, c->msg.rich, c->msg.text);
+	for (size_t i = 0; i < c->msg.n_blocks; i++)
+		add_text(buf, n, &o, c->msg.blocks[i].rich, c->msg.blocks[i].text);
+	return buf;
+}
+
+/* One structured text as Slack gets it, into buf. */
+static const char *mrkdwn(const struct chat_text *t, char *buf, size_t n)
+{
+	char *s = slack_mrkdwn(t);
+	assert_non_null(s);
+	snprintf(buf, n, "%s", s);
+	free(s);
 	return buf;
 }
 
@@ -58,15 +111,19 @@ static void test_pending_before_delivery(void **state)
 	/* what the requester typed is a plain-text block of its own: no
 	 * mention, no bold decision line can be smuggled into the markup */
 	const struct chat_block *reason = NULL;
+	char other[8192];
+	size_t o = 0;
+	add_text(other, sizeof other, &o, c.msg.rich, c.msg.text);
 	for (size_t i = 0; i < c.msg.n_blocks; i++) {
 		if (c.msg.blocks[i].type == CHAT_BLOCK_PLAIN)
 			reason = &c.msg.blocks[i];
-		else if (c.msg.blocks[i].text)
-			assert_null(strstr(c.msg.blocks[i].text, "<!channel>"));
+		else
+			add_text(other, sizeof other, &o, c.msg.blocks[i].rich, c.msg.blocks[i].text);
 	}
 	assert_non_null(reason);
 	assert_string_equal(reason->text, "Reason: CPU <!channel> & co");
-	assert_null(strstr(c.msg.text, "<!channel>"));
+	/* everywhere else (as Slack gets it), it is not */
+	assert_null(strstr(other, "<!channel>"));
 	assert_non_null(strstr(t, "<@U0APPROVER1>, <@U0APPROVER2>"));
 	assert_non_null(strstr(t, "10m after this card is posted unless an approver denies"));
 	const struct chat_block *a = actions(&c);
@@ -86,15 +143,13 @@ static void test_pending_with_deadline_and_reminder(void **state)
 	(void)state;
 	struct store_gate g = gate(GATE_PENDING);
 	struct card c;
-	char t[8192], d[96];
+	char t[8192];
 	g.delivered_at = T0 + 1000;
 	g.deadline = T0 + 601000;
 	card_render(&c, &g, &(struct card_info){.now_ms = T0 + 541000, .reminder = "1 minute left"});
 	all_text(&c, t, sizeof t);
-	card_date(g.deadline, d, sizeof d);
-	assert_non_null(strstr(t, "Approves automatically at "));
-	assert_non_null(strstr(t, d));
-	assert_non_null(strstr(d, "|2026-11-18 11:16 UTC>"));
+	assert_non_null(strstr(t, "*Approves automatically at <!date^1795000601^{date_short_pretty} "
+			       "{time}|2026-11-18 11:16 UTC> unless an approver denies.*"));
 	assert_non_null(strstr(t, "unless an approver denies"));
 	assert_non_null(strstr(t, "1 minute left: about 1m to go"));
 	assert_non_null(actions(&c));
@@ -106,11 +161,14 @@ static void test_timer_approval_is_not_a_person(void **state)
 	struct store_gate g = gate(GATE_SUCCEEDED);
 	struct card c;
 	char t[8192];
+	struct chat_text rec;
+	chat_text_init(&rec);
+	chat_text_printf(&rec, "running 10 of 10");
 	g.decision = GATE_APPROVED_BY_TIMER;
 	g.decided_at = T0 + 601000;
 	g.result_detail = "desired count set to 10 (was 2)";
 	g.aws_request_id = "req-1";
-	card_render(&c, &g, &(struct card_info){.now_ms = T0 + 700000, .recovery = "running 10 of 10"});
+	card_render(&c, &g, &(struct card_info){.now_ms = T0 + 700000, .recovery = &rec});
 	all_text(&c, t, sizeof t);
 	assert_non_null(strstr(t, "*Approved by timer* (no person approved)"));
 	assert_null(strstr(t, "Approved* by <@"));
@@ -124,11 +182,17 @@ static void test_restart_resolution_is_said(void **state)
 {
 	(void)state;
 	struct store_gate g = gate(GATE_APPROVED_BY_TIMER);
+	struct chat_text t;
 	char d[700];
 	g.decision = GATE_APPROVED_BY_TIMER;
 	g.decision_detail = "resolved after restart";
-	card_decision(&g, d, sizeof d);
-	assert_non_null(strstr(d, "resolved after restart"));
+	g.decided_at = T0 + 601000;
+	chat_text_init(&t);
+	card_decision(&g, &t);
+	assert_no_markup(&t);
+	assert_non_null(strstr(mrkdwn(&t, d, sizeof d), "resolved after restart"));
+	assert_non_null(strstr(d, "*Approved by timer* (no person approved)"));
+	assert_non_null(strstr(d, " at <!date^1795000601^{date_short_pretty} {time}|2026-11-18 11:16 UTC>"));
 }
 
 static void test_denied_and_approved_by_people(void **state)
@@ -184,7 +248,9 @@ static void test_undelivered_and_bad_ids(void **state)
 	g.decision_detail = "channel_not_found";
 	g.requester = "<!here>"; /* not an id: never rendered as markup */
 	card_render(&c, &g, &(struct card_info){.now_ms = T0});
+	check_markup = false; /* the requester's "id" itself looks like markup */
 	all_text(&c, t, sizeof t);
+	check_markup = true;
 	assert_non_null(strstr(t, "*Not delivered*: channel_not_found"));
 	assert_non_null(strstr(t, "never be approved by the timer"));
 	assert_null(strstr(t, "<!here>"));

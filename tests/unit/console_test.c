@@ -325,6 +325,74 @@ static void test_render_text(void **state)
 	free(t);
 }
 
+/* Structured text as a terminal shows it: @U1, #C1, the reader's local
+ * time, "label (url)", text as typed (nothing to un-escape), styles as
+ * plain words; no Slack markup anywhere. */
+static void test_render_rich(void **state)
+{
+	struct chat_text t;
+	(void)state;
+
+	/* EST5: UTC-5, no daylight saving, so the expected time is fixed */
+	assert_int_equal(setenv("TZ", "EST5", 1), 0);
+	tzset();
+	chat_text_init(&t);
+	chat_text_bold(&t, "Approved");
+	chat_text_printf(&t, " by ");
+	chat_text_user(&t, "U0APPROVER1");
+	chat_text_printf(&t, " at ");
+	chat_text_date(&t, 1795000000); /* 2026-11-18T11:06:40Z */
+	chat_text_printf(&t, " in ");
+	chat_text_channel(&t, "C0OPS");
+	chat_text_printf(&t, ": ");
+	chat_text_link(&t, "https://x.test/1", "#1");
+	chat_text_printf(&t, " & <b> ");
+	chat_text_code(&t, "/gates cancel 1");
+	char *r = console_render_rich(&t);
+	assert_non_null(r);
+	assert_string_equal(r, "Approved by @U0APPROVER1 at 2026-11-18 06:06 EST in #C0OPS: "
+			       "#1 (https://x.test/1) & <b> /gates cancel 1");
+	assert_null(strstr(r, "<@"));
+	assert_null(strstr(r, "<!date"));
+	free(r);
+	unsetenv("TZ");
+	tzset();
+}
+
+/* A message in structured text is printed without markup. */
+static void test_post_rich(void **state)
+{
+	struct fixture *f = *state;
+	struct chat_text what, fb;
+	int rc = -1;
+
+	chat_text_init(&what);
+	chat_text_user(&what, "U0ONCALL1");
+	chat_text_printf(&what, " asks to scale ");
+	chat_text_bold(&what, "web & co");
+	chat_text_printf(&what, "\nline two");
+	chat_text_init(&fb);
+	chat_text_printf(&fb, "Scale web");
+	struct chat_block b[] = {
+		{.type = CHAT_BLOCK_HEADER, .text = "Scale request"},
+		{.type = CHAT_BLOCK_SECTION, .rich = &what},
+		{.type = CHAT_BLOCK_CONTEXT, .rich = &fb},
+	};
+	struct chat_message m = {.channel = "C0OPS", .rich = &fb, .blocks = b, .n_blocks = 3};
+	assert_int_equal(chat_post(f->chat, &m, on_posted, &rc), 0);
+	assert_int_equal(rc, 0);
+	/* a thread reply: only the fallback */
+	struct chat_message reply = {.channel = "C0OPS", .thread_ts = "1", .rich = &what};
+	assert_int_equal(chat_post(f->chat, &reply, on_posted, &rc), 0);
+	assert_int_equal(chat_ephemeral(f->chat, "U0ONCALL1", &m, NULL, NULL), 0);
+	drain_screen(f);
+	assert_non_null(strstr(f->screen, "  @U0ONCALL1 asks to scale web & co\n  line two\n"));
+	assert_non_null(strstr(f->screen, "    | @U0ONCALL1 asks to scale web & co\n    | line two\n"));
+	assert_null(strstr(f->screen, "<@"));
+	assert_null(strstr(f->screen, "&amp;"));
+	assert_null(strstr(f->screen, "*web"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -335,6 +403,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_update_removes_buttons, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mention_ephemeral_and_eof, setup, teardown),
 		cmocka_unit_test(test_render_text),
+		cmocka_unit_test(test_render_rich),
+		cmocka_unit_test_setup_teardown(test_post_rich, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

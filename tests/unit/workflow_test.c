@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "adapters/console/console.h"
+#include "adapters/slack/mrkdwn.h"
 #include "bot/app.h"
 #include "bot/domain/audit.h"
 #include "bot/domain/card.h"
@@ -78,6 +80,37 @@ static void answer(struct rec_chat *c, chat_result_cb cb, void *ud, int rc, cons
 	uv_timer_start(&r->t, reply_fire, 1, 0);
 }
 
+/* Structured text as the console shows it holds no Slack markup: the
+ * workflow says what, each backend writes its own markup. */
+static void assert_no_markup(const struct chat_text *t)
+{
+	static const char *const markup[] = {"<@", "<!", "<#", "&amp;", "&lt;", "&gt;", "*", "`"};
+	char *plain = console_render_rich(t);
+
+	assert_non_null(plain);
+	for (size_t i = 0; i < sizeof markup / sizeof markup[0]; i++)
+		if (strstr(plain, markup[i]))
+			fail_msg("Slack markup '%s' in structured text: %s", markup[i], plain);
+	free(plain);
+}
+
+/* A text as Slack gets it (mrkdwn): structured text rendered, at buf + *o. */
+static void put_text(char *buf, size_t n, size_t *o, const struct chat_text *rich, const char *text)
+{
+	char *mine = NULL;
+
+	if (rich) {
+		assert_no_markup(rich);
+		assert_non_null(mine = slack_mrkdwn(rich));
+		text = mine;
+	}
+	if (text && *o < n)
+		*o += (size_t)snprintf(buf + *o, n - *o, "%s\n", text);
+	if (*o > n)
+		*o = n;
+	free(mine);
+}
+
 static struct rec_msg *record(struct rec_chat *c, const char *method, const struct chat_message *m)
 {
 	assert_true(c->n < MAX_MSG);
@@ -87,15 +120,16 @@ static struct rec_msg *record(struct rec_chat *c, const char *method, const stru
 	snprintf(r->method, sizeof r->method, "%s", method);
 	snprintf(r->channel, sizeof r->channel, "%s", m->channel ? m->channel : "");
 	snprintf(r->thread, sizeof r->thread, "%s", m->thread_ts ? m->thread_ts : "");
-	assert_non_null(m->text); /* a fallback text is required */
-	o = (size_t)snprintf(r->text, sizeof r->text, "%s\n", m->text);
-	for (size_t i = 0; i < m->n_blocks && o < sizeof r->text; i++) {
+	assert_true(m->text || m->rich); /* a fallback text is required */
+	o = 0;
+	put_text(r->text, sizeof r->text, &o, m->rich, m->text);
+	for (size_t i = 0; i < m->n_blocks; i++) {
 		const struct chat_block *b = &m->blocks[i];
 		if (b->type == CHAT_BLOCK_PLAIN)
 			snprintf(r->plain + strlen(r->plain), sizeof r->plain - strlen(r->plain),
 				 "%s\n", b->text);
-		else if (b->text)
-			o += (size_t)snprintf(r->text + o, sizeof r->text - o, "%s\n", b->text);
+		else
+			put_text(r->text, sizeof r->text, &o, b->rich, b->text);
 		for (size_t k = 0; k < b->n_buttons && r->n_buttons < 2; k++, r->n_buttons++) {
 			snprintf(r->action[r->n_buttons], 32, "%s", b->buttons[k].action_id);
 			snprintf(r->value[r->n_buttons], 32, "%s", b->buttons[k].value);
@@ -173,6 +207,8 @@ struct tcloud {
 	int desired;
 	int describes, scales, metric_calls, notifies;
 	bool deny_scale;       /* answer UpdateService with AccessDeniedException */
+	int missing;           /* the service is not in ECS: 1 = an error, as the AWS
+				* adapter says it; 2 = no error and no service */
 	double cpu[30], times[30];
 };
 
@@ -191,7 +227,16 @@ static void cloud_reply_fire(uv_timer_t *t)
 	};
 	switch (r->kind) {
 	case R_DESCRIBE:
-		r->cb.d(r->ud, &ok, &svc);
+		if (tc->missing == 1) {
+			struct cloud_error gone = {
+				.code = BOT_ENOTFOUND, .http_status = 200, .aws_code = "MISSING",
+				.message = "arn:aws:ecs:us-east-1:123456789012:service/prod/web-svc",
+				.attempts = 1,
+			};
+			r->cb.d(r->ud, &gone, NULL);
+		} else {
+			r->cb.d(r->ud, &ok, tc->missing ? NULL : &svc);
+		}
 		break;
 	case R_SCALE:
 		if (tc->deny_scale) {
@@ -787,6 +832,34 @@ static void test_allowed_channels(void **state)
 	assert_int_equal(f->chat.base.refused[CHAT_REFUSED_CHANNEL], 3);
 }
 
+/* A service the configuration names but ECS does not have is "not found",
+ * for /investigate as for /scale, however the cloud says it is missing;
+ * nothing is requested. */
+static void test_missing_service_is_not_found(void **state)
+{
+	struct fixture *f = *state;
+	static const char want[] = "ECS service `web-svc` was not found in cluster `prod`";
+
+	for (int how = 1; how <= 2; how++) {
+		f->cloud.missing = how;
+		f->chat.n = 0;
+		command(f, "U0ONCALL1", "/investigate", "web");
+		assert_true(wait_for(f, has_text, want));
+		const struct rec_msg *m = find(f, "ephemeral", want);
+		assert_string_equal(m->user, "U0ONCALL1");
+		assert_null(strstr(m->text, "Could not read"));
+		assert_null(find(f, "post", "Investigation"));
+
+		f->chat.n = 0;
+		command(f, "U0ONCALL1", "/scale", "web 5");
+		assert_true(wait_for(f, has_text, want));
+		assert_non_null(find(f, "ephemeral", "; nothing was requested. Check the service's "
+				     "`cluster` and `ecs_service` in the configuration."));
+		assert_null(find(f, "post", "Scale request"));
+	}
+	assert_int_equal(f->cloud.scales, 0);
+}
+
 static void test_help_is_filtered(void **state)
 {
 	struct fixture *f = *state;
@@ -823,6 +896,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reason_is_plain_text, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_allowed_channels, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_help_is_filtered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_service_is_not_found, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
