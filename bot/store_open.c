@@ -2,6 +2,8 @@
 #include "bot/store_open.h"
 #include "adapters/store/sqlite.h"
 
+#include <string.h>
+
 int bot_store_open(const struct config *cfg, const char *db_path, bool read_only,
 		   struct store **out, struct bot_error *err)
 {
@@ -11,5 +13,10 @@ int bot_store_open(const struct config *cfg, const char *db_path, bool read_only
 	};
 
 	*out = NULL;
+	/* --db names a SQLite file; otherwise the configured backend (the
+	 * loader accepts only backends this table knows) */
+	if (!db_path && cfg && cfg->store.backend && strcmp(cfg->store.backend, "sqlite") != 0)
+		return bot_error_set(err, BOT_ECONFIG, "store.backend: unknown backend '%s'",
+				     cfg->store.backend);
 	return store_sqlite_open(&so, out, err);
 }

@@ -176,6 +176,7 @@ static void config_free(struct config *c)
 	free(c->defaults.channel);
 	free(c->services);
 	free(c->store.path);
+	free(c->store.backend);
 	free(c->http.listen);
 	free(c->log.level);
 	free(c);

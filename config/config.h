@@ -110,7 +110,8 @@ struct config {
 	size_t n_services;
 
 	struct {
-		char *path;  /* default "chatops.db" (relative to the working dir) */
+		char *path;    /* default "chatops.db" (relative to the working dir) */
+		char *backend; /* default "sqlite" (the only one in this version) */
 	} store;
 
 	struct {

@@ -78,6 +78,7 @@ static bool is_user(const char *s);
 static bool is_requester(const char *s);
 static bool is_listen(const char *s);
 static bool is_log_level(const char *s);
+static bool is_store_backend(const char *s);
 
 #define COFF(field) offsetof(struct config, field)
 #define SOFF(field) offsetof(struct config_service, field)
@@ -153,6 +154,8 @@ static const struct key service_keys[SV__N] = {
 
 static const struct key store_keys[ST__N] = {
 	[ST_PATH] = {"path", KT_STR, COFF(store.path)},
+	[ST_BACKEND] = {"backend", KT_STR, COFF(store.backend), is_store_backend,
+			"sqlite (the only store backend in this version)"},
 };
 
 static const struct key http_keys[HT__N] = {
@@ -170,7 +173,7 @@ static const struct table aws_table = TABLE("a mapping of AWS settings", aws_key
 static const struct table defaults_table = TABLE("a mapping of service defaults", defaults_keys);
 static const struct table service_table =
 	TABLE("a mapping of service settings (at least cluster and max_desired)", service_keys);
-static const struct table store_table = TABLE("a mapping with path", store_keys);
+static const struct table store_table = TABLE("a mapping with path and backend", store_keys);
 static const struct table http_table = TABLE("a mapping with listen", http_keys);
 static const struct table log_table = TABLE("a mapping with level", log_keys);
 
@@ -252,6 +255,12 @@ static bool is_listen(const char *s)
 	errno = 0;
 	port = strtol(colon + 1, &end, 10);
 	return errno == 0 && *end == '\0' && port >= 1 && port <= 65535;
+}
+
+/* The store backends this build has (bot/store_open.c picks one). */
+static bool is_store_backend(const char *s)
+{
+	return strcmp(s, "sqlite") == 0;
 }
 
 static bool is_log_level(const char *s)

@@ -218,5 +218,6 @@ void config__finish(struct loader *ld)
 	finish_defaults(ld);
 	finish_services(ld);
 	default_str(ld, &ld->cfg->store.path, "chatops.db");
+	default_str(ld, &ld->cfg->store.backend, "sqlite");
 	default_str(ld, &ld->cfg->log.level, "info");
 }

@@ -292,6 +292,7 @@ static void test_defaults(void **state)
 	assert_string_equal(c->services[0].region, "us-east-1");
 	assert_null(c->services[0].channel);
 	assert_string_equal(c->store.path, "chatops.db");
+	assert_string_equal(c->store.backend, "sqlite");
 	assert_null(c->http.listen);
 	assert_string_equal(c->log.level, "info");
 	config_unref(c);
@@ -489,6 +490,23 @@ static void test_bad_timer(void **state)
 		 {4, 14, "=defaults.max_timer: expected a duration like 10m, got a list"});
 	LOAD_BAD(BASE_SERVICE "    timer: PT\n", 0,
 		 {7, 12, "services.web.timer: \"PT\": 'T' must be followed by hours"});
+}
+
+/* The store backend is one this build has; anything else is refused at
+ * load, with what is accepted. */
+static void test_store_backend(void **state)
+{
+	struct config *c = NULL;
+	struct config_errors errs = {0};
+	(void)state;
+	LOAD_BAD(BASE_SERVICE "store:\n  backend: postgres\n", 0,
+		 {8, 12, "=store.backend: expected sqlite (the only store backend in this "
+			 "version), got \"postgres\""});
+	assert_int_equal(config_load_string("t.yaml", BASE_SERVICE "store:\n  backend: sqlite\n",
+					    0, &c, &errs), 0);
+	assert_string_equal(c->store.backend, "sqlite");
+	config_unref(c);
+	config_errors_free(&errs);
 }
 
 static void test_timer_out_of_bounds(void **state)
@@ -1314,6 +1332,7 @@ int main(void)
 		T(test_missing_required),
 		T(test_bad_user_ids),
 		T(test_bad_timer),
+		T(test_store_backend),
 		T(test_timer_out_of_bounds),
 		T(test_approver_counts),
 		T(test_several_errors_in_file_order),
