@@ -177,6 +177,8 @@ static void add_text(struct chat_text *t, const char *s, size_t len)
 }
 
 static void add_vf(struct chat_text *t, unsigned style, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static void add_vf(struct chat_text *t, unsigned style, const char *fmt, va_list ap)
 {
 	char tmp[CHAT_TEXT_MAX];
 	unsigned old = chat_text_style(t, t->style | style);
