@@ -58,6 +58,7 @@ void store_gate_clear(struct store_gate *g)
 	free(g->decided_by);
 	free(g->decision_detail);
 	free(g->exec_intent);
+	free(g->exec_owner);
 	free(g->result_kind);
 	free(g->result_detail);
 	free(g->aws_code);

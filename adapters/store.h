@@ -12,8 +12,9 @@
  *     refuses with STORE_BUSY while another gate of that service is PENDING,
  *     APPROVED(_BY_TIMER) or EXECUTING, and names it; the service is held
  *     from open until the gate is final;
- *   - one action per service at a time: the step into EXECUTING succeeds
- *     only for the gate that holds its service (STORE_BUSY otherwise);
+ *   - one action per service at a time: the step into EXECUTING (the claim
+ *     of execution, with its owner and lease) succeeds only for the gate
+ *     that holds its service (STORE_BUSY otherwise);
  *   - a state change happens once: every transition is conditional on the
  *     state it leaves (STORE_LOST: someone else moved it first; nothing
  *     was written);
@@ -114,6 +115,8 @@ struct store_gate {
 	char *exec_intent;    /* JSON: the call about to be made */
 	int exec_from;        /* desired count observed just before executing */
 	int64_t exec_started_at;
+	char *exec_owner;     /* who claimed the execution (a process: host, pid) */
+	int64_t exec_lease_until; /* its claim is good until then (wall ms) */
 	char *result_kind;    /* "scaled", "stale", "aws_error", "undelivered", ... */
 	char *result_detail;  /* human text */
 	char *aws_code, *aws_request_id;
@@ -151,6 +154,12 @@ struct store_change {
 	const char *exec_intent;
 	bool set_exec_from;
 	int exec_from;
+	/* Into EXECUTING: the claim. owner names the process that will make
+	 * the call; lease_ms how long the claim holds (another process may take
+	 * over an EXECUTING gate whose lease ran out, by reconciling it; 0 =
+	 * no lease recorded). */
+	const char *owner;
+	uint64_t lease_ms;
 	const char *result_kind, *result_detail, *aws_code, *aws_request_id;
 };
 

@@ -104,6 +104,8 @@ static const struct migration {
 	 "ALTER TABLE gates ADD COLUMN action TEXT NOT NULL DEFAULT 'scale';"
 	 "ALTER TABLE gates ADD COLUMN params TEXT NOT NULL DEFAULT '{}';"
 	 "ALTER TABLE gates ADD COLUMN version INTEGER NOT NULL DEFAULT 1;"
+	 "ALTER TABLE gates ADD COLUMN exec_owner TEXT;"
+	 "ALTER TABLE gates ADD COLUMN exec_lease_until INTEGER;"
 	 "CREATE TABLE service_locks ("
 	 " cluster TEXT NOT NULL,"
 	 " ecs_service TEXT NOT NULL,"
@@ -125,7 +127,7 @@ static const struct migration {
 	" message_ts, evidence, created_at, delivered_at, deadline, state, decision,"        \
 	" decided_by, decided_at, decision_detail, exec_intent, exec_from, exec_started_at," \
 	" result_kind, result_detail, aws_code, aws_request_id, finished_at, updated_at,"  \
-	" action, params, version"
+	" action, params, version, exec_owner, exec_lease_until"
 
 enum q {
 	Q_BEGIN,
@@ -194,7 +196,9 @@ static const char *const q_sql[Q_COUNT] = {
 		" result_detail = COALESCE(?11, result_detail),"
 		" aws_code = COALESCE(?12, aws_code),"
 		" aws_request_id = COALESCE(?13, aws_request_id),"
-		" finished_at = COALESCE(?14, finished_at)"
+		" finished_at = COALESCE(?14, finished_at),"
+		" exec_owner = COALESCE(?17, exec_owner),"
+		" exec_lease_until = COALESCE(?18, exec_lease_until)"
 		" WHERE id = ?15 AND state = ?16",
 	[Q_APPROVAL_ADD] = "INSERT OR IGNORE INTO approvals (gate_id, user, at) VALUES (?1, ?2, ?3)",
 	[Q_GATE_VERSION] = "SELECT version, state FROM gates WHERE id = ?1",
@@ -778,6 +782,8 @@ static int read_gate(struct sq *s, sqlite3_stmt *st, struct store_gate *g,
 	g->action = col_dup(st, 33, &oom);
 	g->params = col_dup(st, 34, &oom);
 	g->version = (uint64_t)sqlite3_column_int64(st, 35);
+	g->exec_owner = col_dup(st, 36, &oom);
+	g->exec_lease_until = col_ms(st, 37);
 	if (oom || rc == BOT_ENOMEM) {
 		rc = bot_error_set(err, BOT_ENOMEM, "store: out of memory");
 		goto out;
@@ -1287,8 +1293,12 @@ static int apply_change(struct sq *s, const struct store_change *c, int64_t now,
 	bind_text(st, 7, c->exec_intent);
 	if (c->set_exec_from)
 		sqlite3_bind_int(st, 8, c->exec_from);
-	if (c->to == GATE_EXECUTING)
+	if (c->to == GATE_EXECUTING) {
 		sqlite3_bind_int64(st, 9, now);
+		bind_text(st, 17, c->owner);
+		if (c->lease_ms)
+			sqlite3_bind_int64(st, 18, now + (int64_t)c->lease_ms);
+	}
 	bind_text(st, 10, c->result_kind);
 	bind_text(st, 11, c->result_detail);
 	bind_text(st, 12, c->aws_code);

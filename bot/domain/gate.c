@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define DEFAULT_REMINDER_GAP_MS (30u * 1000u)
 #define DEFAULT_RECONCILE_TRIES 5u
@@ -18,6 +19,9 @@
  * it again: a request the dead process had already handed to the kernel
  * may still be on its way. Longer than one attempt's timeout (10 s). */
 #define DEFAULT_REISSUE_GUARD_MS (20u * 1000u)
+/* How long a claim of execution holds: longer than one UpdateService with
+ * its retries and the answer's commit. */
+#define DEFAULT_EXEC_LEASE_MS (60u * 1000u)
 #define STORE_RETRY_MS 1000u
 /* A gate whose service another live gate holds asks again this often. */
 #define SERVICE_WAIT_MS 1000u
@@ -66,7 +70,8 @@ struct gate_engine {
 	struct store *store;
 	struct cloud *cloud;
 	struct gate_observer obs;
-	uint64_t reminder_gap, reconcile_retry, reissue_guard;
+	uint64_t reminder_gap, reconcile_retry, reissue_guard, exec_lease;
+	char owner[128];          /* this process, as recorded on the claims it makes */
 	unsigned reconcile_tries;
 	uv_timer_t timer;
 	uint64_t armed_due;       /* due time the uv timer is set for; 0 = stopped */
@@ -479,6 +484,7 @@ static void execute(struct gate_engine *e, struct gate *g, int observed)
 	struct store_change c = {
 		.from = g->rec.state, .to = GATE_EXECUTING, .actor = "system", .kind = "executing",
 		.detail = intent, .exec_intent = intent, .set_exec_from = true,
+		.owner = e->owner, .lease_ms = e->exec_lease,
 		.exec_from = observed,
 	};
 	bool won = false, busy = false;
@@ -844,6 +850,15 @@ int gate_engine_create(const struct gate_engine_opts *o, struct gate_engine **ou
 	if (!e)
 		return bot_error_set(err, BOT_ENOMEM, "gate: out of memory");
 	e->loop = o->loop;
+	e->exec_lease = o->exec_lease_ms ? o->exec_lease_ms : DEFAULT_EXEC_LEASE_MS;
+	if (o->owner && o->owner[0]) {
+		snprintf(e->owner, sizeof e->owner, "%s", o->owner);
+	} else {
+		char host[64] = "";
+		if (gethostname(host, sizeof host - 1) != 0 || !host[0])
+			snprintf(host, sizeof host, "localhost");
+		snprintf(e->owner, sizeof e->owner, "%s:%ld", host, (long)getpid());
+	}
 	idmap_init(&e->gates);
 	timeheap_init(&e->timers);
 	e->store = o->store;

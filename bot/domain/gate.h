@@ -99,6 +99,10 @@ struct gate_engine_opts {
 	 * re-issued once this long has passed since the call started (the
 	 * dead run's request may still be in flight); 0 = 20 s. */
 	uint64_t reissue_guard_ms;
+	/* Who this engine is on the claims of execution it records (another
+	 * replica sees it on the gate); NULL = "<hostname>:<pid>". */
+	const char *owner;
+	uint64_t exec_lease_ms;   /* how long a claim holds; 0 = 60 s */
 };
 
 /* 0, BOT_EINVAL (missing loop/store/cloud/post_request), BOT_ENOMEM, BOT_EIO. */

@@ -386,7 +386,7 @@ static void test_execution_columns(void **state)
 	struct store_change c2 = {.gate_id = id, .from = GATE_APPROVED_BY_TIMER,
 				  .to = GATE_EXECUTING, .actor = "system",
 				  .exec_intent = "{\"desiredCount\":5}", .set_exec_from = true,
-				  .exec_from = 1};
+				  .exec_from = 1, .owner = "host-b:42", .lease_ms = 60000};
 	h->now += 5;
 	assert_int_equal(store_gate_change(h->b, &c2, &res, &err), 0);
 	assert_int_equal(res, STORE_DONE);
@@ -406,6 +406,8 @@ static void test_execution_columns(void **state)
 	assert_string_equal(g.exec_intent, "{\"desiredCount\":5}");
 	assert_int_equal(g.exec_from, 1);
 	assert_int_equal(g.exec_started_at, h->now - 5);
+	assert_string_equal(g.exec_owner, "host-b:42"); /* the claim names its owner */
+	assert_int_equal(g.exec_lease_until, h->now - 5 + 60000);
 	assert_string_equal(g.result_kind, "aws_error");
 	assert_string_equal(g.result_detail, "denied");
 	assert_string_equal(g.aws_code, "AccessDeniedException");

@@ -575,6 +575,12 @@ static void test_approve_executes_once(void **state)
 	assert_string_equal(g.aws_request_id, "req-ok-7");
 	assert_int_equal(g.exec_from, 1);
 	assert_non_null(strstr(g.exec_intent, "\"desiredCount\":5"));
+	/* the claim names this process and holds for the default lease */
+	char me[80];
+	snprintf(me, sizeof me, ":%ld", (long)getpid());
+	assert_non_null(g.exec_owner);
+	assert_non_null(strstr(g.exec_owner, me));
+	assert_int_equal(g.exec_lease_until - g.exec_started_at, 60000);
 	store_gate_clear(&g);
 	assert_int_equal(count_ev(f, id, GATE_EV_DECIDED), 1);
 	assert_int_equal(count_ev(f, id, GATE_EV_EXECUTING), 1);
