@@ -28,6 +28,8 @@ static const struct aws_service_info services[AWS_SVC__N] = {
 			 "application/x-www-form-urlencoded; charset=utf-8"},
 	[AWS_SVC_STS] = {"STS", "sts", "sts", NULL, AWS_PROTO_QUERY,
 			 "application/x-www-form-urlencoded; charset=utf-8"},
+	[AWS_SVC_DYNAMODB] = {"DYNAMODB", "dynamodb", "dynamodb", "DynamoDB_20120810",
+			      AWS_PROTO_JSON_1_0, "application/x-amz-json-1.0"},
 };
 
 const struct aws_retry_policy aws_retry_standard = {
@@ -448,8 +450,11 @@ static long parse_retry_after(const char *v)
 }
 
 /* A failed try: go again after a backoff, or deliver err. */
+/* eresp: the error answer (non-2xx with its body), handed to the callback
+ * beside err when this try is the last; NULL when there was no answer. */
 static void retry_or_finish(struct aws_call *call, enum aws_err_class cls, int http_rc,
-			    long retry_after_ms, struct cloud_error *err)
+			    long retry_after_ms, struct cloud_error *err,
+			    const struct aws_response *eresp)
 {
 	struct aws_client *c = call->c;
 	const struct aws_retry_policy *p = &c->retry;
@@ -474,7 +479,7 @@ static void retry_or_finish(struct aws_call *call, enum aws_err_class cls, int h
 			 LOG_Q(err->aws_code[0] ? err->aws_code : "-"), aws_err_class_name(cls),
 			 call->attempts, LOG_Q(err->request_id[0] ? err->request_id : "-"), LOG_Q(why),
 			 LOG_Q(err->message));
-		finish(call, err, NULL);
+		finish(call, err, eresp);
 		return;
 	}
 	if (p->quota > 0) {
@@ -513,7 +518,7 @@ static void on_http(void *ud, int rc, const struct http_response *resp, const ch
 		enum aws_err_class cls = aws_err_classify_transport(rc);
 		e.code = aws_err_bot_code(cls, rc);
 		aws__copy(e.message, sizeof e.message, errmsg ? errmsg : bot_strerror(rc));
-		retry_or_finish(call, cls, rc, -1, &e);
+		retry_or_finish(call, cls, rc, -1, &e, NULL);
 		return;
 	}
 	const char *rid = http_response_header(resp, "x-amzn-RequestId");
@@ -564,8 +569,15 @@ static void on_http(void *ud, int rc, const struct http_response *resp, const ch
 			return;
 		}
 	}
+	struct aws_response er = {
+		.status = resp->status,
+		.body = resp->body ? resp->body : "",
+		.body_len = resp->body ? resp->body_len : 0,
+		.request_id = rid ? rid : "",
+		.attempts = call->attempts,
+	};
 	retry_or_finish(call, cls, 0, parse_retry_after(http_response_header(resp, "x-amz-retry-after")),
-			&e);
+			&e, &er);
 }
 
 int aws_client_call(struct aws_client *c, const struct aws_request *r, aws_client_cb cb, void *ud,

@@ -8,7 +8,7 @@
  *   aws_client_call(c, &(struct aws_request){ .service = AWS_SVC_ECS, .op = "DescribeServices",
  *                   .body = json, .body_len = n }, on_done, me, NULL);
  *
- * Protocols: ECS is awsJson1_1, CloudWatch awsJson1_0 (both POST / with
+ * Protocols: ECS is awsJson1_1, CloudWatch and DynamoDB awsJson1_0 (POST / with
  * X-Amz-Target "<prefix>.<op>"), SNS and STS awsQuery (the caller's form
  * body carries Action= and Version=). Signed headers: content-type, host,
  * x-amz-date, x-amz-target (JSON), x-amz-security-token (temporary
@@ -16,9 +16,9 @@
  * is sent.
  *
  * Endpoints, first match wins (AWS SDKs' "service-specific endpoints"):
- *   AWS_ENDPOINT_URL_<ECS|CLOUDWATCH|SNS|STS>, AWS_ENDPOINT_URL (both ignored
+ *   AWS_ENDPOINT_URL_<ECS|CLOUDWATCH|SNS|STS|DYNAMODB>, AWS_ENDPOINT_URL (both ignored
  *   when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true), opts.endpoint_url
- *   (config aws.endpoint_url), else https://<ecs|monitoring|sns|sts>.<region>.amazonaws.com
+ *   (config aws.endpoint_url), else https://<ecs|monitoring|sns|sts|dynamodb>.<region>.amazonaws.com
  *   (.amazonaws.com.cn for cn-*). The environment is read once, at create.
  *   The signing scope is always <region>/<signing name> whatever the URL.
  *
@@ -63,6 +63,7 @@ enum aws_service {
 	AWS_SVC_CLOUDWATCH,
 	AWS_SVC_SNS,
 	AWS_SVC_STS,
+	AWS_SVC_DYNAMODB,
 	AWS_SVC__N
 };
 
@@ -154,8 +155,10 @@ struct aws_response {
 };
 
 /* Success: err NULL, resp set. Failure: err set (code, http_status,
- * aws_code, message, request_id, attempts), resp NULL. Both valid only
- * during the callback. */
+ * aws_code, message, request_id, attempts); resp is the error answer
+ * (status and body: DynamoDB puts the item a condition failed on there)
+ * when AWS answered, NULL when it did not (transport, cancel). Both valid
+ * only during the callback. */
 typedef void (*aws_client_cb)(void *ud, const struct cloud_error *err,
 			      const struct aws_response *resp);
 

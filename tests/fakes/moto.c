@@ -26,6 +26,7 @@
 #define STOP_GRACE_MS    3000
 
 struct moto {
+	bool single;    /* served single-threaded (moto-single.py) */
 	pid_t pid;
 	int port;
 	char url[64];
@@ -207,8 +208,12 @@ static int start_server(struct moto *m, char *msg, size_t n)
 		snprintf(port, sizeof port, "%d", m->port);
 		snprintf(m->url, sizeof m->url, "http://127.0.0.1:%d", m->port);
 		snprintf(log, sizeof log, "%s/moto.log", m->dir);
+		char single[512];
+		const char *src = getenv("CHATOPS_SOURCE_ROOT");
+		snprintf(single, sizeof single, "%s/tests/fakes/moto-single.py", src ? src : ".");
 		char *argv[] = { "moto_server", "-H", "127.0.0.1", "-p", port, NULL };
-		m->pid = proc_spawn(argv, log, 0);
+		char *argv1[] = { "python3", single, "127.0.0.1", port, NULL };
+		m->pid = proc_spawn(m->single ? argv1 : argv, log, 0);
 		if (m->pid < 0) {
 			msgf(msg, n, "fork: %s", strerror(errno));
 			return -1;
@@ -320,6 +325,7 @@ int moto_start(const struct moto_opts *o, struct moto **out, char *msg, size_t n
 		msgf(msg, n, "out of memory");
 		return -1;
 	}
+	m->single = o && o->single_threaded;
 	snprintf(m->dir, sizeof m->dir, "/tmp/chatops-moto.XXXXXX");
 	if (!mkdtemp(m->dir)) {
 		msgf(msg, n, "mkdtemp: %s", strerror(errno));

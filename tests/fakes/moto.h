@@ -28,6 +28,11 @@ struct moto;
 struct moto_opts {
 	bool no_seed;   /* just start it */
 	bool no_auth;   /* leave IAM/SigV4 checking off */
+	/* Serve single-threaded (tests/fakes/moto-single.py, moto's WSGI app
+	 * under werkzeug with threaded=False): DynamoDB's conditional writes
+	 * and transactions are then atomic, as in AWS. For race tests only: a
+	 * slow request holds up every other one. */
+	bool single_threaded;
 };
 
 /* 0 on success; else -1 with the reason (and a hint) in msg. */

@@ -33,6 +33,9 @@ static void test_endpoints(void **state)
 	assert_string_equal(b, "https://sns.cn-north-1.amazonaws.com.cn/");
 	assert_int_equal(aws_endpoint_resolve(AWS_SVC_STS, "us-west-2", NULL, "", "", b, sizeof b), 0);
 	assert_string_equal(b, "https://sts.us-west-2.amazonaws.com/");
+	assert_int_equal(aws_endpoint_resolve(AWS_SVC_DYNAMODB, "eu-central-1", NULL, NULL, NULL, b,
+					      sizeof b), 0);
+	assert_string_equal(b, "https://dynamodb.eu-central-1.amazonaws.com/");
 	/* Precedence: per-service env, global env, config, default. */
 	assert_int_equal(aws_endpoint_resolve(AWS_SVC_ECS, "us-east-1", "http://svc", "http://all", "http://cfg", b, sizeof b), 0);
 	assert_string_equal(b, "http://svc");
@@ -60,6 +63,11 @@ static void test_service_table(void **state)
 	assert_int_equal(aws_service_info(AWS_SVC_SNS)->protocol, AWS_PROTO_QUERY);
 	assert_null(aws_service_info(AWS_SVC_SNS)->target_prefix);
 	assert_string_equal(aws_service_info(AWS_SVC_STS)->env_id, "STS");
+	const struct aws_service_info *ddb = aws_service_info(AWS_SVC_DYNAMODB);
+	assert_string_equal(ddb->env_id, "DYNAMODB"); /* AWS_ENDPOINT_URL_DYNAMODB */
+	assert_string_equal(ddb->signing_name, "dynamodb");
+	assert_string_equal(ddb->target_prefix, "DynamoDB_20120810");
+	assert_int_equal(ddb->protocol, AWS_PROTO_JSON_1_0);
 	assert_null(aws_service_info(AWS_SVC__N));
 }
 
