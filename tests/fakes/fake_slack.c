@@ -114,11 +114,29 @@ struct ticket {
 	bool used;
 };
 
+/* An envelope sent; d.envelope_id and d.type are owned, d.first_id borrows
+ * the first envelope's id. */
 struct envelope {
-	char *id, *type;
-	json_t *payload;     /* owned */
-	uint64_t queued_ns, sent_ns;
+	struct fake_slack_delivery d;
+	json_t *payload;            /* owned */
+	uint64_t sent_ns;           /* when written to the socket, 0 before */
+	size_t first;               /* index of the envelope that first carried the payload */
+	bool chain_acked;           /* on the first one: an ack came for one of the chain */
+	uint64_t deadline_ns;       /* event_retries: ack deadline, 0 when none pending */
+	uint64_t retry_at_ns;       /* event_retries: retry due, 0 when none pending */
 };
+
+/* What deliver() sends. */
+struct dspec {
+	const char *type;
+	json_t *payload;            /* borrowed */
+	int retry_attempt;
+	size_t first;               /* NO_FIRST: a new payload */
+	unsigned exclude;           /* a socket to avoid if another one qualifies, 0: none */
+	bool automatic;             /* a retry: recorded (conn 0) even with no socket open */
+};
+
+#define NO_FIRST SIZE_MAX
 
 enum fault_kind { FAULT_RATELIMIT = 0, FAULT_ERROR, FAULT_STATUS };
 
@@ -141,6 +159,7 @@ struct frame {
  * owns its memory; we own the queue and rx buffer and free them on CLOSED. */
 struct conn {
 	struct fake_slack *fs;      /* NULL once the fake is destroyed */
+	unsigned id;                /* fs->crecs[id - 1]; 0 if it could not be recorded */
 	struct conn *prev, *next;   /* fs->conns, oldest first */
 	struct lws *wsi;            /* NULL once closed */
 	struct frame *q_head, *q_tail;
@@ -191,6 +210,12 @@ struct fake_slack {
 	struct conn *conns_head, *conns_tail;
 	unsigned n_conns, opens, pongs, bad_frames;
 	uint64_t serial, salt, ts_last_us;
+	/* several connections (fake_slack.h) */
+	bool random_delivery, event_retries;
+	uint64_t seed, rng;
+	unsigned ack_timeout_ms, redeliveries;
+	unsigned retry_delays_ms[FAKE_SLACK_MAX_RETRIES];
+	size_t n_retry_delays;
 
 	VEC(struct chan, chans);
 	VEC(struct wmsg, wmsgs);
@@ -201,6 +226,7 @@ struct fake_slack {
 	VEC(struct fake_slack_ack, acks);
 	VEC(struct fake_slack_message, msgs);
 	VEC(struct fake_slack_call, calls);
+	VEC(struct fake_slack_conn, crecs);
 };
 
 #define PUSH(fs, name, elem) \
@@ -279,12 +305,27 @@ static int add_wmsg(struct fake_slack *fs, const char *channel, const char *ts,
 	return 0;
 }
 
-static struct envelope *find_env(struct fake_slack *fs, const char *id)
+static struct envelope *find_env(const struct fake_slack *fs, const char *id)
 {
 	for (size_t i = 0; i < fs->n_envs; i++)
-		if (strcmp(fs->envs[i].id, id) == 0)
+		if (strcmp(fs->envs[i].d.envelope_id, id) == 0)
 			return &fs->envs[i];
 	return NULL;
+}
+
+static struct fake_slack_conn *crec(struct fake_slack *fs, unsigned id)
+{
+	return id && id <= fs->n_crecs ? &fs->crecs[id - 1] : NULL;
+}
+
+/* splitmix64: any seed, 0 included, gives a full-period sequence. */
+static uint64_t rng_next(struct fake_slack *fs)
+{
+	uint64_t z = (fs->rng += 0x9E3779B97F4A7C15ull);
+
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
 }
 
 static void record_call(struct fake_slack *fs, const char *method, uint64_t at, int status,
@@ -1378,9 +1419,10 @@ static json_t *acks_json(const struct fake_slack *fs)
 	for (size_t i = 0; a && i < fs->n_acks; i++) {
 		const struct fake_slack_ack *k = &fs->acks[i];
 
-		json_array_append_new(a, json_pack("{s:s, s:f, s:s?}", "envelope_id", k->envelope_id,
-						   "latency_ms", (double)k->latency_ns / 1e6,
-						   "payload", k->payload));
+		json_array_append_new(a, json_pack("{s:s, s:f, s:s?, s:i}", "envelope_id",
+						   k->envelope_id, "latency_ms",
+						   (double)k->latency_ns / 1e6, "payload", k->payload,
+						   "conn", (int)k->conn));
 	}
 	return a;
 }
@@ -1398,6 +1440,38 @@ static json_t *calls_json(const struct fake_slack *fs)
 						   "status", c->http_status, "error", c->error,
 						   "channel", c->channel, "retry_after",
 						   (int)c->retry_after_s));
+	}
+	return a;
+}
+
+static json_t *conns_json(const struct fake_slack *fs)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < fs->n_crecs; i++) {
+		const struct fake_slack_conn *c = &fs->crecs[i];
+
+		json_array_append_new(a, json_pack("{s:i, s:b, s:b, s:i, s:i}", "id", (int)c->id,
+						   "open", c->open, "rejected", c->rejected,
+						   "delivered", (int)c->delivered,
+						   "acked", (int)c->acked));
+	}
+	return a;
+}
+
+static json_t *deliveries_json(const struct fake_slack *fs)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < fs->n_envs; i++) {
+		const struct fake_slack_delivery *d = &fs->envs[i].d;
+
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:i, s:b, s:i, s:i}",
+						   "envelope_id", d->envelope_id, "type", d->type,
+						   "first_id", d->first_id, "retry_attempt",
+						   d->retry_attempt, "automatic", d->automatic,
+						   "conn", (int)d->conn, "acked_by",
+						   (int)d->acked_by));
 	}
 	return a;
 }
@@ -1433,6 +1507,11 @@ static int handle_control(struct fake_slack *fs, struct lws *wsi, struct http_re
 		rc = S("frame") ? fake_slack_send_raw(fs, S("frame"), strlen(S("frame"))) : BOT_EINVAL;
 	else if (strcmp(what, "disconnect") == 0)
 		rc = fake_slack_disconnect(fs, S("reason") ? S("reason") : "refresh_requested");
+	else if (strcmp(what, "disconnect_conn") == 0)
+		rc = fake_slack_disconnect_conn(fs, (unsigned)I("conn", 0),
+						S("reason") ? S("reason") : "refresh_requested");
+	else if (strcmp(what, "drop_conn") == 0)
+		rc = fake_slack_drop_conn(fs, (unsigned)I("conn", 0));
 	else if (strcmp(what, "drop") == 0) {
 		fake_slack_drop(fs);
 		rc = 0;
@@ -1458,11 +1537,20 @@ static int handle_control(struct fake_slack *fs, struct lws *wsi, struct http_re
 		out = json_pack("{s:b, s:o}", "ok", 1, "acks", acks_json(fs));
 	else if (strcmp(what, "calls") == 0)
 		out = json_pack("{s:b, s:o}", "ok", 1, "calls", calls_json(fs));
-	else if (strcmp(what, "state") == 0)
-		out = json_pack("{s:b, s:i, s:i, s:i, s:i, s:i}", "ok", 1, "port", fs->port,
-				"connections", (int)fs->n_conns, "opens", (int)fs->opens,
-				"pongs", (int)fs->pongs, "bad_frames", (int)fs->bad_frames);
-	else
+	else if (strcmp(what, "conns") == 0)
+		out = json_pack("{s:b, s:o}", "ok", 1, "conns", conns_json(fs));
+	else if (strcmp(what, "deliveries") == 0)
+		out = json_pack("{s:b, s:o}", "ok", 1, "deliveries", deliveries_json(fs));
+	else if (strcmp(what, "state") == 0) {
+		char seed[24];
+
+		snprintf(seed, sizeof seed, "%" PRIu64, fs->seed);
+		out = json_pack("{s:b, s:i, s:i, s:i, s:i, s:i, s:s, s:i, s:i}", "ok", 1, "port",
+				fs->port, "connections", (int)fs->n_conns, "opens", (int)fs->opens,
+				"pongs", (int)fs->pongs, "bad_frames", (int)fs->bad_frames,
+				"seed", seed, "redeliveries", (int)fs->redeliveries,
+				"retries_pending", (int)fake_slack_retries_pending(fs));
+	} else
 		status = 404;
 #undef S
 #undef I
@@ -1700,6 +1788,10 @@ static void conn_detach(struct conn *c)
 	c->prev = c->next = NULL;
 	c->fs = NULL;
 	fs->n_conns--;
+	if (crec(fs, c->id)) {
+		crec(fs, c->id)->open = false;
+		crec(fs, c->id)->closed_ns = now_ns();
+	}
 }
 
 /* LWS_CALLBACK_CLOSED: lws frees the per-session memory itself afterwards. */
@@ -1775,17 +1867,23 @@ static int conn_writable(struct conn *c)
 	return 0;
 }
 
-static void record_ack(struct fake_slack *fs, const char *id, json_t *payload)
+static void record_ack(struct fake_slack *fs, const char *id, json_t *payload, unsigned conn)
 {
 	struct envelope *e = find_env(fs, id);
 	uint64_t at = now_ns();
 	struct fake_slack_ack a = {
-		.envelope_id = dup0(id), .at_ns = at, .latency_ns = -1,
+		.envelope_id = dup0(id), .at_ns = at, .latency_ns = -1, .conn = conn,
 		.payload = payload ? json_dumps(payload, JSON_COMPACT | JSON_ENCODE_ANY) : NULL,
 	};
 
-	if (e)
-		a.latency_ns = (int64_t)(at - (e->sent_ns ? e->sent_ns : e->queued_ns));
+	if (crec(fs, conn))
+		crec(fs, conn)->acked++;
+	if (e) {
+		a.latency_ns = (int64_t)(at - (e->sent_ns ? e->sent_ns : e->d.queued_ns));
+		if (!e->d.acked_by)
+			e->d.acked_by = conn;
+		fs->envs[e->first].chain_acked = true;
+	}
 	if (!a.envelope_id || PUSH(fs, acks, a)) {
 		free((char *)a.envelope_id);
 		free((char *)a.payload);
@@ -1803,7 +1901,7 @@ static void conn_message(struct conn *c, bool binary)
 	j = binary ? NULL : json_loadb(c->rx, c->rx_len, 0, NULL);
 	id = jstr(j, "envelope_id");
 	if (id && *id)
-		record_ack(fs, id, json_object_get(j, "payload"));
+		record_ack(fs, id, json_object_get(j, "payload"), c->id);
 	else
 		fs->bad_frames++;
 	json_decref(j);
@@ -1867,7 +1965,17 @@ static void conn_established(struct conn *c, struct lws *wsi)
 		fs->conns_head = c;
 	fs->conns_tail = c;
 	fs->n_conns++;
-	if (fs->n_conns > fs->max_conns) {
+	{
+		struct fake_slack_conn r = { .id = (unsigned)fs->n_crecs + 1, .open = true,
+					     .opened_ns = now_ns() };
+
+		r.rejected = fs->n_conns > fs->max_conns;
+		if (!PUSH(fs, crecs, r))
+			c->id = r.id;
+	}
+	if (!c->id) {
+		j = NULL;   /* cannot keep its record: close it */
+	} else if (fs->n_conns > fs->max_conns) {
 		c->rejected = c->told = c->close_after_drain = true;
 		j = json_pack("{s:s, s:s, s:i, s:{s:s}, s:{s:s}}", "type", "disconnect", "reason",
 			      "too_many_websockets", "num_connections", (int)fs->n_conns - 1,
@@ -1931,8 +2039,10 @@ static const struct lws_protocol_vhost_options pvo_default = { NULL, NULL, "defa
 static const struct lws_protocol_vhost_options pvo_link = { NULL, &pvo_default, LINK_PROTOCOL, "" };
 
 /* ---------------------------------------------------------------------------
- * Timer: pings and grace closes
+ * Timer: pings, grace closes and events_api retries
  */
+
+static void run_retries(struct fake_slack *fs, uint64_t now);
 
 static void timer_cb(uv_timer_t *t)
 {
@@ -1941,6 +2051,8 @@ static void timer_cb(uv_timer_t *t)
 
 	if (!fs)
 		return;
+	if (fs->event_retries)
+		run_retries(fs, now);
 	for (struct conn *c = fs->conns_head; c; c = c->next) {
 		if (c->closing)
 			continue;
@@ -1970,6 +2082,14 @@ static void reschedule(struct fake_slack *fs)
 		if (c->close_at_ns && c->close_at_ns < next)
 			next = c->close_at_ns;
 	}
+	for (size_t i = 0; fs->event_retries && i < fs->n_envs; i++) {
+		const struct envelope *e = &fs->envs[i];
+
+		if (e->deadline_ns && e->deadline_ns < next)
+			next = e->deadline_ns;
+		if (e->retry_at_ns && e->retry_at_ns < next)
+			next = e->retry_at_ns;
+	}
 	if (next == UINT64_MAX) {
 		uv_timer_stop(fs->timer);
 		return;
@@ -1981,56 +2101,150 @@ static void reschedule(struct fake_slack *fs)
  * Injectors
  */
 
-/* Where Slack would send an envelope now (see the header). */
-static struct conn *pick_conn(struct fake_slack *fs)
+static bool candidate(const struct conn *c, bool told_ok, unsigned exclude)
 {
+	return !c->closing && !c->close_now && !c->rejected && (told_ok || !c->told) &&
+	       (!exclude || c->id != exclude);
+}
+
+/* Where Slack would send an envelope now (see the header): preferably not
+ * to `exclude` (0: none), preferably to a socket not told to go; the newest
+ * such socket, or with random_delivery one of them at random. */
+static struct conn *pick_conn(struct fake_slack *fs, unsigned exclude)
+{
+	static const struct { bool told_ok, excl; } pass[] = {
+		{ false, true }, { true, true }, { false, false }, { true, false },
+	};
 	struct conn *c;
 
-	for (c = fs->conns_tail; c; c = c->prev)
-		if (!c->closing && !c->told && !c->close_now)
-			return c;
-	for (c = fs->conns_tail; c; c = c->prev)
-		if (!c->closing && !c->rejected && !c->close_now)
-			return c;
+	for (size_t p = 0; p < BOT_ARRAY_LEN(pass); p++) {
+		unsigned ex = pass[p].excl ? exclude : 0, n = 0, k;
+
+		for (c = fs->conns_tail; c; c = c->prev)
+			if (candidate(c, pass[p].told_ok, ex))
+				n++;
+		if (!n)
+			continue;
+		k = fs->random_delivery ? (unsigned)(rng_next(fs) % n) : 0;
+		for (c = fs->conns_tail; c; c = c->prev)
+			if (candidate(c, pass[p].told_ok, ex) && k-- == 0)
+				return c;
+	}
 	return NULL;
 }
 
-static int deliver(struct fake_slack *fs, const char *type, json_t *payload, int retry_attempt,
-		   char *id_out)
+/* Is there a socket to deliver to? (Draws nothing from the PRNG.) */
+static bool can_deliver(const struct fake_slack *fs)
 {
-	struct conn *c = pick_conn(fs);
-	struct envelope e = {0};
+	for (const struct conn *c = fs->conns_tail; c; c = c->prev)
+		if (candidate(c, true, 0))
+			return true;
+	return false;
+}
+
+static bool retried(const struct fake_slack *fs, const char *type, int attempt)
+{
+	return fs->event_retries && strcmp(type, "events_api") == 0 && attempt >= 0 &&
+	       (size_t)attempt < fs->n_retry_delays;
+}
+
+static void envelope_free(struct envelope *e)
+{
+	free((char *)e->d.envelope_id);
+	free((char *)e->d.type);
+	json_decref(e->payload);
+}
+
+static int deliver(struct fake_slack *fs, const struct dspec *s, char *id_out)
+{
+	struct conn *c = pick_conn(fs, s->exclude);
+	struct envelope e = {0}, *pe;
 	char id[FAKE_SLACK_ID_MAX];
 	json_t *env;
-	int rc;
+	int rc = 0;
 
-	if (!c)
+	if (!c && !s->automatic)
 		return BOT_ESTATE;
 	make_uuid(fs, id);
-	env = json_pack("{s:s, s:s, s:b, s:O}", "envelope_id", id, "type", type,
-			"accepts_response_payload", strcmp(type, "events_api") != 0, "payload", payload);
+	env = json_pack("{s:s, s:s, s:b, s:O}", "envelope_id", id, "type", s->type,
+			"accepts_response_payload", strcmp(s->type, "events_api") != 0,
+			"payload", s->payload);
 	if (!env)
 		return BOT_ENOMEM;
-	if (strcmp(type, "events_api") == 0) {
-		json_object_set_new(env, "retry_attempt", json_integer(retry_attempt));
-		json_object_set_new(env, "retry_reason", json_string(retry_attempt ? "timeout" : ""));
+	if (strcmp(s->type, "events_api") == 0) {
+		json_object_set_new(env, "retry_attempt", json_integer(s->retry_attempt));
+		json_object_set_new(env, "retry_reason",
+				    json_string(s->retry_attempt ? "timeout" : ""));
 	}
-	e.id = dup0(id);
-	e.type = dup0(type);
-	e.payload = json_incref(payload);
-	e.queued_ns = now_ns();
-	if (!e.id || !e.type || PUSH(fs, envs, e)) {
-		free(e.id);
-		free(e.type);
-		json_decref(e.payload);
+	e.d.envelope_id = dup0(id);
+	e.d.type = dup0(s->type);
+	e.d.retry_attempt = s->retry_attempt;
+	e.d.automatic = s->automatic;
+	e.d.conn = c ? c->id : 0;
+	e.d.queued_ns = now_ns();
+	e.payload = json_incref(s->payload);
+	e.first = s->first == NO_FIRST ? fs->n_envs : s->first;
+	if (retried(fs, s->type, s->retry_attempt))   /* a lost one fails at once */
+		e.deadline_ns = c ? e.d.queued_ns + (uint64_t)fs->ack_timeout_ms * 1000000u
+				  : e.d.queued_ns;
+	if (!e.d.envelope_id || !e.d.type || PUSH(fs, envs, e)) {
+		envelope_free(&e);
 		json_decref(env);
 		return BOT_ENOMEM;
 	}
-	rc = queue_json(c, env, fs->n_envs);
+	pe = &fs->envs[fs->n_envs - 1];
+	pe->d.first_id = fs->envs[pe->first].d.envelope_id;
+	if (c) {
+		rc = queue_json(c, env, fs->n_envs);
+		if (!rc && crec(fs, c->id))
+			crec(fs, c->id)->delivered++;
+	}
 	json_decref(env);
+	if (pe->deadline_ns)
+		reschedule(fs);
 	if (!rc && id_out)
 		snprintf(id_out, FAKE_SLACK_ID_MAX, "%s", id);
 	return rc;
+}
+
+/* The retry of envelope i (its attempt timed out and its delay passed). */
+static void retry_env(struct fake_slack *fs, size_t i)
+{
+	struct envelope *e = &fs->envs[i];
+	json_t *payload = json_incref(e->payload);
+	char *type = dup0(e->d.type);
+	struct dspec s = { .type = type, .payload = payload,
+			   .retry_attempt = e->d.retry_attempt + 1, .first = e->first,
+			   .exclude = e->d.conn, .automatic = true };
+
+	/* deliver() may grow fs->envs: e is not used after this point. */
+	fs->redeliveries++;
+	if (type)
+		(void)deliver(fs, &s, NULL);   /* ENOMEM: the retry is lost, as with no socket */
+	free(type);
+	json_decref(payload);
+}
+
+static void run_retries(struct fake_slack *fs, uint64_t now)
+{
+	size_t n = fs->n_envs;   /* retries sent now are not due yet */
+
+	for (size_t i = 0; i < n; i++) {
+		struct envelope *e = &fs->envs[i];
+
+		if (e->deadline_ns && now >= e->deadline_ns) {
+			uint64_t at = e->deadline_ns;
+
+			e->deadline_ns = 0;
+			if (!fs->envs[e->first].chain_acked)
+				e->retry_at_ns = at + (uint64_t)fs->retry_delays_ms[e->d.retry_attempt] *
+							      1000000u;
+		}
+		if (e->retry_at_ns && now >= e->retry_at_ns) {
+			e->retry_at_ns = 0;
+			retry_env(fs, i);
+		}
+	}
 }
 
 static const char *chan_name(const struct fake_slack *fs, const char *id)
@@ -2088,7 +2302,7 @@ int fake_slack_send_slash(struct fake_slack *fs, const char *user, const char *c
 
 	if (!fs || !user || !channel || !command)
 		return BOT_EINVAL;
-	if (!pick_conn(fs))
+	if (!can_deliver(fs))
 		return BOT_ESTATE;
 	if (new_hook(fs, channel, NULL, url))
 		return BOT_ENOMEM;
@@ -2102,7 +2316,8 @@ int fake_slack_send_slash(struct fake_slack *fs, const char *user, const char *c
 		      "is_enterprise_install", "false", "response_url", url, "trigger_id", trig);
 	if (!p)
 		return BOT_ENOMEM;
-	rc = deliver(fs, "slash_commands", p, 0, id);
+	rc = deliver(fs, &(struct dspec){ .type = "slash_commands", .payload = p,
+					  .first = NO_FIRST }, id);
 	json_decref(p);
 	hook_envelope(fs, id);
 	if (envelope_id_out)
@@ -2150,7 +2365,7 @@ int fake_slack_send_button(struct fake_slack *fs, const char *user, const char *
 
 	if (!fs || !user || !channel || !message_ts || !action_id)
 		return BOT_EINVAL;
-	if (!pick_conn(fs))
+	if (!can_deliver(fs))
 		return BOT_ESTATE;
 	m = find_wmsg(fs, channel, message_ts);
 	if (m && m->blocks)
@@ -2184,7 +2399,8 @@ int fake_slack_send_button(struct fake_slack *fs, const char *user, const char *
 		      "state", "values", "response_url", url, "actions", action);
 	if (!p)
 		return BOT_ENOMEM;
-	rc = deliver(fs, "interactive", p, 0, id);
+	rc = deliver(fs, &(struct dspec){ .type = "interactive", .payload = p,
+					  .first = NO_FIRST }, id);
 	json_decref(p);
 	hook_envelope(fs, id);
 	if (envelope_id_out)
@@ -2201,7 +2417,7 @@ int fake_slack_send_mention(struct fake_slack *fs, const char *user, const char 
 
 	if (!fs || !user || !channel || !text)
 		return BOT_EINVAL;
-	if (!pick_conn(fs))
+	if (!can_deliver(fs))
 		return BOT_ESTATE;
 	next_ts(fs, ts);
 	make_uuid(fs, cmid);
@@ -2222,7 +2438,8 @@ int fake_slack_send_mention(struct fake_slack *fs, const char *user, const char 
 		      "ts", ts, "team", FAKE_SLACK_TEAM_ID, "channel", channel, "event_ts", ts);
 	if (!p)
 		return BOT_ENOMEM;
-	rc = deliver(fs, "events_api", p, 0, envelope_id_out);
+	rc = deliver(fs, &(struct dspec){ .type = "events_api", .payload = p,
+					  .first = NO_FIRST }, envelope_id_out);
 	json_decref(p);
 	return rc;
 }
@@ -2231,7 +2448,7 @@ int fake_slack_redeliver(struct fake_slack *fs, const char *envelope_id, int ret
 			 char *envelope_id_out)
 {
 	struct envelope *e;
-	json_t *payload;
+	struct dspec s = { .retry_attempt = retry_attempt };
 	char *type;
 	int rc;
 
@@ -2241,11 +2458,12 @@ int fake_slack_redeliver(struct fake_slack *fs, const char *envelope_id, int ret
 	if (!e)
 		return BOT_ENOTFOUND;
 	/* deliver() may grow fs->envs: keep what we need from e first. */
-	payload = json_incref(e->payload);
-	type = dup0(e->type);
-	rc = type ? deliver(fs, type, payload, retry_attempt, envelope_id_out) : BOT_ENOMEM;
+	s.payload = json_incref(e->payload);
+	s.first = e->first;
+	s.type = type = dup0(e->d.type);
+	rc = type ? deliver(fs, &s, envelope_id_out) : BOT_ENOMEM;
 	free(type);
-	json_decref(payload);
+	json_decref(s.payload);
 	return rc;
 }
 
@@ -2255,11 +2473,17 @@ int fake_slack_send_raw(struct fake_slack *fs, const char *frame, size_t len)
 
 	if (!fs || !frame)
 		return BOT_EINVAL;
-	c = pick_conn(fs);
+	c = pick_conn(fs, 0);
 	return c ? queue_frame(c, frame, len, 0) : BOT_ESTATE;
 }
 
-int fake_slack_disconnect(struct fake_slack *fs, const char *reason)
+static bool tellable(const struct conn *c, unsigned only)
+{
+	return !c->closing && !c->close_now && !c->told && (!only || c->id == only);
+}
+
+/* The disconnect frame to every tellable socket (only: that socket, 0: all). */
+static int disconnect_some(struct fake_slack *fs, const char *reason, unsigned only)
 {
 	bool immediate, any = false;
 	json_t *j;
@@ -2273,7 +2497,7 @@ int fake_slack_disconnect(struct fake_slack *fs, const char *reason)
 	if (!j)
 		return BOT_ENOMEM;
 	for (struct conn *c = fs->conns_head; c; c = c->next) {
-		if (c->closing || c->close_now || c->told)
+		if (!tellable(c, only))
 			continue;
 		any = true;
 		c->told = true;
@@ -2287,6 +2511,45 @@ int fake_slack_disconnect(struct fake_slack *fs, const char *reason)
 	json_decref(j);
 	reschedule(fs);
 	return any ? rc : BOT_ESTATE;
+}
+
+int fake_slack_disconnect(struct fake_slack *fs, const char *reason)
+{
+	return disconnect_some(fs, reason, 0);
+}
+
+static struct conn *open_conn(struct fake_slack *fs, unsigned id)
+{
+	for (struct conn *c = fs->conns_head; c; c = c->next)
+		if (c->id == id && !c->closing)
+			return c;
+	return NULL;
+}
+
+int fake_slack_disconnect_conn(struct fake_slack *fs, unsigned conn, const char *reason)
+{
+	if (!fs || !conn || !reason)
+		return BOT_EINVAL;
+	if (!open_conn(fs, conn))
+		return BOT_ENOTFOUND;
+	return disconnect_some(fs, reason, conn);
+}
+
+int fake_slack_drop_conn(struct fake_slack *fs, unsigned conn)
+{
+	struct conn *c;
+
+	if (!fs || !conn)
+		return BOT_EINVAL;
+	c = open_conn(fs, conn);
+	if (!c)
+		return BOT_ENOTFOUND;
+	/* As fake_slack_drop: no close frame; CLOSED (which unlinks c) is
+	 * delivered inside. */
+	c->closing = true;
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+	reschedule(fs);
+	return 0;
 }
 
 void fake_slack_drop(struct fake_slack *fs)
@@ -2407,6 +2670,55 @@ unsigned fake_slack_bad_frames(const struct fake_slack *fs)
 	return fs ? fs->bad_frames : 0;
 }
 
+uint64_t fake_slack_seed(const struct fake_slack *fs)
+{
+	return fs ? fs->seed : 0;
+}
+
+unsigned fake_slack_redeliveries(const struct fake_slack *fs)
+{
+	return fs ? fs->redeliveries : 0;
+}
+
+size_t fake_slack_retries_pending(const struct fake_slack *fs)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; fs && i < fs->n_envs; i++)
+		if (fs->envs[i].deadline_ns || fs->envs[i].retry_at_ns)
+			n++;
+	return n;
+}
+
+const struct fake_slack_conn *fake_slack_conns(const struct fake_slack *fs, size_t *n)
+{
+	*n = fs ? fs->n_crecs : 0;
+	return fs ? fs->crecs : NULL;
+}
+
+const struct fake_slack_conn *fake_slack_conn(const struct fake_slack *fs, unsigned conn)
+{
+	return fs && conn && conn <= fs->n_crecs ? &fs->crecs[conn - 1] : NULL;
+}
+
+size_t fake_slack_n_deliveries(const struct fake_slack *fs)
+{
+	return fs ? fs->n_envs : 0;
+}
+
+const struct fake_slack_delivery *fake_slack_delivery(const struct fake_slack *fs, size_t i)
+{
+	return fs && i < fs->n_envs ? &fs->envs[i].d : NULL;
+}
+
+const struct fake_slack_delivery *fake_slack_find_delivery(const struct fake_slack *fs,
+							   const char *envelope_id)
+{
+	const struct envelope *e = fs && envelope_id ? find_env(fs, envelope_id) : NULL;
+
+	return e ? &e->d : NULL;
+}
+
 const struct fake_slack_ack *fake_slack_acks(const struct fake_slack *fs, size_t *n)
 {
 	*n = fs ? fs->n_acks : 0;
@@ -2476,11 +2788,8 @@ static void free_records(struct fake_slack *fs)
 	}
 	for (i = 0; i < fs->n_tickets; i++)
 		free(fs->tickets[i].ticket);
-	for (i = 0; i < fs->n_envs; i++) {
-		free(fs->envs[i].id);
-		free(fs->envs[i].type);
-		json_decref(fs->envs[i].payload);
-	}
+	for (i = 0; i < fs->n_envs; i++)
+		envelope_free(&fs->envs[i]);
 	for (i = 0; i < fs->n_faults; i++) {
 		free(fs->faults[i].method);
 		free(fs->faults[i].error);
@@ -2515,6 +2824,7 @@ static void free_records(struct fake_slack *fs)
 	free(fs->acks);
 	free(fs->msgs);
 	free(fs->calls);
+	free(fs->crecs);
 	free(fs->app_token);
 	free(fs->bot_token);
 }
@@ -2571,6 +2881,27 @@ static int copy_opts(struct fake_slack *fs, const struct fake_slack_opts *o)
 	fs->grace_ms = o && o->disconnect_grace_ms ? o->disconnect_grace_ms : 1000;
 	fs->max_conns = o && o->max_connections ? o->max_connections : 10;
 	fs->control_api = o && o->control_api;
+	fs->random_delivery = o && o->random_delivery;
+	fs->event_retries = o && o->event_retries;
+	fs->ack_timeout_ms = o && o->ack_timeout_ms ? o->ack_timeout_ms : 3000;
+	if (o && o->n_retry_delays && o->retry_delays_ms) {
+		if (o->n_retry_delays > FAKE_SLACK_MAX_RETRIES)
+			return BOT_EINVAL;
+		memcpy(fs->retry_delays_ms, o->retry_delays_ms,
+		       o->n_retry_delays * sizeof *o->retry_delays_ms);
+		fs->n_retry_delays = o->n_retry_delays;
+	} else {   /* Slack: at once, after 1 min, after 5 min (docs/slack-protocol.md §2.5) */
+		static const unsigned slack[] = { 0, 60000, 300000 };
+
+		memcpy(fs->retry_delays_ms, slack, sizeof slack);
+		fs->n_retry_delays = BOT_ARRAY_LEN(slack);
+	}
+	/* A clock-chosen seed fits in 48 bits, easy to copy from a log line. */
+	fs->seed = o && o->seed ? o->seed : (uv_hrtime() ^ (uint64_t)uv_os_getpid() << 20) &
+					    0xffffffffffffull;
+	if (!fs->seed)
+		fs->seed = 1;
+	fs->rng = fs->seed;
 	if (!fs->app_token || !fs->bot_token)
 		return BOT_ENOMEM;
 	for (size_t i = 0; i < n; i++) {

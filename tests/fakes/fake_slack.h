@@ -36,6 +36,8 @@
  * - Envelopes go to ONE socket: the newest open one that has not been sent a
  *   disconnect; if every socket has been told to go, the newest open one.
  *   With no socket open the injectors return BOT_ESTATE (nothing is queued).
+ *   With opts.random_delivery, ONE socket chosen at random instead (see
+ *   "Several connections of one app" below).
  * - fake_slack_disconnect applies to every open socket. warning,
  *   refresh_requested and unknown reasons: the frame, then a polite close
  *   (1000) after opts.disconnect_grace_ms. link_disabled and
@@ -47,6 +49,37 @@
  *   posted (and ephemerals, and the user messages behind app_mentions), so
  *   chat.update can answer message_not_found / cant_update_message and a
  *   button payload can carry the original message and its blocks.
+ *
+ * Several connections of one app (docs/slack-protocol.md §1.3-1.4, §7.5, §8):
+ * - Every apps.connections.open hands out a new single-use URL; up to
+ *   max_connections (10) sockets are open at once; the next one is upgraded,
+ *   gets the too_many_websockets disconnect frame (as Slack's SDK mock sends
+ *   it, with num_connections) and a polite close, and never gets an
+ *   envelope (fake_slack_connections() counts it until it is closed).
+ * - Sockets are numbered 1, 2, ... in the order they were upgraded (the
+ *   refused ones too); fake_slack_conns() reads back each one's counts.
+ * - opts.random_delivery: each envelope goes to one socket picked uniformly
+ *   with a PRNG (splitmix64) seeded by opts.seed (0: from the clock;
+ *   fake_slack_seed() says which, so a failing run can be replayed). Picked
+ *   among the open sockets not told to go (if all were told: among those);
+ *   half-open (silenced) sockets are picked too, as Slack keeps sending to
+ *   ghost sockets. Without the option: the newest, as above.
+ * - opts.event_retries: an events_api envelope for whose payload no ack
+ *   arrived (on any socket, for any of its envelopes) within ack_timeout_ms
+ *   of its sending is sent again after retry_delays_ms[attempt] (Slack:
+ *   at once, +1 min, +5 min), with a NEW envelope_id, the same payload
+ *   (same event_id), retry_attempt + 1 and retry_reason "timeout"; to
+ *   another socket than the one that failed when there is one. An ack that
+ *   comes after the deadline does not cancel that retry (Slack counts the
+ *   timeout as a failed delivery) but stops later ones. A retry due while
+ *   no socket is open is lost (recorded with conn 0) and the next one is
+ *   still scheduled. slash_commands and interactive envelopes are never
+ *   retried: Slack shows the user "operation_timeout" / a warning icon, and
+ *   no source shows a retry (§2.5, §8).
+ * - Acks are matched by envelope_id whichever socket they arrive on;
+ *   fake_slack_ack.conn and fake_slack_delivery.acked_by say which one.
+ * - fake_slack_drop_conn / fake_slack_disconnect_conn act on one socket
+ *   (a replica dying, or told to go) while the others stay.
  *
  * Lifetime and teardown order (the fake registers nothing with bot_loop):
  *   1. fake_slack_destroy(fs): detaches the fake from its vhost (later
@@ -62,7 +95,8 @@
  *   timer must be closed while the loop still runs). Anything returned by the
  *   read-back functions is invalid after destroy.
  *
- * Read-back arrays (fake_slack_acks, _messages, _call_log) are owned by the
+ * Read-back arrays (fake_slack_acks, _messages, _call_log, _conns, and the
+ * records of _delivery, _find_delivery, _conn) are owned by the
  * fake and grow as the loop runs: the pointer is valid until control returns
  * to the loop; the strings in each record are valid until destroy.
  *
@@ -113,7 +147,20 @@ struct fake_slack_opts {
 	 * wss://localhost:<tls port>/link/?ticket=... (the Web API stays on
 	 * the plain port). */
 	const char *tls_cert, *tls_key;
+	/* Several connections (see above). Both off: the behaviour of one
+	 * connection, as before. */
+	bool random_delivery;          /* spread envelopes over the sockets */
+	uint64_t seed;                 /* 0: chosen from the clock */
+	bool event_retries;            /* redeliver unacked events_api envelopes */
+	unsigned ack_timeout_ms;       /* 0: 3000 (Slack's 3 s) */
+	/* Delay before retry k+1 once attempt k timed out; its length is the
+	 * number of retries (at most FAKE_SLACK_MAX_RETRIES). NULL/0: Slack's
+	 * {0, 60000, 300000}. Copied. */
+	const unsigned *retry_delays_ms;
+	size_t n_retry_delays;
 };
+
+#define FAKE_SLACK_MAX_RETRIES 8
 
 /* --- lifetime ------------------------------------------------------------ */
 
@@ -138,6 +185,14 @@ unsigned fake_slack_opens(const struct fake_slack *fs);
 unsigned fake_slack_pongs(const struct fake_slack *fs);
 /* Text frames from clients that were not an ack (bad JSON, no envelope_id). */
 unsigned fake_slack_bad_frames(const struct fake_slack *fs);
+/* The PRNG seed in use (opts.seed, or the one chosen from the clock). */
+uint64_t fake_slack_seed(const struct fake_slack *fs);
+/* Automatic events_api retries so far (lost ones included). */
+unsigned fake_slack_redeliveries(const struct fake_slack *fs);
+/* Envelopes whose ack deadline or retry is still ahead: 0 means no
+ * automatic retry can come any more without a new injection (tests await
+ * this instead of sleeping). */
+size_t fake_slack_retries_pending(const struct fake_slack *fs);
 
 /* --- injectors (Socket Mode) -------------------------------------------- */
 
@@ -167,6 +222,12 @@ int fake_slack_send_raw(struct fake_slack *fs, const char *frame, size_t len);
 int fake_slack_disconnect(struct fake_slack *fs, const char *reason);
 /* Abrupt TCP close of every socket (no close frame). */
 void fake_slack_drop(struct fake_slack *fs);
+/* The same for socket `conn` only (a replica dying); the others stay.
+ * BOT_ENOTFOUND if that socket is not open. */
+int fake_slack_drop_conn(struct fake_slack *fs, unsigned conn);
+/* fake_slack_disconnect for socket `conn` only. BOT_ENOTFOUND if that
+ * socket is not open, BOT_ESTATE if it was already told to go. */
+int fake_slack_disconnect_conn(struct fake_slack *fs, unsigned conn, const char *reason);
 void fake_slack_silence(struct fake_slack *fs, bool on);
 void fake_slack_refuse_connections(struct fake_slack *fs, bool on);
 
@@ -191,11 +252,43 @@ struct fake_slack_ack {
 	int64_t latency_ns;      /* arrival - when the envelope was written; -1 if unknown id */
 	uint64_t at_ns;          /* uv_hrtime() at arrival */
 	const char *payload;     /* the ack's "payload" as compact JSON, or NULL */
+	unsigned conn;           /* the socket it arrived on */
 };
 const struct fake_slack_ack *fake_slack_acks(const struct fake_slack *fs, size_t *n);
 /* The ack for envelope_id, or NULL. */
 const struct fake_slack_ack *fake_slack_find_ack(const struct fake_slack *fs,
 						 const char *envelope_id);
+
+/* One socket (see "Several connections of one app"). */
+struct fake_slack_conn {
+	unsigned id;             /* 1, 2, ...: the order of upgrades */
+	bool open;               /* not closed yet (it may be closing) */
+	bool rejected;           /* refused with too_many_websockets */
+	unsigned delivered;      /* envelopes sent to it (retries included) */
+	unsigned acked;          /* acks that arrived on it (any envelope_id) */
+	uint64_t opened_ns, closed_ns;   /* uv_hrtime(); closed_ns 0 while open */
+};
+/* Every socket ever upgraded, conns[i].id == i + 1. */
+const struct fake_slack_conn *fake_slack_conns(const struct fake_slack *fs, size_t *n);
+/* Socket `conn`, or NULL. */
+const struct fake_slack_conn *fake_slack_conn(const struct fake_slack *fs, unsigned conn);
+
+/* One envelope the fake sent (injected, redelivered, or retried), in order. */
+struct fake_slack_delivery {
+	const char *envelope_id;
+	const char *type;        /* "slash_commands" | "interactive" | "events_api" */
+	const char *first_id;    /* the envelope_id that first carried this payload */
+	int retry_attempt;       /* 0 for a first delivery */
+	bool automatic;          /* a retry of opts.event_retries */
+	unsigned conn;           /* the socket it went to; 0: a retry lost (none open) */
+	unsigned acked_by;       /* the socket of its first ack; 0: not acked */
+	uint64_t queued_ns;
+};
+size_t fake_slack_n_deliveries(const struct fake_slack *fs);
+/* Delivery i (< fake_slack_n_deliveries), or NULL. */
+const struct fake_slack_delivery *fake_slack_delivery(const struct fake_slack *fs, size_t i);
+const struct fake_slack_delivery *fake_slack_find_delivery(const struct fake_slack *fs,
+							   const char *envelope_id);
 
 /* Everything the bot successfully posted, updated, sent ephemerally, or sent
  * to a response_url, in arrival order. */

@@ -3,10 +3,21 @@
  *
  *   fake-slack [--port N] [--app-token T] [--bot-token T] [--ping-ms N]
  *              [--grace-ms N] [--channel ID:NAME[:out]]...
+ *              [--max-connections N] [--delivery newest|random] [--seed N]
+ *              [--event-retries on|off] [--ack-timeout-ms N] [--retry-delays-ms N,N,...]
  *
  * Prints one line to stdout once it listens:
- *   port=<N> api_url=http://127.0.0.1:<N>/api control=http://127.0.0.1:<N>/control/
- * then serves until SIGINT/SIGTERM. Point the bot's Slack API base URL at
+ *   port=<N> api_url=http://127.0.0.1:<N>/api control=http://127.0.0.1:<N>/control/ seed=<N>
+ * then serves until SIGINT/SIGTERM.
+ *
+ * Several replicas of one app (fake_slack.h, "Several connections of one
+ * app"): start it with `--delivery random --seed N --event-retries on
+ * --ack-timeout-ms 300 --retry-delays-ms 0,1000,2000` (say), point every
+ * replica at api_url; each one's apps.connections.open gets its own socket,
+ * numbered in the order of upgrade. GET /control/conns says which socket got
+ * and acked how much, /control/deliveries where each envelope (and each
+ * retry) went and which socket acked it; POST /control/drop_conn {"conn":N}
+ * kills one socket. The seed printed (or in /control/state) replays a run. Point the bot's Slack API base URL at
  * api_url. The control API (JSON bodies, JSON answers):
  *   POST /control/slash      {"user","channel","command","text"}
  *   POST /control/button     {"user","channel","message_ts","action_id","value"}
@@ -14,16 +25,24 @@
  *   POST /control/redeliver  {"envelope_id","retry_attempt"}
  *   POST /control/raw        {"frame"}
  *   POST /control/disconnect {"reason"}
+ *   POST /control/disconnect_conn {"conn","reason"}, /control/drop_conn {"conn"}
  *   POST /control/drop, /control/silence {"on"}, /control/refuse {"on"}
  *   POST /control/ratelimit  {"method","count","retry_after"}
  *   POST /control/fail       {"method","error"}
  *   POST /control/status     {"method","status"}
- *   GET  /control/messages, /control/acks, /control/calls, /control/state
+ *   GET  /control/messages, /control/acks, /control/calls, /control/state,
+ *        /control/conns, /control/deliveries (/control/state also has "seed" as
+ *        a decimal string, "redeliveries" and "retries_pending": await 0 there
+ *        rather than sleeping)
+ * Injections answer {"ok":true,"envelope_id":..} or {"ok":false,"error":..}
+ * ("no_open_socket", or the bot_err name such as "ENOTFOUND").
  *
  * It runs on bot/loop (one uv loop, one lws context): the fake is destroyed
  * from a shutdown hook, i.e. before lws is torn down (fake_slack.h).
  */
+#include <inttypes.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +54,11 @@
 #include "tests/fakes/fake_slack.h"
 
 #define MAX_CHANNELS 32
+
+struct args {
+	struct fake_slack_channel chans[MAX_CHANNELS];
+	unsigned delays[FAKE_SLACK_MAX_RETRIES];
+};
 
 struct app {
 	struct bot_loop *loop;
@@ -62,9 +86,16 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: fake-slack [--port N] [--app-token T] [--bot-token T] [--ping-ms N]\n"
 		   "                  [--grace-ms N] [--channel ID:NAME[:out]]...\n"
+		   "                  [--max-connections N] [--delivery newest|random] [--seed N]\n"
+		   "                  [--event-retries on|off] [--ack-timeout-ms N]\n"
+		   "                  [--retry-delays-ms N,N,...]\n"
 		   "A fake Slack (Web API + Socket Mode) on 127.0.0.1 with a control API;\n"
 		   "see tests/fakes/fake_slack_main.c. --channel ...:out means the bot is not\n"
-		   "a member. Default channels: C0GENERAL:general, C0RANDOM:random:out.\n");
+		   "a member. Default channels: C0GENERAL:general, C0RANDOM:random:out.\n"
+		   "--delivery random spreads envelopes over the open sockets (PRNG seeded by\n"
+		   "--seed, default from the clock, printed); --event-retries on redelivers an\n"
+		   "events_api envelope not acked within --ack-timeout-ms (3000) to another\n"
+		   "socket after each of --retry-delays-ms (0,60000,300000, as Slack).\n");
 }
 
 static int parse_uint(const char *s, unsigned *out)
@@ -78,6 +109,34 @@ static int parse_uint(const char *s, unsigned *out)
 	if (*end || v > 0x7fffffffUL)
 		return BOT_EINVAL;
 	*out = (unsigned)v;
+	return 0;
+}
+
+/* "N,N,..." (at most FAKE_SLACK_MAX_RETRIES). */
+static int parse_delays(const char *s, unsigned *out, size_t *n)
+{
+	char buf[256], *tok, *save = NULL;
+
+	if (!s || strlen(s) >= sizeof buf)
+		return BOT_EINVAL;
+	snprintf(buf, sizeof buf, "%s", s);
+	*n = 0;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (*n == FAKE_SLACK_MAX_RETRIES || parse_uint(tok, &out[*n]))
+			return BOT_EINVAL;
+		(*n)++;
+	}
+	return *n ? 0 : BOT_EINVAL;
+}
+
+static int parse_onoff(const char *s, bool *out)
+{
+	if (strcmp(s, "on") == 0)
+		*out = true;
+	else if (strcmp(s, "off") == 0)
+		*out = false;
+	else
+		return BOT_EINVAL;
 	return 0;
 }
 
@@ -98,9 +157,11 @@ static int parse_channel(char *s, struct fake_slack_channel *c)
 	return 0;
 }
 
-static int parse_args(int argc, char **argv, struct fake_slack_opts *o,
-		      struct fake_slack_channel *chans)
+static int parse_args(int argc, char **argv, struct fake_slack_opts *o, struct args *a)
 {
+	struct fake_slack_channel *chans = a->chans;
+	unsigned long long seed;
+	char *end;
 	unsigned v;
 
 	for (int i = 1; i < argc; i++) {
@@ -129,6 +190,22 @@ static int parse_args(int argc, char **argv, struct fake_slack_opts *o,
 		} else if (strcmp(k, "--channel") == 0 && o->n_channels < MAX_CHANNELS &&
 			   !parse_channel(val, &chans[o->n_channels])) {
 			o->n_channels++;
+		} else if (strcmp(k, "--max-connections") == 0 && !parse_uint(val, &v)) {
+			o->max_connections = v;
+		} else if (strcmp(k, "--delivery") == 0 && (strcmp(val, "newest") == 0 ||
+							     strcmp(val, "random") == 0)) {
+			o->random_delivery = strcmp(val, "random") == 0;
+		} else if (strcmp(k, "--event-retries") == 0 &&
+			   !parse_onoff(val, &o->event_retries)) {
+			/* parsed */
+		} else if (strcmp(k, "--seed") == 0 && val[0] >= '0' && val[0] <= '9' &&
+			   (seed = strtoull(val, &end, 10), !*end) && seed) {
+			o->seed = (uint64_t)seed;
+		} else if (strcmp(k, "--ack-timeout-ms") == 0 && !parse_uint(val, &v)) {
+			o->ack_timeout_ms = v;
+		} else if (strcmp(k, "--retry-delays-ms") == 0 &&
+			   !parse_delays(val, a->delays, &o->n_retry_delays)) {
+			o->retry_delays_ms = a->delays;
 		} else {
 			fprintf(stderr, "fake-slack: bad option %s %s\n", k, val);
 			return BOT_EINVAL;
@@ -141,14 +218,14 @@ static int parse_args(int argc, char **argv, struct fake_slack_opts *o,
 
 int main(int argc, char **argv)
 {
-	struct fake_slack_channel chans[MAX_CHANNELS];
+	struct args args;
 	struct fake_slack_opts o = { .control_api = true };
 	struct bot_error err = {0};
 	struct app a = {0};
 	struct lws_context *ctx;
 	int rc, port;
 
-	if (parse_args(argc, argv, &o, chans)) {
+	if (parse_args(argc, argv, &o, &args)) {
 		usage(stderr);
 		return 2;
 	}
@@ -175,8 +252,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	port = fake_slack_port(a.fs);
-	printf("port=%d api_url=%s control=http://127.0.0.1:%d/control/\n", port,
-	       fake_slack_api_url(a.fs), port);
+	printf("port=%d api_url=%s control=http://127.0.0.1:%d/control/ seed=%" PRIu64 "\n", port,
+	       fake_slack_api_url(a.fs), port, fake_slack_seed(a.fs));
 	fflush(stdout);
 	rc = bot_loop_run(a.loop);
 out:
