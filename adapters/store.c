@@ -126,6 +126,15 @@ int store_gate_get(struct store *s, uint64_t id, struct store_gate *out, struct 
 	return s->ops->gate_get(s, id, out, err);
 }
 
+int store_service_holder(struct store *s, const char *cluster, const char *ecs_service,
+			 uint64_t *holder, struct bot_error *err)
+{
+	*holder = 0;
+	if (!cluster || !ecs_service)
+		return bot_error_set(err, BOT_EINVAL, "store: a service needs cluster and name");
+	return s->ops->service_holder(s, cluster, ecs_service, holder, err);
+}
+
 int store_gate_list(struct store *s, unsigned mask, struct store_gate **out, size_t *n,
 		    struct bot_error *err)
 {

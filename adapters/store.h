@@ -214,6 +214,8 @@ struct store_ops {
 			 uint64_t *holder, struct bot_error *err);
 	int (*gate_get)(struct store *s, uint64_t id, struct store_gate *out,
 			struct bot_error *err);
+	int (*service_holder)(struct store *s, const char *cluster, const char *ecs_service,
+			      uint64_t *holder, struct bot_error *err);
 	int (*gate_list)(struct store *s, unsigned mask, struct store_gate **out, size_t *n,
 			 struct bot_error *err);
 	int (*gate_recent)(struct store *s, size_t limit, struct store_gate **out, size_t *n,
@@ -269,6 +271,12 @@ int store_gate_open(struct store *s, struct store_gate *g, enum store_result *re
  * zeroed or hold an earlier result (it is cleared first); the caller frees
  * it with store_gate_clear. */
 int store_gate_get(struct store *s, uint64_t id, struct store_gate *out, struct bot_error *err);
+
+/* The live gate holding (cluster, ecs_service), or *holder = 0. A read: a
+ * cheap check before work that would be wasted (the AWS reads of a /scale
+ * whose service is taken); only gate_open decides. */
+int store_service_holder(struct store *s, const char *cluster, const char *ecs_service,
+			 uint64_t *holder, struct bot_error *err);
 
 /* All gates whose state is in mask (GATE_STATE_BIT...), ordered by id, as
  * an owned array (free with store_gate_array_free): the recovery listing. */

@@ -1075,6 +1075,12 @@ static int lock_run(struct sq *s, enum q q, const char *cluster, const char *ecs
 	return rc;
 }
 
+static int sq_service_holder(struct store *b, const char *cluster, const char *ecs_service,
+			     uint64_t *holder, struct bot_error *err)
+{
+	return lock_holder(SQ(b), cluster, ecs_service, holder, err);
+}
+
 /* Take the service for gate id unless another live gate holds it. */
 static int lock_take(struct sq *s, const char *cluster, const char *ecs_service, uint64_t id,
 		     uint64_t *holder, struct bot_error *err)
@@ -1539,6 +1545,7 @@ static const struct store_ops sqlite_ops = {
 	.where = sq_where,
 	.gate_open = sq_gate_open,
 	.gate_get = sq_gate_get,
+	.service_holder = sq_service_holder,
 	.gate_list = sq_gate_list,
 	.gate_recent = sq_gate_recent,
 	.gate_counts = sq_gate_counts,

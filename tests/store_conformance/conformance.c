@@ -302,6 +302,10 @@ static void test_one_live_gate_per_service(void **state)
 	assert_int_equal(res, STORE_BUSY);
 	assert_int_equal(holder, first);
 	assert_int_equal(g.id, 0);
+	assert_int_equal(store_service_holder(h->b, "prod", "web", &holder, &err), 0);
+	assert_int_equal(holder, first);
+	assert_int_equal(store_service_holder(h->b, "prod", "api", &holder, &err), 0);
+	assert_int_equal(holder, 0);
 	assert_int_equal(audits(h->a, 0, NULL, NULL, NULL), before); /* nothing written */
 
 	/* the same service name in another cluster is another service */
@@ -319,6 +323,8 @@ static void test_one_live_gate_per_service(void **state)
 	assert_int_equal(res, STORE_BUSY);
 	/* final: free */
 	assert_int_equal(change(h->a, first, GATE_EXECUTING, GATE_SUCCEEDED, "system"), STORE_DONE);
+	assert_int_equal(store_service_holder(h->a, "prod", "web", &holder, &err), 0);
+	assert_int_equal(holder, 0); /* free once final */
 	fill(&g, "web", "web");
 	uint64_t second = open_on(h->b, &g);
 	assert_true(second > first);
