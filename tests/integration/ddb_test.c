@@ -18,6 +18,7 @@
 #include "adapters/aws/creds.h"
 #include "adapters/aws/ddb.h"
 #include "adapters/http/http.h"
+#include "adapters/store/dynamodb_item.h"
 #include "bot/base/log.h"
 #include "bot/base/loop.h"
 #include "tests/fakes/moto.h"
@@ -105,13 +106,7 @@ static int setup(void **state)
 	/* a fresh table per test */
 	call(t, "DeleteTable", json_pack("{s:s}", "TableName", "gates"), &a);
 	answer_clear(&a);
-	call(t, "CreateTable", json_pack(
-		"{s:s, s:s, s:[{s:s, s:s}, {s:s, s:s}], s:[{s:s, s:s}, {s:s, s:s}]}",
-		"TableName", "gates", "BillingMode", "PAY_PER_REQUEST",
-		"AttributeDefinitions", "AttributeName", "pk", "AttributeType", "S",
-		"AttributeName", "sk", "AttributeType", "S",
-		"KeySchema", "AttributeName", "pk", "KeyType", "HASH",
-		"AttributeName", "sk", "KeyType", "RANGE"), &a);
+	call(t, "CreateTable", ddb_table_definition("gates"), &a);
 	assert_int_equal(a.outcome, AWS_DDB_OK);
 	answer_clear(&a);
 	*state = t;
@@ -240,6 +235,40 @@ static void test_one_winner(void **state)
 	assert_int_equal(lost, N - 1);
 }
 
+/* The store's table (dynamodb_item.h) as moto builds it: a gate item goes
+ * in whole, comes back whole, and the by_state index finds it. */
+static void test_gate_item_and_index(void **state)
+{
+	struct t *t = *state;
+	struct answer a;
+	struct bot_error err = {0};
+	char *appr[] = {"UA"};
+	struct store_gate g = {
+		.id = 5, .version = 2, .service = "web", .cluster = "prod", .ecs_service = "web",
+		.requester = "UREQ", .action = "scale", .params = "{\"target\":3}", .target = 3,
+		.approvers = appr, .n_approvers = 1, .min_approvals = 1, .state = GATE_PENDING,
+		.created_at = 1700000000000, .reason = "",
+	}, back = {0};
+
+	call(t, "PutItem", json_pack("{s:s, s:o}", "TableName", "gates", "Item",
+				     ddb_gate_item(&g)), &a);
+	assert_int_equal(a.outcome, AWS_DDB_OK);
+	answer_clear(&a);
+	call(t, "Query", json_pack("{s:s, s:s, s:s, s:{s:o}}", "TableName", "gates", "IndexName",
+				   DDB_INDEX_BY_STATE, "KeyConditionExpression", "gstate = :s",
+				   "ExpressionAttributeValues", ":s", aws_ddb_s("PENDING")), &a);
+	assert_int_equal(a.outcome, AWS_DDB_OK);
+	json_t *items = json_object_get(a.body, "Items");
+	assert_int_equal(json_array_size(items), 1);
+	assert_int_equal(ddb_gate_from_item(json_array_get(items, 0), &back, &err), 0);
+	assert_int_equal(back.id, 5);
+	assert_string_equal(back.params, "{\"target\":3}");
+	assert_string_equal(back.reason, ""); /* an empty string is kept */
+	assert_string_equal(back.approvers[0], "UA");
+	store_gate_clear(&back);
+	answer_clear(&a);
+}
+
 static void test_attribute_helpers(void **state)
 {
 	json_t *item = json_pack("{s:o, s:o, s:{s:s}, s:{s:s}}", "a", aws_ddb_s("x"), "n",
@@ -283,6 +312,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_conditional_put, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transaction_cancelled, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_winner, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gate_item_and_index, setup, teardown),
 		cmocka_unit_test(test_attribute_helpers),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

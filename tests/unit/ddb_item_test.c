@@ -1,0 +1,166 @@
+/* The DynamoDB store's gate item (adapters/store/dynamodb_item.h): every
+ * field survives the round trip, unset ones are left out, a malformed item
+ * is refused naming the field, and the keys have their documented shapes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <string.h>
+
+#include "adapters/aws/ddb.h"
+#include "adapters/store/dynamodb_item.h"
+
+static char *approvers[] = {"UA", "UB"};
+static char *approved[] = {"UB"};
+
+static struct store_gate full(void)
+{
+	struct store_gate g = {
+		.id = 42, .version = 7, .service = "web", .cluster = "prod", .ecs_service = "web-svc",
+		.requester = "UREQ", .action = "scale", .params = "{\"target\":5}", .target = 5,
+		.desired_at_request = 2, .reason = "cpu <!channel> *hot*", .timer_ms = 600000,
+		.approvers = approvers, .n_approvers = 2, .min_approvals = 2, .allow_self = true,
+		.force_new_deployment = false, .channel = "C1", .message_ts = "1700.1",
+		.evidence = "CPU 97%", .created_at = 1700000000000, .delivered_at = 1700000000100,
+		.deadline = 1700000600100, .state = GATE_EXECUTING, .decision = GATE_APPROVED,
+		.decided_by = "UB", .decided_at = 1700000000200, .decision_detail = "approved by UB",
+		.exec_intent = "{}", .exec_from = -1, .exec_started_at = 1700000000300,
+		.exec_owner = "host:1", .exec_lease_until = 1700000060300, .result_kind = "scaled",
+		.result_detail = "ok", .aws_code = "X", .aws_request_id = "r-1",
+		.finished_at = 1700000000400, .updated_at = 1700000000400,
+		.approved_by = approved, .n_approved = 1,
+	};
+	return g;
+}
+
+static void test_roundtrip_full(void **state)
+{
+	struct store_gate in = full(), out = {0};
+	struct bot_error err = {0};
+	json_t *item = ddb_gate_item(&in);
+	(void)state;
+
+	assert_non_null(item);
+	assert_string_equal(aws_ddb_get_s(item, "pk"), "gate#42");
+	assert_string_equal(aws_ddb_get_s(item, "sk"), "gate");
+	assert_string_equal(aws_ddb_get_s(item, "gstate"), "EXECUTING"); /* by_state */
+	assert_string_equal(aws_ddb_get_s(item, "gkind"), "gate");     /* by_kind */
+	assert_int_equal(ddb_gate_from_item(item, &out, &err), 0);
+	assert_int_equal(out.id, 42);
+	assert_int_equal(out.version, 7);
+	assert_string_equal(out.reason, "cpu <!channel> *hot*");
+	assert_string_equal(out.params, "{\"target\":5}");
+	assert_int_equal(out.n_approvers, 2);
+	assert_string_equal(out.approvers[1], "UB");
+	assert_int_equal(out.min_approvals, 2);
+	assert_true(out.allow_self);
+	assert_false(out.force_new_deployment);
+	assert_int_equal(out.deadline, 1700000600100);
+	assert_int_equal(out.state, GATE_EXECUTING);
+	assert_int_equal(out.decision, GATE_APPROVED);
+	assert_int_equal(out.exec_from, -1);
+	assert_string_equal(out.exec_owner, "host:1");
+	assert_int_equal(out.exec_lease_until, 1700000060300);
+	assert_string_equal(out.aws_request_id, "r-1");
+	assert_int_equal(out.n_approved, 1);
+	assert_string_equal(out.approved_by[0], "UB");
+	store_gate_clear(&out);
+	json_decref(item);
+}
+
+/* A new gate: unset strings and times are absent, not empty. */
+static void test_roundtrip_minimal(void **state)
+{
+	struct store_gate in = {
+		.id = 1, .version = 1, .service = "web", .cluster = "prod", .ecs_service = "web",
+		.requester = "U1", .action = "restart", .state = GATE_PENDING,
+	}, out = {0};
+	struct bot_error err = {0};
+	json_t *item = ddb_gate_item(&in);
+	(void)state;
+
+	assert_null(json_object_get(item, "decided_by"));
+	assert_null(json_object_get(item, "deadline"));
+	assert_non_null(json_object_get(item, "approvers")); /* an empty list */
+	assert_int_equal(ddb_gate_from_item(item, &out, &err), 0);
+	assert_null(out.decided_by);
+	assert_int_equal(out.deadline, 0);
+	assert_int_equal(out.n_approvers, 0);
+	assert_int_equal(out.decision, GATE_PENDING);
+	assert_string_equal(out.action, "restart");
+	store_gate_clear(&out);
+	json_decref(item);
+}
+
+static void expect_corrupt(json_t *item, const char *field)
+{
+	struct store_gate out = {0};
+	struct bot_error err = {0};
+	assert_int_equal(ddb_gate_from_item(item, &out, &err), BOT_ECORRUPT);
+	assert_non_null(strstr(err.msg, field));
+	assert_null(out.service); /* nothing half-read is left */
+	json_decref(item);
+}
+
+static void test_malformed_refused(void **state)
+{
+	struct store_gate in = full();
+	json_t *item;
+	(void)state;
+
+	item = ddb_gate_item(&in);
+	json_object_del(item, "state");
+	expect_corrupt(item, "state");
+	item = ddb_gate_item(&in);
+	json_object_set_new(item, "version", aws_ddb_s("seven"));
+	expect_corrupt(item, "version");
+	item = ddb_gate_item(&in);
+	json_object_set_new(item, "target", aws_ddb_n(5000000000LL)); /* not an int */
+	expect_corrupt(item, "target");
+	item = ddb_gate_item(&in);
+	json_object_set_new(item, "state", aws_ddb_s("MAYBE"));
+	expect_corrupt(item, "state");
+	item = ddb_gate_item(&in);
+	json_object_set_new(item, "approved_by", json_pack("{s:[{s:i}]}", "L", "N", 1));
+	expect_corrupt(item, "approved_by");
+	item = ddb_gate_item(&in);
+	json_object_set_new(item, "id", aws_ddb_n(-1));
+	expect_corrupt(item, "id");
+}
+
+static void test_keys(void **state)
+{
+	json_t *k;
+	char long_name[2000];
+	(void)state;
+
+	k = ddb_key_lock("prod", "web-svc");
+	assert_string_equal(aws_ddb_get_s(k, "pk"), "svc#prod#web-svc");
+	assert_string_equal(aws_ddb_get_s(k, "sk"), "lock");
+	json_decref(k);
+	k = ddb_key_audit_event(17);
+	assert_string_equal(aws_ddb_get_s(k, "sk"), "e#00000000000000000017"); /* sorts as numbers */
+	json_decref(k);
+	k = ddb_key_seen("ev:Ev1");
+	assert_string_equal(aws_ddb_get_s(k, "pk"), "seen#ev:Ev1");
+	json_decref(k);
+	memset(long_name, 'a', sizeof long_name - 1);
+	long_name[sizeof long_name - 1] = '\0';
+	assert_null(ddb_key_seen(long_name)); /* too long for a key: refused, not cut */
+	k = ddb_table_definition("gates");
+	assert_int_equal(json_array_size(json_object_get(k, "GlobalSecondaryIndexes")), 2);
+	json_decref(k);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip_full),
+		cmocka_unit_test(test_roundtrip_minimal),
+		cmocka_unit_test(test_malformed_refused),
+		cmocka_unit_test(test_keys),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
