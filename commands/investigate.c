@@ -44,11 +44,13 @@ static void post_failure(struct inv *v, const struct service_read *r)
 static void post_findings(struct inv *v, const struct service_read *r)
 {
 	struct findings f;
-	char body[3000], header[200], ctx[1200], merr[1100], label[64], value[320];
+	struct chat_text body;
+	char header[200], ctx[1200], merr[1100], label[64], value[320];
 
 	findings_analyse(r->svc, r->metrics, r->alarms, r->n_alarms, v->max_desired, &f);
+	chat_text_init(&body);
 	findings_render(r->service, r->cluster, r->svc, r->metrics, r->alarms, r->n_alarms, &f,
-			body, sizeof body);
+			&body);
 	snprintf(header, sizeof header, "Investigation: %s", r->service);
 	chat_escape(merr, sizeof merr, r->metrics_err.code ? r->metrics_err.message : "");
 	snprintf(ctx, sizeof ctx, "Asked by <@%s>%s%s", v->user,
@@ -62,7 +64,7 @@ static void post_findings(struct inv *v, const struct service_read *r)
 	snprintf(value, sizeof value, "%s %d", r->service, f.suggested);
 	struct chat_block blocks[4] = {
 		{.type = CHAT_BLOCK_HEADER, .text = header},
-		{.type = CHAT_BLOCK_SECTION, .text = body},
+		{.type = CHAT_BLOCK_SECTION, .rich = &body},
 		{.type = CHAT_BLOCK_CONTEXT, .text = ctx},
 		{.type = CHAT_BLOCK_ACTIONS, .buttons = &btn, .n_buttons = 1},
 	};

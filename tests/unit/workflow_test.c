@@ -799,7 +799,10 @@ static void test_reason_is_plain_text(void **state)
 	assert_true(wait_for(f, has_text, "*Requested* by <@U0ONCALL1>: scale to 6"));
 	const struct rec_msg *card = find(f, "post", "Scale request #1");
 	assert_non_null(card);
-	assert_string_equal(card->plain, folded);
+	/* the card's plain text: the reason, then the evidence as stored */
+	assert_int_equal(strncmp(card->plain, folded, strlen(folded)), 0);
+	assert_int_equal(strncmp(card->plain + strlen(folded), "web in cluster prod is ACTIVE\n", 30),
+			 0);
 	assert_null(strstr(card->text, "<!channel>"));
 	assert_null(strstr(card->text, "*Approved* by"));
 	const struct rec_msg *req = find(f, "post", "*Requested* by <@U0ONCALL1>: scale to 6");
