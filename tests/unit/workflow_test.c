@@ -120,9 +120,9 @@ static struct rec_msg *record(struct rec_chat *c, const char *method, const stru
 	snprintf(r->method, sizeof r->method, "%s", method);
 	snprintf(r->channel, sizeof r->channel, "%s", m->channel ? m->channel : "");
 	snprintf(r->thread, sizeof r->thread, "%s", m->thread_ts ? m->thread_ts : "");
-	assert_true(m->text || m->rich); /* a fallback text is required */
+	assert_non_null(m->rich); /* a fallback text is required */
 	o = 0;
-	put_text(r->text, sizeof r->text, &o, m->rich, m->text);
+	put_text(r->text, sizeof r->text, &o, m->rich, NULL);
 	for (size_t i = 0; i < m->n_blocks; i++) {
 		const struct chat_block *b = &m->blocks[i];
 		if (b->type == CHAT_BLOCK_PLAIN)
