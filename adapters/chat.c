@@ -4,19 +4,8 @@
 
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static const char *entity(char c)
-{
-	switch (c) {
-	case '&': return "&amp;";
-	case '<': return "&lt;";
-	case '>': return "&gt;";
-	default: return NULL;
-	}
-}
 
 const char *chat_refusal_name(enum chat_refusal r)
 {
@@ -26,50 +15,6 @@ const char *chat_refusal_name(enum chat_refusal r)
 #undef X
 	};
 	return (unsigned)r < CHAT_REFUSED_COUNT ? names[r] : "?";
-}
-
-const char *chat_escape(char *buf, size_t n, const char *s)
-{
-	size_t o = 0, fit = 0; /* fit: end of the last whole character with room for "..." after */
-
-	if (n == 0)
-		return buf;
-	for (; s && *s; s++) {
-		const char *e = entity(*s);
-		size_t need = e ? strlen(e) : 1;
-		if (o + need + 1 > n) {
-			/* cut visibly after a whole character: never inside an
-			 * entity or a UTF-8 sequence */
-			o = fit;
-			if (o + 4 <= n) {
-				memcpy(buf + o, "...", 3);
-				o += 3;
-			}
-			break;
-		}
-		if (e)
-			memcpy(buf + o, e, need);
-		else
-			buf[o] = *s;
-		o += need;
-		/* a character ends here unless a UTF-8 continuation byte follows */
-		if (((unsigned char)s[1] & 0xc0) != 0x80 && o + 4 <= n)
-			fit = o;
-	}
-	buf[o] = '\0';
-	return buf;
-}
-
-char *chat_escape_dup(const char *s)
-{
-	size_t need = 1;
-
-	for (const char *p = s; p && *p; p++)
-		need += entity(*p) ? strlen(entity(*p)) : 1;
-	char *out = malloc(need);
-	if (out)
-		chat_escape(out, need, s);
-	return out;
 }
 
 int chat_permalink(struct chat *c, const char *channel, const char *ts, char *buf, size_t n)

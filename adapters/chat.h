@@ -4,15 +4,13 @@
  * embeds a struct chat at the start of its own state. The core and the
  * commands only see this header: no Slack JSON, no libwebsockets.
  *
- * Text. What the core says is structured text (struct chat_text below): plain
- * text, emphasis, user mentions by id, channels, dates and links, kept as
- * typed. Each backend renders it in its own markup and escapes it there,
- * once: Slack as mrkdwn (<@U1>, <!date^...>, & < > as entities), the console
- * as plain text (@U1, local time). The core never writes markup.
- *
- * The older form is a mrkdwn string (chat_block.text, chat_message.text):
- * Slack-flavoured *bold*, `code`, <@U123>, every user-controlled part put
- * through chat_escape(). commands/ still write it; the console un-marks it.
+ * Text. Everything the domain and commands/ say is structured text (struct
+ * chat_text below): plain text, emphasis, user mentions by id, channels,
+ * dates and links, kept as typed. Each backend renders it in its own markup
+ * and escapes it there, once: Slack as mrkdwn (<@U1>, <!date^...>, & < > as
+ * entities), the console as plain text (@U1, local time). The only other
+ * text is plain text shown exactly as written (a header, a button label,
+ * a CHAT_BLOCK_PLAIN block): no markup goes through this interface.
  *
  * Ownership: everything passed in is borrowed for the duration of the call;
  * backends copy what they keep. Event data passed to on_event is valid only
@@ -134,8 +132,8 @@ struct chat_button {
 
 enum chat_block_type {
 	CHAT_BLOCK_HEADER = 0,  /* text: plain text title */
-	CHAT_BLOCK_SECTION,     /* rich, or text: mrkdwn */
-	CHAT_BLOCK_CONTEXT,     /* rich, or text: mrkdwn; small print */
+	CHAT_BLOCK_SECTION,     /* rich */
+	CHAT_BLOCK_CONTEXT,     /* rich; small print */
 	CHAT_BLOCK_DIVIDER,
 	CHAT_BLOCK_ACTIONS,     /* buttons */
 	CHAT_BLOCK_PLAIN,       /* text: plain text shown exactly as written, no markup,
@@ -144,26 +142,23 @@ enum chat_block_type {
 
 struct chat_block {
 	enum chat_block_type type;
-	const char *text;
+	const char *text;                /* HEADER, PLAIN: plain text */
 	const struct chat_button *buttons;
 	size_t n_buttons;
-	/* SECTION, CONTEXT: the text as structured text; when set, text is
-	 * not used. */
-	const struct chat_text *rich;
+	const struct chat_text *rich;    /* SECTION, CONTEXT */
 };
 
 struct chat_message {
 	const char *channel;     /* where; required for post */
 	const char *thread_ts;   /* reply in this thread (optional) */
-	const char *text;        /* mrkdwn fallback / notification text; this or rich required */
 	const struct chat_block *blocks;
 	size_t n_blocks;
 	/* Optional short name people use for what the message is about, e.g.
 	 * "#12" for request 12. A backend may let people point at the message
 	 * by it (the console's "approve #12"). */
 	const char *ref;
-	/* The fallback / notification text as structured text; when set, text
-	 * is not used. */
+	/* Required: the fallback / notification text (what a client shows
+	 * where it cannot show the blocks, or the message when it has none). */
 	const struct chat_text *rich;
 };
 
@@ -267,12 +262,5 @@ static inline int chat_ephemeral(struct chat *c, const char *user, const struct 
 /* Into buf, a URL that opens message ts of channel: 0, or BOT_ENOTFOUND
  * when the backend cannot tell (yet) or has no permalinks. */
 int chat_permalink(struct chat *c, const char *channel, const char *ts, char *buf, size_t n);
-
-/* Escape a user-controlled string for mrkdwn (& < > only). Writes into buf
- * (always NUL-terminated, cut visibly with "..." when too small) and
- * returns buf. */
-const char *chat_escape(char *buf, size_t n, const char *s);
-/* Same, returning a new string the caller frees (NULL on OOM). */
-char *chat_escape_dup(const char *s);
 
 #endif

@@ -99,13 +99,12 @@ const char *cmd__channel_for(const struct config_service *svc, const char *event
 	return svc && svc->channel ? svc->channel : event_channel;
 }
 
-void cmd__known_services(const struct config *cfg, char *buf, size_t n)
+void cmd__known_services(const struct config *cfg, struct chat_text *t)
 {
-	size_t o = (size_t)snprintf(buf, n, "Known services:");
-	for (size_t i = 0; i < cfg->n_services && o < n; i++) {
-		char esc[300];
-		chat_escape(esc, sizeof esc, cfg->services[i].name);
-		o += (size_t)snprintf(buf + o, n - o, "%s `%s`", i ? "," : "", esc);
+	chat_text_printf(t, "Known services:");
+	for (size_t i = 0; i < cfg->n_services; i++) {
+		chat_text_printf(t, "%s ", i ? "," : "");
+		chat_text_code(t, "%s", cfg->services[i].name);
 	}
 }
 
@@ -122,144 +121,166 @@ static bool may_use(const struct config *cfg, const char *user, enum cmd_audienc
 	return false;
 }
 
-static void put_services(const struct config *cfg, const char *user, bool approve, char *buf,
-			 size_t n, size_t *o)
+static void put_services(const struct config *cfg, const char *user, bool approve,
+			 struct chat_text *t)
 {
 	size_t k = 0;
 
-	for (size_t i = 0; i < cfg->n_services && *o < n; i++) {
+	for (size_t i = 0; i < cfg->n_services; i++) {
 		const struct config_service *s = &cfg->services[i];
 		if (!(approve ? cmd__may_approve(s, user) : cmd__may_request(s, user)))
 			continue;
-		char esc[300];
-		chat_escape(esc, sizeof esc, s->name);
-		*o += (size_t)snprintf(buf + *o, n - *o, "%s`%s`", k++ ? ", " : "", esc);
+		if (k++)
+			chat_text_printf(t, ", ");
+		chat_text_code(t, "%s", s->name);
 	}
-	if (k == 0 && *o < n)
-		*o += (size_t)snprintf(buf + *o, n - *o, "none");
+	if (k == 0)
+		chat_text_printf(t, "none");
 }
 
-void cmd_help_text(const struct config *cfg, const char *user, char *buf, size_t n)
+void cmd_help_text(const struct config *cfg, const char *user, struct chat_text *t)
 {
-	size_t o = 0, hidden = 0;
-	char usage[200];
+	size_t hidden = 0;
 
-	o += (size_t)snprintf(buf + o, n - o, "*chatops-bot* investigates ECS services and scales them "
-			      "after approval: approvers get *Approve* / *Deny* buttons, and if nobody "
-			      "denies before the timer ends, silence counts as approval.\n");
-	for (size_t i = 0; i < cmd_table_len && o < n; i++) {
+	chat_text_bold(t, "chatops-bot");
+	chat_text_printf(t, " investigates ECS services and scales them after approval: approvers "
+			 "get ");
+	chat_text_bold(t, "Approve");
+	chat_text_printf(t, " / ");
+	chat_text_bold(t, "Deny");
+	chat_text_printf(t, " buttons, and if nobody denies before the timer ends, silence counts "
+			 "as approval.\n");
+	for (size_t i = 0; i < cmd_table_len; i++) {
 		if (user && !may_use(cfg, user, cmd_table[i].audience)) {
 			hidden++;
 			continue;
 		}
-		chat_escape(usage, sizeof usage, cmd_table[i].usage);
-		o += (size_t)snprintf(buf + o, n - o, "`%s` %s\n", usage, cmd_table[i].summary);
+		chat_text_code(t, "%s", cmd_table[i].usage);
+		chat_text_printf(t, " %s\n", cmd_table[i].summary);
 	}
-	if (user && o < n) {
-		o += (size_t)snprintf(buf + o, n - o, "You may request changes to: ");
-		put_services(cfg, user, false, buf, n, &o);
-		if (o < n)
-			o += (size_t)snprintf(buf + o, n - o, "\nYou may approve or deny requests for: ");
-		put_services(cfg, user, true, buf, n, &o);
-		if (hidden && o < n)
-			o += (size_t)snprintf(buf + o, n - o, "\n_%zu command%s hidden: ask a service's "
-					      "owners to add you to the bot's requesters._", hidden,
-					      hidden == 1 ? "" : "s");
+	if (!user)
+		return;
+	chat_text_printf(t, "You may request changes to: ");
+	put_services(cfg, user, false, t);
+	chat_text_printf(t, "\nYou may approve or deny requests for: ");
+	put_services(cfg, user, true, t);
+	if (hidden) {
+		chat_text_printf(t, "\n");
+		unsigned old = chat_text_style(t, CHAT_STYLE_ITALIC);
+		chat_text_printf(t, "%zu command%s hidden: ask a service's owners to add you to the "
+				 "bot's requesters.", hidden, hidden == 1 ? "" : "s");
+		chat_text_style(t, old);
 	}
-	if (o >= n && n > 4)
-		memcpy(buf + n - 4, "...", 4);
 }
 
 static void reply_ephemeral(const struct cmd_env *env, const struct chat_event *ev,
-			    const char *text)
+			    const struct chat_text *t)
 {
-	struct chat_block b = {.type = CHAT_BLOCK_SECTION, .text = text};
-	struct chat_message m = {.channel = ev->channel, .text = text, .blocks = &b, .n_blocks = 1};
+	struct chat_block b = {.type = CHAT_BLOCK_SECTION, .rich = t};
+	struct chat_message m = {.channel = ev->channel, .rich = t, .blocks = &b, .n_blocks = 1};
 	int rc = chat_ephemeral(env->chat, ev->user, &m, NULL, NULL);
 	if (rc)
 		log_warn("command.reply", "error=%s", bot_err_name(rc));
 }
 
 /* slack.allowed_channels: a command typed elsewhere is told where to go. */
-static bool channel_refused(const struct cmd_env *env, const struct chat_event *ev)
+static bool channel_refused(const struct cmd_env *env, const struct chat_event *ev,
+			    struct chat_text *out)
 {
 	const struct config *cfg = env->cfg;
 	const struct config_channels *ch = &cfg->slack.allowed_channels;
-	char out[1024];
-	size_t o;
 
 	if (config_channel_allowed(cfg, ev->channel))
 		return false;
 	env->chat->refused[CHAT_REFUSED_CHANNEL]++;
-	o = (size_t)snprintf(out, sizeof out, "The bot takes commands only in");
-	for (size_t i = 0; i < ch->n && o < sizeof out; i++)
-		o += (size_t)snprintf(out + o, sizeof out - o, "%s <#%s>",
-				      i == 0 ? "" : i + 1 == ch->n ? " and" : ",", ch->ids[i]);
-	if (o < sizeof out)
-		snprintf(out + o, sizeof out - o, "; nothing was done here.");
+	chat_text_printf(out, "The bot takes commands only in");
+	for (size_t i = 0; i < ch->n; i++) {
+		chat_text_printf(out, "%s ", i == 0 ? "" : i + 1 == ch->n ? " and" : ",");
+		chat_text_channel(out, ch->ids[i]);
+	}
+	chat_text_printf(out, "; nothing was done here.");
 	log_info("command", "name=%s user=%s channel=%s result=channel_not_allowed",
 		 LOG_Q(ev->command), LOG_Q(ev->user), LOG_Q(ev->channel));
 	reply_ephemeral(env, ev, out);
 	return true;
 }
 
+/* "Usage: /scale <service> ..." with the usage as code. */
+static void put_usage(struct chat_text *t, const struct cmd_def *def)
+{
+	chat_text_printf(t, "Usage: ");
+	chat_text_code(t, "%s", def->usage);
+}
+
 void cmd_dispatch(const struct cmd_env *env, const struct chat_event *ev)
 {
 	struct cmd_ctx ctx = {.env = env, .ev = ev};
 	const struct cmd_def *def = cmd_lookup(ev->command);
-	char msg[1024] = "", out[1536], esc[128], usage[200];
+	struct chat_text msg, out;
 	char *text = NULL;
 	enum cmd_status st;
 
-	if (channel_refused(env, ev))
+	chat_text_init(&msg);
+	chat_text_init(&out);
+	if (channel_refused(env, ev, &out))
 		return;
 	if (!def) {
-		chat_escape(esc, sizeof esc, ev->command ? ev->command : "");
-		size_t o = (size_t)snprintf(out, sizeof out, "Unknown command `%s`. Known commands:", esc);
-		for (size_t i = 0; i < cmd_table_len && o < sizeof out; i++)
-			o += (size_t)snprintf(out + o, sizeof out - o, " `%s`", cmd_table[i].name);
-		reply_ephemeral(env, ev, out);
+		chat_text_printf(&out, "Unknown command ");
+		chat_text_code(&out, "%s", ev->command ? ev->command : "");
+		chat_text_printf(&out, ". Known commands:");
+		for (size_t i = 0; i < cmd_table_len; i++) {
+			chat_text_printf(&out, " ");
+			chat_text_code(&out, "%s", cmd_table[i].name);
+		}
+		reply_ephemeral(env, ev, &out);
 		return;
 	}
 	text = strdup(ev->text ? ev->text : "");
 	if (!text) {
-		reply_ephemeral(env, ev, "Out of memory; nothing was done.");
+		chat_text_printf(&out, "Out of memory; nothing was done.");
+		reply_ephemeral(env, ev, &out);
 		return;
 	}
 	/* commands that act per service say more (which services you may
 	 * ask for); the others are refused here */
 	if (!def->checks_audience && !may_use(env->cfg, ev->user, def->audience)) {
-		snprintf(out, sizeof out, "`%s` is for the requesters and approvers of a service, and "
-			 "the bot's configuration names you for none. Ask a service's owners to add "
-			 "you; `/chatops help` says what you may do.", def->name);
-		reply_ephemeral(env, ev, out);
+		chat_text_code(&out, "%s", def->name);
+		chat_text_printf(&out, " is for the requesters and approvers of a service, and the "
+				 "bot's configuration names you for none. Ask a service's owners to "
+				 "add you; ");
+		chat_text_code(&out, "/chatops help");
+		chat_text_printf(&out, " says what you may do.");
+		reply_ephemeral(env, ev, &out);
 		goto out;
 	}
-	chat_escape(usage, sizeof usage, def->usage);
 	ctx.argv[0] = (char *)def->name;
 	if (cmd_split(&ctx, text, def->max_args) != BOT_EOK) {
-		snprintf(out, sizeof out, "Unbalanced quote. Usage: `%s`", usage);
-		reply_ephemeral(env, ev, out);
+		chat_text_printf(&out, "Unbalanced quote. ");
+		put_usage(&out, def);
+		reply_ephemeral(env, ev, &out);
 		goto out;
 	}
 	if (ctx.argc - 1 < def->min_args || (*ctx.rest && !def->takes_rest)) {
-		snprintf(out, sizeof out, "%s arguments. Usage: `%s`",
-			 ctx.argc - 1 < def->min_args ? "Missing" : "Too many", usage);
-		reply_ephemeral(env, ev, out);
+		chat_text_printf(&out, "%s arguments. ", ctx.argc - 1 < def->min_args ? "Missing" :
+				 "Too many");
+		put_usage(&out, def);
+		reply_ephemeral(env, ev, &out);
 		goto out;
 	}
-	st = def->fn(&ctx, msg, sizeof msg);
+	st = def->fn(&ctx, &msg);
 	log_info("command", "name=%s user=%s status=%d", def->name, LOG_Q(ev->user), (int)st);
 	switch (st) {
 	case CMD_OK:
 		break;
 	case CMD_USAGE:
-		snprintf(out, sizeof out, "%s\nUsage: `%s`", msg, usage);
-		reply_ephemeral(env, ev, out);
+		chat_text_cat(&out, &msg);
+		chat_text_printf(&out, "\n");
+		put_usage(&out, def);
+		reply_ephemeral(env, ev, &out);
 		break;
 	case CMD_DENIED:
 	case CMD_FAILED:
-		reply_ephemeral(env, ev, msg);
+		reply_ephemeral(env, ev, &msg);
 		break;
 	}
 out:

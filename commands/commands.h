@@ -6,7 +6,8 @@
  *
  * A command handler validates everything before anything happens and answers
  * through the reply it is given: errors go only to the person who typed the
- * command (ephemeral), with the usage line.
+ * command (ephemeral), with the usage line. Everything a command says is
+ * structured text (adapters/chat.h); the chat backend writes the markup.
  *
  * Commands see the rest of the bot only through struct cmd_env, which the
  * wiring (bot/app.c) fills for each dispatch: they know nothing of the app.
@@ -53,7 +54,9 @@ enum cmd_status {
 	CMD_FAILED,       /* could not do it: reply with msg (ephemeral) */
 };
 
-typedef enum cmd_status (*cmd_fn)(struct cmd_ctx *ctx, char *msg, size_t msg_len);
+/* msg: where a command says why it did not do what was asked (initialised,
+ * empty); dispatch sends it. */
+typedef enum cmd_status (*cmd_fn)(struct cmd_ctx *ctx, struct chat_text *msg);
 
 /* Who a command is for; help lists only what the asker may use (the
  * command itself still checks, per service). */
@@ -92,14 +95,14 @@ int cmd_split(struct cmd_ctx *ctx, char *buf, int max_words);
 void cmd_dispatch(const struct cmd_env *env, const struct chat_event *ev);
 
 /* Help text for the commands this user may use under cfg (all when user is
- * NULL), as mrkdwn into buf. */
-void cmd_help_text(const struct config *cfg, const char *user, char *buf, size_t n);
+ * NULL), appended to t. */
+void cmd_help_text(const struct config *cfg, const char *user, struct chat_text *t);
 
 /* Individual commands (one file each). */
-enum cmd_status cmd_chatops(struct cmd_ctx *ctx, char *msg, size_t msg_len);
-enum cmd_status cmd_gates(struct cmd_ctx *ctx, char *msg, size_t msg_len);
-enum cmd_status cmd_investigate(struct cmd_ctx *ctx, char *msg, size_t msg_len);
-enum cmd_status cmd_scale(struct cmd_ctx *ctx, char *msg, size_t msg_len);
+enum cmd_status cmd_chatops(struct cmd_ctx *ctx, struct chat_text *msg);
+enum cmd_status cmd_gates(struct cmd_ctx *ctx, struct chat_text *msg);
+enum cmd_status cmd_investigate(struct cmd_ctx *ctx, struct chat_text *msg);
+enum cmd_status cmd_scale(struct cmd_ctx *ctx, struct chat_text *msg);
 
 /* Start an investigation of svc for user, posting to channel through
  * env->chat once env->cloud has answered. */
@@ -113,7 +116,7 @@ bool cmd__may_request(const struct config_service *svc, const char *user);
 bool cmd__may_approve(const struct config_service *svc, const char *user);
 /* Where cards for this service go: its channel, else the event's channel. */
 const char *cmd__channel_for(const struct config_service *svc, const char *event_channel);
-/* "Known services: a, b, c" (escaped mrkdwn) into buf. */
-void cmd__known_services(const struct config *cfg, char *buf, size_t n);
+/* "Known services: a, b, c" (the names as code), appended to t. */
+void cmd__known_services(const struct config *cfg, struct chat_text *t);
 
 #endif

@@ -3,29 +3,30 @@
 #include "commands/commands.h"
 #include "bot/domain/workflow.h"
 
-#include <stdio.h>
 #include <string.h>
 
-enum cmd_status cmd_gates(struct cmd_ctx *ctx, char *msg, size_t msg_len)
+enum cmd_status cmd_gates(struct cmd_ctx *ctx, struct chat_text *msg)
 {
 	struct workflow *wf = ctx->env->wf;
 	struct bot_error err = {0};
-	struct chat_text text;
-	char esc[64];
+	struct chat_text title, text;
 
 	if (ctx->argc == 1 || (ctx->argc == 2 && strcmp(ctx->argv[1], "list") == 0)) {
 		chat_text_init(&text);
 		if (wf_list(wf, &text, &err) != 0) {
-			snprintf(msg, msg_len, "Could not read the requests: %s", err.msg);
+			chat_text_printf(msg, "Could not read the requests: %s", err.msg);
 			return CMD_FAILED;
 		}
+		chat_text_init(&title);
+		chat_text_bold(&title, "Approval requests");
+		chat_text_printf(&title, " (open first, then the latest)");
 		struct chat_block b[2] = {
-			{.type = CHAT_BLOCK_SECTION, .text = "*Approval requests* (open first, then the latest)"},
+			{.type = CHAT_BLOCK_SECTION, .rich = &title},
 			{.type = CHAT_BLOCK_SECTION, .rich = &text},
 		};
 		struct chat_message m = {.channel = ctx->ev->channel, .rich = &text, .blocks = b, .n_blocks = 2};
 		if (chat_ephemeral(ctx->env->chat, ctx->ev->user, &m, NULL, NULL) != 0) {
-			snprintf(msg, msg_len, "Could not send the list.");
+			chat_text_printf(msg, "Could not send the list.");
 			return CMD_FAILED;
 		}
 		return CMD_OK;
@@ -34,17 +35,22 @@ enum cmd_status cmd_gates(struct cmd_ctx *ctx, char *msg, size_t msg_len)
 		uint64_t id = ctx->argc == 3 ? wf_parse_id(ctx->argv[2]) : 0;
 		if (!id) {
 			if (ctx->argc == 3) {
-				chat_escape(esc, sizeof esc, ctx->argv[2]);
-				snprintf(msg, msg_len, "`%s` is not a request number (e.g. `7`).", esc);
+				chat_text_code(msg, "%s", ctx->argv[2]);
+				chat_text_printf(msg, " is not a request number (e.g. ");
+				chat_text_code(msg, "7");
+				chat_text_printf(msg, ").");
 			} else {
-				snprintf(msg, msg_len, "Which request? Give its number, e.g. `/gates cancel 7`.");
+				chat_text_printf(msg, "Which request? Give its number, e.g. ");
+				chat_text_code(msg, "/gates cancel 7");
+				chat_text_printf(msg, ".");
 			}
 			return CMD_USAGE;
 		}
 		wf_cancel(wf, id, ctx->ev);
 		return CMD_OK;
 	}
-	chat_escape(esc, sizeof esc, ctx->argv[1]);
-	snprintf(msg, msg_len, "Unknown subcommand `%s`.", esc);
+	chat_text_printf(msg, "Unknown subcommand ");
+	chat_text_code(msg, "%s", ctx->argv[1]);
+	chat_text_printf(msg, ".");
 	return CMD_USAGE;
 }

@@ -44,15 +44,19 @@ static void post_failure(struct inv *v, const struct service_read *r)
 static void post_findings(struct inv *v, const struct service_read *r)
 {
 	struct findings f;
-	char body[3000], header[200], ctx[1200], merr[1100], label[64], value[320];
+	struct chat_text body, ctx;
+	char header[200], label[64], value[320];
 
 	findings_analyse(r->svc, r->metrics, r->alarms, r->n_alarms, v->max_desired, &f);
+	chat_text_init(&body);
 	findings_render(r->service, r->cluster, r->svc, r->metrics, r->alarms, r->n_alarms, &f,
-			body, sizeof body);
+			&body);
 	snprintf(header, sizeof header, "Investigation: %s", r->service);
-	chat_escape(merr, sizeof merr, r->metrics_err.code ? r->metrics_err.message : "");
-	snprintf(ctx, sizeof ctx, "Asked by <@%s>%s%s", v->user,
-		 r->metrics_err.code ? " · metrics unavailable: " : "", merr);
+	chat_text_init(&ctx);
+	chat_text_printf(&ctx, "Asked by ");
+	chat_text_user(&ctx, v->user);
+	if (r->metrics_err.code)
+		chat_text_printf(&ctx, " · metrics unavailable: %s", r->metrics_err.message);
 
 	struct chat_button btn = {
 		.action_id = "investigate.scale", .text = label, .value = value,
@@ -62,12 +66,15 @@ static void post_findings(struct inv *v, const struct service_read *r)
 	snprintf(value, sizeof value, "%s %d", r->service, f.suggested);
 	struct chat_block blocks[4] = {
 		{.type = CHAT_BLOCK_HEADER, .text = header},
-		{.type = CHAT_BLOCK_SECTION, .text = body},
-		{.type = CHAT_BLOCK_CONTEXT, .text = ctx},
+		{.type = CHAT_BLOCK_SECTION, .rich = &body},
+		{.type = CHAT_BLOCK_CONTEXT, .rich = &ctx},
 		{.type = CHAT_BLOCK_ACTIONS, .buttons = &btn, .n_buttons = 1},
 	};
+	struct chat_text fallback;
+	chat_text_init(&fallback);
+	chat_text_printf(&fallback, "%s", header);
 	struct chat_message m = {
-		.channel = v->channel, .text = header, .blocks = blocks,
+		.channel = v->channel, .rich = &fallback, .blocks = blocks,
 		.n_blocks = f.suggested > 0 ? 4 : 3,
 	};
 	int rc = chat_post(v->chat, &m, NULL, NULL);
@@ -115,27 +122,28 @@ int investigate_start(const struct cmd_env *env, const struct config_service *sv
 	return rc;
 }
 
-enum cmd_status cmd_investigate(struct cmd_ctx *ctx, char *msg, size_t msg_len)
+enum cmd_status cmd_investigate(struct cmd_ctx *ctx, struct chat_text *msg)
 {
 	const struct config *cfg = ctx->env->cfg;
 	const struct config_service *svc = config_service_find(cfg, ctx->argv[1]);
-	char esc[300], known[1024];
 
 	if (!svc) {
-		chat_escape(esc, sizeof esc, ctx->argv[1]);
-		cmd__known_services(cfg, known, sizeof known);
-		snprintf(msg, msg_len, "Unknown service `%s`. %s", esc, known);
+		chat_text_printf(msg, "Unknown service ");
+		chat_text_code(msg, "%s", ctx->argv[1]);
+		chat_text_printf(msg, ". ");
+		cmd__known_services(cfg, msg);
 		return CMD_USAGE;
 	}
 	if (!cmd__may_request(svc, ctx->ev->user)) {
-		snprintf(msg, msg_len, "You are not among the requesters or approvers of `%s`; "
-			 "ask its owners to add you to the bot's configuration.", svc->name);
+		chat_text_printf(msg, "You are not among the requesters or approvers of ");
+		chat_text_code(msg, "%s", svc->name);
+		chat_text_printf(msg, "; ask its owners to add you to the bot's configuration.");
 		return CMD_DENIED;
 	}
 	int rc = investigate_start(ctx->env, svc, ctx->ev->user,
 				   cmd__channel_for(svc, ctx->ev->channel));
 	if (rc) {
-		snprintf(msg, msg_len, "Could not start the investigation: %s.", bot_strerror(rc));
+		chat_text_printf(msg, "Could not start the investigation: %s.", bot_strerror(rc));
 		return CMD_FAILED;
 	}
 	return CMD_OK;

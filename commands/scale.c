@@ -6,39 +6,46 @@
  * the workflow reads the service and opens an approval gate. */
 #include "commands/commands.h"
 #include "bot/base/duration.h"
+#include "bot/base/error.h"
 #include "bot/domain/workflow.h"
 #include "config/config.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define REASON_MAX 500
 
 /* A desired count as typed: digits only. 0, or a message in msg. */
-static int parse_count(const char *s, int *out, char *msg, size_t n)
+static int parse_count(const char *s, int *out, struct chat_text *msg)
 {
-	char e[64];
+	const char *typed = s;
 	long v = 0;
 
-	chat_escape(e, sizeof e, s);
 	if (s[0] == '-' && s[1]) {
-		snprintf(msg, n, "The count must be zero or more; `%s` is negative.", e);
+		chat_text_printf(msg, "The count must be zero or more; ");
+		chat_text_code(msg, "%s", typed);
+		chat_text_printf(msg, " is negative.");
 		return -1;
 	}
 	if (s[0] == '+')
 		s++;
 	if (!*s) {
-		snprintf(msg, n, "The count must be a whole number, e.g. `3`.");
+		chat_text_printf(msg, "The count must be a whole number, e.g. ");
+		chat_text_code(msg, "3");
+		chat_text_printf(msg, ".");
 		return -1;
 	}
 	for (const char *p = s; *p; p++) {
 		if (*p < '0' || *p > '9') {
-			snprintf(msg, n, "The count must be a whole number of tasks; `%s` is not.", e);
+			chat_text_printf(msg, "The count must be a whole number of tasks; ");
+			chat_text_code(msg, "%s", typed);
+			chat_text_printf(msg, " is not.");
 			return -1;
 		}
 		if (v > 1000000) {
-			snprintf(msg, n, "The count `%s` is far too large.", e);
+			chat_text_printf(msg, "The count ");
+			chat_text_code(msg, "%s", typed);
+			chat_text_printf(msg, " is far too large.");
 			return -1;
 		}
 		v = v * 10 + (*p - '0');
@@ -66,10 +73,50 @@ static void fold_reason(char *s)
 	*o = '\0';
 }
 
+/* --timer's value (NUL-terminated) into *timer_ms, within the configured
+ * bounds; 0, or a message in msg. */
+static int parse_timer(const struct config *cfg, const char *val, uint64_t *timer_ms,
+		       struct chat_text *msg)
+{
+	struct bot_error err = {0};
+	char lo[DURATION_FMT_MAX], hi[DURATION_FMT_MAX];
+
+	if (!*val) {
+		chat_text_code(msg, "--timer");
+		chat_text_printf(msg, " needs a duration, e.g. ");
+		chat_text_code(msg, "--timer 10m");
+		chat_text_printf(msg, " or ");
+		chat_text_code(msg, "--timer PT10M");
+		chat_text_printf(msg, ".");
+		return -1;
+	}
+	if (duration_parse(val, timer_ms, &err) != 0) {
+		static const char *const forms[] = {"10m", "90s", "1h30m", "PT10M"};
+		chat_text_code(msg, "%s", val);
+		chat_text_printf(msg, " is not a duration: write it like ");
+		for (size_t i = 0; i < BOT_ARRAY_LEN(forms); i++) {
+			chat_text_printf(msg, "%s", i == 0 ? "" : i + 1 < BOT_ARRAY_LEN(forms) ?
+					 ", " : " or ");
+			chat_text_code(msg, "%s", forms[i]);
+		}
+		chat_text_printf(msg, ".");
+		return -1;
+	}
+	duration_format(cfg->defaults.min_timer_ms, lo, sizeof lo);
+	duration_format(cfg->defaults.max_timer_ms, hi, sizeof hi);
+	if (*timer_ms < cfg->defaults.min_timer_ms || *timer_ms > cfg->defaults.max_timer_ms) {
+		chat_text_printf(msg, "The timer ");
+		chat_text_code(msg, "%s", val);
+		chat_text_printf(msg, " is out of bounds: it must be between %s and %s.", lo, hi);
+		return -1;
+	}
+	return 0;
+}
+
 /* Leading --options of the rest of the line; *reason points after them. */
 static int parse_options(struct cmd_ctx *ctx, const struct config *cfg,
 			 const struct config_service *svc, uint64_t *timer_ms, const char **reason,
-			 char *msg, size_t n)
+			 struct chat_text *msg)
 {
 	char *p = (char *)(ctx->rest ? ctx->rest : "");
 
@@ -93,74 +140,61 @@ static int parse_options(struct cmd_ctx *ctx, const struct config *cfg,
 				p++;
 			char save = *p;
 			*p = '\0';
-			struct bot_error err = {0};
-			char e[80], lo[DURATION_FMT_MAX], hi[DURATION_FMT_MAX];
-			chat_escape(e, sizeof e, val);
-			if (!*val) {
-				snprintf(msg, n, "`--timer` needs a duration, e.g. `--timer 10m` or `--timer PT10M`.");
+			if (parse_timer(cfg, val, timer_ms, msg) != 0)
 				return -1;
-			}
-			if (duration_parse(val, timer_ms, &err) != 0) {
-				snprintf(msg, n, "`%s` is not a duration: write it like `10m`, `90s`, `1h30m` "
-					 "or `PT10M`.", e);
-				return -1;
-			}
-			duration_format(cfg->defaults.min_timer_ms, lo, sizeof lo);
-			duration_format(cfg->defaults.max_timer_ms, hi, sizeof hi);
-			if (*timer_ms < cfg->defaults.min_timer_ms || *timer_ms > cfg->defaults.max_timer_ms) {
-				snprintf(msg, n, "The timer `%s` is out of bounds: it must be between %s and %s.",
-					 e, lo, hi);
-				return -1;
-			}
 			*p = save;
 			continue;
 		}
-		char e[64];
 		*p = '\0';
-		chat_escape(e, sizeof e, w);
-		snprintf(msg, n, "Unknown option `%s` (the only option is `--timer`).", e);
+		chat_text_printf(msg, "Unknown option ");
+		chat_text_code(msg, "%s", w);
+		chat_text_printf(msg, " (the only option is ");
+		chat_text_code(msg, "--timer");
+		chat_text_printf(msg, ").");
 		return -1;
 	}
 	fold_reason(p);
 	if (strlen(p) > REASON_MAX) {
-		snprintf(msg, n, "The reason is too long (%zu characters; at most %d).", strlen(p),
-			 REASON_MAX);
+		chat_text_printf(msg, "The reason is too long (%zu characters; at most %d).", strlen(p),
+				 REASON_MAX);
 		return -1;
 	}
 	*reason = p;
 	return 0;
 }
 
-enum cmd_status cmd_scale(struct cmd_ctx *ctx, char *msg, size_t msg_len)
+enum cmd_status cmd_scale(struct cmd_ctx *ctx, struct chat_text *msg)
 {
 	const struct config *cfg = ctx->env->cfg;
 	const struct config_service *svc = config_service_find(cfg, ctx->argv[1]);
-	char esc[300], known[1024];
 	struct bot_error err = {0};
 	uint64_t timer_ms;
 	const char *reason = NULL;
 	int count;
 
 	if (!svc) {
-		chat_escape(esc, sizeof esc, ctx->argv[1]);
-		cmd__known_services(cfg, known, sizeof known);
-		snprintf(msg, msg_len, "Unknown service `%s`. %s", esc, known);
+		chat_text_printf(msg, "Unknown service ");
+		chat_text_code(msg, "%s", ctx->argv[1]);
+		chat_text_printf(msg, ". ");
+		cmd__known_services(cfg, msg);
 		return CMD_USAGE;
 	}
-	chat_escape(esc, sizeof esc, svc->name);
 	if (!cmd__may_request(svc, ctx->ev->user)) {
-		snprintf(msg, msg_len, "You may not request changes to `%s`: you are not among its "
-			 "requesters or approvers. Nothing was requested.", esc);
+		chat_text_printf(msg, "You may not request changes to ");
+		chat_text_code(msg, "%s", svc->name);
+		chat_text_printf(msg, ": you are not among its requesters or approvers. Nothing was "
+				 "requested.");
 		return CMD_DENIED;
 	}
-	if (parse_count(ctx->argv[2], &count, msg, msg_len) != 0)
+	if (parse_count(ctx->argv[2], &count, msg) != 0)
 		return CMD_USAGE;
 	if (count < svc->min_desired || count > svc->max_desired) {
-		snprintf(msg, msg_len, "`%s` may be scaled to between %d and %d tasks; %d is out of "
-			 "bounds.", esc, svc->min_desired, svc->max_desired, count);
+		chat_text_code(msg, "%s", svc->name);
+		chat_text_printf(msg, " may be scaled to between %d and %d tasks; %d is out of "
+				 "bounds.", svc->min_desired, svc->max_desired, count);
 		return CMD_USAGE;
 	}
-	if (parse_options(ctx, cfg, svc, &timer_ms, &reason, msg, msg_len) != 0)
+	if (parse_options(ctx, cfg, svc, &timer_ms, &reason, msg) != 0)
 		return CMD_USAGE;
 
 	struct wf_scale req = {
@@ -173,7 +207,8 @@ enum cmd_status cmd_scale(struct cmd_ctx *ctx, char *msg, size_t msg_len)
 		.reason = reason,
 	};
 	if (wf_scale_start(ctx->env->wf, &req, &err) != 0) {
-		snprintf(msg, msg_len, "Could not start the request: %s. Nothing was requested.", err.msg);
+		chat_text_printf(msg, "Could not start the request: %s. Nothing was requested.",
+				 err.msg);
 		return CMD_FAILED;
 	}
 	return CMD_OK;

@@ -99,74 +99,7 @@ static void outf(struct console *c, const char *fmt, ...)
 		out_all(c, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }
 
-/* ---- rendering ---------------------------------------------------------- */
-
-
-/* Render one <...> construct (without the brackets). */
-static void render_angle(struct dbuf *b, const char *s, size_t n)
-{
-	const char *bar = memchr(s, '|', n);
-	if (n > 1 && s[0] == '@') {            /* <@U123> or <@U123|name> */
-		dbuf_put(b, "@", 1);
-		dbuf_put(b, s + 1, bar ? (size_t)(bar - s - 1) : n - 1);
-	} else if (n > 1 && s[0] == '#') {     /* <#C123|name> */
-		dbuf_put(b, "#", 1);
-		if (bar)
-			dbuf_put(b, bar + 1, n - (size_t)(bar - s) - 1);
-		else
-			dbuf_put(b, s + 1, n - 1);
-	} else if (n > 1 && s[0] == '!') {     /* <!date^..|fallback>, <!here> */
-		if (bar)
-			dbuf_put(b, bar + 1, n - (size_t)(bar - s) - 1);
-		else {
-			dbuf_put(b, "@", 1);
-			dbuf_put(b, s + 1, n - 1);
-		}
-	} else if (bar) {                      /* <url|label> */
-		dbuf_put(b, bar + 1, n - (size_t)(bar - s) - 1);
-		dbuf_put(b, " (", 2);
-		dbuf_put(b, s, (size_t)(bar - s));
-		dbuf_put(b, ")", 1);
-	} else {
-		dbuf_put(b, s, n);
-	}
-}
-
-char *console_render_text(const char *m)
-{
-	struct dbuf b = {0};
-
-	for (size_t i = 0; m && m[i];) {
-		if (m[i] == '<') {
-			const char *end = strchr(m + i + 1, '>');
-			if (end) {
-				render_angle(&b, m + i + 1, (size_t)(end - (m + i + 1)));
-				i = (size_t)(end - m) + 1;
-				continue;
-			}
-		} else if (m[i] == '&') {
-			static const struct { const char *ent; char c; } ents[] = {
-				{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'},
-			};
-			size_t k;
-			for (k = 0; k < BOT_ARRAY_LEN(ents); k++) {
-				size_t el = strlen(ents[k].ent);
-				if (strncmp(m + i, ents[k].ent, el) == 0) {
-					dbuf_put(&b, &ents[k].c, 1);
-					i += el;
-					break;
-				}
-			}
-			if (k < BOT_ARRAY_LEN(ents))
-				continue;
-		}
-		dbuf_put(&b, m + i, 1);
-		i++;
-	}
-	return dbuf_take(&b);
-}
-
-/* ---- structured text: plain, as a terminal shows it ---------------------- */
+/* ---- rendering: structured text, plain, as a terminal shows it ------------ */
 
 static void put_local_time(struct dbuf *b, int64_t epoch_s, const char *fallback)
 {
@@ -211,41 +144,7 @@ char *console_render_rich(const struct chat_text *t)
 	return dbuf_take(&b);
 }
 
-static void out_plain(struct console *c, const char *indent, const char *text);
-
-static void out_rich(struct console *c, const char *indent, const struct chat_text *t)
-{
-	char *s = console_render_rich(t);
-	out_plain(c, indent, s);
-	free(s);
-}
-
-static void out_rendered(struct console *c, const char *indent, const char *mrkdwn)
-{
-	char *t = console_render_text(mrkdwn);
-	if (!t)
-		return;
-	/* indent every line */
-	for (char *line = t, *nl; line && *line; line = nl ? nl + 1 : NULL) {
-		nl = strchr(line, '\n');
-		out_str(c, indent);
-		out_all(c, line, nl ? (size_t)(nl - line) : strlen(line));
-		out_str(c, "\n");
-	}
-	free(t);
-}
-
-/* A section's or context's text: structured, or mrkdwn. */
-static void out_text(struct console *c, const char *indent, const struct chat_text *rich,
-		     const char *mrkdwn)
-{
-	if (rich)
-		out_rich(c, indent, rich);
-	else
-		out_rendered(c, indent, mrkdwn);
-}
-
-/* Plain text as written (no markup to render), every line indented. */
+/* Plain text as written, every line indented. */
 static void out_plain(struct console *c, const char *indent, const char *text)
 {
 	for (const char *line = text, *nl; line && *line; line = nl ? nl + 1 : NULL) {
@@ -254,6 +153,14 @@ static void out_plain(struct console *c, const char *indent, const char *text)
 		out_all(c, line, nl ? (size_t)(nl - line) : strlen(line));
 		out_str(c, "\n");
 	}
+}
+
+/* Structured text (none: nothing), every line indented. */
+static void out_rich(struct console *c, const char *indent, const struct chat_text *t)
+{
+	char *s = t ? console_render_rich(t) : NULL;
+	out_plain(c, indent, s);
+	free(s);
 }
 
 static const char *bold(struct console *c) { return c->color ? "\033[1m" : ""; }
@@ -279,7 +186,7 @@ static void render_message(struct console *c, const char *header, unsigned long 
 		outf(c, "%s== %s %lu in #%s ==%s\n", bold(c), header, id,
 		     m->channel ? m->channel : c->channel, reset(c));
 	if (m->n_blocks == 0) {
-		out_text(c, ind, m->rich, m->text);
+		out_rich(c, ind, m->rich);
 		return;
 	}
 	for (size_t i = 0; i < m->n_blocks; i++) {
@@ -291,14 +198,14 @@ static void render_message(struct console *c, const char *header, unsigned long 
 			outf(c, "%s\n", reset(c));
 			break;
 		case CHAT_BLOCK_SECTION:
-			out_text(c, ind, bl->rich, bl->text);
+			out_rich(c, ind, bl->rich);
 			break;
 		case CHAT_BLOCK_PLAIN:
 			out_plain(c, ind, bl->text);
 			break;
 		case CHAT_BLOCK_CONTEXT:
 			out_str(c, dim(c));
-			out_text(c, ind, bl->rich, bl->text);
+			out_rich(c, ind, bl->rich);
 			out_str(c, reset(c));
 			break;
 		case CHAT_BLOCK_DIVIDER:
@@ -408,7 +315,7 @@ static int con_post(struct chat *ch, const struct chat_message *m, chat_result_c
 	char ts[32];
 	int rc;
 
-	if (!m || (!m->text && !m->rich))
+	if (!m || !m->rich)
 		return BOT_EINVAL;
 	unsigned long id = ++c->next_msg;
 	snprintf(ts, sizeof ts, "%lu", id);
@@ -429,7 +336,7 @@ static int con_update(struct chat *ch, const char *channel, const char *ts,
 	unsigned long id = ts ? strtoul(ts, &end, 10) : 0;
 	int rc;
 
-	if (!m || (!m->text && !m->rich))
+	if (!m || !m->rich)
 		return BOT_EINVAL;
 	if (!id || !end || *end || id > c->next_msg) {
 		if (cb)
@@ -453,20 +360,20 @@ static int con_ephemeral(struct chat *ch, const char *user, const struct chat_me
 {
 	struct console *c = (struct console *)ch;
 
-	if (!m || (!m->text && !m->rich))
+	if (!m || !m->rich)
 		return BOT_EINVAL;
 	outf(c, "%s(only visible to @%s)%s\n", dim(c), user ? user : "?", reset(c));
 	if (m->n_blocks == 0) {
-		out_text(c, "  ", m->rich, m->text);
+		out_rich(c, "  ", m->rich);
 	} else {
 		for (size_t i = 0; i < m->n_blocks; i++)
 			if (m->blocks[i].type == CHAT_BLOCK_PLAIN)
 				out_plain(c, "  ", m->blocks[i].text);
 			else if (m->blocks[i].type == CHAT_BLOCK_SECTION ||
 			    m->blocks[i].type == CHAT_BLOCK_CONTEXT)
-				out_text(c, "  ", m->blocks[i].rich, m->blocks[i].text);
+				out_rich(c, "  ", m->blocks[i].rich);
 			else if (m->blocks[i].type == CHAT_BLOCK_HEADER)
-				out_rendered(c, "  ", m->blocks[i].text);
+				out_plain(c, "  ", m->blocks[i].text);
 	}
 	if (cb)
 		cb(ud, BOT_EOK, NULL, NULL);

@@ -8,8 +8,8 @@
  *   whoami, help                        console helpers
  *   anything else                       a mention of the bot (free text)
  *
- * Messages are printed as plain text (structured text rendered here, the
- * older mrkdwn un-marked); buttons show what to type to press them.
+ * Messages are printed as plain text (structured text rendered here: @U1,
+ * #C1, local time, "label (url)"); buttons show what to type to press them.
  * A button with a confirm dialog asks for "y" before the click counts.
  */
 #ifndef ADAPTERS_CONSOLE_H
@@ -35,11 +35,6 @@ struct console_opts {
  * chat->ops->start() is called. */
 int console_chat_create(uv_loop_t *loop, const struct console_opts *o, struct chat **out,
 			struct bot_error *err);
-
-/* Render mrkdwn as plain terminal text into a new string (caller frees):
- * <@U1> -> @U1, <!date^E^{..}|fallback> -> fallback, <url|label> -> label (url),
- * &amp; &lt; &gt; -> & < >. Exposed for tests. */
-char *console_render_text(const char *mrkdwn);
 
 /* Render structured text as plain terminal text into a new string (caller
  * frees; NULL on OOM): styles dropped, users @U1, channels #C1, dates in

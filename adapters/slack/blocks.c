@@ -323,7 +323,7 @@ static int render_plain(const char *text, json_t *list, struct bot_error *err)
 
 	if (empty(text))
 		return BOT_EOK;
-	esc = chat_escape_dup(text);
+	esc = slack_mrkdwn_escape(text);
 	if (!esc)
 		return bot_error_set(err, BOT_ENOMEM, "out of memory");
 	rc = push(list, json_pack("{s:s, s:o}", "type", "section", "text",
@@ -332,16 +332,14 @@ static int render_plain(const char *text, json_t *list, struct bot_error *err)
 	return rc;
 }
 
-/* A section or context: its structured text rendered here, or its mrkdwn
- * as given. */
+/* A section or context: its structured text rendered here. */
 static int render_mrkdwn(const struct chat_block *cb, json_t *list, struct bot_error *err)
 {
-	char *mine = cb->rich ? slack_mrkdwn(cb->rich) : NULL;
-	const char *text = cb->rich ? mine : cb->text;
+	char *text = cb->rich ? slack_mrkdwn(cb->rich) : NULL;
 	json_t *t;
 	int rc = BOT_EOK;
 
-	if (cb->rich && !mine)
+	if (cb->rich && !text)
 		return nomem(err);
 	if (empty(text))
 		goto out; /* dropped, see blocks.h */
@@ -351,7 +349,7 @@ static int render_mrkdwn(const struct chat_block *cb, json_t *list, struct bot_e
 	else
 		rc = push(list, json_pack("{s:s, s:[o]}", "type", "context", "elements", t), err);
 out:
-	free(mine);
+	free(text);
 	return rc;
 }
 
@@ -455,16 +453,15 @@ int slack_blocks_build(const struct chat_message *m, json_t **out, struct bot_er
 	*out = NULL;
 	if (!m)
 		return bot_error_set(err, BOT_EINVAL, "no message");
-	if (m->rich ? chat_text_empty(m->rich) : empty(m->text))
+	if (!m->rich || chat_text_empty(m->rich))
 		return bot_error_set(err, BOT_EINVAL, "message without fallback text");
 	if (m->n_blocks > 0 && !m->blocks)
 		return bot_error_set(err, BOT_EINVAL, "n_blocks without blocks");
 
 	list = json_array();
 	body = json_object();
-	mine = m->rich ? slack_mrkdwn(m->rich) : NULL;
-	text = (!m->rich || mine) ? cut_text(m->rich ? mine : m->text, SLACK_BLOCKS_FALLBACK_MAX,
-					      true) : NULL;
+	mine = slack_mrkdwn(m->rich);
+	text = mine ? cut_text(mine, SLACK_BLOCKS_FALLBACK_MAX, true) : NULL;
 	if (!list || !body || !text) {
 		rc = nomem(err);
 		goto out;

@@ -10,12 +10,13 @@
  * Callers add "ts" (chat.update), "user" (chat.postEphemeral) or
  * "response_type"/"replace_original" (response_url) themselves.
  *
- * Text handling. Structured text (a block's or the message's `rich`) is
- * rendered to mrkdwn here (adapters/slack/mrkdwn.h), escaped on the way.
- * mrkdwn strings (section, context, fallback text) are passed through as
- * given: their writer has escaped user strings with chat_escape(). Plain-text fields (header, button label, confirm dialog)
- * are plain text and are never escaped here. Invalid UTF-8 in any displayed
- * text is replaced by U+FFFD rather than failing.
+ * Text handling. Structured text (a section's, a context's and the
+ * message's `rich`: the fallback) is rendered to mrkdwn here
+ * (adapters/slack/mrkdwn.h), escaped on the way. A PLAIN block becomes a
+ * plain_text section with & < > escaped. The other plain-text fields
+ * (header, button label, confirm dialog) are plain_text objects, passed as
+ * they are. Invalid UTF-8 in any displayed text is replaced by U+FFFD rather
+ * than failing.
  *
  * Size never fails a displayed text: anything over a Block Kit limit is cut
  * visibly, ending in SLACK_BLOCKS_ELLIPSIS, at a code point boundary, and in
@@ -69,10 +70,10 @@
 /* Render m. On success returns 0 and sets *out to a new object the caller
  * owns (json_decref). On failure *out is NULL, err (may be NULL) holds the
  * detail, and the code is BOT_EINVAL (NULL message, missing or empty
- * fallback text, n_blocks without blocks, unknown block type, button
- * without action_id or label, confirm without one of its four texts,
- * identifier not valid UTF-8; the fallback is m->rich when set, else
- * m->text), BOT_ETOOBIG (action_id/value over its limit)
+ * fallback text m->rich, n_blocks without blocks, unknown block type,
+ * button without action_id or label, confirm without one of its four
+ * texts, identifier not valid UTF-8), BOT_ETOOBIG (action_id/value over its
+ * limit)
  * or BOT_ENOMEM. */
 int slack_blocks_build(const struct chat_message *m, json_t **out, struct bot_error *err);
 

@@ -103,3 +103,11 @@ char *slack_mrkdwn(const struct chat_text *t)
 	slack_mrkdwn_put(&b, t);
 	return dbuf_take(&b);
 }
+
+char *slack_mrkdwn_escape(const char *s)
+{
+	struct dbuf b = {0};
+
+	put_escaped(&b, s ? s : "");
+	return dbuf_take(&b);
+}

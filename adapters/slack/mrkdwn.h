@@ -24,5 +24,8 @@
 void slack_mrkdwn_put(struct dbuf *b, const struct chat_text *t);
 /* t rendered, as a new string the caller frees; NULL on OOM. */
 char *slack_mrkdwn(const struct chat_text *t);
+/* s with & < > as entities (Slack's rule for every text it shows, plain
+ * text too), as a new string the caller frees; NULL on OOM. */
+char *slack_mrkdwn_escape(const char *s);
 
 #endif

@@ -238,6 +238,7 @@ void card_render(struct card *c, const struct store_gate *g, const struct card_i
 
 	memset(c, 0, sizeof *c);
 	chat_text_init(&c->what);
+	chat_text_init(&c->seen);
 	chat_text_init(&c->rule);
 	chat_text_init(&c->status);
 	chat_text_init(&c->context);
@@ -250,10 +251,10 @@ void card_render(struct card *c, const struct store_gate *g, const struct card_i
 	c->blocks[nb++] = (struct chat_block){.type = CHAT_BLOCK_SECTION, .rich = &c->what};
 	c->blocks[nb++] = (struct chat_block){.type = CHAT_BLOCK_PLAIN, .text = c->reason};
 	if (g->evidence && *g->evidence) {
-		/* evidence is stored as mrkdwn, escaped when it was made
-		 * (findings_render), so this block stays mrkdwn */
-		snprintf(c->evidence, sizeof c->evidence, "*What the approvers see:*\n%s", g->evidence);
-		c->blocks[nb++] = (struct chat_block){.type = CHAT_BLOCK_SECTION, .text = c->evidence};
+		/* stored as plain text (wf_scale.c), shown as stored */
+		chat_text_bold(&c->seen, "What the approvers see:");
+		c->blocks[nb++] = (struct chat_block){.type = CHAT_BLOCK_SECTION, .rich = &c->seen};
+		c->blocks[nb++] = (struct chat_block){.type = CHAT_BLOCK_PLAIN, .text = g->evidence};
 	}
 	c->blocks[nb++] = (struct chat_block){.type = CHAT_BLOCK_DIVIDER};
 	if (pending) {

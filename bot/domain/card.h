@@ -7,8 +7,9 @@
  * right now (a reminder, the recovery summary). Buttons appear only while
  * the gate is PENDING and delivered-or-being-delivered; once decided they
  * are gone. The text is structured (struct chat_text): the chat backend
- * renders and escapes it. The evidence block is the exception: evidence is
- * stored as mrkdwn (findings_render), escaped when it was made.
+ * renders and escapes it. What people typed (the reason) and the evidence
+ * as stored (plain text: what the approvers saw) are plain-text blocks,
+ * shown exactly as written.
  *
  * Pure: no I/O, the time comes in. Unit-tested directly.
  */
@@ -31,17 +32,17 @@ struct card_info {
 	const struct chat_text *recovery; /* summary of the recovery check, or NULL */
 };
 
-/* A rendered card; msg points into the struct, so keep it where it is while
- * msg is in use. */
+/* A rendered card; msg points into the struct and borrows the gate's
+ * strings (channel, evidence), so keep both where they are while msg is in
+ * use. */
 struct card {
 	struct chat_message msg;
-	struct chat_block blocks[8];
+	struct chat_block blocks[10];
 	struct chat_button buttons[2];
 	struct chat_confirm confirm;
 	char header[160];
 	char reason[700];        /* plain text: what the requester typed */
-	char evidence[2000];     /* mrkdwn, as stored */
-	struct chat_text what, rule, status, context, fallback;
+	struct chat_text what, seen, rule, status, context, fallback;
 	char value[24];
 	char ref[24];
 	char confirm_text[200];

@@ -3,7 +3,6 @@
 #include "adapters/chat.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -126,94 +125,76 @@ const char *findings_sparkline(const struct cloud_series *s, size_t width, char 
 	return buf;
 }
 
-struct out {
-	char *buf;
-	size_t n, o;
-};
-
-__attribute__((format(printf, 2, 3)))
-static void put(struct out *w, const char *fmt, ...)
-{
-	va_list ap;
-	if (w->o + 1 >= w->n)
-		return;
-	va_start(ap, fmt);
-	int k = vsnprintf(w->buf + w->o, w->n - w->o, fmt, ap);
-	va_end(ap);
-	if (k < 0)
-		return;
-	if ((size_t)k >= w->n - w->o) {
-		w->o = w->n - 1;
-		if (w->n > 4)
-			memcpy(w->buf + w->n - 4, "...", 4);
-		return;
-	}
-	w->o += (size_t)k;
-}
-
-static void put_series(struct out *w, const char *label, const struct cloud_series *avg,
+/* "• CPU: avg ..., now ...%  ▁▂▃" */
+static void put_series(struct chat_text *t, const char *label, const struct cloud_series *avg,
 		       const struct cloud_series *max)
 {
 	char spark[128];
 	struct stat_summary a = findings_stat(avg), mx = findings_stat(max);
 
+	chat_text_printf(t, "• %s: ", label);
 	if (!a.has_data) {
-		put(w, "• %s: _no data in the window_\n", label);
+		unsigned old = chat_text_style(t, CHAT_STYLE_ITALIC);
+		chat_text_printf(t, "no data in the window");
+		chat_text_style(t, old);
+		chat_text_printf(t, "\n");
 		return;
 	}
-	put(w, "• %s: avg %.1f%%, max %.1f%%, now %.1f%%  `%s`\n", label, a.avg,
-	    mx.has_data ? mx.max : a.max, a.last, findings_sparkline(avg, 30, spark, sizeof spark));
+	chat_text_printf(t, "avg %.1f%%, max %.1f%%, now %.1f%%  ", a.avg,
+			 mx.has_data ? mx.max : a.max, a.last);
+	chat_text_code(t, "%s", findings_sparkline(avg, 30, spark, sizeof spark));
+	chat_text_printf(t, "\n");
 }
 
-size_t findings_render(const char *service, const char *cluster, const struct cloud_service *svc,
-		       const struct cloud_metrics *m, const struct cloud_alarm *alarms,
-		       size_t n_alarms, const struct findings *f, char *buf, size_t n)
+void findings_render(const char *service, const char *cluster, const struct cloud_service *svc,
+		     const struct cloud_metrics *m, const struct cloud_alarm *alarms,
+		     size_t n_alarms, const struct findings *f, struct chat_text *t)
 {
-	struct out w = {buf, n, 0};
-	char esc_s[300], esc_c[300], esc_t[600];
-
-	if (n == 0)
-		return 0;
-	buf[0] = '\0';
-	chat_escape(esc_s, sizeof esc_s, service);
-	chat_escape(esc_c, sizeof esc_c, cluster);
-	put(&w, "*%s* in cluster *%s* is %s\n", esc_s, esc_c, svc->status ? svc->status : "?");
-	put(&w, "• Tasks: %d desired, %d running, %d pending\n", svc->desired, svc->running, svc->pending);
+	chat_text_bold(t, "%s", service);
+	chat_text_printf(t, " in cluster ");
+	chat_text_bold(t, "%s", cluster);
+	chat_text_printf(t, " is %s\n", svc->status ? svc->status : "?");
+	chat_text_printf(t, "• Tasks: %d desired, %d running, %d pending\n", svc->desired,
+			 svc->running, svc->pending);
 	for (size_t i = 0; i < svc->n_deployments && i < 3; i++) {
 		const struct cloud_deployment *d = &svc->deployments[i];
-		put(&w, "• Deployment %s: %d/%d running, rollout %s\n", d->status ? d->status : "?",
-		    d->running, d->desired, d->rollout_state ? d->rollout_state : "unknown");
+		chat_text_printf(t, "• Deployment %s: %d/%d running, rollout %s\n",
+				 d->status ? d->status : "?", d->running, d->desired,
+				 d->rollout_state ? d->rollout_state : "unknown");
 	}
 	if (m) {
 		int minutes = (int)((m->end - m->start) / 60.0 + 0.5);
-		put(&w, "_CPU and memory over the last %d min (ECS service metrics, %ds period)_\n",
-		    minutes, m->cpu_avg.period_s ? m->cpu_avg.period_s : 60);
-		put_series(&w, "CPU", &m->cpu_avg, &m->cpu_max);
-		put_series(&w, "Memory", &m->mem_avg, &m->mem_max);
+		unsigned old = chat_text_style(t, CHAT_STYLE_ITALIC);
+		chat_text_printf(t, "CPU and memory over the last %d min (ECS service metrics, %ds "
+				 "period)", minutes, m->cpu_avg.period_s ? m->cpu_avg.period_s : 60);
+		chat_text_style(t, old);
+		chat_text_printf(t, "\n");
+		put_series(t, "CPU", &m->cpu_avg, &m->cpu_max);
+		put_series(t, "Memory", &m->mem_avg, &m->mem_max);
 	}
 	if (n_alarms == 0) {
-		put(&w, "• Alarms in ALARM: none\n");
+		chat_text_printf(t, "• Alarms in ALARM: none\n");
 	} else {
-		put(&w, "• Alarms in ALARM:\n");
+		chat_text_printf(t, "• Alarms in ALARM:\n");
 		for (size_t i = 0; i < n_alarms && i < 5; i++) {
-			chat_escape(esc_t, sizeof esc_t, alarms[i].name);
-			put(&w, "    ◦ %s", esc_t);
-			if (alarms[i].reason) {
-				chat_escape(esc_t, sizeof esc_t, alarms[i].reason);
-				put(&w, ": %s", esc_t);
-			}
-			put(&w, "\n");
+			chat_text_printf(t, "    ◦ %s", alarms[i].name ? alarms[i].name : "");
+			if (alarms[i].reason)
+				chat_text_printf(t, ": %s", alarms[i].reason);
+			chat_text_printf(t, "\n");
 		}
 	}
 	if (svc->n_events) {
-		put(&w, "• Last service events:\n");
-		for (size_t i = 0; i < svc->n_events && i < 3; i++) {
-			chat_escape(esc_t, sizeof esc_t, svc->events[i].message);
-			put(&w, "    ◦ %s\n", esc_t);
-		}
+		chat_text_printf(t, "• Last service events:\n");
+		for (size_t i = 0; i < svc->n_events && i < 3; i++)
+			chat_text_printf(t, "    ◦ %s\n", svc->events[i].message ?
+					 svc->events[i].message : "");
 	}
-	put(&w, "*Verdict:* %s", f->verdict);
-	if (f->suggested > 0)
-		put(&w, "\n*Suggested:* scale %s from %d to %d tasks.", esc_s, f->desired, f->suggested);
-	return w.o;
+	chat_text_bold(t, "Verdict:");
+	chat_text_printf(t, " %s", f->verdict);
+	if (f->suggested > 0) {
+		chat_text_printf(t, "\n");
+		chat_text_bold(t, "Suggested:");
+		chat_text_printf(t, " scale %s from %d to %d tasks.", service, f->desired,
+				 f->suggested);
+	}
 }

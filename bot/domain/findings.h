@@ -1,12 +1,14 @@
 /* findings.h - turn what the cloud reported about a service into findings:
- * numbers, a verdict and a suggested action, and render them as mrkdwn.
- * Pure functions (no I/O), so they are unit-tested directly. */
+ * numbers, a verdict and a suggested action, and render them as structured
+ * text (adapters/chat.h: each chat backend writes its own markup). Pure
+ * functions (no I/O), so they are unit-tested directly. */
 #ifndef BOT_FINDINGS_H
 #define BOT_FINDINGS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "adapters/chat.h"
 #include "adapters/cloud.h"
 
 struct stat_summary {
@@ -38,10 +40,11 @@ void findings_analyse(const struct cloud_service *svc, const struct cloud_metric
  * 0..100 % into buf. Returns buf. */
 const char *findings_sparkline(const struct cloud_series *s, size_t width, char *buf, size_t n);
 
-/* Render the findings as mrkdwn into buf (service and cluster names are
- * escaped here). Returns the length written (truncated visibly if short). */
-size_t findings_render(const char *service, const char *cluster, const struct cloud_service *svc,
-		       const struct cloud_metrics *m, const struct cloud_alarm *alarms,
-		       size_t n_alarms, const struct findings *f, char *buf, size_t n);
+/* Append the findings to t as structured text: names in bold, the
+ * sparklines as code, what AWS reported as it came (the chat backend
+ * escapes it). What does not fit in t is cut (t->cut). */
+void findings_render(const char *service, const char *cluster, const struct cloud_service *svc,
+		     const struct cloud_metrics *m, const struct cloud_alarm *alarms,
+		     size_t n_alarms, const struct findings *f, struct chat_text *t);
 
 #endif

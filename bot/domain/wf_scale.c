@@ -71,9 +71,11 @@ static bool scale_refusal(const struct scale_op *op, const struct service_read *
 static void scale_decide(struct workflow *wf, struct scale_op *op, const struct service_read *r)
 {
 	const struct config_service *svc = config_service_find(wf->cfg, op->service);
-	char ev[3000];
+	/* what the approvers see, stored with the gate as plain text (the store
+	 * keeps text, never a backend's markup); the card shows it as stored */
+	char ev[CHAT_TEXT_MAX + 8];
 	struct bot_error err = {0};
-	struct chat_text t;
+	struct chat_text t, found;
 	struct findings f;
 	uint64_t id = 0;
 	int rc;
@@ -97,8 +99,10 @@ static void scale_decide(struct workflow *wf, struct scale_op *op, const struct 
 		return;
 	}
 	findings_analyse(r->svc, r->metrics, r->alarms, r->n_alarms, svc->max_desired, &f);
+	chat_text_init(&found);
 	findings_render(svc->name, svc->cluster, r->svc, r->metrics, r->alarms, r->n_alarms, &f,
-			ev, sizeof ev);
+			&found);
+	chat_text_plain(&found, ev, sizeof ev);
 
 	struct gate_spec spec = {
 		.service = svc->name,

@@ -1,56 +1,89 @@
-/* fuzz_mrkdwn - escaping (chat_escape) and Block Kit rendering with its
- * visible truncation (slack_blocks_build), on any text.
+/* fuzz_mrkdwn - structured text as Slack mrkdwn (slack_mrkdwn), plain-text
+ * escaping (slack_mrkdwn_escape) and Block Kit rendering with its visible
+ * truncation (slack_blocks_build), on any text.
  *
- * Input: byte 0 is the size of chat_escape's buffer (0..255), byte 1 how
- * many times the rest is repeated (1..8, so short inputs reach the 3,000
- * and 3,900 character caps), the rest is the text.
+ * Input: byte 0 says how the text becomes structured text (even: one text
+ * span; odd: spans split at \x01, each led by a byte choosing its kind -
+ * text, user, channel, date, link "url\x02label" - and its styles), byte 1
+ * how many times the rest is repeated (1..8, so short inputs reach the
+ * 3,000 and 3,900 character caps), the rest is the text.
  *
  * Checks, aborting when violated:
- * - chat_escape: the output fits the buffer; it is the whole escaped text,
- *   or a prefix of it followed by "..." that never ends inside an entity
- *   nor, for valid UTF-8 input, inside a character (valid in, valid out).
- * - every rendered text (fallback, header, section, context, button,
- *   confirm dialog): valid UTF-8, at most its cap in code points; the
- *   input with bad bytes as U+FFFD when it fits, else a prefix of that cut
- *   on a code point boundary plus the ellipsis; a mrkdwn cut never splits a
- *   "<...>" construct or an entity of the text. */
+ * - slack_mrkdwn_escape: no '<' or '>' left, every '&' starts one of
+ *   &amp; &lt; &gt;, and undoing them gives the text back.
+ * - every rendered text (fallback, section and context: the structured
+ *   text's mrkdwn; header, button, confirm dialog: the text itself): valid
+ *   UTF-8, at most its cap in code points; the whole with bad bytes as
+ *   U+FFFD when it fits, else a prefix of that cut on a code point boundary
+ *   plus the ellipsis; a mrkdwn cut never splits a "<...>" construct or an
+ *   entity. */
 #include "fuzz.h"
 
 #include <jansson.h>
 
 #include "adapters/chat.h"
 #include "adapters/slack/blocks.h"
+#include "adapters/slack/mrkdwn.h"
 
 /* Longest entity blocks.c backs off over ("&#x1F600;" and shorter). */
 #define ENTITY_MAX 10
 
-static void check_escape(const char *s, size_t n)
+static void check_escape(const char *s)
 {
-	char *buf = malloc(n ? n : 1), *full = chat_escape_dup(s);
-	size_t len, keep;
+	char *e = slack_mrkdwn_escape(s);
+	size_t o = 0;
 
-	if (!buf || !full)
+	if (!e)
 		abort();
-	chat_escape(buf, n, s);
-	if (n == 0)
-		goto out;
-	len = strlen(buf);
-	FUZZ_CHECK(len < n, "%zu bytes in a buffer of %zu", len, n);
-	if (strcmp(buf, full) == 0)
-		goto out;
-	keep = len >= 3 && strcmp(buf + len - 3, "...") == 0 ? len - 3 : len;
-	FUZZ_CHECK(n < 4 || keep < len, "cut without \"...\": \"%s\"", buf);
-	FUZZ_CHECK(memcmp(buf, full, keep) == 0, "not a prefix of the escaped text");
-	/* every '&' of the escaped text starts an entity ending in ';' */
-	for (size_t i = keep; i > 0 && buf[i - 1] != ';'; i--)
-		FUZZ_CHECK(buf[i - 1] != '&', "cut inside an entity: \"%s\"", buf);
-	if (fuzz_utf8_valid(s, strlen(s))) {
-		FUZZ_CHECK((full[keep] & 0xc0) != 0x80, "cut inside a UTF-8 sequence: \"%s\"", buf);
-		FUZZ_CHECK(fuzz_utf8_valid(buf, len), "not UTF-8: \"%s\"", buf);
+	for (const char *p = e; *p; o++) {
+		FUZZ_CHECK(*p != '<' && *p != '>', "'%c' left in \"%s\"", *p, e);
+		if (*p != '&') {
+			FUZZ_CHECK(s[o] == *p, "escaping changed byte %zu", o);
+			p++;
+			continue;
+		}
+		char c = strncmp(p, "&amp;", 5) == 0 ? '&' : strncmp(p, "&lt;", 4) == 0 ? '<' :
+			 strncmp(p, "&gt;", 4) == 0 ? '>' : 0;
+		FUZZ_CHECK(c && s[o] == c, "'&' that is not an entity of the text at %zu", o);
+		p += c == '&' ? 5 : 4;
 	}
-out:
-	free(full);
-	free(buf);
+	FUZZ_CHECK(s[o] == '\0', "escaping dropped bytes");
+	free(e);
+}
+
+/* The text as structured text into t: one text span, or (spans) pieces
+ * split at \x01, each led by a byte: kind = b % 6 (text, user, channel,
+ * date "<epoch>", link "url\x02label", text), styles = b / 6 % 8. */
+static void structure(char *s, bool spans, struct chat_text *t)
+{
+	chat_text_init(t);
+	if (!spans) {
+		chat_text_printf(t, "%s", s);
+		return;
+	}
+	for (char *p = s, *next; p; p = next) {
+		next = strchr(p, '\x01');
+		if (next)
+			*next++ = '\0';
+		if (!*p)
+			continue;
+		unsigned char b = (unsigned char)*p++;
+		char *label;
+		chat_text_style(t, (unsigned)(b / 6 % 8));
+		switch (b % 6) {
+		case 1: chat_text_user(t, p); break;
+		case 2: chat_text_channel(t, p); break;
+		case 3: chat_text_date(t, (int64_t)strtoll(p, NULL, 10)); break;
+		case 4:
+			label = strchr(p, '\x02');
+			if (label)
+				*label++ = '\0';
+			chat_text_link(t, p, label);
+			break;
+		default: chat_text_printf(t, "%s", p); break;
+		}
+	}
+	chat_text_style(t, 0);
 }
 
 /* s with every byte that is not valid UTF-8 as U+FFFD (as blocks.h says). */
@@ -143,7 +176,7 @@ static const char *text_of(json_t *o)
 	return json_string_value(json_object_get(o, "text"));
 }
 
-static void check_blocks(const char *s)
+static void check_blocks(const char *s, const struct chat_text *t)
 {
 	const struct chat_confirm confirm = {.title = s, .text = s, .yes = s, .no = s};
 	const struct chat_button button = {
@@ -152,34 +185,38 @@ static void check_blocks(const char *s)
 	};
 	const struct chat_block blocks[] = {
 		{.type = CHAT_BLOCK_HEADER, .text = s},
-		{.type = CHAT_BLOCK_SECTION, .text = s},
-		{.type = CHAT_BLOCK_CONTEXT, .text = s},
+		{.type = CHAT_BLOCK_SECTION, .rich = t},
+		{.type = CHAT_BLOCK_CONTEXT, .rich = t},
 		{.type = CHAT_BLOCK_ACTIONS, .buttons = &button, .n_buttons = 1},
 	};
 	const struct chat_message m = {
-		.channel = "C0OPS", .text = s, .blocks = blocks, .n_blocks = 4,
+		.channel = "C0OPS", .rich = t, .blocks = blocks, .n_blocks = 4,
 	};
 	struct bot_error err = {0};
 	json_t *body = NULL, *b, *btn, *conf;
 	int rc = slack_blocks_build(&m, &body, &err);
+	char *md;
 
-	if (!*s) {
+	if (chat_text_empty(t)) {
 		FUZZ_CHECK(rc == BOT_EINVAL && !body, "an empty text is refused");
 		return;
 	}
 	FUZZ_CHECK(rc == BOT_EOK, "rc %d: %s", rc, err.msg);
+	md = slack_mrkdwn(t);
+	if (!md)
+		abort();
 	b = json_object_get(body, "blocks");
 	FUZZ_CHECK(json_array_size(b) == 4, "4 blocks");
 	btn = json_array_get(json_object_get(json_array_get(b, 3), "elements"), 0);
 	conf = json_object_get(btn, "confirm");
-	check_text("fallback", json_string_value(json_object_get(body, "text")), s,
+	check_text("fallback", json_string_value(json_object_get(body, "text")), md,
 		   SLACK_BLOCKS_FALLBACK_MAX, true);
 	check_text("header", text_of(json_object_get(json_array_get(b, 0), "text")), s,
 		   SLACK_BLOCKS_HEADER_MAX, false);
-	check_text("section", text_of(json_object_get(json_array_get(b, 1), "text")), s,
+	check_text("section", text_of(json_object_get(json_array_get(b, 1), "text")), md,
 		   SLACK_BLOCKS_TEXT_MAX, true);
 	check_text("context",
-		   text_of(json_array_get(json_object_get(json_array_get(b, 2), "elements"), 0)), s,
+		   text_of(json_array_get(json_object_get(json_array_get(b, 2), "elements"), 0)), md,
 		   SLACK_BLOCKS_TEXT_MAX, true);
 	check_text("button", text_of(json_object_get(btn, "text")), s,
 		   SLACK_BLOCKS_BUTTON_TEXT_MAX, false);
@@ -191,30 +228,39 @@ static void check_blocks(const char *s)
 		   SLACK_BLOCKS_CONFIRM_BUTTON_MAX, false);
 	check_text("confirm no", text_of(json_object_get(conf, "deny")), s,
 		   SLACK_BLOCKS_CONFIRM_BUTTON_MAX, false);
+	free(md);
 	json_decref(body);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	size_t n, reps, tl;
-	char *text;
+	size_t reps, tl;
+	bool spans;
+	char *text, *work;
+	struct chat_text *t;
 
 	if (size < 2)
 		return 0;
-	n = data[0];
+	spans = data[0] & 1;
 	reps = 1 + data[1] % 8;
 	data += 2;
 	size -= 2;
 	text = malloc(size * reps + 1);
-	if (!text)
+	work = malloc(size * reps + 1);
+	t = malloc(sizeof *t);
+	if (!text || !work || !t)
 		abort();
 	for (size_t i = 0; i < reps; i++)
 		if (size)
 			memcpy(text + i * size, data, size);
 	tl = size * reps;
 	text[tl] = '\0';
-	check_escape(text, n);
-	check_blocks(text);
+	memcpy(work, text, tl + 1);
+	check_escape(text);
+	structure(work, spans, t);
+	check_blocks(text, t);
+	free(t);
+	free(work);
 	free(text);
 	return 0;
 }

@@ -34,6 +34,14 @@
 #define STEP_MS   5000
 #define MAX_EVENTS 64
 
+/* t, reset to hold just s (as typed); returns t. */
+static const struct chat_text *text_of(struct chat_text *t, const char *s)
+{
+	chat_text_init(t);
+	chat_text_printf(t, "%s", s);
+	return t;
+}
+
 static const uint32_t backoff_steps[] = { 50, 100, 200, 400 };
 static const struct slack_retry_policy fast_backoff = { backoff_steps, 4, 20, SLACK_RETRY_FOREVER };
 static const uint32_t api_steps[] = { 10, 20, 40 };
@@ -102,7 +110,9 @@ static void on_event(void *ud, const struct chat_event *e)
 	cp(r->response_url, sizeof r->response_url, e->response_url);
 	r->has_response_url = e->response_url != NULL;
 	if (t->reply_ephemeral && e->type == CHAT_EV_COMMAND) {
-		struct chat_message m = { .channel = e->channel, .text = "only you see this" };
+		struct chat_text only;
+		struct chat_message m = { .channel = e->channel,
+					  .rich = text_of(&only, "only you see this") };
 
 		assert_int_equal(chat_ephemeral(t->chat, e->user, &m, on_reply, t), 0);
 	}
@@ -288,11 +298,17 @@ static void test_connect_hello_ack(void **state)
 		{ .action_id = "gate.approve", .text = "Approve", .value = "g-17",
 		  .style = CHAT_BUTTON_PRIMARY },
 	};
+	struct chat_text ask, fallback, approved;
+	chat_text_init(&ask);
+	chat_text_printf(&ask, "Scale ");
+	chat_text_bold(&ask, "web");
+	chat_text_printf(&ask, " to 3?");
 	const struct chat_block blocks[] = {
-		{ .type = CHAT_BLOCK_SECTION, .text = "Scale *web* to 3?" },
+		{ .type = CHAT_BLOCK_SECTION, .rich = &ask },
 		{ .type = CHAT_BLOCK_ACTIONS, .buttons = btn, .n_buttons = 1 },
 	};
-	struct chat_message m = { .channel = "C0GENERAL", .text = "Scale web to 3?",
+	struct chat_message m = { .channel = "C0GENERAL",
+				  .rich = text_of(&fallback, "Scale web to 3?"),
 				  .blocks = blocks, .n_blocks = 2 };
 
 	(void)state;
@@ -353,7 +369,10 @@ static void test_connect_hello_ack(void **state)
 
 	/* update the card; an ephemeral to Bob */
 	m.n_blocks = 1;
-	m.text = "Approved by <@U0BOB>";
+	chat_text_init(&approved);
+	chat_text_printf(&approved, "Approved by ");
+	chat_text_user(&approved, "U0BOB");
+	m.rich = &approved;
 	assert_int_equal(chat_update(t.chat, "C0GENERAL", r.ts, &m, on_result, &u), 0);
 	assert_true(harness_wait(&t.h, res_done, &u, STEP_MS));
 	assert_int_equal(u.rc, BOT_EOK);
@@ -386,7 +405,8 @@ static void test_duplicates(void **state)
 	char id[4][FAKE_SLACK_ID_MAX], again[FAKE_SLACK_ID_MAX];
 	struct want w = { &t, 3 };
 	struct res r = {0};
-	struct chat_message m = { .channel = "C0GENERAL", .text = "card" };
+	struct chat_text card;
+	struct chat_message m = { .channel = "C0GENERAL", .rich = text_of(&card, "card") };
 
 	(void)state;
 	setup(&t);
@@ -511,7 +531,8 @@ static void test_disconnect_link_disabled(void **state)
 	assert_int_equal(stats(&t).ws.links, 0);
 	assert_int_equal(fake_slack_send_mention(t.h.fs, "U0A", "C0GENERAL", "x", id), BOT_ESTATE);
 	/* posting after the stop is refused */
-	struct chat_message m = { .channel = "C0GENERAL", .text = "x" };
+	struct chat_text x;
+	struct chat_message m = { .channel = "C0GENERAL", .rich = text_of(&x, "x") };
 	assert_int_equal(chat_post(t.chat, &m, NULL, NULL), BOT_ESTATE);
 	teardown(&t);
 }
@@ -695,7 +716,8 @@ static void test_chat_api_errors(void **state)
 {
 	struct t t;
 	struct res r[4];
-	struct chat_message m = { .channel = "C0NOPE", .text = "x" };
+	struct chat_text x, wt[3];
+	struct chat_message m = { .channel = "C0NOPE", .rich = text_of(&x, "x") };
 	size_t n, k = 0;
 	const struct fake_slack_message *msgs;
 	const char *want[] = { "one", "two", "three" };
@@ -724,7 +746,7 @@ static void test_chat_api_errors(void **state)
 	assert_int_equal(fake_slack_ratelimit(t.h.fs, "chat.postMessage", 1, 1), 0);
 	for (int i = 0; i < 3; i++) {
 		memset(&r[i], 0, sizeof r[i]);
-		m.text = want[i];
+		m.rich = text_of(&wt[i], want[i]);
 		assert_int_equal(chat_post(t.chat, &m, on_result, &r[i]), 0);
 	}
 	assert_true(harness_wait(&t.h, res_done, &r[2], STEP_MS));
@@ -771,7 +793,8 @@ static void test_ephemeral_fallback(void **state)
 	/* without a recent response_url from that user there is no fallback */
 	t.reply_ephemeral = false;
 	struct res r = {0};
-	struct chat_message m = { .channel = "C0OUTSIDE", .text = "x" };
+	struct chat_text x;
+	struct chat_message m = { .channel = "C0OUTSIDE", .rich = text_of(&x, "x") };
 	assert_int_equal(chat_ephemeral(t.chat, "U0OTHER", &m, on_result, &r), 0);
 	assert_true(harness_wait(&t.h, res_done, &r, STEP_MS));
 	assert_int_equal(r.rc, BOT_EPERM);

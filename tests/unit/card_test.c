@@ -13,7 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "adapters/console/console.h"
+#include "adapters/slack/blocks.h"
 #include "adapters/slack/mrkdwn.h"
 #include "bot/domain/card.h"
 
@@ -28,7 +31,7 @@ static struct store_gate gate(enum gate_state st)
 		.requester = "U0ONCALL1", .target = 10, .desired_at_request = 2,
 		.reason = "CPU <!channel> & co", .timer_ms = 600000, .approvers = approvers,
 		.n_approvers = 2, .min_approvals = 1, .channel = "C1", .message_ts = "1.2",
-		.evidence = "*web* is ACTIVE", .created_at = T0, .state = st, .decision = GATE_PENDING,
+		.evidence = "web in cluster prod is ACTIVE\n• Tasks: 2 desired", .created_at = T0, .state = st, .decision = GATE_PENDING,
 	};
 	return g;
 }
@@ -69,12 +72,13 @@ static void add_text(char *buf, size_t n, size_t *o, const struct chat_text *ric
 	free(mine);
 }
 
-/* All the displayed text of the card as Slack gets it (mrkdwn), one string. */
+/* All the displayed text of the card, one string: structured text as Slack
+ * gets it (mrkdwn), plain text (header, reason, evidence) as written. */
 static const char *all_text(const struct card *c, char *buf, size_t n)
 {
 	size_t o = 0;
 	buf[0] = '\0';
-	add_text(buf, n, &o, c->msg.rich, c->msg.text);
+	add_text(buf, n, &o, c->msg.rich, NULL);
 	for (size_t i = 0; i < c->msg.n_blocks; i++)
 		add_text(buf, n, &o, c->msg.blocks[i].rich, c->msg.blocks[i].text);
 	return buf;
@@ -113,15 +117,19 @@ static void test_pending_before_delivery(void **state)
 	const struct chat_block *reason = NULL;
 	char other[8192];
 	size_t o = 0;
-	add_text(other, sizeof other, &o, c.msg.rich, c.msg.text);
+	int n_plain = 0;
+	add_text(other, sizeof other, &o, c.msg.rich, NULL);
 	for (size_t i = 0; i < c.msg.n_blocks; i++) {
-		if (c.msg.blocks[i].type == CHAT_BLOCK_PLAIN)
+		if (c.msg.blocks[i].type == CHAT_BLOCK_PLAIN && n_plain++ == 0)
 			reason = &c.msg.blocks[i];
-		else
+		else if (c.msg.blocks[i].type != CHAT_BLOCK_PLAIN)
 			add_text(other, sizeof other, &o, c.msg.blocks[i].rich, c.msg.blocks[i].text);
 	}
 	assert_non_null(reason);
 	assert_string_equal(reason->text, "Reason: CPU <!channel> & co");
+	/* the evidence as stored (plain text), under a title of its own */
+	assert_non_null(strstr(t, "*What the approvers see:*\nweb in cluster prod is ACTIVE\n"
+			       "• Tasks: 2 desired\n"));
 	/* everywhere else (as Slack gets it), it is not */
 	assert_null(strstr(other, "<!channel>"));
 	assert_non_null(strstr(t, "<@U0APPROVER1>, <@U0APPROVER2>"));
@@ -257,6 +265,51 @@ static void test_undelivered_and_bad_ids(void **state)
 	assert_non_null(strstr(t, "&lt;!here&gt;"));
 }
 
+/* What people typed (the reason) and what AWS reported (the evidence, as
+ * stored) reach Slack as plain_text with & < > escaped: a "<!channel>" or a
+ * "*" in them is shown literally, cannot ping and cannot style; no mrkdwn
+ * field holds them. */
+static void test_slack_shows_user_text_literally(void **state)
+{
+	(void)state;
+	struct store_gate g = gate(GATE_PENDING);
+	struct bot_error err = {0};
+	struct card c;
+	json_t *body = NULL;
+	size_t i;
+	json_t *b;
+
+	g.reason = "CPU <!channel> *now* & co";
+	g.evidence = "web <!here> *x* `y` & z";
+	card_render(&c, &g, &(struct card_info){.now_ms = T0});
+	assert_int_equal(slack_blocks_build(&c.msg, &body, &err), 0);
+	char *all = json_dumps(body, JSON_COMPACT);
+	assert_non_null(all);
+	assert_null(strstr(all, "<!channel>"));
+	assert_null(strstr(all, "<!here>"));
+	free(all);
+	int seen = 0;
+	json_array_foreach(json_object_get(body, "blocks"), i, b) {
+		json_t *t = json_object_get(b, "text");
+		const char *type = json_string_value(json_object_get(t, "type"));
+		const char *text = json_string_value(json_object_get(t, "text"));
+		if (!text)
+			continue;
+		if (strcmp(type, "mrkdwn") == 0) {
+			assert_null(strstr(text, "*now*"));
+			assert_null(strstr(text, "*x*"));
+			continue;
+		}
+		if (strcmp(text, "Reason: CPU &lt;!channel&gt; *now* &amp; co") == 0 ||
+		    strcmp(text, "web &lt;!here&gt; *x* `y` &amp; z") == 0) {
+			assert_string_equal(type, "plain_text");
+			seen++;
+		}
+	}
+	assert_int_equal(seen, 2);
+	json_decref(body);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -267,6 +320,7 @@ int main(void)
 		cmocka_unit_test(test_denied_and_approved_by_people),
 		cmocka_unit_test(test_dry_run_is_not_called_a_failure),
 		cmocka_unit_test(test_undelivered_and_bad_ids),
+		cmocka_unit_test(test_slack_shows_user_text_literally),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,8 +4,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "adapters/slack/mrkdwn.h"
 #include "bot/domain/findings.h"
 
 static double hot_cpu[30], cool_cpu[30], times[30], mem[30];
@@ -127,8 +129,11 @@ static void test_sparkline(void **state)
 	assert_int_equal(strlen(tiny), 6);
 }
 
+/* The findings are structured text: names in bold, what AWS said as it
+ * came; the Slack renderer escapes it, the console shows it as written. */
 static void test_render_escapes_and_suggests(void **state)
 {
+	struct chat_text t;
 	char buf[4096];
 	(void)state;
 	fill();
@@ -140,21 +145,47 @@ static void test_render_escapes_and_suggests(void **state)
 	struct cloud_alarm al = {.name = "cpu<high>", .state = "ALARM", .reason = "Threshold Crossed"};
 	struct findings f;
 	findings_analyse(&s, &m, &al, 1, 200, &f);
-	size_t n = findings_render("my<svc>", "c&c", &s, &m, &al, 1, &f, buf, sizeof buf);
-	assert_int_equal(n, strlen(buf));
-	assert_non_null(strstr(buf, "*my&lt;svc&gt;* in cluster *c&amp;c* is ACTIVE"));
+	chat_text_init(&t);
+	findings_render("my<svc>", "c&c", &s, &m, &al, 1, &f, &t);
+	assert_false(t.cut);
+
+	/* as the approvers see it on the card (plain text, as stored) */
+	chat_text_plain(&t, buf, sizeof buf);
+	assert_non_null(strstr(buf, "my<svc> in cluster c&c is ACTIVE\n"));
 	assert_non_null(strstr(buf, "1 desired, 1 running, 0 pending"));
 	assert_non_null(strstr(buf, "CPU: avg"));
 	assert_non_null(strstr(buf, "max 99.0%"));
-	assert_non_null(strstr(buf, "cpu&lt;high&gt;: Threshold Crossed"));
-	assert_non_null(strstr(buf, "steady state &lt;ok&gt; &amp; more"));
-	assert_non_null(strstr(buf, "*Suggested:* scale my&lt;svc&gt; from 1 to 2 tasks."));
-	assert_null(strstr(buf, "<svc>"));
+	assert_non_null(strstr(buf, "cpu<high>: Threshold Crossed"));
+	assert_non_null(strstr(buf, "steady state <ok> & more"));
+	assert_non_null(strstr(buf, "Suggested: scale my<svc> from 1 to 2 tasks."));
+	assert_null(strstr(buf, "*"));
+	assert_null(strstr(buf, "`"));
+	assert_null(strstr(buf, "&lt;"));
 
-	char small[64];
-	n = findings_render("svc", "c", &s, &m, &al, 1, &f, small, sizeof small);
-	assert_true(n < sizeof small);
-	assert_non_null(strstr(small, "..."));
+	/* as Slack gets it: styles as markup, what came from outside escaped */
+	char *md = slack_mrkdwn(&t);
+	assert_non_null(md);
+	assert_non_null(strstr(md, "*my&lt;svc&gt;* in cluster *c&amp;c* is ACTIVE"));
+	assert_non_null(strstr(md, "cpu&lt;high&gt;: Threshold Crossed"));
+	assert_non_null(strstr(md, "steady state &lt;ok&gt; &amp; more"));
+	assert_non_null(strstr(md, "_CPU and memory over the last"));
+	assert_non_null(strstr(md, "now 99.0%  `"));
+	assert_non_null(strstr(md, "*Suggested:* scale my&lt;svc&gt; from 1 to 2 tasks."));
+	assert_null(strstr(md, "<svc>"));
+	free(md);
+
+	/* what does not fit is cut, visibly */
+	char long_msg[2000];
+	memset(long_msg, 'e', sizeof long_msg - 1);
+	long_msg[sizeof long_msg - 1] = '\0';
+	struct cloud_event evs[3] = {{.message = long_msg}, {.message = long_msg}, {.message = long_msg}};
+	s.events = evs;
+	s.n_events = 3;
+	chat_text_init(&t);
+	findings_render("svc", "c", &s, &m, &al, 1, &f, &t);
+	assert_true(t.cut);
+	chat_text_plain(&t, buf, sizeof buf);
+	assert_int_equal(strcmp(buf + strlen(buf) - 3, "..."), 0);
 }
 
 int main(void)

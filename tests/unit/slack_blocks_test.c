@@ -1,4 +1,7 @@
-/* Tests for the Block Kit renderer: shape, limits, visible truncation, ids. */
+/* Tests for the Block Kit renderer: shape, limits, visible truncation, ids.
+ * What is shown comes as structured text (rendered to mrkdwn here) or plain
+ * text; the cut tests build structured text whose mrkdwn crosses a limit
+ * (entities and Slack's <...> constructs make it longer than the text). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +14,7 @@
 
 #include "adapters/chat.h"
 #include "adapters/slack/blocks.h"
+#include "adapters/slack/mrkdwn.h"
 #include "bot/base/error.h"
 
 #define ELL SLACK_BLOCKS_ELLIPSIS
@@ -63,6 +67,26 @@ static char *concat(const char *a, const char *b)
 	return s;
 }
 
+/* A new structured text holding s as typed (NULL: empty); caller frees. */
+static struct chat_text *text_new(const char *s)
+{
+	struct chat_text *t = malloc(sizeof *t);
+
+	assert_non_null(t);
+	chat_text_init(t);
+	if (s)
+		chat_text_printf(t, "%s", s);
+	return t;
+}
+
+/* t's mrkdwn (what the section shows when nothing is cut); caller frees. */
+static char *md(const struct chat_text *t)
+{
+	char *s = slack_mrkdwn(t);
+	assert_non_null(s);
+	return s;
+}
+
 /* Build m, check success, and check the body survives a dump/load. */
 static json_t *build(const struct chat_message *m)
 {
@@ -96,10 +120,13 @@ static const char *sget(json_t *o, const char *key)
 }
 
 /* The rendered text of a one-section message. Caller frees. */
-static char *section_text(const char *text)
+static char *section_rich(const struct chat_text *t)
 {
-	const struct chat_block b = {.type = CHAT_BLOCK_SECTION, .text = text};
-	const struct chat_message m = {.channel = "C1", .text = "t", .blocks = &b, .n_blocks = 1};
+	struct chat_text fb;
+	chat_text_init(&fb);
+	chat_text_printf(&fb, "t");
+	const struct chat_block b = {.type = CHAT_BLOCK_SECTION, .rich = t};
+	const struct chat_message m = {.channel = "C1", .rich = &fb, .blocks = &b, .n_blocks = 1};
 	json_t *body = build(&m);
 	json_t *blk = json_array_get(blocks_of(body), 0);
 	char *out = strdup(sget(json_object_get(blk, "text"), "text"));
@@ -108,6 +135,25 @@ static char *section_text(const char *text)
 	json_decref(body);
 	assert_non_null(out);
 	return out;
+}
+
+/* Same, for a section holding text as typed. */
+static char *section_text(const char *text)
+{
+	struct chat_text *t = text_new(text);
+	char *out = section_rich(t);
+	free(t);
+	return out;
+}
+
+/* A structured text of n_amp '&' then n_a 'a': 5 * n_amp + n_a code points
+ * of mrkdwn ("&amp;" each) from few bytes of text, to reach Slack's limits. */
+static void pad(struct chat_text *t, size_t n_amp, size_t n_a)
+{
+	char *amps = repeat("&", n_amp), *as = repeat("a", n_a);
+	chat_text_printf(t, "%s%s", amps, as);
+	free(amps);
+	free(as);
 }
 
 /* ---- the approval card --------------------------------------------- */
@@ -124,19 +170,36 @@ static const struct chat_button card_buttons[] = {
 	{.action_id = "gate.details", .text = "Details & <logs>"},
 };
 
+static struct chat_text card_what, card_when, card_fallback;
 static const struct chat_block card_blocks[] = {
 	{.type = CHAT_BLOCK_HEADER, .text = "Deploy request: R&D <api>"},
-	{.type = CHAT_BLOCK_SECTION, .text = "<@U123> wants to deploy *api* &amp; friends &lt;v2&gt;"},
-	{.type = CHAT_BLOCK_CONTEXT, .text = "requested <!date^1700000000^{ago}|just now>"},
+	{.type = CHAT_BLOCK_SECTION, .rich = &card_what},
+	{.type = CHAT_BLOCK_CONTEXT, .rich = &card_when},
 	{.type = CHAT_BLOCK_DIVIDER},
 	{.type = CHAT_BLOCK_ACTIONS, .buttons = card_buttons, .n_buttons = 3},
 };
 
+/* The card's structured texts (card_blocks points at them). */
+static void card_texts(void)
+{
+	chat_text_init(&card_what);
+	chat_text_user(&card_what, "U123");
+	chat_text_printf(&card_what, " wants to deploy ");
+	chat_text_bold(&card_what, "api");
+	chat_text_printf(&card_what, " & friends <v2>");
+	chat_text_init(&card_when);
+	chat_text_printf(&card_when, "requested ");
+	chat_text_date(&card_when, 1700000000);
+	chat_text_init(&card_fallback);
+	chat_text_printf(&card_fallback, "Deploy api? & more");
+}
+
 static void test_approval_card(void **state)
 {
 	(void)state;
+	card_texts();
 	const struct chat_message m = {
-		.channel = "C0123", .text = "Deploy api? &amp; more",
+		.channel = "C0123", .rich = &card_fallback,
 		.blocks = card_blocks, .n_blocks = BOT_ARRAY_LEN(card_blocks),
 	};
 	json_t *body = build(&m), *blocks = blocks_of(body), *b, *t, *el;
@@ -158,7 +221,7 @@ static void test_approval_card(void **state)
 	assert_string_equal(text, "Deploy request: R&D <api>");
 	assert_true(emoji);
 
-	/* section: mrkdwn passed through exactly (already escaped by the core) */
+	/* section: the structured text as mrkdwn, escaped here */
 	b = json_array_get(blocks, 1);
 	assert_string_equal(sget(b, "type"), "section");
 	t = json_object_get(b, "text");
@@ -172,7 +235,8 @@ static void test_approval_card(void **state)
 	assert_int_equal(json_array_size(json_object_get(b, "elements")), 1);
 	el = json_array_get(json_object_get(b, "elements"), 0);
 	assert_string_equal(sget(el, "type"), "mrkdwn");
-	assert_string_equal(sget(el, "text"), "requested <!date^1700000000^{ago}|just now>");
+	assert_string_equal(sget(el, "text"), "requested <!date^1700000000^{date_short_pretty} "
+			    "{time}|2023-11-14 22:13 UTC>");
 
 	/* divider: just type and block_id */
 	b = json_array_get(blocks, 3);
@@ -228,8 +292,10 @@ static void test_confirm_on_primary_has_no_style(void **state)
 	const struct chat_button btn = {.action_id = "a", .text = "Go", .style = CHAT_BUTTON_PRIMARY,
 					.confirm = &deny_confirm};
 	const struct chat_block b = {.type = CHAT_BLOCK_ACTIONS, .buttons = &btn, .n_buttons = 1};
-	const struct chat_message m = {.text = "t", .blocks = &b, .n_blocks = 1};
+	struct chat_text *fb = text_new("t");
+	const struct chat_message m = {.rich = fb, .blocks = &b, .n_blocks = 1};
 	json_t *body = build(&m);
+	free(fb);
 	json_t *el = json_array_get(json_object_get(json_array_get(blocks_of(body), 0), "elements"), 0);
 
 	assert_null(json_object_get(json_object_get(el, "confirm"), "style"));
@@ -240,7 +306,8 @@ static void test_confirm_on_primary_has_no_style(void **state)
 static void test_thread_ts_only_when_set(void **state)
 {
 	(void)state;
-	struct chat_message m = {.channel = "C1", .text = "hi"};
+	struct chat_text *hi = text_new("hi");
+	struct chat_message m = {.channel = "C1", .rich = hi};
 	json_t *body = build(&m);
 
 	assert_null(json_object_get(body, "thread_ts"));
@@ -256,6 +323,7 @@ static void test_thread_ts_only_when_set(void **state)
 	body = build(&m);
 	assert_string_equal(sget(body, "thread_ts"), "1700000000.000100");
 	json_decref(body);
+	free(hi);
 }
 
 /* ---- limits --------------------------------------------------------- */
@@ -263,14 +331,16 @@ static void test_thread_ts_only_when_set(void **state)
 static void test_sixty_blocks_capped(void **state)
 {
 	(void)state;
+	static struct chat_text texts[60];
 	struct chat_block blocks[60];
-	char texts[60][24];
+	struct chat_text *fb = text_new("t");
 
 	for (size_t i = 0; i < 60; i++) {
-		snprintf(texts[i], sizeof texts[i], "s%zu", i);
-		blocks[i] = (struct chat_block){.type = CHAT_BLOCK_SECTION, .text = texts[i]};
+		chat_text_init(&texts[i]);
+		chat_text_printf(&texts[i], "s%zu", i);
+		blocks[i] = (struct chat_block){.type = CHAT_BLOCK_SECTION, .rich = &texts[i]};
 	}
-	const struct chat_message m = {.text = "t", .blocks = blocks, .n_blocks = 60};
+	const struct chat_message m = {.rich = fb, .blocks = blocks, .n_blocks = 60};
 	json_t *body = build(&m), *list = blocks_of(body);
 
 	assert_int_equal(json_array_size(list), SLACK_BLOCKS_MAX);
@@ -285,140 +355,163 @@ static void test_sixty_blocks_capped(void **state)
 	json_decref(body);
 
 	/* exactly 50 is untouched */
-	const struct chat_message m50 = {.text = "t", .blocks = blocks, .n_blocks = 50};
+	const struct chat_message m50 = {.rich = fb, .blocks = blocks, .n_blocks = 50};
 	body = build(&m50);
 	assert_int_equal(json_array_size(blocks_of(body)), 50);
 	assert_string_equal(sget(json_object_get(json_array_get(blocks_of(body), 49), "text"), "text"),
 			    "s49");
 	json_decref(body);
+	free(fb);
 }
 
 static void test_long_section_multibyte(void **state)
 {
 	(void)state;
-	/* 3- and 4-byte characters all the way through: every cut straddles one */
-	static const char *units[] = {"\xe2\x82\xac" /* € */, "\xf0\x9f\x9a\x80" /* rocket */,
-				      "a\xc3\xa9" /* aé */};
+	/* 3- and 4-byte characters all the way through the cut: every cut
+	 * straddles one (after 2,500 code points of "&amp;") */
+	static const struct {
+		const char *unit;
+		size_t n;
+	} units[] = {
+		{"\xe2\x82\xac" /* € */, 600}, {"\xf0\x9f\x9a\x80" /* rocket */, 600},
+		{"a\xc3\xa9" /* aé */, 300},
+	};
 	for (size_t u = 0; u < BOT_ARRAY_LEN(units); u++) {
-		char *in = repeat(units[u], 5000);
-		char *out = section_text(in);
+		struct chat_text *t = text_new(NULL);
+		char *run = repeat(units[u].unit, units[u].n);
+		pad(t, 500, 0);
+		chat_text_printf(t, "%s", run);
+		assert_false(t->cut);
+		char *full = md(t), *out = section_rich(t);
 
 		assert_int_equal(cps(out), SLACK_BLOCKS_TEXT_MAX); /* 2999 + the marker */
 		assert_true(ends_with(out, ELL));
 		size_t kept = strlen(out) - strlen(ELL);
-		assert_memory_equal(out, in, kept); /* a clean prefix of the input */
+		assert_memory_equal(out, full, kept); /* a clean prefix of the whole */
 		free(out);
-		free(in);
+		free(full);
+		free(run);
+		free(t);
 	}
 
 	/* 3000 exactly fits and is not touched */
-	char *in = repeat("\xe2\x82\xac", 3000);
-	char *out = section_text(in);
-	assert_string_equal(out, in);
+	struct chat_text *t = text_new(NULL);
+	pad(t, 600, 0);
+	char *full = md(t), *out = section_rich(t);
+	assert_int_equal(cps(full), 3000);
+	assert_string_equal(out, full);
 	free(out);
-	free(in);
+	free(full);
+	free(t);
 }
 
 static void test_cut_never_splits_entity(void **state)
 {
 	(void)state;
-	char *pad = repeat("a", 2997);
-	char *tail = repeat("b", 2000);
+	char *tail = repeat("b", 1000);
 
 	/* the cut (after 2999 code points) falls inside "&amp;" */
-	char *t1 = concat(pad, "&amp;");
-	char *in = concat(t1, tail);
-	char *out = section_text(in);
-	char *want = concat(pad, ELL);
+	struct chat_text *head = text_new(NULL), *t = text_new(NULL);
+	pad(head, 500, 497); /* 2997 code points of mrkdwn */
+	pad(t, 500, 497);
+	chat_text_printf(t, "&%s", tail);
+	char *out = section_rich(t), *h = md(head);
+	char *want = concat(h, ELL);
 	assert_string_equal(out, want);
 	assert_true(cps(out) <= SLACK_BLOCKS_TEXT_MAX);
 	free(out);
-	free(in);
-	free(t1);
 	free(want);
+	free(h);
 
 	/* "&lt;" entirely before the cut survives */
-	char *pad2 = repeat("a", 2994);
-	t1 = concat(pad2, "&lt;x");
-	in = concat(t1, tail);
-	out = section_text(in);
-	want = concat(t1, ELL);
+	chat_text_init(head);
+	chat_text_init(t);
+	pad(head, 500, 494);
+	chat_text_printf(head, "<x");
+	pad(t, 500, 494);
+	chat_text_printf(t, "<x%s", tail);
+	out = section_rich(t);
+	h = md(head);
+	assert_true(ends_with(h, "&lt;x"));
+	want = concat(h, ELL);
 	assert_string_equal(out, want);
 	free(out);
-	free(in);
-	free(t1);
 	free(want);
-	free(pad2);
-	free(pad);
+	free(h);
+	free(head);
+	free(t);
 	free(tail);
 }
 
 static void test_cut_never_splits_angle(void **state)
 {
 	(void)state;
-	static const char *constructs[] = {
-		"<@U123ABCDEF>",
-		"<!date^1700000000^{date_short} at {time}|Nov 14>",
-		"<https://example.com/a?b=1&amp;c=2|the logs>",
-	};
-	char *tail = repeat("z", 3000);
+	char *tail = repeat("z", 1000);
+	struct chat_text *head = text_new(NULL);
 
-	for (size_t i = 0; i < BOT_ARRAY_LEN(constructs); i++) {
-		/* start the construct 3 characters before the cut */
-		char *pad = repeat("a", SLACK_BLOCKS_TEXT_MAX - 1 - 3);
-		char *t1 = concat(pad, constructs[i]);
-		char *in = concat(t1, tail);
-		char *out = section_text(in);
-		char *want = concat(pad, ELL);
+	pad(head, 500, 496); /* the construct starts 3 characters before the cut */
+	char *h = md(head), *want = concat(h, ELL);
+	for (int i = 0; i < 3; i++) {
+		struct chat_text *t = text_new(NULL);
+		pad(t, 500, 496);
+		if (i == 0)
+			chat_text_user(t, "U123ABCDEF");
+		else if (i == 1)
+			chat_text_date(t, 1700000000);
+		else
+			chat_text_link(t, "https://example.com/a?b=1&c=2", "the logs");
+		chat_text_printf(t, "%s", tail);
+		assert_false(t->cut);
+		char *full = md(t), *out = section_rich(t);
 
+		assert_int_equal(full[strlen(h)], '<');
 		assert_string_equal(out, want);
 		assert_null(strchr(out, '<'));
-		free(want);
 		free(out);
-		free(in);
-		free(t1);
-		free(pad);
+		free(full);
+		free(t);
 	}
+	free(want);
+	free(h);
 
 	/* a complete mention just before the cut is kept */
-	char *pad = repeat("a", 2980);
-	char *t1 = concat(pad, "<@U123> ");
-	char *in = concat(t1, tail);
-	char *out = section_text(in);
+	struct chat_text *t = text_new(NULL);
+	pad(t, 500, 480);
+	chat_text_user(t, "U123");
+	chat_text_printf(t, " %s", tail);
+	char *out = section_rich(t);
 	assert_non_null(strstr(out, "<@U123> z"));
 	assert_true(ends_with(out, ELL));
 	assert_int_equal(cps(out), SLACK_BLOCKS_TEXT_MAX);
 	free(out);
-	free(in);
-	free(t1);
-	free(pad);
+	free(t);
+	free(head);
 	free(tail);
 }
 
-/* Found by tests/fuzz/fuzz_mrkdwn.c: the cut falls just after a link whose
- * URL has a raw '&' within 10 bytes of its '>' (a thread permalink's
- * "&cid=C1" from chat_link). Backing off over that '&' as if it began an
- * entity used to leave "<https://...?thread_ts=1.2" open; the link must go
- * whole. */
 static void test_cut_after_link_with_raw_amp(void **state)
 {
 	(void)state;
-	static const char link[] = "<https://acme.slack.com/archives/C1/p1?thread_ts=1.2&cid=C1|x>";
-	char *pad = repeat("a", SLACK_BLOCKS_TEXT_MAX - 1 - (sizeof link - 1));
-	char *tail = repeat("z", 100);
-	char *t1 = concat(pad, link);
-	char *in = concat(t1, tail);
-	char *out = section_text(in);
-	char *want = concat(pad, ELL);
+	static const char url[] = "https://acme.slack.com/archives/C1/p1?thread_ts=1.2&cid=C1";
+	size_t link = sizeof url - 1 + 4; /* "<url|x>" */
+	struct chat_text *head = text_new(NULL), *t = text_new(NULL);
+	pad(head, 500, SLACK_BLOCKS_TEXT_MAX - 1 - link - 2500);
+	pad(t, 500, SLACK_BLOCKS_TEXT_MAX - 1 - link - 2500);
+	chat_text_link(t, url, "x");
+	chat_text_printf(t, "zzzzzzzzzz");
+	char *full = md(t), *h = md(head), *out = section_rich(t);
+	char *want = concat(h, ELL);
 
+	assert_non_null(strstr(full, "&cid=C1|x>zz")); /* the link ends just before the cut */
+	assert_int_equal(cps(h) + link, SLACK_BLOCKS_TEXT_MAX - 1);
 	assert_string_equal(out, want);
 	assert_null(strchr(out, '<'));
 	free(want);
 	free(out);
-	free(in);
-	free(t1);
-	free(tail);
-	free(pad);
+	free(h);
+	free(full);
+	free(head);
+	free(t);
 }
 
 static void test_plain_text_limits(void **state)
@@ -436,9 +529,11 @@ static void test_plain_text_limits(void **state)
 		{.type = CHAT_BLOCK_HEADER, .text = long_header},
 		{.type = CHAT_BLOCK_ACTIONS, .buttons = &btn, .n_buttons = 1},
 	};
-	const struct chat_message m = {.text = "t", .blocks = blocks, .n_blocks = 2};
+	struct chat_text *fb = text_new("t");
+	const struct chat_message m = {.rich = fb, .blocks = blocks, .n_blocks = 2};
 	json_t *body = build(&m), *list = blocks_of(body);
 
+	free(fb);
 	const char *h = sget(json_object_get(json_array_get(list, 0), "text"), "text");
 	assert_int_equal(cps(h), SLACK_BLOCKS_HEADER_MAX);
 	assert_true(ends_with(h, ELL));
@@ -467,19 +562,23 @@ static void test_plain_text_limits(void **state)
 static void test_fallback_text_capped(void **state)
 {
 	(void)state;
-	char *pad = repeat("x", 3897);
-	char *in = concat(pad, "<@U1> and more text after the cut");
-	const struct chat_message m = {.channel = "C1", .text = in};
+	struct chat_text *head = text_new(NULL), *t = text_new(NULL);
+	pad(head, 700, 397); /* 3897 code points of mrkdwn */
+	pad(t, 700, 397);
+	chat_text_user(t, "U1");
+	chat_text_printf(t, " and more text after the cut");
+	const struct chat_message m = {.channel = "C1", .rich = t};
 	json_t *body = build(&m);
-	const char *t = sget(body, "text");
-	char *want = concat(pad, ELL);
+	const char *got = sget(body, "text");
+	char *h = md(head), *want = concat(h, ELL);
 
-	assert_true(cps(t) <= SLACK_BLOCKS_FALLBACK_MAX);
-	assert_string_equal(t, want);
+	assert_true(cps(got) <= SLACK_BLOCKS_FALLBACK_MAX);
+	assert_string_equal(got, want);
 	json_decref(body);
 	free(want);
-	free(in);
-	free(pad);
+	free(h);
+	free(head);
+	free(t);
 }
 
 static void test_invalid_utf8_replaced(void **state)
@@ -501,11 +600,12 @@ static void test_thirty_buttons_split(void **state)
 		snprintf(ids[i], sizeof ids[i], "act.%zu", i);
 		btns[i] = (struct chat_button){.action_id = ids[i], .text = ids[i], .value = ids[i]};
 	}
+	struct chat_text *after = text_new("after"), *fb = text_new("t");
 	const struct chat_block b[] = {
 		{.type = CHAT_BLOCK_ACTIONS, .buttons = btns, .n_buttons = 30},
-		{.type = CHAT_BLOCK_CONTEXT, .text = "after"},
+		{.type = CHAT_BLOCK_CONTEXT, .rich = after},
 	};
-	const struct chat_message m = {.text = "t", .blocks = b, .n_blocks = 2};
+	const struct chat_message m = {.rich = fb, .blocks = b, .n_blocks = 2};
 	json_t *body = build(&m), *list = blocks_of(body);
 
 	assert_int_equal(json_array_size(list), 3);
@@ -523,31 +623,36 @@ static void test_thirty_buttons_split(void **state)
 
 	/* exactly 25: one block */
 	const struct chat_block b25 = {.type = CHAT_BLOCK_ACTIONS, .buttons = btns, .n_buttons = 25};
-	const struct chat_message m25 = {.text = "t", .blocks = &b25, .n_blocks = 1};
+	const struct chat_message m25 = {.rich = fb, .blocks = &b25, .n_blocks = 1};
 	body = build(&m25);
 	assert_int_equal(json_array_size(blocks_of(body)), 1);
 	json_decref(body);
+	free(after);
+	free(fb);
 }
 
 static void test_empty_blocks_dropped(void **state)
 {
 	(void)state;
+	struct chat_text *empty = text_new(""), *kept = text_new("kept"), *fb = text_new("t");
 	const struct chat_block b[] = {
-		{.type = CHAT_BLOCK_SECTION, .text = ""},
-		{.type = CHAT_BLOCK_SECTION, .text = NULL},
+		{.type = CHAT_BLOCK_SECTION, .rich = empty},
+		{.type = CHAT_BLOCK_SECTION, .rich = NULL},
 		{.type = CHAT_BLOCK_HEADER, .text = ""},
-		{.type = CHAT_BLOCK_CONTEXT, .text = NULL},
+		{.type = CHAT_BLOCK_CONTEXT, .rich = empty},
+		{.type = CHAT_BLOCK_CONTEXT, .rich = NULL},
+		{.type = CHAT_BLOCK_PLAIN, .text = ""},
 		{.type = CHAT_BLOCK_ACTIONS, .n_buttons = 0},
 	};
-	struct chat_message m = {.text = "t", .blocks = b, .n_blocks = BOT_ARRAY_LEN(b)};
+	struct chat_message m = {.rich = fb, .blocks = b, .n_blocks = BOT_ARRAY_LEN(b)};
 	json_t *body = build(&m);
 
 	assert_null(json_object_get(body, "blocks")); /* nothing left: plain text message */
 	json_decref(body);
 
 	const struct chat_block b2[] = {
-		{.type = CHAT_BLOCK_SECTION, .text = ""},
-		{.type = CHAT_BLOCK_SECTION, .text = "kept"},
+		{.type = CHAT_BLOCK_SECTION, .rich = empty},
+		{.type = CHAT_BLOCK_SECTION, .rich = kept},
 	};
 	m.blocks = b2;
 	m.n_blocks = 2;
@@ -556,6 +661,9 @@ static void test_empty_blocks_dropped(void **state)
 	assert_string_equal(sget(json_object_get(json_array_get(blocks_of(body), 0), "text"), "text"),
 			    "kept");
 	json_decref(body);
+	free(empty);
+	free(kept);
+	free(fb);
 }
 
 /* ---- block ids ------------------------------------------------------ */
@@ -576,8 +684,10 @@ static void collect_ids(json_t *body, json_t *seen)
 static void test_block_ids_unique(void **state)
 {
 	(void)state;
+	card_texts();
 	const struct chat_message m = {
-		.channel = "C1", .text = "t", .blocks = card_blocks, .n_blocks = BOT_ARRAY_LEN(card_blocks),
+		.channel = "C1", .rich = &card_fallback, .blocks = card_blocks,
+		.n_blocks = BOT_ARRAY_LEN(card_blocks),
 	};
 	json_t *seen = json_object();
 	json_t *a = build(&m), *b = build(&m);
@@ -628,14 +738,16 @@ static void test_invalid_inputs(void **state)
 	assert_null(slack_blocks_message(NULL, NULL));
 
 	/* missing / empty fallback text */
+	struct chat_text *empty = text_new(""), *fb = text_new("t");
 	struct chat_message m = {.channel = "C1"};
 	assert_int_equal(build_rc(&m, &err), BOT_EINVAL);
 	assert_non_null(strstr(err.msg, "text"));
-	m.text = "";
+	m.rich = empty;
 	assert_int_equal(build_rc(&m, NULL), BOT_EINVAL);
+	free(empty);
 
 	/* n_blocks without blocks */
-	m.text = "t";
+	m.rich = fb;
 	m.n_blocks = 2;
 	assert_int_equal(build_rc(&m, &err), BOT_EINVAL);
 
@@ -684,21 +796,24 @@ static void test_invalid_inputs(void **state)
 	free(max_value);
 
 	/* a channel that is not UTF-8 */
-	struct chat_message bad_channel = {.channel = "C\xc0", .text = "t"};
+	struct chat_message bad_channel = {.channel = "C\xc0", .rich = fb};
 	assert_int_equal(build_rc(&bad_channel, &err), BOT_EINVAL);
+	free(fb);
 }
 
 static void test_message_wrapper(void **state)
 {
 	(void)state;
-	const struct chat_message m = {.channel = "C9", .text = "hello"};
+	struct chat_text *hello = text_new("hello & <you>");
+	const struct chat_message m = {.channel = "C9", .rich = hello};
 	struct bot_error err = {0};
 	json_t *body = slack_blocks_message(&m, &err);
 
 	assert_non_null(body);
 	assert_string_equal(sget(body, "channel"), "C9");
-	assert_string_equal(sget(body, "text"), "hello");
+	assert_string_equal(sget(body, "text"), "hello &amp; &lt;you&gt;");
 	json_decref(body);
+	free(hello);
 }
 
 int main(void)

@@ -37,6 +37,20 @@ static void test_escapes_text_once(void **state)
 	expect(&t, "a &amp; b &lt;@U1&gt; c &gt; d &amp;amp;");
 }
 
+/* Plain text for Slack (a plain_text section): only & < > are entities. */
+static void test_escape_plain(void **state)
+{
+	(void)state;
+	char *e = slack_mrkdwn_escape("a & <@U1> *b* `c` &amp;");
+	assert_non_null(e);
+	assert_string_equal(e, "a &amp; &lt;@U1&gt; *b* `c` &amp;amp;");
+	free(e);
+	e = slack_mrkdwn_escape(NULL);
+	assert_non_null(e);
+	assert_string_equal(e, "");
+	free(e);
+}
+
 static void test_mentions_channels_dates_links(void **state)
 {
 	struct chat_text t;
@@ -186,6 +200,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_escapes_text_once),
+		cmocka_unit_test(test_escape_plain),
 		cmocka_unit_test(test_mentions_channels_dates_links),
 		cmocka_unit_test(test_bad_ids_and_urls_are_text),
 		cmocka_unit_test(test_style_runs),

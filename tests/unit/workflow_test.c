@@ -80,17 +80,44 @@ static void answer(struct rec_chat *c, chat_result_cb cb, void *ud, int rc, cons
 	uv_timer_start(&r->t, reply_fire, 1, 0);
 }
 
-/* Structured text as the console shows it holds no Slack markup: the
- * workflow says what, each backend writes its own markup. */
+/* The Slack markup in s, or NULL: a mention, channel, date or link
+ * (<@ <# <! <http), an entity, a star or a backtick, or _italic_ (an
+ * underscore opening a word and one closing it; "ecs_service" is a name). */
+static const char *markup_in(const char *s)
+{
+	static const char *const marks[] = {"<@", "<#", "<!", "<http", "&amp;", "&lt;", "&gt;",
+					    "*", "`"};
+
+	for (size_t i = 0; i < BOT_ARRAY_LEN(marks); i++)
+		if (strstr(s, marks[i]))
+			return marks[i];
+	for (const char *p = strchr(s, '_'); p; p = strchr(p + 1, '_')) {
+		bool opens = (p == s || strchr(" \n(", p[-1])) && p[1] && !strchr(" \n_", p[1]);
+		const char *q = opens ? strchr(p + 1, '_') : NULL;
+		if (q && !strchr(" \n", q[-1]) && (!q[1] || strchr(" \n.,;:)", q[1])) &&
+		    !memchr(p, '\n', (size_t)(q - p)))
+			return "_italic_";
+	}
+	return NULL;
+}
+
+/* Everything the domain and commands/ say, as the console shows it, holds
+ * no Slack markup: they say what, each chat backend writes its own markup
+ * (adapters/chat.h). Plain text that people typed (CHAT_BLOCK_PLAIN) is
+ * theirs, and not checked. */
+static void assert_no_markup_in(const char *what, const char *s)
+{
+	const char *m = s ? markup_in(s) : NULL;
+	if (m)
+		fail_msg("Slack markup '%s' in %s: %s", m, what, s);
+}
+
 static void assert_no_markup(const struct chat_text *t)
 {
-	static const char *const markup[] = {"<@", "<!", "<#", "&amp;", "&lt;", "&gt;", "*", "`"};
 	char *plain = console_render_rich(t);
 
 	assert_non_null(plain);
-	for (size_t i = 0; i < sizeof markup / sizeof markup[0]; i++)
-		if (strstr(plain, markup[i]))
-			fail_msg("Slack markup '%s' in structured text: %s", markup[i], plain);
+	assert_no_markup_in("structured text", plain);
 	free(plain);
 }
 
@@ -120,9 +147,9 @@ static struct rec_msg *record(struct rec_chat *c, const char *method, const stru
 	snprintf(r->method, sizeof r->method, "%s", method);
 	snprintf(r->channel, sizeof r->channel, "%s", m->channel ? m->channel : "");
 	snprintf(r->thread, sizeof r->thread, "%s", m->thread_ts ? m->thread_ts : "");
-	assert_true(m->text || m->rich); /* a fallback text is required */
+	assert_non_null(m->rich); /* a fallback text is required */
 	o = 0;
-	put_text(r->text, sizeof r->text, &o, m->rich, m->text);
+	put_text(r->text, sizeof r->text, &o, m->rich, NULL);
 	for (size_t i = 0; i < m->n_blocks; i++) {
 		const struct chat_block *b = &m->blocks[i];
 		if (b->type == CHAT_BLOCK_PLAIN)
@@ -130,6 +157,18 @@ static struct rec_msg *record(struct rec_chat *c, const char *method, const stru
 				 "%s\n", b->text);
 		else
 			put_text(r->text, sizeof r->text, &o, b->rich, b->text);
+		if (b->type == CHAT_BLOCK_HEADER)
+			assert_no_markup_in("a header", b->text);
+		for (size_t k = 0; k < b->n_buttons; k++) {
+			const struct chat_confirm *cf = b->buttons[k].confirm;
+			assert_no_markup_in("a button", b->buttons[k].text);
+			if (cf) {
+				assert_no_markup_in("a confirm title", cf->title);
+				assert_no_markup_in("a confirm text", cf->text);
+				assert_no_markup_in("a confirm yes", cf->yes);
+				assert_no_markup_in("a confirm no", cf->no);
+			}
+		}
 		for (size_t k = 0; k < b->n_buttons && r->n_buttons < 2; k++, r->n_buttons++) {
 			snprintf(r->action[r->n_buttons], 32, "%s", b->buttons[k].action_id);
 			snprintf(r->value[r->n_buttons], 32, "%s", b->buttons[k].value);
@@ -799,7 +838,10 @@ static void test_reason_is_plain_text(void **state)
 	assert_true(wait_for(f, has_text, "*Requested* by <@U0ONCALL1>: scale to 6"));
 	const struct rec_msg *card = find(f, "post", "Scale request #1");
 	assert_non_null(card);
-	assert_string_equal(card->plain, folded);
+	/* the card's plain text: the reason, then the evidence as stored */
+	assert_int_equal(strncmp(card->plain, folded, strlen(folded)), 0);
+	assert_int_equal(strncmp(card->plain + strlen(folded), "web in cluster prod is ACTIVE\n", 30),
+			 0);
 	assert_null(strstr(card->text, "<!channel>"));
 	assert_null(strstr(card->text, "*Approved* by"));
 	const struct rec_msg *req = find(f, "post", "*Requested* by <@U0ONCALL1>: scale to 6");
@@ -880,6 +922,82 @@ static void test_help_is_filtered(void **state)
 	assert_non_null(strstr(h->text, "/scale &lt;service&gt;"));
 }
 
+/* The detector used by the recorder finds what it looks for (so the
+ * checks on every message can fail), and leaves names alone. */
+static void test_markup_detector(void **state)
+{
+	(void)state;
+	static const char *const marked[] = {
+		"*Done:*", "run `/gates`", "_no data_", "(_italic_)", "by <@U1>", "in <#C1>",
+		"<!channel>", "<!date^1^{time}|x>", "<https://x|y>", "a &amp; b", "&lt;svc&gt;",
+	};
+	static const char *const clean[] = {
+		"ecs_service=web-svc", "Failed (aws_error): x", "/scale <service> <count>",
+		"a & b <c>", "@U1 in #C1", "snake_case_name and other_one", "_", "x_ y_",
+	};
+	for (size_t i = 0; i < BOT_ARRAY_LEN(marked); i++)
+		if (!markup_in(marked[i]))
+			fail_msg("no markup found in %s", marked[i]);
+	for (size_t i = 0; i < BOT_ARRAY_LEN(clean); i++)
+		if (markup_in(clean[i]))
+			fail_msg("markup '%s' found in %s", markup_in(clean[i]), clean[i]);
+}
+
+static bool card_says(struct fixture *f, const void *needle)
+{
+	const struct rec_msg *m = find(f, "update", needle);
+	return m != NULL;
+}
+
+/* Every command, its refusals and errors, /investigate's findings and a
+ * card through its life: the recorder checks each message for Slack
+ * markup (assert_no_markup*) as it arrives. */
+static void test_nothing_said_holds_markup(void **state)
+{
+	struct fixture *f = *state;
+	static const struct {
+		const char *user, *cmd, *text, *want;
+	} said[] = {
+		{"U0ONCALL1", "/chatops", "", "You may request changes to"},
+		{"U0STRANGER", "/chatops", "help", "commands hidden"},
+		{"U0ONCALL1", "/chatops", "what", "Unknown subcommand"},
+		{"U0ONCALL1", "/gates", "", "No requests yet"},
+		{"U0ONCALL1", "/gates", "cancel", "Which request?"},
+		{"U0ONCALL1", "/gates", "cancel x", "is not a request number"},
+		{"U0ONCALL1", "/gates", "frob", "Unknown subcommand"},
+		{"U0ONCALL1", "/gates", "a b c", "Too many arguments"},
+		{"U0STRANGER", "/gates", "", "names you for none"},
+		{"U0ONCALL1", "/frob", "", "Unknown command"},
+		{"U0ONCALL1", "/investigate", "nope", "Known services"},
+		{"U0STRANGER", "/investigate", "web", "You are not among the requesters"},
+		{"U0ONCALL1", "/scale", "\"web 3", "Unbalanced quote"},
+		{"U0ONCALL1", "/scale", "web 3 --timer 30d", "out of bounds"},
+		{"U0ONCALL1", "/scale", "web 2", "already has a desired count of 2"},
+		{"U0ONCALL1", "/scale", "web 6 --timer 10m cpu is hot", "*Requested* by"},
+		{"U0ONCALL1", "/scale", "web 7", "already has an open request"},
+		{"U0ONCALL1", "/gates", "", "PENDING"},
+	};
+	int n0 = f->chat.n;
+
+	for (size_t i = 0; i < BOT_ARRAY_LEN(said); i++) {
+		command(f, said[i].user, said[i].cmd, said[i].text);
+		if (!wait_for(f, has_text, said[i].want))
+			fail_msg("%s %s: no '%s'", said[i].cmd, said[i].text, said[i].want);
+	}
+	/* the card is the first message posted: the click is on it */
+	click(f, "U0APPROVER1", CARD_ACTION_APPROVE, "1", NULL);
+	assert_true(wait_for(f, card_says, "*Recovery:*"));
+	command(f, "U0ONCALL1", "/gates", "cancel 1");
+	assert_true(wait_for(f, has_text, "changed nothing"));
+	command(f, "U0ONCALL1", "/investigate", "web");
+	assert_true(wait_for(f, has_text, "Investigation: web"));
+	const struct rec_msg *inv = find(f, "post", "Investigation: web");
+	assert_non_null(inv);
+	assert_non_null(find(f, "post", "*Suggested:*"));
+	assert_int_equal(inv->n_buttons, 1); /* "Scale to ..." */
+	assert_true(f->chat.n - n0 > 30);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -894,6 +1012,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_duplicates_and_open_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gates_lists_every_open_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reason_is_plain_text, setup, teardown),
+		cmocka_unit_test(test_markup_detector),
+		cmocka_unit_test_setup_teardown(test_nothing_said_holds_markup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_allowed_channels, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_help_is_filtered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_service_is_not_found, setup, teardown),
