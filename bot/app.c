@@ -74,11 +74,6 @@ void app_destroy(struct app *a)
 	free(a);
 }
 
-struct chat *app_chat(struct app *a) { return a->chat; }
-struct cloud *app_cloud(struct app *a) { return a->cloud; }
-struct workflow *app_workflow(struct app *a) { return a->wf; }
-struct config *app_config(struct app *a) { return a->cfg; }
-bool app_dry_run(const struct app *a) { return a->dry_run; }
 
 void app_set_config(struct app *a, struct config *cfg)
 {

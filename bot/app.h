@@ -37,15 +37,8 @@ int app_start(struct app *a, struct bot_error *err);
 /* Stop timers and in-flight work (from a loop shutdown hook). */
 void app_stop(struct app *a);
 
-struct chat *app_chat(struct app *a);
-struct cloud *app_cloud(struct app *a);
-struct workflow *app_workflow(struct app *a);
-/* The config in force now (borrowed; take a ref to keep it past the
- * current callback). */
-struct config *app_config(struct app *a);
 /* Swap in a new config (a reference is taken; the old one is released). */
 void app_set_config(struct app *a, struct config *cfg);
-bool app_dry_run(const struct app *a);
 /* What commands act on now (commands/commands.h), as every dispatch sees
  * it; valid until the config is swapped or the app destroyed. */
 void app_cmd_env(struct app *a, struct cmd_env *env);
