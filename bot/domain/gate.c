@@ -556,6 +556,21 @@ out:
 	put(g);
 }
 
+/* Does another live gate hold g's service? (A store error says no: the
+ * claim of execution decides anyway.) */
+static bool held_by_another(struct gate_engine *e, const struct gate *g)
+{
+	struct bot_error err = {0};
+	uint64_t holder = 0;
+
+	if (store_service_holder(e->store, g->rec.cluster, g->rec.ecs_service, &holder, &err))
+		return false;
+	if (holder && holder != g->rec.id)
+		log_debug("gate.waiting", "gate=%" PRIu64 " service=%s holder=%" PRIu64, g->rec.id,
+			 LOG_Q(g->rec.ecs_service), holder);
+	return holder && holder != g->rec.id;
+}
+
 /* Approved (by people or the timer): read the service again, then act. */
 static void proceed(struct gate_engine *e, struct gate *g)
 {
@@ -564,6 +579,12 @@ static void proceed(struct gate_engine *e, struct gate *g)
 
 	if (g->working || (g->rec.state != GATE_APPROVED && g->rec.state != GATE_APPROVED_BY_TIMER))
 		return;
+	if (held_by_another(e, g)) {
+		/* only a gate opened before the store held services can be here:
+		 * wait without reading AWS until the holder is final */
+		tpush_in(e, SERVICE_WAIT_MS, g->rec.id, T_RESUME);
+		return;
+	}
 	op = op_new(e, g->rec.id, OP_RECHECK);
 	if (!op) {
 		resume_later(e, g);

@@ -530,6 +530,18 @@ static int count_audit(struct fixture *f, const char *where)
 	return n;
 }
 
+/* Run SQL on the store file through a second connection. */
+static void exec_sql(struct fixture *f, const char *sql)
+{
+	sqlite3 *db;
+	char *msg = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s: %s", sql, msg ? msg : "?");
+	sqlite3_close(db);
+}
+
 /* A click on gate id's own card (where it was delivered). */
 static int click(struct fixture *f, uint64_t id, const char *user, enum gate_vote v,
 		 const char *event_id, struct gate_click_result *out)
@@ -1345,6 +1357,31 @@ static void test_one_live_gate_per_service(void **state)
 	assert_true(other > id);
 }
 
+/* A gate whose service another live gate holds (possible only for gates
+ * opened before the store held services, v1) waits without reading AWS,
+ * and acts once the holder is final. */
+static void test_waits_for_service_holder(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_click_result r;
+	uint64_t id = request_delivered(f, 60000);
+
+	exec_sql(f, "INSERT INTO gates (id, service, cluster, ecs_service, requester, target,"
+		    " desired_at_request, timer_ms, approvers, created_at, state, updated_at)"
+		    " VALUES (1000, 'web2', 'prod', 'web-svc', 'UREQ', 9, 1, 60000, '[\"UA\"]', 1,"
+		    " 'PENDING', 1);"
+		    "UPDATE service_locks SET gate_id = 1000 WHERE ecs_service = 'web-svc';");
+	assert_int_equal(click(f, id, "UALICE", GATE_VOTE_APPROVE, NULL, &r),
+			 GATE_OUT_DECIDED_APPROVED);
+	run_for(f, 300);
+	assert_int_equal(stored_state(f, id), GATE_APPROVED);
+	assert_int_equal(f->cloud.describe_calls, 0); /* no AWS read while waiting */
+	exec_sql(f, "UPDATE gates SET state = 'DENIED' WHERE id = 1000");
+	assert_true(wait_state(f, id, GATE_SUCCEEDED, 5000));
+	assert_int_equal(f->cloud.describe_calls, 1);
+	assert_int_equal(f->cloud.scale_calls, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1380,6 +1417,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_reminder_after_decision, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_delivery_and_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_live_gate_per_service, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_waits_for_service_holder, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
