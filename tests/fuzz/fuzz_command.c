@@ -3,7 +3,7 @@
  *
  * The first word is the command, the rest its text. The app is real
  * (config, SQLite store in a temporary directory, workflow, commands);
- * chat and cloud are stubs. The cloud refuses every call at once, so a
+ * chat and cloud are in-process test doubles: the cloud refuses every call, so a
  * /scale that passes its checks ends in a refusal instead of a gate, and
  * each input leaves no state behind. Chat results are delivered after the
  * command returns, as a real backend does. cmd_split is also run alone.
