@@ -30,8 +30,19 @@
  * conditional write it is handed. The state names below are the record's
  * vocabulary, shared by both sides.
  *
- * Threading: a store handle belongs to the loop thread. Calls block (SQLite
- * commits are fsynced: the commit is the decision).
+ * Two ways to call (both atomic; same semantics):
+ *   - asynchronously, on the bot's loop: store_*_async() hands the call to
+ *     the backend and returns; the answer (struct store_req) reaches a done
+ *     callback on a later loop turn, never inside the call. The bot uses
+ *     only these: a DynamoDB round trip must not stop the loop. A backend
+ *     that answers at once (SQLite: a local commit, fsynced) is served by
+ *     the interface: the call runs, its answer is handed over on the next
+ *     turn, so callers see one behaviour whatever the backend.
+ *   - synchronously (store_gate_get(), ...): for tools and tests outside
+ *     the loop (chatops-bot audit, store init/copy, the conformance suite).
+ *     With an asynchronous backend they run the loop until the answer is
+ *     in, so never call them from a loop callback.
+ * A store handle belongs to the loop thread.
  *
  * Timestamps are wall-clock milliseconds since the epoch from the store's
  * clock (store_now); 0 means "not set".
@@ -42,6 +53,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <uv.h>
 
 #include "bot/base/error.h"
 
@@ -202,7 +215,84 @@ typedef int (*store_audit_fn)(void *ud, const struct store_audit_row *r);
 /* Wall clock in ms since the epoch (injectable for tests). */
 typedef int64_t (*store_clock_fn)(void *ud);
 
+/* Take over or renew the claim of an EXECUTING gate, conditional on the
+ * gate being EXECUTING at `version` (as the caller read it): exec_owner =
+ * owner, exec_lease_until = now + lease_ms, the version is bumped and an
+ * audit event (actor = owner, kind, detail) appended, atomically. A
+ * process takes over only a claim whose lease ran out (the domain judges
+ * that); STORE_LOST: the gate moved or another process took it first. */
+struct store_lease {
+	uint64_t gate_id, version;
+	const char *owner;
+	uint64_t lease_ms;
+	const char *kind;   /* "takeover", "renew" */
+	const char *detail; /* JSON object text; NULL = "{}" */
+};
+
 struct store;
+
+/* The operations, for backends and the asynchronous calls. */
+enum store_op {
+	STORE_OP_GATE_OPEN,
+	STORE_OP_GATE_GET,
+	STORE_OP_SERVICE_HOLDER,
+	STORE_OP_GATE_LIST,
+	STORE_OP_GATE_RECENT,
+	STORE_OP_GATE_COUNTS,
+	STORE_OP_GATE_DELIVERED,
+	STORE_OP_GATE_CHANGE,
+	STORE_OP_GATE_VOTE,
+	STORE_OP_GATE_LEASE,
+	STORE_OP_SEEN_EVENT,
+	STORE_OP_PURGE_EVENTS,
+	STORE_OP_AUDIT_ADD,
+	STORE_OP_AUDIT_EACH,
+};
+
+/* One call's inputs. Borrowed for the duration of the submit only: a
+ * backend copies what it keeps. */
+struct store_args {
+	enum store_op op;
+	uint64_t id;                       /* get, delivered; audit_add: gate id (0 = none) */
+	unsigned mask;                     /* list */
+	size_t limit;                      /* recent (1..1000) */
+	const char *cluster, *ecs_service; /* service_holder */
+	const char *channel, *ts;          /* delivered */
+	const struct store_gate *gate;     /* open: the request */
+	const struct store_change *change;
+	const struct store_vote *vote;
+	const struct store_lease *lease;
+	const char *event_id;              /* seen_event */
+	int64_t older_than;                /* purge_events */
+	const char *actor, *kind, *detail; /* audit_add */
+	int64_t since;                     /* audit_each */
+	store_audit_fn row_fn;             /* audit_each: called per row, in order */
+	void *row_ud;
+};
+
+/* One call's answer, what a done callback sees. Everything it owns (gate,
+ * gates) is freed after the callback returns: move out what you keep
+ * (store_req_take_gate / take_gates). */
+struct store_req {
+	int rc;                     /* BOT_EOK: the store answered (see res) */
+	struct bot_error err;       /* when rc != 0 */
+	enum store_result res;      /* open, change, vote, lease */
+	uint64_t holder;            /* open (STORE_BUSY), service_holder */
+	struct store_gate gate;     /* open: as stored (id, version, ...); get */
+	struct store_gate *gates;   /* list, recent */
+	size_t n;
+	uint64_t counts[GATE_STATE_COUNT];
+	bool flag;                  /* delivered: armed; seen_event: seen */
+	int count;                  /* purge_events: how many */
+	/* the interface's own */
+	enum store_op op;
+	struct store *store;
+	void (*done)(void *ud, struct store_req *r);
+	void *ud;
+	struct store_req *next;
+	bool finished;
+};
+typedef void (*store_done_fn)(void *ud, struct store_req *r);
 
 /* The backend's half. Semantics are those of the store_* wrappers below;
  * each function is atomic. */
@@ -234,6 +324,13 @@ struct store_ops {
 			 const char *detail, struct bot_error *err);
 	int (*audit_each)(struct store *s, int64_t since_ms, store_audit_fn fn, void *ud,
 			  struct bot_error *err);
+	int (*gate_lease)(struct store *s, const struct store_lease *l, enum store_result *res,
+			  struct bot_error *err);
+	/* An asynchronous backend sets submit instead of the functions above:
+	 * start the call (copying what it needs from a), then answer by
+	 * filling r and calling store_finish(r), once, from a loop callback.
+	 * Returns 0, or an error (r is then answered with it by the caller). */
+	int (*submit)(struct store *s, const struct store_args *a, struct store_req *r);
 };
 
 /* What every backend's handle starts with (backends embed it first and
@@ -243,6 +340,7 @@ struct store {
 	store_clock_fn clock;  /* never NULL after store_init */
 	void *clock_ud;
 	uint64_t retention_ms; /* processed ids count as seen this long */
+	struct store_defer *defer; /* the asynchronous side (store.c) */
 };
 
 #define STORE_DEFAULT_RETENTION_MS (15u * 60u * 1000u)
@@ -252,7 +350,18 @@ struct store {
 void store_init(struct store *s, const struct store_ops *ops, store_clock_fn clock,
 		void *clock_ud, uint64_t retention_ms);
 
-void store_close(struct store *s); /* NULL ok */
+/* For asynchronous backends: r is answered; its done runs on a later loop
+ * turn (at once if the store is stopping). */
+void store_finish(struct store_req *r);
+
+/* The loop the asynchronous calls answer on (required before the first;
+ * an asynchronous backend sets it when it opens). 0, BOT_ENOMEM, BOT_EIO. */
+int store_attach_loop(struct store *s, uv_loop_t *loop);
+/* Before the loop is closed (a teardown step): answers every call still
+ * waiting for its turn with BOT_ECANCELLED and closes the interface's
+ * handle. Calls after it fail with BOT_ESTATE. */
+void store_stop(struct store *s);
+void store_close(struct store *s); /* NULL ok; after store_stop when a loop was attached */
 int64_t store_now(const struct store *s);
 /* "sqlite:/var/lib/chatops-bot/gates.db": where the data is, for people. */
 const char *store_where(const struct store *s);
@@ -326,5 +435,43 @@ int store_audit_add(struct store *s, uint64_t gate_id, const char *actor, const 
  * A non-zero return from fn stops the walk and is returned. */
 int store_audit_each(struct store *s, int64_t since_ms, store_audit_fn fn, void *ud,
 		     struct bot_error *err);
+
+/* Take or renew an EXECUTING gate's claim (struct store_lease). */
+int store_gate_lease(struct store *s, const struct store_lease *l, enum store_result *res,
+		     struct bot_error *err);
+
+/* ---- asynchronous calls ------------------------------------------------
+ * Same operations and semantics as above; the answer is in the store_req
+ * handed to done (on a later loop turn, exactly once). They return 0, or
+ * BOT_ENOMEM / BOT_ESTATE (no loop attached, or stopped) / BOT_EINVAL
+ * (malformed input) - then done will not run. */
+int store_gate_open_async(struct store *s, const struct store_gate *g, store_done_fn done,
+			  void *ud);
+int store_gate_get_async(struct store *s, uint64_t id, store_done_fn done, void *ud);
+int store_service_holder_async(struct store *s, const char *cluster, const char *ecs_service,
+			       store_done_fn done, void *ud);
+int store_gate_list_async(struct store *s, unsigned mask, store_done_fn done, void *ud);
+int store_gate_recent_async(struct store *s, size_t limit, store_done_fn done, void *ud);
+int store_gate_counts_async(struct store *s, store_done_fn done, void *ud);
+int store_gate_delivered_async(struct store *s, uint64_t id, const char *channel,
+			       const char *ts, store_done_fn done, void *ud);
+int store_gate_change_async(struct store *s, const struct store_change *c, store_done_fn done,
+			    void *ud);
+int store_gate_vote_async(struct store *s, const struct store_vote *v, store_done_fn done,
+			  void *ud);
+int store_gate_lease_async(struct store *s, const struct store_lease *l, store_done_fn done,
+			   void *ud);
+int store_seen_event_async(struct store *s, const char *id, store_done_fn done, void *ud);
+int store_purge_events_async(struct store *s, int64_t older_than, store_done_fn done, void *ud);
+/* done may be NULL: a failure is then logged (layer "store"). */
+int store_audit_add_async(struct store *s, uint64_t gate_id, const char *actor, const char *kind,
+			  const char *detail, store_done_fn done, void *ud);
+
+/* Move r's gate / gates into *out (the caller owns them then). */
+void store_req_take_gate(struct store_req *r, struct store_gate *out);
+void store_req_take_gates(struct store_req *r, struct store_gate **out, size_t *n);
+
+/* A deep copy of src into *dst (cleared first). BOT_EOK or BOT_ENOMEM. */
+int store_gate_copy(struct store_gate *dst, const struct store_gate *src);
 
 #endif

@@ -148,6 +148,7 @@ enum q {
 	Q_APPROVAL_ADD,
 	Q_GATE_VERSION,
 	Q_BUMP,
+	Q_LEASE,
 	Q_LOCK_HOLDER,
 	Q_LOCK_TAKE,
 	Q_LOCK_RELEASE,
@@ -203,6 +204,9 @@ static const char *const q_sql[Q_COUNT] = {
 	[Q_APPROVAL_ADD] = "INSERT OR IGNORE INTO approvals (gate_id, user, at) VALUES (?1, ?2, ?3)",
 	[Q_GATE_VERSION] = "SELECT version, state FROM gates WHERE id = ?1",
 	[Q_BUMP] = "UPDATE gates SET version = version + 1, updated_at = ?2 WHERE id = ?1",
+	[Q_LEASE] =
+		"UPDATE gates SET exec_owner = ?3, exec_lease_until = ?4, updated_at = ?5,"
+		" version = version + 1 WHERE id = ?1 AND version = ?2 AND state = 'EXECUTING'",
 	[Q_LOCK_HOLDER] =
 		"SELECT l.gate_id, g.state FROM service_locks l LEFT JOIN gates g ON g.id = l.gate_id"
 		" WHERE l.cluster = ?1 AND l.ecs_service = ?2",
@@ -1495,6 +1499,47 @@ static int sq_gate_vote(struct store *b, const struct store_vote *v, enum store_
 	return rc;
 }
 
+/* ---- leases ------------------------------------------------------------ */
+
+static int sq_gate_lease(struct store *b, const struct store_lease *l, enum store_result *res,
+			 struct bot_error *err)
+{
+	struct sq *s = SQ(b);
+	int64_t now = now_ms(s);
+	sqlite3_stmt *st;
+	bool changed = false;
+	int rc = tx_begin(s, err);
+
+	if (rc)
+		return rc;
+	st = stmt(s, Q_LEASE, err);
+	if (!st) {
+		rc = BOT_ESTORE;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)l->gate_id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)l->version);
+	sqlite3_bind_text(st, 3, l->owner, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now + (int64_t)l->lease_ms);
+	sqlite3_bind_int64(st, 5, now);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_err(s, err, "renew the claim");
+	else
+		changed = sqlite3_changes(s->db) == 1;
+	done(st);
+	if (rc == BOT_EOK && !changed) {
+		tx_rollback(s);
+		return BOT_EOK;
+	}
+	if (rc == BOT_EOK)
+		rc = audit_append(s, l->gate_id, now, l->owner, l->kind, NULL, NULL, l->detail, err);
+out:
+	rc = finish(s, rc, err);
+	if (rc == BOT_EOK)
+		*res = STORE_DONE;
+	return rc;
+}
+
 /* ---- deduplication ----------------------------------------------------- */
 
 static int sq_purge_events(struct store *b, int64_t older_than, int *n, struct bot_error *err)
@@ -1556,4 +1601,5 @@ static const struct store_ops sqlite_ops = {
 	.purge_events = sq_purge_events,
 	.audit_add = sq_audit_add,
 	.audit_each = sq_audit_each,
+	.gate_lease = sq_gate_lease,
 };

@@ -36,6 +36,7 @@ struct backend {
 struct harness {
 	const struct backend *be;
 	int64_t now; /* the fake wall clock every handle reads */
+	uv_loop_t loop; /* the asynchronous calls answer here */
 	struct store *a, *b;
 	char dir[64], path[128];
 };
@@ -90,8 +91,11 @@ static int setup(void **state)
 	h->be = backend;
 	h->now = 1700000000000;
 	assert_int_equal(h->be->setup(h), 0);
+	assert_int_equal(uv_loop_init(&h->loop), 0);
 	if (h->be->open(h, &h->a, &err) != BOT_EOK || h->be->open(h, &h->b, &err) != BOT_EOK)
 		fail_msg("%s: open: %s", h->be->name, err.msg);
+	assert_int_equal(store_attach_loop(h->a, &h->loop), 0);
+	assert_int_equal(store_attach_loop(h->b, &h->loop), 0);
 	*state = h;
 	return 0;
 }
@@ -101,6 +105,8 @@ static int teardown(void **state)
 	struct harness *h = *state;
 	store_close(h->a);
 	store_close(h->b);
+	uv_run(&h->loop, UV_RUN_DEFAULT); /* the closes */
+	assert_int_equal(uv_loop_close(&h->loop), 0);
 	h->be->teardown(h);
 	free(h);
 	return 0;
@@ -422,6 +428,126 @@ static void test_execution_columns(void **state)
 	store_gate_clear(&g);
 }
 
+/* A claim whose owner died is taken over by another process, once: the
+ * lease is conditional on the version read, and only EXECUTING gates have
+ * one. */
+static void test_lease_takeover(void **state)
+{
+	struct harness *h = *state;
+	struct bot_error err = {0};
+	enum store_result res;
+	uint64_t id = open_web(h->a, "web");
+	size_t n;
+
+	assert_int_equal(change(h->a, id, GATE_PENDING, GATE_APPROVED_BY_TIMER, "timer"),
+			 STORE_DONE);
+	struct store_lease early = {.gate_id = id, .owner = "host-b:7", .lease_ms = 60000, .kind = "takeover"};
+	/* not EXECUTING: there is no claim to take */
+	struct store_gate g0 = get(h->b, id);
+	early.version = g0.version;
+	store_gate_clear(&g0);
+	assert_int_equal(store_gate_lease(h->b, &early, &res, &err), 0);
+	assert_int_equal(res, STORE_LOST);
+	struct store_change c = {.gate_id = id, .from = GATE_APPROVED_BY_TIMER,
+				 .to = GATE_EXECUTING, .actor = "system", .owner = "host-a:1",
+				 .lease_ms = 60000, .exec_intent = "{}"};
+	assert_int_equal(store_gate_change(h->a, &c, &res, &err), 0);
+	assert_int_equal(res, STORE_DONE);
+	struct store_gate g = get(h->b, id);
+	uint64_t v = g.version;
+	store_gate_clear(&g);
+	h->now += 61000; /* host-a's lease ran out */
+	struct store_lease b = {.gate_id = id, .version = v, .owner = "host-b:7",
+				.lease_ms = 30000, .kind = "takeover",
+				.detail = "{\"from\":\"host-a:1\"}"};
+	struct store_lease c2 = b;
+	c2.owner = "host-c:9";
+	assert_int_equal(store_gate_lease(h->b, &b, &res, &err), 0);
+	assert_int_equal(res, STORE_DONE);
+	/* a third process read the same version: it lost */
+	assert_int_equal(store_gate_lease(h->a, &c2, &res, &err), 0);
+	assert_int_equal(res, STORE_LOST);
+	g = get(h->a, id);
+	assert_int_equal(g.state, GATE_EXECUTING);
+	assert_string_equal(g.exec_owner, "host-b:7");
+	assert_int_equal(g.exec_lease_until, h->now + 30000);
+	assert_true(g.version > v);
+	store_gate_clear(&g);
+	assert_int_equal(audits(h->a, id, "takeover", "host-a:1", &n) > 0, 1);
+	assert_int_equal(n, 1);
+	/* malformed: no owner */
+	b.owner = NULL;
+	assert_int_equal(store_gate_lease(h->a, &b, &res, &err), BOT_EINVAL);
+}
+
+struct answer {
+	int calls;
+	int rc;
+	enum store_result res;
+	uint64_t id, holder;
+};
+
+static void on_answer(void *ud, struct store_req *r)
+{
+	struct answer *a = ud;
+	a->calls++;
+	a->rc = r->rc;
+	a->res = r->res;
+	a->id = r->gate.id;
+	a->holder = r->holder;
+}
+
+/* The asynchronous calls: answered on a later loop turn, never inside the
+ * call, with the same atomic semantics; stopping answers what is left. */
+static void test_async_calls(void **state)
+{
+	struct harness *h = *state;
+	struct answer o1 = {0}, o2 = {0}, va = {0}, vb = {0}, late = {0};
+	struct store_gate g;
+
+	fill(&g, "web", "web");
+	assert_int_equal(store_gate_open_async(h->a, &g, on_answer, &o1), 0);
+	assert_int_equal(store_gate_open_async(h->b, &g, on_answer, &o2), 0);
+	assert_int_equal(o1.calls + o2.calls, 0); /* not inside the call */
+	uv_run(&h->loop, UV_RUN_DEFAULT);
+	assert_int_equal(o1.calls, 1);
+	assert_int_equal(o2.calls, 1);
+	assert_int_equal(o1.rc, 0);
+	assert_int_equal(o2.rc, 0);
+	/* one of the two opens won; the other names it */
+	assert_true((o1.res == STORE_DONE) != (o2.res == STORE_DONE));
+	uint64_t id = o1.res == STORE_DONE ? o1.id : o2.id;
+	assert_true(id > 0);
+	assert_int_equal(o1.res == STORE_DONE ? o2.holder : o1.holder, id);
+	/* two votes on one version, one from each handle: one counts */
+	struct store_gate r = get(h->a, id);
+	struct store_vote v1 = {.gate_id = id, .version = r.version, .actor = "UAPPROVER1",
+				.kind = "click", .approve_user = "UAPPROVER1",
+				.to = GATE_APPROVED, .decided_by = "UAPPROVER1"};
+	struct store_vote v2 = {.gate_id = id, .version = r.version, .actor = "UAPPROVER2",
+				.kind = "click", .to = GATE_DENIED, .decided_by = "UAPPROVER2"};
+	store_gate_clear(&r);
+	assert_int_equal(store_gate_vote_async(h->a, &v1, on_answer, &va), 0);
+	assert_int_equal(store_gate_vote_async(h->b, &v2, on_answer, &vb), 0);
+	uv_run(&h->loop, UV_RUN_DEFAULT);
+	assert_int_equal(va.calls + vb.calls, 2);
+	assert_true((va.res == STORE_DONE) != (vb.res == STORE_DONE));
+	r = get(h->b, id);
+	assert_int_equal(r.state, va.res == STORE_DONE ? GATE_APPROVED : GATE_DENIED);
+	store_gate_clear(&r);
+	/* malformed input is refused at the call, no answer follows */
+	assert_int_equal(store_seen_event_async(h->a, "", on_answer, &late), BOT_EINVAL);
+	/* stopping: what waits for its turn is answered as cancelled, and
+	 * nothing more is accepted */
+	assert_int_equal(store_gate_get_async(h->a, id, on_answer, &late), 0);
+	store_stop(h->a);
+	assert_int_equal(late.calls, 1);
+	assert_int_equal(late.rc, BOT_ECANCELLED);
+	assert_int_equal(store_gate_get_async(h->a, id, on_answer, &late), BOT_ESTATE);
+	uv_run(&h->loop, UV_RUN_DEFAULT);
+	assert_int_equal(late.calls, 1);
+}
+
 static void test_delivered_arms_once(void **state)
 {
 	struct harness *h = *state;
@@ -724,6 +850,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_one_live_gate_per_service, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_change_is_conditional, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_execution_columns, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lease_takeover, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_async_calls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delivered_arms_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_votes_conditional_on_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deny_vs_timer_interleaved, setup, teardown),
