@@ -116,6 +116,11 @@ const char *store_backend(const struct store *s)
 	return s->ops->name;
 }
 
+bool store_shared(const struct store *s)
+{
+	return s->ops->shared;
+}
+
 static char *dup_opt(const char *v, bool *oom)
 {
 	char *d = v ? strdup(v) : NULL;

@@ -298,6 +298,8 @@ typedef void (*store_done_fn)(void *ud, struct store_req *r);
  * each function is atomic. */
 struct store_ops {
 	const char *name; /* "sqlite" */
+	/* Several processes (replicas) share this backend's data by design. */
+	bool shared;
 	void (*close)(struct store *s);
 	const char *(*where)(const struct store *s);
 	int (*gate_open)(struct store *s, struct store_gate *g, enum store_result *res,
@@ -366,6 +368,9 @@ int64_t store_now(const struct store *s);
 /* "sqlite:/var/lib/chatops-bot/gates.db": where the data is, for people. */
 const char *store_where(const struct store *s);
 const char *store_backend(const struct store *s);
+/* Is the store meant to be shared by several replicas (DynamoDB), rather
+ * than owned by one process (SQLite)? */
+bool store_shared(const struct store *s);
 
 /* Insert a new PENDING gate from g's request fields (service ... evidence,
  * action, params, approvers, ...) if its service has no live gate: sets

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+struct pending;
+
 struct app {
 	uv_loop_t *loop;
 	struct config *cfg;
@@ -16,9 +18,29 @@ struct app {
 	struct cloud *cloud;
 	struct store *store;
 	struct workflow *wf;
-	bool dry_run;
+	bool dry_run, stopped;
 	int64_t started_ms;
 	uint64_t events, duplicates;
+	struct pending *pending;  /* events waiting for the store's dedupe answer */
+	/* The store's gate counts for /metrics, as last answered (a scrape
+	 * asks again at most once a second and shows the previous answer). */
+	struct counting *counting; /* a count in flight */
+	uint64_t counts[GATE_STATE_COUNT];
+	bool counts_known, store_ok;
+	int64_t counted_at;
+};
+
+/* One chat event while the store says whether it was processed already:
+ * a deep copy (the backend's event is borrowed only during its call). */
+struct pending {
+	struct app *a;          /* NULL once the app is gone */
+	struct pending *prev, *next;
+	struct chat_event ev;
+	char strings[];         /* ev's strings */
+};
+
+struct counting {
+	struct app *a;          /* NULL once the app is gone */
 };
 
 int app_create(const struct app_opts *o, struct app **out, struct bot_error *err)
@@ -61,14 +83,21 @@ int app_start(struct app *a, struct bot_error *err)
 
 void app_stop(struct app *a)
 {
-	if (a)
-		wf_stop(a->wf);
+	if (!a)
+		return;
+	a->stopped = true;
+	wf_stop(a->wf);
 }
 
 void app_destroy(struct app *a)
 {
 	if (!a)
 		return;
+	/* answers still to come find no app */
+	for (struct pending *p = a->pending; p; p = p->next)
+		p->a = NULL;
+	if (a->counting)
+		a->counting->a = NULL;
 	wf_destroy(a->wf);
 	config_unref(a->cfg);
 	free(a);
@@ -157,37 +186,8 @@ static void route_investigate_scale(struct app *a, const struct chat_event *ev)
  *      the same atomic step as the vote it carries, so a click is audited
  *      and counted once even when layer 2 could not answer (a store error
  *      here means: act anyway). (unit.gate, unit.store_conformance.*) */
-static bool already_processed(struct app *a, const struct chat_event *ev)
+static void route(struct app *a, const struct chat_event *ev)
 {
-	struct bot_error err = {0};
-	bool seen = false;
-	char key[256];
-
-	if (!ev->id || !*ev->id)
-		return false;
-	/* own namespace: the gate engine records click ids in the same table
-	 * (its refusal of a repeated click is audited) */
-	snprintf(key, sizeof key, "app:%s", ev->id);
-	if (store_seen_event(a->store, key, &seen, &err) != BOT_EOK) {
-		/* act rather than drop: every decision is still one conditional
-		 * commit, so a repeat cannot decide twice */
-		log_warn("event.dedupe", "id=%s error=%s", LOG_Q(ev->id), LOG_Q(err.msg));
-		return false;
-	}
-	if (seen)
-		log_info("event.duplicate", "id=%s action=dropped", LOG_Q(ev->id));
-	return seen;
-}
-
-void app_on_chat_event(void *ud, const struct chat_event *ev)
-{
-	struct app *a = ud;
-
-	a->events++;
-	if (already_processed(a, ev)) {
-		a->duplicates++;
-		return;
-	}
 	switch (ev->type) {
 	case CHAT_EV_COMMAND:
 		dispatch(a, ev);
@@ -207,12 +207,162 @@ void app_on_chat_event(void *ud, const struct chat_event *ev)
 	}
 }
 
+#define EVENT_STRINGS(X)                                                              \
+	X(id) X(user) X(user_name) X(channel) X(command) X(text) X(response_url)     \
+	X(action_id) X(value) X(message_ts) X(thread_ts)
+
+static struct pending *pending_new(struct app *a, const struct chat_event *ev)
+{
+	size_t len = 0, o = 0;
+	struct pending *p;
+
+#define EVENT_LEN(f) len += ev->f ? strlen(ev->f) + 1 : 0;
+	EVENT_STRINGS(EVENT_LEN)
+#undef EVENT_LEN
+	p = malloc(sizeof *p + len);
+	if (!p)
+		return NULL;
+	p->a = a;
+	p->ev = *ev;
+#define EVENT_COPY(f)                                           \
+	if (ev->f) {                                            \
+		size_t l = strlen(ev->f) + 1;                   \
+		memcpy(p->strings + o, ev->f, l);               \
+		p->ev.f = p->strings + o;                       \
+		o += l;                                         \
+	}
+	EVENT_STRINGS(EVENT_COPY)
+#undef EVENT_COPY
+	p->prev = NULL;
+	p->next = a->pending;
+	if (a->pending)
+		a->pending->prev = p;
+	a->pending = p;
+	return p;
+}
+
+static void pending_free(struct pending *p)
+{
+	if (p->a) {
+		if (p->prev)
+			p->prev->next = p->next;
+		else
+			p->a->pending = p->next;
+		if (p->next)
+			p->next->prev = p->prev;
+	}
+	free(p);
+}
+
+static void on_dedupe(void *ud, struct store_req *r)
+{
+	struct pending *p = ud;
+	struct app *a = p->a;
+
+	if (!a || a->stopped) {
+		log_info("event.dropped", "id=%s reason=\"the bot is stopping\"", LOG_Q(p->ev.id));
+	} else if (r->rc) {
+		/* act rather than drop: every decision is still one conditional
+		 * commit, so a repeat cannot decide twice */
+		log_warn("event.dedupe", "id=%s error=%s", LOG_Q(p->ev.id), LOG_Q(r->err.msg));
+		route(a, &p->ev);
+	} else if (r->flag) {
+		log_info("event.duplicate", "id=%s action=dropped", LOG_Q(p->ev.id));
+		a->duplicates++;
+	} else {
+		route(a, &p->ev);
+	}
+	pending_free(p);
+}
+
+/* Deduplication has three layers; each catches a case the others miss.
+ *   1. The chat backend, in memory (adapters/slack/dedupe.h): Slack's retry
+ *      or a replay after a reconnect is dropped before anything durable
+ *      happens, at no cost. (integration.slack, unit.slack_dedupe)
+ *   2. Here, in the store's processed ids ("app:<id>"): a redelivery that
+ *      reaches a process without that memory - after a restart, or another
+ *      replica sharing the store - is dropped before a command or mention
+ *      runs again (/investigate would post twice). (unit.app)
+ *   3. The gate's vote (store_gate_vote): a click's event id is recorded in
+ *      the same atomic step as the vote it carries, so a click is audited
+ *      and counted once even when layer 2 could not answer (a store error
+ *      here means: act anyway). (unit.gate, unit.store_conformance.*)
+ * The store answers on a later loop turn: the event waits as a copy. */
+void app_on_chat_event(void *ud, const struct chat_event *ev)
+{
+	struct app *a = ud;
+	struct pending *p;
+	char key[256];
+	int rc;
+
+	a->events++;
+	if (a->stopped)
+		return;
+	if (!ev->id || !*ev->id) {
+		route(a, ev);
+		return;
+	}
+	/* own namespace: the gate engine records click ids in the same table
+	 * (its refusal of a repeated click is audited) */
+	snprintf(key, sizeof key, "app:%s", ev->id);
+	p = pending_new(a, ev);
+	rc = p ? store_seen_event_async(a->store, key, on_dedupe, p) : BOT_ENOMEM;
+	if (rc) {
+		log_warn("event.dedupe", "id=%s error=%s", LOG_Q(ev->id), LOG_Q(bot_strerror(rc)));
+		if (p)
+			pending_free(p);
+		route(a, ev);
+	}
+}
+
+static void on_counted(void *ud, struct store_req *r)
+{
+	struct counting *c = ud;
+	struct app *a = c->a;
+
+	free(c);
+	if (!a)
+		return;
+	a->counting = NULL;
+	if (r->rc == BOT_ECANCELLED)
+		return;
+	a->counts_known = true;
+	a->store_ok = r->rc == BOT_EOK;
+	a->counted_at = store_now(a->store);
+	if (a->store_ok)
+		memcpy(a->counts, r->counts, sizeof a->counts);
+	else
+		log_warn("health.store", "error=%s", LOG_Q(r->err.msg));
+}
+
+/* Ask the store for fresh counts, unless a count is on its way or the last
+ * one is younger than a second. */
+static void count_gates(struct app *a)
+{
+	struct counting *c;
+
+	if (a->counting || a->stopped ||
+	    (a->counts_known && store_now(a->store) - a->counted_at < 1000))
+		return;
+	c = malloc(sizeof *c);
+	if (!c)
+		return;
+	c->a = a;
+	if (store_gate_counts_async(a->store, on_counted, c) != BOT_EOK) {
+		free(c);
+		return;
+	}
+	a->counting = c;
+}
+
 size_t app_health_render(void *ud, enum health_doc doc, char *buf, size_t n, bool *healthy)
 {
 	struct app *a = ud;
-	uint64_t counts[GATE_STATE_COUNT], open = 0;
-	struct bot_error err = {0};
-	bool store_ok = store_gate_counts(a->store, counts, &err) == BOT_EOK;
+	uint64_t open = 0;
+	const uint64_t *counts = a->counts;
+	/* until the store first answered, it is presumed fine */
+	bool store_ok = !a->counts_known || a->store_ok;
+	bool have_counts = a->counts_known && a->store_ok;
 	int64_t up = (store_now(a->store) - a->started_ms) / 1000;
 	size_t o = 0;
 	int w;
@@ -221,8 +371,9 @@ size_t app_health_render(void *ud, enum health_doc doc, char *buf, size_t n, boo
 
 	/* a Slack reconnect is routine: reported, not "unhealthy" (a probe
 	 * restarting the bot would only make it reconnect again) */
+	count_gates(a); /* for the next scrape */
 	*healthy = store_ok;
-	if (store_ok)
+	if (have_counts)
 		for (int s = 0; s < GATE_STATE_COUNT; s++)
 			if (GATE_LIVE_MASK & GATE_STATE_BIT(s))
 				open += counts[s];
@@ -260,7 +411,7 @@ size_t app_health_render(void *ud, enum health_doc doc, char *buf, size_t n, boo
 		PUT("chatops_chat_refused_total{reason=\"%s\"} %lu\n",
 		    chat_refusal_name((enum chat_refusal)r), a->chat->refused[r]);
 	PUT("# HELP chatops_gates Approval gates in the store, by state.\n# TYPE chatops_gates gauge\n");
-	for (int s = 0; store_ok && s < GATE_STATE_COUNT; s++)
+	for (int s = 0; have_counts && s < GATE_STATE_COUNT; s++)
 		PUT("chatops_gates{state=\"%s\"} %llu\n", store_state_name((enum gate_state)s),
 		    (unsigned long long)counts[s]);
 #undef PUT

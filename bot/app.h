@@ -45,10 +45,14 @@ void app_cmd_env(struct app *a, struct cmd_env *env);
 
 /* The chat backend's event callback; ud is the app. Events whose id was
  * already processed (redeliveries, replays after a reconnect or a restart)
- * are dropped here, using the store's processed ids. */
+ * are dropped here, using the store's processed ids; the event is copied
+ * and handled once the store has answered (a later loop turn). */
 void app_on_chat_event(void *ud, const struct chat_event *ev);
 
-/* The health endpoint's render callback (adapters/health); ud is the app. */
+/* The health endpoint's render callback (adapters/health); ud is the app.
+ * The gate counts and the store's health are those of the store's last
+ * answer: each render asks again (at most once a second), so a scrape
+ * shows what the store said up to a scrape interval ago. */
 size_t app_health_render(void *ud, enum health_doc doc, char *buf, size_t n, bool *healthy);
 
 #endif

@@ -126,7 +126,7 @@ int audit_main(int argc, char **argv)
 		}
 		config_errors_free(&errs);
 	}
-	if (bot_store_open(cfg, a.db, true, &s, &err) != BOT_EOK) {
+	if (bot_store_open(cfg, NULL, a.db, true, &s, &err) != BOT_EOK) {
 		fprintf(stderr, "chatops-bot audit: %s\n", err.msg);
 		status = 1;
 		goto out;

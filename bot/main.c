@@ -326,6 +326,11 @@ static int create_cloud(struct bot *b, struct bot_error *err)
 	return BOT_EOK;
 }
 
+static void store_stop_step(void *ud)
+{
+	store_stop(ud);
+}
+
 static int run(struct bot *b)
 {
 	struct bot_error err = {0};
@@ -335,11 +340,18 @@ static int run(struct bot *b)
 	rc = bot_loop_create(&b->loop, &err);
 	if (rc)
 		goto out;
-	rc = bot_store_open(b->cfg, NULL, false, &b->store, &err);
+	rc = bot_store_open(b->cfg, bot_loop_uv(b->loop), NULL, false, &b->store, &err);
 	if (rc) {
 		char why[sizeof err.msg];
 		snprintf(why, sizeof why, "%s", err.msg);
 		bot_error_set(&err, rc, "cannot open the store %s: %s", b->cfg->store.path, why);
+		goto out;
+	}
+	/* after every component's polite close: what still waits for the
+	 * store's answer is told it was cancelled, and its handle closes */
+	rc = bot_loop_on_teardown(b->loop, store_stop_step, NULL, b->store);
+	if (rc) {
+		bot_error_set(&err, rc, "cannot register the store's teardown");
 		goto out;
 	}
 	rc = create_chat(b, &err);

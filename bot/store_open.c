@@ -4,9 +4,11 @@
 
 #include <string.h>
 
-int bot_store_open(const struct config *cfg, const char *db_path, bool read_only,
-		   struct store **out, struct bot_error *err)
+int bot_store_open(const struct config *cfg, uv_loop_t *loop, const char *db_path,
+		   bool read_only, struct store **out, struct bot_error *err)
 {
+	int rc;
+
 	struct store_sqlite_opts so = {
 		.path = db_path ? db_path : cfg ? cfg->store.path : NULL,
 		.read_only = read_only,
@@ -18,5 +20,11 @@ int bot_store_open(const struct config *cfg, const char *db_path, bool read_only
 	if (!db_path && cfg && cfg->store.backend && strcmp(cfg->store.backend, "sqlite") != 0)
 		return bot_error_set(err, BOT_ECONFIG, "store.backend: unknown backend '%s'",
 				     cfg->store.backend);
-	return store_sqlite_open(&so, out, err);
+	rc = store_sqlite_open(&so, out, err);
+	if (rc == BOT_EOK && loop && (rc = store_attach_loop(*out, loop)) != BOT_EOK) {
+		store_close(*out);
+		*out = NULL;
+		return bot_error_set(err, rc, "store: cannot attach to the loop");
+	}
+	return rc;
 }

@@ -9,24 +9,10 @@ enum cmd_status cmd_gates(struct cmd_ctx *ctx, struct chat_text *msg)
 {
 	struct workflow *wf = ctx->env->wf;
 	struct bot_error err = {0};
-	struct chat_text title, text;
 
 	if (ctx->argc == 1 || (ctx->argc == 2 && strcmp(ctx->argv[1], "list") == 0)) {
-		chat_text_init(&text);
-		if (wf_list(wf, &text, &err) != 0) {
+		if (wf_list_send(wf, ctx->ev->channel, ctx->ev->user, &err) != 0) {
 			chat_text_printf(msg, "Could not read the requests: %s", err.msg);
-			return CMD_FAILED;
-		}
-		chat_text_init(&title);
-		chat_text_bold(&title, "Approval requests");
-		chat_text_printf(&title, " (open first, then the latest)");
-		struct chat_block b[2] = {
-			{.type = CHAT_BLOCK_SECTION, .rich = &title},
-			{.type = CHAT_BLOCK_SECTION, .rich = &text},
-		};
-		struct chat_message m = {.channel = ctx->ev->channel, .rich = &text, .blocks = b, .n_blocks = 2};
-		if (chat_ephemeral(ctx->env->chat, ctx->ev->user, &m, NULL, NULL) != 0) {
-			chat_text_printf(msg, "Could not send the list.");
 			return CMD_FAILED;
 		}
 		return CMD_OK;

@@ -21,6 +21,12 @@
  *     delivered_at + timer_ms, stored as wall time; a failed post fails the
  *     gate closed, it never auto-approves;
  *   - approval by timer is its own state, actor "timer", decided_by NULL;
+ *   - several processes (replicas) may share one store: each learns of the
+ *     others' live gates (sync_ms), arms their deadlines, and every step is
+ *     a conditional write, so exactly one of them decides, executes (the
+ *     claim: owner + lease) and tells (card updates come from the winner
+ *     only); a claim whose owner died is taken over when its lease ran out
+ *     and reconciled, never called again blindly;
  *   - before acting, the service is described again; a stale request
  *     (desired already at/beyond target, service gone or not ACTIVE, desired
  *     changed since the request) fails with result_kind "stale";
@@ -35,8 +41,11 @@
  * for timers longer than 2 minutes) go to the observer, never more than one
  * per gate per reminder_gap_ms, and never once the gate left PENDING.
  *
- * Single-threaded, on the loop thread. Observer callbacks must not destroy
- * the engine; they may call gate_click/gate_cancel/gate_request.
+ * Single-threaded, on the loop thread, and never waiting: the store is
+ * called asynchronously, so requests, clicks and recovery answer through
+ * callbacks. Observer callbacks must not destroy the engine; they may call
+ * gate_click/gate_cancel/gate_request. Callbacks still due when the engine
+ * is destroyed never run.
  */
 #ifndef BOT_GATE_H
 #define BOT_GATE_H
@@ -103,6 +112,18 @@ struct gate_engine_opts {
 	 * replica sees it on the gate); NULL = "<hostname>:<pid>". */
 	const char *owner;
 	uint64_t exec_lease_ms;   /* how long a claim holds; 0 = 60 s */
+	/* The store is shared with other replicas: learn of their gates every
+	 * sync_ms (0 = 2 s), take over claims whose lease ran out, remind only
+	 * on the cards this process posted, and leave a never-delivered
+	 * request alone for undelivered_grace_ms (0 = 2 min) since another
+	 * replica may still be posting it. Off: one process owns the store;
+	 * recovery at start is the only look at it. */
+	bool shared;
+	uint64_t sync_ms;
+	uint64_t undelivered_grace_ms;
+	/* A gate approved by another replica is executed here only once it has
+	 * stayed APPROVED this long (its decider died); 0 = 15 s. */
+	uint64_t adopt_after_ms;
 };
 
 /* 0, BOT_EINVAL (missing loop/store/cloud/post_request), BOT_ENOMEM, BOT_EIO. */
@@ -122,6 +143,9 @@ struct gate_recover_stats {
 	size_t reconciling;      /* EXECUTING: reconcile by describe */
 };
 
+typedef void (*gate_recover_fn)(void *ud, int rc, const struct gate_recover_stats *st,
+				const struct bot_error *err);
+
 /* Call once at start, before new requests. Reloads every live gate:
  *   PENDING with a deadline in the future -> timer re-armed with the time
  *     left (re-rendered: GATE_EV_RECOVERED);
@@ -136,9 +160,12 @@ struct gate_recover_stats {
  *     before reissue_guard_ms after the call started; anything
  *     else -> FAILED "reconcile_conflict" (someone else changed it; never
  *     overwritten blindly).
- * st may be NULL. */
-int gate_engine_recover(struct gate_engine *e, struct gate_recover_stats *st,
-			struct bot_error *err);
+ * With a shared store, a gate another live replica is working on is left to
+ * it (see gate_engine_opts.shared). done (may be NULL) runs once the live
+ * gates were read: rc 0 with the counts, or the store's error (recovery is
+ * then tried again on the next sync of a shared store). Returns 0,
+ * BOT_ESTATE (ran already) or BOT_ENOMEM. */
+int gate_engine_recover(struct gate_engine *e, gate_recover_fn done, void *ud);
 
 /* What is asked. Strings are copied. */
 struct gate_spec {
@@ -158,12 +185,17 @@ struct gate_spec {
 	const char *evidence;     /* what the approvers are shown, kept for the audit */
 };
 
+/* How a request ended: rc 0 and the new gate's id; BOT_EBUSY when its ECS
+ * service already has a live gate (in any process on the same store): id
+ * is then that gate's; or a store error (nothing was opened). */
+typedef void (*gate_request_fn)(void *ud, int rc, uint64_t id, const struct bot_error *err);
+
 /* Commit a new PENDING gate, then ask the observer to post it. The timer
- * does not run until the post is confirmed. BOT_EINVAL for a bad spec;
- * BOT_EBUSY when its ECS service already has a live gate (in any process
- * on the same store): *id_out is then that gate's id. */
-int gate_request(struct gate_engine *e, const struct gate_spec *spec, uint64_t *id_out,
-		 struct bot_error *err);
+ * does not run until the post is confirmed. Returns BOT_EINVAL for a bad
+ * spec, BOT_ENOMEM or BOT_ESTATE (the store cannot take calls) - done will
+ * not run then; else 0 and done (may be NULL) runs once, later. */
+int gate_request(struct gate_engine *e, const struct gate_spec *spec, gate_request_fn done,
+		 void *ud, struct bot_error *err);
 
 enum gate_vote { GATE_VOTE_APPROVE = 0, GATE_VOTE_DENY };
 
@@ -213,18 +245,25 @@ struct gate_where {
 	const char *channel, *message_ts;
 };
 
+/* How a click or cancel ended: rc 0 with *r filled (g: the gate as it is
+ * now, NULL for an unknown gate), or a store error (then nothing changed;
+ * r->outcome is UNKNOWN_GATE). Everything is valid during the call only. */
+typedef void (*gate_click_fn)(void *ud, int rc, const struct gate_click_result *r,
+			      const struct store_gate *g, const struct bot_error *err);
+
 /* A button press. Every click is audited, refused ones included, except an
  * exact redelivery (same event_id, DUPLICATE_EVENT). event_id may be NULL;
- * where is required (a click without one is a WRONG_CARD).
- * Returns 0 with *out filled, or a store error (then nothing changed). */
+ * where is required (a click without one is a WRONG_CARD). Arguments are
+ * copied. Returns 0 and done runs once, later; or BOT_EINVAL / BOT_ENOMEM /
+ * BOT_ESTATE and it will not. */
 int gate_click(struct gate_engine *e, uint64_t id, const char *user, enum gate_vote vote,
-	       const char *event_id, const struct gate_where *where,
-	       struct gate_click_result *out, struct bot_error *err);
+	       const char *event_id, const struct gate_where *where, gate_click_fn done,
+	       void *ud);
 
 /* Withdraw a PENDING request: the requester or an approver may
  * (DECIDED_CANCELLED); others get NOT_APPROVER. Audited like a click. */
 int gate_cancel(struct gate_engine *e, uint64_t id, const char *user, const char *event_id,
-		struct gate_click_result *out, struct bot_error *err);
+		gate_click_fn done, void *ud);
 
 /* Milliseconds (monotonic) until gate id's deadline fires, or -1 if no
  * deadline is armed for it. For tests and /gates. */

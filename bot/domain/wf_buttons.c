@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define RECENT_GATES 8
@@ -69,20 +70,16 @@ static void tell_outcome(struct workflow *wf, uint64_t id, const char *user, con
 	workflow__say_ephemeral(wf, channel, user, &t);
 }
 
-static void trail_click(struct workflow *wf, uint64_t id, const char *user, const char *pressed,
-			const struct gate_click_result *r)
+static void trail_click(struct workflow *wf, const struct store_gate *g, const char *user,
+			const char *pressed, const struct gate_click_result *r)
 {
-	struct store_gate g = {0};
-	struct bot_error err = {0};
 	struct chat_text t;
 
-	if (r->outcome == GATE_OUT_DUPLICATE_EVENT || r->outcome == GATE_OUT_UNKNOWN_GATE)
+	if (!g || r->outcome == GATE_OUT_DUPLICATE_EVENT || r->outcome == GATE_OUT_UNKNOWN_GATE)
 		return;
 	if (r->outcome == GATE_OUT_DECIDED_APPROVED || r->outcome == GATE_OUT_DECIDED_DENIED ||
 	    r->outcome == GATE_OUT_DECIDED_CANCELLED)
 		return; /* the decision line (said when it was committed) names who */
-	if (store_gate_get(wf->store, id, &g, &err) != BOT_EOK)
-		return;
 	chat_text_init(&t);
 	chat_text_user(&t, user);
 	chat_text_printf(&t, " pressed ");
@@ -91,8 +88,7 @@ static void trail_click(struct workflow *wf, uint64_t id, const char *user, cons
 		chat_text_printf(&t, ": counted (%d of %d).", r->approvals, r->min_approvals);
 	else
 		chat_text_printf(&t, ": refused (%s).", gate_outcome_text(r->outcome));
-	workflow__say_thread(wf, &g, &t);
-	store_gate_clear(&g);
+	workflow__say_thread(wf, g, &t);
 }
 
 /* What a person is told when their click was not taken. */
@@ -112,11 +108,63 @@ static void say_to(struct workflow *wf, const struct chat_event *ev, const char 
 	workflow__say_ephemeral(wf, ev->channel, ev->user, &t);
 }
 
+static const char *const act_names[] = {"Approve", "Deny", "cancel"};
+
+/* A click or cancel while the store decides it. */
+struct click_op {
+	struct workflow__link link;
+	uint64_t id;
+	int what;
+	char *user, *channel;
+};
+
+static void click_free(struct click_op *c)
+{
+	free(c->user);
+	free(c->channel);
+	free(c);
+}
+
+static void click_stop(struct workflow__link *l)
+{
+	click_free(container_of(l, struct click_op, link));
+}
+
+static void on_clicked(void *ud, int rc, const struct gate_click_result *r,
+		       const struct store_gate *g, const struct bot_error *err)
+{
+	struct click_op *c = ud;
+	struct workflow *wf = c->link.wf;
+	const char *name = act_names[c->what];
+
+	workflow__link_del(&c->link);
+	if (!wf)
+		goto out;
+	if (rc) {
+		struct chat_text t;
+		log_error("workflow.click", "gate=%" PRIu64 " user=%s error=%s", c->id,
+			  LOG_Q(c->user), LOG_Q(err ? err->msg : bot_strerror(rc)));
+		chat_text_init(&t);
+		chat_text_printf(&t, "Your %s on request #%" PRIu64 " could not be recorded (%s); "
+				 "nothing changed. Try again.", name, c->id, bot_strerror(rc));
+		workflow__say_ephemeral(wf, c->channel, c->user, &t);
+		goto out;
+	}
+	log_info("workflow.click", "gate=%" PRIu64 " user=%s action=%s outcome=%s", c->id,
+		 LOG_Q(c->user), name, gate_outcome_name(r->outcome));
+	if (r->outcome == GATE_OUT_WRONG_CARD)
+		wf->chat->refused[CHAT_REFUSED_CARD]++;
+	else if (r->outcome == GATE_OUT_REVOKED)
+		wf->chat->refused[CHAT_REFUSED_REVOKED]++;
+	tell_outcome(wf, c->id, c->user, c->channel, name, r);
+	trail_click(wf, g, c->user, name, r);
+out:
+	click_free(c);
+}
+
 static void act(struct workflow *wf, uint64_t id, const struct chat_event *ev, int what)
 {
-	static const char *const names[] = {"Approve", "Deny", "cancel"};
-	struct gate_click_result r = {0};
-	struct bot_error err = {0};
+	struct click_op *c;
 	int rc;
 
 	if (wf->stopped) {
@@ -124,26 +172,31 @@ static void act(struct workflow *wf, uint64_t id, const struct chat_event *ev, i
 		       "again once it is back.");
 		return;
 	}
-	if (what == 2)
-		rc = gate_cancel(wf->engine, id, ev->user, ev->id, &r, &err);
-	else
-		rc = gate_click(wf->engine, id, ev->user, what == 0 ? GATE_VOTE_APPROVE : GATE_VOTE_DENY,
-				ev->id, &(struct gate_where){ev->channel, ev->message_ts}, &r, &err);
-	if (rc) {
-		log_error("workflow.click", "gate=%" PRIu64 " user=%s error=%s", id, LOG_Q(ev->user),
-			  LOG_Q(err.msg));
-		say_to(wf, ev, "Your %s on request #%" PRIu64 " could not be recorded (%s); nothing "
-		       "changed. Try again.", names[what], id, bot_strerror(rc));
+	c = calloc(1, sizeof *c);
+	if (!c || !(c->user = strdup(ev->user)) || !(c->channel = strdup(ev->channel))) {
+		if (c)
+			click_free(c);
+		say_to(wf, ev, "Your %s on request #%" PRIu64 " could not be recorded (out of "
+		       "memory); nothing changed. Try again.", act_names[what], id);
 		return;
 	}
-	log_info("workflow.click", "gate=%" PRIu64 " user=%s action=%s outcome=%s", id,
-		 LOG_Q(ev->user), names[what], gate_outcome_name(r.outcome));
-	if (r.outcome == GATE_OUT_WRONG_CARD)
-		wf->chat->refused[CHAT_REFUSED_CARD]++;
-	else if (r.outcome == GATE_OUT_REVOKED)
-		wf->chat->refused[CHAT_REFUSED_REVOKED]++;
-	tell_outcome(wf, id, ev->user, ev->channel, names[what], &r);
-	trail_click(wf, id, ev->user, names[what], &r);
+	c->id = id;
+	c->what = what;
+	workflow__link_add(wf, &c->link, click_stop);
+	if (what == 2)
+		rc = gate_cancel(wf->engine, id, ev->user, ev->id, on_clicked, c);
+	else
+		rc = gate_click(wf->engine, id, ev->user, what == 0 ? GATE_VOTE_APPROVE : GATE_VOTE_DENY,
+				ev->id, &(struct gate_where){ev->channel, ev->message_ts}, on_clicked,
+				c);
+	if (rc) {
+		workflow__link_del(&c->link);
+		click_free(c);
+		log_error("workflow.click", "gate=%" PRIu64 " user=%s error=%s", id, LOG_Q(ev->user),
+			  LOG_Q(bot_strerror(rc)));
+		say_to(wf, ev, "Your %s on request #%" PRIu64 " could not be recorded (%s); nothing "
+		       "changed. Try again.", act_names[what], id, bot_strerror(rc));
+	}
 }
 
 bool wf_on_button(struct workflow *wf, const struct chat_event *ev)
@@ -200,38 +253,132 @@ static void list_line(struct workflow *wf, const struct store_gate *g, struct ch
 	chat_text_printf(t, "\n");
 }
 
-/* Every open request (however old), then the latest decided ones. */
-int wf_list(struct workflow *wf, struct chat_text *t, struct bot_error *err)
-{
-	struct store_gate *live = NULL, *recent = NULL;
-	size_t nl = 0, nr = 0, decided = 0;
-	int rc = store_gate_list(wf->store, GATE_LIVE_MASK, &live, &nl, err);
+/* /gates while the store lists: open requests first, then recent ones. */
+struct list_op {
+	struct workflow__link link;
+	char *channel, *user;
+	struct store_gate *live;
+	size_t nl;
+};
 
-	if (rc == BOT_EOK)
-		rc = store_gate_recent(wf->store, RECENT_GATES, &recent, &nr, err);
-	if (rc)
-		goto out;
-	for (size_t i = 0; i < nl; i++)
-		list_line(wf, &live[i], t);
+static void list_free(struct list_op *l)
+{
+	store_gate_array_free(l->live, l->nl);
+	free(l->channel);
+	free(l->user);
+	free(l);
+}
+
+static void list_stop(struct workflow__link *lk)
+{
+	list_free(container_of(lk, struct list_op, link));
+}
+
+static void list_send(struct workflow *wf, struct list_op *l, const struct store_gate *recent,
+		      size_t nr)
+{
+	struct chat_text title, text;
+	size_t decided = 0;
+
+	chat_text_init(&text);
+	for (size_t i = 0; i < l->nl; i++)
+		list_line(wf, &l->live[i], &text);
 	for (size_t i = 0; i < nr; i++) {
 		if (GATE_LIVE_MASK & GATE_STATE_BIT(recent[i].state))
 			continue;
-		list_line(wf, &recent[i], t);
+		list_line(wf, &recent[i], &text);
 		decided++;
 	}
-	if (nl == 0 && decided == 0) {
-		chat_text_printf(t, "No requests yet. Start one with ");
-		chat_text_code(t, "/scale <service> <count>");
-		chat_text_printf(t, ".");
-	} else if (nl == 0) {
-		unsigned old = chat_text_style(t, CHAT_STYLE_ITALIC);
-		chat_text_printf(t, "No open requests.");
-		chat_text_style(t, old);
+	if (l->nl == 0 && decided == 0) {
+		chat_text_printf(&text, "No requests yet. Start one with ");
+		chat_text_code(&text, "/scale <service> <count>");
+		chat_text_printf(&text, ".");
+	} else if (l->nl == 0) {
+		unsigned old = chat_text_style(&text, CHAT_STYLE_ITALIC);
+		chat_text_printf(&text, "No open requests.");
+		chat_text_style(&text, old);
 	}
-out:
-	store_gate_array_free(live, nl);
-	store_gate_array_free(recent, nr);
-	return rc;
+	chat_text_init(&title);
+	chat_text_bold(&title, "Approval requests");
+	chat_text_printf(&title, " (open first, then the latest)");
+	struct chat_block b[2] = {
+		{.type = CHAT_BLOCK_SECTION, .rich = &title},
+		{.type = CHAT_BLOCK_SECTION, .rich = &text},
+	};
+	struct chat_message m = {.channel = l->channel, .rich = &text, .blocks = b, .n_blocks = 2};
+	if (chat_ephemeral(wf->chat, l->user, &m, NULL, NULL) != 0)
+		log_error("workflow.list", "user=%s error=\"cannot send the list\"", LOG_Q(l->user));
+}
+
+static void list_failed(struct workflow *wf, struct list_op *l, const struct bot_error *err)
+{
+	struct chat_text t;
+
+	log_error("workflow.list", "user=%s error=%s", LOG_Q(l->user), LOG_Q(err->msg));
+	chat_text_init(&t);
+	chat_text_printf(&t, "Could not read the requests: %s", err->msg);
+	workflow__say_ephemeral(wf, l->channel, l->user, &t);
+}
+
+static void on_recent(void *ud, struct store_req *r)
+{
+	struct list_op *l = ud;
+	struct workflow *wf = l->link.wf;
+
+	workflow__link_del(&l->link);
+	if (wf && r->rc)
+		list_failed(wf, l, &r->err);
+	else if (wf)
+		list_send(wf, l, r->gates, r->n);
+	list_free(l);
+}
+
+static void on_live(void *ud, struct store_req *r)
+{
+	struct list_op *l = ud;
+	struct workflow *wf = l->link.wf;
+	struct bot_error err = {0};
+	int rc;
+
+	if (!wf || r->rc) {
+		workflow__link_del(&l->link);
+		if (wf)
+			list_failed(wf, l, &r->err);
+		list_free(l);
+		return;
+	}
+	store_req_take_gates(r, &l->live, &l->nl);
+	rc = store_gate_recent_async(wf->store, RECENT_GATES, on_recent, l);
+	if (rc) {
+		workflow__link_del(&l->link);
+		bot_error_set(&err, rc, "the store takes no calls (%s)", bot_strerror(rc));
+		list_failed(wf, l, &err);
+		list_free(l);
+	}
+}
+
+int wf_list_send(struct workflow *wf, const char *channel, const char *user,
+		 struct bot_error *err)
+{
+	struct list_op *l;
+	int rc;
+
+	if (wf->stopped)
+		return bot_error_set(err, BOT_ESTATE, "the bot is shutting down");
+	l = calloc(1, sizeof *l);
+	if (!l || !(l->channel = strdup(channel)) || !(l->user = strdup(user))) {
+		if (l)
+			list_free(l);
+		return bot_error_set(err, BOT_ENOMEM, "out of memory");
+	}
+	workflow__link_add(wf, &l->link, list_stop);
+	rc = store_gate_list_async(wf->store, GATE_LIVE_MASK, on_live, l);
+	if (rc) {
+		workflow__link_del(&l->link);
+		list_free(l);
+		return bot_error_set(err, rc, "the store takes no calls (%s)", bot_strerror(rc));
+	}
+	return BOT_EOK;
 }
 
 /* "7" or "#7": the ids people type and the buttons carry. */

@@ -111,12 +111,37 @@ static void cpu_split(const struct cloud_series *s, double at, double *before, s
 	*after = *na ? sa / (double)*na : 0;
 }
 
+/* The summary's thread line, once the gate (its card) is read. */
+struct recovery_post {
+	struct workflow__link link;
+	struct chat_text line;
+};
+
+static void recovery_post_stop(struct workflow__link *l)
+{
+	free(container_of(l, struct recovery_post, link));
+}
+
+static void on_recovery_gate(void *ud, struct store_req *r)
+{
+	struct recovery_post *p = ud;
+	struct workflow *wf = p->link.wf;
+
+	workflow__link_del(&p->link);
+	if (wf && r->rc == BOT_EOK) {
+		workflow__say_thread(wf, &r->gate, &p->line);
+		workflow__update_card(wf, &r->gate, NULL);
+	} else if (wf) {
+		log_warn("workflow.recovery", "gate=%" PRIu64 " error=%s", r->gate.id,
+			 LOG_Q(r->err.msg));
+	}
+	free(p);
+}
+
 static void verify_report(struct verify *v, const struct cloud_metrics *m, const char *merr)
 {
 	struct workflow *wf = v->link.wf;
-	struct store_gate g = {0};
-	struct bot_error err = {0};
-	struct chat_text text, line;
+	struct chat_text text;
 	char summary[1200], cpu[400];
 	double before = 0, after = 0;
 	size_t nb = 0, na = 0;
@@ -151,23 +176,27 @@ static void verify_report(struct verify *v, const struct cloud_metrics *m, const
 			      "running", v->running, "pending", v->pending, "desired", v->desired,
 			      "target", v->target, "seconds", (json_int_t)took, "summary", summary);
 	char *dj = d ? json_dumps(d, JSON_COMPACT) : NULL;
-	if (dj && store_audit_add(wf->store, v->id, "system", "recovery", dj, &err))
-		log_warn("workflow.audit", "gate=%" PRIu64 " error=%s", v->id, LOG_Q(err.msg));
+	if (dj && store_audit_add_async(wf->store, v->id, "system", "recovery", dj, NULL, NULL))
+		log_warn("workflow.audit", "gate=%" PRIu64 " error=\"the store takes no calls\"",
+			 v->id);
 	free(dj);
 	json_decref(d);
 	log_info("workflow.recovery", "gate=%" PRIu64 " steady=%s running=%d target=%d seconds=%"
 		 PRIu64, v->id, v->steady ? "true" : "false", v->running, v->target, took);
 
 	recovery_set(wf, v->id, &text);
-	if (store_gate_get(wf->store, v->id, &g, &err) == BOT_EOK) {
-		chat_text_init(&line);
-		chat_text_bold(&line, "Recovery:");
-		chat_text_printf(&line, " ");
-		chat_text_cat(&line, &text);
-		workflow__say_thread(wf, &g, &line);
-		workflow__update_card(wf, &g, NULL);
+	struct recovery_post *p = calloc(1, sizeof *p);
+	if (!p)
+		return;
+	chat_text_init(&p->line);
+	chat_text_bold(&p->line, "Recovery:");
+	chat_text_printf(&p->line, " ");
+	chat_text_cat(&p->line, &text);
+	workflow__link_add(wf, &p->link, recovery_post_stop);
+	if (store_gate_get_async(wf->store, v->id, on_recovery_gate, p) != BOT_EOK) {
+		workflow__link_del(&p->link);
+		free(p);
 	}
-	store_gate_clear(&g);
 }
 
 static void on_verify_metrics(void *ud, const struct cloud_error *err, const struct cloud_metrics *m)

@@ -15,8 +15,9 @@
 struct scale_op {
 	struct workflow__link link;
 	char *service, *user, *channel, *reply_channel, *reason;
-	int target;
+	int target, from;
 	uint64_t timer_ms;
+	bool requesting; /* the read is done; the store is opening the gate */
 };
 
 static void scale_op_free(struct scale_op *op)
@@ -31,7 +32,11 @@ static void scale_op_free(struct scale_op *op)
 
 static void scale_stop(struct workflow__link *l)
 {
-	(void)l; /* the read answers once; its callback frees */
+	struct scale_op *op = container_of(l, struct scale_op, link);
+	/* a read answers once (its callback frees); a request whose engine
+	 * stopped never answers */
+	if (op->requesting)
+		scale_op_free(op);
 }
 
 static void scale_refuse(struct workflow *wf, struct scale_op *op, const struct chat_text *t)
@@ -68,7 +73,48 @@ static bool scale_refusal(const struct scale_op *op, const struct service_read *
 	return true;
 }
 
-static void scale_decide(struct workflow *wf, struct scale_op *op, const struct service_read *r)
+/* How opening the gate ended, told to the requester when it did not. */
+static void on_requested_now(struct workflow *wf, struct scale_op *op, int rc, uint64_t id,
+			     const struct bot_error *err)
+{
+	struct chat_text t;
+
+	chat_text_init(&t);
+	if (rc == BOT_EBUSY) {
+		/* the store holds each service for its one live gate */
+		chat_text_bold(&t, "%s", op->service);
+		chat_text_printf(&t, " already has an open request (#%" PRIu64 "); decide or cancel "
+				 "it first (", id);
+		chat_text_code(&t, "/gates cancel %" PRIu64, id);
+		chat_text_printf(&t, ").");
+		scale_refuse(wf, op, &t);
+		return;
+	}
+	if (rc) {
+		chat_text_printf(&t, "Could not open the request for ");
+		chat_text_bold(&t, "%s", op->service);
+		chat_text_printf(&t, ": %s. Nothing was requested.", err ? err->msg : bot_strerror(rc));
+		scale_refuse(wf, op, &t);
+		return;
+	}
+	log_info("workflow.scale", "service=%s user=%s gate=%" PRIu64 " target=%d from=%d",
+		 LOG_Q(op->service), LOG_Q(op->user), id, op->target, op->from);
+}
+
+static void on_requested(void *ud, int rc, uint64_t id, const struct bot_error *err)
+{
+	struct scale_op *op = ud;
+	struct workflow *wf = op->link.wf;
+
+	workflow__link_del(&op->link);
+	if (wf)
+		on_requested_now(wf, op, rc, id, err);
+	scale_op_free(op);
+}
+
+/* Open the gate for what was read, or refuse; true when the store was
+ * asked (op then lives until on_requested). */
+static bool scale_decide(struct workflow *wf, struct scale_op *op, const struct service_read *r)
 {
 	const struct config_service *svc = config_service_find(wf->cfg, op->service);
 	/* what the approvers see, stored with the gate as plain text (the store
@@ -77,7 +123,6 @@ static void scale_decide(struct workflow *wf, struct scale_op *op, const struct 
 	struct bot_error err = {0};
 	struct chat_text t, found;
 	struct findings f;
-	uint64_t id = 0;
 	int rc;
 
 	chat_text_init(&t);
@@ -86,17 +131,17 @@ static void scale_decide(struct workflow *wf, struct scale_op *op, const struct 
 		chat_text_code(&t, "%s", op->service);
 		chat_text_printf(&t, " is no longer in the configuration; nothing was requested.");
 		scale_refuse(wf, op, &t);
-		return;
+		return false;
 	}
 	if (!r->svc && r->err.code == BOT_ECANCELLED) {
 		/* the bot is stopping: the request was never opened */
 		log_info("workflow.scale", "service=%s user=%s result=cancelled_by_shutdown",
 			 LOG_Q(op->service), LOG_Q(op->user));
-		return;
+		return false;
 	}
 	if (scale_refusal(op, r, &t)) {
 		scale_refuse(wf, op, &t);
-		return;
+		return false;
 	}
 	findings_analyse(r->svc, r->metrics, r->alarms, r->n_alarms, svc->max_desired, &f);
 	chat_text_init(&found);
@@ -120,26 +165,17 @@ static void scale_decide(struct workflow *wf, struct scale_op *op, const struct 
 		.channel = op->channel,
 		.evidence = ev,
 	};
-	rc = gate_request(wf->engine, &spec, &id, &err);
-	if (rc == BOT_EBUSY) {
-		/* the store holds each service for its one live gate */
-		chat_text_bold(&t, "%s", op->service);
-		chat_text_printf(&t, " already has an open request (#%" PRIu64 "); decide or cancel "
-				 "it first (", id);
-		chat_text_code(&t, "/gates cancel %" PRIu64, id);
-		chat_text_printf(&t, ").");
-		scale_refuse(wf, op, &t);
-		return;
-	}
+	op->from = r->svc->desired;
+	op->requesting = true;
+	workflow__link_add(wf, &op->link, scale_stop);
+	rc = gate_request(wf->engine, &spec, on_requested, op, &err);
 	if (rc) {
-		chat_text_printf(&t, "Could not open the request for ");
-		chat_text_bold(&t, "%s", op->service);
-		chat_text_printf(&t, ": %s. Nothing was requested.", err.msg);
-		scale_refuse(wf, op, &t);
-		return;
+		workflow__link_del(&op->link);
+		op->requesting = false;
+		on_requested_now(wf, op, rc, 0, &err);
+		return false;
 	}
-	log_info("workflow.scale", "service=%s user=%s gate=%" PRIu64 " target=%d from=%d",
-		 LOG_Q(svc->name), LOG_Q(op->user), id, op->target, r->svc->desired);
+	return true;
 }
 
 static void scale_on_read(void *ud, const struct service_read *r)
@@ -148,8 +184,8 @@ static void scale_on_read(void *ud, const struct service_read *r)
 	struct workflow *wf = op->link.wf;
 
 	workflow__link_del(&op->link);
-	if (wf && !wf->stopped)
-		scale_decide(wf, op, r);
+	if (wf && !wf->stopped && scale_decide(wf, op, r))
+		return; /* op waits for the store */
 	scale_op_free(op);
 }
 

@@ -40,9 +40,10 @@ static void on_notified(void *ud, const struct cloud_error *err, const char *mes
 				      message_id, "error", err && err->code ? bot_err_name(err->code)
 				      : NULL, "aws_code", err && err->aws_code[0] ? err->aws_code : NULL);
 		char *txt = d ? json_dumps(d, JSON_COMPACT) : NULL;
-		struct bot_error e = {0};
-		if (txt && store_audit_add(wf->store, op->id, "system", "sns_publish", txt, &e))
-			log_warn("workflow.audit", "gate=%" PRIu64 " error=%s", op->id, LOG_Q(e.msg));
+		if (txt && store_audit_add_async(wf->store, op->id, "system", "sns_publish", txt,
+						 NULL, NULL))
+			log_warn("workflow.audit", "gate=%" PRIu64 " error=\"the store takes no "
+				 "calls\"", op->id);
 		free(txt);
 		json_decref(d);
 	}

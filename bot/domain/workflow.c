@@ -334,6 +334,7 @@ int wf_create(const struct workflow_opts *o, struct workflow **out, struct bot_e
 		.obs = {.post_request = post_request, .on_change = on_change,
 			.still_allowed = still_allowed, .ud = wf},
 		.reminder_gap_ms = o->reminder_gap_ms,
+		.shared = store_shared(o->store),
 	};
 	rc = gate_engine_create(&eo, &wf->engine, err);
 	if (rc) {
@@ -345,16 +346,25 @@ int wf_create(const struct workflow_opts *o, struct workflow **out, struct bot_e
 	return BOT_EOK;
 }
 
+static void on_recovered(void *ud, int rc, const struct gate_recover_stats *st,
+			 const struct bot_error *err)
+{
+	(void)ud;
+	if (rc)
+		log_error("workflow.recover", "error=%s effect=\"tried again shortly\"",
+			  LOG_Q(err ? err->msg : bot_strerror(rc)));
+	else
+		log_info("workflow.recover", "rearmed=%zu expired=%zu failed_closed=%zu resumed=%zu "
+			 "reconciling=%zu", st->rearmed, st->expired, st->failed_closed,
+			 st->resumed, st->reconciling);
+}
+
 int wf_start(struct workflow *wf, struct bot_error *err)
 {
-	struct gate_recover_stats st = {0};
-	int rc = gate_engine_recover(wf->engine, &st, err);
-
-	if (rc == BOT_EOK)
-		log_info("workflow.recover", "rearmed=%zu expired=%zu failed_closed=%zu resumed=%zu "
-			 "reconciling=%zu", st.rearmed, st.expired, st.failed_closed, st.resumed,
-			 st.reconciling);
-	return rc;
+	int rc = gate_engine_recover(wf->engine, on_recovered, wf);
+	if (rc)
+		return bot_error_set(err, rc, "workflow: cannot start recovery (%s)", bot_strerror(rc));
+	return BOT_EOK;
 }
 
 void wf_stop(struct workflow *wf)

@@ -90,8 +90,11 @@ bool wf_on_button(struct workflow *wf, const struct chat_event *ev);
 /* /gates cancel <id> by user: replies (ephemeral) on ev's channel. */
 void wf_cancel(struct workflow *wf, uint64_t id, const struct chat_event *ev);
 
-/* /gates: pending and the most recent gates, one line each, appended to t. */
-int wf_list(struct workflow *wf, struct chat_text *t, struct bot_error *err);
+/* /gates: pending and the most recent gates, one line each, sent to user
+ * as an ephemeral on channel once the store has answered (a store error is
+ * told the same way). Returns 0, or an error when it could not start. */
+int wf_list_send(struct workflow *wf, const char *channel, const char *user,
+		 struct bot_error *err);
 
 /* Parse a gate id as typed or as a button value: "7" or "#7"; 0 if bad. */
 uint64_t wf_parse_id(const char *s);

@@ -172,6 +172,8 @@ static int start(void)
 		fprintf(stderr, "gate_bench: %s\n", err.msg);
 		return 1;
 	}
+	if (store_attach_loop(B.store, &B.loop) != BOT_EOK)
+		return 1;
 	eo.store = B.store;
 	if (gate_engine_create(&eo, &B.eng, &err) != BOT_EOK) {
 		fprintf(stderr, "gate_bench: %s\n", err.msg);
@@ -186,13 +188,64 @@ static void stop(void)
 	B.eng = NULL;
 	uv_run(&B.loop, UV_RUN_NOWAIT);
 	store_close(B.store);
+	uv_run(&B.loop, UV_RUN_NOWAIT);
 	B.store = NULL;
 }
 
 static const char *const approvers[] = {"UALICE", "UBOB"};
 
+struct reply {
+	bool done;
+	int rc;
+	uint64_t id;
+	struct gate_recover_stats st;
+	char msg[256];
+};
+
+static void await(struct reply *a)
+{
+	while (!a->done)
+		uv_run(&B.loop, UV_RUN_ONCE);
+}
+
+static void on_requested(void *ud, int rc, uint64_t id, const struct bot_error *err)
+{
+	struct reply *a = ud;
+	a->done = true;
+	a->rc = rc;
+	a->id = id;
+	if (err)
+		snprintf(a->msg, sizeof a->msg, "%s", err->msg);
+}
+
+static void on_clicked(void *ud, int rc, const struct gate_click_result *r,
+		       const struct store_gate *g, const struct bot_error *err)
+{
+	struct reply *a = ud;
+	(void)r;
+	(void)g;
+	a->done = true;
+	a->rc = rc;
+	if (err)
+		snprintf(a->msg, sizeof a->msg, "%s", err->msg);
+}
+
+static void on_recovered(void *ud, int rc, const struct gate_recover_stats *st,
+			 const struct bot_error *err)
+{
+	struct reply *a = ud;
+	a->done = true;
+	a->rc = rc;
+	if (st)
+		a->st = *st;
+	if (err)
+		snprintf(a->msg, sizeof a->msg, "%s", err->msg);
+}
+
+/* Open a gate and wait for the store's answer (its post follows). */
 static int request(int i, uint64_t timer_ms, uint64_t *id)
 {
+	struct reply a = {0};
 	struct bot_error err = {0};
 	char svc[32];
 	snprintf(svc, sizeof svc, "svc-%d", i);
@@ -202,10 +255,16 @@ static int request(int i, uint64_t timer_ms, uint64_t *id)
 		.approvers = approvers, .n_approvers = 2, .channel = "CBENCH",
 		.evidence = "CPU 97% for 10 minutes; 2 alarms in ALARM",
 	};
-	if (gate_request(B.eng, &s, id, &err) != BOT_EOK) {
+	if (gate_request(B.eng, &s, on_requested, &a, &err) != BOT_EOK) {
 		fprintf(stderr, "gate_bench: %s\n", err.msg);
 		return 1;
 	}
+	await(&a);
+	if (a.rc) {
+		fprintf(stderr, "gate_bench: %s\n", a.msg);
+		return 1;
+	}
+	*id = a.id;
 	return 0;
 }
 
@@ -301,13 +360,15 @@ int main(int argc, char **argv)
 		       pct(lat, 1000, 0.5), pct(lat, 1000, 0.99));
 		int n_deny = n_gates < 1000 ? n_gates / 2 : 1000;
 		for (int i = 0; i < n_deny; i++) {
-			struct gate_click_result r;
 			struct store_gate g = {0};
 			snprintf(id, sizeof id, "Click%d", i);
 			store_gate_get(B.store, ids[n_gates - 1 - i], &g, &err);
+			struct reply a = {0};
 			uint64_t t1 = now_ns();
-			gate_click(B.eng, ids[n_gates - 1 - i], "UALICE", GATE_VOTE_DENY, id,
-				   &(struct gate_where){g.channel, g.message_ts}, &r, &err);
+			if (gate_click(B.eng, ids[n_gates - 1 - i], "UALICE", GATE_VOTE_DENY, id,
+				       &(struct gate_where){g.channel, g.message_ts}, on_clicked,
+				       &a) == BOT_EOK)
+				await(&a);
 			lat[i] = (int64_t)(now_ns() - t1) / 1000;
 			store_gate_clear(&g);
 		}
@@ -320,16 +381,21 @@ int main(int argc, char **argv)
 	/* 3. restart: open the store again and recover every pending gate */
 	stop();
 	{
-		struct gate_recover_stats st;
-		struct bot_error err = {0};
+		struct reply a = {0};
 		uint64_t t1 = now_ns();
 		if (start())
 			goto out;
 		uint64_t t2 = now_ns();
-		if (gate_engine_recover(B.eng, &st, &err) != BOT_EOK) {
-			fprintf(stderr, "gate_bench: %s\n", err.msg);
+		if (gate_engine_recover(B.eng, on_recovered, &a) != BOT_EOK) {
+			fprintf(stderr, "gate_bench: cannot start recovery\n");
 			goto out;
 		}
+		await(&a);
+		if (a.rc) {
+			fprintf(stderr, "gate_bench: %s\n", a.msg);
+			goto out;
+		}
+		struct gate_recover_stats st = a.st;
 		uint64_t t3 = now_ns();
 		printf("restart reload: %.1f ms (store open + checks %.1f ms, recover %.1f ms): "
 		       "%zu re-armed, RSS %ld kB\n", (double)(t3 - t1) / 1e6, (double)(t2 - t1) / 1e6,

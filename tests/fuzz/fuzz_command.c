@@ -201,6 +201,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(path, sizeof path, "%s/s.db", dir);
 	chat.base.ops = &chat_ops;
 	if (uv_loop_init(&loop) || store_sqlite_open(&(struct store_sqlite_opts){.path = path}, &store, &err) ||
+	    store_attach_loop(store, &loop) ||
 	    config_load_string("fuzz.yaml", config_yaml, 0, &cfg, &errs) ||
 	    app_create(&(struct app_opts){.loop = &loop, .cfg = cfg, .chat = &chat.base,
 					  .cloud = &cloud, .store = store}, &app, &err) ||

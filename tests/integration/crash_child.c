@@ -267,6 +267,11 @@ static int service_no(const struct store_gate *g)
 	return g->ecs_service && sscanf(g->ecs_service, "svc-%d", &i) == 1 ? i : -1;
 }
 
+static void store_stop_step(void *ud)
+{
+	store_stop(ud);
+}
+
 static int open_gate(struct child *c, int i)
 {
 	char service[32], reason[64];
@@ -280,7 +285,7 @@ static int open_gate(struct child *c, int i)
 		.timer_ms = 200 + (uint64_t)(i % 3) * 100, .approvers = approvers, .n_approvers = 2,
 		.min_approvals = 1, .channel = "C0CRASH",
 	};
-	if (gate_request(c->eng, &spec, NULL, &err) != BOT_EOK) {
+	if (gate_request(c->eng, &spec, NULL, NULL, &err) != BOT_EOK) {
 		fprintf(stderr, "crash_child: gate_request: %s\n", err.msg);
 		return -1;
 	}
@@ -290,8 +295,6 @@ static int open_gate(struct child *c, int i)
 /* Play the people's part for a pending, delivered gate: once per life. */
 static int play(struct child *c, const struct store_gate *g)
 {
-	struct gate_click_result r;
-	struct bot_error err = {0};
 	char evid[48];
 	int i = service_no(g), rc = BOT_EOK;
 
@@ -304,18 +307,19 @@ static int play(struct child *c, const struct store_gate *g)
 		snprintf(evid, sizeof evid, "click-%" PRIu64, g->id);
 		rc = gate_click(c->eng, g->id, "U0APPROVER1",
 				i % 4 == 1 ? GATE_VOTE_APPROVE : GATE_VOTE_DENY, evid,
-				&(struct gate_where){g->channel, g->message_ts}, &r, &err);
+				&(struct gate_where){g->channel, g->message_ts}, NULL, NULL);
 		break;
 	case 3:
 		snprintf(evid, sizeof evid, "stranger-%" PRIu64, g->id);
 		rc = gate_click(c->eng, g->id, "U0STRANGER", GATE_VOTE_DENY, evid,
-				&(struct gate_where){g->channel, g->message_ts}, &r, &err);
+				&(struct gate_where){g->channel, g->message_ts}, NULL, NULL);
 		break;
 	default:
 		break;
 	}
 	if (rc) {
-		fprintf(stderr, "crash_child: click on gate %" PRIu64 ": %s\n", g->id, err.msg);
+		fprintf(stderr, "crash_child: click on gate %" PRIu64 ": %s\n", g->id,
+			bot_strerror(rc));
 		return -1;
 	}
 	c->clicked[g->id] = true;
@@ -426,6 +430,11 @@ int main(int argc, char **argv)
 		goto fail;
 	if (store_sqlite_open(&(struct store_sqlite_opts){.path = db}, &c.store, &err) != BOT_EOK)
 		goto fail;
+	if (store_attach_loop(c.store, bot_loop_uv(c.loop)) != BOT_EOK ||
+	    bot_loop_on_teardown(c.loop, store_stop_step, NULL, c.store) != BOT_EOK) {
+		bot_error_set(&err, BOT_ENOMEM, "cannot attach the store to the loop");
+		goto fail;
+	}
 	if (cloud_aws_create(c.loop, &(struct cloud_aws_opts){.region = "us-east-1"}, &c.cloud,
 			     &err) != BOT_EOK)
 		goto fail;
@@ -456,8 +465,10 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 	hooked = true;
-	if (gate_engine_recover(c.eng, NULL, &err) != BOT_EOK)
+	if (gate_engine_recover(c.eng, NULL, NULL) != BOT_EOK) {
+		bot_error_set(&err, BOT_ENOMEM, "cannot start recovery");
 		goto fail;
+	}
 	uv_timer_start(&c.tick, on_tick, TICK_MS, TICK_MS);
 	printf("STARTED\n");
 	fflush(stdout);

@@ -81,6 +81,7 @@ static void start(struct fixture *f)
 	struct store_sqlite_opts so = {.path = f->path};
 
 	assert_int_equal(store_sqlite_open(&so, &f->store, &err), 0);
+	assert_int_equal(store_attach_loop(f->store, &f->loop), 0);
 	assert_int_equal(app_create(&(struct app_opts){.loop = &f->loop, .cfg = f->cfg,
 						       .chat = &chat.base, .cloud = &f->cloud,
 						       .store = f->store}, &f->app, &err), 0);
@@ -89,8 +90,11 @@ static void start(struct fixture *f)
 
 static void stop(struct fixture *f)
 {
+	app_stop(f->app);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
 	app_destroy(f->app);
 	store_close(f->store);
+	uv_run(&f->loop, UV_RUN_NOWAIT); /* the store's handle closes */
 	f->app = NULL;
 	f->store = NULL;
 }
@@ -127,7 +131,7 @@ static int teardown(void **state)
 	stop(f);
 	config_unref(f->cfg);
 	uv_run(&f->loop, UV_RUN_NOWAIT);
-	uv_loop_close(&f->loop);
+	assert_int_equal(uv_loop_close(&f->loop), 0);
 	for (size_t i = 0; i < 3; i++) {
 		snprintf(p, sizeof p, "%s%s", f->path, side[i]);
 		unlink(p);
@@ -144,6 +148,9 @@ static void help(struct fixture *f, const char *id)
 		.command = "/chatops", .text = "help",
 	};
 	app_on_chat_event(f->app, &ev);
+	/* handled once the store said whether it was seen (a later turn) */
+	for (int i = 0; i < 5; i++)
+		uv_run(&f->loop, UV_RUN_NOWAIT);
 }
 
 static void test_redelivery_after_restart_dropped(void **state)

@@ -420,6 +420,7 @@ static int setup(void **state)
 	snprintf(f->path, sizeof f->path, "%s/s.db", f->dir);
 	assert_int_equal(uv_loop_init(&f->loop), 0);
 	assert_int_equal(store_sqlite_open(&(struct store_sqlite_opts){.path = f->path}, &f->store, &err), 0);
+	assert_int_equal(store_attach_loop(f->store, &f->loop), 0);
 	assert_int_equal(config_load_string("test.yaml", config_yaml, 0, &f->cfg, &errs), 0);
 	config_errors_free(&errs);
 	f->chat.base.ops = &rec_ops;
@@ -448,10 +449,10 @@ static int teardown(void **state)
 	for (int i = 0; i < 1000 && uv_run(&f->loop, UV_RUN_NOWAIT); i++)
 		usleep(1000);
 	app_destroy(f->app);
+	store_close(f->store);
 	assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
 	assert_int_equal(uv_loop_close(&f->loop), 0);
 	config_unref(f->cfg);
-	store_close(f->store);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
 	assert_int_equal(system(cmd), 0);
 	free(f);
@@ -486,6 +487,14 @@ static bool wait_for(struct fixture *f, cond_fn c, const void *arg)
 	return true;
 }
 
+/* The store answers on later loop turns: let what an event set off reach
+ * the store (a few turns; the fakes' own timers are not waited for). */
+static void settle(struct fixture *f)
+{
+	for (int i = 0; i < 10; i++)
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+}
+
 static void command(struct fixture *f, const char *user, const char *cmd, const char *text)
 {
 	char id[32];
@@ -495,6 +504,7 @@ static void command(struct fixture *f, const char *user, const char *cmd, const 
 		.command = cmd, .text = text,
 	};
 	app_on_chat_event(f->app, &ev);
+	settle(f);
 }
 
 static void click(struct fixture *f, const char *user, const char *action, const char *value,
@@ -510,6 +520,7 @@ static void click(struct fixture *f, const char *user, const char *action, const
 		.action_id = action, .value = value, .message_ts = "1700000000.000001",
 	};
 	app_on_chat_event(f->app, &ev);
+	settle(f);
 }
 
 /* Does any message of `method` (NULL: any) contain `needle`? */
