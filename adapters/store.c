@@ -171,10 +171,17 @@ int store_gate_copy(struct store_gate *dst, const struct store_gate *src)
 
 /* ---- one call ---------------------------------------------------------- */
 
-/* The asynchronous side: answers wait here for their loop turn. */
+/* The asynchronous side: answers wait here for their loop turn. They are
+ * handed over from a check handle (after the loop polled for I/O), with an
+ * idle handle keeping that poll from blocking meanwhile: a chain of calls
+ * that each make the next never starves sockets and timers, which a
+ * zero-delay timer restarted from its own callback would (libuv < 1.45
+ * runs it again in the same pass). */
 struct store_defer {
 	uv_loop_t *loop;
-	uv_timer_t turn;
+	uv_check_t turn;
+	uv_idle_t awake;
+	int open_handles;
 	struct store_req *head, *tail; /* answered, waiting for the next turn */
 };
 
@@ -333,7 +340,12 @@ static void deliver(struct store_req *r)
 	req_free(r);
 }
 
-static void on_turn(uv_timer_t *t)
+static void on_awake(uv_idle_t *h)
+{
+	(void)h; /* only keeps the poll from blocking */
+}
+
+static void on_turn(uv_check_t *t)
 {
 	struct store_defer *d = container_of(t, struct store_defer, turn);
 	struct store_req *r = d->head;
@@ -341,6 +353,8 @@ static void on_turn(uv_timer_t *t)
 	/* only what was answered before this turn: callbacks that call again
 	 * are answered on the next one */
 	d->head = d->tail = NULL;
+	uv_check_stop(&d->turn);
+	uv_idle_stop(&d->awake);
 	while (r) {
 		struct store_req *next = r->next;
 		deliver(r);
@@ -366,8 +380,17 @@ void store_finish(struct store_req *r)
 	else
 		d->head = r;
 	d->tail = r;
-	if (!uv_is_active((uv_handle_t *)&d->turn))
-		uv_timer_start(&d->turn, on_turn, 0, 0);
+	if (!uv_is_active((uv_handle_t *)&d->turn)) {
+		uv_check_start(&d->turn, on_turn);
+		uv_idle_start(&d->awake, on_awake);
+	}
+}
+
+static void on_defer_closed(uv_handle_t *h)
+{
+	struct store_defer *d = h->data;
+	if (--d->open_handles == 0)
+		free(d);
 }
 
 int store_attach_loop(struct store *s, uv_loop_t *loop)
@@ -379,18 +402,21 @@ int store_attach_loop(struct store *s, uv_loop_t *loop)
 	d = calloc(1, sizeof *d);
 	if (!d)
 		return BOT_ENOMEM;
-	if (uv_timer_init(loop, &d->turn) != 0) {
+	if (uv_check_init(loop, &d->turn) != 0) {
 		free(d);
 		return BOT_EIO;
 	}
+	if (uv_idle_init(loop, &d->awake) != 0) {
+		/* closed right away: freed once the loop delivered the close */
+		d->open_handles = 1;
+		d->turn.data = d;
+		uv_close((uv_handle_t *)&d->turn, on_defer_closed);
+		return BOT_EIO;
+	}
+	d->open_handles = 2;
 	d->loop = loop;
 	s->defer = d;
 	return BOT_EOK;
-}
-
-static void on_defer_closed(uv_handle_t *h)
-{
-	free(container_of((uv_timer_t *)h, struct store_defer, turn));
 }
 
 void store_stop(struct store *s)
@@ -400,6 +426,8 @@ void store_stop(struct store *s)
 
 	if (!d)
 		return;
+	if (s->ops->stop)
+		s->ops->stop(s); /* answers its calls in flight as cancelled */
 	s->defer = NULL;
 	r = d->head;
 	d->head = d->tail = NULL;
@@ -413,7 +441,9 @@ void store_stop(struct store *s)
 		deliver(r);
 		r = next;
 	}
+	d->turn.data = d->awake.data = d;
 	uv_close((uv_handle_t *)&d->turn, on_defer_closed);
+	uv_close((uv_handle_t *)&d->awake, on_defer_closed);
 }
 
 static void log_failure(void *ud, struct store_req *r)

@@ -333,6 +333,10 @@ struct store_ops {
 	 * filling r and calling store_finish(r), once, from a loop callback.
 	 * Returns 0, or an error (r is then answered with it by the caller). */
 	int (*submit)(struct store *s, const struct store_args *a, struct store_req *r);
+	/* Optional, for asynchronous backends: store_stop is running; answer
+	 * every call in flight now (store_finish, rc BOT_ECANCELLED), and any
+	 * answer that still lands later is dropped. */
+	void (*stop)(struct store *s);
 };
 
 /* What every backend's handle starts with (backends embed it first and

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "adapters/store/sqlite.h"
@@ -82,6 +83,8 @@ struct fixture {
 	int n_ev;
 	uint64_t reminder_gap_ms;
 	const char *revoked;      /* the configuration no longer names this user */
+	bool shared;              /* engines started from now on share the store */
+	struct replica *replica;  /* another engine on the store (stopped at teardown) */
 };
 
 static int64_t real_ms(void)
@@ -449,6 +452,8 @@ static void start_engine(struct fixture *f)
 		.reminder_gap_ms = f->reminder_gap_ms,
 		.reconcile_retry_ms = 20,
 		.reissue_guard_ms = 300,
+		.shared = f->shared, .owner = f->shared ? "host-a:1" : NULL, .sync_ms = 100,
+		.adopt_after_ms = 300,
 	};
 	assert_int_equal(gate_engine_create(&o, &f->eng, &err), 0);
 }
@@ -495,12 +500,17 @@ static void kill_engine(struct fixture *f)
 		uv_run(&f->loop, UV_RUN_NOWAIT);
 }
 
+struct replica;
+static void replica_down(struct fixture *f, struct replica *r);
+
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
 	struct bot_error err = {0};
 
 	kill_engine(f);
+	if (f->replica) /* a failed test left it running */
+		replica_down(f, f->replica);
 	if (f->held_fn)
 		f->held_fn(f->held_token, BOT_ECANCELLED, NULL, NULL, "shutdown");
 	release_held(&f->cloud);
@@ -1493,6 +1503,203 @@ static void test_waits_for_service_holder(void **state)
 	assert_int_equal(f->cloud.scale_calls, 1);
 }
 
+
+/* ---- replicas sharing one store ---------------------------------------- */
+
+/* Another process on the same store: its own handle and engine, the same
+ * observer (what it tells lands in f->ev) and cloud. */
+struct replica {
+	struct store *store;
+	struct gate_engine *eng;
+};
+
+static struct replica *replica_up(struct fixture *f, const char *owner)
+{
+	struct replica *r = calloc(1, sizeof *r);
+	struct bot_error err = {0};
+	struct store_sqlite_opts so = {.path = f->path, .clock = test_clock, .clock_ud = f};
+	struct answer a = {0};
+
+	assert_non_null(r);
+	assert_int_equal(store_sqlite_open(&so, &r->store, &err), 0);
+	assert_int_equal(store_attach_loop(r->store, &f->loop), 0);
+	struct gate_engine_opts o = {
+		.loop = &f->loop, .store = r->store, .cloud = &f->cloud.base,
+		.obs = {.post_request = post_request, .on_change = on_change,
+			.still_allowed = still_allowed, .ud = f},
+		.reconcile_retry_ms = 20, .reissue_guard_ms = 300, .owner = owner,
+		.shared = true, .sync_ms = 100, .adopt_after_ms = 300,
+	};
+	assert_int_equal(gate_engine_create(&o, &r->eng, &err), 0);
+	f->replica = r;
+	assert_int_equal(gate_engine_recover(r->eng, on_recovered, &a), 0);
+	await(f, &a);
+	assert_int_equal(a.rc, 0);
+	return r;
+}
+
+static void replica_down(struct fixture *f, struct replica *r)
+{
+	f->replica = NULL;
+	gate_engine_destroy(r->eng);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+	store_close(r->store);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+	free(r);
+}
+
+/* The default engine again, now as a replica ("host-a:1"). */
+static void share(struct fixture *f)
+{
+	struct answer a = {0};
+	kill_engine(f);
+	f->shared = true;
+	start_engine(f);
+	assert_int_equal(gate_engine_recover(f->eng, on_recovered, &a), 0);
+	await(f, &a);
+}
+
+static bool armed_in(struct fixture *f, struct gate_engine *e, uint64_t id, int ms)
+{
+	uint64_t end = mono() + (uint64_t)ms;
+	while (gate_engine_due_in(e, id) < 0) {
+		if (mono() > end)
+			return false;
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+		usleep(300);
+	}
+	return true;
+}
+
+/* The replica that posted a card dies: another one learns of the gate from
+ * the store and approves it by timer on time, once. */
+static void test_replica_fires_a_dead_replicas_deadline(void **state)
+{
+	struct fixture *f = *state;
+	struct replica *b;
+
+	share(f);
+	uint64_t id = request_delivered(f, 700);
+	b = replica_up(f, "host-b:2");
+	assert_true(armed_in(f, b->eng, id, 2000));
+	kill_engine(f); /* host-a dies with its timers */
+	assert_true(wait_state(f, id, GATE_SUCCEEDED, 5000));
+	struct store_gate g = load(f, id);
+	assert_int_equal(g.decision, GATE_APPROVED_BY_TIMER);
+	assert_true(g.decided_at >= g.deadline);
+	assert_true(g.decided_at - g.deadline < 1000);
+	assert_string_equal(g.exec_owner, "host-b:2");
+	store_gate_clear(&g);
+	assert_int_equal(f->cloud.scale_calls, 1);
+	assert_int_equal(count_ev(f, id, GATE_EV_DECIDED), 1);
+	replica_down(f, b);
+}
+
+/* Both replicas alive: both fire the deadline, one decides, one executes,
+ * one tells; the half-time reminder comes from the one that posted. */
+static void test_replicas_decide_once(void **state)
+{
+	struct fixture *f = *state;
+	struct replica *b;
+
+	share(f);
+	b = replica_up(f, "host-b:2");
+	uint64_t id = request_delivered(f, 400);
+	assert_true(armed_in(f, b->eng, id, 2000));
+	assert_true(wait_state(f, id, GATE_SUCCEEDED, 5000));
+	run_for(f, 400); /* past the adoption window: nobody acts twice */
+	assert_int_equal(f->cloud.scale_calls, 1);
+	assert_int_equal(f->cloud.describe_calls, 1);
+	assert_int_equal(count_ev(f, id, GATE_EV_DECIDED), 1);
+	assert_int_equal(count_ev(f, id, GATE_EV_EXECUTING), 1);
+	assert_int_equal(count_ev(f, id, GATE_EV_FINISHED), 1);
+	assert_int_equal(count_ev(f, id, GATE_EV_REMINDER), 1);
+	assert_int_equal(count_audit(f, "from_state='PENDING'"), 1);
+	replica_down(f, b);
+	kill_engine(f);
+}
+
+/* A gate claimed by a process that is gone, as a crash leaves it. */
+static uint64_t claimed_by(struct fixture *f, const char *owner, uint64_t lease_ms)
+{
+	static const char *const who[] = {"UALICE"};
+	struct bot_error err = {0};
+	enum store_result res;
+	uint64_t holder;
+	struct store_gate g = {
+		.service = (char *)"web", .cluster = (char *)"prod", .ecs_service = (char *)"web-svc",
+		.requester = (char *)"UREQ", .action = (char *)STORE_ACTION_SCALE,
+		.params = (char *)"{\"target\":5}", .target = 5, .desired_at_request = 1,
+		.timer_ms = 60000, .approvers = (char **)who, .n_approvers = 1, .min_approvals = 1,
+		.channel = (char *)"COPS",
+	};
+	assert_int_equal(store_gate_open(f->store, &g, &res, &holder, &err), 0);
+	assert_int_equal(res, STORE_DONE);
+	struct store_change c1 = {.gate_id = g.id, .from = GATE_PENDING, .to = GATE_APPROVED,
+				  .actor = "UALICE", .decided_by = "UALICE"};
+	assert_int_equal(store_gate_change(f->store, &c1, &res, &err), 0);
+	struct store_change c2 = {.gate_id = g.id, .from = GATE_APPROVED, .to = GATE_EXECUTING,
+				  .actor = "system", .exec_intent = "{}", .set_exec_from = true,
+				  .exec_from = 1, .owner = owner, .lease_ms = lease_ms};
+	assert_int_equal(store_gate_change(f->store, &c2, &res, &err), 0);
+	assert_int_equal(res, STORE_DONE);
+	return g.id;
+}
+
+/* Its lease runs out: another replica takes the claim (conditionally,
+ * audited), reconciles from ECS and calls UpdateService once. */
+static void test_takeover_when_the_lease_ran_out(void **state)
+{
+	struct fixture *f = *state;
+	struct replica *b;
+
+	kill_engine(f);
+	uint64_t id = claimed_by(f, "host-x:1", 600);
+	b = replica_up(f, "host-b:2");
+	/* its first look found the claim held: nothing taken, nothing read */
+	assert_int_equal(count_audit(f, "kind='takeover'"), 0);
+	assert_int_equal(f->cloud.describe_calls, 0);
+	assert_true(wait_state(f, id, GATE_SUCCEEDED, 5000));
+	struct store_gate g = load(f, id);
+	assert_string_equal(g.exec_owner, "host-b:2");
+	assert_true(g.exec_lease_until > g.exec_started_at + 600);
+	store_gate_clear(&g);
+	assert_int_equal(count_audit(f, "kind='takeover' AND actor='host-b:2' AND "
+				       "detail LIKE '%host-x:1%'"), 1);
+	assert_int_equal(count_audit(f, "kind='reissue'"), 1);
+	assert_int_equal(f->cloud.scale_calls, 1);
+	assert_int_equal(f->cloud.desired, 5);
+	replica_down(f, b);
+}
+
+/* The claim's owner was a process of this host that is gone: no need to
+ * wait for the lease. */
+static void test_takeover_of_a_dead_local_process(void **state)
+{
+	struct fixture *f = *state;
+	struct replica *b;
+	char host[64] = "", owner[96];
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(0);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	assert_int_equal(gethostname(host, sizeof host - 1), 0);
+	snprintf(owner, sizeof owner, "%s:%ld", host, (long)pid);
+	kill_engine(f);
+	f->cloud.desired = 5; /* the dead process's call had landed */
+	uint64_t id = claimed_by(f, owner, 3600u * 1000u);
+	b = replica_up(f, "host-b:2");
+	assert_true(wait_state(f, id, GATE_SUCCEEDED, 5000));
+	struct store_gate g = load(f, id);
+	assert_string_equal(g.result_kind, "reconciled");
+	store_gate_clear(&g);
+	assert_int_equal(count_audit(f, "kind='takeover'"), 1);
+	assert_int_equal(f->cloud.scale_calls, 0); /* never called blindly */
+	replica_down(f, b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1529,6 +1736,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sync_delivery_and_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_live_gate_per_service, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_waits_for_service_holder, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replica_fires_a_dead_replicas_deadline, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_replicas_decide_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_takeover_when_the_lease_ran_out, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_takeover_of_a_dead_local_process, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

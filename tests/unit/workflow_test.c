@@ -548,10 +548,15 @@ static enum gate_state state_of(struct fixture *f, uint64_t id)
 	return s;
 }
 
+/* Final in the store, and told: what a final commit sets off (the re-read,
+ * the card update, the thread line) has run. */
 static bool is_final(struct fixture *f, const void *arg)
 {
 	enum gate_state s = state_of(f, *(const uint64_t *)arg);
-	return store_state_final(s);
+	if (!store_state_final(s))
+		return false;
+	settle(f);
+	return true;
 }
 
 /* The card is posted with its two buttons; returns the gate id. */
