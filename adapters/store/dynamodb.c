@@ -15,11 +15,11 @@
 #include "bot/domain/chain.h"
 
 #include <inttypes.h>
-#include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #define BACKOFF_BASE_MS 5
 #define BACKOFF_MAX_MS 250
@@ -457,7 +457,7 @@ static void start_or_fail(struct op *o, const char *api, json_t *body, aws_ddb_c
 static uint32_t random32(void)
 {
 	uint32_t v = 0;
-	if (RAND_bytes((unsigned char *)&v, sizeof v) != 1)
+	if (uv_random(NULL, NULL, &v, sizeof v, 0, NULL) != 0)
 		v = (uint32_t)rand(); /* jitter only: any spread will do */
 	return v;
 }
