@@ -1107,7 +1107,9 @@ static int vote_decide(struct op *o, json_t *const items[4], json_t *tx)
 				     "attribute_not_exists(#pk)");
 		} else {
 			char cond[256];
-			ex_val(&e, ":cv", aws_ddb_n((int64_t)ver));
+			/* the caller's version, not the one read: the write stands
+			 * on its own condition */
+			ex_val(&e, ":cv", aws_ddb_n((int64_t)v->version));
 			snprintf(cond, sizeof cond, "#version = :cv%s%s",
 				 v->approve_user ? " AND NOT contains(#approved_by, :voter)" : "",
 				 moves ? " AND #state = :pending" : "");
@@ -1132,7 +1134,7 @@ static int vote_decide(struct op *o, json_t *const items[4], json_t *tx)
 					  "#approved_by, :none), :mine)", e.len ? ", " : "");
 			}
 			if (moves || v->approve_user) {
-				ex_set(&e, "version", aws_ddb_n((int64_t)ver + 1));
+				ex_set(&e, "version", aws_ddb_n((int64_t)v->version + 1));
 				if (!moves)
 					ex_set(&e, "updated_at", aws_ddb_n(o->now));
 				it = tx_item(o->d, "Update", ddb_key_gate(v->gate_id), &e, cond);
