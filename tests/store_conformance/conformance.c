@@ -914,6 +914,50 @@ static void test_chain_verifies_with_two_writers(void **state)
 	assert_int_equal(store_audit_add(h->a, 0, "x", "", NULL, &err), BOT_EINVAL);
 }
 
+/* Both handles write at once (the bot's loop does not wait for one answer
+ * before it asks again): every write lands once, no event is lost or
+ * doubled, and the chain is one line. */
+static void test_concurrent_writers(void **state)
+{
+	enum { K = 4 };
+	struct harness *h = *state;
+	struct answer opens[2][K], notes[2][K];
+	struct bot_error err = {0};
+	struct store_gate g;
+	char names[2][K][16];
+	size_t n = 0, before = audits(h->a, 0, NULL, NULL, NULL);
+
+	memset(opens, 0, sizeof opens);
+	memset(notes, 0, sizeof notes);
+	for (int k = 0; k < K; k++) {
+		for (int s = 0; s < 2; s++) {
+			struct store *st = s ? h->b : h->a;
+			snprintf(names[s][k], sizeof names[s][k], "svc-%d-%d", s, k);
+			fill(&g, names[s][k], names[s][k]);
+			assert_int_equal(store_gate_open_async(st, &g, on_answer, &opens[s][k]), 0);
+			assert_int_equal(store_audit_add_async(st, 0, "system", "note", "{}",
+							       on_answer, &notes[s][k]), 0);
+		}
+	}
+	uv_run(h->loop, UV_RUN_DEFAULT);
+	for (int s = 0; s < 2; s++) {
+		for (int k = 0; k < K; k++) {
+			assert_int_equal(opens[s][k].calls, 1);
+			assert_int_equal(opens[s][k].rc, 0);
+			assert_int_equal(opens[s][k].res, STORE_DONE);
+			assert_int_equal(notes[s][k].calls, 1);
+			assert_int_equal(notes[s][k].rc, 0);
+			for (int t = 0; t < 2; t++)
+				for (int j = 0; j < K; j++)
+					if (t != s || j != k)
+						assert_true(opens[s][k].id != opens[t][j].id);
+		}
+	}
+	assert_int_equal(audits(h->b, 0, NULL, NULL, NULL), before + 4 * K);
+	assert_int_equal(audit_verify(h->b, &n, NULL, &err), 0);
+	assert_int_equal(n, before + 4 * K);
+}
+
 /* ---- recovery listings ------------------------------------------------- */
 
 static void test_listings(void **state)
@@ -984,6 +1028,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_chain_verifies_with_two_writers, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_listings, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
 	};
 	const char *name = argc > 1 ? argv[1] : "sqlite";
 
