@@ -11,6 +11,7 @@
 #include "adapters/aws/ddb.h"
 #include "adapters/store/common.h"
 #include "adapters/store/dynamodb_item.h"
+#include "adapters/store/dynamodb_req.h"
 #include "bot/base/log.h"
 #include "bot/domain/chain.h"
 
@@ -211,10 +212,10 @@ static void ex_into(struct ex *e, json_t *obj, const char *cond)
 
 /* One TransactWriteItems entry: {verb: {TableName, Key|Item, ...}}. key
  * (or item for Put) is stolen. NULL on OOM. */
-static json_t *tx_item(const struct ddb *d, const char *verb, json_t *key, struct ex *e,
+static json_t *tx_item(const char *table, const char *verb, json_t *key, struct ex *e,
 		       const char *cond)
 {
-	json_t *inner = json_pack("{s:s, s:o, s:s}", "TableName", d->table,
+	json_t *inner = json_pack("{s:s, s:o, s:s}", "TableName", table,
 				  strcmp(verb, "Put") == 0 ? "Item" : "Key", key,
 				  "ReturnValuesOnConditionCheckFailure", "ALL_OLD");
 	if (!inner)
@@ -271,23 +272,15 @@ static json_t *audit_item(const struct store_audit_row *r)
 	return it;
 }
 
-/* One event to append. */
-struct event {
-	uint64_t gate_id;
-	const char *actor, *kind, *from, *to, *detail;
-};
-
-/* Seal events (in order) after head h and append to tx: their Puts and the
- * head's conditional update. BOT_EOK or BOT_ENOMEM. */
-static int append_events(const struct ddb *d, json_t *tx, const struct head *h,
-			 const struct event *ev, size_t n, int64_t now)
+int ddb__append_events(const char *table, json_t *tx, int64_t head_seq, const char *head_hash,
+		       const struct ddb__event *ev, size_t n, int64_t now)
 {
 	char prev[65], hash[65];
 	struct ex e;
 	json_t *it;
-	int64_t seq = h->seq;
+	int64_t seq = head_seq;
 
-	snprintf(prev, sizeof prev, "%s", h->hash);
+	snprintf(prev, sizeof prev, "%s", head_hash ? head_hash : CHAIN_GENESIS);
 	for (size_t i = 0; i < n; i++) {
 		struct store_audit_row r = {
 			.seq = ++seq, .gate_id = ev[i].gate_id, .at = now,
@@ -300,7 +293,7 @@ static int append_events(const struct ddb *d, json_t *tx, const struct head *h,
 		r.hash = hash;
 		ex_init(&e);
 		ex_name(&e, "pk");
-		it = tx_item(d, "Put", audit_item(&r), &e, "attribute_not_exists(#pk)");
+		it = tx_item(table, "Put", audit_item(&r), &e, "attribute_not_exists(#pk)");
 		ex_free(&e);
 		if (!it || json_array_append_new(tx, it) != 0)
 			return BOT_ENOMEM;
@@ -309,12 +302,12 @@ static int append_events(const struct ddb *d, json_t *tx, const struct head *h,
 	ex_init(&e);
 	ex_set(&e, "seq", aws_ddb_n(seq));
 	ex_set(&e, "hash", aws_ddb_s(prev));
-	if (h->seq) {
-		ex_val(&e, ":oldseq", aws_ddb_n(h->seq));
-		it = tx_item(d, "Update", ddb_key_audit_head(), &e, "#seq = :oldseq");
+	if (head_seq) {
+		ex_val(&e, ":oldseq", aws_ddb_n(head_seq));
+		it = tx_item(table, "Update", ddb_key_audit_head(), &e, "#seq = :oldseq");
 	} else {
 		ex_name(&e, "pk");
-		it = tx_item(d, "Update", ddb_key_audit_head(), &e, "attribute_not_exists(#pk)");
+		it = tx_item(table, "Update", ddb_key_audit_head(), &e, "attribute_not_exists(#pk)");
 	}
 	ex_free(&e);
 	if (!it || json_array_append_new(tx, it) != 0)
@@ -693,13 +686,13 @@ static int lock_item(struct op *o, json_t *tx, const json_t *gate, uint64_t id,
 		json_t *lk = ddb_key_lock(cluster, svc);
 		ex_name(&e, "pk");
 		if (lk && json_object_set_new(lk, "gate_id", aws_ddb_n((int64_t)id)) == 0)
-			it = tx_item(o->d, "Put", lk, &e, "attribute_not_exists(#pk)");
+			it = tx_item(o->d->table, "Put", lk, &e, "attribute_not_exists(#pk)");
 		else
 			json_decref(lk);
 	} else {
 		ex_val(&e, ":me", aws_ddb_n((int64_t)id));
 		ex_name(&e, "gate_id");
-		it = tx_item(o->d, into_exec ? "ConditionCheck" : "Delete",
+		it = tx_item(o->d->table, into_exec ? "ConditionCheck" : "Delete",
 			     ddb_key_lock(cluster, svc), &e, "#gate_id = :me");
 	}
 	ex_free(&e);
@@ -741,6 +734,22 @@ static void change_sets(struct ex *e, const struct store_change *c, int64_t now)
 	ex_set_s(e, "aws_request_id", c->aws_request_id);
 	if (store_state_final(c->to))
 		ex_set(e, "finished_at", aws_ddb_n(now));
+}
+
+json_t *ddb__change_item(const char *table, const struct store_change *c, int64_t now)
+{
+	struct ex e;
+	json_t *it;
+
+	ex_init(&e);
+	change_sets(&e, c, now);
+	ex_name(&e, "version");
+	ex_val(&e, ":one", aws_ddb_n(1));
+	ex_append(&e, ", #version = #version + :one");
+	ex_val(&e, ":from", aws_ddb_s(store_state_name(c->from)));
+	it = tx_item(table, "Update", ddb_key_gate(c->gate_id), &e, "#state = :from");
+	ex_free(&e);
+	return it;
 }
 
 static int push(json_t *tx, json_t *it)
@@ -797,7 +806,7 @@ static int open_decide(struct op *o, json_t *const items[4], json_t *tx)
 
 	ex_init(&e);
 	ex_name(&e, "pk");
-	it = tx_item(o->d, "Put", ddb_gate_item(&g), &e, "attribute_not_exists(#pk)");
+	it = tx_item(o->d->table, "Put", ddb_gate_item(&g), &e, "attribute_not_exists(#pk)");
 	ex_free(&e);
 	if ((rc = push(tx, it)))
 		return rc;
@@ -810,7 +819,7 @@ static int open_decide(struct op *o, json_t *const items[4], json_t *tx)
 	}
 	ex_init(&e);
 	ex_name(&e, "pk");
-	it = tx_item(o->d, "Put", lk, &e, "attribute_not_exists(#pk)");
+	it = tx_item(o->d->table, "Put", lk, &e, "attribute_not_exists(#pk)");
 	ex_free(&e);
 	if ((rc = push(tx, it)))
 		return rc;
@@ -820,11 +829,11 @@ static int open_decide(struct op *o, json_t *const items[4], json_t *tx)
 	ex_set(&e, "n", aws_ddb_n((int64_t)o->new_id));
 	if (seq) {
 		ex_val(&e, ":oldn", aws_ddb_n(seq));
-		it = tx_item(o->d, "Update", json_pack("{s:o, s:o}", "pk", aws_ddb_s("meta"), "sk",
+		it = tx_item(o->d->table, "Update", json_pack("{s:o, s:o}", "pk", aws_ddb_s("meta"), "sk",
 						       aws_ddb_s("gate_seq")), &e, "#n = :oldn");
 	} else {
 		ex_name(&e, "pk");
-		it = tx_item(o->d, "Update", json_pack("{s:o, s:o}", "pk", aws_ddb_s("meta"), "sk",
+		it = tx_item(o->d->table, "Update", json_pack("{s:o, s:o}", "pk", aws_ddb_s("meta"), "sk",
 						       aws_ddb_s("gate_seq")), &e,
 			     "attribute_not_exists(#pk)");
 	}
@@ -832,9 +841,9 @@ static int open_decide(struct op *o, json_t *const items[4], json_t *tx)
 	if ((rc = push(tx, it)))
 		return rc;
 
-	struct event ev = {.gate_id = o->new_id, .actor = q->requester, .kind = "requested",
+	struct ddb__event ev = {.gate_id = o->new_id, .actor = q->requester, .kind = "requested",
 			   .to = "PENDING", .detail = o->request_detail};
-	return append_events(o->d, tx, &h, &ev, 1, o->now);
+	return ddb__append_events(o->d->table, tx, h.seq, h.hash, &ev, 1, o->now);
 }
 
 static void open_commit(struct op *o)
@@ -881,7 +890,7 @@ static int delivered_decide(struct op *o, json_t *const items[4], json_t *tx)
 	ex_init(&e);
 	if (!gate) {
 		ex_name(&e, "pk");
-		it = tx_item(o->d, "ConditionCheck", ddb_key_gate(o->id), &e,
+		it = tx_item(o->d->table, "ConditionCheck", ddb_key_gate(o->id), &e,
 			     "attribute_not_exists(#pk)");
 	} else {
 		if (!item_version(gate, &v) || !item_state(gate, &st)) {
@@ -904,10 +913,10 @@ static int delivered_decide(struct op *o, json_t *const items[4], json_t *tx)
 				ex_set(&e, "delivered_at", aws_ddb_n(o->now));
 				ex_set(&e, "deadline", aws_ddb_n(o->now + timer_ms));
 			}
-			it = tx_item(o->d, "Update", ddb_key_gate(o->id), &e, "#version = :cv");
+			it = tx_item(o->d->table, "Update", ddb_key_gate(o->id), &e, "#version = :cv");
 		} else {
 			ex_name(&e, "version");
-			it = tx_item(o->d, "ConditionCheck", ddb_key_gate(o->id), &e,
+			it = tx_item(o->d->table, "ConditionCheck", ddb_key_gate(o->id), &e,
 				     "#version = :cv");
 		}
 	}
@@ -923,9 +932,9 @@ static int delivered_decide(struct op *o, json_t *const items[4], json_t *tx)
 	json_decref(d);
 	if (!detail)
 		return BOT_ENOMEM;
-	struct event ev = {.gate_id = o->id, .actor = "system", .kind = "delivered",
+	struct ddb__event ev = {.gate_id = o->id, .actor = "system", .kind = "delivered",
 			   .detail = detail};
-	rc = append_events(o->d, tx, &h, &ev, 1, o->now);
+	rc = ddb__append_events(o->d->table, tx, h.seq, h.hash, &ev, 1, o->now);
 	free(detail);
 	return rc;
 }
@@ -938,8 +947,6 @@ static int change_decide(struct op *o, json_t *const items[4], json_t *tx)
 	const json_t *gate = items[0];
 	enum gate_state st;
 	struct head h;
-	struct ex e;
-	json_t *it;
 	char *kind;
 	int rc, li;
 
@@ -949,15 +956,7 @@ static int change_decide(struct op *o, json_t *const items[4], json_t *tx)
 		return 1;
 	}
 	head_from(items[1], &h);
-	ex_init(&e);
-	change_sets(&e, c, o->now);
-	ex_name(&e, "version");
-	ex_val(&e, ":one", aws_ddb_n(1));
-	ex_append(&e, ", #version = #version + :one");
-	ex_val(&e, ":from", aws_ddb_s(store_state_name(c->from)));
-	it = tx_item(o->d, "Update", ddb_key_gate(c->gate_id), &e, "#state = :from");
-	ex_free(&e);
-	if ((rc = push(tx, it)))
+	if ((rc = push(tx, ddb__change_item(o->d->table, c, o->now))))
 		return rc;
 	o->roles[0] = IX_GATE;
 	li = lock_item(o, tx, gate, c->gate_id, c->to, &rc);
@@ -968,10 +967,10 @@ static int change_decide(struct op *o, json_t *const items[4], json_t *tx)
 	kind = c->kind ? strdup(c->kind) : lower_dup(store_state_name(c->to));
 	if (!kind)
 		return BOT_ENOMEM;
-	struct event ev = {.gate_id = c->gate_id, .actor = c->actor, .kind = kind,
+	struct ddb__event ev = {.gate_id = c->gate_id, .actor = c->actor, .kind = kind,
 			   .from = store_state_name(c->from), .to = store_state_name(c->to),
 			   .detail = c->detail};
-	rc = append_events(o->d, tx, &h, &ev, 1, o->now);
+	rc = ddb__append_events(o->d->table, tx, h.seq, h.hash, &ev, 1, o->now);
 	free(kind);
 	return rc;
 }
@@ -1015,11 +1014,11 @@ static size_t vote_keys(struct op *o, json_t *keys[4])
 	return n;
 }
 
-static json_t *seen_item(const struct op *o, const char *id)
+json_t *ddb__seen_item(const char *event_id, int64_t now, uint64_t retention_ms)
 {
-	int64_t expires = o->now + (int64_t)o->d->base.retention_ms;
-	json_t *it = ddb_key_seen(id);
-	if (it && (json_object_set_new(it, "at", aws_ddb_n(o->now)) ||
+	int64_t expires = now + (int64_t)retention_ms;
+	json_t *it = ddb_key_seen(event_id);
+	if (it && (json_object_set_new(it, "at", aws_ddb_n(now)) ||
 		   json_object_set_new(it, "expires_at", aws_ddb_n(expires)) ||
 		   /* DynamoDB's TTL is in seconds: never before the expiry */
 		   json_object_set_new(it, "ttl", aws_ddb_n(expires / 1000 + 1)))) {
@@ -1027,6 +1026,11 @@ static json_t *seen_item(const struct op *o, const char *id)
 		it = NULL;
 	}
 	return it;
+}
+
+static json_t *seen_item(const struct op *o, const char *id)
+{
+	return ddb__seen_item(id, o->now, o->d->base.retention_ms);
 }
 
 /* The condition of a (re)recording of an event id. */
@@ -1039,7 +1043,7 @@ static json_t *seen_put(const struct op *o, const char *id)
 	ex_name(&e, "pk");
 	ex_name(&e, "expires_at");
 	ex_val(&e, ":now", aws_ddb_n(o->now));
-	it = tx_item(o->d, "Put", seen_item(o, id), &e,
+	it = tx_item(o->d->table, "Put", seen_item(o, id), &e,
 		     "attribute_not_exists(#pk) OR #expires_at < :now");
 	ex_free(&e);
 	return it;
@@ -1103,7 +1107,7 @@ static int vote_decide(struct op *o, json_t *const items[4], json_t *tx)
 		ex_init(&e);
 		if (v->gate_missing) {
 			ex_name(&e, "pk");
-			it = tx_item(o->d, "ConditionCheck", ddb_key_gate(v->gate_id), &e,
+			it = tx_item(o->d->table, "ConditionCheck", ddb_key_gate(v->gate_id), &e,
 				     "attribute_not_exists(#pk)");
 		} else {
 			char cond[256];
@@ -1137,10 +1141,10 @@ static int vote_decide(struct op *o, json_t *const items[4], json_t *tx)
 				ex_set(&e, "version", aws_ddb_n((int64_t)v->version + 1));
 				if (!moves)
 					ex_set(&e, "updated_at", aws_ddb_n(o->now));
-				it = tx_item(o->d, "Update", ddb_key_gate(v->gate_id), &e, cond);
+				it = tx_item(o->d->table, "Update", ddb_key_gate(v->gate_id), &e, cond);
 			} else {
 				ex_name(&e, "version");
-				it = tx_item(o->d, "ConditionCheck", ddb_key_gate(v->gate_id), &e,
+				it = tx_item(o->d->table, "ConditionCheck", ddb_key_gate(v->gate_id), &e,
 					     cond);
 			}
 		}
@@ -1156,18 +1160,18 @@ static int vote_decide(struct op *o, json_t *const items[4], json_t *tx)
 				o->roles[li] = IX_LOCK;
 		}
 	}
-	struct event ev[2] = {
+	struct ddb__event ev[2] = {
 		{.gate_id = v->gate_id, .actor = v->actor, .kind = v->kind, .detail = v->detail},
 	};
 	if (moves) {
 		kind = lower_dup(store_state_name(v->to));
 		if (!kind)
 			return BOT_ENOMEM;
-		ev[1] = (struct event){.gate_id = v->gate_id, .actor = v->actor, .kind = kind,
+		ev[1] = (struct ddb__event){.gate_id = v->gate_id, .actor = v->actor, .kind = kind,
 				       .from = "PENDING", .to = store_state_name(v->to),
 				       .detail = v->change_detail};
 	}
-	rc = append_events(o->d, tx, &h, ev, moves ? 2 : 1, o->now);
+	rc = ddb__append_events(o->d->table, tx, h.seq, h.hash, ev, moves ? 2 : 1, o->now);
 	free(kind);
 	return rc;
 }
@@ -1191,24 +1195,24 @@ static int lease_decide(struct op *o, json_t *const items[4], json_t *tx)
 	ex_name(&e, "state");
 	ex_val(&e, ":cv", aws_ddb_n((int64_t)l->version));
 	ex_val(&e, ":executing", aws_ddb_s("EXECUTING"));
-	it = tx_item(o->d, "Update", ddb_key_gate(l->gate_id), &e,
+	it = tx_item(o->d->table, "Update", ddb_key_gate(l->gate_id), &e,
 		     "#state = :executing AND #version = :cv");
 	ex_free(&e);
 	if ((rc = push(tx, it)))
 		return rc;
 	o->roles[0] = IX_GATE;
-	struct event ev = {.gate_id = l->gate_id, .actor = l->owner, .kind = l->kind,
+	struct ddb__event ev = {.gate_id = l->gate_id, .actor = l->owner, .kind = l->kind,
 			   .detail = l->detail};
-	return append_events(o->d, tx, &h, &ev, 1, o->now);
+	return ddb__append_events(o->d->table, tx, h.seq, h.hash, &ev, 1, o->now);
 }
 
 static int audit_add_decide(struct op *o, json_t *const items[4], json_t *tx)
 {
 	struct head h;
-	struct event ev = {.gate_id = o->id, .actor = o->actor ? o->actor : "system",
+	struct ddb__event ev = {.gate_id = o->id, .actor = o->actor ? o->actor : "system",
 			   .kind = o->akind, .detail = o->detail};
 	head_from(items[0], &h);
-	return append_events(o->d, tx, &h, &ev, 1, o->now);
+	return ddb__append_events(o->d->table, tx, h.seq, h.hash, &ev, 1, o->now);
 }
 
 /* ---- the writing ops' table --------------------------------------------- */
@@ -2108,14 +2112,14 @@ int store_dynamodb_import_gate(struct store *s, const struct store_gate *g,
 	tx = json_array();
 	ex_init(&e);
 	ex_name(&e, "pk");
-	it = tx_item(d, "Put", ddb_gate_item(g), &e, "attribute_not_exists(#pk)");
+	it = tx_item(d->table, "Put", ddb_gate_item(g), &e, "attribute_not_exists(#pk)");
 	if (!tx || push(tx, it) != BOT_EOK)
 		goto oom;
 	if (!store_state_final(g->state)) {
 		lk = ddb_key_lock(g->cluster, g->ecs_service);
 		if (!lk || json_object_set_new(lk, "gate_id", aws_ddb_n((int64_t)g->id)) != 0)
 			goto oom;
-		it = tx_item(d, "Put", lk, &e, "attribute_not_exists(#pk)");
+		it = tx_item(d->table, "Put", lk, &e, "attribute_not_exists(#pk)");
 		lk = NULL;
 		if (push(tx, it) != BOT_EOK)
 			goto oom;
@@ -2193,7 +2197,7 @@ int store_dynamodb_import_finish(struct store *s, uint64_t gate_seq, int64_t aud
 	ex_init(&e);
 	ex_name(&e, "pk");
 	ex_set(&e, "n", aws_ddb_n((int64_t)gate_seq));
-	it = tx_item(d, "Update", json_pack("{s:o, s:o}", "pk", aws_ddb_s("meta"), "sk",
+	it = tx_item(d->table, "Update", json_pack("{s:o, s:o}", "pk", aws_ddb_s("meta"), "sk",
 					    aws_ddb_s("gate_seq")), &e,
 		     "attribute_not_exists(#pk) OR #n <= :n");
 	ex_free(&e);
@@ -2204,7 +2208,7 @@ int store_dynamodb_import_finish(struct store *s, uint64_t gate_seq, int64_t aud
 		ex_name(&e, "pk");
 		ex_set(&e, "seq", aws_ddb_n(audit_seq));
 		ex_set(&e, "hash", aws_ddb_s(audit_hash));
-		it = tx_item(d, "Update", ddb_key_audit_head(), &e,
+		it = tx_item(d->table, "Update", ddb_key_audit_head(), &e,
 			     "attribute_not_exists(#pk) OR #seq <= :seq");
 		ex_free(&e);
 		if (push(tx, it) != BOT_EOK)
