@@ -470,7 +470,13 @@ static void rw_read(struct op *o);
 
 static void on_backoff(uv_timer_t *t)
 {
-	rw_read(container_of(t, struct op, timer));
+	struct op *o = container_of(t, struct op, timer);
+
+	if (!o->d->base.defer) { /* stopped while it waited: start nothing new */
+		fail(o, BOT_ECANCELLED, "store: %s: cancelled: the bot is stopping", op_name(o));
+		return;
+	}
+	rw_read(o);
 }
 
 /* The write lost to a writer of something that does not decide: read again
