@@ -158,7 +158,7 @@ static int ddb_setup(struct harness *h)
 	if (bot_loop_create(&e->loop, &err) || http_create(e->loop, &(struct http_opts){0},
 							   &e->http, &err) ||
 	    aws_creds_create(e->http, NULL, &(struct aws_creds_opts){
-		    .fixed = &(struct aws_creds){"AKIDCONFORMANCE", "conformance-secret", NULL}},
+		    .fixed = &(struct aws_creds){"AKIDCONFORMANCE", "conformance-c4n4ry-secret", NULL}},
 		    &e->creds, &err) ||
 	    aws_client_create(e->loop, e->http, &(struct aws_client_opts){.region = "us-east-1"},
 			      &e->aws, &err)) {
