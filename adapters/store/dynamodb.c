@@ -418,9 +418,10 @@ static bool reply_usable(struct op *o, const struct aws_ddb_result *res, bool ex
 	if (expect_condition && (res->outcome == AWS_DDB_CONDITION_FAILED ||
 				 res->outcome == AWS_DDB_TXN_CANCELLED))
 		return true;
-	fail(o, BOT_ESTORE, "store: %s: DynamoDB %s on table %s failed: %s%s%s%s",
-	     op_name(o), api, o->d->table, e && e->aws_code[0] ? e->aws_code : "error",
-	     e && e->message[0] ? " (" : "", e ? e->message : "",
+	/* the AWS code, or the kind of failure when AWS did not answer */
+	const char *what = e && e->aws_code[0] ? e->aws_code : bot_strerror(e ? e->code : BOT_EREMOTE);
+	fail(o, BOT_ESTORE, "store: %s: DynamoDB %s on table %s failed: %s%s%s%s", op_name(o), api,
+	     o->d->table, what, e && e->message[0] ? " (" : "", e ? e->message : "",
 	     e && e->message[0] ? ")" : "");
 	return false;
 }
@@ -1884,8 +1885,8 @@ static int wait_error(const struct wait *w, const char *api, const char *table,
 	const struct cloud_error *e = &w->err;
 	return bot_error_set(err, e->code == BOT_ECANCELLED ? BOT_ECANCELLED : BOT_ESTORE,
 			     "store: DynamoDB %s on table %s failed: %s%s%s%s", api, table,
-			     e->aws_code[0] ? e->aws_code : "error", e->message[0] ? " (" : "",
-			     e->message, e->message[0] ? ")" : "");
+			     e->aws_code[0] ? e->aws_code : bot_strerror(e->code),
+			     e->message[0] ? " (" : "", e->message, e->message[0] ? ")" : "");
 }
 
 static void on_pause(uv_timer_t *t)

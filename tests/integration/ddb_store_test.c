@@ -164,6 +164,7 @@ static void test_errors_from_peer(void **state)
 	assert_int_equal(store_gate_get(s, 1, &g, &err), BOT_ESTORE);
 	assert_non_null(strstr(err.msg, "gate_get"));
 	assert_non_null(strstr(err.msg, "ResourceNotFoundException"));
+	log_info("test.error", "msg=%s", LOG_Q(err.msg));
 	assert_int_equal(store_seen_event(s, "E1", &seen, &err), BOT_ESTORE);
 	assert_non_null(strstr(err.msg, "seen_event"));
 	char *appr[] = {"U1"};
@@ -191,6 +192,8 @@ static void test_unreachable_peer(void **state)
 	s = open_on(t, t->table);
 	assert_int_equal(store_gate_get(s, 1, &g, &err), BOT_ESTORE);
 	assert_non_null(strstr(err.msg, "gate_get"));
+	assert_non_null(strstr(err.msg, "transport error")); /* what kind of failure */
+	log_info("test.error", "msg=%s", LOG_Q(err.msg));
 	store_close(s);
 }
 
