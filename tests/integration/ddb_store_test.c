@@ -208,6 +208,16 @@ static void on_answer(void *ud, struct store_req *r)
 	a->rc = r->rc;
 }
 
+static enum store_result busy_res;
+static uint64_t busy_holder;
+
+static void on_busy(void *ud, struct store_req *r)
+{
+	on_answer(ud, r);
+	busy_res = r->res;
+	busy_holder = r->holder;
+}
+
 /* Closing with calls in flight answers each once, as cancelled, at once. */
 static void test_close_cancels_in_flight(void **state)
 {
@@ -309,6 +319,82 @@ static void test_import(void **state)
 	store_close(s);
 }
 
+/* Write the lock of prod/web as naming `holder` (0: delete it), behind the
+ * store's back: the states a lock can be found in after an import or a
+ * hand repair. */
+static void set_lock(struct t *t, uint64_t holder)
+{
+	json_t *key = json_pack("{s:{s:s}, s:{s:s}}", "pk", "S", "svc#prod#web", "sk", "S", "lock");
+	if (holder) {
+		json_object_set_new(key, "gate_id", aws_ddb_n((int64_t)holder));
+		assert_int_equal(raw_call(t, "PutItem", json_pack("{s:s, s:o}", "TableName",
+								  t->table, "Item", key)),
+				 AWS_DDB_OK);
+	} else {
+		assert_int_equal(raw_call(t, "DeleteItem", json_pack("{s:s, s:o}", "TableName",
+								     t->table, "Key", key)),
+				 AWS_DDB_OK);
+	}
+}
+
+static enum store_result change(struct store *s, uint64_t id, enum gate_state from,
+				enum gate_state to)
+{
+	struct store_change c = {.gate_id = id, .from = from, .to = to, .actor = "system",
+				 .owner = "host:1", .lease_ms = 1000};
+	struct bot_error err = {0};
+	enum store_result res = STORE_DONE;
+	assert_int_equal(store_gate_change(s, &c, &res, &err), 0);
+	return res;
+}
+
+/* Into EXECUTING only while the lock names the gate: BUSY (naming the
+ * holder) when it names another, taken when it is free; a final state
+ * deletes only its own lock. */
+static void test_lock_paths(void **state)
+{
+	struct t *t = *state;
+	struct bot_error err = {0};
+	char *appr[] = {"UA"};
+	uint64_t holder = 0;
+	struct store *s;
+
+	assert_int_equal(store_dynamodb_create_table(t->aws, t->uv, t->table, &err), 0);
+	s = open_on(t, t->table);
+	struct store_gate g = {
+		.id = 7, .version = 2, .service = "web", .cluster = "prod", .ecs_service = "web",
+		.requester = "UR", .action = "scale", .approvers = appr, .n_approvers = 1,
+		.state = GATE_APPROVED, .decision = GATE_APPROVED, .created_at = 1,
+	};
+	assert_int_equal(store_dynamodb_import_gate(s, &g, &err), 0);
+	set_lock(t, 99); /* another gate holds the service */
+	size_t before = 0;
+	assert_int_equal(audit_verify(s, &before, NULL, &err), 0);
+	struct answer a = {0};
+	struct store_change c = {.gate_id = 7, .from = GATE_APPROVED, .to = GATE_EXECUTING,
+				 .actor = "system"};
+	assert_int_equal(store_gate_change_async(s, &c, on_busy, &a), 0);
+	uv_run(t->uv, UV_RUN_DEFAULT);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.rc, 0);
+	assert_int_equal(busy_res, STORE_BUSY);
+	assert_int_equal(busy_holder, 99);
+	size_t after = 0;
+	assert_int_equal(audit_verify(s, &after, NULL, &err), 0);
+	assert_int_equal(after, before); /* nothing written */
+
+	set_lock(t, 0); /* free: the claim takes it */
+	assert_int_equal(change(s, 7, GATE_APPROVED, GATE_EXECUTING), STORE_DONE);
+	assert_int_equal(store_service_holder(s, "prod", "web", &holder, &err), 0);
+	assert_int_equal(holder, 7);
+
+	set_lock(t, 98); /* someone else's lock survives this gate's end */
+	assert_int_equal(change(s, 7, GATE_EXECUTING, GATE_SUCCEEDED), STORE_DONE);
+	assert_int_equal(store_service_holder(s, "prod", "web", &holder, &err), 0);
+	assert_int_equal(holder, 98);
+	store_close(s);
+}
+
 static int group_setup(void **state)
 {
 	char msg[2048];
@@ -340,6 +426,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unreachable_peer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_cancels_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lock_paths, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
