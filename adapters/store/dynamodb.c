@@ -443,9 +443,12 @@ static int call(struct op *o, const char *api, json_t *body, aws_ddb_cb cb)
 static void start_or_fail(struct op *o, const char *api, json_t *body, aws_ddb_cb cb)
 {
 	int rc = call(o, api, body, cb);
-	if (rc)
-		fail(o, rc, "store: %s: cannot call DynamoDB %s: %s", op_name(o), api,
-		     bot_strerror(rc));
+
+	if (rc == BOT_ESTATE) /* the aws client has shut down: the bot is stopping */
+		fail(o, BOT_ECANCELLED, "store: %s: cancelled: the bot is stopping", op_name(o));
+	else if (rc)
+		fail(o, rc == BOT_ENOMEM ? rc : BOT_ESTORE, "store: %s: cannot call DynamoDB %s: %s",
+		     op_name(o), api, bot_strerror(rc));
 }
 
 static uint32_t random32(void)
