@@ -57,7 +57,9 @@
  * BOT_ESTORE with the operation and the AWS error code in the message
  * (BOT_ECANCELLED when the call was cancelled because the bot stops:
  * store_close, or the aws client's shutdown). Nothing is half written: every
- * write of an operation is one request.
+ * write of an operation is one request (purge_events excepted: each expired
+ * id is deleted on its own, conditional on its age, so a purge cut short
+ * leaves the rest to the next purge or to TTL).
  *
  * Stopping: store_stop() gives a backend no signal, so a call in flight
  * when the store stops is answered BOT_ECANCELLED when its DynamoDB
