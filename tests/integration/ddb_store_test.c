@@ -395,6 +395,89 @@ static void test_lock_paths(void **state)
 	store_close(s);
 }
 
+static unsigned calls_of(struct t *t)
+{
+	struct aws_client_stats st;
+	aws_client_stats(t->aws, &st);
+	return st.calls;
+}
+
+static int count_rows(void *ud, const struct store_audit_row *r)
+{
+	(void)r;
+	++*(size_t *)ud;
+	return 0;
+}
+
+/* What each operation costs in DynamoDB requests, uncontended (dynamodb.h
+ * promises these numbers). */
+static void test_request_costs(void **state)
+{
+	struct t *t = *state;
+	struct bot_error err = {0};
+	char *appr[] = {"UA"};
+	enum store_result res;
+	uint64_t holder, counts[GATE_STATE_COUNT];
+	struct store_gate g = {0}, *v = NULL;
+	size_t nv = 0, rows = 0;
+	bool flag;
+	int purged = 0;
+	struct store *s;
+	unsigned c;
+
+	assert_int_equal(store_dynamodb_create_table(t->aws, t->uv, t->table, &err), 0);
+	s = open_on(t, t->table);
+	struct store_gate q = {.service = "web", .cluster = "prod", .ecs_service = "web",
+			       .requester = "U0", .approvers = appr, .n_approvers = 1};
+#define COSTS(n, call) do { c = calls_of(t); assert_int_equal(call, 0); \
+		assert_int_equal(calls_of(t) - c, n); } while (0)
+	COSTS(2, store_gate_open(s, &q, &res, &holder, &err));
+	COSTS(1, store_gate_get(s, q.id, &g, &err));
+	COSTS(1, store_service_holder(s, "prod", "web", &holder, &err));
+	COSTS(2, store_gate_delivered(s, q.id, "C1", "1.1", &flag, &err));
+	store_gate_clear(&g);
+	assert_int_equal(store_gate_get(s, q.id, &g, &err), 0);
+	struct store_vote vote = {.gate_id = q.id, .version = g.version, .event_id = "E1",
+				  .actor = "UA", .kind = "click", .approve_user = "UA",
+				  .to = GATE_APPROVED, .decided_by = "UA"};
+	COSTS(2, store_gate_vote(s, &vote, &res, &err));
+	assert_int_equal(res, STORE_DONE);
+	struct store_change ch = {.gate_id = q.id, .from = GATE_APPROVED, .to = GATE_EXECUTING,
+				  .actor = "system", .owner = "h:1", .lease_ms = 1000};
+	COSTS(2, store_gate_change(s, &ch, &res, &err));
+	assert_int_equal(res, STORE_DONE);
+	store_gate_clear(&g);
+	assert_int_equal(store_gate_get(s, q.id, &g, &err), 0);
+	struct store_lease l = {.gate_id = q.id, .version = g.version, .owner = "h:2",
+				.lease_ms = 1000, .kind = "renew"};
+	COSTS(2, store_gate_lease(s, &l, &res, &err));
+	assert_int_equal(res, STORE_DONE);
+	COSTS(2, store_audit_add(s, q.id, "x", "note", NULL, &err));
+	COSTS(1, store_seen_event(s, "E2", &flag, &err));
+	COSTS(1, store_seen_event(s, "E3", &flag, &err));
+	COSTS(1, store_audit_each(s, 0, count_rows, &rows, &err));
+	assert_int_equal(rows, 7); /* requested, delivered, click, approved, executing, renew, note */
+	COSTS(2, store_gate_list(s, GATE_STATE_BIT(GATE_PENDING) | GATE_STATE_BIT(GATE_EXECUTING),
+				 &v, &nv, &err));
+	assert_int_equal(nv, 1);
+	store_gate_array_free(v, nv);
+	COSTS(1, store_gate_recent(s, 10, &v, &nv, &err));
+	store_gate_array_free(v, nv);
+	COSTS(1, store_gate_counts(s, counts, &err));
+	assert_int_equal(counts[GATE_EXECUTING], 1);
+	/* a scan and one delete per expired id (E1, E2, E3) */
+	COSTS(4, store_purge_events(s, t->now + 1, &purged, &err));
+	assert_int_equal(purged, 3);
+	/* a lost race costs the read only when the read shows it lost */
+	struct store_change late = {.gate_id = q.id, .from = GATE_PENDING, .to = GATE_DENIED,
+				    .actor = "U9"};
+	COSTS(1, store_gate_change(s, &late, &res, &err));
+	assert_int_equal(res, STORE_LOST);
+#undef COSTS
+	store_gate_clear(&g);
+	store_close(s);
+}
+
 static int group_setup(void **state)
 {
 	char msg[2048];
@@ -427,6 +510,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_close_cancels_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_paths, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_request_costs, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
