@@ -114,120 +114,6 @@ static const char *op_name(const struct op *o)
 		       ? op_names[o->kind] : "?";
 }
 
-/* ---- expressions -------------------------------------------------------- */
-
-/* An UpdateExpression's SET list with its names and values. Every
- * attribute is named through a placeholder (#name): some of ours, like
- * state, are DynamoDB reserved words. */
-struct ex {
-	json_t *names, *values;
-	char set[2048];
-	size_t len;
-	bool bad;
-};
-
-static void ex_init(struct ex *e)
-{
-	memset(e, 0, sizeof *e);
-	e->names = json_object();
-	e->values = json_object();
-	e->bad = !e->names || !e->values;
-}
-
-static void ex_free(struct ex *e)
-{
-	json_decref(e->names);
-	json_decref(e->values);
-	e->names = e->values = NULL;
-}
-
-/* Register #attr. */
-static void ex_name(struct ex *e, const char *attr)
-{
-	char ph[64];
-	snprintf(ph, sizeof ph, "#%s", attr);
-	if (!e->bad && json_object_set_new(e->names, ph, json_string(attr)) != 0)
-		e->bad = true;
-}
-
-/* Register the value placeholder ph (":x"); v is stolen. */
-static void ex_val(struct ex *e, const char *ph, json_t *v)
-{
-	if (!v || e->bad || json_object_set_new(e->values, ph, v) != 0) {
-		if (v && !e->bad)
-			json_decref(v);
-		e->bad = true;
-	}
-}
-
-static void ex_append(struct ex *e, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(e->set + e->len, sizeof e->set - e->len, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof e->set - e->len)
-		e->bad = true;
-	else
-		e->len += (size_t)n;
-}
-
-/* SET #attr = :attr (v stolen; NULL = leave it: nothing is added). */
-static void ex_set(struct ex *e, const char *attr, json_t *v)
-{
-	char ph[64];
-	if (!v)
-		return;
-	snprintf(ph, sizeof ph, ":%s", attr);
-	ex_name(e, attr);
-	ex_val(e, ph, v);
-	ex_append(e, "%s#%s = %s", e->len ? ", " : "", attr, ph);
-}
-
-static void ex_set_s(struct ex *e, const char *attr, const char *s)
-{
-	if (s)
-		ex_set(e, attr, aws_ddb_s(s));
-}
-
-/* Put the expression parts into a transaction item / request. */
-static void ex_into(struct ex *e, json_t *obj, const char *cond)
-{
-	if (e->bad)
-		return;
-	if (e->len && json_object_set_new(obj, "UpdateExpression",
-					  json_sprintf("SET %s", e->set)) != 0)
-		e->bad = true;
-	if (cond && json_object_set_new(obj, "ConditionExpression", json_string(cond)) != 0)
-		e->bad = true;
-	if (json_object_size(e->names) &&
-	    json_object_set(obj, "ExpressionAttributeNames", e->names) != 0)
-		e->bad = true;
-	if (json_object_size(e->values) &&
-	    json_object_set(obj, "ExpressionAttributeValues", e->values) != 0)
-		e->bad = true;
-}
-
-/* One TransactWriteItems entry: {verb: {TableName, Key|Item, ...}}. key
- * (or item for Put) is stolen. NULL on OOM. */
-static json_t *tx_item(const char *table, const char *verb, json_t *key, struct ex *e,
-		       const char *cond)
-{
-	json_t *inner = json_pack("{s:s, s:o, s:s}", "TableName", table,
-				  strcmp(verb, "Put") == 0 ? "Item" : "Key", key,
-				  "ReturnValuesOnConditionCheckFailure", "ALL_OLD");
-	if (!inner)
-		return NULL;
-	ex_into(e, inner, cond);
-	if (e->bad) {
-		json_decref(inner);
-		return NULL;
-	}
-	return json_pack("{s:o}", verb, inner);
-}
-
 /* ---- the audit chain ---------------------------------------------------- */
 
 struct head {
@@ -244,75 +130,6 @@ static void head_from(const json_t *item, struct head *h)
 		snprintf(h->hash, sizeof h->hash, "%s", hash);
 	else
 		h->seq = 0;
-}
-
-/* The item of one audit row (new reference; NULL on OOM). */
-static json_t *audit_item(const struct store_audit_row *r)
-{
-	json_t *it = ddb_key_audit_event(r->seq);
-	bool bad = !it;
-
-	bad = bad || json_object_set_new(it, "seq", aws_ddb_n(r->seq)) ||
-	      json_object_set_new(it, "at", aws_ddb_n(r->at)) ||
-	      json_object_set_new(it, "actor", aws_ddb_s(r->actor)) ||
-	      json_object_set_new(it, "kind", aws_ddb_s(r->kind)) ||
-	      json_object_set_new(it, "detail", aws_ddb_s(r->detail)) ||
-	      json_object_set_new(it, "prev_hash", aws_ddb_s(r->prev_hash)) ||
-	      json_object_set_new(it, "hash", aws_ddb_s(r->hash));
-	if (!bad && r->gate_id)
-		bad = json_object_set_new(it, "gate_id", aws_ddb_n((int64_t)r->gate_id)) != 0;
-	if (!bad && r->from_state)
-		bad = json_object_set_new(it, "from_state", aws_ddb_s(r->from_state)) != 0;
-	if (!bad && r->to_state)
-		bad = json_object_set_new(it, "to_state", aws_ddb_s(r->to_state)) != 0;
-	if (bad) {
-		json_decref(it);
-		return NULL;
-	}
-	return it;
-}
-
-int ddb__append_events(const char *table, json_t *tx, int64_t head_seq, const char *head_hash,
-		       const struct ddb__event *ev, size_t n, int64_t now)
-{
-	char prev[65], hash[65];
-	struct ex e;
-	json_t *it;
-	int64_t seq = head_seq;
-
-	snprintf(prev, sizeof prev, "%s", head_hash ? head_hash : CHAIN_GENESIS);
-	for (size_t i = 0; i < n; i++) {
-		struct store_audit_row r = {
-			.seq = ++seq, .gate_id = ev[i].gate_id, .at = now,
-			.actor = ev[i].actor ? ev[i].actor : "system", .kind = ev[i].kind,
-			.from_state = ev[i].from, .to_state = ev[i].to,
-			.detail = ev[i].detail ? ev[i].detail : "{}", .prev_hash = prev,
-		};
-		if (chain_hash(&r, hash) != BOT_EOK)
-			return BOT_ENOMEM;
-		r.hash = hash;
-		ex_init(&e);
-		ex_name(&e, "pk");
-		it = tx_item(table, "Put", audit_item(&r), &e, "attribute_not_exists(#pk)");
-		ex_free(&e);
-		if (!it || json_array_append_new(tx, it) != 0)
-			return BOT_ENOMEM;
-		memcpy(prev, hash, sizeof prev);
-	}
-	ex_init(&e);
-	ex_set(&e, "seq", aws_ddb_n(seq));
-	ex_set(&e, "hash", aws_ddb_s(prev));
-	if (head_seq) {
-		ex_val(&e, ":oldseq", aws_ddb_n(head_seq));
-		it = tx_item(table, "Update", ddb_key_audit_head(), &e, "#seq = :oldseq");
-	} else {
-		ex_name(&e, "pk");
-		it = tx_item(table, "Update", ddb_key_audit_head(), &e, "attribute_not_exists(#pk)");
-	}
-	ex_free(&e);
-	if (!it || json_array_append_new(tx, it) != 0)
-		return BOT_ENOMEM;
-	return BOT_EOK;
 }
 
 /* ---- ops: lifetime ------------------------------------------------------ */
@@ -451,23 +268,6 @@ static void start_or_fail(struct op *o, const char *api, json_t *body, aws_ddb_c
 		     op_name(o), api, bot_strerror(rc));
 }
 
-static uint32_t random32(void)
-{
-	uint32_t v = 0;
-	if (uv_random(NULL, NULL, &v, sizeof v, 0, NULL) != 0)
-		v = (uint32_t)rand(); /* jitter only: any spread will do */
-	return v;
-}
-
-/* A random ClientRequestToken (idempotency of the aws client's retries). */
-static json_t *request_token(void)
-{
-	char tok[33];
-	for (int i = 0; i < 4; i++)
-		snprintf(tok + i * 8, 9, "%08" PRIx32, random32());
-	return json_string(tok);
-}
-
 /* ---- read, decide, write ------------------------------------------------ */
 
 static void rw_read(struct op *o);
@@ -504,7 +304,7 @@ static void retry(struct op *o, const char *why)
 	cap = (uint64_t)BACKOFF_BASE_MS << (o->attempt < 6 ? o->attempt : 6);
 	if (cap > BACKOFF_MAX_MS)
 		cap = BACKOFF_MAX_MS;
-	delay = 1 + random32() % cap;
+	delay = 1 + ddb__random32() % cap;
 	log_debug("store.retry", "op=%s attempt=%d why=%s delay_ms=%" PRIu64, op_name(o),
 		  o->attempt, why, delay);
 	uv_timer_start(&o->timer, on_backoff, delay, 0);
@@ -592,7 +392,7 @@ static void on_rw_read(void *ud, const struct aws_ddb_result *res)
 	}
 	start_or_fail(o, "TransactWriteItems",
 		      json_pack("{s:o, s:o}", "TransactItems", tx, "ClientRequestToken",
-				request_token()),
+				ddb__request_token()),
 		      on_rw_write);
 }
 
@@ -680,7 +480,7 @@ static int lock_item(struct op *o, json_t *tx, const json_t *gate, uint64_t id,
 {
 	const char *cluster = aws_ddb_get_s(gate, "cluster");
 	const char *svc = aws_ddb_get_s(gate, "ecs_service");
-	struct ex e;
+	struct ddb__ex e;
 	json_t *it = NULL;
 	bool into_exec = to == GATE_EXECUTING, final = store_state_final(to);
 
@@ -691,80 +491,26 @@ static int lock_item(struct op *o, json_t *tx, const json_t *gate, uint64_t id,
 		*rc = BOT_ECORRUPT;
 		return -1;
 	}
-	ex_init(&e);
+	ddb__ex_init(&e);
 	if (into_exec && o->lock_mode == LOCK_TAKE) {
 		json_t *lk = ddb_key_lock(cluster, svc);
-		ex_name(&e, "pk");
+		ddb__ex_name(&e, "pk");
 		if (lk && json_object_set_new(lk, "gate_id", aws_ddb_n((int64_t)id)) == 0)
-			it = tx_item(o->d->table, "Put", lk, &e, "attribute_not_exists(#pk)");
+			it = ddb__tx_item(o->d->table, "Put", lk, &e, "attribute_not_exists(#pk)");
 		else
 			json_decref(lk);
 	} else {
-		ex_val(&e, ":me", aws_ddb_n((int64_t)id));
-		ex_name(&e, "gate_id");
-		it = tx_item(o->d->table, into_exec ? "ConditionCheck" : "Delete",
+		ddb__ex_val(&e, ":me", aws_ddb_n((int64_t)id));
+		ddb__ex_name(&e, "gate_id");
+		it = ddb__tx_item(o->d->table, into_exec ? "ConditionCheck" : "Delete",
 			     ddb_key_lock(cluster, svc), &e, "#gate_id = :me");
 	}
-	ex_free(&e);
+	ddb__ex_free(&e);
 	if (!it || json_array_append_new(tx, it) != 0) {
 		*rc = BOT_ENOMEM;
 		return -1;
 	}
 	return (int)json_array_size(tx) - 1;
-}
-
-/* The SET list of a transition c, applied at now. */
-static void change_sets(struct ex *e, const struct store_change *c, int64_t now)
-{
-	const char *to = store_state_name(c->to);
-
-	ex_set_s(e, "state", to);
-	ex_name(e, "gstate");
-	ex_append(e, ", #gstate = :state");
-	ex_set(e, "updated_at", aws_ddb_n(now));
-	if (c->from == GATE_PENDING) {
-		ex_name(e, "decision");
-		ex_append(e, ", #decision = :state");
-		ex_set(e, "decided_at", aws_ddb_n(now));
-	}
-	ex_set_s(e, "decided_by", c->decided_by);
-	ex_set_s(e, "decision_detail", c->decision_detail);
-	ex_set_s(e, "exec_intent", c->exec_intent);
-	if (c->set_exec_from)
-		ex_set(e, "exec_from", aws_ddb_n(c->exec_from));
-	if (c->to == GATE_EXECUTING) {
-		ex_set(e, "exec_started_at", aws_ddb_n(now));
-		ex_set_s(e, "exec_owner", c->owner);
-		if (c->lease_ms)
-			ex_set(e, "exec_lease_until", aws_ddb_n(now + (int64_t)c->lease_ms));
-	}
-	ex_set_s(e, "result_kind", c->result_kind);
-	ex_set_s(e, "result_detail", c->result_detail);
-	ex_set_s(e, "aws_code", c->aws_code);
-	ex_set_s(e, "aws_request_id", c->aws_request_id);
-	if (store_state_final(c->to))
-		ex_set(e, "finished_at", aws_ddb_n(now));
-}
-
-json_t *ddb__change_item(const char *table, const struct store_change *c, int64_t now)
-{
-	struct ex e;
-	json_t *it;
-
-	ex_init(&e);
-	change_sets(&e, c, now);
-	ex_name(&e, "version");
-	ex_val(&e, ":one", aws_ddb_n(1));
-	ex_append(&e, ", #version = #version + :one");
-	ex_val(&e, ":from", aws_ddb_s(store_state_name(c->from)));
-	it = tx_item(table, "Update", ddb_key_gate(c->gate_id), &e, "#state = :from");
-	ex_free(&e);
-	return it;
-}
-
-static int push(json_t *tx, json_t *it)
-{
-	return it && json_array_append_new(tx, it) == 0 ? BOT_EOK : BOT_ENOMEM;
 }
 
 /* ---- open --------------------------------------------------------------- */
@@ -782,7 +528,7 @@ static int open_decide(struct op *o, json_t *const items[4], json_t *tx)
 	const struct store_gate *q = &o->gate;
 	struct store_gate g = {0};
 	struct head h;
-	struct ex e;
+	struct ddb__ex e;
 	int64_t seq = 0;
 	json_t *it;
 	int rc;
@@ -814,11 +560,11 @@ static int open_decide(struct op *o, json_t *const items[4], json_t *tx)
 	g.created_at = g.updated_at = o->now;
 	g.state = g.decision = GATE_PENDING;
 
-	ex_init(&e);
-	ex_name(&e, "pk");
-	it = tx_item(o->d->table, "Put", ddb_gate_item(&g), &e, "attribute_not_exists(#pk)");
-	ex_free(&e);
-	if ((rc = push(tx, it)))
+	ddb__ex_init(&e);
+	ddb__ex_name(&e, "pk");
+	it = ddb__tx_item(o->d->table, "Put", ddb_gate_item(&g), &e, "attribute_not_exists(#pk)");
+	ddb__ex_free(&e);
+	if ((rc = ddb__push(tx, it)))
 		return rc;
 	o->roles[0] = IX_GATE; /* an id taken by an import: read again */
 
@@ -827,28 +573,28 @@ static int open_decide(struct op *o, json_t *const items[4], json_t *tx)
 		json_decref(lk);
 		return lk ? BOT_ENOMEM : BOT_EINVAL;
 	}
-	ex_init(&e);
-	ex_name(&e, "pk");
-	it = tx_item(o->d->table, "Put", lk, &e, "attribute_not_exists(#pk)");
-	ex_free(&e);
-	if ((rc = push(tx, it)))
+	ddb__ex_init(&e);
+	ddb__ex_name(&e, "pk");
+	it = ddb__tx_item(o->d->table, "Put", lk, &e, "attribute_not_exists(#pk)");
+	ddb__ex_free(&e);
+	if ((rc = ddb__push(tx, it)))
 		return rc;
 	o->roles[1] = IX_LOCK;
 
-	ex_init(&e);
-	ex_set(&e, "n", aws_ddb_n((int64_t)o->new_id));
+	ddb__ex_init(&e);
+	ddb__ex_set(&e, "n", aws_ddb_n((int64_t)o->new_id));
 	if (seq) {
-		ex_val(&e, ":oldn", aws_ddb_n(seq));
-		it = tx_item(o->d->table, "Update", json_pack("{s:o, s:o}", "pk", aws_ddb_s("meta"), "sk",
+		ddb__ex_val(&e, ":oldn", aws_ddb_n(seq));
+		it = ddb__tx_item(o->d->table, "Update", json_pack("{s:o, s:o}", "pk", aws_ddb_s("meta"), "sk",
 						       aws_ddb_s("gate_seq")), &e, "#n = :oldn");
 	} else {
-		ex_name(&e, "pk");
-		it = tx_item(o->d->table, "Update", json_pack("{s:o, s:o}", "pk", aws_ddb_s("meta"), "sk",
+		ddb__ex_name(&e, "pk");
+		it = ddb__tx_item(o->d->table, "Update", json_pack("{s:o, s:o}", "pk", aws_ddb_s("meta"), "sk",
 						       aws_ddb_s("gate_seq")), &e,
 			     "attribute_not_exists(#pk)");
 	}
-	ex_free(&e);
-	if ((rc = push(tx, it)))
+	ddb__ex_free(&e);
+	if ((rc = ddb__push(tx, it)))
 		return rc;
 
 	struct ddb__event ev = {.gate_id = o->new_id, .actor = q->requester, .kind = "requested",
@@ -887,7 +633,7 @@ static int delivered_decide(struct op *o, json_t *const items[4], json_t *tx)
 {
 	const json_t *gate = items[0];
 	struct head h;
-	struct ex e;
+	struct ddb__ex e;
 	json_t *it;
 	uint64_t v = 0;
 	enum gate_state st = GATE_PENDING;
@@ -897,41 +643,41 @@ static int delivered_decide(struct op *o, json_t *const items[4], json_t *tx)
 
 	head_from(items[1], &h);
 	o->armed = false;
-	ex_init(&e);
+	ddb__ex_init(&e);
 	if (!gate) {
-		ex_name(&e, "pk");
-		it = tx_item(o->d->table, "ConditionCheck", ddb_key_gate(o->id), &e,
+		ddb__ex_name(&e, "pk");
+		it = ddb__tx_item(o->d->table, "ConditionCheck", ddb_key_gate(o->id), &e,
 			     "attribute_not_exists(#pk)");
 	} else {
 		if (!item_version(gate, &v) || !item_state(gate, &st)) {
-			ex_free(&e);
+			ddb__ex_free(&e);
 			return BOT_ECORRUPT;
 		}
 		set_ts = !item_has(gate, "message_ts");
 		o->armed = st == GATE_PENDING && !item_has(gate, "deadline");
 		if (o->armed)
 			(void)aws_ddb_get_n(gate, "timer_ms", &timer_ms);
-		ex_val(&e, ":cv", aws_ddb_n((int64_t)v));
+		ddb__ex_val(&e, ":cv", aws_ddb_n((int64_t)v));
 		if (set_ts || o->armed) {
-			ex_set(&e, "version", aws_ddb_n((int64_t)(v + set_ts + o->armed)));
-			ex_set(&e, "updated_at", aws_ddb_n(o->now));
+			ddb__ex_set(&e, "version", aws_ddb_n((int64_t)(v + set_ts + o->armed)));
+			ddb__ex_set(&e, "updated_at", aws_ddb_n(o->now));
 			if (set_ts) {
-				ex_set_s(&e, "channel", o->channel);
-				ex_set_s(&e, "message_ts", o->ts);
+				ddb__ex_set_s(&e, "channel", o->channel);
+				ddb__ex_set_s(&e, "message_ts", o->ts);
 			}
 			if (o->armed) {
-				ex_set(&e, "delivered_at", aws_ddb_n(o->now));
-				ex_set(&e, "deadline", aws_ddb_n(o->now + timer_ms));
+				ddb__ex_set(&e, "delivered_at", aws_ddb_n(o->now));
+				ddb__ex_set(&e, "deadline", aws_ddb_n(o->now + timer_ms));
 			}
-			it = tx_item(o->d->table, "Update", ddb_key_gate(o->id), &e, "#version = :cv");
+			it = ddb__tx_item(o->d->table, "Update", ddb_key_gate(o->id), &e, "#version = :cv");
 		} else {
-			ex_name(&e, "version");
-			it = tx_item(o->d->table, "ConditionCheck", ddb_key_gate(o->id), &e,
+			ddb__ex_name(&e, "version");
+			it = ddb__tx_item(o->d->table, "ConditionCheck", ddb_key_gate(o->id), &e,
 				     "#version = :cv");
 		}
 	}
-	ex_free(&e);
-	if ((rc = push(tx, it)))
+	ddb__ex_free(&e);
+	if ((rc = ddb__push(tx, it)))
 		return rc;
 	/* the gate moved since it was read: not a loss, read it again */
 	o->roles[0] = IX_NONE;
@@ -966,7 +712,7 @@ static int change_decide(struct op *o, json_t *const items[4], json_t *tx)
 		return 1;
 	}
 	head_from(items[1], &h);
-	if ((rc = push(tx, ddb__change_item(o->d->table, c, o->now))))
+	if ((rc = ddb__push(tx, ddb__change_item(o->d->table, c, o->now))))
 		return rc;
 	o->roles[0] = IX_GATE;
 	li = lock_item(o, tx, gate, c->gate_id, c->to, &rc);
@@ -1024,20 +770,6 @@ static size_t vote_keys(struct op *o, json_t *keys[4])
 	return n;
 }
 
-json_t *ddb__seen_item(const char *event_id, int64_t now, uint64_t retention_ms)
-{
-	int64_t expires = now + (int64_t)retention_ms;
-	json_t *it = ddb_key_seen(event_id);
-	if (it && (json_object_set_new(it, "at", aws_ddb_n(now)) ||
-		   json_object_set_new(it, "expires_at", aws_ddb_n(expires)) ||
-		   /* DynamoDB's TTL is in seconds: never before the expiry */
-		   json_object_set_new(it, "ttl", aws_ddb_n(expires / 1000 + 1)))) {
-		json_decref(it);
-		it = NULL;
-	}
-	return it;
-}
-
 static json_t *seen_item(const struct op *o, const char *id)
 {
 	return ddb__seen_item(id, o->now, o->d->base.retention_ms);
@@ -1046,16 +778,16 @@ static json_t *seen_item(const struct op *o, const char *id)
 /* The condition of a (re)recording of an event id. */
 static json_t *seen_put(const struct op *o, const char *id)
 {
-	struct ex e;
+	struct ddb__ex e;
 	json_t *it;
 
-	ex_init(&e);
-	ex_name(&e, "pk");
-	ex_name(&e, "expires_at");
-	ex_val(&e, ":now", aws_ddb_n(o->now));
-	it = tx_item(o->d->table, "Put", seen_item(o, id), &e,
+	ddb__ex_init(&e);
+	ddb__ex_name(&e, "pk");
+	ddb__ex_name(&e, "expires_at");
+	ddb__ex_val(&e, ":now", aws_ddb_n(o->now));
+	it = ddb__tx_item(o->d->table, "Put", seen_item(o, id), &e,
 		     "attribute_not_exists(#pk) OR #expires_at < :now");
-	ex_free(&e);
+	ddb__ex_free(&e);
 	return it;
 }
 
@@ -1080,7 +812,7 @@ static int vote_decide(struct op *o, json_t *const items[4], json_t *tx)
 	enum gate_state st = GATE_PENDING;
 	uint64_t ver = 0;
 	struct head h;
-	struct ex e;
+	struct ddb__ex e;
 	json_t *it;
 	char *kind = NULL;
 	int rc, li;
@@ -1109,27 +841,27 @@ static int vote_decide(struct op *o, json_t *const items[4], json_t *tx)
 	}
 
 	if (v->event_id) {
-		if ((rc = push(tx, seen_put(o, v->event_id))))
+		if ((rc = ddb__push(tx, seen_put(o, v->event_id))))
 			return rc;
 		o->roles[json_array_size(tx) - 1] = IX_SEEN;
 	}
 	if (v->gate_id) {
-		ex_init(&e);
+		ddb__ex_init(&e);
 		if (v->gate_missing) {
-			ex_name(&e, "pk");
-			it = tx_item(o->d->table, "ConditionCheck", ddb_key_gate(v->gate_id), &e,
+			ddb__ex_name(&e, "pk");
+			it = ddb__tx_item(o->d->table, "ConditionCheck", ddb_key_gate(v->gate_id), &e,
 				     "attribute_not_exists(#pk)");
 		} else {
 			char cond[256];
 			/* the caller's version, not the one read: the write stands
 			 * on its own condition */
-			ex_val(&e, ":cv", aws_ddb_n((int64_t)v->version));
+			ddb__ex_val(&e, ":cv", aws_ddb_n((int64_t)v->version));
 			snprintf(cond, sizeof cond, "#version = :cv%s%s",
 				 v->approve_user ? " AND NOT contains(#approved_by, :voter)" : "",
 				 moves ? " AND #state = :pending" : "");
 			if (v->approve_user) {
-				ex_name(&e, "approved_by");
-				ex_val(&e, ":voter", aws_ddb_s(v->approve_user));
+				ddb__ex_name(&e, "approved_by");
+				ddb__ex_val(&e, ":voter", aws_ddb_s(v->approve_user));
 			}
 			if (moves) {
 				struct store_change c = {
@@ -1137,29 +869,29 @@ static int vote_decide(struct op *o, json_t *const items[4], json_t *tx)
 					.decided_by = v->decided_by,
 					.decision_detail = v->decision_detail,
 				};
-				change_sets(&e, &c, o->now);
-				ex_val(&e, ":pending", aws_ddb_s("PENDING"));
+				ddb__change_sets(&e, &c, o->now);
+				ddb__ex_val(&e, ":pending", aws_ddb_s("PENDING"));
 			}
 			if (v->approve_user) {
-				ex_val(&e, ":none", json_pack("{s:[]}", "L"));
-				ex_val(&e, ":mine", json_pack("{s:[o]}", "L",
+				ddb__ex_val(&e, ":none", json_pack("{s:[]}", "L"));
+				ddb__ex_val(&e, ":mine", json_pack("{s:[o]}", "L",
 							      aws_ddb_s(v->approve_user)));
-				ex_append(&e, "%s#approved_by = list_append(if_not_exists("
+				ddb__ex_append(&e, "%s#approved_by = list_append(if_not_exists("
 					  "#approved_by, :none), :mine)", e.len ? ", " : "");
 			}
 			if (moves || v->approve_user) {
-				ex_set(&e, "version", aws_ddb_n((int64_t)v->version + 1));
+				ddb__ex_set(&e, "version", aws_ddb_n((int64_t)v->version + 1));
 				if (!moves)
-					ex_set(&e, "updated_at", aws_ddb_n(o->now));
-				it = tx_item(o->d->table, "Update", ddb_key_gate(v->gate_id), &e, cond);
+					ddb__ex_set(&e, "updated_at", aws_ddb_n(o->now));
+				it = ddb__tx_item(o->d->table, "Update", ddb_key_gate(v->gate_id), &e, cond);
 			} else {
-				ex_name(&e, "version");
-				it = tx_item(o->d->table, "ConditionCheck", ddb_key_gate(v->gate_id), &e,
+				ddb__ex_name(&e, "version");
+				it = ddb__tx_item(o->d->table, "ConditionCheck", ddb_key_gate(v->gate_id), &e,
 					     cond);
 			}
 		}
-		ex_free(&e);
-		if ((rc = push(tx, it)))
+		ddb__ex_free(&e);
+		if ((rc = ddb__push(tx, it)))
 			return rc;
 		o->roles[json_array_size(tx) - 1] = IX_GATE;
 		if (moves) {
@@ -1192,23 +924,23 @@ static int lease_decide(struct op *o, json_t *const items[4], json_t *tx)
 {
 	const struct store_lease *l = &o->lease;
 	struct head h;
-	struct ex e;
+	struct ddb__ex e;
 	json_t *it;
 	int rc;
 
 	head_from(items[0], &h);
-	ex_init(&e);
-	ex_set_s(&e, "exec_owner", l->owner);
-	ex_set(&e, "exec_lease_until", aws_ddb_n(o->now + (int64_t)l->lease_ms));
-	ex_set(&e, "updated_at", aws_ddb_n(o->now));
-	ex_set(&e, "version", aws_ddb_n((int64_t)l->version + 1));
-	ex_name(&e, "state");
-	ex_val(&e, ":cv", aws_ddb_n((int64_t)l->version));
-	ex_val(&e, ":executing", aws_ddb_s("EXECUTING"));
-	it = tx_item(o->d->table, "Update", ddb_key_gate(l->gate_id), &e,
+	ddb__ex_init(&e);
+	ddb__ex_set_s(&e, "exec_owner", l->owner);
+	ddb__ex_set(&e, "exec_lease_until", aws_ddb_n(o->now + (int64_t)l->lease_ms));
+	ddb__ex_set(&e, "updated_at", aws_ddb_n(o->now));
+	ddb__ex_set(&e, "version", aws_ddb_n((int64_t)l->version + 1));
+	ddb__ex_name(&e, "state");
+	ddb__ex_val(&e, ":cv", aws_ddb_n((int64_t)l->version));
+	ddb__ex_val(&e, ":executing", aws_ddb_s("EXECUTING"));
+	it = ddb__tx_item(o->d->table, "Update", ddb_key_gate(l->gate_id), &e,
 		     "#state = :executing AND #version = :cv");
-	ex_free(&e);
-	if ((rc = push(tx, it)))
+	ddb__ex_free(&e);
+	if ((rc = ddb__push(tx, it)))
 		return rc;
 	o->roles[0] = IX_GATE;
 	struct ddb__event ev = {.gate_id = l->gate_id, .actor = l->owner, .kind = l->kind,
@@ -1362,7 +1094,7 @@ static void on_seen(void *ud, const struct aws_ddb_result *res)
 
 static void start_seen(struct op *o)
 {
-	struct ex e;
+	struct ddb__ex e;
 	json_t *body, *item;
 
 	o->now = store_now(&o->d->base);
@@ -1371,18 +1103,18 @@ static void start_seen(struct op *o)
 		fail(o, BOT_EINVAL, "store: %s: an event id too long for a key", op_name(o));
 		return;
 	}
-	ex_init(&e);
-	ex_name(&e, "pk");
-	ex_name(&e, "expires_at");
-	ex_val(&e, ":now", aws_ddb_n(o->now));
+	ddb__ex_init(&e);
+	ddb__ex_name(&e, "pk");
+	ddb__ex_name(&e, "expires_at");
+	ddb__ex_val(&e, ":now", aws_ddb_n(o->now));
 	body = json_pack("{s:o}", "Item", item);
 	if (body)
-		ex_into(&e, body, "attribute_not_exists(#pk) OR #expires_at < :now");
+		ddb__ex_into(&e, body, "attribute_not_exists(#pk) OR #expires_at < :now");
 	if (e.bad) {
 		json_decref(body);
 		body = NULL;
 	}
-	ex_free(&e);
+	ddb__ex_free(&e);
 	start_or_fail(o, "PutItem", body, on_seen);
 }
 
@@ -1524,53 +1256,53 @@ static void on_page(void *ud, const struct aws_ddb_result *res)
 
 static void next_page(struct op *o)
 {
-	struct ex e;
+	struct ddb__ex e;
 	json_t *body = json_object();
 	const char *api = "Query";
 
-	ex_init(&e);
+	ddb__ex_init(&e);
 	switch (o->kind) {
 	case STORE_OP_GATE_LIST:
-		ex_name(&e, "gstate");
-		ex_val(&e, ":s", aws_ddb_s(store_state_name((enum gate_state)o->state_i)));
+		ddb__ex_name(&e, "gstate");
+		ddb__ex_val(&e, ":s", aws_ddb_s(store_state_name((enum gate_state)o->state_i)));
 		json_object_set_new(body, "IndexName", json_string(DDB_INDEX_BY_STATE));
 		json_object_set_new(body, "KeyConditionExpression", json_string("#gstate = :s"));
 		break;
 	case STORE_OP_GATE_RECENT:
 	case STORE_OP_GATE_COUNTS:
-		ex_name(&e, "gkind");
-		ex_val(&e, ":k", aws_ddb_s("gate"));
+		ddb__ex_name(&e, "gkind");
+		ddb__ex_val(&e, ":k", aws_ddb_s("gate"));
 		json_object_set_new(body, "IndexName", json_string(DDB_INDEX_BY_KIND));
 		json_object_set_new(body, "KeyConditionExpression", json_string("#gkind = :k"));
 		if (o->kind == STORE_OP_GATE_RECENT) {
 			json_object_set_new(body, "ScanIndexForward", json_false());
 			json_object_set_new(body, "Limit", json_integer((json_int_t)(o->limit - o->n)));
 		} else {
-			ex_name(&e, "gstate");
+			ddb__ex_name(&e, "gstate");
 			json_object_set_new(body, "ProjectionExpression", json_string("#gstate"));
 		}
 		break;
 	case STORE_OP_AUDIT_EACH:
-		ex_name(&e, "pk");
-		ex_name(&e, "sk");
-		ex_val(&e, ":a", aws_ddb_s("audit"));
-		ex_val(&e, ":e", aws_ddb_s("e#"));
+		ddb__ex_name(&e, "pk");
+		ddb__ex_name(&e, "sk");
+		ddb__ex_val(&e, ":a", aws_ddb_s("audit"));
+		ddb__ex_val(&e, ":e", aws_ddb_s("e#"));
 		json_object_set_new(body, "KeyConditionExpression",
 				    json_string("#pk = :a AND begins_with(#sk, :e)"));
 		json_object_set_new(body, "ConsistentRead", json_true());
 		if (o->since > 0) {
-			ex_name(&e, "at");
-			ex_val(&e, ":since", aws_ddb_n(o->since));
+			ddb__ex_name(&e, "at");
+			ddb__ex_val(&e, ":since", aws_ddb_n(o->since));
 			json_object_set_new(body, "FilterExpression", json_string("#at >= :since"));
 		}
 		break;
 	default: /* purge: the processed ids recorded before the cutoff */
 		api = "Scan";
-		ex_name(&e, "pk");
-		ex_name(&e, "sk");
-		ex_name(&e, "at");
-		ex_val(&e, ":p", aws_ddb_s("seen#"));
-		ex_val(&e, ":cut", aws_ddb_n(o->older_than));
+		ddb__ex_name(&e, "pk");
+		ddb__ex_name(&e, "sk");
+		ddb__ex_name(&e, "at");
+		ddb__ex_val(&e, ":p", aws_ddb_s("seen#"));
+		ddb__ex_val(&e, ":cut", aws_ddb_n(o->older_than));
 		json_object_set_new(body, "FilterExpression",
 				    json_string("begins_with(#pk, :p) AND #at < :cut"));
 		json_object_set_new(body, "ProjectionExpression", json_string("#pk, #sk"));
@@ -1580,12 +1312,12 @@ static void next_page(struct op *o)
 	if (o->start_key)
 		json_object_set(body, "ExclusiveStartKey", o->start_key);
 	if (body)
-		ex_into(&e, body, NULL);
+		ddb__ex_into(&e, body, NULL);
 	if (e.bad) {
 		json_decref(body);
 		body = NULL;
 	}
-	ex_free(&e);
+	ddb__ex_free(&e);
 	start_or_fail(o, api, body, on_page);
 }
 
@@ -1603,24 +1335,24 @@ static void on_purged(void *ud, const struct aws_ddb_result *res)
 /* Delete the next victim, still conditional on its age. */
 static void purge_next(struct op *o)
 {
-	struct ex e;
+	struct ddb__ex e;
 	json_t *body;
 
 	if (o->victim_i >= json_array_size(o->victims)) {
 		finish(o, BOT_EOK);
 		return;
 	}
-	ex_init(&e);
-	ex_name(&e, "at");
-	ex_val(&e, ":cut", aws_ddb_n(o->older_than));
+	ddb__ex_init(&e);
+	ddb__ex_name(&e, "at");
+	ddb__ex_val(&e, ":cut", aws_ddb_n(o->older_than));
 	body = json_pack("{s:O}", "Key", json_array_get(o->victims, o->victim_i++));
 	if (body)
-		ex_into(&e, body, "#at < :cut");
+		ddb__ex_into(&e, body, "#at < :cut");
 	if (e.bad) {
 		json_decref(body);
 		body = NULL;
 	}
-	ex_free(&e);
+	ddb__ex_free(&e);
 	start_or_fail(o, "DeleteItem", body, on_purged);
 }
 
@@ -1792,21 +1524,6 @@ static const struct store_ops dynamodb_ops = {
 	.submit = ddb_submit,
 };
 
-/* DynamoDB's rule for table names: 3 to 255 of [A-Za-z0-9_.-]. */
-static bool table_name_ok(const char *t)
-{
-	size_t n = t ? strlen(t) : 0;
-	if (n < 3 || n > 255)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = t[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '_' || c == '.' || c == '-'))
-			return false;
-	}
-	return true;
-}
-
 int store_dynamodb_open(const struct store_dynamodb_opts *o, struct store **out,
 			struct bot_error *err)
 {
@@ -1816,7 +1533,7 @@ int store_dynamodb_open(const struct store_dynamodb_opts *o, struct store **out,
 	*out = NULL;
 	if (!o || !o->aws || !o->loop)
 		return bot_error_set(err, BOT_EINVAL, "store: DynamoDB needs an aws client and a loop");
-	if (!table_name_ok(o->table))
+	if (!ddb__table_name_ok(o->table))
 		return bot_error_set(err, BOT_EINVAL, "store: '%s' is not a DynamoDB table name "
 				     "(3 to 255 of A-Z a-z 0-9 _ . -)", o->table ? o->table : "");
 	d = calloc(1, sizeof *d);
@@ -1941,7 +1658,7 @@ int store_dynamodb_create_table(struct aws_client *aws, uv_loop_t *loop, const c
 	uint64_t start, pause = POLL_MS;
 	int rc;
 
-	if (!aws || !loop || !table_name_ok(table))
+	if (!aws || !loop || !ddb__table_name_ok(table))
 		return bot_error_set(err, BOT_EINVAL, "store: a DynamoDB table needs a client, a "
 				     "loop and a valid name");
 	rc = call_wait(aws, loop, "CreateTable", ddb_table_definition(table), &w, err);
@@ -2040,7 +1757,7 @@ int store_dynamodb_check_table(struct aws_client *aws, uv_loop_t *loop, const ch
 	const char *st;
 	int rc;
 
-	if (!aws || !loop || !table_name_ok(table))
+	if (!aws || !loop || !ddb__table_name_ok(table))
 		return bot_error_set(err, BOT_EINVAL, "store: a DynamoDB table needs a client, a "
 				     "loop and a valid name");
 	rc = call_wait(aws, loop, "DescribeTable", json_pack("{s:s}", "TableName", table), &w, err);
@@ -2111,7 +1828,7 @@ int store_dynamodb_import_gate(struct store *s, const struct store_gate *g,
 	struct ddb *d = as_ddb(s, err);
 	json_t *tx, *it, *lk = NULL;
 	struct wait w = {0};
-	struct ex e;
+	struct ddb__ex e;
 	int rc;
 
 	if (!d)
@@ -2120,24 +1837,24 @@ int store_dynamodb_import_gate(struct store *s, const struct store_gate *g,
 		return bot_error_set(err, BOT_EINVAL, "store: an imported gate needs its id and "
 				     "service");
 	tx = json_array();
-	ex_init(&e);
-	ex_name(&e, "pk");
-	it = tx_item(d->table, "Put", ddb_gate_item(g), &e, "attribute_not_exists(#pk)");
-	if (!tx || push(tx, it) != BOT_EOK)
+	ddb__ex_init(&e);
+	ddb__ex_name(&e, "pk");
+	it = ddb__tx_item(d->table, "Put", ddb_gate_item(g), &e, "attribute_not_exists(#pk)");
+	if (!tx || ddb__push(tx, it) != BOT_EOK)
 		goto oom;
 	if (!store_state_final(g->state)) {
 		lk = ddb_key_lock(g->cluster, g->ecs_service);
 		if (!lk || json_object_set_new(lk, "gate_id", aws_ddb_n((int64_t)g->id)) != 0)
 			goto oom;
-		it = tx_item(d->table, "Put", lk, &e, "attribute_not_exists(#pk)");
+		it = ddb__tx_item(d->table, "Put", lk, &e, "attribute_not_exists(#pk)");
 		lk = NULL;
-		if (push(tx, it) != BOT_EOK)
+		if (ddb__push(tx, it) != BOT_EOK)
 			goto oom;
 	}
-	ex_free(&e);
+	ddb__ex_free(&e);
 	rc = call_wait(d->aws, d->loop, "TransactWriteItems",
 		       json_pack("{s:o, s:o}", "TransactItems", tx, "ClientRequestToken",
-				 request_token()), &w, err);
+				 ddb__request_token()), &w, err);
 	if (rc == BOT_EOK && w.outcome == AWS_DDB_TXN_CANCELLED)
 		rc = bot_error_set(err, BOT_EDUPLICATE, "store: gate #%" PRIu64 " (or a live gate "
 				   "of its service) is already in DynamoDB table %s", g->id,
@@ -2147,7 +1864,7 @@ int store_dynamodb_import_gate(struct store *s, const struct store_gate *g,
 	json_decref(w.body);
 	return rc;
 oom:
-	ex_free(&e);
+	ddb__ex_free(&e);
 	json_decref(lk);
 	json_decref(tx);
 	return bot_error_set(err, BOT_ENOMEM, "store: out of memory");
@@ -2158,7 +1875,7 @@ int store_dynamodb_import_audit(struct store *s, const struct store_audit_row *r
 {
 	struct ddb *d = as_ddb(s, err);
 	struct wait w = {0};
-	struct ex e;
+	struct ddb__ex e;
 	json_t *body;
 	int rc;
 
@@ -2166,16 +1883,16 @@ int store_dynamodb_import_audit(struct store *s, const struct store_audit_row *r
 		return BOT_EINVAL;
 	if (!r || r->seq <= 0 || !r->actor || !r->kind || !r->detail || !r->prev_hash || !r->hash)
 		return bot_error_set(err, BOT_EINVAL, "store: a malformed audit row to import");
-	ex_init(&e);
-	ex_name(&e, "pk");
-	body = json_pack("{s:o}", "Item", audit_item(r));
+	ddb__ex_init(&e);
+	ddb__ex_name(&e, "pk");
+	body = json_pack("{s:o}", "Item", ddb__audit_item(r));
 	if (body)
-		ex_into(&e, body, "attribute_not_exists(#pk)");
+		ddb__ex_into(&e, body, "attribute_not_exists(#pk)");
 	if (e.bad) {
 		json_decref(body);
 		body = NULL;
 	}
-	ex_free(&e);
+	ddb__ex_free(&e);
 	if (body && json_object_set_new(body, "TableName", json_string(d->table)) != 0) {
 		json_decref(body);
 		body = NULL;
@@ -2195,7 +1912,7 @@ int store_dynamodb_import_finish(struct store *s, uint64_t gate_seq, int64_t aud
 {
 	struct ddb *d = as_ddb(s, err);
 	struct wait w = {0};
-	struct ex e;
+	struct ddb__ex e;
 	json_t *tx, *it;
 	int rc;
 
@@ -2204,29 +1921,29 @@ int store_dynamodb_import_finish(struct store *s, uint64_t gate_seq, int64_t aud
 	if (audit_seq < 0 || (audit_seq > 0 && (!audit_hash || strlen(audit_hash) != 64)))
 		return bot_error_set(err, BOT_EINVAL, "store: a malformed audit tail to import");
 	tx = json_array();
-	ex_init(&e);
-	ex_name(&e, "pk");
-	ex_set(&e, "n", aws_ddb_n((int64_t)gate_seq));
-	it = tx_item(d->table, "Update", json_pack("{s:o, s:o}", "pk", aws_ddb_s("meta"), "sk",
+	ddb__ex_init(&e);
+	ddb__ex_name(&e, "pk");
+	ddb__ex_set(&e, "n", aws_ddb_n((int64_t)gate_seq));
+	it = ddb__tx_item(d->table, "Update", json_pack("{s:o, s:o}", "pk", aws_ddb_s("meta"), "sk",
 					    aws_ddb_s("gate_seq")), &e,
 		     "attribute_not_exists(#pk) OR #n <= :n");
-	ex_free(&e);
-	if (!tx || push(tx, it) != BOT_EOK)
+	ddb__ex_free(&e);
+	if (!tx || ddb__push(tx, it) != BOT_EOK)
 		goto oom;
 	if (audit_seq > 0) {
-		ex_init(&e);
-		ex_name(&e, "pk");
-		ex_set(&e, "seq", aws_ddb_n(audit_seq));
-		ex_set(&e, "hash", aws_ddb_s(audit_hash));
-		it = tx_item(d->table, "Update", ddb_key_audit_head(), &e,
+		ddb__ex_init(&e);
+		ddb__ex_name(&e, "pk");
+		ddb__ex_set(&e, "seq", aws_ddb_n(audit_seq));
+		ddb__ex_set(&e, "hash", aws_ddb_s(audit_hash));
+		it = ddb__tx_item(d->table, "Update", ddb_key_audit_head(), &e,
 			     "attribute_not_exists(#pk) OR #seq <= :seq");
-		ex_free(&e);
-		if (push(tx, it) != BOT_EOK)
+		ddb__ex_free(&e);
+		if (ddb__push(tx, it) != BOT_EOK)
 			goto oom;
 	}
 	rc = call_wait(d->aws, d->loop, "TransactWriteItems",
 		       json_pack("{s:o, s:o}", "TransactItems", tx, "ClientRequestToken",
-				 request_token()), &w, err);
+				 ddb__request_token()), &w, err);
 	if (rc == BOT_EOK && w.outcome == AWS_DDB_TXN_CANCELLED)
 		rc = bot_error_set(err, BOT_ESTATE, "store: DynamoDB table %s is ahead of the "
 				   "import (its gate counter or audit chain is further)", d->table);

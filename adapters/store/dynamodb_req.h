@@ -1,6 +1,7 @@
 /* dynamodb_req.h - pieces of the DynamoDB store's requests (prefix ddb__):
- * internal to adapters/store/dynamodb.c, declared here for its unit test
- * (tests/unit/ddb_req_test.c). Pure: values in, DynamoDB JSON out.
+ * internal to the DynamoDB store (adapters/store/dynamodb.c), and reached
+ * by its unit test (tests/unit/ddb_req_test.c). Pure: values in, DynamoDB
+ * JSON out.
  *
  * Every transaction item asks for ReturnValuesOnConditionCheckFailure =
  * ALL_OLD and names each attribute through a placeholder (#name; some of
@@ -10,10 +11,61 @@
 #define ADAPTERS_STORE_DYNAMODB_REQ_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "adapters/store.h"
+
+/* An UpdateExpression's SET list with the names and values its
+ * expressions use. Every attribute is named through a placeholder (#name:
+ * some of ours, like state, are reserved words). Errors (OOM, too long)
+ * stick in bad; the item built from it is then NULL. */
+struct ddb__ex {
+	json_t *names, *values;
+	char set[2048];
+	size_t len;
+	bool bad;
+};
+
+void ddb__ex_init(struct ddb__ex *e);
+void ddb__ex_free(struct ddb__ex *e);
+/* Declare #attr. */
+void ddb__ex_name(struct ddb__ex *e, const char *attr);
+/* Declare the value placeholder ph (":x"); v is stolen. */
+void ddb__ex_val(struct ddb__ex *e, const char *ph, json_t *v);
+/* Append raw text to the SET list (its names and values declared apart). */
+void ddb__ex_append(struct ddb__ex *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* SET #attr = :attr (v stolen; NULL: nothing is set). */
+void ddb__ex_set(struct ddb__ex *e, const char *attr, json_t *v);
+void ddb__ex_set_s(struct ddb__ex *e, const char *attr, const char *s);
+/* Put UpdateExpression (if any SET), ConditionExpression (cond, if any)
+ * and the names and values into obj. */
+void ddb__ex_into(struct ddb__ex *e, json_t *obj, const char *cond);
+
+/* One TransactWriteItems entry {verb: {TableName, Key (Item for Put), ...,
+ * ReturnValuesOnConditionCheckFailure: ALL_OLD}} with e's expressions and
+ * cond. key is stolen. New reference; NULL on OOM (or e->bad). */
+json_t *ddb__tx_item(const char *table, const char *verb, json_t *key, struct ddb__ex *e,
+		     const char *cond);
+/* Append it to tx (stolen): BOT_EOK, or BOT_ENOMEM when it is NULL. */
+int ddb__push(json_t *tx, json_t *it);
+
+/* The item of one audit row (audit, e#<seq>). New reference; NULL on OOM. */
+json_t *ddb__audit_item(const struct store_audit_row *r);
+
+/* The SET list of transition c at now (state, gstate, updated_at, and the
+ * fields store.h says it sets). */
+void ddb__change_sets(struct ddb__ex *e, const struct store_change *c, int64_t now);
+
+/* A random ClientRequestToken (32 hex digits): a retry of the same request
+ * by the aws client is then idempotent in DynamoDB. New reference. */
+json_t *ddb__request_token(void);
+uint32_t ddb__random32(void);
+
+/* DynamoDB's rule for table names: 3 to 255 of [A-Za-z0-9_.-]. */
+bool ddb__table_name_ok(const char *t);
 
 /* One audit event to append (strings borrowed; actor NULL = "system",
  * detail NULL = "{}"). */
