@@ -236,7 +236,8 @@ static bool reply_usable(struct op *o, const struct aws_ddb_result *res, bool ex
 				 res->outcome == AWS_DDB_TXN_CANCELLED))
 		return true;
 	/* the AWS code, or the kind of failure when AWS did not answer */
-	const char *what = e && e->aws_code[0] ? e->aws_code : bot_strerror(e ? e->code : BOT_EREMOTE);
+	const char *what = e && e->aws_code[0] ? e->aws_code
+					       : bot_strerror(e ? e->code : BOT_EREMOTE);
 	fail(o, BOT_ESTORE, "store: %s: DynamoDB %s on table %s failed: %s%s%s%s", op_name(o), api,
 	     o->d->table, what, e && e->message[0] ? " (" : "", e ? e->message : "",
 	     e && e->message[0] ? ")" : "");
@@ -264,8 +265,8 @@ static void start_or_fail(struct op *o, const char *api, json_t *body, aws_ddb_c
 	if (rc == BOT_ESTATE) /* the aws client has shut down: the bot is stopping */
 		fail(o, BOT_ECANCELLED, "store: %s: cancelled: the bot is stopping", op_name(o));
 	else if (rc)
-		fail(o, rc == BOT_ENOMEM ? rc : BOT_ESTORE, "store: %s: cannot call DynamoDB %s: %s",
-		     op_name(o), api, bot_strerror(rc));
+		fail(o, rc == BOT_ENOMEM ? rc : BOT_ESTORE,
+		     "store: %s: cannot call DynamoDB %s: %s", op_name(o), api, bot_strerror(rc));
 }
 
 /* ---- read, decide, write ------------------------------------------------ */
@@ -350,7 +351,8 @@ static void on_rw_write(void *ud, const struct aws_ddb_result *res)
 	for (size_t i = 0; i < json_array_size(res->reasons); i++) {
 		const char *code = json_string_value(
 			json_object_get(json_array_get(res->reasons, i), "Code"));
-		if (code && strcmp(code, "None") != 0 && strcmp(code, "ConditionalCheckFailed") != 0 &&
+		if (code && strcmp(code, "None") != 0 &&
+		    strcmp(code, "ConditionalCheckFailed") != 0 &&
 		    strcmp(code, "TransactionConflict") != 0) {
 			fail(o, BOT_ESTORE, "store: %s: DynamoDB TransactWriteItems on table %s was "
 			     "cancelled: %s", op_name(o), o->d->table, code);
@@ -503,7 +505,7 @@ static int lock_item(struct op *o, json_t *tx, const json_t *gate, uint64_t id,
 		ddb__ex_val(&e, ":me", aws_ddb_n((int64_t)id));
 		ddb__ex_name(&e, "gate_id");
 		it = ddb__tx_item(o->d->table, into_exec ? "ConditionCheck" : "Delete",
-			     ddb_key_lock(cluster, svc), &e, "#gate_id = :me");
+				  ddb_key_lock(cluster, svc), &e, "#gate_id = :me");
 	}
 	ddb__ex_free(&e);
 	if (!it || json_array_append_new(tx, it) != 0) {
@@ -515,10 +517,16 @@ static int lock_item(struct op *o, json_t *tx, const json_t *gate, uint64_t id,
 
 /* ---- open --------------------------------------------------------------- */
 
+/* meta/gate_seq: the last gate id handed out. */
+static json_t *key_gate_seq(void)
+{
+	return json_pack("{s:o, s:o}", "pk", aws_ddb_s("meta"), "sk", aws_ddb_s("gate_seq"));
+}
+
 static size_t open_keys(struct op *o, json_t *keys[4])
 {
 	(void)o;
-	keys[0] = json_pack("{s:o, s:o}", "pk", aws_ddb_s("meta"), "sk", aws_ddb_s("gate_seq"));
+	keys[0] = key_gate_seq();
 	keys[1] = ddb_key_audit_head();
 	return 2;
 }
@@ -585,13 +593,11 @@ static int open_decide(struct op *o, json_t *const items[4], json_t *tx)
 	ddb__ex_set(&e, "n", aws_ddb_n((int64_t)o->new_id));
 	if (seq) {
 		ddb__ex_val(&e, ":oldn", aws_ddb_n(seq));
-		it = ddb__tx_item(o->d->table, "Update", json_pack("{s:o, s:o}", "pk", aws_ddb_s("meta"), "sk",
-						       aws_ddb_s("gate_seq")), &e, "#n = :oldn");
+		it = ddb__tx_item(o->d->table, "Update", key_gate_seq(), &e, "#n = :oldn");
 	} else {
 		ddb__ex_name(&e, "pk");
-		it = ddb__tx_item(o->d->table, "Update", json_pack("{s:o, s:o}", "pk", aws_ddb_s("meta"), "sk",
-						       aws_ddb_s("gate_seq")), &e,
-			     "attribute_not_exists(#pk)");
+		it = ddb__tx_item(o->d->table, "Update", key_gate_seq(), &e,
+				  "attribute_not_exists(#pk)");
 	}
 	ddb__ex_free(&e);
 	if ((rc = ddb__push(tx, it)))
@@ -647,7 +653,7 @@ static int delivered_decide(struct op *o, json_t *const items[4], json_t *tx)
 	if (!gate) {
 		ddb__ex_name(&e, "pk");
 		it = ddb__tx_item(o->d->table, "ConditionCheck", ddb_key_gate(o->id), &e,
-			     "attribute_not_exists(#pk)");
+				  "attribute_not_exists(#pk)");
 	} else {
 		if (!item_version(gate, &v) || !item_state(gate, &st)) {
 			ddb__ex_free(&e);
@@ -669,11 +675,12 @@ static int delivered_decide(struct op *o, json_t *const items[4], json_t *tx)
 				ddb__ex_set(&e, "delivered_at", aws_ddb_n(o->now));
 				ddb__ex_set(&e, "deadline", aws_ddb_n(o->now + timer_ms));
 			}
-			it = ddb__tx_item(o->d->table, "Update", ddb_key_gate(o->id), &e, "#version = :cv");
+			it = ddb__tx_item(o->d->table, "Update", ddb_key_gate(o->id), &e,
+					  "#version = :cv");
 		} else {
 			ddb__ex_name(&e, "version");
 			it = ddb__tx_item(o->d->table, "ConditionCheck", ddb_key_gate(o->id), &e,
-				     "#version = :cv");
+					  "#version = :cv");
 		}
 	}
 	ddb__ex_free(&e);
@@ -786,7 +793,7 @@ static json_t *seen_put(const struct op *o, const char *id)
 	ddb__ex_name(&e, "expires_at");
 	ddb__ex_val(&e, ":now", aws_ddb_n(o->now));
 	it = ddb__tx_item(o->d->table, "Put", seen_item(o, id), &e,
-		     "attribute_not_exists(#pk) OR #expires_at < :now");
+			  "attribute_not_exists(#pk) OR #expires_at < :now");
 	ddb__ex_free(&e);
 	return it;
 }
@@ -830,7 +837,8 @@ static int vote_decide(struct op *o, json_t *const items[4], json_t *tx)
 		}
 		if (!item_version(gate, &ver) || !item_state(gate, &st))
 			return BOT_ECORRUPT;
-		if (ver != v->version || (v->approve_user && approved_already(gate, v->approve_user)) ||
+		if (ver != v->version ||
+		    (v->approve_user && approved_already(gate, v->approve_user)) ||
 		    (moves && st != GATE_PENDING)) {
 			answer(o, STORE_LOST);
 			return 1;
@@ -849,8 +857,9 @@ static int vote_decide(struct op *o, json_t *const items[4], json_t *tx)
 		ddb__ex_init(&e);
 		if (v->gate_missing) {
 			ddb__ex_name(&e, "pk");
-			it = ddb__tx_item(o->d->table, "ConditionCheck", ddb_key_gate(v->gate_id), &e,
-				     "attribute_not_exists(#pk)");
+			it = ddb__tx_item(o->d->table, "ConditionCheck",
+					  ddb_key_gate(v->gate_id), &e,
+					  "attribute_not_exists(#pk)");
 		} else {
 			char cond[256];
 			/* the caller's version, not the one read: the write stands
@@ -877,17 +886,18 @@ static int vote_decide(struct op *o, json_t *const items[4], json_t *tx)
 				ddb__ex_val(&e, ":mine", json_pack("{s:[o]}", "L",
 							      aws_ddb_s(v->approve_user)));
 				ddb__ex_append(&e, "%s#approved_by = list_append(if_not_exists("
-					  "#approved_by, :none), :mine)", e.len ? ", " : "");
+					       "#approved_by, :none), :mine)", e.len ? ", " : "");
 			}
 			if (moves || v->approve_user) {
 				ddb__ex_set(&e, "version", aws_ddb_n((int64_t)v->version + 1));
 				if (!moves)
 					ddb__ex_set(&e, "updated_at", aws_ddb_n(o->now));
-				it = ddb__tx_item(o->d->table, "Update", ddb_key_gate(v->gate_id), &e, cond);
+				it = ddb__tx_item(o->d->table, "Update",
+						  ddb_key_gate(v->gate_id), &e, cond);
 			} else {
 				ddb__ex_name(&e, "version");
-				it = ddb__tx_item(o->d->table, "ConditionCheck", ddb_key_gate(v->gate_id), &e,
-					     cond);
+				it = ddb__tx_item(o->d->table, "ConditionCheck",
+						  ddb_key_gate(v->gate_id), &e, cond);
 			}
 		}
 		ddb__ex_free(&e);
@@ -938,7 +948,7 @@ static int lease_decide(struct op *o, json_t *const items[4], json_t *tx)
 	ddb__ex_val(&e, ":cv", aws_ddb_n((int64_t)l->version));
 	ddb__ex_val(&e, ":executing", aws_ddb_s("EXECUTING"));
 	it = ddb__tx_item(o->d->table, "Update", ddb_key_gate(l->gate_id), &e,
-		     "#state = :executing AND #version = :cv");
+			  "#state = :executing AND #version = :cv");
 	ddb__ex_free(&e);
 	if ((rc = ddb__push(tx, it)))
 		return rc;
@@ -1276,7 +1286,8 @@ static void next_page(struct op *o)
 		json_object_set_new(body, "KeyConditionExpression", json_string("#gkind = :k"));
 		if (o->kind == STORE_OP_GATE_RECENT) {
 			json_object_set_new(body, "ScanIndexForward", json_false());
-			json_object_set_new(body, "Limit", json_integer((json_int_t)(o->limit - o->n)));
+			json_object_set_new(body, "Limit",
+					    json_integer((json_int_t)(o->limit - o->n)));
 		} else {
 			ddb__ex_name(&e, "gstate");
 			json_object_set_new(body, "ProjectionExpression", json_string("#gstate"));
@@ -1532,7 +1543,8 @@ int store_dynamodb_open(const struct store_dynamodb_opts *o, struct store **out,
 
 	*out = NULL;
 	if (!o || !o->aws || !o->loop)
-		return bot_error_set(err, BOT_EINVAL, "store: DynamoDB needs an aws client and a loop");
+		return bot_error_set(err, BOT_EINVAL,
+				     "store: DynamoDB needs an aws client and a loop");
 	if (!ddb__table_name_ok(o->table))
 		return bot_error_set(err, BOT_EINVAL, "store: '%s' is not a DynamoDB table name "
 				     "(3 to 255 of A-Z a-z 0-9 _ . -)", o->table ? o->table : "");
@@ -1548,7 +1560,8 @@ int store_dynamodb_open(const struct store_dynamodb_opts *o, struct store **out,
 	store_init(&d->base, &dynamodb_ops, o->clock, o->clock_ud, o->dedup_retention_ms);
 	rc = store_attach_loop(&d->base, o->loop);
 	if (rc)
-		rc = bot_error_set(err, rc, "store: cannot attach to the loop: %s", bot_strerror(rc));
+		rc = bot_error_set(err, rc, "store: cannot attach to the loop: %s",
+				   bot_strerror(rc));
 out:
 	if (rc) {
 		if (d) {
@@ -1924,9 +1937,8 @@ int store_dynamodb_import_finish(struct store *s, uint64_t gate_seq, int64_t aud
 	ddb__ex_init(&e);
 	ddb__ex_name(&e, "pk");
 	ddb__ex_set(&e, "n", aws_ddb_n((int64_t)gate_seq));
-	it = ddb__tx_item(d->table, "Update", json_pack("{s:o, s:o}", "pk", aws_ddb_s("meta"), "sk",
-					    aws_ddb_s("gate_seq")), &e,
-		     "attribute_not_exists(#pk) OR #n <= :n");
+	it = ddb__tx_item(d->table, "Update", key_gate_seq(), &e,
+			  "attribute_not_exists(#pk) OR #n <= :n");
 	ddb__ex_free(&e);
 	if (!tx || ddb__push(tx, it) != BOT_EOK)
 		goto oom;
@@ -1936,7 +1948,7 @@ int store_dynamodb_import_finish(struct store *s, uint64_t gate_seq, int64_t aud
 		ddb__ex_set(&e, "seq", aws_ddb_n(audit_seq));
 		ddb__ex_set(&e, "hash", aws_ddb_s(audit_hash));
 		it = ddb__tx_item(d->table, "Update", ddb_key_audit_head(), &e,
-			     "attribute_not_exists(#pk) OR #seq <= :seq");
+				  "attribute_not_exists(#pk) OR #seq <= :seq");
 		ddb__ex_free(&e);
 		if (ddb__push(tx, it) != BOT_EOK)
 			goto oom;

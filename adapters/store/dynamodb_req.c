@@ -101,7 +101,7 @@ void ddb__ex_into(struct ddb__ex *e, json_t *obj, const char *cond)
 /* One TransactWriteItems entry: {verb: {TableName, Key|Item, ...}}. key
  * (or item for Put) is stolen. NULL on OOM. */
 json_t *ddb__tx_item(const char *table, const char *verb, json_t *key, struct ddb__ex *e,
-		       const char *cond)
+		     const char *cond)
 {
 	json_t *inner = json_pack("{s:s, s:o, s:s}", "TableName", table,
 				  strcmp(verb, "Put") == 0 ? "Item" : "Key", key,
@@ -163,7 +163,8 @@ int ddb__append_events(const char *table, json_t *tx, int64_t head_seq, const ch
 		r.hash = hash;
 		ddb__ex_init(&e);
 		ddb__ex_name(&e, "pk");
-		it = ddb__tx_item(table, "Put", ddb__audit_item(&r), &e, "attribute_not_exists(#pk)");
+		it = ddb__tx_item(table, "Put", ddb__audit_item(&r), &e,
+				  "attribute_not_exists(#pk)");
 		ddb__ex_free(&e);
 		if (!it || json_array_append_new(tx, it) != 0)
 			return BOT_ENOMEM;
@@ -177,7 +178,8 @@ int ddb__append_events(const char *table, json_t *tx, int64_t head_seq, const ch
 		it = ddb__tx_item(table, "Update", ddb_key_audit_head(), &e, "#seq = :oldseq");
 	} else {
 		ddb__ex_name(&e, "pk");
-		it = ddb__tx_item(table, "Update", ddb_key_audit_head(), &e, "attribute_not_exists(#pk)");
+		it = ddb__tx_item(table, "Update", ddb_key_audit_head(), &e,
+				  "attribute_not_exists(#pk)");
 	}
 	ddb__ex_free(&e);
 	if (!it || json_array_append_new(tx, it) != 0)
