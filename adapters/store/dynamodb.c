@@ -351,9 +351,12 @@ static void on_rw_write(void *ud, const struct aws_ddb_result *res)
 	for (size_t i = 0; i < json_array_size(res->reasons); i++) {
 		const char *code = json_string_value(
 			json_object_get(json_array_get(res->reasons, i), "Code"));
+		/* a conflict with another transaction in progress, or throttling
+		 * of one item, passes: read again and retry */
 		if (code && strcmp(code, "None") != 0 &&
 		    strcmp(code, "ConditionalCheckFailed") != 0 &&
-		    strcmp(code, "TransactionConflict") != 0) {
+		    strcmp(code, "TransactionConflict") != 0 &&
+		    strcmp(code, "ThrottlingError") != 0) {
 			fail(o, BOT_ESTORE, "store: %s: DynamoDB TransactWriteItems on table %s was "
 			     "cancelled: %s", op_name(o), o->d->table, code);
 			return;
