@@ -38,7 +38,10 @@
  *   gate_counts 1 Query per page of by_kind, gate_delivered 2, gate_change 2,
  *   gate_vote 2, gate_lease 2, seen_event 1 (PutItem), audit_add 2,
  *   audit_each 1 Query per page, purge_events 1 Scan per page + 1 DeleteItem
- *   per expired id. Each retry after contention adds 2.
+ *   per expired id. A write the read already answers costs only the read (a
+ *   change from a state the gate has left, a stale or duplicate vote: no
+ *   write is sent). Each retry after contention adds 2 (checked by
+ *   tests/integration/ddb_store_test.c).
  *
  * Reads of one item use ConsistentRead, and so does audit_each (a Query of
  * the audit partition). gate_list, gate_recent and gate_counts read the
