@@ -14,11 +14,24 @@
  *   meta                        gate_seq     n: the last gate id handed out
  *   audit                       head         seq, hash: the chain's tail
  *   audit                       e#<seq:020>  one audit event (sealed, chain.h)
- *   seen#<event id>             seen         expires_at: a processed id
+ *   seen#<event id>             seen         a processed id: at (ms, when
+ *                                            recorded), expires_at (ms: at +
+ *                                            retention, compared in the
+ *                                            conditions) and ttl (s, the
+ *                                            table's Time To Live attribute)
+ *
+ * An audit event (audit, e#<seq>) holds seq, at, actor, kind, detail,
+ * prev_hash, hash, and gate_id / from_state / to_state when set; the head
+ * (audit, head) holds seq and hash of the last one. Every write but a
+ * seen_event's (and purge's deletes) appends an event and so moves the
+ * head: writes are ordered by it as well as by their own conditions. The
+ * chain is one partition (pk "audit"), which bounds the store to that
+ * partition's write rate (about 1000 small writes/s): far above a chat bot's.
  *
  * Indexes: by_state (gstate, gid) lists the gates in one state, oldest
- * first (recovery, counts); by_kind (gkind = "gate", gid) lists every gate
- * newest first (/gates). Every write that changes a gate also changes its
+ * first (recovery); by_kind (gkind = "gate", gid) lists every gate
+ * newest first (/gates, and counts). Both are
+ * eventually consistent (DynamoDB GSIs). Every write that changes a gate also changes its
  * version, and the conditions of the store's operations are written on
  * version, state, the lock's attribute_not_exists and the audit head's seq.
  */

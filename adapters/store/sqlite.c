@@ -1,5 +1,6 @@
 /* sqlite.c - the gate store on SQLite (see sqlite.h and adapters/store.h). */
 #include "adapters/store/sqlite.h"
+#include "adapters/store/common.h"
 #include "bot/base/log.h"
 #include "bot/domain/chain.h"
 
@@ -1099,31 +1100,6 @@ static int lock_take(struct sq *s, const char *cluster, const char *ecs_service,
 
 /* ---- writes ------------------------------------------------------------ */
 
-static json_t *request_detail(const struct store_gate *g)
-{
-	json_t *appr = json_array();
-	json_t *params = json_loads(g->params ? g->params : "{}", 0, NULL);
-	for (size_t i = 0; appr && i < g->n_approvers; i++)
-		json_array_append_new(appr, json_string(g->approvers[i]));
-	json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:I, s:o, s:i, s:b, s:b, s:s*,"
-			      " s:s}",
-			      "service", g->service, "cluster", g->cluster, "ecs_service",
-			      g->ecs_service, "requester", g->requester, "target", g->target,
-			      "desired_at_request", g->desired_at_request, "reason",
-			      g->reason ? g->reason : "", "timer_ms", (json_int_t)g->timer_ms,
-			      "approvers", appr ? appr : json_null(), "min_approvals",
-			      g->min_approvals, "allow_self", g->allow_self,
-			      "force_new_deployment", g->force_new_deployment, "channel",
-			      g->channel, "evidence", g->evidence ? g->evidence : "");
-	/* v1 events carried no action; scale keeps their shape */
-	if (d && g->action && strcmp(g->action, STORE_ACTION_SCALE) != 0) {
-		json_object_set_new(d, "action", json_string(g->action));
-		json_object_set(d, "params", params ? params : json_null());
-	}
-	json_decref(params);
-	return d;
-}
-
 static int insert_gate(struct sq *s, struct store_gate *g, const char *approvers, int64_t now,
 		       struct bot_error *err)
 {
@@ -1162,12 +1138,10 @@ static int sq_gate_open(struct store *b, struct store_gate *g, enum store_result
 {
 	struct sq *s = SQ(b);
 	char *approvers = strv_to_json(g->approvers, g->n_approvers);
-	json_t *detail = request_detail(g);
-	char *detail_s = detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	char *detail_s = store__request_detail(g);
 	int64_t now = now_ms(s);
 	int rc;
 
-	json_decref(detail);
 	if (!approvers || !detail_s) {
 		rc = bot_error_set(err, BOT_ENOMEM, "store: out of memory");
 		goto out;

@@ -5,8 +5,11 @@
  * other, then the first one's conditional write, which must lose and leave
  * nothing behind.
  *
- * Backends: sqlite (two connections to one file). A new backend adds one
- * row to the table at the bottom and one test() line to meson.build.
+ * Backends: sqlite (two connections to one file); dynamodb (two handles on
+ * one table of a moto_server served single-threaded, so that its
+ * conditional writes and transactions are atomic as in AWS; a fresh table
+ * per test). A new backend adds one row to the table at the bottom and one
+ * test() line to meson.build.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,25 +21,46 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "adapters/aws/client.h"
+#include "adapters/aws/creds.h"
+#include "adapters/http/http.h"
 #include "adapters/store.h"
+#include "adapters/store/dynamodb.h"
 #include "adapters/store/sqlite.h"
+#include "bot/base/log.h"
+#include "bot/base/loop.h"
 #include "bot/domain/audit.h"
+#include "tests/fakes/moto.h"
 
 struct harness;
 
 struct backend {
 	const char *name;
-	/* Make an empty place for the data (0 ok, else skip the suite). */
+	/* Answers every call at once (store.c hands the answer over on the
+	 * next turn); false: calls are in flight until the peer replies. */
+	bool answers_at_once;
+	/* Once per run: start the peer the backend needs (0 ok, else the suite
+	 * fails). NULL: none. */
+	int (*group_setup)(void);
+	void (*group_teardown)(void);
+	/* Make h->loop and an empty place for the data (0 ok, else the test
+	 * fails). */
 	int (*setup)(struct harness *h);
-	/* A new handle on the data made by setup, on h's clock. */
+	/* A new handle on the data made by setup, on h's clock and h->loop. */
 	int (*open)(struct harness *h, struct store **out, struct bot_error *err);
+	/* After both handles were closed: remove the data, drain and close
+	 * h->loop (asserting that it closes). */
 	void (*teardown)(struct harness *h);
 };
+
+struct ddb_env;
 
 struct harness {
 	const struct backend *be;
 	int64_t now; /* the fake wall clock every handle reads */
-	uv_loop_t loop; /* the asynchronous calls answer here */
+	uv_loop_t *loop; /* the asynchronous calls answer here */
+	uv_loop_t own_loop; /* sqlite: a plain loop */
+	struct ddb_env *ddb; /* dynamodb: its loop, clients and table */
 	struct store *a, *b;
 	char dir[64], path[128];
 };
@@ -52,6 +76,9 @@ static int64_t clock_of(void *ud)
 
 static int sqlite_setup(struct harness *h)
 {
+	if (uv_loop_init(&h->own_loop) != 0)
+		return -1;
+	h->loop = &h->own_loop;
 	snprintf(h->dir, sizeof h->dir, "/tmp/store_conf.XXXXXX");
 	if (!mkdtemp(h->dir))
 		return -1;
@@ -74,10 +101,109 @@ static void sqlite_teardown(struct harness *h)
 		unlink(p);
 	}
 	rmdir(h->dir);
+	uv_run(h->loop, UV_RUN_DEFAULT); /* the closes */
+	assert_int_equal(uv_loop_close(h->loop), 0);
+}
+
+/* DynamoDB: one moto_server (single-threaded) for the run, a bot loop with
+ * an http + credentials + aws client per test, and a fresh table per test
+ * that both handles share. */
+static struct moto *moto;
+
+struct ddb_env {
+	struct bot_loop *loop;
+	struct http *http;
+	struct aws_creds_provider *creds;
+	struct aws_client *aws;
+	char table[64];
+};
+
+static int ddb_group_setup(void)
+{
+	static const char *const endpoints[] = {
+		"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_ECS",
+		"AWS_ENDPOINT_URL_CLOUDWATCH", "AWS_ENDPOINT_URL_SNS", "AWS_ENDPOINT_URL_STS",
+	};
+	char msg[2048];
+
+	log_set_level(BOT_LOG_WARN);
+	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+	unsetenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+	if (moto_start(&(struct moto_opts){.no_seed = true, .no_auth = true,
+					   .single_threaded = true}, &moto, msg, sizeof msg)) {
+		fprintf(stderr, "\n*** the DynamoDB store conformance cannot run: %s\n\n", msg);
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof endpoints / sizeof *endpoints; i++)
+		setenv(endpoints[i], moto_url(moto), 1); /* 127.0.0.1 only */
+	fprintf(stderr, "moto (single-threaded) pid %d on %s\n", moto_pid(moto), moto_url(moto));
+	return 0;
+}
+
+static void ddb_group_teardown(void)
+{
+	moto_stop(moto);
+	moto = NULL;
+}
+
+static int ddb_setup(struct harness *h)
+{
+	static unsigned n;
+	struct ddb_env *e = calloc(1, sizeof *e);
+	struct bot_error err = {0};
+
+	if (!e)
+		return -1;
+	h->ddb = e;
+	if (bot_loop_create(&e->loop, &err) || http_create(e->loop, &(struct http_opts){0},
+							   &e->http, &err) ||
+	    aws_creds_create(e->http, NULL, &(struct aws_creds_opts){
+		    .fixed = &(struct aws_creds){"AKIDCONFORMANCE", "conformance-c4n4ry-secret", NULL}},
+		    &e->creds, &err) ||
+	    aws_client_create(e->loop, e->http, &(struct aws_client_opts){.region = "us-east-1"},
+			      &e->aws, &err)) {
+		fprintf(stderr, "dynamodb setup: %s\n", err.msg);
+		return -1;
+	}
+	aws_client_set_creds(e->aws, e->creds);
+	h->loop = bot_loop_uv(e->loop);
+	snprintf(e->table, sizeof e->table, "conformance-%d-%u", (int)getpid(), ++n);
+	if (store_dynamodb_create_table(e->aws, h->loop, e->table, &err) ||
+	    store_dynamodb_check_table(e->aws, h->loop, e->table, &err)) {
+		fprintf(stderr, "dynamodb setup: %s\n", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int ddb_open(struct harness *h, struct store **out, struct bot_error *err)
+{
+	struct store_dynamodb_opts o = {.aws = h->ddb->aws, .table = h->ddb->table,
+					.loop = h->loop, .clock = clock_of, .clock_ud = h};
+	return store_dynamodb_open(&o, out, err);
+}
+
+static void ddb_teardown(struct harness *h)
+{
+	struct ddb_env *e = h->ddb;
+
+	if (!e)
+		return;
+	if (e->loop) {
+		bot_loop_shutdown(e->loop);
+		assert_int_equal(bot_loop_run(e->loop), 0);
+	}
+	aws_client_destroy(e->aws);
+	aws_creds_destroy(e->creds);
+	http_destroy(e->http);
+	assert_int_equal(bot_loop_destroy(e->loop), 0);
+	free(e);
+	h->ddb = NULL;
 }
 
 static const struct backend backends[] = {
-	{"sqlite", sqlite_setup, sqlite_open, sqlite_teardown},
+	{"sqlite", true, NULL, NULL, sqlite_setup, sqlite_open, sqlite_teardown},
+	{"dynamodb", false, ddb_group_setup, ddb_group_teardown, ddb_setup, ddb_open, ddb_teardown},
 };
 
 /* ---- fixture ----------------------------------------------------------- */
@@ -91,11 +217,10 @@ static int setup(void **state)
 	h->be = backend;
 	h->now = 1700000000000;
 	assert_int_equal(h->be->setup(h), 0);
-	assert_int_equal(uv_loop_init(&h->loop), 0);
 	if (h->be->open(h, &h->a, &err) != BOT_EOK || h->be->open(h, &h->b, &err) != BOT_EOK)
 		fail_msg("%s: open: %s", h->be->name, err.msg);
-	assert_int_equal(store_attach_loop(h->a, &h->loop), 0);
-	assert_int_equal(store_attach_loop(h->b, &h->loop), 0);
+	assert_int_equal(store_attach_loop(h->a, h->loop), 0);
+	assert_int_equal(store_attach_loop(h->b, h->loop), 0);
 	*state = h;
 	return 0;
 }
@@ -105,8 +230,6 @@ static int teardown(void **state)
 	struct harness *h = *state;
 	store_close(h->a);
 	store_close(h->b);
-	uv_run(&h->loop, UV_RUN_DEFAULT); /* the closes */
-	assert_int_equal(uv_loop_close(&h->loop), 0);
 	h->be->teardown(h);
 	free(h);
 	return 0;
@@ -509,7 +632,7 @@ static void test_async_calls(void **state)
 	assert_int_equal(store_gate_open_async(h->a, &g, on_answer, &o1), 0);
 	assert_int_equal(store_gate_open_async(h->b, &g, on_answer, &o2), 0);
 	assert_int_equal(o1.calls + o2.calls, 0); /* not inside the call */
-	uv_run(&h->loop, UV_RUN_DEFAULT);
+	uv_run(h->loop, UV_RUN_DEFAULT);
 	assert_int_equal(o1.calls, 1);
 	assert_int_equal(o2.calls, 1);
 	assert_int_equal(o1.rc, 0);
@@ -529,7 +652,7 @@ static void test_async_calls(void **state)
 	store_gate_clear(&r);
 	assert_int_equal(store_gate_vote_async(h->a, &v1, on_answer, &va), 0);
 	assert_int_equal(store_gate_vote_async(h->b, &v2, on_answer, &vb), 0);
-	uv_run(&h->loop, UV_RUN_DEFAULT);
+	uv_run(h->loop, UV_RUN_DEFAULT);
 	assert_int_equal(va.calls + vb.calls, 2);
 	assert_true((va.res == STORE_DONE) != (vb.res == STORE_DONE));
 	r = get(h->b, id);
@@ -541,11 +664,14 @@ static void test_async_calls(void **state)
 	 * nothing more is accepted */
 	assert_int_equal(store_gate_get_async(h->a, id, on_answer, &late), 0);
 	store_stop(h->a);
+	/* an answer waiting for its turn (SQLite answers at once) is answered
+	 * now; a call still in flight (DynamoDB: store_stop gives a backend no
+	 * signal) is answered when its reply lands: cancelled too */
+	assert_int_equal(late.calls, h->be->answers_at_once ? 1 : 0);
+	assert_int_equal(store_gate_get_async(h->a, id, on_answer, &late), BOT_ESTATE);
+	uv_run(h->loop, UV_RUN_DEFAULT);
 	assert_int_equal(late.calls, 1);
 	assert_int_equal(late.rc, BOT_ECANCELLED);
-	assert_int_equal(store_gate_get_async(h->a, id, on_answer, &late), BOT_ESTATE);
-	uv_run(&h->loop, UV_RUN_DEFAULT);
-	assert_int_equal(late.calls, 1);
 }
 
 static void test_delivered_arms_once(void **state)
@@ -791,6 +917,50 @@ static void test_chain_verifies_with_two_writers(void **state)
 	assert_int_equal(store_audit_add(h->a, 0, "x", "", NULL, &err), BOT_EINVAL);
 }
 
+/* Both handles write at once (the bot's loop does not wait for one answer
+ * before it asks again): every write lands once, no event is lost or
+ * doubled, and the chain is one line. */
+static void test_concurrent_writers(void **state)
+{
+	enum { K = 4 };
+	struct harness *h = *state;
+	struct answer opens[2][K], notes[2][K];
+	struct bot_error err = {0};
+	struct store_gate g;
+	char names[2][K][16];
+	size_t n = 0, before = audits(h->a, 0, NULL, NULL, NULL);
+
+	memset(opens, 0, sizeof opens);
+	memset(notes, 0, sizeof notes);
+	for (int k = 0; k < K; k++) {
+		for (int s = 0; s < 2; s++) {
+			struct store *st = s ? h->b : h->a;
+			snprintf(names[s][k], sizeof names[s][k], "svc-%d-%d", s, k);
+			fill(&g, names[s][k], names[s][k]);
+			assert_int_equal(store_gate_open_async(st, &g, on_answer, &opens[s][k]), 0);
+			assert_int_equal(store_audit_add_async(st, 0, "system", "note", "{}",
+							       on_answer, &notes[s][k]), 0);
+		}
+	}
+	uv_run(h->loop, UV_RUN_DEFAULT);
+	for (int s = 0; s < 2; s++) {
+		for (int k = 0; k < K; k++) {
+			assert_int_equal(opens[s][k].calls, 1);
+			assert_int_equal(opens[s][k].rc, 0);
+			assert_int_equal(opens[s][k].res, STORE_DONE);
+			assert_int_equal(notes[s][k].calls, 1);
+			assert_int_equal(notes[s][k].rc, 0);
+			for (int t = 0; t < 2; t++)
+				for (int j = 0; j < K; j++)
+					if (t != s || j != k)
+						assert_true(opens[s][k].id != opens[t][j].id);
+		}
+	}
+	assert_int_equal(audits(h->b, 0, NULL, NULL, NULL), before + 4 * K);
+	assert_int_equal(audit_verify(h->b, &n, NULL, &err), 0);
+	assert_int_equal(n, before + 4 * K);
+}
+
 /* ---- recovery listings ------------------------------------------------- */
 
 static void test_listings(void **state)
@@ -861,6 +1031,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_chain_verifies_with_two_writers, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_listings, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
 	};
 	const char *name = argc > 1 ? argv[1] : "sqlite";
 
@@ -872,6 +1043,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	char group[64];
+	int rc;
 	snprintf(group, sizeof group, "store conformance: %s", name);
-	return _cmocka_run_group_tests(group, tests, sizeof tests / sizeof *tests, NULL, NULL);
+	if (backend->group_setup && backend->group_setup() != 0)
+		return 1;
+	rc = _cmocka_run_group_tests(group, tests, sizeof tests / sizeof *tests, NULL, NULL);
+	if (backend->group_teardown)
+		backend->group_teardown();
+	return rc;
 }

@@ -1,0 +1,516 @@
+/* The DynamoDB store beyond what every backend shares (the conformance
+ * suite): the table helpers of `store init` (idempotent create, a check that
+ * names what is wrong), errors from a peer that refuses or cannot be
+ * reached (BOT_ESTORE naming the operation and the AWS code, never a
+ * crash), calls in flight when the store closes (answered cancelled, once),
+ * and the raw import of `store copy` (a chain carried over stays whole and
+ * goes on). Against moto served single-threaded. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "adapters/aws/client.h"
+#include "adapters/aws/creds.h"
+#include "adapters/aws/ddb.h"
+#include "adapters/http/http.h"
+#include "adapters/store/dynamodb.h"
+#include "bot/base/log.h"
+#include "bot/base/loop.h"
+#include "bot/domain/audit.h"
+#include "bot/domain/chain.h"
+#include "tests/fakes/moto.h"
+
+static struct moto *moto;
+
+struct t {
+	struct bot_loop *loop;
+	struct http *http;
+	struct aws_creds_provider *creds;
+	struct aws_client *aws;
+	uv_loop_t *uv;
+	char table[64];
+	int64_t now;
+};
+
+static int64_t clock_of(void *ud)
+{
+	return ((struct t *)ud)->now;
+}
+
+static int make_client(struct t *t, const char *endpoint)
+{
+	static const struct aws_retry_policy quick = {
+		.max_attempts = 2, .base_ms = 10, .throttle_base_ms = 10, .max_backoff_ms = 20,
+	};
+	struct bot_error err = {0};
+	return aws_client_create(t->loop, t->http, &(struct aws_client_opts){
+		.region = "us-east-1", .endpoint_url = endpoint, .retry = &quick,
+		.timeout_ms = 2000}, &t->aws, &err);
+}
+
+static int setup(void **state)
+{
+	static unsigned n;
+	struct t *t = calloc(1, sizeof *t);
+	struct bot_error err = {0};
+
+	assert_non_null(t);
+	t->now = 1700000000000;
+	assert_int_equal(bot_loop_create(&t->loop, &err), 0);
+	t->uv = bot_loop_uv(t->loop);
+	assert_int_equal(http_create(t->loop, &(struct http_opts){0}, &t->http, &err), 0);
+	assert_int_equal(aws_creds_create(t->http, NULL, &(struct aws_creds_opts){
+		.fixed = &(struct aws_creds){"AKIDDDBSTORE", "ddb-store-c4n4ry-secret", NULL}}, &t->creds,
+		&err), 0);
+	assert_int_equal(make_client(t, NULL), 0);
+	aws_client_set_creds(t->aws, t->creds);
+	snprintf(t->table, sizeof t->table, "ddbstore-%d-%u", (int)getpid(), ++n);
+	*state = t;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct t *t = *state;
+	bot_loop_shutdown(t->loop);
+	assert_int_equal(bot_loop_run(t->loop), 0);
+	aws_client_destroy(t->aws);
+	aws_creds_destroy(t->creds);
+	http_destroy(t->http);
+	assert_int_equal(bot_loop_destroy(t->loop), 0);
+	free(t);
+	return 0;
+}
+
+static void on_raw(void *ud, const struct aws_ddb_result *r)
+{
+	*(int *)ud = (int)r->outcome;
+}
+
+/* One DynamoDB call, waited for: its outcome. */
+static int raw_call(struct t *t, const char *op, json_t *body)
+{
+	int outcome = -1;
+	assert_int_equal(aws_ddb_call(t->aws, op, body, on_raw, &outcome, NULL), 0);
+	while (outcome < 0)
+		uv_run(t->uv, UV_RUN_ONCE);
+	return outcome;
+}
+
+static struct store *open_on(struct t *t, const char *table)
+{
+	struct store *s = NULL;
+	struct bot_error err = {0};
+	struct store_dynamodb_opts o = {.aws = t->aws, .table = table, .loop = t->uv,
+					.clock = clock_of, .clock_ud = t};
+	assert_int_equal(store_dynamodb_open(&o, &s, &err), 0);
+	assert_string_equal(store_backend(s), "dynamodb");
+	return s;
+}
+
+static void test_table_helpers(void **state)
+{
+	struct t *t = *state;
+	struct bot_error err = {0};
+	struct store *s = NULL;
+
+	assert_int_equal(store_dynamodb_check_table(t->aws, t->uv, t->table, &err), BOT_ENOTFOUND);
+	assert_non_null(strstr(err.msg, t->table));
+	assert_int_equal(store_dynamodb_create_table(t->aws, t->uv, t->table, &err), 0);
+	/* again: already there is fine */
+	assert_int_equal(store_dynamodb_create_table(t->aws, t->uv, t->table, &err), 0);
+	assert_int_equal(store_dynamodb_check_table(t->aws, t->uv, t->table, &err), 0);
+
+	/* a table of another layout is named as such */
+	char other[80];
+	struct bot_error e2 = {0};
+	snprintf(other, sizeof other, "%s-other", t->table);
+	assert_int_equal(raw_call(t, "CreateTable", json_pack(
+		"{s:s, s:s, s:[{s:s, s:s}], s:[{s:s, s:s}]}", "TableName", other, "BillingMode",
+		"PAY_PER_REQUEST", "AttributeDefinitions", "AttributeName", "id", "AttributeType",
+		"S", "KeySchema", "AttributeName", "id", "KeyType", "HASH")), AWS_DDB_OK);
+	assert_int_equal(store_dynamodb_check_table(t->aws, t->uv, other, &e2), BOT_ECONFIG);
+	assert_non_null(strstr(e2.msg, "pk (HASH) + sk (RANGE)"));
+
+	/* bad names are refused before any call */
+	struct store_dynamodb_opts o = {.aws = t->aws, .table = "x", .loop = t->uv};
+	assert_int_equal(store_dynamodb_open(&o, &s, &e2), BOT_EINVAL);
+	assert_null(s);
+	o.table = "bad name";
+	assert_int_equal(store_dynamodb_open(&o, &s, &e2), BOT_EINVAL);
+	assert_int_equal(store_dynamodb_create_table(t->aws, t->uv, "bad/name", &e2), BOT_EINVAL);
+}
+
+/* DynamoDB answers with an error: BOT_ESTORE, naming the operation and the
+ * AWS code; nothing crashes and the store keeps answering. */
+static void test_errors_from_peer(void **state)
+{
+	struct t *t = *state;
+	struct bot_error err = {0};
+	struct store *s = open_on(t, "no-such-table");
+	struct store_gate g = {0};
+	enum store_result res;
+	uint64_t holder;
+	bool seen;
+
+	assert_string_equal(store_where(s), "dynamodb:no-such-table");
+	assert_int_equal(store_gate_get(s, 1, &g, &err), BOT_ESTORE);
+	assert_non_null(strstr(err.msg, "gate_get"));
+	assert_non_null(strstr(err.msg, "ResourceNotFoundException"));
+	log_info("test.error", "msg=%s", LOG_Q(err.msg));
+	assert_int_equal(store_seen_event(s, "E1", &seen, &err), BOT_ESTORE);
+	assert_non_null(strstr(err.msg, "seen_event"));
+	char *appr[] = {"U1"};
+	struct store_gate q = {.service = "web", .cluster = "prod", .ecs_service = "web",
+			       .requester = "U0", .approvers = appr, .n_approvers = 1};
+	assert_int_equal(store_gate_open(s, &q, &res, &holder, &err), BOT_ESTORE);
+	assert_non_null(strstr(err.msg, "gate_open"));
+	assert_int_equal(q.id, 0);
+	store_close(s);
+}
+
+/* Nobody listens: a transport error after the client's retries. */
+static void test_unreachable_peer(void **state)
+{
+	struct t *t = *state;
+	struct bot_error err = {0};
+	struct store *s;
+	struct store_gate g = {0};
+
+	aws_client_destroy(t->aws);
+	setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true", 1);
+	assert_int_equal(make_client(t, "http://127.0.0.1:9"), 0); /* discard: closed */
+	unsetenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+	aws_client_set_creds(t->aws, t->creds);
+	s = open_on(t, t->table);
+	assert_int_equal(store_gate_get(s, 1, &g, &err), BOT_ESTORE);
+	assert_non_null(strstr(err.msg, "gate_get"));
+	assert_non_null(strstr(err.msg, "transport error")); /* what kind of failure */
+	log_info("test.error", "msg=%s", LOG_Q(err.msg));
+	store_close(s);
+}
+
+struct answer {
+	int calls, rc;
+};
+
+static void on_answer(void *ud, struct store_req *r)
+{
+	struct answer *a = ud;
+	a->calls++;
+	a->rc = r->rc;
+}
+
+static enum store_result busy_res;
+static uint64_t busy_holder;
+
+static void on_busy(void *ud, struct store_req *r)
+{
+	on_answer(ud, r);
+	busy_res = r->res;
+	busy_holder = r->holder;
+}
+
+/* Closing with calls in flight answers each once, as cancelled, at once. */
+static void test_close_cancels_in_flight(void **state)
+{
+	struct t *t = *state;
+	struct bot_error err = {0};
+	struct answer a = {0}, b = {0};
+	struct store *s;
+
+	assert_int_equal(store_dynamodb_create_table(t->aws, t->uv, t->table, &err), 0);
+	s = open_on(t, t->table);
+	assert_int_equal(store_gate_get_async(s, 1, on_answer, &a), 0);
+	assert_int_equal(store_audit_add_async(s, 0, "x", "note", NULL, on_answer, &b), 0);
+	store_close(s);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.rc, BOT_ECANCELLED);
+	assert_int_equal(b.calls, 1);
+	assert_int_equal(b.rc, BOT_ECANCELLED);
+	uv_run(t->uv, UV_RUN_NOWAIT);
+	assert_int_equal(a.calls + b.calls, 2);
+}
+
+struct rows {
+	struct store_audit_row r[8];
+	char hash[8][65], prev[8][65];
+	size_t n;
+};
+
+static int keep_row(void *ud, const struct store_audit_row *r)
+{
+	struct rows *w = ud;
+	return w->n >= 8 ? 1 : (w->r[w->n++] = *r, 0);
+}
+
+/* store copy: gates and the chain go over as they are; the store goes on
+ * from where they left off. */
+static void test_import(void **state)
+{
+	struct t *t = *state;
+	struct bot_error err = {0};
+	char *appr[] = {"UA"}, *approved[] = {"UA"};
+	char prev[65] = CHAIN_GENESIS, hash[65];
+	struct store *s;
+	size_t n = 0;
+	uint64_t holder = 0;
+	enum store_result res;
+
+	assert_int_equal(store_dynamodb_create_table(t->aws, t->uv, t->table, &err), 0);
+	s = open_on(t, t->table);
+	struct store_gate live = {
+		.id = 40, .version = 3, .service = "web", .cluster = "prod", .ecs_service = "web",
+		.requester = "UR", .action = "scale", .params = "{}", .approvers = appr,
+		.n_approvers = 1, .min_approvals = 1, .state = GATE_APPROVED,
+		.decision = GATE_APPROVED, .decided_by = "UA", .approved_by = approved,
+		.n_approved = 1, .created_at = 5, .updated_at = 6,
+	}, done_g = live;
+	done_g.id = 41;
+	done_g.ecs_service = "api";
+	done_g.state = GATE_SUCCEEDED;
+	assert_int_equal(store_dynamodb_import_gate(s, &live, &err), 0);
+	assert_int_equal(store_dynamodb_import_gate(s, &done_g, &err), 0);
+	assert_int_equal(store_dynamodb_import_gate(s, &live, &err), BOT_EDUPLICATE);
+	for (int64_t seq = 1; seq <= 3; seq++) {
+		struct store_audit_row r = {.seq = seq, .gate_id = 40, .at = 10 + seq,
+					    .actor = "UA", .kind = "note", .detail = "{}",
+					    .prev_hash = prev};
+		assert_int_equal(chain_hash(&r, hash), 0);
+		r.hash = hash;
+		assert_int_equal(store_dynamodb_import_audit(s, &r, &err), 0);
+		if (seq == 3)
+			assert_int_equal(store_dynamodb_import_audit(s, &r, &err), BOT_EDUPLICATE);
+		memcpy(prev, hash, sizeof prev);
+	}
+	assert_int_equal(store_dynamodb_import_finish(s, 41, 3, prev, &err), 0);
+	assert_int_equal(store_dynamodb_import_finish(s, 30, 2, prev, &err), BOT_ESTATE);
+
+	struct store_gate g = {0};
+	assert_int_equal(store_gate_get(s, 40, &g, &err), 0);
+	assert_int_equal(g.version, 3);
+	assert_int_equal(g.state, GATE_APPROVED);
+	assert_string_equal(g.approved_by[0], "UA");
+	store_gate_clear(&g);
+	assert_int_equal(store_service_holder(s, "prod", "web", &holder, &err), 0);
+	assert_int_equal(holder, 40); /* a live gate holds its service */
+	assert_int_equal(store_service_holder(s, "prod", "api", &holder, &err), 0);
+	assert_int_equal(holder, 0);
+	/* and it goes on: the next gate is 42, its event seq 4 */
+	struct store_gate q = {.service = "api", .cluster = "prod", .ecs_service = "api",
+			       .requester = "U0", .approvers = appr, .n_approvers = 1};
+	assert_int_equal(store_gate_open(s, &q, &res, &holder, &err), 0);
+	assert_int_equal(res, STORE_DONE);
+	assert_int_equal(q.id, 42);
+	assert_int_equal(audit_verify(s, &n, NULL, &err), 0);
+	assert_int_equal(n, 4);
+	struct rows w = {0};
+	assert_int_equal(store_audit_each(s, 12, keep_row, &w, &err), 0);
+	assert_int_equal(w.n, 3); /* at >= 12: seq 2, 3 and the new one */
+	assert_int_equal(w.r[0].seq, 2);
+	assert_int_equal(w.r[2].seq, 4);
+	store_close(s);
+}
+
+/* Write the lock of prod/web as naming `holder` (0: delete it), behind the
+ * store's back: the states a lock can be found in after an import or a
+ * hand repair. */
+static void set_lock(struct t *t, uint64_t holder)
+{
+	json_t *key = json_pack("{s:{s:s}, s:{s:s}}", "pk", "S", "svc#prod#web", "sk", "S", "lock");
+	if (holder) {
+		json_object_set_new(key, "gate_id", aws_ddb_n((int64_t)holder));
+		assert_int_equal(raw_call(t, "PutItem", json_pack("{s:s, s:o}", "TableName",
+								  t->table, "Item", key)),
+				 AWS_DDB_OK);
+	} else {
+		assert_int_equal(raw_call(t, "DeleteItem", json_pack("{s:s, s:o}", "TableName",
+								     t->table, "Key", key)),
+				 AWS_DDB_OK);
+	}
+}
+
+static enum store_result change(struct store *s, uint64_t id, enum gate_state from,
+				enum gate_state to)
+{
+	struct store_change c = {.gate_id = id, .from = from, .to = to, .actor = "system",
+				 .owner = "host:1", .lease_ms = 1000};
+	struct bot_error err = {0};
+	enum store_result res = STORE_DONE;
+	assert_int_equal(store_gate_change(s, &c, &res, &err), 0);
+	return res;
+}
+
+/* Into EXECUTING only while the lock names the gate: BUSY (naming the
+ * holder) when it names another, taken when it is free; a final state
+ * deletes only its own lock. */
+static void test_lock_paths(void **state)
+{
+	struct t *t = *state;
+	struct bot_error err = {0};
+	char *appr[] = {"UA"};
+	uint64_t holder = 0;
+	struct store *s;
+
+	assert_int_equal(store_dynamodb_create_table(t->aws, t->uv, t->table, &err), 0);
+	s = open_on(t, t->table);
+	struct store_gate g = {
+		.id = 7, .version = 2, .service = "web", .cluster = "prod", .ecs_service = "web",
+		.requester = "UR", .action = "scale", .approvers = appr, .n_approvers = 1,
+		.state = GATE_APPROVED, .decision = GATE_APPROVED, .created_at = 1,
+	};
+	assert_int_equal(store_dynamodb_import_gate(s, &g, &err), 0);
+	set_lock(t, 99); /* another gate holds the service */
+	size_t before = 0;
+	assert_int_equal(audit_verify(s, &before, NULL, &err), 0);
+	struct answer a = {0};
+	struct store_change c = {.gate_id = 7, .from = GATE_APPROVED, .to = GATE_EXECUTING,
+				 .actor = "system"};
+	assert_int_equal(store_gate_change_async(s, &c, on_busy, &a), 0);
+	uv_run(t->uv, UV_RUN_DEFAULT);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.rc, 0);
+	assert_int_equal(busy_res, STORE_BUSY);
+	assert_int_equal(busy_holder, 99);
+	size_t after = 0;
+	assert_int_equal(audit_verify(s, &after, NULL, &err), 0);
+	assert_int_equal(after, before); /* nothing written */
+
+	set_lock(t, 0); /* free: the claim takes it */
+	assert_int_equal(change(s, 7, GATE_APPROVED, GATE_EXECUTING), STORE_DONE);
+	assert_int_equal(store_service_holder(s, "prod", "web", &holder, &err), 0);
+	assert_int_equal(holder, 7);
+
+	set_lock(t, 98); /* someone else's lock survives this gate's end */
+	assert_int_equal(change(s, 7, GATE_EXECUTING, GATE_SUCCEEDED), STORE_DONE);
+	assert_int_equal(store_service_holder(s, "prod", "web", &holder, &err), 0);
+	assert_int_equal(holder, 98);
+	store_close(s);
+}
+
+static unsigned calls_of(struct t *t)
+{
+	struct aws_client_stats st;
+	aws_client_stats(t->aws, &st);
+	return st.calls;
+}
+
+static int count_rows(void *ud, const struct store_audit_row *r)
+{
+	(void)r;
+	++*(size_t *)ud;
+	return 0;
+}
+
+/* What each operation costs in DynamoDB requests, uncontended (dynamodb.h
+ * promises these numbers). */
+static void test_request_costs(void **state)
+{
+	struct t *t = *state;
+	struct bot_error err = {0};
+	char *appr[] = {"UA"};
+	enum store_result res;
+	uint64_t holder, counts[GATE_STATE_COUNT];
+	struct store_gate g = {0}, *v = NULL;
+	size_t nv = 0, rows = 0;
+	bool flag;
+	int purged = 0;
+	struct store *s;
+	unsigned c;
+
+	assert_int_equal(store_dynamodb_create_table(t->aws, t->uv, t->table, &err), 0);
+	s = open_on(t, t->table);
+	struct store_gate q = {.service = "web", .cluster = "prod", .ecs_service = "web",
+			       .requester = "U0", .approvers = appr, .n_approvers = 1};
+#define COSTS(n, call) do { c = calls_of(t); assert_int_equal(call, 0); \
+		assert_int_equal(calls_of(t) - c, n); } while (0)
+	COSTS(2, store_gate_open(s, &q, &res, &holder, &err));
+	COSTS(1, store_gate_get(s, q.id, &g, &err));
+	COSTS(1, store_service_holder(s, "prod", "web", &holder, &err));
+	COSTS(2, store_gate_delivered(s, q.id, "C1", "1.1", &flag, &err));
+	store_gate_clear(&g);
+	assert_int_equal(store_gate_get(s, q.id, &g, &err), 0);
+	struct store_vote vote = {.gate_id = q.id, .version = g.version, .event_id = "E1",
+				  .actor = "UA", .kind = "click", .approve_user = "UA",
+				  .to = GATE_APPROVED, .decided_by = "UA"};
+	COSTS(2, store_gate_vote(s, &vote, &res, &err));
+	assert_int_equal(res, STORE_DONE);
+	struct store_change ch = {.gate_id = q.id, .from = GATE_APPROVED, .to = GATE_EXECUTING,
+				  .actor = "system", .owner = "h:1", .lease_ms = 1000};
+	COSTS(2, store_gate_change(s, &ch, &res, &err));
+	assert_int_equal(res, STORE_DONE);
+	store_gate_clear(&g);
+	assert_int_equal(store_gate_get(s, q.id, &g, &err), 0);
+	struct store_lease l = {.gate_id = q.id, .version = g.version, .owner = "h:2",
+				.lease_ms = 1000, .kind = "renew"};
+	COSTS(2, store_gate_lease(s, &l, &res, &err));
+	assert_int_equal(res, STORE_DONE);
+	COSTS(2, store_audit_add(s, q.id, "x", "note", NULL, &err));
+	COSTS(1, store_seen_event(s, "E2", &flag, &err));
+	COSTS(1, store_seen_event(s, "E3", &flag, &err));
+	COSTS(1, store_audit_each(s, 0, count_rows, &rows, &err));
+	assert_int_equal(rows, 7); /* requested, delivered, click, approved, executing, renew, note */
+	COSTS(2, store_gate_list(s, GATE_STATE_BIT(GATE_PENDING) | GATE_STATE_BIT(GATE_EXECUTING),
+				 &v, &nv, &err));
+	assert_int_equal(nv, 1);
+	store_gate_array_free(v, nv);
+	COSTS(1, store_gate_recent(s, 10, &v, &nv, &err));
+	store_gate_array_free(v, nv);
+	COSTS(1, store_gate_counts(s, counts, &err));
+	assert_int_equal(counts[GATE_EXECUTING], 1);
+	/* a scan and one delete per expired id (E1, E2, E3) */
+	COSTS(4, store_purge_events(s, t->now + 1, &purged, &err));
+	assert_int_equal(purged, 3);
+	/* a lost race costs the read only when the read shows it lost */
+	struct store_change late = {.gate_id = q.id, .from = GATE_PENDING, .to = GATE_DENIED,
+				    .actor = "U9"};
+	COSTS(1, store_gate_change(s, &late, &res, &err));
+	assert_int_equal(res, STORE_LOST);
+#undef COSTS
+	store_gate_clear(&g);
+	store_close(s);
+}
+
+static int group_setup(void **state)
+{
+	char msg[2048];
+	(void)state;
+	log_set_level(BOT_LOG_DEBUG); /* every line is searched for the canary secret */
+	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+	if (moto_start(&(struct moto_opts){.no_seed = true, .no_auth = true,
+					   .single_threaded = true}, &moto, msg, sizeof msg)) {
+		fprintf(stderr, "\n*** DynamoDB store tests cannot run: %s\n\n", msg);
+		return -1;
+	}
+	setenv("AWS_ENDPOINT_URL", moto_url(moto), 1);
+	setenv("AWS_ENDPOINT_URL_DYNAMODB", moto_url(moto), 1);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	moto_stop(moto);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_table_helpers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_errors_from_peer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unreachable_peer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_cancels_in_flight, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lock_paths, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_request_costs, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
