@@ -1508,19 +1508,27 @@ static int ddb_submit(struct store *b, const struct store_args *a, struct store_
 
 /* ---- the handle --------------------------------------------------------- */
 
-static void ddb_close(struct store *b)
+/* store_stop (and close): whatever is in flight is answered now, as
+ * cancelled. */
+static void ddb_stop(struct store *b)
 {
 	struct ddb *d = DDB(b);
 
-	/* whatever is in flight is answered now, as cancelled */
 	while (d->ops) {
 		struct op *o = d->ops;
 		if (o->call)
 			aws_call_cancel(o->call); /* its callback answers it */
 		if (d->ops == o)
-			fail(o, BOT_ECANCELLED, "store: %s: cancelled: the store was closed",
+			fail(o, BOT_ECANCELLED, "store: %s: cancelled: the store stopped",
 			     op_name(o));
 	}
+}
+
+static void ddb_close(struct store *b)
+{
+	struct ddb *d = DDB(b);
+
+	ddb_stop(b);
 	free(d->table);
 	free(d->where);
 	free(d);
@@ -1533,9 +1541,11 @@ static const char *ddb_where(const struct store *b)
 
 static const struct store_ops dynamodb_ops = {
 	.name = "dynamodb",
+	.shared = true,
 	.close = ddb_close,
 	.where = ddb_where,
 	.submit = ddb_submit,
+	.stop = ddb_stop,
 };
 
 int store_dynamodb_open(const struct store_dynamodb_opts *o, struct store **out,

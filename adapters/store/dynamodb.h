@@ -64,10 +64,10 @@
  * id is deleted on its own, conditional on its age, so a purge cut short
  * leaves the rest to the next purge or to TTL).
  *
- * Stopping: store_stop() gives a backend no signal, so a call in flight
- * when the store stops is answered BOT_ECANCELLED when its DynamoDB
- * answer lands (what it did may have happened), and store_close() cancels
- * whatever is still in flight (answered BOT_ECANCELLED at once).
+ * Stopping: store_stop() (and store_close()) cancels every call in flight:
+ * it is answered BOT_ECANCELLED at once (what it asked for may have
+ * happened: a conditional write that landed stays, and is read as such
+ * next time).
  */
 #ifndef ADAPTERS_STORE_DYNAMODB_H
 #define ADAPTERS_STORE_DYNAMODB_H
