@@ -1445,7 +1445,17 @@ static void on_opened(void *ud, struct store_req *r)
 	}
 	op->g = NULL;
 	store_req_take_gate(r, &g->rec); /* as stored: id, version, times */
-	if (map_put(e, g) != BOT_EOK) {
+	struct gate *known = map_get(e, g->rec.id);
+	if (known) {
+		/* a sync listed it before this answer came: keep that one */
+		if (g->rec.version > known->rec.version) {
+			store_gate_clear(&known->rec);
+			known->rec = g->rec;
+			memset(&g->rec, 0, sizeof g->rec);
+		}
+		gate_free(g);
+		g = known;
+	} else if (map_put(e, g) != BOT_EOK) {
 		/* committed but cannot be handled here: it is never posted, so
 		 * it never auto-approves; recovery fails it closed */
 		log_error("gate.requested", "gate=%" PRIu64 " error=\"out of memory\"", g->rec.id);
@@ -1456,8 +1466,9 @@ static void on_opened(void *ud, struct store_req *r)
 		gate_free(g);
 		op_end(op);
 		return;
+	} else {
+		g->refs = 1;
 	}
-	g->refs = 1;
 	log_info("gate.requested", "gate=%" PRIu64 " service=%s target=%d timer_ms=%" PRIu64,
 		 g->rec.id, LOG_Q(g->rec.service), g->rec.target, g->rec.timer_ms);
 	if (op->req_done)
