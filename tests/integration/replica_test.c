@@ -88,12 +88,12 @@
 #define MAX_LIVES 600
 #define MAX_CLICKS 6        /* attempts per gate; one approver each */
 #define MAX_GATE_ID 4096
-#define SHORT_GATES 24
+#define SHORT_GATES 40
 #define SHORT_SERVICES 8
-#define SHORT_MIN_KILLS 3
-#define LONG_GATES 120
+#define SHORT_MIN_KILLS 6
+#define LONG_GATES 150
 #define LONG_SERVICES 16
-#define LONG_MIN_KILLS 20
+#define LONG_MIN_KILLS 30
 #define TIMER_MIN_S 3
 #define TIMER_MAX_S 6
 #define KILL_EVERY_MIN_MS 1500
@@ -102,11 +102,15 @@
 #define DOWN_MAX_MS 1500
 #define SLASH_ACK_MS 5000   /* no ack: the slash was lost, type it again */
 #define SLASH_CARD_MS 25000 /* acked, no card: type it again */
+#define SLASH_REFUSED_MS 2000 /* refused (e.g. the store was busy): again after this */
 #define CLICK_ACK_MS 4000
 #define LIFE_MAX_MS 60000   /* a life with no final card by then: leave it to the checks */
 #define LATE_MAX_MS 5000
 #define UP_TIMEOUT_MS 30000
-#define SETTLE_TIMEOUT_MS 90000
+#define PARK_MS 130000
+/* gates left undelivered by a kill are failed closed 2 min after they were
+ * opened (gate.h undelivered_grace_ms): the settling waits for them */
+#define SETTLE_TIMEOUT_MS 150000
 #define CLI_TIMEOUT_MS 60000
 #define STOP_TIMEOUT_MS 10000
 #define PUMP_MS 20
@@ -114,7 +118,11 @@
 enum role { ROLE_TIMER, ROLE_APPROVE, ROLE_DENY };
 static const char *const role_names[] = {"timer", "approve", "deny"};
 
-enum slot_state { SL_IDLE, SL_ASKED, SL_CARD, SL_PENDING, SL_DECIDED };
+/* SL_PARKED: the service is held by a request whose card the test never
+ * saw (its replica died between opening it and posting the card); the
+ * other replicas fail it closed only after the engine's undelivered grace
+ * (2 min, gate.h), so the slot rests and the other services go on. */
+enum slot_state { SL_IDLE, SL_ASKED, SL_CARD, SL_PENDING, SL_DECIDED, SL_PARKED };
 
 struct click {
 	char env[FAKE_SLACK_ID_MAX];
@@ -137,7 +145,8 @@ struct slot {
 	struct life *life;
 	char slash_env[FAKE_SLACK_ID_MAX];
 	long asked_ms, since_ms, click_at_ms;
-	int target;               /* the last target asked for */
+	uint64_t asked_ns;
+	int target;               /* the last target asked for (crash-seed.py: 1) */
 	int lives;
 };
 
@@ -166,7 +175,7 @@ static struct {
 	struct ledger *ledger, *ddb_ledger;
 	char dir[64], bot[512], seed_script[512], store[16];
 	uint64_t seed, rng;
-	int gates, services, min_kills, kills, started;
+	int gates, services, min_kills, kills, started, parked;
 	struct replica rep[N_REPLICAS];
 	struct slot slots[MAX_SERVICES];
 	struct life lives[MAX_LIVES];
@@ -207,6 +216,23 @@ static long env_long(const char *name, long dflt)
 static long now_ms(void)
 {
 	return proc_now_ms();
+}
+
+/* Every line of the replicas' logs holding needle or needle2 (and the
+ * markers of their lives), to say where a lost event went. */
+static void print_grep(const char *needle, const char *needle2)
+{
+	char line[2048];
+
+	for (int i = 0; i < N_REPLICAS; i++) {
+		FILE *f = fopen(T.rep[i].log, "r");
+		while (f && fgets(line, sizeof line, f))
+			if (strstr(line, "=== replica") || strstr(line, needle) ||
+			    (needle2 && strstr(line, needle2)))
+				fprintf(stderr, "[%d] %s", i, line);
+		if (f)
+			fclose(f);
+	}
 }
 
 static void print_tail(const char *path, size_t max)
@@ -449,6 +475,27 @@ static bool acked(const char *env)
 
 /* ---- the driver -------------------------------------------------------- */
 
+/* The newest private answer to the requester naming svc-s (not svc-s0..)
+ * that arrived after the slash was sent (a refusal), or NULL. */
+static const char *slash_answer(int s, uint64_t after_ns)
+{
+	size_t n = 0;
+	const struct fake_slack_message *m = fake_slack_messages(T.h.fs, &n);
+	char needle[32];
+
+	snprintf(needle, sizeof needle, "svc-%d", s);
+	for (size_t i = n; i-- > 0 && m[i].at_ns > after_ns;) {
+		const char *p;
+		if (strcmp(m[i].method, "chat.postEphemeral") != 0 || !m[i].user ||
+		    strcmp(m[i].user, REQUESTER) != 0 || !m[i].text)
+			continue;
+		for (p = strstr(m[i].text, needle); p; p = strstr(p + 1, needle))
+			if (p[strlen(needle)] < '0' || p[strlen(needle)] > '9')
+				return m[i].text;
+	}
+	return NULL;
+}
+
 static void send_slash(int s)
 {
 	struct slot *sl = &T.slots[s];
@@ -460,6 +507,7 @@ static void send_slash(int s)
 	if (fake_slack_send_slash(T.h.fs, REQUESTER, CHANNEL, "/scale", text, sl->slash_env) != 0)
 		sl->slash_env[0] = '\0'; /* no socket open right now: again later */
 	sl->asked_ms = now_ms();
+	sl->asked_ns = uv_hrtime();
 }
 
 static void send_click(struct slot *sl)
@@ -502,7 +550,23 @@ static void step_slot(int s)
 			sl->st = SL_CARD;
 			sl->since_ms = now;
 		} else if ((!acked(sl->slash_env) && now - sl->asked_ms > SLASH_ACK_MS) ||
-			   now - sl->asked_ms > SLASH_CARD_MS) {
+			   now - sl->asked_ms > SLASH_CARD_MS ||
+			   (now - sl->asked_ms > SLASH_REFUSED_MS && slash_answer(s, sl->asked_ns) &&
+			    !strstr(slash_answer(s, sl->asked_ns), "already has an open request"))) {
+			const char *said = slash_answer(s, sl->asked_ns);
+			if (said && strstr(said, "already has an open request") &&
+			    now - sl->asked_ms > SLASH_CARD_MS) {
+				printf("replica: t=%.1f s svc-%d parked (%.160s)\n",
+				       (double)(now - T.t0) / 1000.0, s, said);
+				sl->st = SL_PARKED;
+				sl->since_ms = now;
+				T.parked++;
+				return;
+			}
+			printf("replica: t=%.1f s /scale svc-%d again (%s%.160s)\n",
+			       (double)(now - T.t0) / 1000.0, s,
+			       said ? "refused: " : !acked(sl->slash_env) ? "not acked" : "no card",
+			       said ? said : "");
 			/* lost with a dead replica: the user types it again, with a
 			 * new target (had the first one opened a gate that already
 			 * finished, the same target would be refused as reached) */
@@ -534,6 +598,10 @@ static void step_slot(int s)
 		if (now - sl->since_ms > LIFE_MAX_MS)
 			sl->st = SL_IDLE;
 		return;
+	case SL_PARKED:
+		if (now - sl->since_ms > PARK_MS)
+			sl->st = SL_IDLE;
+		return;
 	case SL_DECIDED:
 		if (card_final(l->ts) || now - sl->since_ms > LIFE_MAX_MS)
 			sl->st = SL_IDLE;
@@ -544,7 +612,7 @@ static void step_slot(int s)
 static bool slots_idle(void)
 {
 	for (int s = 0; s < T.services; s++)
-		if (T.slots[s].st != SL_IDLE)
+		if (T.slots[s].st != SL_IDLE && T.slots[s].st != SL_PARKED)
 			return false;
 	return true;
 }
@@ -841,6 +909,8 @@ static int setup(void **state)
 	for (int i = 0; i < N_REPLICAS; i++)
 		if (write_config(i) != 0)
 			return -1;
+	for (int s = 0; s < T.services; s++)
+		T.slots[s].target = 1; /* the seeded count: every life asks for more */
 	if (create_table() != 0) {
 		fprintf(stderr, "replica: `chatops-bot store init` failed\n");
 		return -1;
@@ -877,6 +947,7 @@ static void test_replicas(void **state)
 {
 	json_t *rows;
 	int n_gates = 0, timer_gates = 0, approved = 0, denied = 0, clicks_acked = 0;
+	int undelivered = 0;
 	int64_t max_late = 0;
 	int upd_total, ddb_requests = -1;
 	(void)state;
@@ -922,6 +993,7 @@ static void test_replicas(void **state)
 				 T.seed);
 		}
 		denied += strcmp(g->decided_to, "DENIED") == 0;
+		undelivered += strcmp(g->decided_to, "FAILED") == 0;
 		if (g->timer) {
 			timer_gates++;
 			if (g->late_ms > max_late)
@@ -950,11 +1022,19 @@ static void test_replicas(void **state)
 			if (!acked(l->clicks[c].env))
 				continue;
 			clicks_acked++;
-			if (!click_audited(rows, l->gate, l->clicks[c].user))
+			if (!click_audited(rows, l->gate, l->clicks[c].user)) {
+				char gate[32];
+				snprintf(gate, sizeof gate, "gate=%" PRIu64 " ", l->gate);
+				print_grep(l->clicks[c].env, gate);
+				fprintf(stderr, "replica: the fake's connection of the click: %u\n",
+					fake_slack_find_delivery(T.h.fs, l->clicks[c].env)
+						? fake_slack_find_delivery(T.h.fs, l->clicks[c].env)->conn
+						: 0);
 				fail_msg("gate #%" PRIu64 ": the %s click by %s was acked (envelope %s) "
 					 "but is not in the audit log (seed %" PRIu64 ")", l->gate,
 					 role_names[l->role], l->clicks[c].user, l->clicks[c].env,
 					 T.seed);
+			}
 		}
 	}
 	json_decref(rows);
@@ -972,9 +1052,11 @@ static void test_replicas(void **state)
 	assert_true(n_gates >= T.gates * 3 / 4); /* lost slash commands are typed again */
 	assert_true(T.kills >= T.min_kills);
 	printf("replica: seed=%" PRIu64 " store=%s gates=%d (approved %d, denied %d, by timer %d) "
-	       "kills=%d acked-clicks=%d max-lateness=%" PRId64 " ms UpdateService=%d "
-	       "aws-requests=%d dynamodb-requests=%d (%.1f per gate) total %.1f s\n",
-	       T.seed, T.store, n_gates, approved, denied, timer_gates, T.kills, clicks_acked,
+	       "failed-undelivered=%d kills=%d parked=%d acked-clicks=%d max-lateness=%" PRId64
+	       " ms UpdateService=%d aws-requests=%d dynamodb-requests=%d (%.1f per gate) "
+	       "total %.1f s\n",
+	       T.seed, T.store, n_gates, approved, denied, timer_gates, undelivered, T.kills,
+	       T.parked, clicks_acked,
 	       max_late, upd_total, ledger_count(T.ledger, NULL, NULL, 0), ddb_requests,
 	       ddb_requests > 0 && n_gates ? (double)ddb_requests / n_gates : 0.0,
 	       (double)(now_ms() - T.t0) / 1000.0);
