@@ -83,6 +83,7 @@ struct aws_client {
 	struct aws_creds_provider *creds;
 	char *region;
 	char *config_url;
+	char *pinned_url;   /* opts.pinned_endpoint_url: wins over the environment */
 	char *env_url[AWS_SVC__N];
 	char *env_global;
 	struct aws_retry_policy retry;
@@ -166,6 +167,9 @@ int aws_client_endpoint(const struct aws_client *c, enum aws_service svc, const 
 {
 	if ((unsigned)svc >= AWS_SVC__N)
 		return BOT_EINVAL;
+	if (c->pinned_url)
+		return aws_endpoint_resolve(svc, region ? region : c->region, NULL, NULL,
+					    c->pinned_url, buf, n);
 	return aws_endpoint_resolve(svc, region ? region : c->region, c->env_url[svc],
 				    c->env_global, c->config_url, buf, n);
 }
@@ -693,6 +697,7 @@ static void client_free(struct aws_client *c)
 {
 	free(c->region);
 	free(c->config_url);
+	free(c->pinned_url);
 	free(c->env_global);
 	for (int i = 0; i < AWS_SVC__N; i++)
 		free(c->env_url[i]);
@@ -760,6 +765,7 @@ int aws_client_create(struct bot_loop *loop, struct http *http, const struct aws
 	c->rand_ud = o->rand_ud;
 	c->region = aws__dup(o->region, &oom);
 	c->config_url = aws__dup(set(o->endpoint_url) ? o->endpoint_url : NULL, &oom);
+	c->pinned_url = aws__dup(set(o->pinned_endpoint_url) ? o->pinned_endpoint_url : NULL, &oom);
 	if (!ignore) {
 		c->env_global = aws__dup(set(getenv("AWS_ENDPOINT_URL")) ? getenv("AWS_ENDPOINT_URL") : NULL, &oom);
 		for (int i = 0; i < AWS_SVC__N; i++) {
@@ -774,6 +780,8 @@ int aws_client_create(struct bot_loop *loop, struct http *http, const struct aws
 	}
 	if (!rc)
 		rc = check_url("aws.endpoint_url", c->config_url, err);
+	if (!rc)
+		rc = check_url(o->pinned_what ? o->pinned_what : "endpoint", c->pinned_url, err);
 	if (!rc && oom)
 		rc = bot_error_set(err, BOT_ENOMEM, "out of memory");
 	if (!rc) {

@@ -15,7 +15,8 @@
  * credentials). The Host header is set explicitly so what is signed is what
  * is sent.
  *
- * Endpoints, first match wins (AWS SDKs' "service-specific endpoints"):
+ * Endpoints, first match wins (AWS SDKs' "service-specific endpoints"),
+ * after opts.pinned_endpoint_url when it is set:
  *   AWS_ENDPOINT_URL_<ECS|CLOUDWATCH|SNS|STS|DYNAMODB>, AWS_ENDPOINT_URL (both ignored
  *   when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true), opts.endpoint_url
  *   (config aws.endpoint_url), else https://<ecs|monitoring|sns|sts|dynamodb>.<region>.amazonaws.com
@@ -105,6 +106,11 @@ uint64_t aws_retry_delay_ms(const struct aws_retry_policy *p, int attempts_done,
 struct aws_client_opts {
 	const char *region;        /* default region (required) */
 	const char *endpoint_url;  /* config override for every service; NULL none */
+	/* An endpoint for every call of this client that wins over the
+	 * environment too (a per-service setting of the config, like
+	 * store.endpoint); NULL none. pinned_what names it in errors. */
+	const char *pinned_endpoint_url;
+	const char *pinned_what;
 	const struct aws_retry_policy *retry; /* NULL = aws_retry_standard; copied */
 	long timeout_ms;           /* per attempt; 0 = 10000 */
 	/* Randomness for the jitter (tests); NULL = OpenSSL RAND_bytes. */
