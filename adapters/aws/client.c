@@ -6,6 +6,7 @@
 #include "bot/base/url.h"
 
 #include <curl/curl.h>
+#include <jansson.h>
 #include <openssl/rand.h>
 
 #include <errno.h>
@@ -453,6 +454,33 @@ static long parse_retry_after(const char *v)
 	return ms;
 }
 
+bool aws_client_error_expected(enum aws_service svc, const char *aws_code, const char *body)
+{
+	json_t *doc, *reasons, *r;
+	bool expected = false;
+	size_t i;
+
+	if (svc != AWS_SVC_DYNAMODB || !aws_code)
+		return false;
+	if (strcmp(aws_code, "ConditionalCheckFailedException") == 0)
+		return true;
+	if (strcmp(aws_code, "TransactionCanceledException") != 0 || !body)
+		return false;
+	/* cancelled by conditions alone: every reason None or ConditionalCheckFailed */
+	doc = json_loads(body, 0, NULL);
+	reasons = json_object_get(doc, "CancellationReasons");
+	json_array_foreach(reasons, i, r) {
+		const char *code = json_string_value(json_object_get(r, "Code"));
+		if (!code || (strcmp(code, "None") != 0 && strcmp(code, "ConditionalCheckFailed") != 0)) {
+			expected = false;
+			break;
+		}
+		expected |= strcmp(code, "ConditionalCheckFailed") == 0;
+	}
+	json_decref(doc);
+	return expected;
+}
+
 /* A failed try: go again after a backoff, or deliver err. */
 /* eresp: the error answer (non-2xx with its body), handed to the callback
  * beside err when this try is the last; NULL when there was no answer. */
@@ -477,12 +505,16 @@ static void retry_or_finish(struct aws_call *call, enum aws_err_class cls, int h
 	else if (p->quota > 0 && c->quota < cost)
 		why = "retry quota exhausted";
 	if (why) {
-		log_warn("aws.error", "svc=%s op=%s region=%s status=%d code=%s class=%s attempts=%d "
+		/* a lost DynamoDB condition is an answer, not a fault (debug) */
+		bool expected = aws_client_error_expected(call->svc, err->aws_code,
+							  eresp ? eresp->body : NULL);
+		log_emit(expected ? BOT_LOG_DEBUG : BOT_LOG_WARN, "aws.error",
+			 "svc=%s op=%s region=%s status=%d code=%s class=%s attempts=%d "
 			 "request_id=%s final=%s msg=%s", services[call->svc].signing_name, call->op,
 			 LOG_Q(call->region), err->http_status,
 			 LOG_Q(err->aws_code[0] ? err->aws_code : "-"), aws_err_class_name(cls),
-			 call->attempts, LOG_Q(err->request_id[0] ? err->request_id : "-"), LOG_Q(why),
-			 LOG_Q(err->message));
+			 call->attempts, LOG_Q(err->request_id[0] ? err->request_id : "-"),
+			 LOG_Q(expected ? "expected outcome" : why), LOG_Q(err->message));
 		finish(call, err, eresp);
 		return;
 	}

@@ -176,6 +176,15 @@ int aws_client_call(struct aws_client *c, const struct aws_request *r, aws_clien
 /* Cancel: cb runs now with BOT_ECANCELLED. Ignored once cb has started. */
 void aws_call_cancel(struct aws_call *call);
 
+/* Is this error an expected outcome rather than a fault: a DynamoDB
+ * ConditionalCheckFailedException, or a TransactionCanceledException whose
+ * every CancellationReasons code is None or ConditionalCheckFailed (body:
+ * the error answer, may be NULL)? A lost condition is how a shared store
+ * answers a lost race, so the client logs it at debug; every other error
+ * (of DynamoDB too: throttling, validation, a transaction cancelled for
+ * another reason) at warn. Pure. */
+bool aws_client_error_expected(enum aws_service svc, const char *aws_code, const char *body);
+
 struct aws_client_stats {
 	unsigned calls;     /* started */
 	unsigned attempts;  /* HTTP requests sent */
