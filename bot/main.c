@@ -211,6 +211,20 @@ static void on_shutdown_signal(void *ud, int signum)
 	bot_loop_shutdown(b->loop);
 }
 
+static bool same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* The store is opened once: a reload cannot move it. */
+static bool same_store(const struct config *a, const struct config *b)
+{
+	return same_str(a->store.backend, b->store.backend) &&
+	       same_str(a->store.path, b->store.path) && same_str(a->store.table, b->store.table) &&
+	       same_str(a->store.region, b->store.region) &&
+	       same_str(a->store.endpoint, b->store.endpoint);
+}
+
 static void on_reload_signal(void *ud, int signum)
 {
 	struct bot *b = ud;
@@ -223,6 +237,9 @@ static void on_reload_signal(void *ud, int signum)
 		return;
 	}
 	apply_log_level(&b->o, cfg);
+	if (!same_store(b->cfg, cfg))
+		log_warn("config.reload", "store=kept reason=\"the store settings changed; the bot "
+			 "keeps the store it opened until it is restarted\"");
 	app_set_config(b->app, cfg);
 	if (b->o.chat == CHAT_SLACK)
 		slack_chat_set_allow_external(b->chat, cfg->slack.allow_external_users);
