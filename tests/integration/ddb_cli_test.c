@@ -2,7 +2,8 @@
  * moto served single-threaded with IAM and SigV4 checking on: `store init`
  * (twice: idempotent) as a user holding only the actions README says it
  * needs, --check-config on a missing table and on a good one (store.endpoint
- * winning over AWS_ENDPOINT_URL_DYNAMODB), the bot answering commands and
+ * winning over AWS_ENDPOINT_URL_DYNAMODB; store.region other than
+ * aws.region), a dry run without credentials refused, the bot answering commands and
  * deciding a request on DynamoDB as a user holding exactly what
  * `iam-policy` prints (and failing visibly without dynamodb:UpdateItem),
  * `audit --verify` on it, and `store copy` of a SQLite store made by the
@@ -366,6 +367,32 @@ static void test_init_and_check(void **state)
 	EXPECT(p, "Store: dynamodb:gates-init (us-east-1): ok, ACTIVE with the store's keys and "
 		  "indexes");
 	unsetenv("AWS_ENDPOINT_URL_DYNAMODB");
+
+	/* store.region other than aws.region: a second client, in that region
+	 * (moto keeps regions apart: the table is not in us-east-1) */
+	as_user("init");
+	cfg = config("init-eu", "dynamodb", "  table: gates-eu\n  region: eu-west-1\n");
+	p = run((char *[]){bin, "store", "init", "--config", (char *)cfg, NULL}, &st);
+	if (st != 0)
+		fail_msg("store init in eu-west-1: %d:\n%s", st, tail(p));
+	EXPECT(p, "dynamodb:gates-eu (eu-west-1): created");
+	as_user("bot");
+	p = run((char *[]){bin, "--config", (char *)cfg, "--check-config", NULL}, &st);
+	assert_int_equal(st, 0);
+	EXPECT(p, "Store: dynamodb:gates-eu (eu-west-1): ok");
+	cfg = config("init-us", "dynamodb", "  table: gates-eu\n");
+	p = run((char *[]){bin, "--config", (char *)cfg, "--check-config", NULL}, &st);
+	assert_int_equal(st, 3);
+	EXPECT(p, "Store: dynamodb:gates-eu (us-east-1, ");
+
+	/* no AWS credentials: the DynamoDB store cannot open, not even for a
+	 * dry run (the store is the bot's state, not a change to AWS) */
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	p = run((char *[]){bin, "--config", (char *)cfg, "--chat", "console", "--dry-run", NULL},
+		&st);
+	assert_int_equal(st, 1);
+	EXPECT(p, "(the DynamoDB store needs AWS, also in a dry run)");
 
 	/* usage errors */
 	p = run((char *[]){bin, "store", NULL}, &st);
