@@ -18,7 +18,9 @@ static const char audit_usage[] =
 "an approval gate) or check that it was not tampered with.\n"
 "\n"
 "Options:\n"
-"  -c, --config FILE   the bot's configuration; the store is its store.path\n"
+"  -c, --config FILE   the bot's configuration and its store (store.path, or\n"
+"                      with store.backend dynamodb the table store.table,\n"
+"                      reached with the AWS settings of the file)\n"
 "      --db PATH       the store database itself (instead of --config)\n"
 "      --since WHEN    only events from WHEN on: 2026-11-24, 2026-11-24T09:00:00Z,\n"
 "                      or a span back from now: 30m, 2h, 7d\n"
@@ -99,6 +101,7 @@ int audit_main(int argc, char **argv)
 	struct audit_args a = {0};
 	struct config *cfg = NULL;
 	struct store *s = NULL;
+	struct bot_tool tool = {0};
 	struct bot_error err = {0};
 	int64_t since = 0;
 	int status = parse_audit_args(argc, argv, &a);
@@ -126,7 +129,14 @@ int audit_main(int argc, char **argv)
 		}
 		config_errors_free(&errs);
 	}
-	if (bot_store_open(cfg, NULL, a.db, true, &s, &err) != BOT_EOK) {
+	/* DynamoDB: the synchronous store calls run a loop, through AWS */
+	if (!a.db && bot_store_is_dynamodb(cfg) && bot_tool_open(&tool, cfg, &err) != BOT_EOK) {
+		fprintf(stderr, "chatops-bot audit: AWS: %s\n", err.msg);
+		status = 1;
+		goto out;
+	}
+	if (bot_store_open(cfg, tool.loop ? bot_loop_uv(tool.loop) : NULL, tool.aws, a.db, true,
+			   &s, &err) != BOT_EOK) {
 		fprintf(stderr, "chatops-bot audit: %s\n", err.msg);
 		status = 1;
 		goto out;
@@ -147,7 +157,10 @@ int audit_main(int argc, char **argv)
 		status = 1;
 	}
 out:
-	store_close(s);
+	if (tool.loop)
+		bot_tool_close(&tool, s); /* closes s too */
+	else
+		store_close(s);
 	config_unref(cfg);
 	return status;
 }

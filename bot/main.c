@@ -4,12 +4,14 @@
  * reported and the bot keeps serving (style.md habit 17).
  */
 #include "adapters/aws/cloud_aws.h"
+#include "adapters/store/dynamodb.h"
 #include "adapters/cloud_dryrun.h"
 #include "adapters/console/console.h"
 #include "adapters/health/health.h"
 #include "adapters/slack/slack.h"
 #include "bot/app.h"
 #include "bot/audit_cmd.h"
+#include "bot/store_cmd.h"
 #include "bot/store_open.h"
 #include "bot/iam_cmd.h"
 #include "bot/base/log.h"
@@ -40,11 +42,14 @@ static const char usage_text[] =
 "                        (console: type commands in this terminal, no Slack needed)\n"
 "      --user ID         console only: the Slack-style user id you act as at start\n"
 "                        (default: the first requester in the config)\n"
-"  -n, --dry-run         plan and report, never change anything in AWS\n"
+"  -n, --dry-run         plan and report, never change anything in AWS (a\n"
+"                        DynamoDB store is still written: it is the bot's state)\n"
 "      --check-config    validate the configuration file, then ask AWS whether\n"
-"                        every configured cluster and service exists, and exit:\n"
+"                        every configured cluster and service exists (and with\n"
+"                        store.backend dynamodb, whether the store's table is\n"
+"                        there and ACTIVE with its keys and indexes), and exit:\n"
 "                        0 all good, 2 the file has errors, 3 the file is valid\n"
-"                        but AWS could not confirm every service\n"
+"                        but AWS could not confirm every service or the table\n"
 "  -l, --log-level LVL   debug, info, warn or error (overrides the config)\n"
 "  -V, --version         print the version and exit\n"
 "  -h, --help            print this help and exit\n"
@@ -59,6 +64,8 @@ static const char usage_text[] =
 "(a bad file is reported and the running configuration is kept).\n"
 "\n"
 "The audit log:  chatops-bot audit --help\n"
+"The DynamoDB store's table:  chatops-bot store init --config FILE\n"
+"  (and moving a SQLite store there: see chatops-bot store --help)\n"
 "The IAM policy this configuration needs:  chatops-bot iam-policy --config FILE\n"
 "  (see chatops-bot iam-policy --help)\n"
 "\n"
@@ -90,6 +97,8 @@ struct bot {
 	struct chat *chat;
 	struct cloud *cloud;     /* what the app uses */
 	struct cloud *aws;       /* the AWS backend behind it (NULL: none) */
+	struct cloud *aws_backend; /* the AWS backend, whoever owns it (the DynamoDB
+	                            * store's calls go through it; borrowed) */
 	struct store *store;
 	struct app *app;
 	struct health *health;
@@ -202,6 +211,20 @@ static void on_shutdown_signal(void *ud, int signum)
 	bot_loop_shutdown(b->loop);
 }
 
+static bool same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* The store is opened once: a reload cannot move it. */
+static bool same_store(const struct config *a, const struct config *b)
+{
+	return same_str(a->store.backend, b->store.backend) &&
+	       same_str(a->store.path, b->store.path) && same_str(a->store.table, b->store.table) &&
+	       same_str(a->store.region, b->store.region) &&
+	       same_str(a->store.endpoint, b->store.endpoint);
+}
+
 static void on_reload_signal(void *ud, int signum)
 {
 	struct bot *b = ud;
@@ -214,6 +237,9 @@ static void on_reload_signal(void *ud, int signum)
 		return;
 	}
 	apply_log_level(&b->o, cfg);
+	if (!same_store(b->cfg, cfg))
+		log_warn("config.reload", "store=kept reason=\"the store settings changed; the bot "
+			 "keeps the store it opened until it is restarted\"");
 	app_set_config(b->app, cfg);
 	if (b->o.chat == CHAT_SLACK)
 		slack_chat_set_allow_external(b->chat, cfg->slack.allow_external_users);
@@ -311,10 +337,13 @@ static int create_cloud(struct bot *b, struct bot_error *err)
 	int rc = cloud_aws_create(b->loop, &(struct cloud_aws_opts){.config = b->cfg}, &b->aws,
 				  &aerr);
 
-	if (rc && !b->o.dry_run)
-		return bot_error_set(err, rc, "AWS: %s", aerr.msg);
+	if (rc && (!b->o.dry_run || bot_store_is_dynamodb(b->cfg)))
+		return bot_error_set(err, rc, "AWS: %s%s", aerr.msg,
+				     b->o.dry_run ? " (the DynamoDB store needs AWS, also in a "
+						    "dry run)" : "");
 	if (rc)
 		log_warn("aws", "result=unavailable mode=dry-run reason=%s", LOG_Q(aerr.msg));
+	b->aws_backend = b->aws;
 	if (!b->o.dry_run) {
 		b->cloud = b->aws;
 		b->aws = NULL;
@@ -334,17 +363,25 @@ static void store_stop_step(void *ud)
 static int run(struct bot *b)
 {
 	struct bot_error err = {0};
-	bool ran = false;
+	bool ran = false, ddb;
 	int rc;
 
 	rc = bot_loop_create(&b->loop, &err);
 	if (rc)
 		goto out;
-	rc = bot_store_open(b->cfg, bot_loop_uv(b->loop), NULL, false, &b->store, &err);
+	/* DynamoDB: the store's calls go through the AWS backend, so the
+	 * cloud comes first (for SQLite the order stays: store, chat, cloud) */
+	ddb = bot_store_is_dynamodb(b->cfg);
+	if (ddb && (rc = create_cloud(b, &err)) != BOT_EOK)
+		goto out;
+	rc = bot_store_open(b->cfg, bot_loop_uv(b->loop), b->aws_backend, NULL, false, &b->store,
+			    &err);
 	if (rc) {
 		char why[sizeof err.msg];
 		snprintf(why, sizeof why, "%s", err.msg);
-		bot_error_set(&err, rc, "cannot open the store %s: %s", b->cfg->store.path, why);
+		bot_error_set(&err, rc, "cannot open the store %s%s: %s",
+			      ddb ? "dynamodb:" : "", ddb ? b->cfg->store.table : b->cfg->store.path,
+			      why);
 		goto out;
 	}
 	/* after every component's polite close: what still waits for the
@@ -357,8 +394,7 @@ static int run(struct bot *b)
 	rc = create_chat(b, &err);
 	if (rc)
 		goto out;
-	rc = create_cloud(b, &err);
-	if (rc)
+	if (!ddb && (rc = create_cloud(b, &err)) != BOT_EOK)
 		goto out;
 	struct app_opts ao = {
 		.loop = bot_loop_uv(b->loop),
@@ -460,17 +496,47 @@ static void on_checked(void *ud, const struct cloud_aws_check *r)
 	bot_loop_shutdown(c->loop);
 }
 
+/* --check-config with the DynamoDB store: is its table there, ACTIVE, and
+ * laid out as the store expects? One line; true when it is. Runs loop
+ * until DynamoDB answered (before anything else is started on it). */
+static bool check_table(struct bot *b, struct bot_loop *loop, struct cloud *cloud)
+{
+	struct bot_error err = {0};
+	struct aws_client *ddb;
+	char ep[512] = "";
+	int rc = bot_store_aws_client(b->cfg, cloud, &ddb, &err);
+
+	if (!rc) {
+		(void)aws_client_endpoint(ddb, AWS_SVC_DYNAMODB, NULL, ep, sizeof ep);
+		rc = store_dynamodb_check_table(ddb, bot_loop_uv(loop), b->cfg->store.table, &err);
+	}
+	if (!rc)
+		printf("Store: dynamodb:%s (%s): ok, ACTIVE with the store's keys and indexes\n",
+		       b->cfg->store.table, b->cfg->store.region);
+	else
+		printf("Store: dynamodb:%s (%s%s%s): %s: %s%s\n", b->cfg->store.table,
+		       b->cfg->store.region, ep[0] ? ", " : "", ep,
+		       rc == BOT_ENOTFOUND ? "MISSING" : rc == BOT_ECONFIG ? "WRONG LAYOUT"
+		       : rc == BOT_ESTATE ? "NOT READY" : "UNKNOWN", err.msg,
+		       rc == BOT_ENOTFOUND ? "; chatops-bot store init --config FILE creates it"
+					   : "");
+	return rc == BOT_EOK;
+}
+
 /* --check-config, second half: do the configured services exist? */
 static int check_aws(struct bot *b)
 {
 	struct check c = {.exit_code = 3};
 	struct bot_error err = {0};
 	struct cloud *cloud = NULL;
+	bool table_ok = true;
 	int rc;
 
 	rc = bot_loop_create(&c.loop, &err);
 	if (!rc)
 		rc = cloud_aws_create(c.loop, &(struct cloud_aws_opts){.config = b->cfg}, &cloud, &err);
+	if (!rc && bot_store_is_dynamodb(b->cfg))
+		table_ok = check_table(b, c.loop, cloud);
 	if (!rc)
 		rc = cloud_aws_check_config(cloud, b->cfg, on_checked, &c);
 	if (rc) {
@@ -482,7 +548,7 @@ static int check_aws(struct bot *b)
 		(void)bot_loop_run(c.loop);
 	if (cloud)
 		cloud->ops->destroy(cloud);
-	if (bot_loop_destroy(c.loop) != 0)
+	if (bot_loop_destroy(c.loop) != 0 || !table_ok)
 		c.exit_code = 3;
 	fflush(stdout);
 	return c.exit_code;
@@ -498,6 +564,9 @@ int main(int argc, char **argv)
 	/* subcommand: chatops-bot audit ... (export / verify the audit log) */
 	if (argc > 1 && strcmp(argv[1], "audit") == 0)
 		return audit_main(argc - 1, argv + 1);
+	/* subcommand: chatops-bot store init|copy ... (the DynamoDB table) */
+	if (argc > 1 && strcmp(argv[1], "store") == 0)
+		return store_cmd_main(argc - 1, argv + 1);
 	/* subcommand: chatops-bot iam-policy ... (the IAM policy the config needs) */
 	if (argc > 1 && strcmp(argv[1], "iam-policy") == 0)
 		return iam_cmd_main(argc - 1, argv + 1);

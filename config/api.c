@@ -177,6 +177,9 @@ static void config_free(struct config *c)
 	free(c->services);
 	free(c->store.path);
 	free(c->store.backend);
+	free(c->store.table);
+	free(c->store.region);
+	free(c->store.endpoint);
 	free(c->http.listen);
 	free(c->log.level);
 	free(c);

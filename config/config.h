@@ -110,8 +110,13 @@ struct config {
 	size_t n_services;
 
 	struct {
-		char *path;    /* default "chatops.db" (relative to the working dir) */
-		char *backend; /* default "sqlite" (the only one in this version) */
+		char *backend;  /* "sqlite" (default) or "dynamodb" */
+		char *path;     /* sqlite: default "chatops.db" (relative to the working
+		                 * dir); NULL with dynamodb (refused there) */
+		char *table;    /* dynamodb: the table (required); NULL with sqlite */
+		char *region;   /* dynamodb: default aws.region; NULL with sqlite */
+		char *endpoint; /* dynamodb: endpoint override; NULL = AWS_ENDPOINT_URL_DYNAMODB,
+		                 * AWS_ENDPOINT_URL, aws.endpoint_url, then AWS's */
 	} store;
 
 	struct {

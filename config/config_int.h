@@ -34,13 +34,13 @@ enum { DF_TIMER, DF_MIN_TIMER, DF_MAX_TIMER, DF_APPROVERS, DF_REQUESTERS, DF_ALL
 enum { SV_CLUSTER, SV_ECS_SERVICE, SV_MIN_DESIRED, SV_MAX_DESIRED, SV_APPROVERS,
        SV_REQUESTERS, SV_TIMER, SV_MIN_APPROVALS, SV_ALLOW_SELF, SV_SNS, SV_CHANNEL,
        SV_REGION, SV__N };
-enum { ST_PATH, ST_BACKEND, ST__N };
+enum { ST_PATH, ST_BACKEND, ST_TABLE, ST_REGION, ST_ENDPOINT, ST__N };
 enum { HT_LISTEN, HT__N };
 enum { LG_LEVEL, LG__N };
 enum { TOP_SLACK, TOP_AWS, TOP_DEFAULTS, TOP_SERVICES, TOP_STORE, TOP_HTTP, TOP_LOG, TOP__N };
 
 _Static_assert(SL__N <= KEYS_MAX && AW__N <= KEYS_MAX && DF__N <= KEYS_MAX &&
-	       SV__N <= KEYS_MAX && TOP__N <= KEYS_MAX, "struct seen too small");
+	       SV__N <= KEYS_MAX && ST__N <= KEYS_MAX && TOP__N <= KEYS_MAX, "struct seen too small");
 
 /* Which keys a mapping had: the key node (for duplicates) and the value
  * node when a value was given (for positions of later errors), and whether

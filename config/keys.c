@@ -79,6 +79,7 @@ static bool is_requester(const char *s);
 static bool is_listen(const char *s);
 static bool is_log_level(const char *s);
 static bool is_store_backend(const char *s);
+static bool is_table_name(const char *s);
 
 #define COFF(field) offsetof(struct config, field)
 #define SOFF(field) offsetof(struct config_service, field)
@@ -155,7 +156,12 @@ static const struct key service_keys[SV__N] = {
 static const struct key store_keys[ST__N] = {
 	[ST_PATH] = {"path", KT_STR, COFF(store.path)},
 	[ST_BACKEND] = {"backend", KT_STR, COFF(store.backend), is_store_backend,
-			"sqlite (the only store backend in this version)"},
+			"sqlite or dynamodb"},
+	[ST_TABLE] = {"table", KT_STR, COFF(store.table), is_table_name,
+		      "a DynamoDB table name: 3 to 255 characters from A-Z a-z 0-9 _ . -"},
+	[ST_REGION] = {"region", KT_STR, COFF(store.region), is_region,
+		       "an AWS region like us-east-1"},
+	[ST_ENDPOINT] = {"endpoint", KT_URL, COFF(store.endpoint)},
 };
 
 static const struct key http_keys[HT__N] = {
@@ -173,7 +179,7 @@ static const struct table aws_table = TABLE("a mapping of AWS settings", aws_key
 static const struct table defaults_table = TABLE("a mapping of service defaults", defaults_keys);
 static const struct table service_table =
 	TABLE("a mapping of service settings (at least cluster and max_desired)", service_keys);
-static const struct table store_table = TABLE("a mapping with path and backend", store_keys);
+static const struct table store_table = TABLE("a mapping with backend, path (sqlite) or table, region, endpoint (dynamodb)", store_keys);
 static const struct table http_table = TABLE("a mapping with listen", http_keys);
 static const struct table log_table = TABLE("a mapping with level", log_keys);
 
@@ -260,7 +266,14 @@ static bool is_listen(const char *s)
 /* The store backends this build has (bot/store_open.c picks one). */
 static bool is_store_backend(const char *s)
 {
-	return strcmp(s, "sqlite") == 0;
+	return strcmp(s, "sqlite") == 0 || strcmp(s, "dynamodb") == 0;
+}
+
+/* DynamoDB's rule for table names: [a-zA-Z0-9_.-]{3,255}. */
+static bool is_table_name(const char *s)
+{
+	size_t n = strlen(s);
+	return n >= 3 && n <= 255 && all_chars(s, "_.-", false);
 }
 
 static bool is_log_level(const char *s)

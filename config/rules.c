@@ -211,13 +211,57 @@ static void finish_services(struct loader *ld)
 			finish_service(ld, &ld->svcs[i]);
 }
 
+/* The keys of one backend are refused with the other: a table named in a
+ * SQLite config (or a path in a DynamoDB one) would be silently unused, and
+ * the reader would believe the store is where the key says. */
+static void finish_store(struct loader *ld)
+{
+	static const struct {
+		int key;
+		const char *name, *why;
+	} sqlite_only[] = {
+		{ST_PATH, "path", "the DynamoDB store is store.table; remove path"},
+	}, dynamodb_only[] = {
+		{ST_TABLE, "table", "only with backend: dynamodb"},
+		{ST_REGION, "region", "only with backend: dynamodb"},
+		{ST_ENDPOINT, "endpoint", "only with backend: dynamodb"},
+	};
+	struct config *c = ld->cfg;
+	const struct seen *s = &ld->sec[TOP_STORE];
+	bool ddb;
+
+	if (s->bad[ST_BACKEND])
+		return; /* already reported; which keys fit is unknown */
+	ddb = c->store.backend && strcmp(c->store.backend, "dynamodb") == 0;
+	if (ddb) {
+		for (size_t i = 0; i < BOT_ARRAY_LEN(sqlite_only); i++)
+			if (s->val[sqlite_only[i].key])
+				config__add_err(ld, s->key[sqlite_only[i].key], "store.%s: is for "
+						"backend: sqlite (%s)", sqlite_only[i].name,
+						sqlite_only[i].why);
+		if (!s->val[ST_TABLE])
+			config__add_err(ld, first_of(s->key[ST_BACKEND], ld->top.key[TOP_STORE],
+						     NULL),
+					"store: missing required key 'table' (the DynamoDB table "
+					"of the store, made by chatops-bot store init)");
+		default_str(ld, &c->store.region, c->aws.region);
+		return;
+	}
+	for (size_t i = 0; i < BOT_ARRAY_LEN(dynamodb_only); i++)
+		if (s->val[dynamodb_only[i].key])
+			config__add_err(ld, s->key[dynamodb_only[i].key], "store.%s: %s (the "
+					"backend is sqlite)", dynamodb_only[i].name,
+					dynamodb_only[i].why);
+	default_str(ld, &c->store.path, "chatops.db");
+}
+
 void config__finish(struct loader *ld)
 {
 	finish_slack(ld);
 	finish_aws(ld);
 	finish_defaults(ld);
 	finish_services(ld);
-	default_str(ld, &ld->cfg->store.path, "chatops.db");
 	default_str(ld, &ld->cfg->store.backend, "sqlite");
+	finish_store(ld);
 	default_str(ld, &ld->cfg->log.level, "info");
 }

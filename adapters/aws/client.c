@@ -6,6 +6,7 @@
 #include "bot/base/url.h"
 
 #include <curl/curl.h>
+#include <jansson.h>
 #include <openssl/rand.h>
 
 #include <errno.h>
@@ -83,6 +84,7 @@ struct aws_client {
 	struct aws_creds_provider *creds;
 	char *region;
 	char *config_url;
+	char *pinned_url;   /* opts.pinned_endpoint_url: wins over the environment */
 	char *env_url[AWS_SVC__N];
 	char *env_global;
 	struct aws_retry_policy retry;
@@ -166,6 +168,9 @@ int aws_client_endpoint(const struct aws_client *c, enum aws_service svc, const 
 {
 	if ((unsigned)svc >= AWS_SVC__N)
 		return BOT_EINVAL;
+	if (c->pinned_url)
+		return aws_endpoint_resolve(svc, region ? region : c->region, NULL, NULL,
+					    c->pinned_url, buf, n);
 	return aws_endpoint_resolve(svc, region ? region : c->region, c->env_url[svc],
 				    c->env_global, c->config_url, buf, n);
 }
@@ -449,6 +454,33 @@ static long parse_retry_after(const char *v)
 	return ms;
 }
 
+bool aws_client_error_expected(enum aws_service svc, const char *aws_code, const char *body)
+{
+	json_t *doc, *reasons, *r;
+	bool expected = false;
+	size_t i;
+
+	if (svc != AWS_SVC_DYNAMODB || !aws_code)
+		return false;
+	if (strcmp(aws_code, "ConditionalCheckFailedException") == 0)
+		return true;
+	if (strcmp(aws_code, "TransactionCanceledException") != 0 || !body)
+		return false;
+	/* cancelled by conditions alone: every reason None or ConditionalCheckFailed */
+	doc = json_loads(body, 0, NULL);
+	reasons = json_object_get(doc, "CancellationReasons");
+	json_array_foreach(reasons, i, r) {
+		const char *code = json_string_value(json_object_get(r, "Code"));
+		if (!code || (strcmp(code, "None") != 0 && strcmp(code, "ConditionalCheckFailed") != 0)) {
+			expected = false;
+			break;
+		}
+		expected |= strcmp(code, "ConditionalCheckFailed") == 0;
+	}
+	json_decref(doc);
+	return expected;
+}
+
 /* A failed try: go again after a backoff, or deliver err. */
 /* eresp: the error answer (non-2xx with its body), handed to the callback
  * beside err when this try is the last; NULL when there was no answer. */
@@ -473,12 +505,16 @@ static void retry_or_finish(struct aws_call *call, enum aws_err_class cls, int h
 	else if (p->quota > 0 && c->quota < cost)
 		why = "retry quota exhausted";
 	if (why) {
-		log_warn("aws.error", "svc=%s op=%s region=%s status=%d code=%s class=%s attempts=%d "
+		/* a lost DynamoDB condition is an answer, not a fault (debug) */
+		bool expected = aws_client_error_expected(call->svc, err->aws_code,
+							  eresp ? eresp->body : NULL);
+		log_emit(expected ? BOT_LOG_DEBUG : BOT_LOG_WARN, "aws.error",
+			 "svc=%s op=%s region=%s status=%d code=%s class=%s attempts=%d "
 			 "request_id=%s final=%s msg=%s", services[call->svc].signing_name, call->op,
 			 LOG_Q(call->region), err->http_status,
 			 LOG_Q(err->aws_code[0] ? err->aws_code : "-"), aws_err_class_name(cls),
-			 call->attempts, LOG_Q(err->request_id[0] ? err->request_id : "-"), LOG_Q(why),
-			 LOG_Q(err->message));
+			 call->attempts, LOG_Q(err->request_id[0] ? err->request_id : "-"),
+			 LOG_Q(expected ? "expected outcome" : why), LOG_Q(err->message));
 		finish(call, err, eresp);
 		return;
 	}
@@ -693,6 +729,7 @@ static void client_free(struct aws_client *c)
 {
 	free(c->region);
 	free(c->config_url);
+	free(c->pinned_url);
 	free(c->env_global);
 	for (int i = 0; i < AWS_SVC__N; i++)
 		free(c->env_url[i]);
@@ -760,6 +797,7 @@ int aws_client_create(struct bot_loop *loop, struct http *http, const struct aws
 	c->rand_ud = o->rand_ud;
 	c->region = aws__dup(o->region, &oom);
 	c->config_url = aws__dup(set(o->endpoint_url) ? o->endpoint_url : NULL, &oom);
+	c->pinned_url = aws__dup(set(o->pinned_endpoint_url) ? o->pinned_endpoint_url : NULL, &oom);
 	if (!ignore) {
 		c->env_global = aws__dup(set(getenv("AWS_ENDPOINT_URL")) ? getenv("AWS_ENDPOINT_URL") : NULL, &oom);
 		for (int i = 0; i < AWS_SVC__N; i++) {
@@ -774,6 +812,8 @@ int aws_client_create(struct bot_loop *loop, struct http *http, const struct aws
 	}
 	if (!rc)
 		rc = check_url("aws.endpoint_url", c->config_url, err);
+	if (!rc)
+		rc = check_url(o->pinned_what ? o->pinned_what : "endpoint", c->pinned_url, err);
 	if (!rc && oom)
 		rc = bot_error_set(err, BOT_ENOMEM, "out of memory");
 	if (!rc) {

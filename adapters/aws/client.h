@@ -15,7 +15,8 @@
  * credentials). The Host header is set explicitly so what is signed is what
  * is sent.
  *
- * Endpoints, first match wins (AWS SDKs' "service-specific endpoints"):
+ * Endpoints, first match wins (AWS SDKs' "service-specific endpoints"),
+ * after opts.pinned_endpoint_url when it is set:
  *   AWS_ENDPOINT_URL_<ECS|CLOUDWATCH|SNS|STS|DYNAMODB>, AWS_ENDPOINT_URL (both ignored
  *   when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true), opts.endpoint_url
  *   (config aws.endpoint_url), else https://<ecs|monitoring|sns|sts|dynamodb>.<region>.amazonaws.com
@@ -105,6 +106,11 @@ uint64_t aws_retry_delay_ms(const struct aws_retry_policy *p, int attempts_done,
 struct aws_client_opts {
 	const char *region;        /* default region (required) */
 	const char *endpoint_url;  /* config override for every service; NULL none */
+	/* An endpoint for every call of this client that wins over the
+	 * environment too (a per-service setting of the config, like
+	 * store.endpoint); NULL none. pinned_what names it in errors. */
+	const char *pinned_endpoint_url;
+	const char *pinned_what;
 	const struct aws_retry_policy *retry; /* NULL = aws_retry_standard; copied */
 	long timeout_ms;           /* per attempt; 0 = 10000 */
 	/* Randomness for the jitter (tests); NULL = OpenSSL RAND_bytes. */
@@ -169,6 +175,15 @@ int aws_client_call(struct aws_client *c, const struct aws_request *r, aws_clien
 		    struct aws_call **out);
 /* Cancel: cb runs now with BOT_ECANCELLED. Ignored once cb has started. */
 void aws_call_cancel(struct aws_call *call);
+
+/* Is this error an expected outcome rather than a fault: a DynamoDB
+ * ConditionalCheckFailedException, or a TransactionCanceledException whose
+ * every CancellationReasons code is None or ConditionalCheckFailed (body:
+ * the error answer, may be NULL)? A lost condition is how a shared store
+ * answers a lost race, so the client logs it at debug; every other error
+ * (of DynamoDB too: throttling, validation, a transaction cancelled for
+ * another reason) at warn. Pure. */
+bool aws_client_error_expected(enum aws_service svc, const char *aws_code, const char *body);
 
 struct aws_client_stats {
 	unsigned calls;     /* started */

@@ -26,6 +26,11 @@ struct aws_cloud {
 	bool own_http;
 	struct aws_client *client;
 	struct aws_creds_provider *creds;
+	struct aws_retry_policy retry;  /* what every client of this cloud retries by */
+	long timeout_ms;
+	char *config_url;               /* aws.endpoint_url (or opts), for those clients */
+	struct aws_client **extra;      /* cloud_aws_client_for's own clients */
+	size_t n_extra;
 	struct route *routes;
 	size_t n_routes;
 	bool dying;
@@ -671,7 +676,13 @@ static void aws_destroy(struct cloud *c)
 	/* Callers hear BOT_ECANCELLED first; then the credential fetches
 	 * stop, then the client and HTTP go. */
 	aws_client_cancel_all(a->client);
+	for (size_t i = 0; i < a->n_extra; i++)
+		aws_client_cancel_all(a->extra[i]);
 	aws_creds_destroy(a->creds);
+	for (size_t i = 0; i < a->n_extra; i++)
+		aws_client_destroy(a->extra[i]);
+	free(a->extra);
+	free(a->config_url);
 	aws_client_destroy(a->client);
 	if (a->own_http)
 		http_destroy(a->http);
@@ -740,6 +751,13 @@ int cloud_aws_create(struct bot_loop *loop, const struct cloud_aws_opts *o, stru
 			retry.max_attempts = n;
 	}
 
+	a->retry = retry;
+	a->timeout_ms = o->timeout_ms;
+	a->config_url = aws__dup(pick(o->endpoint_url, cfg ? cfg->aws.endpoint_url : NULL), &oom);
+	if (oom) {
+		rc = bot_error_set(err, BOT_ENOMEM, "out of memory");
+		goto fail;
+	}
 	if (o->http) {
 		a->http = o->http;
 	} else {
@@ -750,7 +768,7 @@ int cloud_aws_create(struct bot_loop *loop, const struct cloud_aws_opts *o, stru
 	}
 	rc = aws_client_create(loop, a->http, &(struct aws_client_opts){
 		.region = region,
-		.endpoint_url = pick(o->endpoint_url, cfg ? cfg->aws.endpoint_url : NULL),
+		.endpoint_url = a->config_url,
 		.retry = &retry,
 		.timeout_ms = o->timeout_ms,
 	}, &a->client, err);
@@ -797,4 +815,39 @@ int cloud_aws_create(struct bot_loop *loop, const struct cloud_aws_opts *o, stru
 fail:
 	aws_destroy(&a->cloud);
 	return rc;
+}
+
+int cloud_aws_client_for(struct cloud *c, const char *region, const char *endpoint_url,
+			 const char *endpoint_what, struct aws_client **out, struct bot_error *err)
+{
+	struct aws_cloud *a = cloud_is_aws(c) ? (struct aws_cloud *)c : NULL;
+	struct aws_client *cl = NULL, **grown;
+	int rc;
+
+	*out = NULL;
+	if (!a || a->dying)
+		return bot_error_set(err, BOT_EINVAL, "not the AWS backend");
+	if ((!region || !*region || strcmp(region, aws_client_region(a->client)) == 0) &&
+	    (!endpoint_url || !*endpoint_url)) {
+		*out = a->client;
+		return BOT_EOK;
+	}
+	grown = realloc(a->extra, (a->n_extra + 1) * sizeof *grown);
+	if (!grown)
+		return bot_error_set(err, BOT_ENOMEM, "out of memory");
+	a->extra = grown;
+	rc = aws_client_create(a->loop, a->http, &(struct aws_client_opts){
+		.region = region && *region ? region : aws_client_region(a->client),
+		.endpoint_url = a->config_url,
+		.pinned_endpoint_url = endpoint_url,
+		.pinned_what = endpoint_what,
+		.retry = &a->retry,
+		.timeout_ms = a->timeout_ms,
+	}, &cl, err);
+	if (rc)
+		return rc;
+	aws_client_set_creds(cl, a->creds);
+	a->extra[a->n_extra++] = cl;
+	*out = cl;
+	return BOT_EOK;
 }

@@ -74,6 +74,19 @@ bool cloud_is_aws(const struct cloud *c);
 struct aws_client *cloud_aws_client(struct cloud *c);
 struct aws_creds_provider *cloud_aws_creds(struct cloud *c);
 
+/* An aws client for calls that are not the cloud's own (the DynamoDB
+ * store), on this backend's HTTP client, credential chain and retry policy:
+ * the backend's own client when region is NULL or its region and
+ * endpoint_url is NULL; otherwise a second client in region whose every
+ * call goes to endpoint_url when it is set (before AWS_ENDPOINT_URL_*;
+ * endpoint_what names it in errors, "store.endpoint"), else to the
+ * endpoint the environment or aws.endpoint_url gives. Borrowed: it lives
+ * as long as c (destroy the store first). 0, BOT_EINVAL (c is not the AWS
+ * backend, or a bad endpoint, in err), BOT_ENOMEM. */
+int cloud_aws_client_for(struct cloud *c, const char *region, const char *endpoint_url,
+			 const char *endpoint_what, struct aws_client **out,
+			 struct bot_error *err);
+
 /* ---- --check-config ---------------------------------------------------- */
 
 struct cloud_aws_check_item {

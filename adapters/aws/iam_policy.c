@@ -173,7 +173,7 @@ static bool has_wildcard(const char *s)
 /* ---- what the configuration asks for ----------------------------------- */
 
 struct wants {
-	struct strset services, clusters, alarms, topics, roles;
+	struct strset services, clusters, alarms, topics, roles, tables;
 };
 
 static void wants_clear(struct wants *w)
@@ -183,12 +183,13 @@ static void wants_clear(struct wants *w)
 	set_clear(&w->alarms);
 	set_clear(&w->topics);
 	set_clear(&w->roles);
+	set_clear(&w->tables);
 }
 
 static bool wants_oom(const struct wants *w)
 {
 	return w->services.oom || w->clusters.oom || w->alarms.oom || w->topics.oom ||
-	       w->roles.oom;
+	       w->roles.oom || w->tables.oom;
 }
 
 /* Where a service lives: its cluster ARN's fields, else the defaults. */
@@ -241,6 +242,26 @@ static int add_service(struct wants *w, const struct config_service *s,
 	return BOT_EOK;
 }
 
+/* The DynamoDB store's table and its indexes, in store.region (else the
+ * default region), in the bot's account. */
+static int add_table(struct wants *w, const struct config *cfg,
+		     const struct aws_iam_policy_opts *o, struct bot_error *err)
+{
+	const char *region = cfg->store.region ? cfg->store.region : o->region;
+	const char *table = cfg->store.table;
+
+	if (!region_valid(region))
+		return bot_error_set(err, BOT_EINVAL, "store.region: '%s' is not a region name",
+				     region ? region : "");
+	if (!table || !*table || has_wildcard(table))
+		return bot_error_set(err, BOT_EINVAL, "store.table: not a table name");
+	set_addf(&w->tables, "arn:%s:dynamodb:%s:%s:table/%s", partition_of(region), region,
+		 o->account, table);
+	set_addf(&w->tables, "arn:%s:dynamodb:%s:%s:table/%s/index/*", partition_of(region),
+		 region, o->account, table);
+	return BOT_EOK;
+}
+
 static int collect(const struct config *cfg, const struct aws_iam_policy_opts *o,
 		   struct wants *w, struct bot_error *err)
 {
@@ -248,6 +269,8 @@ static int collect(const struct config *cfg, const struct aws_iam_policy_opts *o
 
 	for (size_t i = 0; i < cfg->n_services && rc == BOT_EOK; i++)
 		rc = add_service(w, &cfg->services[i], o, err);
+	if (rc == BOT_EOK && cfg->store.backend && strcmp(cfg->store.backend, "dynamodb") == 0)
+		rc = add_table(w, cfg, o, err);
 	if (rc == BOT_EOK && cfg->aws.role_arn) {
 		if (has_wildcard(cfg->aws.role_arn))
 			rc = bot_error_set(err, BOT_EINVAL, "aws.role_arn holds '*' or '?', which IAM "
@@ -304,6 +327,13 @@ static int add_statements(json_t *stmts, struct wants *w)
 	if (!rc)
 		rc = add_statement(stmts, "SnsPublish", json_pack("[s]", "sns:Publish"),
 				   set_json(&w->topics));
+	if (!rc)
+		rc = add_statement(stmts, "DynamoDBStore",
+				   json_pack("[s, s, s, s, s, s, s, s]", "dynamodb:ConditionCheckItem",
+					     "dynamodb:DeleteItem", "dynamodb:DescribeTable",
+					     "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
+					     "dynamodb:Scan", "dynamodb:UpdateItem"),
+				   set_json(&w->tables));
 	if (!rc)
 		rc = add_statement(stmts, "AssumeConfiguredRole", json_pack("[s]", "sts:AssumeRole"),
 				   set_json(&w->roles));

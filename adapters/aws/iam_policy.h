@@ -16,6 +16,16 @@
  *                         with a service (the bot lists the metric alarms in
  *                         ALARM, then keeps those naming the service)
  *   SnsPublish            sns:Publish on every sns_topic_arn
+ *   DynamoDBStore         with store.backend dynamodb: what the store calls at
+ *                         run time, on arn:P:dynamodb:REGION:ACCOUNT:table/TABLE
+ *                         and its indexes, .../table/TABLE/index/(any) (REGION: store.region):
+ *                         GetItem, PutItem, UpdateItem, DeleteItem, Query,
+ *                         Scan, ConditionCheckItem (TransactWriteItems and
+ *                         TransactGetItems are authorised per contained
+ *                         action: there is no IAM action of their own), and
+ *                         DescribeTable (--check-config). `store init` needs
+ *                         more, not printed: CreateTable, DescribeTable,
+ *                         DescribeTimeToLive, UpdateTimeToLive
  *   AssumeConfiguredRole  sts:AssumeRole on aws.role_arn
  *
  * STS GetCallerIdentity (--check-config) needs no permission. A service's

@@ -374,13 +374,41 @@ const char *moto_topic_arn(const struct moto *m)
 static bool resource_blind(const char *action)
 {
 	return strncmp(action, "ecs:", 4) == 0 || strncmp(action, "cloudwatch:", 11) == 0 ||
-	       strncmp(action, "sns:", 4) == 0;
+	       strncmp(action, "sns:", 4) == 0 || strncmp(action, "dynamodb:", 9) == 0;
+}
+
+/* moto authorises a DynamoDB transaction by its API name
+ * (dynamodb:TransactWriteItems), AWS by each action it contains: a
+ * statement allowing every action a transaction of the store may hold
+ * allows the transaction in moto too. */
+static int transactions_for_moto(json_t *actions)
+{
+	static const char *const writes[] = {
+		"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+		"dynamodb:ConditionCheckItem",
+	};
+	bool get = false;
+	size_t n_writes = 0, i;
+	json_t *a;
+
+	json_array_foreach(actions, i, a) {
+		const char *s = json_string_value(a);
+		get |= strcmp(s, "dynamodb:GetItem") == 0;
+		for (size_t w = 0; w < sizeof writes / sizeof *writes; w++)
+			n_writes += strcmp(s, writes[w]) == 0;
+	}
+	if (n_writes == sizeof writes / sizeof *writes &&
+	    json_array_append_new(actions, json_string("dynamodb:TransactWriteItems")))
+		return -1;
+	if (get && json_array_append_new(actions, json_string("dynamodb:TransactGetItems")))
+		return -1;
+	return 0;
 }
 
 static int statement_for_moto(json_t *st)
 {
 	json_t *actions = json_object_get(st, "Action");
-	bool blind = false;
+	bool blind = false, ddb = false;
 	size_t i;
 	json_t *a;
 
@@ -392,12 +420,15 @@ static int statement_for_moto(json_t *st)
 		if (!s)
 			return -1;
 		blind |= resource_blind(s);
+		ddb |= strncmp(s, "dynamodb:", 9) == 0;
 		if (strncmp(s, "cloudwatch:", 11) == 0) {
 			snprintf(buf, sizeof buf, "monitoring:%s", s + 11);
 			if (json_array_set_new(actions, i, json_string(buf)))
 				return -1;
 		}
 	}
+	if (ddb && transactions_for_moto(actions))
+		return -1;
 	if (blind && json_object_set_new(st, "Resource", json_string("*")))
 		return -1;
 	return 0;

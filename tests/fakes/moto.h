@@ -57,6 +57,11 @@ const char *moto_topic_arn(const struct moto *m);
  *    a statement naming ARNs never matches them, not even the right ARN
  *    (an Allow refuses everything, a Deny is ignored), so such statements
  *    get Resource "*". sts:AssumeRole keeps its role ARN: moto checks it.
+ *    DynamoDB is resource-blind too;
+ *  - moto authorises a DynamoDB transaction by its API name, AWS by each
+ *    action inside it: a statement holding PutItem, UpdateItem, DeleteItem
+ *    and ConditionCheckItem also gets dynamodb:TransactWriteItems, one
+ *    holding GetItem dynamodb:TransactGetItems.
  * The actions are kept exactly: what the user may do is the printed set of
  * actions, no more; which resources it may touch is not checked by moto. */
 char *moto_policy_for_moto(const char *aws_policy);

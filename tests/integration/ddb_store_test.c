@@ -478,6 +478,62 @@ static void test_request_costs(void **state)
 	store_close(s);
 }
 
+/* aws.error lines by level, each still written to stderr (the canary check) */
+struct levels {
+	int warn, debug;
+};
+
+static void count_levels(void *ud, const char *line, size_t len)
+{
+	struct levels *l = ud;
+	if (memmem(line, len, "event=aws.error", 15)) {
+		l->warn += memmem(line, len, "level=warn", 10) != NULL;
+		l->debug += memmem(line, len, "level=debug", 11) != NULL;
+	}
+	fwrite(line, 1, len, stderr);
+}
+
+/* A lost condition is an answer of a shared store, logged at debug (a
+ * PutItem's ConditionalCheckFailedException, a transaction cancelled by
+ * its conditions); a real error stays at warn. */
+static void test_lost_conditions_log_debug(void **state)
+{
+	struct t *t = *state;
+	struct bot_error err = {0};
+	struct levels lv = {0};
+	char prev[65] = CHAIN_GENESIS, hash[65];
+	char *appr[] = {"UA"};
+	struct store *s;
+
+	assert_int_equal(store_dynamodb_create_table(t->aws, t->uv, t->table, &err), 0);
+	s = open_on(t, t->table);
+	struct store_gate g = {
+		.id = 7, .version = 1, .service = "web", .cluster = "prod", .ecs_service = "web",
+		.requester = "UR", .action = "scale", .params = "{}", .approvers = appr,
+		.n_approvers = 1, .min_approvals = 1, .state = GATE_PENDING, .created_at = 5,
+		.updated_at = 5,
+	};
+	struct store_audit_row r = {.seq = 1, .gate_id = 7, .at = 11, .actor = "UA",
+				    .kind = "note", .detail = "{}", .prev_hash = prev};
+	assert_int_equal(chain_hash(&r, hash), 0);
+	r.hash = hash;
+	assert_int_equal(store_dynamodb_import_gate(s, &g, &err), 0);
+	assert_int_equal(store_dynamodb_import_audit(s, &r, &err), 0);
+
+	log_set_writer(count_levels, &lv);
+	/* transaction cancelled by its conditions; PutItem's condition */
+	assert_int_equal(store_dynamodb_import_gate(s, &g, &err), BOT_EDUPLICATE);
+	assert_int_equal(store_dynamodb_import_audit(s, &r, &err), BOT_EDUPLICATE);
+	assert_int_equal(lv.warn, 0);
+	assert_int_equal(lv.debug, 2);
+	/* a fault: no such table */
+	assert_int_equal(store_dynamodb_check_table(t->aws, t->uv, "no-such-table", &err),
+			 BOT_ENOTFOUND);
+	assert_int_equal(lv.warn, 1);
+	log_set_writer(NULL, NULL);
+	store_close(s);
+}
+
 static int group_setup(void **state)
 {
 	char msg[2048];
@@ -509,6 +565,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unreachable_peer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_cancels_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lost_conditions_log_debug, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_request_costs, setup, teardown),
 	};

@@ -71,6 +71,33 @@ static void test_service_table(void **state)
 	assert_null(aws_service_info(AWS_SVC__N));
 }
 
+/* Which errors are logged at debug: DynamoDB's lost conditions only. */
+static void test_expected_errors(void **state)
+{
+	(void)state;
+	assert_true(aws_client_error_expected(AWS_SVC_DYNAMODB, "ConditionalCheckFailedException",
+					      NULL));
+	assert_true(aws_client_error_expected(AWS_SVC_DYNAMODB, "TransactionCanceledException",
+		"{\"CancellationReasons\": [{\"Code\": \"None\"}, "
+		"{\"Code\": \"ConditionalCheckFailed\", \"Item\": {}}]}"));
+	/* cancelled for another reason (or none given): a fault */
+	assert_false(aws_client_error_expected(AWS_SVC_DYNAMODB, "TransactionCanceledException",
+		"{\"CancellationReasons\": [{\"Code\": \"ConditionalCheckFailed\"}, "
+		"{\"Code\": \"ThrottlingError\"}]}"));
+	assert_false(aws_client_error_expected(AWS_SVC_DYNAMODB, "TransactionCanceledException",
+		"{\"CancellationReasons\": [{\"Code\": \"None\"}]}"));
+	assert_false(aws_client_error_expected(AWS_SVC_DYNAMODB, "TransactionCanceledException",
+					       NULL));
+	assert_false(aws_client_error_expected(AWS_SVC_DYNAMODB, "TransactionCanceledException",
+					       "not json"));
+	assert_false(aws_client_error_expected(AWS_SVC_DYNAMODB, "ValidationException", NULL));
+	assert_false(aws_client_error_expected(AWS_SVC_DYNAMODB, "ResourceNotFoundException", NULL));
+	assert_false(aws_client_error_expected(AWS_SVC_DYNAMODB, NULL, NULL));
+	/* the same name from another service is not DynamoDB's condition */
+	assert_false(aws_client_error_expected(AWS_SVC_ECS, "ConditionalCheckFailedException",
+					       NULL));
+}
+
 static void test_backoff(void **state)
 {
 	const struct aws_retry_policy *p = &aws_retry_standard;
@@ -307,6 +334,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_endpoints),
 		cmocka_unit_test(test_service_table),
+		cmocka_unit_test(test_expected_errors),
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_calls),
 		cmocka_unit_test(test_create_errors),

@@ -252,6 +252,7 @@ static void test_minimal_and_valid_json(void **state)
 	}
 	assert_null(strstr(text, "sns:"));
 	assert_null(strstr(text, "sts:"));
+	assert_null(strstr(text, "dynamodb")); /* the SQLite store needs nothing */
 	assert_non_null(strstr(text, "\"arn:aws:ecs:eu-central-1:123456789012:service/prod/web\""));
 	/* only what the bot calls: nothing it never does */
 	assert_null(strstr(text, "ListServices"));
@@ -274,6 +275,55 @@ static void test_any_account_and_partitions(void **state)
 	free(text);
 	text = policy_ok(one_service_in("us-gov-west-1"), ACCOUNT, "us-east-1");
 	assert_non_null(strstr(text, "\"arn:aws-us-gov:ecs:us-gov-west-1:123456789012:service/prod/web\""));
+	free(text);
+}
+
+/* store.backend dynamodb: one statement, exactly the actions the store
+ * calls at run time (plus DescribeTable for --check-config; nothing of
+ * store init), on the table and its indexes in store.region. */
+static void test_dynamodb_store(void **state)
+{
+	static const char *const actions[] = {
+		"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:DescribeTable",
+		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan",
+		"dynamodb:UpdateItem",
+	};
+	char yaml[1024];
+	char *text;
+	json_t *doc, *st, *a, *r;
+	json_error_t je;
+	(void)state;
+
+	snprintf(yaml, sizeof yaml, "%sstore:\n  backend: dynamodb\n  table: chatops-gates\n"
+		 "  region: eu-west-1\n", one_service);
+	text = policy_ok(yaml, ACCOUNT, "us-east-1");
+	doc = json_loads(text, 0, &je);
+	assert_non_null(doc);
+	st = json_array_get(json_object_get(doc, "Statement"), 4);
+	assert_string_equal(json_string_value(json_object_get(st, "Sid")), "DynamoDBStore");
+	a = json_object_get(st, "Action");
+	assert_int_equal(json_array_size(a), BOT_ARRAY_LEN(actions));
+	for (size_t i = 0; i < BOT_ARRAY_LEN(actions); i++)
+		assert_string_equal(json_string_value(json_array_get(a, i)), actions[i]);
+	r = json_object_get(st, "Resource");
+	assert_int_equal(json_array_size(r), 2);
+	assert_string_equal(json_string_value(json_array_get(r, 0)),
+			    "arn:aws:dynamodb:eu-west-1:123456789012:table/chatops-gates");
+	assert_string_equal(json_string_value(json_array_get(r, 1)),
+			    "arn:aws:dynamodb:eu-west-1:123456789012:table/chatops-gates/index/*");
+	/* what only `store init` calls is not the bot's */
+	assert_null(strstr(text, "CreateTable"));
+	assert_null(strstr(text, "TimeToLive"));
+	assert_null(strstr(text, "dynamodb:*"));
+	json_decref(doc);
+	free(text);
+
+	/* store.region defaults to aws.region; the partition follows it */
+	snprintf(yaml, sizeof yaml, "aws:\n  region: cn-north-1\n%sstore:\n  backend: dynamodb\n"
+		 "  table: gates\n", one_service);
+	text = policy_ok(yaml, "*", "cn-north-1");
+	assert_non_null(strstr(text, "\"arn:aws-cn:dynamodb:cn-north-1:*:table/gates\""));
+	assert_non_null(strstr(text, "\"arn:aws-cn:dynamodb:cn-north-1:*:table/gates/index/*\""));
 	free(text);
 }
 
@@ -331,6 +381,7 @@ int main(void)
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_minimal_and_valid_json),
 		cmocka_unit_test(test_any_account_and_partitions),
+		cmocka_unit_test(test_dynamodb_store),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_helpers),
 	};

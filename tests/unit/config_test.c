@@ -500,13 +500,65 @@ static void test_store_backend(void **state)
 	struct config_errors errs = {0};
 	(void)state;
 	LOAD_BAD(BASE_SERVICE "store:\n  backend: postgres\n", 0,
-		 {8, 12, "=store.backend: expected sqlite (the only store backend in this "
-			 "version), got \"postgres\""});
+		 {8, 12, "=store.backend: expected sqlite or dynamodb, got \"postgres\""});
 	assert_int_equal(config_load_string("t.yaml", BASE_SERVICE "store:\n  backend: sqlite\n",
 					    0, &c, &errs), 0);
 	assert_string_equal(c->store.backend, "sqlite");
 	config_unref(c);
 	config_errors_free(&errs);
+}
+
+/* dynamodb: the table is required and must be a name DynamoDB accepts;
+ * region defaults to aws.region; each backend's keys are refused with the
+ * other, at the key, so a config cannot name a store it does not use. */
+static void test_store_dynamodb(void **state)
+{
+	struct config *c;
+	(void)state;
+
+	c = load_ok(BASE_SERVICE "aws:\n  region: eu-west-1\n"
+		    "store:\n  backend: dynamodb\n  table: chatops-gates_1.x\n", 0);
+	assert_string_equal(c->store.backend, "dynamodb");
+	assert_string_equal(c->store.table, "chatops-gates_1.x");
+	assert_string_equal(c->store.region, "eu-west-1");
+	assert_null(c->store.endpoint);
+	assert_null(c->store.path);
+	config_unref(c);
+
+	c = load_ok(BASE_SERVICE "store:\n  backend: dynamodb\n  table: gates\n"
+		    "  region: us-west-2\n  endpoint: http://127.0.0.1:5055\n", 0);
+	assert_string_equal(c->store.region, "us-west-2");
+	assert_string_equal(c->store.endpoint, "http://127.0.0.1:5055");
+	config_unref(c);
+
+	/* SQLite: none of the DynamoDB keys, path defaulted */
+	c = load_ok(BASE_SERVICE, 0);
+	assert_null(c->store.table);
+	assert_null(c->store.region);
+	assert_string_equal(c->store.path, "chatops.db");
+	config_unref(c);
+
+	LOAD_BAD(BASE_SERVICE "store:\n  backend: dynamodb\n", 0,
+		 {8, 3, "=store: missing required key 'table' (the DynamoDB table of the store, "
+			"made by chatops-bot store init)"});
+	LOAD_BAD(BASE_SERVICE "store:\n  backend: dynamodb\n  table: ab\n", 0,
+		 {9, 10, "=store.table: expected a DynamoDB table name: 3 to 255 characters "
+			 "from A-Z a-z 0-9 _ . -, got \"ab\""});
+	LOAD_BAD(BASE_SERVICE "store:\n  backend: dynamodb\n  table: my/gates\n", 0,
+		 {9, 10, "store.table: expected a DynamoDB table name"});
+	LOAD_BAD(BASE_SERVICE "store:\n  backend: dynamodb\n  table: gates\n  region: EU\n", 0,
+		 {10, 11, "store.region: expected an AWS region like us-east-1"});
+	LOAD_BAD(BASE_SERVICE "store:\n  backend: dynamodb\n  table: gates\n"
+		 "  endpoint: http://example.com\n", 0,
+		 {10, 13, "store.endpoint:"});
+	LOAD_BAD(BASE_SERVICE "store:\n  backend: dynamodb\n  table: gates\n  path: x.db\n", 0,
+		 {10, 3, "=store.path: is for backend: sqlite (the DynamoDB store is store.table; "
+			 "remove path)"});
+	LOAD_BAD(BASE_SERVICE "store:\n  table: gates\n  region: us-east-1\n", 0,
+		 {8, 3, "=store.table: only with backend: dynamodb (the backend is sqlite)"},
+		 {9, 3, "=store.region: only with backend: dynamodb (the backend is sqlite)"});
+	LOAD_BAD(BASE_SERVICE "store:\n  backend: sqlite\n  endpoint: https://ddb.example\n", 0,
+		 {9, 3, "=store.endpoint: only with backend: dynamodb (the backend is sqlite)"});
 }
 
 static void test_timer_out_of_bounds(void **state)
@@ -1333,6 +1385,7 @@ int main(void)
 		T(test_bad_user_ids),
 		T(test_bad_timer),
 		T(test_store_backend),
+		T(test_store_dynamodb),
 		T(test_timer_out_of_bounds),
 		T(test_approver_counts),
 		T(test_several_errors_in_file_order),
