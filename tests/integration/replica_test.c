@@ -92,7 +92,7 @@
 #define SHORT_SERVICES 8
 #define SHORT_MIN_KILLS 6
 #define LONG_GATES 150
-#define LONG_SERVICES 16
+#define LONG_SERVICES 8
 #define LONG_MIN_KILLS 30
 #define TIMER_MIN_S 3
 #define TIMER_MAX_S 6
