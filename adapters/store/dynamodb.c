@@ -206,6 +206,8 @@ static void finish(struct op *o, int rc)
 }
 
 static void fail(struct op *o, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void fail(struct op *o, int rc, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
