@@ -119,16 +119,8 @@ int audit_main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (a.config) {
-		struct config_errors errs = {0};
-		if (config_load(a.config, 0, &cfg, &errs) != BOT_EOK) {
-			config_errors_print(&errs, stderr);
-			config_errors_free(&errs);
-			fprintf(stderr, "chatops-bot audit: %s has errors (above)\n", a.config);
-			return 2;
-		}
-		config_errors_free(&errs);
-	}
+	if (a.config && bot_tool_load_config("audit", a.config, &cfg) != BOT_EOK)
+		return 2;
 	/* DynamoDB: the synchronous store calls run a loop, through AWS */
 	if (!a.db && bot_store_is_dynamodb(cfg) && bot_tool_open(&tool, cfg, &err) != BOT_EOK) {
 		fprintf(stderr, "chatops-bot audit: AWS: %s\n", err.msg);

@@ -1,5 +1,6 @@
 /* iam_cmd.c - `chatops-bot iam-policy` (see iam_cmd.h). */
 #include "bot/iam_cmd.h"
+#include "bot/store_open.h"
 #include "adapters/aws/cloud_aws.h"
 #include "adapters/aws/iam_policy.h"
 #include "adapters/aws/sts.h"
@@ -88,19 +89,6 @@ static int parse_iam_args(int argc, char **argv, struct iam_args *a)
 		return 2;
 	}
 	return 0;
-}
-
-static int load(const char *path, struct config **out)
-{
-	struct config_errors errs = {0};
-	int rc = config_load(path, 0, out, &errs);
-
-	if (rc) {
-		config_errors_print(&errs, stderr);
-		fprintf(stderr, "chatops-bot iam-policy: %s has errors (above)\n", path);
-	}
-	config_errors_free(&errs);
-	return rc;
 }
 
 /* ---- the account, from STS ---------------------------------------------- */
@@ -225,7 +213,7 @@ int iam_cmd_main(int argc, char **argv)
 		return status < 0 ? 0 : status;
 	/* stdout is the policy; keep stderr to what matters */
 	log_set_level(BOT_LOG_WARN);
-	if (load(a.config, &cfg) != BOT_EOK) {
+	if (bot_tool_load_config("iam-policy", a.config, &cfg) != BOT_EOK) {
 		status = 2;
 		goto out;
 	}

@@ -103,19 +103,6 @@ static int parse_store_args(int argc, char **argv, struct cmd_args *a)
 	return 0;
 }
 
-static int load(const char *path, struct config **out)
-{
-	struct config_errors errs = {0};
-	int rc = config_load(path, 0, out, &errs);
-
-	if (rc) {
-		config_errors_print(&errs, stderr);
-		fprintf(stderr, "chatops-bot store: %s has errors (above)\n", path);
-	}
-	config_errors_free(&errs);
-	return rc;
-}
-
 /* ---- init --------------------------------------------------------------- */
 
 static int do_init(const struct config *cfg)
@@ -331,7 +318,7 @@ int store_cmd_main(int argc, char **argv)
 
 	if (status)
 		return status < 0 ? 0 : status;
-	if (a.config && load(a.config, &cfg) != BOT_EOK)
+	if (a.config && bot_tool_load_config("store", a.config, &cfg) != BOT_EOK)
 		return 2;
 	status = strcmp(a.verb, "init") == 0 ? do_init(cfg) : do_copy(&a, cfg);
 	config_unref(cfg);

@@ -4,6 +4,7 @@
 #include "adapters/store/dynamodb.h"
 #include "adapters/store/sqlite.h"
 
+#include <stdio.h>
 #include <string.h>
 
 bool bot_store_is_dynamodb(const struct config *cfg)
@@ -95,4 +96,17 @@ void bot_tool_close(struct bot_tool *t, struct store *s)
 	(void)bot_loop_destroy(t->loop);
 	store_close(s);
 	memset(t, 0, sizeof *t);
+}
+
+int bot_tool_load_config(const char *tool, const char *path, struct config **out)
+{
+	struct config_errors errs = {0};
+	int rc = config_load(path, 0, out, &errs);
+
+	if (rc) {
+		config_errors_print(&errs, stderr);
+		fprintf(stderr, "chatops-bot %s: %s has errors (above)\n", tool, path);
+	}
+	config_errors_free(&errs);
+	return rc;
 }

@@ -52,6 +52,11 @@ struct bot_tool {
 	struct aws_client *ddb; /* bot_store_aws_client's */
 };
 
+/* Load a subcommand's --config FILE; on errors print each (file:line:col)
+ * and "chatops-bot <tool>: FILE has errors (above)" on stderr. Returns 0
+ * or config_load's code. */
+int bot_tool_load_config(const char *tool, const char *path, struct config **out);
+
 /* 0, or the reason AWS cannot be used (no credentials, bad endpoint...) in
  * err; t is then closed already. */
 int bot_tool_open(struct bot_tool *t, const struct config *cfg, struct bot_error *err);
