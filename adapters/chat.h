@@ -162,6 +162,8 @@ struct chat_message {
 	const struct chat_text *rich;
 };
 
+struct chat_hold; /* the backend's (see chat_settle) */
+
 enum chat_event_type {
 	CHAT_EV_COMMAND = 0,  /* a slash command: command + text */
 	CHAT_EV_BUTTON,       /* a button press: action_id + value + message_ts */
@@ -181,6 +183,13 @@ struct chat_event {
 	const char *value;        /* BUTTON */
 	const char *message_ts;   /* BUTTON: the message that holds the button */
 	const char *thread_ts;    /* MENTION in a thread */
+	/* Non-NULL: the backend has not told the platform it received this
+	 * event, and waits for the core to say the event is durable - handled,
+	 * refused or recorded - with chat_settle(). What the platform shows as
+	 * received is then never lost with a dying process (Slack: a click is
+	 * acked once its vote is committed; an unacked click is not sent again,
+	 * its button shows a warning and the user presses again). */
+	struct chat_hold *hold;
 };
 
 /* Result of an outgoing call. rc is 0 or a bot_err code; ts is the message
@@ -231,6 +240,9 @@ struct chat_ops {
 	/* Optional (may be NULL): a URL that opens message ts of channel, into
 	 * buf; 0 or BOT_ENOTFOUND when the backend cannot tell (yet). */
 	int (*permalink)(struct chat *c, const char *channel, const char *ts, char *buf, size_t n);
+	/* Optional (may be NULL = the backend never holds events): an event's
+	 * hold ends (see struct chat_event). */
+	void (*settle)(struct chat *c, struct chat_hold *h, bool ack);
 	/* Optional (may be NULL = always): is the backend connected now? */
 	bool (*connected)(struct chat *c);
 };
@@ -257,6 +269,17 @@ static inline int chat_ephemeral(struct chat *c, const char *user, const struct 
 				 chat_result_cb cb, void *ud)
 {
 	return c->ops->ephemeral(c, user, m, cb, ud);
+}
+
+/* End the hold of an event (no-op for NULL): ack = true when its effect is
+ * durable (or it was refused for good, or the user was told it failed);
+ * false when this process did not act on it (shutting down): the platform
+ * then shows it as not received. Call it exactly once per held event; it
+ * frees h. */
+static inline void chat_settle(struct chat *c, struct chat_hold *h, bool ack)
+{
+	if (h && c->ops->settle)
+		c->ops->settle(c, h, ack);
 }
 
 /* Into buf, a URL that opens message ts of channel: 0, or BOT_ENOTFOUND

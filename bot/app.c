@@ -93,9 +93,13 @@ void app_destroy(struct app *a)
 {
 	if (!a)
 		return;
-	/* answers still to come find no app */
-	for (struct pending *p = a->pending; p; p = p->next)
+	/* answers still to come find no app; nothing here acts on their
+	 * events, so they stay unacked */
+	for (struct pending *p = a->pending; p; p = p->next) {
+		chat_settle(a->chat, p->ev.hold, false);
+		p->ev.hold = NULL;
 		p->a = NULL;
+	}
 	if (a->counting)
 		a->counting->a = NULL;
 	wf_destroy(a->wf);
@@ -174,18 +178,8 @@ static void route_investigate_scale(struct app *a, const struct chat_event *ev)
 	dispatch(a, &cmd);
 }
 
-/* Deduplication has three layers; each catches a case the others miss.
- *   1. The chat backend, in memory (adapters/slack/dedupe.h): Slack's retry
- *      or a replay after a reconnect is dropped before anything durable
- *      happens, at no cost. (integration.slack, unit.slack_dedupe)
- *   2. Here, in the store's processed ids ("app:<id>"): a redelivery that
- *      reaches a process without that memory - after a restart, or another
- *      replica sharing the store - is dropped before a command or mention
- *      runs again (/investigate would post twice). (unit.app)
- *   3. The gate's vote (store_gate_vote): a click's event id is recorded in
- *      the same atomic step as the vote it carries, so a click is audited
- *      and counted once even when layer 2 could not answer (a store error
- *      here means: act anyway). (unit.gate, unit.store_conformance.*) */
+/* Act on ev, then settle its hold - but a card button's, which the
+ * workflow settles once the vote is committed. */
 static void route(struct app *a, const struct chat_event *ev)
 {
 	switch (ev->type) {
@@ -198,13 +192,14 @@ static void route(struct app *a, const struct chat_event *ev)
 	case CHAT_EV_BUTTON:
 		log_info("button", "action=%s user=%s", LOG_Q(ev->action_id), LOG_Q(ev->user));
 		if (wf_on_button(a->wf, ev))
-			break;
+			return;
 		if (ev->action_id && strcmp(ev->action_id, "investigate.scale") == 0)
 			route_investigate_scale(a, ev);
 		else
 			log_warn("button", "action=%s result=unknown_action", LOG_Q(ev->action_id));
 		break;
 	}
+	chat_settle(a->chat, ev->hold, true);
 }
 
 #define EVENT_STRINGS(X)                                                              \
@@ -261,6 +256,8 @@ static void on_dedupe(void *ud, struct store_req *r)
 
 	if (!a || a->stopped) {
 		log_info("event.dropped", "id=%s reason=\"the bot is stopping\"", LOG_Q(p->ev.id));
+		if (a)
+			chat_settle(a->chat, p->ev.hold, false);
 	} else if (r->rc) {
 		/* act rather than drop: every decision is still one conditional
 		 * commit, so a repeat cannot decide twice */
@@ -269,6 +266,7 @@ static void on_dedupe(void *ud, struct store_req *r)
 	} else if (r->flag) {
 		log_info("event.duplicate", "id=%s action=dropped", LOG_Q(p->ev.id));
 		a->duplicates++;
+		chat_settle(a->chat, p->ev.hold, true);
 	} else {
 		route(a, &p->ev);
 	}
@@ -287,6 +285,10 @@ static void on_dedupe(void *ud, struct store_req *r)
  *      the same atomic step as the vote it carries, so a click is audited
  *      and counted once even when layer 2 could not answer (a store error
  *      here means: act anyway). (unit.gate, unit.store_conformance.*)
+ *      A card button skips layer 2: recording its id there before the vote
+ *      commits would let a process dying in between make Slack's
+ *      redelivery of the click (held unacked until the vote commits, see
+ *      chat_settle) look processed to every other replica - a lost click.
  * The store answers on a later loop turn: the event waits as a copy. */
 void app_on_chat_event(void *ud, const struct chat_event *ev)
 {
@@ -296,9 +298,11 @@ void app_on_chat_event(void *ud, const struct chat_event *ev)
 	int rc;
 
 	a->events++;
-	if (a->stopped)
+	if (a->stopped) {
+		chat_settle(a->chat, ev->hold, false);
 		return;
-	if (!ev->id || !*ev->id) {
+	}
+	if (!ev->id || !*ev->id || wf_is_gate_button(ev)) {
 		route(a, ev);
 		return;
 	}

@@ -57,6 +57,8 @@ struct slack_frame {
 	char dedupe_key[192];   /* stable across redeliveries of the same thing */
 	struct chat_event ev;   /* strings borrowed from the frame; valid until finish */
 	struct slack_origin origin; /* set with has_event */
+	unsigned link_id;       /* set by the socket: the link it came on */
+	bool held;              /* set by the socket: not acked yet (socket.h) */
 	void *json_;            /* private: the parsed document */
 };
 

@@ -34,6 +34,24 @@ struct stop_waiter {
 	void *ud;
 };
 
+#define HOLD_ENVELOPES 4 /* a click and Slack's retries of it */
+
+/* A click the core holds (chat_settle): its envelope is acked once the
+ * click is durable. Repeats of it arriving meanwhile (Slack's retries, a
+ * redelivery after a reconnect) wait with it: acking one of them now
+ * would let Slack forget the click if this process died before the vote
+ * committed. */
+struct chat_hold {
+	struct slack_chat *sc;    /* NULL once the backend is gone */
+	struct chat_hold *prev, *next;
+	char key[192];            /* the dedupe key */
+	size_t n;
+	struct {
+		unsigned link;
+		char id[128];
+	} env[HOLD_ENVELOPES];
+};
+
 struct slack_chat {
 	struct chat chat;         /* first: the backend is a struct chat */
 	struct bot_loop *loop;
@@ -57,6 +75,8 @@ struct slack_chat {
 	uv_timer_t *auth_timer;   /* auth.test retries (heap: closed, then freed) */
 	unsigned auth_failures;
 	const struct slack_retry_policy *auth_backoff;
+	struct chat_hold *holds;  /* clicks the core has not settled */
+	unsigned held_now;
 };
 
 enum req_kind { REQ_POST, REQ_UPDATE, REQ_EPHEMERAL, REQ_RESPONSE_URL };
@@ -200,42 +220,141 @@ static void refuse(struct slack_chat *sc, const struct slack_frame *f, enum chat
 		 log_q(qch, sizeof qch, f->ev.channel ? f->ev.channel : "-"));
 }
 
+/* Ack a held envelope now (it was refused, or what it carries is durable). */
+static void ack_held(struct slack_chat *sc, unsigned link, const char *envelope_id)
+{
+	int rc = slack_ws_ack(sc->ws, link, envelope_id);
+
+	if (rc == BOT_ENOTFOUND)
+		log_info("slack.ack", "envelope=%s link=%u result=not_sent reason=\"no open "
+			 "connection\"", LOG_Q(envelope_id), link);
+	else if (rc)
+		log_error("slack.ack", "envelope=%s link=%u error=%s", LOG_Q(envelope_id), link,
+			  bot_err_name(rc));
+}
+
+static struct chat_hold *hold_find(struct slack_chat *sc, const char *key)
+{
+	for (struct chat_hold *h = sc->holds; h; h = h->next)
+		if (strcmp(h->key, key) == 0)
+			return h;
+	return NULL;
+}
+
+static struct chat_hold *hold_new(struct slack_chat *sc, const struct slack_frame *f)
+{
+	struct chat_hold *h = calloc(1, sizeof *h);
+
+	if (!h)
+		return NULL;
+	h->sc = sc;
+	snprintf(h->key, sizeof h->key, "%s", f->dedupe_key);
+	h->env[0].link = f->link_id;
+	snprintf(h->env[0].id, sizeof h->env[0].id, "%s", f->envelope_id);
+	h->n = 1;
+	h->next = sc->holds;
+	if (sc->holds)
+		sc->holds->prev = h;
+	sc->holds = h;
+	sc->held_now++;
+	return h;
+}
+
+/* A repeat of a held click: it waits with the first one when it can. */
+static void hold_join(struct slack_chat *sc, const struct slack_frame *f)
+{
+	struct chat_hold *h = hold_find(sc, f->dedupe_key);
+
+	if (h && h->n < HOLD_ENVELOPES) {
+		h->env[h->n].link = f->link_id;
+		snprintf(h->env[h->n].id, sizeof h->env[h->n].id, "%s", f->envelope_id);
+		h->n++;
+		return;
+	}
+	ack_held(sc, f->link_id, f->envelope_id);
+}
+
+static void sc_settle(struct chat *c, struct chat_hold *h, bool ack)
+{
+	struct slack_chat *sc = h->sc;
+
+	(void)c;
+	if (sc) {
+		if (h->prev)
+			h->prev->next = h->next;
+		else
+			sc->holds = h->next;
+		if (h->next)
+			h->next->prev = h->prev;
+		sc->held_now--;
+		for (size_t i = 0; i < h->n; i++) {
+			if (ack)
+				ack_held(sc, h->env[i].link, h->env[i].id);
+			else
+				log_info("slack.ack", "envelope=%s result=not_sent reason=\"not acted on "
+					 "here\"", LOG_Q(h->env[i].id));
+		}
+	}
+	free(h);
+}
+
+/* Held envelopes: clicks (see struct chat_hold). Commands and mentions
+ * are acked on arrival: Slack's 3 s bound is for the ack, and a command's
+ * work may take longer than that. */
+static bool hold_envelope(void *ud, const struct slack_frame *f)
+{
+	(void)ud;
+	return f->ev.type == CHAT_EV_BUTTON;
+}
+
 static void on_envelope(void *ud, const struct slack_frame *f)
 {
 	struct slack_chat *sc = ud;
-	const struct chat_event *ev = &f->ev;
+	struct chat_event ev = f->ev;
 	enum chat_refusal why;
 	int rc;
 
 	if (!f->has_event || sc->stopping)
-		return;
+		return; /* a held one stays unacked: its button shows a warning */
 	/* the websocket opens only once auth.test said who we are */
 	why = sc->identified ? refusal(sc, &f->origin) : CHAT_REFUSED_TEAM;
 	if (why != CHAT_REFUSED_COUNT) {
 		refuse(sc, f, why);
+		if (f->held)
+			ack_held(sc, f->link_id, f->envelope_id);
 		return;
 	}
 	rc = sc->dedupe.claim(sc->dedupe.impl, f->dedupe_key, now_ms(sc));
 	if (rc == BOT_EDUPLICATE) {
 		sc->duplicates++;
 		log_info("slack.event", "result=duplicate type=%s envelope=%s retry_attempt=%d",
-			 ev_name(ev->type), LOG_Q(f->envelope_id), f->retry_attempt);
+			 ev_name(ev.type), LOG_Q(f->envelope_id), f->retry_attempt);
+		if (f->held)
+			hold_join(sc, f);
 		return;
 	}
 	if (rc)  /* act anyway: a lost duplicate check beats a lost click */
 		log_warn("slack.dedupe", "result=error code=%s envelope=%s action=deliver",
 			 bot_err_name(rc), LOG_Q(f->envelope_id));
-	if (ev->type == CHAT_EV_COMMAND || ev->type == CHAT_EV_BUTTON)
-		remember_rurl(sc, ev);
+	if (ev.type == CHAT_EV_COMMAND || ev.type == CHAT_EV_BUTTON)
+		remember_rurl(sc, &ev);
 	sc->events++;
 	log_info("slack.event", "type=%s envelope=%s user=%s channel=%s%s%s retry_attempt=%d",
-		 ev_name(ev->type), LOG_Q(f->envelope_id), LOG_Q(ev->user), LOG_Q(ev->channel),
-		 ev->type == CHAT_EV_COMMAND ? " command=" : ev->type == CHAT_EV_BUTTON ? " action=" : "",
-		 ev->type == CHAT_EV_COMMAND ? LOG_Q(ev->command)
-		 : ev->type == CHAT_EV_BUTTON ? LOG_Q(ev->action_id) : "",
+		 ev_name(ev.type), LOG_Q(f->envelope_id), LOG_Q(ev.user), LOG_Q(ev.channel),
+		 ev.type == CHAT_EV_COMMAND ? " command=" : ev.type == CHAT_EV_BUTTON ? " action=" : "",
+		 ev.type == CHAT_EV_COMMAND ? LOG_Q(ev.command)
+		 : ev.type == CHAT_EV_BUTTON ? LOG_Q(ev.action_id) : "",
 		 f->retry_attempt);
+	ev.hold = NULL;
+	if (f->held && sc->chat.on_event && !(ev.hold = hold_new(sc, f))) {
+		log_error("slack.event", "envelope=%s error=ENOMEM action=ack_now",
+			  LOG_Q(f->envelope_id));
+		ack_held(sc, f->link_id, f->envelope_id);
+	}
 	if (sc->chat.on_event)
-		sc->chat.on_event(sc->chat.event_ud, ev);
+		sc->chat.on_event(sc->chat.event_ud, &ev);
+	else if (f->held)
+		ack_held(sc, f->link_id, f->envelope_id);
 }
 
 static void on_ws_state(void *ud, enum slack_ws_state st, int rc, const char *detail)
@@ -576,6 +695,12 @@ static void sc_destroy(struct chat *c)
 	sc = of(c);
 	if (sc->hooked)
 		bot_loop_off_shutdown(sc->loop, on_loop_shutdown, sc);
+	/* holds the core never settled: its copies are gone with it by now */
+	while (sc->holds) {
+		struct chat_hold *h = sc->holds;
+		sc->holds = h->next;
+		free(h);
+	}
 	slack_ws_destroy(sc->ws);
 	slack_api_destroy(sc->api);
 	http_destroy(sc->http);
@@ -627,6 +752,7 @@ static const struct chat_ops slack_ops = {
 	.stop = sc_stop,
 	.destroy = sc_destroy,
 	.permalink = sc_permalink,
+	.settle = sc_settle,
 	.connected = sc_connected,
 };
 
@@ -639,6 +765,7 @@ void slack_chat_get_stats(struct chat *c, struct slack_chat_stats *out)
 	out->events = sc->events;
 	out->duplicates = sc->duplicates;
 	out->fallbacks = sc->fallbacks;
+	out->held = sc->held_now;
 	out->api_pending = slack_api_pending(sc->api);
 	out->connected = sc->connected;
 }
@@ -732,7 +859,8 @@ int slack_chat_create(struct bot_loop *loop, const struct slack_chat_opts *o, st
 			.backoff = o->reconnect_backoff, .ping_interval_ms = o->ping_interval_ms,
 			.silence_ms = o->silence_ms, .hello_timeout_ms = o->hello_timeout_ms,
 			.close_timeout_ms = o->close_timeout_ms, .drain_timeout_ms = o->drain_timeout_ms,
-			.on_envelope = on_envelope, .on_state = on_ws_state, .ud = sc },
+			.on_envelope = on_envelope, .on_state = on_ws_state, .hold = hold_envelope,
+			.ud = sc },
 			&sc->ws, err);
 	if (rc)
 		goto out;

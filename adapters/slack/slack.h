@@ -6,8 +6,12 @@
  *   c->on_event = app_on_chat_event; c->event_ud = app;
  *   c->ops->start(c);
  *
- * Incoming (socket.h): every envelope is acked at once; then events are
- * deduplicated on what they are about (event_id, trigger_id, or user +
+ * Incoming (socket.h): every envelope is acked at once - but a button
+ * click: its envelope is acked only when the core settles it
+ * (chat_settle: the vote is committed or refused), so a click is never
+ * acked and then lost with a dying process (Slack does not send a click
+ * again: an unacked one shows a warning by its button, and the user
+ * presses again). Events are deduplicated on what they are about (event_id, trigger_id, or user +
  * action_ts + action id, see envelope.h) through a struct
  * slack_dedupe_store - in memory by default, for dedupe_ttl_ms (15 min;
  * Slack's last retry comes after 5 min) - so a redelivery, or a replay
@@ -89,6 +93,7 @@ struct slack_chat_stats {
 	unsigned events;          /* delivered to on_event */
 	unsigned duplicates;      /* dropped by the dedupe */
 	unsigned fallbacks;       /* ephemerals sent through a response_url */
+	unsigned held;            /* clicks the core has not settled yet (unacked) */
 	size_t api_pending;       /* Web API calls queued or in flight */
 	bool connected;           /* a link is up (last state report) */
 };

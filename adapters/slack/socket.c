@@ -77,11 +77,11 @@ struct txf {
 	unsigned char buf[];       /* LWS_PRE + len */
 };
 
-/* An envelope whose ack is out, waiting for on_envelope. */
+/* An envelope whose ack is out (or held), waiting for on_envelope. */
 struct ready {
 	struct ready *next;
 	struct slack_frame *f;     /* not copied: f->ev points into f itself */
-	uint64_t at_ns;            /* when its ack was written */
+	uint64_t at_ns;            /* when its ack was written (held: arrived) */
 };
 
 struct resolve;
@@ -134,6 +134,7 @@ struct slack_ws {
 	unsigned ping_ms, silence_ms, hello_ms, close_ms, drain_ms, tick_ms;
 	slack_ws_envelope_cb on_envelope;
 	slack_ws_state_cb on_state;
+	bool (*hold)(void *ud, const struct slack_frame *f);
 	void *ud;
 
 	enum ws_state state;
@@ -685,6 +686,12 @@ static void on_text(struct link *l, const char *text, size_t len)
 		if (!f->has_event) {
 			frame_free(f);
 			f = NULL;
+		} else if (ws->hold && ws->hold(ws->ud, f)) {
+			f->link_id = l->id;
+			f->held = true;
+			ws->stats.held++;
+			make_ready(ws, f);
+			break;
 		}
 		ack(l, id, f);
 		break;
@@ -1207,6 +1214,31 @@ void slack_ws_destroy(struct slack_ws *ws)
 	maybe_free(ws);
 }
 
+int slack_ws_ack(struct slack_ws *ws, unsigned link_id, const char *envelope_id)
+{
+	char buf[ACK_MAX];
+	size_t n;
+
+	struct link *to = NULL;
+
+	if (!ws)
+		return BOT_ENOTFOUND;
+	for (struct link *l = ws->links; l; l = l->next)
+		if (l->id == link_id && l->st == L_OPEN && l->wsi && !l->close_sent && !l->gone)
+			to = l;
+	if (!to) {
+		to = primary(ws);
+		if (!to)
+			return BOT_ENOTFOUND;
+		log_info("slack.ws.ack", "envelope=%s link=%u via=link%u reason=\"its link closed\"",
+			 LOG_Q(envelope_id), link_id, to->id);
+	}
+	n = slack_ack_frame(envelope_id, buf, sizeof buf);
+	if (!n)
+		return BOT_EINVAL;
+	return queue_tx(to, buf, n, NULL);
+}
+
 void slack_ws_get_stats(const struct slack_ws *ws, struct slack_ws_stats *out)
 {
 	if (ws)
@@ -1284,6 +1316,7 @@ int slack_ws_create(const struct slack_ws_opts *o, struct slack_ws **out, struct
 	ws->ctx = o->ctx;
 	ws->api = o->api;
 	ws->on_envelope = o->on_envelope;
+	ws->hold = o->hold;
 	ws->on_state = o->on_state;
 	ws->ud = o->ud;
 	ws->ping_ms = o->ping_interval_ms ? o->ping_interval_ms : DEF_PING_MS;

@@ -18,6 +18,13 @@
  * most one slice, never by the whole backlog. An envelope is acked even when its payload cannot be
  * understood (it is then logged and dropped), so Slack does not retry it.
  *
+ * Held envelopes: when the owner's hold() says so for an envelope, it is
+ * not acked on arrival but handed to on_envelope at once; the owner acks it
+ * with slack_ws_ack() once what it carries is durable (a click's vote
+ * committed). Until then Slack treats it as not received: if the process
+ * dies first, nothing was promised (a click is not sent again; its button
+ * shows a warning).
+ *
  * Frames arrive in pieces of at most 4 kB and are reassembled up to
  * SLACK_FRAME_MAX; a larger frame, a binary frame or malformed JSON is
  * dropped with a log line (event slack.ws.frame) and the link stays up.
@@ -94,6 +101,10 @@ struct slack_ws_opts {
 	unsigned drain_timeout_ms; /* a replaced link is closed after this at the latest; 0: 15000 */
 	slack_ws_envelope_cb on_envelope;
 	slack_ws_state_cb on_state; /* may be NULL */
+	/* May be NULL (ack every envelope on arrival). Called for each
+	 * envelope with an event, before its ack: true = do not ack it; the
+	 * owner calls slack_ws_ack(ws, f->link_id, f->envelope_id) later. */
+	bool (*hold)(void *ud, const struct slack_frame *f);
 	void *ud;
 };
 
@@ -105,6 +116,7 @@ struct slack_ws_stats {
 	unsigned stale;            /* links dropped as half-open */
 	unsigned envelopes;        /* envelopes received */
 	unsigned acks;             /* acks written */
+	unsigned held;             /* envelopes handed on unacked (hold) */
 	unsigned rejected;         /* frames dropped: malformed, binary, too big */
 	unsigned links;            /* links alive now (resolving, connecting or open) */
 	uint64_t last_backoff_ms;  /* the last backoff delay chosen */
@@ -123,6 +135,12 @@ void slack_ws_stop(struct slack_ws *ws, void (*done)(void *ud), void *ud);
 /* Frees the manager. Links still open are dropped (their memory goes when
  * lws reports them closed). Safe after bot_loop_run returned. NULL ok. */
 void slack_ws_destroy(struct slack_ws *ws);
+
+/* Ack a held envelope on the link it came on or, when that one is closed
+ * or closing, on the newest open link (Slack matches acks by envelope_id;
+ * the fake does so on any socket). BOT_EOK (queued), BOT_ENOTFOUND (no
+ * open link: the ack is lost), BOT_EINVAL (id too long), BOT_ENOMEM. */
+int slack_ws_ack(struct slack_ws *ws, unsigned link_id, const char *envelope_id);
 
 void slack_ws_get_stats(const struct slack_ws *ws, struct slack_ws_stats *out);
 

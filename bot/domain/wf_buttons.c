@@ -116,6 +116,8 @@ struct click_op {
 	uint64_t id;
 	int what;
 	char *user, *channel;
+	struct chat *chat;
+	struct chat_hold *hold; /* the click's ack waits for its answer */
 };
 
 static void click_free(struct click_op *c)
@@ -125,9 +127,15 @@ static void click_free(struct click_op *c)
 	free(c);
 }
 
+/* The bot stops before the click's answer: this process will not tell
+ * its outcome, so the click stays unacked (its button shows a warning;
+ * if the vote did commit, pressing again is refused as a repeat). */
 static void click_stop(struct workflow__link *l)
 {
-	click_free(container_of(l, struct click_op, link));
+	struct click_op *c = container_of(l, struct click_op, link);
+
+	chat_settle(c->chat, c->hold, false);
+	click_free(c);
 }
 
 static void on_clicked(void *ud, int rc, const struct gate_click_result *r,
@@ -159,17 +167,22 @@ static void on_clicked(void *ud, int rc, const struct gate_click_result *r,
 	tell_outcome(wf, c->id, c->user, c->channel, name, r);
 	trail_click(wf, g, c->user, name, r);
 out:
+	/* committed, or refused and audited, or told it failed: done with it */
+	chat_settle(c->chat, c->hold, true);
 	click_free(c);
 }
 
+/* A click or a cancel; a click's hold (ev->hold) is settled on every path. */
 static void act(struct workflow *wf, uint64_t id, const struct chat_event *ev, int what)
 {
 	struct click_op *c;
 	int rc;
 
 	if (wf->stopped) {
+		/* not recorded: not acked either (the button shows a warning) */
 		say_to(wf, ev, "The bot is shutting down; your click was not recorded. Press it "
-		       "again once it is back.");
+		       "again in a moment.");
+		chat_settle(wf->chat, ev->hold, false);
 		return;
 	}
 	c = calloc(1, sizeof *c);
@@ -178,10 +191,13 @@ static void act(struct workflow *wf, uint64_t id, const struct chat_event *ev, i
 			click_free(c);
 		say_to(wf, ev, "Your %s on request #%" PRIu64 " could not be recorded (out of "
 		       "memory); nothing changed. Try again.", act_names[what], id);
+		chat_settle(wf->chat, ev->hold, true);
 		return;
 	}
 	c->id = id;
 	c->what = what;
+	c->chat = wf->chat;
+	c->hold = ev->hold;
 	workflow__link_add(wf, &c->link, click_stop);
 	if (what == 2)
 		rc = gate_cancel(wf->engine, id, ev->user, ev->id, on_clicked, c);
@@ -196,7 +212,15 @@ static void act(struct workflow *wf, uint64_t id, const struct chat_event *ev, i
 			  LOG_Q(bot_strerror(rc)));
 		say_to(wf, ev, "Your %s on request #%" PRIu64 " could not be recorded (%s); nothing "
 		       "changed. Try again.", act_names[what], id, bot_strerror(rc));
+		chat_settle(wf->chat, ev->hold, true);
 	}
+}
+
+bool wf_is_gate_button(const struct chat_event *ev)
+{
+	return ev->type == CHAT_EV_BUTTON && ev->action_id &&
+	       (strcmp(ev->action_id, CARD_ACTION_APPROVE) == 0 ||
+		strcmp(ev->action_id, CARD_ACTION_DENY) == 0);
 }
 
 bool wf_on_button(struct workflow *wf, const struct chat_event *ev)
@@ -204,17 +228,13 @@ bool wf_on_button(struct workflow *wf, const struct chat_event *ev)
 	int what;
 	uint64_t id;
 
-	if (!ev->action_id)
+	if (!wf_is_gate_button(ev))
 		return false;
-	if (strcmp(ev->action_id, CARD_ACTION_APPROVE) == 0)
-		what = 0;
-	else if (strcmp(ev->action_id, CARD_ACTION_DENY) == 0)
-		what = 1;
-	else
-		return false;
+	what = strcmp(ev->action_id, CARD_ACTION_APPROVE) == 0 ? 0 : 1;
 	id = wf_parse_id(ev->value);
 	if (!id) {
 		say_to(wf, ev, "That button does not name a request; nothing changed.");
+		chat_settle(wf->chat, ev->hold, true);
 		return true;
 	}
 	act(wf, id, ev, what);

@@ -83,8 +83,12 @@ struct wf_scale {
  * outcome is reported in chat), or an error (nothing was started). */
 int wf_scale_start(struct workflow *wf, const struct wf_scale *req, struct bot_error *err);
 
-/* A press of a card button (CARD_ACTION_APPROVE / CARD_ACTION_DENY).
- * Returns false if the action is not the workflow's. */
+/* Is ev a press of a card button (CARD_ACTION_APPROVE / CARD_ACTION_DENY)? */
+bool wf_is_gate_button(const struct chat_event *ev);
+
+/* A press of a card button. Returns false if the action is not the
+ * workflow's; true: the press is taken, and its hold (ev->hold) is
+ * settled once the vote is committed or refused (chat_settle). */
 bool wf_on_button(struct workflow *wf, const struct chat_event *ev);
 
 /* /gates cancel <id> by user: replies (ephemeral) on ev's channel. */

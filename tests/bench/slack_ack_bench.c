@@ -10,7 +10,8 @@
  * the time from the fake writing it to the fake reading its ack, i.e. the
  * latency Slack would see. --work-us makes the bot's event handler burn U
  * microseconds of CPU per event (a stand-in for a store commit), to show
- * acks do not wait for handlers.
+ * acks do not wait for handlers - but a click's, which is acked once its
+ * handler settles it (chat_settle), here right after the work.
  *
  * Prints ack latency p50/p99/max, the burst's total time, events delivered,
  * and the bot process's RSS (VmRSS before/after the burst, VmHWM peak).
@@ -247,10 +248,11 @@ static void on_event(void *ud, const struct chat_event *ev)
 {
 	struct parent *p = ud;
 
-	(void)ev;
 	p->events++;
 	if (p->work_us)
 		burn(p->work_us);
+	/* a click is acked once "committed": after the work, as in the bot */
+	chat_settle(p->chat, ev->hold, true);
 }
 
 static void maybe_done(struct parent *p)

@@ -58,6 +58,7 @@ struct evrec {
 	char id[200], user[32], channel[32], command[32], text[128], action_id[64], value[64],
 	     message_ts[32], response_url[256];
 	bool has_response_url;
+	bool held;
 };
 
 struct t {
@@ -73,6 +74,10 @@ struct t {
 	int reply_rc;
 	bool reply_done;
 	char reply_detail[64];
+	/* keep clicks' holds for the test to settle (else settled at once) */
+	bool keep_holds;
+	struct chat_hold *holds[8];
+	size_t n_holds;
 };
 
 static void cp(char *dst, size_t n, const char *s)
@@ -109,6 +114,11 @@ static void on_event(void *ud, const struct chat_event *e)
 	cp(r->message_ts, sizeof r->message_ts, e->message_ts);
 	cp(r->response_url, sizeof r->response_url, e->response_url);
 	r->has_response_url = e->response_url != NULL;
+	r->held = e->hold != NULL;
+	if (e->hold && t->keep_holds && t->n_holds < BOT_ARRAY_LEN(t->holds))
+		t->holds[t->n_holds++] = e->hold;
+	else
+		chat_settle(t->chat, e->hold, true);
 	if (t->reply_ephemeral && e->type == CHAT_EV_COMMAND) {
 		struct chat_text only;
 		struct chat_message m = { .channel = e->channel,
@@ -395,6 +405,85 @@ static void test_connect_hello_ack(void **state)
 	assert_int_equal(stats(&t).ws.rejected, 0);
 	assert_int_equal(fake_slack_bad_frames(t.h.fs), 0);
 	assert_int_equal(fake_slack_connections(t.h.fs), 1);
+	teardown(&t);
+}
+
+/* A click is acked when the core settles it (its vote committed), not on
+ * arrival; a repeat of it waits with it; settled without an ack, it stays
+ * unacked. Commands are acked on arrival. Every "not acked yet" below is
+ * read after a later envelope's ack arrived on the same socket: acks are
+ * written in order, so an ack sent before it would have arrived first. */
+static void test_click_ack_waits_for_settle(void **state)
+{
+	struct t t;
+	char click[FAKE_SLACK_ID_MAX], again[FAKE_SLACK_ID_MAX], cmd[FAKE_SLACK_ID_MAX],
+	     click2[FAKE_SLACK_ID_MAX];
+	struct want w = { &t, 1 };
+	struct res r = {0};
+	struct chat_text card;
+	struct chat_message m = { .channel = "C0GENERAL", .rich = text_of(&card, "card") };
+
+	(void)state;
+	setup(&t);
+	t.keep_holds = true;
+	start_connected(&t);
+	assert_int_equal(chat_post(t.chat, &m, on_result, &r), 0);
+	assert_true(harness_wait(&t.h, res_done, &r, STEP_MS));
+
+	assert_int_equal(fake_slack_send_button(t.h.fs, "U0A", "C0GENERAL", r.ts, "gate.approve",
+						"g1", click), 0);
+	assert_true(harness_wait(&t.h, events_at_least, &w, STEP_MS));
+	assert_int_equal(t.ev[0].type, CHAT_EV_BUTTON);
+	assert_true(t.ev[0].held);
+	assert_int_equal(t.n_holds, 1);
+	assert_int_equal(fake_slack_send_slash(t.h.fs, "U0A", "C0GENERAL", "/gates", "", cmd), 0);
+	(void)wait_ack(&t, cmd);
+	assert_null(fake_slack_find_ack(t.h.fs, click));
+	assert_int_equal(stats(&t).held, 1);
+	assert_false(t.ev[1].held); /* the command */
+
+	/* the same click again (Slack's duplicate): not acted on, not acked yet */
+	assert_int_equal(fake_slack_redeliver(t.h.fs, click, 0, again), 0);
+	assert_int_equal(fake_slack_send_slash(t.h.fs, "U0A", "C0GENERAL", "/gates", "", cmd), 0);
+	(void)wait_ack(&t, cmd);
+	assert_null(fake_slack_find_ack(t.h.fs, again));
+	assert_null(fake_slack_find_ack(t.h.fs, click));
+	assert_int_equal(t.n_ev, 3);
+	assert_int_equal(stats(&t).duplicates, 1);
+
+	/* settled: both acked */
+	chat_settle(t.chat, t.holds[0], true);
+	(void)wait_ack(&t, click);
+	(void)wait_ack(&t, again);
+	assert_int_equal(stats(&t).held, 0);
+
+	/* settled without an ack (not acted on): never acked */
+	assert_int_equal(fake_slack_send_button(t.h.fs, "U0B", "C0GENERAL", r.ts, "gate.deny",
+						"g1", click2), 0);
+	w.n = 4;
+	assert_true(harness_wait(&t.h, events_at_least, &w, STEP_MS));
+	assert_int_equal(t.n_holds, 2);
+	chat_settle(t.chat, t.holds[1], false);
+	assert_int_equal(fake_slack_send_slash(t.h.fs, "U0A", "C0GENERAL", "/gates", "", cmd), 0);
+	(void)wait_ack(&t, cmd);
+	assert_null(fake_slack_find_ack(t.h.fs, click2));
+	assert_int_equal(stats(&t).held, 0);
+	assert_int_equal(harness_log_count("event=slack.ack", "result=not_sent",
+					   "reason=\"not acted on here\"", NULL), 1);
+
+	/* its socket dropped while the vote was written: acked on the new one */
+	assert_int_equal(fake_slack_send_button(t.h.fs, "U0C", "C0GENERAL", r.ts, "gate.deny",
+						"g1", click2), 0);
+	w.n = 6;
+	assert_true(harness_wait(&t.h, events_at_least, &w, STEP_MS));
+	assert_int_equal(t.n_holds, 3);
+	fake_slack_drop(t.h.fs);
+	w.n = 2;
+	assert_true(harness_wait(&t.h, hellos_n, &w, STEP_MS));
+	chat_settle(t.chat, t.holds[2], true);
+	const struct fake_slack_ack *a = wait_ack(&t, click2);
+	assert_int_equal(a->conn, 2);
+	assert_int_equal(harness_log_count("event=slack.ws.ack", "via=link2", NULL), 1);
 	teardown(&t);
 }
 
@@ -1150,6 +1239,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_connect_hello_ack),
 		cmocka_unit_test(test_duplicates),
+		cmocka_unit_test(test_click_ack_waits_for_settle),
 		cmocka_unit_test(test_disconnect_refresh),
 		cmocka_unit_test(test_disconnect_link_disabled),
 		cmocka_unit_test(test_disconnect_too_many),
