@@ -137,24 +137,37 @@ static bool stopping(const struct gate *g, const struct cloud_error *ce, const c
 	return true;
 }
 
+/* A cloud call's answer for its gate: NULL when nothing is left to do
+ * (the engine or the gate is gone, the gate left the state the call was
+ * made in, or a stop cancelled the call); else the gate, held (put it). */
+static struct gate *answered(struct op *op, struct gate_engine **ep, bool executing,
+			     const struct cloud_error *ce, const char *what)
+{
+	struct gate_engine *e = *ep = gate__op_engine(op);
+	struct gate *g = e ? gate__map_get(e, op->id) : NULL;
+
+	if (!e)
+		return NULL;
+	gate__op_end(op);
+	if (!g)
+		return NULL;
+	g->working = false;
+	if (!(executing ? g->rec.state == GATE_EXECUTING : gate__approved_state(g->rec.state)) ||
+	    stopping(g, ce, what))
+		return NULL;
+	gate__hold(g);
+	return g;
+}
+
 static void on_recheck(void *ud, const struct cloud_error *ce, const struct cloud_service *svc)
 {
 	struct op *op = ud;
-	struct gate_engine *e = gate__op_engine(op);
-	struct gate *g = e ? gate__map_get(e, op->id) : NULL;
+	struct gate_engine *e;
+	struct gate *g = answered(op, &e, false, ce, "recheck");
 	char why[300], text[700];
 
-	if (!e)
-		return;
-	gate__op_end(op);
 	if (!g)
 		return;
-	gate__hold(g);
-	g->working = false;
-	if (!gate__approved_state(g->rec.state))
-		goto out;
-	if (stopping(g, ce, "recheck"))
-		goto out;
 	if ((ce && ce->code) || !svc) {
 		if (ce && ce->code == BOT_ENOTFOUND) {
 			snprintf(text, sizeof text, "service %s not found in cluster %s; nothing was "
@@ -282,21 +295,12 @@ static void scale_failed(struct gate_engine *e, struct gate *g, const struct clo
 static void on_scaled(void *ud, const struct cloud_error *ce, const struct cloud_service *after)
 {
 	struct op *op = ud;
-	struct gate_engine *e = gate__op_engine(op);
-	struct gate *g = e ? gate__map_get(e, op->id) : NULL;
+	struct gate_engine *e;
+	struct gate *g = answered(op, &e, true, ce, "scale");
 	char text[700];
 
-	if (!e)
-		return;
-	gate__op_end(op);
 	if (!g)
 		return;
-	gate__hold(g);
-	g->working = false;
-	if (g->rec.state != GATE_EXECUTING)
-		goto out;
-	if (stopping(g, ce, "scale"))
-		goto out;
 	if (ce && ce->code == BOT_EDRYRUN) {
 		snprintf(text, sizeof text, "%s; nothing was changed", ce->message);
 		gate__fail(e, g, "system", "dry_run", text, ce);
@@ -347,21 +351,12 @@ static void on_reconciled(void *ud, const struct cloud_error *ce, const struct c
 	struct op *op = ud;
 	bool after_restart = op->after_restart, after_error = op->after_error;
 	struct cloud_error saved = op->saved;
-	struct gate_engine *e = gate__op_engine(op);
-	struct gate *g = e ? gate__map_get(e, op->id) : NULL;
+	struct gate_engine *e;
+	struct gate *g = answered(op, &e, true, ce, "reconcile");
 	char text[700];
 
-	if (!e)
-		return;
-	gate__op_end(op);
 	if (!g)
 		return;
-	gate__hold(g);
-	g->working = false;
-	if (g->rec.state != GATE_EXECUTING)
-		goto out;
-	if (stopping(g, ce, "reconcile"))
-		goto out;
 	if ((ce && ce->code) || !svc) {
 		if (ce && ce->code == BOT_ENOTFOUND) {
 			snprintf(text, sizeof text, "service %s disappeared while it was being "
