@@ -128,8 +128,9 @@ struct store_gate {
 	char *exec_intent;    /* JSON: the call about to be made */
 	int exec_from;        /* desired count observed just before executing */
 	int64_t exec_started_at;
-	char *exec_owner;     /* who claimed the execution (a process: host, pid) */
-	int64_t exec_lease_until; /* its claim is good until then (wall ms) */
+	char *exec_owner;     /* who holds the claim (a process: host, pid): posting
+			       * the card while PENDING, the call while EXECUTING */
+	int64_t exec_lease_until; /* the claim is good until then (wall ms; 0 = none) */
 	char *result_kind;    /* "scaled", "stale", "aws_error", "undelivered", ... */
 	char *result_detail;  /* human text */
 	char *aws_code, *aws_request_id;
@@ -215,17 +216,19 @@ typedef int (*store_audit_fn)(void *ud, const struct store_audit_row *r);
 /* Wall clock in ms since the epoch (injectable for tests). */
 typedef int64_t (*store_clock_fn)(void *ud);
 
-/* Take over or renew the claim of an EXECUTING gate, conditional on the
- * gate being EXECUTING at `version` (as the caller read it): exec_owner =
- * owner, exec_lease_until = now + lease_ms, the version is bumped and an
- * audit event (actor = owner, kind, detail) appended, atomically. A
- * process takes over only a claim whose lease ran out (the domain judges
- * that); STORE_LOST: the gate moved or another process took it first. */
+/* Take over or renew the claim on a gate - an EXECUTING one's (who makes
+ * the call), or a PENDING one's (who posts its card) - conditional on the
+ * gate being in one of those states at `version` (as the caller read it):
+ * exec_owner = owner, exec_lease_until = now + lease_ms, the version is
+ * bumped and an audit event (actor = owner, kind, detail) appended,
+ * atomically. A process takes over only a claim whose lease ran out (the
+ * domain judges that); STORE_LOST: the gate moved or another process took
+ * it first. */
 struct store_lease {
 	uint64_t gate_id, version;
 	const char *owner;
 	uint64_t lease_ms;
-	const char *kind;   /* "takeover", "renew" */
+	const char *kind;   /* "takeover", "reissue", "delivery" */
 	const char *detail; /* JSON object text; NULL = "{}" */
 };
 
@@ -377,7 +380,8 @@ const char *store_backend(const struct store *s);
 bool store_shared(const struct store *s);
 
 /* Insert a new PENDING gate from g's request fields (service ... evidence,
- * action, params, approvers, ...) if its service has no live gate: sets
+ * action, params, approvers, ...; exec_owner and exec_lease_until: the
+ * poster's claim, if set) if its service has no live gate: sets
  * g->id, version, created_at, updated_at, state, and appends the
  * "requested" audit event (with the request) in the same atomic step.
  * *res is STORE_BUSY (and *holder the live gate's id) when the service is

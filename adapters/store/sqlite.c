@@ -172,8 +172,9 @@ static const char *const q_sql[Q_COUNT] = {
 		"INSERT INTO gates (service, cluster, ecs_service, requester, target,"
 		" desired_at_request, reason, timer_ms, approvers, min_approvals, allow_self,"
 		" force_new_deployment, channel, evidence, created_at, state, updated_at, action,"
-		" params, version)"
-		" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,'PENDING',?15,?16,?17,1)",
+		" params, version, exec_owner, exec_lease_until)"
+		" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,'PENDING',?15,?16,?17,1,"
+		"?18,?19)",
 	[Q_GATE_GET] = "SELECT " GATE_COLS " FROM gates WHERE id = ?1",
 	[Q_GATE_BY_STATE] = "SELECT " GATE_COLS " FROM gates WHERE state = ?1 ORDER BY id",
 	[Q_GATE_RECENT] = "SELECT " GATE_COLS " FROM gates ORDER BY id DESC LIMIT ?1",
@@ -207,7 +208,8 @@ static const char *const q_sql[Q_COUNT] = {
 	[Q_BUMP] = "UPDATE gates SET version = version + 1, updated_at = ?2 WHERE id = ?1",
 	[Q_LEASE] =
 		"UPDATE gates SET exec_owner = ?3, exec_lease_until = ?4, updated_at = ?5,"
-		" version = version + 1 WHERE id = ?1 AND version = ?2 AND state = 'EXECUTING'",
+		" version = version + 1 WHERE id = ?1 AND version = ?2"
+		" AND state IN ('EXECUTING', 'PENDING')",
 	[Q_LOCK_HOLDER] =
 		"SELECT l.gate_id, g.state FROM service_locks l LEFT JOIN gates g ON g.id = l.gate_id"
 		" WHERE l.cluster = ?1 AND l.ecs_service = ?2",
@@ -1125,6 +1127,11 @@ static int insert_gate(struct sq *s, struct store_gate *g, const char *approvers
 	sqlite3_bind_int64(st, 15, now);
 	bind_text(st, 16, g->action ? g->action : STORE_ACTION_SCALE);
 	bind_text(st, 17, g->params ? g->params : "{}");
+	bind_text(st, 18, g->exec_owner);
+	if (g->exec_lease_until)
+		sqlite3_bind_int64(st, 19, g->exec_lease_until);
+	else
+		sqlite3_bind_null(st, 19);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = db_err(s, err, "insert gate");
 	else

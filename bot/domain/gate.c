@@ -281,6 +281,8 @@ static void step_failed(struct gate_engine *e, struct gate *g, enum then then)
 		/* the outcome is known (or a call is due) but not recorded:
 		 * reconcile to record it */
 		gate__tpush_in(e, STORE_RETRY_MS, g->rec.id, T_RECONCILE);
+	else if (then == THEN_DELIVERY)
+		gate__tpush_in(e, STORE_RETRY_MS, g->rec.id, T_DELIVERY);
 	else if (then != THEN_TAKEOVER) /* a takeover is tried again by the next sync */
 		gate__resume_later(e, g);
 }
@@ -299,9 +301,9 @@ bool gate__claim_mine(const struct gate_engine *e, const struct store_gate *r)
 	return r->exec_owner && strcmp(r->exec_owner, e->owner) == 0;
 }
 
-/* Is the claim on an EXECUTING gate no longer held: its lease ran out, or
- * its owner was a process of this host that is gone, or nobody recorded
- * one (a gate claimed before claims had owners)? */
+/* Is the claim on a gate (being posted, or EXECUTING) no longer held: its
+ * lease ran out, or its owner was a process of this host that is gone, or
+ * nobody recorded one (a gate claimed before claims had owners)? */
 bool gate__claim_gone(const struct gate_engine *e, const struct store_gate *r, int64_t now)
 {
 	const char *colon;
@@ -372,7 +374,8 @@ static void on_changed(void *ud, struct store_req *r)
 			 store_state_name(op->from), store_state_name(op->to));
 	else if (op->won)
 		log_info("gate.claim", "gate=%" PRIu64 " owner=%s step=%s", op->id, LOG_Q(e->owner),
-			 op->then == THEN_TAKEOVER ? "takeover" : "reissue");
+			 op->then == THEN_TAKEOVER ? "takeover"
+			 : op->then == THEN_DELIVERY ? "delivery" : "reissue");
 	if (store_gate_get_async(e->store, op->id, on_changed_read, op) != BOT_EOK) {
 		struct store_req none = {.rc = BOT_ENOMEM};
 		on_changed_read(op, &none);
@@ -423,16 +426,20 @@ void gate__change(struct gate_engine *e, struct gate *g, struct store_change *c,
 	}
 }
 
-/* Take (takeover) or renew (reissue) the claim of an EXECUTING gate,
- * conditional on the version we read. */
+/* Take (takeover) or renew (reissue) the claim of an EXECUTING gate, or
+ * renew ours on a PENDING one being posted (delivery), conditional on the
+ * version we read. */
 void gate__claim(struct gate_engine *e, struct gate *g, enum then then, const char *detail)
 {
+	bool delivery = then == THEN_DELIVERY;
+	enum gate_state st = delivery ? GATE_PENDING : GATE_EXECUTING;
 	struct store_lease l = {
 		.gate_id = g->rec.id, .version = g->rec.version, .owner = e->owner,
-		.lease_ms = e->exec_lease, .kind = then == THEN_TAKEOVER ? "takeover" : "reissue",
+		.lease_ms = delivery ? e->delivery_lease : e->exec_lease,
+		.kind = delivery ? "delivery" : then == THEN_TAKEOVER ? "takeover" : "reissue",
 		.detail = detail,
 	};
-	struct op *op = step_new(e, g, then, GATE_EXECUTING, GATE_EXECUTING, NULL);
+	struct op *op = step_new(e, g, then, st, st, NULL);
 
 	if (!op) {
 		step_failed(e, g, then);
@@ -570,6 +577,11 @@ static void fire(struct gate_engine *e, const struct timeheap_entry *t)
 			g->reconcile_left = e->reconcile_tries;
 		gate__reconcile(e, g, g->restarted, NULL);
 		break;
+	case T_DELIVERY:
+		if (g->delivering && !g->working && g->rec.state == GATE_PENDING &&
+		    !g->rec.message_ts)
+			gate__claim(e, g, THEN_DELIVERY, NULL);
+		break;
 	}
 	gate__put(g);
 }
@@ -622,9 +634,8 @@ int gate_engine_create(const struct gate_engine_opts *o, struct gate_engine **ou
 	e->reissue_guard = o->reissue_guard_ms ? o->reissue_guard_ms : DEFAULT_REISSUE_GUARD_MS;
 	e->shared = o->shared;
 	e->sync_ms = o->sync_ms ? o->sync_ms : DEFAULT_SYNC_MS;
-	e->undelivered_grace = !o->shared ? 0
-			       : o->undelivered_grace_ms ? o->undelivered_grace_ms
-							 : DEFAULT_UNDELIVERED_GRACE_MS;
+	e->delivery_lease = o->delivery_lease_ms ? o->delivery_lease_ms
+						 : DEFAULT_DELIVERY_LEASE_MS;
 	e->adopt_after = o->adopt_after_ms ? o->adopt_after_ms : DEFAULT_ADOPT_AFTER_MS;
 	if (uv_timer_init(o->loop, &e->timer) != 0) {
 		free(e);
@@ -824,6 +835,8 @@ static void on_delivered(void *token, int rc, const char *channel, const char *t
 
 	if (!e)
 		return;
+	if (g)
+		g->delivering = false;
 	if (rc) {
 		char text[400];
 		snprintf(text, sizeof text, "approval request could not be delivered; nothing will "
@@ -898,10 +911,14 @@ static void on_opened(void *ud, struct store_req *r)
 		 g->rec.id, LOG_Q(g->rec.service), g->rec.target, g->rec.timer_ms);
 	if (op->req_done)
 		op->req_done(op->req_ud, BOT_EOK, g->rec.id, NULL);
-	/* the same op now waits for the post */
+	/* the same op now waits for the post; with replicas, our claim on the
+	 * request is renewed at half time while it is in flight */
 	op->kind = OP_DELIVER;
 	op->id = g->rec.id;
 	gate__hold(g);
+	g->delivering = true;
+	if (e->shared)
+		gate__tpush_in(e, e->delivery_lease / 2, g->rec.id, T_DELIVERY);
 	e->obs.post_request(e->obs.ud, &g->rec, on_delivered, op);
 	gate__put(g);
 }
@@ -927,6 +944,14 @@ int gate_request(struct gate_engine *e, const struct gate_spec *spec, gate_reque
 	op->g = g;
 	op->req_done = done;
 	op->req_ud = ud;
+	/* the poster's claim: who posts the card, and for how long others
+	 * leave the request alone if it is never delivered */
+	g->rec.exec_owner = strdup(e->owner);
+	g->rec.exec_lease_until = store_now(e->store) + (int64_t)e->delivery_lease;
+	if (!g->rec.exec_owner) {
+		gate__op_end(op);
+		return bot_error_set(err, BOT_ENOMEM, "gate: out of memory");
+	}
 	rc = store_gate_open_async(e->store, &g->rec, on_opened, op);
 	if (rc) {
 		gate__op_end(op);

@@ -114,13 +114,15 @@ struct gate_engine_opts {
 	uint64_t exec_lease_ms;   /* how long a claim holds; 0 = 60 s */
 	/* The store is shared with other replicas: learn of their gates every
 	 * sync_ms (0 = 2 s), take over claims whose lease ran out, remind only
-	 * on the cards this process posted, and leave a never-delivered
-	 * request alone for undelivered_grace_ms (0 = 2 min) since another
-	 * replica may still be posting it. Off: one process owns the store;
-	 * recovery at start is the only look at it. */
+	 * on the cards this process posted. A request is opened with its
+	 * poster's claim (owner, delivery_lease_ms: 0 = 30 s, renewed at half
+	 * time while the post is in flight); a never-delivered request is
+	 * failed closed by another replica once that claim is gone (lease out,
+	 * or the poster a process of this host that is gone). Off: one process
+	 * owns the store; recovery at start is the only look at it. */
 	bool shared;
 	uint64_t sync_ms;
-	uint64_t undelivered_grace_ms;
+	uint64_t delivery_lease_ms;
 	/* A gate approved by another replica is executed here only once it has
 	 * stayed APPROVED this long (its decider died); 0 = 15 s. */
 	uint64_t adopt_after_ms;

@@ -119,6 +119,12 @@ void gate__after_change(struct gate_engine *e, struct gate *g, struct op *op)
 			gate__reconcile(e, g, true, NULL);
 		}
 		break;
+	case THEN_DELIVERY:
+		/* lost: the record moved (it is read again now); try again soon */
+		if (g->delivering && g->rec.state == GATE_PENDING && !g->rec.message_ts)
+			gate__tpush_in(e, op->won ? e->delivery_lease / 2 : e->delivery_lease / 8,
+				       g->rec.id, T_DELIVERY);
+		break;
 	}
 	if (!op->won && !op->busy)
 		gate__settle(e, g);

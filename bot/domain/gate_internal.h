@@ -36,9 +36,10 @@
 
 /* How often a replica sharing the store reads the live gates. */
 #define DEFAULT_SYNC_MS (2u * 1000u)
-/* A never-delivered request of a shared store is failed closed only this
- * long after it was opened: the replica posting it may still be at it. */
-#define DEFAULT_UNDELIVERED_GRACE_MS (2u * 60u * 1000u)
+/* A request is opened with its poster's claim (owner, lease) for this
+ * long, renewed at half time while the post is in flight: another replica
+ * fails a never-delivered request closed only once that claim is gone. */
+#define DEFAULT_DELIVERY_LEASE_MS (30u * 1000u)
 #define DEFAULT_ADOPT_AFTER_MS (15u * 1000u)
 /* The live-gate listing of a shared store may lag a write (DynamoDB's
  * indexes are eventually consistent): a gate missing from it is looked up
@@ -58,6 +59,7 @@ struct gate {
 	bool restarted;           /* found EXECUTING at recovery, or taken over */
 	bool working;             /* a store step or cloud call for it is in flight */
 	bool home;                /* this process posted its card (it reminds) */
+	bool delivering;          /* this process is posting its card */
 	int votes;                /* clicks on it being written (no reminder meanwhile) */
 };
 
@@ -67,6 +69,7 @@ enum tkind {
 	T_REMIND_LAST,
 	T_RESUME,        /* retry whatever the state needs (after a store error) */
 	T_RECONCILE,     /* describe again (EXECUTING with unknown outcome) */
+	T_DELIVERY,      /* renew the claim on a request whose post is in flight */
 };
 
 enum op_kind { OP_DELIVER, OP_RECHECK, OP_SCALE, OP_RECONCILE, OP_STORE, OP_VOTE, OP_SYNC };
@@ -79,6 +82,7 @@ enum then {
 	THEN_SUCCEED,  /* done: tell, forget */
 	THEN_REISSUE,  /* the claim renewed to call once more: call */
 	THEN_TAKEOVER, /* a dead process's claim taken: reconcile */
+	THEN_DELIVERY, /* the poster's claim renewed: renew again while posting */
 };
 
 /* A click or cancel on its way through the store. */
@@ -125,7 +129,7 @@ struct gate_engine {
 	struct cloud *cloud;
 	struct gate_observer obs;
 	uint64_t reminder_gap, reconcile_retry, reissue_guard, exec_lease;
-	uint64_t sync_ms, undelivered_grace, adopt_after;
+	uint64_t sync_ms, delivery_lease, adopt_after;
 	char owner[128];          /* this process, as recorded on the claims it makes */
 	char host[64];            /* the host part of owner */
 	unsigned reconcile_tries;
@@ -171,7 +175,7 @@ void gate__fail(struct gate_engine *e, struct gate *g, const char *actor, const 
 		const char *text, const struct cloud_error *ce);
 void gate__decide_by_timer(struct gate_engine *e, struct gate *g, bool after_restart);
 
-/* Claims of execution (owner and lease). */
+/* Claims (owner and lease): of a request being posted, of an execution. */
 void gate__claim(struct gate_engine *e, struct gate *g, enum then then, const char *detail);
 bool gate__claim_mine(const struct gate_engine *e, const struct store_gate *r);
 bool gate__claim_gone(const struct gate_engine *e, const struct store_gate *r, int64_t now);

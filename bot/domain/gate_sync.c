@@ -13,6 +13,16 @@ static void on_sync(uv_timer_t *t);
 
 /* ---- recovery and the replicas' sync ----------------------------------- */
 
+/* Has the poster of a never-delivered request stopped: its claim is gone
+ * (gate__claim_gone), or - a request opened before requests recorded
+ * their poster - it is older than a delivery lease? Never our own. */
+static bool delivery_gone(const struct gate_engine *e, const struct store_gate *r, int64_t now)
+{
+	if (!r->exec_owner)
+		return r->created_at + (int64_t)e->delivery_lease <= now;
+	return !gate__claim_mine(e, r) && gate__claim_gone(e, r, now);
+}
+
 /* What a live gate read from the store needs from this process. first:
  * the look at start (recovery); announce: re-render its card. */
 static void look_after(struct gate_engine *e, struct gate *g, bool first,
@@ -27,8 +37,8 @@ static void look_after(struct gate_engine *e, struct gate *g, bool first,
 	switch (r->state) {
 	case GATE_PENDING:
 		if (!r->deadline) {
-			if (r->created_at + (int64_t)e->undelivered_grace > now)
-				break; /* another replica may still be posting it */
+			if (e->shared && !delivery_gone(e, r, now))
+				break; /* its poster may still be at it */
 			st->failed_closed++;
 			gate__fail(e, g, "recovery", "undelivered",
 			     e->shared ? "approval request delivery was never confirmed (the "

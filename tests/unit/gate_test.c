@@ -82,6 +82,7 @@ struct fixture {
 	struct seen_ev ev[MAX_EV];
 	int n_ev;
 	uint64_t reminder_gap_ms;
+	uint64_t delivery_lease_ms; /* engines started from now on (0 = default) */
 	const char *revoked;      /* the configuration no longer names this user */
 	bool shared;              /* engines started from now on share the store */
 	struct replica *replica;  /* another engine on the store (stopped at teardown) */
@@ -453,7 +454,7 @@ static void start_engine(struct fixture *f)
 		.reconcile_retry_ms = 20,
 		.reissue_guard_ms = 300,
 		.shared = f->shared, .owner = f->shared ? "host-a:1" : NULL, .sync_ms = 100,
-		.adopt_after_ms = 300,
+		.adopt_after_ms = 300, .delivery_lease_ms = f->delivery_lease_ms,
 	};
 	assert_int_equal(gate_engine_create(&o, &f->eng, &err), 0);
 }
@@ -1700,6 +1701,116 @@ static void test_takeover_of_a_dead_local_process(void **state)
 	replica_down(f, b);
 }
 
+/* A request's poster dies before its card is posted: another replica
+ * leaves the request alone while the poster's claim holds, then fails it
+ * closed - not minutes later. */
+static void test_dead_posters_request_failed_when_its_claim_ends(void **state)
+{
+	struct fixture *f = *state;
+	struct replica *b;
+	struct gate_spec s = spec(60000);
+
+	f->delivery_lease_ms = 500;
+	share(f);
+	f->mode = DELIVER_HOLD;
+	uint64_t id = request(f, &s);
+	struct store_gate g = load(f, id);
+	assert_string_equal(g.exec_owner, "host-a:1");
+	assert_true(g.exec_lease_until >= g.created_at + 500);
+	store_gate_clear(&g);
+	b = replica_up(f, "host-b:2");
+	assert_int_equal(stored_state(f, id), GATE_PENDING); /* its first look: claim held */
+	kill_engine(f); /* host-a dies; its post never completes */
+	f->held_fn = NULL;
+	assert_true(wait_state(f, id, GATE_FAILED, 5000));
+	g = load(f, id);
+	assert_string_equal(g.result_kind, "undelivered");
+	assert_true(g.finished_at >= g.exec_lease_until); /* not before the claim ended */
+	store_gate_clear(&g);
+	assert_int_equal(f->cloud.scale_calls, 0);
+	replica_down(f, b);
+}
+
+static bool audit_at_least(struct fixture *f, const char *where, int n, int ms)
+{
+	uint64_t end = mono() + (uint64_t)ms;
+	while (count_audit(f, where) < n) {
+		if (mono() > end)
+			return false;
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+		usleep(1000);
+	}
+	return true;
+}
+
+/* A slow post (Slack retrying): the poster renews its claim at half time,
+ * so the other replica leaves the request alone well past the first
+ * lease; once posted, its timer runs as usual. */
+static void test_poster_renews_its_claim_while_posting(void **state)
+{
+	struct fixture *f = *state;
+	struct replica *b;
+	struct gate_spec s = spec(60000);
+
+	f->delivery_lease_ms = 300;
+	share(f);
+	f->mode = DELIVER_HOLD;
+	uint64_t id = request(f, &s);
+	b = replica_up(f, "host-b:2");
+	assert_true(audit_at_least(f, "kind='delivery' AND actor='host-a:1'", 4, 5000));
+	assert_int_equal(stored_state(f, id), GATE_PENDING);
+	f->held_fn(f->held_token, 0, "COPS", "1.5", NULL);
+	f->held_fn = NULL;
+	uint64_t end = mono() + 2000;
+	while (!find_ev(f, id, GATE_EV_DELIVERED) && mono() < end) {
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+		usleep(300);
+	}
+	assert_non_null(find_ev(f, id, GATE_EV_DELIVERED));
+	struct store_gate g = load(f, id);
+	assert_int_equal(g.state, GATE_PENDING);
+	assert_true(g.deadline > 0);
+	store_gate_clear(&g);
+	replica_down(f, b);
+	kill_engine(f);
+}
+
+/* The poster was a process of this host that is gone: its request is
+ * failed closed at once, whatever its lease says. */
+static void test_dead_local_posters_request_failed_at_once(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const who[] = {"UALICE"};
+	struct bot_error err = {0};
+	enum store_result res;
+	uint64_t holder;
+	struct replica *b;
+	char host[64] = "", owner[96];
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(0);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	assert_int_equal(gethostname(host, sizeof host - 1), 0);
+	snprintf(owner, sizeof owner, "%s:%ld", host, (long)pid);
+	kill_engine(f);
+	struct store_gate g = {
+		.service = (char *)"web", .cluster = (char *)"prod", .ecs_service = (char *)"web-svc",
+		.requester = (char *)"UREQ", .action = (char *)STORE_ACTION_SCALE,
+		.params = (char *)"{\"target\":5}", .target = 5, .desired_at_request = 1,
+		.timer_ms = 60000, .approvers = (char **)who, .n_approvers = 1, .min_approvals = 1,
+		.channel = (char *)"COPS", .exec_owner = owner,
+		.exec_lease_until = real_ms() + 3600 * 1000,
+	};
+	assert_int_equal(store_gate_open(f->store, &g, &res, &holder, &err), 0);
+	assert_int_equal(res, STORE_DONE);
+	b = replica_up(f, "host-b:2");
+	assert_true(wait_state(f, g.id, GATE_FAILED, 5000));
+	assert_int_equal(f->cloud.scale_calls, 0);
+	replica_down(f, b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1743,6 +1854,12 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_takeover_of_a_dead_local_process, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_dead_posters_request_failed_when_its_claim_ends,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_poster_renews_its_claim_while_posting, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_dead_local_posters_request_failed_at_once,
+						setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
