@@ -46,8 +46,10 @@
 #define DISPATCH_SLICE_NS (2u * 1000u * 1000u)
 #define DISPATCH_DEFER_NS (100u * 1000u * 1000u)
 
-#define DEF_PING_MS     5000u
-#define DEF_SILENCE_MS  20000u
+/* The link watch (socket.h): a ping every 2 s, dead after 6.5 s of nothing */
+#define DEF_PING_MS     2000u
+#define DEF_SILENCE_MS  6500u
+#define TICK_MAX_MS     500u
 #define DEF_HELLO_MS    15000u
 #define DEF_CLOSE_MS    1000u
 #define DEF_DRAIN_MS    15000u
@@ -796,8 +798,10 @@ static int lws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		link_release(l);
 		return rc;
 	case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
-		if (l->ws)
+		if (l->ws) {
 			l->last_rx_ms = now_ms(l->ws);
+			l->ws->stats.pongs++;
+		}
 		return 0;
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
 		l->holds++;
@@ -1327,8 +1331,8 @@ int slack_ws_create(const struct slack_ws_opts *o, struct slack_ws **out, struct
 	ws->tick_ms = ws->ping_ms / 2;
 	if (ws->silence_ms / 4 < ws->tick_ms)
 		ws->tick_ms = ws->silence_ms / 4;
-	if (ws->tick_ms > 1000)
-		ws->tick_ms = 1000;
+	if (ws->tick_ms > TICK_MAX_MS)
+		ws->tick_ms = TICK_MAX_MS;
 	if (ws->tick_ms < 10)
 		ws->tick_ms = 10;
 	ws->vh = client_vhost(o->ctx, o->ca_file, err);

@@ -42,11 +42,15 @@
  * policy (exponential with jitter, forever by default) and logged each
  * time. The failure count resets on hello.
  *
- * Half-open links: we send a ping every ping_interval_ms; a link on which
- * nothing (no frame, no pong) arrived for silence_ms is dead: a replacement
- * is opened at once and the dead link is dropped. (lws 4.1.6 answers the
+ * Half-open links: we send a ping every ping_interval_ms (2 s); a link on
+ * which nothing (no frame, no pong) arrived for silence_ms (6.5 s) is dead:
+ * a replacement is opened at once and the dead link is dropped, so a
+ * half-open link is replaced within about 7 s. (lws 4.1.6 answers the
  * server's pings itself and tells the application nothing, so pongs to our
- * own pings are the liveness signal; any text frame counts too.)
+ * own pings are the liveness signal; any text frame counts too.) Slack
+ * pings every ~10 s and answers ours at once, though now and then late
+ * (slack-protocol.md 1.5): a false alarm needs three pongs in a row more
+ * than 4.5 s late, and costs a make-before-break replacement, no envelope.
  *
  * URLs: wss:// always; ws:// only to a loopback host (127.0.0.0/8, ::1,
  * localhost), which is what the fake Slack of the tests serves - a
@@ -94,8 +98,8 @@ struct slack_ws_opts {
 	const char *ca_file;       /* extra trust anchors (PEM), or NULL */
 	/* NULL: 1, 2, 4, 8, 16, 30 s, 20 % jitter, forever */
 	const struct slack_retry_policy *backoff;
-	unsigned ping_interval_ms; /* 0: 5000 */
-	unsigned silence_ms;       /* 0: 20000 */
+	unsigned ping_interval_ms; /* 0: 2000 */
+	unsigned silence_ms;       /* 0: 6500 */
 	unsigned hello_timeout_ms; /* from connections.open's answer to hello; 0: 15000 */
 	unsigned close_timeout_ms; /* 0: 1000 */
 	unsigned drain_timeout_ms; /* a replaced link is closed after this at the latest; 0: 15000 */
@@ -117,6 +121,7 @@ struct slack_ws_stats {
 	unsigned envelopes;        /* envelopes received */
 	unsigned acks;             /* acks written */
 	unsigned held;             /* envelopes handed on unacked (hold) */
+	unsigned pongs;            /* answers to our pings */
 	unsigned rejected;         /* frames dropped: malformed, binary, too big */
 	unsigned links;            /* links alive now (resolving, connecting or open) */
 	uint64_t last_backoff_ms;  /* the last backoff delay chosen */

@@ -152,18 +152,20 @@ struct setup_opts {
 	unsigned max_connections;
 	bool tls;
 	const struct fake_tls_cert *cert;
+	bool real_watch; /* Slack's ping cadence and the client's default link watch */
 };
 
 static void setup_with(struct t *t, const struct setup_opts *so)
 {
 	struct fake_slack_opts fo = {
 		.app_token = APP_TOKEN, .bot_token = BOT_TOKEN, .channels = chans, .n_channels = 3,
-		.ping_interval_ms = 100, .disconnect_grace_ms = 300,
+		.ping_interval_ms = so && so->real_watch ? 0 : 100, .disconnect_grace_ms = 300,
 		.max_connections = so ? so->max_connections : 0,
 		.tls_cert = so && so->cert ? so->cert->cert : NULL,
 		.tls_key = so && so->cert ? so->cert->key : NULL,
 	};
 	struct bot_error err = {0};
+	bool real = so && so->real_watch;
 
 	memset(t, 0, sizeof *t);
 	assert_int_equal(harness_init(&t->h, &fo), 0);
@@ -174,7 +176,8 @@ static void setup_with(struct t *t, const struct setup_opts *so)
 			.ca_file = so ? so->ca_file : NULL,
 			.on_fatal = on_fatal, .fatal_ud = t,
 			.reconnect_backoff = &fast_backoff, .api_retry = &fast_api,
-			.ping_interval_ms = 100, .silence_ms = 600, .hello_timeout_ms = 3000,
+			.ping_interval_ms = real ? 0 : 100, .silence_ms = real ? 0 : 600,
+			.hello_timeout_ms = 3000,
 			.close_timeout_ms = 500, .drain_timeout_ms = 3000 },
 			&t->chat, &err), 0);
 	t->chat->on_event = on_event;
@@ -691,6 +694,43 @@ static void test_half_open(void **state)
 	assert_int_equal(stats(&t).ws.links, 1);
 	fake_slack_silence(t.h.fs, false);
 	assert_true(harness_wait(&t.h, one_connection, &t, STEP_MS));
+	teardown(&t);
+}
+
+static bool pongs_at_least(void *arg)
+{
+	struct want *w = arg;
+
+	return stats(w->t).ws.pongs >= w->n;
+}
+
+/* The default link watch against Slack's own cadence (a ping every 10 s
+ * from the server): a healthy link that carries nothing but pings is never
+ * taken for dead (12 s: over a server ping interval), and a half-open one
+ * is replaced within 8 s. */
+static void test_half_open_default_watch(void **state)
+{
+	struct t t;
+	struct want w = { &t, 6 };
+	uint64_t t0, ms;
+
+	(void)state;
+	setup_with(&t, &(struct setup_opts){ .real_watch = true });
+	start_connected(&t);
+	/* our pings every 2 s: six pongs = 12 s of a quiet, healthy link */
+	assert_true(harness_wait(&t.h, pongs_at_least, &w, 20000));
+	assert_int_equal(stats(&t).ws.stale, 0);
+	assert_int_equal(stats(&t).ws.hellos, 1);
+	t0 = uv_hrtime();
+	fake_slack_silence(t.h.fs, true);
+	w.n = 2;
+	assert_true(harness_wait(&t.h, hellos_n, &w, 20000));
+	ms = (uv_hrtime() - t0) / 1000000u;
+	fprintf(stderr, "half-open link replaced after %llu ms (default watch)\n",
+		(unsigned long long)ms);
+	assert_int_equal(stats(&t).ws.stale, 1);
+	assert_true(ms >= 4000 && ms <= 8000);
+	fake_slack_silence(t.h.fs, false);
 	teardown(&t);
 }
 
@@ -1244,6 +1284,7 @@ int main(void)
 		cmocka_unit_test(test_disconnect_link_disabled),
 		cmocka_unit_test(test_disconnect_too_many),
 		cmocka_unit_test(test_half_open),
+		cmocka_unit_test(test_half_open_default_watch),
 		cmocka_unit_test(test_abrupt_close_backoff),
 		cmocka_unit_test(test_bad_frames),
 		cmocka_unit_test(test_chat_api_errors),
