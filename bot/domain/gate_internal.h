@@ -1,6 +1,6 @@
 /* gate_internal.h - what the gate engine's files share (prefix gate__).
  *
- *   gate.c        the engine: its gates, timers, store steps, requests
+ *   gate_engine.c the engine: its gates, timers, store steps, requests
  *   gate_exec.c   re-check, UpdateService, reconciliation
  *   gate_vote.c   clicks and cancels
  *   gate_sync.c   recovery at start and the replicas' periodic look
@@ -146,7 +146,7 @@ struct gate_engine {
 	bool shared, recovered, first_done, reported, syncing, closing;
 };
 
-/* ---- gate.c ---------------------------------------------------------- */
+/* ---- gate_engine.c --------------------------------------------------- */
 
 /* The map of live gates; a gate is freed when dropped and unreferenced. */
 struct gate *gate__map_get(const struct gate_engine *e, uint64_t id);

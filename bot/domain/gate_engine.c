@@ -1,4 +1,4 @@
-/* gate.c - the approval gate engine (see gate.h): its gates, timers, store
+/* gate_engine.c - the approval gate engine (see gate.h): its gates, timers, store
  * steps and requests; gate_internal.h says where the rest is. */
 #include "bot/domain/gate_internal.h"
 #include "bot/base/log.h"
