@@ -309,7 +309,7 @@ static void test_import(void **state)
 	assert_int_equal(store_gate_open(s, &q, &res, &holder, &err), 0);
 	assert_int_equal(res, STORE_DONE);
 	assert_int_equal(q.id, 42);
-	assert_int_equal(audit_verify(s, &n, NULL, &err), 0);
+	assert_int_equal(audit_verify(s, &n, NULL, NULL, &err), 0);
 	assert_int_equal(n, 4);
 	struct rows w = {0};
 	assert_int_equal(store_audit_each(s, 12, keep_row, &w, &err), 0);
@@ -369,7 +369,7 @@ static void test_lock_paths(void **state)
 	assert_int_equal(store_dynamodb_import_gate(s, &g, &err), 0);
 	set_lock(t, 99); /* another gate holds the service */
 	size_t before = 0;
-	assert_int_equal(audit_verify(s, &before, NULL, &err), 0);
+	assert_int_equal(audit_verify(s, &before, NULL, NULL, &err), 0);
 	struct answer a = {0};
 	struct store_change c = {.gate_id = 7, .from = GATE_APPROVED, .to = GATE_EXECUTING,
 				 .actor = "system"};
@@ -380,7 +380,7 @@ static void test_lock_paths(void **state)
 	assert_int_equal(busy_res, STORE_BUSY);
 	assert_int_equal(busy_holder, 99);
 	size_t after = 0;
-	assert_int_equal(audit_verify(s, &after, NULL, &err), 0);
+	assert_int_equal(audit_verify(s, &after, NULL, NULL, &err), 0);
 	assert_int_equal(after, before); /* nothing written */
 
 	set_lock(t, 0); /* free: the claim takes it */

@@ -907,9 +907,9 @@ static void test_chain_verifies_with_two_writers(void **state)
 				 STORE_DONE);
 	}
 	assert_int_equal(store_audit_add(h->b, 0, NULL, "startup", NULL, &err), 0);
-	assert_int_equal(audit_verify(h->a, &n, NULL, &err), 0);
+	assert_int_equal(audit_verify(h->a, &n, NULL, NULL, &err), 0);
 	assert_int_equal(n, 6 * 4 + 1);
-	assert_int_equal(audit_verify(h->b, &n, NULL, &err), 0);
+	assert_int_equal(audit_verify(h->b, &n, NULL, NULL, &err), 0);
 	assert_int_equal(store_audit_add(h->a, 0, "x", "", NULL, &err), BOT_EINVAL);
 }
 
@@ -953,7 +953,7 @@ static void test_concurrent_writers(void **state)
 		}
 	}
 	assert_int_equal(audits(h->b, 0, NULL, NULL, NULL), before + 4 * K);
-	assert_int_equal(audit_verify(h->b, &n, NULL, &err), 0);
+	assert_int_equal(audit_verify(h->b, &n, NULL, NULL, &err), 0);
 	assert_int_equal(n, before + 4 * K);
 }
 
