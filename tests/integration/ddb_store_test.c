@@ -303,7 +303,8 @@ static void test_import(void **state)
 	assert_int_equal(holder, 40); /* a live gate holds its service */
 	assert_int_equal(store_service_holder(s, "prod", "api", &holder, &err), 0);
 	assert_int_equal(holder, 0);
-	/* and it goes on: the next gate is 42, its event seq 4 */
+	/* and it goes on: the next gate is 42, its request the first event of
+	 * its own chain (the imported rows are the log chain, seq 1..3) */
 	struct store_gate q = {.service = "api", .cluster = "prod", .ecs_service = "api",
 			       .requester = "U0", .approvers = appr, .n_approvers = 1};
 	assert_int_equal(store_gate_open(s, &q, &res, &holder, &err), 0);
@@ -315,7 +316,10 @@ static void test_import(void **state)
 	assert_int_equal(store_audit_each(s, 12, keep_row, &w, &err), 0);
 	assert_int_equal(w.n, 3); /* at >= 12: seq 2, 3 and the new one */
 	assert_int_equal(w.r[0].seq, 2);
-	assert_int_equal(w.r[2].seq, 4);
+	assert_int_equal(w.r[0].chain, 0);
+	assert_int_equal(w.r[1].seq, 3);
+	assert_int_equal(w.r[2].chain, 42);
+	assert_int_equal(w.r[2].seq, 1);
 	store_close(s);
 }
 
