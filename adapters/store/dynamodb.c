@@ -3,10 +3,11 @@
  *
  * Each call is an `struct op`: its inputs copied at submit, then a short
  * chain of DynamoDB calls on the loop. The writing operations share one
- * shape: read what the write depends on (the gate, the audit head...),
- * decide (an answer already, or the one TransactWriteItems to send), write,
- * and on a cancelled transaction either answer (a deciding condition
- * failed) or read again and retry after a random backoff. */
+ * shape: read what the write depends on (the gate, whose item holds its
+ * audit chain's tail; the log chain's head...), decide (an answer already,
+ * or the one TransactWriteItems to send), write, and on a cancelled
+ * transaction either answer (a deciding condition failed) or read again and
+ * retry after a random backoff. */
 #include "adapters/store/dynamodb.h"
 #include "adapters/aws/ddb.h"
 #include "adapters/store/common.h"
