@@ -43,7 +43,10 @@
  * seq order (ord never goes back within a chain, and seq breaks ties) with
  * the chains interleaved by time, even when replicas' clocks disagree or
  * an imported chain's times step back; at itself (sealed) is never
- * changed. All events are one partition (pk "audit"), which bounds the
+ * changed. A table written before chains (events e#<seq:020> without
+ * chain or ord, one head) reads as one log chain that sorts before every
+ * newer key; new events of no gate continue it from its head. All events
+ * are one partition (pk "audit"), which bounds the
  * store to that partition's write rate (about 1000 small writes/s): far
  * above a chat bot's.
  *

@@ -521,6 +521,62 @@ static void test_gate_chains_in_the_table(void **state)
 	store_close(s);
 }
 
+/* A table written before audit chains: its events keyed e#<seq:020>,
+ * without chain or ord, and the one head. They read as the log chain (in
+ * seq order, before every new key), new events of no gate continue that
+ * chain from its head, gates start their own, and it all verifies. */
+static void test_table_from_before_chains(void **state)
+{
+	struct t *t = *state;
+	struct bot_error err = {0};
+	char prev[65] = CHAIN_GENESIS, hash[65], sk[32], seq_s[24];
+	char *appr[] = {"UA"};
+	enum store_result res;
+	uint64_t holder = 0;
+	struct chains c = {0};
+	size_t n = 0;
+	struct store *s;
+
+	assert_int_equal(store_dynamodb_create_table(t->aws, t->uv, t->table, &err), 0);
+	for (int64_t seq = 1; seq <= 2; seq++) {
+		struct store_audit_row r = {.seq = seq, .gate_id = 7, .at = 1000 + seq,
+					    .actor = "UA", .kind = "note", .detail = "{}",
+					    .prev_hash = prev};
+		assert_int_equal(chain_hash(&r, hash), 0);
+		snprintf(sk, sizeof sk, "e#%020lld", (long long)seq);
+		snprintf(seq_s, sizeof seq_s, "%lld", (long long)seq);
+		json_t *item = json_pack(
+			"{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s},"
+			" s:{s:s}, s:{s:s}}", "pk", "S", "audit", "sk", "S", sk, "seq", "N", seq_s,
+			"at", "N", seq == 1 ? "1001" : "1002", "gate_id", "N", "7", "actor", "S",
+			"UA", "kind", "S", "note", "detail", "S", "{}", "prev_hash", "S", prev,
+			"hash", "S", hash);
+		assert_int_equal(raw_call(t, "PutItem", json_pack("{s:s, s:o}", "TableName",
+								  t->table, "Item", item)),
+				 AWS_DDB_OK);
+		memcpy(prev, hash, sizeof prev);
+	}
+	assert_int_equal(raw_call(t, "PutItem",
+				  json_pack("{s:s, s:{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}}}",
+					    "TableName", t->table, "Item", "pk", "S", "audit", "sk",
+					    "S", "head", "seq", "N", "2", "hash", "S", prev)),
+			 AWS_DDB_OK);
+	s = open_on(t, t->table);
+	assert_int_equal(store_audit_add(s, 0, "system", "startup", NULL, &err), 0);
+	struct store_gate q = {.service = "web", .cluster = "prod", .ecs_service = "web",
+			       .requester = "U0", .approvers = appr, .n_approvers = 1};
+	assert_int_equal(store_gate_open(s, &q, &res, &holder, &err), 0);
+	assert_int_equal(audit_verify(s, &n, NULL, NULL, &err), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(store_audit_each(s, 0, note_chain, &c, &err), 0);
+	assert_int_equal(c.n, 4);
+	assert_int_equal(c.chain[2], 0);
+	assert_int_equal(c.seq[2], 3); /* the log chain goes on from the old head */
+	assert_int_equal(c.chain[3], q.id);
+	assert_int_equal(c.seq[3], 1);
+	store_close(s);
+}
+
 static unsigned calls_of(struct t *t)
 {
 	struct aws_client_stats st;
@@ -700,6 +756,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lock_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_request_costs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gate_chains_in_the_table, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_table_from_before_chains, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
