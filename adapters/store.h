@@ -22,8 +22,12 @@
  *     the caller read it (its version), and carries its audit event, its
  *     event-id dedupe, the approval it counts and the transition it causes
  *     in the same atomic step;
- *   - the audit chain stays linear: each event is sealed with the hash of
- *     the one before it (canonical form: bot/domain/chain.h).
+ *   - every audit chain stays linear: audit events belong to chains (the
+ *     store's log chain, and one chain per gate, see struct
+ *     store_audit_row); within a chain seq runs 1, 2, 3... with no gap and
+ *     each event is sealed with the hash of the one before it in that chain
+ *     (canonical form: bot/domain/chain.h). Writers of different gates do
+ *     not order each other; writers of one gate are ordered by its chain.
  *
  * Backends store; they never decide. Which transitions exist, who may vote
  * and what a vote means is the domain's (gate.c); the backend applies the
@@ -201,9 +205,17 @@ struct store_vote {
 	const char *decided_by, *decision_detail, *change_detail;
 };
 
-/* One audit row; strings borrowed for the duration of the callback. */
+/* One audit row; strings borrowed for the duration of the callback.
+ *
+ * Every row belongs to one chain: chain 0 is the store's log chain, a
+ * gate's chain is its id (then gate_id == chain). seq counts within the
+ * chain (1, 2, 3...) and prev_hash is the hash of the chain's row before
+ * (CHAIN_GENESIS for its first). The chain is not part of the sealed form
+ * (chain.h): a backend with one writer may keep every row in chain 0
+ * (SQLite does). */
 struct store_audit_row {
-	int64_t seq;
+	uint64_t chain;         /* 0 = the store's log chain; else the gate's id */
+	int64_t seq;            /* within the chain */
 	uint64_t gate_id;       /* 0 = none */
 	int64_t at;
 	const char *actor, *kind;
@@ -444,8 +456,12 @@ int store_purge_events(struct store *s, int64_t older_than, int *n, struct bot_e
 int store_audit_add(struct store *s, uint64_t gate_id, const char *actor, const char *kind,
 		    const char *detail, struct bot_error *err);
 
-/* Call fn for each audit row with at >= since_ms (0 = all), in seq order.
- * A non-zero return from fn stops the walk and is returned. */
+/* Call fn for each audit row with at >= since_ms (0 = all), with its
+ * chain. The rows of one chain come in seq order; rows of different chains
+ * interleave, ordered by time (a backend may order by a time that never
+ * goes back within a chain, so rows of different chains can be a little
+ * out of `at` order when clocks disagree). A non-zero return from fn stops
+ * the walk and is returned. */
 int store_audit_each(struct store *s, int64_t since_ms, store_audit_fn fn, void *ud,
 		     struct bot_error *err);
 

@@ -135,7 +135,7 @@ int audit_main(int argc, char **argv)
 	}
 	if (a.verify) {
 		size_t n = 0;
-		if (audit_verify(s, &n, NULL, &err) != BOT_EOK) {
+		if (audit_verify(s, &n, NULL, NULL, &err) != BOT_EOK) {
 			fprintf(stderr, "chatops-bot audit: %s: %s\n", store_where(s), err.msg);
 			status = 1;
 		} else {

@@ -216,7 +216,7 @@ static int do_copy(const struct cmd_args *a, const struct config *cfg)
 		fprintf(stderr, "chatops-bot store copy: source %s: %s\n", a->from, err.msg);
 		goto out;
 	}
-	rc = audit_verify(src, &n_src, NULL, &err);
+	rc = audit_verify(src, &n_src, NULL, NULL, &err);
 	if (rc) {
 		fprintf(stderr, "chatops-bot store copy: source %s: %s; nothing copied\n",
 			a->from, err.msg);
@@ -275,7 +275,7 @@ static int do_copy(const struct cmd_args *a, const struct config *cfg)
 					  c.last_seq ? c.last_hash : NULL, &err);
 	if (rc)
 		goto failed;
-	rc = audit_verify(dst, &n_dst, NULL, &err);
+	rc = audit_verify(dst, &n_dst, NULL, NULL, &err);
 	if (rc || n_dst != n_src) {
 		if (!rc)
 			bot_error_set(&err, BOT_ESTATE, "%zu audit events there, %zu in the source",

@@ -3,10 +3,11 @@
  *
  * Each call is an `struct op`: its inputs copied at submit, then a short
  * chain of DynamoDB calls on the loop. The writing operations share one
- * shape: read what the write depends on (the gate, the audit head...),
- * decide (an answer already, or the one TransactWriteItems to send), write,
- * and on a cancelled transaction either answer (a deciding condition
- * failed) or read again and retry after a random backoff. */
+ * shape: read what the write depends on (the gate, whose item holds its
+ * audit chain's tail; the log chain's head...), decide (an answer already,
+ * or the one TransactWriteItems to send), write, and on a cancelled
+ * transaction either answer (a deciding condition failed) or read again and
+ * retry after a random backoff. */
 #include "adapters/store/dynamodb.h"
 #include "adapters/aws/ddb.h"
 #include "adapters/store/common.h"
@@ -34,6 +35,7 @@ struct ddb {
 	uv_loop_t *loop;
 	char *table, *where;
 	struct op *ops; /* in flight */
+	uint64_t retries; /* writes read again after losing to a non-deciding writer */
 };
 
 #define DDB(b) container_of(b, struct ddb, base)
@@ -77,6 +79,9 @@ struct op {
 	store_audit_fn row_fn;
 	void *row_ud;
 	/* the write in flight */
+	int ix_gate, ix_log, ix_seen; /* where rw_keys put each item read (-1: none) */
+	bool want_log;   /* read the log chain's head too (the gate is missing) */
+	uint64_t chain;  /* the chain it appends to (0 = the log chain) */
 	enum ix_role roles[MAX_TX];
 	enum lock_mode lock_mode;
 	uint64_t new_id;
@@ -112,24 +117,6 @@ static const char *op_name(const struct op *o)
 {
 	return (unsigned)o->kind < BOT_ARRAY_LEN(op_names) && op_names[o->kind]
 		       ? op_names[o->kind] : "?";
-}
-
-/* ---- the audit chain ---------------------------------------------------- */
-
-struct head {
-	int64_t seq;
-	char hash[65];
-};
-
-static void head_from(const json_t *item, struct head *h)
-{
-	const char *hash = aws_ddb_get_s(item, "hash");
-	h->seq = 0;
-	snprintf(h->hash, sizeof h->hash, "%s", CHAIN_GENESIS);
-	if (item && aws_ddb_get_n(item, "seq", &h->seq) && hash)
-		snprintf(h->hash, sizeof h->hash, "%s", hash);
-	else
-		h->seq = 0;
 }
 
 /* ---- ops: lifetime ------------------------------------------------------ */
@@ -292,6 +279,7 @@ static void retry(struct op *o, const char *why)
 {
 	uint64_t cap, delay;
 
+	o->d->retries++;
 	if (++o->attempt >= DDB_MAX_ATTEMPTS) {
 		fail(o, BOT_ESTORE, "store: %s: gave up after %d attempts (%s kept moving under "
 		     "concurrent writers)", op_name(o), o->attempt, why);
@@ -316,8 +304,11 @@ static void retry(struct op *o, const char *why)
 /* What each writing op reads: keys[] (stolen by the caller). */
 static size_t rw_keys(struct op *o, json_t *keys[4]);
 /* Decide from what was read (items[i] NULL = absent): answer (finish) or
- * fill tx and o->roles. Returns 1 when it answered, 0 to send tx, or an
- * error code (the op is not answered yet). */
+ * fill tx and o->roles. Returns 1 when it answered, 0 to send tx,
+ * RW_READ_LOG to read again with the log chain's head (o->want_log is then
+ * set: the event goes to the log chain), or an error code (the op is not
+ * answered yet). */
+#define RW_READ_LOG 2
 static int rw_decide(struct op *o, json_t *const items[4], json_t *tx);
 /* The write landed. */
 static void rw_commit(struct op *o);
@@ -328,7 +319,7 @@ static bool rw_lost(struct op *o, enum ix_role role, const json_t *old);
 static void on_rw_write(void *ud, const struct aws_ddb_result *res)
 {
 	struct op *o = ud;
-	const char *why = "the audit head";
+	const char *why = o->chain ? "the gate's audit chain" : "the audit log head";
 
 	if (!reply_usable(o, res, true))
 		return;
@@ -347,7 +338,7 @@ static void on_rw_write(void *ud, const struct aws_ddb_result *res)
 				continue;
 			if (rw_lost(o, order[k], json_object_get(why_i, "Item")))
 				return;
-			why = order[k] == IX_LOCK ? "the service lock" : "the gate";
+			why = order[k] == IX_LOCK ? "the service lock" : "the gate's audit chain";
 		}
 	}
 	for (size_t i = 0; i < json_array_size(res->reasons); i++) {
@@ -389,6 +380,12 @@ static void on_rw_read(void *ud, const struct aws_ddb_result *res)
 	rc = tx ? rw_decide(o, items, tx) : BOT_ENOMEM;
 	if (rc == 1) {
 		json_decref(tx);
+		return;
+	}
+	if (rc == RW_READ_LOG) {
+		json_decref(tx);
+		o->want_log = true;
+		rw_read(o);
 		return;
 	}
 	if (rc) {
@@ -520,6 +517,68 @@ static int lock_item(struct op *o, json_t *tx, const json_t *gate, uint64_t id,
 	return (int)json_array_size(tx) - 1;
 }
 
+/* ---- the chain a write appends to --------------------------------------- */
+
+static const json_t *item_at(json_t *const items[4], int ix)
+{
+	return ix >= 0 ? items[ix] : NULL;
+}
+
+/* Append it to tx (stolen) as the item of role: BOT_EOK or BOT_ENOMEM. */
+static int push_role(struct op *o, json_t *tx, json_t *it, enum ix_role role)
+{
+	int rc = ddb__push(tx, it);
+	if (rc == BOT_EOK && json_array_size(tx) <= MAX_TX)
+		o->roles[json_array_size(tx) - 1] = role;
+	return rc;
+}
+
+/* The log chain's tail moves from old to tail (its head item). */
+static int push_log_head(struct op *o, json_t *tx, const struct ddb__head *old,
+			 const struct ddb__head *tail)
+{
+	return push_role(o, tx, ddb__log_head_item(o->d->table, old, tail), IX_NONE);
+}
+
+/* Only the gate's chain moves (an event that changes nothing else of the
+ * gate): conditional on the tail as read, a retry if it moved. */
+static int push_gate_tail(struct op *o, json_t *tx, uint64_t id, const struct ddb__head *old,
+			  const struct ddb__head *tail)
+{
+	struct ddb__ex e;
+	json_t *it;
+
+	ddb__ex_init(&e);
+	const char *cond = ddb__gate_head_sets(&e, old, tail);
+	it = ddb__tx_item(o->d->table, "Update", ddb_key_gate(id), &e, cond);
+	ddb__ex_free(&e);
+	return push_role(o, tx, it, IX_NONE);
+}
+
+/* The write's gate as it failed a condition (ALL_OLD): are its deciding
+ * fields still what the op expected? Then only its chain's tail (a_seq)
+ * had moved. */
+static bool gate_as_expected(const struct op *o, const json_t *old)
+{
+	uint64_t ver;
+	enum gate_state st;
+
+	if (!item_version(old, &ver) || !item_state(old, &st))
+		return false;
+	switch (o->kind) {
+	case STORE_OP_GATE_CHANGE:
+		return st == o->change.from;
+	case STORE_OP_GATE_VOTE:
+		return !o->vote.gate_missing && ver == o->vote.version &&
+		       !(o->vote.approve_user && approved_already(old, o->vote.approve_user)) &&
+		       !(o->vote.to != GATE_PENDING && st != GATE_PENDING);
+	case STORE_OP_GATE_LEASE:
+		return st == GATE_EXECUTING && ver == o->lease.version;
+	default:
+		return false;
+	}
+}
+
 /* ---- open --------------------------------------------------------------- */
 
 /* meta/gate_seq: the last gate id handed out. */
@@ -528,19 +587,24 @@ static json_t *key_gate_seq(void)
 	return json_pack("{s:o, s:o}", "pk", aws_ddb_s("meta"), "sk", aws_ddb_s("gate_seq"));
 }
 
-static size_t open_keys(struct op *o, json_t *keys[4])
+/* The new gate's item with its chain's first tail. */
+static json_t *new_gate_item(const struct store_gate *g, const struct ddb__head *tail)
 {
-	(void)o;
-	keys[0] = key_gate_seq();
-	keys[1] = ddb_key_audit_head();
-	return 2;
+	json_t *it = ddb_gate_item(g);
+	if (it && (json_object_set_new(it, "a_seq", aws_ddb_n(tail->seq)) ||
+		   json_object_set_new(it, "a_hash", aws_ddb_s(tail->hash)) ||
+		   json_object_set_new(it, "a_ord", aws_ddb_n(tail->ord)))) {
+		json_decref(it);
+		it = NULL;
+	}
+	return it;
 }
 
 static int open_decide(struct op *o, json_t *const items[4], json_t *tx)
 {
 	const struct store_gate *q = &o->gate;
 	struct store_gate g = {0};
-	struct head h;
+	struct ddb__head old, tail;
 	struct ddb__ex e;
 	int64_t seq = 0;
 	json_t *it;
@@ -548,7 +612,6 @@ static int open_decide(struct op *o, json_t *const items[4], json_t *tx)
 
 	if (items[0] && !aws_ddb_get_n(items[0], "n", &seq))
 		return BOT_ECORRUPT;
-	head_from(items[1], &h);
 	o->new_id = (uint64_t)seq + 1;
 	/* the request's fields only, as a new gate */
 	g.id = o->new_id;
@@ -573,13 +636,22 @@ static int open_decide(struct op *o, json_t *const items[4], json_t *tx)
 	g.created_at = g.updated_at = o->now;
 	g.state = g.decision = GATE_PENDING;
 
+	/* the gate's own chain starts with its request */
+	o->chain = o->new_id;
+	ddb__head_of_gate(NULL, o->new_id, &old);
+	struct ddb__event ev = {.gate_id = o->new_id, .actor = q->requester, .kind = "requested",
+			   .to = "PENDING", .detail = o->request_detail};
+	if ((rc = ddb__append_events(o->d->table, tx, &old, &ev, 1, o->now, &tail)))
+		return rc;
+
 	ddb__ex_init(&e);
 	ddb__ex_name(&e, "pk");
-	it = ddb__tx_item(o->d->table, "Put", ddb_gate_item(&g), &e, "attribute_not_exists(#pk)");
+	it = ddb__tx_item(o->d->table, "Put", new_gate_item(&g, &tail), &e,
+			  "attribute_not_exists(#pk)");
 	ddb__ex_free(&e);
-	if ((rc = ddb__push(tx, it)))
+	/* IX_GATE: an id taken by an import: read again */
+	if ((rc = push_role(o, tx, it, IX_GATE)))
 		return rc;
-	o->roles[0] = IX_GATE; /* an id taken by an import: read again */
 
 	json_t *lk = ddb_key_lock(q->cluster, q->ecs_service);
 	if (!lk || json_object_set_new(lk, "gate_id", aws_ddb_n((int64_t)o->new_id)) != 0) {
@@ -590,9 +662,8 @@ static int open_decide(struct op *o, json_t *const items[4], json_t *tx)
 	ddb__ex_name(&e, "pk");
 	it = ddb__tx_item(o->d->table, "Put", lk, &e, "attribute_not_exists(#pk)");
 	ddb__ex_free(&e);
-	if ((rc = ddb__push(tx, it)))
+	if ((rc = push_role(o, tx, it, IX_LOCK)))
 		return rc;
-	o->roles[1] = IX_LOCK;
 
 	ddb__ex_init(&e);
 	ddb__ex_set(&e, "n", aws_ddb_n((int64_t)o->new_id));
@@ -605,12 +676,7 @@ static int open_decide(struct op *o, json_t *const items[4], json_t *tx)
 				  "attribute_not_exists(#pk)");
 	}
 	ddb__ex_free(&e);
-	if ((rc = ddb__push(tx, it)))
-		return rc;
-
-	struct ddb__event ev = {.gate_id = o->new_id, .actor = q->requester, .kind = "requested",
-			   .to = "PENDING", .detail = o->request_detail};
-	return ddb__append_events(o->d->table, tx, h.seq, h.hash, &ev, 1, o->now);
+	return push_role(o, tx, it, IX_NONE);
 }
 
 static void open_commit(struct op *o)
@@ -632,18 +698,10 @@ static void open_commit(struct op *o)
 
 /* ---- delivered ---------------------------------------------------------- */
 
-static size_t gate_and_head(struct op *o, uint64_t id, json_t *keys[4])
-{
-	(void)o;
-	keys[0] = ddb_key_gate(id);
-	keys[1] = ddb_key_audit_head();
-	return 2;
-}
-
 static int delivered_decide(struct op *o, json_t *const items[4], json_t *tx)
 {
-	const json_t *gate = items[0];
-	struct head h;
+	const json_t *gate = item_at(items, o->ix_gate);
+	struct ddb__head old, tail;
 	struct ddb__ex e;
 	json_t *it;
 	uint64_t v = 0;
@@ -652,23 +710,44 @@ static int delivered_decide(struct op *o, json_t *const items[4], json_t *tx)
 	bool set_ts = false;
 	int rc;
 
-	head_from(items[1], &h);
 	o->armed = false;
+	if (!gate && !o->want_log)
+		return RW_READ_LOG; /* no such gate: its event goes to the log chain */
+	if (gate) {
+		if (!item_version(gate, &v) || !item_state(gate, &st))
+			return BOT_ECORRUPT;
+		set_ts = !item_has(gate, "message_ts");
+		o->armed = st == GATE_PENDING && !item_has(gate, "deadline");
+		if (o->armed)
+			(void)aws_ddb_get_n(gate, "timer_ms", &timer_ms);
+		ddb__head_of_gate(gate, o->id, &old);
+	} else {
+		ddb__head_of_log(item_at(items, o->ix_log), &old);
+	}
+	o->chain = old.chain;
+
+	json_t *d = json_pack("{s:s*, s:s*, s:b}", "channel", o->channel, "ts", o->ts,
+			      "timer_started", o->armed);
+	char *detail = d ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(d);
+	if (!detail)
+		return BOT_ENOMEM;
+	struct ddb__event ev = {.gate_id = o->id, .actor = "system", .kind = "delivered",
+			   .detail = detail};
+	rc = ddb__append_events(o->d->table, tx, &old, &ev, 1, o->now, &tail);
+	free(detail);
+	if (rc)
+		return rc;
+
 	ddb__ex_init(&e);
 	if (!gate) {
 		ddb__ex_name(&e, "pk");
 		it = ddb__tx_item(o->d->table, "ConditionCheck", ddb_key_gate(o->id), &e,
 				  "attribute_not_exists(#pk)");
 	} else {
-		if (!item_version(gate, &v) || !item_state(gate, &st)) {
-			ddb__ex_free(&e);
-			return BOT_ECORRUPT;
-		}
-		set_ts = !item_has(gate, "message_ts");
-		o->armed = st == GATE_PENDING && !item_has(gate, "deadline");
-		if (o->armed)
-			(void)aws_ddb_get_n(gate, "timer_ms", &timer_ms);
+		char cond[160];
 		ddb__ex_val(&e, ":cv", aws_ddb_n((int64_t)v));
+		ddb__ex_name(&e, "version");
 		if (set_ts || o->armed) {
 			ddb__ex_set(&e, "version", aws_ddb_n((int64_t)(v + set_ts + o->armed)));
 			ddb__ex_set(&e, "updated_at", aws_ddb_n(o->now));
@@ -680,31 +759,16 @@ static int delivered_decide(struct op *o, json_t *const items[4], json_t *tx)
 				ddb__ex_set(&e, "delivered_at", aws_ddb_n(o->now));
 				ddb__ex_set(&e, "deadline", aws_ddb_n(o->now + timer_ms));
 			}
-			it = ddb__tx_item(o->d->table, "Update", ddb_key_gate(o->id), &e,
-					  "#version = :cv");
-		} else {
-			ddb__ex_name(&e, "version");
-			it = ddb__tx_item(o->d->table, "ConditionCheck", ddb_key_gate(o->id), &e,
-					  "#version = :cv");
 		}
+		snprintf(cond, sizeof cond, "#version = :cv AND %s",
+			 ddb__gate_head_sets(&e, &old, &tail));
+		it = ddb__tx_item(o->d->table, "Update", ddb_key_gate(o->id), &e, cond);
 	}
 	ddb__ex_free(&e);
-	if ((rc = ddb__push(tx, it)))
+	/* IX_NONE: the gate moved since it was read: not a loss, read it again */
+	if ((rc = push_role(o, tx, it, IX_NONE)))
 		return rc;
-	/* the gate moved since it was read: not a loss, read it again */
-	o->roles[0] = IX_NONE;
-
-	json_t *d = json_pack("{s:s*, s:s*, s:b}", "channel", o->channel, "ts", o->ts,
-			      "timer_started", o->armed);
-	char *detail = d ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	json_decref(d);
-	if (!detail)
-		return BOT_ENOMEM;
-	struct ddb__event ev = {.gate_id = o->id, .actor = "system", .kind = "delivered",
-			   .detail = detail};
-	rc = ddb__append_events(o->d->table, tx, h.seq, h.hash, &ev, 1, o->now);
-	free(detail);
-	return rc;
+	return gate ? BOT_EOK : push_log_head(o, tx, &old, &tail);
 }
 
 /* ---- change ------------------------------------------------------------- */
@@ -712,9 +776,9 @@ static int delivered_decide(struct op *o, json_t *const items[4], json_t *tx)
 static int change_decide(struct op *o, json_t *const items[4], json_t *tx)
 {
 	const struct store_change *c = &o->change;
-	const json_t *gate = items[0];
+	const json_t *gate = item_at(items, o->ix_gate);
+	struct ddb__head old, tail;
 	enum gate_state st;
-	struct head h;
 	char *kind;
 	int rc, li;
 
@@ -723,24 +787,27 @@ static int change_decide(struct op *o, json_t *const items[4], json_t *tx)
 		finish(o, BOT_EOK);
 		return 1;
 	}
-	head_from(items[1], &h);
-	if ((rc = ddb__push(tx, ddb__change_item(o->d->table, c, o->now))))
-		return rc;
-	o->roles[0] = IX_GATE;
-	li = lock_item(o, tx, gate, c->gate_id, c->to, &rc);
-	if (rc)
-		return rc;
-	if (li >= 0)
-		o->roles[li] = IX_LOCK;
+	ddb__head_of_gate(gate, c->gate_id, &old);
+	o->chain = old.chain;
 	kind = c->kind ? strdup(c->kind) : lower_dup(store_state_name(c->to));
 	if (!kind)
 		return BOT_ENOMEM;
 	struct ddb__event ev = {.gate_id = c->gate_id, .actor = c->actor, .kind = kind,
 			   .from = store_state_name(c->from), .to = store_state_name(c->to),
 			   .detail = c->detail};
-	rc = ddb__append_events(o->d->table, tx, h.seq, h.hash, &ev, 1, o->now);
+	rc = ddb__append_events(o->d->table, tx, &old, &ev, 1, o->now, &tail);
 	free(kind);
-	return rc;
+	if (rc)
+		return rc;
+	if ((rc = push_role(o, tx, ddb__change_item(o->d->table, c, o->now, &old, &tail),
+			    IX_GATE)))
+		return rc;
+	li = lock_item(o, tx, gate, c->gate_id, c->to, &rc);
+	if (rc)
+		return rc;
+	if (li >= 0)
+		o->roles[li] = IX_LOCK;
+	return BOT_EOK;
 }
 
 /* The lock condition failed: who holds it now (0 = nobody). */
@@ -770,17 +837,6 @@ static bool lock_lost(struct op *o, uint64_t id, enum gate_state to, const json_
 }
 
 /* ---- vote --------------------------------------------------------------- */
-
-static size_t vote_keys(struct op *o, json_t *keys[4])
-{
-	size_t n = 0;
-	keys[n++] = ddb_key_audit_head();
-	if (o->vote.gate_id)
-		keys[n++] = ddb_key_gate(o->vote.gate_id);
-	if (o->vote.event_id)
-		keys[n++] = ddb_key_seen(o->vote.event_id);
-	return n;
-}
 
 static json_t *seen_item(const struct op *o, const char *id)
 {
@@ -815,27 +871,76 @@ static void answer(struct op *o, enum store_result res)
 	finish(o, BOT_EOK);
 }
 
+/* The Update of a voted gate (it exists, at the caller's version): the
+ * approval and transition it carries, and its chain's move from old to
+ * tail. */
+static json_t *vote_gate_item(struct op *o, const struct ddb__head *old,
+			      const struct ddb__head *tail)
+{
+	const struct store_vote *v = &o->vote;
+	bool moves = v->to != GATE_PENDING;
+	struct ddb__ex e;
+	char cond[320];
+	json_t *it;
+
+	ddb__ex_init(&e);
+	/* the caller's version, not the one read: the write stands on its own
+	 * condition */
+	ddb__ex_val(&e, ":cv", aws_ddb_n((int64_t)v->version));
+	ddb__ex_name(&e, "version");
+	if (v->approve_user) {
+		ddb__ex_name(&e, "approved_by");
+		ddb__ex_val(&e, ":voter", aws_ddb_s(v->approve_user));
+	}
+	if (moves) {
+		struct store_change c = {
+			.gate_id = v->gate_id, .from = GATE_PENDING, .to = v->to,
+			.decided_by = v->decided_by, .decision_detail = v->decision_detail,
+		};
+		ddb__change_sets(&e, &c, o->now);
+		ddb__ex_val(&e, ":pending", aws_ddb_s("PENDING"));
+	}
+	if (v->approve_user) {
+		ddb__ex_val(&e, ":none", json_pack("{s:[]}", "L"));
+		ddb__ex_val(&e, ":mine", json_pack("{s:[o]}", "L", aws_ddb_s(v->approve_user)));
+		ddb__ex_append(&e, "%s#approved_by = list_append(if_not_exists(#approved_by, "
+			       ":none), :mine)", e.len ? ", " : "");
+	}
+	if (moves || v->approve_user) {
+		ddb__ex_set(&e, "version", aws_ddb_n((int64_t)v->version + 1));
+		if (!moves)
+			ddb__ex_set(&e, "updated_at", aws_ddb_n(o->now));
+	}
+	/* a vote that neither counts nor moves still appends to the chain:
+	 * the version stays, the tail moves */
+	snprintf(cond, sizeof cond, "#version = :cv%s%s AND %s",
+		 v->approve_user ? " AND NOT contains(#approved_by, :voter)" : "",
+		 moves ? " AND #state = :pending" : "", ddb__gate_head_sets(&e, old, tail));
+	it = ddb__tx_item(o->d->table, "Update", ddb_key_gate(v->gate_id), &e, cond);
+	ddb__ex_free(&e);
+	return it;
+}
+
 static int vote_decide(struct op *o, json_t *const items[4], json_t *tx)
 {
 	const struct store_vote *v = &o->vote;
-	const json_t *gate = v->gate_id ? items[1] : NULL;
-	const json_t *seen = v->event_id ? items[v->gate_id ? 2 : 1] : NULL;
-	bool moves = v->to != GATE_PENDING;
+	const json_t *gate = item_at(items, o->ix_gate);
+	const json_t *seen = item_at(items, o->ix_seen);
+	bool moves = v->to != GATE_PENDING, in_gate = v->gate_id && !v->gate_missing;
 	enum gate_state st = GATE_PENDING;
 	uint64_t ver = 0;
-	struct head h;
+	struct ddb__head old, tail;
 	struct ddb__ex e;
 	json_t *it;
 	char *kind = NULL;
 	int rc, li;
 
-	head_from(items[0], &h);
 	/* what the read already answers (a valid answer as of the read) */
 	if (seen_live(o, seen)) {
 		answer(o, STORE_DUPLICATE);
 		return 1;
 	}
-	if (v->gate_id && !v->gate_missing) {
+	if (in_gate) {
 		if (!gate) {
 			answer(o, STORE_LOST);
 			return 1;
@@ -848,75 +953,15 @@ static int vote_decide(struct op *o, json_t *const items[4], json_t *tx)
 			answer(o, STORE_LOST);
 			return 1;
 		}
+		ddb__head_of_gate(gate, v->gate_id, &old);
 	} else if (v->gate_id && gate) {
 		answer(o, STORE_LOST); /* it was said to be missing */
 		return 1;
+	} else {
+		ddb__head_of_log(item_at(items, o->ix_log), &old);
 	}
+	o->chain = old.chain;
 
-	if (v->event_id) {
-		if ((rc = ddb__push(tx, seen_put(o, v->event_id))))
-			return rc;
-		o->roles[json_array_size(tx) - 1] = IX_SEEN;
-	}
-	if (v->gate_id) {
-		ddb__ex_init(&e);
-		if (v->gate_missing) {
-			ddb__ex_name(&e, "pk");
-			it = ddb__tx_item(o->d->table, "ConditionCheck",
-					  ddb_key_gate(v->gate_id), &e,
-					  "attribute_not_exists(#pk)");
-		} else {
-			char cond[256];
-			/* the caller's version, not the one read: the write stands
-			 * on its own condition */
-			ddb__ex_val(&e, ":cv", aws_ddb_n((int64_t)v->version));
-			snprintf(cond, sizeof cond, "#version = :cv%s%s",
-				 v->approve_user ? " AND NOT contains(#approved_by, :voter)" : "",
-				 moves ? " AND #state = :pending" : "");
-			if (v->approve_user) {
-				ddb__ex_name(&e, "approved_by");
-				ddb__ex_val(&e, ":voter", aws_ddb_s(v->approve_user));
-			}
-			if (moves) {
-				struct store_change c = {
-					.gate_id = v->gate_id, .from = GATE_PENDING, .to = v->to,
-					.decided_by = v->decided_by,
-					.decision_detail = v->decision_detail,
-				};
-				ddb__change_sets(&e, &c, o->now);
-				ddb__ex_val(&e, ":pending", aws_ddb_s("PENDING"));
-			}
-			if (v->approve_user) {
-				ddb__ex_val(&e, ":none", json_pack("{s:[]}", "L"));
-				ddb__ex_val(&e, ":mine", json_pack("{s:[o]}", "L",
-							      aws_ddb_s(v->approve_user)));
-				ddb__ex_append(&e, "%s#approved_by = list_append(if_not_exists("
-					       "#approved_by, :none), :mine)", e.len ? ", " : "");
-			}
-			if (moves || v->approve_user) {
-				ddb__ex_set(&e, "version", aws_ddb_n((int64_t)v->version + 1));
-				if (!moves)
-					ddb__ex_set(&e, "updated_at", aws_ddb_n(o->now));
-				it = ddb__tx_item(o->d->table, "Update",
-						  ddb_key_gate(v->gate_id), &e, cond);
-			} else {
-				ddb__ex_name(&e, "version");
-				it = ddb__tx_item(o->d->table, "ConditionCheck",
-						  ddb_key_gate(v->gate_id), &e, cond);
-			}
-		}
-		ddb__ex_free(&e);
-		if ((rc = ddb__push(tx, it)))
-			return rc;
-		o->roles[json_array_size(tx) - 1] = IX_GATE;
-		if (moves) {
-			li = lock_item(o, tx, gate, v->gate_id, v->to, &rc);
-			if (rc)
-				return rc;
-			if (li >= 0)
-				o->roles[li] = IX_LOCK;
-		}
-	}
 	struct ddb__event ev[2] = {
 		{.gate_id = v->gate_id, .actor = v->actor, .kind = v->kind, .detail = v->detail},
 	};
@@ -928,9 +973,35 @@ static int vote_decide(struct op *o, json_t *const items[4], json_t *tx)
 				       .from = "PENDING", .to = store_state_name(v->to),
 				       .detail = v->change_detail};
 	}
-	rc = ddb__append_events(o->d->table, tx, h.seq, h.hash, ev, moves ? 2 : 1, o->now);
+	rc = ddb__append_events(o->d->table, tx, &old, ev, moves ? 2 : 1, o->now, &tail);
 	free(kind);
-	return rc;
+	if (rc)
+		return rc;
+
+	if (v->event_id && (rc = push_role(o, tx, seen_put(o, v->event_id), IX_SEEN)))
+		return rc;
+	if (in_gate) {
+		if ((rc = push_role(o, tx, vote_gate_item(o, &old, &tail), IX_GATE)))
+			return rc;
+		if (moves) {
+			li = lock_item(o, tx, gate, v->gate_id, v->to, &rc);
+			if (rc)
+				return rc;
+			if (li >= 0)
+				o->roles[li] = IX_LOCK;
+		}
+		return BOT_EOK;
+	}
+	if (v->gate_id) { /* said to be missing: it must still be */
+		ddb__ex_init(&e);
+		ddb__ex_name(&e, "pk");
+		it = ddb__tx_item(o->d->table, "ConditionCheck", ddb_key_gate(v->gate_id), &e,
+				  "attribute_not_exists(#pk)");
+		ddb__ex_free(&e);
+		if ((rc = push_role(o, tx, it, IX_GATE)))
+			return rc;
+	}
+	return push_log_head(o, tx, &old, &tail);
 }
 
 /* ---- lease and audit_add ------------------------------------------------ */
@@ -938,12 +1009,31 @@ static int vote_decide(struct op *o, json_t *const items[4], json_t *tx)
 static int lease_decide(struct op *o, json_t *const items[4], json_t *tx)
 {
 	const struct store_lease *l = &o->lease;
-	struct head h;
+	const json_t *gate = item_at(items, o->ix_gate);
+	struct ddb__head old, tail;
+	enum gate_state st;
 	struct ddb__ex e;
+	uint64_t ver;
+	char cond[160];
 	json_t *it;
 	int rc;
 
-	head_from(items[0], &h);
+	if (!gate) {
+		answer(o, STORE_LOST);
+		return 1;
+	}
+	if (!item_version(gate, &ver) || !item_state(gate, &st))
+		return BOT_ECORRUPT;
+	if (st != GATE_EXECUTING || ver != l->version) {
+		answer(o, STORE_LOST);
+		return 1;
+	}
+	ddb__head_of_gate(gate, l->gate_id, &old);
+	o->chain = old.chain;
+	struct ddb__event ev = {.gate_id = l->gate_id, .actor = l->owner, .kind = l->kind,
+			   .detail = l->detail};
+	if ((rc = ddb__append_events(o->d->table, tx, &old, &ev, 1, o->now, &tail)))
+		return rc;
 	ddb__ex_init(&e);
 	ddb__ex_set_s(&e, "exec_owner", l->owner);
 	ddb__ex_set(&e, "exec_lease_until", aws_ddb_n(o->now + (int64_t)l->lease_ms));
@@ -952,43 +1042,81 @@ static int lease_decide(struct op *o, json_t *const items[4], json_t *tx)
 	ddb__ex_name(&e, "state");
 	ddb__ex_val(&e, ":cv", aws_ddb_n((int64_t)l->version));
 	ddb__ex_val(&e, ":executing", aws_ddb_s("EXECUTING"));
-	it = ddb__tx_item(o->d->table, "Update", ddb_key_gate(l->gate_id), &e,
-			  "#state = :executing AND #version = :cv");
+	snprintf(cond, sizeof cond, "#state = :executing AND #version = :cv AND %s",
+		 ddb__gate_head_sets(&e, &old, &tail));
+	it = ddb__tx_item(o->d->table, "Update", ddb_key_gate(l->gate_id), &e, cond);
 	ddb__ex_free(&e);
-	if ((rc = ddb__push(tx, it)))
-		return rc;
-	o->roles[0] = IX_GATE;
-	struct ddb__event ev = {.gate_id = l->gate_id, .actor = l->owner, .kind = l->kind,
-			   .detail = l->detail};
-	return ddb__append_events(o->d->table, tx, h.seq, h.hash, &ev, 1, o->now);
+	return push_role(o, tx, it, IX_GATE);
 }
 
 static int audit_add_decide(struct op *o, json_t *const items[4], json_t *tx)
 {
-	struct head h;
+	const json_t *gate = item_at(items, o->ix_gate);
+	struct ddb__head old, tail;
 	struct ddb__event ev = {.gate_id = o->id, .actor = o->actor ? o->actor : "system",
 			   .kind = o->akind, .detail = o->detail};
-	head_from(items[0], &h);
-	return ddb__append_events(o->d->table, tx, h.seq, h.hash, &ev, 1, o->now);
+	int rc;
+
+	if (o->id && !gate && !o->want_log)
+		return RW_READ_LOG; /* no such gate: the log chain */
+	if (gate)
+		ddb__head_of_gate(gate, o->id, &old);
+	else
+		ddb__head_of_log(item_at(items, o->ix_log), &old);
+	o->chain = old.chain;
+	if ((rc = ddb__append_events(o->d->table, tx, &old, &ev, 1, o->now, &tail)))
+		return rc;
+	return gate ? push_gate_tail(o, tx, o->id, &old, &tail) : push_log_head(o, tx, &old, &tail);
 }
 
 /* ---- the writing ops' table --------------------------------------------- */
 
+/* What a writing op reads: the gate it writes (o->ix_gate), the log
+ * chain's head when its event goes there (o->ix_log), the event id
+ * (o->ix_seen); -1 = not read. */
 static size_t rw_keys(struct op *o, json_t *keys[4])
 {
+	uint64_t gate = 0;
+	bool log = o->want_log, seen = false;
+	size_t n = 0;
+
+	o->ix_gate = o->ix_log = o->ix_seen = -1;
 	switch (o->kind) {
 	case STORE_OP_GATE_OPEN:
-		return open_keys(o, keys);
+		keys[n++] = key_gate_seq();
+		return n;
 	case STORE_OP_GATE_DELIVERED:
-		return gate_and_head(o, o->id, keys);
+		gate = o->id;
+		break;
 	case STORE_OP_GATE_CHANGE:
-		return gate_and_head(o, o->change.gate_id, keys);
+		gate = o->change.gate_id;
+		break;
+	case STORE_OP_GATE_LEASE:
+		gate = o->lease.gate_id;
+		break;
 	case STORE_OP_GATE_VOTE:
-		return vote_keys(o, keys);
-	default: /* lease, audit_add: the head */
-		keys[0] = ddb_key_audit_head();
-		return 1;
+		gate = o->vote.gate_id;
+		log = log || !gate || o->vote.gate_missing;
+		seen = o->vote.event_id != NULL;
+		break;
+	default: /* audit_add */
+		gate = o->id;
+		log = log || !gate;
+		break;
 	}
+	if (gate) {
+		o->ix_gate = (int)n;
+		keys[n++] = ddb_key_gate(gate);
+	}
+	if (log) {
+		o->ix_log = (int)n;
+		keys[n++] = ddb_key_audit_head();
+	}
+	if (seen) {
+		o->ix_seen = (int)n;
+		keys[n++] = ddb_key_seen(o->vote.event_id);
+	}
+	return n;
 }
 
 static int rw_decide(struct op *o, json_t *const items[4], json_t *tx)
@@ -1052,6 +1180,13 @@ static bool rw_lost(struct op *o, enum ix_role role, const json_t *old)
 	case IX_GATE:
 		if (o->kind == STORE_OP_GATE_OPEN)
 			return false; /* the id was taken: read the counter again */
+		/* The gate's deciding condition (version/state) and its chain's
+		 * tail (a_seq) are on one item. Its image as it failed tells
+		 * which: still as expected, only the tail moved: read again and
+		 * retry. Without an image, read again: the decision then
+		 * answers LOST if the gate moved. */
+		if (!old || gate_as_expected(o, old))
+			return false;
 		answer(o, STORE_LOST);
 		return true;
 	case IX_NONE:
@@ -1162,13 +1297,15 @@ static int take_gate(struct op *o, const json_t *item)
 
 static int audit_row(struct op *o, const json_t *it)
 {
-	int64_t gid = 0;
+	int64_t gid = 0, chain = 0;
 	struct store_audit_row r = {0};
 
 	if (!aws_ddb_get_n(it, "seq", &r.seq) || !aws_ddb_get_n(it, "at", &r.at))
 		return bot_error_set(&o->r->err, BOT_ECORRUPT, "store: a malformed audit item");
 	if (aws_ddb_get_n(it, "gate_id", &gid))
 		r.gate_id = (uint64_t)gid;
+	if (aws_ddb_get_n(it, "chain", &chain) && chain > 0)
+		r.chain = (uint64_t)chain;
 	r.actor = aws_ddb_get_s(it, "actor");
 	r.kind = aws_ddb_get_s(it, "kind");
 	r.from_state = aws_ddb_get_s(it, "from_state");
@@ -1302,9 +1439,18 @@ static void next_page(struct op *o)
 		ddb__ex_name(&e, "pk");
 		ddb__ex_name(&e, "sk");
 		ddb__ex_val(&e, ":a", aws_ddb_s("audit"));
-		ddb__ex_val(&e, ":e", aws_ddb_s("e#"));
+		/* sk order: every chain in seq order, chains by ord; ord >= at,
+		 * so the rows at or after since are all at or past e#<since> */
+		{
+			char lo[24];
+			int64_t from = o->since < 0 ? 0 : o->since;
+			snprintf(lo, sizeof lo, "e#%013" PRId64,
+				 from > DDB_AUDIT_ORD_MAX ? DDB_AUDIT_ORD_MAX : from);
+			ddb__ex_val(&e, ":lo", aws_ddb_s(lo));
+		}
+		ddb__ex_val(&e, ":hi", aws_ddb_s("e#~"));
 		json_object_set_new(body, "KeyConditionExpression",
-				    json_string("#pk = :a AND begins_with(#sk, :e)"));
+				    json_string("#pk = :a AND #sk BETWEEN :lo AND :hi"));
 		json_object_set_new(body, "ConsistentRead", json_true());
 		if (o->since > 0) {
 			ddb__ex_name(&e, "at");
@@ -1867,7 +2013,13 @@ int store_dynamodb_import_gate(struct store *s, const struct store_gate *g,
 	tx = json_array();
 	ddb__ex_init(&e);
 	ddb__ex_name(&e, "pk");
-	it = ddb__tx_item(d->table, "Put", ddb_gate_item(g), &e, "attribute_not_exists(#pk)");
+	/* its own chain starts empty here (its history went to the log chain) */
+	json_t *item = ddb_gate_item(g);
+	if (item && json_object_set_new(item, "a_seq", aws_ddb_n(0)) != 0) {
+		json_decref(item);
+		item = NULL;
+	}
+	it = ddb__tx_item(d->table, "Put", item, &e, "attribute_not_exists(#pk)");
 	if (!tx || ddb__push(tx, it) != BOT_EOK)
 		goto oom;
 	if (!store_state_final(g->state)) {
@@ -1902,37 +2054,76 @@ int store_dynamodb_import_audit(struct store *s, const struct store_audit_row *r
 				struct bot_error *err)
 {
 	struct ddb *d = as_ddb(s, err);
+	struct store_audit_row row;
+	struct ddb__head head;
 	struct wait w = {0};
 	struct ddb__ex e;
-	json_t *body;
+	json_t *tx = NULL, *it;
+	int64_t ord;
 	int rc;
 
 	if (!d)
 		return BOT_EINVAL;
-	if (!r || r->seq <= 0 || !r->actor || !r->kind || !r->detail || !r->prev_hash || !r->hash)
+	if (!r || r->seq <= 0 || r->seq > DDB_AUDIT_SEQ_MAX || r->at < 0 || !r->actor ||
+	    !r->kind || !r->detail || !r->prev_hash || !r->hash || strlen(r->hash) != 64)
 		return bot_error_set(err, BOT_EINVAL, "store: a malformed audit row to import");
+	/* the log chain's ord so far: this row's is never before it */
+	rc = call_wait(d->aws, d->loop, "GetItem",
+		       json_pack("{s:s, s:o, s:b}", "TableName", d->table, "Key",
+				 ddb_key_audit_head(), "ConsistentRead", 1), &w, err);
+	if (rc == BOT_EOK && w.outcome != AWS_DDB_OK)
+		rc = wait_error(&w, "GetItem", d->table, err);
+	if (rc)
+		goto out;
+	ddb__head_of_log(json_object_get(w.body, "Item"), &head);
+	json_decref(w.body);
+	w.body = NULL;
+	ord = r->at > head.ord ? r->at : head.ord;
+	if (ord > DDB_AUDIT_ORD_MAX)
+		return bot_error_set(err, BOT_EINVAL, "store: audit event %" PRId64 " is too far "
+				     "in the future to import", r->seq);
+	row = *r;
+	row.chain = 0;
+	tx = json_array();
 	ddb__ex_init(&e);
 	ddb__ex_name(&e, "pk");
-	body = json_pack("{s:o}", "Item", ddb__audit_item(r));
-	if (body)
-		ddb__ex_into(&e, body, "attribute_not_exists(#pk)");
-	if (e.bad) {
-		json_decref(body);
-		body = NULL;
-	}
+	it = ddb__tx_item(d->table, "Put", ddb__audit_item(&row, ord), &e,
+			  "attribute_not_exists(#pk)");
 	ddb__ex_free(&e);
-	if (body && json_object_set_new(body, "TableName", json_string(d->table)) != 0) {
-		json_decref(body);
-		body = NULL;
-	}
-	rc = call_wait(d->aws, d->loop, "PutItem", body, &w, err);
-	if (rc == BOT_EOK && w.outcome == AWS_DDB_CONDITION_FAILED)
+	if (!tx || ddb__push(tx, it) != BOT_EOK)
+		goto oom;
+	/* the head only moves forward: a seq taken cancels the row */
+	ddb__ex_init(&e);
+	ddb__ex_name(&e, "pk");
+	ddb__ex_set(&e, "seq", aws_ddb_n(r->seq));
+	ddb__ex_set(&e, "hash", aws_ddb_s(r->hash));
+	ddb__ex_set(&e, "ord", aws_ddb_n(ord));
+	it = ddb__tx_item(d->table, "Update", ddb_key_audit_head(), &e,
+			  "attribute_not_exists(#pk) OR #seq < :seq");
+	ddb__ex_free(&e);
+	if (ddb__push(tx, it) != BOT_EOK)
+		goto oom;
+	rc = call_wait(d->aws, d->loop, "TransactWriteItems",
+		       json_pack("{s:o, s:o}", "TransactItems", tx, "ClientRequestToken",
+				 ddb__request_token()), &w, err);
+	tx = NULL;
+	if (rc == BOT_EOK && w.outcome == AWS_DDB_TXN_CANCELLED)
 		rc = bot_error_set(err, BOT_EDUPLICATE, "store: audit event %" PRId64 " is already "
 				   "in DynamoDB table %s", r->seq, d->table);
 	else if (rc == BOT_EOK && w.outcome != AWS_DDB_OK)
-		rc = wait_error(&w, "PutItem", d->table, err);
+		rc = wait_error(&w, "TransactWriteItems", d->table, err);
+out:
 	json_decref(w.body);
 	return rc;
+oom:
+	json_decref(tx);
+	json_decref(w.body);
+	return bot_error_set(err, BOT_ENOMEM, "store: out of memory");
+}
+
+uint64_t store_dynamodb_retries(const struct store *s)
+{
+	return s && s->ops == &dynamodb_ops ? DDB(s)->retries : 0;
 }
 
 int store_dynamodb_import_finish(struct store *s, uint64_t gate_seq, int64_t audit_seq,

@@ -19,24 +19,36 @@
  *     counted yet, and on its event id not being recorded unexpired
  *     (attribute_not_exists(pk) OR expires_at < now), all in one
  *     TransactWriteItems with its audit events;
- *   - the audit chain stays linear under concurrent writers: each write
- *     reads the head (audit/head, consistently), seals its events with
- *     bot/domain/chain.h and, in the same transaction, moves the head
- *     conditional on the seq it read. A transaction cancelled only because
- *     the head (or another non-deciding item) moved is read again and
- *     retried after a short random backoff on a uv timer, at most
- *     DDB_MAX_ATTEMPTS times; a deciding condition that failed (the gate's
- *     state or version, the lock, the event id) answers STORE_LOST, BUSY or
- *     DUPLICATE at once. Every TransactWriteItems carries a
- *     ClientRequestToken, so the aws client's own retry of a request whose
- *     answer was lost is idempotent in DynamoDB.
+ *   - every audit chain stays linear under concurrent writers (chains:
+ *     dynamodb_item.h). A write of a gate reads the gate (consistently),
+ *     seals its events after the gate's chain tail (a_seq, a_hash in the
+ *     gate item) with bot/domain/chain.h and, in the same transaction,
+ *     moves that tail conditional on the a_seq it read, next to the gate's
+ *     own conditions; an event of no gate, or of a gate that does not
+ *     exist, goes to the log chain whose tail is audit/head, moved the same
+ *     way. So writers of different gates never contend; writers of one
+ *     gate are ordered by it. A transaction cancelled only because a tail
+ *     (or another non-deciding item) moved is read again and retried after
+ *     a short random backoff on a uv timer, at most DDB_MAX_ATTEMPTS times
+ *     (store_dynamodb_retries counts them). The gate's deciding condition
+ *     (state, version) and its tail share one item; the image DynamoDB
+ *     returns of the item that failed (ALL_OLD) tells them apart: still as
+ *     the op expected means the tail moved (retry), otherwise the deciding
+ *     condition failed (the gate's state or version, the lock, the event
+ *     id), and that answers STORE_LOST, BUSY or DUPLICATE at once. Every
+ *     TransactWriteItems carries a ClientRequestToken, so the aws client's
+ *     own retry of a request whose answer was lost is idempotent in
+ *     DynamoDB.
  *
  * What each operation costs, in DynamoDB requests (no contention):
- *   gate_open 2 (TransactGetItems of meta/gate_seq and audit/head, then
- *   TransactWriteItems), gate_get 1 (GetItem), service_holder 1, gate_list 1
- *   Query per state in the mask (more if paginated), gate_recent 1 Query,
- *   gate_counts 1 Query per page of by_kind, gate_delivered 2, gate_change 2,
- *   gate_vote 2, gate_lease 2, seen_event 1 (PutItem), audit_add 2,
+ *   gate_open 2 (GetItem of meta/gate_seq, then TransactWriteItems),
+ *   gate_get 1 (GetItem), service_holder 1, gate_list 1 Query per state in
+ *   the mask (more if paginated), gate_recent 1 Query, gate_counts 1 Query
+ *   per page of by_kind, gate_delivered 2 (the gate's read, then the write;
+ *   3 for a gate that does not exist: read again with audit/head),
+ *   gate_change 2, gate_vote 2 (a TransactGetItems when it reads the event
+ *   id too), gate_lease 2, seen_event 1 (PutItem), audit_add 2 (3 for a
+ *   gate that does not exist),
  *   audit_each 1 Query per page, purge_events 1 Scan per page + 1 DeleteItem
  *   per expired id. A write the read already answers costs only the read (a
  *   change from a state the gate has left, a stale or duplicate vote: no
@@ -80,7 +92,8 @@
 #include "bot/base/error.h"
 
 /* Tries of one operation when its transaction keeps losing to writers of
- * the audit head (or of a non-deciding item) before it answers BOT_ESTORE. */
+ * its audit chain's tail (or of a non-deciding item) before it answers
+ * BOT_ESTORE. */
 #define DDB_MAX_ATTEMPTS 10
 
 struct store_dynamodb_opts {
@@ -124,13 +137,23 @@ int store_dynamodb_check_table(struct aws_client *aws, uv_loop_t *loop, const ch
  * when the gate (or the lock) exists. */
 int store_dynamodb_import_gate(struct store *s, const struct store_gate *g,
 			       struct bot_error *err);
-/* One audit row as it is (seq, at, hashes), conditional on its seq being
- * free. BOT_EDUPLICATE when it is taken. */
+/* One audit row as it is (seq, at, hashes) into the log chain (rows are
+ * imported in seq order), with the log head moved to it in the same
+ * transaction, conditional on its seq being beyond the head's (its ord:
+ * max(at, the head's ord)). BOT_EDUPLICATE when the seq is taken. Imported
+ * gates' own chains start empty (a_seq 0): what they did before the copy
+ * is in the log chain. */
 int store_dynamodb_import_audit(struct store *s, const struct store_audit_row *r,
 				struct bot_error *err);
-/* After the rows: the last gate id handed out and the chain's tail
+/* After the rows: the last gate id handed out and the log chain's tail
  * (audit_seq 0 = empty chain), each only moved forward. */
 int store_dynamodb_import_finish(struct store *s, uint64_t gate_seq, int64_t audit_seq,
 				 const char *audit_hash, struct bot_error *err);
+
+/* How many times this handle's writes read again and retried because a
+ * writer of something that does not decide got there first (an audit
+ * chain's tail, a lock released meanwhile, a transaction conflict): for
+ * tests and measurements. 0 for a store that is not DynamoDB. */
+uint64_t store_dynamodb_retries(const struct store *s);
 
 #endif

@@ -42,11 +42,19 @@ json_t *ddb_key_audit_head(void)
 	return key("audit", "head");
 }
 
-json_t *ddb_key_audit_event(int64_t seq)
+int ddb_audit_sk(char out[DDB_AUDIT_SK_SIZE], int64_t ord, uint64_t chain, int64_t seq)
 {
-	char sk[32];
-	snprintf(sk, sizeof sk, "e#%020" PRId64, seq);
-	return key("audit", sk);
+	if (ord < 0 || ord > DDB_AUDIT_ORD_MAX || seq < 0 || seq > DDB_AUDIT_SEQ_MAX)
+		return BOT_EINVAL;
+	snprintf(out, DDB_AUDIT_SK_SIZE, "e#%013" PRId64 "#%020" PRIu64 "#%010" PRId64, ord,
+		 chain, seq);
+	return BOT_EOK;
+}
+
+json_t *ddb_key_audit_event(int64_t ord, uint64_t chain, int64_t seq)
+{
+	char sk[DDB_AUDIT_SK_SIZE];
+	return ddb_audit_sk(sk, ord, chain, seq) == BOT_EOK ? key("audit", sk) : NULL;
 }
 
 /* ---- the gate item, as a table of fields -------------------------------- */

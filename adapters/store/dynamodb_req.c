@@ -117,12 +117,14 @@ json_t *ddb__tx_item(const char *table, const char *verb, json_t *key, struct dd
 }
 
 /* The item of one audit row (new reference; NULL on OOM). */
-json_t *ddb__audit_item(const struct store_audit_row *r)
+json_t *ddb__audit_item(const struct store_audit_row *r, int64_t ord)
 {
-	json_t *it = ddb_key_audit_event(r->seq);
+	json_t *it = ddb_key_audit_event(ord, r->chain, r->seq);
 	bool bad = !it;
 
 	bad = bad || json_object_set_new(it, "seq", aws_ddb_n(r->seq)) ||
+	      json_object_set_new(it, "chain", aws_ddb_n((int64_t)r->chain)) ||
+	      json_object_set_new(it, "ord", aws_ddb_n(ord)) ||
 	      json_object_set_new(it, "at", aws_ddb_n(r->at)) ||
 	      json_object_set_new(it, "actor", aws_ddb_s(r->actor)) ||
 	      json_object_set_new(it, "kind", aws_ddb_s(r->kind)) ||
@@ -142,39 +144,94 @@ json_t *ddb__audit_item(const struct store_audit_row *r)
 	return it;
 }
 
-int ddb__append_events(const char *table, json_t *tx, int64_t head_seq, const char *head_hash,
-		       const struct ddb__event *ev, size_t n, int64_t now)
+/* ---- chain tails ---------------------------------------------------------- */
+
+static void head_empty(struct ddb__head *h, uint64_t chain)
+{
+	h->chain = chain;
+	h->seq = h->ord = 0;
+	snprintf(h->hash, sizeof h->hash, "%s", CHAIN_GENESIS);
+}
+
+/* seq/hash/ord attributes named s, hs, o (a missing ord reads as 0). */
+static void head_from(const json_t *item, const char *s, const char *hs, const char *o,
+		      uint64_t chain, struct ddb__head *h)
+{
+	const char *hash = aws_ddb_get_s(item, hs);
+
+	head_empty(h, chain);
+	if (!item || !aws_ddb_get_n(item, s, &h->seq) || h->seq <= 0 || !hash ||
+	    strlen(hash) != 64) {
+		h->seq = 0;
+		return;
+	}
+	snprintf(h->hash, sizeof h->hash, "%s", hash);
+	if (!aws_ddb_get_n(item, o, &h->ord) || h->ord < 0)
+		h->ord = 0;
+}
+
+void ddb__head_of_gate(const json_t *gate, uint64_t id, struct ddb__head *h)
+{
+	head_from(gate, "a_seq", "a_hash", "a_ord", id, h);
+}
+
+void ddb__head_of_log(const json_t *item, struct ddb__head *h)
+{
+	head_from(item, "seq", "hash", "ord", 0, h);
+}
+
+int ddb__append_events(const char *table, json_t *tx, const struct ddb__head *h,
+		       const struct ddb__event *ev, size_t n, int64_t now,
+		       struct ddb__head *tail)
 {
 	char prev[65], hash[65];
+	int64_t seq = h->seq, ord = now > h->ord ? now : h->ord;
 	struct ddb__ex e;
-	json_t *it;
-	int64_t seq = head_seq;
+	json_t *it, *item;
 
-	snprintf(prev, sizeof prev, "%s", head_hash ? head_hash : CHAIN_GENESIS);
+	snprintf(prev, sizeof prev, "%s", h->hash);
 	for (size_t i = 0; i < n; i++) {
 		struct store_audit_row r = {
-			.seq = ++seq, .gate_id = ev[i].gate_id, .at = now,
+			.chain = h->chain, .seq = ++seq, .gate_id = ev[i].gate_id, .at = now,
 			.actor = ev[i].actor ? ev[i].actor : "system", .kind = ev[i].kind,
 			.from_state = ev[i].from, .to_state = ev[i].to,
 			.detail = ev[i].detail ? ev[i].detail : "{}", .prev_hash = prev,
 		};
+		if (ord > DDB_AUDIT_ORD_MAX || seq > DDB_AUDIT_SEQ_MAX)
+			return BOT_EINVAL;
 		if (chain_hash(&r, hash) != BOT_EOK)
 			return BOT_ENOMEM;
 		r.hash = hash;
+		item = ddb__audit_item(&r, ord);
+		if (!item)
+			return BOT_ENOMEM;
 		ddb__ex_init(&e);
 		ddb__ex_name(&e, "pk");
-		it = ddb__tx_item(table, "Put", ddb__audit_item(&r), &e,
-				  "attribute_not_exists(#pk)");
+		it = ddb__tx_item(table, "Put", item, &e, "attribute_not_exists(#pk)");
 		ddb__ex_free(&e);
 		if (!it || json_array_append_new(tx, it) != 0)
 			return BOT_ENOMEM;
 		memcpy(prev, hash, sizeof prev);
 	}
+	tail->chain = h->chain;
+	tail->seq = seq;
+	tail->ord = ord;
+	memcpy(tail->hash, prev, sizeof tail->hash);
+	return BOT_EOK;
+}
+
+json_t *ddb__log_head_item(const char *table, const struct ddb__head *old,
+			   const struct ddb__head *tail)
+{
+	struct ddb__ex e;
+	json_t *it;
+
 	ddb__ex_init(&e);
-	ddb__ex_set(&e, "seq", aws_ddb_n(seq));
-	ddb__ex_set(&e, "hash", aws_ddb_s(prev));
-	if (head_seq) {
-		ddb__ex_val(&e, ":oldseq", aws_ddb_n(head_seq));
+	ddb__ex_set(&e, "seq", aws_ddb_n(tail->seq));
+	ddb__ex_set(&e, "hash", aws_ddb_s(tail->hash));
+	ddb__ex_set(&e, "ord", aws_ddb_n(tail->ord));
+	if (old->seq) {
+		ddb__ex_val(&e, ":oldseq", aws_ddb_n(old->seq));
 		it = ddb__tx_item(table, "Update", ddb_key_audit_head(), &e, "#seq = :oldseq");
 	} else {
 		ddb__ex_name(&e, "pk");
@@ -182,9 +239,18 @@ int ddb__append_events(const char *table, json_t *tx, int64_t head_seq, const ch
 				  "attribute_not_exists(#pk)");
 	}
 	ddb__ex_free(&e);
-	if (!it || json_array_append_new(tx, it) != 0)
-		return BOT_ENOMEM;
-	return BOT_EOK;
+	return it;
+}
+
+const char *ddb__gate_head_sets(struct ddb__ex *e, const struct ddb__head *old,
+				const struct ddb__head *tail)
+{
+	ddb__ex_set(e, "a_seq", aws_ddb_n(tail->seq));
+	ddb__ex_set(e, "a_hash", aws_ddb_s(tail->hash));
+	ddb__ex_set(e, "a_ord", aws_ddb_n(tail->ord));
+	ddb__ex_val(e, ":olda", aws_ddb_n(old->seq));
+	/* an imported gate's chain may have no a_seq yet: empty, as a_seq 0 */
+	return old->seq ? "#a_seq = :olda" : "(attribute_not_exists(#a_seq) OR #a_seq = :olda)";
 }
 
 uint32_t ddb__random32(void)
@@ -237,9 +303,11 @@ void ddb__change_sets(struct ddb__ex *e, const struct store_change *c, int64_t n
 		ddb__ex_set(e, "finished_at", aws_ddb_n(now));
 }
 
-json_t *ddb__change_item(const char *table, const struct store_change *c, int64_t now)
+json_t *ddb__change_item(const char *table, const struct store_change *c, int64_t now,
+			 const struct ddb__head *old, const struct ddb__head *tail)
 {
 	struct ddb__ex e;
+	char cond[160];
 	json_t *it;
 
 	ddb__ex_init(&e);
@@ -248,7 +316,8 @@ json_t *ddb__change_item(const char *table, const struct store_change *c, int64_
 	ddb__ex_val(&e, ":one", aws_ddb_n(1));
 	ddb__ex_append(&e, ", #version = #version + :one");
 	ddb__ex_val(&e, ":from", aws_ddb_s(store_state_name(c->from)));
-	it = ddb__tx_item(table, "Update", ddb_key_gate(c->gate_id), &e, "#state = :from");
+	snprintf(cond, sizeof cond, "#state = :from AND %s", ddb__gate_head_sets(&e, old, tail));
+	it = ddb__tx_item(table, "Update", ddb_key_gate(c->gate_id), &e, cond);
 	ddb__ex_free(&e);
 	return it;
 }

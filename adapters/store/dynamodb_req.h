@@ -52,8 +52,12 @@ json_t *ddb__tx_item(const char *table, const char *verb, json_t *key, struct dd
 /* Append it to tx (stolen): BOT_EOK, or BOT_ENOMEM when it is NULL. */
 int ddb__push(json_t *tx, json_t *it);
 
-/* The item of one audit row (audit, e#<seq>). New reference; NULL on OOM. */
-json_t *ddb__audit_item(const struct store_audit_row *r);
+/* The item of one audit row of chain r->chain at ord (audit,
+ * e#<ord>#<chain>#<seq>). New reference; NULL on OOM or a seq/ord that does
+ * not fit the key. */
+json_t *ddb__audit_item(const struct store_audit_row *r, int64_t ord);
+
+struct ddb__head;
 
 /* The SET list of transition c at now (state, gstate, updated_at, and the
  * fields store.h says it sets). */
@@ -74,13 +78,41 @@ struct ddb__event {
 	const char *actor, *kind, *from, *to, *detail;
 };
 
-/* Seal ev[0..n) at now after the chain's tail (head_seq, head_hash; 0 and
- * CHAIN_GENESIS for an empty chain) and append to the TransactItems array
- * tx: one Put per event (audit/e#<seq>, attribute_not_exists) and the
- * head's Update, conditional on the seq it had (attribute_not_exists for
- * an empty chain). BOT_EOK or BOT_ENOMEM. */
-int ddb__append_events(const char *table, json_t *tx, int64_t head_seq, const char *head_hash,
-		       const struct ddb__event *ev, size_t n, int64_t now);
+/* The tail of one audit chain as read: its last seq (0: empty), that
+ * event's hash (CHAIN_GENESIS when empty) and ord (0 when empty). */
+struct ddb__head {
+	uint64_t chain; /* 0 = the log chain, else the gate's id */
+	int64_t seq, ord;
+	char hash[65];
+};
+
+/* The tail of gate id's chain from its item (a_seq, a_hash, a_ord; an
+ * item without a_seq, or NULL, is an empty chain). */
+void ddb__head_of_gate(const json_t *gate, uint64_t id, struct ddb__head *h);
+/* The log chain's tail from its head item (audit, head) (NULL: empty). */
+void ddb__head_of_log(const json_t *item, struct ddb__head *h);
+
+/* Seal ev[0..n) at now after the tail h of chain h->chain and append one
+ * Put per event to the TransactItems array tx (attribute_not_exists). ord
+ * is max(now, h->ord) for all of them. *tail is then the chain's new tail
+ * (for the caller's Update of the tail: ddb__log_head_item or
+ * ddb__gate_head_sets). BOT_EOK, BOT_ENOMEM, BOT_EINVAL (seq or ord out of
+ * the key's range). */
+int ddb__append_events(const char *table, json_t *tx, const struct ddb__head *h,
+		       const struct ddb__event *ev, size_t n, int64_t now,
+		       struct ddb__head *tail);
+
+/* The log head's Update from old to tail, conditional on the seq it had
+ * (attribute_not_exists for an empty chain). New reference; NULL on OOM. */
+json_t *ddb__log_head_item(const char *table, const struct ddb__head *old,
+			   const struct ddb__head *tail);
+
+/* Add to e's SET list a gate chain's move from old to tail (a_seq, a_hash,
+ * a_ord) and return its condition, to be ANDed with the gate's own:
+ * "#a_seq = :olda", or for an empty chain "(attribute_not_exists(#a_seq)
+ * OR #a_seq = :olda)" (static text). */
+const char *ddb__gate_head_sets(struct ddb__ex *e, const struct ddb__head *old,
+				const struct ddb__head *tail);
 
 /* A processed event id recorded at now: at, expires_at (now + retention,
  * compared in conditions) and ttl (seconds, for DynamoDB's Time To Live,
@@ -89,8 +121,10 @@ int ddb__append_events(const char *table, json_t *tx, int64_t head_seq, const ch
 json_t *ddb__seen_item(const char *event_id, int64_t now, uint64_t retention_ms);
 
 /* The transaction item of transition c at now: an Update of the gate
- * conditional on its state being c->from, bumping its version. New
+ * conditional on its state being c->from (and its chain's tail being
+ * `old`), bumping its version and moving the chain's tail to `tail`. New
  * reference; NULL on OOM. */
-json_t *ddb__change_item(const char *table, const struct store_change *c, int64_t now);
+json_t *ddb__change_item(const char *table, const struct store_change *c, int64_t now,
+			 const struct ddb__head *old, const struct ddb__head *tail);
 
 #endif

@@ -931,6 +931,9 @@ static int sq_gate_counts(struct store *b, uint64_t counts[GATE_STATE_COUNT],
 
 /* ---- audit chain ------------------------------------------------------- */
 
+/* One writer at a time (the database's write lock), so one chain: every
+ * event is in the log chain (chain 0), seq 1, 2, 3... over the whole store. */
+
 /* Append one event, sealed with the chain's hash; runs inside the
  * caller's transaction (which holds the write lock, so the tail read here
  * is the tail the event lands on). */
@@ -1012,6 +1015,7 @@ static int sq_audit_each(struct store *b, int64_t since_ms, store_audit_fn fn, v
 	sqlite3_bind_int64(st, 1, since_ms);
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_audit_row r = {
+			.chain = 0, /* one chain: see above */
 			.seq = sqlite3_column_int64(st, 0),
 			.gate_id = (uint64_t)sqlite3_column_int64(st, 1),
 			.at = sqlite3_column_int64(st, 2),

@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -96,7 +97,7 @@ static void csv_field(FILE *f, const char *v, bool last)
 static int export_row(void *ud, const struct store_audit_row *r)
 {
 	struct export_ctx *x = ud;
-	char at[96], seq[24], gate[24];
+	char at[96], seq[24], gate[24], chain[24];
 
 	iso_ms(at, sizeof at, r->at);
 	if (x->fmt == AUDIT_CSV) {
@@ -111,11 +112,15 @@ static int export_row(void *ud, const struct store_audit_row *r)
 		csv_field(x->out, r->to_state, false);
 		csv_field(x->out, r->detail, false);
 		csv_field(x->out, r->prev_hash, false);
-		csv_field(x->out, r->hash, true);
+		csv_field(x->out, r->hash, false);
+		snprintf(chain, sizeof chain, "%" PRIu64, r->chain);
+		csv_field(x->out, r->chain ? chain : NULL, true);
 	} else {
 		json_t *detail = r->detail ? json_loads(r->detail, 0, NULL) : NULL;
-		json_t *o = json_pack("{s:I, s:s, s:I, s:o, s:s, s:s, s:s*, s:s*, s:o, s:s, s:s}",
-				      "seq", (json_int_t)r->seq, "at", at, "at_ms",
+		json_t *o = json_pack("{s:I, s:o, s:s, s:I, s:o, s:s, s:s, s:s*, s:s*, s:o, s:s, "
+				      "s:s}", "seq", (json_int_t)r->seq, "chain",
+				      r->chain ? json_integer((json_int_t)r->chain) : json_null(),
+				      "at", at, "at_ms",
 				      (json_int_t)r->at, "gate_id",
 				      r->gate_id ? json_integer((json_int_t)r->gate_id) : json_null(),
 				      "actor", r->actor ? r->actor : "", "kind",
@@ -143,7 +148,7 @@ int audit_export(struct store *s, int64_t since_ms, enum audit_format fmt, FILE 
 	int rc;
 
 	if (fmt == AUDIT_CSV)
-		fputs("seq,at,gate_id,actor,kind,from,to,detail,prev_hash,hash\r\n", out);
+		fputs("seq,at,gate_id,actor,kind,from,to,detail,prev_hash,hash,chain\r\n", out);
 	rc = store_audit_each(s, since_ms, export_row, &x, err);
 	if (rc == BOT_ENOMEM)
 		bot_error_set(err, rc, "audit: out of memory");
@@ -158,27 +163,109 @@ int audit_export(struct store *s, int64_t since_ms, enum audit_format fmt, FILE 
 
 /* ---- verify ------------------------------------------------------------ */
 
+/* Where one chain is: its last seq and that row's hash (raw, 32 bytes). An
+ * open-addressing table keyed by chain id: a store may hold one chain per
+ * gate (100k gates: about 12 MB at most, only while verifying). */
+struct tail {
+	uint64_t chain;
+	int64_t seq;
+	unsigned char hash[32];
+	bool used;
+};
+
 struct verify_ctx {
-	char prev[65];
-	int64_t last_seq;
+	struct tail *tails;
+	size_t cap, used; /* cap: a power of two */
 	size_t n;
+	uint64_t bad_chain;
 	int64_t bad_seq;
 	char why[200];
 };
 
+static size_t slot_of(uint64_t chain, size_t cap)
+{
+	uint64_t h = chain * 0x9E3779B97F4A7C15ull; /* Fibonacci hashing */
+	return (size_t)(h >> 32) & (cap - 1);
+}
+
+static struct tail *tail_find(struct tail *v, size_t cap, uint64_t chain)
+{
+	size_t i = slot_of(chain, cap);
+	while (v[i].used && v[i].chain != chain)
+		i = (i + 1) & (cap - 1);
+	return &v[i];
+}
+
+/* The tail of chain (a new, empty one: seq 0, genesis), or NULL on OOM. */
+static struct tail *tail_get(struct verify_ctx *v, uint64_t chain)
+{
+	struct tail *t;
+
+	if ((v->used + 1) * 2 > v->cap) {
+		size_t nc = v->cap ? v->cap * 2 : 64;
+		struct tail *nv = calloc(nc, sizeof *nv);
+		if (!nv)
+			return NULL;
+		for (size_t i = 0; i < v->cap; i++)
+			if (v->tails[i].used)
+				*tail_find(nv, nc, v->tails[i].chain) = v->tails[i];
+		free(v->tails);
+		v->tails = nv;
+		v->cap = nc;
+	}
+	t = tail_find(v->tails, v->cap, chain);
+	if (!t->used) {
+		memset(t, 0, sizeof *t); /* seq 0 and CHAIN_GENESIS (all zero bytes) */
+		t->used = true;
+		t->chain = chain;
+		v->used++;
+	}
+	return t;
+}
+
+static void hex_of(const unsigned char b[32], char out[65])
+{
+	static const char digits[] = "0123456789abcdef";
+	for (int i = 0; i < 32; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+/* hex is chain_hash()'s output: 64 lower-case hex digits. */
+static void bytes_of(const char *hex, unsigned char out[32])
+{
+	for (int i = 0; i < 32; i++) {
+		int hi = hex[2 * i], lo = hex[2 * i + 1];
+		hi = hi <= '9' ? hi - '0' : hi - 'a' + 10;
+		lo = lo <= '9' ? lo - '0' : lo - 'a' + 10;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+}
+
 static int verify_row(void *ud, const struct store_audit_row *r)
 {
 	struct verify_ctx *v = ud;
-	char hash[65];
+	struct tail *t = tail_get(v, r->chain);
+	char prev[65], hash[65];
 
-	if (r->seq != v->last_seq + 1) {
-		snprintf(v->why, sizeof v->why, "expected seq %" PRId64 " (events missing)",
-			 v->last_seq + 1);
+	if (!t)
+		return BOT_ENOMEM;
+	if (r->chain && r->gate_id != r->chain) {
+		snprintf(v->why, sizeof v->why, "it names gate %" PRIu64 " (an event of another "
+			 "gate in this chain)", r->gate_id);
 		goto bad;
 	}
-	if (!r->prev_hash || strcmp(r->prev_hash, v->prev) != 0) {
+	if (r->seq != t->seq + 1) {
+		snprintf(v->why, sizeof v->why, "expected seq %" PRId64 " (events missing)",
+			 t->seq + 1);
+		goto bad;
+	}
+	hex_of(t->hash, prev);
+	if (!r->prev_hash || strcmp(r->prev_hash, prev) != 0) {
 		snprintf(v->why, sizeof v->why, "prev_hash does not match the hash of seq %" PRId64
-			 " (an event before it was changed, removed or inserted)", v->last_seq);
+			 " (an event before it was changed, removed or inserted)", t->seq);
 		goto bad;
 	}
 	if (chain_hash(r, hash) != BOT_EOK)
@@ -188,27 +275,36 @@ static int verify_row(void *ud, const struct store_audit_row *r)
 			 "was changed)");
 		goto bad;
 	}
-	snprintf(v->prev, sizeof v->prev, "%s", r->hash);
-	v->last_seq = r->seq;
+	bytes_of(hash, t->hash);
+	t->seq = r->seq;
 	v->n++;
 	return BOT_EOK;
 bad:
+	v->bad_chain = r->chain;
 	v->bad_seq = r->seq;
 	return BOT_ECORRUPT;
 }
 
-int audit_verify(struct store *s, size_t *n, int64_t *bad_seq, struct bot_error *err)
+int audit_verify(struct store *s, size_t *n, uint64_t *bad_chain, int64_t *bad_seq,
+		 struct bot_error *err)
 {
-	struct verify_ctx v = {.prev = CHAIN_GENESIS};
+	struct verify_ctx v = {0};
 	int rc = store_audit_each(s, 0, verify_row, &v, err);
 
-	if (rc == BOT_ECORRUPT)
-		bot_error_set(err, rc, "audit chain broken at seq %" PRId64 ": %s", v.bad_seq, v.why);
+	if (rc == BOT_ECORRUPT && v.bad_chain)
+		bot_error_set(err, rc, "audit chain of gate %" PRIu64 " broken at seq %" PRId64
+			      ": %s", v.bad_chain, v.bad_seq, v.why);
+	else if (rc == BOT_ECORRUPT)
+		bot_error_set(err, rc, "audit log chain broken at seq %" PRId64 ": %s", v.bad_seq,
+			      v.why);
 	else if (rc == BOT_ENOMEM)
 		bot_error_set(err, rc, "audit: out of memory");
 	if (n)
 		*n = v.n;
+	if (bad_chain)
+		*bad_chain = rc == BOT_ECORRUPT ? v.bad_chain : 0;
 	if (bad_seq)
 		*bad_seq = rc == BOT_ECORRUPT ? v.bad_seq : 0;
+	free(v.tails);
 	return rc;
 }

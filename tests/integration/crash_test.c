@@ -714,7 +714,7 @@ static void test_crash_loop(void **state)
 	}
 	size_t events = 0;
 	int64_t bad_seq = 0;
-	int vrc = audit_verify(s, &events, &bad_seq, &err);
+	int vrc = audit_verify(s, &events, NULL, &bad_seq, &err);
 	if (vrc != 0) {
 		fprintf(stderr, "crash: audit_verify: %s\n", err.msg);
 		bad++;

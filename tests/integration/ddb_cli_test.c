@@ -587,7 +587,7 @@ static void test_store_copy(void **state)
 	q = run((char *[]){bin, "store", "copy", "--from", from, "--to", "dynamodb:gates-copy2",
 			   "--config", (char *)dcfg, NULL}, &st);
 	assert_int_equal(st, 1);
-	EXPECT(q, "audit chain broken at seq 2");
+	EXPECT(q, "audit log chain broken at seq 2");
 	EXPECT(q, "; nothing copied");
 	snprintf(from, sizeof from, "sqlite:%s", db);
 

@@ -21,6 +21,7 @@
 #include "adapters/aws/ddb.h"
 #include "adapters/http/http.h"
 #include "adapters/store/dynamodb.h"
+#include "adapters/store/dynamodb_item.h"
 #include "bot/base/log.h"
 #include "bot/base/loop.h"
 #include "bot/domain/audit.h"
@@ -303,19 +304,23 @@ static void test_import(void **state)
 	assert_int_equal(holder, 40); /* a live gate holds its service */
 	assert_int_equal(store_service_holder(s, "prod", "api", &holder, &err), 0);
 	assert_int_equal(holder, 0);
-	/* and it goes on: the next gate is 42, its event seq 4 */
+	/* and it goes on: the next gate is 42, its request the first event of
+	 * its own chain (the imported rows are the log chain, seq 1..3) */
 	struct store_gate q = {.service = "api", .cluster = "prod", .ecs_service = "api",
 			       .requester = "U0", .approvers = appr, .n_approvers = 1};
 	assert_int_equal(store_gate_open(s, &q, &res, &holder, &err), 0);
 	assert_int_equal(res, STORE_DONE);
 	assert_int_equal(q.id, 42);
-	assert_int_equal(audit_verify(s, &n, NULL, &err), 0);
+	assert_int_equal(audit_verify(s, &n, NULL, NULL, &err), 0);
 	assert_int_equal(n, 4);
 	struct rows w = {0};
 	assert_int_equal(store_audit_each(s, 12, keep_row, &w, &err), 0);
 	assert_int_equal(w.n, 3); /* at >= 12: seq 2, 3 and the new one */
 	assert_int_equal(w.r[0].seq, 2);
-	assert_int_equal(w.r[2].seq, 4);
+	assert_int_equal(w.r[0].chain, 0);
+	assert_int_equal(w.r[1].seq, 3);
+	assert_int_equal(w.r[2].chain, 42);
+	assert_int_equal(w.r[2].seq, 1);
 	store_close(s);
 }
 
@@ -369,7 +374,7 @@ static void test_lock_paths(void **state)
 	assert_int_equal(store_dynamodb_import_gate(s, &g, &err), 0);
 	set_lock(t, 99); /* another gate holds the service */
 	size_t before = 0;
-	assert_int_equal(audit_verify(s, &before, NULL, &err), 0);
+	assert_int_equal(audit_verify(s, &before, NULL, NULL, &err), 0);
 	struct answer a = {0};
 	struct store_change c = {.gate_id = 7, .from = GATE_APPROVED, .to = GATE_EXECUTING,
 				 .actor = "system"};
@@ -380,7 +385,7 @@ static void test_lock_paths(void **state)
 	assert_int_equal(busy_res, STORE_BUSY);
 	assert_int_equal(busy_holder, 99);
 	size_t after = 0;
-	assert_int_equal(audit_verify(s, &after, NULL, &err), 0);
+	assert_int_equal(audit_verify(s, &after, NULL, NULL, &err), 0);
 	assert_int_equal(after, before); /* nothing written */
 
 	set_lock(t, 0); /* free: the claim takes it */
@@ -392,6 +397,183 @@ static void test_lock_paths(void **state)
 	assert_int_equal(change(s, 7, GATE_EXECUTING, GATE_SUCCEEDED), STORE_DONE);
 	assert_int_equal(store_service_holder(s, "prod", "web", &holder, &err), 0);
 	assert_int_equal(holder, 98);
+	store_close(s);
+}
+
+/* The chain of every row, and where each went. */
+struct chains {
+	size_t n;
+	uint64_t chain[32], gate[32];
+	int64_t seq[32];
+	char kind[32][24];
+};
+
+static int note_chain(void *ud, const struct store_audit_row *r)
+{
+	struct chains *c = ud;
+	if (c->n < 32) {
+		c->chain[c->n] = r->chain;
+		c->gate[c->n] = r->gate_id;
+		c->seq[c->n] = r->seq;
+		snprintf(c->kind[c->n], sizeof c->kind[c->n], "%s", r->kind);
+	}
+	c->n++;
+	return 0;
+}
+
+/* The key of gate (or log, 0) chain's event seq written at ord. */
+static json_t *event_key(int64_t ord, uint64_t chain, int64_t seq)
+{
+	char sk[DDB_AUDIT_SK_SIZE];
+	assert_int_equal(ddb_audit_sk(sk, ord, chain, seq), 0);
+	return json_pack("{s:{s:s}, s:{s:s}}", "pk", "S", "audit", "sk", "S", sk);
+}
+
+static void set_actor(struct t *t, int64_t ord, uint64_t chain, int64_t seq, const char *actor)
+{
+	assert_int_equal(raw_call(t, "UpdateItem",
+				  json_pack("{s:s, s:o, s:s, s:s, s:{s:s}, s:{s:{s:s}}}",
+					    "TableName", t->table, "Key", event_key(ord, chain, seq),
+					    "UpdateExpression", "SET #a = :a", "ConditionExpression",
+					    "attribute_exists(pk)", "ExpressionAttributeNames", "#a",
+					    "actor", "ExpressionAttributeValues", ":a", "S", actor)),
+			 AWS_DDB_OK);
+}
+
+/* Each gate's events are its own chain (the gate's id), the rest the log
+ * chain; verify reads them from the table and catches an edit and a
+ * removal inside a gate's chain, naming the gate and the seq. */
+static void test_gate_chains_in_the_table(void **state)
+{
+	struct t *t = *state;
+	struct bot_error err = {0};
+	char *appr[] = {"UA"};
+	enum store_result res;
+	uint64_t holder = 0, bad_chain = 0;
+	int64_t bad_seq = 0;
+	struct chains c = {0};
+	size_t n = 0;
+	bool armed;
+	struct store *s;
+
+	assert_int_equal(store_dynamodb_create_table(t->aws, t->uv, t->table, &err), 0);
+	s = open_on(t, t->table);
+	struct store_gate q = {.service = "web", .cluster = "prod", .ecs_service = "web",
+			       .requester = "U0", .approvers = appr, .n_approvers = 1};
+	struct store_gate q2 = q;
+	q2.service = q2.ecs_service = "api";
+	assert_int_equal(store_gate_open(s, &q, &res, &holder, &err), 0);
+	assert_int_equal(store_gate_open(s, &q2, &res, &holder, &err), 0);
+	assert_int_equal(store_gate_delivered(s, q.id, "C1", "1.1", &armed, &err), 0);
+	assert_int_equal(store_audit_add(s, 0, "system", "startup", NULL, &err), 0);
+	assert_int_equal(store_audit_add(s, 99, "UX", "note", NULL, &err), 0); /* no gate 99 */
+	assert_int_equal(store_gate_delivered(s, 98, "C1", "1.2", &armed, &err), 0);
+	assert_int_equal(store_audit_add(s, q.id, "UA", "note", NULL, &err), 0);
+	struct store_change deny = {.gate_id = q.id, .from = GATE_PENDING, .to = GATE_DENIED,
+				    .actor = "UA", .decided_by = "UA"};
+	assert_int_equal(store_gate_change(s, &deny, &res, &err), 0);
+	assert_int_equal(res, STORE_DONE);
+	assert_int_equal(store_audit_each(s, 0, note_chain, &c, &err), 0);
+	assert_int_equal(c.n, 8);
+	for (size_t i = 0; i < c.n; i++) {
+		if (c.gate[i] == q.id || c.gate[i] == q2.id)
+			assert_int_equal(c.chain[i], c.gate[i]);
+		else
+			assert_int_equal(c.chain[i], 0); /* none, 99 and 98: the log chain */
+	}
+	/* one clock reading: sk order is chain, then seq */
+	assert_int_equal(c.chain[0], 0);
+	assert_int_equal(c.seq[2], 3);
+	assert_int_equal(c.chain[3], q.id);
+	assert_string_equal(c.kind[3], "requested");
+	assert_int_equal(c.seq[6], 4);
+	assert_string_equal(c.kind[6], "denied");
+	assert_int_equal(audit_verify(s, &n, &bad_chain, &bad_seq, &err), 0);
+	assert_int_equal(n, 8);
+	/* the gate item keeps its chain's tail, and the gate reads as before */
+	struct store_gate g = {0};
+	assert_int_equal(store_gate_get(s, q.id, &g, &err), 0);
+	assert_int_equal(g.state, GATE_DENIED);
+	store_gate_clear(&g);
+
+	/* an edit in gate q's chain: its seq 2 (the delivery) */
+	set_actor(t, t->now, q.id, 2, "UMALLORY");
+	assert_int_equal(audit_verify(s, &n, &bad_chain, &bad_seq, &err), BOT_ECORRUPT);
+	assert_int_equal(bad_chain, q.id);
+	assert_int_equal(bad_seq, 2);
+	char want[80];
+	snprintf(want, sizeof want, "audit chain of gate %llu broken at seq 2: its content",
+		 (unsigned long long)q.id);
+	assert_non_null(strstr(err.msg, want));
+	set_actor(t, t->now, q.id, 2, "system");
+	assert_int_equal(audit_verify(s, &n, NULL, NULL, &err), 0);
+
+	/* a removal: the note (seq 3) is missing, the denial no longer follows */
+	assert_int_equal(raw_call(t, "DeleteItem",
+				  json_pack("{s:s, s:o, s:s}", "TableName", t->table, "Key",
+					    event_key(t->now, q.id, 3), "ConditionExpression",
+					    "attribute_exists(pk)")),
+			 AWS_DDB_OK);
+	assert_int_equal(audit_verify(s, &n, &bad_chain, &bad_seq, &err), BOT_ECORRUPT);
+	assert_int_equal(bad_chain, q.id);
+	assert_int_equal(bad_seq, 4);
+	assert_non_null(strstr(err.msg, "expected seq 3"));
+	store_close(s);
+}
+
+/* A table written before audit chains: its events keyed e#<seq:020>,
+ * without chain or ord, and the one head. They read as the log chain (in
+ * seq order, before every new key), new events of no gate continue that
+ * chain from its head, gates start their own, and it all verifies. */
+static void test_table_from_before_chains(void **state)
+{
+	struct t *t = *state;
+	struct bot_error err = {0};
+	char prev[65] = CHAIN_GENESIS, hash[65], sk[32], seq_s[24];
+	char *appr[] = {"UA"};
+	enum store_result res;
+	uint64_t holder = 0;
+	struct chains c = {0};
+	size_t n = 0;
+	struct store *s;
+
+	assert_int_equal(store_dynamodb_create_table(t->aws, t->uv, t->table, &err), 0);
+	for (int64_t seq = 1; seq <= 2; seq++) {
+		struct store_audit_row r = {.seq = seq, .gate_id = 7, .at = 1000 + seq,
+					    .actor = "UA", .kind = "note", .detail = "{}",
+					    .prev_hash = prev};
+		assert_int_equal(chain_hash(&r, hash), 0);
+		snprintf(sk, sizeof sk, "e#%020lld", (long long)seq);
+		snprintf(seq_s, sizeof seq_s, "%lld", (long long)seq);
+		json_t *item = json_pack(
+			"{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s},"
+			" s:{s:s}, s:{s:s}}", "pk", "S", "audit", "sk", "S", sk, "seq", "N", seq_s,
+			"at", "N", seq == 1 ? "1001" : "1002", "gate_id", "N", "7", "actor", "S",
+			"UA", "kind", "S", "note", "detail", "S", "{}", "prev_hash", "S", prev,
+			"hash", "S", hash);
+		assert_int_equal(raw_call(t, "PutItem", json_pack("{s:s, s:o}", "TableName",
+								  t->table, "Item", item)),
+				 AWS_DDB_OK);
+		memcpy(prev, hash, sizeof prev);
+	}
+	assert_int_equal(raw_call(t, "PutItem",
+				  json_pack("{s:s, s:{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}}}",
+					    "TableName", t->table, "Item", "pk", "S", "audit", "sk",
+					    "S", "head", "seq", "N", "2", "hash", "S", prev)),
+			 AWS_DDB_OK);
+	s = open_on(t, t->table);
+	assert_int_equal(store_audit_add(s, 0, "system", "startup", NULL, &err), 0);
+	struct store_gate q = {.service = "web", .cluster = "prod", .ecs_service = "web",
+			       .requester = "U0", .approvers = appr, .n_approvers = 1};
+	assert_int_equal(store_gate_open(s, &q, &res, &holder, &err), 0);
+	assert_int_equal(audit_verify(s, &n, NULL, NULL, &err), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(store_audit_each(s, 0, note_chain, &c, &err), 0);
+	assert_int_equal(c.n, 4);
+	assert_int_equal(c.chain[2], 0);
+	assert_int_equal(c.seq[2], 3); /* the log chain goes on from the old head */
+	assert_int_equal(c.chain[3], q.id);
+	assert_int_equal(c.seq[3], 1);
 	store_close(s);
 }
 
@@ -457,6 +639,11 @@ static void test_request_costs(void **state)
 	COSTS(1, store_seen_event(s, "E3", &flag, &err));
 	COSTS(1, store_audit_each(s, 0, count_rows, &rows, &err));
 	assert_int_equal(rows, 7); /* requested, delivered, click, approved, executing, renew, note */
+	/* the log chain: a note of no gate; of a missing gate and its card
+	 * (the gate is read first, then again with the log head) */
+	COSTS(2, store_audit_add(s, 0, "x", "note", NULL, &err));
+	COSTS(3, store_audit_add(s, 999, "x", "note", NULL, &err));
+	COSTS(3, store_gate_delivered(s, 998, "C1", "1.2", &flag, &err));
 	COSTS(2, store_gate_list(s, GATE_STATE_BIT(GATE_PENDING) | GATE_STATE_BIT(GATE_EXECUTING),
 				 &v, &nv, &err));
 	assert_int_equal(nv, 1);
@@ -568,6 +755,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lost_conditions_log_debug, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_request_costs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gate_chains_in_the_table, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_table_from_before_chains, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

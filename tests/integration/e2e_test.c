@@ -356,7 +356,7 @@ static int teardown(void **state)
 	store_stop(t->store); /* its handle closes with the loop */
 	assert_int_equal(harness_destroy(&t->h), 0);
 	/* whatever happened, the audit chain verifies */
-	assert_int_equal(audit_verify(t->store, NULL, NULL, &err), 0);
+	assert_int_equal(audit_verify(t->store, NULL, NULL, NULL, &err), 0);
 	/* the printed policy was enough for everything the bot did */
 	if (!t->denial_expected)
 		assert_int_equal(ledger_count(ledger, NULL, NULL, 403), t->denied_before);

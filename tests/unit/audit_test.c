@@ -184,12 +184,17 @@ static void test_export_csv_and_since(void **state)
 	size_t n = 0;
 	char *out = export(f, 0, AUDIT_CSV, &n);
 	assert_int_equal(n, 7);
-	const char *header = "seq,at,gate_id,actor,kind,from,to,detail,prev_hash,hash\r\n";
+	const char *header = "seq,at,gate_id,actor,kind,from,to,detail,prev_hash,hash,chain\r\n";
 	assert_memory_equal(out, header, strlen(header));
 	/* quotes doubled, commas and newlines kept inside a quoted field */
 	assert_non_null(strstr(out, "\"cpu, \\\"\"pegged\\\"\"\""));
 	assert_non_null(strstr(out, "\r\n3,2025-11-24T16:00:02.000Z,1,UALICE,approved,PENDING,"
 				    "APPROVED,{}"));
+	/* SQLite: every row in the log chain, an empty last column */
+	assert_non_null(strstr(out, ",\r\n4,"));
+	free(out);
+	out = export(f, 0, AUDIT_JSONL, &n);
+	assert_non_null(strstr(out, "{\"seq\":1,\"chain\":null,\"at\":"));
 	free(out);
 
 	/* only the second gate (a minute later) */
@@ -206,7 +211,7 @@ static void test_verify_intact(void **state)
 	struct bot_error err = {0};
 	size_t n = 0;
 	int64_t bad = -1;
-	assert_int_equal(audit_verify(f->s, &n, &bad, &err), 0);
+	assert_int_equal(audit_verify(f->s, &n, NULL, &bad, &err), 0);
 	assert_int_equal(n, 7);
 	assert_int_equal(bad, 0);
 }
@@ -218,9 +223,9 @@ static void test_verify_detects_edit(void **state)
 	int64_t bad = 0;
 	/* rewrite who approved */
 	raw_sql(f, "UPDATE audit SET actor = 'UMALLORY' WHERE seq = 3");
-	assert_int_equal(audit_verify(f->s, NULL, &bad, &err), BOT_ECORRUPT);
+	assert_int_equal(audit_verify(f->s, NULL, NULL, &bad, &err), BOT_ECORRUPT);
 	assert_int_equal(bad, 3);
-	assert_non_null(strstr(err.msg, "audit chain broken at seq 3"));
+	assert_non_null(strstr(err.msg, "audit log chain broken at seq 3"));
 	assert_non_null(strstr(err.msg, "does not match its hash"));
 }
 
@@ -255,9 +260,9 @@ static void test_verify_detects_rehashed_edit(void **state)
 		 hash);
 	raw_sql(f, sql);
 	/* ... and is caught by the next event's prev_hash */
-	assert_int_equal(audit_verify(f->s, NULL, &bad, &err), BOT_ECORRUPT);
+	assert_int_equal(audit_verify(f->s, NULL, NULL, &bad, &err), BOT_ECORRUPT);
 	assert_int_equal(bad, 5);
-	assert_non_null(strstr(err.msg, "audit chain broken at seq 5"));
+	assert_non_null(strstr(err.msg, "audit log chain broken at seq 5"));
 	assert_non_null(strstr(err.msg, "prev_hash"));
 }
 
@@ -267,7 +272,7 @@ static void test_verify_detects_deletion(void **state)
 	struct bot_error err = {0};
 	int64_t bad = 0;
 	raw_sql(f, "DELETE FROM audit WHERE seq = 2"); /* hide the refused click */
-	assert_int_equal(audit_verify(f->s, NULL, &bad, &err), BOT_ECORRUPT);
+	assert_int_equal(audit_verify(f->s, NULL, NULL, &bad, &err), BOT_ECORRUPT);
 	assert_int_equal(bad, 3);
 	assert_non_null(strstr(err.msg, "expected seq 2"));
 }
@@ -282,8 +287,249 @@ static void test_appends_continue_chain(void **state)
 	struct store_sqlite_opts o = {.path = f->path, .clock = fake_clock, .clock_ud = f};
 	assert_int_equal(store_sqlite_open(&o, &f->s, &err), 0);
 	assert_int_equal(store_audit_add(f->s, 0, "system", "note", NULL, &err), 0);
-	assert_int_equal(audit_verify(f->s, &n, NULL, &err), 0);
+	assert_int_equal(audit_verify(f->s, &n, NULL, NULL, &err), 0);
 	assert_int_equal(n, 8);
+}
+
+/* ---- chains: a store that hands over rows it was given ----------------- */
+
+#define MAX_FAKE_ROWS 16
+
+struct fake_store {
+	struct store base;
+	struct store_audit_row rows[MAX_FAKE_ROWS];
+	char prev[MAX_FAKE_ROWS][65], hash[MAX_FAKE_ROWS][65];
+	size_t n;
+};
+
+static int fake_each(struct store *b, int64_t since, store_audit_fn fn, void *ud,
+		     struct bot_error *err)
+{
+	struct fake_store *f = (struct fake_store *)b;
+	(void)err;
+	for (size_t i = 0; i < f->n; i++) {
+		if (f->rows[i].at < since)
+			continue;
+		int rc = fn(ud, &f->rows[i]);
+		if (rc)
+			return rc;
+	}
+	return BOT_EOK;
+}
+
+static const char *fake_where(const struct store *b)
+{
+	(void)b;
+	return "fake:";
+}
+
+static void fake_close(struct store *b)
+{
+	(void)b;
+}
+
+static const struct store_ops fake_ops = {
+	.name = "fake", .close = fake_close, .where = fake_where, .audit_each = fake_each,
+};
+
+/* Append a sealed row of chain (gate_id: the chain's gate, or anything
+ * for the log chain) after the chain's last row in f. */
+static void fake_add(struct fake_store *f, uint64_t chain, uint64_t gate_id, const char *kind)
+{
+	int64_t seq = 0;
+	const char *prev = CHAIN_GENESIS;
+	size_t i = f->n;
+
+	assert_true(i < MAX_FAKE_ROWS);
+	for (size_t k = 0; k < f->n; k++)
+		if (f->rows[k].chain == chain) {
+			seq = f->rows[k].seq;
+			prev = f->hash[k];
+		}
+	snprintf(f->prev[i], sizeof f->prev[i], "%s", prev);
+	f->rows[i] = (struct store_audit_row){
+		.chain = chain, .seq = seq + 1, .gate_id = gate_id,
+		.at = 1764000000000 + (int64_t)i * 10, .actor = "U1", .kind = kind,
+		.detail = "{}", .prev_hash = f->prev[i],
+	};
+	assert_int_equal(chain_hash(&f->rows[i], f->hash[i]), 0);
+	f->rows[i].hash = f->hash[i];
+	f->n++;
+}
+
+/* Three chains, interleaved: the log chain (one event naming gate 9),
+ * gate 5's and gate 12's. */
+static void fake_history(struct fake_store *f)
+{
+	memset(f, 0, sizeof *f);
+	store_init(&f->base, &fake_ops, NULL, NULL, 0);
+	fake_add(f, 0, 0, "startup");   /* 0 */
+	fake_add(f, 5, 5, "requested"); /* 1 */
+	fake_add(f, 12, 12, "requested");
+	fake_add(f, 5, 5, "delivered"); /* 3 */
+	fake_add(f, 0, 9, "click");     /* an unknown gate's click: log chain */
+	fake_add(f, 12, 12, "delivered");
+	fake_add(f, 5, 5, "approved");  /* 6 */
+	fake_add(f, 12, 12, "denied");  /* 7 */
+}
+
+static void test_verify_interleaved_chains(void **state)
+{
+	struct fake_store f;
+	struct bot_error err = {0};
+	uint64_t chain = 99;
+	int64_t bad = -1;
+	size_t n = 0;
+	(void)state;
+
+	fake_history(&f);
+	assert_int_equal(audit_verify(&f.base, &n, &chain, &bad, &err), 0);
+	assert_int_equal(n, 8);
+	assert_int_equal(chain, 0);
+	assert_int_equal(bad, 0);
+
+	/* export: the chain of every row */
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&buf, &len);
+	assert_non_null(mem);
+	assert_int_equal(audit_export(&f.base, 0, AUDIT_JSONL, mem, &n, &err), 0);
+	fclose(mem);
+	assert_int_equal(n, 8);
+	assert_non_null(strstr(buf, "{\"seq\":2,\"chain\":12,"));
+	assert_non_null(strstr(buf, "{\"seq\":2,\"chain\":null,"));
+	free(buf);
+	mem = open_memstream(&buf, &len);
+	assert_non_null(mem);
+	assert_int_equal(audit_export(&f.base, 0, AUDIT_CSV, mem, &n, &err), 0);
+	fclose(mem);
+	assert_non_null(strstr(buf, ",hash,chain\r\n"));
+	assert_non_null(strstr(buf, f.hash[7]));
+	char tail[80];
+	snprintf(tail, sizeof tail, "%s,12\r\n", f.hash[7]);
+	assert_non_null(strstr(buf, tail)); /* the chain is the last column */
+	free(buf);
+}
+
+static void test_verify_chain_mismatch(void **state)
+{
+	struct fake_store f;
+	struct bot_error err = {0};
+	uint64_t chain = 0;
+	int64_t bad = 0;
+	(void)state;
+
+	/* a row of chain 5 naming gate 6, sealed as it is: refused */
+	memset(&f, 0, sizeof f);
+	store_init(&f.base, &fake_ops, NULL, NULL, 0);
+	fake_add(&f, 5, 5, "requested");
+	fake_add(&f, 5, 6, "note");
+	assert_int_equal(audit_verify(&f.base, NULL, &chain, &bad, &err), BOT_ECORRUPT);
+	assert_int_equal(chain, 5);
+	assert_int_equal(bad, 2);
+	assert_non_null(strstr(err.msg, "audit chain of gate 5 broken at seq 2"));
+	assert_non_null(strstr(err.msg, "names gate 6"));
+}
+
+static void test_verify_gate_chain_tampered(void **state)
+{
+	struct fake_store f;
+	struct bot_error err = {0};
+	uint64_t chain = 0;
+	int64_t bad = 0;
+	(void)state;
+
+	/* an edit inside gate 12's chain */
+	fake_history(&f);
+	f.rows[5].actor = "UMALLORY";
+	assert_int_equal(audit_verify(&f.base, NULL, &chain, &bad, &err), BOT_ECORRUPT);
+	assert_int_equal(chain, 12);
+	assert_int_equal(bad, 2);
+	assert_non_null(strstr(err.msg, "audit chain of gate 12 broken at seq 2: its content"));
+
+	/* gate 5's delivery removed: its approval no longer follows */
+	fake_history(&f);
+	memmove(&f.rows[3], &f.rows[4], (f.n - 4) * sizeof f.rows[0]);
+	f.n--;
+	assert_int_equal(audit_verify(&f.base, NULL, &chain, &bad, &err), BOT_ECORRUPT);
+	assert_int_equal(chain, 5);
+	assert_int_equal(bad, 3);
+	assert_non_null(strstr(err.msg, "audit chain of gate 5 broken at seq 3: expected seq 2"));
+
+	/* a row moved from gate 12's chain into gate 5's (renumbered to fit)
+	 * does not link there */
+	fake_history(&f);
+	f.rows[7].chain = 5;
+	f.rows[7].gate_id = 5;
+	f.rows[7].seq = 4;
+	assert_int_equal(audit_verify(&f.base, NULL, &chain, &bad, &err), BOT_ECORRUPT);
+	assert_int_equal(chain, 5);
+	assert_int_equal(bad, 4);
+	assert_non_null(strstr(err.msg, "prev_hash"));
+
+	/* the log chain's own rows are checked apart from the gates' */
+	fake_history(&f);
+	f.rows[4].seq = 3;
+	assert_int_equal(audit_verify(&f.base, NULL, &chain, &bad, &err), BOT_ECORRUPT);
+	assert_int_equal(chain, 0);
+	assert_int_equal(bad, 3);
+	assert_non_null(strstr(err.msg, "audit log chain broken at seq 3"));
+}
+
+/* Many chains (the table of tails grows): each verifies on its own. */
+static const struct store_audit_row *many_rows;
+static size_t many_n;
+
+static int many_each(struct store *b, int64_t since, store_audit_fn fn, void *ud,
+		     struct bot_error *err)
+{
+	(void)b;
+	(void)since;
+	(void)err;
+	for (size_t i = 0; i < many_n; i++) {
+		int rc = fn(ud, &many_rows[i]);
+		if (rc)
+			return rc;
+	}
+	return BOT_EOK;
+}
+
+static const struct store_ops many_ops = {
+	.name = "many", .close = fake_close, .where = fake_where, .audit_each = many_each,
+};
+
+static void test_verify_many_chains(void **state)
+{
+	enum { CHAINS = 3000 };
+	static struct store_audit_row rows[CHAINS * 2];
+	static char hashes[CHAINS * 2][65];
+	struct bot_error err = {0};
+	struct store s;
+	uint64_t chain = 0;
+	size_t n = 0;
+	(void)state;
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (int c = 0; c < CHAINS; c++) {
+			struct store_audit_row *r = &rows[pass * CHAINS + c];
+			*r = (struct store_audit_row){
+				.chain = (uint64_t)c + 1, .seq = pass + 1, .gate_id = (uint64_t)c + 1,
+				.at = 5, .actor = "U", .kind = "k", .detail = "{}",
+				.prev_hash = pass ? hashes[c] : CHAIN_GENESIS,
+			};
+			assert_int_equal(chain_hash(r, hashes[pass * CHAINS + c]), 0);
+			r->hash = hashes[pass * CHAINS + c];
+		}
+	}
+	many_rows = rows;
+	many_n = CHAINS * 2;
+	store_init(&s, &many_ops, NULL, NULL, 0);
+	assert_int_equal(audit_verify(&s, &n, NULL, NULL, &err), 0);
+	assert_int_equal(n, CHAINS * 2);
+	rows[CHAINS * 2 - 1].detail = "{\"x\":1}";
+	assert_int_equal(audit_verify(&s, &n, &chain, NULL, &err), BOT_ECORRUPT);
+	assert_int_equal(chain, CHAINS);
+	assert_non_null(strstr(err.msg, "audit chain of gate 3000 broken at seq 2"));
 }
 
 static void test_parse_since(void **state)
@@ -395,6 +641,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_verify_detects_rehashed_edit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_detects_deletion, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_appends_continue_chain, setup, teardown),
+		cmocka_unit_test(test_verify_interleaved_chains),
+		cmocka_unit_test(test_verify_chain_mismatch),
+		cmocka_unit_test(test_verify_gate_chain_tampered),
+		cmocka_unit_test(test_verify_many_chains),
 		cmocka_unit_test_setup_teardown(test_subcommand, setup, teardown),
 		cmocka_unit_test(test_parse_since),
 	};

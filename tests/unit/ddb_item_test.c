@@ -70,6 +70,34 @@ static void test_roundtrip_full(void **state)
 	json_decref(item);
 }
 
+/* The gate item also carries its audit chain's tail (a_seq, a_hash,
+ * a_ord, dynamodb_item.h): the gate read from it is the same gate. */
+static void test_chain_tail_stays_out_of_the_gate(void **state)
+{
+	struct store_gate in = full(), out = {0}, plain = {0};
+	struct bot_error err = {0};
+	json_t *item = ddb_gate_item(&in), *bare = ddb_gate_item(&in);
+	(void)state;
+
+	assert_int_equal(json_object_set_new(item, "a_seq", aws_ddb_n(9)), 0);
+	assert_int_equal(json_object_set_new(item, "a_hash", aws_ddb_s("ab12")), 0);
+	assert_int_equal(json_object_set_new(item, "a_ord", aws_ddb_n(1700000000999)), 0);
+	assert_int_equal(ddb_gate_from_item(item, &out, &err), 0);
+	assert_int_equal(ddb_gate_from_item(bare, &plain, &err), 0);
+	assert_int_equal(out.version, 7); /* not the chain's seq */
+	assert_int_equal(out.updated_at, plain.updated_at);
+	assert_string_equal(out.approved_by[0], plain.approved_by[0]);
+	/* the item made from it again has no tail: ddb_gate_item writes the
+	 * gate's fields only (the store writes the tail itself) */
+	json_t *again = ddb_gate_item(&out);
+	assert_true(json_equal(again, bare));
+	json_decref(again);
+	store_gate_clear(&out);
+	store_gate_clear(&plain);
+	json_decref(item);
+	json_decref(bare);
+}
+
 /* A new gate: unset strings and times are absent, not empty. */
 static void test_roundtrip_minimal(void **state)
 {
@@ -140,9 +168,29 @@ static void test_keys(void **state)
 	assert_string_equal(aws_ddb_get_s(k, "pk"), "svc#prod#web-svc");
 	assert_string_equal(aws_ddb_get_s(k, "sk"), "lock");
 	json_decref(k);
-	k = ddb_key_audit_event(17);
-	assert_string_equal(aws_ddb_get_s(k, "sk"), "e#00000000000000000017"); /* sorts as numbers */
+	k = ddb_key_audit_event(1700000000123, 42, 17);
+	/* zero-padded: sorts as numbers, by ord, then chain, then seq */
+	assert_string_equal(aws_ddb_get_s(k, "sk"),
+			    "e#1700000000123#00000000000000000042#0000000017");
 	json_decref(k);
+	k = ddb_key_audit_event(5, 0, 1);
+	assert_string_equal(aws_ddb_get_s(k, "sk"),
+			    "e#0000000000005#00000000000000000000#0000000001");
+	json_decref(k);
+	char a[DDB_AUDIT_SK_SIZE], b[DDB_AUDIT_SK_SIZE];
+	assert_int_equal(ddb_audit_sk(a, 999, 7, 10), 0);
+	assert_int_equal(ddb_audit_sk(b, 1000, 3, 1), 0);
+	assert_true(strcmp(a, b) < 0); /* ord first */
+	assert_int_equal(ddb_audit_sk(b, 999, 7, 9), 0);
+	assert_true(strcmp(b, a) < 0); /* seq within a chain */
+	assert_true(strcmp(a, "e#~") < 0 && strcmp(a, "e#0000000000000") > 0);
+	assert_true(strcmp("head", "e#~") > 0); /* the log head is outside the events */
+	/* what does not fit the key is refused, not cut */
+	assert_null(ddb_key_audit_event(DDB_AUDIT_ORD_MAX + 1, 1, 1));
+	assert_null(ddb_key_audit_event(1, 1, DDB_AUDIT_SEQ_MAX + 1));
+	assert_null(ddb_key_audit_event(-1, 1, 1));
+	assert_int_equal(ddb_audit_sk(a, DDB_AUDIT_ORD_MAX, UINT64_MAX, DDB_AUDIT_SEQ_MAX), 0);
+	assert_int_equal(strlen(a), DDB_AUDIT_SK_SIZE - 1);
 	k = ddb_key_seen("ev:Ev1");
 	assert_string_equal(aws_ddb_get_s(k, "pk"), "seen#ev:Ev1");
 	json_decref(k);
@@ -158,6 +206,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip_full),
+		cmocka_unit_test(test_chain_tail_stays_out_of_the_gate),
 		cmocka_unit_test(test_roundtrip_minimal),
 		cmocka_unit_test(test_malformed_refused),
 		cmocka_unit_test(test_keys),

@@ -518,7 +518,7 @@ static int teardown(void **state)
 	uv_close((uv_handle_t *)&f->iter_h, NULL);
 	assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
 	/* whatever happened, the audit chain is intact */
-	assert_int_equal(audit_verify(f->store, NULL, NULL, &err), 0);
+	assert_int_equal(audit_verify(f->store, NULL, NULL, NULL, &err), 0);
 	store_close(f->store);
 	uv_run(&f->loop, UV_RUN_NOWAIT); /* its handle's close */
 	assert_int_equal(uv_loop_close(&f->loop), 0);

@@ -594,7 +594,7 @@ static void assert_chain_ok(struct fixture *f)
 {
 	struct bot_error err = {0};
 	size_t n = 0;
-	assert_int_equal(audit_verify(f->store, &n, NULL, &err), 0);
+	assert_int_equal(audit_verify(f->store, &n, NULL, NULL, &err), 0);
 	assert_true(n > 0);
 }
 
