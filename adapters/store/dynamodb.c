@@ -633,6 +633,8 @@ static int open_decide(struct op *o, json_t *const items[4], json_t *tx)
 	g.force_new_deployment = q->force_new_deployment;
 	g.channel = q->channel;
 	g.evidence = q->evidence ? q->evidence : (char *)"";
+	g.exec_owner = q->exec_owner; /* the poster's claim, if any */
+	g.exec_lease_until = q->exec_lease_until;
 	g.created_at = g.updated_at = o->now;
 	g.state = g.decision = GATE_PENDING;
 
@@ -1024,7 +1026,7 @@ static int lease_decide(struct op *o, json_t *const items[4], json_t *tx)
 	}
 	if (!item_version(gate, &ver) || !item_state(gate, &st))
 		return BOT_ECORRUPT;
-	if (st != GATE_EXECUTING || ver != l->version) {
+	if ((st != GATE_EXECUTING && st != GATE_PENDING) || ver != l->version) {
 		answer(o, STORE_LOST);
 		return 1;
 	}
@@ -1042,8 +1044,9 @@ static int lease_decide(struct op *o, json_t *const items[4], json_t *tx)
 	ddb__ex_name(&e, "state");
 	ddb__ex_val(&e, ":cv", aws_ddb_n((int64_t)l->version));
 	ddb__ex_val(&e, ":executing", aws_ddb_s("EXECUTING"));
-	snprintf(cond, sizeof cond, "#state = :executing AND #version = :cv AND %s",
-		 ddb__gate_head_sets(&e, &old, &tail));
+	ddb__ex_val(&e, ":pending", aws_ddb_s("PENDING"));
+	snprintf(cond, sizeof cond, "(#state = :executing OR #state = :pending) AND #version = :cv"
+		 " AND %s", ddb__gate_head_sets(&e, &old, &tail));
 	it = ddb__tx_item(o->d->table, "Update", ddb_key_gate(l->gate_id), &e, cond);
 	ddb__ex_free(&e);
 	return push_role(o, tx, it, IX_GATE);

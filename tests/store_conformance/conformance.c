@@ -607,6 +607,50 @@ static void test_lease_takeover(void **state)
 	assert_int_equal(store_gate_lease(h->a, &b, &res, &err), BOT_EINVAL);
 }
 
+/* A request opened with its poster's claim keeps it; the poster renews it
+ * on the PENDING gate (conditional on the version, audited); a final gate
+ * has no claim to renew. */
+static void test_posters_claim(void **state)
+{
+	struct harness *h = *state;
+	struct bot_error err = {0};
+	enum store_result res;
+	struct store_gate g;
+	size_t n;
+
+	fill(&g, "web", "web");
+	g.exec_owner = (char *)"host-a:1";
+	g.exec_lease_until = h->now + 30000;
+	uint64_t id = open_on(h->a, &g);
+	struct store_gate got = get(h->b, id);
+	assert_string_equal(got.exec_owner, "host-a:1");
+	assert_int_equal(got.exec_lease_until, h->now + 30000);
+	uint64_t v = got.version;
+	store_gate_clear(&got);
+	h->now += 15000;
+	struct store_lease l = {.gate_id = id, .version = v, .owner = "host-a:1",
+				.lease_ms = 30000, .kind = "delivery"};
+	assert_int_equal(store_gate_lease(h->a, &l, &res, &err), 0);
+	assert_int_equal(res, STORE_DONE);
+	got = get(h->b, id);
+	assert_int_equal(got.state, GATE_PENDING);
+	assert_int_equal(got.exec_lease_until, h->now + 30000);
+	assert_true(got.version > v);
+	store_gate_clear(&got);
+	assert_true(audits(h->a, id, "delivery", NULL, &n) > 0);
+	assert_int_equal(n, 1);
+	/* the version it read is gone: lost */
+	assert_int_equal(store_gate_lease(h->b, &l, &res, &err), 0);
+	assert_int_equal(res, STORE_LOST);
+	/* failed closed: nothing left to claim */
+	assert_int_equal(change(h->b, id, GATE_PENDING, GATE_FAILED, "recovery"), STORE_DONE);
+	got = get(h->a, id);
+	l.version = got.version;
+	store_gate_clear(&got);
+	assert_int_equal(store_gate_lease(h->a, &l, &res, &err), 0);
+	assert_int_equal(res, STORE_LOST);
+}
+
 struct answer {
 	int calls;
 	int rc;
@@ -1217,6 +1261,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_change_is_conditional, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_execution_columns, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lease_takeover, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_posters_claim, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_async_calls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delivered_arms_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_votes_conditional_on_version, setup, teardown),
