@@ -107,10 +107,11 @@
 #define LIFE_MAX_MS 60000   /* a life with no final card by then: leave it to the checks */
 #define LATE_MAX_MS 5000
 #define UP_TIMEOUT_MS 30000
-#define PARK_MS 130000
-/* gates left undelivered by a kill are failed closed 2 min after they were
- * opened (gate.h undelivered_grace_ms): the settling waits for them */
-#define SETTLE_TIMEOUT_MS 150000
+#define PARK_MS 45000
+/* a gate left undelivered by a kill is failed closed once its poster's
+ * claim is gone (gate.h delivery_lease_ms): at once here (the poster was a
+ * process of this host), within the 30 s lease across hosts */
+#define SETTLE_TIMEOUT_MS 90000
 #define CLI_TIMEOUT_MS 60000
 #define STOP_TIMEOUT_MS 10000
 #define PUMP_MS 20
@@ -119,9 +120,9 @@ enum role { ROLE_TIMER, ROLE_APPROVE, ROLE_DENY };
 static const char *const role_names[] = {"timer", "approve", "deny"};
 
 /* SL_PARKED: the service is held by a request whose card the test never
- * saw (its replica died between opening it and posting the card); the
- * other replicas fail it closed only after the engine's undelivered grace
- * (2 min, gate.h), so the slot rests and the other services go on. */
+ * saw (its replica died between opening it and posting the card) for
+ * longer than it should be (the others fail it closed once its poster's
+ * claim is gone); the slot rests and the other services go on. */
 enum slot_state { SL_IDLE, SL_ASKED, SL_CARD, SL_PENDING, SL_DECIDED, SL_PARKED };
 
 struct click {
