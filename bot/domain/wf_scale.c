@@ -1,6 +1,10 @@
-/* wf_scale.c - /scale: read the service (bot/domain/service_read.h), refuse
- * what cannot be done (to the requester only), else open a gate with the
- * findings as evidence; the gate observer posts the card. */
+/* wf_scale.c - /scale: local checks first - one request per service in
+ * flight in this process, and the store's live gate for the service (a
+ * read) - then read the service (bot/domain/service_read.h), refuse what
+ * cannot be done (to the requester only), else open a gate with the
+ * findings as evidence; the gate observer posts the card. Only the gate's
+ * opening decides (the store holds each service for one live gate); the
+ * checks before it spare AWS the reads of a request that cannot be. */
 #include "bot/domain/workflow.h"
 #include "bot/domain/workflow_internal.h"
 #include "bot/domain/findings.h"
@@ -12,13 +16,41 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct scale_op {
+struct workflow__scale {
 	struct workflow__link link;
+	struct workflow__scale *prev, *next; /* wf->scales while it is unanswered */
 	char *service, *user, *channel, *reply_channel, *reason;
 	int target, from;
 	uint64_t timer_ms;
+	bool listed;
 	bool requesting; /* the read is done; the store is opening the gate */
 };
+
+#define scale_op workflow__scale
+
+static void unlist(struct workflow *wf, struct scale_op *op)
+{
+	if (!op->listed)
+		return;
+	if (op->prev)
+		op->prev->next = op->next;
+	else
+		wf->scales = op->next;
+	if (op->next)
+		op->next->prev = op->prev;
+	op->prev = op->next = NULL;
+	op->listed = false;
+}
+
+/* Done with op's work on wf's behalf (wf may be NULL: stopped). */
+static void scale_detach(struct scale_op *op)
+{
+	struct workflow *wf = op->link.wf;
+
+	if (wf)
+		unlist(wf, op);
+	workflow__link_del(&op->link);
+}
 
 static void scale_op_free(struct scale_op *op)
 {
@@ -34,7 +66,8 @@ static void scale_stop(struct workflow__link *l)
 {
 	struct scale_op *op = container_of(l, struct scale_op, link);
 	/* a read answers once (its callback frees); a request whose engine
-	 * stopped never answers */
+	 * stopped never answers; wf->scales is not read once stopped */
+	op->listed = false;
 	if (op->requesting)
 		scale_op_free(op);
 }
@@ -106,7 +139,7 @@ static void on_requested(void *ud, int rc, uint64_t id, const struct bot_error *
 	struct scale_op *op = ud;
 	struct workflow *wf = op->link.wf;
 
-	workflow__link_del(&op->link);
+	scale_detach(op);
 	if (wf)
 		on_requested_now(wf, op, rc, id, err);
 	scale_op_free(op);
@@ -170,7 +203,7 @@ static bool scale_decide(struct workflow *wf, struct scale_op *op, const struct 
 	workflow__link_add(wf, &op->link, scale_stop);
 	rc = gate_request(wf->engine, &spec, on_requested, op, &err);
 	if (rc) {
-		workflow__link_del(&op->link);
+		scale_detach(op);
 		op->requesting = false;
 		on_requested_now(wf, op, rc, 0, &err);
 		return false;
@@ -183,10 +216,99 @@ static void scale_on_read(void *ud, const struct service_read *r)
 	struct scale_op *op = ud;
 	struct workflow *wf = op->link.wf;
 
-	workflow__link_del(&op->link);
+	workflow__link_del(&op->link); /* still listed: the request goes on */
 	if (wf && !wf->stopped && scale_decide(wf, op, r))
 		return; /* op waits for the store */
+	if (wf)
+		unlist(wf, op);
 	scale_op_free(op);
+}
+
+/* The service's live gate, read before anything else: refused with a
+ * link to its card. */
+static void on_holder_read(void *ud, struct store_req *r)
+{
+	struct scale_op *op = ud;
+	struct workflow *wf = op->link.wf;
+	const struct store_gate *g = &r->gate;
+	char label[32], url[512];
+	struct chat_text t;
+
+	scale_detach(op);
+	if (!wf || wf->stopped)
+		goto out;
+	chat_text_init(&t);
+	chat_text_bold(&t, "%s", op->service);
+	chat_text_printf(&t, " already has an open request (");
+	snprintf(label, sizeof label, "#%" PRIu64, r->rc ? r->holder : g->id);
+	if (!r->rc && g->channel && g->message_ts &&
+	    chat_permalink(wf->chat, g->channel, g->message_ts, url, sizeof url) == BOT_EOK)
+		chat_text_link(&t, url, label);
+	else
+		chat_text_printf(&t, "%s", label);
+	if (!r->rc) {
+		chat_text_printf(&t, ", asked by ");
+		chat_text_user(&t, g->requester);
+	}
+	chat_text_printf(&t, "); decide or cancel it first (");
+	chat_text_code(&t, "/gates cancel %" PRIu64, r->rc ? r->holder : g->id);
+	chat_text_printf(&t, ").");
+	scale_refuse(wf, op, &t);
+out:
+	scale_op_free(op);
+}
+
+static void on_holder(void *ud, struct store_req *r)
+{
+	struct scale_op *op = ud;
+	struct workflow *wf = op->link.wf;
+	uint64_t holder = r->rc ? 0 : r->holder;
+	int rc;
+
+	if (!wf || wf->stopped) {
+		scale_detach(op);
+		scale_op_free(op);
+		return;
+	}
+	if (r->rc) /* the opening decides anyway */
+		log_warn("workflow.scale", "service=%s check=holder error=%s", LOG_Q(op->service),
+			 LOG_Q(r->err.msg));
+	if (holder) {
+		r->holder = holder;
+		if (store_gate_get_async(wf->store, holder, on_holder_read, op) == BOT_EOK)
+			return;
+		on_holder_read(op, &(struct store_req){.rc = BOT_ENOMEM, .holder = holder});
+		return;
+	}
+	/* the configuration may have been reloaded since the command */
+	const struct config_service *svc = config_service_find(wf->cfg, op->service);
+	rc = svc ? service_read_start(wf->cloud, svc, scale_on_read, op) : BOT_ENOTFOUND;
+	if (rc) {
+		struct chat_text t;
+		chat_text_init(&t);
+		if (rc == BOT_ENOTFOUND) {
+			chat_text_printf(&t, "Service ");
+			chat_text_code(&t, "%s", op->service);
+			chat_text_printf(&t, " is no longer in the configuration; nothing was "
+					 "requested.");
+		} else {
+			chat_text_printf(&t, "Could not read ");
+			chat_text_bold(&t, "%s", op->service);
+			chat_text_printf(&t, " (%s); nothing was requested.", bot_strerror(rc));
+		}
+		scale_refuse(wf, op, &t);
+		scale_detach(op);
+		scale_op_free(op);
+	}
+}
+
+/* Another /scale of this service is on its way here: who asked. */
+static const struct scale_op *in_flight(const struct workflow *wf, const char *service)
+{
+	for (const struct scale_op *o = wf->scales; o; o = o->next)
+		if (strcmp(o->service, service) == 0)
+			return o;
+	return NULL;
 }
 
 int wf_scale_start(struct workflow *wf, const struct wf_scale *req, struct bot_error *err)
@@ -196,6 +318,21 @@ int wf_scale_start(struct workflow *wf, const struct wf_scale *req, struct bot_e
 
 	if (wf->stopped)
 		return bot_error_set(err, BOT_ESTATE, "the bot is shutting down");
+	const struct scale_op *busy = in_flight(wf, req->svc->name);
+	if (busy) {
+		struct chat_text t;
+		chat_text_init(&t);
+		chat_text_bold(&t, "%s", req->svc->name);
+		chat_text_printf(&t, ": a request by ");
+		chat_text_user(&t, busy->user);
+		chat_text_printf(&t, " is being opened right now; its card follows here. Nothing "
+				 "was requested.");
+		log_info("workflow.scale", "service=%s user=%s result=refused reason=in_flight",
+			 LOG_Q(req->svc->name), LOG_Q(req->user));
+		workflow__say_ephemeral(wf, req->reply_channel ? req->reply_channel : req->channel,
+					req->user, &t);
+		return BOT_EOK;
+	}
 	op = calloc(1, sizeof *op);
 	if (!op)
 		return bot_error_set(err, BOT_ENOMEM, "out of memory");
@@ -212,11 +349,18 @@ int wf_scale_start(struct workflow *wf, const struct wf_scale *req, struct bot_e
 		return bot_error_set(err, BOT_ENOMEM, "out of memory");
 	}
 	workflow__link_add(wf, &op->link, scale_stop);
-	rc = service_read_start(wf->cloud, req->svc, scale_on_read, op);
+	op->next = wf->scales;
+	if (wf->scales)
+		wf->scales->prev = op;
+	wf->scales = op;
+	op->listed = true;
+	rc = store_service_holder_async(wf->store, req->svc->cluster,
+					req->svc->ecs_service ? req->svc->ecs_service
+							      : req->svc->name, on_holder, op);
 	if (rc) {
-		workflow__link_del(&op->link);
+		scale_detach(op);
 		scale_op_free(op);
-		return bot_error_set(err, rc, "out of memory");
+		return bot_error_set(err, rc, "the store takes no calls (%s)", bot_strerror(rc));
 	}
 	return BOT_EOK;
 }

@@ -34,6 +34,7 @@ struct workflow__link {
 };
 
 struct workflow__note;
+struct workflow__scale;
 
 struct workflow {
 	uv_loop_t *loop;
@@ -48,6 +49,9 @@ struct workflow {
 	/* The recovery summaries of gates checked in this run, so later
 	 * re-renders keep them (the audit log has them durably). */
 	struct workflow__note *notes;
+	/* /scale requests of this process not yet answered (wf_scale.c): one
+	 * per service at a time, the others are refused before any read */
+	struct workflow__scale *scales;
 };
 
 void workflow__link_add(struct workflow *wf, struct workflow__link *l,

@@ -495,7 +495,9 @@ static void settle(struct fixture *f)
 		uv_run(&f->loop, UV_RUN_NOWAIT);
 }
 
-static void command(struct fixture *f, const char *user, const char *cmd, const char *text)
+/* A command arrives; nothing else runs yet. */
+static void command_arrives(struct fixture *f, const char *user, const char *cmd,
+			    const char *text)
 {
 	char id[32];
 	snprintf(id, sizeof id, "cmd-%d", ++f->ev_seq);
@@ -504,6 +506,11 @@ static void command(struct fixture *f, const char *user, const char *cmd, const 
 		.command = cmd, .text = text,
 	};
 	app_on_chat_event(f->app, &ev);
+}
+
+static void command(struct fixture *f, const char *user, const char *cmd, const char *text)
+{
+	command_arrives(f, user, cmd, text);
 	settle(f);
 }
 
@@ -803,6 +810,34 @@ static void test_duplicates_and_open_requests(void **state)
 	assert_int_equal(f->cloud.scales, 1);
 }
 
+/* Local checks first: /scale of a service that has a request on its way
+ * in this process, or an open one in the store, is refused before AWS is
+ * read - the open one with a link to its card and who asked. */
+static void test_scale_refused_before_any_read(void **state)
+{
+	struct fixture *f = *state;
+	int before = f->cloud.describes, cards = cards_posted(f);
+
+	command_arrives(f, "U0ONCALL1", "/scale", "web 5");
+	command_arrives(f, "U0ONCALL1", "/scale", "web 6");
+	command_arrives(f, "U0ONCALL1", "/scale", "web 7");
+	assert_true(wait_for(f, more_cards, &cards));
+	assert_true(wait_for(f, has_text, "*web*: a request by <@U0ONCALL1> is being opened "
+				 "right now"));
+	assert_int_equal(f->cloud.describes - before, 1);
+	assert_int_equal(cards_posted(f), cards + 1);
+	const struct rec_msg *card = find(f, "post", "Scale request #");
+	assert_non_null(card);
+	uint64_t id = strtoull(card->value[0], NULL, 10);
+	char want[96];
+	snprintf(want, sizeof want, "*web* already has an open request (#%llu, asked by "
+		 "<@U0ONCALL1>)", (unsigned long long)id);
+	command(f, "U0ONCALL1", "/scale", "web 8");
+	assert_true(wait_for(f, has_text, want));
+	assert_int_equal(f->cloud.describes - before, 1); /* no read for it */
+	assert_int_equal(cards_posted(f), cards + 1);
+}
+
 /* /gates lists every open request, however many newer ones were decided
  * since; and the latest decided ones after them. */
 static void test_gates_lists_every_open_request(void **state)
@@ -1026,6 +1061,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_access_denied_is_shown_and_bot_serves_on, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_duplicates_and_open_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scale_refused_before_any_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gates_lists_every_open_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reason_is_plain_text, setup, teardown),
 		cmocka_unit_test(test_markup_detector),
