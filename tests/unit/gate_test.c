@@ -1721,8 +1721,7 @@ static void test_dead_posters_request_failed_when_its_claim_ends(void **state)
 	store_gate_clear(&g);
 	b = replica_up(f, "host-b:2");
 	assert_int_equal(stored_state(f, id), GATE_PENDING); /* its first look: claim held */
-	kill_engine(f); /* host-a dies; its post never completes */
-	f->held_fn = NULL;
+	kill_engine(f); /* host-a dies; its post never completes (teardown ends it) */
 	assert_true(wait_state(f, id, GATE_FAILED, 5000));
 	g = load(f, id);
 	assert_string_equal(g.result_kind, "undelivered");
