@@ -208,7 +208,8 @@ typedef void (*chat_event_cb)(void *ud, const struct chat_event *ev);
 	X(CHAT_REFUSED_EXTERNAL_USER, "external_user") /* a Slack Connect user */   \
 	X(CHAT_REFUSED_CHANNEL, "channel")             /* not an allowed channel */ \
 	X(CHAT_REFUSED_CARD, "card")                   /* click not on its card */  \
-	X(CHAT_REFUSED_REVOKED, "revoked")             /* no longer configured */
+	X(CHAT_REFUSED_REVOKED, "revoked")             /* no longer configured */   \
+	X(CHAT_REFUSED_RATE, "rate")                   /* over the user's rate */
 
 enum chat_refusal {
 #define X(code, name) code,

@@ -2,6 +2,7 @@
 #include "bot/app.h"
 #include "bot/domain/card.h"
 #include "bot/base/log.h"
+#include "bot/base/ratelimit.h"
 #include "bot/domain/workflow.h"
 #include "commands/commands.h"
 
@@ -22,6 +23,7 @@ struct app {
 	int64_t started_ms;
 	uint64_t events, duplicates;
 	struct pending *pending;  /* events waiting for the store's dedupe answer */
+	struct ratelimit *limit;  /* commands per user (limits.user_commands_per_minute) */
 	/* The store's gate counts for /metrics, as last answered (a scrape
 	 * asks again at most once a second and shows the previous answer). */
 	struct counting *counting; /* a count in flight */
@@ -61,6 +63,11 @@ int app_create(const struct app_opts *o, struct app **out, struct bot_error *err
 	a->store = o->store;
 	a->dry_run = o->dry_run;
 	a->started_ms = store_now(o->store);
+	if (ratelimit_create((unsigned)o->cfg->limits.user_commands_per_minute, 0, &a->limit)) {
+		config_unref(a->cfg);
+		free(a);
+		return bot_error_set(err, BOT_ENOMEM, "app: out of memory");
+	}
 	struct workflow_opts wo = {
 		.loop = o->loop, .store = o->store, .chat = o->chat, .cloud = o->cloud, .cfg = o->cfg,
 		.verify_first_ms = o->verify_first_ms, .verify_max_ms = o->verify_max_ms,
@@ -68,6 +75,7 @@ int app_create(const struct app_opts *o, struct app **out, struct bot_error *err
 	};
 	int rc = wf_create(&wo, &a->wf, err);
 	if (rc) {
+		ratelimit_destroy(a->limit);
 		config_unref(a->cfg);
 		free(a);
 		return rc;
@@ -103,6 +111,7 @@ void app_destroy(struct app *a)
 	if (a->counting)
 		a->counting->a = NULL;
 	wf_destroy(a->wf);
+	ratelimit_destroy(a->limit);
 	config_unref(a->cfg);
 	free(a);
 }
@@ -113,6 +122,7 @@ void app_set_config(struct app *a, struct config *cfg)
 	struct config *old = a->cfg;
 	a->cfg = config_ref(cfg);
 	config_unref(old);
+	ratelimit_set_rate(a->limit, (unsigned)cfg->limits.user_commands_per_minute);
 	wf_set_config(a->wf, cfg);
 }
 
@@ -121,11 +131,36 @@ void app_cmd_env(struct app *a, struct cmd_env *env)
 	*env = (struct cmd_env){.cfg = a->cfg, .chat = a->chat, .cloud = a->cloud, .wf = a->wf};
 }
 
-/* Commands see only the narrow env, never the app. */
+/* Over the user's command rate: say when to try again, do nothing. */
+static void slow_down(struct app *a, const struct chat_event *ev, uint64_t retry_ms)
+{
+	struct chat_text t;
+	struct chat_message m = {.channel = ev->channel, .rich = &t};
+	int limit = a->cfg->limits.user_commands_per_minute;
+
+	a->chat->refused[CHAT_REFUSED_RATE]++;
+	log_info("event.refused", "reason=rate user=%s command=%s limit_per_minute=%d "
+		 "retry_ms=%llu", LOG_Q(ev->user), LOG_Q(ev->command), limit,
+		 (unsigned long long)retry_ms);
+	chat_text_init(&t);
+	chat_text_printf(&t, "You sent more than %d command%s in a minute; try again in %llu s. "
+			 "Nothing was done.", limit, limit == 1 ? "" : "s",
+			 (unsigned long long)((retry_ms + 999) / 1000));
+	if (ev->channel && ev->user)
+		(void)chat_ephemeral(a->chat, ev->user, &m, NULL, NULL);
+}
+
+/* Commands see only the narrow env, never the app. Each one spends from
+ * its user's rate (limits.user_commands_per_minute). */
 static void dispatch(struct app *a, const struct chat_event *ev)
 {
 	struct cmd_env env;
+	uint64_t retry_ms = 0;
 
+	if (!ratelimit_take(a->limit, ev->user, uv_now(a->loop), &retry_ms)) {
+		slow_down(a, ev, retry_ms);
+		return;
+	}
 	app_cmd_env(a, &env);
 	cmd_dispatch(&env, ev);
 }

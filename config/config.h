@@ -124,6 +124,13 @@ struct config {
 	} http;
 
 	struct {
+		/* Commands (slash commands, mentions, the investigation's
+		 * "Scale" button) one user may send per minute; more are refused
+		 * with a "try again in N s". 0 = no limit. Default 20. */
+		int user_commands_per_minute;
+	} limits;
+
+	struct {
 		char *level;  /* "info" by default */
 	} log;
 

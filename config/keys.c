@@ -174,6 +174,11 @@ static const struct key log_keys[LG__N] = {
 		      "one of debug, info, warn, error"},
 };
 
+static const struct key limits_keys[LM__N] = {
+	[LM_USER_COMMANDS] = {"user_commands_per_minute", KT_INT,
+			      COFF(limits.user_commands_per_minute), .min = 0, .max = 10000},
+};
+
 static const struct table slack_table = TABLE("a mapping of Slack settings", slack_keys);
 static const struct table aws_table = TABLE("a mapping of AWS settings", aws_keys);
 static const struct table defaults_table = TABLE("a mapping of service defaults", defaults_keys);
@@ -182,6 +187,8 @@ static const struct table service_table =
 static const struct table store_table = TABLE("a mapping with backend, path (sqlite) or table, region, endpoint (dynamodb)", store_keys);
 static const struct table http_table = TABLE("a mapping with listen", http_keys);
 static const struct table log_table = TABLE("a mapping with level", log_keys);
+static const struct table limits_table =
+	TABLE("a mapping with user_commands_per_minute", limits_keys);
 
 static const struct key top_keys[TOP__N] = {
 	[TOP_SLACK] = {"slack", KT_SECTION, .sub = &slack_table},
@@ -191,9 +198,11 @@ static const struct key top_keys[TOP__N] = {
 	[TOP_STORE] = {"store", KT_SECTION, .sub = &store_table},
 	[TOP_HTTP] = {"http", KT_SECTION, .sub = &http_table},
 	[TOP_LOG] = {"log", KT_SECTION, .sub = &log_table},
+	[TOP_LIMITS] = {"limits", KT_SECTION, .sub = &limits_table},
 };
 static const struct table top_table =
-	TABLE("a mapping of sections (slack, aws, defaults, services, store, http, log)", top_keys);
+	TABLE("a mapping of sections (slack, aws, defaults, services, store, http, log, limits)",
+	      top_keys);
 
 /* ------------------------------------------------------------------ */
 /* Validators                                                          */
@@ -875,6 +884,7 @@ void config__set_defaults(struct config *c)
 	c->defaults.min_timer_ms = MIN_TIMER_DEFAULT_MS;
 	c->defaults.max_timer_ms = MAX_TIMER_DEFAULT_MS;
 	c->defaults.min_approvals = 1;
+	c->limits.user_commands_per_minute = 20;
 }
 
 bool config__walk(struct loader *ld)

@@ -41,6 +41,7 @@ static struct {
 	struct chat base;
 	int replies; /* ephemerals and posts */
 	struct store *store;
+	char last[512]; /* the last ephemeral, as plain text */
 } chat;
 
 static int count_row(void *ud, const struct store_audit_row *r)
@@ -75,8 +76,10 @@ static int c_update(struct chat *c, const char *ch, const char *ts, const struct
 static int c_ephemeral(struct chat *c, const char *user, const struct chat_message *m,
 		       chat_result_cb cb, void *ud)
 {
-	(void)c, (void)user, (void)m, (void)cb, (void)ud;
+	(void)c, (void)user, (void)cb, (void)ud;
 	chat.replies++;
+	if (m->rich)
+		chat_text_plain(m->rich, chat.last, sizeof chat.last);
 	return BOT_EOK;
 }
 static void c_stop(struct chat *c, void (*done)(void *), void *ud) { (void)c; done(ud); }
@@ -151,6 +154,7 @@ static int setup(void **state)
 	f->cloud.ops = &cloud_ops;
 	chat.base.ops = &chat_ops;
 	chat.replies = 0;
+	memset(chat.base.refused, 0, sizeof chat.base.refused);
 	*state = f;
 	return 0;
 }
@@ -204,6 +208,42 @@ static void test_redelivery_after_restart_dropped(void **state)
 	assert_int_equal(chat.replies, 2);
 	help(f, NULL); /* no id: nothing to deduplicate on, handled */
 	assert_int_equal(chat.replies, 3);
+}
+
+/* limits.user_commands_per_minute (here 2, from a reload): a third
+ * command within the minute is refused with when to try again, and acts
+ * not; another user is not held up. */
+static void test_user_command_rate(void **state)
+{
+	struct fixture *f = *state;
+	struct config_errors errs = {0};
+	struct config *cfg;
+	char yaml[sizeof config_yaml + 64];
+
+	snprintf(yaml, sizeof yaml, "%slimits:\n  user_commands_per_minute: 2\n", config_yaml);
+	assert_int_equal(config_load_string("t.yaml", yaml, 0, &cfg, &errs), BOT_EOK);
+	config_errors_free(&errs);
+	start(f);
+	app_set_config(f->app, cfg);
+	config_unref(cfg);
+	help(f, "cmd:R1");
+	help(f, "cmd:R2");
+	assert_int_equal(chat.replies, 2);
+	assert_int_equal(chat.base.refused[CHAT_REFUSED_RATE], 0);
+	help(f, "cmd:R3");
+	assert_int_equal(chat.replies, 3);
+	assert_string_equal(chat.last, "You sent more than 2 commands in a minute; try again in "
+				       "30 s. Nothing was done.");
+	assert_int_equal(chat.base.refused[CHAT_REFUSED_RATE], 1);
+	struct chat_event ev = {
+		.type = CHAT_EV_COMMAND, .id = "cmd:R4", .user = "U0OTHER", .channel = "C0OPS",
+		.command = "/chatops", .text = "help",
+	};
+	app_on_chat_event(f->app, &ev);
+	for (int i = 0; i < 5; i++)
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+	assert_int_equal(chat.replies, 4);
+	assert_int_equal(chat.base.refused[CHAT_REFUSED_RATE], 1);
 }
 
 static bool held_settled(void *arg)
@@ -304,6 +344,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_redelivery_after_restart_dropped, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_click_settled_after_its_vote, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_user_command_rate, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -371,7 +371,7 @@ static void test_wrong_kind(void **state)
 			 "[U0123ABCD], got a string"});
 	LOAD_BAD("- a\n- b\n", 0,
 		 {1, 1, "=top level: expected a mapping of sections (slack, aws, defaults, "
-			"services, store, http, log), got a list"});
+			"services, store, http, log, limits), got a list"});
 	LOAD_BAD("slack: []\nservices: 5\n", 0,
 		 {1, 8, "=slack: expected a mapping of Slack settings, got a list"},
 		 {2, 11, "=services: expected a mapping of service name to settings, got a string"});
@@ -401,6 +401,11 @@ static void test_out_of_range(void **state)
 	LOAD_BAD("services:\n  web:\n    cluster: prod\n    min_desired: 4\n    max_desired: 3\n"
 		 "    approvers: [U0AAA]\n    requesters: ['*']\n", 0,
 		 {5, 18, "=services.web.max_desired: must be at least min_desired (4), got 3"});
+	LOAD_BAD("services:\n  web:\n    cluster: prod\n    max_desired: 3\n"
+		 "    approvers: [U0AAA]\n    requesters: ['*']\n"
+		 "limits:\n  user_commands_per_minute: -1\n", 0,
+		 {8, 29, "=limits.user_commands_per_minute: expected an integer between 0 and "
+			 "10000, got \"-1\""});
 }
 
 static void test_unknown_key_with_suggestion(void **state)
@@ -417,7 +422,7 @@ static void test_unknown_key_with_suggestion(void **state)
 	/* Forbidden keys are not suggested or listed. */
 	LOAD_BAD("servics: {}\nslack:\n  bot_tokn_env: X\n" BASE_SERVICE, 0,
 		 {1, 1, "=unknown key 'servics' at the top level (did you mean 'services'?); "
-			"expected one of: slack, aws, defaults, services, store, http, log"},
+			"expected one of: slack, aws, defaults, services, store, http, log, limits"},
 		 {3, 3, "=unknown key 'bot_tokn_env' in slack (did you mean 'bot_token_env'?); "
 			"expected one of: app_token_env, app_token_file, bot_token_env, "
 			"bot_token_file, api_url, ca_file, app_id, allowed_channels, "
