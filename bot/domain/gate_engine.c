@@ -578,8 +578,11 @@ static void fire(struct gate_engine *e, const struct timeheap_entry *t)
 		gate__reconcile(e, g, g->restarted, NULL);
 		break;
 	case T_DELIVERY:
-		if (g->delivering && !g->working && g->rec.state == GATE_PENDING &&
-		    !g->rec.message_ts)
+		if (!g->delivering || g->rec.state != GATE_PENDING || g->rec.message_ts)
+			break; /* posted, or decided: nothing to hold */
+		if (g->working) /* another step first; the claim right after it */
+			gate__tpush_in(e, e->delivery_lease / 8, g->rec.id, T_DELIVERY);
+		else
 			gate__claim(e, g, THEN_DELIVERY, NULL);
 		break;
 	}
