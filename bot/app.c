@@ -320,10 +320,11 @@ static void on_dedupe(void *ud, struct store_req *r)
  *      the same atomic step as the vote it carries, so a click is audited
  *      and counted once even when layer 2 could not answer (a store error
  *      here means: act anyway). (unit.gate, unit.store_conformance.*)
- *      A card button skips layer 2: recording its id there before the vote
- *      commits would let a process dying in between make Slack's
- *      redelivery of the click (held unacked until the vote commits, see
- *      chat_settle) look processed to every other replica - a lost click.
+ *      A card button skips layer 2: its id recorded there before the vote
+ *      commits would make a second delivery of the same click (Slack sends
+ *      an envelope twice now and then) look handled on every replica if
+ *      this process died in between - a click never acked (see
+ *      chat_settle) nor recorded, yet refused.
  * The store answers on a later loop turn: the event waits as a copy. */
 void app_on_chat_event(void *ud, const struct chat_event *ev)
 {

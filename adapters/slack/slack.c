@@ -42,7 +42,7 @@ struct stop_waiter {
  * would let Slack forget the click if this process died before the vote
  * committed. */
 struct chat_hold {
-	struct slack_chat *sc;    /* NULL once the backend is gone */
+	struct slack_chat *sc;
 	struct chat_hold *prev, *next;
 	char key[192];            /* the dedupe key */
 	size_t n;
@@ -279,21 +279,19 @@ static void sc_settle(struct chat *c, struct chat_hold *h, bool ack)
 	struct slack_chat *sc = h->sc;
 
 	(void)c;
-	if (sc) {
-		if (h->prev)
-			h->prev->next = h->next;
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		sc->holds = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	sc->held_now--;
+	for (size_t i = 0; i < h->n; i++) {
+		if (ack)
+			ack_held(sc, h->env[i].link, h->env[i].id);
 		else
-			sc->holds = h->next;
-		if (h->next)
-			h->next->prev = h->prev;
-		sc->held_now--;
-		for (size_t i = 0; i < h->n; i++) {
-			if (ack)
-				ack_held(sc, h->env[i].link, h->env[i].id);
-			else
-				log_info("slack.ack", "envelope=%s result=not_sent reason=\"not acted on "
-					 "here\"", LOG_Q(h->env[i].id));
-		}
+			log_info("slack.ack", "envelope=%s result=not_sent reason=\"not acted on "
+				 "here\"", LOG_Q(h->env[i].id));
 	}
 	free(h);
 }
@@ -695,7 +693,8 @@ static void sc_destroy(struct chat *c)
 	sc = of(c);
 	if (sc->hooked)
 		bot_loop_off_shutdown(sc->loop, on_loop_shutdown, sc);
-	/* holds the core never settled: its copies are gone with it by now */
+	/* holds still open: the core settles its holds before the chat is
+	 * destroyed (app_destroy, wf_stop), so none is settled after this */
 	while (sc->holds) {
 		struct chat_hold *h = sc->holds;
 		sc->holds = h->next;
