@@ -1673,13 +1673,10 @@ static void test_takeover_when_the_lease_ran_out(void **state)
 	replica_down(f, b);
 }
 
-/* The claim's owner was a process of this host that is gone: no need to
- * wait for the lease. */
-static void test_takeover_of_a_dead_local_process(void **state)
+/* The owner name of a process of this host that has exited. */
+static void dead_local_owner(char *owner, size_t n)
 {
-	struct fixture *f = *state;
-	struct replica *b;
-	char host[64] = "", owner[96];
+	char host[64] = "";
 	pid_t pid = fork();
 
 	assert_true(pid >= 0);
@@ -1687,7 +1684,18 @@ static void test_takeover_of_a_dead_local_process(void **state)
 		_exit(0);
 	assert_int_equal(waitpid(pid, NULL, 0), pid);
 	assert_int_equal(gethostname(host, sizeof host - 1), 0);
-	snprintf(owner, sizeof owner, "%s:%ld", host, (long)pid);
+	snprintf(owner, n, "%s:%ld", host, (long)pid);
+}
+
+/* The claim's owner was a process of this host that is gone: no need to
+ * wait for the lease. */
+static void test_takeover_of_a_dead_local_process(void **state)
+{
+	struct fixture *f = *state;
+	struct replica *b;
+	char owner[96];
+
+	dead_local_owner(owner, sizeof owner);
 	kill_engine(f);
 	f->cloud.desired = 5; /* the dead process's call had landed */
 	uint64_t id = claimed_by(f, owner, 3600u * 1000u);
@@ -1785,15 +1793,9 @@ static void test_dead_local_posters_request_failed_at_once(void **state)
 	enum store_result res;
 	uint64_t holder;
 	struct replica *b;
-	char host[64] = "", owner[96];
-	pid_t pid = fork();
+	char owner[96];
 
-	assert_true(pid >= 0);
-	if (pid == 0)
-		_exit(0);
-	assert_int_equal(waitpid(pid, NULL, 0), pid);
-	assert_int_equal(gethostname(host, sizeof host - 1), 0);
-	snprintf(owner, sizeof owner, "%s:%ld", host, (long)pid);
+	dead_local_owner(owner, sizeof owner);
 	kill_engine(f);
 	struct store_gate g = {
 		.service = (char *)"web", .cluster = (char *)"prod", .ecs_service = (char *)"web-svc",
