@@ -3,6 +3,7 @@
 #include "bot/domain/card.h"
 #include "bot/base/log.h"
 #include "bot/base/ratelimit.h"
+#include "bot/domain/service_read.h"
 #include "bot/domain/workflow.h"
 #include "commands/commands.h"
 
@@ -19,6 +20,7 @@ struct app {
 	struct cloud *cloud;
 	struct store *store;
 	struct workflow *wf;
+	struct service_reads *reads; /* shared by /investigate and /scale */
 	bool dry_run, stopped;
 	int64_t started_ms;
 	uint64_t events, duplicates;
@@ -45,6 +47,11 @@ struct counting {
 	struct app *a;          /* NULL once the app is gone */
 };
 
+static int64_t store_clock(void *ud)
+{
+	return store_now(ud);
+}
+
 int app_create(const struct app_opts *o, struct app **out, struct bot_error *err)
 {
 	struct app *a;
@@ -63,18 +70,23 @@ int app_create(const struct app_opts *o, struct app **out, struct bot_error *err
 	a->store = o->store;
 	a->dry_run = o->dry_run;
 	a->started_ms = store_now(o->store);
-	if (ratelimit_create((unsigned)o->cfg->limits.user_commands_per_minute, 0, &a->limit)) {
+	if (ratelimit_create((unsigned)o->cfg->limits.user_commands_per_minute, 0, &a->limit) ||
+	    service_reads_create(o->cloud, store_clock, o->store, o->cfg->limits.read_window_ms,
+				 &a->reads)) {
+		ratelimit_destroy(a->limit);
 		config_unref(a->cfg);
 		free(a);
 		return bot_error_set(err, BOT_ENOMEM, "app: out of memory");
 	}
 	struct workflow_opts wo = {
 		.loop = o->loop, .store = o->store, .chat = o->chat, .cloud = o->cloud, .cfg = o->cfg,
+		.reads = a->reads,
 		.verify_first_ms = o->verify_first_ms, .verify_max_ms = o->verify_max_ms,
 		.verify_timeout_ms = o->verify_timeout_ms,
 	};
 	int rc = wf_create(&wo, &a->wf, err);
 	if (rc) {
+		service_reads_destroy(a->reads);
 		ratelimit_destroy(a->limit);
 		config_unref(a->cfg);
 		free(a);
@@ -111,6 +123,7 @@ void app_destroy(struct app *a)
 	if (a->counting)
 		a->counting->a = NULL;
 	wf_destroy(a->wf);
+	service_reads_destroy(a->reads);
 	ratelimit_destroy(a->limit);
 	config_unref(a->cfg);
 	free(a);
@@ -123,12 +136,14 @@ void app_set_config(struct app *a, struct config *cfg)
 	a->cfg = config_ref(cfg);
 	config_unref(old);
 	ratelimit_set_rate(a->limit, (unsigned)cfg->limits.user_commands_per_minute);
+	service_reads_set_window(a->reads, cfg->limits.read_window_ms);
 	wf_set_config(a->wf, cfg);
 }
 
 void app_cmd_env(struct app *a, struct cmd_env *env)
 {
-	*env = (struct cmd_env){.cfg = a->cfg, .chat = a->chat, .cloud = a->cloud, .wf = a->wf};
+	*env = (struct cmd_env){.cfg = a->cfg, .chat = a->chat, .cloud = a->cloud, .wf = a->wf,
+				.reads = a->reads};
 }
 
 /* Over the user's command rate: say when to try again, do nothing. */

@@ -271,6 +271,8 @@ void cmd_dispatch(const struct cmd_env *env, const struct chat_event *ev)
 	log_info("command", "name=%s user=%s status=%d", def->name, LOG_Q(ev->user), (int)st);
 	switch (st) {
 	case CMD_OK:
+		if (msg.n) /* a note for the asker, e.g. where the answer already is */
+			reply_ephemeral(env, ev, &msg);
 		break;
 	case CMD_USAGE:
 		chat_text_cat(&out, &msg);

@@ -23,6 +23,7 @@
 struct cloud;
 struct config;
 struct config_service;
+struct service_reads;
 struct workflow;
 
 #define CMD_MAX_ARGS 16
@@ -34,7 +35,8 @@ struct workflow;
 struct cmd_env {
 	const struct config *cfg; /* the config in force: services, who, channels */
 	struct chat *chat;        /* replies, help, the allowed-channels refusal count */
-	struct cloud *cloud;      /* what /investigate reads */
+	struct cloud *cloud;      /* the cloud (reads go through reads) */
+	struct service_reads *reads; /* service reads, shared with /scale */
 	struct workflow *wf;      /* the gates /scale opens and /gates lists or cancels */
 };
 
@@ -48,7 +50,7 @@ struct cmd_ctx {
 };
 
 enum cmd_status {
-	CMD_OK = 0,       /* handled; anything to say was said */
+	CMD_OK = 0,       /* handled; msg, when not empty, is a note for the asker */
 	CMD_USAGE,        /* bad arguments: reply with msg + usage (ephemeral) */
 	CMD_DENIED,       /* not allowed: reply with msg (ephemeral) */
 	CMD_FAILED,       /* could not do it: reply with msg (ephemeral) */
@@ -105,9 +107,11 @@ enum cmd_status cmd_investigate(struct cmd_ctx *ctx, struct chat_text *msg);
 enum cmd_status cmd_scale(struct cmd_ctx *ctx, struct chat_text *msg);
 
 /* Start an investigation of svc for user, posting to channel through
- * env->chat once env->cloud has answered. */
+ * env->chat once the read (env->reads) is in. When a report of a read still
+ * reused is in channel or on its way, nothing is posted and note (for the
+ * asker only) points to it. */
 int investigate_start(const struct cmd_env *env, const struct config_service *svc,
-		      const char *user, const char *channel);
+		      const char *user, const char *channel, struct chat_text *note);
 
 /* Shared by the command files. */
 /* May user request actions on / look at service? (requesters, incl. "*",

@@ -1,10 +1,13 @@
 /* investigate.c - /investigate <service>: what state is the service in?
  *
  * Reads the service (bot/domain/service_read.h: ECS, its CPU and memory
- * over the last 30 minutes, its alarms, all at once); when the answers are
- * in, posts the findings with a "Scale to N" button when more tasks would
- * help, or says why the service could not be read (missing in ECS: not
- * found). Read-only: nothing changes in AWS. */
+ * over the last 30 minutes, its alarms, all at once, shared with every
+ * other ask of the service meanwhile and reused for limits.read_window);
+ * when the answers are in, posts the findings with the read's time and a
+ * "Scale to N" button when more tasks would help, or says why the service
+ * could not be read (missing in ECS: not found). A report of a read still
+ * reused is not posted twice in a channel: a repeated ask gets a link to
+ * it. Read-only: nothing changes in AWS. */
 #include "commands/commands.h"
 #include "adapters/cloud.h"
 #include "bot/domain/findings.h"
@@ -20,13 +23,27 @@ struct inv {
 	struct chat *chat; /* outlives the cloud's pending callbacks */
 	char *channel, *user;
 	int max_desired;
+	struct service_report_claim *claim; /* ended once the post is answered */
+	int64_t read_at_ms;
 };
 
 static void inv_free(struct inv *v)
 {
+	service_reads_report_done(v->claim, NULL, 0); /* no-op once ended */
 	free(v->channel);
 	free(v->user);
 	free(v);
+}
+
+/* The report's post was answered: remember it for repeated asks. */
+static void on_posted(void *ud, int rc, const char *ts, const char *detail)
+{
+	struct inv *v = ud;
+
+	(void)detail;
+	service_reads_report_done(v->claim, rc ? NULL : ts, v->read_at_ms);
+	v->claim = NULL;
+	inv_free(v);
 }
 
 static void post_failure(struct inv *v, const struct service_read *r)
@@ -41,7 +58,8 @@ static void post_failure(struct inv *v, const struct service_read *r)
 	(void)chat_ephemeral(v->chat, v->user, &m, NULL, NULL);
 }
 
-static void post_findings(struct inv *v, const struct service_read *r)
+/* Posts the report; true when on_posted will run (and free v). */
+static bool post_findings(struct inv *v, const struct service_read *r)
 {
 	struct findings f;
 	struct chat_text body, ctx;
@@ -55,6 +73,10 @@ static void post_findings(struct inv *v, const struct service_read *r)
 	chat_text_init(&ctx);
 	chat_text_printf(&ctx, "Asked by ");
 	chat_text_user(&ctx, v->user);
+	if (r->read_at_ms > 0) {
+		chat_text_printf(&ctx, " · read from AWS ");
+		chat_text_date(&ctx, r->read_at_ms / 1000);
+	}
 	if (r->metrics_err.code)
 		chat_text_printf(&ctx, " · metrics unavailable: %s", r->metrics_err.message);
 
@@ -77,37 +99,86 @@ static void post_findings(struct inv *v, const struct service_read *r)
 		.channel = v->channel, .rich = &fallback, .blocks = blocks,
 		.n_blocks = f.suggested > 0 ? 4 : 3,
 	};
-	int rc = chat_post(v->chat, &m, NULL, NULL);
+	v->read_at_ms = r->read_at_ms;
+	int rc = chat_post(v->chat, &m, on_posted, v);
 	if (rc)
 		log_warn("investigate.post", "service=%s error=%s", LOG_Q(r->service),
 			 bot_err_name(rc));
+	return rc == BOT_EOK;
 }
 
 static void on_read(void *ud, const struct service_read *r)
 {
 	struct inv *v = ud;
 
+	log_info("investigate", "service=%s user=%s result=%s%s", LOG_Q(r->service),
+		 LOG_Q(v->user), r->svc ? "found" : r->err.code == BOT_ENOTFOUND ? "not_found" :
+		 "failed", r->reused ? " read=reused" : "");
 	if (r->err.code == BOT_ECANCELLED && !r->svc) {
 		/* shutting down: say nothing */
 	} else if (!r->svc) {
 		post_failure(v, r);
-	} else {
-		post_findings(v, r);
+	} else if (post_findings(v, r)) {
+		return; /* on_posted frees v (it may have already) */
 	}
-	log_info("investigate", "service=%s user=%s result=%s", LOG_Q(r->service),
-		 LOG_Q(v->user), r->svc ? "posted" : r->err.code == BOT_ENOTFOUND ? "not_found" :
-		 "failed");
 	inv_free(v);
 }
 
-int investigate_start(const struct cmd_env *env, const struct config_service *svc,
-		      const char *user, const char *channel)
+/* Where the report asked for already is, for the asker. */
+static void point_to(const struct cmd_env *env, const struct config_service *svc,
+		     const char *channel, const struct service_report *rep, struct chat_text *t)
 {
-	struct inv *v = calloc(1, sizeof *v);
+	char url[512];
+
+	if (rep->pending) {
+		chat_text_printf(t, "An investigation of ");
+		chat_text_bold(t, "%s", svc->name);
+		chat_text_printf(t, " asked by ");
+		chat_text_user(t, rep->user);
+		chat_text_printf(t, " is under way; its report will be in ");
+		chat_text_channel(t, channel);
+		chat_text_printf(t, " in a moment.");
+		return;
+	}
+	chat_text_bold(t, "%s", svc->name);
+	chat_text_printf(t, " was read from AWS ");
+	chat_text_date(t, rep->at_ms / 1000);
+	chat_text_printf(t, " for ");
+	chat_text_user(t, rep->user);
+	chat_text_printf(t, ": see ");
+	if (chat_permalink(env->chat, channel, rep->ts, url, sizeof url) == BOT_EOK)
+		chat_text_link(t, url, "the report");
+	else
+		chat_text_printf(t, "the report");
+	chat_text_printf(t, " in ");
+	chat_text_channel(t, channel);
+	chat_text_printf(t, ". Ask again in a few seconds for a new read.");
+}
+
+int investigate_start(const struct cmd_env *env, const struct config_service *svc,
+		      const char *user, const char *channel, struct chat_text *note)
+{
+	struct service_report rep;
+	struct service_report_claim *claim = NULL;
+	struct inv *v;
 	int rc;
 
-	if (!v)
+	if (env->reads) {
+		rc = service_reads_claim_report(env->reads, svc, channel, user, &rep, &claim);
+		if (rc == BOT_EDUPLICATE) {
+			point_to(env, svc, channel, &rep, note);
+			log_info("investigate", "service=%s user=%s result=pointed%s", LOG_Q(svc->name),
+				 LOG_Q(user), rep.pending ? " report=pending" : "");
+			return BOT_EOK;
+		}
+		if (rc)
+			return rc;
+	}
+	if (!(v = calloc(1, sizeof *v))) {
+		service_reads_report_done(claim, NULL, 0);
 		return BOT_ENOMEM;
+	}
+	v->claim = claim;
 	v->chat = env->chat;
 	v->channel = strdup(channel);
 	v->user = strdup(user);
@@ -116,7 +187,8 @@ int investigate_start(const struct cmd_env *env, const struct config_service *sv
 		inv_free(v);
 		return BOT_ENOMEM;
 	}
-	rc = service_read_start(env->cloud, svc, on_read, v);
+	rc = env->reads ? service_reads_get(env->reads, svc, on_read, v)
+			: service_read_start(env->cloud, svc, on_read, v);
 	if (rc)
 		inv_free(v);
 	return rc;
@@ -141,7 +213,7 @@ enum cmd_status cmd_investigate(struct cmd_ctx *ctx, struct chat_text *msg)
 		return CMD_DENIED;
 	}
 	int rc = investigate_start(ctx->env, svc, ctx->ev->user,
-				   cmd__channel_for(svc, ctx->ev->channel));
+				   cmd__channel_for(svc, ctx->ev->channel), msg);
 	if (rc) {
 		chat_text_printf(msg, "Could not start the investigation: %s.", bot_strerror(rc));
 		return CMD_FAILED;

@@ -128,6 +128,11 @@ struct config {
 		 * "Scale" button) one user may send per minute; more are refused
 		 * with a "try again in N s". 0 = no limit. Default 20. */
 		int user_commands_per_minute;
+		/* How long a read of a service (ECS, metrics, alarms) is reused
+		 * by later /investigate and /scale asks, and a posted report
+		 * pointed to instead of posted again. Default 10 s, at most
+		 * 5 min. */
+		uint64_t read_window_ms;
 	} limits;
 
 	struct {

@@ -40,7 +40,7 @@ enum ktype {
 	KT_URL,         /* char *: https://, or http:// to a loopback host (bot/base/url.h) */
 	KT_INT,         /* int in [min, max] */
 	KT_BOOL,        /* bool: true/false/yes/no */
-	KT_DURATION,    /* uint64_t ms via duration_parse, > 0 */
+	KT_DURATION,    /* uint64_t ms via duration_parse, > 0; at most max s if max > 0 */
 	KT_USERS,       /* struct config_users; validator per item */
 	KT_CHANNELS,    /* struct config_channels; validator per item */
 	KT_SECRET_ENV,  /* struct config_secret from an env var name */
@@ -59,7 +59,7 @@ struct key {
 	size_t off;                   /* into the table's base struct */
 	bool (*valid)(const char *s); /* KT_STR, KT_USERS items */
 	const char *expect;           /* what valid() wants; KT_SECRET_*: token name */
-	int min, max;                 /* KT_INT */
+	int min, max;                 /* KT_INT; max for KT_DURATION (seconds) */
 	const struct table *sub;      /* KT_SECTION */
 };
 
@@ -177,6 +177,7 @@ static const struct key log_keys[LG__N] = {
 static const struct key limits_keys[LM__N] = {
 	[LM_USER_COMMANDS] = {"user_commands_per_minute", KT_INT,
 			      COFF(limits.user_commands_per_minute), .min = 0, .max = 10000},
+	[LM_READ_WINDOW] = {"read_window", KT_DURATION, COFF(limits.read_window_ms), .max = 300},
 };
 
 static const struct table slack_table = TABLE("a mapping of Slack settings", slack_keys);
@@ -188,7 +189,7 @@ static const struct table store_table = TABLE("a mapping with backend, path (sql
 static const struct table http_table = TABLE("a mapping with listen", http_keys);
 static const struct table log_table = TABLE("a mapping with level", log_keys);
 static const struct table limits_table =
-	TABLE("a mapping with user_commands_per_minute", limits_keys);
+	TABLE("a mapping with user_commands_per_minute, read_window", limits_keys);
 
 static const struct key top_keys[TOP__N] = {
 	[TOP_SLACK] = {"slack", KT_SECTION, .sub = &slack_table},
@@ -495,6 +496,9 @@ static enum vstate set_duration(struct loader *ld, const struct key *k, const ya
 		st = V_BAD;
 	} else if (ms == 0) {
 		config__add_err(ld, v, "%s: must be longer than 0s", path);
+		st = V_BAD;
+	} else if (k->max > 0 && ms > (uint64_t)k->max * 1000) {
+		config__add_err(ld, v, "%s: must be at most %ds", path, k->max);
 		st = V_BAD;
 	} else {
 		*FIELD(base, k, uint64_t) = ms;
@@ -885,6 +889,7 @@ void config__set_defaults(struct config *c)
 	c->defaults.max_timer_ms = MAX_TIMER_DEFAULT_MS;
 	c->defaults.min_approvals = 1;
 	c->limits.user_commands_per_minute = 20;
+	c->limits.read_window_ms = 10000;
 }
 
 bool config__walk(struct loader *ld)

@@ -20,7 +20,9 @@
 #ifndef BOT_SERVICE_READ_H
 #define BOT_SERVICE_READ_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "adapters/chat.h"
 #include "adapters/cloud.h"
@@ -38,6 +40,8 @@ struct service_read {
 	size_t n_alarms;
 	struct cloud_error err;      /* the service read (code 0 when svc is set) */
 	struct cloud_error metrics_err, alarms_err;
+	int64_t read_at_ms;          /* wall clock when the answers were in (0: unknown) */
+	bool reused;                 /* served from an earlier read (service_reads) */
 };
 
 /* r and everything in it are valid only during the callback. */
@@ -52,5 +56,78 @@ int service_read_start(struct cloud *cloud, const struct config_service *svc, se
  * not found in cluster `y`" or "Could not read *x* from AWS: <code>:
  * <message> (request id ...)". */
 void service_read_explain(const struct service_read *r, struct chat_text *t);
+
+/* "12:03:04 UTC", when r was read, into buf (empty when unknown). */
+void service_read_when(const struct service_read *r, char *buf, size_t n);
+
+/* ---- service_reads: one read per service at a time, reused briefly -------
+ *
+ * During an incident many people ask about one service at once. Every ask
+ * (an /investigate, a /scale) of a service whose read is in flight joins
+ * that read; a read that succeeded is reused for `window_ms` after its
+ * answers came in (shown with its time wherever it is used), so a burst of
+ * N asks costs the three AWS reads once. A failed read is never reused: the
+ * next ask reads again. A reused read is marked r->reused.
+ *
+ * The report of a read (the /investigate post in a channel) is remembered
+ * with the read, for as long as the read is reused: a repeated ask points
+ * to it instead of posting it again (service_reads_claim_report).
+ *
+ * Memory: one entry per service asked about within the window, each with
+ * its waiters (a callback and its pointer: 16 bytes per ask). Entries whose
+ * window passed are dropped at the next ask. Callbacks run exactly once; a
+ * kept read answers before service_reads_get returns. Single thread.
+ */
+struct service_reads;
+
+/* now_ms: the wall clock (ms), e.g. the store's; window_ms 0: no reuse
+ * (asks still share a read in flight). BOT_EOK or BOT_ENOMEM. */
+int service_reads_create(struct cloud *cloud, int64_t (*now_ms)(void *ud), void *now_ud,
+			 uint64_t window_ms, struct service_reads **out);
+/* Reads in flight still answer their waiters (the cloud answers every
+ * call); what they learn is no longer kept. NULL ok. */
+void service_reads_destroy(struct service_reads *rd);
+/* A new window (a configuration reload); reads already kept keep theirs. */
+void service_reads_set_window(struct service_reads *rd, uint64_t window_ms);
+
+/* Like service_read_start, shared: BOT_EOK (cb will run once) or
+ * BOT_ENOMEM (it will not). */
+int service_reads_get(struct service_reads *rd, const struct config_service *svc,
+		      service_read_cb cb, void *ud);
+
+/* service changed (the bot scaled it): what was read of it is no longer
+ * reused or pointed to, and a read in flight is not kept (its waiters are
+ * still answered). */
+void service_reads_forget(struct service_reads *rd, const char *service);
+
+/* The report of svc's read in channel. */
+struct service_report {
+	bool pending;            /* being read or posted: no link yet */
+	char user[32];           /* who asked for it */
+	char ts[40];             /* the post (when not pending) */
+	int64_t at_ms;           /* when the read it shows came in (not pending) */
+};
+
+struct service_report_claim;
+
+/* Ask to post svc's report in channel for user. BOT_EOK: the caller posts
+ * it and ends the claim with service_reads_report_done (*claim set); or
+ * BOT_EDUPLICATE: a report of a read still reused is in that channel or being
+ * made, *out says which (no claim). BOT_ENOMEM. */
+int service_reads_claim_report(struct service_reads *rd, const struct config_service *svc,
+			       const char *channel, const char *user, struct service_report *out,
+			       struct service_report_claim **claim);
+/* The claimed report was posted as ts, showing the read of at_ms (ts NULL:
+ * it was not; the next ask posts). It is pointed to until at_ms + the
+ * window. Ends the claim; safe after service_reads_destroy. */
+void service_reads_report_done(struct service_report_claim *claim, const char *ts,
+			       int64_t at_ms);
+
+/* For /metrics and tests: reads started, asks that joined a read in
+ * flight, asks served by a kept read. */
+struct service_reads_stats {
+	uint64_t reads, joined, reused;
+};
+void service_reads_stats(const struct service_reads *rd, struct service_reads_stats *out);
 
 #endif

@@ -180,6 +180,10 @@ static bool scale_decide(struct workflow *wf, struct scale_op *op, const struct 
 	chat_text_init(&found);
 	findings_render(svc->name, svc->cluster, r->svc, r->metrics, r->alarms, r->n_alarms, &f,
 			&found);
+	char when[32];
+	service_read_when(r, when, sizeof when);
+	if (when[0])
+		chat_text_printf(&found, "\nRead from AWS at %s.", when);
 	chat_text_plain(&found, ev, sizeof ev);
 
 	struct gate_spec spec = {
@@ -282,7 +286,8 @@ static void on_holder(void *ud, struct store_req *r)
 	}
 	/* the configuration may have been reloaded since the command */
 	const struct config_service *svc = config_service_find(wf->cfg, op->service);
-	rc = svc ? service_read_start(wf->cloud, svc, scale_on_read, op) : BOT_ENOTFOUND;
+	rc = !svc ? BOT_ENOTFOUND : wf->reads ? service_reads_get(wf->reads, svc, scale_on_read, op)
+						 : service_read_start(wf->cloud, svc, scale_on_read, op);
 	if (rc) {
 		struct chat_text t;
 		chat_text_init(&t);

@@ -3,6 +3,7 @@
  * updated and a line said in its thread (see workflow.h; the other jobs
  * are in wf_*.c, see workflow_internal.h). */
 #include "bot/domain/workflow.h"
+#include "bot/domain/service_read.h"
 #include "bot/domain/workflow_internal.h"
 #include "bot/domain/card.h"
 #include "bot/base/duration.h"
@@ -246,6 +247,8 @@ static void on_change(void *ud, const struct store_gate *g, enum gate_event ev, 
 		workflow__say_thread(wf, g, &t);
 		break;
 	case GATE_EV_EXECUTING:
+		if (wf->reads) /* what was read of it is about to be wrong */
+			service_reads_forget(wf->reads, g->service);
 		workflow__update_card(wf, g, NULL);
 		chat_text_bold(&t, "Calling AWS:");
 		chat_text_printf(&t, " ECS UpdateService cluster=");
@@ -258,6 +261,8 @@ static void on_change(void *ud, const struct store_gate *g, enum gate_event ev, 
 		break;
 	case GATE_EV_FINISHED: {
 		bool ok = g->state == GATE_SUCCEEDED;
+		if (wf->reads)
+			service_reads_forget(wf->reads, g->service);
 		bool dry = !ok && g->result_kind && strcmp(g->result_kind, "dry_run") == 0;
 		workflow__update_card(wf, g, NULL);
 		res = g->result_detail ? g->result_detail : detail ? detail : "";
@@ -325,6 +330,7 @@ int wf_create(const struct workflow_opts *o, struct workflow **out, struct bot_e
 	wf->store = o->store;
 	wf->chat = o->chat;
 	wf->cloud = o->cloud;
+	wf->reads = o->reads;
 	wf->cfg = config_ref(o->cfg);
 	wf->verify_first_ms = o->verify_first_ms ? o->verify_first_ms : DEFAULT_VERIFY_FIRST_MS;
 	wf->verify_max_ms = o->verify_max_ms ? o->verify_max_ms : DEFAULT_VERIFY_MAX_MS;

@@ -41,6 +41,7 @@
 #include "adapters/store.h"
 #include "config/config.h"
 
+struct service_reads;
 struct workflow;
 
 struct workflow_opts {
@@ -48,6 +49,7 @@ struct workflow_opts {
 	struct store *store;   /* borrowed; outlives the workflow */
 	struct chat *chat;     /* borrowed */
 	struct cloud *cloud;   /* borrowed */
+	struct service_reads *reads; /* borrowed: /scale's reads (shared with /investigate) */
 	struct config *cfg;    /* a reference is taken (wf_set_config swaps it) */
 	/* The recovery check after a successful scale: poll DescribeServices
 	 * starting verify_first_ms apart, doubling up to verify_max_ms, until

@@ -41,6 +41,7 @@ struct workflow {
 	struct store *store;
 	struct chat *chat;
 	struct cloud *cloud;
+	struct service_reads *reads;
 	struct config *cfg;
 	struct gate_engine *engine;
 	struct workflow__link *links;

@@ -406,6 +406,10 @@ static void test_out_of_range(void **state)
 		 "limits:\n  user_commands_per_minute: -1\n", 0,
 		 {8, 29, "=limits.user_commands_per_minute: expected an integer between 0 and "
 			 "10000, got \"-1\""});
+	LOAD_BAD("services:\n  web:\n    cluster: prod\n    max_desired: 3\n"
+		 "    approvers: [U0AAA]\n    requesters: ['*']\n"
+		 "limits:\n  read_window: 10m\n", 0,
+		 {8, 16, "=limits.read_window: must be at most 300s"});
 }
 
 static void test_unknown_key_with_suggestion(void **state)

@@ -1049,6 +1049,134 @@ static void test_nothing_said_holds_markup(void **state)
 	assert_true(f->chat.n - n0 > 30);
 }
 
+
+static int count_of(struct fixture *f, const char *method, const char *needle)
+{
+	int n = 0;
+	for (int i = 0; i < f->chat.n; i++)
+		n += strcmp(f->chat.msg[i].method, method) == 0 &&
+		     strstr(f->chat.msg[i].text, needle) != NULL;
+	return n;
+}
+
+static bool ephemeral_to(struct fixture *f, const char *user, const char *needle)
+{
+	for (int i = 0; i < f->chat.n; i++)
+		if (strcmp(f->chat.msg[i].method, "ephemeral") == 0 &&
+		    strcmp(f->chat.msg[i].user, user) == 0 && strstr(f->chat.msg[i].text, needle))
+			return true;
+	return false;
+}
+
+static bool approver2_pointed(struct fixture *f, const void *arg)
+{
+	return ephemeral_to(f, "U0APPROVER2", arg);
+}
+
+/* One read per service at a time, reused for the window: /investigate
+ * asks that arrive together, and a /scale among them, cost AWS one read;
+ * one report is posted, the others are pointed to it; the card says when
+ * the read was made. */
+static void test_reads_shared_and_reused(void **state)
+{
+	struct fixture *f = *state;
+	int cards = cards_posted(f);
+
+	command_arrives(f, "U0ONCALL1", "/investigate", "web");
+	command_arrives(f, "U0APPROVER1", "/investigate", "web");
+	command_arrives(f, "U0APPROVER2", "/investigate", "web");
+	command_arrives(f, "U0ONCALL1", "/scale", "web 5");
+	assert_true(wait_for(f, more_cards, &cards));
+	assert_true(wait_for(f, has_text, "Investigation: web"));
+	assert_int_equal(f->cloud.describes, 1);
+	assert_int_equal(f->cloud.metric_calls, 1);
+	assert_int_equal(count_of(f, "post", "Investigation: web"), 1);
+	assert_true(ephemeral_to(f, "U0APPROVER1", "An investigation of *web* asked by "
+				 "<@U0ONCALL1> is under way"));
+	assert_true(ephemeral_to(f, "U0APPROVER2", "is under way"));
+	const struct rec_msg *card = find(f, "post", "Scale request #");
+	assert_non_null(strstr(card->plain, "Read from AWS at "));
+	assert_non_null(strstr(find(f, "post", "Investigation: web")->text, "read from AWS"));
+
+	/* within the window, once posted: a link to the report, no new read */
+	command(f, "U0APPROVER2", "/investigate", "web");
+	assert_true(wait_for(f, approver2_pointed, "*web* was read from AWS "));
+	assert_true(ephemeral_to(f, "U0APPROVER2", "for <@U0ONCALL1>: see the report in <#C0OPS>"));
+	assert_int_equal(f->cloud.describes, 1);
+	assert_int_equal(count_of(f, "post", "Investigation: web"), 1);
+}
+
+static bool posts_at_least(struct fixture *f, const void *arg)
+{
+	return count_of(f, "post", "Investigation: web") >= *(const int *)arg;
+}
+
+/* A /scale shortly after an /investigate uses what it read. */
+static void test_scale_reuses_recent_read(void **state)
+{
+	struct fixture *f = *state;
+	int want = 1;
+
+	command(f, "U0ONCALL1", "/investigate", "web");
+	assert_true(wait_for(f, posts_at_least, &want));
+	open_request(f, "U0ONCALL1", "web 5");
+	assert_int_equal(f->cloud.describes, 1);
+}
+
+/* After the window a new ask reads again and posts a new report; a failed
+ * read is never reused; a scale by the bot forgets what was read. */
+static void test_read_window_passes(void **state)
+{
+	struct fixture *f = *state;
+	struct config_errors errs = {0};
+	struct config *cfg = NULL;
+	char yaml[1024];
+	int want = 1;
+
+	snprintf(yaml, sizeof yaml, "limits:\n  read_window: 300ms\n%s", config_yaml);
+	assert_int_equal(config_load_string("test.yaml", yaml, 0, &cfg, &errs), 0);
+	config_errors_free(&errs);
+	app_set_config(f->app, cfg);
+	config_unref(cfg);
+
+	command(f, "U0ONCALL1", "/investigate", "web");
+	assert_true(wait_for(f, posts_at_least, &want));
+	run_for(f, 350);
+	command(f, "U0ONCALL1", "/investigate", "web");
+	want = 2;
+	assert_true(wait_for(f, posts_at_least, &want));
+	assert_int_equal(f->cloud.describes, 2);
+
+	/* a failed read: the next ask reads again at once */
+	f->cloud.missing = 1;
+	run_for(f, 350);
+	command(f, "U0ONCALL1", "/investigate", "web");
+	assert_true(wait_for(f, has_text, "was not found in cluster"));
+	f->cloud.missing = 0;
+	command(f, "U0ONCALL1", "/investigate", "web");
+	want = 3;
+	assert_true(wait_for(f, posts_at_least, &want));
+	assert_int_equal(f->cloud.describes, 4);
+}
+
+/* The bot's own scale makes what it read wrong: the next /scale reads
+ * again (it would otherwise see the old count and open a pointless
+ * request). */
+static void test_scale_forgets_the_read(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t id = open_request(f, "U0ONCALL1", "web 5");
+	char v[24];
+
+	snprintf(v, sizeof v, "%llu", (unsigned long long)id);
+	click(f, "U0APPROVER1", CARD_ACTION_APPROVE, v, NULL);
+	assert_true(wait_for(f, is_final, &id));
+	int before = f->cloud.describes;
+	command(f, "U0ONCALL1", "/scale", "web 5");
+	assert_true(wait_for(f, has_text, "already has a desired count of 5"));
+	assert_true(f->cloud.describes > before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1069,6 +1197,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_allowed_channels, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_help_is_filtered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_service_is_not_found, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reads_shared_and_reused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_window_passes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scale_reuses_recent_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scale_forgets_the_read, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
