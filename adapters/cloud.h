@@ -91,6 +91,11 @@ typedef void (*cloud_list_cb)(void *ud, const struct cloud_error *err,
 
 struct cloud;
 
+/* Work a person asked for, as a whole, for admission (ops->admit). */
+enum cloud_ask {
+	CLOUD_ASK_SERVICE_READ = 0, /* describe + metrics + alarms of one service */
+};
+
 struct cloud_ops {
 	const char *name;
 	/* DescribeServices for one service. A missing service is an error with
@@ -117,6 +122,15 @@ struct cloud_ops {
 	int (*describe_cluster)(struct cloud *c, const char *cluster, cloud_cluster_cb cb, void *ud);
 	/* ListServices: every service in cluster (all pages, bounded). */
 	int (*list_services)(struct cloud *c, const char *cluster, cloud_list_cb cb, void *ud);
+	/* Optional (NULL: always admitted). May `what`, asked by a person,
+	 * start now? BOT_EOK, or BOT_EBUSY and *retry_ms when the backend's
+	 * budget of requests is spent: the asker is told at once to retry
+	 * then, rather than queued into a timeout. The calls spend the budget
+	 * when they are made, right after. */
+	int (*admit)(struct cloud *c, enum cloud_ask what, uint64_t *retry_ms);
+	/* Optional: the backend's own /metrics lines (Prometheus text) into
+	 * buf (n bytes, NUL-terminated); returns the length written. */
+	size_t (*metrics_text)(struct cloud *c, char *buf, size_t n);
 };
 
 struct cloud {

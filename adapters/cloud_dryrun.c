@@ -202,6 +202,23 @@ static void dry_destroy(struct cloud *c)
 	free(d);
 }
 
+/* Reads are forwarded: so is what they may cost. */
+static int dry_admit(struct cloud *c, enum cloud_ask what, uint64_t *retry_ms)
+{
+	struct dry *d = (struct dry *)c;
+	return d->inner->ops->admit ? d->inner->ops->admit(d->inner, what, retry_ms) : BOT_EOK;
+}
+
+static size_t dry_metrics_text(struct cloud *c, char *buf, size_t n)
+{
+	struct dry *d = (struct dry *)c;
+	if (d->inner->ops->metrics_text)
+		return d->inner->ops->metrics_text(d->inner, buf, n);
+	if (n)
+		buf[0] = '\0';
+	return 0;
+}
+
 static const struct cloud_ops dry_ops = {
 	.name = "dry-run",
 	.describe = dry_describe,
@@ -212,6 +229,8 @@ static const struct cloud_ops dry_ops = {
 	.destroy = dry_destroy,
 	.describe_cluster = dry_describe_cluster,
 	.list_services = dry_list_services,
+	.admit = dry_admit,
+	.metrics_text = dry_metrics_text,
 };
 
 struct cloud *cloud_dryrun_create(uv_loop_t *loop, struct cloud *inner)

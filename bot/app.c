@@ -469,6 +469,18 @@ size_t app_health_render(void *ud, enum health_doc doc, char *buf, size_t n, boo
 	for (int s = 0; have_counts && s < GATE_STATE_COUNT; s++)
 		PUT("chatops_gates{state=\"%s\"} %llu\n", store_state_name((enum gate_state)s),
 		    (unsigned long long)counts[s]);
+	struct service_reads_stats rs;
+	service_reads_stats(a->reads, &rs);
+	PUT("# HELP chatops_service_reads_total Asks for a service read (/investigate, /scale), "
+	    "by how they were served.\n# TYPE chatops_service_reads_total counter\n"
+	    "chatops_service_reads_total{served=\"read\"} %llu\n"
+	    "chatops_service_reads_total{served=\"joined\"} %llu\n"
+	    "chatops_service_reads_total{served=\"reused\"} %llu\n"
+	    "chatops_service_reads_total{served=\"busy\"} %llu\n",
+	    (unsigned long long)rs.reads, (unsigned long long)rs.joined,
+	    (unsigned long long)rs.reused, (unsigned long long)rs.busy);
+	if (a->cloud->ops->metrics_text && o < n)
+		o += a->cloud->ops->metrics_text(a->cloud, buf + o, n - o);
 #undef PUT
 	return o < n ? o : n - 1;
 }

@@ -133,6 +133,14 @@ struct config {
 		 * pointed to instead of posted again. Default 10 s, at most
 		 * 5 min. */
 		uint64_t read_window_ms;
+		/* The AWS budget (adapters/aws/budget.h) of ECS, CloudWatch
+		 * and SNS requests: at most aws_in_flight at once (16), and
+		 * aws_in_flight_per_service to one service endpoint (8); per
+		 * API, aws_calls_per_second (3) with bursts of aws_burst (10),
+		 * retries included. A person's ask beyond it is told to retry
+		 * in N s. Read at start. */
+		int aws_in_flight, aws_in_flight_per_service;
+		int aws_calls_per_second, aws_burst;
 	} limits;
 
 	struct {

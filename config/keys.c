@@ -178,6 +178,13 @@ static const struct key limits_keys[LM__N] = {
 	[LM_USER_COMMANDS] = {"user_commands_per_minute", KT_INT,
 			      COFF(limits.user_commands_per_minute), .min = 0, .max = 10000},
 	[LM_READ_WINDOW] = {"read_window", KT_DURATION, COFF(limits.read_window_ms), .max = 300},
+	[LM_AWS_IN_FLIGHT] = {"aws_in_flight", KT_INT, COFF(limits.aws_in_flight), .min = 1,
+			      .max = 256},
+	[LM_AWS_IN_FLIGHT_SVC] = {"aws_in_flight_per_service", KT_INT,
+				  COFF(limits.aws_in_flight_per_service), .min = 1, .max = 256},
+	[LM_AWS_PER_SECOND] = {"aws_calls_per_second", KT_INT, COFF(limits.aws_calls_per_second),
+			       .min = 1, .max = 100},
+	[LM_AWS_BURST] = {"aws_burst", KT_INT, COFF(limits.aws_burst), .min = 1, .max = 1000},
 };
 
 static const struct table slack_table = TABLE("a mapping of Slack settings", slack_keys);
@@ -189,7 +196,8 @@ static const struct table store_table = TABLE("a mapping with backend, path (sql
 static const struct table http_table = TABLE("a mapping with listen", http_keys);
 static const struct table log_table = TABLE("a mapping with level", log_keys);
 static const struct table limits_table =
-	TABLE("a mapping with user_commands_per_minute, read_window", limits_keys);
+	TABLE("a mapping with user_commands_per_minute, read_window, aws_in_flight, "
+	      "aws_in_flight_per_service, aws_calls_per_second, aws_burst", limits_keys);
 
 static const struct key top_keys[TOP__N] = {
 	[TOP_SLACK] = {"slack", KT_SECTION, .sub = &slack_table},
@@ -890,6 +898,10 @@ void config__set_defaults(struct config *c)
 	c->defaults.min_approvals = 1;
 	c->limits.user_commands_per_minute = 20;
 	c->limits.read_window_ms = 10000;
+	c->limits.aws_in_flight = 16;
+	c->limits.aws_in_flight_per_service = 8;
+	c->limits.aws_calls_per_second = 3;
+	c->limits.aws_burst = 10;
 }
 
 bool config__walk(struct loader *ld)

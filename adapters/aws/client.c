@@ -1,5 +1,6 @@
 /* client.c - sign, send, retry one AWS call (see client.h). */
 #include "adapters/aws/client.h"
+#include "adapters/aws/budget.h"
 #include "adapters/aws/creds.h"
 #include "adapters/aws/util.h"
 #include "bot/base/log.h"
@@ -50,7 +51,15 @@ const struct aws_service_info *aws_service_info(enum aws_service s)
 	return (unsigned)s < AWS_SVC__N ? &services[s] : NULL;
 }
 
-enum call_state { CS_CREDS, CS_HTTP, CS_WAIT, CS_DONE };
+/* Which services the budget (budget.h) governs: what people's commands and
+ * the gates cost. The store (DynamoDB) and credentials (STS) are the bot's
+ * own plumbing: never held back by it. */
+static const bool budgeted[AWS_SVC__N] = {
+	[AWS_SVC_ECS] = true, [AWS_SVC_CLOUDWATCH] = true, [AWS_SVC_SNS] = true,
+};
+
+/* CS_ROOM: queued in the budget for room in flight. */
+enum call_state { CS_CREDS, CS_HTTP, CS_WAIT, CS_ROOM, CS_DONE };
 
 struct aws_call {
 	struct aws_call *prev, *next;
@@ -58,6 +67,10 @@ struct aws_call {
 	uv_timer_t timer;
 	enum call_state state;
 	bool finish_pending;   /* the timer delivers err instead of retrying */
+	bool budget_pending;   /* the timer goes on after a budget wait (not a retry) */
+	bool paid;             /* this attempt's token is spent */
+	bool has_room;         /* holds room in flight (aws_budget_leave when over) */
+	struct aws_budget_waiter room;
 	bool creds_retried;    /* one more go after ExpiredToken */
 	enum aws_service svc;
 	char region[48];
@@ -92,6 +105,7 @@ struct aws_client {
 	double (*rand01)(void *);
 	void *rand_ud;
 	struct aws_call *calls;
+	struct aws_budget *budget; /* borrowed; NULL: none */
 	int quota;
 	bool closing;
 	struct aws_client_stats stats;
@@ -235,9 +249,21 @@ static void call_unlink(struct aws_call *call)
 	call->prev = call->next = NULL;
 }
 
+/* The attempt is over: its room in flight goes to the next in line. */
+static void leave_room(struct aws_call *call)
+{
+	if (call->has_room) {
+		call->has_room = false;
+		aws_budget_leave(call->c->budget, (int)call->svc);
+	}
+}
+
 static void finish(struct aws_call *call, const struct cloud_error *err,
 		   const struct aws_response *resp)
 {
+	if (call->state == CS_ROOM)
+		aws_budget_unwait(call->c->budget, &call->room);
+	leave_room(call);
 	call->state = CS_DONE;
 	(void)uv_timer_stop(&call->timer);
 	call_unlink(call);
@@ -405,12 +431,60 @@ static void on_creds(void *ud, const struct cloud_error *err, const struct aws_c
 	send_attempt(call, creds);
 }
 
+static void on_room(struct aws_budget_waiter *w)
+{
+	struct aws_call *call = container_of(w, struct aws_call, room);
+
+	/* inside aws_budget_leave (another call's end): go on next turn */
+	call->has_room = true;
+	call->state = CS_WAIT;
+	call->budget_pending = true;
+	(void)uv_timer_start(&call->timer, on_timer, 0, 0);
+}
+
+/* Every attempt spends a token of its API and holds room in flight while
+ * it runs: false when it waits for either (it goes on by itself). */
+static bool budget_allows(struct aws_call *call)
+{
+	struct aws_budget *b = call->c->budget;
+	char api[96];
+
+	if (!b || !budgeted[call->svc])
+		return true;
+	if (!call->paid) {
+		snprintf(api, sizeof api, "%s.%s", services[call->svc].signing_name, call->op);
+		uint64_t wait = aws_budget_spend(b, api, uv_now(call->c->uv));
+		if (wait) {
+			log_debug("aws.budget", "svc=%s op=%s wait_ms=%llu", services[call->svc].signing_name,
+				  call->op, (unsigned long long)wait);
+			call->state = CS_WAIT;
+			call->budget_pending = true;
+			(void)uv_timer_start(&call->timer, on_timer, wait, 0);
+			return false;
+		}
+		call->paid = true;
+	}
+	if (!call->has_room) {
+		call->room.svc = (int)call->svc;
+		call->room.go = on_room;
+		if (!aws_budget_enter(b, &call->room)) {
+			call->state = CS_ROOM;
+			return false;
+		}
+		call->has_room = true;
+	}
+	return true;
+}
+
 static void start_attempt(struct aws_call *call)
 {
 	struct aws_creds_provider *p = call->creds ? call->creds : call->c->creds;
 	const struct aws_creds *cached;
 	int rc;
 
+	if (!budget_allows(call))
+		return;
+	call->paid = false; /* the next attempt pays again */
 	if (!p) {
 		defer_code(call, BOT_EAUTH, "no AWS credentials configured");
 		return;
@@ -436,7 +510,10 @@ static void on_timer(uv_timer_t *t)
 		finish(call, &e, NULL);
 		return;
 	}
-	call->c->stats.retries++;
+	if (call->budget_pending)
+		call->budget_pending = false;
+	else
+		call->c->stats.retries++;
 	start_attempt(call);
 }
 
@@ -542,6 +619,7 @@ static void on_http(void *ud, int rc, const struct http_response *resp, const ch
 	struct cloud_error e;
 
 	call->http = NULL;
+	leave_room(call);
 	memset(&e, 0, sizeof e);
 	if (rc == BOT_ECANCELLED) {
 		e.code = BOT_ECANCELLED;
@@ -684,6 +762,7 @@ void aws_call_cancel(struct aws_call *call)
 		call->wait = NULL;
 		break;
 	case CS_WAIT:
+	case CS_ROOM: /* finish takes it out of the budget's queue */
 		break;
 	}
 	finish_err(call, BOT_ECANCELLED, "cancelled");
@@ -706,6 +785,12 @@ static void on_shutdown(void *ud, bot_loop_done_fn done, void *done_ud)
 	c->closing = true;
 	aws_client_cancel_all(c);
 	done(done_ud);
+}
+
+void aws_client_set_budget(struct aws_client *c, struct aws_budget *b)
+{
+	if (c)
+		c->budget = b;
 }
 
 void aws_client_set_creds(struct aws_client *c, struct aws_creds_provider *p)

@@ -123,6 +123,12 @@ struct aws_client_opts {
  * bad endpoint URL in opts or env), BOT_ENOMEM. */
 int aws_client_create(struct bot_loop *loop, struct http *http, const struct aws_client_opts *o,
 		      struct aws_client **out, struct bot_error *err);
+/* The budget (budget.h) ECS, CloudWatch and SNS calls spend from: every
+ * attempt, retries included, takes a token of its API and room in flight,
+ * waiting for them when there are none (borrowed; may be shared by several
+ * clients; NULL: none). */
+struct aws_budget;
+void aws_client_set_budget(struct aws_client *c, struct aws_budget *b);
 /* The credentials used by calls that name none (borrowed). */
 void aws_client_set_creds(struct aws_client *c, struct aws_creds_provider *p);
 /* Cancel every call (callbacks run now with BOT_ECANCELLED) and free. NULL ok. */

@@ -1,5 +1,6 @@
 /* cloud_aws.c - struct cloud on ECS, CloudWatch and SNS (see cloud_aws.h). */
 #include "adapters/aws/cloud_aws.h"
+#include "adapters/aws/budget.h"
 #include "adapters/aws/cw.h"
 #include "adapters/aws/ecs.h"
 #include "adapters/aws/sns.h"
@@ -25,6 +26,7 @@ struct aws_cloud {
 	struct http *http;
 	bool own_http;
 	struct aws_client *client;
+	struct aws_budget *budget;      /* what every client of this cloud spends */
 	struct aws_creds_provider *creds;
 	struct aws_retry_policy retry;  /* what every client of this cloud retries by */
 	long timeout_ms;
@@ -692,7 +694,81 @@ static void aws_destroy(struct cloud *c)
 		free(a->routes[i].region);
 	}
 	free(a->routes);
+	aws_budget_destroy(a->budget);
 	free(a);
+}
+
+/* The APIs a service read calls (service_read.h), by budget name. */
+static const char *const read_apis[] = {
+	"ecs.DescribeServices", "monitoring.GetMetricData", "monitoring.DescribeAlarms",
+};
+
+static int aws_admit(struct cloud *c, enum cloud_ask what, uint64_t *retry_ms)
+{
+	struct aws_cloud *a = (struct aws_cloud *)c;
+	uint64_t wait = 0;
+	int rc;
+
+	(void)what; /* one kind of ask so far */
+	rc = aws_budget_check(a->budget, read_apis, BOT_ARRAY_LEN(read_apis),
+			      uv_now(bot_loop_uv(a->loop)), &wait);
+	if (rc) {
+		log_info("aws.budget", "ask=service_read result=busy retry_ms=%llu",
+			 (unsigned long long)wait);
+		if (retry_ms)
+			*retry_ms = wait;
+	}
+	return rc;
+}
+
+static size_t aws_metrics_text(struct cloud *c, char *buf, size_t n)
+{
+	struct aws_cloud *a = (struct aws_cloud *)c;
+	struct aws_budget_stats st;
+	struct aws_client_stats cs;
+	size_t o = 0;
+	int w;
+
+	if (!n)
+		return 0;
+	buf[0] = '\0';
+	aws_budget_stats(a->budget, uv_now(bot_loop_uv(a->loop)), &st);
+	aws_client_stats(a->client, &cs);
+#define PUT(...)                                                        \
+	do {                                                            \
+		w = snprintf(buf + o, o < n ? n - o : 0, __VA_ARGS__);  \
+		if (w > 0)                                              \
+			o += (size_t)w;                                 \
+	} while (0)
+	PUT("# HELP chatops_aws_in_flight AWS requests (ECS, CloudWatch, SNS) in flight, and "
+	    "the cap.\n# TYPE chatops_aws_in_flight gauge\nchatops_aws_in_flight %u\n"
+	    "chatops_aws_in_flight_max %u\n", st.in_flight, st.in_flight_max);
+	PUT("# HELP chatops_aws_in_flight_peak Most AWS requests in flight at once since start.\n"
+	    "# TYPE chatops_aws_in_flight_peak gauge\nchatops_aws_in_flight_peak %u\n",
+	    st.peak_in_flight);
+	PUT("# HELP chatops_aws_waiting AWS requests waiting for room in flight.\n"
+	    "# TYPE chatops_aws_waiting gauge\nchatops_aws_waiting %u\n", st.waiting);
+	PUT("# HELP chatops_aws_budget_tokens Tokens left per API (refilled at %u/s, up to %u).\n"
+	    "# TYPE chatops_aws_budget_tokens gauge\n", st.per_second, st.burst);
+	for (size_t i = 0; i < st.n_apis; i++)
+		PUT("chatops_aws_budget_tokens{api=\"%s\"} %.2f\n", st.apis[i].name,
+		    st.apis[i].tokens);
+	PUT("# HELP chatops_aws_requests_total AWS attempts sent per API (retries included).\n"
+	    "# TYPE chatops_aws_requests_total counter\n");
+	for (size_t i = 0; i < st.n_apis; i++)
+		PUT("chatops_aws_requests_total{api=\"%s\"} %llu\n", st.apis[i].name,
+		    (unsigned long long)st.apis[i].spent);
+	PUT("# HELP chatops_aws_budget_refused_total Asks refused as busy (budget spent).\n"
+	    "# TYPE chatops_aws_budget_refused_total counter\nchatops_aws_budget_refused_total "
+	    "%llu\n", (unsigned long long)st.refused);
+	PUT("# HELP chatops_aws_budget_delayed_total Attempts that waited for a token.\n"
+	    "# TYPE chatops_aws_budget_delayed_total counter\nchatops_aws_budget_delayed_total "
+	    "%llu\n", (unsigned long long)st.delayed);
+	PUT("# HELP chatops_aws_retries_total AWS attempts after a retryable failure.\n"
+	    "# TYPE chatops_aws_retries_total counter\nchatops_aws_retries_total %u\n",
+	    cs.retries);
+#undef PUT
+	return o < n ? o : n - 1;
 }
 
 static const struct cloud_ops aws_ops = {
@@ -705,6 +781,8 @@ static const struct cloud_ops aws_ops = {
 	.destroy = aws_destroy,
 	.describe_cluster = aws_describe_cluster,
 	.list_services = aws_list_services,
+	.admit = aws_admit,
+	.metrics_text = aws_metrics_text,
 };
 
 static const char *pick(const char *a, const char *b)
@@ -766,6 +844,18 @@ int cloud_aws_create(struct bot_loop *loop, const struct cloud_aws_opts *o, stru
 			goto fail;
 		a->own_http = true;
 	}
+	struct aws_budget_opts bo = {0};
+	if (cfg)
+		bo = (struct aws_budget_opts){
+			.in_flight = (unsigned)cfg->limits.aws_in_flight,
+			.in_flight_per_service = (unsigned)cfg->limits.aws_in_flight_per_service,
+			.per_second = (unsigned)cfg->limits.aws_calls_per_second,
+			.burst = (unsigned)cfg->limits.aws_burst,
+		};
+	if (aws_budget_create(&bo, &a->budget)) {
+		rc = bot_error_set(err, BOT_ENOMEM, "out of memory");
+		goto fail;
+	}
 	rc = aws_client_create(loop, a->http, &(struct aws_client_opts){
 		.region = region,
 		.endpoint_url = a->config_url,
@@ -786,6 +876,7 @@ int cloud_aws_create(struct bot_loop *loop, const struct cloud_aws_opts *o, stru
 	if (rc)
 		goto fail;
 	aws_client_set_creds(a->client, a->creds);
+	aws_client_set_budget(a->client, a->budget);
 
 	if (cfg && cfg->n_services) {
 		a->routes = calloc(cfg->n_services, sizeof *a->routes);
@@ -847,6 +938,7 @@ int cloud_aws_client_for(struct cloud *c, const char *region, const char *endpoi
 	if (rc)
 		return rc;
 	aws_client_set_creds(cl, a->creds);
+	aws_client_set_budget(cl, a->budget);
 	a->extra[a->n_extra++] = cl;
 	*out = cl;
 	return BOT_EOK;

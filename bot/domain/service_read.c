@@ -122,6 +122,13 @@ void service_read_explain(const struct service_read *r, struct chat_text *t)
 {
 	const struct cloud_error *e = &r->err;
 
+	if (e->code == BOT_EBUSY) {
+		chat_text_printf(t, "The bot is busy: its AWS request budget is spent, so ");
+		chat_text_bold(t, "%s", r->service);
+		chat_text_printf(t, " was not read; retry in %llu s",
+				 (unsigned long long)((r->retry_ms + 999) / 1000));
+		return;
+	}
 	if (e->code == BOT_ENOTFOUND) {
 		chat_text_printf(t, "ECS service ");
 		chat_text_code(t, "%s", r->ecs_service);
@@ -371,6 +378,20 @@ int service_reads_get(struct service_reads *rd, const struct config_service *svc
 		if (!rc)
 			rd->stats.joined++;
 		return rc;
+	}
+	uint64_t retry_ms = 0;
+	if (rd->cloud->ops->admit &&
+	    rd->cloud->ops->admit(rd->cloud, CLOUD_ASK_SERVICE_READ, &retry_ms) == BOT_EBUSY) {
+		struct service_read r = {
+			.service = svc->name, .cluster = svc->cluster, .ecs_service = ecs_name(svc),
+			.retry_ms = retry_ms,
+		};
+		r.err.code = BOT_EBUSY;
+		snprintf(r.err.message, sizeof r.err.message, "the bot's AWS request budget is "
+			 "spent");
+		rd->stats.busy++;
+		cb(ud, &r);
+		return BOT_EOK;
 	}
 	struct flight *f = calloc(1, sizeof *f);
 	if (!f || add_waiter(f, cb, ud)) {

@@ -41,6 +41,8 @@ struct service_read {
 	struct cloud_error err;      /* the service read (code 0 when svc is set) */
 	struct cloud_error metrics_err, alarms_err;
 	int64_t read_at_ms;          /* wall clock when the answers were in (0: unknown) */
+	uint64_t retry_ms;           /* err.code BOT_EBUSY: the cloud's budget is spent;
+				      * a new read may start in this many ms */
 	bool reused;                 /* served from an earlier read (service_reads) */
 };
 
@@ -124,9 +126,9 @@ void service_reads_report_done(struct service_report_claim *claim, const char *t
 			       int64_t at_ms);
 
 /* For /metrics and tests: reads started, asks that joined a read in
- * flight, asks served by a kept read. */
+ * flight, asks served by a kept read, asks refused as busy. */
 struct service_reads_stats {
-	uint64_t reads, joined, reused;
+	uint64_t reads, joined, reused, busy;
 };
 void service_reads_stats(const struct service_reads *rd, struct service_reads_stats *out);
 

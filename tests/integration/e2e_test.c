@@ -305,6 +305,9 @@ static void bot_down(struct e2e *t)
 /* Put the service back at 1 desired task, as seeded. */
 static void reset_service(struct e2e *t);
 
+/* What a test adds to config_fmt: sections before it, services after. */
+static const char *extra_top, *extra_services;
+
 static void setup_as(void **state, const char *who)
 {
 	struct e2e *t = calloc(1, sizeof *t);
@@ -320,7 +323,10 @@ static void setup_as(void **state, const char *who)
 	log_set_level(BOT_LOG_DEBUG);
 	snprintf(t->dir, sizeof t->dir, "/tmp/e2e-XXXXXX");
 	assert_non_null(mkdtemp(t->dir));
-	snprintf(yaml, sizeof yaml, config_fmt, t->dir, moto_topic_arn(moto));
+	int o = snprintf(yaml, sizeof yaml, "%s", extra_top ? extra_top : "");
+	snprintf(yaml + o, sizeof yaml - (size_t)o, config_fmt, t->dir, moto_topic_arn(moto));
+	if (extra_services)
+		snprintf(yaml + strlen(yaml), sizeof yaml - strlen(yaml), "%s", extra_services);
 	assert_int_equal(config_load_string("e2e.yaml", yaml, CONFIG_NEED_SLACK, &t->cfg, &errs), 0);
 	config_errors_free(&errs);
 	reset_service(t);
@@ -333,6 +339,16 @@ static void setup_as(void **state, const char *who)
 static int setup(void **state)
 {
 	setup_as(state, "bot");
+	return 0;
+}
+
+/* A tight AWS budget (one call per API per second), a second service. */
+static int setup_budget(void **state)
+{
+	extra_top = "limits:\n  aws_calls_per_second: 1\n  aws_burst: 1\n";
+	extra_services = "  other-service:\n    cluster: " CLUSTER "\n    max_desired: 5\n";
+	setup_as(state, "bot");
+	extra_top = extra_services = NULL;
 	return 0;
 }
 
@@ -713,7 +729,10 @@ static void test_only_its_card_our_team_current_approvers(void **state)
 	assert_int_equal(fake_slack_send_raw(t->h.fs, frame, strlen(frame)), 0);
 
 	/* a reload drops U0APPROVER2 from the approvers: no longer decides */
-	snprintf(yaml, sizeof yaml, config_fmt, t->dir, moto_topic_arn(moto));
+	int o = snprintf(yaml, sizeof yaml, "%s", extra_top ? extra_top : "");
+	snprintf(yaml + o, sizeof yaml - (size_t)o, config_fmt, t->dir, moto_topic_arn(moto));
+	if (extra_services)
+		snprintf(yaml + strlen(yaml), sizeof yaml - strlen(yaml), "%s", extra_services);
 	p = strstr(yaml, "approvers: [U0APPROVER1, U0APPROVER2]");
 	assert_non_null(p);
 	memcpy(p, "approvers: [U0APPROVER1]             ", 37);
@@ -858,7 +877,10 @@ static int check_config(struct e2e *t, const char *extra, char *out, size_t n)
 
 	assert_non_null(root);
 	snprintf(path, sizeof path, "%s/check.yaml", t->dir);
-	snprintf(yaml, sizeof yaml, config_fmt, t->dir, moto_topic_arn(moto));
+	int o = snprintf(yaml, sizeof yaml, "%s", extra_top ? extra_top : "");
+	snprintf(yaml + o, sizeof yaml - (size_t)o, config_fmt, t->dir, moto_topic_arn(moto));
+	if (extra_services)
+		snprintf(yaml + strlen(yaml), sizeof yaml - strlen(yaml), "%s", extra_services);
 	f = fopen(path, "w");
 	assert_non_null(f);
 	assert_int_equal(fchmod(fileno(f), 0600), 0); /* the bot refuses g+w, o+w */
@@ -959,6 +981,87 @@ static void test_printed_policy_enforced(void **state)
 	assert_int_equal(ledger_count(ledger, NULL, NULL, 403), denied + 1);
 }
 
+
+static void command(struct e2e *t, const char *user, const char *cmd, const char *text)
+{
+	char id[FAKE_SLACK_ID_MAX];
+	assert_int_equal(fake_slack_send_slash(t->h.fs, user, CHANNEL, cmd, text, id), 0);
+}
+
+static size_t count_msgs(struct e2e *t, const char *method, const char *needle)
+{
+	size_t n = 0, c = 0;
+	const struct fake_slack_message *m = fake_slack_messages(t->h.fs, &n);
+	for (size_t i = 0; i < n; i++)
+		c += strcmp(m[i].method, method) == 0 && m[i].body && strstr(m[i].body, needle);
+	return c;
+}
+
+struct count_look {
+	struct e2e *t;
+	const char *method, *needle;
+	size_t want;
+};
+
+static bool counted(void *arg)
+{
+	struct count_look *l = arg;
+	return count_msgs(l->t, l->method, l->needle) >= l->want;
+}
+
+/* A burst of /investigate and /scale of one service from three people,
+ * through Socket Mode, counted at the ledger in front of moto: one read
+ * (one DescribeServices, one GetMetricData), one report in the channel,
+ * one card; everyone else is answered, pointed to them. */
+static void test_burst_shares_one_read(void **state)
+{
+	struct e2e *t = *state;
+	static const char *const users[] = {"U0ONCALL1", "U0APPROVER1", "U0APPROVER2"};
+	int describes = ledger_count(ledger, "DescribeServices", NULL, 0);
+	int metrics = ledger_count(ledger, "GetMetricData", NULL, 0);
+
+	for (int round = 0; round < 5; round++)
+		for (int u = 0; u < 3; u++) {
+			command(t, users[u], "/investigate", SERVICE);
+			command(t, users[u], "/scale", SERVICE " 4");
+		}
+	/* every command was answered: 1 report + 14 pointers, 1 card + 14 refusals */
+	struct count_look l = {t, "chat.postEphemeral", "", 28};
+	assert_true(harness_wait(&t->h, counted, &l, STEP_MS));
+	(void)wait_msg(t, "chat.postMessage", "Investigation: " SERVICE, NULL);
+	(void)wait_msg(t, "chat.postMessage", "Scale request #", NULL);
+	assert_int_equal(ledger_count(ledger, "DescribeServices", NULL, 0) - describes, 1);
+	assert_int_equal(ledger_count(ledger, "GetMetricData", NULL, 0) - metrics, 1);
+	assert_int_equal(count_msgs(t, "chat.postMessage", "Investigation: " SERVICE), 1);
+	assert_int_equal(count_msgs(t, "chat.postMessage", "Scale request #"), 1);
+	assert_int_equal(count_msgs(t, "chat.postEphemeral", "is under way") +
+			 count_msgs(t, "chat.postEphemeral", "was read from AWS"), 14);
+}
+
+/* The AWS budget spent: a new read is refused at once with when to retry,
+ * and nothing is sent; after that a read goes. */
+static void test_budget_spent_says_busy(void **state)
+{
+	struct e2e *t = *state;
+	int describes = ledger_count(ledger, "DescribeServices", NULL, 0);
+
+	command(t, "U0ONCALL1", "/investigate", SERVICE);
+	command(t, "U0ONCALL1", "/investigate", "other-service");
+	const struct fake_slack_message *m =
+		wait_msg(t, "chat.postEphemeral", "The bot is busy: its AWS request budget is spent",
+			 "other-service");
+	if (!strstr(m->body, "retry in 1 s"))
+		fail_msg("%s", m->body);
+	(void)wait_msg(t, "chat.postMessage", "Investigation: " SERVICE, NULL);
+	assert_int_equal(ledger_count(ledger, "DescribeServices", NULL, 0) - describes, 1);
+	assert_int_equal(harness_log_count("aws.budget", "result=busy", NULL), 1);
+	/* a second later there is a token again */
+	harness_pump(&t->h, 1100);
+	command(t, "U0ONCALL1", "/investigate", "other-service");
+	(void)wait_msg(t, "chat.postEphemeral", "was not found in cluster", NULL);
+	assert_int_equal(ledger_count(ledger, "DescribeServices", NULL, 0) - describes, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -974,6 +1077,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_restart_with_pending_gate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_config_against_moto, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_printed_policy_enforced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_burst_shares_one_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_budget_spent_says_busy, setup_budget, teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
