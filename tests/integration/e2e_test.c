@@ -352,6 +352,15 @@ static int setup_budget(void **state)
 	return 0;
 }
 
+/* Three commands a minute per person, reads reused for one second. */
+static int setup_limits(void **state)
+{
+	extra_top = "limits:\n  user_commands_per_minute: 3\n  read_window: 1s\n";
+	setup_as(state, "bot");
+	extra_top = NULL;
+	return 0;
+}
+
 static int setup_noscale(void **state)
 {
 	setup_as(state, "noscale");
@@ -1062,6 +1071,52 @@ static void test_budget_spent_says_busy(void **state)
 	assert_int_equal(ledger_count(ledger, "DescribeServices", NULL, 0) - describes, 2);
 }
 
+/* limits.user_commands_per_minute over Socket Mode: the fourth and fifth
+ * command of one person within the minute are refused with when to try
+ * again, and read nothing; someone else is not held back. */
+static void test_user_rate_limit(void **state)
+{
+	struct e2e *t = *state;
+	int describes = ledger_count(ledger, "DescribeServices", NULL, 0);
+
+	for (int i = 0; i < 5; i++)
+		command(t, "U0ONCALL1", "/investigate", SERVICE);
+	struct count_look l = {t, "chat.postEphemeral", "You sent more than 3 commands in a "
+			       "minute", 2};
+	assert_true(harness_wait(&t->h, counted, &l, STEP_MS));
+	const struct fake_slack_message *m =
+		wait_msg(t, "chat.postEphemeral", "You sent more than 3 commands", NULL);
+	assert_non_null(strstr(m->body, "Nothing was done."));
+	assert_string_equal(m->user, "U0ONCALL1");
+	command(t, "U0APPROVER1", "/chatops", "help");
+	m = wait_msg(t, "chat.postEphemeral", "You may approve or deny requests for", NULL);
+	assert_string_equal(m->user, "U0APPROVER1");
+	(void)wait_msg(t, "chat.postMessage", "Investigation: " SERVICE, NULL);
+	assert_int_equal(ledger_count(ledger, "DescribeServices", NULL, 0) - describes, 1);
+	assert_int_equal(count_msgs(t, "chat.postEphemeral", "You sent more than"), 2);
+}
+
+/* limits.read_window over Socket Mode: within it a repeated /investigate
+ * points to the report; after it, a new read and a new report. */
+static void test_read_window(void **state)
+{
+	struct e2e *t = *state;
+	int describes = ledger_count(ledger, "DescribeServices", NULL, 0);
+
+	command(t, "U0ONCALL1", "/investigate", SERVICE);
+	(void)wait_msg(t, "chat.postMessage", "Investigation: " SERVICE, NULL);
+	command(t, "U0APPROVER1", "/investigate", SERVICE);
+	const struct fake_slack_message *m =
+		wait_msg(t, "chat.postEphemeral", "was read from AWS", NULL);
+	assert_non_null(strstr(m->body, "the report"));
+	assert_int_equal(ledger_count(ledger, "DescribeServices", NULL, 0) - describes, 1);
+	harness_pump(&t->h, 1100);
+	command(t, "U0APPROVER1", "/investigate", SERVICE);
+	struct count_look l = {t, "chat.postMessage", "Investigation: " SERVICE, 2};
+	assert_true(harness_wait(&t->h, counted, &l, STEP_MS));
+	assert_int_equal(ledger_count(ledger, "DescribeServices", NULL, 0) - describes, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1079,6 +1134,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_printed_policy_enforced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_burst_shares_one_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget_spent_says_busy, setup_budget, teardown),
+		cmocka_unit_test_setup_teardown(test_user_rate_limit, setup_limits, teardown),
+		cmocka_unit_test_setup_teardown(test_read_window, setup_limits, teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
