@@ -187,7 +187,7 @@ int investigate_start(const struct cmd_env *env, const struct config_service *sv
 		inv_free(v);
 		return BOT_ENOMEM;
 	}
-	rc = env->reads ? service_reads_get(env->reads, svc, on_read, v)
+	rc = env->reads ? service_reads_get(env->reads, svc, true, on_read, v)
 			: service_read_start(env->cloud, svc, on_read, v);
 	if (rc)
 		inv_free(v);

@@ -129,9 +129,9 @@ struct config {
 		 * with a "try again in N s". 0 = no limit. Default 20. */
 		int user_commands_per_minute;
 		/* How long a read of a service (ECS, metrics, alarms) is reused
-		 * by later /investigate and /scale asks, and a posted report
-		 * pointed to instead of posted again. Default 10 s, at most
-		 * 5 min. */
+		 * by later /investigate asks (/scale only joins a read in
+		 * flight), and a posted report pointed to instead of posted
+		 * again. Default 10 s, at most 5 min. */
 		uint64_t read_window_ms;
 		/* The AWS budget (adapters/aws/budget.h) of ECS, CloudWatch
 		 * and SNS requests: at most aws_in_flight at once (16), and

@@ -354,7 +354,7 @@ static int add_waiter(struct flight *f, service_read_cb cb, void *ud)
 	return BOT_EOK;
 }
 
-int service_reads_get(struct service_reads *rd, const struct config_service *svc,
+int service_reads_get(struct service_reads *rd, const struct config_service *svc, bool reuse,
 		      service_read_cb cb, void *ud)
 {
 	int64_t now = rd_now(rd);
@@ -364,7 +364,7 @@ int service_reads_get(struct service_reads *rd, const struct config_service *svc
 	prune(rd, now);
 	if (!(e = entry_for(rd, svc)))
 		return BOT_ENOMEM;
-	if (e->kept && now < e->kept_until) {
+	if (reuse && e->kept && now < e->kept_until) {
 		struct service_read r = e->kept->r;
 		r.reused = true;
 		rd->stats.reused++;

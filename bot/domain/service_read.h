@@ -93,8 +93,11 @@ void service_reads_destroy(struct service_reads *rd);
 void service_reads_set_window(struct service_reads *rd, uint64_t window_ms);
 
 /* Like service_read_start, shared: BOT_EOK (cb will run once) or
- * BOT_ENOMEM (it will not). */
-int service_reads_get(struct service_reads *rd, const struct config_service *svc,
+ * BOT_ENOMEM (it will not). reuse false: join a read in flight but never
+ * take a kept one - for what decides on the read (/scale opens a request
+ * against the desired count it shows; another replica may have scaled the
+ * service since a kept read, which only its own process would forget). */
+int service_reads_get(struct service_reads *rd, const struct config_service *svc, bool reuse,
 		      service_read_cb cb, void *ud);
 
 /* service changed (the bot scaled it): what was read of it is no longer

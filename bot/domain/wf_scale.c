@@ -1,6 +1,7 @@
 /* wf_scale.c - /scale: local checks first - one request per service in
  * flight in this process, and the store's live gate for the service (a
- * read) - then read the service (bot/domain/service_read.h), refuse what
+ * read) - then read the service afresh (bot/domain/service_read.h: a read
+ * in flight is joined, a kept one is not), refuse what
  * cannot be done (to the requester only), else open a gate with the
  * findings as evidence; the gate observer posts the card. Only the gate's
  * opening decides (the store holds each service for one live gate); the
@@ -286,7 +287,7 @@ static void on_holder(void *ud, struct store_req *r)
 	}
 	/* the configuration may have been reloaded since the command */
 	const struct config_service *svc = config_service_find(wf->cfg, op->service);
-	rc = !svc ? BOT_ENOTFOUND : wf->reads ? service_reads_get(wf->reads, svc, scale_on_read, op)
+	rc = !svc ? BOT_ENOTFOUND : wf->reads ? service_reads_get(wf->reads, svc, false, scale_on_read, op)
 						 : service_read_start(wf->cloud, svc, scale_on_read, op);
 	if (rc) {
 		struct chat_text t;

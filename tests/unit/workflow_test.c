@@ -1111,8 +1111,9 @@ static bool posts_at_least(struct fixture *f, const void *arg)
 	return count_of(f, "post", "Investigation: web") >= *(const int *)arg;
 }
 
-/* A /scale shortly after an /investigate uses what it read. */
-static void test_scale_reuses_recent_read(void **state)
+/* A /scale decides on what it reads: it never takes a kept read (another
+ * replica may have scaled since), while an /investigate does. */
+static void test_scale_reads_afresh(void **state)
 {
 	struct fixture *f = *state;
 	int want = 1;
@@ -1120,6 +1121,18 @@ static void test_scale_reuses_recent_read(void **state)
 	command(f, "U0ONCALL1", "/investigate", "web");
 	assert_true(wait_for(f, posts_at_least, &want));
 	open_request(f, "U0ONCALL1", "web 5");
+	assert_int_equal(f->cloud.describes, 2);
+}
+
+/* An /investigate shortly after a /scale shows what the /scale read. */
+static void test_investigate_reuses_recent_read(void **state)
+{
+	struct fixture *f = *state;
+	int want = 1;
+
+	open_request(f, "U0ONCALL1", "web 5");
+	command(f, "U0APPROVER1", "/investigate", "web");
+	assert_true(wait_for(f, posts_at_least, &want));
 	assert_int_equal(f->cloud.describes, 1);
 }
 
@@ -1159,22 +1172,22 @@ static void test_read_window_passes(void **state)
 	assert_int_equal(f->cloud.describes, 4);
 }
 
-/* The bot's own scale makes what it read wrong: the next /scale reads
- * again (it would otherwise see the old count and open a pointless
- * request). */
+/* The bot's own scale makes what it read wrong: an /investigate right
+ * after it shows the new count, not the one read for the request. */
 static void test_scale_forgets_the_read(void **state)
 {
 	struct fixture *f = *state;
 	uint64_t id = open_request(f, "U0ONCALL1", "web 5");
 	char v[24];
+	int want = 1;
 
 	snprintf(v, sizeof v, "%llu", (unsigned long long)id);
 	click(f, "U0APPROVER1", CARD_ACTION_APPROVE, v, NULL);
 	assert_true(wait_for(f, is_final, &id));
-	int before = f->cloud.describes;
-	command(f, "U0ONCALL1", "/scale", "web 5");
-	assert_true(wait_for(f, has_text, "already has a desired count of 5"));
-	assert_true(f->cloud.describes > before);
+	command(f, "U0ONCALL1", "/investigate", "web");
+	assert_true(wait_for(f, posts_at_least, &want));
+	const struct rec_msg *m = find(f, "post", "Investigation: web");
+	assert_non_null(strstr(m->text, "Tasks: 5 desired"));
 }
 
 int main(void)
@@ -1199,7 +1212,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_missing_service_is_not_found, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reads_shared_and_reused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_window_passes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_scale_reuses_recent_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scale_reads_afresh, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_investigate_reuses_recent_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scale_forgets_the_read, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
