@@ -183,6 +183,7 @@ struct http_req {
 	bool too_big;
 	unsigned char *resp;        /* LWS_PRE + resp_len */
 	size_t resp_len;
+	bool delayed;               /* waiting out fs->answer_delay_ms */
 };
 
 /* What each protocol's per-vhost storage holds: the way back to the fake.
@@ -206,6 +207,7 @@ struct fake_slack {
 	char api_url[64];
 	char *app_token, *bot_token;
 	unsigned ping_ms, grace_ms, max_conns;
+	unsigned answer_delay_ms;   /* fake_slack_answer_delay */
 	bool control_api, refuse;
 	struct conn *conns_head, *conns_tail;
 	unsigned n_conns, opens, pongs, bad_frames;
@@ -1525,7 +1527,10 @@ static int handle_control(struct fake_slack *fs, struct lws *wsi, struct http_re
 	else if (strcmp(what, "ratelimit") == 0)
 		rc = fake_slack_ratelimit(fs, S("method") ? S("method") : "chat.postMessage",
 					  (unsigned)I("count", 1), (unsigned)I("retry_after", 1));
-	else if (strcmp(what, "fail") == 0)
+	else if (strcmp(what, "delay") == 0) {
+		fake_slack_answer_delay(fs, (unsigned)I("ms", 0));
+		rc = 0;
+	} else if (strcmp(what, "fail") == 0)
 		rc = fake_slack_fail_next(fs, S("method") ? S("method") : "chat.postMessage",
 					  S("error") ? S("error") : "internal_error");
 	else if (strcmp(what, "status") == 0)
@@ -1667,6 +1672,22 @@ refuse:
 	return 1;
 }
 
+/* A Web API call or a response_url waits answer_delay_ms before it is
+ * handled (its arrival time is already recorded): a slow Slack. The wsi's
+ * own timer is used, so a client that hangs up meanwhile cancels it. */
+static int handle_or_delay(struct lws *wsi, struct http_req *r)
+{
+	struct fake_slack *fs = fs_of(wsi);
+
+	if (fs && fs->answer_delay_ms && !r->delayed &&
+	    (strncmp(r->path, "/api/", 5) == 0 || strncmp(r->path, "/response/", 10) == 0)) {
+		r->delayed = true;
+		lws_set_timer_usecs(wsi, (lws_usec_t)fs->answer_delay_ms * 1000);
+		return 0;
+	}
+	return handle_request(wsi, r);
+}
+
 static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		   size_t len)
 {
@@ -1684,7 +1705,7 @@ static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 			r->want_body = true;
 			return 0;
 		}
-		return handle_request(wsi, r);
+		return handle_or_delay(wsi, r);
 	case LWS_CALLBACK_HTTP_BODY:
 		if (!r->want_body)
 			return 0;
@@ -1709,6 +1730,10 @@ static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		if (!r->want_body)
 			return 0;
 		r->want_body = false;
+		return handle_or_delay(wsi, r);
+	case LWS_CALLBACK_TIMER:
+		if (!r || !r->delayed || r->resp)
+			return 0;
 		return handle_request(wsi, r);
 	case LWS_CALLBACK_HTTP_WRITEABLE: {
 		int n;
@@ -2615,6 +2640,12 @@ int fake_slack_ratelimit(struct fake_slack *fs, const char *method, unsigned cou
 	if (!count)
 		return 0;
 	return add_fault(fs, method, FAULT_RATELIMIT, count, retry_after_s, NULL, 0);
+}
+
+void fake_slack_answer_delay(struct fake_slack *fs, unsigned ms)
+{
+	if (fs)
+		fs->answer_delay_ms = ms;
 }
 
 int fake_slack_fail_next(struct fake_slack *fs, const char *method, const char *error)

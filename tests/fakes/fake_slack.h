@@ -239,6 +239,10 @@ void fake_slack_refuse_connections(struct fake_slack *fs, bool on);
  * {"ok":false,"error":"ratelimited"} (response_url: body "rate_limited"). */
 int fake_slack_ratelimit(struct fake_slack *fs, const char *method, unsigned count,
 			 unsigned retry_after_s);
+/* Every Web API call and response_url from now on is answered ms after it
+ * arrived (0: at once), as a slow Slack: the call log and messages keep
+ * the arrival time. Faults and checks apply when the answer is made. */
+void fake_slack_answer_delay(struct fake_slack *fs, unsigned ms);
 /* The next call answers HTTP 200 {"ok":false,"error":<error>}
  * (response_url: HTTP 400 with <error> as the body). */
 int fake_slack_fail_next(struct fake_slack *fs, const char *method, const char *error);

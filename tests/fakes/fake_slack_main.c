@@ -30,6 +30,7 @@
  *   POST /control/ratelimit  {"method","count","retry_after"}
  *   POST /control/fail       {"method","error"}
  *   POST /control/status     {"method","status"}
+ *   POST /control/delay      {"ms"}: answer every Web API call ms late
  *   GET  /control/messages, /control/acks, /control/calls, /control/state,
  *        /control/conns, /control/deliveries (/control/state also has "seed" as
  *        a decimal string, "redeliveries" and "retries_pending": await 0 there
