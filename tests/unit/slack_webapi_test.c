@@ -167,6 +167,40 @@ static void test_priority_order(void **state)
 	teardown(&c);
 }
 
+static bool got_429(void *arg)
+{
+	(void)arg;
+	return harness_log_count("slack.api.ratelimited", NULL) >= 1;
+}
+
+/* A head that was sent keeps its place: low0 got a 429 and waits out
+ * Retry-After at the head of its queue; a HIGH call made meanwhile goes
+ * after it, so the channel still sees low0 before high. */
+static void test_started_head_keeps_place(void **state)
+{
+	struct ctx c;
+	struct res l0, h;
+	const struct fake_slack_message *m;
+	size_t n = 0;
+
+	(void)state;
+	setup(&c, 0, 0);
+	assert_int_equal(fake_slack_ratelimit(c.h.fs, "chat.postMessage", 1, 1), 0);
+	assert_int_equal(post(&c, "C0A", "low0", SLACK_PRIO_LOW, &l0), 0);
+	assert_true(harness_wait(&c.h, got_429, NULL, STEP_MS));
+	assert_int_equal(post(&c, "C0A", "high", SLACK_PRIO_HIGH, &h), 0);
+	assert_true(harness_wait(&c.h, is_done, &h, STEP_MS));
+	assert_true(l0.done);
+	assert_int_equal(l0.rc, BOT_EOK);
+	assert_int_equal(h.rc, BOT_EOK);
+	assert_true(l0.order < h.order);
+	m = fake_slack_messages(c.h.fs, &n);
+	assert_int_equal(n, 2);
+	assert_string_equal(m[0].text, "low0");
+	assert_string_equal(m[1].text, "high");
+	teardown(&c);
+}
+
 /* queue_max 3. A full queue refuses a LOW call at once (BOT_EBUSY, no
  * callback); a HIGH one evicts the newest waiting LOW call (callback
  * BOT_EBUSY "queue_full"), never the one in flight; with nothing to evict
@@ -245,6 +279,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_error_table),
 		cmocka_unit_test(test_priority_order),
+		cmocka_unit_test(test_started_head_keeps_place),
 		cmocka_unit_test(test_queue_bound_and_eviction),
 		cmocka_unit_test(test_total_bound),
 	};
