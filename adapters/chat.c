@@ -17,6 +17,16 @@ const char *chat_refusal_name(enum chat_refusal r)
 	return (unsigned)r < CHAT_REFUSED_COUNT ? names[r] : "?";
 }
 
+const char *chat_drop_name(enum chat_drop d)
+{
+	static const char *const names[] = {
+#define X(code, name) [code] = name,
+		CHAT_DROPS(X)
+#undef X
+	};
+	return (unsigned)d < CHAT_DROPPED_COUNT ? names[d] : "?";
+}
+
 int chat_permalink(struct chat *c, const char *channel, const char *ts, char *buf, size_t n)
 {
 	if (!c || !c->ops->permalink || !channel || !ts || n == 0)

@@ -160,6 +160,12 @@ struct chat_message {
 	/* Required: the fallback / notification text (what a client shows
 	 * where it cannot show the blocks, or the message when it has none). */
 	const struct chat_text *rich;
+	/* A gate's own message (its card, a card update, a line of its
+	 * thread): a backend sends it ahead of the other messages waiting for
+	 * the same channel and never drops it for room. Other messages
+	 * (ephemerals, informational posts) may wait behind, and under a burst
+	 * be dropped (counted in struct chat.dropped). */
+	bool urgent;
 };
 
 struct chat_hold; /* the backend's (see chat_settle) */
@@ -221,6 +227,22 @@ enum chat_refusal {
 /* "team", "app"...; "?" for anything else. */
 const char *chat_refusal_name(enum chat_refusal r);
 
+/* Why an outgoing message was dropped (X-macro: the enum and the names in
+ * /metrics); the backend counts each in struct chat and logs a burst once. */
+#define CHAT_DROPS(X)                                                             \
+	X(CHAT_DROPPED_BUSY, "busy")           /* the channel's queue was full */   \
+	X(CHAT_DROPPED_THROTTLED, "throttled") /* over the user's ephemeral rate */
+
+enum chat_drop {
+#define X(code, name) code,
+	CHAT_DROPS(X)
+#undef X
+	CHAT_DROPPED_COUNT
+};
+
+/* "busy", "throttled"; "?" for anything else. */
+const char *chat_drop_name(enum chat_drop d);
+
 struct chat;
 
 struct chat_ops {
@@ -253,6 +275,7 @@ struct chat {
 	chat_event_cb on_event;
 	void *event_ud;
 	unsigned long refused[CHAT_REFUSED_COUNT]; /* events refused, by reason */
+	unsigned long dropped[CHAT_DROPPED_COUNT]; /* outgoing messages dropped, by reason */
 };
 
 static inline int chat_post(struct chat *c, const struct chat_message *m, chat_result_cb cb, void *ud)

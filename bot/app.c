@@ -465,6 +465,11 @@ size_t app_health_render(void *ud, enum health_doc doc, char *buf, size_t n, boo
 	for (int r = 0; r < CHAT_REFUSED_COUNT; r++)
 		PUT("chatops_chat_refused_total{reason=\"%s\"} %lu\n",
 		    chat_refusal_name((enum chat_refusal)r), a->chat->refused[r]);
+	PUT("# HELP chatops_chat_dropped_total Outgoing messages (not a gate's) dropped under "
+	    "a burst, by reason.\n# TYPE chatops_chat_dropped_total counter\n");
+	for (int d = 0; d < CHAT_DROPPED_COUNT; d++)
+		PUT("chatops_chat_dropped_total{reason=\"%s\"} %lu\n",
+		    chat_drop_name((enum chat_drop)d), a->chat->dropped[d]);
 	PUT("# HELP chatops_gates Approval gates in the store, by state.\n# TYPE chatops_gates gauge\n");
 	for (int s = 0; have_counts && s < GATE_STATE_COUNT; s++)
 		PUT("chatops_gates{state=\"%s\"} %llu\n", store_state_name((enum gate_state)s),

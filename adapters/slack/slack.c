@@ -12,6 +12,7 @@
 #include "adapters/slack/envelope.h"
 #include "adapters/slack/webapi.h"
 #include "bot/base/log.h"
+#include "bot/base/ratelimit.h"
 
 #define DEFAULT_API_URL     "https://slack.com/api"
 #define DEFAULT_DEDUPE_TTL  (15u * 60u * 1000u)
@@ -20,6 +21,11 @@
 #define RURL_USES           5
 #define ID_MAX              32
 #define MAX_STOP_WAITERS    4
+/* Ephemerals per user: a burst of 6, then one every 10 s. Someone who sent
+ * a flood of commands has several identical answers already; the rest
+ * would only hold up the channel's queue. */
+#define DEFAULT_EPHEMERAL_PER_MINUTE 6u
+#define EPHEMERAL_USERS              1024u  /* users tracked (ratelimit.h) */
 
 /* A response_url recently handed to us, for the ephemeral fallback. */
 struct rurl {
@@ -77,6 +83,8 @@ struct slack_chat {
 	const struct slack_retry_policy *auth_backoff;
 	struct chat_hold *holds;  /* clicks the core has not settled */
 	unsigned held_now;
+	struct ratelimit *eph_limit;  /* ephemerals per user */
+	struct ratelimit *eph_log;    /* one slack.throttled line per user a minute */
 };
 
 enum req_kind { REQ_POST, REQ_UPDATE, REQ_EPHEMERAL, REQ_RESPONSE_URL };
@@ -408,6 +416,8 @@ static void on_api_done(void *ud, const struct slack_api_result *res)
 			 LOG_Q(r->channel), LOG_Q(r->user), LOG_Q(res->error));
 		return; /* r now belongs to the response_url call */
 	}
+	if (res->rc == BOT_EBUSY)
+		sc->chat.dropped[CHAT_DROPPED_BUSY]++; /* evicted by a gate's message */
 	if (r->cb)
 		r->cb(r->ud, res->rc, ts, res->rc ? res->error : NULL);
 	req_free(r);
@@ -424,8 +434,10 @@ static int send_response_url(struct slack_chat *sc, struct req *r, struct rurl *
 	if (json_object_set_new(r->fallback, "response_type", json_string("ephemeral")) ||
 	    json_object_set_new(r->fallback, "replace_original", json_false()))
 		return BOT_ENOMEM;
-	rc = slack_api_call(sc->api, &(struct slack_api_req){ .url = u->url, .body = r->fallback },
-			    on_api_done, r, NULL);
+	rc = slack_api_call(sc->api, &(struct slack_api_req){ .url = u->url, .body = r->fallback,
+			    .prio = SLACK_PRIO_LOW }, on_api_done, r, NULL);
+	if (rc == BOT_EBUSY)
+		sc->chat.dropped[CHAT_DROPPED_BUSY]++;
 	if (rc)
 		return rc;
 	u->uses++;
@@ -434,11 +446,15 @@ static int send_response_url(struct slack_chat *sc, struct req *r, struct rurl *
 	return BOT_EOK;
 }
 
-/* Render m, add extra fields, queue the call by channel. */
+/* Render m, add extra fields, queue the call by channel: m->urgent ahead
+ * of the rest (webapi.h); what is not urgent may be dropped for room
+ * (BOT_EBUSY, counted), an update never. */
 static int send_message(struct slack_chat *sc, enum req_kind kind, const char *method,
 			const char *channel, const char *ts, const char *user,
 			const struct chat_message *m, chat_result_cb cb, void *ud)
 {
+	enum slack_prio prio = m && m->urgent ? SLACK_PRIO_HIGH
+			       : kind == REQ_UPDATE ? SLACK_PRIO_NORMAL : SLACK_PRIO_LOW;
 	struct bot_error err = {0};
 	json_t *body = NULL;
 	struct req *r = NULL;
@@ -476,7 +492,9 @@ static int send_message(struct slack_chat *sc, enum req_kind kind, const char *m
 	if (kind == REQ_EPHEMERAL)
 		r->fallback = json_incref(body);
 	rc = slack_api_call(sc->api, &(struct slack_api_req){ .method = method, .body = body,
-			    .queue = channel }, on_api_done, r, NULL);
+			    .queue = channel, .prio = prio }, on_api_done, r, NULL);
+	if (rc == BOT_EBUSY)
+		sc->chat.dropped[CHAT_DROPPED_BUSY]++;
 	if (rc)
 		goto out;
 	r = NULL;
@@ -502,9 +520,22 @@ static int sc_update(struct chat *c, const char *channel, const char *ts,
 static int sc_ephemeral(struct chat *c, const char *user, const struct chat_message *m,
 			chat_result_cb cb, void *ud)
 {
+	struct slack_chat *sc = of(c);
+	uint64_t now;
+
 	if (!user)
 		return BOT_EINVAL;
-	return send_message(of(c), REQ_EPHEMERAL, "chat.postEphemeral", m ? m->channel : NULL,
+	now = now_ms(sc);
+	if (m && !m->urgent && !ratelimit_take(sc->eph_limit, user, now, NULL)) {
+		sc->chat.dropped[CHAT_DROPPED_THROTTLED]++;
+		if (ratelimit_take(sc->eph_log, user, now, NULL))
+			log_info("slack.throttled", "user=%s channel=%s dropped_total=%lu "
+				 "note=\"more ephemerals to this user are dropped for a minute\"",
+				 LOG_Q(user), LOG_Q(m->channel ? m->channel : "-"),
+				 sc->chat.dropped[CHAT_DROPPED_THROTTLED]);
+		return BOT_EBUSY;
+	}
+	return send_message(sc, REQ_EPHEMERAL, "chat.postEphemeral", m ? m->channel : NULL,
 			    NULL, user, m, cb, ud);
 }
 
@@ -704,6 +735,8 @@ static void sc_destroy(struct chat *c)
 	slack_api_destroy(sc->api);
 	http_destroy(sc->http);
 	slack_dedupe_destroy(sc->mem_dedupe);
+	ratelimit_destroy(sc->eph_limit);
+	ratelimit_destroy(sc->eph_log);
 	for (size_t i = 0; i < RURL_MAX; i++)
 		free(sc->rurls[i].url);
 	if (sc->auth_timer) {
@@ -838,10 +871,17 @@ int slack_chat_create(struct bot_loop *loop, const struct slack_chat_opts *o, st
 	rc = slack_api_create(sc->uv, &(struct slack_api_opts){
 			.http = sc->http, .api_url = o->api_url ? o->api_url : DEFAULT_API_URL,
 			.bot_token = o->bot_token, .app_token = o->app_token, .retry = o->api_retry,
-			.max_ratelimited = o->api_max_ratelimited, .timeout_ms = o->api_timeout_ms },
+			.max_ratelimited = o->api_max_ratelimited, .timeout_ms = o->api_timeout_ms,
+			.queue_max = o->api_queue_max, .total_max = o->api_total_max },
 			&sc->api, err);
 	if (rc)
 		goto out;
+	if (ratelimit_create(o->ephemeral_per_minute ? o->ephemeral_per_minute
+			     : DEFAULT_EPHEMERAL_PER_MINUTE, EPHEMERAL_USERS, &sc->eph_limit) ||
+	    ratelimit_create(1, EPHEMERAL_USERS, &sc->eph_log)) {
+		rc = bot_error_set(err, BOT_ENOMEM, "out of memory");
+		goto out;
+	}
 	if (o->dedupe) {
 		sc->dedupe = *o->dedupe;
 	} else {

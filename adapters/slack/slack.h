@@ -22,6 +22,16 @@
  * Outgoing (webapi.h): post -> chat.postMessage, update -> chat.update,
  * ephemeral -> chat.postEphemeral (m->channel and the user), each queued by
  * channel so messages to one channel keep their order (also under 429).
+ * Under a burst: an urgent message (a gate's card, its updates, its
+ * thread lines) goes ahead of the rest of its channel's queue and is never
+ * dropped; an ephemeral or a post that is not urgent is dropped
+ * (BOT_EBUSY, counted in chat.dropped["busy"]) when its queue or all of
+ * them are full (api_queue_max, api_total_max), or evicted by an urgent
+ * one. Ephemerals that are not urgent are throttled per user
+ * (ephemeral_per_minute: a burst of that many, then one every
+ * 60/ephemeral_per_minute s); the excess returns BOT_EBUSY, counted in
+ * chat.dropped["throttled"] and logged once a minute per user
+ * (slack.throttled).
  * When chat.postEphemeral cannot reach the user (the bot is not in the
  * channel: not_in_channel / channel_not_found / user_not_in_channel) and
  * the user sent a command or clicked a button in that channel in the last
@@ -77,6 +87,8 @@ struct slack_chat_opts {
 	unsigned ping_interval_ms, silence_ms, hello_timeout_ms, close_timeout_ms,
 		 drain_timeout_ms;
 	long api_timeout_ms;
+	size_t api_queue_max, api_total_max;  /* 0: webapi.h's 256 and 1024 */
+	unsigned ephemeral_per_minute;        /* 0: 6 */
 };
 
 /* Who may speak to the bot. The backend learns its workspace (team id,

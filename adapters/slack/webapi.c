@@ -1,8 +1,11 @@
 /* webapi.c - Slack Web API client (see webapi.h).
  *
- * Calls wait in queues. A queue is a FIFO of calls with one key (a channel
- * id, or a response_url); a call made without a key gets a queue of its
- * own. Only the head of a queue is ever in flight. One uv timer runs
+ * Calls wait in queues. A queue is a list of calls with one key (a channel
+ * id, or a response_url), ordered by priority then age; a call made
+ * without a key gets a queue of its own. Only the head of a queue is ever
+ * in flight, and once started it stays the head until it is over (so a
+ * 429 or a retry keeps its place). Calls evicted for room wait in a list
+ * of their own (doomed) until pump() runs their callbacks. One uv timer runs
  * pump(), which starts every head whose time has come: not before its
  * retry backoff (not_before) and not before the lock-out of its
  * (method, key) pair set by a 429. Everything is started from the timer,
@@ -22,6 +25,9 @@
 #define DEFAULT_RETRY_AFTER_S   1u
 #define MAX_RETRY_AFTER_S       3600u
 #define MAX_BODY                ((size_t)1 << 20)
+#define DEFAULT_QUEUE_MAX       256u
+#define DEFAULT_TOTAL_MAX       1024u
+#define BUSY_LOG_MS             10000u
 
 static const uint32_t default_steps[] = { 500, 1000, 2000 };
 static const struct slack_retry_policy default_retry = {
@@ -128,6 +134,9 @@ struct slack_api_call {
 	slack_api_cb cb;
 	void *ud;
 	struct http_call *http;        /* in flight */
+	enum slack_prio prio;
+	bool doomed;                   /* evicted: in a->doomed, not in a queue */
+	uint64_t seq;                  /* order of creation: the newest is evicted */
 	uint64_t not_before;           /* uv_now() ms */
 	unsigned attempts, retries, ratelimited;
 	char errbuf[128];
@@ -137,6 +146,7 @@ struct queue {
 	struct queue *prev, *next;
 	char *key;                     /* NULL: a call of its own */
 	struct slack_api_call *head, *tail;
+	size_t n;                      /* calls in it */
 };
 
 struct lockout {
@@ -159,6 +169,12 @@ struct slack_api {
 	struct queue *qhead, *qtail;
 	struct lockout *lockouts;
 	size_t pending;
+	size_t queue_max, total_max;
+	struct slack_api_call *doomed; /* evicted, callback not run yet */
+	uint64_t seq, dropped;
+	uint64_t busy_log_ms;          /* last slack.api.busy line */
+	unsigned long busy_unlogged;   /* drops since that line */
+	bool busy_logged;
 	bool stopped, destroyed;
 	int in_cb;
 };
@@ -248,6 +264,7 @@ static void unqueue(struct slack_api_call *c)
 	}
 	c->next = NULL;
 	c->q = NULL;
+	q->n--;
 	a->pending--;
 	if (!q->head) {
 		if (q->prev)
@@ -328,8 +345,8 @@ static void log_failure(const struct slack_api_call *c, const struct slack_api_r
 	const char *hint = slack_api_error_hint(r->error);
 	enum log_level lvl = r->rc == BOT_EAUTH ? BOT_LOG_ERROR : BOT_LOG_WARN;
 
-	if (r->rc == BOT_ECANCELLED)
-		return;
+	if (r->rc == BOT_ECANCELLED || r->rc == BOT_EBUSY)
+		return; /* EBUSY: note_busy logs a burst once */
 	log_emit(lvl, "slack.api.error", "method=%s channel=%s error=%s code=%s status=%ld "
 		 "attempts=%u%s%s", c->what, LOG_Q(log_queue(c)),
 		 LOG_Q(r->error ? r->error : "unknown"), bot_err_name(r->rc), r->status,
@@ -556,6 +573,17 @@ static void pump(struct slack_api *a)
 	uint64_t now, next;
 	bool rescan;
 
+	/* Evicted calls first: their callbacks may queue calls (and evict). */
+	while (a->doomed && !a->destroyed) {
+		struct slack_api_call *c = a->doomed;
+
+		a->doomed = c->next;
+		c->next = NULL;
+		c->doomed = false;
+		finish(c, BOT_EBUSY, "queue_full", 0, NULL);
+	}
+	if (a->destroyed)
+		return;
 	do {
 		rescan = false;
 		now = now_ms(a);
@@ -595,14 +623,21 @@ static void on_timer(uv_timer_t *t)
 
 /* ---- public ------------------------------------------------------------------ */
 
-static struct queue *queue_for(struct slack_api *a, const char *key)
+static struct queue *find_queue(struct slack_api *a, const char *key)
 {
-	struct queue *q;
-
 	if (key)
-		for (q = a->qhead; q; q = q->next)
+		for (struct queue *q = a->qhead; q; q = q->next)
 			if (q->key && strcmp(q->key, key) == 0)
 				return q;
+	return NULL;
+}
+
+static struct queue *queue_for(struct slack_api *a, const char *key)
+{
+	struct queue *q = find_queue(a, key);
+
+	if (q)
+		return q;
 	q = calloc(1, sizeof *q);
 	if (!q)
 		return NULL;
@@ -619,11 +654,115 @@ static struct queue *queue_for(struct slack_api *a, const char *key)
 	return q;
 }
 
+/* A head that has been sent keeps its place (in flight, or waiting out a
+ * 429 or a retry). */
+static bool started(const struct slack_api_call *c)
+{
+	return c->http || c->attempts;
+}
+
+static int rank(enum slack_prio p)
+{
+	return p == SLACK_PRIO_HIGH ? 2 : p == SLACK_PRIO_NORMAL ? 1 : 0;
+}
+
+/* Put c after every call of its priority or higher, never before a
+ * started head: the queue stays ordered by priority, FIFO within one. */
+static void enqueue(struct queue *q, struct slack_api_call *c)
+{
+	struct slack_api_call **pp = &q->head;
+
+	if (*pp && started(*pp))
+		pp = &(*pp)->next;
+	while (*pp && rank((*pp)->prio) >= rank(c->prio))
+		pp = &(*pp)->next;
+	c->next = *pp;
+	*pp = c;
+	if (!c->next)
+		q->tail = c;
+	q->n++;
+}
+
+/* The newest LOW call of q not started yet (LOW calls are at the end). */
+static struct slack_api_call *newest_low(struct queue *q)
+{
+	struct slack_api_call *c = q ? q->tail : NULL;
+
+	return c && c->prio == SLACK_PRIO_LOW && !started(c) ? c : NULL;
+}
+
+static struct slack_api_call *newest_low_anywhere(struct slack_api *a)
+{
+	struct slack_api_call *best = NULL, *c;
+
+	for (struct queue *q = a->qhead; q; q = q->next)
+		if ((c = newest_low(q)) && (!best || c->seq > best->seq))
+			best = c;
+	return best;
+}
+
+/* A call refused or evicted for room: counted; one log line per burst
+ * (at most one per BUSY_LOG_MS, saying how many since the last). */
+static void note_busy(struct slack_api *a, const char *what, const char *key, const char *action)
+{
+	uint64_t now = now_ms(a);
+
+	a->dropped++;
+	a->busy_unlogged++;
+	if (a->busy_logged && now - a->busy_log_ms < BUSY_LOG_MS)
+		return;
+	log_warn("slack.api.busy", "method=%s channel=%s action=%s dropped=%lu dropped_total=%llu "
+		 "queue_max=%zu total_max=%zu", what, LOG_Q(key ? key : "-"), action,
+		 a->busy_unlogged, (unsigned long long)a->dropped, a->queue_max, a->total_max);
+	a->busy_logged = true;
+	a->busy_log_ms = now;
+	a->busy_unlogged = 0;
+}
+
+/* Out of its queue into the doomed list: pump() runs its callback with
+ * BOT_EBUSY (never from inside slack_api_call). */
+static void evict(struct slack_api *a, struct slack_api_call *c)
+{
+	struct slack_api_call **pp = &a->doomed;
+
+	note_busy(a, c->what, c->secret_url ? NULL : c->q->key, "evicted");
+	unqueue(c);
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = c;
+	c->doomed = true;
+}
+
+/* Room for c in q (NULL: a queue of its own)? BOT_EOK, possibly after
+ * evicting a LOW call, or BOT_EBUSY for a LOW call. Higher calls are let
+ * in over the bound when there is no LOW call to evict. */
+static int make_room(struct slack_api *a, struct queue *q, struct slack_api_call *c,
+		     const char *key)
+{
+	bool q_full = q && q->n >= a->queue_max;
+	struct slack_api_call *victim = NULL;
+
+	if (!q_full && a->pending < a->total_max)
+		return BOT_EOK;
+	if (c->prio == SLACK_PRIO_LOW) {
+		note_busy(a, c->what, c->secret_url ? NULL : key, "refused");
+		return BOT_EBUSY;
+	}
+	if (q_full)
+		victim = newest_low(q);
+	if (!victim)
+		victim = newest_low_anywhere(a);
+	if (victim)
+		evict(a, victim);
+	return BOT_EOK;
+}
+
 int slack_api_call(struct slack_api *a, const struct slack_api_req *req, slack_api_cb cb,
 		   void *ud, struct slack_api_call **out)
 {
 	struct slack_api_call *c = NULL;
 	struct queue *q;
+	const char *key;
 	size_t n;
 	int rc = BOT_EOK;
 
@@ -642,6 +781,8 @@ int slack_api_call(struct slack_api *a, const struct slack_api_req *req, slack_a
 	c->a = a;
 	c->cb = cb;
 	c->ud = ud;
+	c->prio = req->prio;
+	c->seq = ++a->seq;
 	c->token = req->url ? SLACK_TOKEN_NONE : req->token;
 	c->secret_url = req->url != NULL;
 	c->what = strdup(req->url ? "response_url" : req->method);
@@ -669,17 +810,17 @@ int slack_api_call(struct slack_api *a, const struct slack_api_req *req, slack_a
 	}
 	/* A response_url is its own ordering key: replies to one event keep
 	 * their order. */
-	q = queue_for(a, req->url ? req->url : req->queue);
+	key = req->url ? req->url : req->queue;
+	rc = make_room(a, find_queue(a, key), c, key);
+	if (rc)
+		goto out;
+	q = queue_for(a, key);
 	if (!q) {
 		rc = BOT_ENOMEM;
 		goto out;
 	}
 	c->q = q;
-	if (q->tail)
-		q->tail->next = c;
-	else
-		q->head = c;
-	q->tail = c;
+	enqueue(q, c);
 	a->pending++;
 	schedule(a, 0);
 	if (out)
@@ -699,6 +840,15 @@ void slack_api_cancel(struct slack_api_call *c)
 		return;
 	a = c->a;
 	c->cb = NULL;
+	if (c->doomed) {
+		struct slack_api_call **pp = &a->doomed;
+
+		while (*pp != c)
+			pp = &(*pp)->next;
+		*pp = c->next;
+		call_free(c);
+		return;
+	}
 	if (c->http) {
 		/* its on_http runs now with BOT_ECANCELLED and finishes it */
 		http_cancel(c->http);
@@ -712,6 +862,18 @@ void slack_api_cancel(struct slack_api_call *c)
 /* Finish every call, with its callback (cb_ok) or without. */
 static void drop_all(struct slack_api *a, bool cb_ok)
 {
+	while (a->doomed) {
+		struct slack_api_call *c = a->doomed;
+
+		a->doomed = c->next;
+		c->next = NULL;
+		c->doomed = false;
+		if (!cb_ok)
+			c->cb = NULL;
+		finish(c, BOT_EBUSY, "queue_full", 0, NULL);
+		if (a->destroyed && cb_ok)
+			return;
+	}
 	while (a->qhead) {
 		struct slack_api_call *c = a->qhead->head;
 
@@ -739,6 +901,11 @@ void slack_api_cancel_all(struct slack_api *a)
 size_t slack_api_pending(const struct slack_api *a)
 {
 	return a ? a->pending : 0;
+}
+
+uint64_t slack_api_dropped(const struct slack_api *a)
+{
+	return a ? a->dropped : 0;
 }
 
 void slack_api_destroy(struct slack_api *a)
@@ -790,6 +957,8 @@ int slack_api_create(uv_loop_t *loop, const struct slack_api_opts *o, struct sla
 	a->http = o->http;
 	a->max_ratelimited = o->max_ratelimited ? o->max_ratelimited : DEFAULT_MAX_RATELIMITED;
 	a->timeout_ms = o->timeout_ms ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
+	a->queue_max = o->queue_max ? o->queue_max : DEFAULT_QUEUE_MAX;
+	a->total_max = o->total_max ? o->total_max : DEFAULT_TOTAL_MAX;
 	a->api_url = strdup(o->api_url);
 	a->retry_steps = malloc(rp->n_delays * sizeof *a->retry_steps);
 	if (!a->api_url || !a->retry_steps) {

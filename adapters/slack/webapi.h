@@ -12,9 +12,24 @@
  *
  * Ordering and rate limits (Slack: per method, per workspace, and about one
  * message per second per channel; 429 + Retry-After when exceeded):
- * - Calls with the same .queue key run one at a time, in the order they
- *   were made; use the channel id, so messages to one channel keep their
- *   order. Calls without a key are independent.
+ * - Calls with the same .queue key run one at a time; use the channel id,
+ *   so messages to one channel keep their order. Calls without a key are
+ *   independent.
+ * - Within a queue a call goes ahead of the waiting calls of a lower
+ *   .prio, never ahead of one of its own priority (FIFO within a priority)
+ *   and never ahead of a head already started (in flight, or waiting out a
+ *   429 or a retry). So under a burst of ephemerals in a channel a gate's
+ *   card update waits for at most the one call in flight, not the burst.
+ * - Queues are bounded: queue_max calls per queue, total_max over all.
+ *   When a bound is reached a SLACK_PRIO_LOW call is refused at once
+ *   (slack_api_call returns BOT_EBUSY, its callback does not run); a call
+ *   of a higher priority takes the place of the newest waiting LOW call
+ *   (of its queue, else of any queue), whose callback then runs with
+ *   BOT_EBUSY, error "queue_full". Higher calls are never refused for
+ *   room: with no LOW call to evict they go over the bound (they are a
+ *   gate's own messages, a few per decision). Drops are counted
+ *   (slack_api_dropped) and logged at most once per 10 s (event
+ *   slack.api.busy, with how many since the last line).
  * - A 429 locks (method, queue key) out for Retry-After seconds (1 s if the
  *   header is missing or unreadable): the call stays at the head of its
  *   queue and is sent again when the lock-out ends, so its channel keeps
@@ -65,6 +80,15 @@ struct slack_api_opts {
 	const struct slack_retry_policy *retry;
 	unsigned max_ratelimited; /* 429s a call waits out; 0: 10 */
 	long timeout_ms;          /* per HTTP attempt; 0: 10000 */
+	size_t queue_max;         /* calls waiting per queue key; 0: 256 */
+	size_t total_max;         /* calls waiting over all queues; 0: 1024 */
+};
+
+/* What may be dropped under a burst, and what goes first (see above). */
+enum slack_prio {
+	SLACK_PRIO_NORMAL = 0,    /* the default: never dropped (auth.test, ...) */
+	SLACK_PRIO_LOW,           /* ephemerals, informational posts: dropped when full */
+	SLACK_PRIO_HIGH,          /* a gate's card, its updates and thread lines */
 };
 
 struct slack_api_req {
@@ -73,6 +97,7 @@ struct slack_api_req {
 	enum slack_token token;
 	json_t *body;             /* borrowed, serialised at once; NULL: empty form body */
 	const char *queue;        /* ordering key (a channel id), or NULL */
+	enum slack_prio prio;
 };
 
 struct slack_api_result {
@@ -100,7 +125,8 @@ void slack_api_destroy(struct slack_api *a);
 /* Queue a call. cb (may be NULL) runs exactly once, later, unless the call
  * is cancelled or the client destroyed. *out (may be NULL) identifies the
  * call for slack_api_cancel until cb starts. Returns 0, BOT_EINVAL,
- * BOT_ESTATE (after cancel_all/destroy), BOT_ENOMEM. */
+ * BOT_ESTATE (after cancel_all/destroy), BOT_EBUSY (a LOW call, its queue
+ * or all queues full), BOT_ENOMEM. */
 int slack_api_call(struct slack_api *a, const struct slack_api_req *req, slack_api_cb cb,
 		   void *ud, struct slack_api_call **out);
 
@@ -113,6 +139,8 @@ void slack_api_cancel_all(struct slack_api *a);
 
 /* Calls queued or in flight. */
 size_t slack_api_pending(const struct slack_api *a);
+/* Calls refused or evicted for room (BOT_EBUSY) since create. */
+uint64_t slack_api_dropped(const struct slack_api *a);
 
 /* The bot_err code for a Slack `error` string (BOT_EREMOTE when unknown). */
 int slack_api_error_code(const char *slack_error);

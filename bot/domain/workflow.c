@@ -58,11 +58,13 @@ const struct config_service *workflow__service_of(struct workflow *wf, const str
 
 /* ---- chat output --------------------------------------------------------- */
 
+/* BOT_EBUSY: the backend dropped a message that was not urgent under a
+ * burst; it counted and logged that once for the burst, not per message. */
 static void on_chat_result(void *ud, int rc, const char *ts, const char *detail)
 {
 	const char *what = ud;
 	(void)ts;
-	if (rc)
+	if (rc && rc != BOT_EBUSY)
 		log_warn("workflow.chat", "what=%s error=%s detail=%s", what, bot_err_name(rc),
 			 LOG_Q(detail));
 }
@@ -73,7 +75,7 @@ void workflow__say_ephemeral(struct workflow *wf, const char *channel, const cha
 	struct chat_block b = {.type = CHAT_BLOCK_SECTION, .rich = text};
 	struct chat_message m = {.channel = channel, .rich = text, .blocks = &b, .n_blocks = 1};
 	int rc = chat_ephemeral(wf->chat, user, &m, on_chat_result, (void *)"ephemeral");
-	if (rc)
+	if (rc && rc != BOT_EBUSY)
 		log_warn("workflow.chat", "what=ephemeral error=%s", bot_err_name(rc));
 }
 
@@ -84,6 +86,7 @@ static void post_thread(struct workflow *wf, const struct store_gate *g, struct 
 		return; /* no card, no thread (undelivered) */
 	m->channel = g->channel;
 	m->thread_ts = g->message_ts;
+	m->urgent = true; /* the gate's trail: ahead of the channel's chatter */
 	int rc = chat_post(wf->chat, m, on_chat_result, (void *)"thread");
 	if (rc)
 		log_warn("workflow.chat", "what=thread gate=%" PRIu64 " error=%s", g->id,
@@ -120,6 +123,7 @@ void workflow__update_card(struct workflow *wf, const struct store_gate *g, cons
 	if (!g->channel || !g->message_ts)
 		return;
 	card_render(&c, g, &in);
+	c.msg.urgent = true; /* what approvers see: ahead of the channel's chatter */
 	int rc = chat_update(wf->chat, g->channel, g->message_ts, &c.msg, on_chat_result,
 			     (void *)"card.update");
 	if (rc)
@@ -159,6 +163,7 @@ static void post_request(void *ud, const struct store_gate *g, gate_delivered_fn
 	op->token = token;
 	snprintf(op->channel, sizeof op->channel, "%s", g->channel ? g->channel : "");
 	card_render(&c, g, &in);
+	c.msg.urgent = true; /* the card itself: never dropped for room */
 	rc = chat_post(wf->chat, &c.msg, on_card_posted, op);
 	if (rc) {
 		free(op);

@@ -3,7 +3,8 @@
  * connect + hello + ack, events normalised, duplicates acted on once (also
  * across a reconnect), every disconnect reason, half-open detection, an
  * abrupt close and reconnects under backoff, malformed and oversized frames,
- * the chat operations and their errors, the ephemeral fallback, fatal
+ * the chat operations and their errors, the ephemeral fallback and the
+ * per-user ephemeral throttle, fatal
  * token errors, and TLS (refused for an untrusted certificate).
  *
  * Every test builds its own loop, fake and backend with short timings, and
@@ -887,6 +888,56 @@ static void test_chat_api_errors(void **state)
 	teardown(&t);
 }
 
+struct eph_count { struct t *t; const char *user; size_t n; };
+
+static bool ephemerals_to(void *arg)
+{
+	struct eph_count *w = arg;
+	size_t n = 0, k = 0;
+	const struct fake_slack_message *m = fake_slack_messages(w->t->h.fs, &n);
+
+	for (size_t i = 0; i < n; i++)
+		k += strcmp(m[i].method, "chat.postEphemeral") == 0 && m[i].user &&
+		     strcmp(m[i].user, w->user) == 0;
+	return k >= w->n;
+}
+
+/* Ephemerals per user (slack.h, default 6 at once): the 7th and later to
+ * one user return BOT_EBUSY at once, without a call, are counted and
+ * logged once; another user and an urgent ephemeral still go out. */
+static void test_ephemeral_throttle(void **state)
+{
+	struct t t;
+	struct res r[8];
+	struct chat_text x;
+	struct chat_message m = { .channel = "C0GENERAL", .rich = text_of(&x, "refused") };
+	struct eph_count w1 = { &t, "U0FLOOD", 7 }, w2 = { &t, "U0OTHER", 1 };
+
+	(void)state;
+	setup(&t);
+	start_connected(&t);
+	memset(r, 0, sizeof r);
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(chat_ephemeral(t.chat, "U0FLOOD", &m, on_result, &r[i]), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(chat_ephemeral(t.chat, "U0FLOOD", &m, NULL, NULL), BOT_EBUSY);
+	assert_int_equal(t.chat->dropped[CHAT_DROPPED_THROTTLED], 4);
+	assert_int_equal(harness_log_count("event=slack.throttled", "U0FLOOD", NULL), 1);
+	m.urgent = true; /* a gate's own word to that user still goes */
+	assert_int_equal(chat_ephemeral(t.chat, "U0FLOOD", &m, on_result, &r[6]), 0);
+	m.urgent = false;
+	assert_int_equal(chat_ephemeral(t.chat, "U0OTHER", &m, on_result, &r[7]), 0);
+	assert_true(harness_wait(&t.h, ephemerals_to, &w1, STEP_MS));
+	assert_true(harness_wait(&t.h, ephemerals_to, &w2, STEP_MS));
+	for (int i = 0; i < 8; i++) {
+		assert_true(harness_wait(&t.h, res_done, &r[i], STEP_MS));
+		assert_int_equal(r[i].rc, BOT_EOK);
+	}
+	/* every call is accounted for: 7 sent to U0FLOOD, 4 dropped */
+	assert_int_equal(fake_slack_calls(t.h.fs, "chat.postEphemeral"), 8);
+	teardown(&t);
+}
+
 /* An ephemeral reply where the bot is not a member: chat.postEphemeral
  * says not_in_channel, the reply goes through the command's response_url. */
 static void test_ephemeral_fallback(void **state)
@@ -1289,6 +1340,7 @@ int main(void)
 		cmocka_unit_test(test_bad_frames),
 		cmocka_unit_test(test_chat_api_errors),
 		cmocka_unit_test(test_ephemeral_fallback),
+		cmocka_unit_test(test_ephemeral_throttle),
 		cmocka_unit_test(test_fatal_tokens),
 		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_foreign_envelopes),
