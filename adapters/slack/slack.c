@@ -16,7 +16,7 @@
 
 #define DEFAULT_API_URL     "https://slack.com/api"
 #define DEFAULT_DEDUPE_TTL  (15u * 60u * 1000u)
-#define RURL_MAX            64
+#define RURL_MAX            1024 /* a burst of commands: each asker's */
 #define RURL_TTL_MS         (30u * 60u * 1000u)
 #define RURL_USES           5
 #define ID_MAX              32
@@ -493,8 +493,14 @@ static int send_message(struct slack_chat *sc, enum req_kind kind, const char *m
 		r->fallback = json_incref(body);
 	rc = slack_api_call(sc->api, &(struct slack_api_req){ .method = method, .body = body,
 			    .queue = channel, .prio = prio }, on_api_done, r, NULL);
-	if (rc == BOT_EBUSY)
+	struct rurl *u;
+	if (rc == BOT_EBUSY && kind == REQ_EPHEMERAL && (u = find_rurl(sc, channel, user))) {
+		/* the channel's queue is full (a burst): answer through the
+		 * asker's response_url, its own queue, instead of not at all */
+		rc = send_response_url(sc, r, u); /* counted as a fallback (or a drop) */
+	} else if (rc == BOT_EBUSY) {
 		sc->chat.dropped[CHAT_DROPPED_BUSY]++;
+	}
 	if (rc)
 		goto out;
 	r = NULL;

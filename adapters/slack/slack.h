@@ -24,10 +24,12 @@
  * channel so messages to one channel keep their order (also under 429).
  * Under a burst: an urgent message (a gate's card, its updates, its
  * thread lines) goes ahead of the rest of its channel's queue and is never
- * dropped; an ephemeral or a post that is not urgent is dropped
+ * dropped; an ephemeral whose channel queue is full goes to the asker's
+ * response_url (remembered from their command or click, below) instead;
+ * otherwise an ephemeral or a post that is not urgent is dropped
  * (BOT_EBUSY, counted in chat.dropped["busy"]) when its queue or all of
  * them are full (api_queue_max, api_total_max), or evicted by an urgent
- * one. Ephemerals that are not urgent are throttled per user
+ * one. At most 16 Web API requests are in flight at once (webapi.h). Ephemerals that are not urgent are throttled per user
  * (ephemeral_per_minute: a burst of that many, then one every
  * 60/ephemeral_per_minute s); the excess returns BOT_EBUSY, counted in
  * chat.dropped["throttled"] and logged once a minute per user

@@ -27,6 +27,7 @@
 #define MAX_BODY                ((size_t)1 << 20)
 #define DEFAULT_QUEUE_MAX       256u
 #define DEFAULT_TOTAL_MAX       1024u
+#define DEFAULT_MAX_IN_FLIGHT   16u
 #define BUSY_LOG_MS             10000u
 
 static const uint32_t default_steps[] = { 500, 1000, 2000 };
@@ -170,6 +171,7 @@ struct slack_api {
 	struct lockout *lockouts;
 	size_t pending;
 	size_t queue_max, total_max;
+	unsigned max_in_flight, in_flight; /* HTTP requests, over all queues */
 	struct slack_api_call *doomed; /* evicted, callback not run yet */
 	uint64_t seq, dropped;
 	uint64_t busy_log_ms;          /* last slack.api.busy line */
@@ -510,6 +512,7 @@ static void on_http(void *ud, int rc, const struct http_response *r, const char 
 	struct slack_api_call *c = ud;
 
 	c->http = NULL;
+	c->a->in_flight--;
 	c->attempts++;
 	if (rc) {
 		snprintf(c->errbuf, sizeof c->errbuf, "%s", errmsg ? errmsg : bot_strerror(rc));
@@ -556,12 +559,26 @@ static int start(struct slack_api_call *c)
 	hdrs[n++] = c->form ? "Content-Type: application/x-www-form-urlencoded"
 			    : "Content-Type: application/json; charset=utf-8";
 	hdrs[n++] = "Accept: application/json";
-	return http_send(a->http, &(struct http_request){
+	int rc = http_send(a->http, &(struct http_request){
 				 .method = "POST", .url = c->url, .headers = hdrs,
 				 .body = c->body, .body_len = c->body_len,
 				 .timeout_ms = a->timeout_ms, .max_response = MAX_BODY,
 				 .secret_path = c->secret_url },
 			 on_http, c, &c->http);
+	if (rc == BOT_EOK)
+		a->in_flight++;
+	return rc;
+}
+
+/* May c's request go now? Not when as many as allowed are in flight; a
+ * quarter of them is kept for urgent calls (a gate's messages). */
+static bool room_for(const struct slack_api *a, const struct slack_api_call *c)
+{
+	unsigned cap = a->max_in_flight;
+
+	if (c->prio != SLACK_PRIO_HIGH)
+		cap -= cap / 4;
+	return a->in_flight < cap;
 }
 
 /* Start every queue head that may go; re-arm for the earliest that may not.
@@ -593,8 +610,8 @@ static void pump(struct slack_api *a)
 			uint64_t t;
 			int rc;
 
-			if (c->http)
-				continue;
+			if (c->http || !room_for(a, c))
+				continue; /* a call's end pumps again */
 			t = lockout_until(a, c, now);
 			if (c->not_before > t)
 				t = c->not_before;
@@ -898,6 +915,11 @@ void slack_api_cancel_all(struct slack_api *a)
 		close_timer(a);
 }
 
+unsigned slack_api_in_flight(const struct slack_api *a)
+{
+	return a->in_flight;
+}
+
 size_t slack_api_pending(const struct slack_api *a)
 {
 	return a ? a->pending : 0;
@@ -959,6 +981,9 @@ int slack_api_create(uv_loop_t *loop, const struct slack_api_opts *o, struct sla
 	a->timeout_ms = o->timeout_ms ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
 	a->queue_max = o->queue_max ? o->queue_max : DEFAULT_QUEUE_MAX;
 	a->total_max = o->total_max ? o->total_max : DEFAULT_TOTAL_MAX;
+	a->max_in_flight = o->max_in_flight ? o->max_in_flight : DEFAULT_MAX_IN_FLIGHT;
+	if (a->max_in_flight < 4)
+		a->max_in_flight = 4; /* room for urgent calls */
 	a->api_url = strdup(o->api_url);
 	a->retry_steps = malloc(rp->n_delays * sizeof *a->retry_steps);
 	if (!a->api_url || !a->retry_steps) {

@@ -82,6 +82,10 @@ struct slack_api_opts {
 	long timeout_ms;          /* per HTTP attempt; 0: 10000 */
 	size_t queue_max;         /* calls waiting per queue key; 0: 256 */
 	size_t total_max;         /* calls waiting over all queues; 0: 1024 */
+	/* HTTP requests in flight at once over all queues (a burst of
+	 * response_url answers, each its own queue, must not open a socket
+	 * each); a quarter is kept for SLACK_PRIO_HIGH calls. 0: 16. */
+	unsigned max_in_flight;
 };
 
 /* What may be dropped under a burst, and what goes first (see above). */
@@ -139,6 +143,8 @@ void slack_api_cancel_all(struct slack_api *a);
 
 /* Calls queued or in flight. */
 size_t slack_api_pending(const struct slack_api *a);
+/* HTTP requests in flight now (at most opts.max_in_flight). */
+unsigned slack_api_in_flight(const struct slack_api *a);
 /* Calls refused or evicted for room (BOT_EBUSY) since create. */
 uint64_t slack_api_dropped(const struct slack_api *a);
 

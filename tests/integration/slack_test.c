@@ -154,6 +154,7 @@ struct setup_opts {
 	bool tls;
 	const struct fake_tls_cert *cert;
 	bool real_watch; /* Slack's ping cadence and the client's default link watch */
+	size_t queue_max; /* the Web API's per-queue bound; 0: its default */
 };
 
 static void setup_with(struct t *t, const struct setup_opts *so)
@@ -179,7 +180,8 @@ static void setup_with(struct t *t, const struct setup_opts *so)
 			.reconnect_backoff = &fast_backoff, .api_retry = &fast_api,
 			.ping_interval_ms = real ? 0 : 100, .silence_ms = real ? 0 : 600,
 			.hello_timeout_ms = 3000,
-			.close_timeout_ms = 500, .drain_timeout_ms = 3000 },
+			.close_timeout_ms = 500, .drain_timeout_ms = 3000,
+			.api_queue_max = so ? so->queue_max : 0 },
 			&t->chat, &err), 0);
 	t->chat->on_event = on_event;
 	t->chat->event_ud = t;
@@ -938,6 +940,50 @@ static void test_ephemeral_throttle(void **state)
 	teardown(&t);
 }
 
+/* A burst of replies in one channel, its queue full: each asker is still
+ * answered, through the response_url of their own command, rather than
+ * dropped. */
+static void test_ephemeral_overflow(void **state)
+{
+	struct t t;
+	struct res r[6];
+	struct chat_text x;
+	struct chat_message m = { .channel = "C0GENERAL", .rich = text_of(&x, "refused") };
+	struct want w = { &t, 6 };
+	char user[16];
+
+	(void)state;
+	setup_with(&t, &(struct setup_opts){ .queue_max = 2 });
+	start_connected(&t);
+	for (int i = 0; i < 6; i++) {
+		snprintf(user, sizeof user, "U0ASKER%d", i);
+		assert_int_equal(fake_slack_send_slash(t.h.fs, user, "C0GENERAL", "/scale", "web 3",
+						       NULL), 0);
+	}
+	assert_true(harness_wait(&t.h, events_at_least, &w, STEP_MS));
+	fake_slack_answer_delay(t.h.fs, 200); /* the queue stays full meanwhile */
+	memset(r, 0, sizeof r);
+	for (int i = 0; i < 6; i++) {
+		snprintf(user, sizeof user, "U0ASKER%d", i);
+		assert_int_equal(chat_ephemeral(t.chat, user, &m, on_result, &r[i]), 0);
+	}
+	for (int i = 0; i < 6; i++) {
+		assert_true(harness_wait(&t.h, res_done, &r[i], STEP_MS));
+		assert_int_equal(r[i].rc, BOT_EOK);
+	}
+	size_t n = 0, via_url = 0, posted = 0;
+	const struct fake_slack_message *msgs = fake_slack_messages(t.h.fs, &n);
+	for (size_t i = 0; i < n; i++) {
+		via_url += strcmp(msgs[i].method, "response_url") == 0;
+		posted += strcmp(msgs[i].method, "chat.postEphemeral") == 0;
+	}
+	assert_int_equal(posted, 2);
+	assert_int_equal(via_url, 4);
+	assert_int_equal(stats(&t).fallbacks, 4);
+	assert_int_equal(t.chat->dropped[CHAT_DROPPED_BUSY], 0);
+	teardown(&t);
+}
+
 /* An ephemeral reply where the bot is not a member: chat.postEphemeral
  * says not_in_channel, the reply goes through the command's response_url. */
 static void test_ephemeral_fallback(void **state)
@@ -1341,6 +1387,7 @@ int main(void)
 		cmocka_unit_test(test_chat_api_errors),
 		cmocka_unit_test(test_ephemeral_fallback),
 		cmocka_unit_test(test_ephemeral_throttle),
+		cmocka_unit_test(test_ephemeral_overflow),
 		cmocka_unit_test(test_fatal_tokens),
 		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_foreign_envelopes),

@@ -17,6 +17,7 @@
 #include "adapters/http/http.h"
 #include "adapters/slack/webapi.h"
 #include "tests/fakes/harness.h"
+#include "tests/fakes/proc.h"
 
 #define APP_TOKEN "xapp-1-A0FAKE-unitwebapi"
 #define BOT_TOKEN "xoxb-1-unitwebapi"
@@ -93,6 +94,8 @@ static const struct fake_slack_channel chans[] = {
 	{ "C0C", "c", true },
 };
 
+static unsigned setup_in_flight; /* opts.max_in_flight for the next setup */
+
 static void setup(struct ctx *c, size_t queue_max, size_t total_max)
 {
 	struct bot_error err = {0};
@@ -105,7 +108,8 @@ static void setup(struct ctx *c, size_t queue_max, size_t total_max)
 	assert_int_equal(http_create(c->h.loop, NULL, &c->http, &err), 0);
 	assert_int_equal(slack_api_create(c->h.uv, &(struct slack_api_opts){
 			.http = c->http, .api_url = fake_slack_api_url(c->h.fs),
-			.bot_token = BOT_TOKEN, .queue_max = queue_max, .total_max = total_max },
+			.bot_token = BOT_TOKEN, .queue_max = queue_max, .total_max = total_max,
+			.max_in_flight = setup_in_flight },
 			&c->api, &err), 0);
 }
 
@@ -274,6 +278,57 @@ static void test_total_bound(void **state)
 	teardown(&c);
 }
 
+/* Calls of many queues (a burst of response_url answers is that) are sent
+ * at most max_in_flight at once, a quarter kept for urgent ones: 12 low
+ * calls never have more than 3 of 4 requests out, an urgent call still
+ * goes at once, and all finish. */
+static void test_in_flight_cap(void **state)
+{
+	struct ctx c;
+	struct res r[12], hi;
+	char key[16];
+	unsigned peak = 0;
+
+	(void)state;
+	setup_in_flight = 4;
+	setup(&c, 0, 0);
+	setup_in_flight = 0;
+	for (int i = 0; i < 12; i++) {
+		json_t *b = json_pack("{s:s, s:s}", "channel", "C0A", "text", "low");
+		snprintf(key, sizeof key, "k%d", i);
+		memset(&r[i], 0, sizeof r[i]);
+		assert_int_equal(slack_api_call(c.api, &(struct slack_api_req){
+			.method = "chat.postMessage", .body = b, .queue = key,
+			.prio = SLACK_PRIO_LOW }, on_done, &r[i], NULL), 0);
+		json_decref(b);
+	}
+	struct all a = {r, 12};
+	bool sent_high = false;
+	for (long t0 = proc_now_ms(); !all_done(&a) && proc_now_ms() - t0 < STEP_MS;) {
+		harness_pump(&c.h, 2);
+		unsigned n = slack_api_in_flight(c.api);
+		if (n > peak)
+			peak = n;
+		if (!sent_high && n == 3) {
+			assert_int_equal(post(&c, "C0B", "urgent", SLACK_PRIO_HIGH, &hi), 0);
+			harness_pump(&c.h, 1);
+			assert_int_equal(slack_api_in_flight(c.api), 4); /* the kept room */
+			sent_high = true;
+		} else if (sent_high && !hi.done) {
+			assert_true(n <= 4);
+		} else {
+			assert_true(n <= 3);
+		}
+	}
+	assert_true(all_done(&a));
+	assert_true(sent_high);
+	assert_true(harness_wait(&c.h, is_done, &hi, STEP_MS));
+	assert_int_equal(hi.rc, BOT_EOK);
+	assert_int_equal(peak, 4);
+	assert_int_equal(fake_slack_calls(c.h.fs, "chat.postMessage"), 13);
+	teardown(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -282,6 +337,7 @@ int main(void)
 		cmocka_unit_test(test_started_head_keeps_place),
 		cmocka_unit_test(test_queue_bound_and_eviction),
 		cmocka_unit_test(test_total_bound),
+		cmocka_unit_test(test_in_flight_cap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
