@@ -13,10 +13,11 @@
  * callback: the ack is queued at once and written on the next WRITEABLE,
  * acks before anything else, one lws_write per WRITEABLE with LWS_PRE
  * headroom. The envelope is handed to on_envelope only after its ack was
- * written, from a plain uv callback (idle), in slices of at most 2 ms of
+ * written, from a plain uv callback (idle), in slices of at most 0.5 ms of
  * handler time per loop iteration, so slow handlers delay later acks by at
- * most one slice, never by the whole backlog. An envelope is acked even when its payload cannot be
- * understood (it is then logged and dropped), so Slack does not retry it.
+ * most one slice, never by the whole backlog. An envelope is acked even
+ * when its payload cannot be understood (it is then logged and dropped),
+ * so Slack does not retry it.
  *
  * Held envelopes: when the owner's hold() says so for an envelope, it is
  * not acked on arrival but handed to on_envelope at once; the owner acks it
