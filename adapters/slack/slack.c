@@ -409,6 +409,9 @@ static void on_api_done(void *ud, const struct slack_api_result *res)
 	if (res->rc == BOT_EOK) {
 		ts = json_string_value(json_object_get(res->body, r->kind == REQ_EPHEMERAL
 						       ? "message_ts" : "ts"));
+	} else if (r->kind == REQ_EPHEMERAL && res->rc == BOT_EBUSY && !sc->stopping &&
+		   (u = find_rurl(sc, r->channel, r->user)) && send_response_url(sc, r, u) == BOT_EOK) {
+		return; /* evicted for a gate's message: answered the other way */
 	} else if (r->kind == REQ_EPHEMERAL && ephemeral_unreachable(res->error) &&
 		   !sc->stopping && (u = find_rurl(sc, r->channel, r->user)) &&
 		   send_response_url(sc, r, u) == BOT_EOK) {
