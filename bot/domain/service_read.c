@@ -324,7 +324,8 @@ static void flight_done(void *ud, const struct service_read *r)
 	} else {
 		e->flight = NULL;
 		op->r.read_at_ms = rd_now(e->rd);
-		if (op->r.svc && e->rd->window_ms) {
+		/* kept while no one is answered from the kept one (it is freed) */
+		if (op->r.svc && e->rd->window_ms && !e->in_use) {
 			drop_kept(e);
 			e->kept = op;
 			e->kept_until = op->r.read_at_ms + (int64_t)e->rd->window_ms;
