@@ -352,10 +352,10 @@ static int setup_budget(void **state)
 	return 0;
 }
 
-/* Three commands a minute per person, reads reused for one second. */
+/* Three commands a minute per person, reads reused for three seconds. */
 static int setup_limits(void **state)
 {
-	extra_top = "limits:\n  user_commands_per_minute: 3\n  read_window: 1s\n";
+	extra_top = "limits:\n  user_commands_per_minute: 3\n  read_window: 3s\n";
 	setup_as(state, "bot");
 	extra_top = NULL;
 	return 0;
@@ -1228,7 +1228,7 @@ static void test_read_window(void **state)
 		wait_msg(t, "chat.postEphemeral", "was read from AWS", NULL);
 	assert_non_null(strstr(m->body, "the report"));
 	assert_int_equal(ledger_count(ledger, "DescribeServices", NULL, 0) - describes, 1);
-	harness_pump(&t->h, 1100);
+	harness_pump(&t->h, 3100);
 	command(t, "U0APPROVER1", "/investigate", SERVICE);
 	struct count_look l = {t, "chat.postMessage", "Investigation: " SERVICE, 2};
 	assert_true(harness_wait(&t->h, counted, &l, STEP_MS));

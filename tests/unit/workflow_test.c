@@ -245,6 +245,7 @@ struct tcloud {
 	uv_loop_t *loop;
 	int desired;
 	int describes, scales, metric_calls, notifies;
+	uint64_t reply_ms;     /* answers come this much later (0: 2 ms) */
 	bool deny_scale;       /* answer UpdateService with AccessDeniedException */
 	int missing;           /* the service is not in ECS: 1 = an error, as the AWS
 				* adapter says it; 2 = no error and no service */
@@ -323,7 +324,7 @@ static struct creply *cloud_answer(struct tcloud *tc, int kind, void *ud, int de
 	r->ud = ud;
 	r->desired = desired;
 	uv_timer_init(tc->loop, &r->t);
-	uv_timer_start(&r->t, cloud_reply_fire, 2, 0);
+	uv_timer_start(&r->t, cloud_reply_fire, tc->reply_ms ? tc->reply_ms : 2, 0);
 	return r;
 }
 
@@ -1082,6 +1083,9 @@ static void test_reads_shared_and_reused(void **state)
 	struct fixture *f = *state;
 	int cards = cards_posted(f);
 
+	/* AWS answers slowly: every ask arrives while the first read is out
+	 * (the /scale reads the store first), even on a slow machine */
+	f->cloud.reply_ms = 1500;
 	command_arrives(f, "U0ONCALL1", "/investigate", "web");
 	command_arrives(f, "U0APPROVER1", "/investigate", "web");
 	command_arrives(f, "U0APPROVER2", "/investigate", "web");
@@ -1094,6 +1098,7 @@ static void test_reads_shared_and_reused(void **state)
 	assert_true(ephemeral_to(f, "U0APPROVER1", "An investigation of *web* asked by "
 				 "<@U0ONCALL1> is under way"));
 	assert_true(ephemeral_to(f, "U0APPROVER2", "is under way"));
+	f->cloud.reply_ms = 0;
 	const struct rec_msg *card = find(f, "post", "Scale request #");
 	assert_non_null(strstr(card->plain, "Read from AWS at "));
 	assert_non_null(strstr(find(f, "post", "Investigation: web")->text, "read from AWS"));
