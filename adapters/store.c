@@ -183,6 +183,9 @@ struct store_defer {
 	uv_idle_t awake;
 	int open_handles;
 	struct store_req *head, *tail; /* answered, waiting for the next turn */
+	/* seen_event calls waiting for the turn's group commit */
+	struct store_req *batch_head, *batch_tail;
+	size_t batch_n;
 };
 
 
@@ -288,6 +291,7 @@ static void req_init(struct store_req *r, struct store *s, enum store_op op)
 
 static void req_free(struct store_req *r)
 {
+	free(r->batch_id);
 	store_gate_clear(&r->gate);
 	store_gate_array_free(r->gates, r->n);
 	free(r);
@@ -345,13 +349,61 @@ static void on_awake(uv_idle_t *h)
 	(void)h; /* only keeps the poll from blocking */
 }
 
+static void answered(struct store_defer *d, struct store_req *r)
+{
+	r->next = NULL;
+	if (d->tail)
+		d->tail->next = r;
+	else
+		d->head = r;
+	d->tail = r;
+}
+
+/* The turn's seen_event calls: one commit for all of them. */
+static void commit_batch(struct store_defer *d)
+{
+	struct store_req *r = d->batch_head;
+	size_t n = d->batch_n, i = 0;
+	const char **ids;
+	bool *seen;
+	struct bot_error err = {0};
+	int rc;
+
+	if (!r)
+		return;
+	d->batch_head = d->batch_tail = NULL;
+	d->batch_n = 0;
+	ids = calloc(n, sizeof *ids);
+	seen = calloc(n, sizeof *seen);
+	for (struct store_req *q = r; q && ids; q = q->next)
+		ids[i++] = q->batch_id;
+	rc = ids && seen ? r->store->ops->seen_events(r->store, ids, n, seen, &err)
+			 : bot_error_set(&err, BOT_ENOMEM, "store: out of memory");
+	i = 0;
+	while (r) {
+		struct store_req *next = r->next;
+		r->rc = rc;
+		if (rc)
+			r->err = err;
+		else
+			r->flag = seen[i];
+		i++;
+		answered(d, r);
+		r = next;
+	}
+	free(ids);
+	free(seen);
+}
+
 static void on_turn(uv_check_t *t)
 {
 	struct store_defer *d = container_of(t, struct store_defer, turn);
-	struct store_req *r = d->head;
+	struct store_req *r;
 
+	commit_batch(d);
 	/* only what was answered before this turn: callbacks that call again
 	 * are answered on the next one */
+	r = d->head;
 	d->head = d->tail = NULL;
 	uv_check_stop(&d->turn);
 	uv_idle_stop(&d->awake);
@@ -359,6 +411,14 @@ static void on_turn(uv_check_t *t)
 		struct store_req *next = r->next;
 		deliver(r);
 		r = next;
+	}
+}
+
+static void arm(struct store_defer *d)
+{
+	if (!uv_is_active((uv_handle_t *)&d->turn)) {
+		uv_check_start(&d->turn, on_turn);
+		uv_idle_start(&d->awake, on_awake);
 	}
 }
 
@@ -374,16 +434,8 @@ void store_finish(struct store_req *r)
 		deliver(r);
 		return;
 	}
-	r->next = NULL;
-	if (d->tail)
-		d->tail->next = r;
-	else
-		d->head = r;
-	d->tail = r;
-	if (!uv_is_active((uv_handle_t *)&d->turn)) {
-		uv_check_start(&d->turn, on_turn);
-		uv_idle_start(&d->awake, on_awake);
-	}
+	answered(d, r);
+	arm(d);
 }
 
 static void on_defer_closed(uv_handle_t *h)
@@ -429,6 +481,16 @@ void store_stop(struct store *s)
 	if (s->ops->stop)
 		s->ops->stop(s); /* answers its calls in flight as cancelled */
 	s->defer = NULL;
+	/* what waits for a group commit is answered as stopping, unwritten */
+	for (r = d->batch_head; r; r = r->next)
+		r->rc = BOT_ECANCELLED;
+	if (d->batch_tail) {
+		d->batch_tail->next = d->head;
+		if (!d->head)
+			d->tail = d->batch_tail;
+		d->head = d->batch_head;
+	}
+	d->batch_head = d->batch_tail = NULL;
 	r = d->head;
 	d->head = d->tail = NULL;
 	while (r) {
@@ -470,6 +532,22 @@ static int call_async(struct store *s, const struct store_args *a, store_done_fn
 	req_init(r, s, a->op);
 	r->done = done ? done : log_failure;
 	r->ud = ud;
+	if (a->op == STORE_OP_SEEN_EVENT && !s->ops->submit && s->ops->seen_events) {
+		struct store_defer *d = s->defer;
+		if (!(r->batch_id = strdup(a->event_id))) {
+			req_free(r);
+			return BOT_ENOMEM;
+		}
+		r->next = NULL;
+		if (d->batch_tail)
+			d->batch_tail->next = r;
+		else
+			d->batch_head = r;
+		d->batch_tail = r;
+		d->batch_n++;
+		arm(d);
+		return BOT_EOK;
+	}
 	if (s->ops->submit) {
 		rc = s->ops->submit(s, a, r);
 		if (rc) {

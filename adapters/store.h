@@ -306,6 +306,7 @@ struct store_req {
 	void *ud;
 	struct store_req *next;
 	bool finished;
+	char *batch_id;             /* seen_event waiting for its group commit */
 };
 typedef void (*store_done_fn)(void *ud, struct store_req *r);
 
@@ -336,6 +337,13 @@ struct store_ops {
 	int (*gate_vote)(struct store *s, const struct store_vote *v, enum store_result *res,
 			 struct bot_error *err);
 	int (*seen_event)(struct store *s, const char *id, bool *seen, struct bot_error *err);
+	/* Optional: seen_event for ids[0..n) in one atomic commit, seen[i] as
+	 * seen_event says (a later id equal to an earlier one is seen). The
+	 * asynchronous seen_event calls of one loop turn are answered from one
+	 * such commit (a burst's envelopes share one durable write instead of
+	 * one each, on the loop thread). */
+	int (*seen_events)(struct store *s, const char *const *ids, size_t n, bool *seen,
+			   struct bot_error *err);
 	int (*purge_events)(struct store *s, int64_t older_than, int *n, struct bot_error *err);
 	int (*audit_add)(struct store *s, uint64_t gate_id, const char *actor, const char *kind,
 			 const char *detail, struct bot_error *err);

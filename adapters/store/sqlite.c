@@ -1569,6 +1569,28 @@ out:
 	return finish(s, rc, err);
 }
 
+/* A turn's processed ids in one transaction: one fsync for a burst. */
+static int sq_seen_events(struct store *b, const char *const *ids, size_t n, bool *seen,
+			  struct bot_error *err)
+{
+	struct sq *s = SQ(b);
+	int64_t now = now_ms(s);
+	int rc = tx_begin(s, err);
+
+	if (rc)
+		return rc;
+	if (now - s->last_purge >= PURGE_EVERY_MS) {
+		rc = sq_purge_events(b, now - (int64_t)s->base.retention_ms, NULL, err);
+		if (rc)
+			goto out;
+		s->last_purge = now;
+	}
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = seen_in_tx(s, ids[i], now, &seen[i], err);
+out:
+	return finish(s, rc, err);
+}
+
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
 	.close = sq_close,
@@ -1583,6 +1605,7 @@ static const struct store_ops sqlite_ops = {
 	.gate_change = sq_gate_change,
 	.gate_vote = sq_gate_vote,
 	.seen_event = sq_seen_event,
+	.seen_events = sq_seen_events,
 	.purge_events = sq_purge_events,
 	.audit_add = sq_audit_add,
 	.audit_each = sq_audit_each,

@@ -656,6 +656,7 @@ struct answer {
 	int rc;
 	enum store_result res;
 	uint64_t id, holder;
+	bool flag;
 };
 
 static void on_answer(void *ud, struct store_req *r)
@@ -663,6 +664,7 @@ static void on_answer(void *ud, struct store_req *r)
 	struct answer *a = ud;
 	a->calls++;
 	a->rc = r->rc;
+	a->flag = r->flag;
 	a->res = r->res;
 	a->id = r->gate.id;
 	a->holder = r->holder;
@@ -936,6 +938,34 @@ static void test_seen_and_purge(void **state)
 	assert_int_equal(store_seen_event(h->b, "Ev2", &seen, &err), 0);
 	assert_false(seen);
 	assert_int_equal(store_seen_event(h->a, "", &seen, &err), BOT_EINVAL);
+}
+
+/* Processed ids asked for together (a burst: SQLite answers a loop turn's
+ * asks from one commit): each id is new exactly once, whichever handle
+ * asks, also twice within one turn; a stop answers what still waits. */
+static void test_seen_async_together(void **state)
+{
+	struct harness *h = *state;
+	struct answer a1 = {0}, a2 = {0}, a3 = {0}, b1 = {0}, c = {0}, late = {0};
+
+	assert_int_equal(store_seen_event_async(h->a, "Burst1", on_answer, &a1), 0);
+	assert_int_equal(store_seen_event_async(h->a, "Burst2", on_answer, &a2), 0);
+	assert_int_equal(store_seen_event_async(h->a, "Burst1", on_answer, &a3), 0);
+	assert_int_equal(store_seen_event_async(h->b, "Burst1", on_answer, &b1), 0);
+	assert_int_equal(a1.calls + a2.calls + a3.calls + b1.calls, 0); /* never inside */
+	uv_run(h->loop, UV_RUN_DEFAULT);
+	assert_int_equal(a1.calls + a2.calls + a3.calls + b1.calls, 4);
+	assert_int_equal(a1.rc | a2.rc | a3.rc | b1.rc, 0);
+	assert_false(a2.flag);
+	assert_int_equal(!a1.flag + !a3.flag + !b1.flag, 1);
+	/* a later turn: remembered */
+	assert_int_equal(store_seen_event_async(h->b, "Burst2", on_answer, &c), 0);
+	uv_run(h->loop, UV_RUN_DEFAULT);
+	assert_true(c.flag);
+	assert_int_equal(store_seen_event_async(h->a, "Burst3", on_answer, &late), 0);
+	store_stop(h->a);
+	assert_int_equal(late.calls, 1);
+	assert_int_equal(late.rc, BOT_ECANCELLED);
 }
 
 /* ---- audit chain ------------------------------------------------------- */
@@ -1268,6 +1298,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_deny_vs_timer_interleaved, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vote_dedupe_and_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vote_on_missing_gate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seen_async_together, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seen_and_purge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chain_verifies_with_two_writers, setup,
 						teardown),
