@@ -177,6 +177,10 @@ int store_gate_copy(struct store_gate *dst, const struct store_gate *src)
  * that each make the next never starves sockets and timers, which a
  * zero-delay timer restarted from its own callback would (libuv < 1.45
  * runs it again in the same pass). */
+/* How long one turn's answers may run before the loop polls again; what
+ * is left goes first on the next turn. */
+#define STORE_TURN_SLICE_NS (500u * 1000u)
+
 struct store_defer {
 	uv_loop_t *loop;
 	uv_check_t turn;
@@ -395,6 +399,8 @@ static void commit_batch(struct store_defer *d)
 	free(seen);
 }
 
+static void arm(struct store_defer *d);
+
 static void on_turn(uv_check_t *t)
 {
 	struct store_defer *d = container_of(t, struct store_defer, turn);
@@ -407,10 +413,27 @@ static void on_turn(uv_check_t *t)
 	d->head = d->tail = NULL;
 	uv_check_stop(&d->turn);
 	uv_idle_stop(&d->awake);
+	uint64_t t0 = uv_hrtime();
 	while (r) {
 		struct store_req *next = r->next;
 		deliver(r);
 		r = next;
+		/* a turn's callbacks (a burst's commands) take at most a slice;
+		 * the rest go first next turn, after the loop polled (acks);
+		 * all at once when a callback stopped the store */
+		if (r && uv_hrtime() - t0 > STORE_TURN_SLICE_NS &&
+		    !uv_is_closing((uv_handle_t *)&d->turn))
+			break;
+	}
+	if (r) {
+		struct store_req *last = r;
+		while (last->next)
+			last = last->next;
+		last->next = d->head;
+		if (!d->head)
+			d->tail = last;
+		d->head = r;
+		arm(d);
 	}
 }
 
