@@ -161,10 +161,12 @@ struct chat_message {
 	 * where it cannot show the blocks, or the message when it has none). */
 	const struct chat_text *rich;
 	/* A gate's own message (its card, a card update, a line of its
-	 * thread): a backend sends it ahead of the other messages waiting for
-	 * the same channel and never drops it for room. Other messages
-	 * (ephemerals, informational posts) may wait behind, and under a burst
-	 * be dropped (counted in struct chat.dropped). */
+	 * thread), or one that answers many people at once (an investigation
+	 * report others were pointed to): a backend sends it ahead of the
+	 * other messages waiting for the same channel and never drops it for
+	 * room. Other messages (ephemerals, informational posts) may wait
+	 * behind, and under a burst be dropped (counted in struct
+	 * chat.dropped). */
 	bool urgent;
 };
 

@@ -95,9 +95,10 @@ static bool post_findings(struct inv *v, const struct service_read *r)
 	struct chat_text fallback;
 	chat_text_init(&fallback);
 	chat_text_printf(&fallback, "%s", header);
+	/* urgent: it answers everyone pointed to it, so it is never dropped */
 	struct chat_message m = {
 		.channel = v->channel, .rich = &fallback, .blocks = blocks,
-		.n_blocks = f.suggested > 0 ? 4 : 3,
+		.n_blocks = f.suggested > 0 ? 4 : 3, .urgent = true,
 	};
 	v->read_at_ms = r->read_at_ms;
 	int rc = chat_post(v->chat, &m, on_posted, v);
@@ -122,6 +123,43 @@ static void on_read(void *ud, const struct service_read *r)
 		return; /* on_posted frees v (it may have already) */
 	}
 	inv_free(v);
+}
+
+/* Someone told the report is on its way: if the read fails, they hear it
+ * too (the first asker gets the failure; nothing is posted). */
+struct pointed {
+	struct chat *chat;
+	char *channel, *user;
+};
+
+static void on_pointed_read(void *ud, const struct service_read *r)
+{
+	struct pointed *p = ud;
+
+	if (!r->svc && r->err.code != BOT_ECANCELLED) {
+		struct inv v = {.chat = p->chat, .channel = p->channel, .user = p->user};
+		post_failure(&v, r);
+	}
+	free(p->channel);
+	free(p->user);
+	free(p);
+}
+
+static void follow_read(const struct cmd_env *env, const struct config_service *svc,
+			const char *channel, const char *user)
+{
+	struct pointed *p = calloc(1, sizeof *p);
+
+	if (p && (p->channel = strdup(channel)) && (p->user = strdup(user))) {
+		p->chat = env->chat;
+		if (service_reads_follow(env->reads, svc, on_pointed_read, p) == BOT_EOK)
+			return; /* else the read is in: the report is being posted */
+	}
+	if (p) {
+		free(p->channel);
+		free(p->user);
+	}
+	free(p);
 }
 
 /* Where the report asked for already is, for the asker. */
@@ -167,6 +205,8 @@ int investigate_start(const struct cmd_env *env, const struct config_service *sv
 		rc = service_reads_claim_report(env->reads, svc, channel, user, &rep, &claim);
 		if (rc == BOT_EDUPLICATE) {
 			point_to(env, svc, channel, &rep, note);
+			if (rep.pending)
+				follow_read(env, svc, channel, user);
 			log_info("investigate", "service=%s user=%s result=pointed%s", LOG_Q(svc->name),
 				 LOG_Q(user), rep.pending ? " report=pending" : "");
 			return BOT_EOK;

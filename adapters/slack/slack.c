@@ -24,7 +24,7 @@
 /* Ephemerals per user: a burst of 6, then one every 10 s. Someone who sent
  * a flood of commands has several identical answers already; the rest
  * would only hold up the channel's queue. */
-#define DEFAULT_EPHEMERAL_PER_MINUTE 6u
+#define DEFAULT_EPHEMERAL_PER_MINUTE 30u /* above the command rate: replies pass */
 #define EPHEMERAL_USERS              1024u  /* users tracked (ratelimit.h) */
 
 /* A response_url recently handed to us, for the ephemeral fallback. */
@@ -410,8 +410,16 @@ static void on_api_done(void *ud, const struct slack_api_result *res)
 		ts = json_string_value(json_object_get(res->body, r->kind == REQ_EPHEMERAL
 						       ? "message_ts" : "ts"));
 	} else if (r->kind == REQ_EPHEMERAL && res->rc == BOT_EBUSY && !sc->stopping &&
-		   (u = find_rurl(sc, r->channel, r->user)) && send_response_url(sc, r, u) == BOT_EOK) {
-		return; /* evicted for a gate's message: answered the other way */
+		   (u = find_rurl(sc, r->channel, r->user))) {
+		/* evicted for a gate's message: answered the other way (a
+		 * refusal there is counted by send_response_url) */
+		int rc = send_response_url(sc, r, u);
+		if (rc == BOT_EOK)
+			return;
+		if (r->cb)
+			r->cb(r->ud, rc, NULL, "queue_full");
+		req_free(r);
+		return;
 	} else if (r->kind == REQ_EPHEMERAL && ephemeral_unreachable(res->error) &&
 		   !sc->stopping && (u = find_rurl(sc, r->channel, r->user)) &&
 		   send_response_url(sc, r, u) == BOT_EOK) {

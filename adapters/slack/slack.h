@@ -90,7 +90,8 @@ struct slack_chat_opts {
 		 drain_timeout_ms;
 	long api_timeout_ms;
 	size_t api_queue_max, api_total_max;  /* 0: webapi.h's 256 and 1024 */
-	unsigned ephemeral_per_minute;        /* 0: 6 */
+	unsigned ephemeral_per_minute;        /* 0: 30 (a person within limits.user_commands_per_minute,
+						 20, always hears back) */
 };
 
 /* Who may speak to the bot. The backend learns its workspace (team id,

@@ -513,6 +513,7 @@ static void on_http(void *ud, int rc, const struct http_response *r, const char 
 
 	c->http = NULL;
 	c->a->in_flight--;
+	schedule(c->a, 0); /* a head held back for room may go now */
 	c->attempts++;
 	if (rc) {
 		snprintf(c->errbuf, sizeof c->errbuf, "%s", errmsg ? errmsg : bot_strerror(rc));
@@ -767,7 +768,8 @@ static int make_room(struct slack_api *a, struct queue *q, struct slack_api_call
 	}
 	if (q_full)
 		victim = newest_low(q);
-	if (!victim)
+	/* another queue's call only makes room when all of them are full */
+	if (!victim && a->pending >= a->total_max)
 		victim = newest_low_anywhere(a);
 	if (victim)
 		evict(a, victim);

@@ -411,6 +411,23 @@ int service_reads_get(struct service_reads *rd, const struct config_service *svc
 	return rc;
 }
 
+int service_reads_follow(struct service_reads *rd, const struct config_service *svc,
+			 service_read_cb cb, void *ud)
+{
+	struct entry *e;
+
+	for (e = rd->entries; e; e = e->next)
+		if (strcmp(e->service, svc->name) == 0 && strcmp(e->cluster, svc->cluster) == 0 &&
+		    strcmp(e->ecs_service, ecs_name(svc)) == 0)
+			break;
+	if (!e || !e->flight)
+		return BOT_ENOTFOUND;
+	int rc = add_waiter(e->flight, cb, ud);
+	if (!rc)
+		rd->stats.joined++;
+	return rc;
+}
+
 void service_reads_forget(struct service_reads *rd, const char *service)
 {
 	for (struct entry *e = rd->entries; e; e = e->next) {
@@ -420,6 +437,12 @@ void service_reads_forget(struct service_reads *rd, const char *service)
 			e->flight->e = NULL;
 			e->flight = NULL;
 		}
+		if (e->claim) { /* a report of the old read is no longer pointed to */
+			e->claim->e = NULL;
+			e->claim = NULL;
+		}
+		free(e->report_channel);
+		e->report_channel = NULL;
 		if (!e->in_use)
 			drop_kept(e);
 		e->kept_until = 0;

@@ -100,6 +100,11 @@ void service_reads_set_window(struct service_reads *rd, uint64_t window_ms);
 int service_reads_get(struct service_reads *rd, const struct config_service *svc, bool reuse,
 		      service_read_cb cb, void *ud);
 
+/* Join svc's read in flight only: BOT_EOK (cb will run once), or
+ * BOT_ENOTFOUND when none is in flight (cb will not run), BOT_ENOMEM. */
+int service_reads_follow(struct service_reads *rd, const struct config_service *svc,
+			 service_read_cb cb, void *ud);
+
 /* service changed (the bot scaled it): what was read of it is no longer
  * reused or pointed to, and a read in flight is not kept (its waiters are
  * still answered). */

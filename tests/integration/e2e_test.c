@@ -257,7 +257,7 @@ static void bot_up(struct e2e *t)
 			.api_url = fake_slack_api_url(t->h.fs),
 			.reconnect_backoff = &fast_backoff, .api_retry = &fast_api,
 			.ping_interval_ms = 200, .silence_ms = 2000, .close_timeout_ms = 300,
-			.drain_timeout_ms = 2000}, &t->chat, &err), 0);
+			.drain_timeout_ms = 2000, .ephemeral_per_minute = 6}, &t->chat, &err), 0);
 	assert_int_equal(cloud_aws_create(t->h.loop, &(struct cloud_aws_opts){
 			.config = t->cfg, .endpoint_url = ledger_url(ledger), .fixed_creds = &cr},
 			&t->cloud, &err), 0);
@@ -780,7 +780,8 @@ static bool throttled_done(void *arg)
 }
 
 /* One person's flood of refused commands: they get the first 6 refusals
- * (slack.h: a burst of 6 ephemerals per user), the rest are dropped,
+ * (the bot is set to a burst of 6 ephemerals per user here; 30 by
+ * default), the rest are dropped,
  * counted in /metrics and logged once for that user. Every command is
  * accounted for (6 + 6 = 12), so nothing else can still arrive. */
 static void test_ephemerals_throttled_per_user(void **state)

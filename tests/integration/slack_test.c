@@ -155,6 +155,7 @@ struct setup_opts {
 	const struct fake_tls_cert *cert;
 	bool real_watch; /* Slack's ping cadence and the client's default link watch */
 	size_t queue_max; /* the Web API's per-queue bound; 0: its default */
+	unsigned ephemeral_per_minute; /* 0: the default */
 };
 
 static void setup_with(struct t *t, const struct setup_opts *so)
@@ -181,7 +182,8 @@ static void setup_with(struct t *t, const struct setup_opts *so)
 			.ping_interval_ms = real ? 0 : 100, .silence_ms = real ? 0 : 600,
 			.hello_timeout_ms = 3000,
 			.close_timeout_ms = 500, .drain_timeout_ms = 3000,
-			.api_queue_max = so ? so->queue_max : 0 },
+			.api_queue_max = so ? so->queue_max : 0,
+			.ephemeral_per_minute = so ? so->ephemeral_per_minute : 0 },
 			&t->chat, &err), 0);
 	t->chat->on_event = on_event;
 	t->chat->event_ud = t;
@@ -916,7 +918,7 @@ static void test_ephemeral_throttle(void **state)
 	struct eph_count w1 = { &t, "U0FLOOD", 7 }, w2 = { &t, "U0OTHER", 1 };
 
 	(void)state;
-	setup(&t);
+	setup_with(&t, &(struct setup_opts){ .ephemeral_per_minute = 6 });
 	start_connected(&t);
 	memset(r, 0, sizeof r);
 	for (int i = 0; i < 6; i++)

@@ -1116,6 +1116,32 @@ static bool posts_at_least(struct fixture *f, const void *arg)
 	return count_of(f, "post", "Investigation: web") >= *(const int *)arg;
 }
 
+static bool approver1_told(struct fixture *f, const void *arg)
+{
+	return ephemeral_to(f, "U0APPROVER1", arg);
+}
+
+/* Told a report is on its way, then the read fails: everyone who was
+ * told hears why, not only the first asker. */
+static void test_pointed_askers_hear_a_failed_read(void **state)
+{
+	struct fixture *f = *state;
+	static const char want[] = "ECS service `web-svc` was not found in cluster `prod`";
+
+	f->cloud.missing = 1;
+	f->cloud.reply_ms = 1000;
+	command_arrives(f, "U0ONCALL1", "/investigate", "web");
+	command_arrives(f, "U0APPROVER1", "/investigate", "web");
+	assert_true(wait_for(f, has_text, "is under way"));
+	assert_true(wait_for(f, has_text, want));
+	f->cloud.reply_ms = 0;
+	assert_true(wait_for(f, approver1_told, want));
+	assert_true(ephemeral_to(f, "U0ONCALL1", want));
+	assert_true(ephemeral_to(f, "U0APPROVER1", want));
+	assert_int_equal(f->cloud.describes, 1);
+	assert_null(find(f, "post", "Investigation"));
+}
+
 /* A /scale decides on what it reads: it never takes a kept read (another
  * replica may have scaled since), while an /investigate does. */
 static void test_scale_reads_afresh(void **state)
@@ -1218,6 +1244,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reads_shared_and_reused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_window_passes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scale_reads_afresh, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pointed_askers_hear_a_failed_read, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_investigate_reuses_recent_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scale_forgets_the_read, setup, teardown),
 	};
