@@ -44,8 +44,9 @@ void aws_budget_destroy(struct aws_budget *b);
 /* New limits (a reload); tokens held are kept, capped at the new burst. */
 void aws_budget_set(struct aws_budget *b, const struct aws_budget_opts *o);
 
-/* Would one call of each of apis[0..n) pass now, with room in flight?
- * BOT_EOK, or BOT_EBUSY and *retry_ms: when it may (counted as refused).
+/* Would one call of each of apis[0..n) pass now (a token each, and fewer
+ * requests waiting for room in flight than may be in flight)? BOT_EOK, or
+ * BOT_EBUSY and *retry_ms: when it may (counted as refused).
  * Spends nothing: the calls spend when they start. */
 int aws_budget_check(struct aws_budget *b, const char *const *apis, size_t n, uint64_t now_ms,
 		     uint64_t *retry_ms);
