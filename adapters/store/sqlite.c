@@ -1550,25 +1550,6 @@ out:
 	return finish(s, rc, err);
 }
 
-static int sq_seen_event(struct store *b, const char *id, bool *seen, struct bot_error *err)
-{
-	struct sq *s = SQ(b);
-	int64_t now = now_ms(s);
-	int rc = tx_begin(s, err);
-
-	if (rc)
-		return rc;
-	if (now - s->last_purge >= PURGE_EVERY_MS) {
-		rc = sq_purge_events(b, now - (int64_t)s->base.retention_ms, NULL, err);
-		if (rc)
-			goto out;
-		s->last_purge = now;
-	}
-	rc = seen_in_tx(s, id, now, seen, err);
-out:
-	return finish(s, rc, err);
-}
-
 /* A turn's processed ids in one transaction: one fsync for a burst. */
 static int sq_seen_events(struct store *b, const char *const *ids, size_t n, bool *seen,
 			  struct bot_error *err)
@@ -1589,6 +1570,11 @@ static int sq_seen_events(struct store *b, const char *const *ids, size_t n, boo
 		rc = seen_in_tx(s, ids[i], now, &seen[i], err);
 out:
 	return finish(s, rc, err);
+}
+
+static int sq_seen_event(struct store *b, const char *id, bool *seen, struct bot_error *err)
+{
+	return sq_seen_events(b, &id, 1, seen, err);
 }
 
 static const struct store_ops sqlite_ops = {

@@ -286,15 +286,23 @@ static const char *ecs_name(const struct config_service *svc)
 	return svc->ecs_service ? svc->ecs_service : svc->name;
 }
 
-/* svc's entry (created when absent), or NULL when out of memory. */
-static struct entry *entry_for(struct service_reads *rd, const struct config_service *svc)
+/* svc's entry, or NULL. */
+static struct entry *entry_find(struct service_reads *rd, const struct config_service *svc)
 {
-	struct entry *e;
-
-	for (e = rd->entries; e; e = e->next)
+	for (struct entry *e = rd->entries; e; e = e->next)
 		if (strcmp(e->service, svc->name) == 0 && strcmp(e->cluster, svc->cluster) == 0 &&
 		    strcmp(e->ecs_service, ecs_name(svc)) == 0)
 			return e;
+	return NULL;
+}
+
+/* svc's entry (created when absent), or NULL when out of memory. */
+static struct entry *entry_for(struct service_reads *rd, const struct config_service *svc)
+{
+	struct entry *e = entry_find(rd, svc);
+
+	if (e)
+		return e;
 	e = calloc(1, sizeof *e);
 	if (!e)
 		return NULL;
@@ -414,12 +422,8 @@ int service_reads_get(struct service_reads *rd, const struct config_service *svc
 int service_reads_follow(struct service_reads *rd, const struct config_service *svc,
 			 service_read_cb cb, void *ud)
 {
-	struct entry *e;
+	struct entry *e = entry_find(rd, svc);
 
-	for (e = rd->entries; e; e = e->next)
-		if (strcmp(e->service, svc->name) == 0 && strcmp(e->cluster, svc->cluster) == 0 &&
-		    strcmp(e->ecs_service, ecs_name(svc)) == 0)
-			break;
 	if (!e || !e->flight)
 		return BOT_ENOTFOUND;
 	int rc = add_waiter(e->flight, cb, ud);
