@@ -70,24 +70,6 @@ static double pct_ms(int64_t *v, size_t n, double p)
 	return n ? (double)v[(size_t)(p * (double)(n - 1) + 0.5)] / 1e6 : -1;
 }
 
-static long proc_kb(const char *field)
-{
-	char path[64], line[256];
-	size_t n = strlen(field);
-	long kb = -1;
-	FILE *fp;
-
-	snprintf(path, sizeof path, "/proc/%d/status", (int)B.pid);
-	fp = fopen(path, "r");
-	while (fp && fgets(line, sizeof line, fp))
-		if (strncmp(line, field, n) == 0 && line[n] == ':' &&
-		    sscanf(line + n + 1, "%ld", &kb) == 1)
-			break;
-	if (fp)
-		fclose(fp);
-	return kb;
-}
-
 static unsigned open_fds(void)
 {
 	char path[64];
@@ -284,7 +266,7 @@ static int burst(int round, const char *what, const char *command, const char *t
 {
 	size_t acks0 = 0, answers0 = answers(), acks_n = 0;
 	int aws0 = ledger_count(B.ledger, NULL, NULL, 0);
-	long rss0 = proc_kb("VmRSS");
+	long rss0 = proc_status_kb(B.pid, "VmRSS");
 	char user[32];
 
 	(void)fake_slack_acks(B.h.fs, &acks0);
@@ -316,8 +298,8 @@ static int burst(int round, const char *what, const char *command, const char *t
 	       "%.1f MiB (peak %.1f; target <= 24 after); peak fds %u; ack p50 %.1f p99 %.1f max "
 	       "%.1f ms (n=%zu; target p99 <= 40); all %d answered in %ld ms\n", round + 1, what,
 	       ledger_count(B.ledger, NULL, NULL, 0) - aws0, metric("chatops_aws_in_flight_peak"),
-	       (double)rss0 / 1024.0, (double)proc_kb("VmRSS") / 1024.0,
-	       (double)proc_kb("VmHWM") / 1024.0, B.peak_fds, pct_ms(lat, k, 0.5),
+	       (double)rss0 / 1024.0, (double)proc_status_kb(B.pid, "VmRSS") / 1024.0,
+	       (double)proc_status_kb(B.pid, "VmHWM") / 1024.0, B.peak_fds, pct_ms(lat, k, 0.5),
 	       pct_ms(lat, k, 0.99), k ? (double)lat[k - 1] / 1e6 : -1, k, B.commands, settle);
 	fflush(stdout);
 	free(lat);
@@ -445,8 +427,8 @@ static int bench(void)
 		harness_pump(&B.h, 20);
 	}
 	pump(500);
-	printf("bot connected: RSS %.1f MiB, %u fds\n", (double)proc_kb("VmRSS") / 1024.0,
-	       open_fds());
+	printf("bot connected: RSS %.1f MiB, %u fds\n",
+	       (double)proc_status_kb(B.pid, "VmRSS") / 1024.0, open_fds());
 	for (int r = 0; r < B.rounds; r++) {
 		snprintf(msg, sizeof msg, "round %d did not finish (log: %s)", r + 1, B.log);
 		if (burst(r, "/scale", "/scale", "svc-0 5") != 0 ||

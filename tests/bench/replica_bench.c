@@ -98,24 +98,6 @@ static int64_t pct(int64_t *v, size_t n, double p)
 	return v[(size_t)(p * (double)(n - 1) + 0.5)];
 }
 
-static long proc_kb(pid_t pid, const char *field)
-{
-	char path[64], line[256];
-	size_t n = strlen(field);
-	long kb = -1;
-	FILE *fp;
-
-	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-	fp = fopen(path, "r");
-	while (fp && fgets(line, sizeof line, fp))
-		if (strncmp(line, field, n) == 0 && line[n] == ':' &&
-		    sscanf(line + n + 1, "%ld", &kb) == 1)
-			break;
-	if (fp)
-		fclose(fp);
-	return kb;
-}
-
 static int run(char *const argv[], const char *out)
 {
 	pid_t pid = proc_spawn(argv, out, 0);
@@ -428,8 +410,8 @@ static int bench_store(const char *store)
 		ddb_end = ledger_count(B.ddb_ledger, NULL, NULL, 0);
 	printf("%s: RSS per replica (VmRSS / VmHWM, MiB):", store);
 	for (int i = 0; i < N_REPLICAS; i++)
-		printf(" %.1f / %.1f", (double)proc_kb(B.pid[i], "VmRSS") / 1024.0,
-		       (double)proc_kb(B.pid[i], "VmHWM") / 1024.0);
+		printf(" %.1f / %.1f", (double)proc_status_kb(B.pid[i], "VmRSS") / 1024.0,
+		       (double)proc_status_kb(B.pid[i], "VmHWM") / 1024.0);
 	printf("\n");
 	int aws = ledger_count(B.ledger, NULL, NULL, 0) - aws_before;
 	snprintf(msg, sizeof msg, "audit export failed");

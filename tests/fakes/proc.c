@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -62,4 +64,22 @@ int proc_wait(pid_t pid, long ms, long poll_ms)
 			return -1;
 		proc_sleep_ms(poll_ms);
 	}
+}
+
+long proc_status_kb(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	size_t n = strlen(field);
+	long kb = -1;
+	FILE *fp;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	fp = fopen(path, "r");
+	while (fp && fgets(line, sizeof line, fp))
+		if (strncmp(line, field, n) == 0 && line[n] == ':' &&
+		    sscanf(line + n + 1, "%ld", &kb) == 1)
+			break;
+	if (fp)
+		fclose(fp);
+	return kb;
 }

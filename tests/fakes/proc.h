@@ -19,6 +19,9 @@ pid_t proc_spawn(char *const argv[], const char *out_path, unsigned flags);
  * is still running, -2 if it cannot be waited for (not our child). */
 int proc_wait(pid_t pid, long ms, long poll_ms);
 
+/* A "<field>: N kB" line of /proc/<pid>/status (VmRSS, VmHWM...), or -1. */
+long proc_status_kb(pid_t pid, const char *field);
+
 /* CLOCK_MONOTONIC in ms; a sleep that survives signals. */
 long proc_now_ms(void);
 void proc_sleep_ms(long ms);
