@@ -89,6 +89,53 @@ typedef void (*cloud_cluster_cb)(void *ud, const struct cloud_error *err,
 typedef void (*cloud_list_cb)(void *ud, const struct cloud_error *err,
 			      const char *const *names, size_t n);
 
+/* One CloudWatch alarm state change, however it arrived: an SNS
+ * notification (through SQS, with or without raw delivery), an EventBridge
+ * "CloudWatch Alarm State Change" event, or found by DescribeAlarms. */
+struct cloud_alarm_dim {
+	const char *name, *value;
+};
+
+struct cloud_alarm_change {
+	const char *format;      /* "sns" | "raw" | "eventbridge" | "describe" */
+	const char *arn;         /* arn:aws:cloudwatch:<region>:<account>:alarm:<name> */
+	const char *name;
+	const char *description; /* NULL if none */
+	const char *region, *account; /* taken from the ARN */
+	const char *state;       /* "ALARM" | "OK" | "INSUFFICIENT_DATA" */
+	const char *old_state;   /* NULL if not told */
+	const char *reason;      /* NewStateReason ("" if none) */
+	int64_t changed_at_ms;   /* StateChangeTime, epoch ms */
+	/* What it watches: one metric (namespace, metric, dims), or metric
+	 * math (metric_math; namespace/metric then NULL, dims those of the
+	 * first metric that has any). */
+	const char *namespace_, *metric, *statistic, *comparison;
+	const struct cloud_alarm_dim *dims;
+	size_t n_dims;
+	bool metric_math;
+	bool has_threshold;
+	double threshold;
+	int period_s, evaluation_periods;
+};
+
+/* A message taken from a queue (SQS). Exactly one of alarm and error is
+ * set: error says, for the log, why the body is not an alarm change we can
+ * read (the message is then left to the queue's redrive policy). */
+struct cloud_queue_msg {
+	const char *id;          /* SQS MessageId */
+	const char *receipt;     /* its receipt handle, for delete/defer */
+	int receive_count;       /* ApproximateReceiveCount (1 on first delivery) */
+	const struct cloud_alarm_change *alarm;
+	const char *error;
+};
+
+/* n == 0 with err NULL: the long poll ended with no message. */
+typedef void (*cloud_queue_cb)(void *ud, const struct cloud_error *err,
+			       const struct cloud_queue_msg *msgs, size_t n);
+typedef void (*cloud_done_cb)(void *ud, const struct cloud_error *err);
+typedef void (*cloud_alarm_states_cb)(void *ud, const struct cloud_error *err,
+				      const struct cloud_alarm_change *alarms, size_t n);
+
 struct cloud;
 
 /* Work a person asked for, as a whole, for admission (ops->admit). */
@@ -131,6 +178,28 @@ struct cloud_ops {
 	/* Optional: the backend's own /metrics lines (Prometheus text) into
 	 * buf (n bytes, NUL-terminated); returns the length written. */
 	size_t (*metrics_text)(struct cloud *c, char *buf, size_t n);
+	/* Appended for the alarm intake (optional: NULL in a backend without
+	 * it). Queue calls are not spent from the request budget (a long poll
+	 * holds a connection, not the account's API rate). */
+	/* SQS ReceiveMessage: up to max (1..10) messages, waiting up to
+	 * wait_s (0..20) for the first; what is taken stays invisible to other
+	 * receivers for visibility_s (0: the queue's default). */
+	int (*queue_receive)(struct cloud *c, const char *queue_url, int wait_s, int max,
+			     int visibility_s, cloud_queue_cb cb, void *ud);
+	/* SQS DeleteMessage: done with it (after its effect is committed). A
+	 * dry run does not delete and answers success. */
+	int (*queue_delete)(struct cloud *c, const char *queue_url, const char *receipt,
+			    cloud_done_cb cb, void *ud);
+	/* SQS ChangeMessageVisibility: hand it back in visibility_s (0: now). */
+	int (*queue_defer)(struct cloud *c, const char *queue_url, const char *receipt,
+			   int visibility_s, cloud_done_cb cb, void *ud);
+	/* DescribeAlarms (metric alarms) with these names and/or name
+	 * prefixes, all pages (bounded): each one's current state as a change
+	 * (format "describe", changed_at_ms from StateTransitionedTimestamp,
+	 * else StateUpdatedTimestamp). */
+	int (*alarm_states)(struct cloud *c, const char *const *names, size_t n_names,
+			    const char *const *prefixes, size_t n_prefixes,
+			    cloud_alarm_states_cb cb, void *ud);
 };
 
 struct cloud {

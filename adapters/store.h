@@ -244,6 +244,21 @@ struct store_lease {
 	const char *detail; /* JSON object text; NULL = "{}" */
 };
 
+/* A record of the alarm intake (bot/domain/alarm_intake.c): one per key
+ * (an alarm's ARN), holding the domain's JSON (the alarm's last applied
+ * state change, its episode, the episode's post and gate, ...). The
+ * backend stores the text; it never reads it. Writes are conditional on
+ * the version the writer read (0: the record must not exist yet), so of
+ * two replicas handling the same alarm message one writes and the other
+ * reads again and judges again. */
+struct store_alarm {
+	char *key;          /* the alarm's ARN (1..1024 bytes) */
+	uint64_t version;   /* 0: no such record */
+	char *body;         /* JSON object text (NULL when version is 0) */
+	int64_t updated_at; /* store clock, set by every put */
+};
+void store_alarm_clear(struct store_alarm *a); /* frees and zeroes; NULL ok */
+
 struct store;
 
 /* The operations, for backends and the asynchronous calls. */
@@ -262,6 +277,8 @@ enum store_op {
 	STORE_OP_PURGE_EVENTS,
 	STORE_OP_AUDIT_ADD,
 	STORE_OP_AUDIT_EACH,
+	STORE_OP_ALARM_GET,
+	STORE_OP_ALARM_PUT,
 };
 
 /* One call's inputs. Borrowed for the duration of the submit only: a
@@ -283,6 +300,9 @@ struct store_args {
 	int64_t since;                     /* audit_each */
 	store_audit_fn row_fn;             /* audit_each: called per row, in order */
 	void *row_ud;
+	const char *key;                   /* alarm_get, alarm_put */
+	const char *body;                  /* alarm_put: JSON object text */
+	uint64_t version;                  /* alarm_put: as read (0 = must not exist) */
 };
 
 /* One call's answer, what a done callback sees. Everything it owns (gate,
@@ -299,6 +319,8 @@ struct store_req {
 	uint64_t counts[GATE_STATE_COUNT];
 	bool flag;                  /* delivered: armed; seen_event: seen */
 	int count;                  /* purge_events: how many */
+	struct store_alarm alarm;   /* alarm_get: the record (version 0: none);
+	                             * alarm_put: STORE_DONE: key, version, updated_at */
 	/* the interface's own */
 	enum store_op op;
 	struct store *store;
@@ -360,6 +382,12 @@ struct store_ops {
 	 * every call in flight now (store_finish, rc BOT_ECANCELLED), and any
 	 * answer that still lands later is dropped. */
 	void (*stop)(struct store *s);
+	/* Appended for the alarm intake (NULL in a backend without them: the
+	 * calls then fail with BOT_ESTATE). See store_alarm_get/put. */
+	int (*alarm_get)(struct store *s, const char *key, struct store_alarm *out,
+			 struct bot_error *err);
+	int (*alarm_put)(struct store *s, const char *key, uint64_t version, const char *body,
+			 enum store_result *res, struct store_alarm *out, struct bot_error *err);
 };
 
 /* What every backend's handle starts with (backends embed it first and
@@ -503,6 +531,20 @@ int store_purge_events_async(struct store *s, int64_t older_than, store_done_fn 
 /* done may be NULL: a failure is then logged (layer "store"). */
 int store_audit_add_async(struct store *s, uint64_t gate_id, const char *actor, const char *kind,
 			  const char *detail, store_done_fn done, void *ud);
+
+/* The alarm record of key: *out (cleared first) holds it, or has
+ * version 0 and body NULL when there is none (not an error). */
+int store_alarm_get(struct store *s, const char *key, struct store_alarm *out,
+		    struct bot_error *err);
+/* Write key's record as body (a JSON object text) if its stored version is
+ * `version` (0: if there is none): *res STORE_DONE and out (may be NULL;
+ * cleared first) holds key, the new version (version + 1) and updated_at.
+ * Else *res STORE_LOST and nothing was written: read again, judge again. */
+int store_alarm_put(struct store *s, const char *key, uint64_t version, const char *body,
+		    enum store_result *res, struct store_alarm *out, struct bot_error *err);
+int store_alarm_get_async(struct store *s, const char *key, store_done_fn done, void *ud);
+int store_alarm_put_async(struct store *s, const char *key, uint64_t version, const char *body,
+			  store_done_fn done, void *ud);
 
 /* Move r's gate / gates into *out (the caller owns them then). */
 void store_req_take_gate(struct store_req *r, struct store_gate *out);
