@@ -237,6 +237,14 @@ static int check_args(const struct store_args *a, struct bot_error *err)
 		if (!a->row_fn)
 			return bot_error_set(err, BOT_EINVAL, "store: a walk needs a function");
 		break;
+	case STORE_OP_ALARM_GET:
+	case STORE_OP_ALARM_PUT:
+		if (!a->key || !a->key[0] || strlen(a->key) > STORE_ALARM_KEY_MAX)
+			return bot_error_set(err, BOT_EINVAL, "store: an alarm key has 1 to %d bytes",
+					     STORE_ALARM_KEY_MAX);
+		if (a->op == STORE_OP_ALARM_PUT && (!a->body || a->body[0] != '{'))
+			return bot_error_set(err, BOT_EINVAL, "store: an alarm record is a JSON object");
+		break;
 	default:
 		break;
 	}
@@ -281,7 +289,18 @@ static int serve(struct store *s, const struct store_args *a, struct store_req *
 				    e);
 	case STORE_OP_AUDIT_EACH:
 		return o->audit_each(s, a->since, a->row_fn, a->row_ud, e);
+	case STORE_OP_ALARM_GET:
+		if (!o->alarm_get)
+			break;
+		return o->alarm_get(s, a->key, &r->alarm, e);
+	case STORE_OP_ALARM_PUT:
+		if (!o->alarm_put)
+			break;
+		return o->alarm_put(s, a->key, a->version, a->body, &r->res, &r->alarm, e);
 	}
+	if (a->op == STORE_OP_ALARM_GET || a->op == STORE_OP_ALARM_PUT)
+		return bot_error_set(e, BOT_ESTATE, "store: the %s backend keeps no alarm records",
+				     o->name);
 	return bot_error_set(e, BOT_EINVAL, "store: unknown operation");
 }
 
@@ -298,7 +317,17 @@ static void req_free(struct store_req *r)
 	free(r->batch_id);
 	store_gate_clear(&r->gate);
 	store_gate_array_free(r->gates, r->n);
+	store_alarm_clear(&r->alarm);
 	free(r);
+}
+
+void store_alarm_clear(struct store_alarm *a)
+{
+	if (!a)
+		return;
+	free(a->key);
+	free(a->body);
+	memset(a, 0, sizeof *a);
 }
 
 void store_req_take_gate(struct store_req *r, struct store_gate *out)
@@ -859,5 +888,62 @@ int store_audit_add_async(struct store *s, uint64_t gate_id, const char *actor, 
 {
 	struct store_args a = {.op = STORE_OP_AUDIT_ADD, .id = gate_id, .actor = actor,
 			       .kind = kind, .detail = detail};
+	return call_async(s, &a, done, ud);
+}
+
+/* ---- alarm records ---------------------------------------------------- */
+
+int store_alarm_get(struct store *s, const char *key, struct store_alarm *out,
+		    struct bot_error *err)
+{
+	struct store_args a = {.op = STORE_OP_ALARM_GET, .key = key};
+	struct store_req r;
+	int rc;
+
+	store_alarm_clear(out);
+	rc = call_sync(s, &a, &r);
+	*out = r.alarm;
+	memset(&r.alarm, 0, sizeof r.alarm);
+	if (rc) {
+		store_alarm_clear(out);
+		if (err)
+			*err = r.err;
+	}
+	return rc;
+}
+
+int store_alarm_put(struct store *s, const char *key, uint64_t version, const char *body,
+		    enum store_result *res, struct store_alarm *out, struct bot_error *err)
+{
+	struct store_args a = {.op = STORE_OP_ALARM_PUT, .key = key, .body = body,
+			       .version = version};
+	struct store_req r;
+	int rc = call_sync(s, &a, &r);
+
+	*res = rc ? STORE_LOST : r.res;
+	if (out) {
+		store_alarm_clear(out);
+		if (!rc && r.res == STORE_DONE) {
+			*out = r.alarm;
+			memset(&r.alarm, 0, sizeof r.alarm);
+		}
+	}
+	store_alarm_clear(&r.alarm);
+	if (rc && err)
+		*err = r.err;
+	return rc;
+}
+
+int store_alarm_get_async(struct store *s, const char *key, store_done_fn done, void *ud)
+{
+	struct store_args a = {.op = STORE_OP_ALARM_GET, .key = key};
+	return call_async(s, &a, done, ud);
+}
+
+int store_alarm_put_async(struct store *s, const char *key, uint64_t version, const char *body,
+			  store_done_fn done, void *ud)
+{
+	struct store_args a = {.op = STORE_OP_ALARM_PUT, .key = key, .body = body,
+			       .version = version};
 	return call_async(s, &a, done, ud);
 }

@@ -251,8 +251,9 @@ struct store_lease {
  * the version the writer read (0: the record must not exist yet), so of
  * two replicas handling the same alarm message one writes and the other
  * reads again and judges again. */
+#define STORE_ALARM_KEY_MAX 1024
 struct store_alarm {
-	char *key;          /* the alarm's ARN (1..1024 bytes) */
+	char *key;          /* the alarm's ARN (1..STORE_ALARM_KEY_MAX bytes) */
 	uint64_t version;   /* 0: no such record */
 	char *body;         /* JSON object text (NULL when version is 0) */
 	int64_t updated_at; /* store clock, set by every put */
