@@ -32,6 +32,8 @@ static const struct aws_service_info services[AWS_SVC__N] = {
 			 "application/x-www-form-urlencoded; charset=utf-8"},
 	[AWS_SVC_DYNAMODB] = {"DYNAMODB", "dynamodb", "dynamodb", "DynamoDB_20120810",
 			      AWS_PROTO_JSON_1_0, "application/x-amz-json-1.0"},
+	[AWS_SVC_SQS] = {"SQS", "sqs", "sqs", "AmazonSQS", AWS_PROTO_JSON_1_0,
+			 "application/x-amz-json-1.0"},
 };
 
 const struct aws_retry_policy aws_retry_standard = {
@@ -53,7 +55,8 @@ const struct aws_service_info *aws_service_info(enum aws_service s)
 
 /* Which services the budget (budget.h) governs: what people's commands and
  * the gates cost. The store (DynamoDB) and credentials (STS) are the bot's
- * own plumbing: never held back by it. */
+ * own plumbing: never held back by it; nor is the alarm intake (SQS): a
+ * long poll holds a connection, not the account's API rate. */
 static const bool budgeted[AWS_SVC__N] = {
 	[AWS_SVC_ECS] = true, [AWS_SVC_CLOUDWATCH] = true, [AWS_SVC_SNS] = true,
 };
@@ -78,6 +81,7 @@ struct aws_call {
 	char *body;
 	size_t body_len;
 	bool no_retry;
+	long timeout_ms;       /* per attempt; 0: the client's */
 	struct aws_creds_provider *creds;
 	struct aws_creds_wait *wait;
 	struct http_call *http;
@@ -391,7 +395,7 @@ static void send_attempt(struct aws_call *call, const struct aws_creds *creds)
 		.headers = hdrs,
 		.body = call->body,
 		.body_len = call->body_len,
-		.timeout_ms = c->timeout_ms,
+		.timeout_ms = call->timeout_ms > 0 ? call->timeout_ms : c->timeout_ms,
 	};
 	call->attempts++;
 	c->stats.attempts++;
@@ -725,6 +729,7 @@ int aws_client_call(struct aws_client *c, const struct aws_request *r, aws_clien
 	call->c = c;
 	call->svc = r->service;
 	call->no_retry = r->no_retry;
+	call->timeout_ms = r->timeout_ms;
 	call->creds = r->creds;
 	call->cb = cb;
 	call->ud = ud;

@@ -8,7 +8,7 @@
  *   aws_client_call(c, &(struct aws_request){ .service = AWS_SVC_ECS, .op = "DescribeServices",
  *                   .body = json, .body_len = n }, on_done, me, NULL);
  *
- * Protocols: ECS is awsJson1_1, CloudWatch and DynamoDB awsJson1_0 (POST / with
+ * Protocols: ECS is awsJson1_1, CloudWatch, DynamoDB and SQS awsJson1_0 (POST / with
  * X-Amz-Target "<prefix>.<op>"), SNS and STS awsQuery (the caller's form
  * body carries Action= and Version=). Signed headers: content-type, host,
  * x-amz-date, x-amz-target (JSON), x-amz-security-token (temporary
@@ -17,9 +17,9 @@
  *
  * Endpoints, first match wins (AWS SDKs' "service-specific endpoints"),
  * after opts.pinned_endpoint_url when it is set:
- *   AWS_ENDPOINT_URL_<ECS|CLOUDWATCH|SNS|STS|DYNAMODB>, AWS_ENDPOINT_URL (both ignored
+ *   AWS_ENDPOINT_URL_<ECS|CLOUDWATCH|SNS|STS|DYNAMODB|SQS>, AWS_ENDPOINT_URL (both ignored
  *   when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true), opts.endpoint_url
- *   (config aws.endpoint_url), else https://<ecs|monitoring|sns|sts|dynamodb>.<region>.amazonaws.com
+ *   (config aws.endpoint_url), else https://<ecs|monitoring|sns|sts|dynamodb|sqs>.<region>.amazonaws.com
  *   (.amazonaws.com.cn for cn-*). The environment is read once, at create.
  *   The signing scope is always <region>/<signing name> whatever the URL.
  *
@@ -65,6 +65,7 @@ enum aws_service {
 	AWS_SVC_SNS,
 	AWS_SVC_STS,
 	AWS_SVC_DYNAMODB,
+	AWS_SVC_SQS,
 	AWS_SVC__N
 };
 
@@ -123,7 +124,8 @@ struct aws_client_opts {
  * bad endpoint URL in opts or env), BOT_ENOMEM. */
 int aws_client_create(struct bot_loop *loop, struct http *http, const struct aws_client_opts *o,
 		      struct aws_client **out, struct bot_error *err);
-/* The budget (budget.h) ECS, CloudWatch and SNS calls spend from: every
+/* The budget (budget.h) ECS, CloudWatch and SNS calls spend from (not
+ * DynamoDB, STS and SQS: the bot's own plumbing and its intake): every
  * attempt, retries included, takes a token of its API and room in flight,
  * waiting for them when there are none (borrowed; may be shared by several
  * clients; NULL: none). */
@@ -155,6 +157,9 @@ struct aws_request {
 	const char *body;       /* JSON document, or the form with Action=&Version= (copied) */
 	size_t body_len;
 	bool no_retry;          /* one try only */
+	/* Per attempt; 0 = the client's. An SQS long poll needs more than
+	 * its WaitTimeSeconds. */
+	long timeout_ms;
 	struct aws_creds_provider *creds; /* NULL = the client's (aws_client_set_creds) */
 };
 
