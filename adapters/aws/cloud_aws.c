@@ -1,13 +1,16 @@
 /* cloud_aws.c - struct cloud on ECS, CloudWatch and SNS (see cloud_aws.h). */
 #include "adapters/aws/cloud_aws.h"
+#include "adapters/aws/alarm_msg.h"
 #include "adapters/aws/budget.h"
 #include "adapters/aws/cw.h"
 #include "adapters/aws/ecs.h"
 #include "adapters/aws/sns.h"
+#include "adapters/aws/sqs.h"
 #include "adapters/aws/sts.h"
 #include "adapters/aws/util.h"
 #include "bot/base/log.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -499,6 +502,377 @@ static int aws_list_services(struct cloud *c, const char *cluster, cloud_list_cb
 	return rc;
 }
 
+/* ---- alarm intake: SQS queue and alarm states ---------------------------- */
+
+struct qop {
+	struct aws_cloud *a;
+	union {
+		cloud_queue_cb queue;
+		cloud_done_cb done;
+	} cb;
+	void *ud;
+	const char *what; /* "DeleteMessage" | "ChangeMessageVisibility" */
+};
+
+static struct qop *qop_new(struct aws_cloud *a, void *ud, const char *what)
+{
+	struct qop *o = calloc(1, sizeof *o);
+
+	if (o) {
+		o->a = a;
+		o->ud = ud;
+		o->what = what;
+	}
+	return o;
+}
+
+/* Each body through the alarm parser: alarm or error per message. */
+static void on_queue(void *ud, const struct cloud_error *err, const struct aws_sqs_msgs *r)
+{
+	struct qop *o = ud;
+	struct cloud_queue_msg *v = NULL;
+	struct aws_alarm_msg **parsed = NULL;
+	struct bot_error *why = NULL;
+	struct cloud_error e;
+	size_t n = r ? r->n : 0;
+
+	if (err) {
+		o->cb.queue(o->ud, err, NULL, 0);
+		goto out;
+	}
+	if (n) {
+		v = calloc(n, sizeof *v);
+		parsed = calloc(n, sizeof *parsed);
+		why = calloc(n, sizeof *why);
+		if (!v || !parsed || !why) {
+			err_from_rc(&e, BOT_ENOMEM, "out of memory");
+			o->cb.queue(o->ud, &e, NULL, 0);
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct aws_sqs_msg *m = &r->v[i];
+		v[i].id = m->id;
+		v[i].receipt = m->receipt;
+		v[i].receive_count = m->receive_count;
+		if (aws_alarm_msg_parse(m->body, m->body_len, &parsed[i], &why[i]) == BOT_EOK) {
+			v[i].alarm = aws_alarm_msg_change(parsed[i]);
+		} else {
+			v[i].error = why[i].msg;
+			log_info("aws.sqs", "op=ReceiveMessage message_id=%s receive_count=%d "
+				 "result=unreadable reason=%s", LOG_Q(m->id), m->receive_count,
+				 LOG_Q(why[i].msg));
+		}
+	}
+	o->cb.queue(o->ud, NULL, v, n);
+out:
+	for (size_t i = 0; parsed && i < n; i++)
+		aws_alarm_msg_free(parsed[i]);
+	free(parsed);
+	free(why);
+	free(v);
+	free(o);
+}
+
+static int aws_queue_receive(struct cloud *c, const char *queue_url, int wait_s, int max,
+			     int visibility_s, cloud_queue_cb cb, void *ud)
+{
+	struct aws_cloud *a = (struct aws_cloud *)c;
+	struct qop *o;
+	int rc;
+
+	if (!queue_url || !cb)
+		return BOT_EINVAL;
+	if (a->dying)
+		return BOT_ESTATE;
+	o = qop_new(a, ud, "ReceiveMessage");
+	if (!o)
+		return BOT_ENOMEM;
+	o->cb.queue = cb;
+	rc = aws_sqs_receive(a->client, queue_url, max, wait_s, visibility_s, on_queue, o, NULL);
+	if (rc)
+		free(o);
+	return rc;
+}
+
+static void on_queue_done(void *ud, const struct cloud_error *err)
+{
+	struct qop *o = ud;
+
+	o->cb.done(o->ud, err);
+	free(o);
+}
+
+static int aws_queue_delete(struct cloud *c, const char *queue_url, const char *receipt,
+			    cloud_done_cb cb, void *ud)
+{
+	struct aws_cloud *a = (struct aws_cloud *)c;
+	struct qop *o;
+	int rc;
+
+	if (!queue_url || !receipt || !cb)
+		return BOT_EINVAL;
+	if (a->dying)
+		return BOT_ESTATE;
+	o = qop_new(a, ud, "DeleteMessage");
+	if (!o)
+		return BOT_ENOMEM;
+	o->cb.done = cb;
+	rc = aws_sqs_delete(a->client, queue_url, receipt, on_queue_done, o, NULL);
+	if (rc)
+		free(o);
+	return rc;
+}
+
+static int aws_queue_defer(struct cloud *c, const char *queue_url, const char *receipt,
+			   int visibility_s, cloud_done_cb cb, void *ud)
+{
+	struct aws_cloud *a = (struct aws_cloud *)c;
+	struct qop *o;
+	int rc;
+
+	if (!queue_url || !receipt || !cb)
+		return BOT_EINVAL;
+	if (a->dying)
+		return BOT_ESTATE;
+	o = qop_new(a, ud, "ChangeMessageVisibility");
+	if (!o)
+		return BOT_ENOMEM;
+	o->cb.done = cb;
+	rc = aws_sqs_change_visibility(a->client, queue_url, receipt, visibility_s, on_queue_done,
+				       o, NULL);
+	if (rc)
+		free(o);
+	return rc;
+}
+
+/* alarm_states: DescribeAlarms once per chunk of 100 names and once per
+ * prefix (the API takes one), one after the other; an alarm found twice
+ * (by name and by prefix) is kept once. */
+#define STATES_MAX_NAMES 1000
+#define STATES_MAX_PREFIXES 50
+#define STATES_MAX_ALARMS 1000
+
+struct states {
+	struct aws_cloud *a;
+	cloud_alarm_states_cb cb;
+	void *ud;
+	char **names, **prefixes;
+	size_t n_names, n_prefixes, next_name, next_prefix;
+	struct aws_cw_alarms acc;
+};
+
+static void states_free(struct states *s)
+{
+	for (size_t i = 0; s->names && i < s->n_names; i++)
+		free(s->names[i]);
+	for (size_t i = 0; s->prefixes && i < s->n_prefixes; i++)
+		free(s->prefixes[i]);
+	free(s->names);
+	free(s->prefixes);
+	aws_cw_alarms_clear(&s->acc);
+	free(s);
+}
+
+static bool states_have(const struct states *s, const struct aws_cw_alarm *x)
+{
+	for (size_t i = 0; i < s->acc.n; i++)
+		if (strcmp(s->acc.v[i].name, x->name) == 0)
+			return true;
+	return false;
+}
+
+static int64_t ms_of(double t)
+{
+	return t > 0 ? (int64_t)llround(t * 1000.0) : 0;
+}
+
+/* Every alarm found, as changes ("describe"); storage lives for the call. */
+static void states_deliver(struct states *s)
+{
+	struct dim_store { char region[64], account[16]; } *ra = NULL;
+	struct cloud_alarm_change *v = NULL;
+	struct cloud_alarm_dim *dims = NULL;
+	size_t n = s->acc.n, nd = 0, used = 0;
+	struct cloud_error e;
+
+	for (size_t i = 0; i < n; i++)
+		nd += s->acc.v[i].n_dims;
+	if (n && (!(v = calloc(n, sizeof *v)) || !(ra = calloc(n, sizeof *ra)) ||
+		  (nd && !(dims = calloc(nd, sizeof *dims))))) {
+		err_from_rc(&e, BOT_ENOMEM, "out of memory");
+		s->cb(s->ud, &e, NULL, 0);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct aws_cw_alarm *x = &s->acc.v[i];
+		struct cloud_alarm_change *c = &v[i];
+		c->format = "describe";
+		c->arn = x->arn;
+		c->name = x->name;
+		c->description = x->description;
+		if (aws_alarm_msg_arn(x->arn, ra[i].region, sizeof ra[i].region, ra[i].account,
+				      sizeof ra[i].account, NULL)) {
+			c->region = ra[i].region;
+			c->account = ra[i].account;
+		} else {
+			/* not told: the region asked */
+			c->region = aws_client_region(s->a->client);
+		}
+		c->state = x->state;
+		c->reason = x->reason ? x->reason : "";
+		/* StateTransitionedTimestamp is when the state last changed;
+		 * StateUpdatedTimestamp also moves on a reason update (moto
+		 * sends only this one). */
+		c->changed_at_ms = ms_of(x->transitioned_at > 0 ? x->transitioned_at : x->updated_at);
+		c->namespace_ = x->ns;
+		c->metric = x->metric;
+		c->statistic = x->statistic;
+		c->comparison = x->comparison;
+		c->metric_math = x->metric_math;
+		c->has_threshold = x->has_threshold;
+		c->threshold = x->threshold;
+		c->period_s = x->period_s;
+		c->evaluation_periods = x->evaluation_periods;
+		c->dims = dims ? dims + used : NULL;
+		for (size_t d = 0; d < x->n_dims; d++) {
+			if (!x->dims[d].name || !x->dims[d].value)
+				continue;
+			dims[used].name = x->dims[d].name;
+			dims[used].value = x->dims[d].value;
+			used++;
+			c->n_dims++;
+		}
+		if (!c->n_dims)
+			c->dims = NULL;
+	}
+	log_debug("aws.alarm_states", "names=%zu prefixes=%zu alarms=%zu", s->n_names,
+		  s->n_prefixes, n);
+	s->cb(s->ud, NULL, v, n);
+out:
+	free(dims);
+	free(ra);
+	free(v);
+	states_free(s);
+}
+
+static void on_states(void *ud, const struct cloud_error *err, const struct aws_cw_alarms *r);
+
+/* The next DescribeAlarms, or the answer when none is left. */
+static int states_step(struct states *s)
+{
+	struct aws_cw_alarms_filter f = {0};
+
+	if (s->next_name < s->n_names) {
+		f.names = (const char *const *)s->names + s->next_name;
+		f.n_names = s->n_names - s->next_name > 100 ? 100 : s->n_names - s->next_name;
+		s->next_name += f.n_names;
+	} else if (s->next_prefix < s->n_prefixes) {
+		f.prefix = s->prefixes[s->next_prefix++];
+	} else {
+		states_deliver(s);
+		return BOT_EOK;
+	}
+	return aws_cw_describe_alarms(s->a->client, NULL, &f, on_states, s);
+}
+
+static void on_states(void *ud, const struct cloud_error *err, const struct aws_cw_alarms *r)
+{
+	struct states *s = ud;
+	struct cloud_error e;
+	int rc;
+
+	if (err) {
+		s->cb(s->ud, err, NULL, 0);
+		states_free(s);
+		return;
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		const struct aws_cw_alarm *x = &r->v[i];
+		if (!x->name || !x->arn || !x->state || states_have(s, x))
+			continue;
+		if (s->acc.n >= STATES_MAX_ALARMS) {
+			err_from_rc(&e, BOT_ETOOBIG, "");
+			snprintf(e.message, sizeof e.message, "more than %d alarms match the "
+				 "names and prefixes", STATES_MAX_ALARMS);
+			s->cb(s->ud, &e, NULL, 0);
+			states_free(s);
+			return;
+		}
+		struct aws_cw_alarm *nv = realloc(s->acc.v, (s->acc.n + 1) * sizeof *nv);
+		if (!nv) {
+			err_from_rc(&e, BOT_ENOMEM, "out of memory");
+			s->cb(s->ud, &e, NULL, 0);
+			states_free(s);
+			return;
+		}
+		s->acc.v = nv;
+		/* Take x's strings rather than copy them: the page is cw.c's
+		 * own (not const there), cleared right after this callback,
+		 * and clearing a zeroed entry frees nothing. */
+		s->acc.v[s->acc.n++] = *x;
+		memset((void *)x, 0, sizeof *x);
+	}
+	rc = states_step(s);
+	if (rc) {
+		err_from_rc(&e, rc, "cannot request the next DescribeAlarms");
+		s->cb(s->ud, &e, NULL, 0);
+		states_free(s);
+	}
+}
+
+static char **dup_list(const char *const *v, size_t n, bool *oom)
+{
+	char **d = n ? calloc(n, sizeof *d) : NULL;
+
+	if (n && !d)
+		*oom = true;
+	for (size_t i = 0; d && i < n; i++)
+		d[i] = aws__dup(v[i], oom);
+	return d;
+}
+
+static int aws_alarm_states(struct cloud *c, const char *const *names, size_t n_names,
+			    const char *const *prefixes, size_t n_prefixes,
+			    cloud_alarm_states_cb cb, void *ud)
+{
+	struct aws_cloud *a = (struct aws_cloud *)c;
+	struct states *s;
+	bool oom = false;
+	int rc;
+
+	if (!cb || (!n_names && !n_prefixes) || (n_names && !names) || (n_prefixes && !prefixes) ||
+	    n_names > STATES_MAX_NAMES || n_prefixes > STATES_MAX_PREFIXES)
+		return BOT_EINVAL;
+	for (size_t i = 0; i < n_names; i++)
+		if (!names[i] || !*names[i])
+			return BOT_EINVAL;
+	for (size_t i = 0; i < n_prefixes; i++)
+		if (!prefixes[i] || !*prefixes[i])
+			return BOT_EINVAL;
+	if (a->dying)
+		return BOT_ESTATE;
+	s = calloc(1, sizeof *s);
+	if (!s)
+		return BOT_ENOMEM;
+	s->a = a;
+	s->cb = cb;
+	s->ud = ud;
+	s->names = dup_list(names, n_names, &oom);
+	s->n_names = s->names ? n_names : 0;
+	s->prefixes = dup_list(prefixes, n_prefixes, &oom);
+	s->n_prefixes = s->prefixes ? n_prefixes : 0;
+	if (oom) {
+		states_free(s);
+		return BOT_ENOMEM;
+	}
+	/* The first step is always a call: the answer never comes from here. */
+	rc = states_step(s);
+	if (rc)
+		states_free(s);
+	return rc;
+}
+
 /* ---- --check-config ----------------------------------------------------- */
 
 struct check {
@@ -783,6 +1157,10 @@ static const struct cloud_ops aws_ops = {
 	.list_services = aws_list_services,
 	.admit = aws_admit,
 	.metrics_text = aws_metrics_text,
+	.queue_receive = aws_queue_receive,
+	.queue_delete = aws_queue_delete,
+	.queue_defer = aws_queue_defer,
+	.alarm_states = aws_alarm_states,
 };
 
 static const char *pick(const char *a, const char *b)

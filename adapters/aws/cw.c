@@ -3,6 +3,7 @@
 #include "adapters/aws/util.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -484,6 +485,9 @@ void aws_cw_alarms_clear(struct aws_cw_alarms *a)
 		free(x->reason);
 		free(x->metric);
 		free(x->ns);
+		free(x->description);
+		free(x->statistic);
+		free(x->comparison);
 		for (size_t d = 0; x->dims && d < x->n_dims; d++) {
 			free(x->dims[d].name);
 			free(x->dims[d].value);
@@ -493,6 +497,34 @@ void aws_cw_alarms_clear(struct aws_cw_alarms *a)
 	free(a->v);
 	free(a->next_token);
 	memset(a, 0, sizeof *a);
+}
+
+/* obj[key] as a whole number in [0, INT_MAX]; 0 otherwise. */
+static int whole(const json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+	double d = json_is_number(v) ? json_number_value(v) : -1;
+
+	return d >= 0 && d <= INT_MAX && d == floor(d) ? (int)d : 0;
+}
+
+/* A metric-math alarm: the Dimensions of the first metric that has any;
+ * the period of the first MetricStat. */
+static json_t *math_dims(struct aws_cw_alarm *a, const json_t *metrics)
+{
+	size_t i;
+	json_t *m, *found = NULL;
+
+	a->metric_math = true;
+	json_array_foreach(metrics, i, m) {
+		json_t *ms = json_object_get(m, "MetricStat");
+		json_t *d = json_object_get(json_object_get(ms, "Metric"), "Dimensions");
+		if (!a->period_s)
+			a->period_s = whole(ms, "Period");
+		if (!found && json_array_size(d))
+			found = d;
+	}
+	return found;
 }
 
 int aws_cw_parse_describe_alarms(const char *body, size_t len, struct aws_cw_alarms *out,
@@ -525,12 +557,24 @@ int aws_cw_parse_describe_alarms(const char *body, size_t len, struct aws_cw_ala
 		a->metric = aws__dup(aws__json_str(x, "MetricName"), &oom);
 		a->ns = aws__dup(aws__json_str(x, "Namespace"), &oom);
 		a->threshold = aws__json_num(x, "Threshold", 0);
+		a->has_threshold = json_is_number(json_object_get(x, "Threshold"));
 		a->updated_at = aws__json_time(json_object_get(x, "StateUpdatedTimestamp"));
+		a->transitioned_at = aws__json_time(json_object_get(x, "StateTransitionedTimestamp"));
+		a->description = aws__dup(aws__json_str(x, "AlarmDescription"), &oom);
+		a->statistic = aws__dup(aws__json_str(x, "Statistic") ? aws__json_str(x, "Statistic")
+					: aws__json_str(x, "ExtendedStatistic"), &oom);
+		a->comparison = aws__dup(aws__json_str(x, "ComparisonOperator"), &oom);
+		a->period_s = whole(x, "Period");
+		a->evaluation_periods = whole(x, "EvaluationPeriods");
 		if (!a->name && !oom) {
 			rc = bot_error_set(err, BOT_EPARSE, "MetricAlarms[%zu] has no AlarmName", i);
 			goto out;
 		}
+		if (!a->metric && json_array_size(json_object_get(x, "Metrics")))
+			dims = math_dims(a, json_object_get(x, "Metrics"));
 		size_t nd = json_array_size(dims);
+		if (nd > AWS_CW_MAX_DIMS)
+			nd = AWS_CW_MAX_DIMS;
 		if (nd && (a->dims = calloc(nd, sizeof *a->dims))) {
 			for (size_t d = 0; d < nd; d++) {
 				json_t *dx = json_array_get(dims, d);

@@ -18,6 +18,8 @@
 #include "adapters/aws/client.h"
 
 #define AWS_CW_MAX_PAGES 10
+/* Dimensions kept per alarm (CloudWatch allows 30). */
+#define AWS_CW_MAX_DIMS 30
 
 struct aws_cw_dim {
 	const char *name, *value;
@@ -82,8 +84,14 @@ int aws_cw_get_metric_data(struct aws_client *c, const char *region, const struc
 struct aws_cw_alarm {
 	char *name, *arn, *state, *reason, *metric, *ns;
 	double threshold, updated_at;
+	/* Dimensions; for a metric-math alarm (no MetricName, Metrics[]) those
+	 * of the first metric in Metrics that has any. */
 	struct { char *name, *value; } *dims;
 	size_t n_dims;
+	char *description, *statistic, *comparison; /* NULL when absent */
+	double transitioned_at;  /* StateTransitionedTimestamp; 0 when absent (moto) */
+	int period_s, evaluation_periods;
+	bool has_threshold, metric_math;
 };
 
 struct aws_cw_alarms {
