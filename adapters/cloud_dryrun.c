@@ -20,7 +20,8 @@ struct pending {
 	uv_timer_t timer;
 	struct pending *next;
 	struct dry *d;
-	enum { P_SCALE, P_NOTIFY, P_DESCRIBE, P_METRICS, P_ALARMS, P_CLUSTER, P_LIST } kind;
+	enum { P_SCALE, P_NOTIFY, P_DESCRIBE, P_METRICS, P_ALARMS, P_CLUSTER, P_LIST, P_QUEUE,
+	       P_DONE, P_STATES } kind;
 	union {
 		cloud_scale_cb scale;
 		cloud_notify_cb notify;
@@ -29,8 +30,12 @@ struct pending {
 		cloud_alarms_cb alarms;
 		cloud_cluster_cb cluster;
 		cloud_list_cb list;
+		cloud_queue_cb queue;
+		cloud_done_cb done;
+		cloud_alarm_states_cb states;
 	} cb;
 	void *ud;
+	bool ok;                 /* answer success (err NULL): a delete not done */
 	struct cloud_error err;
 };
 
@@ -61,6 +66,9 @@ static void fire(uv_timer_t *t)
 	case P_ALARMS: p->cb.alarms(p->ud, &p->err, NULL, 0); break;
 	case P_CLUSTER: p->cb.cluster(p->ud, &p->err, NULL); break;
 	case P_LIST: p->cb.list(p->ud, &p->err, NULL, 0); break;
+	case P_QUEUE: p->cb.queue(p->ud, &p->err, NULL, 0); break;
+	case P_DONE: p->cb.done(p->ud, p->ok ? NULL : &p->err); break;
+	case P_STATES: p->cb.states(p->ud, &p->err, NULL, 0); break;
 	}
 	uv_close((uv_handle_t *)&p->timer, pending_closed);
 }
@@ -184,6 +192,69 @@ static int dry_notify(struct cloud *c, const char *topic, const char *subject, c
 	return BOT_EOK;
 }
 
+/* The alarm intake: receiving, deferring and reading alarm states are
+ * forwarded (they change nothing a person would see); a delete is not made
+ * (the message stays for the real run) but answered as done, so the intake
+ * goes on as it would. */
+static int dry_queue_receive(struct cloud *c, const char *queue_url, int wait_s, int max,
+			     int visibility_s, cloud_queue_cb cb, void *ud)
+{
+	struct dry *d = (struct dry *)c;
+	if (d->inner && d->inner->ops->queue_receive)
+		return d->inner->ops->queue_receive(d->inner, queue_url, wait_s, max, visibility_s,
+						    cb, ud);
+	struct pending *p = answer_later(d, P_QUEUE, ud, NO_AWS);
+	if (!p)
+		return BOT_ENOMEM;
+	p->cb.queue = cb;
+	return BOT_EOK;
+}
+
+static int dry_queue_defer(struct cloud *c, const char *queue_url, const char *receipt,
+			   int visibility_s, cloud_done_cb cb, void *ud)
+{
+	struct dry *d = (struct dry *)c;
+	if (d->inner && d->inner->ops->queue_defer)
+		return d->inner->ops->queue_defer(d->inner, queue_url, receipt, visibility_s, cb, ud);
+	struct pending *p = answer_later(d, P_DONE, ud, NO_AWS);
+	if (!p)
+		return BOT_ENOMEM;
+	p->cb.done = cb;
+	return BOT_EOK;
+}
+
+static int dry_queue_delete(struct cloud *c, const char *queue_url, const char *receipt,
+			    cloud_done_cb cb, void *ud)
+{
+	struct dry *d = (struct dry *)c;
+	(void)receipt; /* a credential of sorts for the message: not logged */
+	if (!queue_url || !receipt || !cb)
+		return BOT_EINVAL;
+	log_info("dryrun.queue_delete", "queue=%s result=not-deleted", LOG_Q(queue_url));
+	struct pending *p = answer_later(d, P_DONE, ud, "dry run: would call SQS DeleteMessage on %s",
+					 queue_url);
+	if (!p)
+		return BOT_ENOMEM;
+	p->ok = true;
+	p->cb.done = cb;
+	return BOT_EOK;
+}
+
+static int dry_alarm_states(struct cloud *c, const char *const *names, size_t n_names,
+			    const char *const *prefixes, size_t n_prefixes,
+			    cloud_alarm_states_cb cb, void *ud)
+{
+	struct dry *d = (struct dry *)c;
+	if (d->inner && d->inner->ops->alarm_states)
+		return d->inner->ops->alarm_states(d->inner, names, n_names, prefixes, n_prefixes,
+						   cb, ud);
+	struct pending *p = answer_later(d, P_STATES, ud, NO_AWS);
+	if (!p)
+		return BOT_ENOMEM;
+	p->cb.states = cb;
+	return BOT_EOK;
+}
+
 static void dry_destroy(struct cloud *c)
 {
 	struct dry *d = (struct dry *)c;
@@ -196,6 +267,7 @@ static void dry_destroy(struct cloud *c)
 		struct pending *p = d->pending;
 		uv_timer_stop(&p->timer);
 		p->err.code = BOT_ECANCELLED;
+		p->ok = false;
 		snprintf(p->err.message, sizeof p->err.message, "cancelled: the bot is stopping");
 		fire(&p->timer);
 	}
@@ -231,6 +303,10 @@ static const struct cloud_ops dry_ops = {
 	.list_services = dry_list_services,
 	.admit = dry_admit,
 	.metrics_text = dry_metrics_text,
+	.queue_receive = dry_queue_receive,
+	.queue_delete = dry_queue_delete,
+	.queue_defer = dry_queue_defer,
+	.alarm_states = dry_alarm_states,
 };
 
 struct cloud *cloud_dryrun_create(uv_loop_t *loop, struct cloud *inner)

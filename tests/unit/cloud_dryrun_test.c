@@ -64,11 +64,58 @@ static void test_pending_at_destroy_is_cancelled(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+static void on_done(void *ud, const struct cloud_error *err)
+{
+	struct seen *r = ud;
+	r->calls++;
+	r->code = err ? err->code : 0;
+	snprintf(r->message, sizeof r->message, "%.100s", err ? err->message : "");
+}
+
+static void on_queue(void *ud, const struct cloud_error *err, const struct cloud_queue_msg *m,
+		     size_t n)
+{
+	struct seen *r = ud;
+	(void)m;
+	r->calls++;
+	r->code = err ? err->code : -1;
+	assert_int_equal(n, 0);
+}
+
+/* The intake's delete is not made but answered as done, on the next turn;
+ * without AWS there is nothing to receive (an error, not an empty poll). */
+static void test_queue_delete_answers_done(void **state)
+{
+	uv_loop_t loop;
+	struct seen r = {.code = -1}, q = {0};
+	(void)state;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	struct cloud *c = cloud_dryrun_create(&loop, NULL);
+	assert_non_null(c);
+	assert_int_equal(c->ops->queue_delete(c, "https://sqs.us-east-1.amazonaws.com/1/q", "rh",
+					      on_done, &r), 0);
+	assert_int_equal(c->ops->queue_receive(c, "https://sqs.us-east-1.amazonaws.com/1/q", 1, 1,
+					       0, on_queue, &q), 0);
+	assert_int_equal(r.calls, 0); /* never from inside the call */
+	assert_int_equal(q.calls, 0);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	assert_int_equal(r.calls, 1);
+	assert_int_equal(r.code, 0);
+	assert_int_equal(q.calls, 1);
+	assert_int_equal(q.code, BOT_ESTATE);
+	assert_int_equal(c->ops->queue_delete(c, NULL, "rh", on_done, &r), BOT_EINVAL);
+	c->ops->destroy(c);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(r.calls, 1);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scale_is_a_dry_run),
 		cmocka_unit_test(test_pending_at_destroy_is_cancelled),
+		cmocka_unit_test(test_queue_delete_answers_done),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
