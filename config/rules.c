@@ -181,6 +181,28 @@ static int svc_cmp(const void *a, const void *b)
 	return strcmp(x->s.name ? x->s.name : "", y->s.name ? y->s.name : "");
 }
 
+/* An alarm name (or prefix) belongs to one service: listed under two, its
+ * alarms would go to whichever was found first. (Overlapping prefixes are
+ * fine: the longest match wins.) */
+static void check_alarm_names(struct loader *ld)
+{
+	for (size_t i = 0; i < ld->n_svcs; i++) {
+		const struct svc_tmp *a = &ld->svcs[i];
+		for (size_t j = i + 1; j < ld->n_svcs; j++) {
+			const struct svc_tmp *b = &ld->svcs[j];
+			for (size_t x = 0; x < a->s.alarms.n; x++)
+				for (size_t y = 0; y < b->s.alarms.n; y++) {
+					if (strcmp(a->s.alarms.ids[x], b->s.alarms.ids[y]) != 0)
+						continue;
+					/* (no value quoted: it may come from the environment) */
+					config__add_err(ld, b->seen.val[SV_ALARMS], "services.%s.alarms[%zu]: "
+							"already listed under services.%s; an alarm "
+							"belongs to one service", b->s.name, y, a->s.name);
+				}
+		}
+	}
+}
+
 static void finish_services(struct loader *ld)
 {
 	if (ld->n_svcs == 0 && !ld->top.bad[TOP_SERVICES]) {
@@ -209,6 +231,7 @@ static void finish_services(struct loader *ld)
 	for (size_t i = 0; i < ld->n_svcs; i++)
 		if (!ld->svcs[i].skip)
 			finish_service(ld, &ld->svcs[i]);
+	check_alarm_names(ld);
 }
 
 /* The keys of one backend are refused with the other: a table named in a
