@@ -169,6 +169,9 @@ static void finish_service(struct loader *ld, struct svc_tmp *t)
 		config__add_err(ld, t->key, "%s: min_approvals is %d but only %zu approver%s "
 				"listed, so no request could ever be approved", p, s->min_approvals,
 				s->approvers.n, s->approvers.n == 1 ? " is" : "s are");
+	if (c->alarms.queue_url && !s->channel)
+		config__add_err(ld, t->key, "%s: alarm posts need a channel (alarms.queue_url is "
+				"set); add channel here or defaults.channel", p);
 	if (s->requesters.n == 0 &&
 	    !(se->val[SV_REQUESTERS] ? se->bad[SV_REQUESTERS] : d->bad[DF_REQUESTERS]))
 		config__add_err(ld, t->key, "%s: nobody could request this service; add requesters "

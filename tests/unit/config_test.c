@@ -1385,7 +1385,7 @@ static void test_alarms(void **state)
 	struct config *c = NULL;
 	struct config_errors errs = {0};
 	const char *two =
-		"defaults:\n  approvers: [U0AAA]\n  requesters: ['*']\n"
+		"defaults:\n  approvers: [U0AAA]\n  requesters: ['*']\n  channel: C0ALERTS\n"
 		"services:\n"
 		"  web:\n    cluster: arn:aws:ecs:us-east-1:123456789012:cluster/prod\n"
 		"    max_desired: 5\n    alarms: [web-cpu-high, 'web-*', 'svc-*']\n"
@@ -1430,6 +1430,10 @@ static void test_alarms(void **state)
 		 {8, 17, "=alarms.wait_seconds: expected an integer between 1 and 20, got \"21\""},
 		 {9, 16, "=alarms.flap_window: must be at most 86400s"},
 		 {10, 14, "alarms.queue_url: http:// (no TLS) is allowed to loopback hosts only"});
+	/* posts go to the service's channel: one is needed */
+	LOAD_BAD(BASE_SERVICE "alarms:\n  queue_url: https://sqs.us-east-1.amazonaws.com/1/q\n", 0,
+		 {2, 3, "=services.web: alarm posts need a channel (alarms.queue_url is set); add "
+			"channel here or defaults.channel"});
 	LOAD_BAD("defaults:\n  approvers: [U0AAA]\n  requesters: ['*']\n"
 		 "services:\n  a:\n    cluster: p\n    max_desired: 1\n    alarms: [x, 'y-*']\n"
 		 "  b:\n    cluster: p\n    max_desired: 1\n    alarms: ['y-*', 'z*z', '*']\n", 0,
