@@ -77,6 +77,8 @@ struct job {
 	json_t *put;              /* the record being written */
 	enum effect effect;
 	bool reopened;            /* EF_REPLY: an ALARM that reopened the episode */
+	struct store_gate *gates; /* OK: the service's requests during the episode */
+	size_t n_gates;
 };
 
 static void poll_now(struct alarm_intake *ai);
@@ -189,6 +191,7 @@ static void job_free(struct job *j)
 	free(j->msg_id);
 	json_decref(j->rec);
 	json_decref(j->put);
+	store_gate_array_free(j->gates, j->n_gates);
 	config_unref(j->cfg);
 	free(j);
 }
@@ -360,6 +363,37 @@ static int post_episode(struct job *j, chat_result_cb cb)
 	return chat_update(j->ai->chat, m.channel, jstr(p, "ts"), &m, NULL, NULL);
 }
 
+/* What was asked of the service while the episode was open: its requests
+ * (newest first), each with its state and a link to its card. */
+static void meanwhile(struct job *j, struct chat_text *t)
+{
+	int64_t since = jint(j->put, "alarm_at");
+	size_t shown = 0;
+	char url[512];
+
+	for (size_t i = 0; i < j->n_gates; i++) {
+		const struct store_gate *g = &j->gates[i];
+		if (!g->service || strcmp(g->service, j->svc->name) != 0 || g->created_at < since)
+			continue;
+		chat_text_printf(t, shown++ ? "; " : "\nMeanwhile: ");
+		if (g->channel && g->message_ts &&
+		    chat_permalink(j->ai->chat, g->channel, g->message_ts, url, sizeof url) == BOT_EOK) {
+			char label[32];
+			snprintf(label, sizeof label, "request #%llu", (unsigned long long)g->id);
+			chat_text_link(t, url, label);
+		} else {
+			chat_text_printf(t, "request #%llu", (unsigned long long)g->id);
+		}
+		if (!g->action || strcmp(g->action, STORE_ACTION_SCALE) == 0)
+			chat_text_printf(t, " to scale to %d (%s)", g->target,
+					 store_state_name(g->state));
+		else
+			chat_text_printf(t, " to %s (%s)", g->action, store_state_name(g->state));
+	}
+	if (!shown)
+		chat_text_printf(t, "\nNo request was made meanwhile.");
+}
+
 /* One line in the episode's thread for the change. */
 static int post_line(struct job *j, chat_result_cb cb)
 {
@@ -376,6 +410,7 @@ static int post_line(struct job *j, chat_result_cb cb)
 	if (strcmp(j->ch.state, "OK") == 0) {
 		fmt_span(j->ch.at - jint(p, "last_alarm_at"), span, sizeof span);
 		chat_text_printf(&t, "\nIt was in ALARM for %s.", span);
+		meanwhile(j, &t);
 	} else if (j->reopened) {
 		int flaps = (int)jint(p, "flaps");
 		chat_text_printf(&t, "\nBack in ALARM within the flap window (%d time%s in this "
@@ -449,9 +484,26 @@ static void on_chat(void *ud, int rc, const char *ts, const char *detail)
 	}
 }
 
+static void on_recent(void *ud, struct store_req *r)
+{
+	struct job *j = ud;
+
+	if (!job_live(j))
+		return;
+	if (r->rc == BOT_EOK)
+		store_req_take_gates(r, &j->gates, &j->n_gates);
+	/* else the line goes without what was done meanwhile */
+	if (post_line(j, on_chat))
+		job_fail(j, BOT_ENOMEM, effect_name[j->effect], NULL);
+}
+
 static void do_effect(struct job *j)
 {
 	int rc;
+
+	if (j->effect == EF_REPLY && strcmp(j->ch.state, "OK") == 0 &&
+	    store_gate_recent_async(j->ai->store, 50, on_recent, j) == BOT_EOK)
+		return;
 
 	switch (j->effect) {
 	case EF_NONE:

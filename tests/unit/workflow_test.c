@@ -1498,6 +1498,8 @@ static void test_alarm_episode(void **state)
 	assert_non_null(line);
 	assert_string_equal(line->thread, p->ts);
 	assert_non_null(text_has(line, "*OK* at"));
+	/* what was done meanwhile: the request the button opened */
+	assert_non_null(text_has(line, "Meanwhile: request #1 to scale to 4 (PENDING)"));
 	const struct rec_msg *u = find(f, "update", "Recovered: web-cpu-high");
 	assert_non_null(u);
 	assert_string_equal(u->ts, p->ts);
@@ -1523,6 +1525,7 @@ static void test_alarm_duplicate_and_stale(void **state)
 	assert_int_equal(count_method(f, "post", "ALARM: web-cpu-high"), 1);
 	assert_null(find(f, "post", "*OK* at"));
 	assert_null(find(f, "update", "Recovered"));
+	assert_null(find(f, "post", "Meanwhile"));
 	struct alarm_intake_stats st = intake_stats(f);
 	assert_int_equal(st.duplicate, 1);
 	assert_int_equal(st.stale, 1);
@@ -1541,6 +1544,7 @@ static void test_alarm_flapping(void **state)
 	assert_true(wait_for(f, deleted, m));
 	m = alarm_sent(&f->q, "web-cpu-high", "OK", T0 + 60, "fine");
 	assert_true(wait_for(f, deleted, m));
+	assert_non_null(find(f, "post", "No request was made meanwhile."));
 	m = alarm_sent(&f->q, "web-cpu-high", "ALARM", T0 + 120, "high again");
 	assert_true(wait_for(f, deleted, m));
 	assert_int_equal(count_method(f, "post", "ALARM: web-cpu-high"), 1);
