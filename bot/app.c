@@ -157,10 +157,10 @@ void app_set_config(struct app *a, struct config *cfg)
 	alarm_intake_set_config(a->alarms, cfg);
 }
 
-int app_alarm_handle(struct app *a, const struct cloud_alarm_change *ch,
+int app_alarm_handle(struct app *a, const struct cloud_alarm_change *ch, const char *channel,
 		     void (*done)(void *ud, int rc), void *ud)
 {
-	return alarm_intake_handle(a->alarms, ch, done, ud);
+	return alarm_intake_handle(a->alarms, ch, channel, done, ud);
 }
 
 void app_alarm_stats(const struct app *a, struct alarm_intake_stats *out)

@@ -46,7 +46,7 @@ void app_cmd_env(struct app *a, struct cmd_env *env);
 
 /* A CloudWatch alarm change, as if from the alarm queue (the console's
  * alarm command): see alarm_intake_handle. */
-int app_alarm_handle(struct app *a, const struct cloud_alarm_change *ch,
+int app_alarm_handle(struct app *a, const struct cloud_alarm_change *ch, const char *channel,
 		     void (*done)(void *ud, int rc), void *ud);
 void app_alarm_stats(const struct app *a, struct alarm_intake_stats *out);
 

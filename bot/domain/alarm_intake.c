@@ -67,6 +67,7 @@ struct job {
 	struct job *prev, *next;
 	struct config *cfg;       /* a reference: svc points into it */
 	const struct config_service *svc;
+	char *channel;            /* where a new episode is posted */
 	struct change ch;
 	char *queue_url, *receipt, *msg_id; /* NULL when not from the queue */
 	void (*done)(void *ud, int rc);
@@ -147,6 +148,9 @@ static char *describe_watch(const struct cloud_alarm_change *c)
 	size_t o = 0;
 
 #define ADD(...) o += (size_t)snprintf(buf + o, o < sizeof buf ? sizeof buf - o : 0, __VA_ARGS__)
+	buf[0] = '\0';
+	if (!c->metric_math && !c->metric)
+		return strdup(""); /* not told (the console's) */
 	if (c->metric_math)
 		ADD("a metric math expression");
 	else
@@ -189,6 +193,7 @@ static void job_free(struct job *j)
 	free(j->queue_url);
 	free(j->receipt);
 	free(j->msg_id);
+	free(j->channel);
 	json_decref(j->rec);
 	json_decref(j->put);
 	store_gate_array_free(j->gates, j->n_gates);
@@ -318,7 +323,8 @@ static int post_episode(struct job *j, chat_result_cb cb)
 		chat_text_printf(&body, " (after %s in ALARM).", span);
 	}
 	chat_text_printf(&body, "\nReason: %s", reason && *reason ? reason : "(none given)");
-	chat_text_printf(&body, "\nWatching: %s", jstr(p, "watch"));
+	if (jstr(p, "watch") && *jstr(p, "watch"))
+		chat_text_printf(&body, "\nWatching: %s", jstr(p, "watch"));
 	if (desc && *desc)
 		chat_text_printf(&body, "\n%s", desc);
 	if (flaps > 0)
@@ -617,7 +623,7 @@ static json_t *new_episode(struct job *j, int64_t episode)
 	set_str(p, "description", j->ch.description);
 	set_str(p, "region", j->ch.region);
 	set_str(p, "account", j->ch.account);
-	set_str(p, "channel", j->svc->channel);
+	set_str(p, "channel", j->channel);
 	return p;
 }
 
@@ -745,8 +751,8 @@ static void job_get(struct job *j)
 
 /* Take a change: a job, or counted and dropped when it is of no service. */
 static int job_start(struct alarm_intake *ai, const struct cloud_alarm_change *c,
-		     const struct cloud_queue_msg *msg, void (*done)(void *ud, int rc),
-		     void *ud, bool *unmapped)
+		     const struct cloud_queue_msg *msg, const char *channel,
+		     void (*done)(void *ud, int rc), void *ud, bool *unmapped)
 {
 	struct job *j;
 	const struct config_service *svc;
@@ -754,7 +760,9 @@ static int job_start(struct alarm_intake *ai, const struct cloud_alarm_change *c
 	*unmapped = false;
 	svc = config_service_for_alarm(ai->cfg, c->name, dim(c, "ClusterName"),
 				       dim(c, "ServiceName"));
-	if (!svc || !svc->channel) {
+	if (svc && svc->channel)
+		channel = svc->channel;
+	if (!svc || !channel) {
 		ai->st.unmapped++;
 		log_info("alarm", "alarm=%s state=%s outcome=%s", LOG_Q(c->name), LOG_Q(c->state),
 			 svc ? "no_channel" : "unmapped");
@@ -777,12 +785,13 @@ static int job_start(struct alarm_intake *ai, const struct cloud_alarm_change *c
 	j->ch.state = dup_or_null(c->state);
 	j->ch.reason = strdup(c->reason ? c->reason : "");
 	j->ch.watch = describe_watch(c);
+	j->channel = strdup(channel);
 	if (msg) {
 		j->queue_url = dup_or_null(ai->cfg->alarms.queue_url);
 		j->receipt = dup_or_null(msg->receipt);
 		j->msg_id = dup_or_null(msg->id);
 	}
-	if (!j->ch.arn || !j->ch.name || !j->ch.state || !j->ch.reason || !j->ch.watch ||
+	if (!j->channel || !j->ch.arn || !j->ch.name || !j->ch.state || !j->ch.reason || !j->ch.watch ||
 	    (c->description && !j->ch.description) || !j->ch.region || !j->ch.account ||
 	    (msg && (!j->queue_url || !j->receipt))) {
 		job_free(j);
@@ -798,7 +807,7 @@ static int job_start(struct alarm_intake *ai, const struct cloud_alarm_change *c
 }
 
 int alarm_intake_handle(struct alarm_intake *ai, const struct cloud_alarm_change *ch,
-			void (*done)(void *ud, int rc), void *ud)
+			const char *channel, void (*done)(void *ud, int rc), void *ud)
 {
 	bool unmapped;
 
@@ -806,7 +815,7 @@ int alarm_intake_handle(struct alarm_intake *ai, const struct cloud_alarm_change
 		return BOT_EINVAL;
 	if (ai->stopped)
 		return BOT_ESTATE;
-	return job_start(ai, ch, NULL, done, ud, &unmapped);
+	return job_start(ai, ch, NULL, channel, done, ud, &unmapped);
 }
 
 /* ---- the queue -------------------------------------------------------- */
@@ -865,7 +874,7 @@ static void on_received(void *ud, const struct cloud_error *err,
 				 LOG_Q(m->error));
 			continue;
 		}
-		int rc = job_start(ai, m->alarm, m, NULL, NULL, &unmapped);
+		int rc = job_start(ai, m->alarm, m, NULL, NULL, NULL, &unmapped);
 		if (unmapped && cl->ops->queue_delete)
 			(void)cl->ops->queue_delete(cl, ai->cfg->alarms.queue_url, m->receipt,
 						    on_unmapped_deleted, ai);

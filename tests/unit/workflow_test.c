@@ -1653,8 +1653,8 @@ static void test_alarm_two_replicas_one_post(void **state)
 				.loop = &f->loop, .store = f->store, .chat = &f->chat.base,
 				.cloud = &f->cloud.base, .cfg = f->cfg, .owner = "replica-2"},
 			 &other, &err), 0);
-	assert_int_equal(app_alarm_handle(f->app, &m->ch, count_done, n), 0);
-	assert_int_equal(alarm_intake_handle(other, &m->ch, count_done, n), 0);
+	assert_int_equal(app_alarm_handle(f->app, &m->ch, NULL, count_done, n), 0);
+	assert_int_equal(alarm_intake_handle(other, &m->ch, NULL, count_done, n), 0);
 	assert_true(wait_for(f, both_done, n));
 	settle(f);
 	assert_int_equal(count_method(f, "post", "ALARM: web-cpu-high"), 1);
