@@ -1,5 +1,6 @@
 /* app.c - the core's event routing (see app.h). */
 #include "bot/app.h"
+#include "bot/domain/alarm_intake.h"
 #include "bot/domain/card.h"
 #include "bot/base/log.h"
 #include "bot/base/ratelimit.h"
@@ -21,6 +22,7 @@ struct app {
 	struct store *store;
 	struct workflow *wf;
 	struct service_reads *reads; /* shared by /investigate and /scale */
+	struct alarm_intake *alarms; /* CloudWatch alarms from the queue */
 	bool dry_run, stopped;
 	int64_t started_ms;
 	uint64_t events, duplicates;
@@ -85,6 +87,15 @@ int app_create(const struct app_opts *o, struct app **out, struct bot_error *err
 		.verify_timeout_ms = o->verify_timeout_ms,
 	};
 	int rc = wf_create(&wo, &a->wf, err);
+	if (rc == BOT_EOK) {
+		struct alarm_intake_opts ao = {
+			.loop = o->loop, .store = o->store, .chat = o->chat, .cloud = o->cloud,
+			.reads = a->reads, .cfg = o->cfg,
+		};
+		rc = alarm_intake_create(&ao, &a->alarms, err);
+		if (rc)
+			wf_destroy(a->wf);
+	}
 	if (rc) {
 		service_reads_destroy(a->reads);
 		ratelimit_destroy(a->limit);
@@ -98,7 +109,10 @@ int app_create(const struct app_opts *o, struct app **out, struct bot_error *err
 
 int app_start(struct app *a, struct bot_error *err)
 {
-	return wf_start(a->wf, err);
+	int rc = wf_start(a->wf, err);
+	if (rc == BOT_EOK)
+		alarm_intake_start(a->alarms);
+	return rc;
 }
 
 void app_stop(struct app *a)
@@ -106,6 +120,7 @@ void app_stop(struct app *a)
 	if (!a)
 		return;
 	a->stopped = true;
+	alarm_intake_stop(a->alarms);
 	wf_stop(a->wf);
 }
 
@@ -122,6 +137,7 @@ void app_destroy(struct app *a)
 	}
 	if (a->counting)
 		a->counting->a = NULL;
+	alarm_intake_destroy(a->alarms);
 	wf_destroy(a->wf);
 	service_reads_destroy(a->reads);
 	ratelimit_destroy(a->limit);
@@ -138,6 +154,18 @@ void app_set_config(struct app *a, struct config *cfg)
 	ratelimit_set_rate(a->limit, (unsigned)cfg->limits.user_commands_per_minute);
 	service_reads_set_window(a->reads, cfg->limits.read_window_ms);
 	wf_set_config(a->wf, cfg);
+	alarm_intake_set_config(a->alarms, cfg);
+}
+
+int app_alarm_handle(struct app *a, const struct cloud_alarm_change *ch, const char *channel,
+		     void (*done)(void *ud, int rc), void *ud)
+{
+	return alarm_intake_handle(a->alarms, ch, channel, done, ud);
+}
+
+void app_alarm_stats(const struct app *a, struct alarm_intake_stats *out)
+{
+	alarm_intake_stats(a->alarms, out);
 }
 
 void app_cmd_env(struct app *a, struct cmd_env *env)
@@ -484,6 +512,28 @@ size_t app_health_render(void *ud, enum health_doc doc, char *buf, size_t n, boo
 	    "chatops_service_reads_total{served=\"busy\"} %llu\n",
 	    (unsigned long long)rs.reads, (unsigned long long)rs.joined,
 	    (unsigned long long)rs.reused, (unsigned long long)rs.busy);
+	struct alarm_intake_stats as;
+	alarm_intake_stats(a->alarms, &as);
+	PUT("# HELP chatops_alarm_messages_total Alarm queue messages and changes, by outcome.\n"
+	    "# TYPE chatops_alarm_messages_total counter\n"
+	    "chatops_alarm_messages_total{outcome=\"received\"} %llu\n"
+	    "chatops_alarm_messages_total{outcome=\"malformed\"} %llu\n"
+	    "chatops_alarm_messages_total{outcome=\"unmapped\"} %llu\n"
+	    "chatops_alarm_messages_total{outcome=\"stale\"} %llu\n"
+	    "chatops_alarm_messages_total{outcome=\"duplicate\"} %llu\n"
+	    "chatops_alarm_messages_total{outcome=\"posted\"} %llu\n"
+	    "chatops_alarm_messages_total{outcome=\"replied\"} %llu\n"
+	    "chatops_alarm_messages_total{outcome=\"failed\"} %llu\n"
+	    "chatops_alarm_messages_total{outcome=\"deleted\"} %llu\n"
+	    "# HELP chatops_alarm_polls_total Alarm queue polls (ReceiveMessage), and failed ones.\n"
+	    "# TYPE chatops_alarm_polls_total counter\n"
+	    "chatops_alarm_polls_total %llu\nchatops_alarm_poll_errors_total %llu\n",
+	    (unsigned long long)as.received, (unsigned long long)as.malformed,
+	    (unsigned long long)as.unmapped, (unsigned long long)as.stale,
+	    (unsigned long long)as.duplicate, (unsigned long long)as.posted,
+	    (unsigned long long)as.replied, (unsigned long long)as.failed,
+	    (unsigned long long)as.deleted, (unsigned long long)as.polls,
+	    (unsigned long long)as.poll_errors);
 	if (a->cloud->ops->metrics_text && o < n)
 		o += a->cloud->ops->metrics_text(a->cloud, buf + o, n - o);
 #undef PUT

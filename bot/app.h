@@ -13,6 +13,7 @@
 #include "adapters/store.h"
 #include "config/config.h"
 
+struct alarm_intake_stats;
 struct cmd_env;
 struct workflow;
 
@@ -42,6 +43,12 @@ void app_set_config(struct app *a, struct config *cfg);
 /* What commands act on now (commands/commands.h), as every dispatch sees
  * it; valid until the config is swapped or the app destroyed. */
 void app_cmd_env(struct app *a, struct cmd_env *env);
+
+/* A CloudWatch alarm change, as if from the alarm queue (the console's
+ * alarm command): see alarm_intake_handle. */
+int app_alarm_handle(struct app *a, const struct cloud_alarm_change *ch, const char *channel,
+		     void (*done)(void *ud, int rc), void *ud);
+void app_alarm_stats(const struct app *a, struct alarm_intake_stats *out);
 
 /* The chat backend's event callback; ud is the app. Events whose id was
  * already processed (redeliveries, replays after a reconnect or a restart)

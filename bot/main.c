@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -287,6 +288,34 @@ static void chat_stop_hook(void *ud, void (*done)(void *), void *done_ud)
 	b->chat->ops->stop(b->chat, done, done_ud);
 }
 
+/* The console's "alarm <name> [state] [reason]": the change CloudWatch
+ * would send, in the configured region, from the console's account
+ * (000000000000: no AWS account is behind it). */
+static int on_console_alarm(void *ud, const char *name, const char *state, const char *reason,
+			    const char *channel)
+{
+	struct bot *b = ud;
+	char arn[400], why[300];
+	const char *region = b->cfg->aws.region ? b->cfg->aws.region : "us-east-1";
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+
+	if (!b->app)
+		return BOT_ESTATE;
+	snprintf(arn, sizeof arn, "arn:aws:cloudwatch:%s:000000000000:alarm:%s", region, name);
+	if (!reason) {
+		snprintf(why, sizeof why, "Set from the console: %s", state);
+		reason = why;
+	}
+	struct cloud_alarm_change ch = {
+		.format = "console", .arn = arn, .name = name, .region = region,
+		.account = "000000000000", .state = state, .reason = reason,
+		.changed_at_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000,
+	};
+	return app_alarm_handle(b->app, &ch, channel, NULL, NULL);
+}
+
 static const char *default_console_user(const struct opts *o, const struct config *cfg)
 {
 	if (o->user)
@@ -312,6 +341,8 @@ static int create_chat(struct bot *b, struct bot_error *err)
 			.color = isatty(STDOUT_FILENO),
 			.on_eof = on_console_eof,
 			.eof_ud = b,
+			.on_alarm = on_console_alarm,
+			.alarm_ud = b,
 		};
 		return console_chat_create(bot_loop_uv(b->loop), &co, &b->chat, err);
 	}

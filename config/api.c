@@ -151,6 +151,7 @@ static void service_free(const struct config *c, struct config_service *s)
 	free(s->sns_topic_arn);
 	free(s->channel);
 	free(s->region);
+	ids_free(&s->alarms.ids, &s->alarms.n);
 }
 
 static void config_free(struct config *c)
@@ -181,6 +182,7 @@ static void config_free(struct config *c)
 	free(c->store.region);
 	free(c->store.endpoint);
 	free(c->http.listen);
+	free(c->alarms.queue_url);
 	free(c->log.level);
 	free(c);
 }
@@ -352,6 +354,51 @@ const struct config_service *config_service_find(const struct config *c, const c
 	if (!c || !name || !c->n_services)
 		return NULL;
 	return bsearch(name, c->services, c->n_services, sizeof *c->services, service_name_cmp);
+}
+
+/* "arn:aws:ecs:us-east-1:123:cluster/prod" names cluster "prod". */
+static bool cluster_is(const char *configured, const char *dim)
+{
+	const char *slash;
+
+	if (strcmp(configured, dim) == 0)
+		return true;
+	slash = strncmp(configured, "arn:", 4) == 0 ? strrchr(configured, '/') : NULL;
+	return slash && strcmp(slash + 1, dim) == 0;
+}
+
+const struct config_service *config_service_for_alarm(const struct config *c,
+						      const char *alarm_name,
+						      const char *cluster_dim,
+						      const char *service_dim)
+{
+	const struct config_service *best = NULL;
+	size_t best_len = 0;
+
+	if (!c)
+		return NULL;
+	for (size_t i = 0; alarm_name && i < c->n_services; i++) {
+		const struct config_names *l = &c->services[i].alarms;
+		for (size_t j = 0; j < l->n; j++) {
+			size_t n = strlen(l->ids[j]);
+			if (strcmp(l->ids[j], alarm_name) == 0)
+				return &c->services[i];
+			if (l->ids[j][n - 1] == '*' && n - 1 > best_len &&
+			    strncmp(l->ids[j], alarm_name, n - 1) == 0) {
+				best = &c->services[i];
+				best_len = n - 1;
+			}
+		}
+	}
+	if (best || !service_dim)
+		return best;
+	for (size_t i = 0; i < c->n_services; i++) {
+		const struct config_service *s = &c->services[i];
+		if (strcmp(s->ecs_service, service_dim) == 0 &&
+		    (!cluster_dim || cluster_is(s->cluster, cluster_dim)))
+			return s;
+	}
+	return NULL;
 }
 
 bool config_channel_allowed(const struct config *c, const char *channel)

@@ -33,6 +33,12 @@ struct config_users {
 	size_t n;
 };
 
+/* A list of CloudWatch alarm names; one ending in '*' is a name prefix. */
+struct config_names {
+	char **ids;
+	size_t n;
+};
+
 /* A list of Slack channel ids (C..., G... or D...). */
 struct config_channels {
 	char **ids;
@@ -53,6 +59,10 @@ struct config_service {
 	char *sns_topic_arn;     /* optional; NULL when absent */
 	char *channel;           /* optional channel id for approval cards */
 	char *region;            /* optional; aws.region if absent */
+	/* CloudWatch alarms that are this service's (alarm intake): by name,
+	 * or by prefix ("web-*"); an alarm on the ECS dimensions ClusterName
+	 * and ServiceName of this service is its own without being listed. */
+	struct config_names alarms;
 };
 
 enum config_secret_source {
@@ -143,6 +153,16 @@ struct config {
 		int aws_calls_per_second, aws_burst;
 	} limits;
 
+	/* The alarm intake (bot/domain/alarm_intake.h): off unless queue_url
+	 * is set. */
+	struct {
+		char *queue_url;          /* SQS queue fed by the alarms' SNS topic or an
+		                           * EventBridge rule */
+		int wait_seconds;         /* long poll, 1..20; default 20 */
+		uint64_t flap_window_ms;  /* an ALARM this soon after OK stays in the
+		                           * episode's thread; default 30 min, at most 1 day */
+	} alarms;
+
 	struct {
 		char *level;  /* "info" by default */
 	} log;
@@ -179,6 +199,14 @@ void config_errors_free(struct config_errors *errs);
  * "file: message". Errors come in file order, those without a position last. */
 void config_errors_print(const struct config_errors *errs, void *FILE_f);
 
+/* The service an alarm belongs to: one whose alarms list names it (exact
+ * name first, then the longest matching prefix), else the one whose cluster
+ * and ECS service match the alarm's ClusterName and ServiceName dimensions
+ * (either may be NULL; a cluster ARN matches its name). NULL if none. */
+const struct config_service *config_service_for_alarm(const struct config *c,
+						      const char *alarm_name,
+						      const char *cluster_dim,
+						      const char *service_dim);
 /* Lookup by the user-facing name; NULL if unknown. */
 const struct config_service *config_service_find(const struct config *c, const char *name);
 /* True if commands may be served in channel: allowed_channels is empty,

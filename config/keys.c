@@ -43,6 +43,7 @@ enum ktype {
 	KT_DURATION,    /* uint64_t ms via duration_parse, > 0; at most max s if max > 0 */
 	KT_USERS,       /* struct config_users; validator per item */
 	KT_CHANNELS,    /* struct config_channels; validator per item */
+	KT_NAMES,       /* struct config_names; validator per item */
 	KT_SECRET_ENV,  /* struct config_secret from an env var name */
 	KT_SECRET_FILE, /* struct config_secret from a file path */
 	KT_FORBIDDEN,   /* a key we refuse, with the reason in expect */
@@ -80,6 +81,7 @@ static bool is_listen(const char *s);
 static bool is_log_level(const char *s);
 static bool is_store_backend(const char *s);
 static bool is_table_name(const char *s);
+static bool is_alarm_pattern(const char *s);
 
 #define COFF(field) offsetof(struct config, field)
 #define SOFF(field) offsetof(struct config_service, field)
@@ -151,6 +153,9 @@ static const struct key service_keys[SV__N] = {
 		    "an SNS topic ARN starting with arn:"},
 	[SV_CHANNEL] = {"channel", KT_STR, SOFF(channel), is_channel, CHANNEL_EXPECT},
 	[SV_REGION] = {"region", KT_STR, SOFF(region), is_region, "an AWS region like us-east-1"},
+	[SV_ALARMS] = {"alarms", KT_NAMES, SOFF(alarms), is_alarm_pattern,
+		       "a CloudWatch alarm name (1 to 255 printable characters), or a prefix "
+		       "ending in *"},
 };
 
 static const struct key store_keys[ST__N] = {
@@ -187,6 +192,13 @@ static const struct key limits_keys[LM__N] = {
 	[LM_AWS_BURST] = {"aws_burst", KT_INT, COFF(limits.aws_burst), .min = 1, .max = 1000},
 };
 
+static const struct key alarms_keys[AL__N] = {
+	[AL_QUEUE_URL] = {"queue_url", KT_URL, COFF(alarms.queue_url)},
+	[AL_WAIT] = {"wait_seconds", KT_INT, COFF(alarms.wait_seconds), .min = 1, .max = 20},
+	[AL_FLAP_WINDOW] = {"flap_window", KT_DURATION, COFF(alarms.flap_window_ms),
+			    .max = 86400},
+};
+
 static const struct table slack_table = TABLE("a mapping of Slack settings", slack_keys);
 static const struct table aws_table = TABLE("a mapping of AWS settings", aws_keys);
 static const struct table defaults_table = TABLE("a mapping of service defaults", defaults_keys);
@@ -198,6 +210,8 @@ static const struct table log_table = TABLE("a mapping with level", log_keys);
 static const struct table limits_table =
 	TABLE("a mapping with user_commands_per_minute, read_window, aws_in_flight, "
 	      "aws_in_flight_per_service, aws_calls_per_second, aws_burst", limits_keys);
+static const struct table alarms_table =
+	TABLE("a mapping with queue_url, wait_seconds, flap_window", alarms_keys);
 
 static const struct key top_keys[TOP__N] = {
 	[TOP_SLACK] = {"slack", KT_SECTION, .sub = &slack_table},
@@ -208,9 +222,11 @@ static const struct key top_keys[TOP__N] = {
 	[TOP_HTTP] = {"http", KT_SECTION, .sub = &http_table},
 	[TOP_LOG] = {"log", KT_SECTION, .sub = &log_table},
 	[TOP_LIMITS] = {"limits", KT_SECTION, .sub = &limits_table},
+	[TOP_ALARMS] = {"alarms", KT_SECTION, .sub = &alarms_table},
 };
 static const struct table top_table =
-	TABLE("a mapping of sections (slack, aws, defaults, services, store, http, log, limits)",
+	TABLE("a mapping of sections (slack, aws, defaults, services, store, http, log, limits, "
+	      "alarms)",
 	      top_keys);
 
 /* ------------------------------------------------------------------ */
@@ -292,6 +308,21 @@ static bool is_table_name(const char *s)
 {
 	size_t n = strlen(s);
 	return n >= 3 && n <= 255 && all_chars(s, "_.-", false);
+}
+
+/* CloudWatch allows any printable ASCII but not control characters;
+ * '*' only as the last character (a prefix). */
+static bool is_alarm_pattern(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 255 || strcmp(s, "*") == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c > 0x7e || (c == '*' && i + 1 < n))
+			return false;
+	}
+	return true;
 }
 
 static bool is_log_level(const char *s)
@@ -650,6 +681,15 @@ static enum vstate set_channels(struct loader *ld, const struct key *k, const ya
 		       &c->n);
 }
 
+static enum vstate set_names(struct loader *ld, const struct key *k, const yaml_node_t *kn,
+			     const yaml_node_t *v, void *base, const char *path)
+{
+	struct config_names *u = FIELD(base, k, struct config_names);
+
+	return set_ids(ld, k, v, path, "a list of CloudWatch alarm names like [web-cpu-high]",
+		       &u->ids, &u->n);
+}
+
 static enum vstate set_secret(struct loader *ld, const struct key *k, const yaml_node_t *kn,
 			      const yaml_node_t *v, void *base, const char *path, bool env)
 {
@@ -774,6 +814,7 @@ static const setter_fn setters[KT__N] = {
 	[KT_DURATION] = set_duration,
 	[KT_USERS] = set_users,
 	[KT_CHANNELS] = set_channels,
+	[KT_NAMES] = set_names,
 	[KT_SECRET_ENV] = set_secret_env,
 	[KT_SECRET_FILE] = set_secret_file,
 	[KT_FORBIDDEN] = set_forbidden,
@@ -902,6 +943,8 @@ void config__set_defaults(struct config *c)
 	c->limits.aws_in_flight_per_service = 8;
 	c->limits.aws_calls_per_second = 3;
 	c->limits.aws_burst = 10;
+	c->alarms.wait_seconds = 20;
+	c->alarms.flap_window_ms = 30ULL * 60 * 1000;
 }
 
 bool config__walk(struct loader *ld)

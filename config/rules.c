@@ -169,6 +169,9 @@ static void finish_service(struct loader *ld, struct svc_tmp *t)
 		config__add_err(ld, t->key, "%s: min_approvals is %d but only %zu approver%s "
 				"listed, so no request could ever be approved", p, s->min_approvals,
 				s->approvers.n, s->approvers.n == 1 ? " is" : "s are");
+	if (c->alarms.queue_url && !s->channel)
+		config__add_err(ld, t->key, "%s: alarm posts need a channel (alarms.queue_url is "
+				"set); add channel here or defaults.channel", p);
 	if (s->requesters.n == 0 &&
 	    !(se->val[SV_REQUESTERS] ? se->bad[SV_REQUESTERS] : d->bad[DF_REQUESTERS]))
 		config__add_err(ld, t->key, "%s: nobody could request this service; add requesters "
@@ -179,6 +182,28 @@ static int svc_cmp(const void *a, const void *b)
 {
 	const struct svc_tmp *x = a, *y = b;
 	return strcmp(x->s.name ? x->s.name : "", y->s.name ? y->s.name : "");
+}
+
+/* An alarm name (or prefix) belongs to one service: listed under two, its
+ * alarms would go to whichever was found first. (Overlapping prefixes are
+ * fine: the longest match wins.) */
+static void check_alarm_names(struct loader *ld)
+{
+	for (size_t i = 0; i < ld->n_svcs; i++) {
+		const struct svc_tmp *a = &ld->svcs[i];
+		for (size_t j = i + 1; j < ld->n_svcs; j++) {
+			const struct svc_tmp *b = &ld->svcs[j];
+			for (size_t x = 0; x < a->s.alarms.n; x++)
+				for (size_t y = 0; y < b->s.alarms.n; y++) {
+					if (strcmp(a->s.alarms.ids[x], b->s.alarms.ids[y]) != 0)
+						continue;
+					/* (no value quoted: it may come from the environment) */
+					config__add_err(ld, b->seen.val[SV_ALARMS], "services.%s.alarms[%zu]: "
+							"already listed under services.%s; an alarm "
+							"belongs to one service", b->s.name, y, a->s.name);
+				}
+		}
+	}
 }
 
 static void finish_services(struct loader *ld)
@@ -209,6 +234,7 @@ static void finish_services(struct loader *ld)
 	for (size_t i = 0; i < ld->n_svcs; i++)
 		if (!ld->svcs[i].skip)
 			finish_service(ld, &ld->svcs[i]);
+	check_alarm_names(ld);
 }
 
 /* The keys of one backend are refused with the other: a table named in a

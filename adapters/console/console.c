@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,6 +47,9 @@ struct console {
 	char *user, *channel;
 	bool color;
 	void (*on_eof)(void *ud);
+	int (*on_alarm)(void *ud, const char *name, const char *state, const char *reason,
+			const char *channel);
+	void *alarm_ud;
 	void *eof_ud;
 
 	char line[MAX_LINE + 1];
@@ -417,6 +421,8 @@ static void console_help(struct console *c)
 		"  <button> #<request>           press a request card's button, e.g. approve #1\n"
 		"  <button> <message-number>     press a button on message N, e.g. approve 3\n"
 		"  as <user-id>                  act as another person, e.g. as U0APPROVER1\n"
+		"  alarm <name> [ok] [reason]    a CloudWatch alarm fires (or recovers), as if\n"
+		"                                from the alarm queue\n"
 		"  whoami                        who you are acting as\n"
 		"  quit                          stop the bot (Ctrl-D works too)\n");
 }
@@ -495,6 +501,39 @@ static bool press_named(struct console *c, const char *label, const char *target
 	return true;
 }
 
+/* "alarm <name> [ALARM|OK|INSUFFICIENT_DATA] [reason...]" */
+static void alarm_line(struct console *c, char *args)
+{
+	static const char *const states[] = {"ALARM", "OK", "INSUFFICIENT_DATA"};
+	const char *state = "ALARM", *reason = NULL;
+	char *name = strtok_r(args, " \t", &args), *word;
+
+	if (!name || strlen(name) > 255) {
+		out_str(c, "  usage: alarm <name> [ALARM|OK|INSUFFICIENT_DATA] [reason]\n");
+		return;
+	}
+	while (*args == ' ' || *args == '\t')
+		args++;
+	word = args;
+	for (size_t i = 0; *word && i < sizeof states / sizeof states[0]; i++) {
+		size_t n = strlen(states[i]);
+		if (strncasecmp(word, states[i], n) == 0 && (!word[n] || word[n] == ' ')) {
+			state = states[i];
+			args = word + n;
+			break;
+		}
+	}
+	while (*args == ' ' || *args == '\t')
+		args++;
+	reason = *args ? args : NULL;
+	int rc = c->on_alarm(c->alarm_ud, name, state, reason, c->channel);
+	if (rc == BOT_ENOTFOUND)
+		outf(c, "  no service has alarm %s: list it under a service's alarms: in the "
+		     "config\n", name);
+	else if (rc)
+		outf(c, "  alarm %s: %s\n", name, bot_strerror(rc));
+}
+
 static void handle_line(struct console *c, char *line)
 {
 	/* trim */
@@ -538,6 +577,10 @@ static void handle_line(struct console *c, char *line)
 	}
 	if (strcmp(line, "quit") == 0 || strcmp(line, "exit") == 0) {
 		send_eof(c);
+		return;
+	}
+	if (c->on_alarm && (strcmp(line, "alarm") == 0 || strncmp(line, "alarm ", 6) == 0)) {
+		alarm_line(c, line + 5);
 		return;
 	}
 	if (strncmp(line, "as ", 3) == 0) {
@@ -765,6 +808,8 @@ int console_chat_create(uv_loop_t *loop, const struct console_opts *o, struct ch
 	c->color = o->color;
 	c->on_eof = o->on_eof;
 	c->eof_ud = o->eof_ud;
+	c->on_alarm = o->on_alarm;
+	c->alarm_ud = o->alarm_ud;
 	if (!c->user || !c->channel) {
 		con_destroy(&c->chat);
 		return bot_error_set(err, BOT_ENOMEM, "console: out of memory");

@@ -29,6 +29,13 @@ struct console_opts {
 	/* Called once at end of input (EOF or "quit"). */
 	void (*on_eof)(void *ud);
 	void *eof_ud;
+	/* Optional: "alarm <name> [ALARM|OK|INSUFFICIENT_DATA] [reason]" typed
+	 * in the console, a CloudWatch alarm's state change as the alarm
+	 * queue would bring it (the demo has no queue). Returns 0, or an error
+	 * the console explains: BOT_ENOTFOUND (no service has the alarm). */
+	int (*on_alarm)(void *ud, const char *name, const char *state, const char *reason,
+			const char *channel);
+	void *alarm_ud;
 };
 
 /* Create the console backend on loop. Events go to (*out)->on_event once

@@ -71,6 +71,8 @@ struct op {
 	size_t limit;
 	int64_t older_than, since;
 	const char *cluster, *ecs_service, *channel, *ts, *event_id, *actor, *akind, *detail;
+	const char *key, *body; /* alarm_get, alarm_put */
+	uint64_t version;       /* alarm_put: as the caller read it */
 	struct store_gate gate; /* open: the request */
 	char *request_detail;   /* open: its audit detail */
 	struct store_change change;
@@ -111,6 +113,8 @@ static const char *const op_names[] = {
 	[STORE_OP_PURGE_EVENTS] = "purge_events",
 	[STORE_OP_AUDIT_ADD] = "audit_add",
 	[STORE_OP_AUDIT_EACH] = "audit_each",
+	[STORE_OP_ALARM_GET] = "alarm_get",
+	[STORE_OP_ALARM_PUT] = "alarm_put",
 };
 
 static const char *op_name(const struct op *o)
@@ -1271,6 +1275,121 @@ static void start_seen(struct op *o)
 	start_or_fail(o, "PutItem", body, on_seen);
 }
 
+/* ---- alarm records ------------------------------------------------------ */
+
+/* The record an item holds (r->alarm; version 0 when there is none). */
+static int alarm_from_item(struct op *o, const json_t *item)
+{
+	struct store_alarm *a = &o->r->alarm;
+	const char *body = aws_ddb_get_s(item, "body");
+	int64_t v = 0, at = 0;
+
+	store_alarm_clear(a);
+	if (item && (!aws_ddb_get_n(item, "version", &v) || v <= 0 || !body ||
+		     !aws_ddb_get_n(item, "updated_at", &at)))
+		return bot_error_set(&o->r->err, BOT_ECORRUPT, "store: %s: the alarm record of "
+				     "%s is malformed", op_name(o), o->key);
+	a->key = strdup(o->key);
+	if (item) {
+		a->version = (uint64_t)v;
+		a->body = strdup(body);
+		a->updated_at = at;
+	}
+	if (!a->key || (item && !a->body)) {
+		store_alarm_clear(a);
+		return bot_error_set(&o->r->err, BOT_ENOMEM, "store: out of memory");
+	}
+	return BOT_EOK;
+}
+
+static void on_alarm_get(void *ud, const struct aws_ddb_result *res)
+{
+	struct op *o = ud;
+
+	if (!reply_usable(o, res, false))
+		return;
+	finish(o, alarm_from_item(o, json_object_get(res->body, "Item")));
+}
+
+static void start_alarm_get(struct op *o)
+{
+	json_t *key = ddb_key_alarm(o->key);
+
+	if (!key) {
+		fail(o, BOT_EINVAL, "store: %s: an alarm key too long", op_name(o));
+		return;
+	}
+	start_or_fail(o, "GetItem", json_pack("{s:o, s:b}", "Key", key, "ConsistentRead", 1),
+		      on_alarm_get);
+}
+
+static void on_alarm_put(void *ud, const struct aws_ddb_result *res)
+{
+	struct op *o = ud;
+	struct store_alarm *a = &o->r->alarm;
+
+	if (!reply_usable(o, res, true))
+		return;
+	if (res->outcome != AWS_DDB_OK) { /* the version was not the one read */
+		o->r->res = STORE_LOST;
+		finish(o, BOT_EOK);
+		return;
+	}
+	store_alarm_clear(a);
+	a->key = strdup(o->key);
+	a->version = o->version + 1;
+	a->updated_at = o->now;
+	o->r->res = STORE_DONE;
+	/* written: only the answer's copy of the key can be missing */
+	finish(o, a->key ? BOT_EOK : BOT_ENOMEM);
+}
+
+/* One PutItem conditional on the version read: attribute_not_exists for
+ * none (0), else version = :v. DynamoDB applies it whole or not at all. */
+static void start_alarm_put(struct op *o)
+{
+	struct ddb__ex e;
+	json_t *item, *body = NULL;
+
+	o->now = store_now(&o->d->base);
+	if (o->version >= (uint64_t)INT64_MAX) { /* no stored version is that high */
+		o->r->res = STORE_LOST;
+		finish(o, BOT_EOK);
+		return;
+	}
+	item = ddb_key_alarm(o->key);
+	if (!item) {
+		fail(o, BOT_EINVAL, "store: %s: an alarm key too long", op_name(o));
+		return;
+	}
+	if (json_object_set_new(item, "alarm_key", aws_ddb_s(o->key)) ||
+	    json_object_set_new(item, "version", aws_ddb_n((int64_t)o->version + 1)) ||
+	    json_object_set_new(item, "body", aws_ddb_s(o->body)) ||
+	    json_object_set_new(item, "updated_at", aws_ddb_n(o->now))) {
+		json_decref(item);
+		fail_oom(o);
+		return;
+	}
+	ddb__ex_init(&e);
+	body = json_pack("{s:o}", "Item", item);
+	if (o->version == 0) {
+		ddb__ex_name(&e, "pk");
+		if (body)
+			ddb__ex_into(&e, body, "attribute_not_exists(#pk)");
+	} else {
+		ddb__ex_name(&e, "version");
+		ddb__ex_val(&e, ":v", aws_ddb_n((int64_t)o->version));
+		if (body)
+			ddb__ex_into(&e, body, "#version = :v");
+	}
+	if (e.bad) {
+		json_decref(body);
+		body = NULL;
+	}
+	ddb__ex_free(&e);
+	start_or_fail(o, "PutItem", body, on_alarm_put);
+}
+
 /* ---- pages -------------------------------------------------------------- */
 
 static void next_page(struct op *o);
@@ -1542,6 +1661,9 @@ static int copy_args(struct op *o, const struct store_args *a)
 	K(o->actor, a->actor);
 	K(o->akind, a->kind);
 	K(o->detail, a->detail);
+	K(o->key, a->key);
+	K(o->body, a->body);
+	o->version = a->version;
 	if (a->gate) {
 		if (store_gate_copy(&o->gate, a->gate) != BOT_EOK)
 			return BOT_ENOMEM;
@@ -1629,6 +1751,12 @@ static int ddb_submit(struct store *b, const struct store_args *a, struct store_
 		break;
 	case STORE_OP_SEEN_EVENT:
 		start_seen(o);
+		break;
+	case STORE_OP_ALARM_GET:
+		start_alarm_get(o);
+		break;
+	case STORE_OP_ALARM_PUT:
+		start_alarm_put(o);
 		break;
 	case STORE_OP_GATE_LIST:
 		for (o->state_i = 0; o->state_i < GATE_STATE_COUNT; o->state_i++)

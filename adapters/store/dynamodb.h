@@ -50,10 +50,12 @@
  *   id too), gate_lease 2, seen_event 1 (PutItem), audit_add 2 (3 for a
  *   gate that does not exist),
  *   audit_each 1 Query per page, purge_events 1 Scan per page + 1 DeleteItem
- *   per expired id. A write the read already answers costs only the read (a
- *   change from a state the gate has left, a stale or duplicate vote: no
- *   write is sent). Each retry after contention adds 2 (checked by
- *   tests/integration/ddb_store_test.c).
+ *   per expired id, alarm_get 1 (GetItem), alarm_put 1 (PutItem
+ *   conditional on the version read: attribute_not_exists(pk) for 0, else
+ *   version = :v; a failed condition is STORE_LOST). A write the read
+ *   already answers costs only the read (a change from a state the gate
+ *   has left, a stale or duplicate vote: no write is sent). Each retry
+ *   after contention adds 2 (checked by tests/integration/ddb_store_test.c).
  *
  * Reads of one item use ConsistentRead, and so does audit_each (a Query of
  * the audit partition). gate_list, gate_recent and gate_counts read the

@@ -37,6 +37,16 @@ json_t *ddb_key_seen(const char *event_id)
 	return n > 0 && (size_t)n < sizeof pk ? key(pk, "seen") : NULL;
 }
 
+json_t *ddb_key_alarm(const char *alarm_key)
+{
+	char pk[STORE_ALARM_KEY_MAX + sizeof "alarm#"];
+
+	if (!alarm_key || strlen(alarm_key) > STORE_ALARM_KEY_MAX)
+		return NULL;
+	snprintf(pk, sizeof pk, "alarm#%s", alarm_key);
+	return key(pk, "alarm");
+}
+
 json_t *ddb_key_audit_head(void)
 {
 	return key("audit", "head");

@@ -24,6 +24,15 @@
  *                                            retention, compared in the
  *                                            conditions) and ttl (s, the
  *                                            table's Time To Live attribute)
+ *   alarm#<key>                 alarm        an alarm intake record (store.h,
+ *                                            struct store_alarm): alarm_key,
+ *                                            version, body (the domain's
+ *                                            JSON text, never read here),
+ *                                            updated_at. No gkind/gstate:
+ *                                            no index holds it, and no
+ *                                            Query or Scan of the store
+ *                                            (pk audit, pk seen#...)
+ *                                            reaches it
  *
  * The audit log is a set of chains (store.h, struct store_audit_row): a
  * gate's chain (chain = its id) and the log chain (chain 0: events of no
@@ -78,6 +87,8 @@
 json_t *ddb_key_gate(uint64_t id);
 json_t *ddb_key_lock(const char *cluster, const char *ecs_service);
 json_t *ddb_key_seen(const char *event_id);
+/* alarm#<key>, alarm: NULL when key is longer than STORE_ALARM_KEY_MAX. */
+json_t *ddb_key_alarm(const char *key);
 json_t *ddb_key_audit_head(void);
 /* An audit event's key: e#<ord:013>#<chain:020>#<seq:010>. NULL when ord
  * or seq does not fit (ord 0..DDB_AUDIT_ORD_MAX, seq 0..DDB_AUDIT_SEQ_MAX)

@@ -118,6 +118,16 @@ static const struct migration {
 	 " SELECT cluster, ecs_service, MIN(id) FROM gates"
 	 " WHERE state IN ('PENDING','APPROVED','APPROVED_BY_TIMER','EXECUTING')"
 	 " GROUP BY cluster, ecs_service;"},
+	/* v3: the alarm intake's records, one per key (an alarm's ARN): the
+	 * domain's JSON text, kept as is, and the version its writes are
+	 * conditional on. */
+	{3,
+	 "CREATE TABLE alarms ("
+	 " key TEXT PRIMARY KEY,"
+	 " version INTEGER NOT NULL,"
+	 " body TEXT NOT NULL,"
+	 " updated_at INTEGER NOT NULL"
+	 ") WITHOUT ROWID;"},
 };
 
 /* ---- prepared statements ---------------------------------------------- */
@@ -158,6 +168,9 @@ enum q {
 	Q_AUDIT_SINCE,
 	Q_SEEN,
 	Q_PURGE,
+	Q_ALARM_GET,
+	Q_ALARM_INSERT,
+	Q_ALARM_UPDATE,
 	Q_COUNT
 };
 
@@ -227,6 +240,12 @@ static const char *const q_sql[Q_COUNT] = {
 	[Q_SEEN] = "INSERT INTO processed_ids (id, at) VALUES (?1, ?2)"
 		   " ON CONFLICT (id) DO UPDATE SET at = excluded.at WHERE processed_ids.at < ?3",
 	[Q_PURGE] = "DELETE FROM processed_ids WHERE at < ?1",
+	[Q_ALARM_GET] = "SELECT version, body, updated_at FROM alarms WHERE key = ?1",
+	/* the conditional writes: changes() says whether they won */
+	[Q_ALARM_INSERT] = "INSERT INTO alarms (key, version, body, updated_at)"
+			   " VALUES (?1, 1, ?2, ?3) ON CONFLICT (key) DO NOTHING",
+	[Q_ALARM_UPDATE] = "UPDATE alarms SET version = version + 1, body = ?2, updated_at = ?3"
+			   " WHERE key = ?1 AND version = ?4",
 };
 
 struct sq {
@@ -1577,6 +1596,100 @@ static int sq_seen_event(struct store *b, const char *id, bool *seen, struct bot
 	return sq_seen_events(b, &id, 1, seen, err);
 }
 
+/* ---- alarm records ----------------------------------------------------- */
+
+static int sq_alarm_get(struct store *b, const char *key, struct store_alarm *out,
+			struct bot_error *err)
+{
+	struct sq *s = SQ(b);
+	sqlite3_stmt *st = stmt(s, Q_ALARM_GET, err);
+	bool oom = false;
+	int rc = BOT_EOK, step;
+
+	if (!st)
+		return BOT_ESTORE;
+	store_alarm_clear(out);
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		sqlite3_int64 v = sqlite3_column_int64(st, 0);
+		if (v <= 0 || sqlite3_column_type(st, 1) != SQLITE_TEXT) {
+			rc = bot_error_set(err, BOT_ECORRUPT, "store: the alarm record of %s is "
+					   "malformed (version %lld)", key, (long long)v);
+			goto out;
+		}
+		out->version = (uint64_t)v;
+		out->body = col_dup(st, 1, &oom);
+		out->updated_at = col_ms(st, 2);
+		out->key = strdup(key);
+		if (oom || !out->key)
+			rc = bot_error_set(err, BOT_ENOMEM, "store: out of memory");
+	} else if (step == SQLITE_DONE) {
+		out->key = strdup(key); /* none: version 0, body NULL */
+		if (!out->key)
+			rc = bot_error_set(err, BOT_ENOMEM, "store: out of memory");
+	} else {
+		rc = db_err(s, err, "read an alarm record");
+	}
+out:
+	done(st);
+	if (rc)
+		store_alarm_clear(out);
+	return rc;
+}
+
+/* One statement, so one atomic conditional write: the insert does nothing
+ * when the key exists, the update nothing unless the version matches.
+ * (Inside BEGIN IMMEDIATE like every write: the same lock discipline.) */
+static int sq_alarm_put(struct store *b, const char *key, uint64_t version, const char *body,
+			enum store_result *res, struct store_alarm *out, struct bot_error *err)
+{
+	struct sq *s = SQ(b);
+	int64_t now = now_ms(s);
+	sqlite3_stmt *st;
+	bool changed = false;
+	char *k;
+	int rc;
+
+	*res = STORE_LOST;
+	if (version > (uint64_t)INT64_MAX - 1)
+		return BOT_EOK; /* no stored version is that high */
+	k = strdup(key); /* the answer's, taken before anything is written */
+	if (!k)
+		return bot_error_set(err, BOT_ENOMEM, "store: out of memory");
+	rc = tx_begin(s, err);
+	if (rc)
+		goto out;
+	st = stmt(s, version ? Q_ALARM_UPDATE : Q_ALARM_INSERT, err);
+	if (!st) {
+		rc = BOT_ESTORE;
+		goto end;
+	}
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, body, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now);
+	if (version)
+		sqlite3_bind_int64(st, 4, (sqlite3_int64)version);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_err(s, err, "write an alarm record");
+	else
+		changed = sqlite3_changes(s->db) == 1;
+	done(st);
+end:
+	rc = finish(s, rc, err);
+	if (rc == BOT_EOK && changed) {
+		*res = STORE_DONE;
+		store_alarm_clear(out);
+		out->key = k;
+		k = NULL;
+		out->version = version + 1;
+		out->updated_at = now;
+	}
+out:
+	free(k);
+	return rc;
+}
+
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
 	.close = sq_close,
@@ -1596,4 +1709,6 @@ static const struct store_ops sqlite_ops = {
 	.audit_add = sq_audit_add,
 	.audit_each = sq_audit_each,
 	.gate_lease = sq_gate_lease,
+	.alarm_get = sq_alarm_get,
+	.alarm_put = sq_alarm_put,
 };

@@ -1,7 +1,7 @@
 /* sqlite.h - the store on SQLite: the embedded default for one replica
  * (prefix store_sqlite_; the operations are adapters/store.h's).
  *
- * Tables (schema v2, see the migration list in sqlite.c):
+ * Tables (schema v3, see the migration list in sqlite.c):
  *   gates          one row per approval gate: its request, action, state,
  *                  outcome and version
  *   approvals      distinct people who approved a gate (UNIQUE(gate_id,user))
@@ -9,6 +9,8 @@
  *   audit          append-only, hash-chained event log: every state
  *                  transition, every click (refused ones too), delivery
  *   processed_ids  chat event ids already handled (deduplication)
+ *   alarms         the alarm intake's records: key (an alarm's ARN) ->
+ *                  version, body (the domain's JSON text), updated_at
  *
  * Atomicity: every operation is one transaction, BEGIN IMMEDIATE (the
  * write lock is taken up front, so its reads and conditional writes see
@@ -34,7 +36,7 @@
 #include "adapters/store.h"
 #include "bot/base/error.h"
 
-#define STORE_SQLITE_SCHEMA_VERSION 2
+#define STORE_SQLITE_SCHEMA_VERSION 3
 
 struct store_sqlite_opts {
 	const char *path;

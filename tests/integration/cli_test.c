@@ -441,6 +441,9 @@ static size_t readme_demo_lines(char lines[][128], size_t max)
 static const char *demo_effect(const char *line)
 {
 	static const struct { const char *prefix, *effect; } table[] = {
+		{"alarm mysecretword-service-cpu-high ok",
+		 "Meanwhile: request #1 to scale to 100 (SUCCEEDED)"},
+		{"alarm ", "ALARM: mysecretword-service-cpu-high"},
 		{"/investigate ", "Investigation: mysecretword-service"},
 		{"/scale ", "[ Approve ]  type: approve #1"},
 		{"as ", "you are now @U0APPROVER1"},

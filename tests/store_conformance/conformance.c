@@ -1231,6 +1231,316 @@ static void test_clock_steps_back(void **state)
 	assert_int_equal(c.n, 3); /* requested, delivered, the first startup */
 }
 
+/* ---- alarm records ----------------------------------------------------- */
+
+#define ARN "arn:aws:cloudwatch:us-east-1:123456789012:alarm:web-cpu"
+
+/* key's record as s reads it (asserts the read answered). */
+static struct store_alarm alarm_get(struct store *s, const char *key)
+{
+	struct store_alarm a = {0};
+	struct bot_error err = {0};
+	if (store_alarm_get(s, key, &a, &err) != BOT_EOK)
+		fail_msg("alarm_get %s: %s", key, err.msg);
+	return a;
+}
+
+/* Put and return how it ended; a DONE answer must name the new version,
+ * the key and the store clock's time. */
+static enum store_result alarm_put(struct harness *h, struct store *s, const char *key,
+				   uint64_t version, const char *body)
+{
+	struct store_alarm out = {0};
+	struct bot_error err = {0};
+	enum store_result res = STORE_BUSY;
+
+	if (store_alarm_put(s, key, version, body, &res, &out, &err) != BOT_EOK)
+		fail_msg("alarm_put %s v%llu: %s", key, (unsigned long long)version, err.msg);
+	if (res == STORE_DONE) {
+		assert_string_equal(out.key, key);
+		assert_int_equal(out.version, version + 1);
+		assert_int_equal(out.updated_at, h->now);
+		assert_null(out.body);
+	} else {
+		assert_int_equal(res, STORE_LOST);
+		assert_null(out.key);
+		assert_int_equal(out.version, 0);
+	}
+	store_alarm_clear(&out);
+	return res;
+}
+
+/* key's record is exactly (version, body, updated_at) as s reads it. */
+static void alarm_is(struct store *s, const char *key, uint64_t version, const char *body,
+		     int64_t updated_at)
+{
+	struct store_alarm a = alarm_get(s, key);
+	assert_string_equal(a.key, key);
+	assert_int_equal(a.version, version);
+	if (body)
+		assert_string_equal(a.body, body);
+	else
+		assert_null(a.body);
+	assert_int_equal(a.updated_at, updated_at);
+	store_alarm_clear(&a);
+}
+
+/* One record per key, each write conditional on the version read, across
+ * handles: the loser writes nothing. */
+static void test_alarm_records(void **state)
+{
+	struct harness *h = *state;
+	const char *b1 = "{\"state\":\"ALARM\",\"episode\":1}";
+	const char *b2 = "{\"state\":\"OK\",\"episode\":1,\"gate\":7}";
+	int64_t t1;
+
+	alarm_is(h->a, ARN, 0, NULL, 0); /* none: not an error */
+	assert_int_equal(alarm_put(h, h->a, ARN, 0, b1), STORE_DONE);
+	t1 = h->now;
+	alarm_is(h->b, ARN, 1, b1, t1); /* the other handle reads it */
+	/* created already: a second create loses and changes nothing */
+	h->now += 1000;
+	assert_int_equal(alarm_put(h, h->b, ARN, 0, "{\"other\":1}"), STORE_LOST);
+	alarm_is(h->a, ARN, 1, b1, t1);
+	/* the next write at the version read */
+	assert_int_equal(alarm_put(h, h->b, ARN, 1, b2), STORE_DONE);
+	alarm_is(h->a, ARN, 2, b2, h->now);
+	/* a writer that read version 1 is stale now; so is one from the future */
+	h->now += 1000;
+	assert_int_equal(alarm_put(h, h->a, ARN, 1, b1), STORE_LOST);
+	assert_int_equal(alarm_put(h, h->a, ARN, 3, b1), STORE_LOST);
+	alarm_is(h->b, ARN, 2, b2, h->now - 1000);
+	/* a record that does not exist is not at version 1 either */
+	assert_int_equal(alarm_put(h, h->a, ARN ":x", 1, b1), STORE_LOST);
+	alarm_is(h->a, ARN ":x", 0, NULL, 0);
+}
+
+/* Keys that differ slightly are different records. */
+static void test_alarm_keys_apart(void **state)
+{
+	struct harness *h = *state;
+	static const char *const keys[] = {
+		ARN, ARN "2", "arn:aws:cloudwatch:us-east-1:123456789012:alarm:web-cpX",
+		"arn:aws:cloudwatch:us-east-1:123456789012:alarm:web-cp",
+		"ARN:aws:cloudwatch:us-east-1:123456789012:alarm:web-cpu", ARN " ",
+		"arn:aws:cloudwatch:us-east-1:123456789012:alarm:web-cpu#alarm",
+	};
+	enum { N = sizeof keys / sizeof *keys };
+	char body[64];
+
+	for (size_t i = 0; i < N; i++) {
+		alarm_is(h->a, keys[i], 0, NULL, 0);
+		snprintf(body, sizeof body, "{\"i\":%zu}", i);
+		for (size_t v = 0; v <= i; v++) /* key i at version i + 1 */
+			assert_int_equal(alarm_put(h, v % 2 ? h->b : h->a, keys[i], v, body),
+					 STORE_DONE);
+	}
+	for (size_t i = 0; i < N; i++) {
+		snprintf(body, sizeof body, "{\"i\":%zu}", i);
+		alarm_is(h->b, keys[i], i + 1, body, h->now);
+	}
+}
+
+/* Malformed input is refused before the backend: nothing is written. */
+static void test_alarm_bad_args(void **state)
+{
+	struct harness *h = *state;
+	struct bot_error err = {0};
+	struct store_alarm a = {0};
+	enum store_result res;
+	char key[STORE_ALARM_KEY_MAX + 2];
+	struct answer late = {0};
+
+	memset(key, 'k', sizeof key - 1);
+	key[sizeof key - 1] = '\0'; /* one byte too many */
+	assert_int_equal(store_alarm_get(h->a, "", &a, &err), BOT_EINVAL);
+	assert_int_equal(store_alarm_get(h->a, NULL, &a, &err), BOT_EINVAL);
+	assert_int_equal(store_alarm_get(h->a, key, &a, &err), BOT_EINVAL);
+	assert_int_equal(store_alarm_put(h->a, "", 0, "{}", &res, &a, &err), BOT_EINVAL);
+	assert_int_equal(store_alarm_put(h->a, key, 0, "{}", &res, &a, &err), BOT_EINVAL);
+	assert_int_equal(store_alarm_put(h->a, ARN, 0, "[1]", &res, &a, &err), BOT_EINVAL);
+	assert_int_equal(store_alarm_put(h->a, ARN, 0, "", &res, &a, &err), BOT_EINVAL);
+	assert_int_equal(store_alarm_put(h->a, ARN, 0, NULL, &res, &a, &err), BOT_EINVAL);
+	assert_int_equal(store_alarm_put(h->a, ARN, 0, " {}", &res, &a, &err), BOT_EINVAL);
+	assert_null(a.key);
+	assert_int_equal(store_alarm_put_async(h->a, "", 0, "{}", on_answer, &late), BOT_EINVAL);
+	assert_int_equal(store_alarm_put_async(h->a, key, 0, "{}", on_answer, &late),
+			 BOT_EINVAL);
+	assert_int_equal(store_alarm_put_async(h->a, ARN, 0, "x", on_answer, &late), BOT_EINVAL);
+	assert_int_equal(store_alarm_get_async(h->a, "", on_answer, &late), BOT_EINVAL);
+	uv_run(h->loop, UV_RUN_DEFAULT);
+	assert_int_equal(late.calls, 0);
+	alarm_is(h->b, ARN, 0, NULL, 0);
+	key[STORE_ALARM_KEY_MAX - 1] = '\0'; /* a key just short enough... */
+	alarm_is(h->b, key, 0, NULL, 0);
+	key[STORE_ALARM_KEY_MAX - 1] = 'k'; /* ... was not written as the long one */
+	key[STORE_ALARM_KEY_MAX] = '\0';
+	alarm_is(h->b, key, 0, NULL, 0);
+	/* the longest key is a key like any other */
+	assert_int_equal(alarm_put(h, h->a, key, 0, "{}"), STORE_DONE);
+	alarm_is(h->b, key, 1, "{}", h->now);
+}
+
+struct alarm_answer {
+	int calls;
+	int rc;
+	enum store_result res;
+	struct store_alarm alarm; /* moved out of the answer */
+};
+
+static void on_alarm(void *ud, struct store_req *r)
+{
+	struct alarm_answer *a = ud;
+	a->calls++;
+	a->rc = r->rc;
+	a->res = r->res;
+	store_alarm_clear(&a->alarm);
+	a->alarm = r->alarm;
+	memset(&r->alarm, 0, sizeof r->alarm);
+}
+
+/* The asynchronous calls: answered on a later turn, with the same
+ * semantics; of two puts at one version from two handles, one wins. */
+static void test_alarm_async(void **state)
+{
+	struct harness *h = *state;
+	struct alarm_answer g = {0}, p1 = {0}, p2 = {0}, st = {0};
+
+	assert_int_equal(store_alarm_get_async(h->a, ARN, on_alarm, &g), 0);
+	assert_int_equal(store_alarm_put_async(h->a, ARN, 0, "{\"by\":\"a\"}", on_alarm, &p1), 0);
+	assert_int_equal(store_alarm_put_async(h->b, ARN, 0, "{\"by\":\"b\"}", on_alarm, &p2), 0);
+	assert_int_equal(g.calls + p1.calls + p2.calls, 0); /* not inside the call */
+	uv_run(h->loop, UV_RUN_DEFAULT);
+	assert_int_equal(g.calls, 1);
+	assert_int_equal(g.rc, 0);
+	assert_int_equal(g.alarm.version, 0);
+	assert_null(g.alarm.body);
+	assert_int_equal(p1.calls, 1);
+	assert_int_equal(p2.calls, 1);
+	assert_int_equal(p1.rc, 0);
+	assert_int_equal(p2.rc, 0);
+	assert_true((p1.res == STORE_DONE) != (p2.res == STORE_DONE));
+	struct alarm_answer *won = p1.res == STORE_DONE ? &p1 : &p2;
+	struct alarm_answer *lost = p1.res == STORE_DONE ? &p2 : &p1;
+	assert_int_equal(lost->res, STORE_LOST);
+	assert_string_equal(won->alarm.key, ARN);
+	assert_int_equal(won->alarm.version, 1);
+	assert_int_equal(won->alarm.updated_at, h->now);
+	assert_int_equal(lost->alarm.version, 0);
+	assert_null(lost->alarm.key);
+	alarm_is(h->a, ARN, 1, won == &p1 ? "{\"by\":\"a\"}" : "{\"by\":\"b\"}", h->now);
+	/* the same read, asynchronously */
+	assert_int_equal(store_alarm_get_async(h->b, ARN, on_alarm, &g), 0);
+	/* a stale put, asynchronously */
+	assert_int_equal(store_alarm_put_async(h->b, ARN, 0, "{}", on_alarm, &st), 0);
+	uv_run(h->loop, UV_RUN_DEFAULT);
+	assert_int_equal(g.calls, 2);
+	assert_int_equal(g.alarm.version, 1);
+	assert_string_equal(g.alarm.key, ARN);
+	assert_string_equal(g.alarm.body, won == &p1 ? "{\"by\":\"a\"}" : "{\"by\":\"b\"}");
+	assert_int_equal(g.alarm.updated_at, h->now);
+	assert_int_equal(st.calls, 1);
+	assert_int_equal(st.rc, 0);
+	assert_int_equal(st.res, STORE_LOST);
+	store_alarm_clear(&g.alarm);
+	store_alarm_clear(&p1.alarm);
+	store_alarm_clear(&p2.alarm);
+	store_alarm_clear(&st.alarm);
+}
+
+/* Two replicas handling the same alarm messages: every round both put at
+ * the version they read, all in flight together over several keys; each
+ * round of each key has exactly one winner, and the record holds its
+ * body. */
+static void test_alarm_race(void **state)
+{
+	enum { K = 3, ROUNDS = 6 };
+	struct harness *h = *state;
+	struct alarm_answer ans[K][2];
+	char keys[K][80], body[K][2][48];
+
+	for (int k = 0; k < K; k++)
+		snprintf(keys[k], sizeof keys[k], ARN "-%d", k);
+	for (uint64_t v = 0; v < ROUNDS; v++) {
+		memset(ans, 0, sizeof ans);
+		for (int k = 0; k < K; k++) {
+			for (int s = 0; s < 2; s++) {
+				snprintf(body[k][s], sizeof body[k][s], "{\"round\":%d,\"by\":%d}",
+					 (int)v, s);
+				assert_int_equal(store_alarm_put_async(s ? h->b : h->a, keys[k], v,
+								       body[k][s], on_alarm,
+								       &ans[k][s]), 0);
+			}
+		}
+		uv_run(h->loop, UV_RUN_DEFAULT);
+		for (int k = 0; k < K; k++) {
+			int wins = 0, winner = -1;
+			for (int s = 0; s < 2; s++) {
+				assert_int_equal(ans[k][s].calls, 1);
+				assert_int_equal(ans[k][s].rc, 0);
+				if (ans[k][s].res == STORE_DONE) {
+					wins++;
+					winner = s;
+					assert_int_equal(ans[k][s].alarm.version, v + 1);
+				} else {
+					assert_int_equal(ans[k][s].res, STORE_LOST);
+				}
+				store_alarm_clear(&ans[k][s].alarm);
+			}
+			if (wins != 1)
+				fail_msg("key %d round %d: %d winners", k, (int)v, wins);
+			alarm_is(winner % 2 ? h->a : h->b, keys[k], v + 1, body[k][winner], h->now);
+		}
+	}
+}
+
+/* Alarm records stay out of every gate listing, count, audit walk and the
+ * purge of processed ids; nothing they write is audited. */
+static void test_alarms_out_of_listings(void **state)
+{
+	struct harness *h = *state;
+	struct bot_error err = {0};
+	uint64_t before[GATE_STATE_COUNT], after[GATE_STATE_COUNT];
+	struct store_gate *v;
+	size_t n_live, n_recent, n_audit, n = 0;
+	int purged = -1;
+	uint64_t p = open_web(h->a, "p"), de = open_web(h->b, "de");
+	char key[80];
+
+	assert_int_equal(change(h->a, de, GATE_PENDING, GATE_DENIED, "U1"), STORE_DONE);
+	assert_int_equal(store_gate_counts(h->b, before, &err), 0);
+	n_audit = audits(h->a, 0, NULL, NULL, NULL);
+	for (int i = 0; i < 4; i++) {
+		snprintf(key, sizeof key, "%s-%d", ARN, i);
+		/* bodies that look like gates and audit events to a careless reader */
+		assert_int_equal(alarm_put(h, h->a, key, 0,
+					   "{\"gstate\":\"PENDING\",\"gkind\":\"gate\"}"),
+				 STORE_DONE);
+		assert_int_equal(alarm_put(h, h->b, key, 1, "{\"kind\":\"note\",\"at\":1}"),
+				 STORE_DONE);
+	}
+	assert_int_equal(store_gate_counts(h->a, after, &err), 0);
+	assert_memory_equal(before, after, sizeof before);
+	assert_int_equal(after[GATE_PENDING], 1);
+	assert_int_equal(after[GATE_DENIED], 1);
+	assert_int_equal(store_gate_list(h->b, (1u << GATE_STATE_COUNT) - 1, &v, &n_live, &err), 0);
+	assert_int_equal(n_live, 2);
+	assert_int_equal(v[0].id, p);
+	assert_int_equal(v[1].id, de);
+	store_gate_array_free(v, n_live);
+	assert_int_equal(store_gate_recent(h->a, 100, &v, &n_recent, &err), 0);
+	assert_int_equal(n_recent, 2);
+	store_gate_array_free(v, n_recent);
+	assert_int_equal(audits(h->b, 0, NULL, NULL, NULL), n_audit);
+	assert_int_equal(audit_verify(h->a, &n, NULL, NULL, &err), 0);
+	assert_int_equal(n, n_audit);
+	/* a purge of everything processed before a far future keeps them */
+	h->now += 3600 * 1000;
+	assert_int_equal(store_purge_events(h->a, h->now + 1, &purged, &err), 0);
+	assert_int_equal(purged, 0);
+	alarm_is(h->b, key, 2, "{\"kind\":\"note\",\"at\":1}", h->now - 3600 * 1000);
+}
+
 /* ---- recovery listings ------------------------------------------------- */
 
 static void test_listings(void **state)
@@ -1308,6 +1618,12 @@ int main(int argc, char **argv)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_writers_of_one_gate_line_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clock_steps_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alarm_records, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alarm_keys_apart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alarm_bad_args, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alarm_async, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alarm_race, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alarms_out_of_listings, setup, teardown),
 	};
 	const char *name = argc > 1 ? argv[1] : "sqlite";
 

@@ -371,7 +371,7 @@ static void test_wrong_kind(void **state)
 			 "[U0123ABCD], got a string"});
 	LOAD_BAD("- a\n- b\n", 0,
 		 {1, 1, "=top level: expected a mapping of sections (slack, aws, defaults, "
-			"services, store, http, log, limits), got a list"});
+			"services, store, http, log, limits, alarms), got a list"});
 	LOAD_BAD("slack: []\nservices: 5\n", 0,
 		 {1, 8, "=slack: expected a mapping of Slack settings, got a list"},
 		 {2, 11, "=services: expected a mapping of service name to settings, got a string"});
@@ -421,12 +421,12 @@ static void test_unknown_key_with_suggestion(void **state)
 		 {5, 5, "=unknown key 'aprovers' in services.web (did you mean 'approvers'?); "
 			"expected one of: cluster, ecs_service, min_desired, max_desired, approvers, "
 			"requesters, timer, min_approvals, allow_self_approval, sns_topic_arn, "
-			"channel, region"},
+			"channel, region, alarms"},
 		 {8, 5, "unknown key 'colour' in services.web; expected one of: cluster,"});
 	/* Forbidden keys are not suggested or listed. */
 	LOAD_BAD("servics: {}\nslack:\n  bot_tokn_env: X\n" BASE_SERVICE, 0,
 		 {1, 1, "=unknown key 'servics' at the top level (did you mean 'services'?); "
-			"expected one of: slack, aws, defaults, services, store, http, log, limits"},
+			"expected one of: slack, aws, defaults, services, store, http, log, limits, alarms"},
 		 {3, 3, "=unknown key 'bot_tokn_env' in slack (did you mean 'bot_token_env'?); "
 			"expected one of: app_token_env, app_token_file, bot_token_env, "
 			"bot_token_file, api_url, ca_file, app_id, allowed_channels, "
@@ -1377,6 +1377,73 @@ static void test_bool_spellings(void **state)
 	config_unref(c);
 }
 
+/* The alarm intake: off by default; its keys and bounds; which service an
+ * alarm belongs to (exact name, then the longest prefix, then the ECS
+ * dimensions); one alarm name under two services is refused. */
+static void test_alarms(void **state)
+{
+	struct config *c = NULL;
+	struct config_errors errs = {0};
+	const char *two =
+		"defaults:\n  approvers: [U0AAA]\n  requesters: ['*']\n  channel: C0ALERTS\n"
+		"services:\n"
+		"  web:\n    cluster: arn:aws:ecs:us-east-1:123456789012:cluster/prod\n"
+		"    max_desired: 5\n    alarms: [web-cpu-high, 'web-*', 'svc-*']\n"
+		"  api:\n    cluster: prod\n    ecs_service: api-svc\n    max_desired: 5\n"
+		"    alarms: ['svc-api-*']\n"
+		"alarms:\n  queue_url: https://sqs.us-east-1.amazonaws.com/123456789012/alarms\n"
+		"  wait_seconds: 5\n  flap_window: 10m\n";
+	(void)state;
+
+	assert_int_equal(config_load_string("t.yaml", BASE_SERVICE, 0, &c, &errs), 0);
+	assert_null(c->alarms.queue_url);
+	assert_int_equal(c->alarms.wait_seconds, 20);
+	assert_int_equal(c->alarms.flap_window_ms, 30 * MIN_MS);
+	assert_null(config_service_for_alarm(c, "web-cpu-high", NULL, NULL));
+	config_unref(c);
+
+	assert_int_equal(config_load_string("t.yaml", two, 0, &c, &errs), 0);
+	assert_string_equal(c->alarms.queue_url,
+			    "https://sqs.us-east-1.amazonaws.com/123456789012/alarms");
+	assert_int_equal(c->alarms.wait_seconds, 5);
+	assert_int_equal(c->alarms.flap_window_ms, 10 * MIN_MS);
+	assert_string_equal(config_service_for_alarm(c, "web-cpu-high", NULL, NULL)->name, "web");
+	assert_string_equal(config_service_for_alarm(c, "web-mem", NULL, NULL)->name, "web");
+	/* the longest prefix wins over a shorter one of another service */
+	assert_string_equal(config_service_for_alarm(c, "svc-api-5xx", NULL, NULL)->name, "api");
+	assert_string_equal(config_service_for_alarm(c, "svc-other", NULL, NULL)->name, "web");
+	/* a name listed wins over the dimensions */
+	assert_string_equal(config_service_for_alarm(c, "web-x", "prod", "api-svc")->name, "web");
+	/* by dimensions: the ECS service name, and the cluster by name or ARN */
+	assert_string_equal(config_service_for_alarm(c, "other", "prod", "api-svc")->name, "api");
+	assert_string_equal(config_service_for_alarm(c, "other", "prod", "web")->name, "web");
+	assert_string_equal(config_service_for_alarm(c, "other", NULL, "web")->name, "web");
+	assert_null(config_service_for_alarm(c, "other", "staging", "web"));
+	assert_null(config_service_for_alarm(c, "other", "prod", "nope"));
+	assert_null(config_service_for_alarm(c, "other", NULL, NULL));
+	assert_null(config_service_for_alarm(c, "we", NULL, NULL));
+	config_unref(c);
+	config_errors_free(&errs);
+
+	LOAD_BAD(BASE_SERVICE "alarms:\n  wait_seconds: 21\n  flap_window: 2d\n"
+		 "  queue_url: http://sqs.example.com/1/q\n", 0,
+		 {8, 17, "=alarms.wait_seconds: expected an integer between 1 and 20, got \"21\""},
+		 {9, 16, "=alarms.flap_window: must be at most 86400s"},
+		 {10, 14, "alarms.queue_url: http:// (no TLS) is allowed to loopback hosts only"});
+	/* posts go to the service's channel: one is needed */
+	LOAD_BAD(BASE_SERVICE "alarms:\n  queue_url: https://sqs.us-east-1.amazonaws.com/1/q\n", 0,
+		 {2, 3, "=services.web: alarm posts need a channel (alarms.queue_url is set); add "
+			"channel here or defaults.channel"});
+	LOAD_BAD("defaults:\n  approvers: [U0AAA]\n  requesters: ['*']\n"
+		 "services:\n  a:\n    cluster: p\n    max_desired: 1\n    alarms: [x, 'y-*']\n"
+		 "  b:\n    cluster: p\n    max_desired: 1\n    alarms: ['y-*', 'z*z', '*']\n", 0,
+		 {12, 13, "=services.b.alarms[0]: already listed under services.a; an alarm belongs "
+			  "to one service"},
+		 {12, 21, "=services.b.alarms[1]: expected a CloudWatch alarm name (1 to 255 printable "
+			  "characters), or a prefix ending in *, got \"z*z\""},
+		 {12, 28, "services.b.alarms[2]: expected a CloudWatch alarm name"});
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1422,6 +1489,7 @@ int main(void)
 		T(test_example_yaml_loads),
 		T(test_ref_find_users),
 		T(test_bool_spellings),
+		T(test_alarms),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -197,6 +197,21 @@ static void test_keys(void **state)
 	memset(long_name, 'a', sizeof long_name - 1);
 	long_name[sizeof long_name - 1] = '\0';
 	assert_null(ddb_key_seen(long_name)); /* too long for a key: refused, not cut */
+	/* an alarm record: its own pk prefix, out of the audit partition and
+	 * of purge's seen# scan; STORE_ALARM_KEY_MAX bytes fit, one more not */
+	k = ddb_key_alarm("arn:aws:cloudwatch:us-east-1:1:alarm:cpu");
+	assert_string_equal(aws_ddb_get_s(k, "pk"),
+			    "alarm#arn:aws:cloudwatch:us-east-1:1:alarm:cpu");
+	assert_string_equal(aws_ddb_get_s(k, "sk"), "alarm");
+	json_decref(k);
+	long_name[STORE_ALARM_KEY_MAX] = '\0';
+	k = ddb_key_alarm(long_name);
+	assert_non_null(k);
+	assert_int_equal(strlen(aws_ddb_get_s(k, "pk")), STORE_ALARM_KEY_MAX + 6);
+	json_decref(k);
+	long_name[STORE_ALARM_KEY_MAX] = 'a';
+	long_name[STORE_ALARM_KEY_MAX + 1] = '\0';
+	assert_null(ddb_key_alarm(long_name));
 	k = ddb_table_definition("gates");
 	assert_int_equal(json_array_size(json_object_get(k, "GlobalSecondaryIndexes")), 2);
 	json_decref(k);

@@ -1,5 +1,6 @@
 /* The SQLite store backend's own duties: schema and migrations (v1 -> v2
- * keeps a v1 store working, legacy duplicates included), private files,
+ * keeps a v1 store working, legacy duplicates included; v2 -> v3 adds the
+ * alarm records and keeps the gates), private files,
  * refusal of foreign/newer/damaged files (untouched), read-only opening.
  * What every backend must do is the conformance suite's
  * (tests/store_conformance). Uses a real SQLite file in a temp directory. */
@@ -205,7 +206,7 @@ static void test_migration_from_v1(void **state)
 	assert_int_equal(sqlite3_exec(db, v1_schema, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(open_store(f, &err), 0);
-	assert_int_equal(store_sqlite_schema_version(f->s), 2);
+	assert_int_equal(store_sqlite_schema_version(f->s), STORE_SQLITE_SCHEMA_VERSION);
 	assert_int_equal(store_gate_get(f->s, 2, &g, &err), 0);
 	assert_string_equal(g.action, STORE_ACTION_SCALE);
 	assert_string_equal(g.params, "{}");
@@ -229,6 +230,77 @@ static void test_migration_from_v1(void **state)
 				       "ecs_service='web-svc'"), 2);
 	assert_int_equal(to_state(f, 2, GATE_EXECUTING, GATE_SUCCEEDED), STORE_DONE);
 	assert_int_equal(count_rows(f, "SELECT COUNT(*) FROM service_locks"), 0);
+}
+
+/* What a v2 bot wrote: v2 as shipped (v1 plus its migration), one live
+ * gate holding its service, one audit event. */
+static const char v2_upgrade[] =
+	"ALTER TABLE gates ADD COLUMN action TEXT NOT NULL DEFAULT 'scale';"
+	"ALTER TABLE gates ADD COLUMN params TEXT NOT NULL DEFAULT '{}';"
+	"ALTER TABLE gates ADD COLUMN version INTEGER NOT NULL DEFAULT 1;"
+	"ALTER TABLE gates ADD COLUMN exec_owner TEXT;"
+	"ALTER TABLE gates ADD COLUMN exec_lease_until INTEGER;"
+	"CREATE TABLE service_locks (cluster TEXT NOT NULL, ecs_service TEXT NOT NULL,"
+	" gate_id INTEGER NOT NULL, PRIMARY KEY (cluster, ecs_service)) WITHOUT ROWID;"
+	"CREATE INDEX service_locks_gate ON service_locks(gate_id);"
+	"DELETE FROM gates WHERE id = 2;"
+	"INSERT INTO service_locks (cluster, ecs_service, gate_id) VALUES ('prod', 'web-svc', 1);"
+	"UPDATE gates SET version = 4 WHERE id = 1;"
+	"INSERT INTO audit (seq, gate_id, at, actor, kind, detail, prev_hash, hash) VALUES"
+	" (1, 1, 1, 'UREQ', 'requested', '{}', 'genesis', 'h1');"
+	"PRAGMA user_version = 2;";
+
+/* v2 -> v3: the gates, their locks and the audit stay as they were; alarm
+ * records can be written and read; reopening migrates nothing more. */
+static void test_migration_from_v2(void **state)
+{
+	struct fixture *f = *state;
+	struct bot_error err = {0};
+	struct store_gate g = {0};
+	struct store_alarm a = {0};
+	enum store_result res;
+	uint64_t holder = 0;
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, v1_schema, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, v2_upgrade, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(count_rows(f, "SELECT COUNT(*) FROM sqlite_master WHERE name='alarms'"),
+			 0);
+	assert_int_equal(open_store(f, &err), 0);
+	assert_int_equal(store_sqlite_schema_version(f->s), 3);
+	assert_int_equal(count_rows(f, "PRAGMA user_version"), 3);
+	assert_int_equal(store_gate_get(f->s, 1, &g, &err), 0);
+	assert_int_equal(g.version, 4);
+	assert_int_equal(g.state, GATE_PENDING);
+	store_gate_clear(&g);
+	assert_int_equal(count_rows(f, "SELECT COUNT(*) FROM audit"), 1);
+	fill_gate(&g);
+	assert_int_equal(store_gate_open(f->s, &g, &res, &holder, &err), 0);
+	assert_int_equal(res, STORE_BUSY);
+	assert_int_equal(holder, 1);
+
+	assert_int_equal(store_alarm_get(f->s, "arn:aws:cloudwatch:us-east-1:1:alarm:cpu", &a,
+					 &err), 0);
+	assert_int_equal(a.version, 0);
+	assert_null(a.body);
+	assert_int_equal(store_alarm_put(f->s, "arn:aws:cloudwatch:us-east-1:1:alarm:cpu", 0,
+					 "{\"state\":\"ALARM\"}", &res, &a, &err), 0);
+	assert_int_equal(res, STORE_DONE);
+	assert_int_equal(a.version, 1);
+	store_alarm_clear(&a);
+	assert_int_equal(count_rows(f, "SELECT version FROM alarms"), 1);
+
+	store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(open_store(f, &err), 0);
+	assert_int_equal(store_alarm_get(f->s, "arn:aws:cloudwatch:us-east-1:1:alarm:cpu", &a,
+					 &err), 0);
+	assert_int_equal(a.version, 1);
+	assert_string_equal(a.body, "{\"state\":\"ALARM\"}");
+	assert_int_equal(a.updated_at, f->now);
+	store_alarm_clear(&a);
 }
 
 static mode_t file_mode(const char *path, const char *suffix)
@@ -304,7 +376,7 @@ static void test_newer_version_refused(void **state)
 	before = slurp(f->path, &len);
 	assert_int_equal(open_store(f, &err), BOT_EVERSION);
 	assert_null(f->s);
-	assert_non_null(strstr(err.msg, "database schema v7 is newer than this bot (v2); "
+	assert_non_null(strstr(err.msg, "database schema v7 is newer than this bot (v3); "
 				       "refusing to touch it"));
 	assert_untouched(f->path, before, len);
 	free(before);
@@ -401,6 +473,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_creates_schema, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_files_are_private, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_from_v1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_from_v2, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_version_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_refused, setup, teardown),

@@ -16,9 +16,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "adapters/console/console.h"
 #include "adapters/slack/mrkdwn.h"
 #include "bot/app.h"
+#include "bot/domain/alarm_intake.h"
 #include "bot/domain/audit.h"
 #include "bot/domain/card.h"
 #include "bot/base/log.h"
@@ -250,6 +253,7 @@ struct tcloud {
 	int missing;           /* the service is not in ECS: 1 = an error, as the AWS
 				* adapter says it; 2 = no error and no service */
 	double cpu[30], times[30];
+	struct tqueue *q;      /* the alarm queue */
 };
 
 static void cloud_reply_fire(uv_timer_t *t)
@@ -374,11 +378,157 @@ static int tc_notify(struct cloud *c, const char *topic, const char *subject, co
 	return 0;
 }
 
+/* ---- in-test alarm queue: SQS's contract (at least once; a message
+ * taken is invisible until deleted or deferred) without its timing ------ */
+
+#define QMAX 32
+
+struct tqmsg {
+	char id[16], receipt[24];
+	int receive_count;
+	bool malformed, taken, deleted;
+	int deferred;
+	struct cloud_alarm_change ch;
+	struct cloud_alarm_dim dims[2];
+	char arn[160], name[64], state[24], reason[160];
+};
+
+struct tqueue {
+	struct tqmsg m[QMAX];
+	int n, receives, deletes, defers;
+	struct tcloud *tc;
+	cloud_queue_cb cb;     /* the receive waiting for an answer */
+	void *ud;
+	uv_timer_t t;
+};
+
+static void queue_fire(uv_timer_t *t)
+{
+	struct tqueue *q = t->data;
+	struct cloud_queue_msg out[10];
+	size_t n = 0;
+	cloud_queue_cb cb = q->cb;
+
+	for (int i = 0; i < q->n && n < 10; i++) {
+		struct tqmsg *m = &q->m[i];
+		if (m->taken || m->deleted)
+			continue;
+		m->taken = true;
+		m->receive_count++;
+		snprintf(m->receipt, sizeof m->receipt, "rh-%d-%d", i, m->receive_count);
+		out[n++] = (struct cloud_queue_msg){
+			.id = m->id, .receipt = m->receipt, .receive_count = m->receive_count,
+			.alarm = m->malformed ? NULL : &m->ch,
+			.error = m->malformed ? "not JSON" : NULL,
+		};
+	}
+	q->cb = NULL;
+	cb(q->ud, NULL, out, n);
+}
+
+static int tq_receive(struct cloud *c, const char *url, int wait_s, int max, int vis,
+		      cloud_queue_cb cb, void *ud)
+{
+	struct tqueue *q = ((struct tcloud *)c)->q;
+	(void)url, (void)wait_s, (void)max, (void)vis;
+	assert_non_null(q);
+	assert_null(q->cb); /* one receive at a time */
+	q->receives++;
+	q->cb = cb;
+	q->ud = ud;
+	uv_timer_start(&q->t, queue_fire, 5, 0); /* a short "long poll" */
+	return 0;
+}
+
+static struct tqmsg *tq_by_receipt(struct tqueue *q, const char *receipt)
+{
+	for (int i = 0; i < q->n; i++)
+		if (strcmp(q->m[i].receipt, receipt) == 0)
+			return &q->m[i];
+	fail_msg("no message has receipt %s", receipt);
+	return NULL;
+}
+
+struct tq_done {
+	uv_timer_t t;
+	cloud_done_cb cb;
+	void *ud;
+};
+
+static void tq_done_fire(uv_timer_t *t)
+{
+	struct tq_done *d = (struct tq_done *)t;
+	d->cb(d->ud, NULL);
+	uv_close((uv_handle_t *)t, reply_closed);
+}
+
+static void tq_answer(struct tqueue *q, cloud_done_cb cb, void *ud)
+{
+	struct tq_done *d = calloc(1, sizeof *d);
+	assert_non_null(d);
+	d->cb = cb;
+	d->ud = ud;
+	uv_timer_init(q->tc->loop, &d->t);
+	uv_timer_start(&d->t, tq_done_fire, 1, 0);
+}
+
+static int tq_delete(struct cloud *c, const char *url, const char *receipt, cloud_done_cb cb,
+		     void *ud)
+{
+	struct tqueue *q = ((struct tcloud *)c)->q;
+	(void)url;
+	tq_by_receipt(q, receipt)->deleted = true;
+	q->deletes++;
+	tq_answer(q, cb, ud);
+	return 0;
+}
+
+static int tq_defer(struct cloud *c, const char *url, const char *receipt, int vis,
+		    cloud_done_cb cb, void *ud)
+{
+	struct tqueue *q = ((struct tcloud *)c)->q;
+	struct tqmsg *m = tq_by_receipt(q, receipt);
+	(void)url, (void)vis;
+	m->deferred++;
+	q->defers++;
+	/* back at once in this queue, so a test need not wait vis seconds */
+	m->taken = false;
+	tq_answer(q, cb, ud);
+	return 0;
+}
+
+/* A CloudWatch alarm's state change put in the queue. at_s: its
+ * StateChangeTime (epoch s). */
+static struct tqmsg *alarm_sent(struct tqueue *q, const char *name, const char *state,
+				int64_t at_s, const char *reason)
+{
+	assert_true(q->n < QMAX);
+	struct tqmsg *m = &q->m[q->n];
+	snprintf(m->id, sizeof m->id, "msg-%d", q->n);
+	q->n++;
+	snprintf(m->arn, sizeof m->arn, "arn:aws:cloudwatch:us-east-1:123456789012:alarm:%s", name);
+	snprintf(m->name, sizeof m->name, "%s", name);
+	snprintf(m->state, sizeof m->state, "%s", state);
+	snprintf(m->reason, sizeof m->reason, "%s", reason);
+	m->dims[0] = (struct cloud_alarm_dim){"ClusterName", "prod"};
+	m->dims[1] = (struct cloud_alarm_dim){"ServiceName", "web-svc"};
+	m->ch = (struct cloud_alarm_change){
+		.format = "sns", .arn = m->arn, .name = m->name, .region = "us-east-1",
+		.account = "123456789012", .state = m->state, .old_state = NULL,
+		.reason = m->reason, .changed_at_ms = at_s * 1000, .namespace_ = "AWS/ECS",
+		.metric = "CPUUtilization", .statistic = "Average",
+		.comparison = "GreaterThanThreshold", .dims = m->dims, .n_dims = 2,
+		.has_threshold = true, .threshold = 80, .period_s = 60, .evaluation_periods = 3,
+	};
+	return m;
+}
+
 static void tc_destroy(struct cloud *c) { (void)c; }
 
 static const struct cloud_ops tc_ops = {
 	.name = "test", .describe = tc_describe, .scale = tc_scale, .metrics = tc_metrics,
 	.alarms = tc_alarms, .notify = tc_notify, .destroy = tc_destroy,
+	.queue_receive = tq_receive, .queue_delete = tq_delete, .queue_defer = tq_defer,
 };
 
 /* ---- fixture ------------------------------------------------------------ */
@@ -397,6 +547,26 @@ static const char config_yaml[] =
 	"    max_desired: 20\n"
 	"    sns_topic_arn: arn:aws:sns:us-east-1:123456789012:owners\n";
 
+/* The alarm intake's: alarms of web-svc by their dimensions, and of
+ * web-* by name; posts in C0ALERTS. */
+static const char alarm_yaml[] =
+	"defaults:\n"
+	"  timer: 10m\n"
+	"  min_timer: 100ms\n"
+	"  approvers: [U0APPROVER1, U0APPROVER2]\n"
+	"  requesters: [U0ONCALL1]\n"
+	"services:\n"
+	"  web:\n"
+	"    cluster: prod\n"
+	"    ecs_service: web-svc\n"
+	"    min_desired: 1\n"
+	"    max_desired: 20\n"
+	"    channel: C0ALERTS\n"
+	"    alarms: ['web-*']\n"
+	"alarms:\n"
+	"  queue_url: http://127.0.0.1:9/123456789012/alarms\n"
+	"  flap_window: 30m\n";
+
 struct fixture {
 	char dir[64], path[128];
 	uv_loop_t loop;
@@ -406,9 +576,10 @@ struct fixture {
 	struct tcloud cloud;
 	struct app *app;
 	int ev_seq;
+	struct tqueue q;
 };
 
-static int setup(void **state)
+static int setup_with(void **state, const char *yaml)
 {
 	struct fixture *f = calloc(1, sizeof *f);
 	struct bot_error err = {0};
@@ -422,13 +593,17 @@ static int setup(void **state)
 	assert_int_equal(uv_loop_init(&f->loop), 0);
 	assert_int_equal(store_sqlite_open(&(struct store_sqlite_opts){.path = f->path}, &f->store, &err), 0);
 	assert_int_equal(store_attach_loop(f->store, &f->loop), 0);
-	assert_int_equal(config_load_string("test.yaml", config_yaml, 0, &f->cfg, &errs), 0);
+	assert_int_equal(config_load_string("test.yaml", yaml, 0, &f->cfg, &errs), 0);
 	config_errors_free(&errs);
 	f->chat.base.ops = &rec_ops;
 	f->chat.loop = &f->loop;
 	f->cloud.base.ops = &tc_ops;
 	f->cloud.loop = &f->loop;
 	f->cloud.desired = 2;
+	f->cloud.q = &f->q;
+	f->q.tc = &f->cloud;
+	uv_timer_init(&f->loop, &f->q.t);
+	f->q.t.data = &f->q;
 	struct app_opts ao = {
 		.loop = &f->loop, .cfg = f->cfg, .chat = &f->chat.base, .cloud = &f->cloud.base,
 		.store = f->store, .verify_first_ms = 5, .verify_max_ms = 20,
@@ -440,12 +615,23 @@ static int setup(void **state)
 	return 0;
 }
 
+static int setup(void **state)
+{
+	return setup_with(state, config_yaml);
+}
+
+static int setup_alarms(void **state)
+{
+	return setup_with(state, alarm_yaml);
+}
+
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
 	char cmd[128];
 
 	app_stop(f->app);
+	uv_close((uv_handle_t *)&f->q.t, NULL);
 	/* let every in-flight answer and close callback run */
 	for (int i = 0; i < 1000 && uv_run(&f->loop, UV_RUN_NOWAIT); i++)
 		usleep(1000);
@@ -1221,6 +1407,262 @@ static void test_scale_forgets_the_read(void **state)
 	assert_non_null(strstr(m->text, "Tasks: 5 desired"));
 }
 
+/* ---- the alarm intake ----------------------------------------------------- */
+
+static const char *text_has(const struct rec_msg *m, const char *needle)
+{
+	return m ? strstr(m->text, needle) : NULL;
+}
+
+static const char *plain_has(const struct rec_msg *m, const char *needle)
+{
+	return m ? strstr(m->plain, needle) : NULL;
+}
+
+static int count_method(struct fixture *f, const char *method, const char *needle)
+{
+	int n = 0;
+	for (int i = 0; i < f->chat.n; i++)
+		n += strcmp(f->chat.msg[i].method, method) == 0 &&
+		     strstr(f->chat.msg[i].text, needle) != NULL;
+	return n;
+}
+
+static bool deleted(struct fixture *f, const void *arg)
+{
+	(void)f;
+	return ((const struct tqmsg *)arg)->deleted;
+}
+
+static struct alarm_intake_stats intake_stats(struct fixture *f)
+{
+	struct alarm_intake_stats st;
+	app_alarm_stats(f->app, &st);
+	return st;
+}
+
+/* The alarm's record, parsed (NULL: none). */
+static json_t *record_of(struct fixture *f, const char *name)
+{
+	char arn[160];
+	struct store_alarm a = {0};
+	struct bot_error err = {0};
+	snprintf(arn, sizeof arn, "arn:aws:cloudwatch:us-east-1:123456789012:alarm:%s", name);
+	assert_int_equal(store_alarm_get(f->store, arn, &a, &err), 0);
+	json_t *j = a.version ? json_loads(a.body, 0, NULL) : NULL;
+	store_alarm_clear(&a);
+	return j;
+}
+
+#define T0 1733300000 /* an alarm's StateChangeTime, epoch s */
+
+/* ALARM: one post in the service's channel with the alarm, the
+ * investigation and its suggested action; deleted only once posted and
+ * recorded. OK: a line in its thread, the post updated to say it
+ * recovered. */
+static void test_alarm_episode(void **state)
+{
+	struct fixture *f = *state;
+	struct tqmsg *m = alarm_sent(&f->q, "web-cpu-high", "ALARM", T0,
+				     "Threshold Crossed: 3 datapoints were greater than 80.0");
+
+	assert_true(wait_for(f, deleted, m));
+	const struct rec_msg *p = find(f, "post", "ALARM: web-cpu-high");
+	assert_non_null(p);
+	assert_string_equal(p->channel, "C0ALERTS");
+	assert_string_equal(p->thread, "");
+	assert_non_null(text_has(p, "*web*: alarm web-cpu-high is in ALARM since"));
+	assert_non_null(text_has(p, "Threshold Crossed: 3 datapoints"));
+	assert_non_null(text_has(p, "AWS/ECS CPUUtilization (Average) &gt; 80 for 3 x 60 s"));
+	/* the investigation /investigate gives, and its action as a button */
+	assert_non_null(plain_has(p, "CPU"));
+	assert_int_equal(p->n_buttons, 1);
+	assert_string_equal(p->action[0], "investigate.scale");
+	assert_string_equal(p->value[0], "web 4");
+	assert_int_equal(f->cloud.describes, 1);
+	json_t *rec = record_of(f, "web-cpu-high");
+	assert_non_null(rec);
+	assert_string_equal(json_string_value(json_object_get(rec, "ts")), p->ts);
+	assert_null(json_object_get(rec, "pending"));
+	json_decref(rec);
+	assert_int_equal(intake_stats(f).posted, 1);
+
+	/* the button is /scale's path: the person pressing it asks */
+	click(f, "U0ONCALL1", "investigate.scale", p->value[0], NULL);
+	assert_true(wait_for(f, has_text, "Scale request #"));
+
+	struct tqmsg *ok = alarm_sent(&f->q, "web-cpu-high", "OK", T0 + 754, "Threshold Crossed: "
+				      "1 datapoint was not greater than 80.0");
+	assert_true(wait_for(f, deleted, ok));
+	const struct rec_msg *line = find(f, "post", "It was in ALARM for 12m34s.");
+	assert_non_null(line);
+	assert_string_equal(line->thread, p->ts);
+	assert_non_null(text_has(line, "*OK* at"));
+	/* what was done meanwhile: the request the button opened */
+	assert_non_null(text_has(line, "Meanwhile: request #1 to scale to 4 (PENDING)"));
+	const struct rec_msg *u = find(f, "update", "Recovered: web-cpu-high");
+	assert_non_null(u);
+	assert_string_equal(u->ts, p->ts);
+	assert_non_null(text_has(u, "OK since"));
+	assert_int_equal(u->n_buttons, 0); /* no action offered once it recovered */
+	assert_int_equal(count_method(f, "post", "ALARM: web-cpu-high"), 1);
+	assert_int_equal(f->q.deletes, 2);
+}
+
+/* At least once and unordered: the same change again acts once, an older
+ * one is dropped; both are deleted. */
+static void test_alarm_duplicate_and_stale(void **state)
+{
+	struct fixture *f = *state;
+	struct tqmsg *a = alarm_sent(&f->q, "web-cpu-high", "ALARM", T0, "high");
+	struct tqmsg *b = alarm_sent(&f->q, "web-cpu-high", "ALARM", T0, "high");
+
+	assert_true(wait_for(f, deleted, a));
+	assert_true(wait_for(f, deleted, b));
+	struct tqmsg *old = alarm_sent(&f->q, "web-cpu-high", "OK", T0 - 60, "older");
+	assert_true(wait_for(f, deleted, old));
+	settle(f);
+	assert_int_equal(count_method(f, "post", "ALARM: web-cpu-high"), 1);
+	assert_null(find(f, "post", "*OK* at"));
+	assert_null(find(f, "update", "Recovered"));
+	assert_null(find(f, "post", "Meanwhile"));
+	struct alarm_intake_stats st = intake_stats(f);
+	assert_int_equal(st.duplicate, 1);
+	assert_int_equal(st.stale, 1);
+	assert_int_equal(st.posted, 1);
+	assert_int_equal(st.deleted, 3);
+}
+
+/* ALARM again within the flap window stays in the episode's thread; after
+ * it, a new episode gets a new post. */
+static void test_alarm_flapping(void **state)
+{
+	struct fixture *f = *state;
+	struct tqmsg *m;
+
+	m = alarm_sent(&f->q, "web-cpu-high", "ALARM", T0, "high");
+	assert_true(wait_for(f, deleted, m));
+	m = alarm_sent(&f->q, "web-cpu-high", "OK", T0 + 60, "fine");
+	assert_true(wait_for(f, deleted, m));
+	assert_non_null(find(f, "post", "No request was made meanwhile."));
+	m = alarm_sent(&f->q, "web-cpu-high", "ALARM", T0 + 120, "high again");
+	assert_true(wait_for(f, deleted, m));
+	assert_int_equal(count_method(f, "post", "ALARM: web-cpu-high"), 1);
+	const struct rec_msg *again = find(f, "post", "Back in ALARM within the flap window "
+					   "(1 time in this episode)");
+	assert_non_null(again);
+	assert_string_not_equal(again->thread, "");
+	assert_non_null(find(f, "update", "Back in ALARM 1 time soon after OK"));
+
+	m = alarm_sent(&f->q, "web-cpu-high", "OK", T0 + 180, "fine");
+	assert_true(wait_for(f, deleted, m));
+	/* past the window (30 min): a new episode, a new post */
+	m = alarm_sent(&f->q, "web-cpu-high", "ALARM", T0 + 180 + 31 * 60, "high once more");
+	assert_true(wait_for(f, deleted, m));
+	assert_int_equal(count_method(f, "post", "ALARM: web-cpu-high"), 2);
+	json_t *rec = record_of(f, "web-cpu-high");
+	assert_int_equal(json_integer_value(json_object_get(rec, "episode")), 2);
+	assert_int_equal(json_integer_value(json_object_get(rec, "flaps")), 0);
+	json_decref(rec);
+}
+
+/* An alarm of no configured service is counted and deleted, never posted;
+ * a body that is no alarm is left to the queue's redrive policy; an alarm
+ * on the service's ECS dimensions is its own without being listed. */
+static void test_alarm_unmapped_malformed_dims(void **state)
+{
+	struct fixture *f = *state;
+	struct tqmsg *u = alarm_sent(&f->q, "db-cpu-high", "ALARM", T0, "high");
+	u->ch.n_dims = 0;
+	struct tqmsg *bad = alarm_sent(&f->q, "x", "ALARM", T0, "x");
+	bad->malformed = true;
+	struct tqmsg *d = alarm_sent(&f->q, "latency-p99", "ALARM", T0, "slow");
+
+	assert_true(wait_for(f, deleted, u));
+	assert_true(wait_for(f, deleted, d));
+	assert_non_null(find(f, "post", "ALARM: latency-p99"));
+	assert_null(find(f, "post", "db-cpu-high"));
+	assert_false(bad->deleted);
+	struct alarm_intake_stats st = intake_stats(f);
+	assert_int_equal(st.unmapped, 1);
+	assert_int_equal(st.malformed, 1);
+	assert_int_equal(st.posted, 1);
+}
+
+/* A replica that died after claiming the post: while its claim holds, the
+ * message is handed back for later; once it ran out, the post is made. */
+static void test_alarm_claim_taken_over(void **state)
+{
+	struct fixture *f = *state;
+	const char *arn = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:web-cpu-high";
+	char body[1024];
+	enum store_result res;
+	struct bot_error err = {0};
+	int64_t until = store_now(f->store) + 1500;
+
+	snprintf(body, sizeof body,
+		 "{\"service\":\"web\",\"name\":\"web-cpu-high\",\"state\":\"ALARM\","
+		 "\"changed_at\":%lld,\"episode\":1,\"alarm_at\":%lld,\"last_alarm_at\":%lld,"
+		 "\"ok_at\":0,\"flaps\":0,\"reason\":\"high\",\"watch\":\"AWS/ECS CPUUtilization\","
+		 "\"region\":\"us-east-1\",\"account\":\"123456789012\",\"channel\":\"C0ALERTS\","
+		 "\"evidence\":\"read by the dead one\",\"suggested\":3,\"read_at\":0,"
+		 "\"pending\":\"post\",\"claim\":\"dead-host:1\",\"claim_until\":%lld}",
+		 (long long)T0 * 1000, (long long)T0 * 1000, (long long)T0 * 1000, (long long)until);
+	assert_int_equal(store_alarm_put(f->store, arn, 0, body, &res, NULL, &err), 0);
+	assert_int_equal(res, STORE_DONE);
+
+	struct tqmsg *m = alarm_sent(&f->q, "web-cpu-high", "ALARM", T0, "high");
+	assert_true(wait_for(f, deleted, m));
+	assert_true(m->deferred >= 1); /* handed back while the claim held */
+	const struct rec_msg *p = find(f, "post", "ALARM: web-cpu-high");
+	assert_non_null(p);
+	assert_non_null(plain_has(p, "read by the dead one"));
+	assert_string_equal(p->value[0], "web 3");
+	assert_int_equal(count_method(f, "post", "ALARM: web-cpu-high"), 1);
+	json_t *rec = record_of(f, "web-cpu-high");
+	assert_null(json_object_get(rec, "pending"));
+	assert_string_equal(json_string_value(json_object_get(rec, "ts")), p->ts);
+	json_decref(rec);
+}
+
+static void count_done(void *ud, int rc)
+{
+	int *n = ud;
+	n[rc == BOT_EOK ? 0 : 1]++;
+}
+
+static bool both_done(struct fixture *f, const void *arg)
+{
+	const int *n = arg;
+	(void)f;
+	return n[0] + n[1] == 2;
+}
+
+/* Two replicas (two intakes on one store) handle the same change at once:
+ * one posts. */
+static void test_alarm_two_replicas_one_post(void **state)
+{
+	struct fixture *f = *state;
+	struct alarm_intake *other = NULL;
+	struct bot_error err = {0};
+	int n[2] = {0, 0};
+	struct tqmsg *m = alarm_sent(&f->q, "web-cpu-high", "ALARM", T0, "high");
+	m->deleted = true; /* not through the queue: straight to both */
+
+	assert_int_equal(alarm_intake_create(&(struct alarm_intake_opts){
+				.loop = &f->loop, .store = f->store, .chat = &f->chat.base,
+				.cloud = &f->cloud.base, .cfg = f->cfg, .owner = "replica-2"},
+			 &other, &err), 0);
+	assert_int_equal(app_alarm_handle(f->app, &m->ch, NULL, count_done, n), 0);
+	assert_int_equal(alarm_intake_handle(other, &m->ch, NULL, count_done, n), 0);
+	assert_true(wait_for(f, both_done, n));
+	settle(f);
+	assert_int_equal(count_method(f, "post", "ALARM: web-cpu-high"), 1);
+	alarm_intake_stop(other);
+	settle(f); /* its timer's close runs on the loop before it is freed */
+	alarm_intake_destroy(other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1248,6 +1690,14 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_investigate_reuses_recent_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scale_forgets_the_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alarm_episode, setup_alarms, teardown),
+		cmocka_unit_test_setup_teardown(test_alarm_duplicate_and_stale, setup_alarms, teardown),
+		cmocka_unit_test_setup_teardown(test_alarm_flapping, setup_alarms, teardown),
+		cmocka_unit_test_setup_teardown(test_alarm_unmapped_malformed_dims, setup_alarms,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_alarm_claim_taken_over, setup_alarms, teardown),
+		cmocka_unit_test_setup_teardown(test_alarm_two_replicas_one_post, setup_alarms,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
