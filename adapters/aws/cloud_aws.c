@@ -559,7 +559,7 @@ static void on_queue(void *ud, const struct cloud_error *err, const struct aws_s
 			v[i].alarm = aws_alarm_msg_change(parsed[i]);
 		} else {
 			v[i].error = why[i].msg;
-			log_info("aws.sqs", "op=ReceiveMessage message_id=%s receive_count=%d "
+			log_debug("aws.sqs", "op=ReceiveMessage message_id=%s receive_count=%d "
 				 "result=unreadable reason=%s", LOG_Q(m->id), m->receive_count,
 				 LOG_Q(why[i].msg));
 		}

@@ -173,7 +173,7 @@ static bool has_wildcard(const char *s)
 /* ---- what the configuration asks for ----------------------------------- */
 
 struct wants {
-	struct strset services, clusters, alarms, topics, roles, tables;
+	struct strset services, clusters, alarms, topics, roles, tables, queues;
 };
 
 static void wants_clear(struct wants *w)
@@ -184,12 +184,13 @@ static void wants_clear(struct wants *w)
 	set_clear(&w->topics);
 	set_clear(&w->roles);
 	set_clear(&w->tables);
+	set_clear(&w->queues);
 }
 
 static bool wants_oom(const struct wants *w)
 {
 	return w->services.oom || w->clusters.oom || w->alarms.oom || w->topics.oom ||
-	       w->roles.oom || w->tables.oom;
+	       w->roles.oom || w->tables.oom || w->queues.oom;
 }
 
 /* Where a service lives: its cluster ARN's fields, else the defaults. */
@@ -262,6 +263,60 @@ static int add_table(struct wants *w, const struct config *cfg,
 	return BOT_EOK;
 }
 
+/* The alarm intake's queue: alarms.queue_url is
+ * https://sqs.<region>.amazonaws.com[.cn]/<account>/<name> (or the legacy
+ * https://<region>.queue.amazonaws.com/...); a URL naming no region (a
+ * local endpoint) is in the default region. Its ARN gets the three calls
+ * the intake makes; DescribeAlarms (alarm_states) runs in the default
+ * region. */
+static int add_queue(struct wants *w, const char *url, const struct aws_iam_policy_opts *o,
+		     struct bot_error *err)
+{
+	char region[ARN_FIELD_MAX] = "", account[ARN_FIELD_MAX], name[128];
+	const char *h = strstr(url, "://"), *path, *slash, *r = NULL;
+	size_t rl = 0;
+
+	if (!h)
+		goto bad;
+	h += 3;
+	path = h + strcspn(h, "/");
+	if (strncmp(h, "sqs.", 4) == 0) {
+		r = h + 4;
+		rl = strcspn(r, "./");
+	} else if (strstr(h, ".queue.amazonaws.com") &&
+		   (size_t)(strstr(h, ".queue.amazonaws.com") - h) < (size_t)(path - h)) {
+		r = h;
+		rl = strcspn(r, "./");
+	}
+	if (r) {
+		if (rl == 0 || rl >= sizeof region || r + rl > path)
+			goto bad;
+		memcpy(region, r, rl);
+		region[rl] = '\0';
+	} else {
+		snprintf(region, sizeof region, "%s", o->region ? o->region : "");
+	}
+	/* /<account>/<name> and nothing else */
+	if (*path != '/' || !(slash = strchr(path + 1, '/')) || (size_t)(slash - path - 1) >= sizeof account ||
+	    strchr(slash + 1, '/') || !slash[1] || strlen(slash + 1) >= sizeof name)
+		goto bad;
+	memcpy(account, path + 1, (size_t)(slash - path - 1));
+	account[slash - path - 1] = '\0';
+	snprintf(name, sizeof name, "%s", slash + 1);
+	if (!region_valid(region))
+		return bot_error_set(err, BOT_EINVAL, "alarms.queue_url: '%s' is not a region name",
+				     region);
+	if (strcmp(account, "*") == 0 || !aws_iam_policy_account_valid(account) || has_wildcard(name))
+		goto bad;
+	set_addf(&w->queues, "arn:%s:sqs:%s:%s:%s", partition_of(region), region, account, name);
+	set_addf(&w->alarms, "arn:%s:cloudwatch:%s:%s:alarm:*", partition_of(o->region), o->region,
+		 o->account);
+	return BOT_EOK;
+bad:
+	return bot_error_set(err, BOT_EINVAL, "alarms.queue_url: not an SQS queue URL "
+			     "(https://sqs.<region>.amazonaws.com/<account>/<name>)");
+}
+
 static int collect(const struct config *cfg, const struct aws_iam_policy_opts *o,
 		   struct wants *w, struct bot_error *err)
 {
@@ -269,6 +324,8 @@ static int collect(const struct config *cfg, const struct aws_iam_policy_opts *o
 
 	for (size_t i = 0; i < cfg->n_services && rc == BOT_EOK; i++)
 		rc = add_service(w, &cfg->services[i], o, err);
+	if (rc == BOT_EOK && cfg->alarms.queue_url && *cfg->alarms.queue_url)
+		rc = add_queue(w, cfg->alarms.queue_url, o, err);
 	if (rc == BOT_EOK && cfg->store.backend && strcmp(cfg->store.backend, "dynamodb") == 0)
 		rc = add_table(w, cfg, o, err);
 	if (rc == BOT_EOK && cfg->aws.role_arn) {
@@ -327,6 +384,11 @@ static int add_statements(json_t *stmts, struct wants *w)
 	if (!rc)
 		rc = add_statement(stmts, "SnsPublish", json_pack("[s]", "sns:Publish"),
 				   set_json(&w->topics));
+	if (!rc)
+		rc = add_statement(stmts, "SqsAlarmIntake",
+				   json_pack("[s, s, s]", "sqs:ChangeMessageVisibility",
+					     "sqs:DeleteMessage", "sqs:ReceiveMessage"),
+				   set_json(&w->queues));
 	if (!rc)
 		rc = add_statement(stmts, "DynamoDBStore",
 				   json_pack("[s, s, s, s, s, s, s, s]", "dynamodb:ConditionCheckItem",

@@ -16,6 +16,13 @@
  *                         with a service (the bot lists the metric alarms in
  *                         ALARM, then keeps those naming the service)
  *   SnsPublish            sns:Publish on every sns_topic_arn
+ *   SqsAlarmIntake        with alarms.queue_url: sqs:ReceiveMessage,
+ *                         sqs:DeleteMessage, sqs:ChangeMessageVisibility on
+ *                         the queue, arn:P:sqs:REGION:ACCOUNT:NAME from
+ *                         https://sqs.REGION.amazonaws.com/ACCOUNT/NAME (a URL
+ *                         naming no region: the default one); the intake's
+ *                         DescribeAlarms adds the default region to
+ *                         CloudWatchAlarms
  *   DynamoDBStore         with store.backend dynamodb: what the store calls at
  *                         run time, on arn:P:dynamodb:REGION:ACCOUNT:table/TABLE
  *                         and its indexes, .../table/TABLE/index/(any) (REGION: store.region):

@@ -328,6 +328,85 @@ static void test_dynamodb_store(void **state)
 }
 
 static void refused(const char *yaml_tail, const char *account, const char *region,
+		    const char *needle);
+
+/* The statement with this Sid, or NULL. */
+static json_t *statement(json_t *doc, const char *sid)
+{
+	size_t i;
+	json_t *st;
+
+	json_array_foreach(json_object_get(doc, "Statement"), i, st)
+		if (strcmp(json_string_value(json_object_get(st, "Sid")), sid) == 0)
+			return st;
+	return NULL;
+}
+
+#define INTAKE_SERVICE "services:\n  web:\n    cluster: prod\n    max_desired: 10\n" \
+		       "    channel: C0123ABCD\n"
+
+/* alarms.queue_url: the intake's three SQS calls on that queue's ARN
+ * (region and account from the URL), and DescribeAlarms in the default
+ * region (alarm_states), nothing when it is not set. */
+static void test_alarm_intake_queue(void **state)
+{
+	static const char *const actions[] = {
+		"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:ReceiveMessage",
+	};
+	json_error_t je;
+	json_t *doc, *st, *a, *r;
+	char *text;
+	(void)state;
+
+	text = policy_ok(INTAKE_SERVICE "alarms:\n  queue_url: "
+			 "https://sqs.eu-west-1.amazonaws.com/210987654321/chatops-alarms\n",
+			 ACCOUNT, "us-east-1");
+	doc = json_loads(text, 0, &je);
+	assert_non_null(doc);
+	st = statement(doc, "SqsAlarmIntake");
+	assert_non_null(st);
+	a = json_object_get(st, "Action");
+	assert_int_equal(json_array_size(a), BOT_ARRAY_LEN(actions));
+	for (size_t i = 0; i < BOT_ARRAY_LEN(actions); i++)
+		assert_string_equal(json_string_value(json_array_get(a, i)), actions[i]);
+	r = json_object_get(st, "Resource");
+	assert_int_equal(json_array_size(r), 1);
+	assert_string_equal(json_string_value(json_array_get(r, 0)),
+			    "arn:aws:sqs:eu-west-1:210987654321:chatops-alarms");
+	/* the last here: after SnsPublish's place (no store, no role) */
+	assert_ptr_equal(json_array_get(json_object_get(doc, "Statement"),
+					json_array_size(json_object_get(doc, "Statement")) - 1), st);
+	char *alarms = json_dumps(json_object_get(statement(doc, "CloudWatchAlarms"), "Resource"), 0);
+	assert_non_null(alarms);
+	assert_non_null(strstr(alarms, "\"arn:aws:cloudwatch:us-east-1:123456789012:alarm:*\""));
+	free(alarms);
+	assert_null(strstr(text, "sqs:*"));
+	json_decref(doc);
+	free(text);
+
+	/* CN partition; a local endpoint (no region in the URL): the default one */
+	text = policy_ok(INTAKE_SERVICE "alarms:\n  queue_url: "
+			 "https://sqs.cn-north-1.amazonaws.com.cn/210987654321/q\n", ACCOUNT, "us-east-1");
+	assert_non_null(strstr(text, "\"arn:aws-cn:sqs:cn-north-1:210987654321:q\""));
+	free(text);
+	text = policy_ok(INTAKE_SERVICE "alarms:\n  queue_url: http://127.0.0.1:5000/123456789012/q\n",
+			 ACCOUNT, "eu-central-1");
+	assert_non_null(strstr(text, "\"arn:aws:sqs:eu-central-1:123456789012:q\""));
+	free(text);
+	/* no intake, no SQS */
+	text = policy_ok(INTAKE_SERVICE, ACCOUNT, "us-east-1");
+	assert_null(strstr(text, "sqs:"));
+	free(text);
+	refused(INTAKE_SERVICE "alarms:\n  queue_url: https://sqs.us-east-1.amazonaws.com/q\n",
+		ACCOUNT, "us-east-1", "not an SQS queue URL");
+	refused(INTAKE_SERVICE "alarms:\n  queue_url: https://sqs.us-east-1.amazonaws.com/12/q\n",
+		ACCOUNT, "us-east-1", "not an SQS queue URL");
+	refused(INTAKE_SERVICE "alarms:\n  queue_url: "
+		"https://sqs.us-east-1.amazonaws.com/123456789012/q*\n", ACCOUNT, "us-east-1",
+		"not an SQS queue URL");
+}
+
+static void refused(const char *yaml_tail, const char *account, const char *region,
 		    const char *needle)
 {
 	struct bot_error err = {0};
@@ -383,6 +462,7 @@ int main(void)
 		cmocka_unit_test(test_any_account_and_partitions),
 		cmocka_unit_test(test_dynamodb_store),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_alarm_intake_queue),
 		cmocka_unit_test(test_helpers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
