@@ -199,6 +199,54 @@ static void test_alarms_reply_and_filter(void **state)
 	assert_int_equal(aws_cw_parse_describe_alarms("{\"MetricAlarms\":1}", 18, &a, &err), BOT_EPARSE);
 }
 
+/* What the alarm intake's alarm_states reads besides: description,
+ * statistic, comparison, periods, StateTransitionedTimestamp (absent in
+ * moto: 0), and a metric-math alarm's dims from its first metric with any. */
+static void test_alarms_reply_intake_fields(void **state)
+{
+	struct aws_cw_alarms a;
+	struct bot_error err = { .msg = "" };
+	const char *body =
+		"{\"MetricAlarms\":[{\"AlarmName\":\"cpu\",\"AlarmArn\":\"arn:aws:cloudwatch:us-east-1:1:alarm:cpu\","
+		"\"AlarmDescription\":\"CPU\",\"StateValue\":\"ALARM\",\"StateReason\":\"r\","
+		"\"StateUpdatedTimestamp\":1720192900.5,\"StateTransitionedTimestamp\":1720192844.959,"
+		"\"MetricName\":\"CPUUtilization\",\"Namespace\":\"AWS/ECS\",\"Statistic\":\"Average\","
+		"\"Dimensions\":[{\"Name\":\"ServiceName\",\"Value\":\"web\"}],\"Period\":60,"
+		"\"EvaluationPeriods\":3,\"Threshold\":80.0,\"ComparisonOperator\":\"GreaterThanThreshold\"},"
+		"{\"AlarmName\":\"rate\",\"StateValue\":\"OK\",\"StateUpdatedTimestamp\":\"2024-07-05T15:20:44.959Z\","
+		"\"EvaluationPeriods\":2,\"ComparisonOperator\":\"GreaterThanThreshold\",\"Metrics\":["
+		"{\"Id\":\"e\",\"Expression\":\"m1/m2\"},{\"Id\":\"m1\",\"MetricStat\":{\"Metric\":"
+		"{\"Namespace\":\"N\",\"MetricName\":\"M\",\"Dimensions\":[]},\"Period\":300,\"Stat\":\"Sum\"}},"
+		"{\"Id\":\"m2\",\"MetricStat\":{\"Metric\":{\"Namespace\":\"N\",\"MetricName\":\"M2\","
+		"\"Dimensions\":[{\"Name\":\"LoadBalancer\",\"Value\":\"app/x/1\"}]},\"Period\":60,"
+		"\"Stat\":\"Sum\"}}]}]}";
+	(void)state;
+
+	assert_int_equal(aws_cw_parse_describe_alarms(body, strlen(body), &a, &err), 0);
+	assert_int_equal(a.n, 2);
+	assert_string_equal(a.v[0].description, "CPU");
+	assert_string_equal(a.v[0].statistic, "Average");
+	assert_string_equal(a.v[0].comparison, "GreaterThanThreshold");
+	assert_int_equal(a.v[0].period_s, 60);
+	assert_int_equal(a.v[0].evaluation_periods, 3);
+	assert_true(a.v[0].has_threshold);
+	assert_false(a.v[0].metric_math);
+	assert_true(a.v[0].transitioned_at == 1720192844.959);
+	assert_true(a.v[0].updated_at == 1720192900.5);
+	assert_int_equal(a.v[0].n_dims, 1);
+
+	assert_true(a.v[1].metric_math);
+	assert_null(a.v[1].metric);
+	assert_false(a.v[1].has_threshold);
+	assert_true(a.v[1].transitioned_at == 0);
+	assert_true(a.v[1].updated_at > 1720192844.9 && a.v[1].updated_at < 1720192845.0);
+	assert_int_equal(a.v[1].period_s, 300); /* the first MetricStat's */
+	assert_int_equal(a.v[1].n_dims, 1);     /* m2's: m1 has none */
+	assert_string_equal(a.v[1].dims[0].name, "LoadBalancer");
+	assert_string_equal(a.v[1].dims[0].value, "app/x/1");
+	aws_cw_alarms_clear(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -208,6 +256,7 @@ int main(void)
 		cmocka_unit_test(test_metric_pages_merge),
 		cmocka_unit_test(test_alarms_body),
 		cmocka_unit_test(test_alarms_reply_and_filter),
+		cmocka_unit_test(test_alarms_reply_intake_fields),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
