@@ -27,6 +27,16 @@
  * dimensions name the service (ServiceName, and ClusterName when present);
  * notify is SNS Publish, sent once, never retried.
  *
+ * The alarm intake (cloud.h): queue_receive is an SQS ReceiveMessage long
+ * poll (sqs.h; in the queue URL's region, outside the request budget) whose
+ * every body goes through alarm_msg.h (alarm, or error with the reason);
+ * queue_delete and queue_defer are DeleteMessage and
+ * ChangeMessageVisibility; alarm_states is DescribeAlarms in the default
+ * region, one call per 100 names and one per prefix (at most 1000 names,
+ * 50 prefixes and 1000 alarms; BOT_EINVAL for none asked), budgeted like
+ * every CloudWatch call. Region and account of a "describe" change come
+ * from its ARN (the default region and no account when it has none).
+ *
  * Teardown: the backend registers a bot_loop shutdown hook (through its
  * aws_client) that cancels every call in flight: their callbacks run with
  * BOT_ECANCELLED. destroy does the same first, then frees; calls made after

@@ -211,12 +211,12 @@ static void rig_down(struct rig *r)
 }
 
 /* Five ECS calls with room for two: two reach the server, three wait
- * (no connection yet); each one that ends lets the next in. DynamoDB is
- * not held back by it. */
+ * (no connection yet); each one that ends lets the next in. DynamoDB and
+ * SQS (the alarm intake's long poll) are not held back by it, nor spend. */
 static void test_client_waits_for_room(void **state)
 {
 	struct rig r = {0};
-	struct got g[5] = {0}, d = {0};
+	struct got g[5] = {0}, d = {0}, q = {0};
 	struct aws_call *calls[5];
 	struct aws_request rq = {.service = AWS_SVC_ECS, .op = "DescribeServices", .body = "{}",
 				 .body_len = 2};
@@ -236,16 +236,21 @@ static void test_client_waits_for_room(void **state)
 	/* the store's calls pass by */
 	assert_int_equal(aws_client_call(r.c, &(struct aws_request){.service = AWS_SVC_DYNAMODB,
 		.op = "GetItem", .body = "{}", .body_len = 2}, on_done, &d, NULL), 0);
-	w.n = 3;
+	assert_int_equal(aws_client_call(r.c, &(struct aws_request){.service = AWS_SVC_SQS,
+		.op = "ReceiveMessage", .body = "{}", .body_len = 2}, on_done, &q, NULL), 0);
+	w.n = 4;
 	run_until(r.loop, seen_n, &w);
-	assert_int_equal(r.s.seen, 3);
+	assert_int_equal(r.s.seen, 4);
+	aws_budget_stats(r.b, 0, &st);
+	for (size_t i = 0; i < st.n_apis; i++)
+		assert_null(strstr(st.apis[i].name, "sqs."));
 	/* a waiting call cancelled leaves the queue; an ended one lets the next in */
 	aws_call_cancel(calls[4]);
 	assert_int_equal(g[4].code, BOT_ECANCELLED);
 	aws_call_cancel(calls[0]);
-	w.n = 4;
+	w.n = 5;
 	run_until(r.loop, seen_n, &w);
-	assert_int_equal(r.s.seen, 4);
+	assert_int_equal(r.s.seen, 5);
 	aws_budget_stats(r.b, 0, &st);
 	assert_int_equal(st.in_flight, 2);
 	assert_int_equal(st.waiting, 1);
