@@ -286,6 +286,44 @@ static void test_retries_spend_tokens(void **state)
 	rig_down(&r);
 }
 
+/* A request's own timeout wins over the client's: against a server that
+ * never answers, a call with the client's 150 ms gives up at ~150 ms, one
+ * asking for 1200 ms (an SQS long poll's) only after that. */
+static void test_request_timeout(void **state)
+{
+	static const struct aws_retry_policy once = {.max_attempts = 1, .quota = 0};
+	struct rig r = {0};
+	struct got g = {0}, lp = {0};
+	struct bot_error err = {.msg = ""};
+	char url[64];
+	(void)state;
+
+	rig_up(&r, &(struct aws_budget_opts){0});
+	aws_client_destroy(r.c);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d", fake_http_port(r.fh));
+	assert_int_equal(aws_client_create(r.loop, r.http, &(struct aws_client_opts){
+		.region = "us-east-1", .endpoint_url = url, .retry = &once, .timeout_ms = 150},
+		&r.c, &err), 0);
+	aws_client_set_creds(r.c, r.p);
+	r.s.status = 0; /* hold */
+	uint64_t t0 = uv_hrtime();
+	assert_int_equal(aws_client_call(r.c, &(struct aws_request){.service = AWS_SVC_SQS,
+		.op = "ReceiveMessage", .body = "{}", .body_len = 2}, on_done, &g, NULL), 0);
+	run_until(r.loop, answered, &g);
+	uint64_t ms = (uv_hrtime() - t0) / 1000000u;
+	assert_int_equal(g.code, BOT_ETIMEOUT);
+	assert_true(ms >= 140 && ms < 1000);
+	t0 = uv_hrtime();
+	assert_int_equal(aws_client_call(r.c, &(struct aws_request){.service = AWS_SVC_SQS,
+		.op = "ReceiveMessage", .body = "{}", .body_len = 2, .timeout_ms = 1200},
+		on_done, &lp, NULL), 0);
+	run_until(r.loop, answered, &lp);
+	ms = (uv_hrtime() - t0) / 1000000u;
+	assert_int_equal(lp.code, BOT_ETIMEOUT);
+	assert_true(ms >= 1150);
+	rig_down(&r);
+}
+
 int main(void)
 {
 	log_set_level(BOT_LOG_ERROR);
@@ -293,6 +331,7 @@ int main(void)
 		cmocka_unit_test(test_tokens),
 		cmocka_unit_test(test_room),
 		cmocka_unit_test(test_client_waits_for_room),
+		cmocka_unit_test(test_request_timeout),
 		cmocka_unit_test(test_retries_spend_tokens),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
