@@ -703,6 +703,14 @@ static void test_request_costs(void **state)
 				    .actor = "U9"};
 	COSTS(1, store_gate_change(s, &late, &res, &err));
 	assert_int_equal(res, STORE_LOST);
+	/* alarm records: one request each, a lost put included */
+	struct store_alarm a = {0};
+	COSTS(1, store_alarm_get(s, "arn:x", &a, &err));
+	COSTS(1, store_alarm_put(s, "arn:x", 0, "{}", &res, &a, &err));
+	assert_int_equal(res, STORE_DONE);
+	COSTS(1, store_alarm_put(s, "arn:x", 0, "{}", &res, &a, &err));
+	assert_int_equal(res, STORE_LOST);
+	store_alarm_clear(&a);
 #undef COSTS
 	store_gate_clear(&g);
 	store_close(s);
