@@ -1360,7 +1360,11 @@ static json_t *alarm_item(const char *key, uint64_t version, const char *body, i
 }
 
 /* One PutItem conditional on the version read: attribute_not_exists for
- * none (0), else version = :v. DynamoDB applies it whole or not at all. */
+ * none (0), else version = :v. DynamoDB applies it whole or not at all.
+ * A PutItem carries no ClientRequestToken: when the aws client retries one
+ * whose answer was lost (a 5xx after it landed), the retry finds its own
+ * write and answers STORE_LOST; the caller reads again and sees it, as
+ * store.h asks of every loser. */
 static void start_alarm_put(struct op *o)
 {
 	struct ddb__ex e;
