@@ -2212,11 +2212,7 @@ int store_dynamodb_import_alarm(struct store *s, const struct store_alarm *a,
 			 alarm_item(a->key, a->version, a->body, a->updated_at));
 	if (body && json_object_get(body, "Item"))
 		ddb__ex_into(&e, body, "attribute_not_exists(#pk)");
-	else {
-		json_decref(body);
-		body = NULL;
-	}
-	if (e.bad) {
+	if (e.bad || (body && !json_object_get(body, "Item"))) { /* OOM */
 		json_decref(body);
 		body = NULL;
 	}
