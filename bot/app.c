@@ -90,7 +90,7 @@ int app_create(const struct app_opts *o, struct app **out, struct bot_error *err
 	if (rc == BOT_EOK) {
 		struct alarm_intake_opts ao = {
 			.loop = o->loop, .store = o->store, .chat = o->chat, .cloud = o->cloud,
-			.reads = a->reads, .cfg = o->cfg,
+			.reads = a->reads, .wf = a->wf, .cfg = o->cfg,
 		};
 		rc = alarm_intake_create(&ao, &a->alarms, err);
 		if (rc)

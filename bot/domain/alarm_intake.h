@@ -15,6 +15,13 @@
  *     updated to say it recovered; INSUFFICIENT_DATA: a line in the thread.
  *   - An ALARM within alarms.flap_window of the OK that closed an episode
  *     reopens it: a line in the same thread, the post updated, no new post.
+ *   - Where the service's on_alarm_* policy is on, a new episode's post is
+ *     followed by a proposal: the bot opens the approval gate itself
+ *     through /scale's path (requester "alarm:<name>", never a person; the
+ *     card says so), at most once per service per on_alarm_cooldown (a
+ *     store record decides across replicas), not while a request is open,
+ *     not once the alarm is OK again; the thread says what was proposed,
+ *     or why not.
  *
  * Delivery is at least once and unordered: a change older than the
  * record's is dropped (stale), the same change again acts once (dedupe on
@@ -45,6 +52,7 @@
 #include "config/config.h"
 
 struct service_reads;
+struct workflow;
 struct alarm_intake;
 
 struct alarm_intake_opts {
@@ -53,6 +61,7 @@ struct alarm_intake_opts {
 	struct chat *chat;            /* borrowed */
 	struct cloud *cloud;          /* borrowed */
 	struct service_reads *reads;  /* borrowed: shared with /investigate */
+	struct workflow *wf;          /* borrowed: opens the proposals (NULL: none) */
 	struct config *cfg;           /* a reference is taken */
 	const char *owner;            /* this process in claims; NULL = host:pid */
 	uint64_t claim_ms;            /* how long a claim on a post holds; 0 = 60 s */

@@ -567,6 +567,28 @@ static const char alarm_yaml[] =
 	"  queue_url: http://127.0.0.1:9/123456789012/alarms\n"
 	"  flap_window: 30m\n";
 
+/* The same with the proposal policy on: twice the desired count, a short
+ * timer. */
+static const char policy_yaml[] =
+	"defaults:\n"
+	"  timer: 10m\n"
+	"  min_timer: 100ms\n"
+	"  approvers: [U0APPROVER1, U0APPROVER2]\n"
+	"  requesters: [U0ONCALL1]\n"
+	"services:\n"
+	"  web:\n"
+	"    cluster: prod\n"
+	"    ecs_service: web-svc\n"
+	"    min_desired: 1\n"
+	"    max_desired: 20\n"
+	"    channel: C0ALERTS\n"
+	"    alarms: ['web-*']\n"
+	"    on_alarm_scale_by: 2\n"
+	"    on_alarm_timer: 300ms\n"
+	"alarms:\n"
+	"  queue_url: http://127.0.0.1:9/123456789012/alarms\n"
+	"  flap_window: 30m\n";
+
 struct fixture {
 	char dir[64], path[128];
 	uv_loop_t loop;
@@ -623,6 +645,11 @@ static int setup(void **state)
 static int setup_alarms(void **state)
 {
 	return setup_with(state, alarm_yaml);
+}
+
+static int setup_policy(void **state)
+{
+	return setup_with(state, policy_yaml);
 }
 
 static int teardown(void **state)
@@ -1663,6 +1690,86 @@ static void test_alarm_two_replicas_one_post(void **state)
 	alarm_intake_destroy(other);
 }
 
+static bool gate_final(struct fixture *f, const void *arg)
+{
+	(void)arg;
+	struct store_gate g = {0};
+	struct bot_error err = {0};
+	if (store_gate_get(f->store, 1, &g, &err) != 0)
+		return false;
+	bool fin = store_state_final(g.state);
+	store_gate_clear(&g);
+	return fin;
+}
+
+/* The policy on: the ALARM's post is followed by a proposal the bot opens
+ * itself, requested by the alarm (never a person, and the card says so);
+ * silence approves it at its timer and the service is scaled. */
+static void test_alarm_policy_proposes(void **state)
+{
+	struct fixture *f = *state;
+	struct tqmsg *m = alarm_sent(&f->q, "web-cpu-high", "ALARM", T0, "high");
+
+	assert_true(wait_for(f, deleted, m));
+	const struct rec_msg *post = find(f, "post", "ALARM: web-cpu-high");
+	assert_non_null(post);
+	const struct rec_msg *line = find(f, "post", "*Proposed* (on_alarm policy): request #1 "
+					  "to scale web to 4");
+	assert_non_null(line);
+	assert_string_equal(line->thread, post->ts);
+	const struct rec_msg *card = find(f, "post", "Scale request #1");
+	assert_non_null(card);
+	assert_string_equal(card->channel, "C0ALERTS");
+	assert_non_null(text_has(card, "CloudWatch alarm *web-cpu-high* asks to scale"));
+	assert_null(find(f, "ephemeral", "web")); /* an alarm reads no ephemerals */
+	struct store_gate g = {0};
+	struct bot_error err = {0};
+	assert_int_equal(store_gate_get(f->store, 1, &g, &err), 0);
+	assert_string_equal(g.requester, "alarm:web-cpu-high");
+	assert_int_equal(g.target, 4);
+	assert_int_equal(g.timer_ms, 300);
+	store_gate_clear(&g);
+	/* silence approves it */
+	assert_true(wait_for(f, gate_final, NULL));
+	assert_int_equal(state_of(f, 1), GATE_SUCCEEDED);
+	assert_int_equal(f->cloud.desired, 4);
+}
+
+/* At most one proposal per service per cooldown, and none while a request
+ * is open: the thread says why not. */
+static void test_alarm_policy_suppressed(void **state)
+{
+	struct fixture *f = *state;
+	struct tqmsg *m;
+
+	/* a person's request is open: the alarm's proposal is refused */
+	uint64_t id = open_request(f, "U0ONCALL1", "web 6 --timer 10m by hand");
+	m = alarm_sent(&f->q, "web-cpu-high", "ALARM", T0, "high");
+	assert_true(wait_for(f, deleted, m));
+	const struct rec_msg *no = find(f, "post", "*Not proposed* (on_alarm policy): ");
+	assert_non_null(no);
+	assert_non_null(text_has(no, "already has an open request"));
+	assert_int_equal(cards_posted(f), 1);
+	const struct rec_msg *card = find(f, "post", "Scale request #1");
+	struct chat_event deny = {
+		.type = CHAT_EV_BUTTON, .id = "deny-1", .user = "U0APPROVER1",
+		.channel = "C0ALERTS", .action_id = CARD_ACTION_DENY, .value = "1",
+		.message_ts = card->ts,
+	};
+	app_on_chat_event(f->app, &deny);
+	assert_true(wait_for(f, is_final, &id));
+	assert_int_equal(state_of(f, id), GATE_DENIED);
+
+	/* a new episode within the cooldown (30 min): not proposed again */
+	m = alarm_sent(&f->q, "web-cpu-high", "OK", T0 + 60, "fine");
+	assert_true(wait_for(f, deleted, m));
+	m = alarm_sent(&f->q, "web-mem-high", "ALARM", T0 + 120, "memory");
+	assert_true(wait_for(f, deleted, m));
+	assert_non_null(find(f, "post", "ALARM: web-mem-high"));
+	assert_non_null(find(f, "post", "the policy waits 30m between proposals"));
+	assert_int_equal(cards_posted(f), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1698,6 +1805,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_alarm_claim_taken_over, setup_alarms, teardown),
 		cmocka_unit_test_setup_teardown(test_alarm_two_replicas_one_post, setup_alarms,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_alarm_policy_proposes, setup_policy, teardown),
+		cmocka_unit_test_setup_teardown(test_alarm_policy_suppressed, setup_policy, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
