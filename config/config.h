@@ -178,6 +178,9 @@ struct config {
 		int wait_seconds;         /* long poll, 1..20; default 20 */
 		uint64_t flap_window_ms;  /* an ALARM this soon after OK stays in the
 		                           * episode's thread; default 30 min, at most 1 day */
+		uint64_t reconcile_ms;    /* DescribeAlarms of the listed alarms this often,
+		                           * for transitions the queue missed; default 5 min,
+		                           * at most 1 day */
 	} alarms;
 
 	struct {

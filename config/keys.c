@@ -205,6 +205,7 @@ static const struct key alarms_keys[AL__N] = {
 	[AL_WAIT] = {"wait_seconds", KT_INT, COFF(alarms.wait_seconds), .min = 1, .max = 20},
 	[AL_FLAP_WINDOW] = {"flap_window", KT_DURATION, COFF(alarms.flap_window_ms),
 			    .max = 86400},
+	[AL_RECONCILE] = {"reconcile_every", KT_DURATION, COFF(alarms.reconcile_ms), .max = 86400},
 };
 
 static const struct table slack_table = TABLE("a mapping of Slack settings", slack_keys);
@@ -219,7 +220,7 @@ static const struct table limits_table =
 	TABLE("a mapping with user_commands_per_minute, read_window, aws_in_flight, "
 	      "aws_in_flight_per_service, aws_calls_per_second, aws_burst", limits_keys);
 static const struct table alarms_table =
-	TABLE("a mapping with queue_url, wait_seconds, flap_window", alarms_keys);
+	TABLE("a mapping with queue_url, wait_seconds, flap_window, reconcile_every", alarms_keys);
 
 static const struct key top_keys[TOP__N] = {
 	[TOP_SLACK] = {"slack", KT_SECTION, .sub = &slack_table},
@@ -978,6 +979,7 @@ void config__set_defaults(struct config *c)
 	c->limits.aws_burst = 10;
 	c->alarms.wait_seconds = 20;
 	c->alarms.flap_window_ms = 30ULL * 60 * 1000;
+	c->alarms.reconcile_ms = 5ULL * 60 * 1000;
 }
 
 bool config__walk(struct loader *ld)

@@ -53,8 +53,9 @@ struct alarm_intake {
 	struct config *cfg;
 	char owner[160];
 	uint64_t claim_ms, retry_first_ms, retry_ms;
-	uv_timer_t timer;
+	uv_timer_t timer, rtimer;     /* poll retry; reconcile */
 	bool timer_open, started, stopped, polling, poll_failing;
+	bool reconciling;
 	struct job *jobs;
 	struct alarm_intake_stats st;
 };
@@ -85,6 +86,7 @@ struct job {
 	size_t n_gates;
 	char *prop_key;           /* the service's proposal record */
 	int prop_target;
+	bool from_describe;       /* found by the reconcile loop */
 };
 
 static void poll_now(struct alarm_intake *ai);
@@ -860,6 +862,14 @@ static void judge(struct job *j)
 		job_done(j, "stale");
 		return;
 	}
+	/* DescribeAlarms tells the state now, with a time that need not be the
+	 * notification's to the millisecond: it only fills in a transition the
+	 * queue missed, one whose state differs from the record's */
+	if (rec && rec_state && j->from_describe && strcmp(rec_state, state) == 0) {
+		ai->st.duplicate++;
+		job_done(j, "duplicate");
+		return;
+	}
 	if (rec && j->ch.at == rec_at && rec_state && strcmp(rec_state, state) == 0) {
 		const char *pending = jstr(rec, "pending"), *claim = jstr(rec, "claim");
 		if (!pending) {
@@ -1004,6 +1014,7 @@ static int job_start(struct alarm_intake *ai, const struct cloud_alarm_change *c
 	j->ch.reason = strdup(c->reason ? c->reason : "");
 	j->ch.watch = describe_watch(c);
 	j->channel = strdup(channel);
+	j->from_describe = c->format && strcmp(c->format, "describe") == 0;
 	if (msg) {
 		j->queue_url = dup_or_null(ai->cfg->alarms.queue_url);
 		j->receipt = dup_or_null(msg->receipt);
@@ -1034,6 +1045,92 @@ int alarm_intake_handle(struct alarm_intake *ai, const struct cloud_alarm_change
 	if (ai->stopped)
 		return BOT_ESTATE;
 	return job_start(ai, ch, NULL, channel, done, ud, &unmapped);
+}
+
+/* ---- the reconcile loop: DescribeAlarms as a safety net ----------------- */
+
+static void on_states(void *ud, const struct cloud_error *err,
+		      const struct cloud_alarm_change *alarms, size_t n)
+{
+	struct alarm_intake *ai = ud;
+	size_t taken = 0, skipped = 0;
+
+	ai->reconciling = false;
+	if (ai->stopped)
+		return;
+	ai->st.reconciles++;
+	if (err) {
+		ai->st.reconcile_errors++;
+		log_warn("alarm.reconcile", "error=%s message=%s", bot_err_name(err->code),
+			 LOG_Q(err->message));
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		bool unmapped;
+		/* room is kept for the queue's changes; the next round sees the rest */
+		if (ai->st.in_flight + RECEIVE_MAX >= JOBS_MAX) {
+			skipped++;
+			continue;
+		}
+		if (job_start(ai, &alarms[i], NULL, NULL, NULL, NULL, &unmapped) == BOT_EOK)
+			taken++;
+	}
+	log_debug("alarm.reconcile", "alarms=%zu handled=%zu deferred=%zu", n, taken, skipped);
+}
+
+static void reconcile(uv_timer_t *t)
+{
+	struct alarm_intake *ai = t->data;
+	const struct config *c = ai->cfg;
+	struct cloud *cl = ai->cloud;
+	const char **names = NULL, **prefixes = NULL;
+	char **owned = NULL;
+	size_t nn = 0, np = 0, total = 0, no = 0;
+
+	if (ai->stopped || ai->reconciling || !c->alarms.queue_url || !cl->ops->alarm_states)
+		return;
+	for (size_t i = 0; i < c->n_services; i++)
+		total += c->services[i].alarms.n;
+	if (!total)
+		return; /* nothing listed by name: alarms mapped by dimensions only */
+	names = calloc(total, sizeof *names);
+	prefixes = calloc(total, sizeof *prefixes);
+	owned = calloc(total, sizeof *owned);
+	for (size_t i = 0; names && prefixes && owned && i < c->n_services; i++) {
+		const struct config_names *l = &c->services[i].alarms;
+		for (size_t k = 0; k < l->n; k++) {
+			size_t len = strlen(l->ids[k]);
+			if (l->ids[k][len - 1] != '*') {
+				names[nn++] = l->ids[k];
+			} else if ((owned[no] = strndup(l->ids[k], len - 1))) {
+				prefixes[np++] = owned[no++];
+			}
+		}
+	}
+	if (names && prefixes && owned) {
+		ai->reconciling = true;
+		if (cl->ops->alarm_states(cl, names, nn, prefixes, np, on_states, ai) != BOT_EOK) {
+			ai->reconciling = false;
+			ai->st.reconcile_errors++;
+		}
+	}
+	for (size_t i = 0; owned && i < no; i++)
+		free(owned[i]);
+	free(owned);
+	free(names);
+	free(prefixes);
+}
+
+static void reconcile_arm(struct alarm_intake *ai)
+{
+	uint64_t every = ai->cfg->alarms.reconcile_ms;
+
+	if (!ai->timer_open || ai->stopped || !ai->started)
+		return;
+	uv_timer_stop(&ai->rtimer);
+	if (ai->cfg->alarms.queue_url && every)
+		/* the first round soon after start: what fired while the bot was away */
+		uv_timer_start(&ai->rtimer, reconcile, every < 2000 ? every : 2000, every);
 }
 
 /* ---- the queue -------------------------------------------------------- */
@@ -1155,12 +1252,14 @@ int alarm_intake_create(const struct alarm_intake_opts *o, struct alarm_intake *
 			snprintf(host, sizeof host, "localhost");
 		snprintf(ai->owner, sizeof ai->owner, "%s:%ld", host, (long)getpid());
 	}
-	if (uv_timer_init(o->loop, &ai->timer) != 0) {
+	if (uv_timer_init(o->loop, &ai->timer) != 0 || uv_timer_init(o->loop, &ai->rtimer) != 0) {
+		/* (uv_timer_init allocates nothing: nothing to close) */
 		config_unref(ai->cfg);
 		free(ai);
 		return bot_error_set(err, BOT_EIO, "alarm intake: no timer");
 	}
 	ai->timer.data = ai;
+	ai->rtimer.data = ai;
 	ai->timer_open = true;
 	*out = ai;
 	return BOT_EOK;
@@ -1175,6 +1274,7 @@ void alarm_intake_start(struct alarm_intake *ai)
 		log_info("alarm.intake", "queue=%s wait_s=%d", LOG_Q(ai->cfg->alarms.queue_url),
 			 ai->cfg->alarms.wait_seconds);
 	poll_now(ai);
+	reconcile_arm(ai);
 }
 
 void alarm_intake_set_config(struct alarm_intake *ai, struct config *cfg)
@@ -1183,6 +1283,7 @@ void alarm_intake_set_config(struct alarm_intake *ai, struct config *cfg)
 	ai->cfg = config_ref(cfg);
 	config_unref(old);
 	poll_now(ai); /* a queue named now starts (a changed one at the next poll) */
+	reconcile_arm(ai);
 }
 
 void alarm_intake_stop(struct alarm_intake *ai)
@@ -1192,7 +1293,9 @@ void alarm_intake_stop(struct alarm_intake *ai)
 	ai->stopped = true;
 	if (ai->timer_open) {
 		uv_timer_stop(&ai->timer);
+		uv_timer_stop(&ai->rtimer);
 		uv_close((uv_handle_t *)&ai->timer, NULL);
+		uv_close((uv_handle_t *)&ai->rtimer, NULL);
 		ai->timer_open = false;
 	}
 }

@@ -35,6 +35,12 @@
  * and left to the queue's redrive policy; an alarm of no configured
  * service is counted and deleted.
  *
+ * Alarm actions fire only on a transition and are never sent again, so a
+ * reconcile loop reads the listed alarms (names and prefixes in the
+ * services' alarms:) with DescribeAlarms every alarms.reconcile_every,
+ * through the same AWS budget, and handles a state that differs from the
+ * record's as if it had come from the queue (once: the record decides).
+ *
  * Lifetime: create, start (polls when alarms.queue_url is set), set_config
  * on reload, stop from a shutdown hook (no new work; answers still in
  * flight are ignored), destroy after the loop ran. Single thread.
@@ -95,6 +101,7 @@ struct alarm_intake_stats {
 	uint64_t failed;              /* not done this time (store, chat): retried */
 	uint64_t deleted;             /* messages deleted after their effect */
 	uint64_t in_flight;           /* changes being handled now */
+	uint64_t reconciles, reconcile_errors; /* DescribeAlarms rounds, failed ones */
 };
 void alarm_intake_stats(const struct alarm_intake *ai, struct alarm_intake_stats *out);
 

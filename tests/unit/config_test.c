@@ -1399,6 +1399,7 @@ static void test_alarms(void **state)
 	assert_null(c->alarms.queue_url);
 	assert_int_equal(c->alarms.wait_seconds, 20);
 	assert_int_equal(c->alarms.flap_window_ms, 30 * MIN_MS);
+	assert_int_equal(c->alarms.reconcile_ms, 5 * MIN_MS);
 	assert_null(config_service_for_alarm(c, "web-cpu-high", NULL, NULL));
 	config_unref(c);
 

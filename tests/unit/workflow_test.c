@@ -396,6 +396,11 @@ struct tqmsg {
 struct tqueue {
 	struct tqmsg m[QMAX];
 	int n, receives, deletes, defers;
+	struct tqmsg *states[4];  /* what DescribeAlarms says now */
+	int n_states, describe_calls;
+	cloud_alarm_states_cb scb;
+	void *sud;
+	uv_timer_t st;
 	struct tcloud *tc;
 	cloud_queue_cb cb;     /* the receive waiting for an answer */
 	void *ud;
@@ -437,6 +442,38 @@ static int tq_receive(struct cloud *c, const char *url, int wait_s, int max, int
 	q->cb = cb;
 	q->ud = ud;
 	uv_timer_start(&q->t, queue_fire, 5, 0); /* a short "long poll" */
+	return 0;
+}
+
+static void states_fire(uv_timer_t *t)
+{
+	struct tqueue *q = t->data;
+	struct cloud_alarm_change out[4];
+	cloud_alarm_states_cb cb = q->scb;
+
+	for (int i = 0; i < q->n_states; i++) {
+		out[i] = q->states[i]->ch;
+		out[i].format = "describe";
+	}
+	q->scb = NULL;
+	cb(q->sud, NULL, out, (size_t)q->n_states);
+}
+
+static int tq_states(struct cloud *c, const char *const *names, size_t n_names,
+		     const char *const *prefixes, size_t n_prefixes, cloud_alarm_states_cb cb,
+		     void *ud)
+{
+	struct tqueue *q = ((struct tcloud *)c)->q;
+	/* the listed alarms: web-* in the fixtures */
+	assert_int_equal(n_names, 0);
+	assert_int_equal(n_prefixes, 1);
+	assert_string_equal(prefixes[0], "web-");
+	(void)names;
+	assert_null(q->scb);
+	q->describe_calls++;
+	q->scb = cb;
+	q->sud = ud;
+	uv_timer_start(&q->st, states_fire, 2, 0);
 	return 0;
 }
 
@@ -529,6 +566,7 @@ static const struct cloud_ops tc_ops = {
 	.name = "test", .describe = tc_describe, .scale = tc_scale, .metrics = tc_metrics,
 	.alarms = tc_alarms, .notify = tc_notify, .destroy = tc_destroy,
 	.queue_receive = tq_receive, .queue_delete = tq_delete, .queue_defer = tq_defer,
+	.alarm_states = tq_states,
 };
 
 /* ---- fixture ------------------------------------------------------------ */
@@ -565,7 +603,8 @@ static const char alarm_yaml[] =
 	"    alarms: ['web-*']\n"
 	"alarms:\n"
 	"  queue_url: http://127.0.0.1:9/123456789012/alarms\n"
-	"  flap_window: 30m\n";
+	"  flap_window: 30m\n"
+	"  reconcile_every: 100ms\n";
 
 /* The same with the proposal policy on: twice the desired count, a short
  * timer. */
@@ -587,7 +626,8 @@ static const char policy_yaml[] =
 	"    on_alarm_timer: 300ms\n"
 	"alarms:\n"
 	"  queue_url: http://127.0.0.1:9/123456789012/alarms\n"
-	"  flap_window: 30m\n";
+	"  flap_window: 30m\n"
+	"  reconcile_every: 100ms\n";
 
 struct fixture {
 	char dir[64], path[128];
@@ -626,6 +666,8 @@ static int setup_with(void **state, const char *yaml)
 	f->q.tc = &f->cloud;
 	uv_timer_init(&f->loop, &f->q.t);
 	f->q.t.data = &f->q;
+	uv_timer_init(&f->loop, &f->q.st);
+	f->q.st.data = &f->q;
 	struct app_opts ao = {
 		.loop = &f->loop, .cfg = f->cfg, .chat = &f->chat.base, .cloud = &f->cloud.base,
 		.store = f->store, .verify_first_ms = 5, .verify_max_ms = 20,
@@ -659,6 +701,7 @@ static int teardown(void **state)
 
 	app_stop(f->app);
 	uv_close((uv_handle_t *)&f->q.t, NULL);
+	uv_close((uv_handle_t *)&f->q.st, NULL);
 	/* let every in-flight answer and close callback run */
 	for (int i = 0; i < 1000 && uv_run(&f->loop, UV_RUN_NOWAIT); i++)
 		usleep(1000);
@@ -1770,6 +1813,58 @@ static void test_alarm_policy_suppressed(void **state)
 	assert_int_equal(cards_posted(f), 1);
 }
 
+static bool described(struct fixture *f, const void *arg)
+{
+	return f->q.describe_calls >= *(const int *)arg;
+}
+
+/* What the queue missed, the reconcile loop finds: a transition handled
+ * once (later rounds that see the same state do nothing), and the record
+ * decides between the two sources. */
+static void test_alarm_reconcile(void **state)
+{
+	struct fixture *f = *state;
+	/* the ALARM is in CloudWatch, its notification never arrived */
+	struct tqmsg *a = alarm_sent(&f->q, "web-cpu-high", "ALARM", T0, "high");
+	a->deleted = true;
+	f->q.states[f->q.n_states++] = a;
+
+	assert_true(wait_for(f, has_text, "ALARM: web-cpu-high"));
+	int rounds = f->q.describe_calls + 3;
+	assert_true(wait_for(f, described, &rounds));
+	settle(f);
+	assert_int_equal(count_method(f, "post", "ALARM: web-cpu-high"), 1);
+
+	/* now OK in CloudWatch (a later time): the thread hears it once */
+	struct tqmsg *ok = alarm_sent(&f->q, "web-cpu-high", "OK", T0 + 300, "fine");
+	ok->deleted = true;
+	f->q.states[0] = ok;
+	assert_true(wait_for(f, has_text, "It was in ALARM for 5m."));
+	rounds = f->q.describe_calls + 3;
+	assert_true(wait_for(f, described, &rounds));
+	settle(f);
+	assert_int_equal(count_method(f, "post", "It was in ALARM for"), 1);
+	assert_int_equal(count_method(f, "post", "ALARM: web-cpu-high"), 1);
+	/* its notification arrives late: the same change, acted on once */
+	struct tqmsg *late = alarm_sent(&f->q, "web-cpu-high", "OK", T0 + 300, "fine");
+	assert_true(wait_for(f, deleted, late));
+	assert_int_equal(count_method(f, "post", "It was in ALARM for"), 1);
+
+	/* DescribeAlarms' time of a transition need not be the notification's
+	 * to the millisecond: the same state is no new transition */
+	struct tqmsg *again = alarm_sent(&f->q, "web-cpu-high", "ALARM", T0 + 1000, "again");
+	assert_true(wait_for(f, deleted, again));
+	struct tqmsg *seen = alarm_sent(&f->q, "web-cpu-high", "ALARM", T0 + 1000, "again");
+	seen->deleted = true;
+	seen->ch.changed_at_ms += 7;
+	f->q.states[0] = seen;
+	rounds = f->q.describe_calls + 3;
+	assert_true(wait_for(f, described, &rounds));
+	settle(f);
+	assert_int_equal(count_method(f, "post", "*ALARM* at"), 1);
+	assert_true(intake_stats(f).reconciles >= 9);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1805,6 +1900,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_alarm_claim_taken_over, setup_alarms, teardown),
 		cmocka_unit_test_setup_teardown(test_alarm_two_replicas_one_post, setup_alarms,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_alarm_reconcile, setup_alarms, teardown),
 		cmocka_unit_test_setup_teardown(test_alarm_policy_proposes, setup_policy, teardown),
 		cmocka_unit_test_setup_teardown(test_alarm_policy_suppressed, setup_policy, teardown),
 	};
