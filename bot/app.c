@@ -90,7 +90,7 @@ int app_create(const struct app_opts *o, struct app **out, struct bot_error *err
 	if (rc == BOT_EOK) {
 		struct alarm_intake_opts ao = {
 			.loop = o->loop, .store = o->store, .chat = o->chat, .cloud = o->cloud,
-			.reads = a->reads, .cfg = o->cfg,
+			.reads = a->reads, .wf = a->wf, .cfg = o->cfg,
 		};
 		rc = alarm_intake_create(&ao, &a->alarms, err);
 		if (rc)
@@ -527,13 +527,17 @@ size_t app_health_render(void *ud, enum health_doc doc, char *buf, size_t n, boo
 	    "chatops_alarm_messages_total{outcome=\"deleted\"} %llu\n"
 	    "# HELP chatops_alarm_polls_total Alarm queue polls (ReceiveMessage), and failed ones.\n"
 	    "# TYPE chatops_alarm_polls_total counter\n"
-	    "chatops_alarm_polls_total %llu\nchatops_alarm_poll_errors_total %llu\n",
+	    "chatops_alarm_polls_total %llu\nchatops_alarm_poll_errors_total %llu\n"
+	    "# HELP chatops_alarm_reconciles_total DescribeAlarms rounds of the alarm intake, and "
+	    "failed ones.\n# TYPE chatops_alarm_reconciles_total counter\n"
+	    "chatops_alarm_reconciles_total %llu\nchatops_alarm_reconcile_errors_total %llu\n",
 	    (unsigned long long)as.received, (unsigned long long)as.malformed,
 	    (unsigned long long)as.unmapped, (unsigned long long)as.stale,
 	    (unsigned long long)as.duplicate, (unsigned long long)as.posted,
 	    (unsigned long long)as.replied, (unsigned long long)as.failed,
 	    (unsigned long long)as.deleted, (unsigned long long)as.polls,
-	    (unsigned long long)as.poll_errors);
+	    (unsigned long long)as.poll_errors, (unsigned long long)as.reconciles,
+	    (unsigned long long)as.reconcile_errors);
 	if (a->cloud->ops->metrics_text && o < n)
 		o += a->cloud->ops->metrics_text(a->cloud, buf + o, n - o);
 #undef PUT

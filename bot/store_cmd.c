@@ -1,6 +1,7 @@
 /* store_cmd.c - `chatops-bot store init|copy` (see store_cmd.h). */
 #include "bot/store_cmd.h"
 #include "adapters/store/dynamodb.h"
+#include "adapters/store/sqlite.h"
 #include "bot/domain/audit.h"
 #include "bot/store_open.h"
 #include "config/config.h"
@@ -24,7 +25,8 @@ static const char store_usage[] =
 "  copy   move a SQLite store into an empty DynamoDB table (made by init):\n"
 "         verify the source's audit chain, copy every gate as it is (id,\n"
 "         version, state, approvals), every audit event as it is (seq, time,\n"
-"         hashes) and the counters, then verify the chain on the target.\n"
+"         hashes), every alarm record (key, version, body) and the counters,\n"
+"         then verify the chain on the target.\n"
 "         A table that holds gates or audit events is refused. Processed\n"
 "         chat event ids are not copied (they matter for 15 minutes): stop\n"
 "         the bot first. The region, endpoint and credentials come from FILE\n"
@@ -152,7 +154,7 @@ out:
 
 struct copy {
 	struct store *dst;
-	size_t audit_done;
+	size_t audit_done, alarms_done;
 	int64_t last_seq;
 	char last_hash[65];
 	struct bot_error err;
@@ -169,6 +171,16 @@ static int copy_row(void *ud, const struct store_audit_row *r)
 	c->last_seq = r->seq;
 	snprintf(c->last_hash, sizeof c->last_hash, "%s", r->hash ? r->hash : "");
 	return 0;
+}
+
+static int copy_alarm(void *ud, const struct store_alarm *a)
+{
+	struct copy *c = ud;
+	int rc = store_dynamodb_import_alarm(c->dst, a, &c->err);
+
+	if (rc == BOT_EOK)
+		c->alarms_done++;
+	return rc;
 }
 
 static int stop_at_first(void *ud, const struct store_audit_row *r)
@@ -264,6 +276,14 @@ static int do_copy(const struct cmd_args *a, const struct config *cfg)
 			gate_seq = gates[i].id;
 	}
 	c.dst = dst;
+	/* the alarm intake's records, as they are: the bot goes on with the
+	 * episodes they describe (their cards, their gates) */
+	rc = store_sqlite_alarm_each(src, copy_alarm, &c, &err);
+	if (rc) {
+		if (c.err.msg[0])
+			err = c.err;
+		goto failed;
+	}
 	snprintf(c.last_hash, sizeof c.last_hash, "%s", "");
 	rc = store_audit_each(src, 0, copy_row, &c, &err);
 	if (rc) {
@@ -290,15 +310,18 @@ static int do_copy(const struct cmd_args *a, const struct config *cfg)
 	       gates_done == 1 ? "" : "s", c.audit_done, c.audit_done == 1 ? "" : "s",
 	       (unsigned long long)gate_seq, (long long)c.last_seq, store_where(dst), n_dst,
 	       n_dst == 1 ? "" : "s");
+	printf("%s: copied %zu alarm record%s\n", store_where(dst), c.alarms_done,
+	       c.alarms_done == 1 ? "" : "s");
 	status = 0;
 	goto out;
 failed:
 	fprintf(stderr, "chatops-bot store copy: %s\n", err.msg);
 failed_reported:
 	if (started)
-		fprintf(stderr, "chatops-bot store copy: copy INCOMPLETE: %zu of %zu gates and %zu "
-			"of %zu audit events were copied into %s; delete and recreate the table "
-			"(chatops-bot store init) before trying again\n", gates_done, n_gates,
+		fprintf(stderr, "chatops-bot store copy: copy INCOMPLETE: %zu of %zu gates, %zu "
+			"alarm record%s and %zu of %zu audit events were copied into %s; delete "
+			"and recreate the table (chatops-bot store init) before trying again\n",
+			gates_done, n_gates, c.alarms_done, c.alarms_done == 1 ? "" : "s",
 			c.audit_done, n_src, a->to);
 out:
 	store_gate_array_free(gates, n_gates);

@@ -152,6 +152,7 @@ static void service_free(const struct config *c, struct config_service *s)
 	free(s->channel);
 	free(s->region);
 	ids_free(&s->alarms.ids, &s->alarms.n);
+	free(s->on_alarm_scale_by);
 }
 
 static void config_free(struct config *c)

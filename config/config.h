@@ -63,7 +63,24 @@ struct config_service {
 	 * or by prefix ("web-*"); an alarm on the ECS dimensions ClusterName
 	 * and ServiceName of this service is its own without being listed. */
 	struct config_names alarms;
+	/* Optional policy, off by default: on an ALARM of this service, the
+	 * bot opens the approval gate itself (requester: the alarm), to
+	 * on_alarm_scale_to tasks, or the current desired count times
+	 * on_alarm_scale_by (rounded up, at least one more), within
+	 * max_desired; with on_alarm_timer (default: timer); at most one
+	 * proposal per on_alarm_cooldown (default 30 min). */
+	int on_alarm_scale_to;      /* 0 = not set */
+	char *on_alarm_scale_by;    /* as written ("2", "1.5"); NULL = not set */
+	double on_alarm_factor;     /* on_alarm_scale_by's value; 0 = not set */
+	uint64_t on_alarm_timer_ms;
+	uint64_t on_alarm_cooldown_ms;
 };
+
+/* Does svc propose a scale on its alarms? */
+static inline int config_alarm_policy_on(const struct config_service *svc)
+{
+	return svc->on_alarm_scale_to > 0 || svc->on_alarm_factor > 0;
+}
 
 enum config_secret_source {
 	CONFIG_SECRET_NONE = 0,
@@ -161,6 +178,9 @@ struct config {
 		int wait_seconds;         /* long poll, 1..20; default 20 */
 		uint64_t flap_window_ms;  /* an ALARM this soon after OK stays in the
 		                           * episode's thread; default 30 min, at most 1 day */
+		uint64_t reconcile_ms;    /* DescribeAlarms of the listed alarms this often,
+		                           * for transitions the queue missed; default 5 min,
+		                           * at most 1 day */
 	} alarms;
 
 	struct {

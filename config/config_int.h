@@ -19,7 +19,7 @@
 
 #include "config/config.h"
 
-#define KEYS_MAX        16            /* keys per table */
+#define KEYS_MAX        24            /* keys per table */
 #define PATH_LEN        320           /* "services.<255 chars>.<key>" */
 #define ENV_NAMES_LEN   96            /* "${A}, ${B}": variables a value came from */
 #define SHOWN_LEN       (ENV_NAMES_LEN + 32) /* a value as a message shows it */
@@ -33,11 +33,12 @@ enum { DF_TIMER, DF_MIN_TIMER, DF_MAX_TIMER, DF_APPROVERS, DF_REQUESTERS, DF_ALL
        DF_MIN_APPROVALS, DF_CHANNEL, DF__N };
 enum { SV_CLUSTER, SV_ECS_SERVICE, SV_MIN_DESIRED, SV_MAX_DESIRED, SV_APPROVERS,
        SV_REQUESTERS, SV_TIMER, SV_MIN_APPROVALS, SV_ALLOW_SELF, SV_SNS, SV_CHANNEL,
-       SV_REGION, SV_ALARMS, SV__N };
+       SV_REGION, SV_ALARMS, SV_OA_SCALE_TO, SV_OA_SCALE_BY, SV_OA_TIMER, SV_OA_COOLDOWN,
+       SV__N };
 enum { ST_PATH, ST_BACKEND, ST_TABLE, ST_REGION, ST_ENDPOINT, ST__N };
 enum { HT_LISTEN, HT__N };
 enum { LG_LEVEL, LG__N };
-enum { AL_QUEUE_URL, AL_WAIT, AL_FLAP_WINDOW, AL__N };
+enum { AL_QUEUE_URL, AL_WAIT, AL_FLAP_WINDOW, AL_RECONCILE, AL__N };
 enum {
 	LM_USER_COMMANDS, LM_READ_WINDOW, LM_AWS_IN_FLIGHT, LM_AWS_IN_FLIGHT_SVC,
 	LM_AWS_PER_SECOND, LM_AWS_BURST, LM__N

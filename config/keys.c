@@ -82,6 +82,7 @@ static bool is_log_level(const char *s);
 static bool is_store_backend(const char *s);
 static bool is_table_name(const char *s);
 static bool is_alarm_pattern(const char *s);
+static bool is_factor(const char *s);
 
 #define COFF(field) offsetof(struct config, field)
 #define SOFF(field) offsetof(struct config_service, field)
@@ -156,6 +157,13 @@ static const struct key service_keys[SV__N] = {
 	[SV_ALARMS] = {"alarms", KT_NAMES, SOFF(alarms), is_alarm_pattern,
 		       "a CloudWatch alarm name (1 to 255 printable characters), or a prefix "
 		       "ending in *"},
+	[SV_OA_SCALE_TO] = {"on_alarm_scale_to", KT_INT, SOFF(on_alarm_scale_to), .min = 1,
+			    .max = 10000},
+	[SV_OA_SCALE_BY] = {"on_alarm_scale_by", KT_STR, SOFF(on_alarm_scale_by), is_factor,
+			    "a factor above 1 and at most 10, like 2 or 1.5"},
+	[SV_OA_TIMER] = {"on_alarm_timer", KT_DURATION, SOFF(on_alarm_timer_ms)},
+	[SV_OA_COOLDOWN] = {"on_alarm_cooldown", KT_DURATION, SOFF(on_alarm_cooldown_ms),
+			    .max = 7 * 86400},
 };
 
 static const struct key store_keys[ST__N] = {
@@ -197,6 +205,7 @@ static const struct key alarms_keys[AL__N] = {
 	[AL_WAIT] = {"wait_seconds", KT_INT, COFF(alarms.wait_seconds), .min = 1, .max = 20},
 	[AL_FLAP_WINDOW] = {"flap_window", KT_DURATION, COFF(alarms.flap_window_ms),
 			    .max = 86400},
+	[AL_RECONCILE] = {"reconcile_every", KT_DURATION, COFF(alarms.reconcile_ms), .max = 86400},
 };
 
 static const struct table slack_table = TABLE("a mapping of Slack settings", slack_keys);
@@ -211,7 +220,7 @@ static const struct table limits_table =
 	TABLE("a mapping with user_commands_per_minute, read_window, aws_in_flight, "
 	      "aws_in_flight_per_service, aws_calls_per_second, aws_burst", limits_keys);
 static const struct table alarms_table =
-	TABLE("a mapping with queue_url, wait_seconds, flap_window", alarms_keys);
+	TABLE("a mapping with queue_url, wait_seconds, flap_window, reconcile_every", alarms_keys);
 
 static const struct key top_keys[TOP__N] = {
 	[TOP_SLACK] = {"slack", KT_SECTION, .sub = &slack_table},
@@ -323,6 +332,17 @@ static bool is_alarm_pattern(const char *s)
 			return false;
 	}
 	return true;
+}
+
+static bool is_factor(const char *s)
+{
+	char *end;
+	double f;
+
+	if (!isdigit((unsigned char)s[0]))
+		return false;
+	f = strtod(s, &end);
+	return *end == '\0' && f > 1.0 && f <= 10.0;
 }
 
 static bool is_log_level(const char *s)
@@ -855,22 +875,36 @@ static void unknown_key(struct loader *ld, const yaml_node_t *kn, const struct t
 			const char *path, const char *name)
 {
 	char list[256] = "", hint[96] = "";
-	size_t o = 0, best = 3;
+	size_t o = 0, best = 3, room, used;
 
 	for (size_t i = 0; i < t->n; i++) {
 		const struct key *k = &t->keys[i];
 		size_t d;
 
+		if (k->type != KT_FORBIDDEN) {
+			d = edit_distance(name, k->name);
+			if (d < best) {
+				best = d;
+				snprintf(hint, sizeof hint, " (did you mean '%s'?)", k->name);
+			}
+		}
+	}
+	/* the keys that fit in the message (what it says before them is
+	 * about 40 + the name, path and hint), then "..." */
+	used = 60 + strlen(path) + strlen(hint) + strnlen(name, 40);
+	room = used < sizeof ((struct bot_error *)0)->msg ? sizeof ((struct bot_error *)0)->msg - used
+							  : 0;
+	if (room > sizeof list - 1)
+		room = sizeof list - 1;
+	for (size_t i = 0; i < t->n; i++) {
+		const struct key *k = &t->keys[i];
 		if (k->type == KT_FORBIDDEN)
 			continue;
-		if (o < sizeof list)
-			o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", o ? ", " : "",
-					      k->name);
-		d = edit_distance(name, k->name);
-		if (d < best) {
-			best = d;
-			snprintf(hint, sizeof hint, " (did you mean '%s'?)", k->name);
+		if (o + strlen(k->name) + 2 + 5 > room) {
+			snprintf(list + o, sizeof list - o, "%s...", o ? ", " : "");
+			break;
 		}
+		o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", o ? ", " : "", k->name);
 	}
 	config__add_err(ld, kn, "unknown key '%.40s' %s%s%s; expected one of: %s", name,
 			*path ? "in " : "at the top level", path, hint, list);
@@ -945,6 +979,7 @@ void config__set_defaults(struct config *c)
 	c->limits.aws_burst = 10;
 	c->alarms.wait_seconds = 20;
 	c->alarms.flap_window_ms = 30ULL * 60 * 1000;
+	c->alarms.reconcile_ms = 5ULL * 60 * 1000;
 }
 
 bool config__walk(struct loader *ld)

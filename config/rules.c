@@ -120,6 +120,39 @@ static void finish_defaults(struct loader *ld)
 			    "defaults.timer", c->defaults.timer_ms);
 }
 
+/* The on_alarm_* policy: one way to pick the target, a target the
+ * service may have, a timer within the bounds, a cooldown. */
+static void finish_alarm_policy(struct loader *ld, struct svc_tmp *t, const char *p)
+{
+	struct config_service *s = &t->s;
+	const struct seen *se = &t->seen;
+	char tp[PATH_LEN];
+
+	if (given_ok(se, SV_OA_SCALE_BY))
+		s->on_alarm_factor = strtod(s->on_alarm_scale_by, NULL);
+	if (se->val[SV_OA_SCALE_TO] && se->val[SV_OA_SCALE_BY])
+		config__add_err(ld, se->val[SV_OA_SCALE_BY], "%s.on_alarm_scale_by: give "
+				"on_alarm_scale_to or on_alarm_scale_by, not both", p);
+	else if (given_ok(se, SV_OA_SCALE_TO) && given_ok(se, SV_MAX_DESIRED) &&
+		 (s->on_alarm_scale_to > s->max_desired || s->on_alarm_scale_to < s->min_desired))
+		config__add_err(ld, se->val[SV_OA_SCALE_TO], "%s.on_alarm_scale_to: must be between "
+				"min_desired (%d) and max_desired (%d), got %d", p, s->min_desired,
+				s->max_desired, s->on_alarm_scale_to);
+	if (!se->val[SV_OA_TIMER])
+		s->on_alarm_timer_ms = s->timer_ms;
+	else if (given_ok(se, SV_OA_TIMER)) {
+		config__join(tp, p, "on_alarm_timer");
+		check_timer(ld, se->val[SV_OA_TIMER], tp, s->on_alarm_timer_ms);
+	}
+	if (!se->val[SV_OA_COOLDOWN])
+		s->on_alarm_cooldown_ms = 30ULL * 60 * 1000;
+	if ((se->val[SV_OA_TIMER] || se->val[SV_OA_COOLDOWN]) && !se->val[SV_OA_SCALE_TO] &&
+	    !se->val[SV_OA_SCALE_BY])
+		config__add_err(ld, se->val[SV_OA_TIMER] ? se->val[SV_OA_TIMER]
+			       : se->val[SV_OA_COOLDOWN], "%s: on_alarm_timer and on_alarm_cooldown "
+				"need on_alarm_scale_to or on_alarm_scale_by (the policy is off)", p);
+}
+
 static void finish_service(struct loader *ld, struct svc_tmp *t)
 {
 	struct config *c = ld->cfg;
@@ -169,6 +202,7 @@ static void finish_service(struct loader *ld, struct svc_tmp *t)
 		config__add_err(ld, t->key, "%s: min_approvals is %d but only %zu approver%s "
 				"listed, so no request could ever be approved", p, s->min_approvals,
 				s->approvers.n, s->approvers.n == 1 ? " is" : "s are");
+	finish_alarm_policy(ld, t, p);
 	if (c->alarms.queue_url && !s->channel)
 		config__add_err(ld, t->key, "%s: alarm posts need a channel (alarms.queue_url is "
 				"set); add channel here or defaults.channel", p);

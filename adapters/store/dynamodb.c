@@ -1344,8 +1344,27 @@ static void on_alarm_put(void *ud, const struct aws_ddb_result *res)
 	finish(o, a->key ? BOT_EOK : BOT_ENOMEM);
 }
 
+/* The item of key's record at version (NULL: OOM or a key too long). */
+static json_t *alarm_item(const char *key, uint64_t version, const char *body, int64_t at)
+{
+	json_t *item = ddb_key_alarm(key);
+
+	if (item && (json_object_set_new(item, "alarm_key", aws_ddb_s(key)) ||
+		     json_object_set_new(item, "version", aws_ddb_n((int64_t)version)) ||
+		     json_object_set_new(item, "body", aws_ddb_s(body)) ||
+		     json_object_set_new(item, "updated_at", aws_ddb_n(at)))) {
+		json_decref(item);
+		item = NULL;
+	}
+	return item;
+}
+
 /* One PutItem conditional on the version read: attribute_not_exists for
- * none (0), else version = :v. DynamoDB applies it whole or not at all. */
+ * none (0), else version = :v. DynamoDB applies it whole or not at all.
+ * A PutItem carries no ClientRequestToken: when the aws client retries one
+ * whose answer was lost (a 5xx after it landed), the retry finds its own
+ * write and answers STORE_LOST; the caller reads again and sees it, as
+ * store.h asks of every loser. */
 static void start_alarm_put(struct op *o)
 {
 	struct ddb__ex e;
@@ -1357,16 +1376,8 @@ static void start_alarm_put(struct op *o)
 		finish(o, BOT_EOK);
 		return;
 	}
-	item = ddb_key_alarm(o->key);
-	if (!item) {
-		fail(o, BOT_EINVAL, "store: %s: an alarm key too long", op_name(o));
-		return;
-	}
-	if (json_object_set_new(item, "alarm_key", aws_ddb_s(o->key)) ||
-	    json_object_set_new(item, "version", aws_ddb_n((int64_t)o->version + 1)) ||
-	    json_object_set_new(item, "body", aws_ddb_s(o->body)) ||
-	    json_object_set_new(item, "updated_at", aws_ddb_n(o->now))) {
-		json_decref(item);
+	item = alarm_item(o->key, o->version + 1, o->body, o->now);
+	if (!item) { /* the interface checked the key's length */
 		fail_oom(o);
 		return;
 	}
@@ -2179,6 +2190,41 @@ oom:
 	json_decref(lk);
 	json_decref(tx);
 	return bot_error_set(err, BOT_ENOMEM, "store: out of memory");
+}
+
+int store_dynamodb_import_alarm(struct store *s, const struct store_alarm *a,
+				struct bot_error *err)
+{
+	struct ddb *d = as_ddb(s, err);
+	struct wait w = {0};
+	struct ddb__ex e;
+	json_t *body;
+	int rc;
+
+	if (!d)
+		return BOT_EINVAL;
+	if (!a || !a->key || !a->key[0] || strlen(a->key) > STORE_ALARM_KEY_MAX || !a->version ||
+	    a->version > (uint64_t)INT64_MAX || !a->body || a->body[0] != '{')
+		return bot_error_set(err, BOT_EINVAL, "store: a malformed alarm record to import");
+	ddb__ex_init(&e);
+	ddb__ex_name(&e, "pk");
+	body = json_pack("{s:s, s:o*}", "TableName", d->table, "Item",
+			 alarm_item(a->key, a->version, a->body, a->updated_at));
+	if (body && json_object_get(body, "Item"))
+		ddb__ex_into(&e, body, "attribute_not_exists(#pk)");
+	if (e.bad || (body && !json_object_get(body, "Item"))) { /* OOM */
+		json_decref(body);
+		body = NULL;
+	}
+	ddb__ex_free(&e);
+	rc = call_wait(d->aws, d->loop, "PutItem", body, &w, err);
+	if (rc == BOT_EOK && w.outcome == AWS_DDB_CONDITION_FAILED)
+		rc = bot_error_set(err, BOT_EDUPLICATE, "store: the alarm record of %s is already "
+				   "in DynamoDB table %s", a->key, d->table);
+	else if (rc == BOT_EOK && w.outcome != AWS_DDB_OK)
+		rc = wait_error(&w, "PutItem", d->table, err);
+	json_decref(w.body);
+	return rc;
 }
 
 int store_dynamodb_import_audit(struct store *s, const struct store_audit_row *r,

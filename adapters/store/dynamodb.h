@@ -147,6 +147,11 @@ int store_dynamodb_import_gate(struct store *s, const struct store_gate *g,
  * is in the log chain. */
 int store_dynamodb_import_audit(struct store *s, const struct store_audit_row *r,
 				struct bot_error *err);
+/* One alarm record as it is (key, version, body, updated_at), conditional
+ * on none with its key existing. BOT_EDUPLICATE when one exists,
+ * BOT_EINVAL for a malformed record (version 0, body not an object). */
+int store_dynamodb_import_alarm(struct store *s, const struct store_alarm *a,
+				struct bot_error *err);
 /* After the rows: the last gate id handed out and the log chain's tail
  * (audit_seq 0 = empty chain), each only moved forward. */
 int store_dynamodb_import_finish(struct store *s, uint64_t gate_seq, int64_t audit_seq,

@@ -171,6 +171,7 @@ enum q {
 	Q_ALARM_GET,
 	Q_ALARM_INSERT,
 	Q_ALARM_UPDATE,
+	Q_ALARM_ALL,
 	Q_COUNT
 };
 
@@ -246,6 +247,7 @@ static const char *const q_sql[Q_COUNT] = {
 			   " VALUES (?1, 1, ?2, ?3) ON CONFLICT (key) DO NOTHING",
 	[Q_ALARM_UPDATE] = "UPDATE alarms SET version = version + 1, body = ?2, updated_at = ?3"
 			   " WHERE key = ?1 AND version = ?4",
+	[Q_ALARM_ALL] = "SELECT key, version, body, updated_at FROM alarms ORDER BY key",
 };
 
 struct sq {
@@ -1687,6 +1689,43 @@ end:
 	}
 out:
 	free(k);
+	return rc;
+}
+
+int store_sqlite_alarm_each(struct store *b, store_sqlite_alarm_fn fn, void *ud,
+			    struct bot_error *err)
+{
+	struct sq *s;
+	sqlite3_stmt *st;
+	int rc = BOT_EOK, step;
+
+	if (!b || b->ops != &sqlite_ops || !fn)
+		return bot_error_set(err, BOT_EINVAL, "store: not a SQLite store");
+	s = SQ(b);
+	if (s->version < 3) /* a read-only store from before alarm records */
+		return BOT_EOK;
+	st = stmt(s, Q_ALARM_ALL, err);
+	if (!st)
+		return BOT_ESTORE;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_alarm a = {
+			.key = (char *)sqlite3_column_text(st, 0),
+			.version = (uint64_t)sqlite3_column_int64(st, 1),
+			.body = (char *)sqlite3_column_text(st, 2),
+			.updated_at = col_ms(st, 3),
+		};
+		if (!a.key || !a.body || sqlite3_column_int64(st, 1) <= 0) {
+			rc = bot_error_set(err, BOT_ECORRUPT, "store: a malformed alarm record (%s)",
+					   a.key ? a.key : "no key");
+			break;
+		}
+		rc = fn(ud, &a);
+		if (rc)
+			break;
+	}
+	if (!rc && step != SQLITE_DONE)
+		rc = db_err(s, err, "read the alarm records");
+	done(st);
 	return rc;
 }
 

@@ -57,6 +57,14 @@ struct store_sqlite_opts {
 int store_sqlite_open(const struct store_sqlite_opts *o, struct store **out,
 		      struct bot_error *err);
 
+/* For `store copy`: fn for each alarm record of s, in key order (the
+ * record borrowed for the call); a read-only store from before schema v3
+ * has none. A non-zero return from fn stops the walk and is returned.
+ * BOT_EINVAL when s is not a SQLite store. */
+typedef int (*store_sqlite_alarm_fn)(void *ud, const struct store_alarm *a);
+int store_sqlite_alarm_each(struct store *s, store_sqlite_alarm_fn fn, void *ud,
+			    struct bot_error *err);
+
 /* The schema version of an open SQLite store; -1 for another backend. */
 int store_sqlite_schema_version(const struct store *s);
 

@@ -20,8 +20,10 @@
 #include "bot/domain/alarm_intake.h"
 #include "bot/base/duration.h"
 #include "bot/base/log.h"
+#include "bot/domain/card.h"
 #include "bot/domain/findings.h"
 #include "bot/domain/service_read.h"
+#include "bot/domain/workflow.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -47,11 +49,13 @@ struct alarm_intake {
 	struct chat *chat;
 	struct cloud *cloud;
 	struct service_reads *reads;
+	struct workflow *wf;
 	struct config *cfg;
 	char owner[160];
 	uint64_t claim_ms, retry_first_ms, retry_ms;
-	uv_timer_t timer;
+	uv_timer_t timer, rtimer;     /* poll retry; reconcile */
 	bool timer_open, started, stopped, polling, poll_failing;
+	bool reconciling;
 	struct job *jobs;
 	struct alarm_intake_stats st;
 };
@@ -80,6 +84,9 @@ struct job {
 	bool reopened;            /* EF_REPLY: an ALARM that reopened the episode */
 	struct store_gate *gates; /* OK: the service's requests during the episode */
 	size_t n_gates;
+	char *prop_key;           /* the service's proposal record */
+	int prop_target;
+	bool from_describe;       /* found by the reconcile loop */
 };
 
 static void poll_now(struct alarm_intake *ai);
@@ -194,6 +201,7 @@ static void job_free(struct job *j)
 	free(j->receipt);
 	free(j->msg_id);
 	free(j->channel);
+	free(j->prop_key);
 	json_decref(j->rec);
 	json_decref(j->put);
 	store_gate_array_free(j->gates, j->n_gates);
@@ -430,6 +438,8 @@ static int post_line(struct job *j, chat_result_cb cb)
 
 /* ---- the effect, then the record without it --------------------------- */
 
+static void propose(struct job *j);
+
 static void on_settled(struct store_req *r, void *ud)
 {
 	struct job *j = ud;
@@ -438,6 +448,9 @@ static void on_settled(struct store_req *r, void *ud)
 		return;
 	if (r->rc)
 		job_fail(j, r->rc, "record", r->err.msg);
+	else if (r->res == STORE_DONE && j->effect == EF_POST &&
+		 config_alarm_policy_on(j->svc) && j->ai->wf)
+		propose(j);
 	else
 		/* LOST: our claim ran out and another process took the effect
 		 * over; it is done either way */
@@ -527,6 +540,211 @@ static void do_effect(struct job *j)
 		job_fail(j, rc, effect_name[j->effect], NULL);
 }
 
+/* ---- the proposal (on_alarm_* policy) ------------------------------------ */
+
+static void on_note(void *ud, int rc, const char *ts, const char *detail)
+{
+	struct job *j = ud;
+
+	(void)ts;
+	if (!job_live(j))
+		return;
+	if (rc)
+		log_warn("alarm.propose", "alarm=%s what=thread_line error=%s", LOG_Q(j->ch.name),
+			 LOG_Q(detail ? detail : bot_err_name(rc)));
+	job_done(j, "posted");
+}
+
+/* The proposal's outcome as a line in the episode's thread; the job ends
+ * once it is posted. */
+static void propose_say(struct job *j, const char *outcome, const struct chat_text *t)
+{
+	struct chat_block b = {.type = CHAT_BLOCK_SECTION, .rich = t};
+	struct chat_message m = {.channel = jstr(j->put, "channel"), .thread_ts = jstr(j->put, "ts"),
+				 .rich = t, .blocks = &b, .n_blocks = 1, .urgent = true};
+
+	log_info("alarm.propose", "alarm=%s service=%s outcome=%s target=%d", LOG_Q(j->ch.name),
+		 LOG_Q(j->svc->name), outcome, j->prop_target);
+	if (chat_post(j->ai->chat, &m, on_note, j) != BOT_EOK)
+		job_done(j, "posted");
+}
+
+static void propose_not(struct job *j, const char *outcome, const struct chat_text *why)
+{
+	struct chat_text t;
+
+	chat_text_init(&t);
+	chat_text_bold(&t, "Not proposed");
+	chat_text_printf(&t, " (on_alarm policy): ");
+	chat_text_cat(&t, why);
+	propose_say(j, outcome, &t);
+}
+
+static void on_proposed(void *ud, uint64_t gate_id, const struct chat_text *why)
+{
+	struct job *j = ud;
+	struct chat_text t;
+	char d[DURATION_FMT_MAX];
+
+	if (!job_live(j))
+		return;
+	if (!gate_id) {
+		if (why)
+			propose_not(j, "refused", why);
+		else
+			job_done(j, "posted");
+		return;
+	}
+	chat_text_init(&t);
+	chat_text_bold(&t, "Proposed");
+	duration_format(j->svc->on_alarm_timer_ms, d, sizeof d);
+	chat_text_printf(&t, " (on_alarm policy): request #%llu to scale %s to %d. Any approver "
+			 "may approve or deny on its card; without a decision the timer approves "
+			 "it in %s.", (unsigned long long)gate_id, j->svc->name, j->prop_target, d);
+	propose_say(j, "proposed", &t);
+}
+
+/* The alarm is still in ALARM: open the request as /scale would. */
+static void on_prop_alarm(void *ud, struct store_req *r)
+{
+	struct job *j = ud;
+	struct bot_error err = {0};
+	char reason[400];
+	char user[300];
+	json_t *now = NULL;
+
+	if (!job_live(j))
+		return;
+	if (r->rc == BOT_EOK && r->alarm.body)
+		now = json_loads(r->alarm.body, 0, NULL);
+	if (!now || jint(now, "changed_at") != j->ch.at) {
+		struct chat_text t;
+		chat_text_init(&t);
+		chat_text_printf(&t, "the alarm changed (%s) before the request was opened.",
+				 now ? jstr(now, "state") : "unreadable");
+		json_decref(now);
+		propose_not(j, "alarm_changed", &t);
+		return;
+	}
+	json_decref(now);
+	snprintf(user, sizeof user, "%s%s", CARD_ACTOR_ALARM, j->ch.name);
+	snprintf(reason, sizeof reason, "%s: %s", j->ch.name, j->ch.reason);
+	struct wf_scale req = {
+		.svc = j->svc, .user = user, .channel = jstr(j->put, "channel"),
+		.target = j->prop_target, .timer_ms = j->svc->on_alarm_timer_ms, .reason = reason,
+		.done = on_proposed, .done_ud = j,
+	};
+	if (wf_scale_start(j->ai->wf, &req, &err) != BOT_EOK) {
+		struct chat_text t;
+		chat_text_init(&t);
+		chat_text_printf(&t, "%s.", err.msg);
+		propose_not(j, "refused", &t);
+	}
+}
+
+static void on_prop_put(void *ud, struct store_req *r)
+{
+	struct job *j = ud;
+
+	if (!job_live(j))
+		return;
+	if (r->rc || r->res != STORE_DONE) {
+		/* another replica proposes (LOST), or the store failed: the
+		 * episode's post stands either way */
+		log_info("alarm.propose", "alarm=%s outcome=%s", LOG_Q(j->ch.name),
+			 r->rc ? "store_error" : "other_replica");
+		job_done(j, "posted");
+		return;
+	}
+	if (store_alarm_get_async(j->ai->store, j->ch.arn, on_prop_alarm, j) != BOT_EOK)
+		job_done(j, "posted");
+}
+
+static void on_prop_get(void *ud, struct store_req *r)
+{
+	struct job *j = ud;
+	struct alarm_intake *ai;
+	json_t *last = NULL, *next;
+	char *text;
+
+	if (!job_live(j))
+		return;
+	ai = j->ai;
+	if (r->rc) {
+		job_done(j, "posted");
+		return;
+	}
+	if (r->alarm.body)
+		last = json_loads(r->alarm.body, 0, NULL);
+	int64_t at = jint(last, "at");
+	if (at && now_ms(ai) - at < (int64_t)j->svc->on_alarm_cooldown_ms) {
+		struct chat_text t;
+		char d[DURATION_FMT_MAX];
+		chat_text_init(&t);
+		duration_format(j->svc->on_alarm_cooldown_ms, d, sizeof d);
+		chat_text_printf(&t, "the last proposal for %s was at ", j->svc->name);
+		chat_text_date(&t, at / 1000);
+		chat_text_printf(&t, " (by alarm %s); the policy waits %s between proposals.",
+				 jstr(last, "alarm") ? jstr(last, "alarm") : "?", d);
+		json_decref(last);
+		propose_not(j, "cooldown", &t);
+		return;
+	}
+	json_decref(last);
+	next = json_pack("{s:I, s:s, s:I}", "at", (json_int_t)now_ms(ai), "alarm", j->ch.name,
+			 "episode", (json_int_t)jint(j->put, "episode"));
+	text = next ? json_dumps(next, JSON_COMPACT) : NULL;
+	json_decref(next);
+	if (!text || store_alarm_put_async(ai->store, j->prop_key, r->alarm.version, text,
+					   on_prop_put, j) != BOT_EOK)
+		job_done(j, "posted");
+	free(text);
+}
+
+/* The episode is posted and the service's policy is on: what would be
+ * proposed, then the cooldown (a store record per service). */
+static void propose(struct job *j)
+{
+	const struct config_service *s = j->svc;
+	int desired = (int)jint(j->put, "desired"), target;
+	struct chat_text t;
+
+	chat_text_init(&t);
+	if (!json_object_get(j->put, "desired")) {
+		chat_text_printf(&t, "%s could not be read when the alarm fired.", s->name);
+		propose_not(j, "unread", &t);
+		return;
+	}
+	if (s->on_alarm_scale_to > 0) {
+		target = s->on_alarm_scale_to;
+	} else {
+		double want = (double)desired * s->on_alarm_factor;
+		target = (int)want;
+		if ((double)target < want)
+			target++;
+		if (target <= desired)
+			target = desired + 1;
+		if (target > s->max_desired)
+			target = s->max_desired;
+	}
+	j->prop_target = target;
+	if (target <= desired) {
+		chat_text_printf(&t, "%s already has %d desired tasks (the policy's target is %d%s).",
+				 s->name, desired, target,
+				 s->on_alarm_scale_to > 0 ? "" : ", within max_desired");
+		propose_not(j, "at_target", &t);
+		return;
+	}
+	size_t n = strlen("proposal:") + strlen(s->name) + 1;
+	if (!(j->prop_key = malloc(n))) {
+		job_done(j, "posted");
+		return;
+	}
+	snprintf(j->prop_key, n, "proposal:%s", s->name);
+	if (store_alarm_get_async(j->ai->store, j->prop_key, on_prop_get, j) != BOT_EOK)
+		job_done(j, "posted");
+}
+
 /* ---- the conditional write -------------------------------------------- */
 
 static void on_put(void *ud, struct store_req *r)
@@ -600,6 +818,8 @@ static void on_read(void *ud, const struct service_read *r)
 	set_str(j->put, "evidence", ev);
 	set_int(j->put, "suggested", suggested);
 	set_int(j->put, "read_at", r->svc ? r->read_at_ms : 0);
+	if (r->svc)
+		set_int(j->put, "desired", r->svc->desired);
 	write_record(j);
 }
 
@@ -640,6 +860,14 @@ static void judge(struct job *j)
 	if (rec && j->ch.at < rec_at) {
 		ai->st.stale++;
 		job_done(j, "stale");
+		return;
+	}
+	/* DescribeAlarms tells the state now, with a time that need not be the
+	 * notification's to the millisecond: it only fills in a transition the
+	 * queue missed, one whose state differs from the record's */
+	if (rec && rec_state && j->from_describe && strcmp(rec_state, state) == 0) {
+		ai->st.duplicate++;
+		job_done(j, "duplicate");
 		return;
 	}
 	if (rec && j->ch.at == rec_at && rec_state && strcmp(rec_state, state) == 0) {
@@ -786,6 +1014,7 @@ static int job_start(struct alarm_intake *ai, const struct cloud_alarm_change *c
 	j->ch.reason = strdup(c->reason ? c->reason : "");
 	j->ch.watch = describe_watch(c);
 	j->channel = strdup(channel);
+	j->from_describe = c->format && strcmp(c->format, "describe") == 0;
 	if (msg) {
 		j->queue_url = dup_or_null(ai->cfg->alarms.queue_url);
 		j->receipt = dup_or_null(msg->receipt);
@@ -816,6 +1045,92 @@ int alarm_intake_handle(struct alarm_intake *ai, const struct cloud_alarm_change
 	if (ai->stopped)
 		return BOT_ESTATE;
 	return job_start(ai, ch, NULL, channel, done, ud, &unmapped);
+}
+
+/* ---- the reconcile loop: DescribeAlarms as a safety net ----------------- */
+
+static void on_states(void *ud, const struct cloud_error *err,
+		      const struct cloud_alarm_change *alarms, size_t n)
+{
+	struct alarm_intake *ai = ud;
+	size_t taken = 0, skipped = 0;
+
+	ai->reconciling = false;
+	if (ai->stopped)
+		return;
+	ai->st.reconciles++;
+	if (err) {
+		ai->st.reconcile_errors++;
+		log_warn("alarm.reconcile", "error=%s message=%s", bot_err_name(err->code),
+			 LOG_Q(err->message));
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		bool unmapped;
+		/* room is kept for the queue's changes; the next round sees the rest */
+		if (ai->st.in_flight + RECEIVE_MAX >= JOBS_MAX) {
+			skipped++;
+			continue;
+		}
+		if (job_start(ai, &alarms[i], NULL, NULL, NULL, NULL, &unmapped) == BOT_EOK)
+			taken++;
+	}
+	log_debug("alarm.reconcile", "alarms=%zu handled=%zu deferred=%zu", n, taken, skipped);
+}
+
+static void reconcile(uv_timer_t *t)
+{
+	struct alarm_intake *ai = t->data;
+	const struct config *c = ai->cfg;
+	struct cloud *cl = ai->cloud;
+	const char **names = NULL, **prefixes = NULL;
+	char **owned = NULL;
+	size_t nn = 0, np = 0, total = 0, no = 0;
+
+	if (ai->stopped || ai->reconciling || !c->alarms.queue_url || !cl->ops->alarm_states)
+		return;
+	for (size_t i = 0; i < c->n_services; i++)
+		total += c->services[i].alarms.n;
+	if (!total)
+		return; /* nothing listed by name: alarms mapped by dimensions only */
+	names = calloc(total, sizeof *names);
+	prefixes = calloc(total, sizeof *prefixes);
+	owned = calloc(total, sizeof *owned);
+	for (size_t i = 0; names && prefixes && owned && i < c->n_services; i++) {
+		const struct config_names *l = &c->services[i].alarms;
+		for (size_t k = 0; k < l->n; k++) {
+			size_t len = strlen(l->ids[k]);
+			if (l->ids[k][len - 1] != '*') {
+				names[nn++] = l->ids[k];
+			} else if ((owned[no] = strndup(l->ids[k], len - 1))) {
+				prefixes[np++] = owned[no++];
+			}
+		}
+	}
+	if (names && prefixes && owned) {
+		ai->reconciling = true;
+		if (cl->ops->alarm_states(cl, names, nn, prefixes, np, on_states, ai) != BOT_EOK) {
+			ai->reconciling = false;
+			ai->st.reconcile_errors++;
+		}
+	}
+	for (size_t i = 0; owned && i < no; i++)
+		free(owned[i]);
+	free(owned);
+	free(names);
+	free(prefixes);
+}
+
+static void reconcile_arm(struct alarm_intake *ai)
+{
+	uint64_t every = ai->cfg->alarms.reconcile_ms;
+
+	if (!ai->timer_open || ai->stopped || !ai->started)
+		return;
+	uv_timer_stop(&ai->rtimer);
+	if (ai->cfg->alarms.queue_url && every)
+		/* the first round soon after start: what fired while the bot was away */
+		uv_timer_start(&ai->rtimer, reconcile, every < 2000 ? every : 2000, every);
 }
 
 /* ---- the queue -------------------------------------------------------- */
@@ -926,6 +1241,7 @@ int alarm_intake_create(const struct alarm_intake_opts *o, struct alarm_intake *
 	ai->chat = o->chat;
 	ai->cloud = o->cloud;
 	ai->reads = o->reads;
+	ai->wf = o->wf;
 	ai->cfg = config_ref(o->cfg);
 	ai->claim_ms = o->claim_ms ? o->claim_ms : DEFAULT_CLAIM_MS;
 	ai->retry_first_ms = ai->retry_ms = o->retry_ms ? o->retry_ms : DEFAULT_RETRY_MS;
@@ -936,12 +1252,14 @@ int alarm_intake_create(const struct alarm_intake_opts *o, struct alarm_intake *
 			snprintf(host, sizeof host, "localhost");
 		snprintf(ai->owner, sizeof ai->owner, "%s:%ld", host, (long)getpid());
 	}
-	if (uv_timer_init(o->loop, &ai->timer) != 0) {
+	if (uv_timer_init(o->loop, &ai->timer) != 0 || uv_timer_init(o->loop, &ai->rtimer) != 0) {
+		/* (uv_timer_init allocates nothing: nothing to close) */
 		config_unref(ai->cfg);
 		free(ai);
 		return bot_error_set(err, BOT_EIO, "alarm intake: no timer");
 	}
 	ai->timer.data = ai;
+	ai->rtimer.data = ai;
 	ai->timer_open = true;
 	*out = ai;
 	return BOT_EOK;
@@ -956,6 +1274,7 @@ void alarm_intake_start(struct alarm_intake *ai)
 		log_info("alarm.intake", "queue=%s wait_s=%d", LOG_Q(ai->cfg->alarms.queue_url),
 			 ai->cfg->alarms.wait_seconds);
 	poll_now(ai);
+	reconcile_arm(ai);
 }
 
 void alarm_intake_set_config(struct alarm_intake *ai, struct config *cfg)
@@ -964,6 +1283,7 @@ void alarm_intake_set_config(struct alarm_intake *ai, struct config *cfg)
 	ai->cfg = config_ref(cfg);
 	config_unref(old);
 	poll_now(ai); /* a queue named now starts (a changed one at the next poll) */
+	reconcile_arm(ai);
 }
 
 void alarm_intake_stop(struct alarm_intake *ai)
@@ -973,7 +1293,9 @@ void alarm_intake_stop(struct alarm_intake *ai)
 	ai->stopped = true;
 	if (ai->timer_open) {
 		uv_timer_stop(&ai->timer);
+		uv_timer_stop(&ai->rtimer);
 		uv_close((uv_handle_t *)&ai->timer, NULL);
+		uv_close((uv_handle_t *)&ai->rtimer, NULL);
 		ai->timer_open = false;
 	}
 }

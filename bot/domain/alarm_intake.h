@@ -15,6 +15,13 @@
  *     updated to say it recovered; INSUFFICIENT_DATA: a line in the thread.
  *   - An ALARM within alarms.flap_window of the OK that closed an episode
  *     reopens it: a line in the same thread, the post updated, no new post.
+ *   - Where the service's on_alarm_* policy is on, a new episode's post is
+ *     followed by a proposal: the bot opens the approval gate itself
+ *     through /scale's path (requester "alarm:<name>", never a person; the
+ *     card says so), at most once per service per on_alarm_cooldown (a
+ *     store record decides across replicas), not while a request is open,
+ *     not once the alarm is OK again; the thread says what was proposed,
+ *     or why not.
  *
  * Delivery is at least once and unordered: a change older than the
  * record's is dropped (stale), the same change again acts once (dedupe on
@@ -27,6 +34,12 @@
  * deleted only after its effect is committed; a malformed one is logged
  * and left to the queue's redrive policy; an alarm of no configured
  * service is counted and deleted.
+ *
+ * Alarm actions fire only on a transition and are never sent again, so a
+ * reconcile loop reads the listed alarms (names and prefixes in the
+ * services' alarms:) with DescribeAlarms every alarms.reconcile_every,
+ * through the same AWS budget, and handles a state that differs from the
+ * record's as if it had come from the queue (once: the record decides).
  *
  * Lifetime: create, start (polls when alarms.queue_url is set), set_config
  * on reload, stop from a shutdown hook (no new work; answers still in
@@ -45,6 +58,7 @@
 #include "config/config.h"
 
 struct service_reads;
+struct workflow;
 struct alarm_intake;
 
 struct alarm_intake_opts {
@@ -53,6 +67,7 @@ struct alarm_intake_opts {
 	struct chat *chat;            /* borrowed */
 	struct cloud *cloud;          /* borrowed */
 	struct service_reads *reads;  /* borrowed: shared with /investigate */
+	struct workflow *wf;          /* borrowed: opens the proposals (NULL: none) */
 	struct config *cfg;           /* a reference is taken */
 	const char *owner;            /* this process in claims; NULL = host:pid */
 	uint64_t claim_ms;            /* how long a claim on a post holds; 0 = 60 s */
@@ -86,6 +101,7 @@ struct alarm_intake_stats {
 	uint64_t failed;              /* not done this time (store, chat): retried */
 	uint64_t deleted;             /* messages deleted after their effect */
 	uint64_t in_flight;           /* changes being handled now */
+	uint64_t reconciles, reconcile_errors; /* DescribeAlarms rounds, failed ones */
 };
 void alarm_intake_stats(const struct alarm_intake *ai, struct alarm_intake_stats *out);
 

@@ -7,13 +7,24 @@
 #include <string.h>
 
 /* A user by id; NULL is "someone" (the backend shows a bad id as text). */
-static void put_user(struct chat_text *t, const char *id)
+bool card_actor_is_person(const char *id)
 {
-	if (id)
-		chat_text_user(t, id);
-	else
-		chat_text_printf(t, "someone");
+	return id && strncmp(id, CARD_ACTOR_ALARM, strlen(CARD_ACTOR_ALARM)) != 0;
 }
+
+void card_put_actor(struct chat_text *t, const char *id)
+{
+	if (!id) {
+		chat_text_printf(t, "someone");
+	} else if (!card_actor_is_person(id)) {
+		chat_text_printf(t, "CloudWatch alarm ");
+		chat_text_bold(t, "%s", id + strlen(CARD_ACTOR_ALARM));
+	} else {
+		chat_text_user(t, id);
+	}
+}
+
+#define put_user card_put_actor
 
 static void put_date(struct chat_text *t, int64_t t_ms)
 {

@@ -22,6 +22,16 @@
 #include "adapters/chat.h"
 #include "adapters/store.h"
 
+/* A requester that is not a person: "alarm:<name>", a CloudWatch alarm
+ * whose policy proposed the request (bot/domain/alarm_intake.c). */
+#define CARD_ACTOR_ALARM "alarm:"
+
+/* Who did something, for people: a user mention, or "CloudWatch alarm
+ * <name>" for an alarm; "someone" for NULL. */
+void card_put_actor(struct chat_text *t, const char *id);
+/* Is id a person (a user id), not an alarm? */
+bool card_actor_is_person(const char *id);
+
 /* Action ids of the card's buttons; the value is the gate id in decimal. */
 #define CARD_ACTION_APPROVE "gate.approve"
 #define CARD_ACTION_DENY    "gate.deny"

@@ -263,7 +263,7 @@ static void list_line(struct workflow *wf, const struct store_gate *g, struct ch
 	chat_text_style(t, old);
 	chat_text_printf(t, " %s → %d · %s · asked by ", g->service ? g->service : "", g->target,
 			 store_state_name(g->state));
-	chat_text_user(t, g->requester);
+	card_put_actor(t, g->requester);
 	chat_text_printf(t, " ");
 	chat_text_date(t, g->created_at / 1000);
 	if (g->channel) {

@@ -8,6 +8,7 @@
  * checks before it spare AWS the reads of a request that cannot be. */
 #include "bot/domain/workflow.h"
 #include "bot/domain/workflow_internal.h"
+#include "bot/domain/card.h"
 #include "bot/domain/findings.h"
 #include "bot/domain/service_read.h"
 #include "bot/base/log.h"
@@ -25,6 +26,8 @@ struct workflow__scale {
 	uint64_t timer_ms;
 	bool listed;
 	bool requesting; /* the read is done; the store is opening the gate */
+	void (*done)(void *ud, uint64_t gate_id, const struct chat_text *why);
+	void *done_ud;
 };
 
 #define scale_op workflow__scale
@@ -53,8 +56,19 @@ static void scale_detach(struct scale_op *op)
 	workflow__link_del(&op->link);
 }
 
+/* How it ended, to a requester that asked to be told (once). */
+static void scale_tell(struct scale_op *op, uint64_t id, const struct chat_text *why)
+{
+	void (*done)(void *, uint64_t, const struct chat_text *) = op->done;
+
+	op->done = NULL;
+	if (done)
+		done(op->done_ud, id, why);
+}
+
 static void scale_op_free(struct scale_op *op)
 {
+	scale_tell(op, 0, NULL); /* not told yet: it never got an answer (stopping) */
 	free(op->service);
 	free(op->user);
 	free(op->channel);
@@ -77,7 +91,10 @@ static void scale_refuse(struct workflow *wf, struct scale_op *op, const struct 
 {
 	log_info("workflow.scale", "service=%s user=%s result=refused", LOG_Q(op->service),
 		 LOG_Q(op->user));
-	workflow__say_ephemeral(wf, op->reply_channel, op->user, t);
+	if (op->done)
+		scale_tell(op, 0, t);
+	else
+		workflow__say_ephemeral(wf, op->reply_channel, op->user, t);
 }
 
 /* Why what was read refuses the request, into t; false if it does not. */
@@ -133,6 +150,7 @@ static void on_requested_now(struct workflow *wf, struct scale_op *op, int rc, u
 	}
 	log_info("workflow.scale", "service=%s user=%s gate=%" PRIu64 " target=%d from=%d",
 		 LOG_Q(op->service), LOG_Q(op->user), id, op->target, op->from);
+	scale_tell(op, id, NULL);
 }
 
 static void on_requested(void *ud, int rc, uint64_t id, const struct bot_error *err)
@@ -253,7 +271,7 @@ static void on_holder_read(void *ud, struct store_req *r)
 		chat_text_printf(&t, "%s", label);
 	if (!r->rc) {
 		chat_text_printf(&t, ", asked by ");
-		chat_text_user(&t, g->requester);
+		card_put_actor(&t, g->requester);
 	}
 	chat_text_printf(&t, "); decide or cancel it first (");
 	chat_text_code(&t, "/gates cancel %" PRIu64, r->rc ? r->holder : g->id);
@@ -335,6 +353,9 @@ int wf_scale_start(struct workflow *wf, const struct wf_scale *req, struct bot_e
 				 "was requested.");
 		log_info("workflow.scale", "service=%s user=%s result=refused reason=in_flight",
 			 LOG_Q(req->svc->name), LOG_Q(req->user));
+		if (req->done)
+			return bot_error_set(err, BOT_EBUSY, "a request for %s is being opened right "
+					     "now", req->svc->name);
 		workflow__say_ephemeral(wf, req->reply_channel ? req->reply_channel : req->channel,
 					req->user, &t);
 		return BOT_EOK;
@@ -349,6 +370,8 @@ int wf_scale_start(struct workflow *wf, const struct wf_scale *req, struct bot_e
 	op->reason = req->reason && *req->reason ? strdup(req->reason) : NULL;
 	op->target = req->target;
 	op->timer_ms = req->timer_ms;
+	op->done = req->done;
+	op->done_ud = req->done_ud;
 	if (!op->service || !op->user || !op->channel || !op->reply_channel ||
 	    (req->reason && *req->reason && !op->reason)) {
 		scale_op_free(op);

@@ -74,6 +74,8 @@ void workflow__say_ephemeral(struct workflow *wf, const char *channel, const cha
 {
 	struct chat_block b = {.type = CHAT_BLOCK_SECTION, .rich = text};
 	struct chat_message m = {.channel = channel, .rich = text, .blocks = &b, .n_blocks = 1};
+	if (!card_actor_is_person(user))
+		return; /* an alarm reads no ephemerals; its proposal reports elsewhere */
 	int rc = chat_ephemeral(wf->chat, user, &m, on_chat_result, (void *)"ephemeral");
 	if (rc && rc != BOT_EBUSY)
 		log_warn("workflow.chat", "what=ephemeral error=%s", bot_err_name(rc));
@@ -221,7 +223,7 @@ static void on_change(void *ud, const struct store_gate *g, enum gate_event ev, 
 			duration_format(g->timer_ms, d, sizeof d);
 			chat_text_bold(&t, "Requested");
 			chat_text_printf(&t, " by ");
-			chat_text_user(&t, g->requester);
+			card_put_actor(&t, g->requester);
 			chat_text_printf(&t, ": scale to %d (now %d). Timer %s: approves automatically "
 					 "at ", g->target, g->desired_at_request, d);
 			chat_text_date(&t, g->deadline / 1000);

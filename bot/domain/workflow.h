@@ -78,6 +78,13 @@ struct wf_scale {
 	int target;
 	uint64_t timer_ms;
 	const char *reason;    /* may be NULL */
+	/* Optional, for a requester who is not a person (an alarm's proposal,
+	 * user "alarm:<name>"): how it ended, instead of an ephemeral - the
+	 * gate's id once the request is open, else 0 and why (NULL: the bot
+	 * stopped first). Runs exactly once, on a later loop turn, when
+	 * wf_scale_start returned 0. */
+	void (*done)(void *ud, uint64_t gate_id, const struct chat_text *why);
+	void *done_ud;
 };
 
 /* Read the service, refuse what cannot be done (ephemeral to the user),

@@ -532,12 +532,22 @@ static void test_store_copy(void **state)
 	before = events_of(q);
 	assert_true(strlen(before) > 100);
 
+	/* two records of the alarm intake, as it writes them */
+	char ins[1024];
+	snprintf(ins, sizeof ins, "python3 -c 'import sqlite3, sys; c = "
+		 "sqlite3.connect(sys.argv[1]); c.execute(\"INSERT INTO alarms VALUES "
+		 "(\\x27arn:aws:cloudwatch:us-east-1:1:alarm:a\\x27, 3, \\x27{}\\x27, 5), "
+		 "(\\x27arn:aws:cloudwatch:us-east-1:1:alarm:b\\x27, 1, \\x27{}\\x27, 6)\"); "
+		 "c.commit()' %s", db);
+	assert_int_equal(system(ins), 0);
+
 	snprintf(from, sizeof from, "sqlite:%s", db);
 	q = run((char *[]){bin, "store", "copy", "--from", from, "--to", "dynamodb:gates-copy",
 			   "--config", (char *)dcfg, NULL}, &st);
 	if (st != 0)
 		fail_msg("store copy: %d:\n%s", st, tail(q));
 	EXPECT(q, ": audit chain intact (");
+	EXPECT(q, "dynamodb:gates-copy: copied 2 alarm records\n");
 	EXPECT(q, "dynamodb:gates-copy: copied 2 gates and ");
 	EXPECT(q, "(last gate id 2, chain tail seq ");
 	EXPECT(q, "dynamodb:gates-copy: audit chain intact (");

@@ -324,6 +324,49 @@ static void test_import(void **state)
 	store_close(s);
 }
 
+/* store copy: alarm records go over as they are (version, body, time),
+ * once, and the intake goes on from them. */
+static void test_import_alarms(void **state)
+{
+	struct t *t = *state;
+	struct bot_error err = {0};
+	struct store_alarm a = {.key = "arn:aws:cloudwatch:us-east-1:1:alarm:cpu", .version = 5,
+				.body = "{\"episode\":3}", .updated_at = 77}, got = {0};
+	uint64_t counts[GATE_STATE_COUNT], none[GATE_STATE_COUNT] = {0};
+	enum store_result res;
+	struct store *s;
+
+	assert_int_equal(store_dynamodb_create_table(t->aws, t->uv, t->table, &err), 0);
+	s = open_on(t, t->table);
+	assert_int_equal(store_dynamodb_import_alarm(s, &a, &err), 0);
+	assert_int_equal(store_dynamodb_import_alarm(s, &a, &err), BOT_EDUPLICATE);
+	assert_non_null(strstr(err.msg, "arn:aws:cloudwatch:us-east-1:1:alarm:cpu"));
+	struct store_alarm bad = a;
+	bad.key = "arn:2";
+	bad.version = 0;
+	assert_int_equal(store_dynamodb_import_alarm(s, &bad, &err), BOT_EINVAL);
+	bad.version = 1;
+	bad.body = "[]";
+	assert_int_equal(store_dynamodb_import_alarm(s, &bad, &err), BOT_EINVAL);
+	assert_int_equal(store_alarm_get(s, "arn:2", &got, &err), 0);
+	assert_int_equal(got.version, 0);
+	assert_int_equal(store_alarm_get(s, a.key, &got, &err), 0);
+	assert_int_equal(got.version, 5);
+	assert_string_equal(got.body, "{\"episode\":3}");
+	assert_int_equal(got.updated_at, 77);
+	assert_int_equal(store_alarm_put(s, a.key, 4, "{}", &res, &got, &err), 0);
+	assert_int_equal(res, STORE_LOST);
+	assert_int_equal(store_alarm_put(s, a.key, 5, "{}", &res, &got, &err), 0);
+	assert_int_equal(res, STORE_DONE);
+	assert_int_equal(got.version, 6);
+	assert_int_equal(got.updated_at, t->now);
+	store_alarm_clear(&got);
+	/* no gate counted */
+	assert_int_equal(store_gate_counts(s, counts, &err), 0);
+	assert_memory_equal(counts, none, sizeof counts);
+	store_close(s);
+}
+
 /* Write the lock of prod/web as naming `holder` (0: delete it), behind the
  * store's back: the states a lock can be found in after an import or a
  * hand repair. */
@@ -660,6 +703,14 @@ static void test_request_costs(void **state)
 				    .actor = "U9"};
 	COSTS(1, store_gate_change(s, &late, &res, &err));
 	assert_int_equal(res, STORE_LOST);
+	/* alarm records: one request each, a lost put included */
+	struct store_alarm a = {0};
+	COSTS(1, store_alarm_get(s, "arn:x", &a, &err));
+	COSTS(1, store_alarm_put(s, "arn:x", 0, "{}", &res, &a, &err));
+	assert_int_equal(res, STORE_DONE);
+	COSTS(1, store_alarm_put(s, "arn:x", 0, "{}", &res, &a, &err));
+	assert_int_equal(res, STORE_LOST);
+	store_alarm_clear(&a);
 #undef COSTS
 	store_gate_clear(&g);
 	store_close(s);
@@ -752,6 +803,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unreachable_peer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_cancels_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_alarms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lost_conditions_log_debug, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_request_costs, setup, teardown),

@@ -421,7 +421,7 @@ static void test_unknown_key_with_suggestion(void **state)
 		 {5, 5, "=unknown key 'aprovers' in services.web (did you mean 'approvers'?); "
 			"expected one of: cluster, ecs_service, min_desired, max_desired, approvers, "
 			"requesters, timer, min_approvals, allow_self_approval, sns_topic_arn, "
-			"channel, region, alarms"},
+			"channel, ..."},
 		 {8, 5, "unknown key 'colour' in services.web; expected one of: cluster,"});
 	/* Forbidden keys are not suggested or listed. */
 	LOAD_BAD("servics: {}\nslack:\n  bot_tokn_env: X\n" BASE_SERVICE, 0,
@@ -1399,6 +1399,7 @@ static void test_alarms(void **state)
 	assert_null(c->alarms.queue_url);
 	assert_int_equal(c->alarms.wait_seconds, 20);
 	assert_int_equal(c->alarms.flap_window_ms, 30 * MIN_MS);
+	assert_int_equal(c->alarms.reconcile_ms, 5 * MIN_MS);
 	assert_null(config_service_for_alarm(c, "web-cpu-high", NULL, NULL));
 	config_unref(c);
 
@@ -1430,6 +1431,41 @@ static void test_alarms(void **state)
 		 {8, 17, "=alarms.wait_seconds: expected an integer between 1 and 20, got \"21\""},
 		 {9, 16, "=alarms.flap_window: must be at most 86400s"},
 		 {10, 14, "alarms.queue_url: http:// (no TLS) is allowed to loopback hosts only"});
+	/* the proposal policy: off unless a target is given */
+	assert_int_equal(config_load_string("t.yaml", two, 0, &c, &errs), 0);
+	assert_false(config_alarm_policy_on(config_service_find(c, "web")));
+	config_unref(c);
+	assert_int_equal(config_load_string("t.yaml", BASE_SERVICE "    timer: 20m\n"
+					    "    on_alarm_scale_by: 1.5\n    on_alarm_cooldown: 1h\n",
+					    0, &c, &errs), 0);
+	const struct config_service *w = config_service_find(c, "web");
+	assert_true(config_alarm_policy_on(w));
+	assert_true(w->on_alarm_factor > 1.49 && w->on_alarm_factor < 1.51);
+	assert_int_equal(w->on_alarm_timer_ms, 20 * MIN_MS); /* the service's timer */
+	assert_int_equal(w->on_alarm_cooldown_ms, HOUR_MS);
+	config_unref(c);
+	assert_int_equal(config_load_string("t.yaml", BASE_SERVICE "    on_alarm_scale_to: 4\n"
+					    "    on_alarm_timer: 5m\n", 0, &c, &errs), 0);
+	w = config_service_find(c, "web");
+	assert_int_equal(w->on_alarm_scale_to, 4);
+	assert_int_equal(w->on_alarm_timer_ms, 5 * MIN_MS);
+	assert_int_equal(w->on_alarm_cooldown_ms, 30 * MIN_MS);
+	config_unref(c);
+	config_errors_free(&errs);
+	LOAD_BAD(BASE_SERVICE "    on_alarm_scale_to: 4\n    on_alarm_scale_by: 2\n", 0,
+		 {8, 24, "=services.web.on_alarm_scale_by: give on_alarm_scale_to or "
+			 "on_alarm_scale_by, not both"});
+	LOAD_BAD(BASE_SERVICE "    on_alarm_scale_to: 6\n", 0,
+		 {7, 24, "=services.web.on_alarm_scale_to: must be between min_desired (0) and "
+			 "max_desired (5), got 6"});
+	LOAD_BAD(BASE_SERVICE "    on_alarm_scale_by: 0.5\n    on_alarm_timer: 1s\n", 0,
+		 {7, 24, "services.web.on_alarm_scale_by: expected a factor above 1 and at most "
+			 "10, like 2 or 1.5"},
+		 {8, 21, "services.web.on_alarm_timer: "});
+	LOAD_BAD(BASE_SERVICE "    on_alarm_cooldown: 1h\n", 0,
+		 {7, 24, "=services.web: on_alarm_timer and on_alarm_cooldown need "
+			 "on_alarm_scale_to or on_alarm_scale_by (the policy is off)"});
+
 	/* posts go to the service's channel: one is needed */
 	LOAD_BAD(BASE_SERVICE "alarms:\n  queue_url: https://sqs.us-east-1.amazonaws.com/1/q\n", 0,
 		 {2, 3, "=services.web: alarm posts need a channel (alarms.queue_url is set); add "

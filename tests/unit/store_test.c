@@ -303,6 +303,66 @@ static void test_migration_from_v2(void **state)
 	store_alarm_clear(&a);
 }
 
+struct alarm_walk {
+	size_t n;
+	char keys[4][64];
+	uint64_t versions[4];
+	int stop_at; /* return 7 at this record (1-based; 0 = never) */
+};
+
+static int walk_alarm(void *ud, const struct store_alarm *a)
+{
+	struct alarm_walk *w = ud;
+	if (w->n < 4) {
+		snprintf(w->keys[w->n], sizeof w->keys[w->n], "%s", a->key);
+		w->versions[w->n] = a->version;
+	}
+	w->n++;
+	assert_non_null(a->body);
+	return (int)w->n == w->stop_at ? 7 : 0;
+}
+
+/* store copy's walk: every record in key order; a read-only store from
+ * before v3 (not migrated) has none; fn's code stops it. */
+static void test_alarm_each(void **state)
+{
+	struct fixture *f = *state;
+	struct bot_error err = {0};
+	struct alarm_walk w = {0};
+	enum store_result res;
+	struct store *ro = NULL;
+	sqlite3 *db;
+	char other[160];
+
+	assert_int_equal(open_store(f, &err), 0);
+	assert_int_equal(store_alarm_put(f->s, "arn:b", 0, "{}", &res, NULL, &err), 0);
+	assert_int_equal(store_alarm_put(f->s, "arn:a", 0, "{}", &res, NULL, &err), 0);
+	assert_int_equal(store_alarm_put(f->s, "arn:a", 1, "{\"x\":1}", &res, NULL, &err), 0);
+	assert_int_equal(res, STORE_DONE);
+	assert_int_equal(store_sqlite_alarm_each(f->s, walk_alarm, &w, &err), 0);
+	assert_int_equal(w.n, 2);
+	assert_string_equal(w.keys[0], "arn:a");
+	assert_int_equal(w.versions[0], 2);
+	assert_string_equal(w.keys[1], "arn:b");
+	assert_int_equal(w.versions[1], 1);
+	memset(&w, 0, sizeof w);
+	w.stop_at = 1;
+	assert_int_equal(store_sqlite_alarm_each(f->s, walk_alarm, &w, &err), 7);
+	assert_int_equal(w.n, 1);
+
+	snprintf(other, sizeof other, "%s/other.db", f->dir);
+	assert_int_equal(sqlite3_open(other, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, v1_schema, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, v2_upgrade, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_sqlite_open(&(struct store_sqlite_opts){.path = other,
+		.read_only = true}, &ro, &err), 0);
+	memset(&w, 0, sizeof w);
+	assert_int_equal(store_sqlite_alarm_each(ro, walk_alarm, &w, &err), 0);
+	assert_int_equal(w.n, 0);
+	store_close(ro);
+}
+
 static mode_t file_mode(const char *path, const char *suffix)
 {
 	char p[160];
@@ -474,6 +534,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_files_are_private, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_from_v1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_from_v2, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alarm_each, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_version_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_refused, setup, teardown),

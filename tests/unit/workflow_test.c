@@ -396,6 +396,11 @@ struct tqmsg {
 struct tqueue {
 	struct tqmsg m[QMAX];
 	int n, receives, deletes, defers;
+	struct tqmsg *states[4];  /* what DescribeAlarms says now */
+	int n_states, describe_calls;
+	cloud_alarm_states_cb scb;
+	void *sud;
+	uv_timer_t st;
 	struct tcloud *tc;
 	cloud_queue_cb cb;     /* the receive waiting for an answer */
 	void *ud;
@@ -437,6 +442,38 @@ static int tq_receive(struct cloud *c, const char *url, int wait_s, int max, int
 	q->cb = cb;
 	q->ud = ud;
 	uv_timer_start(&q->t, queue_fire, 5, 0); /* a short "long poll" */
+	return 0;
+}
+
+static void states_fire(uv_timer_t *t)
+{
+	struct tqueue *q = t->data;
+	struct cloud_alarm_change out[4];
+	cloud_alarm_states_cb cb = q->scb;
+
+	for (int i = 0; i < q->n_states; i++) {
+		out[i] = q->states[i]->ch;
+		out[i].format = "describe";
+	}
+	q->scb = NULL;
+	cb(q->sud, NULL, out, (size_t)q->n_states);
+}
+
+static int tq_states(struct cloud *c, const char *const *names, size_t n_names,
+		     const char *const *prefixes, size_t n_prefixes, cloud_alarm_states_cb cb,
+		     void *ud)
+{
+	struct tqueue *q = ((struct tcloud *)c)->q;
+	/* the listed alarms: web-* in the fixtures */
+	assert_int_equal(n_names, 0);
+	assert_int_equal(n_prefixes, 1);
+	assert_string_equal(prefixes[0], "web-");
+	(void)names;
+	assert_null(q->scb);
+	q->describe_calls++;
+	q->scb = cb;
+	q->sud = ud;
+	uv_timer_start(&q->st, states_fire, 2, 0);
 	return 0;
 }
 
@@ -529,6 +566,7 @@ static const struct cloud_ops tc_ops = {
 	.name = "test", .describe = tc_describe, .scale = tc_scale, .metrics = tc_metrics,
 	.alarms = tc_alarms, .notify = tc_notify, .destroy = tc_destroy,
 	.queue_receive = tq_receive, .queue_delete = tq_delete, .queue_defer = tq_defer,
+	.alarm_states = tq_states,
 };
 
 /* ---- fixture ------------------------------------------------------------ */
@@ -565,7 +603,31 @@ static const char alarm_yaml[] =
 	"    alarms: ['web-*']\n"
 	"alarms:\n"
 	"  queue_url: http://127.0.0.1:9/123456789012/alarms\n"
-	"  flap_window: 30m\n";
+	"  flap_window: 30m\n"
+	"  reconcile_every: 100ms\n";
+
+/* The same with the proposal policy on: twice the desired count, a short
+ * timer. */
+static const char policy_yaml[] =
+	"defaults:\n"
+	"  timer: 10m\n"
+	"  min_timer: 100ms\n"
+	"  approvers: [U0APPROVER1, U0APPROVER2]\n"
+	"  requesters: [U0ONCALL1]\n"
+	"services:\n"
+	"  web:\n"
+	"    cluster: prod\n"
+	"    ecs_service: web-svc\n"
+	"    min_desired: 1\n"
+	"    max_desired: 20\n"
+	"    channel: C0ALERTS\n"
+	"    alarms: ['web-*']\n"
+	"    on_alarm_scale_by: 2\n"
+	"    on_alarm_timer: 300ms\n"
+	"alarms:\n"
+	"  queue_url: http://127.0.0.1:9/123456789012/alarms\n"
+	"  flap_window: 30m\n"
+	"  reconcile_every: 100ms\n";
 
 struct fixture {
 	char dir[64], path[128];
@@ -604,6 +666,8 @@ static int setup_with(void **state, const char *yaml)
 	f->q.tc = &f->cloud;
 	uv_timer_init(&f->loop, &f->q.t);
 	f->q.t.data = &f->q;
+	uv_timer_init(&f->loop, &f->q.st);
+	f->q.st.data = &f->q;
 	struct app_opts ao = {
 		.loop = &f->loop, .cfg = f->cfg, .chat = &f->chat.base, .cloud = &f->cloud.base,
 		.store = f->store, .verify_first_ms = 5, .verify_max_ms = 20,
@@ -625,6 +689,11 @@ static int setup_alarms(void **state)
 	return setup_with(state, alarm_yaml);
 }
 
+static int setup_policy(void **state)
+{
+	return setup_with(state, policy_yaml);
+}
+
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
@@ -632,6 +701,7 @@ static int teardown(void **state)
 
 	app_stop(f->app);
 	uv_close((uv_handle_t *)&f->q.t, NULL);
+	uv_close((uv_handle_t *)&f->q.st, NULL);
 	/* let every in-flight answer and close callback run */
 	for (int i = 0; i < 1000 && uv_run(&f->loop, UV_RUN_NOWAIT); i++)
 		usleep(1000);
@@ -1663,6 +1733,138 @@ static void test_alarm_two_replicas_one_post(void **state)
 	alarm_intake_destroy(other);
 }
 
+static bool gate_final(struct fixture *f, const void *arg)
+{
+	(void)arg;
+	struct store_gate g = {0};
+	struct bot_error err = {0};
+	if (store_gate_get(f->store, 1, &g, &err) != 0)
+		return false;
+	bool fin = store_state_final(g.state);
+	store_gate_clear(&g);
+	return fin;
+}
+
+/* The policy on: the ALARM's post is followed by a proposal the bot opens
+ * itself, requested by the alarm (never a person, and the card says so);
+ * silence approves it at its timer and the service is scaled. */
+static void test_alarm_policy_proposes(void **state)
+{
+	struct fixture *f = *state;
+	struct tqmsg *m = alarm_sent(&f->q, "web-cpu-high", "ALARM", T0, "high");
+
+	assert_true(wait_for(f, deleted, m));
+	const struct rec_msg *post = find(f, "post", "ALARM: web-cpu-high");
+	assert_non_null(post);
+	const struct rec_msg *line = find(f, "post", "*Proposed* (on_alarm policy): request #1 "
+					  "to scale web to 4");
+	assert_non_null(line);
+	assert_string_equal(line->thread, post->ts);
+	const struct rec_msg *card = find(f, "post", "Scale request #1");
+	assert_non_null(card);
+	assert_string_equal(card->channel, "C0ALERTS");
+	assert_non_null(text_has(card, "CloudWatch alarm *web-cpu-high* asks to scale"));
+	assert_null(find(f, "ephemeral", "web")); /* an alarm reads no ephemerals */
+	struct store_gate g = {0};
+	struct bot_error err = {0};
+	assert_int_equal(store_gate_get(f->store, 1, &g, &err), 0);
+	assert_string_equal(g.requester, "alarm:web-cpu-high");
+	assert_int_equal(g.target, 4);
+	assert_int_equal(g.timer_ms, 300);
+	store_gate_clear(&g);
+	/* silence approves it */
+	assert_true(wait_for(f, gate_final, NULL));
+	assert_int_equal(state_of(f, 1), GATE_SUCCEEDED);
+	assert_int_equal(f->cloud.desired, 4);
+}
+
+/* At most one proposal per service per cooldown, and none while a request
+ * is open: the thread says why not. */
+static void test_alarm_policy_suppressed(void **state)
+{
+	struct fixture *f = *state;
+	struct tqmsg *m;
+
+	/* a person's request is open: the alarm's proposal is refused */
+	uint64_t id = open_request(f, "U0ONCALL1", "web 6 --timer 10m by hand");
+	m = alarm_sent(&f->q, "web-cpu-high", "ALARM", T0, "high");
+	assert_true(wait_for(f, deleted, m));
+	const struct rec_msg *no = find(f, "post", "*Not proposed* (on_alarm policy): ");
+	assert_non_null(no);
+	assert_non_null(text_has(no, "already has an open request"));
+	assert_int_equal(cards_posted(f), 1);
+	const struct rec_msg *card = find(f, "post", "Scale request #1");
+	struct chat_event deny = {
+		.type = CHAT_EV_BUTTON, .id = "deny-1", .user = "U0APPROVER1",
+		.channel = "C0ALERTS", .action_id = CARD_ACTION_DENY, .value = "1",
+		.message_ts = card->ts,
+	};
+	app_on_chat_event(f->app, &deny);
+	assert_true(wait_for(f, is_final, &id));
+	assert_int_equal(state_of(f, id), GATE_DENIED);
+
+	/* a new episode within the cooldown (30 min): not proposed again */
+	m = alarm_sent(&f->q, "web-cpu-high", "OK", T0 + 60, "fine");
+	assert_true(wait_for(f, deleted, m));
+	m = alarm_sent(&f->q, "web-mem-high", "ALARM", T0 + 120, "memory");
+	assert_true(wait_for(f, deleted, m));
+	assert_non_null(find(f, "post", "ALARM: web-mem-high"));
+	assert_non_null(find(f, "post", "the policy waits 30m between proposals"));
+	assert_int_equal(cards_posted(f), 1);
+}
+
+static bool described(struct fixture *f, const void *arg)
+{
+	return f->q.describe_calls >= *(const int *)arg;
+}
+
+/* What the queue missed, the reconcile loop finds: a transition handled
+ * once (later rounds that see the same state do nothing), and the record
+ * decides between the two sources. */
+static void test_alarm_reconcile(void **state)
+{
+	struct fixture *f = *state;
+	/* the ALARM is in CloudWatch, its notification never arrived */
+	struct tqmsg *a = alarm_sent(&f->q, "web-cpu-high", "ALARM", T0, "high");
+	a->deleted = true;
+	f->q.states[f->q.n_states++] = a;
+
+	assert_true(wait_for(f, has_text, "ALARM: web-cpu-high"));
+	int rounds = f->q.describe_calls + 3;
+	assert_true(wait_for(f, described, &rounds));
+	settle(f);
+	assert_int_equal(count_method(f, "post", "ALARM: web-cpu-high"), 1);
+
+	/* now OK in CloudWatch (a later time): the thread hears it once */
+	struct tqmsg *ok = alarm_sent(&f->q, "web-cpu-high", "OK", T0 + 300, "fine");
+	ok->deleted = true;
+	f->q.states[0] = ok;
+	assert_true(wait_for(f, has_text, "It was in ALARM for 5m."));
+	rounds = f->q.describe_calls + 3;
+	assert_true(wait_for(f, described, &rounds));
+	settle(f);
+	assert_int_equal(count_method(f, "post", "It was in ALARM for"), 1);
+	assert_int_equal(count_method(f, "post", "ALARM: web-cpu-high"), 1);
+	/* its notification arrives late: the same change, acted on once */
+	struct tqmsg *late = alarm_sent(&f->q, "web-cpu-high", "OK", T0 + 300, "fine");
+	assert_true(wait_for(f, deleted, late));
+	assert_int_equal(count_method(f, "post", "It was in ALARM for"), 1);
+
+	/* DescribeAlarms' time of a transition need not be the notification's
+	 * to the millisecond: the same state is no new transition */
+	struct tqmsg *again = alarm_sent(&f->q, "web-cpu-high", "ALARM", T0 + 1000, "again");
+	assert_true(wait_for(f, deleted, again));
+	struct tqmsg *seen = alarm_sent(&f->q, "web-cpu-high", "ALARM", T0 + 1000, "again");
+	seen->deleted = true;
+	seen->ch.changed_at_ms += 7;
+	f->q.states[0] = seen;
+	rounds = f->q.describe_calls + 3;
+	assert_true(wait_for(f, described, &rounds));
+	settle(f);
+	assert_int_equal(count_method(f, "post", "*ALARM* at"), 1);
+	assert_true(intake_stats(f).reconciles >= 9);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1698,6 +1900,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_alarm_claim_taken_over, setup_alarms, teardown),
 		cmocka_unit_test_setup_teardown(test_alarm_two_replicas_one_post, setup_alarms,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_alarm_reconcile, setup_alarms, teardown),
+		cmocka_unit_test_setup_teardown(test_alarm_policy_proposes, setup_policy, teardown),
+		cmocka_unit_test_setup_teardown(test_alarm_policy_suppressed, setup_policy, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
