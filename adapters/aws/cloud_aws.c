@@ -647,7 +647,9 @@ static int aws_queue_defer(struct cloud *c, const char *queue_url, const char *r
 }
 
 /* alarm_states: DescribeAlarms once per chunk of 100 names and once per
- * prefix (the API takes one), one after the other; an alarm found twice
+ * prefix (the API takes one), one after the other, in the default region
+ * and then in every other region a configured service is in (a listed
+ * alarm is its service's, which may be elsewhere); an alarm found twice
  * (by name and by prefix) is kept once. */
 #define STATES_MAX_NAMES 1000
 #define STATES_MAX_PREFIXES 50
@@ -659,6 +661,9 @@ struct states {
 	void *ud;
 	char **names, **prefixes;
 	size_t n_names, n_prefixes, next_name, next_prefix;
+	char (*regions)[48];     /* default first */
+	size_t n_regions, region; /* the one being asked */
+	size_t *region_of;       /* per alarm in acc: its index in regions */
 	struct aws_cw_alarms acc;
 };
 
@@ -670,6 +675,8 @@ static void states_free(struct states *s)
 		free(s->prefixes[i]);
 	free(s->names);
 	free(s->prefixes);
+	free(s->regions);
+	free(s->region_of);
 	aws_cw_alarms_clear(&s->acc);
 	free(s);
 }
@@ -677,7 +684,7 @@ static void states_free(struct states *s)
 static bool states_have(const struct states *s, const struct aws_cw_alarm *x)
 {
 	for (size_t i = 0; i < s->acc.n; i++)
-		if (strcmp(s->acc.v[i].name, x->name) == 0)
+		if (strcmp(s->acc.v[i].arn, x->arn) == 0)
 			return true;
 	return false;
 }
@@ -717,7 +724,7 @@ static void states_deliver(struct states *s)
 			c->account = ra[i].account;
 		} else {
 			/* not told: the region asked */
-			c->region = aws_client_region(s->a->client);
+			c->region = s->regions[s->region_of[i]];
 		}
 		c->state = x->state;
 		c->reason = x->reason ? x->reason : "";
@@ -769,11 +776,15 @@ static int states_step(struct states *s)
 		s->next_name += f.n_names;
 	} else if (s->next_prefix < s->n_prefixes) {
 		f.prefix = s->prefixes[s->next_prefix++];
+	} else if (s->region + 1 < s->n_regions) {
+		s->region++;
+		s->next_name = s->next_prefix = 0;
+		return states_step(s);
 	} else {
 		states_deliver(s);
 		return BOT_EOK;
 	}
-	return aws_cw_describe_alarms(s->a->client, NULL, &f, on_states, s);
+	return aws_cw_describe_alarms(s->a->client, s->regions[s->region], &f, on_states, s);
 }
 
 static void on_states(void *ud, const struct cloud_error *err, const struct aws_cw_alarms *r)
@@ -800,13 +811,18 @@ static void on_states(void *ud, const struct cloud_error *err, const struct aws_
 			return;
 		}
 		struct aws_cw_alarm *nv = realloc(s->acc.v, (s->acc.n + 1) * sizeof *nv);
-		if (!nv) {
+		size_t *ro = nv ? realloc(s->region_of, (s->acc.n + 1) * sizeof *ro) : NULL;
+		if (nv)
+			s->acc.v = nv;
+		if (ro)
+			s->region_of = ro;
+		if (!nv || !ro) {
 			err_from_rc(&e, BOT_ENOMEM, "out of memory");
 			s->cb(s->ud, &e, NULL, 0);
 			states_free(s);
 			return;
 		}
-		s->acc.v = nv;
+		s->region_of[s->acc.n] = s->region;
 		/* Take x's strings rather than copy them: the page is cw.c's
 		 * own (not const there), cleared right after this callback,
 		 * and clearing a zeroed entry frees nothing. */
@@ -862,6 +878,17 @@ static int aws_alarm_states(struct cloud *c, const char *const *names, size_t n_
 	s->n_names = s->names ? n_names : 0;
 	s->prefixes = dup_list(prefixes, n_prefixes, &oom);
 	s->n_prefixes = s->prefixes ? n_prefixes : 0;
+	s->regions = calloc(a->n_routes + 1, sizeof *s->regions);
+	if (!s->regions)
+		oom = true;
+	for (size_t i = 0; s->regions && i <= a->n_routes; i++) {
+		const char *r = i == 0 ? aws_client_region(a->client) : a->routes[i - 1].region;
+		bool seen = false;
+		for (size_t k = 0; k < s->n_regions && !seen; k++)
+			seen = strcmp(s->regions[k], r) == 0;
+		if (!seen)
+			aws__copy(s->regions[s->n_regions++], sizeof s->regions[0], r);
+	}
 	if (oom) {
 		states_free(s);
 		return BOT_ENOMEM;

@@ -32,10 +32,12 @@
  * every body goes through alarm_msg.h (alarm, or error with the reason);
  * queue_delete and queue_defer are DeleteMessage and
  * ChangeMessageVisibility; alarm_states is DescribeAlarms in the default
- * region, one call per 100 names and one per prefix (at most 1000 names,
- * 50 prefixes and 1000 alarms; BOT_EINVAL for none asked), budgeted like
- * every CloudWatch call. Region and account of a "describe" change come
- * from its ARN (the default region and no account when it has none).
+ * region and in each other region a configured service is in, one call per
+ * 100 names and one per prefix there (at most 1000 names, 50 prefixes and
+ * 1000 alarms; BOT_EINVAL for none asked or an empty one), budgeted like
+ * every CloudWatch call; an alarm is one ARN. Region and account of a
+ * "describe" change come from its ARN (the region asked and no account when
+ * it has none).
  *
  * Teardown: the backend registers a bot_loop shutdown hook (through its
  * aws_client) that cancels every call in flight: their callbacks run with

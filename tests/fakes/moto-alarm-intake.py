@@ -12,7 +12,8 @@ while moto's IAM checks are off:
 - work: a body that is not an alarm change, then a raw alarm JSON;
 - dry: a raw alarm JSON;
 - metric alarms intake-web-cpu (ALARM), intake-api-5xx (OK) and
-  other-thing (ALARM, matched by neither name nor prefix).
+  other-thing (ALARM, matched by neither name nor prefix); in eu-west-1
+  intake-web-cpu (OK: another alarm of the same name) and intake-eu-only.
 
 Prints one JSON object: the queue URLs and each intake alarm's
 StateUpdatedTimestamp in epoch ms.
@@ -102,7 +103,7 @@ def main():
     sqs.send_message(QueueUrl=dry_url, MessageBody=json.dumps(
         alarm_json("intake-dry", "us-east-1", "ALARM", "OK", "2024-07-05T15:20:44Z", dims)))
 
-    def alarm(name, state):
+    def alarm(name, state, cw=cw):
         cw.put_metric_alarm(
             AlarmName=name, AlarmDescription="intake test", Namespace="AWS/ECS",
             MetricName="CPUUtilization", Dimensions=[{"Name": k, "Value": v} for k, v in dims],
@@ -110,11 +111,16 @@ def main():
             ComparisonOperator="GreaterThanThreshold")
         cw.set_alarm_state(AlarmName=name, StateValue=state, StateReason="test: " + state)
         got = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
-        out["updated_ms_" + name] = round(got["StateUpdatedTimestamp"].timestamp() * 1000)
+        key = "updated_ms_" + name + ("" if cw.meta.region_name == a.region else "@" + cw.meta.region_name)
+        out[key] = round(got["StateUpdatedTimestamp"].timestamp() * 1000)
 
     alarm("intake-web-cpu", "ALARM")
     alarm("intake-api-5xx", "OK")
     alarm("other-thing", "ALARM")
+    # the same name in another region is another alarm; one only there
+    eu = boto3.client("cloudwatch", **dict(kw, region_name="eu-west-1"))
+    alarm("intake-web-cpu", "OK", cw=eu)
+    alarm("intake-eu-only", "ALARM", cw=eu)
     print(json.dumps(out))
 
 

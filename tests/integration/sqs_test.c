@@ -13,7 +13,8 @@
  *              wakes when a message is sent 1 s in, well before 5 s
  *   states     alarm_states by name and prefix (deduped), each as a
  *              "describe" change timed by StateUpdatedTimestamp (moto has
- *              no StateTransitionedTimestamp)
+ *              no StateTransitionedTimestamp); also in the regions of the
+ *              configured services
  *   dry run    its delete answers done and leaves the message in the queue
  *   IAM        a user without the SQS actions gets AccessDenied
  *   logs       no secret key in any log line
@@ -42,6 +43,7 @@
 #include "bot/base/error.h"
 #include "bot/base/log.h"
 #include "bot/base/loop.h"
+#include "config/config.h"
 #include "tests/fakes/moto.h"
 #include "tests/fakes/proc.h"
 
@@ -582,6 +584,61 @@ static void test_alarm_states(void **state)
 	h_end(&h);
 }
 
+/* With a service in eu-west-1 configured, alarm_states asks there too: the
+ * alarm only there is found, and the same name there is another alarm
+ * (its own ARN, region and state). */
+static void test_alarm_states_regions(void **state)
+{
+	struct h h;
+	struct res r;
+	struct config *cfg = NULL;
+	struct config_errors errs = {0};
+	struct bot_error err = { .msg = "" };
+	const char *names[] = { "intake-web-cpu", "intake-eu-only" };
+	struct aws_creds cr = {
+		.access_key_id = moto_key(moto, "intake", "AccessKeyId"),
+		.secret_access_key = moto_key(moto, "intake", "SecretAccessKey"),
+	};
+	(void)state;
+	if (config_load_string("regions.yaml",
+			       "aws:\n  region: us-east-1\n"
+			       "defaults:\n  approvers: [U0APPROVER1]\n  requesters: ['*']\n"
+			       "services:\n"
+			       "  web:\n    cluster: prod\n    max_desired: 10\n"
+			       "  euro:\n    cluster: prod\n    max_desired: 10\n    region: eu-west-1\n",
+			       0, &cfg, &errs)) {
+		config_errors_print(&errs, stderr);
+		fail_msg("config did not load");
+	}
+	config_errors_free(&errs);
+	h_init(&h);
+	h.cloud->ops->destroy(h.cloud);
+	assert_int_equal(cloud_aws_create(h.loop, &(struct cloud_aws_opts){
+		.config = cfg, .endpoint_url = moto_url(moto), .retry = &fast_retry,
+		.fixed_creds = &cr,
+	}, &h.cloud, &err), 0);
+
+	RUN(&h, &r, h.cloud->ops->alarm_states(h.cloud, names, 2, NULL, 0, cb_states, &r));
+	assert_int_equal(r.n, 3);
+	int us = 0, eu = 0;
+	for (size_t i = 0; i < r.n; i++) {
+		if (strcmp(r.m[i].region, "us-east-1") == 0) {
+			us++;
+			assert_string_equal(r.m[i].name, "intake-web-cpu");
+			assert_string_equal(r.m[i].state, "ALARM");
+		} else {
+			assert_string_equal(r.m[i].region, "eu-west-1");
+			eu++;
+			assert_string_equal(r.m[i].state,
+					    strcmp(r.m[i].name, "intake-web-cpu") == 0 ? "OK" : "ALARM");
+		}
+	}
+	assert_int_equal(us, 1);
+	assert_int_equal(eu, 2);
+	h_end(&h);
+	config_unref(cfg);
+}
+
 static void test_dryrun_delete_leaves_message(void **state)
 {
 	struct h h;
@@ -728,6 +785,7 @@ int main(void)
 		cmocka_unit_test(test_error_delete_defer),
 		cmocka_unit_test(test_long_poll),
 		cmocka_unit_test(test_alarm_states),
+		cmocka_unit_test(test_alarm_states_regions),
 		cmocka_unit_test(test_dryrun_delete_leaves_message),
 		cmocka_unit_test(test_access_denied),
 		cmocka_unit_test(test_no_secret_in_logs),
