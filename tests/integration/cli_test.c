@@ -118,12 +118,20 @@ static void proc_free(struct proc *p)
 	p->buf = NULL;
 }
 
-/* Read until needle shows up (bounded: 10 s). */
+/* Read until needle shows up (bounded: 20 s). */
 static bool wait_out(struct proc *p, const char *needle)
 {
-	for (int i = 0; i < 200; i++) {
+	/* bounded by time, not by reads: a chatty child (debug logs) wakes
+	 * the poll many times a second */
+	struct timespec now, end;
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += 20;
+	for (;;) {
 		if (p->len && strstr(p->buf, needle))
 			return true;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > end.tv_sec || (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+			break;
 		pump(p, 50);
 	}
 	return strstr(p->buf, needle) != NULL;
