@@ -399,6 +399,12 @@ static void test_console_session_reload_and_stop(void **state)
 	assert_non_null(strstr(p.buf, "result=unavailable mode=dry-run"));
 	assert_int_equal(write(p.in, "/chatops help\n", 14), 14);
 	assert_true(wait_out(&p, "You may request changes to: web\n"));
+	/* a read with no AWS behind the dry run fails, told, and the bot
+	 * serves on (it crashed here once: the budget check had no backend) */
+	assert_int_equal(write(p.in, "/investigate web\n", 17), 17);
+	assert_true(wait_out(&p, "Could not read web from AWS"));
+	assert_int_equal(write(p.in, "alarm web-cpu-high\n", 19), 19);
+	assert_true(wait_out(&p, "no service has alarm web-cpu-high"));
 
 	/* a broken file on SIGHUP: refused, the running config stays */
 	write_file(live, "services: [\n");
