@@ -278,13 +278,15 @@ static void dry_destroy(struct cloud *c)
 static int dry_admit(struct cloud *c, enum cloud_ask what, uint64_t *retry_ms)
 {
 	struct dry *d = (struct dry *)c;
-	return d->inner->ops->admit ? d->inner->ops->admit(d->inner, what, retry_ms) : BOT_EOK;
+	/* no AWS behind it: every read fails at once, nothing to budget */
+	return d->inner && d->inner->ops->admit ? d->inner->ops->admit(d->inner, what, retry_ms)
+						  : BOT_EOK;
 }
 
 static size_t dry_metrics_text(struct cloud *c, char *buf, size_t n)
 {
 	struct dry *d = (struct dry *)c;
-	if (d->inner->ops->metrics_text)
+	if (d->inner && d->inner->ops->metrics_text)
 		return d->inner->ops->metrics_text(d->inner, buf, n);
 	if (n)
 		buf[0] = '\0';

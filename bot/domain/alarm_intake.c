@@ -864,8 +864,11 @@ static void judge(struct job *j)
 	}
 	/* DescribeAlarms tells the state now, with a time that need not be the
 	 * notification's to the millisecond: it only fills in a transition the
-	 * queue missed, one whose state differs from the record's */
-	if (rec && rec_state && j->from_describe && strcmp(rec_state, state) == 0) {
+	 * queue missed, one whose state differs from the record's; and the
+	 * notification of a transition it filled in is that transition */
+	const char *src = jstr(rec, "src");
+	if (rec && rec_state && strcmp(rec_state, state) == 0 && !jstr(rec, "pending") &&
+	    (j->from_describe || (src && strcmp(src, "describe") == 0))) {
 		ai->st.duplicate++;
 		job_done(j, "duplicate");
 		return;
@@ -933,6 +936,7 @@ static void judge(struct job *j)
 	}
 	set_str(j->put, "state", state);
 	set_int(j->put, "changed_at", j->ch.at);
+	set_str(j->put, "src", j->from_describe ? "describe" : "queue");
 	set_str(j->put, "last_reason", j->ch.reason);
 	if (j->effect == EF_POST) {
 		int rc = ai->reads ? service_reads_get(ai->reads, j->svc, true, on_read, j)

@@ -510,6 +510,48 @@ out:
 	return rc;
 }
 
+int moto_script(struct moto *m, const char *script, const char *const *args, size_t n_args,
+		char *out, size_t out_n, char *msg, size_t n)
+{
+	const char *src = getenv("CHATOPS_SOURCE_ROOT");
+	char path[512], out_path[320];
+	char *argv[16];
+	size_t k = 0;
+	int rc;
+	FILE *f;
+
+	if (n_args > 12) {
+		msgf(msg, n, "moto_script: too many arguments");
+		return -1;
+	}
+	snprintf(path, sizeof path, "%s/tests/fakes/%s", src ? src : ".", script);
+	snprintf(out_path, sizeof out_path, "%s/script.out", m->dir);
+	argv[k++] = "python3";
+	argv[k++] = path;
+	argv[k++] = m->url;
+	for (size_t i = 0; i < n_args; i++)
+		argv[k++] = (char *)args[i];
+	argv[k] = NULL;
+	if (moto_reset_auth(m, "inf")) {
+		msgf(msg, n, "could not turn moto's IAM checks off");
+		return -1;
+	}
+	rc = run_script(m, argv, out_path, msg, n);
+	if (moto_reset_auth(m, "0")) {
+		msgf(msg, n, "could not turn moto's IAM checks back on");
+		rc = -1;
+	}
+	if (out && out_n) {
+		out[0] = '\0';
+		if ((f = fopen(out_path, "r"))) {
+			size_t got = fread(out, 1, out_n - 1, f);
+			out[got] = '\0';
+			fclose(f);
+		}
+	}
+	return rc;
+}
+
 int moto_reset_auth(struct moto *m, const char *count)
 {
 	char url[128];

@@ -73,6 +73,11 @@ char *moto_policy_for_moto(const char *aws_policy);
 int moto_iam_user(struct moto *m, const char *who, const char *user, const char *policy,
 		  char *msg, size_t n);
 
+/* Run python3 tests/fakes/<script> URL args... with IAM checks off (on
+ * again after; when auth was on); its stdout into out (NUL-terminated, cut
+ * at out_n). 0, or -1 with the reason in msg. */
+int moto_script(struct moto *m, const char *script, const char *const *args, size_t n_args,
+		char *out, size_t out_n, char *msg, size_t n);
 /* POST /moto-api/reset-auth with body count ("0", "inf"). 0 or -1. */
 int moto_reset_auth(struct moto *m, const char *count);
 /* GET path; returns the body (caller frees) or NULL. */

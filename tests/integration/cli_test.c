@@ -118,12 +118,20 @@ static void proc_free(struct proc *p)
 	p->buf = NULL;
 }
 
-/* Read until needle shows up (bounded: 10 s). */
+/* Read until needle shows up (bounded: 20 s). */
 static bool wait_out(struct proc *p, const char *needle)
 {
-	for (int i = 0; i < 200; i++) {
+	/* bounded by time, not by reads: a chatty child (debug logs) wakes
+	 * the poll many times a second */
+	struct timespec now, end;
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += 20;
+	for (;;) {
 		if (p->len && strstr(p->buf, needle))
 			return true;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > end.tv_sec || (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+			break;
 		pump(p, 50);
 	}
 	return strstr(p->buf, needle) != NULL;
@@ -391,6 +399,12 @@ static void test_console_session_reload_and_stop(void **state)
 	assert_non_null(strstr(p.buf, "result=unavailable mode=dry-run"));
 	assert_int_equal(write(p.in, "/chatops help\n", 14), 14);
 	assert_true(wait_out(&p, "You may request changes to: web\n"));
+	/* a read with no AWS behind the dry run fails, told, and the bot
+	 * serves on (it crashed here once: the budget check had no backend) */
+	assert_int_equal(write(p.in, "/investigate web\n", 17), 17);
+	assert_true(wait_out(&p, "Could not read web from AWS"));
+	assert_int_equal(write(p.in, "alarm web-cpu-high\n", 19), 19);
+	assert_true(wait_out(&p, "no service has alarm web-cpu-high"));
 
 	/* a broken file on SIGHUP: refused, the running config stays */
 	write_file(live, "services: [\n");

@@ -30,11 +30,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "adapters/aws/cloud_aws.h"
 #include "adapters/slack/slack.h"
 #include "bot/app.h"
+#include "bot/domain/alarm_intake.h"
 #include "bot/domain/audit.h"
 #include "bot/domain/card.h"
 #include "bot/base/log.h"
@@ -57,6 +59,8 @@
 
 static struct moto *moto;
 static struct ledger *ledger;
+/* The alarm intake's queue (SNS topic -> SQS), made at group setup. */
+static char alarm_queue[256], alarm_topic[256];
 /* What `chatops-bot iam-policy` printed for config_fmt: stdout, stderr. */
 static char printed[16384], printed_note[1024];
 
@@ -136,7 +140,11 @@ static int print_policy(char *msg, size_t n)
 	}
 	snprintf(path, sizeof path, "%s/bot.yaml", dir);
 	snprintf(err_path, sizeof err_path, "%s/iam-policy.err", dir);
-	snprintf(yaml, sizeof yaml, config_fmt, dir, moto_topic_arn(moto));
+	/* the intake on, so the policy covers its queue (every test's bot user
+	 * has it; only setup_alarms's config polls) */
+	int o = snprintf(yaml, sizeof yaml, "alarms:\n  queue_url: %s\n", alarm_queue);
+	snprintf(yaml + o, sizeof yaml - (size_t)o, config_fmt, dir, moto_topic_arn(moto));
+	snprintf(yaml + strlen(yaml), sizeof yaml - strlen(yaml), "    channel: " CHANNEL "\n");
 	f = fopen(path, "w");
 	if (f) {
 		fputs(yaml, f);
@@ -197,6 +205,38 @@ static int policy_user(const char *who, const char *user, const char *policy, ch
 	return rc;
 }
 
+/* The alarms' topic and queue in moto (tests/fakes/moto-alarms.py). */
+static int alarm_setup(char *msg, size_t n)
+{
+	char out[1024];
+	const char *args[] = {"setup"};
+	json_t *j;
+
+	if (moto_script(moto, "moto-alarms.py", args, 1, out, sizeof out, msg, n))
+		return -1;
+	j = json_loads(out, 0, NULL);
+	snprintf(alarm_queue, sizeof alarm_queue, "%s", json_string_value(json_object_get(j, "queue_url")));
+	snprintf(alarm_topic, sizeof alarm_topic, "%s", json_string_value(json_object_get(j, "topic_arn")));
+	json_decref(j);
+	if (strncmp(alarm_queue, "http", 4) != 0 || strncmp(alarm_topic, "arn:", 4) != 0) {
+		snprintf(msg, n, "moto-alarms.py setup printed: %.200s", out);
+		return -1;
+	}
+	return 0;
+}
+
+/* CloudWatch's notification of name's change to state at at_ms, through
+ * the topic to the queue. */
+static void alarm_publish(const char *name, const char *state, int64_t at_ms)
+{
+	char msg[1024], at[32];
+	const char *args[] = {"publish", alarm_topic, name, state, at, CLUSTER, SERVICE};
+
+	snprintf(at, sizeof at, "%lld", (long long)at_ms);
+	if (moto_script(moto, "moto-alarms.py", args, 7, NULL, 0, msg, sizeof msg))
+		fail_msg("publish: %s", msg);
+}
+
 static int group_setup(void **state)
 {
 	char msg[1024];
@@ -205,6 +245,7 @@ static int group_setup(void **state)
 	(void)state;
 	if (moto_start(&(struct moto_opts){0}, &moto, msg, sizeof msg) != 0 ||
 	    ledger_start(moto_url(moto), &ledger, msg, sizeof msg) != 0 ||
+	    alarm_setup(msg, sizeof msg) != 0 ||
 	    print_policy(msg, sizeof msg) != 0 ||
 	    policy_user("bot", BOT_USER, printed, msg, sizeof msg) != 0)
 		goto out;
@@ -359,6 +400,20 @@ static int setup_limits(void **state)
 	setup_as(state, "bot");
 	extra_top = NULL;
 	return 0;
+}
+
+/* The alarm intake on its moto queue, with the proposal policy: 3 tasks,
+ * approved by silence after 2 s. */
+static int setup_alarms(void **state)
+{
+	static char top[512];
+	snprintf(top, sizeof top, "alarms:\n  queue_url: %s\n  wait_seconds: 1\n", alarm_queue);
+	extra_top = top;
+	extra_services = "    channel: " CHANNEL "\n    on_alarm_scale_to: 3\n"
+			 "    on_alarm_timer: 2s\n";
+	int rc = setup(state);
+	extra_top = extra_services = NULL;
+	return rc;
 }
 
 static int setup_noscale(void **state)
@@ -1236,6 +1291,79 @@ static void test_read_window(void **state)
 	assert_int_equal(ledger_count(ledger, "DescribeServices", NULL, 0) - describes, 2);
 }
 
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The lab's whole flow from the alarm, with a human veto nobody used:
+ * CloudWatch's notification (SNS -> SQS, as AWS delivers it) -> one post
+ * with the alarm, the investigation and the Scale button -> the policy's
+ * proposal (requested by the alarm) -> silence approves at the timer ->
+ * scaled in ECS -> OK -> a line in the thread saying what was done, and
+ * the post updated. The same notification again changes nothing. */
+static void test_alarm_end_to_end(void **state)
+{
+	struct e2e *t = *state;
+	const struct fake_slack_message *post, *m;
+	int64_t fired = wall_ms() - 1000;
+
+	alarm_publish("mysecretword-service-cpu-high", "ALARM", fired);
+	post = wait_msg(t, "chat.postMessage", "ALARM: mysecretword-service-cpu-high", NULL);
+	assert_string_equal(post->channel, CHANNEL);
+	assert_null(post->thread_ts);
+	assert_non_null(strstr(post->body, "Threshold Crossed: 1 out of the last 1 datapoints"));
+	assert_non_null(strstr(post->body, "CPUUtilization (AVERAGE)"));
+	assert_non_null(strstr(post->body, "investigate.scale")); /* the suggested action */
+	assert_non_null(strstr(post->body, "mysecretword-cluster"));  /* the investigation */
+	char post_ts[32];
+	snprintf(post_ts, sizeof post_ts, "%s", post->ts);
+
+	/* the policy's proposal: a card requested by the alarm, approved by
+	 * the timer, scaled */
+	m = wait_msg(t, "chat.postMessage", "*Proposed* (on_alarm policy): request #1", NULL);
+	assert_string_equal(m->thread_ts, post_ts);
+	m = wait_msg(t, "chat.postMessage", "Scale request #1", CARD_ACTION_APPROVE);
+	assert_non_null(strstr(m->body, "CloudWatch alarm *mysecretword-service-cpu-high* asks"));
+	struct card_ref c = {{0}};
+	snprintf(c.ts, sizeof c.ts, "%s", m->ts);
+	snprintf(c.id, sizeof c.id, "1");
+	wait_card(t, &c, "*Approved by timer* (no person approved)", "*Done:*");
+	assert_int_equal(desired_now(t), 3);
+	assert_int_equal(updates(SERVICE), t->updates_before + 1);
+
+	/* recovered */
+	alarm_publish("mysecretword-service-cpu-high", "OK", wall_ms());
+	m = wait_msg(t, "chat.postMessage", "*OK* at", "It was in ALARM for");
+	assert_string_equal(m->thread_ts, post_ts);
+	assert_non_null(strstr(m->body, "request #1"));
+	assert_non_null(strstr(m->body, "to scale to 3 (SUCCEEDED)"));
+	m = wait_msg(t, "chat.update", "Recovered: mysecretword-service-cpu-high", NULL);
+	assert_string_equal(m->ts, post_ts);
+
+	/* SNS and SQS are at-least-once: the same notification again is one */
+	alarm_publish("mysecretword-service-cpu-high", "OK", wall_ms() - 60000); /* older: stale */
+	struct alarm_intake_stats st;
+	app_alarm_stats(t->app, &st);
+	for (int i = 0; i < STEP_MS / 50 && (st.stale < 1 || st.deleted < 3); i++) {
+		harness_pump(&t->h, 50);
+		app_alarm_stats(t->app, &st);
+	}
+	assert_int_equal(st.stale, 1);
+	assert_int_equal(st.posted, 1);
+	assert_int_equal(st.deleted, 3);
+	size_t n = 0, posts = 0;
+	const struct fake_slack_message *all = fake_slack_messages(t->h.fs, &n);
+	for (size_t i = 0; i < n; i++)
+		posts += strcmp(all[i].method, "chat.postMessage") == 0 &&
+			 strstr(all[i].body, "ALARM: mysecretword-service-cpu-high") != NULL;
+	assert_int_equal(posts, 1);
+	/* the printed policy covered the queue: nothing was refused */
+	assert_int_equal(ledger_count(ledger, NULL, NULL, 403), t->denied_before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1257,6 +1385,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_budget_spent_says_busy, setup_budget, teardown),
 		cmocka_unit_test_setup_teardown(test_user_rate_limit, setup_limits, teardown),
 		cmocka_unit_test_setup_teardown(test_read_window, setup_limits, teardown),
+		cmocka_unit_test_setup_teardown(test_alarm_end_to_end, setup_alarms, teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

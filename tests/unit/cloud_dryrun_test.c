@@ -46,6 +46,26 @@ static void test_scale_is_a_dry_run(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* With no AWS behind it (no credentials), what a person's read asks of
+ * the budget and /metrics still answer; nothing dereferences the missing
+ * backend. */
+static void test_no_aws_behind_it(void **state)
+{
+	uv_loop_t loop;
+	uint64_t retry = 7;
+	char buf[64] = "x";
+	(void)state;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	struct cloud *c = cloud_dryrun_create(&loop, NULL);
+	assert_non_null(c);
+	assert_int_equal(c->ops->admit(c, CLOUD_ASK_SERVICE_READ, &retry), BOT_EOK);
+	assert_int_equal(c->ops->metrics_text(c, buf, sizeof buf), 0);
+	assert_string_equal(buf, "");
+	c->ops->destroy(c);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static void test_pending_at_destroy_is_cancelled(void **state)
 {
 	uv_loop_t loop;
@@ -114,6 +134,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scale_is_a_dry_run),
+		cmocka_unit_test(test_no_aws_behind_it),
 		cmocka_unit_test(test_pending_at_destroy_is_cancelled),
 		cmocka_unit_test(test_queue_delete_answers_done),
 	};

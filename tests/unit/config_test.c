@@ -1402,6 +1402,7 @@ static void test_alarms(void **state)
 	assert_int_equal(c->alarms.reconcile_ms, 5 * MIN_MS);
 	assert_null(config_service_for_alarm(c, "web-cpu-high", NULL, NULL));
 	config_unref(c);
+	config_errors_free(&errs);
 
 	assert_int_equal(config_load_string("t.yaml", two, 0, &c, &errs), 0);
 	assert_string_equal(c->alarms.queue_url,
@@ -1435,6 +1436,7 @@ static void test_alarms(void **state)
 	assert_int_equal(config_load_string("t.yaml", two, 0, &c, &errs), 0);
 	assert_false(config_alarm_policy_on(config_service_find(c, "web")));
 	config_unref(c);
+	config_errors_free(&errs);
 	assert_int_equal(config_load_string("t.yaml", BASE_SERVICE "    timer: 20m\n"
 					    "    on_alarm_scale_by: 1.5\n    on_alarm_cooldown: 1h\n",
 					    0, &c, &errs), 0);
@@ -1444,6 +1446,7 @@ static void test_alarms(void **state)
 	assert_int_equal(w->on_alarm_timer_ms, 20 * MIN_MS); /* the service's timer */
 	assert_int_equal(w->on_alarm_cooldown_ms, HOUR_MS);
 	config_unref(c);
+	config_errors_free(&errs);
 	assert_int_equal(config_load_string("t.yaml", BASE_SERVICE "    on_alarm_scale_to: 4\n"
 					    "    on_alarm_timer: 5m\n", 0, &c, &errs), 0);
 	w = config_service_find(c, "web");

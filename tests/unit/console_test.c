@@ -35,7 +35,24 @@ struct fixture {
 	struct seen seen;
 	char screen[65536];
 	size_t screen_len;
+	/* the last "alarm" line handed to the bot */
+	int alarms;
+	char alarm_name[64], alarm_state[24], alarm_reason[64], alarm_channel[16];
 };
+
+static int rec_alarm(void *ud, const char *name, const char *state, const char *reason,
+		     const char *channel)
+{
+	struct fixture *f = ud;
+	if (strcmp(name, "unknown-one") == 0)
+		return BOT_ENOTFOUND;
+	f->alarms++;
+	snprintf(f->alarm_name, sizeof f->alarm_name, "%s", name);
+	snprintf(f->alarm_state, sizeof f->alarm_state, "%s", state);
+	snprintf(f->alarm_reason, sizeof f->alarm_reason, "%s", reason ? reason : "(none)");
+	snprintf(f->alarm_channel, sizeof f->alarm_channel, "%s", channel);
+	return 0;
+}
 
 static void on_event(void *ud, const struct chat_event *ev)
 {
@@ -96,6 +113,7 @@ static int setup(void **state)
 	struct console_opts o = {
 		.in_fd = f->in[1], .out_fd = f->out[1], .user = "U0ONCALL1",
 		.channel = "C0OPS", .on_eof = on_eof, .eof_ud = &f->seen,
+		.on_alarm = rec_alarm, .alarm_ud = f,
 	};
 	assert_int_equal(console_chat_create(&f->loop, &o, &f->chat, &err), 0);
 	f->chat->on_event = on_event;
@@ -191,6 +209,36 @@ static void test_command_event(void **state)
 	const char *n = strrchr(f->seen.ev[0].id, '-');
 	assert_true(n && n > f->seen.ev[0].id + 8);
 	assert_string_equal(n, "-1");
+}
+
+/* "alarm <name> [state] [reason]" hands the change to the bot; a state
+ * word is optional and any case; a bad line or an unknown alarm is told,
+ * and nothing becomes a chat event. */
+static void test_alarm_line(void **state)
+{
+	struct fixture *f = *state;
+
+	type(f, "alarm web-cpu-high\n", 0);
+	assert_int_equal(f->alarms, 1);
+	assert_string_equal(f->alarm_name, "web-cpu-high");
+	assert_string_equal(f->alarm_state, "ALARM");
+	assert_string_equal(f->alarm_reason, "(none)");
+	assert_string_equal(f->alarm_channel, "C0OPS");
+	type(f, "alarm   web-cpu-high ok   CPU back at 40%\n", 0);
+	assert_int_equal(f->alarms, 2);
+	assert_string_equal(f->alarm_state, "OK");
+	assert_string_equal(f->alarm_reason, "CPU back at 40%");
+	type(f, "alarm web-cpu-high insufficient_data\n", 0);
+	assert_string_equal(f->alarm_state, "INSUFFICIENT_DATA");
+	type(f, "alarm web-cpu-high okay then\n", 0); /* "okay" is no state word */
+	assert_string_equal(f->alarm_state, "ALARM");
+	assert_string_equal(f->alarm_reason, "okay then");
+	type(f, "alarm\n", 0);
+	assert_non_null(strstr(f->screen, "usage: alarm <name> [ALARM|OK|INSUFFICIENT_DATA]"));
+	type(f, "alarm unknown-one\n", 0);
+	assert_non_null(strstr(f->screen, "no service has alarm unknown-one"));
+	assert_int_equal(f->alarms, 4);
+	assert_int_equal(f->seen.n, 0);
 }
 
 static void test_buttons_render_and_press(void **state)
@@ -417,6 +465,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_command_event, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alarm_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_buttons_render_and_press, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_press_by_ref, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_press_multiword_label, setup, teardown),
