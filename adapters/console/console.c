@@ -506,9 +506,15 @@ static void alarm_line(struct console *c, char *args)
 {
 	static const char *const states[] = {"ALARM", "OK", "INSUFFICIENT_DATA"};
 	const char *state = "ALARM", *reason = NULL;
-	char *name = strtok_r(args, " \t", &args), *word;
+	char *name, *word;
 
-	if (!name || strlen(name) > 255) {
+	while (*args == ' ' || *args == '\t')
+		args++;
+	name = args;
+	args += strcspn(args, " \t");
+	if (*args)
+		*args++ = '\0';
+	if (!*name || strlen(name) > 255) {
 		out_str(c, "  usage: alarm <name> [ALARM|OK|INSUFFICIENT_DATA] [reason]\n");
 		return;
 	}
@@ -517,7 +523,8 @@ static void alarm_line(struct console *c, char *args)
 	word = args;
 	for (size_t i = 0; *word && i < sizeof states / sizeof states[0]; i++) {
 		size_t n = strlen(states[i]);
-		if (strncasecmp(word, states[i], n) == 0 && (!word[n] || word[n] == ' ')) {
+		if (strncasecmp(word, states[i], n) == 0 &&
+		    (!word[n] || word[n] == ' ' || word[n] == '\t')) {
 			state = states[i];
 			args = word + n;
 			break;
@@ -579,7 +586,7 @@ static void handle_line(struct console *c, char *line)
 		send_eof(c);
 		return;
 	}
-	if (c->on_alarm && (strcmp(line, "alarm") == 0 || strncmp(line, "alarm ", 6) == 0)) {
+	if (c->on_alarm && strncmp(line, "alarm", 5) == 0 && strchr(" \t", line[5])) {
 		alarm_line(c, line + 5);
 		return;
 	}

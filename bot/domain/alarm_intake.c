@@ -39,6 +39,10 @@
 #define RECEIVE_MAX        10
 #define JOBS_MAX           32    /* changes handled at once; polling waits beyond */
 #define TRIES_MAX          8     /* lost writes before giving up this delivery */
+/* A notification this close after the time DescribeAlarms gave the same
+ * state is that transition; later, it is a new one (an OK between them
+ * was lost). */
+#define DESCRIBE_SLACK_MS  60000
 
 enum effect { EF_NONE = 0, EF_POST, EF_REPLY };
 static const char *const effect_name[] = {"", "post", "reply"};
@@ -54,6 +58,10 @@ struct alarm_intake {
 	char owner[160];
 	uint64_t claim_ms, retry_first_ms, retry_ms;
 	uv_timer_t timer, rtimer;     /* poll retry; reconcile */
+	int closing;                  /* timers whose close has not run yet */
+	bool destroyed;               /* freed once they have */
+	uint64_t job_seq;
+	char *poll_url;               /* the queue the receive in flight polls */
 	bool timer_open, started, stopped, polling, poll_failing;
 	bool reconciling;
 	struct job *jobs;
@@ -85,8 +93,11 @@ struct job {
 	struct store_gate *gates; /* OK: the service's requests during the episode */
 	size_t n_gates;
 	char *prop_key;           /* the service's proposal record */
+	uint64_t prop_version;    /* as read before the proposal */
+	uint64_t prop_gate;
 	int prop_target;
 	bool from_describe;       /* found by the reconcile loop */
+	char claim[200];          /* this job in claims: owner#seq */
 };
 
 static void poll_now(struct alarm_intake *ai);
@@ -448,7 +459,7 @@ static void on_settled(struct store_req *r, void *ud)
 		return;
 	if (r->rc)
 		job_fail(j, r->rc, "record", r->err.msg);
-	else if (r->res == STORE_DONE && j->effect == EF_POST &&
+	else if (r->res == STORE_DONE && j->effect == EF_POST && jint(j->put, "ok_at") == 0 &&
 		 config_alarm_policy_on(j->svc) && j->ai->wf)
 		propose(j);
 	else
@@ -580,11 +591,36 @@ static void propose_not(struct job *j, const char *outcome, const struct chat_te
 	propose_say(j, outcome, &t);
 }
 
-static void on_proposed(void *ud, uint64_t gate_id, const struct chat_text *why)
+/* The gate is open: the cooldown starts now (a store record per service,
+ * written conditionally on the version read before). */
+static void on_prop_put(void *ud, struct store_req *r)
 {
 	struct job *j = ud;
 	struct chat_text t;
 	char d[DURATION_FMT_MAX];
+
+	if (!job_live(j))
+		return;
+	if (r->rc || r->res != STORE_DONE)
+		/* the gate is open either way; another replica's proposal (LOST)
+		 * could not have opened one too: the service is held */
+		log_info("alarm.propose", "alarm=%s cooldown_record=%s", LOG_Q(j->ch.name),
+			 r->rc ? "store_error" : "lost");
+	chat_text_init(&t);
+	chat_text_bold(&t, "Proposed");
+	duration_format(j->svc->on_alarm_timer_ms, d, sizeof d);
+	chat_text_printf(&t, " (on_alarm policy): request #%llu to scale %s to %d. Any approver "
+			 "may approve or deny on its card; without a decision the timer approves "
+			 "it in %s.", (unsigned long long)j->prop_gate, j->svc->name, j->prop_target,
+			 d);
+	propose_say(j, "proposed", &t);
+}
+
+static void on_proposed(void *ud, uint64_t gate_id, const struct chat_text *why)
+{
+	struct job *j = ud;
+	json_t *next;
+	char *text;
 
 	if (!job_live(j))
 		return;
@@ -595,13 +631,16 @@ static void on_proposed(void *ud, uint64_t gate_id, const struct chat_text *why)
 			job_done(j, "posted");
 		return;
 	}
-	chat_text_init(&t);
-	chat_text_bold(&t, "Proposed");
-	duration_format(j->svc->on_alarm_timer_ms, d, sizeof d);
-	chat_text_printf(&t, " (on_alarm policy): request #%llu to scale %s to %d. Any approver "
-			 "may approve or deny on its card; without a decision the timer approves "
-			 "it in %s.", (unsigned long long)gate_id, j->svc->name, j->prop_target, d);
-	propose_say(j, "proposed", &t);
+	j->prop_gate = gate_id;
+	next = json_pack("{s:I, s:s, s:I, s:I}", "at", (json_int_t)now_ms(j->ai), "alarm",
+			 j->ch.name, "episode", (json_int_t)jint(j->put, "episode"), "gate",
+			 (json_int_t)gate_id);
+	text = next ? json_dumps(next, JSON_COMPACT) : NULL;
+	json_decref(next);
+	if (!text || store_alarm_put_async(j->ai->store, j->prop_key, j->prop_version, text,
+					   on_prop_put, j) != BOT_EOK)
+		on_prop_put(j, &(struct store_req){.rc = BOT_ENOMEM});
+	free(text);
 }
 
 /* The alarm is still in ALARM: open the request as /scale would. */
@@ -642,30 +681,12 @@ static void on_prop_alarm(void *ud, struct store_req *r)
 	}
 }
 
-static void on_prop_put(void *ud, struct store_req *r)
-{
-	struct job *j = ud;
-
-	if (!job_live(j))
-		return;
-	if (r->rc || r->res != STORE_DONE) {
-		/* another replica proposes (LOST), or the store failed: the
-		 * episode's post stands either way */
-		log_info("alarm.propose", "alarm=%s outcome=%s", LOG_Q(j->ch.name),
-			 r->rc ? "store_error" : "other_replica");
-		job_done(j, "posted");
-		return;
-	}
-	if (store_alarm_get_async(j->ai->store, j->ch.arn, on_prop_alarm, j) != BOT_EOK)
-		job_done(j, "posted");
-}
-
+/* The cooldown: the service's last proposal. */
 static void on_prop_get(void *ud, struct store_req *r)
 {
 	struct job *j = ud;
 	struct alarm_intake *ai;
-	json_t *last = NULL, *next;
-	char *text;
+	json_t *last = NULL;
 
 	if (!job_live(j))
 		return;
@@ -691,14 +712,9 @@ static void on_prop_get(void *ud, struct store_req *r)
 		return;
 	}
 	json_decref(last);
-	next = json_pack("{s:I, s:s, s:I}", "at", (json_int_t)now_ms(ai), "alarm", j->ch.name,
-			 "episode", (json_int_t)jint(j->put, "episode"));
-	text = next ? json_dumps(next, JSON_COMPACT) : NULL;
-	json_decref(next);
-	if (!text || store_alarm_put_async(ai->store, j->prop_key, r->alarm.version, text,
-					   on_prop_put, j) != BOT_EOK)
+	j->prop_version = r->alarm.version;
+	if (store_alarm_get_async(ai->store, j->ch.arn, on_prop_alarm, j) != BOT_EOK)
 		job_done(j, "posted");
-	free(text);
 }
 
 /* The episode is posted and the service's policy is on: what would be
@@ -716,7 +732,7 @@ static void propose(struct job *j)
 		return;
 	}
 	if (s->on_alarm_scale_to > 0) {
-		target = s->on_alarm_scale_to;
+		target = s->on_alarm_scale_to < s->max_desired ? s->on_alarm_scale_to : s->max_desired;
 	} else {
 		double want = (double)desired * s->on_alarm_factor;
 		target = (int)want;
@@ -778,9 +794,14 @@ static void write_record(struct job *j)
 	char *text;
 	int rc;
 
-	if (j->effect != EF_NONE) {
+	if (j->effect == EF_NONE) {
+		/* whatever was owed for an earlier change is superseded */
+		json_object_del(j->put, "pending");
+		json_object_del(j->put, "claim");
+		json_object_del(j->put, "claim_until");
+	} else {
 		set_str(j->put, "pending", effect_name[j->effect]);
-		set_str(j->put, "claim", j->ai->owner);
+		set_str(j->put, "claim", j->claim);
 		set_int(j->put, "claim_until", now_ms(j->ai) + (int64_t)j->ai->claim_ms);
 	}
 	text = json_dumps(j->put, JSON_COMPACT);
@@ -868,7 +889,8 @@ static void judge(struct job *j)
 	 * notification of a transition it filled in is that transition */
 	const char *src = jstr(rec, "src");
 	if (rec && rec_state && strcmp(rec_state, state) == 0 && !jstr(rec, "pending") &&
-	    (j->from_describe || (src && strcmp(src, "describe") == 0))) {
+	    (j->from_describe || (src && strcmp(src, "describe") == 0 &&
+				  j->ch.at - rec_at <= DESCRIBE_SLACK_MS))) {
 		ai->st.duplicate++;
 		job_done(j, "duplicate");
 		return;
@@ -880,7 +902,10 @@ static void judge(struct job *j)
 			job_done(j, "duplicate");
 			return;
 		}
-		if (jint(rec, "claim_until") > now_ms(ai) && claim && strcmp(claim, ai->owner) != 0) {
+		/* a live claim of another job - of another replica, or of this
+		 * process handling the same change twice - is busy; this job's
+		 * own (a write it lost, that landed) is its to finish */
+		if (jint(rec, "claim_until") > now_ms(ai) && claim && strcmp(claim, j->claim) != 0) {
 			job_busy(j);
 			return;
 		}
@@ -900,6 +925,22 @@ static void judge(struct job *j)
 	 * died; the change it owed is superseded) */
 	if (jstr(rec, "pending") && jint(rec, "claim_until") > now_ms(ai)) {
 		job_busy(j);
+		return;
+	}
+	/* an episode whose post a dead replica owed, over by now: posted as
+	 * recovered rather than never shown */
+	if (ok && rec && !posted && jstr(rec, "pending") && strcmp(jstr(rec, "pending"), "post") == 0 &&
+	    jint(rec, "episode") > 0) {
+		j->effect = EF_POST;
+		if (!(j->put = json_deep_copy(rec))) {
+			job_fail(j, BOT_ENOMEM, "judge", NULL);
+			return;
+		}
+		set_int(j->put, "ok_at", j->ch.at);
+		set_str(j->put, "state", state);
+		set_int(j->put, "changed_at", j->ch.at);
+		set_str(j->put, "src", j->from_describe ? "describe" : "queue");
+		write_record(j);
 		return;
 	}
 	/* a change newer than the record's */
@@ -1019,8 +1060,10 @@ static int job_start(struct alarm_intake *ai, const struct cloud_alarm_change *c
 	j->ch.watch = describe_watch(c);
 	j->channel = strdup(channel);
 	j->from_describe = c->format && strcmp(c->format, "describe") == 0;
+	snprintf(j->claim, sizeof j->claim, "%s#%llu", ai->owner,
+		 (unsigned long long)++ai->job_seq);
 	if (msg) {
-		j->queue_url = dup_or_null(ai->cfg->alarms.queue_url);
+		j->queue_url = dup_or_null(ai->poll_url); /* the one it came from */
 		j->receipt = dup_or_null(msg->receipt);
 		j->msg_id = dup_or_null(msg->id);
 	}
@@ -1195,8 +1238,8 @@ static void on_received(void *ud, const struct cloud_error *err,
 		}
 		int rc = job_start(ai, m->alarm, m, NULL, NULL, NULL, &unmapped);
 		if (unmapped && cl->ops->queue_delete)
-			(void)cl->ops->queue_delete(cl, ai->cfg->alarms.queue_url, m->receipt,
-						    on_unmapped_deleted, ai);
+			(void)cl->ops->queue_delete(cl, ai->poll_url, m->receipt, on_unmapped_deleted,
+						    ai);
 		else if (rc)
 			log_warn("alarm", "alarm=%s outcome=retry error=%s", LOG_Q(m->alarm->name),
 				 bot_err_name(rc));
@@ -1214,6 +1257,15 @@ static void poll_now(struct alarm_intake *ai)
 		return;
 	if (ai->timer_open)
 		uv_timer_stop(&ai->timer);
+	if (!ai->poll_url || strcmp(ai->poll_url, url) != 0) {
+		char *u = strdup(url);
+		if (!u) {
+			poll_later(ai);
+			return;
+		}
+		free(ai->poll_url);
+		ai->poll_url = u;
+	}
 	ai->polling = true;
 	ai->st.polls++;
 	int rc = cl->ops->queue_receive(cl, url, ai->cfg->alarms.wait_seconds, RECEIVE_MAX,
@@ -1290,6 +1342,20 @@ void alarm_intake_set_config(struct alarm_intake *ai, struct config *cfg)
 	reconcile_arm(ai);
 }
 
+static void intake_free(struct alarm_intake *ai)
+{
+	free(ai->poll_url);
+	free(ai);
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+	struct alarm_intake *ai = h->data;
+
+	if (--ai->closing == 0 && ai->destroyed)
+		intake_free(ai);
+}
+
 void alarm_intake_stop(struct alarm_intake *ai)
 {
 	if (!ai || ai->stopped)
@@ -1298,8 +1364,9 @@ void alarm_intake_stop(struct alarm_intake *ai)
 	if (ai->timer_open) {
 		uv_timer_stop(&ai->timer);
 		uv_timer_stop(&ai->rtimer);
-		uv_close((uv_handle_t *)&ai->timer, NULL);
-		uv_close((uv_handle_t *)&ai->rtimer, NULL);
+		ai->closing = 2;
+		uv_close((uv_handle_t *)&ai->timer, timer_closed);
+		uv_close((uv_handle_t *)&ai->rtimer, timer_closed);
 		ai->timer_open = false;
 	}
 }
@@ -1313,7 +1380,10 @@ void alarm_intake_destroy(struct alarm_intake *ai)
 	for (struct job *j = ai->jobs; j; j = j->next)
 		j->ai = NULL;
 	config_unref(ai->cfg);
-	free(ai);
+	ai->cfg = NULL;
+	ai->destroyed = true;
+	if (ai->closing == 0)
+		intake_free(ai); /* else the last timer's close frees it */
 }
 
 void alarm_intake_stats(const struct alarm_intake *ai, struct alarm_intake_stats *out)

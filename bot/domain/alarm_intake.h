@@ -85,7 +85,8 @@ void alarm_intake_destroy(struct alarm_intake *ai); /* NULL ok; calls stop */
 /* Handle one change as if it came from the queue (the console's alarm
  * command; the reconcile loop). channel: where the episode is posted when
  * the service names no channel (NULL: it must name one). done (may be
- * NULL) runs once its effect is committed (rc 0), or with why not. Returns
+ * NULL) runs once its effect is committed (rc 0), or with why not (not
+ * after alarm_intake_destroy: a job still in flight then ends quietly). Returns
  * 0, or an error (done will not run): BOT_ENOTFOUND when no service has
  * the alarm. */
 int alarm_intake_handle(struct alarm_intake *ai, const struct cloud_alarm_change *ch,

@@ -348,7 +348,7 @@ int wf_scale_start(struct workflow *wf, const struct wf_scale *req, struct bot_e
 		chat_text_init(&t);
 		chat_text_bold(&t, "%s", req->svc->name);
 		chat_text_printf(&t, ": a request by ");
-		chat_text_user(&t, busy->user);
+		card_put_actor(&t, busy->user);
 		chat_text_printf(&t, " is being opened right now; its card follows here. Nothing "
 				 "was requested.");
 		log_info("workflow.scale", "service=%s user=%s result=refused reason=in_flight",
@@ -374,6 +374,7 @@ int wf_scale_start(struct workflow *wf, const struct wf_scale *req, struct bot_e
 	op->done_ud = req->done_ud;
 	if (!op->service || !op->user || !op->channel || !op->reply_channel ||
 	    (req->reason && *req->reason && !op->reason)) {
+		op->done = NULL; /* the error return is the answer */
 		scale_op_free(op);
 		return bot_error_set(err, BOT_ENOMEM, "out of memory");
 	}
@@ -388,6 +389,7 @@ int wf_scale_start(struct workflow *wf, const struct wf_scale *req, struct bot_e
 							      : req->svc->name, on_holder, op);
 	if (rc) {
 		scale_detach(op);
+		op->done = NULL; /* the error return is the answer */
 		scale_op_free(op);
 		return bot_error_set(err, rc, "the store takes no calls (%s)", bot_strerror(rc));
 	}

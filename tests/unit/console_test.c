@@ -230,6 +230,10 @@ static void test_alarm_line(void **state)
 	assert_string_equal(f->alarm_reason, "CPU back at 40%");
 	type(f, "alarm web-cpu-high insufficient_data\n", 0);
 	assert_string_equal(f->alarm_state, "INSUFFICIENT_DATA");
+	type(f, "alarm\tweb-cpu-high\tOK\tback\n", 0);
+	assert_string_equal(f->alarm_name, "web-cpu-high");
+	assert_string_equal(f->alarm_state, "OK");
+	assert_string_equal(f->alarm_reason, "back");
 	type(f, "alarm web-cpu-high okay then\n", 0); /* "okay" is no state word */
 	assert_string_equal(f->alarm_state, "ALARM");
 	assert_string_equal(f->alarm_reason, "okay then");
@@ -237,7 +241,7 @@ static void test_alarm_line(void **state)
 	assert_non_null(strstr(f->screen, "usage: alarm <name> [ALARM|OK|INSUFFICIENT_DATA]"));
 	type(f, "alarm unknown-one\n", 0);
 	assert_non_null(strstr(f->screen, "no service has alarm unknown-one"));
-	assert_int_equal(f->alarms, 4);
+	assert_int_equal(f->alarms, 5);
 	assert_int_equal(f->seen.n, 0);
 }
 

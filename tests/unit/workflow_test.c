@@ -56,6 +56,7 @@ struct rec_chat {
 	struct rec_msg msg[MAX_MSG];
 	int n, next_ts;
 	int fail_posts;        /* card posts (top level) to fail */
+	uint64_t reply_ms;     /* answers come this much later (0: 1 ms) */
 };
 
 static void reply_closed(uv_handle_t *h)
@@ -80,7 +81,7 @@ static void answer(struct rec_chat *c, chat_result_cb cb, void *ud, int rc, cons
 	r->rc = rc;
 	snprintf(r->ts, sizeof r->ts, "%s", ts ? ts : "");
 	uv_timer_init(c->loop, &r->t);
-	uv_timer_start(&r->t, reply_fire, 1, 0);
+	uv_timer_start(&r->t, reply_fire, c->reply_ms ? c->reply_ms : 1, 0);
 }
 
 /* The Slack markup in s, or NULL: a mention, channel, date or link
@@ -1803,14 +1804,21 @@ static void test_alarm_policy_suppressed(void **state)
 	assert_true(wait_for(f, is_final, &id));
 	assert_int_equal(state_of(f, id), GATE_DENIED);
 
-	/* a new episode within the cooldown (30 min): not proposed again */
+	/* a refused proposal starts no cooldown: the next episode proposes */
 	m = alarm_sent(&f->q, "web-cpu-high", "OK", T0 + 60, "fine");
 	assert_true(wait_for(f, deleted, m));
 	m = alarm_sent(&f->q, "web-mem-high", "ALARM", T0 + 120, "memory");
 	assert_true(wait_for(f, deleted, m));
 	assert_non_null(find(f, "post", "ALARM: web-mem-high"));
+	assert_non_null(find(f, "post", "*Proposed* (on_alarm policy): request #2"));
+	assert_int_equal(cards_posted(f), 2);
+
+	/* another episode within the cooldown (30 min): not proposed again */
+	m = alarm_sent(&f->q, "web-lat-high", "ALARM", T0 + 180, "latency");
+	assert_true(wait_for(f, deleted, m));
+	assert_non_null(find(f, "post", "ALARM: web-lat-high"));
 	assert_non_null(find(f, "post", "the policy waits 30m between proposals"));
-	assert_int_equal(cards_posted(f), 1);
+	assert_int_equal(cards_posted(f), 2);
 }
 
 static bool described(struct fixture *f, const void *arg)
@@ -1872,6 +1880,62 @@ static void test_alarm_reconcile(void **state)
 	assert_true(intake_stats(f).reconciles >= 9);
 }
 
+/* One process handling the same change twice at once (two deliveries in
+ * one batch) while Slack is slow to answer the post: the second waits for
+ * the first's claim, it does not post again. */
+static void test_alarm_same_change_twice_in_one_process(void **state)
+{
+	struct fixture *f = *state;
+	f->chat.reply_ms = 150;
+	struct tqmsg *a = alarm_sent(&f->q, "web-cpu-high", "ALARM", T0, "high");
+	struct tqmsg *b = alarm_sent(&f->q, "web-cpu-high", "ALARM", T0, "high");
+
+	assert_true(wait_for(f, deleted, a));
+	assert_true(wait_for(f, deleted, b));
+	settle(f);
+	assert_int_equal(count_method(f, "post", "ALARM: web-cpu-high"), 1);
+	assert_true(a->deferred + b->deferred >= 1); /* one waited for the other */
+}
+
+/* A replica claimed an ALARM's post and died; the alarm is OK by the time
+ * anyone looks: the episode is posted as recovered (not lost, not shown
+ * as firing), and the OK's redelivery changes nothing. */
+static void test_alarm_dead_post_then_ok(void **state)
+{
+	struct fixture *f = *state;
+	const char *arn = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:web-cpu-high";
+	char body[1024];
+	enum store_result res;
+	struct bot_error err = {0};
+
+	snprintf(body, sizeof body,
+		 "{\"service\":\"web\",\"name\":\"web-cpu-high\",\"state\":\"ALARM\","
+		 "\"changed_at\":%lld,\"episode\":1,\"alarm_at\":%lld,\"last_alarm_at\":%lld,"
+		 "\"ok_at\":0,\"flaps\":0,\"reason\":\"high\",\"watch\":\"AWS/ECS CPUUtilization\","
+		 "\"region\":\"us-east-1\",\"account\":\"123456789012\",\"channel\":\"C0ALERTS\","
+		 "\"evidence\":\"read by the dead one\",\"suggested\":3,\"read_at\":0,"
+		 "\"pending\":\"post\",\"claim\":\"dead-host:1#1\",\"claim_until\":1}",
+		 (long long)T0 * 1000, (long long)T0 * 1000, (long long)T0 * 1000);
+	assert_int_equal(store_alarm_put(f->store, arn, 0, body, &res, NULL, &err), 0);
+	assert_int_equal(res, STORE_DONE);
+
+	struct tqmsg *ok = alarm_sent(&f->q, "web-cpu-high", "OK", T0 + 90, "fine");
+	assert_true(wait_for(f, deleted, ok));
+	const struct rec_msg *p = find(f, "post", "Recovered: web-cpu-high");
+	assert_non_null(p);
+	assert_non_null(text_has(p, "OK since"));
+	assert_int_equal(p->n_buttons, 0);
+	assert_null(find(f, "post", "ALARM: web-cpu-high"));
+	struct tqmsg *again = alarm_sent(&f->q, "web-cpu-high", "OK", T0 + 90, "fine");
+	assert_true(wait_for(f, deleted, again));
+	settle(f);
+	assert_null(find(f, "post", "ALARM: web-cpu-high"));
+	assert_int_equal(count_method(f, "post", "Recovered: web-cpu-high"), 1);
+	json_t *rec = record_of(f, "web-cpu-high");
+	assert_null(json_object_get(rec, "pending"));
+	json_decref(rec);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1908,6 +1972,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_alarm_two_replicas_one_post, setup_alarms,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_alarm_reconcile, setup_alarms, teardown),
+		cmocka_unit_test_setup_teardown(test_alarm_same_change_twice_in_one_process,
+						setup_alarms, teardown),
+		cmocka_unit_test_setup_teardown(test_alarm_dead_post_then_ok, setup_alarms, teardown),
 		cmocka_unit_test_setup_teardown(test_alarm_policy_proposes, setup_policy, teardown),
 		cmocka_unit_test_setup_teardown(test_alarm_policy_suppressed, setup_policy, teardown),
 	};
