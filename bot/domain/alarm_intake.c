@@ -39,6 +39,11 @@
 #define RECEIVE_MAX        10
 #define JOBS_MAX           32    /* changes handled at once; polling waits beyond */
 #define TRIES_MAX          8     /* lost writes before giving up this delivery */
+/* The record after a post failed to be written: tried again this often
+ * (200 ms, doubling) before the job gives up - then the message comes back
+ * and the post is made again, which is what the retries spare. */
+#define SETTLE_TRIES       5
+#define SETTLE_FIRST_MS    200
 /* A notification this close after the time DescribeAlarms gave the same
  * state is that transition; later, it is a new one (an OK between them
  * was lost). */
@@ -98,6 +103,8 @@ struct job {
 	int prop_target;
 	bool from_describe;       /* found by the reconcile loop */
 	char claim[200];          /* this job in claims: owner#seq */
+	uv_timer_t *retry;        /* the record's next try after a failure */
+	int settle_tries;
 };
 
 static void poll_now(struct alarm_intake *ai);
@@ -205,8 +212,23 @@ static void change_free(struct change *c)
 	free(c->watch);
 }
 
+static void retry_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void retry_stop(struct job *j)
+{
+	if (j->retry) {
+		uv_timer_stop(j->retry);
+		uv_close((uv_handle_t *)j->retry, retry_closed);
+		j->retry = NULL;
+	}
+}
+
 static void job_free(struct job *j)
 {
+	retry_stop(j);
 	change_free(&j->ch);
 	free(j->queue_url);
 	free(j->receipt);
@@ -451,6 +473,37 @@ static int post_line(struct job *j, chat_result_cb cb)
 
 static void propose(struct job *j);
 
+static void settle(struct job *j, const char *ts);
+
+static void settle_again(uv_timer_t *t)
+{
+	struct job *j = t->data;
+
+	retry_stop(j);
+	if (job_live(j))
+		settle(j, NULL);
+}
+
+/* The effect is out, its record not written: try again before giving up
+ * (which would make whoever gets the message next post it again). */
+static void settle_failed(struct job *j, int rc, const char *why)
+{
+	struct alarm_intake *ai = j->ai;
+
+	if (++j->settle_tries < SETTLE_TRIES && (j->retry = malloc(sizeof *j->retry))) {
+		ai->st.settle_retries++;
+		log_warn("alarm", "alarm=%s state=%s step=record error=%s retry_ms=%d",
+			 LOG_Q(j->ch.name), LOG_Q(j->ch.state), LOG_Q(why ? why : bot_err_name(rc)),
+			 SETTLE_FIRST_MS << (j->settle_tries - 1));
+		uv_timer_init(ai->loop, j->retry);
+		j->retry->data = j;
+		uv_timer_start(j->retry, settle_again,
+			       (uint64_t)SETTLE_FIRST_MS << (j->settle_tries - 1), 0);
+		return;
+	}
+	job_fail(j, rc, "record", why);
+}
+
 static void on_settled(struct store_req *r, void *ud)
 {
 	struct job *j = ud;
@@ -458,7 +511,7 @@ static void on_settled(struct store_req *r, void *ud)
 	if (!job_live(j))
 		return;
 	if (r->rc)
-		job_fail(j, r->rc, "record", r->err.msg);
+		settle_failed(j, r->rc, r->err.msg);
 	else if (r->res == STORE_DONE && j->effect == EF_POST && jint(j->put, "ok_at") == 0 &&
 		 config_alarm_policy_on(j->svc) && j->ai->wf)
 		propose(j);
@@ -491,7 +544,7 @@ static void settle(struct job *j, const char *ts)
 		  : BOT_ENOMEM;
 	free(text);
 	if (rc)
-		job_fail(j, rc, "record", NULL);
+		settle_failed(j, rc, NULL);
 }
 
 static void on_chat(void *ud, int rc, const char *ts, const char *detail)
@@ -1358,9 +1411,18 @@ static void timer_closed(uv_handle_t *h)
 
 void alarm_intake_stop(struct alarm_intake *ai)
 {
+	struct job *next;
+
 	if (!ai || ai->stopped)
 		return;
 	ai->stopped = true;
+	/* a job waiting for its record's next try has nothing else coming:
+	 * it ends now (its message, not deleted, comes back) */
+	for (struct job *j = ai->jobs; j; j = next) {
+		next = j->next;
+		if (j->retry)
+			job_end(j, BOT_ECANCELLED);
+	}
 	if (ai->timer_open) {
 		uv_timer_stop(&ai->timer);
 		uv_timer_stop(&ai->rtimer);

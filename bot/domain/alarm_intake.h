@@ -100,6 +100,7 @@ struct alarm_intake_stats {
 	uint64_t stale, duplicate;    /* older than the record's; applied already */
 	uint64_t posted, replied;     /* episode posts; thread lines */
 	uint64_t failed;              /* not done this time (store, chat): retried */
+	uint64_t settle_retries;      /* a posted effect's record tried again */
 	uint64_t deleted;             /* messages deleted after their effect */
 	uint64_t in_flight;           /* changes being handled now */
 	uint64_t reconciles, reconcile_errors; /* DescribeAlarms rounds, failed ones */

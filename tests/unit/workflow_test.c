@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "adapters/console/console.h"
 #include "adapters/slack/mrkdwn.h"
@@ -642,6 +643,10 @@ struct fixture {
 	struct tqueue q;
 };
 
+/* The store's wait for a lock (0: its default); a test that holds the
+ * database's lock sets it short. */
+static int store_busy_ms;
+
 static int setup_with(void **state, const char *yaml)
 {
 	struct fixture *f = calloc(1, sizeof *f);
@@ -654,7 +659,8 @@ static int setup_with(void **state, const char *yaml)
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->path, sizeof f->path, "%s/s.db", f->dir);
 	assert_int_equal(uv_loop_init(&f->loop), 0);
-	assert_int_equal(store_sqlite_open(&(struct store_sqlite_opts){.path = f->path}, &f->store, &err), 0);
+	assert_int_equal(store_sqlite_open(&(struct store_sqlite_opts){.path = f->path,
+			 .busy_timeout_ms = store_busy_ms}, &f->store, &err), 0);
 	assert_int_equal(store_attach_loop(f->store, &f->loop), 0);
 	assert_int_equal(config_load_string("test.yaml", yaml, 0, &f->cfg, &errs), 0);
 	config_errors_free(&errs);
@@ -688,6 +694,14 @@ static int setup(void **state)
 static int setup_alarms(void **state)
 {
 	return setup_with(state, alarm_yaml);
+}
+
+static int setup_alarms_short_lock(void **state)
+{
+	store_busy_ms = 50;
+	int rc = setup_with(state, alarm_yaml);
+	store_busy_ms = 0;
+	return rc;
 }
 
 static int setup_policy(void **state)
@@ -1936,6 +1950,42 @@ static void test_alarm_dead_post_then_ok(void **state)
 	json_decref(rec);
 }
 
+static bool posted_alarm(struct fixture *f, const void *arg)
+{
+	(void)arg;
+	return find(f, "post", "ALARM: web-cpu-high") != NULL;
+}
+
+static bool settle_retried(struct fixture *f, const void *arg)
+{
+	(void)arg;
+	return intake_stats(f).settle_retries >= 1;
+}
+
+/* The post is out but its record cannot be written (the store is locked
+ * by someone else for a while): the record is tried again, so the message
+ * is deleted after one post, not handed back to be posted twice. */
+static void test_alarm_record_retried_after_post(void **state)
+{
+	struct fixture *f = *state;
+	sqlite3 *db = NULL;
+
+	f->chat.reply_ms = 300; /* time to take the lock while the post is out */
+	struct tqmsg *m = alarm_sent(&f->q, "web-cpu-high", "ALARM", T0, "high");
+	assert_true(wait_for(f, posted_alarm, NULL));
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+	assert_true(wait_for(f, settle_retried, NULL));
+	assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_true(wait_for(f, deleted, m));
+	assert_int_equal(count_method(f, "post", "ALARM: web-cpu-high"), 1);
+	json_t *rec = record_of(f, "web-cpu-high");
+	assert_null(json_object_get(rec, "pending"));
+	assert_non_null(json_object_get(rec, "ts"));
+	json_decref(rec);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1975,6 +2025,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_alarm_same_change_twice_in_one_process,
 						setup_alarms, teardown),
 		cmocka_unit_test_setup_teardown(test_alarm_dead_post_then_ok, setup_alarms, teardown),
+		cmocka_unit_test_setup_teardown(test_alarm_record_retried_after_post,
+						setup_alarms_short_lock, teardown),
 		cmocka_unit_test_setup_teardown(test_alarm_policy_proposes, setup_policy, teardown),
 		cmocka_unit_test_setup_teardown(test_alarm_policy_suppressed, setup_policy, teardown),
 	};
