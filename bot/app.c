@@ -530,14 +530,18 @@ size_t app_health_render(void *ud, enum health_doc doc, char *buf, size_t n, boo
 	    "chatops_alarm_polls_total %llu\nchatops_alarm_poll_errors_total %llu\n"
 	    "# HELP chatops_alarm_reconciles_total DescribeAlarms rounds of the alarm intake, and "
 	    "failed ones.\n# TYPE chatops_alarm_reconciles_total counter\n"
-	    "chatops_alarm_reconciles_total %llu\nchatops_alarm_reconcile_errors_total %llu\n",
+	    "chatops_alarm_reconciles_total %llu\nchatops_alarm_reconcile_errors_total %llu\n"
+	    "# HELP chatops_alarm_record_retries_total Alarm records written again after a "
+	    "failure, their effect already posted.\n"
+	    "# TYPE chatops_alarm_record_retries_total counter\n"
+	    "chatops_alarm_record_retries_total %llu\n",
 	    (unsigned long long)as.received, (unsigned long long)as.malformed,
 	    (unsigned long long)as.unmapped, (unsigned long long)as.stale,
 	    (unsigned long long)as.duplicate, (unsigned long long)as.posted,
 	    (unsigned long long)as.replied, (unsigned long long)as.failed,
 	    (unsigned long long)as.deleted, (unsigned long long)as.polls,
 	    (unsigned long long)as.poll_errors, (unsigned long long)as.reconciles,
-	    (unsigned long long)as.reconcile_errors);
+	    (unsigned long long)as.reconcile_errors, (unsigned long long)as.settle_retries);
 	if (a->cloud->ops->metrics_text && o < n)
 		o += a->cloud->ops->metrics_text(a->cloud, buf + o, n - o);
 #undef PUT

@@ -1360,6 +1360,14 @@ static void test_alarm_end_to_end(void **state)
 		posts += strcmp(all[i].method, "chat.postMessage") == 0 &&
 			 strstr(all[i].body, "ALARM: mysecretword-service-cpu-high") != NULL;
 	assert_int_equal(posts, 1);
+	/* and /metrics says so */
+	static char doc[65536];
+	bool healthy = false;
+	app_health_render(t->app, HEALTH_DOC_METRICS, doc, sizeof doc, &healthy);
+	assert_non_null(strstr(doc, "chatops_alarm_messages_total{outcome=\"posted\"} 1\n"));
+	assert_non_null(strstr(doc, "chatops_alarm_messages_total{outcome=\"stale\"} 1\n"));
+	assert_non_null(strstr(doc, "chatops_alarm_messages_total{outcome=\"deleted\"} 3\n"));
+	assert_non_null(strstr(doc, "chatops_alarm_record_retries_total 0\n"));
 	/* the printed policy covered the queue: nothing was refused */
 	assert_int_equal(ledger_count(ledger, NULL, NULL, 403), t->denied_before);
 }
