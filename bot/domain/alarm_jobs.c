@@ -1,31 +1,20 @@
-/* alarm_intake.c - CloudWatch alarms into the service's channel (see
- * alarm_intake.h).
+/* alarm_jobs.c - a CloudWatch alarm change's job, the queue, the
+ * reconcile loop and the intake's life (see alarm_intake.h; the files and
+ * the record's fields are in alarm_internal.h).
  *
  * One change is one job: read the alarm's record, judge the change against
  * it (stale, the same again, or new: which effect), write the new record
  * conditionally on the version read - with the effect pending and claimed
- * by this process - do the effect (post, or a thread line and the post
+ * by this job - do the effect (post, or a thread line and the post
  * updated), write the record again without the pending effect, and only
- * then delete the queue message. A lost write means another replica moved
- * the record first: read again, judge again.
- *
- * The record (the store keeps it as text; only this file reads it):
- *   service, name, state, changed_at          the last change applied
- *   episode, alarm_at, ok_at, flaps           the episode it belongs to
- *   reason, watch, description, region, account, evidence, suggested,
- *   read_at                                   what the post shows
- *   channel, ts                               the post (once posted)
- *   pending, claim, claim_until               the effect owed, and by whom
+ * then delete the queue message. A lost write means another replica (or
+ * another job) moved the record first: read again, judge again.
  */
-#include "bot/domain/alarm_intake.h"
-#include "bot/base/duration.h"
+#include "bot/domain/alarm_internal.h"
 #include "bot/base/log.h"
-#include "bot/domain/card.h"
-#include "bot/domain/findings.h"
 #include "bot/domain/service_read.h"
-#include "bot/domain/workflow.h"
+#include "bot/domain/findings.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,145 +38,14 @@
  * was lost). */
 #define DESCRIBE_SLACK_MS  60000
 
-enum effect { EF_NONE = 0, EF_POST, EF_REPLY };
 static const char *const effect_name[] = {"", "post", "reply"};
-
-struct alarm_intake {
-	uv_loop_t *loop;
-	struct store *store;
-	struct chat *chat;
-	struct cloud *cloud;
-	struct service_reads *reads;
-	struct workflow *wf;
-	struct config *cfg;
-	char owner[160];
-	uint64_t claim_ms, retry_first_ms, retry_ms;
-	uv_timer_t timer, rtimer;     /* poll retry; reconcile */
-	int closing;                  /* timers whose close has not run yet */
-	bool destroyed;               /* freed once they have */
-	uint64_t job_seq;
-	char *poll_url;               /* the queue the receive in flight polls */
-	bool timer_open, started, stopped, polling, poll_failing;
-	bool reconciling;
-	struct job *jobs;
-	struct alarm_intake_stats st;
-};
-
-/* The change being handled, as owned copies. */
-struct change {
-	char *arn, *name, *description, *region, *account, *state, *reason, *watch;
-	int64_t at;
-};
-
-struct job {
-	struct alarm_intake *ai;  /* NULL once the intake is gone */
-	struct job *prev, *next;
-	struct config *cfg;       /* a reference: svc points into it */
-	const struct config_service *svc;
-	char *channel;            /* where a new episode is posted */
-	struct change ch;
-	char *queue_url, *receipt, *msg_id; /* NULL when not from the queue */
-	void (*done)(void *ud, int rc);
-	void *done_ud;
-	int tries;
-	uint64_t version;         /* of the record as read (0: none) */
-	json_t *rec;              /* the record as read; NULL: none */
-	json_t *put;              /* the record being written */
-	enum effect effect;
-	bool reopened;            /* EF_REPLY: an ALARM that reopened the episode */
-	struct store_gate *gates; /* OK: the service's requests during the episode */
-	size_t n_gates;
-	char *prop_key;           /* the service's proposal record */
-	uint64_t prop_version;    /* as read before the proposal */
-	uint64_t prop_gate;
-	int prop_target;
-	bool from_describe;       /* found by the reconcile loop */
-	char claim[200];          /* this job in claims: owner#seq */
-	uv_timer_t *retry;        /* the record's next try after a failure */
-	int settle_tries;
-};
 
 static void poll_now(struct alarm_intake *ai);
 static void job_get(struct job *j);
 
-/* ---- small helpers -------------------------------------------------- */
-
-static const char *jstr(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
-
-static int64_t jint(const json_t *o, const char *k)
-{
-	return json_integer_value(json_object_get(o, k));
-}
-
-static void set_str(json_t *o, const char *k, const char *v)
-{
-	if (v)
-		json_object_set_new(o, k, json_string(v));
-	else
-		json_object_del(o, k);
-}
-
-static void set_int(json_t *o, const char *k, int64_t v)
-{
-	json_object_set_new(o, k, json_integer(v));
-}
-
-static int64_t now_ms(const struct alarm_intake *ai)
-{
-	return store_now(ai->store);
-}
-
 static char *dup_or_null(const char *s)
 {
 	return s ? strdup(s) : NULL;
-}
-
-/* "12m3s" for people: whole seconds. */
-static void fmt_span(int64_t ms, char *buf, size_t n)
-{
-	if (ms < 0)
-		ms = 0;
-	if (duration_format((uint64_t)(ms / 1000 * 1000), buf, n) != BOT_EOK)
-		snprintf(buf, n, "?");
-}
-
-static const char *comparison_sign(const char *op)
-{
-	static const struct { const char *op, *sign; } t[] = {
-		{"GreaterThanThreshold", ">"}, {"GreaterThanOrEqualToThreshold", ">="},
-		{"LessThanThreshold", "<"}, {"LessThanOrEqualToThreshold", "<="},
-	};
-	for (size_t i = 0; op && i < BOT_ARRAY_LEN(t); i++)
-		if (strcmp(op, t[i].op) == 0)
-			return t[i].sign;
-	return op;
-}
-
-/* "AWS/ECS CPUUtilization (Average) > 80 for 3 x 60 s" */
-static char *describe_watch(const struct cloud_alarm_change *c)
-{
-	char buf[512];
-	size_t o = 0;
-
-#define ADD(...) o += (size_t)snprintf(buf + o, o < sizeof buf ? sizeof buf - o : 0, __VA_ARGS__)
-	buf[0] = '\0';
-	if (!c->metric_math && !c->metric)
-		return strdup(""); /* not told (the console's) */
-	if (c->metric_math)
-		ADD("a metric math expression");
-	else
-		ADD("%s %s", c->namespace_ ? c->namespace_ : "?", c->metric ? c->metric : "?");
-	if (c->statistic)
-		ADD(" (%s)", c->statistic);
-	if (c->has_threshold && c->comparison)
-		ADD(" %s %g", comparison_sign(c->comparison), c->threshold);
-	if (c->evaluation_periods > 0 && c->period_s > 0)
-		ADD(" for %d x %d s", c->evaluation_periods, c->period_s);
-#undef ADD
-	return strdup(buf);
 }
 
 static const char *dim(const struct cloud_alarm_change *c, const char *name)
@@ -264,7 +122,7 @@ static void job_end(struct job *j, int rc)
 }
 
 /* Is the job still wanted? (Its answers keep coming while stopping.) */
-static bool job_live(struct job *j)
+bool alarm__job_live(struct job *j)
 {
 	if (j->ai && !j->ai->stopped)
 		return true;
@@ -287,7 +145,7 @@ static void on_deleted(void *ud, const struct cloud_error *err)
 }
 
 /* Its effect is committed (or there was none): the message may go. */
-static void job_done(struct job *j, const char *outcome)
+void alarm__job_done(struct job *j, const char *outcome)
 {
 	struct cloud *cl = j->ai->cloud;
 
@@ -308,7 +166,7 @@ static void on_deferred(void *ud, const struct cloud_error *err)
 
 /* Not done this time: the message (not deleted) comes back, sooner when
  * defer_s is set. */
-static void job_fail(struct job *j, int rc, const char *what, const char *detail)
+void alarm__job_fail(struct job *j, int rc, const char *what, const char *detail)
 {
 	j->ai->st.failed++;
 	log_warn("alarm", "alarm=%s service=%s state=%s outcome=retry step=%s error=%s",
@@ -331,147 +189,7 @@ static void job_busy(struct job *j)
 	job_end(j, BOT_EBUSY);
 }
 
-/* ---- what people see -------------------------------------------------- */
-
-/* The episode's post, from the record. */
-static int post_episode(struct job *j, chat_result_cb cb)
-{
-	const json_t *p = j->put;
-	const char *name = jstr(p, "name"), *reason = jstr(p, "reason");
-	const char *desc = jstr(p, "description"), *evidence = jstr(p, "evidence");
-	int64_t alarm_at = jint(p, "alarm_at"), ok_at = jint(p, "ok_at");
-	int flaps = (int)jint(p, "flaps"), suggested = (int)jint(p, "suggested");
-	bool open = ok_at == 0;
-	char header[160], span[DURATION_FMT_MAX], label[64], value[320];
-	struct chat_text body, read, foot, fallback;
-	struct chat_block blocks[6];
-	size_t nb = 0;
-
-	snprintf(header, sizeof header, "%s: %s", open ? "ALARM" : "Recovered",
-		 name ? name : "?");
-	chat_text_init(&body);
-	chat_text_bold(&body, "%s", j->svc->name);
-	if (open) {
-		chat_text_printf(&body, ": alarm %s is in ALARM since ", name);
-		chat_text_date(&body, alarm_at / 1000);
-		chat_text_printf(&body, ".");
-	} else {
-		fmt_span(ok_at - jint(p, "last_alarm_at"), span, sizeof span);
-		chat_text_printf(&body, ": alarm %s was in ALARM from ", name);
-		chat_text_date(&body, alarm_at / 1000);
-		chat_text_printf(&body, "; OK since ");
-		chat_text_date(&body, ok_at / 1000);
-		chat_text_printf(&body, " (after %s in ALARM).", span);
-	}
-	chat_text_printf(&body, "\nReason: %s", reason && *reason ? reason : "(none given)");
-	if (jstr(p, "watch") && *jstr(p, "watch"))
-		chat_text_printf(&body, "\nWatching: %s", jstr(p, "watch"));
-	if (desc && *desc)
-		chat_text_printf(&body, "\n%s", desc);
-	if (flaps > 0)
-		chat_text_printf(&body, "\nBack in ALARM %d time%s soon after OK; see the thread.",
-				 flaps, flaps == 1 ? "" : "s");
-	blocks[nb++] = (struct chat_block){.type = CHAT_BLOCK_HEADER, .text = header};
-	blocks[nb++] = (struct chat_block){.type = CHAT_BLOCK_SECTION, .rich = &body};
-
-	chat_text_init(&read);
-	chat_text_printf(&read, "What the bot read when it fired");
-	if (jint(p, "read_at") > 0) {
-		chat_text_printf(&read, " (from AWS ");
-		chat_text_date(&read, jint(p, "read_at") / 1000);
-		chat_text_printf(&read, ")");
-	}
-	chat_text_printf(&read, ":");
-	blocks[nb++] = (struct chat_block){.type = CHAT_BLOCK_CONTEXT, .rich = &read};
-	blocks[nb++] = (struct chat_block){.type = CHAT_BLOCK_PLAIN,
-					   .text = evidence && *evidence ? evidence : "(nothing)"};
-
-	chat_text_init(&foot);
-	chat_text_printf(&foot, "Alarm episode %lld · %s · account %s · the thread is the record",
-			 (long long)jint(p, "episode"), jstr(p, "region"), jstr(p, "account"));
-	blocks[nb++] = (struct chat_block){.type = CHAT_BLOCK_CONTEXT, .rich = &foot};
-
-	struct chat_button btn = {
-		.action_id = "investigate.scale", .text = label, .value = value,
-		.style = CHAT_BUTTON_PRIMARY,
-	};
-	if (open && suggested > 0) {
-		snprintf(label, sizeof label, "Scale to %d", suggested);
-		snprintf(value, sizeof value, "%s %d", j->svc->name, suggested);
-		blocks[nb++] = (struct chat_block){.type = CHAT_BLOCK_ACTIONS, .buttons = &btn,
-						   .n_buttons = 1};
-	}
-	chat_text_init(&fallback);
-	chat_text_printf(&fallback, "%s (%s)", header, j->svc->name);
-	struct chat_message m = {.channel = jstr(p, "channel"), .rich = &fallback,
-				 .blocks = blocks, .n_blocks = nb, .urgent = true};
-	if (j->effect == EF_POST)
-		return chat_post(j->ai->chat, &m, cb, j);
-	return chat_update(j->ai->chat, m.channel, jstr(p, "ts"), &m, NULL, NULL);
-}
-
-/* What was asked of the service while the episode was open: its requests
- * (newest first), each with its state and a link to its card. */
-static void meanwhile(struct job *j, struct chat_text *t)
-{
-	int64_t since = jint(j->put, "alarm_at");
-	size_t shown = 0;
-	char url[512];
-
-	for (size_t i = 0; i < j->n_gates; i++) {
-		const struct store_gate *g = &j->gates[i];
-		if (!g->service || strcmp(g->service, j->svc->name) != 0 || g->created_at < since)
-			continue;
-		chat_text_printf(t, shown++ ? "; " : "\nMeanwhile: ");
-		if (g->channel && g->message_ts &&
-		    chat_permalink(j->ai->chat, g->channel, g->message_ts, url, sizeof url) == BOT_EOK) {
-			char label[32];
-			snprintf(label, sizeof label, "request #%llu", (unsigned long long)g->id);
-			chat_text_link(t, url, label);
-		} else {
-			chat_text_printf(t, "request #%llu", (unsigned long long)g->id);
-		}
-		if (!g->action || strcmp(g->action, STORE_ACTION_SCALE) == 0)
-			chat_text_printf(t, " to scale to %d (%s)", g->target,
-					 store_state_name(g->state));
-		else
-			chat_text_printf(t, " to %s (%s)", g->action, store_state_name(g->state));
-	}
-	if (!shown)
-		chat_text_printf(t, "\nNo request was made meanwhile.");
-}
-
-/* One line in the episode's thread for the change. */
-static int post_line(struct job *j, chat_result_cb cb)
-{
-	const json_t *p = j->put;
-	const char *reason = j->ch.reason && *j->ch.reason ? j->ch.reason : "(none given)";
-	char span[DURATION_FMT_MAX];
-	struct chat_text t;
-
-	chat_text_init(&t);
-	chat_text_bold(&t, "%s", j->ch.state);
-	chat_text_printf(&t, " at ");
-	chat_text_date(&t, j->ch.at / 1000);
-	chat_text_printf(&t, ": %s", reason);
-	if (strcmp(j->ch.state, "OK") == 0) {
-		fmt_span(j->ch.at - jint(p, "last_alarm_at"), span, sizeof span);
-		chat_text_printf(&t, "\nIt was in ALARM for %s.", span);
-		meanwhile(j, &t);
-	} else if (j->reopened) {
-		int flaps = (int)jint(p, "flaps");
-		chat_text_printf(&t, "\nBack in ALARM within the flap window (%d time%s in this "
-				 "episode).", flaps, flaps == 1 ? "" : "s");
-	}
-	struct chat_block b = {.type = CHAT_BLOCK_SECTION, .rich = &t};
-	struct chat_message m = {.channel = jstr(p, "channel"), .thread_ts = jstr(p, "ts"),
-				 .rich = &t, .blocks = &b, .n_blocks = 1, .urgent = true};
-	return chat_post(j->ai->chat, &m, cb, j);
-}
-
 /* ---- the effect, then the record without it --------------------------- */
-
-static void propose(struct job *j);
 
 static void settle(struct job *j, const char *ts);
 
@@ -480,7 +198,7 @@ static void settle_again(uv_timer_t *t)
 	struct job *j = t->data;
 
 	retry_stop(j);
-	if (job_live(j))
+	if (alarm__job_live(j))
 		settle(j, NULL);
 }
 
@@ -501,24 +219,24 @@ static void settle_failed(struct job *j, int rc, const char *why)
 			       (uint64_t)SETTLE_FIRST_MS << (j->settle_tries - 1), 0);
 		return;
 	}
-	job_fail(j, rc, "record", why);
+	alarm__job_fail(j, rc, "record", why);
 }
 
 static void on_settled(struct store_req *r, void *ud)
 {
 	struct job *j = ud;
 
-	if (!job_live(j))
+	if (!alarm__job_live(j))
 		return;
 	if (r->rc)
 		settle_failed(j, r->rc, r->err.msg);
 	else if (r->res == STORE_DONE && j->effect == EF_POST && jint(j->put, "ok_at") == 0 &&
 		 config_alarm_policy_on(j->svc) && j->ai->wf)
-		propose(j);
+		alarm__propose(j);
 	else
 		/* LOST: our claim ran out and another process took the effect
 		 * over; it is done either way */
-		job_done(j, r->res == STORE_DONE ? (j->effect == EF_POST ? "posted" : "replied")
+		alarm__job_done(j, r->res == STORE_DONE ? (j->effect == EF_POST ? "posted" : "replied")
 						 : "done_by_other");
 }
 
@@ -551,10 +269,10 @@ static void on_chat(void *ud, int rc, const char *ts, const char *detail)
 {
 	struct job *j = ud;
 
-	if (!job_live(j))
+	if (!alarm__job_live(j))
 		return;
 	if (rc) {
-		job_fail(j, rc, effect_name[j->effect], detail);
+		alarm__job_fail(j, rc, effect_name[j->effect], detail);
 		return;
 	}
 	if (j->effect == EF_POST) {
@@ -562,7 +280,7 @@ static void on_chat(void *ud, int rc, const char *ts, const char *detail)
 		settle(j, ts);
 	} else {
 		j->ai->st.replied++;
-		(void)post_episode(j, NULL); /* the post says how it stands */
+		(void)alarm__post_episode(j, NULL); /* the post says how it stands */
 		settle(j, NULL);
 	}
 }
@@ -571,13 +289,13 @@ static void on_recent(void *ud, struct store_req *r)
 {
 	struct job *j = ud;
 
-	if (!job_live(j))
+	if (!alarm__job_live(j))
 		return;
 	if (r->rc == BOT_EOK)
 		store_req_take_gates(r, &j->gates, &j->n_gates);
 	/* else the line goes without what was done meanwhile */
-	if (post_line(j, on_chat))
-		job_fail(j, BOT_ENOMEM, effect_name[j->effect], NULL);
+	if (alarm__post_line(j, on_chat))
+		alarm__job_fail(j, BOT_ENOMEM, effect_name[j->effect], NULL);
 }
 
 static void do_effect(struct job *j)
@@ -590,228 +308,18 @@ static void do_effect(struct job *j)
 
 	switch (j->effect) {
 	case EF_NONE:
-		job_done(j, "recorded");
+		alarm__job_done(j, "recorded");
 		return;
 	case EF_POST:
-		rc = post_episode(j, on_chat);
+		rc = alarm__post_episode(j, on_chat);
 		break;
 	case EF_REPLY:
 	default:
-		rc = post_line(j, on_chat);
+		rc = alarm__post_line(j, on_chat);
 		break;
 	}
 	if (rc)
-		job_fail(j, rc, effect_name[j->effect], NULL);
-}
-
-/* ---- the proposal (on_alarm_* policy) ------------------------------------ */
-
-static void on_note(void *ud, int rc, const char *ts, const char *detail)
-{
-	struct job *j = ud;
-
-	(void)ts;
-	if (!job_live(j))
-		return;
-	if (rc)
-		log_warn("alarm.propose", "alarm=%s what=thread_line error=%s", LOG_Q(j->ch.name),
-			 LOG_Q(detail ? detail : bot_err_name(rc)));
-	job_done(j, "posted");
-}
-
-/* The proposal's outcome as a line in the episode's thread; the job ends
- * once it is posted. */
-static void propose_say(struct job *j, const char *outcome, const struct chat_text *t)
-{
-	struct chat_block b = {.type = CHAT_BLOCK_SECTION, .rich = t};
-	struct chat_message m = {.channel = jstr(j->put, "channel"), .thread_ts = jstr(j->put, "ts"),
-				 .rich = t, .blocks = &b, .n_blocks = 1, .urgent = true};
-
-	log_info("alarm.propose", "alarm=%s service=%s outcome=%s target=%d", LOG_Q(j->ch.name),
-		 LOG_Q(j->svc->name), outcome, j->prop_target);
-	if (chat_post(j->ai->chat, &m, on_note, j) != BOT_EOK)
-		job_done(j, "posted");
-}
-
-static void propose_not(struct job *j, const char *outcome, const struct chat_text *why)
-{
-	struct chat_text t;
-
-	chat_text_init(&t);
-	chat_text_bold(&t, "Not proposed");
-	chat_text_printf(&t, " (on_alarm policy): ");
-	chat_text_cat(&t, why);
-	propose_say(j, outcome, &t);
-}
-
-/* The gate is open: the cooldown starts now (a store record per service,
- * written conditionally on the version read before). */
-static void on_prop_put(void *ud, struct store_req *r)
-{
-	struct job *j = ud;
-	struct chat_text t;
-	char d[DURATION_FMT_MAX];
-
-	if (!job_live(j))
-		return;
-	if (r->rc || r->res != STORE_DONE)
-		/* the gate is open either way; another replica's proposal (LOST)
-		 * could not have opened one too: the service is held */
-		log_info("alarm.propose", "alarm=%s cooldown_record=%s", LOG_Q(j->ch.name),
-			 r->rc ? "store_error" : "lost");
-	chat_text_init(&t);
-	chat_text_bold(&t, "Proposed");
-	duration_format(j->svc->on_alarm_timer_ms, d, sizeof d);
-	chat_text_printf(&t, " (on_alarm policy): request #%llu to scale %s to %d. Any approver "
-			 "may approve or deny on its card; without a decision the timer approves "
-			 "it in %s.", (unsigned long long)j->prop_gate, j->svc->name, j->prop_target,
-			 d);
-	propose_say(j, "proposed", &t);
-}
-
-static void on_proposed(void *ud, uint64_t gate_id, const struct chat_text *why)
-{
-	struct job *j = ud;
-	json_t *next;
-	char *text;
-
-	if (!job_live(j))
-		return;
-	if (!gate_id) {
-		if (why)
-			propose_not(j, "refused", why);
-		else
-			job_done(j, "posted");
-		return;
-	}
-	j->prop_gate = gate_id;
-	next = json_pack("{s:I, s:s, s:I, s:I}", "at", (json_int_t)now_ms(j->ai), "alarm",
-			 j->ch.name, "episode", (json_int_t)jint(j->put, "episode"), "gate",
-			 (json_int_t)gate_id);
-	text = next ? json_dumps(next, JSON_COMPACT) : NULL;
-	json_decref(next);
-	if (!text || store_alarm_put_async(j->ai->store, j->prop_key, j->prop_version, text,
-					   on_prop_put, j) != BOT_EOK)
-		on_prop_put(j, &(struct store_req){.rc = BOT_ENOMEM});
-	free(text);
-}
-
-/* The alarm is still in ALARM: open the request as /scale would. */
-static void on_prop_alarm(void *ud, struct store_req *r)
-{
-	struct job *j = ud;
-	struct bot_error err = {0};
-	char reason[400];
-	char user[300];
-	json_t *now = NULL;
-
-	if (!job_live(j))
-		return;
-	if (r->rc == BOT_EOK && r->alarm.body)
-		now = json_loads(r->alarm.body, 0, NULL);
-	if (!now || jint(now, "changed_at") != j->ch.at) {
-		struct chat_text t;
-		chat_text_init(&t);
-		chat_text_printf(&t, "the alarm changed (%s) before the request was opened.",
-				 now ? jstr(now, "state") : "unreadable");
-		json_decref(now);
-		propose_not(j, "alarm_changed", &t);
-		return;
-	}
-	json_decref(now);
-	snprintf(user, sizeof user, "%s%s", CARD_ACTOR_ALARM, j->ch.name);
-	snprintf(reason, sizeof reason, "%s: %s", j->ch.name, j->ch.reason);
-	struct wf_scale req = {
-		.svc = j->svc, .user = user, .channel = jstr(j->put, "channel"),
-		.target = j->prop_target, .timer_ms = j->svc->on_alarm_timer_ms, .reason = reason,
-		.done = on_proposed, .done_ud = j,
-	};
-	if (wf_scale_start(j->ai->wf, &req, &err) != BOT_EOK) {
-		struct chat_text t;
-		chat_text_init(&t);
-		chat_text_printf(&t, "%s.", err.msg);
-		propose_not(j, "refused", &t);
-	}
-}
-
-/* The cooldown: the service's last proposal. */
-static void on_prop_get(void *ud, struct store_req *r)
-{
-	struct job *j = ud;
-	struct alarm_intake *ai;
-	json_t *last = NULL;
-
-	if (!job_live(j))
-		return;
-	ai = j->ai;
-	if (r->rc) {
-		job_done(j, "posted");
-		return;
-	}
-	if (r->alarm.body)
-		last = json_loads(r->alarm.body, 0, NULL);
-	int64_t at = jint(last, "at");
-	if (at && now_ms(ai) - at < (int64_t)j->svc->on_alarm_cooldown_ms) {
-		struct chat_text t;
-		char d[DURATION_FMT_MAX];
-		chat_text_init(&t);
-		duration_format(j->svc->on_alarm_cooldown_ms, d, sizeof d);
-		chat_text_printf(&t, "the last proposal for %s was at ", j->svc->name);
-		chat_text_date(&t, at / 1000);
-		chat_text_printf(&t, " (by alarm %s); the policy waits %s between proposals.",
-				 jstr(last, "alarm") ? jstr(last, "alarm") : "?", d);
-		json_decref(last);
-		propose_not(j, "cooldown", &t);
-		return;
-	}
-	json_decref(last);
-	j->prop_version = r->alarm.version;
-	if (store_alarm_get_async(ai->store, j->ch.arn, on_prop_alarm, j) != BOT_EOK)
-		job_done(j, "posted");
-}
-
-/* The episode is posted and the service's policy is on: what would be
- * proposed, then the cooldown (a store record per service). */
-static void propose(struct job *j)
-{
-	const struct config_service *s = j->svc;
-	int desired = (int)jint(j->put, "desired"), target;
-	struct chat_text t;
-
-	chat_text_init(&t);
-	if (!json_object_get(j->put, "desired")) {
-		chat_text_printf(&t, "%s could not be read when the alarm fired.", s->name);
-		propose_not(j, "unread", &t);
-		return;
-	}
-	if (s->on_alarm_scale_to > 0) {
-		target = s->on_alarm_scale_to < s->max_desired ? s->on_alarm_scale_to : s->max_desired;
-	} else {
-		double want = (double)desired * s->on_alarm_factor;
-		target = (int)want;
-		if ((double)target < want)
-			target++;
-		if (target <= desired)
-			target = desired + 1;
-		if (target > s->max_desired)
-			target = s->max_desired;
-	}
-	j->prop_target = target;
-	if (target <= desired) {
-		chat_text_printf(&t, "%s already has %d desired tasks (the policy's target is %d%s).",
-				 s->name, desired, target,
-				 s->on_alarm_scale_to > 0 ? "" : ", within max_desired");
-		propose_not(j, "at_target", &t);
-		return;
-	}
-	size_t n = strlen("proposal:") + strlen(s->name) + 1;
-	if (!(j->prop_key = malloc(n))) {
-		job_done(j, "posted");
-		return;
-	}
-	snprintf(j->prop_key, n, "proposal:%s", s->name);
-	if (store_alarm_get_async(j->ai->store, j->prop_key, on_prop_get, j) != BOT_EOK)
-		job_done(j, "posted");
+		alarm__job_fail(j, rc, effect_name[j->effect], NULL);
 }
 
 /* ---- the conditional write -------------------------------------------- */
@@ -820,16 +328,16 @@ static void on_put(void *ud, struct store_req *r)
 {
 	struct job *j = ud;
 
-	if (!job_live(j))
+	if (!alarm__job_live(j))
 		return;
 	if (r->rc) {
-		job_fail(j, r->rc, "record", r->err.msg);
+		alarm__job_fail(j, r->rc, "record", r->err.msg);
 		return;
 	}
 	if (r->res != STORE_DONE) {
 		/* another process moved the record first: read, judge again */
 		if (++j->tries >= TRIES_MAX) {
-			job_fail(j, BOT_EBUSY, "record", "the record kept changing");
+			alarm__job_fail(j, BOT_EBUSY, "record", "the record kept changing");
 			return;
 		}
 		json_decref(j->rec);
@@ -862,7 +370,7 @@ static void write_record(struct job *j)
 		  : BOT_ENOMEM;
 	free(text);
 	if (rc)
-		job_fail(j, rc, "record", NULL);
+		alarm__job_fail(j, rc, "record", NULL);
 }
 
 /* ---- a new episode: read the service first ---------------------------- */
@@ -874,7 +382,7 @@ static void on_read(void *ud, const struct service_read *r)
 	char ev[CHAT_TEXT_MAX], when[32];
 	int suggested = 0;
 
-	if (!job_live(j))
+	if (!alarm__job_live(j))
 		return;
 	chat_text_init(&t);
 	if (r->svc) {
@@ -933,7 +441,7 @@ static void judge(struct job *j)
 
 	if (rec && j->ch.at < rec_at) {
 		ai->st.stale++;
-		job_done(j, "stale");
+		alarm__job_done(j, "stale");
 		return;
 	}
 	/* DescribeAlarms tells the state now, with a time that need not be the
@@ -945,14 +453,14 @@ static void judge(struct job *j)
 	    (j->from_describe || (src && strcmp(src, "describe") == 0 &&
 				  j->ch.at - rec_at <= DESCRIBE_SLACK_MS))) {
 		ai->st.duplicate++;
-		job_done(j, "duplicate");
+		alarm__job_done(j, "duplicate");
 		return;
 	}
 	if (rec && j->ch.at == rec_at && rec_state && strcmp(rec_state, state) == 0) {
 		const char *pending = jstr(rec, "pending"), *claim = jstr(rec, "claim");
 		if (!pending) {
 			ai->st.duplicate++;
-			job_done(j, "duplicate");
+			alarm__job_done(j, "duplicate");
 			return;
 		}
 		/* a live claim of another job - of another replica, or of this
@@ -967,7 +475,7 @@ static void judge(struct job *j)
 		j->put = json_deep_copy(rec);
 		j->reopened = alarm && jint(rec, "flaps") > 0;
 		if (!j->put)
-			job_fail(j, BOT_ENOMEM, "judge", NULL);
+			alarm__job_fail(j, BOT_ENOMEM, "judge", NULL);
 		else
 			write_record(j);
 		return;
@@ -986,7 +494,7 @@ static void judge(struct job *j)
 	    jint(rec, "episode") > 0) {
 		j->effect = EF_POST;
 		if (!(j->put = json_deep_copy(rec))) {
-			job_fail(j, BOT_ENOMEM, "judge", NULL);
+			alarm__job_fail(j, BOT_ENOMEM, "judge", NULL);
 			return;
 		}
 		set_int(j->put, "ok_at", j->ch.at);
@@ -1025,7 +533,7 @@ static void judge(struct job *j)
 		}
 	}
 	if (!j->put) {
-		job_fail(j, BOT_ENOMEM, "judge", NULL);
+		alarm__job_fail(j, BOT_ENOMEM, "judge", NULL);
 		return;
 	}
 	set_str(j->put, "state", state);
@@ -1036,7 +544,7 @@ static void judge(struct job *j)
 		int rc = ai->reads ? service_reads_get(ai->reads, j->svc, true, on_read, j)
 				   : service_read_start(ai->cloud, j->svc, on_read, j);
 		if (rc)
-			job_fail(j, rc, "read", NULL);
+			alarm__job_fail(j, rc, "read", NULL);
 		return;
 	}
 	write_record(j);
@@ -1047,10 +555,10 @@ static void on_get(void *ud, struct store_req *r)
 	struct job *j = ud;
 	json_error_t jerr;
 
-	if (!job_live(j))
+	if (!alarm__job_live(j))
 		return;
 	if (r->rc) {
-		job_fail(j, r->rc, "record", r->err.msg);
+		alarm__job_fail(j, r->rc, "record", r->err.msg);
 		return;
 	}
 	j->version = r->alarm.version;
@@ -1072,7 +580,7 @@ static void job_get(struct job *j)
 {
 	int rc = store_alarm_get_async(j->ai->store, j->ch.arn, on_get, j);
 	if (rc)
-		job_fail(j, rc, "record", NULL);
+		alarm__job_fail(j, rc, "record", NULL);
 }
 
 /* Take a change: a job, or counted and dropped when it is of no service. */
@@ -1110,7 +618,7 @@ static int job_start(struct alarm_intake *ai, const struct cloud_alarm_change *c
 	j->ch.account = dup_or_null(c->account);
 	j->ch.state = dup_or_null(c->state);
 	j->ch.reason = strdup(c->reason ? c->reason : "");
-	j->ch.watch = describe_watch(c);
+	j->ch.watch = alarm__describe_watch(c);
 	j->channel = strdup(channel);
 	j->from_describe = c->format && strcmp(c->format, "describe") == 0;
 	snprintf(j->claim, sizeof j->claim, "%s#%llu", ai->owner,
