@@ -519,6 +519,22 @@ static bool arn_of_family(const char *arn, const char *family)
 	return tail && strncmp(tail, family, n) == 0 && tail[n] == ':';
 }
 
+/* The revision of a task definition ARN or "family:revision" (0 if none). */
+static long arn_revision(const char *arn)
+{
+	const char *colon = strrchr(arn, ':');
+	char *end;
+	long r = colon ? strtol(colon + 1, &end, 10) : 0;
+
+	return colon && *end == '\0' && r > 0 ? r : 0;
+}
+
+static int revision_desc(const void *x, const void *y)
+{
+	long a = arn_revision(*(const char *const *)x), b = arn_revision(*(const char *const *)y);
+	return a < b ? 1 : a > b ? -1 : 0;
+}
+
 static void on_task_definitions(void *ud, const struct cloud_error *err,
 				const struct aws_ecs_taskdefs *page)
 {
@@ -561,6 +577,10 @@ static void on_task_definitions(void *ud, const struct cloud_error *err,
 		o->cb.tdlist(o->ud, &e, NULL, 0);
 		goto done;
 	}
+	/* Newest first by revision number, whatever order came: moto 5.2.1
+	 * ignores sort DESC and lists oldest first. */
+	if (o->tacc.n)
+		qsort(o->tacc.arns, o->tacc.n, sizeof *o->tacc.arns, revision_desc);
 	o->cb.tdlist(o->ud, NULL, (const char *const *)o->tacc.arns, o->tacc.n);
 done:
 	aws_ecs_taskdefs_clear(&o->tacc);
