@@ -26,11 +26,13 @@ void cloud_service_free(struct cloud_service *s)
 		free((char *)s->deployments[i].id);
 		free((char *)s->deployments[i].status);
 		free((char *)s->deployments[i].rollout_state);
+		free((char *)s->deployments[i].task_definition);
 	}
 	free((void *)s->deployments);
 	for (size_t i = 0; s->events && i < s->n_events; i++)
 		free((char *)s->events[i].message);
 	free((void *)s->events);
+	free((char *)s->task_definition);
 	free(s);
 }
 
@@ -49,6 +51,7 @@ struct cloud_service *cloud_service_dup(const struct cloud_service *s)
 	d->cluster = sdup(s->cluster, &oom);
 	d->arn = sdup(s->arn, &oom);
 	d->status = sdup(s->status, &oom);
+	d->task_definition = sdup(s->task_definition, &oom);
 	if (s->n_deployments) {
 		struct cloud_deployment *dep = calloc(s->n_deployments, sizeof *dep);
 		oom |= !dep;
@@ -57,6 +60,7 @@ struct cloud_service *cloud_service_dup(const struct cloud_service *s)
 			dep[i].id = sdup(s->deployments[i].id, &oom);
 			dep[i].status = sdup(s->deployments[i].status, &oom);
 			dep[i].rollout_state = sdup(s->deployments[i].rollout_state, &oom);
+			dep[i].task_definition = sdup(s->deployments[i].task_definition, &oom);
 		}
 		d->deployments = dep;
 		d->n_deployments = dep ? s->n_deployments : 0;
@@ -173,4 +177,19 @@ struct cloud_alarm *cloud_alarms_dup(const struct cloud_alarm *a, size_t n)
 		return NULL;
 	}
 	return d;
+}
+
+void cloud_task_definition_free(struct cloud_task_definition *td)
+{
+	if (!td)
+		return;
+	free((char *)td->arn);
+	free((char *)td->family);
+	free((char *)td->status);
+	for (size_t i = 0; td->containers && i < td->n_containers; i++) {
+		free((char *)td->containers[i].name);
+		free((char *)td->containers[i].image);
+	}
+	free((void *)td->containers);
+	free(td);
 }

@@ -30,6 +30,9 @@ struct cloud_deployment {
 	const char *rollout_state;      /* COMPLETED | FAILED | IN_PROGRESS | NULL */
 	int desired, running, pending, failed;
 	double updated_at;              /* epoch seconds, 0 if unknown */
+	/* Appended for restart/rollback (issue 17). */
+	const char *task_definition;    /* the deployment's task definition ARN (NULL if not told) */
+	double created_at;              /* epoch seconds, 0 if unknown */
 };
 
 struct cloud_event {
@@ -44,6 +47,9 @@ struct cloud_service {
 	size_t n_deployments;
 	const struct cloud_event *events; /* newest first */
 	size_t n_events;
+	/* Appended for restart/rollback (issue 17): the service's current
+	 * task definition ARN (NULL if not told). */
+	const char *task_definition;
 };
 
 /* A metric series over a window: values[i] at times[i] (ascending). */
@@ -136,6 +142,25 @@ typedef void (*cloud_done_cb)(void *ud, const struct cloud_error *err);
 typedef void (*cloud_alarm_states_cb)(void *ud, const struct cloud_error *err,
 				      const struct cloud_alarm_change *alarms, size_t n);
 
+/* A task definition revision (DescribeTaskDefinition), for restart and
+ * rollback (issue 17). */
+struct cloud_container {
+	const char *name, *image;
+};
+
+struct cloud_task_definition {
+	const char *arn, *family, *status; /* status: ACTIVE | INACTIVE | DELETE_IN_PROGRESS */
+	int revision;
+	const struct cloud_container *containers;
+	size_t n_containers;
+};
+
+/* arns: task definition ARNs of one family, newest revision first. */
+typedef void (*cloud_task_definitions_cb)(void *ud, const struct cloud_error *err,
+					  const char *const *arns, size_t n);
+typedef void (*cloud_task_definition_cb)(void *ud, const struct cloud_error *err,
+					 const struct cloud_task_definition *td);
+
 struct cloud;
 
 /* Work a person asked for, as a whole, for admission (ops->admit). */
@@ -200,6 +225,23 @@ struct cloud_ops {
 	int (*alarm_states)(struct cloud *c, const char *const *names, size_t n_names,
 			    const char *const *prefixes, size_t n_prefixes,
 			    cloud_alarm_states_cb cb, void *ud);
+	/* Appended for restart and rollback (issue 17); optional (NULL in a
+	 * backend without them, check before calling). */
+	/* ListTaskDefinitions: the ACTIVE revisions of exactly this family,
+	 * newest first, at most CLOUD_MAX_TASK_DEFINITIONS. */
+	int (*task_definitions)(struct cloud *c, const char *family, cloud_task_definitions_cb cb,
+				void *ud);
+	/* DescribeTaskDefinition of "family:revision", "family" (latest
+	 * ACTIVE) or an ARN. A missing one is an error (ECS answers it with
+	 * ClientException, so the code is not BOT_ENOTFOUND). */
+	int (*describe_task_definition)(struct cloud *c, const char *task_definition,
+					cloud_task_definition_cb cb, void *ud);
+	/* UpdateService taskDefinition (and forceNewDeployment): start a
+	 * deployment of that task definition, desiredCount untouched. A dry
+	 * run refuses it, like scale. */
+	int (*deploy)(struct cloud *c, const char *cluster, const char *service,
+		      const char *task_definition, bool force_new_deployment, cloud_scale_cb cb,
+		      void *ud);
 };
 
 struct cloud {
@@ -214,5 +256,9 @@ struct cloud_metrics *cloud_metrics_dup(const struct cloud_metrics *m);
 void cloud_metrics_free(struct cloud_metrics *m);
 struct cloud_alarm *cloud_alarms_dup(const struct cloud_alarm *a, size_t n);
 void cloud_alarms_free(struct cloud_alarm *a, size_t n);
+void cloud_task_definition_free(struct cloud_task_definition *td);
+
+/* The bound on cloud_ops.task_definitions (ListTaskDefinitions pages). */
+#define CLOUD_MAX_TASK_DEFINITIONS 100
 
 #endif

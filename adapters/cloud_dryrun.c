@@ -21,7 +21,7 @@ struct pending {
 	struct pending *next;
 	struct dry *d;
 	enum { P_SCALE, P_NOTIFY, P_DESCRIBE, P_METRICS, P_ALARMS, P_CLUSTER, P_LIST, P_QUEUE,
-	       P_DONE, P_STATES } kind;
+	       P_DONE, P_STATES, P_TDLIST, P_TD } kind;
 	union {
 		cloud_scale_cb scale;
 		cloud_notify_cb notify;
@@ -33,6 +33,8 @@ struct pending {
 		cloud_queue_cb queue;
 		cloud_done_cb done;
 		cloud_alarm_states_cb states;
+		cloud_task_definitions_cb tdlist;
+		cloud_task_definition_cb td;
 	} cb;
 	void *ud;
 	bool ok;                 /* answer success (err NULL): a delete not done */
@@ -69,6 +71,8 @@ static void fire(uv_timer_t *t)
 	case P_QUEUE: p->cb.queue(p->ud, &p->err, NULL, 0); break;
 	case P_DONE: p->cb.done(p->ud, p->ok ? NULL : &p->err); break;
 	case P_STATES: p->cb.states(p->ud, &p->err, NULL, 0); break;
+	case P_TDLIST: p->cb.tdlist(p->ud, &p->err, NULL, 0); break;
+	case P_TD: p->cb.td(p->ud, &p->err, NULL); break;
 	}
 	uv_close((uv_handle_t *)&p->timer, pending_closed);
 }
@@ -255,6 +259,50 @@ static int dry_alarm_states(struct cloud *c, const char *const *names, size_t n_
 	return BOT_EOK;
 }
 
+/* Task definitions are read (forwarded); a deploy changes the service and
+ * is refused like scale (issue 17). */
+static int dry_task_definitions(struct cloud *c, const char *family,
+				cloud_task_definitions_cb cb, void *ud)
+{
+	struct dry *d = (struct dry *)c;
+	if (d->inner && d->inner->ops->task_definitions)
+		return d->inner->ops->task_definitions(d->inner, family, cb, ud);
+	struct pending *p = answer_later(d, P_TDLIST, ud, NO_AWS);
+	if (!p)
+		return BOT_ENOMEM;
+	p->cb.tdlist = cb;
+	return BOT_EOK;
+}
+
+static int dry_describe_task_definition(struct cloud *c, const char *task_definition,
+					cloud_task_definition_cb cb, void *ud)
+{
+	struct dry *d = (struct dry *)c;
+	if (d->inner && d->inner->ops->describe_task_definition)
+		return d->inner->ops->describe_task_definition(d->inner, task_definition, cb, ud);
+	struct pending *p = answer_later(d, P_TD, ud, NO_AWS);
+	if (!p)
+		return BOT_ENOMEM;
+	p->cb.td = cb;
+	return BOT_EOK;
+}
+
+static int dry_deploy(struct cloud *c, const char *cluster, const char *service,
+		      const char *task_definition, bool force, cloud_scale_cb cb, void *ud)
+{
+	struct dry *d = (struct dry *)c;
+	log_info("dryrun.deploy", "cluster=%s service=%s task_definition=%s force_new_deployment=%s",
+		 LOG_Q(cluster), LOG_Q(service), LOG_Q(task_definition), force ? "true" : "false");
+	/* P_SCALE: answered BOT_EDRYRUN, like scale. */
+	struct pending *p = answer_later(d, P_SCALE, ud,
+		"dry run: would call ECS UpdateService(cluster=%s, service=%s, taskDefinition=%s)",
+		cluster, service, task_definition);
+	if (!p)
+		return BOT_ENOMEM;
+	p->cb.scale = cb;
+	return BOT_EOK;
+}
+
 static void dry_destroy(struct cloud *c)
 {
 	struct dry *d = (struct dry *)c;
@@ -309,6 +357,9 @@ static const struct cloud_ops dry_ops = {
 	.queue_delete = dry_queue_delete,
 	.queue_defer = dry_queue_defer,
 	.alarm_states = dry_alarm_states,
+	.task_definitions = dry_task_definitions,
+	.describe_task_definition = dry_describe_task_definition,
+	.deploy = dry_deploy,
 };
 
 struct cloud *cloud_dryrun_create(uv_loop_t *loop, struct cloud *inner)

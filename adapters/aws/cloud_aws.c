@@ -104,6 +104,8 @@ struct op {
 		cloud_notify_cb notify;
 		cloud_cluster_cb cluster;
 		cloud_list_cb list;
+		cloud_task_definitions_cb tdlist;
+		cloud_task_definition_cb td;
 	} cb;
 	void *ud;
 	char cluster[256], service[256], region[48];
@@ -112,6 +114,9 @@ struct op {
 	/* list_services */
 	struct aws_ecs_list acc;
 	int pages;
+	/* task_definitions: the family asked for, the ARNs kept so far */
+	char family[256];
+	struct aws_ecs_taskdefs tacc;
 };
 
 static struct op *op_new_in(struct aws_cloud *a, void *ud, const char *region,
@@ -497,6 +502,170 @@ static int aws_list_services(struct cloud *c, const char *cluster, cloud_list_cb
 		return BOT_ENOMEM;
 	o->cb.list = cb;
 	rc = aws_ecs_list_services(a->client, op_region(o), cluster, NULL, 100, on_list, o, NULL);
+	if (rc)
+		free(o);
+	return rc;
+}
+
+/* ---- task definitions and deploy (issue 17) ------------------------------ */
+
+/* Is arn ("arn:...:task-definition/<family>:<revision>") a revision of
+ * exactly family? familyPrefix also matches "<family>-other". */
+static bool arn_of_family(const char *arn, const char *family)
+{
+	const char *tail = aws__arn_tail(arn);
+	size_t n = strlen(family);
+
+	return tail && strncmp(tail, family, n) == 0 && tail[n] == ':';
+}
+
+/* The revision of a task definition ARN or "family:revision" (0 if none). */
+static long arn_revision(const char *arn)
+{
+	const char *colon = strrchr(arn, ':');
+	char *end;
+	long r = colon ? strtol(colon + 1, &end, 10) : 0;
+
+	return colon && *end == '\0' && r > 0 ? r : 0;
+}
+
+static int revision_desc(const void *x, const void *y)
+{
+	long a = arn_revision(*(const char *const *)x), b = arn_revision(*(const char *const *)y);
+	return a < b ? 1 : a > b ? -1 : 0;
+}
+
+static void on_task_definitions(void *ud, const struct cloud_error *err,
+				const struct aws_ecs_taskdefs *page)
+{
+	struct op *o = ud;
+	struct cloud_error e;
+	int rc;
+
+	if (err) {
+		o->cb.tdlist(o->ud, err, NULL, 0);
+		goto done;
+	}
+	bool oom = false;
+	for (size_t i = 0; i < page->n && o->tacc.n < CLOUD_MAX_TASK_DEFINITIONS && !oom; i++) {
+		if (!arn_of_family(page->arns[i], o->family))
+			continue;
+		if (!o->tacc.arns)
+			o->tacc.arns = calloc(CLOUD_MAX_TASK_DEFINITIONS, sizeof *o->tacc.arns);
+		if (o->tacc.arns)
+			o->tacc.arns[o->tacc.n] = strdup(page->arns[i]);
+		if (!o->tacc.arns || !o->tacc.arns[o->tacc.n])
+			oom = true;
+		else
+			o->tacc.n++;
+	}
+	if (oom) {
+		err_from_rc(&e, BOT_ENOMEM, "out of memory");
+		o->cb.tdlist(o->ud, &e, NULL, 0);
+		goto done;
+	}
+	/* Newest first across pages too (sort DESC), so a full list or the
+	 * last page ends it; MAX_LIST_PAGES bounds the calls. */
+	if (page->next_token && o->tacc.n < CLOUD_MAX_TASK_DEFINITIONS &&
+	    ++o->pages < MAX_LIST_PAGES) {
+		rc = aws_ecs_list_task_definitions(o->a->client, op_region(o), o->family,
+						   page->next_token, 100, on_task_definitions, o,
+						   NULL);
+		if (rc == BOT_EOK)
+			return;
+		err_from_rc(&e, rc, "cannot request the next ListTaskDefinitions page");
+		o->cb.tdlist(o->ud, &e, NULL, 0);
+		goto done;
+	}
+	/* Newest first by revision number, whatever order came: moto 5.2.1
+	 * ignores sort DESC and lists oldest first. */
+	if (o->tacc.n)
+		qsort(o->tacc.arns, o->tacc.n, sizeof *o->tacc.arns, revision_desc);
+	o->cb.tdlist(o->ud, NULL, (const char *const *)o->tacc.arns, o->tacc.n);
+done:
+	aws_ecs_taskdefs_clear(&o->tacc);
+	free(o);
+}
+
+static int aws_task_definitions(struct cloud *c, const char *family,
+				cloud_task_definitions_cb cb, void *ud)
+{
+	struct aws_cloud *a = (struct aws_cloud *)c;
+	struct op *o;
+	int rc;
+
+	if (!family || !*family || strlen(family) >= sizeof o->family || !cb)
+		return BOT_EINVAL;
+	if (a->dying)
+		return BOT_ESTATE;
+	/* A family is regional but belongs to no cluster: the default region. */
+	o = op_new_in(a, ud, NULL, NULL, NULL);
+	if (!o)
+		return BOT_ENOMEM;
+	o->cb.tdlist = cb;
+	aws__copy(o->family, sizeof o->family, family);
+	rc = aws_ecs_list_task_definitions(a->client, op_region(o), family, NULL, 100,
+					   on_task_definitions, o, NULL);
+	if (rc)
+		free(o);
+	return rc;
+}
+
+static void on_task_definition(void *ud, const struct cloud_error *err,
+			       const struct cloud_task_definition *td)
+{
+	struct op *o = ud;
+
+	o->cb.td(o->ud, err, err ? NULL : td);
+	free(o);
+}
+
+static int aws_describe_task_definition(struct cloud *c, const char *task_definition,
+					cloud_task_definition_cb cb, void *ud)
+{
+	struct aws_cloud *a = (struct aws_cloud *)c;
+	struct op *o;
+	char rb[48];
+	int rc;
+
+	if (!task_definition || !*task_definition || !cb)
+		return BOT_EINVAL;
+	if (a->dying)
+		return BOT_ESTATE;
+	/* An ARN names its region; a family:revision is the default's. */
+	o = op_new_in(a, ud, aws__arn_region(task_definition, rb, sizeof rb) ? rb : NULL, NULL,
+		      NULL);
+	if (!o)
+		return BOT_ENOMEM;
+	o->cb.td = cb;
+	rc = aws_ecs_describe_task_definition(a->client, op_region(o), task_definition,
+					      on_task_definition, o, NULL);
+	if (rc)
+		free(o);
+	return rc;
+}
+
+static int aws_deploy(struct cloud *c, const char *cluster, const char *service,
+		      const char *task_definition, bool force_new_deployment, cloud_scale_cb cb,
+		      void *ud)
+{
+	struct aws_cloud *a = (struct aws_cloud *)c;
+	struct op *o;
+	int rc;
+
+	if (!cluster || !service || !task_definition || !*task_definition || !cb)
+		return BOT_EINVAL;
+	if (a->dying)
+		return BOT_ESTATE;
+	o = op_new(a, ud, cluster, service);
+	if (!o)
+		return BOT_ENOMEM;
+	o->cb.scale = cb;
+	log_info("aws.deploy", "cluster=%s service=%s task_definition=%s force_new_deployment=%s",
+		 LOG_Q(cluster), LOG_Q(service), LOG_Q(task_definition),
+		 force_new_deployment ? "true" : "false");
+	rc = aws_ecs_deploy(a->client, op_region(o), cluster, service, task_definition,
+			    force_new_deployment, on_scale, o, NULL);
 	if (rc)
 		free(o);
 	return rc;
@@ -1188,6 +1357,9 @@ static const struct cloud_ops aws_ops = {
 	.queue_delete = aws_queue_delete,
 	.queue_defer = aws_queue_defer,
 	.alarm_states = aws_alarm_states,
+	.task_definitions = aws_task_definitions,
+	.describe_task_definition = aws_describe_task_definition,
+	.deploy = aws_deploy,
 };
 
 static const char *pick(const char *a, const char *b)

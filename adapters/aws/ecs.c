@@ -55,6 +55,17 @@ void aws_ecs_clusters_clear(struct aws_ecs_clusters *c)
 	memset(c, 0, sizeof *c);
 }
 
+void aws_ecs_taskdefs_clear(struct aws_ecs_taskdefs *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; t->arns && i < t->n; i++)
+		free(t->arns[i]);
+	free(t->arns);
+	free(t->next_token);
+	memset(t, 0, sizeof *t);
+}
+
 /* ---- bodies ------------------------------------------------------------- */
 
 static char *dump(json_t *j)
@@ -123,6 +134,48 @@ char *aws_ecs_describe_clusters_body(const char *const *clusters, size_t n)
 	return dump(json_pack("{s:o}", "clusters", str_array(clusters, n)));
 }
 
+char *aws_ecs_deploy_body(const char *cluster, const char *service, const char *task_definition,
+			  bool force_new_deployment)
+{
+	json_t *j;
+
+	if (!cluster || !service || !task_definition || !*task_definition)
+		return NULL;
+	j = json_pack("{s:s, s:s, s:s}", "cluster", cluster, "service", service, "taskDefinition",
+		      task_definition);
+	if (j && force_new_deployment && json_object_set_new(j, "forceNewDeployment", json_true())) {
+		json_decref(j);
+		return NULL;
+	}
+	return dump(j);
+}
+
+char *aws_ecs_list_task_definitions_body(const char *family_prefix, const char *next_token,
+					 int max_results)
+{
+	json_t *j;
+
+	if (!family_prefix || !*family_prefix)
+		return NULL;
+	if (max_results <= 0 || max_results > 100)
+		max_results = 100;
+	j = json_pack("{s:s, s:s, s:s, s:i}", "familyPrefix", family_prefix, "status", "ACTIVE",
+		      "sort", "DESC", "maxResults", max_results);
+	if (j && next_token && *next_token &&
+	    json_object_set_new(j, "nextToken", json_string(next_token))) {
+		json_decref(j);
+		return NULL;
+	}
+	return dump(j);
+}
+
+char *aws_ecs_describe_task_definition_body(const char *task_definition)
+{
+	if (!task_definition || !*task_definition)
+		return NULL;
+	return dump(json_pack("{s:s}", "taskDefinition", task_definition));
+}
+
 /* ---- parsers ------------------------------------------------------------ */
 
 static int event_cmp(const void *a, const void *b)
@@ -149,6 +202,7 @@ static int parse_service(const json_t *o, const char *cluster_hint, struct cloud
 	s->name = aws__dup(aws__json_str(o, "serviceName"), &oom);
 	s->arn = aws__dup(aws__json_str(o, "serviceArn"), &oom);
 	s->status = aws__dup(aws__json_str(o, "status"), &oom);
+	s->task_definition = aws__dup(aws__json_str(o, "taskDefinition"), &oom);
 	carn = aws__json_str(o, "clusterArn");
 	s->cluster = aws__dup(carn ? aws__cluster_name(carn) : aws__cluster_name(cluster_hint), &oom);
 	s->desired = aws__json_int(o, "desiredCount", 0, &bad, err);
@@ -170,9 +224,11 @@ static int parse_service(const json_t *o, const char *cluster_hint, struct cloud
 			d[i].running = aws__json_int(x, "runningCount", 0, &bad, err);
 			d[i].pending = aws__json_int(x, "pendingCount", 0, &bad, err);
 			d[i].failed = aws__json_int(x, "failedTasks", 0, &bad, err);
+			d[i].task_definition = aws__dup(aws__json_str(x, "taskDefinition"), &oom);
+			d[i].created_at = aws__json_time(json_object_get(x, "createdAt"));
 			d[i].updated_at = aws__json_time(json_object_get(x, "updatedAt"));
 			if (d[i].updated_at == 0)
-				d[i].updated_at = aws__json_time(json_object_get(x, "createdAt"));
+				d[i].updated_at = d[i].created_at;
 		}
 		s->deployments = d;
 		s->n_deployments = d ? n : 0;
@@ -389,9 +445,113 @@ out:
 	return rc;
 }
 
+int aws_ecs_parse_list_task_definitions(const char *body, size_t len,
+					struct aws_ecs_taskdefs *out, struct bot_error *err)
+{
+	json_t *j = aws__json_object(body, len, err), *arns;
+	bool oom = false;
+	int rc = BOT_EOK;
+
+	memset(out, 0, sizeof *out);
+	if (!j)
+		return BOT_EPARSE;
+	arns = json_object_get(j, "taskDefinitionArns");
+	if (arns && !json_is_array(arns)) {
+		rc = bot_error_set(err, BOT_EPARSE, "taskDefinitionArns is not a list");
+		goto out;
+	}
+	size_t n = json_array_size(arns);
+	if (n) {
+		out->arns = calloc(n, sizeof *out->arns);
+		if (!out->arns)
+			oom = true;
+	}
+	for (size_t i = 0; out->arns && i < n; i++) {
+		const char *a = json_string_value(json_array_get(arns, i));
+		if (!a) {
+			rc = bot_error_set(err, BOT_EPARSE, "taskDefinitionArns[%zu] is not a string", i);
+			goto out;
+		}
+		out->arns[out->n] = aws__dup(a, &oom);
+		if (out->arns[out->n])
+			out->n++;
+	}
+	const char *nt = aws__json_str(j, "nextToken");
+	out->next_token = aws__dup(nt && *nt ? nt : NULL, &oom);
+	if (oom)
+		rc = bot_error_set(err, BOT_ENOMEM, "out of memory");
+out:
+	json_decref(j);
+	if (rc)
+		aws_ecs_taskdefs_clear(out);
+	return rc;
+}
+
+int aws_ecs_parse_describe_task_definition(const char *body, size_t len,
+					   struct cloud_task_definition **out,
+					   struct bot_error *err)
+{
+	json_t *j = aws__json_object(body, len, err), *o, *cs;
+	struct cloud_task_definition *td = NULL;
+	bool oom = false;
+	int rc = BOT_EOK;
+
+	*out = NULL;
+	if (!j)
+		return BOT_EPARSE;
+	o = json_object_get(j, "taskDefinition");
+	if (!json_is_object(o)) {
+		rc = bot_error_set(err, BOT_EPARSE, "reply has no taskDefinition");
+		goto out;
+	}
+	td = calloc(1, sizeof *td);
+	if (!td) {
+		rc = bot_error_set(err, BOT_ENOMEM, "out of memory");
+		goto out;
+	}
+	td->arn = aws__dup(aws__json_str(o, "taskDefinitionArn"), &oom);
+	td->family = aws__dup(aws__json_str(o, "family"), &oom);
+	td->status = aws__dup(aws__json_str(o, "status"), &oom);
+	td->revision = aws__json_int(o, "revision", 0, &rc, err);
+	if (rc)
+		goto out;
+	cs = json_object_get(o, "containerDefinitions");
+	if (cs && !json_is_array(cs)) {
+		rc = bot_error_set(err, BOT_EPARSE, "containerDefinitions is not a list");
+		goto out;
+	}
+	size_t n = json_array_size(cs);
+	if (n) {
+		struct cloud_container *c = calloc(n, sizeof *c);
+		if (!c)
+			oom = true;
+		for (size_t i = 0; c && i < n; i++) {
+			json_t *x = json_array_get(cs, i);
+			c[i].name = aws__dup(aws__json_str(x, "name"), &oom);
+			c[i].image = aws__dup(aws__json_str(x, "image"), &oom);
+		}
+		td->containers = c;
+		td->n_containers = c ? n : 0;
+	}
+	if (oom) {
+		rc = bot_error_set(err, BOT_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (!td->family || td->revision <= 0) {
+		rc = bot_error_set(err, BOT_EPARSE, "taskDefinition without family or revision");
+		goto out;
+	}
+	*out = td;
+	td = NULL;
+out:
+	cloud_task_definition_free(td);
+	json_decref(j);
+	return rc;
+}
+
 /* ---- calls -------------------------------------------------------------- */
 
-enum kind { K_SERVICES, K_UPDATE, K_LIST, K_CLUSTERS };
+enum kind { K_SERVICES, K_UPDATE, K_LIST, K_CLUSTERS, K_TDLIST, K_TD };
 
 struct ctx {
 	enum kind kind;
@@ -400,6 +560,8 @@ struct ctx {
 		aws_ecs_service_cb update;
 		aws_ecs_list_cb list;
 		aws_ecs_clusters_cb clusters;
+		aws_ecs_taskdefs_cb tdlist;
+		aws_ecs_taskdef_cb td;
 	} cb;
 	void *ud;
 	char cluster[256];
@@ -412,6 +574,8 @@ static void deliver_err(struct ctx *x, const struct cloud_error *e)
 	case K_UPDATE: x->cb.update(x->ud, e, NULL); break;
 	case K_LIST: x->cb.list(x->ud, e, NULL); break;
 	case K_CLUSTERS: x->cb.clusters(x->ud, e, NULL); break;
+	case K_TDLIST: x->cb.tdlist(x->ud, e, NULL); break;
+	case K_TD: x->cb.td(x->ud, e, NULL); break;
 	}
 }
 
@@ -459,6 +623,24 @@ static void on_reply(void *ud, const struct cloud_error *err, const struct aws_r
 		if (!rc) {
 			x->cb.clusters(x->ud, NULL, &c);
 			aws_ecs_clusters_clear(&c);
+		}
+		break;
+	}
+	case K_TDLIST: {
+		struct aws_ecs_taskdefs t;
+		rc = aws_ecs_parse_list_task_definitions(r->body, r->body_len, &t, &be);
+		if (!rc) {
+			x->cb.tdlist(x->ud, NULL, &t);
+			aws_ecs_taskdefs_clear(&t);
+		}
+		break;
+	}
+	case K_TD: {
+		struct cloud_task_definition *td;
+		rc = aws_ecs_parse_describe_task_definition(r->body, r->body_len, &td, &be);
+		if (!rc) {
+			x->cb.td(x->ud, NULL, td);
+			cloud_task_definition_free(td);
 		}
 		break;
 	}
@@ -557,4 +739,46 @@ int aws_ecs_describe_clusters(struct aws_client *c, const char *region,
 		x->cb.clusters = cb;
 	return start(c, region, "DescribeClusters", aws_ecs_describe_clusters_body(clusters, n),
 		     x, out);
+}
+
+int aws_ecs_deploy(struct aws_client *c, const char *region, const char *cluster,
+		   const char *service, const char *task_definition, bool force_new_deployment,
+		   aws_ecs_service_cb cb, void *ud, struct aws_call **out)
+{
+	if (!cb || !cluster || !service || !task_definition || !*task_definition)
+		return BOT_EINVAL;
+	struct ctx *x = ctx_new(K_UPDATE, ud, cluster);
+	if (x)
+		x->cb.update = cb;
+	return start(c, region, "UpdateService",
+		     aws_ecs_deploy_body(cluster, service, task_definition, force_new_deployment), x,
+		     out);
+}
+
+int aws_ecs_list_task_definitions(struct aws_client *c, const char *region,
+				  const char *family_prefix, const char *next_token,
+				  int max_results, aws_ecs_taskdefs_cb cb, void *ud,
+				  struct aws_call **out)
+{
+	if (!cb || !family_prefix || !*family_prefix)
+		return BOT_EINVAL;
+	struct ctx *x = ctx_new(K_TDLIST, ud, NULL);
+	if (x)
+		x->cb.tdlist = cb;
+	return start(c, region, "ListTaskDefinitions",
+		     aws_ecs_list_task_definitions_body(family_prefix, next_token, max_results), x,
+		     out);
+}
+
+int aws_ecs_describe_task_definition(struct aws_client *c, const char *region,
+				     const char *task_definition, aws_ecs_taskdef_cb cb, void *ud,
+				     struct aws_call **out)
+{
+	if (!cb || !task_definition || !*task_definition)
+		return BOT_EINVAL;
+	struct ctx *x = ctx_new(K_TD, ud, NULL);
+	if (x)
+		x->cb.td = cb;
+	return start(c, region, "DescribeTaskDefinition",
+		     aws_ecs_describe_task_definition_body(task_definition), x, out);
 }

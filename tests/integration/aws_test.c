@@ -1328,6 +1328,190 @@ static void test_dryrun_forwards(void **state)
 	h_end(&h);
 }
 
+/* ---- task definitions and deploy (issue 17 groundwork) ------------------ */
+
+struct tdres {
+	bool done;
+	int calls;
+	struct cloud_error err;
+	bool ok;
+	char arns[8][256];
+	size_t n;
+	struct cloud_task_definition td; /* scalars, and: */
+	char family[128], image[128];
+	size_t n_containers;
+};
+
+static void cb_tdlist(void *ud, const struct cloud_error *err, const char *const *arns, size_t n)
+{
+	struct tdres *r = ud;
+	r->calls++;
+	r->done = true;
+	r->ok = !err;
+	if (err)
+		r->err = *err;
+	for (size_t i = 0; i < n && i < 8; i++)
+		snprintf(r->arns[i], sizeof r->arns[i], "%s", arns[i]);
+	r->n = n;
+}
+
+static void cb_td(void *ud, const struct cloud_error *err, const struct cloud_task_definition *td)
+{
+	struct tdres *r = ud;
+	r->calls++;
+	r->done = true;
+	r->ok = !err;
+	if (err)
+		r->err = *err;
+	if (td) {
+		r->td.revision = td->revision;
+		snprintf(r->family, sizeof r->family, "%s", td->family);
+		r->n_containers = td->n_containers;
+		if (td->n_containers)
+			snprintf(r->image, sizeof r->image, "%s", td->containers[0].image);
+	}
+}
+
+static void test_ecs_task_definitions_deploy(void **state)
+{
+	struct h h;
+	struct res r;
+	struct tdres t;
+	char out[1024], msg[2048];
+	(void)state;
+	env_clean();
+
+	/* Revision 2 of the lab's family (image nginx:1.27; revision 1 runs
+	 * nginx) and a family "mysecretword-task-other" that only shares the
+	 * prefix. */
+	const char *no_args[1] = { NULL };
+	if (moto_script(moto, "moto-taskdef.py", no_args, 0, out, sizeof out, msg, sizeof msg))
+		fail_msg("moto-taskdef.py: %s", msg);
+	json_t *seed = json_loads(out, 0, NULL);
+	assert_non_null(seed);
+	char rev1[256], rev2[256];
+	snprintf(rev1, sizeof rev1, "%s", json_string_value(json_object_get(seed, "rev1")));
+	snprintf(rev2, sizeof rev2, "%s", json_string_value(json_object_get(seed, "rev2")));
+	json_decref(seed);
+	assert_non_null(strstr(rev1, "task-definition/mysecretword-task:1"));
+	assert_non_null(strstr(rev2, "task-definition/mysecretword-task:2"));
+
+	h_init(&h);
+	/* The scaler's policy lacks the task definition reads: the bot's
+	 * policy needs ecs:ListTaskDefinitions and ecs:DescribeTaskDefinition. */
+	struct cloud *c = cloud_as(&h, "scaler", NULL);
+	RUN(&h, &t, c->ops->task_definitions(c, "mysecretword-task", cb_tdlist, &t));
+	assert_int_equal(t.err.code, BOT_EPERM);
+	assert_non_null(strstr(t.err.message, "ecs:ListTaskDefinitions"));
+	RUN(&h, &t, c->ops->describe_task_definition(c, "mysecretword-task:1", cb_td, &t));
+	assert_int_equal(t.err.code, BOT_EPERM);
+	assert_non_null(strstr(t.err.message, "ecs:DescribeTaskDefinition"));
+	c->ops->destroy(c);
+	h.cloud = NULL;
+
+	/* A user holding exactly what restart/rollback call. */
+	if (moto_iam_user(moto, "deployer", "chatops-deployer",
+			  "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Resource\":\"*\","
+			  "\"Action\":[\"ecs:DescribeServices\",\"ecs:UpdateService\","
+			  "\"ecs:ListTaskDefinitions\",\"ecs:DescribeTaskDefinition\"]}]}",
+			  msg, sizeof msg))
+		fail_msg("moto_iam_user: %s", msg);
+	remember_secret(moto_key(moto, "deployer", "SecretAccessKey"));
+	c = cloud_as(&h, "deployer", NULL);
+
+	/* Newest first, exactly this family (moto lists oldest first and
+	 * ignores sort DESC: the backend orders by revision). */
+	RUN(&h, &t, c->ops->task_definitions(c, "mysecretword-task", cb_tdlist, &t));
+	assert_true(t.ok);
+	assert_int_equal(t.n, 2);
+	assert_string_equal(t.arns[0], rev2);
+	assert_string_equal(t.arns[1], rev1);
+	RUN(&h, &t, c->ops->task_definitions(c, "no-such-family", cb_tdlist, &t));
+	assert_true(t.ok);
+	assert_int_equal(t.n, 0);
+
+	RUN(&h, &t, c->ops->describe_task_definition(c, "mysecretword-task:2", cb_td, &t));
+	assert_true(t.ok);
+	assert_string_equal(t.family, "mysecretword-task");
+	assert_int_equal(t.td.revision, 2);
+	assert_int_equal(t.n_containers, 1);
+	assert_string_equal(t.image, "nginx:1.27");
+	RUN(&h, &t, c->ops->describe_task_definition(c, rev1, cb_td, &t));
+	assert_int_equal(t.td.revision, 1);
+	assert_string_equal(t.image, "nginx");
+	/* ECS answers a missing revision with ClientException (no NotFound). */
+	RUN(&h, &t, c->ops->describe_task_definition(c, "mysecretword-task:9", cb_td, &t));
+	assert_false(t.ok);
+	assert_string_equal(t.err.aws_code, "ClientException");
+
+	describe(&h, c, SERVICE, &r);
+	assert_string_equal(r.svc->task_definition, rev1);
+	assert_int_equal(r.svc->n_deployments, 1);
+	assert_string_equal(r.svc->deployments[0].task_definition, rev1);
+	assert_true(r.svc->deployments[0].created_at > 1.6e9);
+	char dep0[128];
+	snprintf(dep0, sizeof dep0, "%s", r.svc->deployments[0].id);
+	int desired0 = r.svc->desired;
+	res_free(&r);
+
+	/* Deploy revision 2 (no force): the service's taskDefinition changes,
+	 * desiredCount does not. moto 5.2.1 does NOT touch the deployments
+	 * list here: the same single deployment, still naming revision 1. */
+	RUN(&h, &r, c->ops->deploy(c, CLUSTER, SERVICE, rev2, false, cb_service, &r));
+	assert_true(r.ok);
+	assert_string_equal(r.svc->task_definition, rev2);
+	res_free(&r);
+	describe(&h, c, SERVICE, &r);
+	assert_string_equal(r.svc->task_definition, rev2);
+	assert_int_equal(r.svc->desired, desired0);
+	assert_int_equal(r.svc->n_deployments, 1);
+	assert_string_equal(r.svc->deployments[0].id, dep0);
+	res_free(&r);
+
+	/* Roll back to the older revision with forceNewDeployment. moto 5.2.1:
+	 * the list still has ONE deployment, PRIMARY, with a new id and a new
+	 * createdAt (the old one is replaced, not kept as ACTIVE), and its
+	 * taskDefinition is the one the deployment was first created with
+	 * (moto does not update it), so a recovery check on moto must read
+	 * the service's taskDefinition and the deployment id/createdAt, not
+	 * the deployment's taskDefinition. moto stores taskDefinition as sent
+	 * (a "family:revision" stays that, not an ARN): compare by
+	 * family:revision, so this test sends the ARN. */
+	RUN(&h, &r, c->ops->deploy(c, CLUSTER, SERVICE, rev1, true, cb_service, &r));
+	assert_true(r.ok);
+	res_free(&r);
+	describe(&h, c, SERVICE, &r);
+	assert_string_equal(r.svc->task_definition, rev1);
+	assert_int_equal(r.svc->n_deployments, 1);
+	assert_string_equal(r.svc->deployments[0].status, "PRIMARY");
+	assert_string_not_equal(r.svc->deployments[0].id, dep0);
+	res_free(&r);
+
+	/* A bad target is ECS's error, not a crash. */
+	RUN(&h, &r, c->ops->deploy(c, CLUSTER, "nope-service", rev2, false, cb_service, &r));
+	assert_int_equal(r.err.code, BOT_ENOTFOUND);
+	res_free(&r);
+
+	/* Dry run: the reads are forwarded, the deploy refused and nothing
+	 * changes. */
+	struct cloud *dry = cloud_dryrun_create(bot_loop_uv(h.loop), c);
+	assert_non_null(dry);
+	RUN(&h, &t, dry->ops->task_definitions(dry, "mysecretword-task", cb_tdlist, &t));
+	assert_int_equal(t.n, 2);
+	RUN(&h, &t, dry->ops->describe_task_definition(dry, rev2, cb_td, &t));
+	assert_string_equal(t.image, "nginx:1.27");
+	RUN(&h, &r, dry->ops->deploy(dry, CLUSTER, SERVICE, rev2, true, cb_service, &r));
+	assert_int_equal(r.err.code, BOT_EDRYRUN);
+	assert_non_null(strstr(r.err.message, "taskDefinition="));
+	assert_null(r.svc);
+	res_free(&r);
+	describe(&h, c, SERVICE, &r);
+	assert_string_equal(r.svc->task_definition, rev1);
+	res_free(&r);
+	dry->ops->destroy(dry);
+	h_end(&h);
+}
+
 /* ---- setup -------------------------------------------------------------- */
 
 static int group_setup(void **state)
@@ -1400,6 +1584,7 @@ int main(void)
 		cmocka_unit_test(test_retries),
 		cmocka_unit_test(test_destroy_in_flight),
 		cmocka_unit_test(test_dryrun_forwards),
+		cmocka_unit_test(test_ecs_task_definitions_deploy),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

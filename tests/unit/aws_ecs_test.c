@@ -54,10 +54,13 @@ static const char describe_full[] =
 	"{\"services\":[{\"serviceArn\":\"arn:aws:ecs:us-east-1:123456789012:service/mysecretword-cluster/mysecretword-service\","
 	"\"serviceName\":\"mysecretword-service\",\"clusterArn\":\"arn:aws:ecs:us-east-1:123456789012:cluster/mysecretword-cluster\","
 	"\"status\":\"ACTIVE\",\"desiredCount\":4,\"runningCount\":2,\"pendingCount\":2,\"launchType\":\"FARGATE\","
-	"\"deployments\":[{\"id\":\"ecs-svc/111\",\"status\":\"PRIMARY\",\"desiredCount\":4,\"pendingCount\":2,"
+	"\"taskDefinition\":\"arn:aws:ecs:us-east-1:123456789012:task-definition/mysecretword-task:2\","
+	"\"deployments\":[{\"id\":\"ecs-svc/111\",\"status\":\"PRIMARY\","
+	"\"taskDefinition\":\"arn:aws:ecs:us-east-1:123456789012:task-definition/mysecretword-task:2\",\"desiredCount\":4,\"pendingCount\":2,"
 	"\"runningCount\":1,\"failedTasks\":3,\"createdAt\":1795469000.5,\"updatedAt\":1795469553.213,"
 	"\"rolloutState\":\"IN_PROGRESS\",\"rolloutStateReason\":\"ECS deployment ecs-svc/111 in progress.\"},"
-	"{\"id\":\"ecs-svc/000\",\"status\":\"ACTIVE\",\"desiredCount\":1,\"pendingCount\":0,\"runningCount\":1,"
+	"{\"id\":\"ecs-svc/000\",\"status\":\"ACTIVE\","
+	"\"taskDefinition\":\"arn:aws:ecs:us-east-1:123456789012:task-definition/mysecretword-task:1\",\"desiredCount\":1,\"pendingCount\":0,\"runningCount\":1,"
 	"\"failedTasks\":0,\"createdAt\":1795460000,\"rolloutState\":\"COMPLETED\"}],"
 	"\"events\":[{\"id\":\"e1\",\"createdAt\":1795469500.0,\"message\":\"(service mysecretword-service) has started 2 tasks\"},"
 	"{\"id\":\"e3\",\"createdAt\":1795469600.0,\"message\":\"(service mysecretword-service) newest\"},"
@@ -88,6 +91,15 @@ static void test_describe_full(void **state)
 	assert_true(s->deployments[0].updated_at > 1795469553.2 && s->deployments[0].updated_at < 1795469553.3);
 	assert_true(s->deployments[1].updated_at == 1795460000.0); /* createdAt when no updatedAt */
 	assert_string_equal(s->deployments[1].rollout_state, "COMPLETED");
+	/* The task definitions: the service's current one and each deployment's. */
+	assert_string_equal(s->task_definition,
+			    "arn:aws:ecs:us-east-1:123456789012:task-definition/mysecretword-task:2");
+	assert_string_equal(s->deployments[0].task_definition,
+			    "arn:aws:ecs:us-east-1:123456789012:task-definition/mysecretword-task:2");
+	assert_string_equal(s->deployments[1].task_definition,
+			    "arn:aws:ecs:us-east-1:123456789012:task-definition/mysecretword-task:1");
+	assert_true(s->deployments[0].created_at == 1795469000.5); /* createdAt, not updatedAt */
+	assert_true(s->deployments[1].created_at == 1795460000.0);
 	assert_int_equal(s->n_events, 3);
 	assert_non_null(strstr(s->events[0].message, "newest")); /* newest first */
 	assert_non_null(strstr(s->events[2].message, "oldest"));
@@ -96,6 +108,10 @@ static void test_describe_full(void **state)
 	struct cloud_service *d = cloud_service_dup(s);
 	aws_ecs_services_clear(&r);
 	assert_string_equal(d->deployments[1].id, "ecs-svc/000");
+	assert_string_equal(d->deployments[1].task_definition,
+			    "arn:aws:ecs:us-east-1:123456789012:task-definition/mysecretword-task:1");
+	assert_true(d->deployments[1].created_at == 1795460000.0);
+	assert_non_null(strstr(d->task_definition, "mysecretword-task:2"));
 	cloud_service_free(d);
 }
 
@@ -123,6 +139,9 @@ static void test_describe_failures_and_empty(void **state)
 	assert_string_equal(r.v[0]->cluster, "hinted");
 	assert_int_equal(r.v[0]->n_events, 0);
 	assert_null(r.v[0]->deployments[0].rollout_state);
+	assert_null(r.v[0]->task_definition); /* not told: NULL */
+	assert_null(r.v[0]->deployments[0].task_definition);
+	assert_true(r.v[0]->deployments[0].created_at == 0);
 	assert_true(r.v[0]->deployments[0].updated_at == 1795470514.5);
 	aws_ecs_services_clear(&r);
 
@@ -265,6 +284,108 @@ static void test_counts_out_of_int_range(void **state)
 	aws_ecs_services_clear(&r);
 }
 
+static void test_taskdef_bodies(void **state)
+{
+	(void)state;
+	char *b = aws_ecs_deploy_body("c", "s", "fam:3", false);
+	/* No desiredCount: a deploy leaves the count as it is. */
+	assert_string_equal(b, "{\"cluster\":\"c\",\"service\":\"s\",\"taskDefinition\":\"fam:3\"}");
+	free(b);
+	b = aws_ecs_deploy_body("c", "s", "arn:aws:ecs:us-east-1:1:task-definition/fam:1", true);
+	assert_string_equal(b, "{\"cluster\":\"c\",\"service\":\"s\",\"taskDefinition\":"
+			       "\"arn:aws:ecs:us-east-1:1:task-definition/fam:1\",\"forceNewDeployment\":true}");
+	free(b);
+	assert_null(aws_ecs_deploy_body("c", "s", "", false));
+	assert_null(aws_ecs_deploy_body("c", "s", NULL, false));
+	assert_null(aws_ecs_deploy_body("c", NULL, "fam:1", false));
+	/* scale's body is unchanged by the deploy one */
+	b = aws_ecs_update_service_body("c", "s", 2, false);
+	assert_string_equal(b, "{\"cluster\":\"c\",\"service\":\"s\",\"desiredCount\":2}");
+	free(b);
+
+	b = aws_ecs_list_task_definitions_body("mysecretword-task", NULL, 0);
+	assert_string_equal(b, "{\"familyPrefix\":\"mysecretword-task\",\"status\":\"ACTIVE\","
+			       "\"sort\":\"DESC\",\"maxResults\":100}");
+	free(b);
+	b = aws_ecs_list_task_definitions_body("f", "tok==", 7);
+	assert_string_equal(b, "{\"familyPrefix\":\"f\",\"status\":\"ACTIVE\",\"sort\":\"DESC\","
+			       "\"maxResults\":7,\"nextToken\":\"tok==\"}");
+	free(b);
+	b = aws_ecs_list_task_definitions_body("f", NULL, 1000);
+	assert_non_null(strstr(b, "\"maxResults\":100"));
+	free(b);
+	assert_null(aws_ecs_list_task_definitions_body("", NULL, 0));
+	assert_null(aws_ecs_list_task_definitions_body(NULL, NULL, 0));
+
+	b = aws_ecs_describe_task_definition_body("fam:2");
+	assert_string_equal(b, "{\"taskDefinition\":\"fam:2\"}");
+	free(b);
+	assert_null(aws_ecs_describe_task_definition_body(""));
+}
+
+static void test_taskdef_list_reply(void **state)
+{
+	struct aws_ecs_taskdefs t;
+	struct bot_error err;
+	(void)state;
+	const char *page = "{\"taskDefinitionArns\":[\"arn:aws:ecs:us-east-1:123456789012:task-definition/f:2\","
+			   "\"arn:aws:ecs:us-east-1:123456789012:task-definition/f:1\"],\"nextToken\":\"n2\"}";
+	assert_int_equal(aws_ecs_parse_list_task_definitions(page, strlen(page), &t, &err), 0);
+	assert_int_equal(t.n, 2);
+	assert_string_equal(t.arns[0], "arn:aws:ecs:us-east-1:123456789012:task-definition/f:2"); /* order kept */
+	assert_string_equal(t.arns[1], "arn:aws:ecs:us-east-1:123456789012:task-definition/f:1");
+	assert_string_equal(t.next_token, "n2");
+	aws_ecs_taskdefs_clear(&t);
+	const char *last = "{\"taskDefinitionArns\":[],\"nextToken\":\"\"}";
+	assert_int_equal(aws_ecs_parse_list_task_definitions(last, strlen(last), &t, &err), 0);
+	assert_int_equal(t.n, 0);
+	assert_null(t.next_token); /* "" is the last page */
+	aws_ecs_taskdefs_clear(&t);
+	assert_int_equal(aws_ecs_parse_list_task_definitions("{\"taskDefinitionArns\":{}}", strlen("{\"taskDefinitionArns\":{}}"), &t, &err),
+			 BOT_EPARSE);
+	assert_int_equal(aws_ecs_parse_list_task_definitions("{\"taskDefinitionArns\":[1]}", strlen("{\"taskDefinitionArns\":[1]}"), &t, &err),
+			 BOT_EPARSE);
+	assert_null(t.arns);
+	assert_int_equal(aws_ecs_parse_list_task_definitions("nope", 4, &t, &err), BOT_EPARSE);
+}
+
+static void test_taskdef_describe_reply(void **state)
+{
+	struct cloud_task_definition *td;
+	struct bot_error err;
+	(void)state;
+	const char *full =
+		"{\"taskDefinition\":{\"taskDefinitionArn\":\"arn:aws:ecs:us-east-1:123456789012:task-definition/f:3\","
+		"\"family\":\"f\",\"revision\":3,\"status\":\"ACTIVE\",\"cpu\":\"256\","
+		"\"containerDefinitions\":[{\"name\":\"app\",\"image\":\"nginx:1.27\",\"essential\":true},"
+		"{\"name\":\"sidecar\",\"image\":\"public.ecr.aws/x/y@sha256:ab\"}]},\"tags\":[]}";
+	assert_int_equal(aws_ecs_parse_describe_task_definition(full, strlen(full), &td, &err), 0);
+	assert_string_equal(td->arn, "arn:aws:ecs:us-east-1:123456789012:task-definition/f:3");
+	assert_string_equal(td->family, "f");
+	assert_int_equal(td->revision, 3);
+	assert_string_equal(td->status, "ACTIVE");
+	assert_int_equal(td->n_containers, 2);
+	assert_string_equal(td->containers[0].name, "app");
+	assert_string_equal(td->containers[0].image, "nginx:1.27");
+	assert_string_equal(td->containers[1].image, "public.ecr.aws/x/y@sha256:ab");
+	cloud_task_definition_free(td);
+	cloud_task_definition_free(NULL);
+
+	const char *bad[] = {
+		"{}",                                                       /* no taskDefinition */
+		"{\"taskDefinition\":{\"revision\":1}}",                    /* no family */
+		"{\"taskDefinition\":{\"family\":\"f\"}}",                  /* no revision */
+		"{\"taskDefinition\":{\"family\":\"f\",\"revision\":\"2\"}}", /* revision not a number */
+		"{\"taskDefinition\":{\"family\":\"f\",\"revision\":1,\"containerDefinitions\":{}}}",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		td = (void *)1;
+		assert_int_equal(aws_ecs_parse_describe_task_definition(bad[i], strlen(bad[i]), &td, &err),
+				 BOT_EPARSE);
+		assert_null(td);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -276,6 +397,9 @@ int main(void)
 		cmocka_unit_test(test_list_reply),
 		cmocka_unit_test(test_clusters_reply),
 		cmocka_unit_test(test_counts_out_of_int_range),
+		cmocka_unit_test(test_taskdef_bodies),
+		cmocka_unit_test(test_taskdef_list_reply),
+		cmocka_unit_test(test_taskdef_describe_reply),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -66,6 +66,40 @@ static void test_no_aws_behind_it(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+static void on_tdlist(void *ud, const struct cloud_error *err, const char *const *arns, size_t n)
+{
+	struct seen *r = ud;
+	(void)arns;
+	(void)n;
+	r->calls++;
+	r->code = err ? err->code : 0;
+}
+
+/* deploy (UpdateService taskDefinition) is refused like scale, saying
+ * what would have been done; task definition reads without AWS fail as
+ * reads do (BOT_ESTATE), not as a dry run. */
+static void test_deploy_is_a_dry_run(void **state)
+{
+	uv_loop_t loop;
+	struct seen r = {0}, l = {0};
+	(void)state;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	struct cloud *c = cloud_dryrun_create(&loop, NULL);
+	assert_non_null(c);
+	assert_int_equal(c->ops->deploy(c, "prod", "web", "web-task:3", true, on_scaled, &r), 0);
+	assert_int_equal(c->ops->task_definitions(c, "web-task", on_tdlist, &l), 0);
+	assert_int_equal(r.calls + l.calls, 0); /* never from inside the call */
+	uv_run(&loop, UV_RUN_NOWAIT);
+	assert_int_equal(r.calls, 1);
+	assert_int_equal(r.code, BOT_EDRYRUN);
+	assert_non_null(strstr(r.message, "taskDefinition=web-task:3"));
+	assert_int_equal(l.calls, 1);
+	assert_int_equal(l.code, BOT_ESTATE);
+	c->ops->destroy(c);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static void test_pending_at_destroy_is_cancelled(void **state)
 {
 	uv_loop_t loop;
@@ -135,6 +169,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scale_is_a_dry_run),
 		cmocka_unit_test(test_no_aws_behind_it),
+		cmocka_unit_test(test_deploy_is_a_dry_run),
 		cmocka_unit_test(test_pending_at_destroy_is_cancelled),
 		cmocka_unit_test(test_queue_delete_answers_done),
 	};
