@@ -352,43 +352,51 @@ int aws_ecs_parse_update_service(const char *body, size_t len, const char *clust
 	return rc;
 }
 
-int aws_ecs_parse_list_services(const char *body, size_t len, struct aws_ecs_list *out,
-				struct bot_error *err)
+/* One page of a List* reply: the strings of `key` (each ARN whole, or its
+ * last segment when tail) and nextToken. The caller clears on error. */
+static int parse_arn_page(const char *body, size_t len, const char *key, bool tail,
+			  char ***items, size_t *n_items, char **next_token,
+			  struct bot_error *err)
 {
 	json_t *j = aws__json_object(body, len, err), *arns;
 	bool oom = false;
 	int rc = BOT_EOK;
 
-	memset(out, 0, sizeof *out);
 	if (!j)
 		return BOT_EPARSE;
-	arns = json_object_get(j, "serviceArns");
+	arns = json_object_get(j, key);
 	if (arns && !json_is_array(arns)) {
-		rc = bot_error_set(err, BOT_EPARSE, "serviceArns is not a list");
+		rc = bot_error_set(err, BOT_EPARSE, "%s is not a list", key);
 		goto out;
 	}
 	size_t n = json_array_size(arns);
-	if (n) {
-		out->names = calloc(n, sizeof *out->names);
-		if (!out->names)
-			oom = true;
-	}
-	for (size_t i = 0; out->names && i < n; i++) {
+	if (n && !(*items = calloc(n, sizeof **items)))
+		oom = true;
+	for (size_t i = 0; *items && i < n; i++) {
 		const char *a = json_string_value(json_array_get(arns, i));
 		if (!a) {
-			rc = bot_error_set(err, BOT_EPARSE, "serviceArns[%zu] is not a string", i);
+			rc = bot_error_set(err, BOT_EPARSE, "%s[%zu] is not a string", key, i);
 			goto out;
 		}
-		out->names[out->n] = aws__dup(aws__arn_tail(a), &oom);
-		if (out->names[out->n])
-			out->n++;
+		(*items)[*n_items] = aws__dup(tail ? aws__arn_tail(a) : a, &oom);
+		if ((*items)[*n_items])
+			(*n_items)++;
 	}
 	const char *nt = aws__json_str(j, "nextToken");
-	out->next_token = aws__dup(nt && *nt ? nt : NULL, &oom);
+	*next_token = aws__dup(nt && *nt ? nt : NULL, &oom);
 	if (oom)
 		rc = bot_error_set(err, BOT_ENOMEM, "out of memory");
 out:
 	json_decref(j);
+	return rc;
+}
+
+int aws_ecs_parse_list_services(const char *body, size_t len, struct aws_ecs_list *out,
+				struct bot_error *err)
+{
+	memset(out, 0, sizeof *out);
+	int rc = parse_arn_page(body, len, "serviceArns", true, &out->names, &out->n,
+				&out->next_token, err);
 	if (rc)
 		aws_ecs_list_clear(out);
 	return rc;
@@ -448,40 +456,9 @@ out:
 int aws_ecs_parse_list_task_definitions(const char *body, size_t len,
 					struct aws_ecs_taskdefs *out, struct bot_error *err)
 {
-	json_t *j = aws__json_object(body, len, err), *arns;
-	bool oom = false;
-	int rc = BOT_EOK;
-
 	memset(out, 0, sizeof *out);
-	if (!j)
-		return BOT_EPARSE;
-	arns = json_object_get(j, "taskDefinitionArns");
-	if (arns && !json_is_array(arns)) {
-		rc = bot_error_set(err, BOT_EPARSE, "taskDefinitionArns is not a list");
-		goto out;
-	}
-	size_t n = json_array_size(arns);
-	if (n) {
-		out->arns = calloc(n, sizeof *out->arns);
-		if (!out->arns)
-			oom = true;
-	}
-	for (size_t i = 0; out->arns && i < n; i++) {
-		const char *a = json_string_value(json_array_get(arns, i));
-		if (!a) {
-			rc = bot_error_set(err, BOT_EPARSE, "taskDefinitionArns[%zu] is not a string", i);
-			goto out;
-		}
-		out->arns[out->n] = aws__dup(a, &oom);
-		if (out->arns[out->n])
-			out->n++;
-	}
-	const char *nt = aws__json_str(j, "nextToken");
-	out->next_token = aws__dup(nt && *nt ? nt : NULL, &oom);
-	if (oom)
-		rc = bot_error_set(err, BOT_ENOMEM, "out of memory");
-out:
-	json_decref(j);
+	int rc = parse_arn_page(body, len, "taskDefinitionArns", false, &out->arns, &out->n,
+				&out->next_token, err);
 	if (rc)
 		aws_ecs_taskdefs_clear(out);
 	return rc;
