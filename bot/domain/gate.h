@@ -174,7 +174,9 @@ struct gate_spec {
 	const char *service;      /* name people use (required) */
 	const char *cluster, *ecs_service; /* required */
 	const char *requester;    /* user id (required) */
-	int target;               /* desired count asked for (>= 0) */
+	const char *action;       /* bot/domain/action.h kind; NULL = scale */
+	const char *params;       /* its parameters (JSON object text); NULL = {"target": target} */
+	int target;               /* scale: desired count asked for (>= 0) */
 	int current_desired;      /* desired count when asked */
 	const char *reason;
 	uint64_t timer_ms;        /* silence for this long after delivery = approval (> 0) */

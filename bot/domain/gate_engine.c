@@ -728,6 +728,16 @@ static int validate(const struct gate_spec *sp, struct bot_error *err)
 				     "requester are required");
 	if (sp->target < 0 || sp->current_desired < 0)
 		return bot_error_set(err, BOT_EINVAL, "gate: desired counts cannot be negative");
+	if (!action_find(sp->action))
+		return bot_error_set(err, BOT_EINVAL, "gate: unknown action \"%s\"", sp->action);
+	if (sp->params) {
+		json_t *o = json_loads(sp->params, 0, NULL);
+		bool ok = json_is_object(o);
+		json_decref(o);
+		if (!ok)
+			return bot_error_set(err, BOT_EINVAL, "gate: the action's parameters are not "
+					     "a JSON object");
+	}
 	if (!sp->timer_ms)
 		return bot_error_set(err, BOT_EINVAL, "gate: the timer must be longer than 0");
 	if (sp->timer_ms > (uint64_t)INT64_MAX / 4)
@@ -761,8 +771,9 @@ static struct gate *gate_from_spec(const struct gate_spec *sp)
 	r->reason = gate__dup_or(sp->reason, "", &oom);
 	r->channel = gate__dup_or(sp->channel, NULL, &oom);
 	r->evidence = gate__dup_or(sp->evidence, "", &oom);
-	r->action = gate__dup_or(STORE_ACTION_SCALE, NULL, &oom);
-	r->params = gate__jdump(json_pack("{s:i}", "target", sp->target));
+	r->action = gate__dup_or(action_find(sp->action)->kind, NULL, &oom);
+	r->params = sp->params ? strdup(sp->params)
+			       : gate__jdump(json_pack("{s:i}", "target", sp->target));
 	oom = oom || !r->params;
 	r->target = sp->target;
 	r->desired_at_request = sp->current_desired;
@@ -910,8 +921,9 @@ static void on_opened(void *ud, struct store_req *r)
 	} else {
 		g->refs = 1;
 	}
-	log_info("gate.requested", "gate=%" PRIu64 " service=%s target=%d timer_ms=%" PRIu64,
-		 g->rec.id, LOG_Q(g->rec.service), g->rec.target, g->rec.timer_ms);
+	log_info("gate.requested", "gate=%" PRIu64 " service=%s action=%s target=%d timer_ms=%"
+		 PRIu64, g->rec.id, LOG_Q(g->rec.service), g->rec.action, g->rec.target,
+		 g->rec.timer_ms);
 	if (op->req_done)
 		op->req_done(op->req_ud, BOT_EOK, g->rec.id, NULL);
 	/* the same op now waits for the post; with replicas, our claim on the

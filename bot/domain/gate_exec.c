@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void call_scale(struct gate_engine *e, struct gate *g);
+static void call_action(struct gate_engine *e, struct gate *g);
 
 /* ---- re-check and execution -------------------------------------------- */
 
@@ -18,39 +18,29 @@ static bool service_active(const struct cloud_service *svc)
 }
 
 /* Why the approved action would be stale now, or NULL if it is not. */
-static const char *staleness(const struct store_gate *g, const struct cloud_service *svc,
-			     char *buf, size_t n)
+static const char *staleness(const struct action *act, const struct store_gate *g,
+			     const struct cloud_service *svc, char *buf, size_t n)
 {
-	int d = svc->desired, t = g->target, was = g->desired_at_request;
-	bool up = t > was;
-
 	if (!service_active(svc)) {
 		snprintf(buf, n, "service %s is %s; nothing was changed", g->ecs_service,
 			 svc->status);
-	} else if (d == t) {
-		snprintf(buf, n, "desired count is already %d (the target); nothing was changed", d);
-	} else if (up && d > t) {
-		snprintf(buf, n, "desired count is already %d (>= target %d); nothing was changed",
-			 d, t);
-	} else if (!up && d < t) {
-		snprintf(buf, n, "desired count is already %d (<= target %d); nothing was changed",
-			 d, t);
-	} else if (d != was) {
-		snprintf(buf, n, "desired count changed from %d to %d since the request (someone "
-			 "else scaled); nothing was changed", was, d);
-	} else {
-		return NULL;
+		return buf;
 	}
-	return buf;
+	return act->stale(g, svc, buf, n);
 }
 
-static void execute(struct gate_engine *e, struct gate *g, int observed)
+static void execute(struct gate_engine *e, struct gate *g, const struct action *act,
+		    const struct cloud_service *svc)
 {
-	char *intent = gate__jdump(json_pack("{s:s, s:s, s:s, s:i, s:b, s:i}", "action",
-				       "UpdateService", "cluster", g->rec.cluster, "service",
-				       g->rec.ecs_service, "desiredCount", g->rec.target,
-				       "forceNewDeployment", g->rec.force_new_deployment,
-				       "observedDesired", observed));
+	json_t *in = json_pack("{s:s, s:s, s:s, s:s}", "action", "UpdateService", "kind", act->kind,
+			       "cluster", g->rec.cluster, "service", g->rec.ecs_service);
+	int observed = svc->desired;
+	char *intent = NULL;
+
+	if (in && act->intent(&g->rec, svc, in, &observed) == 0)
+		intent = gate__jdump(in); /* takes in */
+	else
+		json_decref(in);
 	struct store_change c = {
 		.from = g->rec.state, .to = GATE_EXECUTING, .actor = "system", .kind = "executing",
 		.detail = intent, .exec_intent = intent, .set_exec_from = true,
@@ -96,7 +86,7 @@ void gate__after_change(struct gate_engine *e, struct gate *g, struct op *op)
 			gate__tpush_in(e, SERVICE_WAIT_MS, g->rec.id, T_RESUME);
 		} else if (op->won) {
 			gate__notify(e, &g->rec, GATE_EV_EXECUTING, op->text);
-			call_scale(e, g);
+			call_action(e, g);
 		}
 		break;
 	case THEN_SUCCEED:
@@ -107,7 +97,7 @@ void gate__after_change(struct gate_engine *e, struct gate *g, struct op *op)
 		break;
 	case THEN_REISSUE:
 		if (op->won)
-			call_scale(e, g);
+			call_action(e, g);
 		else if (g->rec.state == GATE_EXECUTING && gate__claim_mine(e, &g->rec))
 			gate__tpush_in(e, e->reconcile_retry, g->rec.id, T_RECONCILE);
 		break;
@@ -170,10 +160,12 @@ static void on_recheck(void *ud, const struct cloud_error *ce, const struct clou
 	struct op *op = ud;
 	struct gate_engine *e;
 	struct gate *g = answered(op, &e, false, ce, "recheck");
-	char why[300], text[700];
+	const struct action *act;
+	char why[700], text[700];
 
 	if (!g)
 		return;
+	act = action_find(g->rec.action);
 	if ((ce && ce->code) || !svc) {
 		if (ce && ce->code == BOT_ENOTFOUND) {
 			snprintf(text, sizeof text, "service %s not found in cluster %s; nothing was "
@@ -186,11 +178,11 @@ static void on_recheck(void *ud, const struct cloud_error *ce, const struct clou
 		}
 		goto out;
 	}
-	if (staleness(&g->rec, svc, why, sizeof why)) {
+	if (staleness(act, &g->rec, svc, why, sizeof why)) {
 		gate__fail(e, g, "system", "stale", why, NULL);
 		goto out;
 	}
-	execute(e, g, svc->desired);
+	execute(e, g, act, svc);
 out:
 	gate__put(g);
 }
@@ -251,6 +243,15 @@ void gate__proceed(struct gate_engine *e, struct gate *g)
 
 	if (g->working || !gate__approved_state(g->rec.state))
 		return;
+	if (!action_find(g->rec.action) || !action_find(g->rec.action)->available(e->cloud)) {
+		char text[300];
+		snprintf(text, sizeof text, "this bot cannot %s here (action \"%s\" %s); nothing "
+			 "was changed", g->rec.action ? g->rec.action : "?",
+			 g->rec.action ? g->rec.action : "?", action_find(g->rec.action) ?
+			 "is not supported by the cloud backend" : "is unknown to this version");
+		gate__fail(e, g, "system", "unsupported", text, NULL);
+		return;
+	}
 	op = gate__op_new(e, g->rec.id, OP_STORE);
 	if (!op) {
 		gate__resume_later(e, g);
@@ -275,7 +276,8 @@ static bool ambiguous(const struct cloud_error *ce)
 static void succeed(struct gate_engine *e, struct gate *g, const char *request_id, int after,
 		    const char *text, const char *kind)
 {
-	char *detail = gate__jdump(json_pack("{s:s, s:i, s:i, s:i, s:s*, s:s}", "result", kind, "from",
+	char *detail = gate__jdump(json_pack("{s:s, s:s, s:i, s:i, s:i, s:s*, s:s}", "result", kind,
+				       "action", action_find(g->rec.action)->kind, "from",
 				       g->rec.exec_from, "target", g->rec.target, "desired_after",
 				       after, "request_id", request_id, "detail", text));
 	struct store_change c = {
@@ -287,7 +289,7 @@ static void succeed(struct gate_engine *e, struct gate *g, const char *request_i
 	free(detail);
 }
 
-static void scale_failed(struct gate_engine *e, struct gate *g, const struct cloud_error *ce)
+static void call_failed(struct gate_engine *e, struct gate *g, const struct cloud_error *ce)
 {
 	char text[700];
 	snprintf(text, sizeof text, "UpdateService failed: %s: %s%s%s", ce->aws_code[0] ?
@@ -303,6 +305,7 @@ static void on_scaled(void *ud, const struct cloud_error *ce, const struct cloud
 	struct op *op = ud;
 	struct gate_engine *e;
 	struct gate *g = answered(op, &e, true, ce, "scale");
+	const struct action *act;
 	char text[700];
 
 	if (!g)
@@ -317,20 +320,21 @@ static void on_scaled(void *ud, const struct cloud_error *ce, const struct cloud
 			g->reconcile_left = e->reconcile_tries;
 			gate__reconcile(e, g, false, ce);
 		} else {
-			scale_failed(e, g, ce);
+			call_failed(e, g, ce);
 		}
 		goto out;
 	}
-	snprintf(text, sizeof text, "desired count set to %d (was %d)", g->rec.target,
-		 g->rec.exec_from);
+	act = action_find(g->rec.action);
+	act->done_text(&g->rec, after, text, sizeof text);
 	succeed(e, g, ce && ce->request_id[0] ? ce->request_id : NULL,
-		after ? after->desired : g->rec.target, text, "scaled");
+		after ? after->desired : g->rec.exec_from, text, act->result);
 out:
 	gate__put(g);
 }
 
-static void call_scale(struct gate_engine *e, struct gate *g)
+static void call_action(struct gate_engine *e, struct gate *g)
 {
+	const struct action *act = action_find(g->rec.action);
 	struct op *op = gate__op_new(e, g->rec.id, OP_SCALE);
 	int rc;
 
@@ -339,10 +343,10 @@ static void call_scale(struct gate_engine *e, struct gate *g)
 		return;
 	}
 	g->working = true;
-	log_info("gate.scale", "gate=%" PRIu64 " cluster=%s service=%s desired=%d", g->rec.id,
-		 LOG_Q(g->rec.cluster), LOG_Q(g->rec.ecs_service), g->rec.target);
-	rc = e->cloud->ops->scale(e->cloud, g->rec.cluster, g->rec.ecs_service, g->rec.target,
-				  g->rec.force_new_deployment, on_scaled, op);
+	log_info("gate.call", "gate=%" PRIu64 " action=%s cluster=%s service=%s desired=%d",
+		 g->rec.id, act->kind, LOG_Q(g->rec.cluster), LOG_Q(g->rec.ecs_service),
+		 g->rec.target);
+	rc = act->execute(e->cloud, &g->rec, on_scaled, op);
 	if (rc) {
 		/* not sent: a definite failure, not an ambiguous one */
 		struct cloud_error ce = {.code = rc};
@@ -359,63 +363,64 @@ static void on_reconciled(void *ud, const struct cloud_error *ce, const struct c
 	struct cloud_error saved = op->saved;
 	struct gate_engine *e;
 	struct gate *g = answered(op, &e, true, ce, "reconcile");
-	char text[700];
+	const struct action *act;
+	enum action_landed landed;
+	char text[900], seen[600];
 
 	if (!g)
 		return;
 	if ((ce && ce->code) || !svc) {
 		if (ce && ce->code == BOT_ENOTFOUND) {
-			snprintf(text, sizeof text, "service %s disappeared while it was being "
-				 "scaled", g->rec.ecs_service);
+			snprintf(text, sizeof text, "service %s disappeared while the call was "
+				 "being made", g->rec.ecs_service);
 			gate__fail(e, g, "system", "reconcile", text, ce);
 		} else if (g->reconcile_left > 1) {
 			g->reconcile_left--;
 			gate__tpush_in(e, e->reconcile_retry, g->rec.id, T_RECONCILE);
 		} else if (after_error) {
-			scale_failed(e, g, &saved);
+			call_failed(e, g, &saved);
 		} else {
+			char b[200];
+			action_find(g->rec.action)->brief(&g->rec, b, sizeof b);
 			snprintf(text, sizeof text, "could not verify whether UpdateService took "
-				 "effect (%s); check desired count of %s (target %d)",
-				 ce ? ce->message : "no answer", g->rec.ecs_service, g->rec.target);
+				 "effect (%s); check %s (the request: %s)",
+				 ce ? ce->message : "no answer", g->rec.ecs_service, b);
 			gate__fail(e, g, "system", "unverified", text, ce);
 		}
 		goto out;
 	}
-	if (svc->desired == g->rec.target) {
+	act = action_find(g->rec.action);
+	landed = act->landed(&g->rec, svc, seen, sizeof seen);
+	if (landed == ACTION_LANDED) {
 		snprintf(text, sizeof text, after_error ?
-			 "UpdateService answered with an error, but the service shows desired count %d "
-			 "(the target): it took effect" :
-			 after_restart ? "reconciled after restart: desired count is %d (the target); "
-			 "UpdateService was not called again" :
-			 "desired count is %d (the target)", svc->desired);
-		succeed(e, g, NULL, svc->desired, text, after_restart ? "reconciled" : "scaled");
+			 "UpdateService answered with an error, but it took effect: %s" :
+			 after_restart ? "reconciled after restart: %s; UpdateService was not called "
+			 "again" : "%s", seen);
+		succeed(e, g, NULL, svc->desired, text, after_restart ? "reconciled" : act->result);
 	} else if (after_error) {
-		scale_failed(e, g, &saved);
-	} else if (svc->desired == g->rec.exec_from && after_restart &&
+		call_failed(e, g, &saved);
+	} else if (landed == ACTION_NOT_LANDED && after_restart &&
 		   g->rec.exec_started_at + (int64_t)e->reissue_guard > store_now(e->store)) {
 		/* not applied yet, but the previous run's call may still be in
 		 * flight: look again once it cannot be any more */
 		int64_t wait = g->rec.exec_started_at + (int64_t)e->reissue_guard -
 			       store_now(e->store);
-		log_info("gate.reconcile", "gate=%" PRIu64 " desired=%d effect=\"the previous run's "
-			 "call may still land; looking again in %lld ms\"", g->rec.id, svc->desired,
+		log_info("gate.reconcile", "gate=%" PRIu64 " seen=%s effect=\"the previous run's "
+			 "call may still land; looking again in %lld ms\"", g->rec.id, LOG_Q(seen),
 			 (long long)wait);
 		g->reconcile_left = 0;
 		gate__tpush_in(e, (uint64_t)wait, g->rec.id, T_RECONCILE);
-	} else if (svc->desired == g->rec.exec_from) {
-		/* intent recorded, not applied: issue the call now (absolute count,
-		 * idempotent), once the claim is ours again: of two processes
-		 * reconciling the same gate only one gets to call */
-		char *d = gate__jdump(json_pack("{s:s, s:i}", "note", "intent recorded before the restart "
-					  "was not applied; calling UpdateService", "observed",
-					  svc->desired));
+	} else if (landed == ACTION_NOT_LANDED) {
+		/* intent recorded, not applied: make the call now, once the
+		 * claim is ours again: of two processes reconciling the same
+		 * gate only one gets to call */
+		char *d = gate__jdump(json_pack("{s:s, s:s, s:i}", "note", "intent recorded before "
+					  "the restart was not applied; calling UpdateService",
+					  "seen", seen, "observed", svc->desired));
 		gate__claim(e, g, THEN_REISSUE, d);
 		free(d);
 	} else {
-		snprintf(text, sizeof text, "desired count is %d: neither the value before the call "
-			 "(%d) nor the target (%d); someone else changed it, not overwritten",
-			 svc->desired, g->rec.exec_from, g->rec.target);
-		gate__fail(e, g, "system", "reconcile_conflict", text, NULL);
+		gate__fail(e, g, "system", "reconcile_conflict", seen, NULL);
 	}
 out:
 	gate__put(g);

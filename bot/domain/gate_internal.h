@@ -10,6 +10,7 @@
 #define BOT_DOMAIN_GATE_INTERNAL_H
 
 #include "bot/domain/gate.h"
+#include "bot/domain/action.h"
 #include "bot/base/idmap.h"
 #include "bot/base/timeheap.h"
 
@@ -90,7 +91,7 @@ struct vote {
 	uint64_t id;
 	char *user, *event_id, *channel, *message_ts;
 	bool has_where;
-	enum action { ACT_APPROVE, ACT_DENY, ACT_CANCEL } act;
+	enum vote_act { ACT_APPROVE, ACT_DENY, ACT_CANCEL } act;
 	int tries;
 	gate_click_fn done;
 	void *ud;

@@ -46,7 +46,7 @@ static struct verdict judge(struct gate_engine *e, const struct store_gate *rec,
 {
 	struct verdict v = {.outcome = GATE_OUT_UNKNOWN_GATE, .to = GATE_PENDING};
 	const char *user = vt->user;
-	enum action act = vt->act;
+	enum vote_act act = vt->act;
 
 	if (!rec)
 		return v;
@@ -307,7 +307,7 @@ static void on_vote_read(void *ud, struct store_req *r)
  * vote as one conditional step of the store (see store.h); a lost race is
  * judged again on what the winner left. where: for a click, the message it
  * was made on; NULL for a cancel (a command, not a button). */
-static int decide(struct gate_engine *e, uint64_t id, const char *user, enum action act,
+static int decide(struct gate_engine *e, uint64_t id, const char *user, enum vote_act act,
 		  const char *event_id, const struct gate_where *where, gate_click_fn done,
 		  void *ud)
 {
