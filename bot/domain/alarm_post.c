@@ -154,11 +154,9 @@ static void meanwhile(struct job *j, struct chat_text *t)
 		} else {
 			chat_text_printf(t, "request #%llu", (unsigned long long)g->id);
 		}
-		if (!g->action || strcmp(g->action, STORE_ACTION_SCALE) == 0)
-			chat_text_printf(t, " to scale to %d (%s)", g->target,
-					 store_state_name(g->state));
-		else
-			chat_text_printf(t, " to %s (%s)", g->action, store_state_name(g->state));
+		char b[200];
+		card_brief(g, b, sizeof b);
+		chat_text_printf(t, " to %s (%s)", b, store_state_name(g->state));
 	}
 	if (!shown)
 		chat_text_printf(t, "\nNo request was made meanwhile.");

@@ -1,5 +1,6 @@
 /* card.c - the approval card (see card.h). */
 #include "bot/domain/card.h"
+#include "bot/domain/action.h"
 #include "bot/base/duration.h"
 
 #include <inttypes.h>
@@ -25,6 +26,14 @@ void card_put_actor(struct chat_text *t, const char *id)
 }
 
 #define put_user card_put_actor
+
+/* The gate's action; an unknown kind (a newer version's record) is shown
+ * by name and never executed (gate_exec.c fails it). */
+static const struct action *action_of(const struct store_gate *g)
+{
+	return action_find(g->action);
+}
+
 
 static void put_date(struct chat_text *t, int64_t t_ms)
 {
@@ -92,6 +101,16 @@ void card_decision(const struct store_gate *g, struct chat_text *t)
 	}
 }
 
+void card_brief(const struct store_gate *g, char *buf, size_t n)
+{
+	const struct action *act = action_of(g);
+
+	if (act)
+		act->brief(g, buf, n);
+	else
+		snprintf(buf, n, "%s", g->action ? g->action : "?");
+}
+
 void card_reason(const struct store_gate *g, char *buf, size_t n)
 {
 	snprintf(buf, n, "Reason: %s", g->reason && *g->reason ? g->reason : "none given");
@@ -100,19 +119,17 @@ void card_reason(const struct store_gate *g, char *buf, size_t n)
 static void render_what(struct card *c, const struct store_gate *g)
 {
 	struct chat_text *t = &c->what;
+	const struct action *act = action_of(g);
 
 	put_user(t, g->requester);
-	chat_text_printf(t, " asks to scale ");
-	chat_text_bold(t, "%s", g->service ? g->service : "");
-	chat_text_printf(t, " (ECS service ");
-	chat_text_code(t, "%s", g->ecs_service ? g->ecs_service : "");
-	chat_text_printf(t, " in cluster ");
-	chat_text_code(t, "%s", g->cluster ? g->cluster : "");
-	chat_text_printf(t, ") from ");
-	chat_text_bold(t, "%d", g->desired_at_request);
-	chat_text_printf(t, " to ");
-	chat_text_bold(t, "%d", g->target);
-	chat_text_printf(t, " desired tasks%s.", g->force_new_deployment ? ", with a new deployment" : "");
+	chat_text_printf(t, " asks to ");
+	if (act) {
+		act->describe(g, t);
+	} else {
+		chat_text_printf(t, "%s ", g->action ? g->action : "?");
+		action__put_service(g, t);
+	}
+	chat_text_printf(t, ".");
 	/* as typed, in a plain-text block: a reason cannot fake a decision
 	 * line, a mention or a link */
 	card_reason(g, c->reason, sizeof c->reason);
@@ -193,18 +210,22 @@ static void render_status(struct card *c, const struct store_gate *g, const stru
 	case GATE_APPROVED_BY_TIMER:
 		chat_text_printf(t, "\n");
 		chat_text_bold(t, "Next:");
-		chat_text_printf(t, " re-reading the service, then scaling to %d.", g->target);
+		char b[200];
+		card_brief(g, b, sizeof b);
+		chat_text_printf(t, " re-reading the service, then: %s.", b);
 		break;
 	case GATE_EXECUTING:
 		chat_text_printf(t, "\n");
-		chat_text_bold(t, "Scaling:");
-		chat_text_printf(t, " ECS UpdateService desiredCount=%d (was %d)…", g->target,
-				 g->exec_from);
+		chat_text_bold(t, "Calling AWS:");
+		chat_text_printf(t, " ");
+		if (action_of(g))
+			action_of(g)->call_text(g, t);
+		chat_text_printf(t, "…");
 		break;
 	case GATE_SUCCEEDED:
 		chat_text_printf(t, "\n");
 		chat_text_bold(t, "Done:");
-		chat_text_printf(t, " %s", g->result_detail ? g->result_detail : "scaled");
+		chat_text_printf(t, " %s", g->result_detail ? g->result_detail : "done");
 		if (g->aws_request_id && *g->aws_request_id) {
 			chat_text_printf(t, " (AWS request id ");
 			chat_text_code(t, "%s", g->aws_request_id);
@@ -235,7 +256,7 @@ static const char *state_word(const struct store_gate *g)
 	case GATE_APPROVED_BY_TIMER: return "approved by timer";
 	case GATE_DENIED: return "denied";
 	case GATE_CANCELLED: return "cancelled";
-	case GATE_EXECUTING: return "scaling";
+	case GATE_EXECUTING: return action_of(g) ? action_of(g)->doing : "executing";
 	case GATE_SUCCEEDED: return "done";
 	case GATE_FAILED: return "failed";
 	default: return "?";
@@ -254,8 +275,8 @@ void card_render(struct card *c, const struct store_gate *g, const struct card_i
 	chat_text_init(&c->status);
 	chat_text_init(&c->context);
 	chat_text_init(&c->fallback);
-	snprintf(c->header, sizeof c->header, "Scale request #%" PRIu64 ": %s", g->id,
-		 g->service ? g->service : "?");
+	snprintf(c->header, sizeof c->header, "%s request #%" PRIu64 ": %s",
+		 action_of(g) ? action_of(g)->title : "Action", g->id, g->service ? g->service : "?");
 	render_what(c, g);
 
 	c->blocks[nb++] = (struct chat_block){.type = CHAT_BLOCK_HEADER, .text = c->header};
@@ -273,7 +294,7 @@ void card_render(struct card *c, const struct store_gate *g, const struct card_i
 		c->blocks[nb++] = (struct chat_block){.type = CHAT_BLOCK_SECTION, .rich = &c->rule};
 		snprintf(c->value, sizeof c->value, "%" PRIu64, g->id);
 		snprintf(c->confirm_text, sizeof c->confirm_text,
-			 "Deny request #%" PRIu64 "? The service will not be scaled.", g->id);
+			 "Deny request #%" PRIu64 "? Nothing will be changed.", g->id);
 		c->confirm = (struct chat_confirm){
 			.title = "Deny this request?", .text = c->confirm_text,
 			.yes = "Deny", .no = "Keep it",
@@ -301,9 +322,11 @@ void card_render(struct card *c, const struct store_gate *g, const struct card_i
 	chat_text_printf(&c->context, " · %s · audit trail in the thread", state_word(g));
 	c->blocks[nb++] = (struct chat_block){.type = CHAT_BLOCK_CONTEXT, .rich = &c->context};
 
-	chat_text_printf(&c->fallback, "Scale request #%" PRIu64 ": %s %d -> %d, %s", g->id,
-			 g->service ? g->service : "", g->desired_at_request, g->target,
-			 state_word(g));
+	char b[200];
+	card_brief(g, b, sizeof b);
+	chat_text_printf(&c->fallback, "%s request #%" PRIu64 ": %s — %s, %s",
+			 action_of(g) ? action_of(g)->title : "Action", g->id,
+			 g->service ? g->service : "", b, state_word(g));
 	if (pending && g->deadline) {
 		chat_text_printf(&c->fallback, " (approves automatically at ");
 		put_date(&c->fallback, g->deadline);

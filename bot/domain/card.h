@@ -66,6 +66,10 @@ void card_render(struct card *c, const struct store_gate *g, const struct card_i
  * CHAT_BLOCK_PLAIN block, into buf. */
 void card_reason(const struct store_gate *g, char *buf, size_t n);
 
+/* What g does, short and plain ("scale to 5", "restart", "roll back to
+ * web:6"), into buf: for thread lines, lists and mirrors. */
+void card_brief(const struct store_gate *g, char *buf, size_t n);
+
 /* Append one sentence saying how g left PENDING and by whom, the outcome
  * in bold: "Approved by <U1> at <date>", "Approved by timer (no person
  * approved): ...", "Denied by <U2>", "Not delivered: ...". */

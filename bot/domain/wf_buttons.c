@@ -39,7 +39,7 @@ static void tell_outcome(struct workflow *wf, uint64_t id, const char *user, con
 				 "needed).", id, r->approvals, r->min_approvals);
 		break;
 	case GATE_OUT_DECIDED_APPROVED:
-		chat_text_printf(&t, "You approved request #%" PRIu64 "; the bot scales now.", id);
+		chat_text_printf(&t, "You approved request #%" PRIu64 "; the bot acts now.", id);
 		break;
 	case GATE_OUT_DECIDED_DENIED:
 		chat_text_printf(&t, "You denied request #%" PRIu64 "; nothing will be changed.", id);
@@ -261,7 +261,9 @@ static void list_line(struct workflow *wf, const struct store_gate *g, struct ch
 	else
 		chat_text_printf(t, "%s", label);
 	chat_text_style(t, old);
-	chat_text_printf(t, " %s → %d · %s · asked by ", g->service ? g->service : "", g->target,
+	char b[200];
+	card_brief(g, b, sizeof b);
+	chat_text_printf(t, " %s: %s · %s · asked by ", g->service ? g->service : "", b,
 			 store_state_name(g->state));
 	card_put_actor(t, g->requester);
 	chat_text_printf(t, " ");
@@ -315,6 +317,10 @@ static void list_send(struct workflow *wf, struct list_op *l, const struct store
 	if (l->nl == 0 && decided == 0) {
 		chat_text_printf(&text, "No requests yet. Start one with ");
 		chat_text_code(&text, "/scale <service> <count>");
+		chat_text_printf(&text, ", ");
+		chat_text_code(&text, "/restart <service>");
+		chat_text_printf(&text, " or ");
+		chat_text_code(&text, "/rollback <service>");
 		chat_text_printf(&text, ".");
 	} else if (l->nl == 0) {
 		unsigned old = chat_text_style(&text, CHAT_STYLE_ITALIC);

@@ -1,9 +1,12 @@
-/* wf_recovery.c - after a successful scale, watch the service: poll
- * DescribeServices (backing off) until running == desired == target with
- * nothing pending or time runs out, then report the tasks and the CPU
- * before and after the change in the thread, on the card and in the audit
- * log. */
+/* wf_recovery.c - after a successful action, watch the service: poll
+ * DescribeServices (backing off) until the action calls it steady
+ * (action.h: scale, running == desired == target with nothing pending;
+ * restart, the new deployment alone and complete; rollback, the target
+ * revision alone and complete) or time runs out, then report the tasks and
+ * the CPU before and after the change in the thread, on the card and in
+ * the audit log. */
 #include "bot/domain/workflow_internal.h"
+#include "bot/domain/action.h"
 #include "bot/domain/service_read.h"
 #include "bot/base/log.h"
 
@@ -56,9 +59,11 @@ struct verify {
 	uv_timer_t timer;
 	int refs;              /* the timer + a call in flight */
 	uint64_t id;
-	char *cluster, *ecs_service;
+	struct store_gate rec; /* the gate as it succeeded */
+	const struct action *act;
+	char what[400];        /* what the last look saw, as the action tells it */
 	int target;
-	int64_t exec_at;       /* wall ms the scale call started */
+	int64_t exec_at;       /* wall ms the call started */
 	uint64_t started, delay;
 	int polls;
 	int running, desired, pending;
@@ -70,8 +75,7 @@ static void verify_unref(struct verify *v)
 {
 	if (--v->refs > 0)
 		return;
-	free(v->cluster);
-	free(v->ecs_service);
+	store_gate_clear(&v->rec);
 	free(v);
 }
 
@@ -163,20 +167,19 @@ static void verify_report(struct verify *v, const struct cloud_metrics *m, const
 		snprintf(cpu, sizeof cpu, "CPU: no datapoints in the window");
 	chat_text_init(&text);
 	if (v->steady) {
-		chat_text_printf(&text, "running %d of %d tasks, none pending, %" PRIu64
-				 " s after the change (rollout %s). %s", v->running, v->target, took,
-				 v->rollout[0] ? v->rollout : "unknown", cpu);
+		chat_text_printf(&text, "%s, %" PRIu64 " s after the change (rollout %s). %s",
+				 v->what, took, v->rollout[0] ? v->rollout : "unknown", cpu);
 	} else {
 		chat_text_bold(&text, "not steady");
-		chat_text_printf(&text, " after %" PRIu64 " s: running %d, pending %d, desired %d "
-				 "(target %d); the bot stopped watching. %s", took, v->running,
-				 v->pending, v->desired, v->target, cpu);
+		chat_text_printf(&text, " after %" PRIu64 " s: %s; the bot stopped watching. %s",
+				 took, v->what[0] ? v->what : "the service could not be read", cpu);
 	}
 	chat_text_plain(&text, summary, sizeof summary);
 
-	json_t *d = json_pack("{s:b, s:i, s:i, s:i, s:i, s:I, s:s}", "steady", v->steady,
-			      "running", v->running, "pending", v->pending, "desired", v->desired,
-			      "target", v->target, "seconds", (json_int_t)took, "summary", summary);
+	json_t *d = json_pack("{s:b, s:s, s:i, s:i, s:i, s:i, s:I, s:s}", "steady", v->steady,
+			      "action", v->act->kind, "running", v->running, "pending", v->pending,
+			      "desired", v->desired, "target", v->target, "seconds", (json_int_t)took,
+			      "summary", summary);
 	char *dj = d ? json_dumps(d, JSON_COMPACT) : NULL;
 	if (dj && store_audit_add_async(wf->store, v->id, "system", "recovery", dj, NULL, NULL))
 		log_warn("workflow.audit", "gate=%" PRIu64 " error=\"the store takes no calls\"",
@@ -222,7 +225,7 @@ static void verify_finish(struct verify *v)
 	int minutes = SERVICE_READ_WINDOW_MIN + (int)((uv_now(wf->loop) - v->started) / 60000) + 1;
 
 	v->refs++;
-	int rc = wf->cloud->ops->metrics(wf->cloud, v->cluster, v->ecs_service, minutes,
+	int rc = wf->cloud->ops->metrics(wf->cloud, v->rec.cluster, v->rec.ecs_service, minutes,
 					 on_verify_metrics, v);
 	if (rc) {
 		struct cloud_error ce = {.code = rc};
@@ -251,7 +254,7 @@ static void on_verify_describe(void *ud, const struct cloud_error *err,
 			if (s->deployments[i].status && strcmp(s->deployments[i].status, "PRIMARY") == 0 &&
 			    s->deployments[i].rollout_state)
 				snprintf(v->rollout, sizeof v->rollout, "%s", s->deployments[i].rollout_state);
-		v->steady = s->running == v->target && s->desired == v->target && s->pending == 0;
+		v->steady = v->act->steady(&v->rec, s, v->what, sizeof v->what);
 	} else {
 		log_warn("workflow.recovery", "gate=%" PRIu64 " describe_error=%s", v->id,
 			 err ? bot_err_name(err->code) : "none");
@@ -277,7 +280,8 @@ static void verify_poll(uv_timer_t *t)
 	if (!wf)
 		return;
 	v->refs++;
-	int rc = wf->cloud->ops->describe(wf->cloud, v->cluster, v->ecs_service, on_verify_describe, v);
+	int rc = wf->cloud->ops->describe(wf->cloud, v->rec.cluster, v->rec.ecs_service,
+					  on_verify_describe, v);
 	if (rc) {
 		struct cloud_error ce = {.code = rc};
 		on_verify_describe(v, &ce, NULL);
@@ -286,15 +290,20 @@ static void verify_poll(uv_timer_t *t)
 
 void workflow__recovery_start(struct workflow *wf, const struct store_gate *g)
 {
-	struct verify *v = calloc(1, sizeof *v);
+	const struct action *act = action_find(g->action);
+	struct verify *v;
 
-	if (!v || !(v->cluster = strdup(g->cluster)) || !(v->ecs_service = strdup(g->ecs_service))) {
+	if (!act)
+		return; /* not executed by this version (gate_exec.c) */
+	v = calloc(1, sizeof *v);
+	if (!v || store_gate_copy(&v->rec, g) != BOT_EOK) {
 		if (v)
-			free(v->cluster);
+			store_gate_clear(&v->rec);
 		free(v);
 		log_warn("workflow.recovery", "gate=%" PRIu64 " error=ENOMEM", g->id);
 		return;
 	}
+	v->act = act;
 	v->id = g->id;
 	v->target = g->target;
 	v->exec_at = g->exec_started_at ? g->exec_started_at : workflow__now_ms(wf);

@@ -1,6 +1,7 @@
 /* wf_sns.c - the workflow's SNS mirror: each request and decision is
  * published to the service's topic, as the lab's approval step does. */
 #include "bot/domain/workflow_internal.h"
+#include "bot/domain/action.h"
 #include "bot/domain/card.h"
 #include "bot/base/log.h"
 
@@ -61,8 +62,13 @@ void workflow__mirror(struct workflow *wf, const struct store_gate *g, const cha
 
 	if (!svc || !svc->sns_topic_arn)
 		return;
-	snprintf(subject, sizeof subject, "chatops-bot: scale %s to %d (request #%" PRIu64 ")",
-		 g->service, g->target, g->id);
+	char b[200];
+	struct chat_text desc;
+	char whats[900];
+
+	card_brief(g, b, sizeof b);
+	snprintf(subject, sizeof subject, "chatops-bot: %.28s %.24s (request #%" PRIu64 ")",
+		 g->service, b, g->id);
 	if (strcmp(what, "request") == 0) {
 		char dl[40] = "when the card is posted + timer";
 		if (g->deadline) {
@@ -71,19 +77,22 @@ void workflow__mirror(struct workflow *wf, const struct store_gate *g, const cha
 			if (gmtime_r(&t, &tm))
 				strftime(dl, sizeof dl, "%Y-%m-%dT%H:%M:%SZ", &tm);
 		}
+		chat_text_init(&desc);
+		if (action_find(g->action))
+			action_find(g->action)->describe(g, &desc);
+		chat_text_plain(&desc, whats, sizeof whats);
 		snprintf(message, sizeof message,
-			 "Request #%" PRIu64 " by %s: scale ECS service %s (cluster %s) from %d to %d "
-			 "desired tasks. Reason: %s\nIt is approved automatically at %s unless an "
-			 "approver denies it in Slack.",
-			 g->id, g->requester, g->ecs_service, g->cluster, g->desired_at_request,
-			 g->target, g->reason && *g->reason ? g->reason : "none given", dl);
+			 "Request #%" PRIu64 " by %s: %s. Reason: %s\nIt is approved automatically "
+			 "at %s unless an approver denies it in Slack.",
+			 g->id, g->requester, whats, g->reason && *g->reason ? g->reason : "none given",
+			 dl);
 	} else {
 		/* the SNS message is plain text */
 		chat_text_init(&dec);
 		card_decision(g, &dec);
 		chat_text_plain(&dec, plain, sizeof plain);
-		snprintf(message, sizeof message, "Request #%" PRIu64 " (scale %s to %d): %s.",
-			 g->id, g->service, g->target, plain);
+		snprintf(message, sizeof message, "Request #%" PRIu64 " (%s: %s): %s.",
+			 g->id, g->service, b, plain);
 	}
 	op = calloc(1, sizeof *op);
 	if (!op)

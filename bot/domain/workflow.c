@@ -5,6 +5,7 @@
 #include "bot/domain/workflow.h"
 #include "bot/domain/service_read.h"
 #include "bot/domain/workflow_internal.h"
+#include "bot/domain/action.h"
 #include "bot/domain/card.h"
 #include "bot/base/duration.h"
 #include "bot/base/log.h"
@@ -180,10 +181,12 @@ static void said_decision(struct workflow *wf, const struct store_gate *g)
 	chat_text_init(&t);
 	if (g->state == GATE_FAILED && g->decision == GATE_FAILED) {
 		/* never delivered: no thread; tell the requester */
-		chat_text_printf(&t, "Your request #%" PRIu64 " to scale ", g->id);
+		char b[200];
+		card_brief(g, b, sizeof b);
+		chat_text_printf(&t, "Your request #%" PRIu64 " for ", g->id);
 		chat_text_bold(&t, "%s", g->service);
-		chat_text_printf(&t, " to %d could not be posted, so it failed closed and nothing "
-				 "will happen: ", g->target);
+		chat_text_printf(&t, " (%s) could not be posted, so it failed closed and nothing "
+				 "will happen: ", b);
 		card_decision(g, &t);
 		workflow__say_ephemeral(wf, g->channel, g->requester, &t);
 		return;
@@ -199,9 +202,12 @@ static void said_decision(struct workflow *wf, const struct store_gate *g)
 	case GATE_FAILED:
 		chat_text_printf(&t, ".");
 		break;
-	default:
-		chat_text_printf(&t, ". Next: re-read the service, then scale to %d.", g->target);
+	default: {
+		char b[200];
+		card_brief(g, b, sizeof b);
+		chat_text_printf(&t, ". Next: re-read the service, then %s.", b);
 		break;
+	}
 	}
 	workflow__say_thread(wf, g, &t);
 }
@@ -219,13 +225,14 @@ static void on_change(void *ud, const struct store_gate *g, enum gate_event ev, 
 	case GATE_EV_DELIVERED:
 		workflow__update_card(wf, g, NULL);
 		if (g->state == GATE_PENDING) {
-			char d[DURATION_FMT_MAX];
+			char d[DURATION_FMT_MAX], b[200];
 			duration_format(g->timer_ms, d, sizeof d);
+			card_brief(g, b, sizeof b);
 			chat_text_bold(&t, "Requested");
 			chat_text_printf(&t, " by ");
 			card_put_actor(&t, g->requester);
-			chat_text_printf(&t, ": scale to %d (now %d). Timer %s: approves automatically "
-					 "at ", g->target, g->desired_at_request, d);
+			chat_text_printf(&t, ": %s (desired count now %d). Timer %s: approves "
+					 "automatically at ", b, g->desired_at_request, d);
 			chat_text_date(&t, g->deadline / 1000);
 			chat_text_printf(&t, " unless an approver denies.");
 			say_thread_reason(wf, g, &t);
@@ -258,12 +265,10 @@ static void on_change(void *ud, const struct store_gate *g, enum gate_event ev, 
 			service_reads_forget(wf->reads, g->service);
 		workflow__update_card(wf, g, NULL);
 		chat_text_bold(&t, "Calling AWS:");
-		chat_text_printf(&t, " ECS UpdateService cluster=");
-		chat_text_code(&t, "%s", g->cluster);
-		chat_text_printf(&t, " service=");
-		chat_text_code(&t, "%s", g->ecs_service);
-		chat_text_printf(&t, " desiredCount=%d (desired count before: %d).", g->target,
-				 g->exec_from);
+		chat_text_printf(&t, " ");
+		if (action_find(g->action))
+			action_find(g->action)->call_text(g, &t);
+		chat_text_printf(&t, ".");
 		workflow__say_thread(wf, g, &t);
 		break;
 	case GATE_EV_FINISHED: {
@@ -289,7 +294,7 @@ static void on_change(void *ud, const struct store_gate *g, enum gate_event ev, 
 			chat_text_printf(&t, ".");
 		}
 		if (ok)
-			chat_text_printf(&t, " Watching the service reach %d running tasks…", g->target);
+			chat_text_printf(&t, " Watching the service settle…");
 		workflow__say_thread(wf, g, &t);
 		if (ok)
 			workflow__recovery_start(wf, g);

@@ -462,7 +462,7 @@ static const char *demo_effect(const char *line)
 		{"/scale ", "[ Approve ]  type: approve #1"},
 		{"as ", "you are now @U0APPROVER1"},
 		{"approve #1", "Done: desired count set to 100 (was 1)"},
-		{"/gates", "#1 mysecretword-service → 100 · SUCCEEDED · asked by @U0ONCALL1"},
+		{"/gates", "#1 mysecretword-service: scale to 100 · SUCCEEDED · asked by @U0ONCALL1"},
 	};
 	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
 		if (strncmp(line, table[i].prefix, strlen(table[i].prefix)) == 0)

@@ -413,7 +413,7 @@ static void check_alive(void)
 /* ---- the fake's records ------------------------------------------------ */
 
 /* The card of slot s's current life: a top-level post whose fallback text is
- * "Scale request #ID: svc-K A -&gt; T, ..." (mrkdwn-escaped) with T one of
+ * "Scale request #ID: svc-K — scale to T, ..." with T one of
  * the targets this life asked for, and that no life has yet. */
 static bool find_card(int svc, int first_target, int target, uint64_t *id, char *ts,
 		      size_t ts_n)
@@ -428,9 +428,9 @@ static bool find_card(int svc, int first_target, int target, uint64_t *id, char 
 
 		if (strcmp(m[i].method, "chat.postMessage") != 0 || m[i].thread_ts || !m[i].text ||
 		    !m[i].ts || !(p = strstr(m[i].text, "Scale request #")) ||
-		    !strstr(m[i].text, needle) || !(a = strstr(m[i].text, " -&gt; ")) ||
-		    atoi(a + strlen(" -&gt; ")) < first_target ||
-		    atoi(a + strlen(" -&gt; ")) > target)
+		    !strstr(m[i].text, needle) || !(a = strstr(m[i].text, " scale to ")) ||
+		    atoi(a + strlen(" scale to ")) < first_target ||
+		    atoi(a + strlen(" scale to ")) > target)
 			continue;
 		uint64_t gid = strtoull(p + strlen("Scale request #"), NULL, 10);
 		bool taken = false;

@@ -227,7 +227,7 @@ static void test_denied_and_approved_by_people(void **state)
 	card_render(&c, &g, &(struct card_info){.now_ms = T0 + 6000});
 	all_text(&c, t, sizeof t);
 	assert_non_null(strstr(t, "*Approved* by <@U0APPROVER1> and <@U0APPROVER2>"));
-	assert_non_null(strstr(t, "UpdateService desiredCount=10 (was 2)"));
+	assert_non_null(strstr(t, "desiredCount=10 (desired count before: 2)"));
 }
 
 static void test_dry_run_is_not_called_a_failure(void **state)

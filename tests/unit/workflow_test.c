@@ -1140,12 +1140,12 @@ static void test_gates_lists_every_open_request(void **state)
 	assert_true(wait_for(f, has_text, "Approval requests"));
 	const struct rec_msg *m = find(f, "ephemeral", "Approval requests");
 	char open_line[64];
-	snprintf(open_line, sizeof open_line, "*#%llu* web → 5 · PENDING", (unsigned long long)first);
+	snprintf(open_line, sizeof open_line, "*#%llu* web: scale to 5 · PENDING", (unsigned long long)first);
 	assert_non_null(strstr(m->text, open_line));
 	assert_null(strstr(m->text, "No open requests"));
 	/* the latest decided ones follow: #10 back to #3, not #2 */
-	assert_non_null(strstr(m->text, "*#10* s9 → 3 · CANCELLED"));
-	assert_non_null(strstr(m->text, "*#3* s2 → 3 · CANCELLED"));
+	assert_non_null(strstr(m->text, "*#10* s9: scale to 3 · CANCELLED"));
+	assert_non_null(strstr(m->text, "*#3* s2: scale to 3 · CANCELLED"));
 	assert_null(strstr(m->text, "*#2* s1"));
 }
 
