@@ -138,9 +138,24 @@ static void ids_free(char ***ids, size_t *n)
 
 static void users_free(struct config_users *u) { ids_free(&u->ids, &u->n); }
 
+/* An action owns the lists it gave; the others are the service's (see
+ * finish_actions, rules.c). */
+static void action_free(const struct config_service *s, struct config_action *a)
+{
+	free(a->kind);
+	if (a->approvers.ids != s->approvers.ids)
+		users_free(&a->approvers);
+	if (a->requesters.ids != s->requesters.ids)
+		users_free(&a->requesters);
+}
+
 /* c owns the defaults lists that s may share (see finish_service, rules.c). */
 static void service_free(const struct config *c, struct config_service *s)
 {
+	for (size_t i = 0; i < s->n_actions; i++)
+		action_free(s, &s->actions[i]);
+	free(s->actions);
+	free(s->on_alarm_action);
 	free(s->name);
 	free(s->cluster);
 	free(s->ecs_service);
@@ -206,6 +221,8 @@ static void take_services(struct loader *ld)
 			c->n_services = ld->n_svcs;
 		}
 	}
+	for (size_t i = 0; i < ld->n_svcs; i++)
+		free(ld->svcs[i].acts);
 	free(ld->svcs);
 	ld->svcs = NULL;
 	ld->n_svcs = 0;
@@ -342,6 +359,26 @@ void config_errors_print(const struct config_errors *errs, void *FILE_f)
 			fprintf(f, "%s: %s\n", file, msg ? msg : e->msg);
 		free(msg);
 	}
+}
+
+/* The one list of action names; a unit test checks it against the
+ * domain's action table. */
+static const char *const action_kinds[] = {"scale", "restart", "rollback"};
+
+const char *const *config_action_kinds(size_t *n)
+{
+	if (n)
+		*n = BOT_ARRAY_LEN(action_kinds);
+	return action_kinds;
+}
+
+const struct config_action *config_action_find(const struct config_service *svc,
+					       const char *kind)
+{
+	for (size_t i = 0; svc && kind && i < svc->n_actions; i++)
+		if (svc->actions[i].kind && strcmp(svc->actions[i].kind, kind) == 0)
+			return &svc->actions[i];
+	return NULL;
 }
 
 static int service_name_cmp(const void *key, const void *elem)

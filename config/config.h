@@ -45,6 +45,20 @@ struct config_channels {
 	size_t n;
 };
 
+/* One action a service allows behind the approval gate, with the gate's
+ * settings for it. In the file, a service's actions: is a list of names
+ * ([scale, restart]) or a mapping of name to overrides of timer,
+ * approvers, requesters, min_approvals and allow_self_approval; what is
+ * not overridden is the service's (which inherits defaults:). Absent, the
+ * service allows scale only. */
+struct config_action {
+	char *kind;              /* "scale" | "restart" | "rollback" */
+	uint64_t timer_ms;       /* the service's if absent */
+	struct config_users approvers, requesters; /* the service's if absent */
+	int min_approvals;       /* the service's if absent */
+	bool allow_self_approval;/* the service's if absent */
+};
+
 struct config_service {
 	char *name;              /* key under services: (what users type) */
 	char *cluster;           /* ECS cluster name or ARN (required) */
@@ -72,15 +86,32 @@ struct config_service {
 	int on_alarm_scale_to;      /* 0 = not set */
 	char *on_alarm_scale_by;    /* as written ("2", "1.5"); NULL = not set */
 	double on_alarm_factor;     /* on_alarm_scale_by's value; 0 = not set */
-	uint64_t on_alarm_timer_ms;
+	uint64_t on_alarm_timer_ms; /* default: on_alarm_action's timer */
 	uint64_t on_alarm_cooldown_ms;
+	/* The action the policy proposes: NULL when the policy is off;
+	 * "scale" when on_alarm_scale_to or on_alarm_scale_by is set (the
+	 * only action they go with); else on_alarm_action as written
+	 * ("restart", "rollback"). Always one of actions. */
+	char *on_alarm_action;
+	/* The actions allowed, in file order; n_actions >= 1 (absent in the
+	 * file: one "scale" row with the service's settings). */
+	struct config_action *actions;
+	size_t n_actions;
 };
 
-/* Does svc propose a scale on its alarms? */
+/* Does svc propose an action (on_alarm_action) on its alarms? */
 static inline int config_alarm_policy_on(const struct config_service *svc)
 {
-	return svc->on_alarm_scale_to > 0 || svc->on_alarm_factor > 0;
+	return svc->on_alarm_action != NULL;
 }
+
+/* The action names a config may allow, in one list (n set to its length;
+ * borrowed, static): "scale", "restart", "rollback". */
+const char *const *config_action_kinds(size_t *n);
+/* svc's settings for action kind; NULL if svc does not allow it (or either
+ * is NULL). Borrowed from the config. */
+const struct config_action *config_action_find(const struct config_service *svc,
+					       const char *kind);
 
 enum config_secret_source {
 	CONFIG_SECRET_NONE = 0,

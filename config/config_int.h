@@ -34,7 +34,9 @@ enum { DF_TIMER, DF_MIN_TIMER, DF_MAX_TIMER, DF_APPROVERS, DF_REQUESTERS, DF_ALL
 enum { SV_CLUSTER, SV_ECS_SERVICE, SV_MIN_DESIRED, SV_MAX_DESIRED, SV_APPROVERS,
        SV_REQUESTERS, SV_TIMER, SV_MIN_APPROVALS, SV_ALLOW_SELF, SV_SNS, SV_CHANNEL,
        SV_REGION, SV_ALARMS, SV_OA_SCALE_TO, SV_OA_SCALE_BY, SV_OA_TIMER, SV_OA_COOLDOWN,
-       SV__N };
+       SV_ACTIONS, SV_OA_ACTION, SV__N };
+/* An action's overrides (services.NAME.actions.KIND: in the map form). */
+enum { AC_TIMER, AC_APPROVERS, AC_REQUESTERS, AC_MIN_APPROVALS, AC_ALLOW_SELF, AC__N };
 enum { ST_PATH, ST_BACKEND, ST_TABLE, ST_REGION, ST_ENDPOINT, ST__N };
 enum { HT_LISTEN, HT__N };
 enum { LG_LEVEL, LG__N };
@@ -47,7 +49,7 @@ enum { TOP_SLACK, TOP_AWS, TOP_DEFAULTS, TOP_SERVICES, TOP_STORE, TOP_HTTP, TOP_
        TOP_ALARMS, TOP__N };
 
 _Static_assert(SL__N <= KEYS_MAX && AW__N <= KEYS_MAX && DF__N <= KEYS_MAX &&
-	       SV__N <= KEYS_MAX && ST__N <= KEYS_MAX && TOP__N <= KEYS_MAX, "struct seen too small");
+	       SV__N <= KEYS_MAX && AC__N <= KEYS_MAX && ST__N <= KEYS_MAX && TOP__N <= KEYS_MAX, "struct seen too small");
 
 /* Which keys a mapping had: the key node (for duplicates) and the value
  * node when a value was given (for positions of later errors), and whether
@@ -58,10 +60,17 @@ struct seen {
 	bool bad[KEYS_MAX];
 };
 
+/* What the walk saw of one action, parallel to config_service.actions. */
+struct act_tmp {
+	const yaml_node_t *key; /* the action's name (list entry or map key) */
+	struct seen seen;       /* its overrides (map form), by AC_* */
+};
+
 struct svc_tmp {
-	struct config_service s;
+	struct config_service s; /* first: keys.c finds the svc_tmp from &s */
 	const yaml_node_t *key; /* the service name's node */
 	struct seen seen;
+	struct act_tmp *acts;   /* s.n_actions of them; freed with ld->svcs */
 	bool skip;              /* body unusable or duplicate: no cross checks */
 };
 

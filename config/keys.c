@@ -49,6 +49,8 @@ enum ktype {
 	KT_FORBIDDEN,   /* a key we refuse, with the reason in expect */
 	KT_SECTION,     /* a nested table; top level only */
 	KT_SERVICES,    /* the services: mapping */
+	KT_ACTION,      /* char *: one of config_action_kinds() */
+	KT_ACTIONS,     /* a service's actions: (list or mapping); base is a struct svc_tmp */
 	KT__N,
 };
 
@@ -86,6 +88,7 @@ static bool is_factor(const char *s);
 
 #define COFF(field) offsetof(struct config, field)
 #define SOFF(field) offsetof(struct config_service, field)
+#define AOFF(field) offsetof(struct config_action, field)
 #define TABLE(what, keys) {what, keys, BOT_ARRAY_LEN(keys)}
 
 #define URL_EXPECT "an https:// URL (or http:// to a loopback host)"
@@ -139,17 +142,25 @@ static const struct key defaults_keys[DF__N] = {
 	[DF_CHANNEL] = {"channel", KT_STR, COFF(defaults.channel), is_channel, CHANNEL_EXPECT},
 };
 
+/* The gate's settings, which a service and each of its actions may give
+ * (an action inherits the service's): one entry each, for both tables. */
+#define KEY_APPROVERS(off) {"approvers", KT_USERS, off, is_user, USER_EXPECT}
+#define KEY_REQUESTERS(off) \
+	{"requesters", KT_USERS, off, is_requester, USER_EXPECT " or \"*\" for anyone"}
+#define KEY_TIMER(off) {"timer", KT_DURATION, off}
+#define KEY_MIN_APPROVALS(off) {"min_approvals", KT_INT, off, .min = 1, .max = 100}
+#define KEY_ALLOW_SELF(off) {"allow_self_approval", KT_BOOL, off}
+
 static const struct key service_keys[SV__N] = {
 	[SV_CLUSTER] = {"cluster", KT_STR, SOFF(cluster)},
 	[SV_ECS_SERVICE] = {"ecs_service", KT_STR, SOFF(ecs_service)},
 	[SV_MIN_DESIRED] = {"min_desired", KT_INT, SOFF(min_desired), .min = 0, .max = 10000},
 	[SV_MAX_DESIRED] = {"max_desired", KT_INT, SOFF(max_desired), .min = 0, .max = 10000},
-	[SV_APPROVERS] = {"approvers", KT_USERS, SOFF(approvers), is_user, USER_EXPECT},
-	[SV_REQUESTERS] = {"requesters", KT_USERS, SOFF(requesters), is_requester,
-			   USER_EXPECT " or \"*\" for anyone"},
-	[SV_TIMER] = {"timer", KT_DURATION, SOFF(timer_ms)},
-	[SV_MIN_APPROVALS] = {"min_approvals", KT_INT, SOFF(min_approvals), .min = 1, .max = 100},
-	[SV_ALLOW_SELF] = {"allow_self_approval", KT_BOOL, SOFF(allow_self_approval)},
+	[SV_APPROVERS] = KEY_APPROVERS(SOFF(approvers)),
+	[SV_REQUESTERS] = KEY_REQUESTERS(SOFF(requesters)),
+	[SV_TIMER] = KEY_TIMER(SOFF(timer_ms)),
+	[SV_MIN_APPROVALS] = KEY_MIN_APPROVALS(SOFF(min_approvals)),
+	[SV_ALLOW_SELF] = KEY_ALLOW_SELF(SOFF(allow_self_approval)),
 	[SV_SNS] = {"sns_topic_arn", KT_STR, SOFF(sns_topic_arn), is_arn,
 		    "an SNS topic ARN starting with arn:"},
 	[SV_CHANNEL] = {"channel", KT_STR, SOFF(channel), is_channel, CHANNEL_EXPECT},
@@ -164,6 +175,16 @@ static const struct key service_keys[SV__N] = {
 	[SV_OA_TIMER] = {"on_alarm_timer", KT_DURATION, SOFF(on_alarm_timer_ms)},
 	[SV_OA_COOLDOWN] = {"on_alarm_cooldown", KT_DURATION, SOFF(on_alarm_cooldown_ms),
 			    .max = 7 * 86400},
+	[SV_ACTIONS] = {"actions", KT_ACTIONS},
+	[SV_OA_ACTION] = {"on_alarm_action", KT_ACTION, SOFF(on_alarm_action)},
+};
+
+static const struct key action_keys[AC__N] = {
+	[AC_TIMER] = KEY_TIMER(AOFF(timer_ms)),
+	[AC_APPROVERS] = KEY_APPROVERS(AOFF(approvers)),
+	[AC_REQUESTERS] = KEY_REQUESTERS(AOFF(requesters)),
+	[AC_MIN_APPROVALS] = KEY_MIN_APPROVALS(AOFF(min_approvals)),
+	[AC_ALLOW_SELF] = KEY_ALLOW_SELF(AOFF(allow_self_approval)),
 };
 
 static const struct key store_keys[ST__N] = {
@@ -213,6 +234,9 @@ static const struct table aws_table = TABLE("a mapping of AWS settings", aws_key
 static const struct table defaults_table = TABLE("a mapping of service defaults", defaults_keys);
 static const struct table service_table =
 	TABLE("a mapping of service settings (at least cluster and max_desired)", service_keys);
+static const struct table action_table =
+	TABLE("a mapping of the action's settings (timer, approvers, requesters, min_approvals, "
+	      "allow_self_approval), or nothing for the service's", action_keys);
 static const struct table store_table = TABLE("a mapping with backend, path (sqlite) or table, region, endpoint (dynamodb)", store_keys);
 static const struct table http_table = TABLE("a mapping with listen", http_keys);
 static const struct table log_table = TABLE("a mapping with level", log_keys);
@@ -826,6 +850,129 @@ static enum vstate set_services(struct loader *ld, const struct key *k, const ya
 	return st;
 }
 
+/* "scale, restart, rollback" (config_action_kinds) into buf (n bytes). */
+static const char *kinds_text(char *buf, size_t n)
+{
+	size_t nk, o = 0;
+	const char *const *k = config_action_kinds(&nk);
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < nk && o < n; i++)
+		o += (size_t)snprintf(buf + o, n - o, "%s%s", i ? ", " : "", k[i]);
+	return buf;
+}
+
+/* Is s (from node v, named path) an action name? Reports it if not. */
+static bool action_kind_ok(struct loader *ld, const yaml_node_t *v, const char *path,
+			   const char *s, const char *env)
+{
+	size_t nk;
+	const char *const *k = config_action_kinds(&nk);
+	char sh[SHOWN_LEN], kinds[64];
+
+	for (size_t i = 0; i < nk; i++)
+		if (strcmp(s, k[i]) == 0)
+			return true;
+	config__add_err(ld, v, "%s: unknown action %s; expected one of: %s", path,
+			config__shown(sh, s, env), kinds_text(kinds, sizeof kinds));
+	return false;
+}
+
+static enum vstate set_action(struct loader *ld, const struct key *k, const yaml_node_t *kn,
+			      const yaml_node_t *v, void *base, const char *path)
+{
+	char *s, env[ENV_NAMES_LEN], kinds[64];
+	enum vstate st = get_scalar(ld, v, path, kinds_text(kinds, sizeof kinds), &s, env);
+
+	if (st == V_SET && !action_kind_ok(ld, v, path, s, env)) {
+		free(s);
+		st = V_BAD;
+	}
+	if (st == V_SET)
+		*FIELD(base, k, char *) = s;
+	return st;
+}
+
+/* One action of a service: its name (list entry, or key of the mapping
+ * form) in an, and in the mapping form its settings in av (NULL in the
+ * list form). Appends it to t unless bad or given twice. */
+static bool add_action(struct loader *ld, struct svc_tmp *t, const yaml_node_t *an,
+		       const yaml_node_t *av, const char *path)
+{
+	struct config_service *s = &t->s;
+	char *name, env[ENV_NAMES_LEN], kinds[64], apath[PATH_LEN];
+	enum vstate st = get_scalar(ld, an, path, "an action name", &name, env);
+	size_t i;
+
+	if (st == V_UNSET)
+		config__add_err(ld, an, "%s: empty entry; expected one of: %s", path,
+				kinds_text(kinds, sizeof kinds));
+	if (st != V_SET || !action_kind_ok(ld, an, path, name, env))
+		goto bad;
+	for (i = 0; i < s->n_actions; i++)
+		if (strcmp(s->actions[i].kind, name) == 0) {
+			config__add_err(ld, an, "%s: %s is listed twice (first at line %d)", path,
+					name, (int)t->acts[i].key->start_mark.line + 1);
+			goto bad;
+		}
+	s->actions[i].kind = name;
+	t->acts[i].key = an;
+	s->n_actions++;
+	if (!av || (av->type == YAML_SCALAR_NODE && is_null(av)))
+		return true;
+	config__join(apath, path, name);
+	return walk_map(ld, av, &action_table, &s->actions[i], apath, &t->acts[i].seen);
+bad:
+	free(name);
+	return false;
+}
+
+/* actions: [scale, restart] or {scale: ~, rollback: {min_approvals: 2}}.
+ * What an action does not give is filled in from the service by rules.c. */
+static enum vstate set_actions(struct loader *ld, const struct key *k, const yaml_node_t *kn,
+			       const yaml_node_t *v, void *base, const char *path)
+{
+	/* Only in service_table, whose base is the first member of a svc_tmp. */
+	struct svc_tmp *t = (struct svc_tmp *)base;
+	bool list = v->type == YAML_SEQUENCE_NODE, ok = true;
+	char kinds[64];
+	size_t n;
+
+	if (v->type == YAML_SCALAR_NODE && is_null(v))
+		return V_UNSET;
+	if (!list && v->type != YAML_MAPPING_NODE) {
+		config__add_err(ld, v, "%s: expected a list of actions like [scale, restart] or a "
+				"mapping of action to settings, got %s", path, node_kind(v));
+		return V_BAD;
+	}
+	n = list ? (size_t)(v->data.sequence.items.top - v->data.sequence.items.start)
+		 : (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+	if (n == 0) {
+		config__add_err(ld, v, "%s: a service needs at least one action (%s); leave "
+				"actions out for scale only", path, kinds_text(kinds, sizeof kinds));
+		return V_BAD;
+	}
+	t->s.actions = calloc(n, sizeof *t->s.actions);
+	t->acts = calloc(n, sizeof *t->acts);
+	if (!t->s.actions || !t->acts) {
+		ld->oom = true;
+		return V_BAD;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char ipath[PATH_LEN + 16];
+
+		if (list) {
+			snprintf(ipath, sizeof ipath, "%s[%zu]", path, i);
+			ok &= add_action(ld, t, node(ld, v->data.sequence.items.start[i]), NULL,
+					 ipath);
+		} else {
+			const yaml_node_pair_t *pr = &v->data.mapping.pairs.start[i];
+			ok &= add_action(ld, t, node(ld, pr->key), node(ld, pr->value), path);
+		}
+	}
+	return ok ? V_SET : V_BAD;
+}
+
 static const setter_fn setters[KT__N] = {
 	[KT_STR] = set_str,
 	[KT_URL] = set_url,
@@ -840,6 +987,8 @@ static const setter_fn setters[KT__N] = {
 	[KT_FORBIDDEN] = set_forbidden,
 	[KT_SECTION] = set_section,
 	[KT_SERVICES] = set_services,
+	[KT_ACTION] = set_action,
+	[KT_ACTIONS] = set_actions,
 };
 
 /* ------------------------------------------------------------------ */

@@ -7,7 +7,9 @@
  * environment are filled in, the timers are checked against their bounds,
  * each service inherits from defaults: and is checked for what it needs
  * (cluster, max_desired, approvers enough for min_approvals, requesters),
- * and services defined twice are reported. A value already reported bad
+ * each action inherits from its service and is checked the same way, the
+ * alarm policy's action must be one the service allows, and services
+ * defined twice are reported. A value already reported bad
  * (struct seen) does not make a second error here.
  */
 #include "config/config.h"
@@ -120,14 +122,101 @@ static void finish_defaults(struct loader *ld)
 			    "defaults.timer", c->defaults.timer_ms);
 }
 
-/* The on_alarm_* policy: one way to pick the target, a target the
- * service may have, a timer within the bounds, a cooldown. */
+/* Enough approvers for min_approvals (the service's, or an action's,
+ * named p, reported at node at); inherit names where they could be added. */
+static void check_approvers(struct loader *ld, const yaml_node_t *at, const char *p,
+			    const struct config_users *u, int min_approvals, bool approvers_bad,
+			    bool approvals_bad, const char *inherit)
+{
+	if (!approvers_bad && u->n == 0)
+		config__add_err(ld, at, "%s: no approvers; add approvers here or in %s", p,
+				inherit);
+	else if (!approvers_bad && !approvals_bad && (size_t)min_approvals > u->n)
+		config__add_err(ld, at, "%s: min_approvals is %d but only %zu approver%s "
+				"listed, so no request could ever be approved", p, min_approvals,
+				u->n, u->n == 1 ? " is" : "s are");
+}
+
+/* The actions: one scale row when absent; what an action does not give
+ * is the service's (lists shared, not copied: see action_free, api.c); an
+ * action that gives approvers, min_approvals, requesters or a timer is
+ * checked as a service is. */
+static void finish_actions(struct loader *ld, struct svc_tmp *t, const char *p,
+			   bool approvers_bad, bool approvals_bad)
+{
+	struct config_service *s = &t->s;
+	char ap[PATH_LEN], tp[PATH_LEN];
+
+	if (!t->seen.val[SV_ACTIONS]) {
+		s->actions = calloc(1, sizeof *s->actions);
+		t->acts = calloc(1, sizeof *t->acts);
+		if (!s->actions || !t->acts || !(s->actions[0].kind = config__xstrdup(ld, "scale"))) {
+			ld->oom = true;
+			return;
+		}
+		t->acts[0].key = t->key;
+		s->n_actions = 1;
+	}
+	for (size_t i = 0; i < s->n_actions; i++) {
+		struct config_action *a = &s->actions[i];
+		const struct seen *as = &t->acts[i].seen;
+		const yaml_node_t *at = t->acts[i].key;
+
+		config__join(tp, p, "actions");
+		config__join(ap, tp, a->kind);
+		if (!as->val[AC_APPROVERS])
+			a->approvers = s->approvers;
+		if (!as->val[AC_REQUESTERS])
+			a->requesters = s->requesters;
+		if (!as->val[AC_MIN_APPROVALS])
+			a->min_approvals = s->min_approvals;
+		if (!as->val[AC_ALLOW_SELF])
+			a->allow_self_approval = s->allow_self_approval;
+		if (!as->val[AC_TIMER]) {
+			a->timer_ms = s->timer_ms;
+		} else if (given_ok(as, AC_TIMER)) {
+			config__join(tp, ap, "timer");
+			check_timer(ld, as->val[AC_TIMER], tp, a->timer_ms);
+		}
+		if (as->val[AC_APPROVERS] || as->val[AC_MIN_APPROVALS])
+			check_approvers(ld, at, ap, &a->approvers, a->min_approvals,
+					as->val[AC_APPROVERS] ? as->bad[AC_APPROVERS] : approvers_bad,
+					as->val[AC_MIN_APPROVALS] ? as->bad[AC_MIN_APPROVALS]
+								   : approvals_bad, p);
+		if (given_ok(as, AC_REQUESTERS) && a->requesters.n == 0)
+			config__add_err(ld, at, "%s: nobody could request this action; add "
+					"requesters (use '*' for anyone) or leave them to %s", ap, p);
+	}
+}
+
+/* The on_alarm_* policy: which action (scale with a target; restart or
+ * rollback without), one the service allows; for scale one way to pick
+ * the target, a target the service may have; a timer within the bounds
+ * (default: the action's timer), a cooldown. */
 static void finish_alarm_policy(struct loader *ld, struct svc_tmp *t, const char *p)
 {
 	struct config_service *s = &t->s;
 	const struct seen *se = &t->seen;
+	const yaml_node_t *scale = first_of(se->val[SV_OA_SCALE_TO], se->val[SV_OA_SCALE_BY], NULL);
+	const struct config_action *act;
 	char tp[PATH_LEN];
 
+	if (given_ok(se, SV_OA_ACTION)) {
+		if (strcmp(s->on_alarm_action, "scale") == 0 && !scale)
+			config__add_err(ld, se->val[SV_OA_ACTION], "%s.on_alarm_action: scale needs "
+					"on_alarm_scale_to or on_alarm_scale_by (the target)", p);
+		else if (strcmp(s->on_alarm_action, "scale") != 0 && scale)
+			config__add_err(ld, scale, "%s.%s: on_alarm_scale_* only goes with scale "
+					"(on_alarm_action is %s)", p, se->val[SV_OA_SCALE_TO]
+					? "on_alarm_scale_to" : "on_alarm_scale_by", s->on_alarm_action);
+	} else if (scale && !se->val[SV_OA_ACTION]) {
+		s->on_alarm_action = config__xstrdup(ld, "scale");
+	}
+	act = config_action_find(s, s->on_alarm_action);
+	if (s->on_alarm_action && !act && !se->bad[SV_ACTIONS])
+		config__add_err(ld, first_of(se->val[SV_OA_ACTION], scale, t->key), "%s: the alarm "
+				"policy proposes %s, which is not in the service's actions; add it "
+				"to actions", p, s->on_alarm_action);
 	if (given_ok(se, SV_OA_SCALE_BY))
 		s->on_alarm_factor = strtod(s->on_alarm_scale_by, NULL);
 	if (se->val[SV_OA_SCALE_TO] && se->val[SV_OA_SCALE_BY])
@@ -139,18 +228,18 @@ static void finish_alarm_policy(struct loader *ld, struct svc_tmp *t, const char
 				"min_desired (%d) and max_desired (%d), got %d", p, s->min_desired,
 				s->max_desired, s->on_alarm_scale_to);
 	if (!se->val[SV_OA_TIMER])
-		s->on_alarm_timer_ms = s->timer_ms;
+		s->on_alarm_timer_ms = act ? act->timer_ms : s->timer_ms;
 	else if (given_ok(se, SV_OA_TIMER)) {
 		config__join(tp, p, "on_alarm_timer");
 		check_timer(ld, se->val[SV_OA_TIMER], tp, s->on_alarm_timer_ms);
 	}
 	if (!se->val[SV_OA_COOLDOWN])
 		s->on_alarm_cooldown_ms = 30ULL * 60 * 1000;
-	if ((se->val[SV_OA_TIMER] || se->val[SV_OA_COOLDOWN]) && !se->val[SV_OA_SCALE_TO] &&
-	    !se->val[SV_OA_SCALE_BY])
+	if ((se->val[SV_OA_TIMER] || se->val[SV_OA_COOLDOWN]) && !scale && !se->val[SV_OA_ACTION])
 		config__add_err(ld, se->val[SV_OA_TIMER] ? se->val[SV_OA_TIMER]
 			       : se->val[SV_OA_COOLDOWN], "%s: on_alarm_timer and on_alarm_cooldown "
-				"need on_alarm_scale_to or on_alarm_scale_by (the policy is off)", p);
+				"need on_alarm_action, on_alarm_scale_to or on_alarm_scale_by (the "
+				"policy is off)", p);
 }
 
 static void finish_service(struct loader *ld, struct svc_tmp *t)
@@ -195,13 +284,9 @@ static void finish_service(struct loader *ld, struct svc_tmp *t)
 	approvers_bad = se->val[SV_APPROVERS] ? se->bad[SV_APPROVERS] : d->bad[DF_APPROVERS];
 	approvals_bad = se->val[SV_MIN_APPROVALS] ? se->bad[SV_MIN_APPROVALS]
 						  : d->bad[DF_MIN_APPROVALS];
-	if (!approvers_bad && s->approvers.n == 0)
-		config__add_err(ld, t->key, "%s: no approvers; add approvers here or in "
-				"defaults.approvers", p);
-	else if (!approvers_bad && !approvals_bad && (size_t)s->min_approvals > s->approvers.n)
-		config__add_err(ld, t->key, "%s: min_approvals is %d but only %zu approver%s "
-				"listed, so no request could ever be approved", p, s->min_approvals,
-				s->approvers.n, s->approvers.n == 1 ? " is" : "s are");
+	check_approvers(ld, t->key, p, &s->approvers, s->min_approvals, approvers_bad,
+			approvals_bad, "defaults.approvers");
+	finish_actions(ld, t, p, approvers_bad, approvals_bad);
 	finish_alarm_policy(ld, t, p);
 	if (c->alarms.queue_url && !s->channel)
 		config__add_err(ld, t->key, "%s: alarm posts need a channel (alarms.queue_url is "

@@ -1318,6 +1318,11 @@ static void test_example_yaml_loads(void **state)
 	assert_true(config_users_has(&s->approvers, "U0APPROVER2", false));
 	assert_true(config_users_has(&s->requesters, "U0ONCALL1", true));
 	assert_string_equal(c->store.path, "chatops.db");
+	assert_int_equal(s->n_actions, 3);
+	assert_int_equal(config_action_find(s, "rollback")->min_approvals, 2);
+	assert_int_equal(config_action_find(s, "rollback")->approvers.n, 2);
+	assert_true(config_action_find(s, "restart")->timer_ms == 5 * MIN_MS);
+	assert_null(s->on_alarm_action);
 	assert_string_equal(c->aws.region, "us-east-1");
 	assert_null(c->slack.app_id);
 	assert_int_equal(c->slack.allowed_channels.n, 0);
@@ -1467,7 +1472,7 @@ static void test_alarms(void **state)
 		 {8, 21, "services.web.on_alarm_timer: "});
 	LOAD_BAD(BASE_SERVICE "    on_alarm_cooldown: 1h\n", 0,
 		 {7, 24, "=services.web: on_alarm_timer and on_alarm_cooldown need "
-			 "on_alarm_scale_to or on_alarm_scale_by (the policy is off)"});
+			 "on_alarm_action, on_alarm_scale_to or on_alarm_scale_by (the policy is off)"});
 
 	/* posts go to the service's channel: one is needed */
 	LOAD_BAD(BASE_SERVICE "alarms:\n  queue_url: https://sqs.us-east-1.amazonaws.com/1/q\n", 0,
@@ -1481,6 +1486,244 @@ static void test_alarms(void **state)
 		 {12, 21, "=services.b.alarms[1]: expected a CloudWatch alarm name (1 to 255 printable "
 			  "characters), or a prefix ending in *, got \"z*z\""},
 		 {12, 28, "services.b.alarms[2]: expected a CloudWatch alarm name"});
+}
+
+
+static void assert_users(const struct config_users *u, const char *a, const char *b)
+{
+	assert_int_equal(u->n, b ? 2 : 1);
+	assert_string_equal(u->ids[0], a);
+	if (b)
+		assert_string_equal(u->ids[1], b);
+}
+
+static void test_action_kinds(void **state)
+{
+	size_t n = 0;
+	const char *const *k = config_action_kinds(&n);
+	(void)state;
+
+	assert_int_equal(n, 3);
+	assert_string_equal(k[0], "scale");
+	assert_string_equal(k[1], "restart");
+	assert_string_equal(k[2], "rollback");
+	assert_non_null(config_action_kinds(NULL));
+}
+
+/* The list form, and no actions: = scale only, with the service's settings. */
+static void test_actions_list_and_default(void **state)
+{
+	struct config *c = load_ok("defaults:\n  approvers: [U0AAA]\n  requesters: ['*']\n"
+				   "  timer: 20m\n"
+				   "services:\n  web:\n    cluster: c\n    max_desired: 5\n"
+				   "    actions: [scale, restart, rollback]\n    min_approvals: 1\n"
+				   "  api:\n    cluster: c\n    max_desired: 5\n    timer: 3m\n"
+				   "  db:\n    cluster: c\n    max_desired: 5\n    actions: ~\n", 0);
+	const struct config_service *web = config_service_find(c, "web");
+	const struct config_service *api = config_service_find(c, "api");
+	const struct config_action *a;
+	(void)state;
+
+	assert_int_equal(web->n_actions, 3);
+	assert_string_equal(web->actions[0].kind, "scale");
+	assert_string_equal(web->actions[1].kind, "restart");
+	assert_string_equal(web->actions[2].kind, "rollback");
+	a = config_action_find(web, "rollback");
+	assert_ptr_equal(a, &web->actions[2]);
+	assert_true(a->timer_ms == 20 * MIN_MS);
+	assert_users(&a->approvers, "U0AAA", NULL);
+	assert_users(&a->requesters, "*", NULL);
+	assert_int_equal(a->min_approvals, 1);
+	assert_false(a->allow_self_approval);
+
+	assert_int_equal(api->n_actions, 1);
+	a = config_action_find(api, "scale");
+	assert_non_null(a);
+	assert_true(a->timer_ms == 3 * MIN_MS);
+	assert_users(&a->approvers, "U0AAA", NULL);
+	assert_null(config_action_find(api, "restart"));
+	assert_null(config_action_find(api, "rollback"));
+	assert_null(config_action_find(api, "reboot"));
+	assert_null(config_action_find(api, NULL));
+	assert_null(config_action_find(NULL, "scale"));
+	/* actions: ~ is "not given", like every empty value */
+	assert_int_equal(config_service_find(c, "db")->n_actions, 1);
+	assert_string_equal(config_service_find(c, "db")->actions[0].kind, "scale");
+	config_unref(c);
+}
+
+/* The map form: each key overrides, the rest is the service's, which
+ * is defaults:'s where the service does not say. */
+static void test_actions_map_overrides(void **state)
+{
+	struct config *c = load_ok("defaults:\n  approvers: [U0AAA]\n  requesters: ['*']\n"
+				   "  timer: 20m\n  allow_self_approval: true\n"
+				   "services:\n  api:\n    cluster: c\n    max_desired: 5\n"
+				   "    requesters: [U0REQ]\n"
+				   "    actions:\n"
+				   "      scale:\n"
+				   "      restart: {timer: 5m}\n"
+				   "      rollback: {approvers: [U0AAA, U0BBB], min_approvals: 2,\n"
+				   "                 allow_self_approval: false, requesters: [U0OPS]}\n"
+				   "  web:\n    cluster: c\n    max_desired: 5\n"
+				   "    approvers: [U0WEB]\n"
+				   "    actions: {scale: {}, restart: {min_approvals: 1}}\n", 0);
+	const struct config_service *api = config_service_find(c, "api");
+	const struct config_service *web = config_service_find(c, "web");
+	const struct config_action *a;
+	(void)state;
+
+	assert_int_equal(api->n_actions, 3);
+	a = config_action_find(api, "scale");
+	assert_true(a->timer_ms == 20 * MIN_MS);
+	assert_users(&a->approvers, "U0AAA", NULL);
+	assert_users(&a->requesters, "U0REQ", NULL);
+	assert_int_equal(a->min_approvals, 1);
+	assert_true(a->allow_self_approval);
+	a = config_action_find(api, "restart");
+	assert_true(a->timer_ms == 5 * MIN_MS);
+	assert_users(&a->approvers, "U0AAA", NULL);
+	assert_users(&a->requesters, "U0REQ", NULL);
+	assert_true(a->allow_self_approval);
+	a = config_action_find(api, "rollback");
+	assert_true(a->timer_ms == 20 * MIN_MS);
+	assert_users(&a->approvers, "U0AAA", "U0BBB");
+	assert_users(&a->requesters, "U0OPS", NULL);
+	assert_int_equal(a->min_approvals, 2);
+	assert_false(a->allow_self_approval);
+	/* the service's own values are untouched */
+	assert_users(&api->approvers, "U0AAA", NULL);
+	assert_int_equal(api->min_approvals, 1);
+
+	assert_int_equal(web->n_actions, 2);
+	assert_users(&config_action_find(web, "scale")->approvers, "U0WEB", NULL);
+	assert_users(&config_action_find(web, "restart")->approvers, "U0WEB", NULL);
+	assert_null(config_action_find(web, "rollback"));
+	config_unref(c);
+}
+
+static void test_actions_errors(void **state)
+{
+	(void)state;
+	LOAD_BAD(BASE_SERVICE "    actions: [scale, reboot]\n", 0,
+		 {7, 22, "=services.web.actions[1]: unknown action \"reboot\"; expected one of: "
+			 "scale, restart, rollback"});
+	LOAD_BAD(BASE_SERVICE "    actions:\n      scale:\n      reboot: {timer: 5m}\n", 0,
+		 {9, 7, "=services.web.actions: unknown action \"reboot\"; expected one of: "
+			"scale, restart, rollback"});
+	LOAD_BAD(BASE_SERVICE "    actions: [scale, restart, scale]\n", 0,
+		 {7, 31, "=services.web.actions[2]: scale is listed twice (first at line 7)"});
+	LOAD_BAD(BASE_SERVICE "    actions:\n      restart:\n      restart: {timer: 5m}\n", 0,
+		 {9, 7, "=services.web.actions: restart is listed twice (first at line 8)"});
+	LOAD_BAD(BASE_SERVICE "    actions: []\n", 0,
+		 {7, 14, "=services.web.actions: a service needs at least one action (scale, "
+			 "restart, rollback); leave actions out for scale only"});
+	LOAD_BAD(BASE_SERVICE "    actions: {}\n", 0,
+		 {7, 14, "services.web.actions: a service needs at least one action"});
+	LOAD_BAD(BASE_SERVICE "    actions: scale\n", 0,
+		 {7, 14, "=services.web.actions: expected a list of actions like [scale, restart] "
+			 "or a mapping of action to settings, got a string"});
+	LOAD_BAD(BASE_SERVICE "    actions: [scale, [restart]]\n", 0,
+		 {7, 22, "=services.web.actions[1]: expected an action name, got a list"});
+	LOAD_BAD(BASE_SERVICE "    actions:\n      restart: [U0AAA]\n", 0,
+		 {8, 16, "=services.web.actions.restart: expected a mapping of the action's "
+			 "settings (timer, approvers, requesters, min_approvals, "
+			 "allow_self_approval), or nothing for the service's, got a list"});
+}
+
+/* Per action, the keys are checked as the service's are, and so are the
+ * rules across them. */
+static void test_actions_override_errors(void **state)
+{
+	(void)state;
+	LOAD_BAD(BASE_SERVICE "    actions:\n      restart: {timr: 5m}\n", 0,
+		 {8, 17, "=unknown key 'timr' in services.web.actions.restart (did you mean "
+			 "'timer'?); expected one of: timer, approvers, requesters, min_approvals, "
+			 "allow_self_approval"});
+	LOAD_BAD(BASE_SERVICE "    actions:\n      restart: {min_approvals: 0, approvers: [bob],\n"
+		 "                timer: soon, allow_self_approval: maybe}\n", 0,
+		 {8, 32, "=services.web.actions.restart.min_approvals: expected an integer between "
+			 "1 and 100, got \"0\""},
+		 {8, 47, "=services.web.actions.restart.approvers[0]: expected a Slack user id like "
+			 "U0123ABCD, got \"bob\""},
+		 {9, 24, "services.web.actions.restart.timer: \"soon\""},
+		 {9, 51, "=services.web.actions.restart.allow_self_approval: expected true or false, "
+			 "got \"maybe\""});
+	/* min_approvals above the approvers: the action's own, or the service's */
+	LOAD_BAD(BASE_SERVICE "    actions:\n      scale:\n      rollback: {min_approvals: 2}\n"
+		 "      restart: {approvers: [U0AAA, U0BBB], min_approvals: 3}\n", 0,
+		 {9, 7, "=services.web.actions.rollback: min_approvals is 2 but only 1 approver is "
+			"listed, so no request could ever be approved"},
+		 {10, 7, "=services.web.actions.restart: min_approvals is 3 but only 2 approvers are "
+			 "listed, so no request could ever be approved"});
+	LOAD_BAD(BASE_SERVICE "    min_approvals: 1\n    actions:\n      restart: {approvers: []}\n"
+		 "      rollback: {requesters: []}\n", 0,
+		 {9, 7, "=services.web.actions.restart: no approvers; add approvers here or in "
+			"services.web"},
+		 {10, 7, "=services.web.actions.rollback: nobody could request this action; add "
+			 "requesters (use '*' for anyone) or leave them to services.web"});
+	/* the timer bounds */
+	LOAD_BAD(BASE_SERVICE "    actions:\n      restart: {timer: 30s}\n", 0,
+		 {8, 24, "=services.web.actions.restart.timer: 30s is outside the allowed range 1m "
+			 "to 7d (defaults.min_timer and defaults.max_timer)"});
+	/* an action with enough approvers is fine under a service with too few:
+	 * the service's own scale is what fails */
+	LOAD_BAD(BASE_SERVICE "    min_approvals: 2\n    actions:\n"
+		 "      restart: {approvers: [U0AAA, U0BBB]}\n", 0,
+		 {2, 3, "=services.web: min_approvals is 2 but only 1 approver is listed, so no "
+			"request could ever be approved"});
+}
+
+static void test_on_alarm_action(void **state)
+{
+	struct config *c;
+	const struct config_service *w;
+	(void)state;
+
+	c = load_ok(BASE_SERVICE, 0);
+	w = config_service_find(c, "web");
+	assert_null(w->on_alarm_action);
+	assert_false(config_alarm_policy_on(w));
+	config_unref(c);
+	c = load_ok(BASE_SERVICE "    on_alarm_scale_to: 3\n", 0);
+	w = config_service_find(c, "web");
+	assert_string_equal(w->on_alarm_action, "scale");
+	assert_true(config_alarm_policy_on(w));
+	config_unref(c);
+	c = load_ok(BASE_SERVICE "    on_alarm_action: scale\n    on_alarm_scale_by: 2\n", 0);
+	assert_string_equal(config_service_find(c, "web")->on_alarm_action, "scale");
+	config_unref(c);
+	/* restart needs no target; its timer is the action's */
+	c = load_ok(BASE_SERVICE "    timer: 20m\n    actions:\n      scale:\n"
+		    "      restart: {timer: 5m}\n    on_alarm_action: restart\n"
+		    "    on_alarm_cooldown: 1h\n", 0);
+	w = config_service_find(c, "web");
+	assert_string_equal(w->on_alarm_action, "restart");
+	assert_true(config_alarm_policy_on(w));
+	assert_true(w->on_alarm_timer_ms == 5 * MIN_MS);
+	assert_true(w->on_alarm_cooldown_ms == HOUR_MS);
+	config_unref(c);
+
+	LOAD_BAD(BASE_SERVICE "    on_alarm_action: scale\n", 0,
+		 {7, 22, "=services.web.on_alarm_action: scale needs on_alarm_scale_to or "
+			 "on_alarm_scale_by (the target)"});
+	LOAD_BAD(BASE_SERVICE "    actions: [scale, restart]\n    on_alarm_action: restart\n"
+		 "    on_alarm_scale_to: 3\n", 0,
+		 {9, 24, "=services.web.on_alarm_scale_to: on_alarm_scale_* only goes with scale "
+			 "(on_alarm_action is restart)"});
+	LOAD_BAD(BASE_SERVICE "    actions: [scale, rollback]\n    on_alarm_scale_by: 2\n"
+		 "    on_alarm_action: rollback\n", 0,
+		 {8, 24, "=services.web.on_alarm_scale_by: on_alarm_scale_* only goes with scale "
+			 "(on_alarm_action is rollback)"});
+	LOAD_BAD(BASE_SERVICE "    on_alarm_action: rollback\n", 0,
+		 {7, 22, "=services.web: the alarm policy proposes rollback, which is not in the "
+			 "service's actions; add it to actions"});
+	LOAD_BAD(BASE_SERVICE "    actions: [restart]\n    on_alarm_scale_to: 3\n", 0,
+		 {8, 24, "=services.web: the alarm policy proposes scale, which is not in the "
+			 "service's actions; add it to actions"});
+	LOAD_BAD(BASE_SERVICE "    on_alarm_action: reboot\n", 0,
+		 {7, 22, "=services.web.on_alarm_action: unknown action \"reboot\"; expected one of: "
+			 "scale, restart, rollback"});
 }
 
 int main(void)
@@ -1529,6 +1772,12 @@ int main(void)
 		T(test_ref_find_users),
 		T(test_bool_spellings),
 		T(test_alarms),
+		T(test_action_kinds),
+		T(test_actions_list_and_default),
+		T(test_actions_map_overrides),
+		T(test_actions_errors),
+		T(test_actions_override_errors),
+		T(test_on_alarm_action),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
