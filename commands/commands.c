@@ -16,6 +16,14 @@ const struct cmd_def cmd_table[] = {
 	 "Open and recent approval requests; cancel an open one (requester or approver)"},
 	{"/investigate", cmd_investigate, 1, 1, false, CMD_REQUESTERS, true, "/investigate <service>",
 	 "Service state, CPU and memory over 30 min, alarms, and a suggested action"},
+	{"/restart", cmd_restart, 1, 1, true, CMD_REQUESTERS, true,
+	 "/restart <service> [--timer 10m|PT10M] [reason...]",
+	 "Ask for a new deployment of the service's task definition (replaces every task); "
+	 "approved like /scale"},
+	{"/rollback", cmd_rollback, 1, 1, true, CMD_REQUESTERS, true,
+	 "/rollback <service> [--to REVISION] [--timer 10m|PT10M] [reason...]",
+	 "Ask to deploy the task definition revision before the current one (or --to one); "
+	 "approved like /scale"},
 	{"/scale", cmd_scale, 2, 2, true, CMD_REQUESTERS, true,
 	 "/scale <service> <count> [--timer 10m|PT10M] [reason...]",
 	 "Ask to set the desired task count; approvers get Approve/Deny, silence until the "
@@ -85,8 +93,16 @@ int cmd_split(struct cmd_ctx *ctx, char *buf, int max_words)
 
 bool cmd__may_request(const struct config_service *svc, const char *user)
 {
-	return user && (config_users_has(&svc->requesters, user, true) ||
-			config_users_has(&svc->approvers, user, false));
+	if (!user)
+		return false;
+	if (config_users_has(&svc->requesters, user, true) ||
+	    config_users_has(&svc->approvers, user, false))
+		return true;
+	for (size_t i = 0; i < svc->n_actions; i++) /* an action's own people */
+		if (config_users_has(&svc->actions[i].requesters, user, true) ||
+		    config_users_has(&svc->actions[i].approvers, user, false))
+			return true;
+	return false;
 }
 
 bool cmd__may_approve(const struct config_service *svc, const char *user)

@@ -104,6 +104,8 @@ void cmd_help_text(const struct config *cfg, const char *user, struct chat_text 
 enum cmd_status cmd_chatops(struct cmd_ctx *ctx, struct chat_text *msg);
 enum cmd_status cmd_gates(struct cmd_ctx *ctx, struct chat_text *msg);
 enum cmd_status cmd_investigate(struct cmd_ctx *ctx, struct chat_text *msg);
+enum cmd_status cmd_restart(struct cmd_ctx *ctx, struct chat_text *msg);
+enum cmd_status cmd_rollback(struct cmd_ctx *ctx, struct chat_text *msg);
 enum cmd_status cmd_scale(struct cmd_ctx *ctx, struct chat_text *msg);
 
 /* Start an investigation of svc for user, posting to channel through
@@ -120,6 +122,18 @@ bool cmd__may_request(const struct config_service *svc, const char *user);
 bool cmd__may_approve(const struct config_service *svc, const char *user);
 /* Where cards for this service go: its channel, else the event's channel. */
 const char *cmd__channel_for(const struct config_service *svc, const char *event_channel);
+/* The request commands (request.c): is argv[1] a service that allows
+ * kind, and may the asker request it? CMD_OK with both set, or the answer. */
+struct action_args;
+struct config_action;
+enum cmd_status cmd__request_check(struct cmd_ctx *ctx, const char *kind,
+				   const struct config_service **svc,
+				   const struct config_action **rule, struct chat_text *msg);
+/* The options and reason in ctx->rest, then the workflow's request. */
+enum cmd_status cmd__request_open(struct cmd_ctx *ctx, const char *kind,
+				  const struct config_service *svc,
+				  const struct config_action *rule, const struct action_args *args,
+				  bool with_to, struct chat_text *msg);
 /* "Known services: a, b, c" (the names as code), appended to t. */
 void cmd__known_services(const struct config *cfg, struct chat_text *t);
 

@@ -418,6 +418,8 @@ static void console_help(struct console *c)
 		"  /chatops help                 list the bot's commands\n"
 		"  /investigate <service>        look at a service\n"
 		"  /scale <service> <count>      ask to scale (approvers get buttons)\n"
+		"  /restart <service>            ask for a new deployment (if the service allows it)\n"
+		"  /rollback <service> [--to N]  ask to deploy the previous task definition revision\n"
 		"  <button> #<request>           press a request card's button, e.g. approve #1\n"
 		"  <button> <message-number>     press a button on message N, e.g. approve 3\n"
 		"  as <user-id>                  act as another person, e.g. as U0APPROVER1\n"

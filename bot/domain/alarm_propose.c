@@ -1,6 +1,7 @@
 /* alarm_propose.c - the on_alarm_* policy: after a new episode's post,
- * the bot opens the approval gate itself through /scale's path (requester
- * "alarm:<name>"), at most once per service per cooldown (a store record,
+ * the bot opens the approval gate itself through the path a person's
+ * command takes (wf_request_start; on_alarm_action: scale, restart or
+ * rollback; requester "alarm:<name>"), at most once per service per cooldown (a store record,
  * written once the gate opened), never while a request is open, never once
  * the alarm changed; the episode's thread says what was proposed or why
  * not. */
@@ -15,6 +16,13 @@
 #include <string.h>
 
 /* ---- the proposal (on_alarm_* policy) ------------------------------------ */
+
+/* Does the policy propose a scale (on_alarm_scale_to/by), or another
+ * action (on_alarm_action: restart, rollback)? */
+static bool proposes_scale(const struct config_service *s)
+{
+	return !s->on_alarm_action || strcmp(s->on_alarm_action, STORE_ACTION_SCALE) == 0;
+}
 
 static void on_note(void *ud, int rc, const char *ts, const char *detail)
 {
@@ -72,10 +80,14 @@ static void on_prop_put(void *ud, struct store_req *r)
 	chat_text_init(&t);
 	chat_text_bold(&t, "Proposed");
 	duration_format(j->svc->on_alarm_timer_ms, d, sizeof d);
-	chat_text_printf(&t, " (on_alarm policy): request #%llu to scale %s to %d. Any approver "
-			 "may approve or deny on its card; without a decision the timer approves "
-			 "it in %s.", (unsigned long long)j->prop_gate, j->svc->name, j->prop_target,
-			 d);
+	char what[300];
+	if (proposes_scale(j->svc))
+		snprintf(what, sizeof what, "scale %s to %d", j->svc->name, j->prop_target);
+	else
+		snprintf(what, sizeof what, "%s %s", j->svc->on_alarm_action, j->svc->name);
+	chat_text_printf(&t, " (on_alarm policy): request #%llu to %s. Any approver may approve "
+			 "or deny on its card; without a decision the timer approves it in %s.",
+			 (unsigned long long)j->prop_gate, what, d);
 	propose_say(j, "proposed", &t);
 }
 
@@ -131,12 +143,13 @@ static void on_prop_alarm(void *ud, struct store_req *r)
 	json_decref(now);
 	snprintf(user, sizeof user, "%s%s", CARD_ACTOR_ALARM, j->ch.name);
 	snprintf(reason, sizeof reason, "%s: %s", j->ch.name, j->ch.reason);
-	struct wf_scale req = {
-		.svc = j->svc, .user = user, .channel = jstr(j->put, "channel"),
-		.target = j->prop_target, .timer_ms = j->svc->on_alarm_timer_ms, .reason = reason,
+	struct wf_request req = {
+		.svc = j->svc, .action = j->svc->on_alarm_action, .user = user,
+		.channel = jstr(j->put, "channel"), .args = {.count = j->prop_target},
+		.timer_ms = j->svc->on_alarm_timer_ms, .reason = reason,
 		.done = on_proposed, .done_ud = j,
 	};
-	if (wf_scale_start(j->ai->wf, &req, &err) != BOT_EOK) {
+	if (wf_request_start(j->ai->wf, &req, &err) != BOT_EOK) {
 		struct chat_text t;
 		chat_text_init(&t);
 		chat_text_printf(&t, "%s.", err.msg);
@@ -194,7 +207,9 @@ void alarm__propose(struct job *j)
 		propose_not(j, "unread", &t);
 		return;
 	}
-	if (s->on_alarm_scale_to > 0) {
+	if (!proposes_scale(s)) {
+		target = 0; /* the action prepares its own parameters */
+	} else if (s->on_alarm_scale_to > 0) {
 		target = s->on_alarm_scale_to < s->max_desired ? s->on_alarm_scale_to : s->max_desired;
 	} else {
 		double want = (double)desired * s->on_alarm_factor;
@@ -207,7 +222,7 @@ void alarm__propose(struct job *j)
 			target = s->max_desired;
 	}
 	j->prop_target = target;
-	if (target <= desired) {
+	if (proposes_scale(s) && target <= desired) {
 		chat_text_printf(&t, "%s already has %d desired tasks (the policy's target is %d%s).",
 				 s->name, desired, target,
 				 s->on_alarm_scale_to > 0 ? "" : ", within max_desired");

@@ -283,7 +283,7 @@ void card_render(struct card *c, const struct store_gate *g, const struct card_i
 	c->blocks[nb++] = (struct chat_block){.type = CHAT_BLOCK_SECTION, .rich = &c->what};
 	c->blocks[nb++] = (struct chat_block){.type = CHAT_BLOCK_PLAIN, .text = c->reason};
 	if (g->evidence && *g->evidence) {
-		/* stored as plain text (wf_scale.c), shown as stored */
+		/* stored as plain text (wf_request.c), shown as stored */
 		chat_text_bold(&c->seen, "What the approvers see:");
 		c->blocks[nb++] = (struct chat_block){.type = CHAT_BLOCK_SECTION, .rich = &c->seen};
 		c->blocks[nb++] = (struct chat_block){.type = CHAT_BLOCK_PLAIN, .text = g->evidence};

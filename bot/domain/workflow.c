@@ -315,13 +315,16 @@ static void on_change(void *ud, const struct store_gate *g, enum gate_event ev, 
 static bool still_allowed(void *ud, const struct store_gate *g, const char *user, bool cancel)
 {
 	const struct config_service *svc = workflow__service_of(ud, g);
+	const struct config_action *rule;
 
 	if (!svc)
 		return true;
-	if (config_users_has(&svc->approvers, user, false))
+	/* the action's rule; an action no longer allowed keeps the service's */
+	rule = config_action_find(svc, g->action ? g->action : STORE_ACTION_SCALE);
+	if (config_users_has(rule ? &rule->approvers : &svc->approvers, user, false))
 		return true;
 	return cancel && strcmp(user, g->requester) == 0 &&
-	       config_users_has(&svc->requesters, user, true);
+	       config_users_has(rule ? &rule->requesters : &svc->requesters, user, true);
 }
 
 /* ---- create / start / stop ---------------------------------------------------- */

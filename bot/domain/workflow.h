@@ -18,7 +18,7 @@
  *     go to that person only (ephemeral);
  *   - nothing here decides: every decision is the engine's committed one.
  *
- * The code: workflow.c (life and the gate observer), wf_scale.c,
+ * The code: workflow.c (life and the gate observer), wf_request.c,
  * wf_buttons.c, wf_recovery.c, wf_sns.c; what they share is in
  * workflow_internal.h. The service read before a request is
  * bot/domain/service_read.h, shared with /investigate.
@@ -39,6 +39,7 @@
 #include "adapters/cloud.h"
 #include "bot/base/error.h"
 #include "adapters/store.h"
+#include "bot/domain/action.h"
 #include "config/config.h"
 
 struct service_reads;
@@ -69,28 +70,31 @@ void wf_destroy(struct workflow *wf); /* NULL ok; calls wf_stop */
 
 void wf_set_config(struct workflow *wf, struct config *cfg);
 
-/* A validated scale request (commands/scale.c checks the words). */
-struct wf_scale {
+/* A validated request (commands/scale.c, restart.c, rollback.c check the
+ * words). */
+struct wf_request {
 	const struct config_service *svc;
+	const char *action;    /* bot/domain/action.h kind; NULL = "scale" */
+	struct action_args args; /* the action's own words (count, --to) */
 	const char *user;      /* requester */
 	const char *channel;   /* where the card goes */
 	const char *reply_channel; /* where the requester typed (ephemeral errors) */
-	int target;
 	uint64_t timer_ms;
 	const char *reason;    /* may be NULL */
 	/* Optional, for a requester who is not a person (an alarm's proposal,
 	 * user "alarm:<name>"): how it ended, instead of an ephemeral - the
 	 * gate's id once the request is open, else 0 and why (NULL: the bot
 	 * stopped first). Runs exactly once, on a later loop turn, when
-	 * wf_scale_start returned 0. */
+	 * wf_request_start returned 0. */
 	void (*done)(void *ud, uint64_t gate_id, const struct chat_text *why);
 	void *done_ud;
 };
 
 /* Read the service, refuse what cannot be done (ephemeral to the user),
- * else open a gate and post its card. Returns 0 once the work started (the
- * outcome is reported in chat), or an error (nothing was started). */
-int wf_scale_start(struct workflow *wf, const struct wf_scale *req, struct bot_error *err);
+ * let the action prepare, else open a gate and post its card. Returns 0
+ * once the work started (the outcome is reported in chat), or an error
+ * (nothing was started). */
+int wf_request_start(struct workflow *wf, const struct wf_request *req, struct bot_error *err);
 
 /* Is ev a press of a card button (CARD_ACTION_APPROVE / CARD_ACTION_DENY)? */
 bool wf_is_gate_button(const struct chat_event *ev);

@@ -3,7 +3,7 @@
  *
  *   workflow.c     create/start/stop, the gate observer: keeps the card and
  *                  its thread in step with the gate; the chat output helpers
- *   wf_scale.c     /scale: read the service, refuse or open a gate
+ *   wf_request.c   /scale, /restart, /rollback: read, refuse or open a gate
  *   wf_buttons.c   card buttons, /gates cancel and the /gates list
  *   wf_recovery.c  after a successful scale, watch the service recover
  *   wf_sns.c       mirror requests and decisions to the service's SNS topic
@@ -50,7 +50,7 @@ struct workflow {
 	/* The recovery summaries of gates checked in this run, so later
 	 * re-renders keep them (the audit log has them durably). */
 	struct workflow__note *notes;
-	/* /scale requests of this process not yet answered (wf_scale.c): one
+	/* requests of this process not yet answered (wf_request.c): one
 	 * per service at a time, the others are refused before any read */
 	struct workflow__scale *scales;
 };

@@ -1,13 +1,16 @@
-/* wf_scale.c - /scale: local checks first - one request per service in
- * flight in this process, and the store's live gate for the service (a
- * read) - then read the service afresh (bot/domain/service_read.h: a read
- * in flight is joined, a kept one is not), refuse what
- * cannot be done (to the requester only), else open a gate with the
- * findings as evidence; the gate observer posts the card. Only the gate's
- * opening decides (the store holds each service for one live gate); the
- * checks before it spare AWS the reads of a request that cannot be. */
+/* wf_request.c - /scale, /restart, /rollback: local checks first - one
+ * request per service in flight in this process, and the store's live gate
+ * for the service (a read) - then read the service afresh
+ * (bot/domain/service_read.h: a read in flight is joined, a kept one is
+ * not), refuse what cannot be done (to the requester only), let the action
+ * prepare its parameters (bot/domain/action.h: rollback reads the task
+ * definitions), else open a gate with the findings as evidence; the gate
+ * observer posts the card. Only the gate's opening decides (the store holds
+ * each service for one live gate); the checks before it spare AWS the
+ * reads of a request that cannot be. */
 #include "bot/domain/workflow.h"
 #include "bot/domain/workflow_internal.h"
+#include "bot/domain/action.h"
 #include "bot/domain/card.h"
 #include "bot/domain/findings.h"
 #include "bot/domain/service_read.h"
@@ -21,11 +24,13 @@
 struct workflow__scale {
 	struct workflow__link link;
 	struct workflow__scale *prev, *next; /* wf->scales while it is unanswered */
-	char *service, *user, *channel, *reply_channel, *reason;
-	int target, from;
+	char *service, *user, *channel, *reply_channel, *reason, *to, *evidence;
+	const struct action *act;
+	int count, target, from;
 	uint64_t timer_ms;
 	bool listed;
-	bool requesting; /* the read is done; the store is opening the gate */
+	bool preparing;  /* the read is done; the action prepares its parameters */
+	bool requesting; /* the store is opening the gate */
 	void (*done)(void *ud, uint64_t gate_id, const struct chat_text *why);
 	void *done_ud;
 };
@@ -74,14 +79,17 @@ static void scale_op_free(struct scale_op *op)
 	free(op->channel);
 	free(op->reply_channel);
 	free(op->reason);
+	free(op->to);
+	free(op->evidence);
 	free(op);
 }
 
 static void scale_stop(struct workflow__link *l)
 {
 	struct scale_op *op = container_of(l, struct scale_op, link);
-	/* a read answers once (its callback frees); a request whose engine
-	 * stopped never answers; wf->scales is not read once stopped */
+	/* a read and a prepare answer once (their callbacks free); a request
+	 * whose engine stopped never answers; wf->scales is not read once
+	 * stopped */
 	op->listed = false;
 	if (op->requesting)
 		scale_op_free(op);
@@ -89,8 +97,8 @@ static void scale_stop(struct workflow__link *l)
 
 static void scale_refuse(struct workflow *wf, struct scale_op *op, const struct chat_text *t)
 {
-	log_info("workflow.scale", "service=%s user=%s result=refused", LOG_Q(op->service),
-		 LOG_Q(op->user));
+	log_info("workflow.request", "service=%s action=%s user=%s result=refused",
+		 LOG_Q(op->service), op->act->kind, LOG_Q(op->user));
 	if (op->done)
 		scale_tell(op, 0, t);
 	else
@@ -115,9 +123,6 @@ static bool scale_refusal(const struct scale_op *op, const struct service_read *
 	} else if (r->svc->status && strcmp(r->svc->status, "ACTIVE") != 0) {
 		chat_text_bold(t, "%s", op->service);
 		chat_text_printf(t, " is %s, not ACTIVE; nothing was requested.", r->svc->status);
-	} else if (r->svc->desired == op->target) {
-		chat_text_bold(t, "%s", op->service);
-		chat_text_printf(t, " already has a desired count of %d; nothing to do.", op->target);
 	} else {
 		return false;
 	}
@@ -148,8 +153,9 @@ static void on_requested_now(struct workflow *wf, struct scale_op *op, int rc, u
 		scale_refuse(wf, op, &t);
 		return;
 	}
-	log_info("workflow.scale", "service=%s user=%s gate=%" PRIu64 " target=%d from=%d",
-		 LOG_Q(op->service), LOG_Q(op->user), id, op->target, op->from);
+	log_info("workflow.request", "service=%s action=%s user=%s gate=%" PRIu64 " target=%d "
+		 "from=%d", LOG_Q(op->service), op->act->kind, LOG_Q(op->user), id, op->target,
+		 op->from);
 	scale_tell(op, id, NULL);
 }
 
@@ -164,34 +170,125 @@ static void on_requested(void *ud, int rc, uint64_t id, const struct bot_error *
 	scale_op_free(op);
 }
 
-/* Open the gate for what was read, or refuse; true when the store was
- * asked (op then lives until on_requested). */
-static bool scale_decide(struct workflow *wf, struct scale_op *op, const struct service_read *r)
+/* The request's rule: the action's row of the service's configuration
+ * (approvers, how many, self-approval); NULL if the action is not (or no
+ * longer) allowed there. */
+static const struct config_action *rule_of(struct workflow *wf, const struct scale_op *op,
+					   const struct config_service **svc)
 {
-	const struct config_service *svc = config_service_find(wf->cfg, op->service);
-	/* what the approvers see, stored with the gate as plain text (the store
-	 * keeps text, never a backend's markup); the card shows it as stored */
-	char ev[CHAT_TEXT_MAX + 8];
+	*svc = config_service_find(wf->cfg, op->service);
+	return *svc ? config_action_find(*svc, op->act->kind) : NULL;
+}
+
+/* Open the gate with the action's parameters; true when the store was
+ * asked (op then lives until on_requested). */
+static bool open_gate(struct workflow *wf, struct scale_op *op, const char *params, int target)
+{
+	const struct config_service *svc;
+	const struct config_action *rule = rule_of(wf, op, &svc);
 	struct bot_error err = {0};
-	struct chat_text t, found;
-	struct findings f;
+	struct chat_text t;
 	int rc;
 
 	chat_text_init(&t);
-	if (!svc) {
+	if (!rule) {
+		chat_text_code(&t, "%s", op->act->command);
+		chat_text_printf(&t, " is no longer allowed for ");
+		chat_text_code(&t, "%s", op->service);
+		chat_text_printf(&t, " by the configuration in force; nothing was requested.");
+		scale_refuse(wf, op, &t);
+		return false;
+	}
+	struct gate_spec spec = {
+		.service = svc->name,
+		.cluster = svc->cluster,
+		.ecs_service = svc->ecs_service ? svc->ecs_service : svc->name,
+		.requester = op->user,
+		.action = op->act->kind,
+		.params = params,
+		.target = target,
+		.current_desired = op->from,
+		.reason = op->reason,
+		.timer_ms = op->timer_ms,
+		.approvers = (const char *const *)rule->approvers.ids,
+		.n_approvers = rule->approvers.n,
+		.min_approvals = rule->min_approvals,
+		.allow_self = rule->allow_self_approval,
+		.channel = op->channel,
+		.evidence = op->evidence,
+	};
+	op->target = target;
+	op->requesting = true;
+	workflow__link_add(wf, &op->link, scale_stop);
+	rc = gate_request(wf->engine, &spec, on_requested, op, &err);
+	if (rc) {
+		scale_detach(op);
+		op->requesting = false;
+		on_requested_now(wf, op, rc, 0, &err);
+		return false;
+	}
+	return true;
+}
+
+/* The action's answer: its parameters, or why it cannot be. */
+static void on_prepared(void *ud, const char *params, int target, const struct chat_text *why)
+{
+	struct scale_op *op = ud;
+	struct workflow *wf = op->link.wf;
+
+	op->preparing = false;
+	workflow__link_del(&op->link);
+	if (wf && !wf->stopped) {
+		if (!params) {
+			struct chat_text t;
+			chat_text_init(&t);
+			if (why)
+				chat_text_cat(&t, why);
+			chat_text_printf(&t, ". Nothing was requested.");
+			scale_refuse(wf, op, &t);
+		} else if (open_gate(wf, op, params, target)) {
+			return; /* op waits for the store */
+		}
+		unlist(wf, op);
+	}
+	scale_op_free(op);
+}
+
+/* Refuse what was read, or let the action prepare the request; true when
+ * it was asked (op then lives until on_prepared). */
+static bool scale_decide(struct workflow *wf, struct scale_op *op, const struct service_read *r)
+{
+	const struct config_service *svc;
+	const struct config_action *rule = rule_of(wf, op, &svc);
+	/* what the approvers see, stored with the gate as plain text (the store
+	 * keeps text, never a backend's markup); the card shows it as stored */
+	char ev[CHAT_TEXT_MAX + 8];
+	struct chat_text t, found;
+	struct findings f;
+
+	chat_text_init(&t);
+	if (!svc || !rule) {
 		chat_text_printf(&t, "Service ");
 		chat_text_code(&t, "%s", op->service);
-		chat_text_printf(&t, " is no longer in the configuration; nothing was requested.");
+		chat_text_printf(&t, !svc ? " is no longer in the configuration; nothing was "
+				 "requested." : " no longer allows this action; nothing was requested.");
 		scale_refuse(wf, op, &t);
 		return false;
 	}
 	if (!r->svc && r->err.code == BOT_ECANCELLED) {
 		/* the bot is stopping: the request was never opened */
-		log_info("workflow.scale", "service=%s user=%s result=cancelled_by_shutdown",
+		log_info("workflow.request", "service=%s user=%s result=cancelled_by_shutdown",
 			 LOG_Q(op->service), LOG_Q(op->user));
 		return false;
 	}
 	if (scale_refusal(op, r, &t)) {
+		scale_refuse(wf, op, &t);
+		return false;
+	}
+	if (!op->act->available(wf->cloud)) {
+		chat_text_printf(&t, "This bot's cloud backend cannot ");
+		chat_text_code(&t, "%s", op->act->command);
+		chat_text_printf(&t, "; nothing was requested.");
 		scale_refuse(wf, op, &t);
 		return false;
 	}
@@ -204,33 +301,22 @@ static bool scale_decide(struct workflow *wf, struct scale_op *op, const struct 
 	if (when[0])
 		chat_text_printf(&found, "\nRead from AWS at %s.", when);
 	chat_text_plain(&found, ev, sizeof ev);
-
-	struct gate_spec spec = {
-		.service = svc->name,
-		.cluster = svc->cluster,
-		.ecs_service = svc->ecs_service ? svc->ecs_service : svc->name,
-		.requester = op->user,
-		.target = op->target,
-		.current_desired = r->svc->desired,
-		.reason = op->reason,
-		.timer_ms = op->timer_ms,
-		.approvers = (const char *const *)svc->approvers.ids,
-		.n_approvers = svc->approvers.n,
-		.min_approvals = svc->min_approvals,
-		.allow_self = svc->allow_self_approval,
-		.channel = op->channel,
-		.evidence = ev,
-	};
-	op->from = r->svc->desired;
-	op->requesting = true;
-	workflow__link_add(wf, &op->link, scale_stop);
-	rc = gate_request(wf->engine, &spec, on_requested, op, &err);
-	if (rc) {
-		scale_detach(op);
-		op->requesting = false;
-		on_requested_now(wf, op, rc, 0, &err);
+	op->evidence = strdup(ev);
+	if (!op->evidence) {
+		chat_text_printf(&t, "Out of memory; nothing was requested.");
+		scale_refuse(wf, op, &t);
 		return false;
 	}
+	op->from = r->svc->desired;
+
+	struct action_req areq = {
+		.cloud = wf->cloud, .svc = r->svc, .service = svc->name,
+		.min_desired = svc->min_desired, .max_desired = svc->max_desired,
+		.args = {.count = op->count, .to = op->to},
+	};
+	op->preparing = true;
+	workflow__link_add(wf, &op->link, scale_stop);
+	op->act->prepare(&areq, on_prepared, op);
 	return true;
 }
 
@@ -335,13 +421,16 @@ static const struct scale_op *in_flight(const struct workflow *wf, const char *s
 	return NULL;
 }
 
-int wf_scale_start(struct workflow *wf, const struct wf_scale *req, struct bot_error *err)
+int wf_request_start(struct workflow *wf, const struct wf_request *req, struct bot_error *err)
 {
+	const struct action *act = action_find(req->action);
 	struct scale_op *op;
 	int rc;
 
 	if (wf->stopped)
 		return bot_error_set(err, BOT_ESTATE, "the bot is shutting down");
+	if (!act)
+		return bot_error_set(err, BOT_EINVAL, "unknown action \"%s\"", req->action);
 	const struct scale_op *busy = in_flight(wf, req->svc->name);
 	if (busy) {
 		struct chat_text t;
@@ -351,7 +440,7 @@ int wf_scale_start(struct workflow *wf, const struct wf_scale *req, struct bot_e
 		card_put_actor(&t, busy->user);
 		chat_text_printf(&t, " is being opened right now; its card follows here. Nothing "
 				 "was requested.");
-		log_info("workflow.scale", "service=%s user=%s result=refused reason=in_flight",
+		log_info("workflow.request", "service=%s user=%s result=refused reason=in_flight",
 			 LOG_Q(req->svc->name), LOG_Q(req->user));
 		if (req->done)
 			return bot_error_set(err, BOT_EBUSY, "a request for %s is being opened right "
@@ -368,12 +457,14 @@ int wf_scale_start(struct workflow *wf, const struct wf_scale *req, struct bot_e
 	op->channel = strdup(req->channel);
 	op->reply_channel = strdup(req->reply_channel ? req->reply_channel : req->channel);
 	op->reason = req->reason && *req->reason ? strdup(req->reason) : NULL;
-	op->target = req->target;
+	op->to = req->args.to ? strdup(req->args.to) : NULL;
+	op->act = act;
+	op->count = req->args.count;
 	op->timer_ms = req->timer_ms;
 	op->done = req->done;
 	op->done_ud = req->done_ud;
 	if (!op->service || !op->user || !op->channel || !op->reply_channel ||
-	    (req->reason && *req->reason && !op->reason)) {
+	    (req->reason && *req->reason && !op->reason) || (req->args.to && !op->to)) {
 		op->done = NULL; /* the error return is the answer */
 		scale_op_free(op);
 		return bot_error_set(err, BOT_ENOMEM, "out of memory");
