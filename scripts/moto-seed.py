@@ -31,11 +31,13 @@ def main():
     sub = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
     sg = ec2.create_security_group(GroupName="mysecretword-sg", Description="sg", VpcId=vpc)["GroupId"]
     ecs.create_cluster(clusterName="mysecretword-cluster")
-    td = ecs.register_task_definition(
-        family="mysecretword-task", networkMode="awsvpc", requiresCompatibilities=["FARGATE"],
-        cpu="256", memory="512",
-        containerDefinitions=[{"name": "mysecretword-app", "image": "nginx", "essential": True}],
-    )["taskDefinition"]["taskDefinitionArn"]
+    # two revisions, the service on the second: what /rollback goes back from
+    for image in ("nginx:1.25", "nginx:1.27"):
+        td = ecs.register_task_definition(
+            family="mysecretword-task", networkMode="awsvpc", requiresCompatibilities=["FARGATE"],
+            cpu="256", memory="512",
+            containerDefinitions=[{"name": "mysecretword-app", "image": image, "essential": True}],
+        )["taskDefinition"]["taskDefinitionArn"]
     ecs.create_service(
         cluster="mysecretword-cluster", serviceName="mysecretword-service", taskDefinition=td,
         desiredCount=1, launchType="FARGATE",

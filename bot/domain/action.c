@@ -67,7 +67,6 @@ const struct cloud_deployment *action__primary(const struct cloud_service *svc)
 
 bool action__rolling(const struct cloud_service *svc, char *buf, size_t n)
 {
-	const struct cloud_deployment *p = action__primary(svc);
 	size_t live = 0;
 
 	for (size_t i = 0; i < svc->n_deployments; i++)
@@ -75,11 +74,7 @@ bool action__rolling(const struct cloud_service *svc, char *buf, size_t n)
 		    strcmp(svc->deployments[i].status, "INACTIVE") != 0)
 			live++;
 	if (live > 1) {
-		snprintf(buf, n, "%zu deployments are live (one is still replacing another)", live);
-		return true;
-	}
-	if (p && p->rollout_state && strcmp(p->rollout_state, "IN_PROGRESS") == 0) {
-		snprintf(buf, n, "deployment %s is still IN_PROGRESS", p->id ? p->id : "?");
+		snprintf(buf, n, "%zu deployments are live: one is still replacing another", live);
 		return true;
 	}
 	return false;

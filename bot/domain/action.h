@@ -123,8 +123,9 @@ const char *action__td_short(const char *td, char *buf, size_t n);
 bool action__td_same(const char *a, const char *b);
 /* The PRIMARY deployment of svc, or NULL. */
 const struct cloud_deployment *action__primary(const struct cloud_service *svc);
-/* Is a deployment of svc still rolling out (more than one deployment, or
- * the primary IN_PROGRESS)? what says which, into buf. */
+/* Is a deployment of svc still replacing another (more than one live
+ * deployment)? buf says so. A lone PRIMARY that has not reached its count
+ * (tasks that fail to start: what a restart is for) is not. */
 bool action__rolling(const struct cloud_service *svc, char *buf, size_t n);
 /* The string at key of a JSON object's text, into buf; NULL if absent. */
 const char *action__json_str(const char *json, const char *key, char *buf, size_t n);
