@@ -451,21 +451,33 @@ static size_t readme_demo_lines(char lines[][128], size_t max)
 }
 
 /* What each kind of README line must lead to on the console. A line the
- * table does not know fails the test, so README and test change together. */
-static const char *demo_effect(const char *line)
+ * table does not know fails the test, so README and test change together.
+ * nth: the effect of the nth identical line (0: any); the same words can
+ * lead to different things, as a first and a second approval do. */
+static const char *demo_effect(const char *line, int nth, char *buf, size_t n)
 {
-	static const struct { const char *prefix, *effect; } table[] = {
+	static const struct { const char *prefix, *effect; int nth; } table[] = {
 		{"alarm mysecretword-service-cpu-high ok",
-		 "Meanwhile: request #1 to scale to 100 (SUCCEEDED)"},
-		{"alarm ", "ALARM: mysecretword-service-cpu-high"},
-		{"/investigate ", "Investigation: mysecretword-service"},
-		{"/scale ", "[ Approve ]  type: approve #1"},
-		{"as ", "you are now @U0APPROVER1"},
-		{"approve #1", "Done: desired count set to 100 (was 1)"},
-		{"/gates", "#1 mysecretword-service: scale to 100 · SUCCEEDED · asked by @U0ONCALL1"},
+		 "Meanwhile: request #1 to scale to 100 (SUCCEEDED)", 0},
+		{"alarm ", "ALARM: mysecretword-service-cpu-high", 0},
+		{"/investigate ", "Investigation: mysecretword-service", 0},
+		{"/scale ", "[ Approve ]  type: approve #1", 0},
+		{"approve #1", "Done: desired count set to 100 (was 1)", 0},
+		{"/gates", "#1 mysecretword-service: scale to 100 · SUCCEEDED · asked by @U0ONCALL1",
+		 0},
+		{"/rollback ", "from mysecretword-task:2 to mysecretword-task:1. Image of "
+		 "mysecretword-app: nginx:1.27 → nginx:1.25", 0},
+		{"approve #2", "Your approval of request #2 was counted (1 of 2 needed)", 1},
+		{"approve #2", "Done: task definition set to mysecretword-task:1 (was "
+		 "mysecretword-task:2)", 2},
 	};
+	if (strncmp(line, "as ", 3) == 0) {
+		snprintf(buf, n, "you are now @%s", line + 3);
+		return buf;
+	}
 	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
-		if (strncmp(line, table[i].prefix, strlen(table[i].prefix)) == 0)
+		if (strncmp(line, table[i].prefix, strlen(table[i].prefix)) == 0 &&
+		    (!table[i].nth || table[i].nth == nth))
 			return table[i].effect;
 	return NULL;
 }
@@ -498,7 +510,11 @@ static void test_readme_demo_session(void **state)
 	spawn(p, (char *[]){bin, "--config", cfg, "--chat", "console", "--log-level", "debug", NULL});
 	assert_true(wait_out(p, "Type help for help."));
 	for (size_t i = 0; i < n; i++) {
-		const char *effect = demo_effect(lines[i]);
+		char as[160];
+		int nth = 1;
+		for (size_t k = 0; k < i; k++)
+			nth += strcmp(lines[k], lines[i]) == 0;
+		const char *effect = demo_effect(lines[i], nth, as, sizeof as);
 		size_t len = strlen(lines[i]);
 		if (!effect)
 			fail_msg("README demo line '%s' has no expected effect in this test", lines[i]);
