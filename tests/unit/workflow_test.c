@@ -233,7 +233,7 @@ static const struct chat_ops rec_ops = {
 struct creply {
 	uv_timer_t t;
 	struct tcloud *tc;
-	enum { R_DESCRIBE, R_SCALE, R_METRICS, R_ALARMS, R_NOTIFY } kind;
+	enum { R_DESCRIBE, R_SCALE, R_METRICS, R_ALARMS, R_NOTIFY, R_DEPLOY } kind;
 	union {
 		cloud_describe_cb d;
 		cloud_scale_cb s;
@@ -252,6 +252,10 @@ struct tcloud {
 	int describes, scales, metric_calls, notifies;
 	uint64_t reply_ms;     /* answers come this much later (0: 2 ms) */
 	bool deny_scale;       /* answer UpdateService with AccessDeniedException */
+	/* restart: the task definition it runs and its one deployment, whose
+	 * id a forced deployment replaces (as ECS does) */
+	int deployment, deploys, forced;
+	char deployment_id[32];
 	int missing;           /* the service is not in ECS: 1 = an error, as the AWS
 				* adapter says it; 2 = no error and no service */
 	double cpu[30], times[30];
@@ -267,9 +271,15 @@ static void cloud_reply_fire(uv_timer_t *t)
 		.message = "User: arn:aws:iam::123456789012:user/ro is not authorized to perform: "
 			   "ecs:UpdateService", .request_id = "rid-denied-7", .attempts = 1,
 	};
+	struct cloud_deployment dep = {
+		.id = tc->deployment_id, .status = "PRIMARY", .rollout_state = "COMPLETED",
+		.desired = tc->desired, .running = tc->desired,
+	};
+	snprintf(tc->deployment_id, sizeof tc->deployment_id, "ecs-svc/%d", tc->deployment);
 	struct cloud_service svc = {
 		.name = "web-svc", .cluster = "prod", .status = "ACTIVE", .desired = tc->desired,
-		.running = tc->desired,
+		.running = tc->desired, .task_definition = "arn:aws:ecs:us-east-1:123456789012:"
+		"task-definition/web:4", .deployments = &dep, .n_deployments = 1,
 	};
 	switch (r->kind) {
 	case R_DESCRIBE:
@@ -293,6 +303,11 @@ static void cloud_reply_fire(uv_timer_t *t)
 			snprintf(ok.request_id, sizeof ok.request_id, "rid-scale-1");
 			r->cb.s(r->ud, &ok, &svc);
 		}
+		break;
+	case R_DEPLOY:
+		tc->deployment += r->desired; /* forced: a new deployment */
+		snprintf(tc->deployment_id, sizeof tc->deployment_id, "ecs-svc/%d", tc->deployment);
+		r->cb.s(r->ud, &ok, &svc);
 		break;
 	case R_METRICS: {
 		double now = (double)time(NULL);
@@ -350,6 +365,18 @@ static int tc_scale(struct cloud *c, const char *cl, const char *s, int desired,
 	(void)cl, (void)s, (void)force;
 	tc->scales++;
 	cloud_answer(tc, R_SCALE, ud, desired)->cb.s = cb;
+	return 0;
+}
+
+static int tc_deploy(struct cloud *c, const char *cl, const char *s, const char *td, bool force,
+		     cloud_scale_cb cb, void *ud)
+{
+	struct tcloud *tc = (struct tcloud *)c;
+	(void)cl, (void)s;
+	assert_non_null(strstr(td, "web:4"));
+	tc->deploys++;
+	tc->forced += force;
+	cloud_answer(tc, R_DEPLOY, ud, force)->cb.s = cb;
 	return 0;
 }
 
@@ -565,7 +592,8 @@ static struct tqmsg *alarm_sent(struct tqueue *q, const char *name, const char *
 static void tc_destroy(struct cloud *c) { (void)c; }
 
 static const struct cloud_ops tc_ops = {
-	.name = "test", .describe = tc_describe, .scale = tc_scale, .metrics = tc_metrics,
+	.name = "test", .describe = tc_describe, .scale = tc_scale, .deploy = tc_deploy,
+	.metrics = tc_metrics,
 	.alarms = tc_alarms, .notify = tc_notify, .destroy = tc_destroy,
 	.queue_receive = tq_receive, .queue_delete = tq_delete, .queue_defer = tq_defer,
 	.alarm_states = tq_states,
@@ -625,6 +653,29 @@ static const char policy_yaml[] =
 	"    channel: C0ALERTS\n"
 	"    alarms: ['web-*']\n"
 	"    on_alarm_scale_by: 2\n"
+	"    on_alarm_timer: 300ms\n"
+	"alarms:\n"
+	"  queue_url: http://127.0.0.1:9/123456789012/alarms\n"
+	"  flap_window: 30m\n"
+	"  reconcile_every: 100ms\n";
+
+/* The policy proposes a restart; rollback is not allowed for web. */
+static const char restart_policy_yaml[] =
+	"defaults:\n"
+	"  timer: 10m\n"
+	"  min_timer: 100ms\n"
+	"  approvers: [U0APPROVER1, U0APPROVER2]\n"
+	"  requesters: [U0ONCALL1]\n"
+	"services:\n"
+	"  web:\n"
+	"    cluster: prod\n"
+	"    ecs_service: web-svc\n"
+	"    min_desired: 1\n"
+	"    max_desired: 20\n"
+	"    channel: C0ALERTS\n"
+	"    alarms: ['web-*']\n"
+	"    actions: [scale, restart]\n"
+	"    on_alarm_action: restart\n"
 	"    on_alarm_timer: 300ms\n"
 	"alarms:\n"
 	"  queue_url: http://127.0.0.1:9/123456789012/alarms\n"
@@ -707,6 +758,11 @@ static int setup_alarms_short_lock(void **state)
 static int setup_policy(void **state)
 {
 	return setup_with(state, policy_yaml);
+}
+
+static int setup_restart_policy(void **state)
+{
+	return setup_with(state, restart_policy_yaml);
 }
 
 static int teardown(void **state)
@@ -844,7 +900,8 @@ static int cards_posted(struct fixture *f)
 	int n = 0;
 	for (int i = 0; i < f->chat.n; i++)
 		n += strcmp(f->chat.msg[i].method, "post") == 0 && !f->chat.msg[i].thread[0] &&
-		     strstr(f->chat.msg[i].text, "Scale request #") != NULL;
+		     strstr(f->chat.msg[i].text, " request #") != NULL &&
+		     strstr(f->chat.msg[i].text, "·") != NULL; /* a card's context line */
 	return n;
 }
 
@@ -1793,6 +1850,41 @@ static void test_alarm_policy_proposes(void **state)
 	assert_int_equal(f->cloud.desired, 4);
 }
 
+/* An alarm's policy may name another action: a restart, approved by
+ * silence, is one forced deployment of the task definition the service
+ * runs; /rollback, not in the service's actions, is refused privately. */
+static void test_alarm_policy_proposes_restart(void **state)
+{
+	struct fixture *f = *state;
+	struct tqmsg *m = alarm_sent(&f->q, "web-cpu-high", "ALARM", T0, "high");
+	struct store_gate g = {0};
+	struct bot_error err = {0};
+
+	assert_true(wait_for(f, deleted, m));
+	assert_non_null(find(f, "post", "*Proposed* (on_alarm policy): request #1 to restart web"));
+	const struct rec_msg *card = find(f, "post", "Restart request #1");
+	assert_non_null(card);
+	assert_non_null(text_has(card, "asks to restart *web*"));
+	assert_non_null(text_has(card, "a new deployment of `web:4`"));
+	assert_true(wait_for(f, gate_final, NULL));
+	assert_int_equal(state_of(f, 1), GATE_SUCCEEDED);
+	assert_int_equal(f->cloud.deploys, 1);
+	assert_int_equal(f->cloud.forced, 1);
+	assert_int_equal(f->cloud.scales, 0);
+	assert_int_equal(store_gate_get(f->store, 1, &g, &err), 0);
+	assert_string_equal(g.action, "restart");
+	assert_string_equal(g.result_kind, "restarted");
+	assert_non_null(strstr(g.exec_intent, "\"observedDeployment\":\"ecs-svc/0\""));
+	assert_non_null(strstr(g.result_detail, "a new deployment ecs-svc/1 of web:4 started"));
+	store_gate_clear(&g);
+
+	/* an action the service does not allow: told privately, nothing opened */
+	command(f, "U0ONCALL1", "/rollback", "web bad deploy");
+	assert_true(wait_for(f, has_text, "is not allowed for `web` (its configuration allows: "
+				"scale, restart)"));
+	assert_int_equal(cards_posted(f), 1);
+}
+
 /* At most one proposal per service per cooldown, and none while a request
  * is open: the thread says why not. */
 static void test_alarm_policy_suppressed(void **state)
@@ -2029,6 +2121,8 @@ int main(void)
 						setup_alarms_short_lock, teardown),
 		cmocka_unit_test_setup_teardown(test_alarm_policy_proposes, setup_policy, teardown),
 		cmocka_unit_test_setup_teardown(test_alarm_policy_suppressed, setup_policy, teardown),
+		cmocka_unit_test_setup_teardown(test_alarm_policy_proposes_restart,
+						setup_restart_policy, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
