@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Register a second revision of the lab's task definition (another image)
-and a family whose name only starts like it, for the task definition and
-deploy tests (issue 17). Run while moto's IAM checks are off (moto_script).
+"""Name the seed's two revisions of the lab's task definition (the service
+runs the second) and register a family whose name only starts like it, for
+the task definition and deploy tests (issue 17). Run while moto's IAM
+checks are off (moto_script).
 
 Usage: moto-taskdef.py ENDPOINT_URL [--region us-east-1]
 Prints {"rev1": ARN, "rev2": ARN} as one JSON object.
@@ -22,12 +23,10 @@ def main():
                        aws_access_key_id="seed", aws_secret_access_key="seed")
     svc = ecs.describe_services(cluster="mysecretword-cluster",
                                 services=["mysecretword-service"])["services"][0]
-    rev1 = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
-    keep = ("family", "networkMode", "requiresCompatibilities", "cpu", "memory")
-    kw = {k: rev1[k] for k in keep if k in rev1}
-    containers = [dict(c, image="nginx:1.27") for c in rev1["containerDefinitions"]]
-    rev2 = ecs.register_task_definition(containerDefinitions=containers, **kw)["taskDefinition"]
-    ecs.register_task_definition(family=rev1["family"] + "-other", containerDefinitions=[
+    rev2 = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
+    rev1 = ecs.describe_task_definition(
+        taskDefinition=f'{rev2["family"]}:{rev2["revision"] - 1}')["taskDefinition"]
+    ecs.register_task_definition(family=rev2["family"] + "-other", containerDefinitions=[
         {"name": "other", "image": "busybox", "memory": 128}])
     json.dump({"rev1": rev1["taskDefinitionArn"], "rev2": rev2["taskDefinitionArn"]}, sys.stdout)
     print()

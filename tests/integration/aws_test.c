@@ -1381,9 +1381,9 @@ static void test_ecs_task_definitions_deploy(void **state)
 	(void)state;
 	env_clean();
 
-	/* Revision 2 of the lab's family (image nginx:1.27; revision 1 runs
-	 * nginx) and a family "mysecretword-task-other" that only shares the
-	 * prefix. */
+	/* The seed's two revisions of the lab's family (the service runs 2,
+	 * nginx:1.27; revision 1 is nginx:1.25) and a family
+	 * "mysecretword-task-other" that only shares the prefix. */
 	const char *no_args[1] = { NULL };
 	if (moto_script(moto, "moto-taskdef.py", no_args, 0, out, sizeof out, msg, sizeof msg))
 		fail_msg("moto-taskdef.py: %s", msg);
@@ -1438,37 +1438,37 @@ static void test_ecs_task_definitions_deploy(void **state)
 	assert_string_equal(t.image, "nginx:1.27");
 	RUN(&h, &t, c->ops->describe_task_definition(c, rev1, cb_td, &t));
 	assert_int_equal(t.td.revision, 1);
-	assert_string_equal(t.image, "nginx");
+	assert_string_equal(t.image, "nginx:1.25");
 	/* ECS answers a missing revision with ClientException (no NotFound). */
 	RUN(&h, &t, c->ops->describe_task_definition(c, "mysecretword-task:9", cb_td, &t));
 	assert_false(t.ok);
 	assert_string_equal(t.err.aws_code, "ClientException");
 
 	describe(&h, c, SERVICE, &r);
-	assert_string_equal(r.svc->task_definition, rev1);
+	assert_string_equal(r.svc->task_definition, rev2);
 	assert_int_equal(r.svc->n_deployments, 1);
-	assert_string_equal(r.svc->deployments[0].task_definition, rev1);
+	assert_string_equal(r.svc->deployments[0].task_definition, rev2);
 	assert_true(r.svc->deployments[0].created_at > 1.6e9);
 	char dep0[128];
 	snprintf(dep0, sizeof dep0, "%s", r.svc->deployments[0].id);
 	int desired0 = r.svc->desired;
 	res_free(&r);
 
-	/* Deploy revision 2 (no force): the service's taskDefinition changes,
+	/* Deploy revision 1 (no force): the service's taskDefinition changes,
 	 * desiredCount does not. moto 5.2.1 does NOT touch the deployments
-	 * list here: the same single deployment, still naming revision 1. */
-	RUN(&h, &r, c->ops->deploy(c, CLUSTER, SERVICE, rev2, false, cb_service, &r));
+	 * list here: the same single deployment, still naming revision 2. */
+	RUN(&h, &r, c->ops->deploy(c, CLUSTER, SERVICE, rev1, false, cb_service, &r));
 	assert_true(r.ok);
-	assert_string_equal(r.svc->task_definition, rev2);
+	assert_string_equal(r.svc->task_definition, rev1);
 	res_free(&r);
 	describe(&h, c, SERVICE, &r);
-	assert_string_equal(r.svc->task_definition, rev2);
+	assert_string_equal(r.svc->task_definition, rev1);
 	assert_int_equal(r.svc->desired, desired0);
 	assert_int_equal(r.svc->n_deployments, 1);
 	assert_string_equal(r.svc->deployments[0].id, dep0);
 	res_free(&r);
 
-	/* Roll back to the older revision with forceNewDeployment. moto 5.2.1:
+	/* Forward again to the newer revision with forceNewDeployment. moto 5.2.1:
 	 * the list still has ONE deployment, PRIMARY, with a new id and a new
 	 * createdAt (the old one is replaced, not kept as ACTIVE), and its
 	 * taskDefinition is the one the deployment was first created with
@@ -1477,11 +1477,11 @@ static void test_ecs_task_definitions_deploy(void **state)
 	 * the deployment's taskDefinition. moto stores taskDefinition as sent
 	 * (a "family:revision" stays that, not an ARN): compare by
 	 * family:revision, so this test sends the ARN. */
-	RUN(&h, &r, c->ops->deploy(c, CLUSTER, SERVICE, rev1, true, cb_service, &r));
+	RUN(&h, &r, c->ops->deploy(c, CLUSTER, SERVICE, rev2, true, cb_service, &r));
 	assert_true(r.ok);
 	res_free(&r);
 	describe(&h, c, SERVICE, &r);
-	assert_string_equal(r.svc->task_definition, rev1);
+	assert_string_equal(r.svc->task_definition, rev2);
 	assert_int_equal(r.svc->n_deployments, 1);
 	assert_string_equal(r.svc->deployments[0].status, "PRIMARY");
 	assert_string_not_equal(r.svc->deployments[0].id, dep0);
@@ -1500,13 +1500,13 @@ static void test_ecs_task_definitions_deploy(void **state)
 	assert_int_equal(t.n, 2);
 	RUN(&h, &t, dry->ops->describe_task_definition(dry, rev2, cb_td, &t));
 	assert_string_equal(t.image, "nginx:1.27");
-	RUN(&h, &r, dry->ops->deploy(dry, CLUSTER, SERVICE, rev2, true, cb_service, &r));
+	RUN(&h, &r, dry->ops->deploy(dry, CLUSTER, SERVICE, rev1, true, cb_service, &r));
 	assert_int_equal(r.err.code, BOT_EDRYRUN);
 	assert_non_null(strstr(r.err.message, "taskDefinition="));
 	assert_null(r.svc);
 	res_free(&r);
 	describe(&h, c, SERVICE, &r);
-	assert_string_equal(r.svc->task_definition, rev1);
+	assert_string_equal(r.svc->task_definition, rev2);
 	res_free(&r);
 	dry->ops->destroy(dry);
 	h_end(&h);
