@@ -72,6 +72,12 @@ static const char usage_text[] =
 "\n"
 "Try it without Slack:  ./scripts/demo\n";
 
+/* Which changes a service allows is configuration, not a command: */
+static const char actions_text[] =
+"\nFor services whose actions: (config) allows them; without it, scale only:\n"
+"  /restart <service> [--timer 10m] [reason]\n"
+"  /rollback <service> [--to REVISION] [--timer 10m] [reason]\n";
+
 /* The options, then the chat commands from the table /chatops help uses. */
 static void print_help(void)
 {
@@ -79,6 +85,7 @@ static void print_help(void)
 	fputs("\nChat commands (in Slack, or typed in the console):\n", stdout);
 	for (size_t i = 0; i < cmd_table_len; i++)
 		printf("  %s\n      %s\n", cmd_table[i].usage, cmd_table[i].summary);
+	fputs(actions_text, stdout);
 }
 
 enum chat_kind { CHAT_SLACK, CHAT_CONSOLE };

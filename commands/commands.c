@@ -1,5 +1,6 @@
 /* commands.c - the command table, lookup, argument splitting, dispatch. */
 #include "commands/commands.h"
+#include "bot/base/duration.h"
 #include "bot/base/error.h"
 #include "bot/base/log.h"
 #include "config/config.h"
@@ -154,6 +155,82 @@ static void put_services(const struct config *cfg, const char *user, bool approv
 		chat_text_printf(t, "none");
 }
 
+/* At most this many users of a list are named; then "and N more". */
+#define HELP_USERS_MAX 5
+
+static void put_users(const struct config_users *u, struct chat_text *t)
+{
+	for (size_t i = 0; i < u->n && i < HELP_USERS_MAX; i++) {
+		chat_text_printf(t, "%s", i ? ", " : "");
+		if (strcmp(u->ids[i], "*") == 0)
+			chat_text_printf(t, "anyone");
+		else
+			chat_text_user(t, u->ids[i]);
+	}
+	if (u->n > HELP_USERS_MAX)
+		chat_text_printf(t, " and %zu more", u->n - HELP_USERS_MAX);
+}
+
+/* What action a gives that differs from its service s, as
+ * " (rollback: 2 approvals of @U1, @U2; timer 5m)"; nothing when the same. */
+static void put_action_overrides(const struct config_service *s, const struct config_action *a,
+				 struct chat_text *t)
+{
+	const char *sep = "";
+	char d[DURATION_FMT_MAX];
+
+	if (a->approvers.ids == s->approvers.ids && a->min_approvals == s->min_approvals &&
+	    a->timer_ms == s->timer_ms && a->requesters.ids == s->requesters.ids &&
+	    a->allow_self_approval == s->allow_self_approval)
+		return;
+	chat_text_printf(t, " (%s: ", a->kind);
+	if (a->approvers.ids != s->approvers.ids || a->min_approvals != s->min_approvals) {
+		chat_text_printf(t, "%d approval%s of ", a->min_approvals,
+				 a->min_approvals == 1 ? "" : "s");
+		put_users(&a->approvers, t);
+		sep = "; ";
+	}
+	if (a->timer_ms != s->timer_ms && duration_format(a->timer_ms, d, sizeof d) == BOT_EOK) {
+		chat_text_printf(t, "%stimer %s", sep, d);
+		sep = "; ";
+	}
+	if (a->requesters.ids != s->requesters.ids) {
+		chat_text_printf(t, "%srequested by ", sep);
+		put_users(&a->requesters, t);
+		sep = "; ";
+	}
+	if (a->allow_self_approval != s->allow_self_approval)
+		chat_text_printf(t, "%sself-approval %s", sep,
+				 a->allow_self_approval ? "allowed" : "not allowed");
+	chat_text_printf(t, ")");
+}
+
+/* "Actions: `web`: scale, restart, rollback (rollback: ...)", one line per
+ * service user may request or approve (every service when user is NULL). */
+static void put_actions(const struct config *cfg, const char *user, struct chat_text *t)
+{
+	char kinds[64];
+	size_t k = 0;
+
+	for (size_t i = 0; i < cfg->n_services; i++) {
+		const struct config_service *s = &cfg->services[i];
+		if (user && !cmd__may_request(s, user) && !cmd__may_approve(s, user))
+			continue;
+		chat_text_printf(t, "%s", k++ ? "\n" : "Actions by service:\n");
+		chat_text_code(t, "%s", s->name);
+		/* one span for the names: the text has a budget of spans */
+		kinds[0] = '\0';
+		for (size_t j = 0, o = 0; j < s->n_actions && o < sizeof kinds; j++)
+			o += (size_t)snprintf(kinds + o, sizeof kinds - o, "%s%s", j ? ", " : "",
+					      s->actions[j].kind);
+		chat_text_printf(t, ": %s", kinds);
+		for (size_t j = 0; j < s->n_actions; j++)
+			put_action_overrides(s, &s->actions[j], t);
+	}
+	if (k)
+		chat_text_printf(t, "\n");
+}
+
 void cmd_help_text(const struct config *cfg, const char *user, struct chat_text *t)
 {
 	size_t hidden = 0;
@@ -174,6 +251,7 @@ void cmd_help_text(const struct config *cfg, const char *user, struct chat_text 
 		chat_text_code(t, "%s", cmd_table[i].usage);
 		chat_text_printf(t, " %s\n", cmd_table[i].summary);
 	}
+	put_actions(cfg, user, t);
 	if (!user)
 		return;
 	chat_text_printf(t, "You may request changes to: ");

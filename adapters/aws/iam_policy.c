@@ -174,6 +174,7 @@ static bool has_wildcard(const char *s)
 
 struct wants {
 	struct strset services, clusters, alarms, topics, roles, tables, queues;
+	bool task_definitions; /* some service allows rollback */
 };
 
 static void wants_clear(struct wants *w)
@@ -240,6 +241,9 @@ static int add_service(struct wants *w, const struct config_service *s,
 	set_addf(&w->alarms, "arn:%s:cloudwatch:%s:%s:alarm:*", pl.partition, pl.region, o->account);
 	if (s->sns_topic_arn)
 		set_take(&w->topics, strdup(s->sns_topic_arn));
+	/* rollback finds the previous revision; restart is UpdateService alone */
+	if (config_action_find(s, "rollback"))
+		w->task_definitions = true;
 	return BOT_EOK;
 }
 
@@ -375,6 +379,11 @@ static int add_statements(json_t *stmts, struct wants *w)
 	if (!rc)
 		rc = add_statement(stmts, "EcsClusters", json_pack("[s]", "ecs:DescribeClusters"),
 				   set_json(&w->clusters));
+	/* neither action has resource-level permissions: "*" */
+	if (!rc && w->task_definitions)
+		rc = add_statement(stmts, "EcsTaskDefinitions",
+				   json_pack("[s, s]", "ecs:DescribeTaskDefinition",
+					     "ecs:ListTaskDefinitions"), json_string("*"));
 	if (!rc && w->services.n)
 		rc = add_statement(stmts, "CloudWatchMetricData",
 				   json_pack("[s]", "cloudwatch:GetMetricData"), json_string("*"));

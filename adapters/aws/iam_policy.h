@@ -9,6 +9,10 @@
  *                         arn:P:ecs:REGION:ACCOUNT:service/CLUSTER/SERVICE
  *   EcsClusters           ecs:DescribeClusters on their clusters
  *                         (--check-config), arn:P:ecs:REGION:ACCOUNT:cluster/CLUSTER
+ *   EcsTaskDefinitions    when a service allows rollback (actions:):
+ *                         ecs:ListTaskDefinitions, ecs:DescribeTaskDefinition
+ *                         on "*": neither has resource-level permissions
+ *                         (restart needs only UpdateService, above)
  *   CloudWatchMetricData  cloudwatch:GetMetricData on "*": the action has no
  *                         resource-level permissions
  *   CloudWatchAlarms      cloudwatch:DescribeAlarms on

@@ -5,7 +5,9 @@
  * the default token variables resolve; the dictionary (config.dict) has
  * the keys, "${", "&a" and "*a". Checks beyond the sanitizers: a refused
  * config has at least one error, each with a message; a loaded one finds
- * each of its services by name and prints nothing. Every error is printed
+ * each of its services by name, each action of a service by its name
+ * (with enough approvers), the alarm policy's action among them, and prints
+ * nothing. Every error is printed
  * (to /dev/null) so the redacting printer runs too. */
 #include "fuzz.h"
 
@@ -41,6 +43,13 @@ static void check_loaded(const struct config *c)
 		FUZZ_CHECK(config_service_find(c, s->name) == s, "service %s not found by name",
 			   s->name);
 		FUZZ_CHECK(s->min_desired <= s->max_desired, "%s: bounds", s->name);
+		FUZZ_CHECK(s->n_actions >= 1, "%s: no actions", s->name);
+		for (size_t j = 0; j < s->n_actions; j++)
+			FUZZ_CHECK(config_action_find(s, s->actions[j].kind) == &s->actions[j] &&
+				   (size_t)s->actions[j].min_approvals <= s->actions[j].approvers.n,
+				   "%s: action %zu", s->name, j);
+		FUZZ_CHECK(!s->on_alarm_action || config_action_find(s, s->on_alarm_action),
+			   "%s: the alarm policy's action is not allowed", s->name);
 	}
 	FUZZ_CHECK(c->defaults.min_timer_ms <= c->defaults.max_timer_ms, "timer bounds");
 }

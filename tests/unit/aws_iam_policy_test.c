@@ -437,6 +437,48 @@ static void test_refusals(void **state)
 		"wildcard");
 }
 
+/* rollback reads the task definitions: one statement on "*" (the two
+ * actions have no resource-level permissions), right after EcsClusters;
+ * scale and restart need only EcsServices. */
+static void test_rollback_task_definitions(void **state)
+{
+	json_error_t je;
+	json_t *doc, *st, *a;
+	char *text;
+	(void)state;
+
+	text = policy_ok("services:\n  web:\n    cluster: prod\n    max_desired: 10\n"
+			 "    actions: [scale, restart, rollback]\n"
+			 "  api:\n    cluster: prod\n    max_desired: 10\n", ACCOUNT, "us-east-1");
+	doc = json_loads(text, 0, &je);
+	assert_non_null(doc);
+	st = statement(doc, "EcsTaskDefinitions");
+	assert_non_null(st);
+	assert_ptr_equal(json_array_get(json_object_get(doc, "Statement"), 2), st);
+	a = json_object_get(st, "Action");
+	assert_int_equal(json_array_size(a), 2);
+	assert_string_equal(json_string_value(json_array_get(a, 0)), "ecs:DescribeTaskDefinition");
+	assert_string_equal(json_string_value(json_array_get(a, 1)), "ecs:ListTaskDefinitions");
+	assert_string_equal(json_string_value(json_object_get(st, "Resource")), "*");
+	json_decref(doc);
+	free(text);
+
+	/* the map form counts too */
+	text = policy_ok("services:\n  web:\n    cluster: prod\n    max_desired: 10\n"
+			 "    actions:\n      rollback: {timer: 5m}\n", ACCOUNT, "us-east-1");
+	assert_non_null(strstr(text, "\"ecs:ListTaskDefinitions\""));
+	free(text);
+	/* restart (and the default, scale): no task definition reads */
+	text = policy_ok("services:\n  web:\n    cluster: prod\n    max_desired: 10\n"
+			 "    actions: [scale, restart]\n", ACCOUNT, "us-east-1");
+	assert_null(strstr(text, "TaskDefinition"));
+	assert_non_null(strstr(text, "\"ecs:UpdateService\""));
+	free(text);
+	text = policy_ok(one_service, ACCOUNT, "us-east-1");
+	assert_null(strstr(text, "TaskDefinition"));
+	free(text);
+}
+
 static void test_helpers(void **state)
 {
 	char buf[16];
@@ -463,6 +505,7 @@ int main(void)
 		cmocka_unit_test(test_dynamodb_store),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_alarm_intake_queue),
+		cmocka_unit_test(test_rollback_task_definitions),
 		cmocka_unit_test(test_helpers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

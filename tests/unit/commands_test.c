@@ -12,6 +12,7 @@
 
 #include "bot/base/error.h"
 #include "commands/commands.h"
+#include "config/config.h"
 
 static void test_table_sorted_and_complete(void **state)
 {
@@ -94,9 +95,50 @@ static void test_manifest_matches_table(void **state)
 	assert_int_equal(n, cmd_table_len);
 }
 
+
+/* /chatops help lists, per service the user may request or approve, the
+ * actions it allows, and what an action sets apart from its service. */
+static void test_help_lists_actions(void **state)
+{
+	static const char yaml[] =
+		"defaults:\n  approvers: [U0AAA, U0BBB]\n  requesters: [U0REQ]\n"
+		"services:\n"
+		"  api:\n    cluster: c\n    max_desired: 5\n"
+		"  web:\n    cluster: c\n    max_desired: 5\n"
+		"    actions:\n      scale:\n      restart: {timer: 5m, requesters: ['*']}\n"
+		"      rollback: {min_approvals: 2, allow_self_approval: true}\n"
+		"  db:\n    cluster: c\n    max_desired: 5\n    approvers: [U0DBA]\n"
+		"    requesters: [U0DBA]\n    actions: {restart: {allow_self_approval: true}}\n";
+	struct config_errors errs = {0};
+	struct config *cfg = NULL;
+	struct chat_text t;
+	char buf[4096];
+	(void)state;
+
+	assert_int_equal(config_load_string("t.yaml", yaml, 0, &cfg, &errs), 0);
+	config_errors_free(&errs);
+	chat_text_init(&t);
+	cmd_help_text(cfg, "U0REQ", &t);
+	chat_text_plain(&t, buf, sizeof buf);
+	assert_non_null(strstr(buf, "Actions by service:\napi: scale\nweb: scale, restart, "
+			       "rollback (restart: timer 5m; requested by anyone) (rollback: 2 approvals of @U0AAA, "
+			       "@U0BBB; self-approval allowed)\n"));
+	assert_null(strstr(buf, "db:")); /* not U0REQ's */
+	chat_text_init(&t);
+	cmd_help_text(cfg, NULL, &t);
+	chat_text_plain(&t, buf, sizeof buf);
+	assert_non_null(strstr(buf, "\ndb: restart (restart: self-approval allowed)\n"));
+	chat_text_init(&t);
+	cmd_help_text(cfg, "U0NOBODY", &t);
+	chat_text_plain(&t, buf, sizeof buf);
+	assert_null(strstr(buf, "Actions by service"));
+	config_unref(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_help_lists_actions),
 		cmocka_unit_test(test_table_sorted_and_complete),
 		cmocka_unit_test(test_manifest_matches_table),
 		cmocka_unit_test(test_split),

@@ -1291,6 +1291,7 @@ static void test_help_is_filtered(void **state)
 	assert_null(strstr(h->text, "/scale"));
 	assert_null(strstr(h->text, "/gates"));
 	assert_non_null(strstr(h->text, "/chatops"));
+	assert_null(strstr(h->text, "Actions by service")); /* no service of theirs */
 	/* /gates is for requesters and approvers of a service */
 	command(f, "U0STRANGER", "/gates", "");
 	assert_true(wait_for(f, has_text, "`/gates` is for the requesters and approvers of a "
@@ -1300,6 +1301,8 @@ static void test_help_is_filtered(void **state)
 	assert_true(wait_for(f, has_text, "You may approve or deny requests for: `web`"));
 	h = find(f, "ephemeral", "You may approve or deny requests for: `web`");
 	assert_non_null(strstr(h->text, "/scale &lt;service&gt;"));
+	/* the actions of their service: scale only, no actions: in the file */
+	assert_non_null(strstr(h->text, "Actions by service:\n`web`: scale\n"));
 }
 
 /* The detector used by the recorder finds what it looks for (so the
