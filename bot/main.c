@@ -74,9 +74,8 @@ static const char usage_text[] =
 
 /* Which changes a service allows is configuration, not a command: */
 static const char actions_text[] =
-"\nFor services whose actions: (config) allows them; without it, scale only:\n"
-"  /restart <service> [--timer 10m] [reason]\n"
-"  /rollback <service> [--to REVISION] [--timer 10m] [reason]\n";
+"\n/restart and /rollback serve services whose actions: (config) allows them;\n"
+"without actions:, a service allows /scale only.\n";
 
 /* The options, then the chat commands from the table /chatops help uses. */
 static void print_help(void)

@@ -223,8 +223,9 @@ static void test_options(void **state)
 		assert_non_null(strstr(p.buf, cmd_table[i].summary));
 	}
 	/* restart and rollback, and the key that allows them */
-	assert_non_null(strstr(p.buf, "/restart <service> [--timer 10m] [reason]"));
-	assert_non_null(strstr(p.buf, "/rollback <service> [--to REVISION] [--timer 10m] [reason]"));
+	assert_non_null(strstr(p.buf, "/restart <service> [--timer 10m|PT10M] [reason...]"));
+	assert_non_null(strstr(p.buf, "/rollback <service> [--to REVISION] [--timer 10m|PT10M] "
+				     "[reason...]"));
 	assert_non_null(strstr(p.buf, "whose actions: (config) allows them"));
 	assert_int_equal(run((char *[]){bin, "--version", NULL}, &p), 0);
 	assert_non_null(strstr(p.buf, "chatops-bot "));
