@@ -91,9 +91,13 @@ static json_t *images_of(const struct cloud_task_definition *td)
 	return o;
 }
 
+/* The params, once the target is known; cur: the current revision as
+ * described, or NULL when it could not be (the images are then not
+ * compared: "images" is null, and the card does not claim they are the
+ * same). */
 static void finish(struct prep *p, const struct cloud_task_definition *cur)
 {
-	json_t *from = cur ? images_of(cur) : NULL, *changes = json_array();
+	json_t *from = cur ? images_of(cur) : NULL, *changes = cur ? json_array() : json_null();
 	const char *name;
 	json_t *img;
 
@@ -104,7 +108,7 @@ static void finish(struct prep *p, const struct cloud_task_definition *cur)
 								 "from", was, "to", img));
 	}
 	json_t *o = json_pack("{s:s, s:s, s:o}", "from", p->from, "to", p->to, "images",
-			      changes ? changes : json_array());
+			      changes ? changes : json_null());
 	char *params = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
 	json_decref(o);
@@ -149,8 +153,7 @@ static void on_target(void *ud, const struct cloud_error *ce, const struct cloud
 		return;
 	}
 	if (rev == p->revision) {
-		refusef(p, "The service already runs ", action__td_short(td->arn, s, sizeof s),
-			"; nothing to roll back");
+		refusef(p, "The service already runs ", action__td_short(td->arn, s, sizeof s), "");
 		return;
 	}
 	snprintf(p->to, sizeof p->to, "%s", td->arn);
@@ -188,7 +191,7 @@ static void on_list(void *ud, const struct cloud_error *ce, const char *const *a
 			describe_target(p);
 			return;
 		}
-	snprintf(fam, sizeof fam, " has no ACTIVE revision older than %d; nothing to roll back to",
+	snprintf(fam, sizeof fam, " has no ACTIVE revision older than %d to roll back to",
 		 p->revision);
 	refusef(p, "The task definition family ", p->family, fam);
 }
@@ -271,7 +274,7 @@ static void describe(const struct store_gate *g, struct chat_text *t)
 		chat_text_printf(t, " → ");
 		chat_text_code(t, "%s", json_string_value(json_object_get(c, "to")));
 	}
-	if (o && json_array_size(images) == 0)
+	if (json_is_array(images) && json_array_size(images) == 0)
 		chat_text_printf(t, " (the container images are the same)");
 	json_decref(o);
 }

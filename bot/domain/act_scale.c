@@ -23,7 +23,7 @@ static void prepare(const struct action_req *r, action_prepared_fn done, void *u
 	}
 	if (r->svc->desired == n) {
 		chat_text_bold(&t, "%s", r->service);
-		chat_text_printf(&t, " already has a desired count of %d; nothing to do", n);
+		chat_text_printf(&t, " already has a desired count of %d", n);
 		done(ud, NULL, 0, &t);
 		return;
 	}
