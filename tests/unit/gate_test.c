@@ -50,7 +50,22 @@ struct fake_cloud {
 	bool hold_describe, hold_scale; /* never answer (until released) */
 	const char *success_request_id;
 	struct reply *held;
+	/* restart: the service's one deployment, whose id a forced deployment
+	 * replaces, as ECS does; a deploy's reply has desired DEPLOY */
+	int deployment, deploy_calls;
+	char deployment_id[32];
 };
+
+#define DEPLOY (-1)
+
+/* The call's effect on the service. */
+static void apply(struct fake_cloud *fc, int desired)
+{
+	if (desired == DEPLOY)
+		fc->deployment++;
+	else
+		fc->desired = desired;
+}
 
 /* ---- fixture ----------------------------------------------------------- */
 
@@ -125,9 +140,15 @@ static void on_reply(uv_timer_t *t)
 	struct reply *r = (struct reply *)t;
 	struct fake_cloud *fc = r->fc;
 	struct cloud_error ce = {0};
+	snprintf(fc->deployment_id, sizeof fc->deployment_id, "ecs-svc/%d", fc->deployment);
+	struct cloud_deployment dep = {
+		.id = fc->deployment_id, .status = "PRIMARY", .desired = fc->desired,
+		.running = fc->desired,
+	};
 	struct cloud_service svc = {
 		.name = "web-svc", .cluster = "prod", .status = fc->status, .desired = fc->desired,
-		.running = fc->desired,
+		.running = fc->desired, .task_definition = "web:4", .deployments = &dep,
+		.n_deployments = 1,
 	};
 
 	if (r->is_scale) {
@@ -140,13 +161,13 @@ static void on_reply(uv_timer_t *t)
 			snprintf(ce.request_id, sizeof ce.request_id, "req-fail-1");
 			ce.attempts = 1;
 			if (fc->apply_despite_error && !fc->apply_on_call) {
-				fc->desired = r->desired;
+				apply(fc, r->desired);
 				fc->applied++;
 			}
 			r->scb(r->ud, &ce, NULL);
 		} else {
 			if (!fc->apply_on_call) {
-				fc->desired = r->desired;
+				apply(fc, r->desired);
 				fc->applied++;
 			}
 			svc.desired = fc->desired;
@@ -216,14 +237,15 @@ static int fake_scale(struct cloud *c, const char *cluster, const char *service,
 					 &err), 0);
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(v[i].cluster, cluster) == 0 && strcmp(v[i].ecs_service, service) == 0 &&
-		    v[i].target == desired && v[i].exec_intent)
+		    (desired == DEPLOY ? strcmp(v[i].action, "restart") == 0
+				       : v[i].target == desired) && v[i].exec_intent)
 			intent = true;
 	store_gate_array_free(v, n);
 	assert_true(intent);
 
 	fc->scale_calls++;
 	if (fc->apply_on_call) {
-		fc->desired = desired;
+		apply(fc, desired);
 		fc->applied++;
 	}
 	struct reply *r = new_reply(fc, fc->hold_scale);
@@ -234,10 +256,24 @@ static int fake_scale(struct cloud *c, const char *cluster, const char *service,
 	return 0;
 }
 
+/* UpdateService forceNewDeployment of web:4 (restart): counted with the
+ * scale calls (applied, held, failed alike), its effect a new deployment. */
+static int fake_deploy(struct cloud *c, const char *cluster, const char *service,
+		       const char *td, bool force, cloud_scale_cb cb, void *ud)
+{
+	struct fake_cloud *fc = (struct fake_cloud *)c;
+
+	assert_true(force);
+	assert_string_equal(td, "web:4");
+	fc->deploy_calls++;
+	return fake_scale(c, cluster, service, DEPLOY, force, cb, ud);
+}
+
 static const struct cloud_ops fake_ops = {
 	.name = "fake",
 	.describe = fake_describe,
 	.scale = fake_scale,
+	.deploy = fake_deploy,
 };
 
 /* ---- observer ---------------------------------------------------------- */
@@ -1397,6 +1433,104 @@ static void test_restart_conflict_not_overwritten(void **state)
 
 /* ---- reminders --------------------------------------------------------- */
 
+/* ---- another action: restart, reconciled by its deployment ---------------- */
+
+static uint64_t request_restart(struct fixture *f)
+{
+	struct gate_spec s = spec(60000);
+	s.action = "restart";
+	s.params = "{\"task_definition\":\"web:4\",\"deployment\":\"ecs-svc/0\"}";
+	s.target = 0;
+	return request_spec_delivered(f, &s);
+}
+
+static void test_restart_action_once(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_click_result r;
+	uint64_t id = request_restart(f);
+
+	click(f, id, "UALICE", GATE_VOTE_APPROVE, NULL, &r);
+	assert_true(wait_state(f, id, GATE_SUCCEEDED, 2000));
+	assert_int_equal(f->cloud.deploy_calls, 1);
+	assert_int_equal(f->cloud.deployment, 1);
+	struct store_gate g = load(f, id);
+	assert_string_equal(g.action, "restart");
+	assert_string_equal(g.result_kind, "restarted");
+	assert_non_null(strstr(g.exec_intent, "\"observedDeployment\":\"ecs-svc/0\""));
+	store_gate_clear(&g);
+}
+
+/* Someone restarted it between the request and the approval: reported,
+ * not restarted again. */
+static void test_restart_action_stale(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_click_result r;
+	uint64_t id = request_restart(f);
+
+	f->cloud.deployment = 7;
+	click(f, id, "UALICE", GATE_VOTE_APPROVE, NULL, &r);
+	assert_true(wait_state(f, id, GATE_FAILED, 2000));
+	assert_int_equal(f->cloud.deploy_calls, 0);
+	struct store_gate g = load(f, id);
+	assert_string_equal(g.result_kind, "stale");
+	assert_non_null(strstr(g.result_detail, "ecs-svc/7"));
+	store_gate_clear(&g);
+}
+
+/* The call landed, the bot died before the answer: a new deployment is
+ * PRIMARY, so it is done - never a second forced deployment. */
+static void test_restart_action_reconciled_landed(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_click_result r;
+	struct gate_recover_stats st;
+	uint64_t id = request_restart(f);
+
+	f->cloud.apply_on_call = true;
+	f->cloud.hold_scale = true;
+	click(f, id, "UALICE", GATE_VOTE_APPROVE, NULL, &r);
+	assert_true(wait_state(f, id, GATE_EXECUTING, 2000));
+	run_for(f, 20);
+	restart(f, &st);
+	assert_int_equal(st.reconciling, 1);
+	assert_true(wait_state(f, id, GATE_SUCCEEDED, 2000));
+	assert_int_equal(f->cloud.deploy_calls, 1);
+	assert_int_equal(f->cloud.deployment, 1);
+	struct store_gate g = load(f, id);
+	assert_string_equal(g.result_kind, "reconciled");
+	assert_non_null(strstr(g.result_detail, "deployment ecs-svc/1 replaced ecs-svc/0"));
+	store_gate_clear(&g);
+	release_held(&f->cloud);
+	run_for(f, 20);
+}
+
+/* The call never reached ECS: the same deployment is PRIMARY, so it is
+ * made once more, after the guard - one effective restart. */
+static void test_restart_action_reissued(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_click_result r;
+	struct gate_recover_stats st;
+	uint64_t id = request_restart(f);
+
+	f->cloud.hold_scale = true;
+	click(f, id, "UALICE", GATE_VOTE_APPROVE, NULL, &r);
+	assert_true(wait_state(f, id, GATE_EXECUTING, 2000));
+	run_for(f, 20);
+	f->cloud.hold_scale = false;
+	f->cloud.apply_on_call = true;
+	restart(f, &st);
+	run_for(f, 100);
+	assert_int_equal(f->cloud.deploy_calls, 1); /* the guard: not yet */
+	assert_true(wait_state(f, id, GATE_SUCCEEDED, 2000));
+	assert_int_equal(f->cloud.deploy_calls, 2);
+	assert_int_equal(f->cloud.applied, 1);
+	assert_int_equal(f->cloud.deployment, 1);
+	assert_int_equal(count_audit(f, "kind='reissue'"), 1);
+}
+
 static void test_reminders_coalesced(void **state)
 {
 	struct fixture *f = *state;
@@ -1844,6 +1978,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_restart_approved_resumes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_conflict_not_overwritten, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_restart_action_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_action_stale, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_action_reconciled_landed, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_restart_action_reissued, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reminders_coalesced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_reminder_after_decision, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_delivery_and_many, setup, teardown),
