@@ -33,7 +33,8 @@ static const char config_yaml[] =
 	"  web:\n"
 	"    cluster: prod\n"
 	"    ecs_service: web-svc\n"
-	"    max_desired: 20\n";
+	"    max_desired: 20\n"
+	"    actions: [scale, rollback]\n";
 
 /* ---- chat: record results, deliver them after the command ---------- */
 
