@@ -21,9 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct workflow__scale {
+struct workflow__request {
 	struct workflow__link link;
-	struct workflow__scale *prev, *next; /* wf->scales while it is unanswered */
+	struct workflow__request *prev, *next; /* wf->requests while it is unanswered */
 	char *service, *user, *channel, *reply_channel, *reason, *to, *evidence;
 	const struct action *act;
 	int count, target, from;
@@ -35,16 +35,16 @@ struct workflow__scale {
 	void *done_ud;
 };
 
-#define scale_op workflow__scale
+#define req_op workflow__request
 
-static void unlist(struct workflow *wf, struct scale_op *op)
+static void unlist(struct workflow *wf, struct req_op *op)
 {
 	if (!op->listed)
 		return;
 	if (op->prev)
 		op->prev->next = op->next;
 	else
-		wf->scales = op->next;
+		wf->requests = op->next;
 	if (op->next)
 		op->next->prev = op->prev;
 	op->prev = op->next = NULL;
@@ -52,7 +52,7 @@ static void unlist(struct workflow *wf, struct scale_op *op)
 }
 
 /* Done with op's work on wf's behalf (wf may be NULL: stopped). */
-static void scale_detach(struct scale_op *op)
+static void req_detach(struct req_op *op)
 {
 	struct workflow *wf = op->link.wf;
 
@@ -62,7 +62,7 @@ static void scale_detach(struct scale_op *op)
 }
 
 /* How it ended, to a requester that asked to be told (once). */
-static void scale_tell(struct scale_op *op, uint64_t id, const struct chat_text *why)
+static void req_tell(struct req_op *op, uint64_t id, const struct chat_text *why)
 {
 	void (*done)(void *, uint64_t, const struct chat_text *) = op->done;
 
@@ -71,9 +71,9 @@ static void scale_tell(struct scale_op *op, uint64_t id, const struct chat_text 
 		done(op->done_ud, id, why);
 }
 
-static void scale_op_free(struct scale_op *op)
+static void req_op_free(struct req_op *op)
 {
-	scale_tell(op, 0, NULL); /* not told yet: it never got an answer (stopping) */
+	req_tell(op, 0, NULL); /* not told yet: it never got an answer (stopping) */
 	free(op->service);
 	free(op->user);
 	free(op->channel);
@@ -84,29 +84,29 @@ static void scale_op_free(struct scale_op *op)
 	free(op);
 }
 
-static void scale_stop(struct workflow__link *l)
+static void req_stop(struct workflow__link *l)
 {
-	struct scale_op *op = container_of(l, struct scale_op, link);
+	struct req_op *op = container_of(l, struct req_op, link);
 	/* a read and a prepare answer once (their callbacks free); a request
-	 * whose engine stopped never answers; wf->scales is not read once
+	 * whose engine stopped never answers; wf->requests is not read once
 	 * stopped */
 	op->listed = false;
 	if (op->requesting)
-		scale_op_free(op);
+		req_op_free(op);
 }
 
-static void scale_refuse(struct workflow *wf, struct scale_op *op, const struct chat_text *t)
+static void req_refuse(struct workflow *wf, struct req_op *op, const struct chat_text *t)
 {
 	log_info("workflow.request", "service=%s action=%s user=%s result=refused",
 		 LOG_Q(op->service), op->act->kind, LOG_Q(op->user));
 	if (op->done)
-		scale_tell(op, 0, t);
+		req_tell(op, 0, t);
 	else
 		workflow__say_ephemeral(wf, op->reply_channel, op->user, t);
 }
 
 /* Why what was read refuses the request, into t; false if it does not. */
-static bool scale_refusal(const struct scale_op *op, const struct service_read *r,
+static bool req_refusal(const struct req_op *op, const struct service_read *r,
 			  struct chat_text *t)
 {
 	if (!r->svc) {
@@ -130,7 +130,7 @@ static bool scale_refusal(const struct scale_op *op, const struct service_read *
 }
 
 /* How opening the gate ended, told to the requester when it did not. */
-static void on_requested_now(struct workflow *wf, struct scale_op *op, int rc, uint64_t id,
+static void on_requested_now(struct workflow *wf, struct req_op *op, int rc, uint64_t id,
 			     const struct bot_error *err)
 {
 	struct chat_text t;
@@ -143,37 +143,37 @@ static void on_requested_now(struct workflow *wf, struct scale_op *op, int rc, u
 				 "it first (", id);
 		chat_text_code(&t, "/gates cancel %" PRIu64, id);
 		chat_text_printf(&t, ").");
-		scale_refuse(wf, op, &t);
+		req_refuse(wf, op, &t);
 		return;
 	}
 	if (rc) {
 		chat_text_printf(&t, "Could not open the request for ");
 		chat_text_bold(&t, "%s", op->service);
 		chat_text_printf(&t, ": %s. Nothing was requested.", err ? err->msg : bot_strerror(rc));
-		scale_refuse(wf, op, &t);
+		req_refuse(wf, op, &t);
 		return;
 	}
 	log_info("workflow.request", "service=%s action=%s user=%s gate=%" PRIu64 " target=%d "
 		 "from=%d", LOG_Q(op->service), op->act->kind, LOG_Q(op->user), id, op->target,
 		 op->from);
-	scale_tell(op, id, NULL);
+	req_tell(op, id, NULL);
 }
 
 static void on_requested(void *ud, int rc, uint64_t id, const struct bot_error *err)
 {
-	struct scale_op *op = ud;
+	struct req_op *op = ud;
 	struct workflow *wf = op->link.wf;
 
-	scale_detach(op);
+	req_detach(op);
 	if (wf)
 		on_requested_now(wf, op, rc, id, err);
-	scale_op_free(op);
+	req_op_free(op);
 }
 
 /* The request's rule: the action's row of the service's configuration
  * (approvers, how many, self-approval); NULL if the action is not (or no
  * longer) allowed there. */
-static const struct config_action *rule_of(struct workflow *wf, const struct scale_op *op,
+static const struct config_action *rule_of(struct workflow *wf, const struct req_op *op,
 					   const struct config_service **svc)
 {
 	*svc = config_service_find(wf->cfg, op->service);
@@ -182,7 +182,7 @@ static const struct config_action *rule_of(struct workflow *wf, const struct sca
 
 /* Open the gate with the action's parameters; true when the store was
  * asked (op then lives until on_requested). */
-static bool open_gate(struct workflow *wf, struct scale_op *op, const char *params, int target)
+static bool open_gate(struct workflow *wf, struct req_op *op, const char *params, int target)
 {
 	const struct config_service *svc;
 	const struct config_action *rule = rule_of(wf, op, &svc);
@@ -196,7 +196,7 @@ static bool open_gate(struct workflow *wf, struct scale_op *op, const char *para
 		chat_text_printf(&t, " is no longer allowed for ");
 		chat_text_code(&t, "%s", op->service);
 		chat_text_printf(&t, " by the configuration in force; nothing was requested.");
-		scale_refuse(wf, op, &t);
+		req_refuse(wf, op, &t);
 		return false;
 	}
 	struct gate_spec spec = {
@@ -219,10 +219,10 @@ static bool open_gate(struct workflow *wf, struct scale_op *op, const char *para
 	};
 	op->target = target;
 	op->requesting = true;
-	workflow__link_add(wf, &op->link, scale_stop);
+	workflow__link_add(wf, &op->link, req_stop);
 	rc = gate_request(wf->engine, &spec, on_requested, op, &err);
 	if (rc) {
-		scale_detach(op);
+		req_detach(op);
 		op->requesting = false;
 		on_requested_now(wf, op, rc, 0, &err);
 		return false;
@@ -233,7 +233,7 @@ static bool open_gate(struct workflow *wf, struct scale_op *op, const char *para
 /* The action's answer: its parameters, or why it cannot be. */
 static void on_prepared(void *ud, const char *params, int target, const struct chat_text *why)
 {
-	struct scale_op *op = ud;
+	struct req_op *op = ud;
 	struct workflow *wf = op->link.wf;
 
 	op->preparing = false;
@@ -245,18 +245,18 @@ static void on_prepared(void *ud, const char *params, int target, const struct c
 			if (why)
 				chat_text_cat(&t, why);
 			chat_text_printf(&t, ". Nothing was requested.");
-			scale_refuse(wf, op, &t);
+			req_refuse(wf, op, &t);
 		} else if (open_gate(wf, op, params, target)) {
 			return; /* op waits for the store */
 		}
 		unlist(wf, op);
 	}
-	scale_op_free(op);
+	req_op_free(op);
 }
 
 /* Refuse what was read, or let the action prepare the request; true when
  * it was asked (op then lives until on_prepared). */
-static bool scale_decide(struct workflow *wf, struct scale_op *op, const struct service_read *r)
+static bool req_decide(struct workflow *wf, struct req_op *op, const struct service_read *r)
 {
 	const struct config_service *svc;
 	const struct config_action *rule = rule_of(wf, op, &svc);
@@ -272,7 +272,7 @@ static bool scale_decide(struct workflow *wf, struct scale_op *op, const struct 
 		chat_text_code(&t, "%s", op->service);
 		chat_text_printf(&t, !svc ? " is no longer in the configuration; nothing was "
 				 "requested." : " no longer allows this action; nothing was requested.");
-		scale_refuse(wf, op, &t);
+		req_refuse(wf, op, &t);
 		return false;
 	}
 	if (!r->svc && r->err.code == BOT_ECANCELLED) {
@@ -281,15 +281,15 @@ static bool scale_decide(struct workflow *wf, struct scale_op *op, const struct 
 			 LOG_Q(op->service), LOG_Q(op->user));
 		return false;
 	}
-	if (scale_refusal(op, r, &t)) {
-		scale_refuse(wf, op, &t);
+	if (req_refusal(op, r, &t)) {
+		req_refuse(wf, op, &t);
 		return false;
 	}
 	if (!op->act->available(wf->cloud)) {
 		chat_text_printf(&t, "This bot's cloud backend cannot ");
 		chat_text_code(&t, "%s", op->act->command);
 		chat_text_printf(&t, "; nothing was requested.");
-		scale_refuse(wf, op, &t);
+		req_refuse(wf, op, &t);
 		return false;
 	}
 	findings_analyse(r->svc, r->metrics, r->alarms, r->n_alarms, svc->max_desired, &f);
@@ -304,7 +304,7 @@ static bool scale_decide(struct workflow *wf, struct scale_op *op, const struct 
 	op->evidence = strdup(ev);
 	if (!op->evidence) {
 		chat_text_printf(&t, "Out of memory; nothing was requested.");
-		scale_refuse(wf, op, &t);
+		req_refuse(wf, op, &t);
 		return false;
 	}
 	op->from = r->svc->desired;
@@ -315,35 +315,35 @@ static bool scale_decide(struct workflow *wf, struct scale_op *op, const struct 
 		.args = {.count = op->count, .to = op->to},
 	};
 	op->preparing = true;
-	workflow__link_add(wf, &op->link, scale_stop);
+	workflow__link_add(wf, &op->link, req_stop);
 	op->act->prepare(&areq, on_prepared, op);
 	return true;
 }
 
-static void scale_on_read(void *ud, const struct service_read *r)
+static void req_on_read(void *ud, const struct service_read *r)
 {
-	struct scale_op *op = ud;
+	struct req_op *op = ud;
 	struct workflow *wf = op->link.wf;
 
 	workflow__link_del(&op->link); /* still listed: the request goes on */
-	if (wf && !wf->stopped && scale_decide(wf, op, r))
+	if (wf && !wf->stopped && req_decide(wf, op, r))
 		return; /* op waits for the store */
 	if (wf)
 		unlist(wf, op);
-	scale_op_free(op);
+	req_op_free(op);
 }
 
 /* The service's live gate, read before anything else: refused with a
  * link to its card. */
 static void on_holder_read(void *ud, struct store_req *r)
 {
-	struct scale_op *op = ud;
+	struct req_op *op = ud;
 	struct workflow *wf = op->link.wf;
 	const struct store_gate *g = &r->gate;
 	char label[32], url[512];
 	struct chat_text t;
 
-	scale_detach(op);
+	req_detach(op);
 	if (!wf || wf->stopped)
 		goto out;
 	chat_text_init(&t);
@@ -362,25 +362,25 @@ static void on_holder_read(void *ud, struct store_req *r)
 	chat_text_printf(&t, "); decide or cancel it first (");
 	chat_text_code(&t, "/gates cancel %" PRIu64, r->rc ? r->holder : g->id);
 	chat_text_printf(&t, ").");
-	scale_refuse(wf, op, &t);
+	req_refuse(wf, op, &t);
 out:
-	scale_op_free(op);
+	req_op_free(op);
 }
 
 static void on_holder(void *ud, struct store_req *r)
 {
-	struct scale_op *op = ud;
+	struct req_op *op = ud;
 	struct workflow *wf = op->link.wf;
 	uint64_t holder = r->rc ? 0 : r->holder;
 	int rc;
 
 	if (!wf || wf->stopped) {
-		scale_detach(op);
-		scale_op_free(op);
+		req_detach(op);
+		req_op_free(op);
 		return;
 	}
 	if (r->rc) /* the opening decides anyway */
-		log_warn("workflow.scale", "service=%s check=holder error=%s", LOG_Q(op->service),
+		log_warn("workflow.request", "service=%s check=holder error=%s", LOG_Q(op->service),
 			 LOG_Q(r->err.msg));
 	if (holder) {
 		r->holder = holder;
@@ -391,8 +391,8 @@ static void on_holder(void *ud, struct store_req *r)
 	}
 	/* the configuration may have been reloaded since the command */
 	const struct config_service *svc = config_service_find(wf->cfg, op->service);
-	rc = !svc ? BOT_ENOTFOUND : wf->reads ? service_reads_get(wf->reads, svc, false, scale_on_read, op)
-						 : service_read_start(wf->cloud, svc, scale_on_read, op);
+	rc = !svc ? BOT_ENOTFOUND : wf->reads ? service_reads_get(wf->reads, svc, false, req_on_read, op)
+						 : service_read_start(wf->cloud, svc, req_on_read, op);
 	if (rc) {
 		struct chat_text t;
 		chat_text_init(&t);
@@ -406,16 +406,16 @@ static void on_holder(void *ud, struct store_req *r)
 			chat_text_bold(&t, "%s", op->service);
 			chat_text_printf(&t, " (%s); nothing was requested.", bot_strerror(rc));
 		}
-		scale_refuse(wf, op, &t);
-		scale_detach(op);
-		scale_op_free(op);
+		req_refuse(wf, op, &t);
+		req_detach(op);
+		req_op_free(op);
 	}
 }
 
-/* Another /scale of this service is on its way here: who asked. */
-static const struct scale_op *in_flight(const struct workflow *wf, const char *service)
+/* Another request of this service is on its way here: who asked. */
+static const struct req_op *in_flight(const struct workflow *wf, const char *service)
 {
-	for (const struct scale_op *o = wf->scales; o; o = o->next)
+	for (const struct req_op *o = wf->requests; o; o = o->next)
 		if (strcmp(o->service, service) == 0)
 			return o;
 	return NULL;
@@ -424,14 +424,14 @@ static const struct scale_op *in_flight(const struct workflow *wf, const char *s
 int wf_request_start(struct workflow *wf, const struct wf_request *req, struct bot_error *err)
 {
 	const struct action *act = action_find(req->action);
-	struct scale_op *op;
+	struct req_op *op;
 	int rc;
 
 	if (wf->stopped)
 		return bot_error_set(err, BOT_ESTATE, "the bot is shutting down");
 	if (!act)
 		return bot_error_set(err, BOT_EINVAL, "unknown action \"%s\"", req->action);
-	const struct scale_op *busy = in_flight(wf, req->svc->name);
+	const struct req_op *busy = in_flight(wf, req->svc->name);
 	if (busy) {
 		struct chat_text t;
 		chat_text_init(&t);
@@ -466,22 +466,22 @@ int wf_request_start(struct workflow *wf, const struct wf_request *req, struct b
 	if (!op->service || !op->user || !op->channel || !op->reply_channel ||
 	    (req->reason && *req->reason && !op->reason) || (req->args.to && !op->to)) {
 		op->done = NULL; /* the error return is the answer */
-		scale_op_free(op);
+		req_op_free(op);
 		return bot_error_set(err, BOT_ENOMEM, "out of memory");
 	}
-	workflow__link_add(wf, &op->link, scale_stop);
-	op->next = wf->scales;
-	if (wf->scales)
-		wf->scales->prev = op;
-	wf->scales = op;
+	workflow__link_add(wf, &op->link, req_stop);
+	op->next = wf->requests;
+	if (wf->requests)
+		wf->requests->prev = op;
+	wf->requests = op;
 	op->listed = true;
 	rc = store_service_holder_async(wf->store, req->svc->cluster,
 					req->svc->ecs_service ? req->svc->ecs_service
 							      : req->svc->name, on_holder, op);
 	if (rc) {
-		scale_detach(op);
+		req_detach(op);
 		op->done = NULL; /* the error return is the answer */
-		scale_op_free(op);
+		req_op_free(op);
 		return bot_error_set(err, rc, "the store takes no calls (%s)", bot_strerror(rc));
 	}
 	return BOT_EOK;

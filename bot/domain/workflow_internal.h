@@ -34,7 +34,7 @@ struct workflow__link {
 };
 
 struct workflow__note;
-struct workflow__scale;
+struct workflow__request;
 
 struct workflow {
 	uv_loop_t *loop;
@@ -52,7 +52,7 @@ struct workflow {
 	struct workflow__note *notes;
 	/* requests of this process not yet answered (wf_request.c): one
 	 * per service at a time, the others are refused before any read */
-	struct workflow__scale *scales;
+	struct workflow__request *requests;
 };
 
 void workflow__link_add(struct workflow *wf, struct workflow__link *l,
