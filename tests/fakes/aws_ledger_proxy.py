@@ -14,6 +14,9 @@ BEFORE the answer is relayed:
     {"target": "AmazonEC2ContainerServiceV20141113.UpdateService",
      "status": 200, "service": "svc-3", "desiredCount": 2}
 
+(an UpdateService that names them also records "taskDefinition" and
+"forceNewDeployment": restart and rollback)
+
 So the ledger holds every call that reached AWS, even when the client is
 killed before it reads the answer: the crash test counts UpdateService per
 service with it. A request cut short by the client never reaches moto and
@@ -91,6 +94,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 j = json.loads(body)
                 rec["service"] = j.get("service")
                 rec["desiredCount"] = j.get("desiredCount")
+                # restart and rollback (issue 17): which call it was
+                if "taskDefinition" in j:
+                    rec["taskDefinition"] = j["taskDefinition"]
+                if "forceNewDeployment" in j:
+                    rec["forceNewDeployment"] = j["forceNewDeployment"]
             except ValueError:
                 pass
         line = json.dumps(rec) + "\n"
