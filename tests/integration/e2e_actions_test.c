@@ -768,12 +768,12 @@ static void test_rollback_to_revision(void **state)
 	 * both refused to the requester at request time, no card, no call */
 	command(t, "U0ONCALL1", "/rollback", "rb-to");
 	const struct fake_slack_message *m = wait_msg(t, "chat.postEphemeral",
-		"The task definition family `rb-to-task` has no ACTIVE revision older than 1; "
-		"nothing to roll back to. Nothing was requested.", NULL);
+		"The task definition family `rb-to-task` has no ACTIVE revision older than 1 to "
+		"roll back to. Nothing was requested.", NULL);
 	assert_string_equal(m->user, "U0ONCALL1");
 	command(t, "U0ONCALL1", "/rollback", "rb-to --to 1");
-	(void)wait_msg(t, "chat.postEphemeral", "The service already runs `rb-to-task:1`; nothing "
-		       "to roll back. Nothing was requested.", NULL);
+	(void)wait_msg(t, "chat.postEphemeral", "The service already runs `rb-to-task:1`. Nothing "
+		       "was requested.", NULL);
 	assert_int_equal(count_posts(t, "Rollback request #"), 1);
 	assert_int_equal(updates("rb-to", NULL).all, 1);
 }
