@@ -12,10 +12,12 @@ upstream answered, one JSON line is appended to the ledger and fsync'd
 BEFORE the answer is relayed:
 
     {"target": "AmazonEC2ContainerServiceV20141113.UpdateService",
-     "status": 200, "service": "svc-3", "desiredCount": 2}
+     "status": 200, "service": "svc-3", "desiredCount": 2,
+     "taskDefinition": null, "forceNewDeployment": null}
 
-(an UpdateService that names them also records "taskDefinition" and
-"forceNewDeployment": restart and rollback)
+(UpdateService only: what the request asked for, null where it did not say;
+a restart is taskDefinition + forceNewDeployment true, a rollback
+taskDefinition alone.)
 
 So the ledger holds every call that reached AWS, even when the client is
 killed before it reads the answer: the crash test counts UpdateService per
@@ -94,11 +96,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 j = json.loads(body)
                 rec["service"] = j.get("service")
                 rec["desiredCount"] = j.get("desiredCount")
-                # restart and rollback (issue 17): which call it was
-                if "taskDefinition" in j:
-                    rec["taskDefinition"] = j["taskDefinition"]
-                if "forceNewDeployment" in j:
-                    rec["forceNewDeployment"] = j["forceNewDeployment"]
+                rec["taskDefinition"] = j.get("taskDefinition")
+                rec["forceNewDeployment"] = j.get("forceNewDeployment")
             except ValueError:
                 pass
         line = json.dumps(rec) + "\n"

@@ -174,7 +174,25 @@ static bool ends_with(const char *s, const char *tail)
 	return a > b && s[a - b - 1] == '.' && strcmp(s + a - b, tail) == 0;
 }
 
+/* Does record j's field match (see ledger_count_with)? */
+static bool field_matches(json_t *j, const char *field, const char *value)
+{
+	json_t *v = field ? json_object_get(j, field) : NULL;
+
+	if (!field)
+		return true;
+	if (value)
+		return json_is_string(v) && strcmp(json_string_value(v), value) == 0;
+	return v && !json_is_null(v) && !json_is_false(v);
+}
+
 int ledger_count(const struct ledger *l, const char *op, const char *service, int status)
+{
+	return ledger_count_with(l, op, service, status, NULL, NULL);
+}
+
+int ledger_count_with(const struct ledger *l, const char *op, const char *service, int status,
+		      const char *field, const char *value)
 {
 	FILE *f = fopen(l->path, "r");
 	char line[1024];
@@ -188,7 +206,8 @@ int ledger_count(const struct ledger *l, const char *op, const char *service, in
 		const char *svc = json_string_value(json_object_get(j, "service"));
 		int st = (int)json_integer_value(json_object_get(j, "status"));
 		if (j && target && (!op || ends_with(target, op)) &&
-		    (!service || (svc && strcmp(svc, service) == 0)) && (!status || st == status))
+		    (!service || (svc && strcmp(svc, service) == 0)) && (!status || st == status) &&
+		    field_matches(j, field, value))
 			n++;
 		json_decref(j);
 	}

@@ -40,6 +40,12 @@ const char *ledger_path(const struct ledger *l);
  * `status` (0: any). -1 if the ledger cannot be read. */
 int ledger_count(const struct ledger *l, const char *op, const char *service, int status);
 
+/* ledger_count, only calls whose request set `field` (UpdateService:
+ * "desiredCount", "taskDefinition", "forceNewDeployment"): to any value
+ * but null and false when value is NULL, else to the string value. */
+int ledger_count_with(const struct ledger *l, const char *op, const char *service, int status,
+		      const char *field, const char *value);
+
 /* Wait until the proxy has no client connection open (bounded by
  * timeout_ms). After a client was killed, 0 means every request it had fully
  * sent has been forwarded to moto and recorded: nothing of it is still on

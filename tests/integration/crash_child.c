@@ -1,15 +1,23 @@
 /* crash_child: one life of the bot's approval engine, made to be killed.
  *
- *   crash_child --db PATH --gates N [--cluster NAME] [--stay] [--verbose]
- *               [--post-ms MS] [--send-delay-ms MS]
+ *   crash_child --db PATH --gates N --seed FILE [--cluster NAME] [--stay]
+ *               [--verbose] [--post-ms MS] [--send-delay-ms MS]
  *
  * The real store, the real gate engine and the real AWS backend (pointed at
  * a ledger proxy in front of moto by the standard AWS_ENDPOINT_URL; keys
  * and region from the environment). On start it recovers whatever the
  * previous life left (gate_engine_recover), then opens gates, one per tick,
- * until N exist: gate k (1-based id) scales ECS service svc-(k-1) of the
- * cluster from 1 to 2 tasks. Each gate's role comes from its service
- * number i:
+ * until N exist: gate k (1-based id) acts on ECS service svc-(k-1) of the
+ * cluster. Its action comes from the service number i:
+ *   i % 3 == 0   scale from 1 to 2 tasks
+ *   i % 3 == 1   restart (forceNewDeployment of crash-i:2, the one it runs)
+ *   i % 3 == 2   rollback from crash-i:2 to crash-i:1
+ * The parameters are built as the actions' prepare() builds them from the
+ * service it read (bot/domain/act_*.c), but from the values
+ * tests/fakes/crash-seed.py wrote to FILE (--seed) instead of reading ECS:
+ * the test is about the engine's exactly-once, not about prepare, and the
+ * reads would only slow every life down. Each gate's role comes from i too
+ * (3 and 4 are coprime, so every action meets every role):
  *   i % 4 == 0   nobody answers: approved by the timer
  *   i % 4 == 1   an approver approves at once
  *   i % 4 == 2   an approver denies at once
@@ -33,6 +41,7 @@
  * flight. Exit 2: bad usage or startup failure; 3: store failure. */
 #include <getopt.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,11 +64,12 @@ struct delivery {
 	struct delivery *next, **prev;
 };
 
-/* A scale call held back for --send-delay-ms. */
+/* An UpdateService held back for --send-delay-ms: a scale, or a deploy
+ * (restart, rollback) when task_definition is set. */
 struct held_scale {
 	uv_timer_t t;
 	struct slow_cloud *sc;
-	char *cluster, *service;
+	char *cluster, *service, *task_definition;
 	int desired;
 	bool force;
 	cloud_scale_cb cb;
@@ -76,6 +86,13 @@ struct slow_cloud {
 	struct held_scale *held;
 };
 
+/* What crash-seed.py seeded for one service (see --seed). */
+struct seeded {
+	char *from, *to;             /* task definition ARNs: runs :2, rollback to :1 */
+	char *from_image, *to_image;
+	char *deployment;            /* the PRIMARY deployment's id */
+};
+
 struct child {
 	struct bot_loop *loop;
 	struct store *store;
@@ -83,6 +100,7 @@ struct child {
 	struct gate_engine *eng;
 	uv_timer_t tick;
 	int gates;
+	struct seeded *seed;   /* [gates] */
 	const char *cluster;
 	bool stay;
 	bool clicked[MAX_GATES + 1]; /* by gate id: this life's click was sent */
@@ -147,6 +165,7 @@ static void held_closed(uv_handle_t *h)
 	struct held_scale *hs = h->data;
 	free(hs->cluster);
 	free(hs->service);
+	free(hs->task_definition);
 	free(hs);
 }
 
@@ -161,7 +180,10 @@ static void held_release(struct held_scale *hs, const struct cloud_error *err)
 	if (err) {
 		hs->cb(hs->ud, err, NULL);
 	} else {
-		int rc = inner->ops->scale(inner, hs->cluster, hs->service, hs->desired, hs->force,
+		int rc = hs->task_definition ?
+			 inner->ops->deploy(inner, hs->cluster, hs->service, hs->task_definition,
+					    hs->force, hs->cb, hs->ud) :
+			 inner->ops->scale(inner, hs->cluster, hs->service, hs->desired, hs->force,
 					   hs->cb, hs->ud);
 		if (rc) {
 			struct cloud_error ce = {.code = rc};
@@ -177,17 +199,19 @@ static void held_due(uv_timer_t *t)
 	held_release(t->data, NULL);
 }
 
-static int slow_scale(struct cloud *c, const char *cluster, const char *service, int desired,
-		      bool force, cloud_scale_cb cb, void *ud)
+/* Hold an UpdateService (a deploy if td is not NULL) for delay_ms. */
+static int hold(struct cloud *c, const char *cluster, const char *service, int desired,
+		const char *td, bool force, cloud_scale_cb cb, void *ud)
 {
 	struct slow_cloud *sc = (struct slow_cloud *)c;
 	struct held_scale *hs = calloc(1, sizeof *hs);
 
 	if (!hs || !(hs->cluster = strdup(cluster)) || !(hs->service = strdup(service)) ||
-	    uv_timer_init(sc->loop, &hs->t) != 0) {
+	    (td && !(hs->task_definition = strdup(td))) || uv_timer_init(sc->loop, &hs->t) != 0) {
 		if (hs) {
 			free(hs->cluster);
 			free(hs->service);
+			free(hs->task_definition);
 		}
 		free(hs);
 		return BOT_ENOMEM;
@@ -205,6 +229,36 @@ static int slow_scale(struct cloud *c, const char *cluster, const char *service,
 	sc->held = hs;
 	uv_timer_start(&hs->t, held_due, sc->delay_ms, 0);
 	return BOT_EOK;
+}
+
+static int slow_scale(struct cloud *c, const char *cluster, const char *service, int desired,
+		      bool force, cloud_scale_cb cb, void *ud)
+{
+	return hold(c, cluster, service, desired, NULL, force, cb, ud);
+}
+
+static int slow_deploy(struct cloud *c, const char *cluster, const char *service,
+		       const char *task_definition, bool force, cloud_scale_cb cb, void *ud)
+{
+	if (!task_definition)
+		return BOT_EINVAL;
+	return hold(c, cluster, service, 0, task_definition, force, cb, ud);
+}
+
+/* The reads rollback's availability asks for (the engine itself never
+ * calls them: prepare does, and it is not run here). */
+static int slow_task_definitions(struct cloud *c, const char *family,
+				 cloud_task_definitions_cb cb, void *ud)
+{
+	struct cloud *inner = ((struct slow_cloud *)c)->inner;
+	return inner->ops->task_definitions(inner, family, cb, ud);
+}
+
+static int slow_describe_task_definition(struct cloud *c, const char *td,
+					 cloud_task_definition_cb cb, void *ud)
+{
+	struct cloud *inner = ((struct slow_cloud *)c)->inner;
+	return inner->ops->describe_task_definition(inner, td, cb, ud);
 }
 
 static int slow_describe(struct cloud *c, const char *cluster, const char *service,
@@ -231,12 +285,15 @@ static void slow_destroy(struct cloud *c)
 	free(sc);
 }
 
-/* Only what the engine uses: describe and scale. */
+/* Only what the engine and the actions' available() use. */
 static const struct cloud_ops slow_ops = {
 	.name = "slow-scale",
 	.describe = slow_describe,
 	.scale = slow_scale,
 	.destroy = slow_destroy,
+	.task_definitions = slow_task_definitions,
+	.describe_task_definition = slow_describe_task_definition,
+	.deploy = slow_deploy,
 };
 
 static struct cloud *slow_cloud_new(uv_loop_t *loop, struct cloud *inner, uint64_t delay_ms)
@@ -272,24 +329,116 @@ static void store_stop_step(void *ud)
 	store_stop(ud);
 }
 
+static const char *const kinds[] = {"scale", "restart", "rollback"}; /* by i % 3 */
+
+/* Gate i's parameters, as its action's prepare() makes them from the
+ * service svc-i as seeded: scale {"target": 2}; restart the task definition
+ * it runs and its PRIMARY deployment; rollback from :2 to :1 with the image
+ * that changes. The caller frees the text; NULL: out of memory. */
+static char *params_of(const struct seeded *sd, int i)
+{
+	json_t *o;
+	char *text;
+
+	switch (i % 3) {
+	case 0:
+		o = json_pack("{s:i}", "target", 2);
+		break;
+	case 1:
+		o = json_pack("{s:s, s:s}", "task_definition", sd->from, "deployment",
+			      sd->deployment);
+		break;
+	default:
+		o = json_pack("{s:s, s:s, s:[{s:s, s:s, s:s}]}", "from", sd->from, "to", sd->to,
+			      "images", "container", "app", "from", sd->from_image, "to",
+			      sd->to_image);
+		break;
+	}
+	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	return text;
+}
+
 static int open_gate(struct child *c, int i)
 {
 	char service[32], reason[64];
 	struct bot_error err = {0};
+	char *params = params_of(&c->seed[i], i);
+	int rc = -1;
 
+	if (!params) {
+		fprintf(stderr, "crash_child: out of memory\n");
+		return -1;
+	}
 	snprintf(service, sizeof service, "svc-%d", i);
 	snprintf(reason, sizeof reason, "crash test gate %d", i);
 	struct gate_spec spec = {
 		.service = service, .cluster = c->cluster, .ecs_service = service,
-		.requester = "U0ONCALL1", .target = 2, .current_desired = 1, .reason = reason,
+		.requester = "U0ONCALL1", .action = kinds[i % 3], .params = params,
+		.target = i % 3 == 0 ? 2 : 0, .current_desired = 1, .reason = reason,
 		.timer_ms = 200 + (uint64_t)(i % 3) * 100, .approvers = approvers, .n_approvers = 2,
 		.min_approvals = 1, .channel = "C0CRASH",
 	};
-	if (gate_request(c->eng, &spec, NULL, NULL, &err) != BOT_EOK) {
+	if (gate_request(c->eng, &spec, NULL, NULL, &err) != BOT_EOK)
 		fprintf(stderr, "crash_child: gate_request: %s\n", err.msg);
-		return -1;
+	else
+		rc = 0;
+	free(params);
+	return rc;
+}
+
+static char *seed_str(json_t *svc, const char *key)
+{
+	const char *v = json_string_value(json_object_get(svc, key));
+	return v ? strdup(v) : NULL;
+}
+
+/* Read crash-seed.py's FILE for services svc-0 .. svc-(gates-1). */
+static int load_seed(struct child *c, const char *path, struct bot_error *err)
+{
+	json_error_t je;
+	json_t *all = json_load_file(path, 0, &je);
+	int rc = BOT_EOK;
+
+	if (!all)
+		return bot_error_set(err, BOT_EINVAL, "--seed %s: %s", path, je.text);
+	c->seed = calloc((size_t)c->gates, sizeof *c->seed);
+	if (!c->seed) {
+		rc = bot_error_set(err, BOT_ENOMEM, "out of memory");
+		goto out;
 	}
-	return 0;
+	for (int i = 0; i < c->gates; i++) {
+		char name[32];
+		struct seeded *sd = &c->seed[i];
+		snprintf(name, sizeof name, "svc-%d", i);
+		json_t *svc = json_object_get(all, name);
+		sd->from = seed_str(svc, "from");
+		sd->to = seed_str(svc, "to");
+		sd->from_image = seed_str(svc, "from_image");
+		sd->to_image = seed_str(svc, "to_image");
+		sd->deployment = seed_str(svc, "deployment");
+		if (!sd->from || !sd->to || !sd->from_image || !sd->to_image || !sd->deployment) {
+			rc = bot_error_set(err, BOT_EINVAL, "--seed %s: %s is missing or incomplete",
+					   path, name);
+			goto out;
+		}
+	}
+out:
+	json_decref(all);
+	return rc;
+}
+
+static void free_seed(struct child *c)
+{
+	for (int i = 0; c->seed && i < c->gates; i++) {
+		free(c->seed[i].from);
+		free(c->seed[i].to);
+		free(c->seed[i].from_image);
+		free(c->seed[i].to_image);
+		free(c->seed[i].deployment);
+	}
+	free(c->seed);
+	c->seed = NULL;
 }
 
 /* Play the people's part for a pending, delivered gate: once per life. */
@@ -388,7 +537,7 @@ int main(int argc, char **argv)
 				 .exit_code = 2};
 	long send_delay_ms = 0;
 	struct bot_error err = {0};
-	const char *db = NULL;
+	const char *db = NULL, *seed = NULL;
 	int opt, rc = 2;
 	bool hooked = false, verbose = false;
 
@@ -400,6 +549,7 @@ int main(int argc, char **argv)
 		{"verbose", no_argument, NULL, 'v'},
 		{"post-ms", required_argument, NULL, 'p'},
 		{"send-delay-ms", required_argument, NULL, 'D'},
+		{"seed", required_argument, NULL, 'S'},
 		{NULL, 0, NULL, 0},
 	};
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -417,15 +567,20 @@ int main(int argc, char **argv)
 			c.post_ms = (uint64_t)strtoul(optarg, NULL, 10);
 		else if (opt == 'D')
 			send_delay_ms = strtol(optarg, NULL, 10);
+		else if (opt == 'S')
+			seed = optarg;
 		else
 			return 2;
 	}
-	if (!db || c.gates <= 0 || c.gates > MAX_GATES) {
-		fprintf(stderr, "usage: crash_child --db PATH --gates N (1..%d) [--cluster NAME] "
-			"[--stay] [--verbose] [--post-ms MS] [--send-delay-ms MS]\n", MAX_GATES);
+	if (!db || !seed || c.gates <= 0 || c.gates > MAX_GATES) {
+		fprintf(stderr, "usage: crash_child --db PATH --gates N (1..%d) --seed FILE "
+			"[--cluster NAME] [--stay] [--verbose] [--post-ms MS] "
+			"[--send-delay-ms MS]\n", MAX_GATES);
 		return 2;
 	}
 	log_set_level(verbose ? BOT_LOG_INFO : BOT_LOG_WARN);
+	if (load_seed(&c, seed, &err) != BOT_EOK)
+		goto fail;
 	if (bot_loop_create(&c.loop, &err) != BOT_EOK)
 		goto fail;
 	if (store_sqlite_open(&(struct store_sqlite_opts){.path = db}, &c.store, &err) != BOT_EOK)
@@ -485,5 +640,6 @@ out:
 	if (bot_loop_destroy(c.loop) != 0 && rc == 0)
 		rc = 4;
 	store_close(c.store);
+	free_seed(&c);
 	return rc;
 }

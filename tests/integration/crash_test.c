@@ -1,22 +1,28 @@
-/* The crash test (issue 5): the gate engine, its store and the real AWS
- * backend, SIGKILLed at many points of the gates' lives and restarted each
- * time; afterwards every gate is resolved once, UpdateService reached moto
- * exactly once per approved gate, and the audit chain verifies.
+/* The crash test (issues 5 and 17): the gate engine, its store and the real
+ * AWS backend, SIGKILLed at many points of the gates' lives and restarted
+ * each time; afterwards every gate is resolved once, UpdateService reached
+ * moto exactly once per approved gate, whatever its action (scale, restart,
+ * rollback), and the audit chain verifies.
  *
  *   moto_server (auth off, see below) <- ledger proxy <- crash_child
  *
  * Setup: moto without the lab seed, seeded by tests/fakes/crash-seed.py with
- * cluster crash-cluster and services svc-0 .. svc-(N-1) at desiredCount 1;
- * the ledger proxy (tests/fakes/ledger.h) in front of it records, fsync'd
- * before it answers, every call moto answered, so UpdateService can be
- * counted from outside the bot even when the bot was killed before it read
- * the answer. IAM/SigV4 checking stays off: signing is covered by aws_test,
+ * cluster crash-cluster and services svc-0 .. svc-(N-1) at desiredCount 1,
+ * svc-K on revision 2 of its own task definition family crash-K (revision
+ * 1 is there to roll back to); what was seeded (ARNs, the PRIMARY
+ * deployment's id) goes to a file crash_child builds its parameters from.
+ * The ledger proxy (tests/fakes/ledger.h) in front of moto records, fsync'd
+ * before it answers, every call moto answered with what an UpdateService
+ * asked for (desiredCount, taskDefinition, forceNewDeployment), so the calls
+ * can be counted from outside the bot even when the bot was killed before
+ * it read the answer. IAM/SigV4 checking stays off: signing is covered by aws_test,
  * and here it would only make every one of ~1000 calls slower.
  *
  * Kill loop (>= 200 kills): exec crash_child --stay (tests/integration/
- * crash_child.c: real store, engine and AWS backend; roles by i % 4: timer,
- * approve, deny, stranger then timer). The proxy adds 20 ms to every call
- * (like a real endpoint), posting a card takes 4 ms and UpdateService
+ * crash_child.c: real store, engine and AWS backend; actions by i % 3:
+ * scale, restart, rollback; roles by i % 4: timer, approve, deny, stranger
+ * then timer; 3 and 4 are coprime, so every action meets every role).
+ * The proxy adds 20 ms to every call (like a real endpoint), posting a card takes 4 ms and UpdateService
  * leaves the host 8 ms after EXECUTING was committed: windows that are that
  * long or longer in production but sub-millisecond here, widened so that
  * random kills land in them. Let it run for a pseudo-random
@@ -31,7 +37,7 @@
  * flight), EXECUTING with UpdateService not answered yet (before or during
  * the call), EXECUTING with the call answered but SUCCEEDED not committed.
  * The test asserts that kills hit PENDING and EXECUTING at least a few
- * times; otherwise it would prove little.
+ * times for each action; otherwise it would prove little.
  *
  * Then one life without a kill, until it prints ALL FINAL and exits 0
  * (bounded). Checks:
@@ -41,10 +47,23 @@
  *     transition leaves PENDING, and the click (the same event id, re-sent
  *     in every life) was audited at most once;
  *   - SUCCEEDED: exactly one UpdateService for its service in the ledger,
- *     answered 200, and moto shows desiredCount 2 (read back with boto3);
+ *     answered 200, and it is the action's call; moto (read back with
+ *     boto3) shows the action's effect and nothing else:
+ *       scale     the call set desiredCount; desired 2, task definition
+ *                 and deployment as seeded;
+ *       restart   the call had forceNewDeployment on crash-K:2; another
+ *                 deployment id than the seeded one, still crash-K:2,
+ *                 desired 1;
+ *       rollback  the call set taskDefinition crash-K:1 without a new
+ *                 deployment forced; moto runs crash-K:1, desired 1;
+ *     a gate reconciled after a kill must not have called again: a
+ *     second call, even one that changed nothing (a restart re-issued
+ *     although the first had landed makes another deployment), is a
+ *     double;
  *     DENIED, CANCELLED and gates that failed before approval: no
- *     UpdateService, desiredCount 1; any other FAILED gate: at most one,
- *     its reason printed;
+ *     UpdateService, the service exactly as seeded; any other FAILED gate:
+ *     at most one, its reason printed, the service as seeded or as that
+ *     one call left it;
  *   - nobody but an approver decided, and audit_verify passes.
  *
  * Knobs (environment): CHATOPS_CRASH_SEED, CHATOPS_CRASH_KILLS (never below
@@ -90,7 +109,9 @@
 #define DEFAULT_LATENCY_MS 20 /* added to every AWS call by the proxy */
 #define POST_MS "4"          /* crash_child --post-ms: posting a card takes this long */
 #define SEND_DELAY_MS "8"    /* crash_child --send-delay-ms: EXECUTING committed, call not sent */
-#define MIN_HITS 3           /* kills that must land in PENDING, and in EXECUTING */
+#define MIN_HITS 3           /* kills that must land in PENDING, and in EXECUTING, per action */
+#define N_ACTIONS 3          /* gate i's action: kinds[i % 3] */
+#define ROW_ANY N_ACTIONS    /* hits: the row of kills that found any gate in a phase */
 #define IDLE_TIMEOUT_MS 5000
 #define START_TIMEOUT_MS 10000
 #define FINAL_TIMEOUT_MS 60000
@@ -127,15 +148,18 @@ struct gate_audit {
 	char broken[160];       /* first break in its chain of transitions */
 };
 
+static const char *const kinds[N_ACTIONS] = {"scale", "restart", "rollback"};
+
 static struct {
 	struct moto *moto;
 	struct ledger *ledger;
-	char dir[64], db[128], log[128], final_log[128];
+	char dir[64], db[128], log[128], final_log[128], seed_file[128];
 	char child[512], seed_script[512];
 	int gates, kills, latency_ms;
 	uint64_t seed, rng;
 	long t_start;
 	pid_t pid;              /* the running child, if any */
+	json_t *seeded;         /* crash-seed.py's file: {"svc-K": {"from", "to", ...}} */
 	struct gate_audit au[MAX_GATES + 1];
 } T;
 
@@ -208,7 +232,8 @@ static int run_seed(const char *out, bool dump)
 	char n[16];
 	snprintf(n, sizeof n, "%d", T.gates);
 	char *argv[] = {"/usr/bin/env", "python3", T.seed_script, (char *)moto_url(T.moto),
-			"--cluster", CLUSTER, "--services", n, dump ? "--dump" : NULL, NULL};
+			"--cluster", CLUSTER, "--services", n, dump ? "--dump" : "--out",
+			dump ? NULL : T.seed_file, NULL};
 	pid_t pid = proc_spawn(argv, out, PROC_APPEND);
 	int st;
 
@@ -283,6 +308,7 @@ static int setup(void **state)
 	snprintf(T.db, sizeof T.db, "%s/gates.db", T.dir);
 	snprintf(T.log, sizeof T.log, "%s/lives.log", T.dir);
 	snprintf(T.final_log, sizeof T.final_log, "%s/final.log", T.dir);
+	snprintf(T.seed_file, sizeof T.seed_file, "%s/seeded.json", T.dir);
 	if (moto_start(&(struct moto_opts){.no_seed = true, .no_auth = true}, &T.moto, msg,
 		       sizeof msg) != 0) {
 		fprintf(stderr, "crash: %s\n", msg);
@@ -291,6 +317,12 @@ static int setup(void **state)
 	snprintf(out, sizeof out, "%s/seed.log", T.dir);
 	if (run_seed(out, false) != 0)
 		return -1;
+	json_error_t je;
+	T.seeded = json_load_file(T.seed_file, 0, &je);
+	if (!T.seeded) {
+		fprintf(stderr, "crash: %s: %s\n", T.seed_file, je.text);
+		return -1;
+	}
 	if (ledger_start_opts(moto_url(T.moto), &(struct ledger_opts){.latency_ms = T.latency_ms},
 			      &T.ledger, msg, sizeof msg) != 0) {
 		fprintf(stderr, "crash: %s\n", msg);
@@ -314,6 +346,8 @@ static int teardown(void **state)
 	moto_stop(T.moto);
 	T.ledger = NULL;
 	T.moto = NULL;
+	json_decref(T.seeded);
+	T.seeded = NULL;
 	if (getenv("CHATOPS_KEEP_CRASH_DIR")) {
 		fprintf(stderr, "crash: files kept in %s\n", T.dir);
 		return 0;
@@ -360,38 +394,42 @@ static void ledger_snapshot(int *calls)
 	fclose(f);
 }
 
-/* Which phases the gates were in when the child was killed. before: the
- * ledger right after the kill; after: once the proxy was idle. */
-static void classify(bool hit[HIT_COUNT], const int *before, const int *after, bool *in_exec)
+/* Which phases the gates of each action were in when the child was
+ * killed. before: the ledger right after the kill; after: once the proxy
+ * was idle. */
+static void classify(bool hit[N_ACTIONS + 1][HIT_COUNT], const int *before, const int *after,
+		     bool *in_exec)
 {
 	struct store *s = open_ro();
 	struct store_gate *v = NULL;
 	size_t n = 0;
 	struct bot_error err = {0};
 
-	memset(hit, 0, HIT_COUNT * sizeof hit[0]);
+	memset(hit, 0, (N_ACTIONS + 1) * sizeof hit[0]);
 	if (s) {
 		assert_int_equal(store_gate_list(s, GATE_LIVE_MASK, &v, &n, &err), 0);
 		store_close(s);
 	}
 	if (n == 0)
-		hit[HIT_IDLE] = true;
+		hit[ROW_ANY][HIT_IDLE] = true;
 	for (size_t i = 0; i < n; i++) {
 		const struct store_gate *g = &v[i];
+		int svc = -1;
+		assert_int_equal(sscanf(g->ecs_service, "svc-%d", &svc), 1);
+		assert_true(svc >= 0 && svc < T.gates);
+		assert_string_equal(g->action, kinds[svc % N_ACTIONS]);
+		bool *h = hit[svc % N_ACTIONS];
 		switch (g->state) {
 		case GATE_PENDING:
-			hit[g->deadline ? HIT_PENDING : HIT_UNDELIVERED] = true;
+			h[g->deadline ? HIT_PENDING : HIT_UNDELIVERED] = true;
 			break;
 		case GATE_APPROVED:
 		case GATE_APPROVED_BY_TIMER:
-			hit[HIT_APPROVED] = true;
+			h[HIT_APPROVED] = true;
 			break;
 		case GATE_EXECUTING: {
-			int svc = -1;
-			assert_int_equal(sscanf(g->ecs_service, "svc-%d", &svc), 1);
-			assert_true(svc >= 0 && svc < T.gates);
-			hit[before[svc] ? HIT_EXEC_ANSWERED :
-			    after[svc] ? HIT_EXEC_IN_FLIGHT : HIT_EXEC_UNSENT] = true;
+			h[before[svc] ? HIT_EXEC_ANSWERED :
+			  after[svc] ? HIT_EXEC_IN_FLIGHT : HIT_EXEC_UNSENT] = true;
 			if (g->id <= MAX_GATES)
 				in_exec[g->id] = true;
 			break;
@@ -400,6 +438,9 @@ static void classify(bool hit[HIT_COUNT], const int *before, const int *after, b
 			break;
 		}
 	}
+	for (int a = 0; a < N_ACTIONS; a++)
+		for (int h = 0; h < HIT_COUNT; h++)
+			hit[ROW_ANY][h] = hit[ROW_ANY][h] || hit[a][h];
 	store_gate_array_free(v, n);
 }
 
@@ -452,7 +493,7 @@ static bool wait_started(int before)
 	return false;
 }
 
-static void kill_loop(int hits[HIT_COUNT], int *exec_gates, long *life_ms)
+static void kill_loop(int hits[N_ACTIONS + 1][HIT_COUNT], int *exec_gates, long *life_ms)
 {
 	static bool in_exec[MAX_GATES + 1];
 	static int before[MAX_GATES], after[MAX_GATES];
@@ -460,7 +501,7 @@ static void kill_loop(int hits[HIT_COUNT], int *exec_gates, long *life_ms)
 
 	for (int k = 0; k < T.kills; k++) {
 		long wait = KILL_MIN_MS + (long)(rnd() % (KILL_MAX_MS - KILL_MIN_MS + 1));
-		bool hit[HIT_COUNT];
+		bool hit[N_ACTIONS + 1][HIT_COUNT];
 		int st;
 
 		/* every other life: the delay counts from STARTED, not from
@@ -468,9 +509,9 @@ static void kill_loop(int hits[HIT_COUNT], int *exec_gates, long *life_ms)
 		bool after_start = rnd() % 2;
 		int before_started = after_start ? started_lives() : 0;
 		snprintf(gates, sizeof gates, "%d", allowance(k));
-		char *argv[] = {T.child, "--db", T.db, "--gates", gates, "--cluster", CLUSTER,
-				"--post-ms", POST_MS, "--send-delay-ms", SEND_DELAY_MS, "--stay",
-				NULL};
+		char *argv[] = {T.child, "--db", T.db, "--gates", gates, "--seed", T.seed_file,
+				"--cluster", CLUSTER, "--post-ms", POST_MS, "--send-delay-ms",
+				SEND_DELAY_MS, "--stay", NULL};
 		long t0 = proc_now_ms();
 		T.pid = proc_spawn(argv, T.log, PROC_APPEND);
 		assert_true(T.pid > 0);
@@ -497,8 +538,9 @@ static void kill_loop(int hits[HIT_COUNT], int *exec_gates, long *life_ms)
 				 IDLE_TIMEOUT_MS, k);
 		ledger_snapshot(after);
 		classify(hit, before, after, in_exec);
-		for (int h = 0; h < HIT_COUNT; h++)
-			hits[h] += hit[h];
+		for (int a = 0; a <= N_ACTIONS; a++)
+			for (int h = 0; h < HIT_COUNT; h++)
+				hits[a][h] += hit[a][h];
 	}
 	*exec_gates = 0;
 	for (int i = 0; i <= MAX_GATES; i++)
@@ -535,7 +577,9 @@ static int on_audit(void *ud, const struct store_audit_row *r)
 	return 0;
 }
 
-static json_t *moto_desired(void)
+/* What moto shows now: {"svc-K": {"desired", "taskDefinition",
+ * "deployment", "deployments"}} (crash-seed.py --dump). */
+static json_t *moto_state(void)
 {
 	char out[160];
 	json_error_t je;
@@ -558,34 +602,106 @@ struct tally {
 	int state[GATE_STATE_COUNT];
 	int undelivered, reconciled, timer_after_restart, other_failed, reissued, updates;
 	int by_role[4][GATE_STATE_COUNT];
+	int by_action[N_ACTIONS][GATE_STATE_COUNT];
+	int reconciled_by[N_ACTIONS], reissued_by[N_ACTIONS];
 };
+
+static const char *jstr(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+static bool same(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+/* Did the one UpdateService of gate g (action a, service as seeded sd) ask
+ * for what its action asks, and for nothing else? Counts the calls
+ * answered 200; returns a reason for the mismatch, or NULL. */
+static const char *wrong_call(const struct store_gate *g, int a, json_t *sd, char *buf, size_t n)
+{
+	const struct ledger *l = T.ledger;
+	const char *svc = g->ecs_service, *from = jstr(sd, "from"), *to = jstr(sd, "to");
+	int count = ledger_count_with(l, "UpdateService", svc, 200, "desiredCount", NULL);
+	int force = ledger_count_with(l, "UpdateService", svc, 200, "forceNewDeployment", NULL);
+	int td = ledger_count_with(l, "UpdateService", svc, 200, "taskDefinition", NULL);
+	int td_from = ledger_count_with(l, "UpdateService", svc, 200, "taskDefinition", from);
+	int td_to = ledger_count_with(l, "UpdateService", svc, 200, "taskDefinition", to);
+	bool ok = a == 0 ? count == 1 && force == 0 && td == 0 :
+		  a == 1 ? count == 0 && force == 1 && td_from == 1 :
+			   count == 0 && force == 0 && td_to == 1;
+
+	if (ok)
+		return NULL;
+	snprintf(buf, n, "the call is not a %s's: desiredCount set %d, forceNewDeployment %d, "
+		 "taskDefinition %d (:2 %d, :1 %d)", kinds[a], count, force, td, td_from, td_to);
+	return buf;
+}
+
+/* Is moto's svc (ms) as seeded (sd), or as action a leaves it when it
+ * landed? A reason for the difference, or NULL. */
+static const char *wrong_ecs(int a, bool landed, json_t *sd, json_t *ms, char *buf, size_t n)
+{
+	int want = a == 0 && landed ? 2 : 1;
+	const char *td = a == 2 && landed ? jstr(sd, "to") : jstr(sd, "from");
+	const char *dep = jstr(ms, "deployment"), *seeded_dep = jstr(sd, "deployment");
+	bool new_dep = a == 1 && landed;
+
+	if (!json_is_object(ms))
+		snprintf(buf, n, "moto does not know the service");
+	else if (json_integer_value(json_object_get(ms, "desired")) != want)
+		snprintf(buf, n, "moto shows desiredCount %" JSON_INTEGER_FORMAT ", want %d",
+			 json_integer_value(json_object_get(ms, "desired")), want);
+	else if (!same(jstr(ms, "taskDefinition"), td))
+		snprintf(buf, n, "moto runs %s, want %s", jstr(ms, "taskDefinition"), td);
+	else if (json_integer_value(json_object_get(ms, "deployments")) != 1 || !dep)
+		snprintf(buf, n, "moto shows %" JSON_INTEGER_FORMAT " deployments, want 1 PRIMARY",
+			 json_integer_value(json_object_get(ms, "deployments")));
+	else if (new_dep == same(dep, seeded_dep))
+		snprintf(buf, n, "moto's deployment is %s, %s the seeded %s", dep,
+			 new_dep ? "still" : "not", seeded_dep);
+	else
+		return NULL;
+	return buf;
+}
 
 /* One gate against the ledger, moto and its audit; returns the number of
  * problems found (each printed). */
-static int check_gate(const struct store_gate *g, json_t *desired, struct tally *t)
+static int check_gate(const struct store_gate *g, json_t *moto, struct tally *t)
 {
 	const struct gate_audit *a = &T.au[g->id];
 	int all = ledger_count(T.ledger, "UpdateService", g->ecs_service, 0);
 	int ok = ledger_count(T.ledger, "UpdateService", g->ecs_service, 200);
-	json_t *dj = json_object_get(desired, g->ecs_service);
-	int want_desired = 1, bad = 0, i = -1;
+	json_t *ms = json_object_get(moto, g->ecs_service);
+	json_t *sd = json_object_get(T.seeded, g->ecs_service);
+	int bad = 0, i = -1, act;
 	bool approved = g->decision == GATE_APPROVED || g->decision == GATE_APPROVED_BY_TIMER;
+	bool landed = false;
+	char why[400];
 
 #define BAD(...)                                                                   \
 	do {                                                                       \
-		fprintf(stderr, "crash: gate %" PRIu64 " (%s, %s): ", g->id,       \
-			g->ecs_service, store_state_name(g->state));               \
+		fprintf(stderr, "crash: gate %" PRIu64 " (%s, %s, %s): ", g->id,   \
+			g->ecs_service, g->action, store_state_name(g->state));    \
 		fprintf(stderr, __VA_ARGS__);                                      \
 		fputc('\n', stderr);                                               \
 		bad++;                                                             \
 	} while (0)
 
-	(void)sscanf(g->ecs_service, "svc-%d", &i);
+	if (sscanf(g->ecs_service, "svc-%d", &i) != 1 || i < 0 || i >= T.gates || !sd) {
+		BAD("not one of the test's services");
+		return bad;
+	}
+	act = i % N_ACTIONS;
 	t->state[g->state]++;
-	if (i >= 0)
-		t->by_role[i % 4][g->state]++;
+	t->by_role[i % 4][g->state]++;
+	t->by_action[act][g->state]++;
 	t->updates += all;
 	t->reissued += a->reissues > 0;
+	t->reissued_by[act] += a->reissues > 0;
+	if (!same(g->action, kinds[act]))
+		BAD("action %s, want %s", g->action ? g->action : "(none)", kinds[act]);
 	if (!store_state_final(g->state))
 		BAD("not final");
 	if (a->broken[0])
@@ -601,15 +717,19 @@ static int check_gate(const struct store_gate *g, json_t *desired, struct tally 
 		BAD("decided by %s, who is not an approver", g->decided_by);
 	switch (g->state) {
 	case GATE_SUCCEEDED:
-		want_desired = 2;
+		landed = true;
 		if (!approved)
 			BAD("succeeded without an approval (decision %s)",
 			    store_state_name(g->decision));
 		if (all != 1 || ok != 1)
-			BAD("%d UpdateService calls in the ledger (%d answered 200); want exactly 1",
-			    all, ok);
-		if (g->result_kind && strcmp(g->result_kind, "reconciled") == 0)
+			BAD("%d UpdateService calls in the ledger (%d answered 200); want "
+			    "exactly 1%s", all, ok, a->reissues ? " (re-issued after a restart)" : "");
+		else if (wrong_call(g, act, sd, why, sizeof why))
+			BAD("%s", why);
+		if (g->result_kind && strcmp(g->result_kind, "reconciled") == 0) {
 			t->reconciled++;
+			t->reconciled_by[act]++;
+		}
 		break;
 	case GATE_DENIED:
 	case GATE_CANCELLED:
@@ -624,13 +744,15 @@ static int check_gate(const struct store_gate *g, json_t *desired, struct tally 
 				BAD("%d UpdateService calls, but it was never approved", all);
 		} else {
 			t->other_failed++;
-			fprintf(stderr, "crash: gate %" PRIu64 " (%s) FAILED after approval: %s: %s "
-				"(%d UpdateService)\n", g->id, g->ecs_service,
+			fprintf(stderr, "crash: gate %" PRIu64 " (%s, %s) FAILED after approval: "
+				"%s: %s (%d UpdateService)\n", g->id, g->ecs_service, g->action,
 				g->result_kind ? g->result_kind : "?",
 				g->result_detail ? g->result_detail : "", all);
 			if (all > 1)
 				BAD("%d UpdateService calls (want at most 1)", all);
-			want_desired = ok ? 2 : 1;
+			landed = ok > 0;
+			if (landed && wrong_call(g, act, sd, why, sizeof why))
+				BAD("%s", why);
 		}
 		break;
 	default:
@@ -639,18 +761,29 @@ static int check_gate(const struct store_gate *g, json_t *desired, struct tally 
 	if (g->decision == GATE_APPROVED_BY_TIMER && g->decision_detail &&
 	    strcmp(g->decision_detail, "resolved after restart") == 0)
 		t->timer_after_restart++;
-	if (!json_is_integer(dj))
-		BAD("moto does not know the service");
-	else if (json_integer_value(dj) != want_desired)
-		BAD("moto shows desiredCount %" JSON_INTEGER_FORMAT ", want %d",
-		    json_integer_value(dj), want_desired);
+	if (wrong_ecs(act, landed, sd, ms, why, sizeof why))
+		BAD("%s", why);
 #undef BAD
 	return bad;
 }
 
+static void print_states(const char *label, const int *st)
+{
+	printf("crash:     %-9s", label);
+	for (int i = 0; i < GATE_STATE_COUNT; i++)
+		if (st[i])
+			printf(" %s %d", store_state_name((enum gate_state)i), st[i]);
+	printf("\n");
+}
+
+static int exec_hits(const int *h)
+{
+	return h[HIT_EXEC_UNSENT] + h[HIT_EXEC_IN_FLIGHT] + h[HIT_EXEC_ANSWERED];
+}
+
 static void test_crash_loop(void **state)
 {
-	int hits[HIT_COUNT] = {0}, exec_gates = 0, bad = 0, st;
+	int hits[N_ACTIONS + 1][HIT_COUNT] = {{0}}, exec_gates = 0, bad = 0, st;
 	long life_ms = 0, t_loop = proc_now_ms(), t_final;
 	char gates[16];
 	struct store *s;
@@ -658,7 +791,7 @@ static void test_crash_loop(void **state)
 	size_t n = 0, checked = 0;
 	struct bot_error err = {0};
 	struct tally t = {0};
-	json_t *desired;
+	json_t *moto;
 	(void)state;
 
 	kill_loop(hits, &exec_gates, &life_ms);
@@ -667,15 +800,18 @@ static void test_crash_loop(void **state)
 	       (double)(t_final - t_loop) / 1000.0, (double)life_ms / 1000.0,
 	       (double)life_ms / T.kills);
 	printf("crash: kills that found a gate in each phase (a kill may count in several):\n");
+	printf("crash:   %-36s %8s %8s %8s %8s\n", "", "any", kinds[0], kinds[1], kinds[2]);
 	for (int h = 0; h < HIT_COUNT; h++)
-		printf("crash:   %-36s %4d\n", hit_names[h], hits[h]);
+		printf("crash:   %-36s %8d %8d %8d %8d\n", hit_names[h], hits[ROW_ANY][h],
+		       hits[0][h], hits[1][h], hits[2][h]);
 	printf("crash:   distinct gates in EXECUTING at a kill: %d\n", exec_gates);
 	fflush(stdout);
 
 	/* the last life: no kill */
 	snprintf(gates, sizeof gates, "%d", T.gates);
-	char *argv[] = {T.child, "--db", T.db, "--gates", gates, "--cluster", CLUSTER,
-			"--post-ms", POST_MS, "--send-delay-ms", SEND_DELAY_MS, NULL};
+	char *argv[] = {T.child, "--db", T.db, "--gates", gates, "--seed", T.seed_file,
+			"--cluster", CLUSTER, "--post-ms", POST_MS, "--send-delay-ms", SEND_DELAY_MS,
+			NULL};
 	T.pid = proc_spawn(argv, T.final_log, PROC_APPEND);
 	assert_true(T.pid > 0);
 	st = proc_wait(T.pid, FINAL_TIMEOUT_MS, 2);
@@ -697,13 +833,13 @@ static void test_crash_loop(void **state)
 	assert_non_null(s);
 	assert_int_equal(store_audit_each(s, 0, on_audit, NULL, &err), 0);
 	assert_int_equal(store_gate_recent(s, MAX_GATES, &v, &n, &err), 0);
-	desired = moto_desired();
+	moto = moto_state();
 	if ((int)n != T.gates) {
 		fprintf(stderr, "crash: %zu gates in the store, want %d\n", n, T.gates);
 		bad++;
 	}
 	for (size_t i = 0; i < n; i++) {
-		bad += check_gate(&v[i], desired, &t);
+		bad += check_gate(&v[i], moto, &t);
 		checked++;
 	}
 	int total_updates = ledger_count(T.ledger, "UpdateService", NULL, 0);
@@ -721,39 +857,45 @@ static void test_crash_loop(void **state)
 	}
 	store_gate_array_free(v, n);
 	store_close(s);
-	json_decref(desired);
+	json_decref(moto);
 
 	printf("crash: final states of %zu gates:", checked);
 	for (int i = 0; i < GATE_STATE_COUNT; i++)
 		if (t.state[i])
 			printf(" %s %d", store_state_name((enum gate_state)i), t.state[i]);
-	printf("\ncrash:   by role (timer / approve / deny / stranger+timer):\n");
+	printf("\ncrash:   by action:\n");
+	for (int a = 0; a < N_ACTIONS; a++)
+		print_states(kinds[a], t.by_action[a]);
+	printf("crash:   by role (timer / approve / deny / stranger+timer):\n");
 	for (int r = 0; r < 4; r++) {
-		printf("crash:     role %d:", r);
-		for (int i = 0; i < GATE_STATE_COUNT; i++)
-			if (t.by_role[r][i])
-				printf(" %s %d", store_state_name((enum gate_state)i), t.by_role[r][i]);
-		printf("\n");
+		char label[16];
+		snprintf(label, sizeof label, "role %d:", r);
+		print_states(label, t.by_role[r]);
 	}
 	printf("crash:   FAILED undelivered (killed before the card was confirmed) %d, FAILED "
 	       "after approval %d\n", t.undelivered, t.other_failed);
-	printf("crash:   SUCCEEDED by reconciling after a restart %d; UpdateService re-issued "
-	       "after a restart %d; timer decisions made at recovery %d\n", t.reconciled,
-	       t.reissued, t.timer_after_restart);
+	printf("crash:   SUCCEEDED by reconciling after a restart %d (scale %d, restart %d, "
+	       "rollback %d); UpdateService re-issued after a restart %d (%d, %d, %d); timer "
+	       "decisions made at recovery %d\n", t.reconciled, t.reconciled_by[0],
+	       t.reconciled_by[1], t.reconciled_by[2], t.reissued, t.reissued_by[0],
+	       t.reissued_by[1], t.reissued_by[2], t.timer_after_restart);
 	printf("crash: UpdateService calls in the ledger %d; audit chain: %zu events, %s\n",
 	       total_updates, events, vrc == 0 ? "verified" : "BROKEN");
 	printf("crash: total %.1f s\n", (double)(proc_now_ms() - T.t_start) / 1000.0);
 	fflush(stdout);
 
 	assert_int_equal(bad, 0);
-	/* the kills must have landed where it matters, or this proved little */
-	if (hits[HIT_PENDING] + hits[HIT_UNDELIVERED] < MIN_HITS)
-		fail_msg("crash: only %d kills hit a PENDING gate (want >= %d)",
-			 hits[HIT_PENDING] + hits[HIT_UNDELIVERED], MIN_HITS);
-	int exec_hits = hits[HIT_EXEC_UNSENT] + hits[HIT_EXEC_IN_FLIGHT] + hits[HIT_EXEC_ANSWERED];
-	if (exec_hits < MIN_HITS)
-		fail_msg("crash: only %d kills hit an EXECUTING gate (want >= %d)", exec_hits,
-			 MIN_HITS);
+	/* the kills must have landed where it matters, for every action, or
+	 * this proved little */
+	for (int a = 0; a < N_ACTIONS; a++) {
+		int pending = hits[a][HIT_PENDING] + hits[a][HIT_UNDELIVERED];
+		if (pending < MIN_HITS)
+			fail_msg("crash: only %d kills hit a PENDING %s gate (want >= %d)", pending,
+				 kinds[a], MIN_HITS);
+		if (exec_hits(hits[a]) < MIN_HITS)
+			fail_msg("crash: only %d kills hit an EXECUTING %s gate (want >= %d)",
+				 exec_hits(hits[a]), kinds[a], MIN_HITS);
+	}
 }
 
 int main(void)

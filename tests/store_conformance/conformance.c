@@ -381,40 +381,147 @@ static void test_open_get_roundtrip(void **state)
 	assert_int_equal(requested, 1);
 }
 
-/* Every action kind is stored and listed as it was given (issue 17 adds
- * actions as rows of a table, never as a schema change). */
+/* Every action kind with its parameters as the actions make them
+ * (bot/domain/act_*.c prepare): a restart names the task definition and
+ * the PRIMARY deployment at request time, a rollback both revisions and
+ * the images that change (here with a quote, a backslash and non-ASCII
+ * text, which the store must keep byte for byte: it stores the JSON text,
+ * it does not parse it). */
+#define TD_ARN "arn:aws:ecs:us-east-1:123456789012:task-definition/"
+#define ECR "123456789012.dkr.ecr.us-east-1.amazonaws.com/"
+static const struct {
+	const char *action, *params;
+} action_kinds[] = {
+	{STORE_ACTION_SCALE, "{\"target\":5}"},
+	{"restart", "{\"task_definition\":\"" TD_ARN "web:7\",\"deployment\":"
+		    "\"ecs-svc/6046879682958700\"}"},
+	{"rollback", "{\"from\":\"" TD_ARN "web:7\",\"to\":\"" TD_ARN "web:6\",\"images\":["
+		     "{\"container\":\"app\",\"from\":\"" ECR "web:1.27\",\"to\":\"" ECR
+		     "web:1.25\"},{\"container\":\"log \\\"router\\\"\",\"from\":"
+		     "\"fluent\\\\bit:2 \xe2\x86\x92 \\u00e9\",\"to\":\"fluent/bit:1\"}]}"},
+	{"rollback", "{\"from\":\"" TD_ARN "api:3\",\"to\":\"" TD_ARN "api:1\",\"images\":[]}"},
+};
+#define N_KINDS (sizeof action_kinds / sizeof action_kinds[0])
+
+/* Is g the gate opened from action_kinds[k], action and params exactly? */
+static void assert_kind(const struct store_gate *g, size_t k)
+{
+	assert_non_null(g->action);
+	assert_non_null(g->params);
+	assert_string_equal(g->action, action_kinds[k].action);
+	assert_string_equal(g->params, action_kinds[k].params);
+}
+
+/* What an asynchronous list answered: action and params of each gate,
+ * moved out of the answer (it is freed after the callback). */
+struct kinds_seen {
+	int calls, rc;
+	size_t n;
+	uint64_t id[N_KINDS];
+	char *action[N_KINDS], *params[N_KINDS];
+};
+
+static void on_kinds(void *ud, struct store_req *r)
+{
+	struct kinds_seen *k = ud;
+
+	k->calls++;
+	k->rc = r->rc;
+	k->n = r->n;
+	for (size_t i = 0; i < r->n && i < N_KINDS; i++) {
+		k->id[i] = r->gates[i].id;
+		k->action[i] = r->gates[i].action;
+		k->params[i] = r->gates[i].params;
+		r->gates[i].action = r->gates[i].params = NULL; /* moved out */
+	}
+}
+
+/* Every action kind is stored, read and listed as it was given (issue 17
+ * adds actions as rows of a table, never as a schema change): by get on
+ * both handles, by the live and the recent listing, synchronous and not,
+ * and still after the gate went through execution to a final state. */
 static void test_action_kinds(void **state)
 {
 	struct harness *h = *state;
-	static const struct {
-		const char *action, *params;
-	} kinds[] = {
-		{STORE_ACTION_SCALE, "{\"target\":5}"},
-		{"restart", "{}"},
-		{"rollback", "{\"from\":\"web:7\",\"to\":\"web:6\"}"},
-	};
-	uint64_t ids[3];
+	uint64_t ids[N_KINDS];
 	struct store_gate *v;
 	size_t n;
 	struct bot_error err = {0};
+	struct kinds_seen seen = {0};
+	enum store_result res;
 
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < N_KINDS; i++) {
 		struct store_gate g;
 		char name[16];
 		snprintf(name, sizeof name, "svc%zu", i);
 		fill(&g, name, name);
-		g.action = (char *)kinds[i].action;
-		g.params = (char *)kinds[i].params;
+		g.action = (char *)action_kinds[i].action;
+		g.params = (char *)action_kinds[i].params;
+		g.target = i == 0 ? 5 : 0;
 		ids[i] = open_on(i % 2 ? h->b : h->a, &g);
 	}
+	for (size_t i = 0; i < N_KINDS; i++) {
+		struct store_gate g = get(h->a, ids[i]);
+		assert_kind(&g, i);
+		store_gate_clear(&g);
+		g = get(h->b, ids[i]);
+		assert_kind(&g, i);
+		store_gate_clear(&g);
+	}
 	assert_int_equal(store_gate_list(h->b, GATE_STATE_BIT(GATE_PENDING), &v, &n, &err), 0);
-	assert_int_equal(n, 3);
-	for (size_t i = 0; i < 3; i++) {
+	assert_int_equal(n, N_KINDS);
+	for (size_t i = 0; i < N_KINDS; i++) {
 		assert_int_equal(v[i].id, ids[i]);
-		assert_string_equal(v[i].action, kinds[i].action);
-		assert_string_equal(v[i].params, kinds[i].params);
+		assert_kind(&v[i], i);
 	}
 	store_gate_array_free(v, n);
+	assert_int_equal(store_gate_list_async(h->a, GATE_LIVE_MASK, on_kinds, &seen), 0);
+	uv_run(h->loop, UV_RUN_DEFAULT);
+	assert_int_equal(seen.calls, 1);
+	assert_int_equal(seen.rc, 0);
+	assert_int_equal(seen.n, N_KINDS);
+	for (size_t i = 0; i < N_KINDS; i++) {
+		assert_int_equal(seen.id[i], ids[i]);
+		assert_non_null(seen.action[i]);
+		assert_non_null(seen.params[i]);
+		assert_string_equal(seen.action[i], action_kinds[i].action);
+		assert_string_equal(seen.params[i], action_kinds[i].params);
+		free(seen.action[i]);
+		free(seen.params[i]);
+	}
+
+	/* through execution to the end: the record is rewritten at each step,
+	 * the action and its parameters stay as they were */
+	for (size_t i = 0; i < N_KINDS; i++) {
+		struct store *s = i % 2 ? h->a : h->b;
+		struct store_change ex = {.gate_id = ids[i], .from = GATE_APPROVED,
+					  .to = GATE_EXECUTING, .actor = "system",
+					  .exec_intent = "{\"action\":\"UpdateService\"}",
+					  .set_exec_from = true, .exec_from = 1, .owner = "host:1",
+					  .lease_ms = 60000};
+		struct store_change done = {.gate_id = ids[i], .from = GATE_EXECUTING,
+					    .to = i == 3 ? GATE_FAILED : GATE_SUCCEEDED,
+					    .actor = "system", .result_kind = "done"};
+		assert_int_equal(change(s, ids[i], GATE_PENDING, GATE_APPROVED, "UAPPROVER1"),
+				 STORE_DONE);
+		assert_int_equal(store_gate_change(s, &ex, &res, &err), 0);
+		assert_int_equal(res, STORE_DONE);
+		assert_int_equal(store_gate_change(s, &done, &res, &err), 0);
+		assert_int_equal(res, STORE_DONE);
+	}
+	assert_int_equal(store_gate_recent(h->a, 10, &v, &n, &err), 0);
+	assert_int_equal(n, N_KINDS);
+	for (size_t i = 0; i < N_KINDS; i++) { /* newest first */
+		assert_int_equal(v[i].id, ids[N_KINDS - 1 - i]);
+		assert_true(store_state_final(v[i].state));
+		assert_kind(&v[i], N_KINDS - 1 - i);
+	}
+	store_gate_array_free(v, n);
+	for (size_t i = 0; i < N_KINDS; i++) {
+		struct store_gate g = get(h->b, ids[i]);
+		assert_kind(&g, i);
+		store_gate_clear(&g);
+	}
 }
 
 /* One live gate per ECS service, across handles; the holder is named;
