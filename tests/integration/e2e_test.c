@@ -34,26 +34,22 @@
 #include <unistd.h>
 
 #include "adapters/aws/cloud_aws.h"
-#include "adapters/slack/slack.h"
 #include "bot/app.h"
 #include "bot/domain/alarm_intake.h"
-#include "bot/domain/audit.h"
 #include "bot/domain/card.h"
 #include "bot/base/log.h"
 #include "adapters/store.h"
-#include "adapters/store/sqlite.h"
 #include "tests/fakes/harness.h"
 #include "tests/fakes/ledger.h"
 #include "tests/fakes/logfmt.h"
 #include "tests/fakes/moto.h"
+#include "tests/integration/e2e_common.h"
 
 /* canaries: no log line may ever hold them (see scripts/canary-check) */
 #define APP_TOKEN "xapp-1-A0FAKE-c4n4ry-e2e-app"
 #define BOT_TOKEN "xoxb-1-c4n4ry-e2e-bot"
 #define SERVICE   "mysecretword-service"
 #define CLUSTER   "mysecretword-cluster"
-#define CHANNEL   "C0OPS"
-#define STEP_MS   10000
 #define BOT_USER  "chatops-bot-e2e"
 #define NOSCALE_USER "chatops-bot-e2e-noscale"
 
@@ -68,11 +64,6 @@ static const struct fake_slack_channel chans[] = {
 	{"C0OPS", "ops", true},
 	{"C0OUTSIDE", "elsewhere", false},
 };
-
-static const uint32_t backoff_steps[] = {50, 100, 200};
-static const struct slack_retry_policy fast_backoff = {backoff_steps, 3, 20, SLACK_RETRY_FOREVER};
-static const uint32_t api_steps[] = {20, 40};
-static const struct slack_retry_policy fast_api = {api_steps, 2, 0, 2};
 
 static const char config_fmt[] =
 	"slack:\n"
@@ -94,81 +85,16 @@ static const char config_fmt[] =
 	"    max_desired: 200\n"
 	"    sns_topic_arn: %s\n";
 
-struct e2e {
-	struct harness h;
-	char dir[64];
-	struct config *cfg;
-	struct store *store;
-	struct chat *chat;
-	struct cloud *cloud;
-	struct app *app;
-	const char *who;       /* moto IAM user the bot acts as */
-	int updates_before;    /* ledger UpdateService count at test start */
-	int denied_before;     /* ledger calls refused (HTTP 403) at test start */
-	bool denial_expected;  /* the test makes the bot call beyond its policy */
-};
-
 /* ---- setup ------------------------------------------------------------------ */
 
-/* Read a whole small file into buf (NUL-terminated). 0 or -1. */
-static int read_small(const char *path, char *buf, size_t n)
+/* config_fmt for dir, for `chatops-bot iam-policy` (e2e_print_policy), with
+ * the intake on, so the policy covers its queue (every test's bot user has
+ * it; only setup_alarms's config polls). */
+static void policy_yaml(char *yaml, size_t n, const char *dir)
 {
-	FILE *f = fopen(path, "r");
-	size_t got;
-
-	if (!f)
-		return -1;
-	got = fread(buf, 1, n - 1, f);
-	buf[got] = '\0';
-	fclose(f);
-	return 0;
-}
-
-/* Run the binary's iam-policy on config_fmt, with the seeded scaler's keys
- * so it asks moto's STS for the account: the policy into printed, the note
- * into printed_note. 0 or -1 with msg. */
-static int print_policy(char *msg, size_t n)
-{
-	char dir[64] = "/tmp/e2e-policy-XXXXXX", path[128], err_path[128], yaml[2048], cmd[1024];
-	const char *root = getenv("CHATOPS_BUILD_ROOT");
-	FILE *f;
-	int st = -1;
-
-	if (!root || !mkdtemp(dir)) {
-		snprintf(msg, n, "no CHATOPS_BUILD_ROOT or no temporary directory");
-		return -1;
-	}
-	snprintf(path, sizeof path, "%s/bot.yaml", dir);
-	snprintf(err_path, sizeof err_path, "%s/iam-policy.err", dir);
-	/* the intake on, so the policy covers its queue (every test's bot user
-	 * has it; only setup_alarms's config polls) */
-	int o = snprintf(yaml, sizeof yaml, "alarms:\n  queue_url: %s\n", alarm_queue);
-	snprintf(yaml + o, sizeof yaml - (size_t)o, config_fmt, dir, moto_topic_arn(moto));
-	snprintf(yaml + strlen(yaml), sizeof yaml - strlen(yaml), "    channel: " CHANNEL "\n");
-	f = fopen(path, "w");
-	if (f) {
-		fputs(yaml, f);
-		fclose(f);
-	}
-	snprintf(cmd, sizeof cmd, "AWS_ENDPOINT_URL=%s AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s "
-		 "AWS_EC2_METADATA_DISABLED=true %s/chatops-bot iam-policy --config %s 2>%s",
-		 moto_url(moto), moto_key(moto, "scaler", "AccessKeyId"),
-		 moto_key(moto, "scaler", "SecretAccessKey"), root, path, err_path);
-	f = popen(cmd, "r");
-	if (f) {
-		size_t got = fread(printed, 1, sizeof printed - 1, f);
-		printed[got] = '\0';
-		st = pclose(f);
-	}
-	(void)read_small(err_path, printed_note, sizeof printed_note);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "e2e: could not remove %s\n", dir);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		snprintf(msg, n, "chatops-bot iam-policy failed (%d): %.400s", st, printed_note);
-		return -1;
-	}
-	return 0;
+	int o = snprintf(yaml, n, "alarms:\n  queue_url: %s\n", alarm_queue);
+	snprintf(yaml + o, n - (size_t)o, config_fmt, dir, moto_topic_arn(moto));
+	snprintf(yaml + strlen(yaml), n - strlen(yaml), "    channel: " E2E_CHANNEL "\n");
 }
 
 /* policy without one action (its statement kept, the action gone). */
@@ -189,20 +115,6 @@ static char *without_action(const char *policy, const char *action)
 	out = doc ? json_dumps(doc, JSON_INDENT(2)) : NULL;
 	json_decref(doc);
 	return out;
-}
-
-/* who "bot": exactly the printed policy; "noscale": it without UpdateService. */
-static int policy_user(const char *who, const char *user, const char *policy, char *msg, size_t n)
-{
-	char *for_moto = moto_policy_for_moto(policy);
-	int rc = -1;
-
-	if (!for_moto)
-		snprintf(msg, n, "the printed policy is not a policy document: %.400s", policy);
-	else
-		rc = moto_iam_user(moto, who, user, for_moto, msg, n);
-	free(for_moto);
-	return rc;
 }
 
 /* The alarms' topic and queue in moto (tests/fakes/moto-alarms.py). */
@@ -246,11 +158,14 @@ static int group_setup(void **state)
 	if (moto_start(&(struct moto_opts){0}, &moto, msg, sizeof msg) != 0 ||
 	    ledger_start(moto_url(moto), &ledger, msg, sizeof msg) != 0 ||
 	    alarm_setup(msg, sizeof msg) != 0 ||
-	    print_policy(msg, sizeof msg) != 0 ||
-	    policy_user("bot", BOT_USER, printed, msg, sizeof msg) != 0)
+	    e2e_print_policy(moto, policy_yaml, printed, sizeof printed, printed_note,
+			     sizeof printed_note, msg, sizeof msg) != 0 ||
+	    e2e_policy_user(moto, "bot", BOT_USER, printed, msg, sizeof msg) != 0)
 		goto out;
 	noscale = without_action(printed, "ecs:UpdateService");
-	if (!noscale || policy_user("noscale", NOSCALE_USER, noscale, msg, sizeof msg) != 0)
+	/* "noscale": the printed policy without ecs:UpdateService */
+	if (!noscale ||
+	    e2e_policy_user(moto, "noscale", NOSCALE_USER, noscale, msg, sizeof msg) != 0)
 		goto out;
 	setenv("E2E_APP_TOKEN", APP_TOKEN, 1);
 	setenv("E2E_BOT_TOKEN", BOT_TOKEN, 1);
@@ -275,72 +190,13 @@ static int updates(const char *service)
 	return ledger_count(ledger, "UpdateService", service, 200);
 }
 
-static bool connected(void *arg)
-{
-	struct e2e *t = arg;
-	struct slack_chat_stats s;
-	slack_chat_get_stats(t->chat, &s);
-	return s.connected && fake_slack_connections(t->h.fs) >= 1;
-}
-
+/* Start the bot as t->who, with a burst of 6 ephemerals per user (30 by
+ * default; see test_ephemerals_throttled_per_user). */
 static void bot_up(struct e2e *t)
 {
-	struct bot_error err = {0};
-	struct aws_creds cr = {
-		.access_key_id = moto_key(moto, t->who, "AccessKeyId"),
-		.secret_access_key = moto_key(moto, t->who, "SecretAccessKey"),
-	};
-
-	assert_int_equal(store_sqlite_open(&(struct store_sqlite_opts){.path = t->cfg->store.path}, &t->store, &err), 0);
-	assert_int_equal(store_attach_loop(t->store, t->h.uv), 0);
-	assert_int_equal(slack_chat_create(t->h.loop, &(struct slack_chat_opts){
-			.app_token = APP_TOKEN, .bot_token = BOT_TOKEN,
-			.api_url = fake_slack_api_url(t->h.fs),
-			.reconnect_backoff = &fast_backoff, .api_retry = &fast_api,
-			.ping_interval_ms = 200, .silence_ms = 2000, .close_timeout_ms = 300,
-			.drain_timeout_ms = 2000, .ephemeral_per_minute = 6}, &t->chat, &err), 0);
-	assert_int_equal(cloud_aws_create(t->h.loop, &(struct cloud_aws_opts){
-			.config = t->cfg, .endpoint_url = ledger_url(ledger), .fixed_creds = &cr},
-			&t->cloud, &err), 0);
-	assert_int_equal(app_create(&(struct app_opts){
-			.loop = t->h.uv, .cfg = t->cfg, .chat = t->chat, .cloud = t->cloud,
-			.store = t->store, .verify_first_ms = 50, .verify_max_ms = 200,
-			.verify_timeout_ms = 3000}, &t->app, &err), 0);
-	t->chat->on_event = app_on_chat_event;
-	t->chat->event_ud = t->app;
-	assert_int_equal(t->chat->ops->start(t->chat), 0);
-	assert_int_equal(app_start(t->app, &err), 0);
-	assert_true(harness_wait(&t->h, connected, t, STEP_MS));
-}
-
-static bool chat_stopped(void *arg)
-{
-	return *(bool *)arg;
-}
-
-static void on_stopped(void *ud)
-{
-	*(bool *)ud = true;
-}
-
-/* Stop the bot but keep the loop, the fake Slack and moto: a restart. */
-static void bot_down(struct e2e *t)
-{
-	bool stopped = false;
-
-	app_stop(t->app);
-	t->chat->ops->stop(t->chat, on_stopped, &stopped);
-	assert_true(harness_wait(&t->h, chat_stopped, &stopped, STEP_MS));
-	t->cloud->ops->destroy(t->cloud);
-	harness_pump(&t->h, 50); /* close callbacks */
-	app_destroy(t->app);
-	t->chat->ops->destroy(t->chat);
-	store_close(t->store);
-	harness_pump(&t->h, 10); /* the store's handle closes */
-	t->app = NULL;
-	t->chat = NULL;
-	t->cloud = NULL;
-	t->store = NULL;
+	e2e_bot_up(t, &(struct e2e_bot_opts){.app_token = APP_TOKEN, .bot_token = BOT_TOKEN,
+					    .moto = moto, .ledger = ledger,
+					    .ephemeral_per_minute = 6});
 }
 
 /* Put the service back at 1 desired task, as seeded. */
@@ -351,25 +207,16 @@ static const char *extra_top, *extra_services;
 
 static void setup_as(void **state, const char *who)
 {
-	struct e2e *t = calloc(1, sizeof *t);
-	struct config_errors errs = {0};
+	struct e2e *t = e2e_new(&(struct fake_slack_opts){
+			.app_token = APP_TOKEN, .bot_token = BOT_TOKEN, .channels = chans,
+			.n_channels = 2, .ping_interval_ms = 200}, "/tmp/e2e-XXXXXX", who);
 	char yaml[2048];
 
-	assert_non_null(t);
-	t->who = who;
-	assert_int_equal(harness_init(&t->h, &(struct fake_slack_opts){
-			.app_token = APP_TOKEN, .bot_token = BOT_TOKEN, .channels = chans,
-			.n_channels = 2, .ping_interval_ms = 200}), 0);
-	/* every line, debug included, is searched for secrets at teardown */
-	log_set_level(BOT_LOG_DEBUG);
-	snprintf(t->dir, sizeof t->dir, "/tmp/e2e-XXXXXX");
-	assert_non_null(mkdtemp(t->dir));
 	int o = snprintf(yaml, sizeof yaml, "%s", extra_top ? extra_top : "");
 	snprintf(yaml + o, sizeof yaml - (size_t)o, config_fmt, t->dir, moto_topic_arn(moto));
 	if (extra_services)
 		snprintf(yaml + strlen(yaml), sizeof yaml - strlen(yaml), "%s", extra_services);
-	assert_int_equal(config_load_string("e2e.yaml", yaml, CONFIG_NEED_SLACK, &t->cfg, &errs), 0);
-	config_errors_free(&errs);
+	e2e_load_config(t, yaml);
 	reset_service(t);
 	bot_up(t);
 	t->updates_before = updates(SERVICE);
@@ -409,7 +256,7 @@ static int setup_alarms(void **state)
 	static char top[512];
 	snprintf(top, sizeof top, "alarms:\n  queue_url: %s\n  wait_seconds: 1\n", alarm_queue);
 	extra_top = top;
-	extra_services = "    channel: " CHANNEL "\n    on_alarm_scale_to: 3\n"
+	extra_services = "    channel: " E2E_CHANNEL "\n    on_alarm_scale_to: 3\n"
 			 "    on_alarm_timer: 2s\n";
 	int rc = setup(state);
 	extra_top = extra_services = NULL;
@@ -425,23 +272,11 @@ static int setup_noscale(void **state)
 static int teardown(void **state)
 {
 	struct e2e *t = *state;
-	struct bot_error err = {0};
-	char cmd[128];
 
-	app_stop(t->app); /* what bot/main's shutdown hook does */
-	harness_stop(&t->h);
-	t->cloud->ops->destroy(t->cloud);
-	app_destroy(t->app);
-	t->chat->ops->destroy(t->chat);
-	store_stop(t->store); /* its handle closes with the loop */
-	assert_int_equal(harness_destroy(&t->h), 0);
-	/* whatever happened, the audit chain verifies */
-	assert_int_equal(audit_verify(t->store, NULL, NULL, NULL, &err), 0);
+	e2e_bot_finish(t);
 	/* the printed policy was enough for everything the bot did */
 	if (!t->denial_expected)
 		assert_int_equal(ledger_count(ledger, NULL, NULL, 403), t->denied_before);
-	store_close(t->store);
-	config_unref(t->cfg);
 	/* no secret reached any log line */
 	assert_false(harness_log_has(APP_TOKEN));
 	assert_false(harness_log_has(BOT_TOKEN));
@@ -458,10 +293,7 @@ static int teardown(void **state)
 		if (!logfmt_parse(harness_log_line(i), &l, why, sizeof why))
 			fail_msg("not logfmt (%s): %s", why, harness_log_line(i));
 	}
-	harness_log_release();
-	snprintf(cmd, sizeof cmd, "rm -rf %s", t->dir);
-	assert_int_equal(system(cmd), 0);
-	free(t);
+	e2e_free(t);
 	return 0;
 }
 
@@ -512,7 +344,7 @@ static int desired_now(struct e2e *t)
 	struct cloud *c = admin_cloud(t);
 	struct svc_read r = {0};
 	assert_int_equal(c->ops->describe(c, CLUSTER, SERVICE, on_read, &r), 0);
-	assert_true(harness_wait(&t->h, read_done, &r, STEP_MS));
+	assert_true(harness_wait(&t->h, read_done, &r, E2E_STEP_MS));
 	c->ops->destroy(c);
 	assert_int_equal(r.code, 0);
 	return r.desired;
@@ -523,139 +355,17 @@ static void reset_service(struct e2e *t)
 	struct cloud *c = admin_cloud(t);
 	struct svc_read r = {0};
 	assert_int_equal(c->ops->scale(c, CLUSTER, SERVICE, 1, false, on_reset, &r), 0);
-	assert_true(harness_wait(&t->h, read_done, &r, STEP_MS));
+	assert_true(harness_wait(&t->h, read_done, &r, E2E_STEP_MS));
 	c->ops->destroy(c);
 	assert_int_equal(r.code, 0);
 }
 
 /* ---- Slack, as the fake saw it ---------------------------------------------------- */
 
-/* The newest message the bot sent by `method` (NULL: any) whose body holds
- * every needle; NULL if none. */
-static const struct fake_slack_message *find_msg(struct e2e *t, const char *method,
-						  const char *needle, const char *needle2)
-{
-	size_t n = 0;
-	const struct fake_slack_message *m = fake_slack_messages(t->h.fs, &n);
-	for (size_t i = n; i-- > 0;)
-		if ((!method || strcmp(m[i].method, method) == 0) && m[i].body &&
-		    strstr(m[i].body, needle) && (!needle2 || strstr(m[i].body, needle2)))
-			return &m[i];
-	return NULL;
-}
-
-struct look {
-	struct e2e *t;
-	const char *method, *needle, *needle2;
-};
-
-static bool seen(void *arg)
-{
-	struct look *l = arg;
-	return find_msg(l->t, l->method, l->needle, l->needle2) != NULL;
-}
-
-static const struct fake_slack_message *wait_msg(struct e2e *t, const char *method,
-						  const char *needle, const char *needle2)
-{
-	struct look l = {t, method, needle, needle2};
-	if (!harness_wait(&t->h, seen, &l, STEP_MS))
-		fail_msg("no %s with \"%s\"%s%s%s", method ? method : "message", needle,
-			 needle2 ? " and \"" : "", needle2 ? needle2 : "", needle2 ? "\"" : "");
-	return find_msg(t, method, needle, needle2);
-}
-
-static void slash(struct e2e *t, const char *user, const char *text)
-{
-	char id[FAKE_SLACK_ID_MAX];
-	assert_int_equal(fake_slack_send_slash(t->h.fs, user, CHANNEL, "/scale", text, id), 0);
-}
-
-struct card_ref {
-	char ts[32];
-	char id[16];
-};
-
-static size_t cards(struct e2e *t)
-{
-	size_t n = 0, k = 0;
-	const struct fake_slack_message *m = fake_slack_messages(t->h.fs, &n);
-	for (size_t i = 0; i < n; i++)
-		k += strcmp(m[i].method, "chat.postMessage") == 0 && !m[i].thread_ts &&
-		     strstr(m[i].body, "Scale request #") != NULL;
-	return k;
-}
-
-struct more {
-	struct e2e *t;
-	size_t than;
-};
-
-static bool more_cards(void *arg)
-{
-	struct more *w = arg;
-	return cards(w->t) > w->than;
-}
-
 /* /scale as user; waits for a new card (with its deadline) and returns it. */
-static struct card_ref request(struct e2e *t, const char *user, const char *text)
+static struct e2e_card request(struct e2e *t, const char *user, const char *text)
 {
-	struct card_ref c = {{0}};
-	const struct fake_slack_message *m;
-	struct more w = {t, cards(t)};
-
-	slash(t, user, text);
-	assert_true(harness_wait(&t->h, more_cards, &w, STEP_MS));
-	m = find_msg(t, "chat.postMessage", "Scale request #", CARD_ACTION_APPROVE);
-	assert_string_equal(m->channel, CHANNEL);
-	assert_null(m->thread_ts);
-	snprintf(c.ts, sizeof c.ts, "%s", m->ts);
-	const char *p = strstr(m->text, "Scale request #");
-	assert_non_null(p);
-	snprintf(c.id, sizeof c.id, "%d", atoi(p + strlen("Scale request #")));
-	/* the timer runs once the post is confirmed: the card gets the deadline */
-	char hdr[64];
-	snprintf(hdr, sizeof hdr, "Scale request #%s:", c.id);
-	(void)wait_msg(t, "chat.update", hdr, "Approves automatically at");
-	return c;
-}
-
-struct card_look {
-	struct e2e *t;
-	const struct card_ref *c;
-	const char *needle, *needle2;
-};
-
-static const struct fake_slack_message *find_card(struct card_look *l)
-{
-	size_t n = 0;
-	const struct fake_slack_message *m = fake_slack_messages(l->t->h.fs, &n);
-	for (size_t i = n; i-- > 0;)
-		if (strcmp(m[i].method, "chat.update") == 0 && m[i].ts &&
-		    strcmp(m[i].ts, l->c->ts) == 0 && strstr(m[i].body, l->needle) &&
-		    (!l->needle2 || strstr(m[i].body, l->needle2)))
-			return &m[i];
-	return NULL;
-}
-
-static bool card_seen(void *arg)
-{
-	return find_card(arg) != NULL;
-}
-
-/* Wait until card c was updated to show needle (and needle2). */
-static void wait_card(struct e2e *t, const struct card_ref *c, const char *needle,
-		      const char *needle2)
-{
-	struct card_look l = {t, c, needle, needle2};
-	if (!harness_wait(&t->h, card_seen, &l, STEP_MS))
-		fail_msg("card %s never showed \"%s\"", c->id, needle);
-}
-
-static void click(struct e2e *t, const char *user, const struct card_ref *c, const char *action)
-{
-	char id[FAKE_SLACK_ID_MAX];
-	assert_int_equal(fake_slack_send_button(t->h.fs, user, CHANNEL, c->ts, action, c->id, id), 0);
+	return e2e_request(t, user, "/scale", "Scale", NULL, text);
 }
 
 /* ---- tests ------------------------------------------------------------------------- */
@@ -663,22 +373,22 @@ static void click(struct e2e *t, const char *user, const struct card_ref *c, con
 static void test_silence_approves_by_timer(void **state)
 {
 	struct e2e *t = *state;
-	struct card_ref c = request(t, "U0ONCALL1", SERVICE " 100 --timer 1s CPU pegged after launch");
+	struct e2e_card c = request(t, "U0ONCALL1", SERVICE " 100 --timer 1s CPU pegged after launch");
 	const struct fake_slack_message *m;
 
 	assert_int_equal(updates(SERVICE), t->updates_before);
-	wait_card(t, &c, "*Approved by timer* (no person approved)", "*Done:*");
-	struct card_look l = {t, &c, "*Done:*", NULL};
-	assert_null(strstr(find_card(&l)->body, CARD_ACTION_APPROVE)); /* buttons gone */
+	e2e_wait_card(t, &c, "*Approved by timer* (no person approved)", "*Done:*");
+	assert_null(strstr(e2e_find_card(t, &c, "*Done:*", NULL)->body,
+			   CARD_ACTION_APPROVE)); /* buttons gone */
 	assert_int_equal(updates(SERVICE), t->updates_before + 1);
 	assert_int_equal(desired_now(t), 100);
 	/* the thread under the card holds the trail, AWS request id and recovery included */
-	m = wait_msg(t, "chat.postMessage", "*Calling AWS:* ECS UpdateService", NULL);
+	m = e2e_wait_msg(t, "chat.postMessage", "*Calling AWS:* ECS UpdateService", NULL);
 	assert_string_equal(m->thread_ts, c.ts);
 	assert_true(m->thread_known);
-	m = wait_msg(t, "chat.postMessage", "*Succeeded:* desired count set to 100 (was 1)", NULL);
+	m = e2e_wait_msg(t, "chat.postMessage", "*Succeeded:* desired count set to 100 (was 1)", NULL);
 	assert_string_equal(m->thread_ts, c.ts);
-	m = wait_msg(t, "chat.postMessage", "*Recovery:* running 100 of 100 tasks", NULL);
+	m = e2e_wait_msg(t, "chat.postMessage", "*Recovery:* running 100 of 100 tasks", NULL);
 	assert_string_equal(m->thread_ts, c.ts);
 	/* the request and the decision went to the owners' SNS topic */
 	char *data = moto_get(moto, "/moto-api/data.json");
@@ -691,20 +401,20 @@ static void test_silence_approves_by_timer(void **state)
 static void test_approve_now(void **state)
 {
 	struct e2e *t = *state;
-	struct card_ref c = request(t, "U0ONCALL1", SERVICE " 5");
+	struct e2e_card c = request(t, "U0ONCALL1", SERVICE " 5");
 
-	click(t, "U0APPROVER2", &c, CARD_ACTION_APPROVE);
-	wait_card(t, &c, "*Approved* by <@U0APPROVER2>", "*Done:*");
+	e2e_click(t, "U0APPROVER2", &c, CARD_ACTION_APPROVE);
+	e2e_wait_card(t, &c, "*Approved* by <@U0APPROVER2>", "*Done:*");
 	assert_int_equal(updates(SERVICE), t->updates_before + 1);
 	assert_int_equal(desired_now(t), 5);
-	const struct fake_slack_message *m = wait_msg(t, "chat.postEphemeral", "You approved request", NULL);
+	const struct fake_slack_message *m = e2e_wait_msg(t, "chat.postEphemeral", "You approved request", NULL);
 	assert_string_equal(m->user, "U0APPROVER2");
 
 	/* what the health endpoint reports about it: the store's counts as of
 	 * its last answer (each scrape asks again) */
 	char doc[8192];
 	bool healthy = false;
-	uint64_t until = uv_hrtime() / 1000000u + STEP_MS;
+	uint64_t until = uv_hrtime() / 1000000u + E2E_STEP_MS;
 	do {
 		app_health_render(t->app, HEALTH_DOC_METRICS, doc, sizeof doc, &healthy);
 		harness_pump(&t->h, 20);
@@ -720,7 +430,7 @@ static void test_approve_now(void **state)
 
 /* The first chat.update of card c at or after since_ns showing needle: its
  * arrival time at the fake, or 0. */
-static uint64_t update_arrival(struct e2e *t, const struct card_ref *c, const char *needle,
+static uint64_t update_arrival(struct e2e *t, const struct e2e_card *c, const char *needle,
 			       uint64_t since_ns)
 {
 	size_t n = 0;
@@ -733,21 +443,6 @@ static uint64_t update_arrival(struct e2e *t, const struct card_ref *c, const ch
 	return 0;
 }
 
-static void command(struct e2e *t, const char *user, const char *cmd, const char *text)
-{
-	char id[FAKE_SLACK_ID_MAX];
-	assert_int_equal(fake_slack_send_slash(t->h.fs, user, CHANNEL, cmd, text, id), 0);
-}
-
-static size_t count_msgs(struct e2e *t, const char *method, const char *needle)
-{
-	size_t n = 0, c = 0;
-	const struct fake_slack_message *m = fake_slack_messages(t->h.fs, &n);
-	for (size_t i = 0; i < n; i++)
-		c += strcmp(m[i].method, method) == 0 && m[i].body && strstr(m[i].body, needle);
-	return c;
-}
-
 struct count_look {
 	struct e2e *t;
 	const char *method, *needle;
@@ -757,7 +452,7 @@ struct count_look {
 static bool counted(void *arg)
 {
 	struct count_look *l = arg;
-	return count_msgs(l->t, l->method, l->needle) >= l->want;
+	return e2e_count_msgs(l->t, l->method, l->needle) >= l->want;
 }
 
 /* Issue "Bounded under an incident's burst": with Slack answering in
@@ -769,25 +464,25 @@ static bool counted(void *arg)
 static void test_card_update_ahead_of_flood(void **state)
 {
 	struct e2e *t = *state;
-	struct card_ref c = request(t, "U0ONCALL1", SERVICE " 7");
+	struct e2e_card c = request(t, "U0ONCALL1", SERVICE " 7");
 	char id[FAKE_SLACK_ID_MAX], user[32];
-	struct look dl = {t, "chat.postMessage", "*Decision:*", "Approved"};
+	struct e2e_look dl = {t, "chat.postMessage", "*Decision:*", "Approved"};
 
 	fake_slack_answer_delay(t->h.fs, 100);
 	for (int i = 0; i < 300; i++) {
 		snprintf(user, sizeof user, "U0STRANGER%03d", i);
-		assert_int_equal(fake_slack_send_slash(t->h.fs, user, CHANNEL, "/scale",
+		assert_int_equal(fake_slack_send_slash(t->h.fs, user, E2E_CHANNEL, "/scale",
 						       SERVICE " 50", id), 0);
 	}
 	/* the click goes out on the same socket after the flood, so the bot
 	 * has queued every refusal before it sees the click */
 	uint64_t t0 = uv_hrtime();
-	click(t, "U0APPROVER1", &c, CARD_ACTION_APPROVE);
-	struct card_look l = {t, &c, "*Approved* by <@U0APPROVER1>", NULL};
-	assert_true(harness_wait(&t->h, card_seen, &l, 45000));
-	assert_true(harness_wait(&t->h, seen, &dl, 45000));
+	e2e_click(t, "U0APPROVER1", &c, CARD_ACTION_APPROVE);
+	struct e2e_card_look l = {t, &c, "*Approved* by <@U0APPROVER1>", NULL};
+	assert_true(harness_wait(&t->h, e2e_card_seen, &l, 45000));
+	assert_true(harness_wait(&t->h, e2e_seen, &dl, 45000));
 	uint64_t card_ms = (update_arrival(t, &c, "*Approved* by <@U0APPROVER1>", t0) - t0) / 1000000u;
-	uint64_t line_ms = (find_msg(t, "chat.postMessage", "*Decision:*", "Approved")->at_ns - t0) /
+	uint64_t line_ms = (e2e_find_msg(t, "chat.postMessage", "*Decision:*", "Approved")->at_ns - t0) /
 			   1000000u;
 	print_message("click -> card update %llu ms, -> decision line %llu ms "
 		      "(ephemerals answered by then: %zu)\n", (unsigned long long)card_ms,
@@ -798,13 +493,13 @@ static void test_card_update_ahead_of_flood(void **state)
 	 * 300 do not fit in one channel's queue (256): the rest go to each
 	 * asker's response_url instead (logged once for the burst as refused
 	 * by the queue), none is dropped */
-	struct look el = {t, "chat.postEphemeral", "You may not request changes", NULL};
-	assert_true(harness_wait(&t->h, seen, &el, STEP_MS));
+	struct e2e_look el = {t, "chat.postEphemeral", "You may not request changes", NULL};
+	assert_true(harness_wait(&t->h, e2e_seen, &el, E2E_STEP_MS));
 	struct count_look ul = {t, "response_url", "You may not request changes",
 				300 - 256 - 1};
-	assert_true(harness_wait(&t->h, counted, &ul, STEP_MS));
+	assert_true(harness_wait(&t->h, counted, &ul, E2E_STEP_MS));
 	print_message("through response_url: %zu, dropped: %lu\n",
-		      count_msgs(t, "response_url", "You may not request changes"),
+		      e2e_count_msgs(t, "response_url", "You may not request changes"),
 		      t->chat->dropped[CHAT_DROPPED_BUSY]);
 	assert_int_equal(t->chat->dropped[CHAT_DROPPED_BUSY], 0);
 	assert_int_equal(harness_log_count("slack.api.busy", NULL), 1);
@@ -847,37 +542,37 @@ static void test_ephemerals_throttled_per_user(void **state)
 	bool healthy;
 
 	for (int i = 0; i < 12; i++)
-		assert_int_equal(fake_slack_send_slash(t->h.fs, "U0STRANGER", CHANNEL, "/scale",
+		assert_int_equal(fake_slack_send_slash(t->h.fs, "U0STRANGER", E2E_CHANNEL, "/scale",
 						       SERVICE " 50", id), 0);
-	assert_true(harness_wait(&t->h, throttled_done, &w, STEP_MS));
+	assert_true(harness_wait(&t->h, throttled_done, &w, E2E_STEP_MS));
 	assert_int_equal(ephemerals_to(t, "U0STRANGER"), 6);
 	assert_int_equal(t->chat->dropped[CHAT_DROPPED_THROTTLED], 6);
 	assert_int_equal(harness_log_count("slack.throttled", "U0STRANGER", NULL), 1);
 	app_health_render(t->app, HEALTH_DOC_METRICS, doc, sizeof doc, &healthy);
 	assert_non_null(strstr(doc, "chatops_chat_dropped_total{reason=\"throttled\"} 6\n"));
 	/* someone else is still answered */
-	assert_int_equal(fake_slack_send_slash(t->h.fs, "U0STRANGER2", CHANNEL, "/scale",
+	assert_int_equal(fake_slack_send_slash(t->h.fs, "U0STRANGER2", E2E_CHANNEL, "/scale",
 					       SERVICE " 50", id), 0);
-	const struct fake_slack_message *m = wait_msg(t, "chat.postEphemeral", "U0STRANGER2", NULL);
+	const struct fake_slack_message *m = e2e_wait_msg(t, "chat.postEphemeral", "U0STRANGER2", NULL);
 	assert_string_equal(m->user, "U0STRANGER2");
 }
 
 static void test_deny_never_scales(void **state)
 {
 	struct e2e *t = *state;
-	struct card_ref c = request(t, "U0ONCALL1", SERVICE " 50 --timer 1s");
+	struct e2e_card c = request(t, "U0ONCALL1", SERVICE " 50 --timer 1s");
 
-	click(t, "U0APPROVER1", &c, CARD_ACTION_DENY);
-	wait_card(t, &c, "*Denied* by <@U0APPROVER1>", "Nothing was changed");
-	(void)wait_msg(t, "chat.postMessage", "Nothing will be changed in AWS", NULL);
+	e2e_click(t, "U0APPROVER1", &c, CARD_ACTION_DENY);
+	e2e_wait_card(t, &c, "*Denied* by <@U0APPROVER1>", "Nothing was changed");
+	(void)e2e_wait_msg(t, "chat.postMessage", "Nothing will be changed in AWS", NULL);
 	harness_pump(&t->h, 1500); /* well past the timer */
 	assert_int_equal(updates(SERVICE), t->updates_before);
 	assert_int_equal(updates(NULL), t->updates_before);
 	assert_int_equal(desired_now(t), 1);
 	/* a late approval changes nothing and says why, to the clicker only */
-	click(t, "U0APPROVER2", &c, CARD_ACTION_APPROVE);
+	e2e_click(t, "U0APPROVER2", &c, CARD_ACTION_APPROVE);
 	const struct fake_slack_message *m =
-		wait_msg(t, "chat.postEphemeral", "changed nothing: it was already denied", NULL);
+		e2e_wait_msg(t, "chat.postEphemeral", "changed nothing: it was already denied", NULL);
 	assert_string_equal(m->user, "U0APPROVER2");
 	harness_pump(&t->h, 200);
 	assert_int_equal(updates(SERVICE), t->updates_before);
@@ -907,7 +602,7 @@ static bool thread_lines_at_least(void *arg)
 static void test_only_its_card_our_team_current_approvers(void **state)
 {
 	struct e2e *t = *state;
-	struct card_ref c = request(t, "U0ONCALL1", SERVICE " 9 --timer 1m");
+	struct e2e_card c = request(t, "U0ONCALL1", SERVICE " 9 --timer 1m");
 	const struct fake_slack_message *m;
 	struct config_errors errs = {0};
 	struct config *revoked = NULL;
@@ -915,17 +610,17 @@ static void test_only_its_card_our_team_current_approvers(void **state)
 	bool healthy;
 
 	/* the right gate id, another message / another channel */
-	assert_int_equal(fake_slack_send_button(t->h.fs, "U0APPROVER2", CHANNEL, "1111.2222",
+	assert_int_equal(fake_slack_send_button(t->h.fs, "U0APPROVER2", E2E_CHANNEL, "1111.2222",
 						CARD_ACTION_APPROVE, c.id, id), 0);
-	m = wait_msg(t, "chat.postEphemeral", "that button is not on this request's card", NULL);
+	m = e2e_wait_msg(t, "chat.postEphemeral", "that button is not on this request's card", NULL);
 	assert_string_equal(m->user, "U0APPROVER2");
-	m = wait_msg(t, "chat.postMessage", "<@U0APPROVER2> pressed *Approve*: refused (that "
-		     "button is not on this request's card)", NULL);
+	m = e2e_wait_msg(t, "chat.postMessage", "<@U0APPROVER2> pressed *Approve*: refused (that "
+			 "button is not on this request's card)", NULL);
 	assert_string_equal(m->thread_ts, c.ts);
 	assert_int_equal(fake_slack_send_button(t->h.fs, "U0APPROVER2", "C0OUTSIDE", c.ts,
 						CARD_ACTION_APPROVE, c.id, id), 0);
 	struct thread_lines w = {t, "pressed *Approve*: refused (that button is not on", 2};
-	assert_true(harness_wait(&t->h, thread_lines_at_least, &w, STEP_MS));
+	assert_true(harness_wait(&t->h, thread_lines_at_least, &w, E2E_STEP_MS));
 	/* the right card, but from another workspace: acked, nothing else */
 	snprintf(frame, sizeof frame,
 		 "{\"envelope_id\":\"foreign-1\",\"type\":\"interactive\",\"payload\":{"
@@ -933,7 +628,7 @@ static void test_only_its_card_our_team_current_approvers(void **state)
 		 "\"api_app_id\":\"A0FAKE\",\"team\":{\"id\":\"T0OTHER\"},\"channel\":{\"id\":\"%s\"},"
 		 "\"container\":{\"type\":\"message\",\"message_ts\":\"%s\",\"channel_id\":\"%s\"},"
 		 "\"actions\":[{\"action_id\":\"%s\",\"value\":\"%s\",\"action_ts\":\"9.9\"}]}}",
-		 CHANNEL, c.ts, CHANNEL, CARD_ACTION_APPROVE, c.id);
+		 E2E_CHANNEL, c.ts, E2E_CHANNEL, CARD_ACTION_APPROVE, c.id);
 	assert_int_equal(fake_slack_send_raw(t->h.fs, frame, strlen(frame)), 0);
 
 	/* a reload drops U0APPROVER2 from the approvers: no longer decides */
@@ -948,18 +643,18 @@ static void test_only_its_card_our_team_current_approvers(void **state)
 	config_errors_free(&errs);
 	app_set_config(t->app, revoked);
 	config_unref(revoked);
-	click(t, "U0APPROVER2", &c, CARD_ACTION_APPROVE);
-	m = wait_msg(t, "chat.postEphemeral", "you may no longer decide this request", NULL);
+	e2e_click(t, "U0APPROVER2", &c, CARD_ACTION_APPROVE);
+	m = e2e_wait_msg(t, "chat.postEphemeral", "you may no longer decide this request", NULL);
 	assert_string_equal(m->user, "U0APPROVER2");
-	(void)wait_msg(t, "chat.postMessage", "<@U0APPROVER2> pressed *Approve*: refused (you may "
-		       "no longer decide", NULL);
+	(void)e2e_wait_msg(t, "chat.postMessage", "<@U0APPROVER2> pressed *Approve*: refused (you may "
+			   "no longer decide", NULL);
 	assert_int_equal(updates(SERVICE), t->updates_before);
 
 	/* the one still named decides, on the card */
-	click(t, "U0APPROVER1", &c, CARD_ACTION_DENY);
-	wait_card(t, &c, "*Denied* by <@U0APPROVER1>", NULL);
+	e2e_click(t, "U0APPROVER1", &c, CARD_ACTION_DENY);
+	e2e_wait_card(t, &c, "*Denied* by <@U0APPROVER1>", NULL);
 	assert_int_equal(updates(SERVICE), t->updates_before);
-	assert_null(find_msg(t, "chat.postEphemeral", "You approved request", NULL));
+	assert_null(e2e_find_msg(t, "chat.postEphemeral", "You approved request", NULL));
 	app_health_render(t->app, HEALTH_DOC_METRICS, doc, sizeof doc, &healthy);
 	assert_non_null(strstr(doc, "chatops_chat_refused_total{reason=\"card\"} 2\n"));
 	assert_non_null(strstr(doc, "chatops_chat_refused_total{reason=\"revoked\"} 1\n"));
@@ -969,22 +664,22 @@ static void test_only_its_card_our_team_current_approvers(void **state)
 static void test_unauthorized_and_self_approval(void **state)
 {
 	struct e2e *t = *state;
-	struct card_ref c = request(t, "U0APPROVER1", SERVICE " 7 --timer 1m");
+	struct e2e_card c = request(t, "U0APPROVER1", SERVICE " 7 --timer 1m");
 	const struct fake_slack_message *m;
 
-	click(t, "U0STRANGER", &c, CARD_ACTION_APPROVE);
-	m = wait_msg(t, "chat.postEphemeral", "you are not an approver of this service", NULL);
+	e2e_click(t, "U0STRANGER", &c, CARD_ACTION_APPROVE);
+	m = e2e_wait_msg(t, "chat.postEphemeral", "you are not an approver of this service", NULL);
 	assert_string_equal(m->user, "U0STRANGER");
-	m = wait_msg(t, "chat.postMessage", "<@U0STRANGER> pressed *Approve*: refused", NULL);
+	m = e2e_wait_msg(t, "chat.postMessage", "<@U0STRANGER> pressed *Approve*: refused", NULL);
 	assert_string_equal(m->thread_ts, c.ts);
-	click(t, "U0APPROVER1", &c, CARD_ACTION_APPROVE); /* the requester */
-	m = wait_msg(t, "chat.postEphemeral", "you may not approve your own request", NULL);
+	e2e_click(t, "U0APPROVER1", &c, CARD_ACTION_APPROVE); /* the requester */
+	m = e2e_wait_msg(t, "chat.postEphemeral", "you may not approve your own request", NULL);
 	assert_string_equal(m->user, "U0APPROVER1");
 	harness_pump(&t->h, 200);
 	assert_int_equal(updates(SERVICE), t->updates_before);
 	/* another approver may: then it scales, once */
-	click(t, "U0APPROVER2", &c, CARD_ACTION_APPROVE);
-	wait_card(t, &c, "*Approved* by <@U0APPROVER2>", "*Done:*");
+	e2e_click(t, "U0APPROVER2", &c, CARD_ACTION_APPROVE);
+	e2e_wait_card(t, &c, "*Approved* by <@U0APPROVER2>", "*Done:*");
 	assert_int_equal(updates(SERVICE), t->updates_before + 1);
 }
 
@@ -1008,9 +703,9 @@ static void test_bad_input_changes_nothing(void **state)
 
 	(void)fake_slack_messages(t->h.fs, &n0);
 	for (size_t i = 0; i < BOT_ARRAY_LEN(cases); i++) {
-		slash(t, cases[i].user, cases[i].text);
+		e2e_command(t, cases[i].user, "/scale", cases[i].text);
 		const struct fake_slack_message *m =
-			wait_msg(t, "chat.postEphemeral", cases[i].want, NULL);
+			e2e_wait_msg(t, "chat.postEphemeral", cases[i].want, NULL);
 		assert_string_equal(m->user, cases[i].user);
 	}
 	harness_pump(&t->h, 300);
@@ -1028,49 +723,49 @@ static void test_access_denied_shown_bot_serves_on(void **state)
 {
 	struct e2e *t = *state; /* the printed policy without ecs:UpdateService */
 	t->denial_expected = true;
-	struct card_ref c = request(t, "U0ONCALL1", SERVICE " 9 --timer 1s");
+	struct e2e_card c = request(t, "U0ONCALL1", SERVICE " 9 --timer 1s");
 	const struct fake_slack_message *m;
 
-	m = wait_msg(t, "chat.postMessage", "*Failed* (aws_error)", "AccessDenied");
+	m = e2e_wait_msg(t, "chat.postMessage", "*Failed* (aws_error)", "AccessDenied");
 	assert_string_equal(m->thread_ts, c.ts);
 	assert_non_null(strstr(m->body, "ecs:UpdateService"));
-	wait_card(t, &c, "*Failed:*", "AccessDenied");
+	e2e_wait_card(t, &c, "*Failed:*", "AccessDenied");
 	assert_int_equal(desired_now(t), 1);
 	/* still serving */
 	char id[FAKE_SLACK_ID_MAX];
-	assert_int_equal(fake_slack_send_slash(t->h.fs, "U0ONCALL1", CHANNEL, "/gates", "", id), 0);
-	m = wait_msg(t, "chat.postEphemeral", "Approval requests", "FAILED");
+	assert_int_equal(fake_slack_send_slash(t->h.fs, "U0ONCALL1", E2E_CHANNEL, "/gates", "", id), 0);
+	m = e2e_wait_msg(t, "chat.postEphemeral", "Approval requests", "FAILED");
 	assert_string_equal(m->user, "U0ONCALL1");
 	/* with a link to the card, built from auth.test's workspace url */
 	char link[128];
-	snprintf(link, sizeof link, "/archives/" CHANNEL "/p%.10s%s|#%s>", c.ts, c.ts + 11, c.id);
+	snprintf(link, sizeof link, "/archives/" E2E_CHANNEL "/p%.10s%s|#%s>", c.ts, c.ts + 11, c.id);
 	assert_non_null(strstr(m->body, link));
 }
 
 static void test_restart_with_pending_gate(void **state)
 {
 	struct e2e *t = *state;
-	struct card_ref c = request(t, "U0ONCALL1", SERVICE " 12 --timer 1s");
+	struct e2e_card c = request(t, "U0ONCALL1", SERVICE " 12 --timer 1s");
 
 	/* the bot goes down before the deadline and stays down past it */
-	bot_down(t);
+	e2e_bot_down(t);
 	harness_pump(&t->h, 1500);
 	assert_int_equal(updates(SERVICE), t->updates_before);
 	bot_up(t);
 	/* it resolves the gate as the timer's, says so, and scales once */
-	wait_card(t, &c, "resolved after restart", "*Done:*");
+	e2e_wait_card(t, &c, "resolved after restart", "*Done:*");
 	const struct fake_slack_message *m;
 	assert_int_equal(updates(SERVICE), t->updates_before + 1);
 	assert_int_equal(desired_now(t), 12);
-	m = wait_msg(t, "chat.postMessage", "The bot restarted and reloaded this request", NULL);
+	m = e2e_wait_msg(t, "chat.postMessage", "The bot restarted and reloaded this request", NULL);
 	assert_string_equal(m->thread_ts, c.ts);
 
 	/* a gate still pending at the restart is re-armed and approves on time */
-	struct card_ref c2 = request(t, "U0ONCALL1", SERVICE " 4 --timer 2s");
-	bot_down(t);
+	struct e2e_card c2 = request(t, "U0ONCALL1", SERVICE " 4 --timer 2s");
+	e2e_bot_down(t);
 	bot_up(t);
 	assert_int_equal(updates(SERVICE), t->updates_before + 1);
-	wait_card(t, &c2, "*Approved by timer*", "*Done:*");
+	e2e_wait_card(t, &c2, "*Approved by timer*", "*Done:*");
 	assert_int_equal(updates(SERVICE), t->updates_before + 2);
 	assert_int_equal(desired_now(t), 4);
 }
@@ -1170,11 +865,11 @@ static void test_printed_policy_enforced(void **state)
 	assert_null(strstr(printed, "ecs:ListServices"));
 
 	assert_int_equal(t->cloud->ops->describe(t->cloud, CLUSTER, SERVICE, on_read, &r), 0);
-	assert_true(harness_wait(&t->h, read_done, &r, STEP_MS));
+	assert_true(harness_wait(&t->h, read_done, &r, E2E_STEP_MS));
 	assert_int_equal(r.code, 0);
 	int denied = ledger_count(ledger, NULL, NULL, 403);
 	assert_int_equal(t->cloud->ops->list_services(t->cloud, CLUSTER, on_list, &l), 0);
-	assert_true(harness_wait(&t->h, list_done, &l, STEP_MS));
+	assert_true(harness_wait(&t->h, list_done, &l, E2E_STEP_MS));
 	assert_int_not_equal(l.err.code, 0);
 	assert_string_equal(l.err.aws_code, "AccessDenied");
 	assert_non_null(strstr(l.err.message, "user/" BOT_USER " is not authorized to perform: "
@@ -1205,20 +900,20 @@ static void test_burst_shares_one_read(void **state)
 
 	for (int round = 0; round < 2; round++)
 		for (int u = 0; u < 3; u++) {
-			command(t, users[u], "/investigate", SERVICE);
-			command(t, users[u], "/scale", SERVICE " 4");
+			e2e_command(t, users[u], "/investigate", SERVICE);
+			e2e_command(t, users[u], "/scale", SERVICE " 4");
 		}
 	/* every command was answered: 1 report + 5 pointers, 1 card + 5 refusals */
 	struct count_look l = {t, "chat.postEphemeral", "", 10};
-	assert_true(harness_wait(&t->h, counted, &l, STEP_MS));
-	(void)wait_msg(t, "chat.postMessage", "Investigation: " SERVICE, NULL);
-	(void)wait_msg(t, "chat.postMessage", "Scale request #", NULL);
+	assert_true(harness_wait(&t->h, counted, &l, E2E_STEP_MS));
+	(void)e2e_wait_msg(t, "chat.postMessage", "Investigation: " SERVICE, NULL);
+	(void)e2e_wait_msg(t, "chat.postMessage", "Scale request #", NULL);
 	assert_int_equal(ledger_count(ledger, "DescribeServices", NULL, 0) - describes, 1);
 	assert_int_equal(ledger_count(ledger, "GetMetricData", NULL, 0) - metrics, 1);
-	assert_int_equal(count_msgs(t, "chat.postMessage", "Investigation: " SERVICE), 1);
-	assert_int_equal(count_msgs(t, "chat.postMessage", "Scale request #"), 1);
-	assert_int_equal(count_msgs(t, "chat.postEphemeral", "is under way") +
-			 count_msgs(t, "chat.postEphemeral", "was read from AWS"), 5);
+	assert_int_equal(e2e_count_msgs(t, "chat.postMessage", "Investigation: " SERVICE), 1);
+	assert_int_equal(e2e_count_msgs(t, "chat.postMessage", "Scale request #"), 1);
+	assert_int_equal(e2e_count_msgs(t, "chat.postEphemeral", "is under way") +
+			 e2e_count_msgs(t, "chat.postEphemeral", "was read from AWS"), 5);
 }
 
 /* The AWS budget spent: a new read is refused at once with when to retry,
@@ -1228,20 +923,20 @@ static void test_budget_spent_says_busy(void **state)
 	struct e2e *t = *state;
 	int describes = ledger_count(ledger, "DescribeServices", NULL, 0);
 
-	command(t, "U0ONCALL1", "/investigate", SERVICE);
-	command(t, "U0ONCALL1", "/investigate", "other-service");
+	e2e_command(t, "U0ONCALL1", "/investigate", SERVICE);
+	e2e_command(t, "U0ONCALL1", "/investigate", "other-service");
 	const struct fake_slack_message *m =
-		wait_msg(t, "chat.postEphemeral", "The bot is busy: its AWS request budget is spent",
-			 "other-service");
+		e2e_wait_msg(t, "chat.postEphemeral", "The bot is busy: its AWS request budget is spent",
+			     "other-service");
 	if (!strstr(m->body, "retry in 1 s"))
 		fail_msg("%s", m->body);
-	(void)wait_msg(t, "chat.postMessage", "Investigation: " SERVICE, NULL);
+	(void)e2e_wait_msg(t, "chat.postMessage", "Investigation: " SERVICE, NULL);
 	assert_int_equal(ledger_count(ledger, "DescribeServices", NULL, 0) - describes, 1);
 	assert_int_equal(harness_log_count("aws.budget", "result=busy", NULL), 1);
 	/* a second later there is a token again */
 	harness_pump(&t->h, 1100);
-	command(t, "U0ONCALL1", "/investigate", "other-service");
-	(void)wait_msg(t, "chat.postEphemeral", "was not found in cluster", NULL);
+	e2e_command(t, "U0ONCALL1", "/investigate", "other-service");
+	(void)e2e_wait_msg(t, "chat.postEphemeral", "was not found in cluster", NULL);
 	assert_int_equal(ledger_count(ledger, "DescribeServices", NULL, 0) - describes, 2);
 }
 
@@ -1254,20 +949,20 @@ static void test_user_rate_limit(void **state)
 	int describes = ledger_count(ledger, "DescribeServices", NULL, 0);
 
 	for (int i = 0; i < 5; i++)
-		command(t, "U0ONCALL1", "/investigate", SERVICE);
+		e2e_command(t, "U0ONCALL1", "/investigate", SERVICE);
 	struct count_look l = {t, "chat.postEphemeral", "You sent more than 3 commands in a "
 			       "minute", 2};
-	assert_true(harness_wait(&t->h, counted, &l, STEP_MS));
+	assert_true(harness_wait(&t->h, counted, &l, E2E_STEP_MS));
 	const struct fake_slack_message *m =
-		wait_msg(t, "chat.postEphemeral", "You sent more than 3 commands", NULL);
+		e2e_wait_msg(t, "chat.postEphemeral", "You sent more than 3 commands", NULL);
 	assert_non_null(strstr(m->body, "Nothing was done."));
 	assert_string_equal(m->user, "U0ONCALL1");
-	command(t, "U0APPROVER1", "/chatops", "help");
-	m = wait_msg(t, "chat.postEphemeral", "You may approve or deny requests for", NULL);
+	e2e_command(t, "U0APPROVER1", "/chatops", "help");
+	m = e2e_wait_msg(t, "chat.postEphemeral", "You may approve or deny requests for", NULL);
 	assert_string_equal(m->user, "U0APPROVER1");
-	(void)wait_msg(t, "chat.postMessage", "Investigation: " SERVICE, NULL);
+	(void)e2e_wait_msg(t, "chat.postMessage", "Investigation: " SERVICE, NULL);
 	assert_int_equal(ledger_count(ledger, "DescribeServices", NULL, 0) - describes, 1);
-	assert_int_equal(count_msgs(t, "chat.postEphemeral", "You sent more than"), 2);
+	assert_int_equal(e2e_count_msgs(t, "chat.postEphemeral", "You sent more than"), 2);
 }
 
 /* limits.read_window over Socket Mode: within it a repeated /investigate
@@ -1277,17 +972,17 @@ static void test_read_window(void **state)
 	struct e2e *t = *state;
 	int describes = ledger_count(ledger, "DescribeServices", NULL, 0);
 
-	command(t, "U0ONCALL1", "/investigate", SERVICE);
-	(void)wait_msg(t, "chat.postMessage", "Investigation: " SERVICE, NULL);
-	command(t, "U0APPROVER1", "/investigate", SERVICE);
+	e2e_command(t, "U0ONCALL1", "/investigate", SERVICE);
+	(void)e2e_wait_msg(t, "chat.postMessage", "Investigation: " SERVICE, NULL);
+	e2e_command(t, "U0APPROVER1", "/investigate", SERVICE);
 	const struct fake_slack_message *m =
-		wait_msg(t, "chat.postEphemeral", "was read from AWS", NULL);
+		e2e_wait_msg(t, "chat.postEphemeral", "was read from AWS", NULL);
 	assert_non_null(strstr(m->body, "the report"));
 	assert_int_equal(ledger_count(ledger, "DescribeServices", NULL, 0) - describes, 1);
 	harness_pump(&t->h, 3100);
-	command(t, "U0APPROVER1", "/investigate", SERVICE);
+	e2e_command(t, "U0APPROVER1", "/investigate", SERVICE);
 	struct count_look l = {t, "chat.postMessage", "Investigation: " SERVICE, 2};
-	assert_true(harness_wait(&t->h, counted, &l, STEP_MS));
+	assert_true(harness_wait(&t->h, counted, &l, E2E_STEP_MS));
 	assert_int_equal(ledger_count(ledger, "DescribeServices", NULL, 0) - describes, 2);
 }
 
@@ -1311,8 +1006,8 @@ static void test_alarm_end_to_end(void **state)
 	int64_t fired = wall_ms() - 1000;
 
 	alarm_publish("mysecretword-service-cpu-high", "ALARM", fired);
-	post = wait_msg(t, "chat.postMessage", "ALARM: mysecretword-service-cpu-high", NULL);
-	assert_string_equal(post->channel, CHANNEL);
+	post = e2e_wait_msg(t, "chat.postMessage", "ALARM: mysecretword-service-cpu-high", NULL);
+	assert_string_equal(post->channel, E2E_CHANNEL);
 	assert_null(post->thread_ts);
 	assert_non_null(strstr(post->body, "Threshold Crossed: 1 out of the last 1 datapoints"));
 	assert_non_null(strstr(post->body, "CPUUtilization (AVERAGE)"));
@@ -1323,31 +1018,31 @@ static void test_alarm_end_to_end(void **state)
 
 	/* the policy's proposal: a card requested by the alarm, approved by
 	 * the timer, scaled */
-	m = wait_msg(t, "chat.postMessage", "*Proposed* (on_alarm policy): request #1", NULL);
+	m = e2e_wait_msg(t, "chat.postMessage", "*Proposed* (on_alarm policy): request #1", NULL);
 	assert_string_equal(m->thread_ts, post_ts);
-	m = wait_msg(t, "chat.postMessage", "Scale request #1", CARD_ACTION_APPROVE);
+	m = e2e_wait_msg(t, "chat.postMessage", "Scale request #1", CARD_ACTION_APPROVE);
 	assert_non_null(strstr(m->body, "CloudWatch alarm *mysecretword-service-cpu-high* asks"));
-	struct card_ref c = {{0}};
+	struct e2e_card c = {{0}};
 	snprintf(c.ts, sizeof c.ts, "%s", m->ts);
 	snprintf(c.id, sizeof c.id, "1");
-	wait_card(t, &c, "*Approved by timer* (no person approved)", "*Done:*");
+	e2e_wait_card(t, &c, "*Approved by timer* (no person approved)", "*Done:*");
 	assert_int_equal(desired_now(t), 3);
 	assert_int_equal(updates(SERVICE), t->updates_before + 1);
 
 	/* recovered */
 	alarm_publish("mysecretword-service-cpu-high", "OK", wall_ms());
-	m = wait_msg(t, "chat.postMessage", "*OK* at", "It was in ALARM for");
+	m = e2e_wait_msg(t, "chat.postMessage", "*OK* at", "It was in ALARM for");
 	assert_string_equal(m->thread_ts, post_ts);
 	assert_non_null(strstr(m->body, "request #1"));
 	assert_non_null(strstr(m->body, "to scale to 3 (SUCCEEDED)"));
-	m = wait_msg(t, "chat.update", "Recovered: mysecretword-service-cpu-high", NULL);
+	m = e2e_wait_msg(t, "chat.update", "Recovered: mysecretword-service-cpu-high", NULL);
 	assert_string_equal(m->ts, post_ts);
 
 	/* SNS and SQS are at-least-once: the same notification again is one */
 	alarm_publish("mysecretword-service-cpu-high", "OK", wall_ms() - 60000); /* older: stale */
 	struct alarm_intake_stats st;
 	app_alarm_stats(t->app, &st);
-	for (int i = 0; i < STEP_MS / 50 && (st.stale < 1 || st.deleted < 3); i++) {
+	for (int i = 0; i < E2E_STEP_MS / 50 && (st.stale < 1 || st.deleted < 3); i++) {
 		harness_pump(&t->h, 50);
 		app_alarm_stats(t->app, &st);
 	}
