@@ -407,7 +407,7 @@ static void test_restart_denied(void **state)
 static void test_restart_refused_by_recheck(void **state)
 {
 	struct e2e *t = *state;
-	struct ecs_state before = ecs_service("rs-stale", 1, 1);
+	struct ecs_state before = ecs_service("rs-stale", 2, 1);
 	struct e2e_card c = e2e_request(t, "U0ONCALL1", "/restart", "Restart", "rs-stale",
 					"rs-stale --timer 1m");
 	char want[256];
@@ -424,6 +424,22 @@ static void test_restart_refused_by_recheck(void **state)
 	assert_int_equal(updates("rs-stale", NULL).all, 0);
 	assert_int_equal(e2e_count_msgs(t, "chat.postMessage", "*Calling AWS:*"), 0);
 	struct ecs_state after = ecs("state", "rs-stale", NULL, NULL, NULL);
+	assert_string_equal(after.dep, forced.dep);
+
+	/* and someone deploys another revision after the next request: what
+	 * the approvers approved (restarting :1) is not what runs any more */
+	c = e2e_request(t, "U0ONCALL1", "/restart", "Restart", "rs-stale", "rs-stale --timer 1m");
+	assert_non_null(strstr(c.body, "a new deployment of `rs-stale-task:1`"));
+	struct ecs_state moved = ecs("deploy", "rs-stale", "rs-stale-task:2", NULL, NULL);
+	assert_true(ends_with(moved.td, "rs-stale-task:2"));
+	e2e_click(t, "U0APPROVER1", &c, CARD_ACTION_APPROVE);
+	e2e_wait_card(t, &c, "*Failed:*", "task definition changed from rs-stale-task:1 to "
+		      "rs-stale-task:2 since the request (someone deployed)");
+	g = gate_now(t, c.id);
+	assert_int_equal(g.state, GATE_FAILED);
+	assert_string_equal(g.kind, "stale");
+	assert_int_equal(updates("rs-stale", NULL).all, 0);
+	after = ecs("state", "rs-stale", NULL, NULL, NULL);
 	assert_string_equal(after.dep, forced.dep);
 }
 
