@@ -450,7 +450,7 @@ static void test_bot_on_dynamodb_with_printed_policy(void **state)
 	if (!wait_out(p, "Done: desired count set to 3"))
 		fail_msg("not done:\n%s", tail(p));
 	assert_int_equal(write(p->in, "/gates\n", 7), 7);
-	if (!wait_out(p, "#1 mysecretword-service → 3 · SUCCEEDED"))
+	if (!wait_out(p, "#1 mysecretword-service: scale to 3 · SUCCEEDED"))
 		fail_msg("no /gates:\n%s", tail(p));
 	quit(p);
 	assert_null(strstr(p->buf, "AccessDenied"));
@@ -519,11 +519,11 @@ static void test_store_copy(void **state)
 	assert_true(wait_out(p, "type: approve #2"));
 	assert_int_equal(write(p->in, "as U0APPROVER1\n", 15), 15);
 	assert_int_equal(write(p->in, "deny #2\n", 8), 8);
-	if (!wait_out(p, "Deny request #2? The service will not be scaled.  Confirm? [y/N]"))
+	if (!wait_out(p, "Deny request #2? Nothing will be changed.  Confirm? [y/N]"))
 		fail_msg("no confirmation:\n%s", tail(p));
 	assert_int_equal(write(p->in, "y\n", 2), 2);
 	assert_int_equal(write(p->in, "/gates\n", 7), 7);
-	if (!wait_out(p, "#2 mysecretword-service → 6 · DENIED"))
+	if (!wait_out(p, "#2 mysecretword-service: scale to 6 · DENIED"))
 		fail_msg("not denied:\n%s", tail(p));
 	quit(p);
 
