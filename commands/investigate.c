@@ -13,6 +13,7 @@
 #include "bot/domain/findings.h"
 #include "bot/domain/service_read.h"
 #include "bot/base/log.h"
+#include "adapters/store.h"
 #include "config/config.h"
 
 #include <stdio.h>
@@ -23,6 +24,7 @@ struct inv {
 	struct chat *chat; /* outlives the cloud's pending callbacks */
 	char *channel, *user;
 	int max_desired;
+	bool can_scale;    /* the service allows scale: the report offers it */
 	struct service_report_claim *claim; /* ended once the post is answered */
 	int64_t read_at_ms;
 };
@@ -98,7 +100,7 @@ static bool post_findings(struct inv *v, const struct service_read *r)
 	/* urgent: it answers everyone pointed to it, so it is never dropped */
 	struct chat_message m = {
 		.channel = v->channel, .rich = &fallback, .blocks = blocks,
-		.n_blocks = f.suggested > 0 ? 4 : 3, .urgent = true,
+		.n_blocks = f.suggested > 0 && v->can_scale ? 4 : 3, .urgent = true,
 	};
 	v->read_at_ms = r->read_at_ms;
 	int rc = chat_post(v->chat, &m, on_posted, v);
@@ -223,6 +225,7 @@ int investigate_start(const struct cmd_env *env, const struct config_service *sv
 	v->channel = strdup(channel);
 	v->user = strdup(user);
 	v->max_desired = svc->max_desired;
+	v->can_scale = config_action_find(svc, STORE_ACTION_SCALE) != NULL;
 	if (!v->channel || !v->user) {
 		inv_free(v);
 		return BOT_ENOMEM;

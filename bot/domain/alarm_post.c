@@ -118,7 +118,7 @@ int alarm__post_episode(struct job *j, chat_result_cb cb)
 		.action_id = "investigate.scale", .text = label, .value = value,
 		.style = CHAT_BUTTON_PRIMARY,
 	};
-	if (open && suggested > 0) {
+	if (open && suggested > 0 && config_action_find(j->svc, STORE_ACTION_SCALE)) {
 		snprintf(label, sizeof label, "Scale to %d", suggested);
 		snprintf(value, sizeof value, "%s %d", j->svc->name, suggested);
 		blocks[nb++] = (struct chat_block){.type = CHAT_BLOCK_ACTIONS, .buttons = &btn,

@@ -659,7 +659,7 @@ static const char policy_yaml[] =
 	"  flap_window: 30m\n"
 	"  reconcile_every: 100ms\n";
 
-/* The policy proposes a restart; rollback is not allowed for web. */
+/* The policy proposes a restart; web allows nothing else. */
 static const char restart_policy_yaml[] =
 	"defaults:\n"
 	"  timer: 10m\n"
@@ -674,7 +674,7 @@ static const char restart_policy_yaml[] =
 	"    max_desired: 20\n"
 	"    channel: C0ALERTS\n"
 	"    alarms: ['web-*']\n"
-	"    actions: [scale, restart]\n"
+	"    actions: [restart]\n"
 	"    on_alarm_action: restart\n"
 	"    on_alarm_timer: 300ms\n"
 	"alarms:\n"
@@ -1864,6 +1864,9 @@ static void test_alarm_policy_proposes_restart(void **state)
 	struct bot_error err = {0};
 
 	assert_true(wait_for(f, deleted, m));
+	const struct rec_msg *post = find(f, "post", "ALARM: web-cpu-high");
+	assert_non_null(post);
+	assert_int_equal(post->n_buttons, 0); /* web may not be scaled: no Scale button */
 	assert_non_null(find(f, "post", "*Proposed* (on_alarm policy): request #1 to restart web"));
 	const struct rec_msg *card = find(f, "post", "Restart request #1");
 	assert_non_null(card);
@@ -1884,8 +1887,13 @@ static void test_alarm_policy_proposes_restart(void **state)
 	/* an action the service does not allow: told privately, nothing opened */
 	command(f, "U0ONCALL1", "/rollback", "web bad deploy");
 	assert_true(wait_for(f, has_text, "is not allowed for `web` (its configuration allows: "
-				"scale, restart)"));
+				"restart)"));
 	assert_int_equal(cards_posted(f), 1);
+	/* nor does an investigation offer what web does not allow */
+	command(f, "U0ONCALL1", "/investigate", "web");
+	assert_true(wait_for(f, has_text, "Investigation: web"));
+	const struct rec_msg *inv = find(f, "post", "Investigation: web");
+	assert_int_equal(inv->n_buttons, 0);
 }
 
 /* At most one proposal per service per cooldown, and none while a request
