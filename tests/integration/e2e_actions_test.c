@@ -82,6 +82,8 @@ static const char config_fmt[] =
 	ALL_ACTIONS("rs-deny")
 	ALL_ACTIONS("rs-stale")
 	ALL_ACTIONS("rb-person")
+	ALL_ACTIONS("rb-timer")
+	ALL_ACTIONS("rb-deny")
 	ALL_ACTIONS("rb-to")
 	ALL_ACTIONS("rb-stale")
 	"  rb-mofn:\n    cluster: " CLUSTER "\n    max_desired: 5\n"
@@ -401,6 +403,48 @@ static void test_restart_denied(void **state)
 	assert_string_equal(after.td, before.td);
 }
 
+/* Nobody answers a rollback: the timer approves it, the service ends on
+ * the previous revision with one UpdateService naming it. */
+static void test_rollback_approved_by_timer(void **state)
+{
+	struct e2e *t = *state;
+	(void)ecs_service("rb-timer", 2, 2);
+	struct e2e_card c = e2e_request(t, "U0ONCALL1", "/rollback", "Rollback", "rb-timer",
+					"rb-timer --timer 1s");
+
+	assert_int_equal(updates("rb-timer", NULL).all, 0);
+	e2e_wait_card(t, &c, "*Approved by timer* (no person approved)", "*Done:*");
+	struct ecs_state after = ecs("state", "rb-timer", NULL, NULL, NULL);
+	assert_true(ends_with(after.td, "/rb-timer-task:1"));
+	struct updates u = updates("rb-timer", "/rb-timer-task:1");
+	assert_int_equal(u.all, 1);
+	assert_int_equal(u.to_td, 1);
+	assert_int_equal(u.forced, 0);
+	struct gate_read g = gate_now(t, c.id);
+	assert_int_equal(g.state, GATE_SUCCEEDED);
+	assert_string_equal(g.kind, "rolled_back");
+}
+
+/* A denied rollback: no UpdateService, the service stays on :2. */
+static void test_rollback_denied(void **state)
+{
+	struct e2e *t = *state;
+	struct ecs_state before = ecs_service("rb-deny", 2, 2);
+	struct e2e_card c = e2e_request(t, "U0ONCALL1", "/rollback", "Rollback", "rb-deny",
+					"rb-deny --timer 2s");
+
+	e2e_click(t, "U0APPROVER1", &c, CARD_ACTION_DENY);
+	e2e_wait_card(t, &c, "*Denied* by <@U0APPROVER1>", "Nothing was changed");
+	assert_int_equal(gate_now(t, c.id).state, GATE_DENIED);
+	/* past its 2 s timer, a late click is answered and changes nothing */
+	e2e_click(t, "U0APPROVER2", &c, CARD_ACTION_APPROVE);
+	(void)e2e_wait_msg(t, "chat.postEphemeral", "changed nothing: it was already denied", NULL);
+	assert_int_equal(gate_now(t, c.id).state, GATE_DENIED);
+	assert_int_equal(updates("rb-deny", NULL).all, 0);
+	struct ecs_state after = ecs("state", "rb-deny", NULL, NULL, NULL);
+	assert_string_equal(after.td, before.td);
+}
+
 /* Someone forces a deployment between the request and the approval: the
  * fire-time re-check refuses (FAILED, stale), says so in the thread, and
  * the bot calls nothing; moto keeps the other person's deployment. */
@@ -671,6 +715,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rollback_approved_by_person, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_to_revision, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_refused_by_recheck, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rollback_approved_by_timer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rollback_denied, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_two_approvals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_action_not_allowed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_printed_policy_covers_actions, setup, teardown),
