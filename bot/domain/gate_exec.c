@@ -434,6 +434,15 @@ void gate__reconcile(struct gate_engine *e, struct gate *g, bool after_restart,
 
 	if (g->working || g->rec.state != GATE_EXECUTING)
 		return;
+	if (!action_find(g->rec.action)) {
+		/* a newer version's action: this one cannot tell whether it landed */
+		char text[300];
+		snprintf(text, sizeof text, "action \"%s\" is unknown to this version, so whether its "
+			 "call took effect cannot be told; check %s", g->rec.action,
+			 g->rec.ecs_service);
+		gate__fail(e, g, "system", "unverified", text, NULL);
+		return;
+	}
 	op = gate__op_new(e, g->rec.id, OP_RECONCILE);
 	if (!op) {
 		gate__tpush_in(e, STORE_RETRY_MS, g->rec.id, T_RECONCILE);

@@ -1531,6 +1531,36 @@ static void test_restart_action_reissued(void **state)
 	assert_int_equal(count_audit(f, "kind='reissue'"), 1);
 }
 
+/* A gate of an action this version does not know (a newer version wrote
+ * it), found EXECUTING: nothing is called, it is reported unverified. */
+static void test_unknown_action_never_called(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_click_result r;
+	struct gate_recover_stats st;
+	uint64_t id = request_delivered(f, 60000);
+	char sql[200];
+
+	f->cloud.hold_scale = true;
+	click(f, id, "UALICE", GATE_VOTE_APPROVE, NULL, &r);
+	assert_true(wait_state(f, id, GATE_EXECUTING, 2000));
+	run_for(f, 20);
+	kill_engine(f);
+	snprintf(sql, sizeof sql, "UPDATE gates SET action = 'reboot' WHERE id = %llu",
+		 (unsigned long long)id);
+	exec_sql(f, sql);
+	f->cloud.hold_scale = false;
+	restart(f, &st);
+	assert_true(wait_state(f, id, GATE_FAILED, 2000));
+	assert_int_equal(f->cloud.scale_calls, 1); /* the first run's, never again */
+	struct store_gate g = load(f, id);
+	assert_string_equal(g.result_kind, "unverified");
+	assert_non_null(strstr(g.result_detail, "\"reboot\" is unknown to this version"));
+	store_gate_clear(&g);
+	release_held(&f->cloud);
+	run_for(f, 20);
+}
+
 static void test_reminders_coalesced(void **state)
 {
 	struct fixture *f = *state;
@@ -1983,6 +2013,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_restart_action_reconciled_landed, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_restart_action_reissued, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_action_never_called, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reminders_coalesced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_reminder_after_decision, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_delivery_and_many, setup, teardown),
