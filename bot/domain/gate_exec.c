@@ -245,10 +245,10 @@ void gate__proceed(struct gate_engine *e, struct gate *g)
 		return;
 	if (!action_find(g->rec.action) || !action_find(g->rec.action)->available(e->cloud)) {
 		char text[300];
-		snprintf(text, sizeof text, "this bot cannot %s here (action \"%s\" %s); nothing "
-			 "was changed", g->rec.action ? g->rec.action : "?",
+		snprintf(text, sizeof text, "action \"%s\" %s; nothing was changed",
 			 g->rec.action ? g->rec.action : "?", action_find(g->rec.action) ?
-			 "is not supported by the cloud backend" : "is unknown to this version");
+			 "is not supported by this bot's cloud backend" :
+			 "is unknown to this version");
 		gate__fail(e, g, "system", "unsupported", text, NULL);
 		return;
 	}
