@@ -1561,6 +1561,28 @@ static void test_unknown_action_never_called(void **state)
 	run_for(f, 20);
 }
 
+/* ...and approved, it is failed 'unsupported' before any read or call. */
+static void test_unknown_action_never_executed(void **state)
+{
+	struct fixture *f = *state;
+	struct gate_click_result r;
+	uint64_t id = request_delivered(f, 60000);
+	char sql[200];
+
+	snprintf(sql, sizeof sql, "UPDATE gates SET action = 'reboot' WHERE id = %llu",
+		 (unsigned long long)id);
+	exec_sql(f, sql);
+	int describes = f->cloud.describe_calls;
+	click(f, id, "UALICE", GATE_VOTE_APPROVE, NULL, &r);
+	assert_true(wait_state(f, id, GATE_FAILED, 2000));
+	assert_int_equal(f->cloud.scale_calls, 0);
+	assert_int_equal(f->cloud.describe_calls, describes);
+	struct store_gate g = load(f, id);
+	assert_string_equal(g.result_kind, "unsupported");
+	assert_non_null(strstr(g.result_detail, "\"reboot\" is unknown to this version"));
+	store_gate_clear(&g);
+}
+
 static void test_reminders_coalesced(void **state)
 {
 	struct fixture *f = *state;
@@ -2014,6 +2036,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_restart_action_reissued, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_action_never_called, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_action_never_executed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reminders_coalesced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_reminder_after_decision, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_delivery_and_many, setup, teardown),
