@@ -19,7 +19,7 @@
  *   steady    the recovery check after it succeeded.
  *
  * Adding an action is one file (act_<kind>.c) and its row in action.c; the
- * configuration names it under a service's `actions:` (config/keys.c
+ * configuration names it under a service's `actions:` (config_action_kinds()
  * lists the names it accepts; unit.action checks both lists agree).
  *
  * Pure but for prepare and execute (which call the cloud); single thread.
@@ -71,8 +71,6 @@ struct action {
 	const char *title;    /* card header: "Scale request #7" */
 	const char *doing;    /* state word while executing: "scaling" */
 	const char *result;   /* result_kind once it succeeded: "scaled" */
-	const char *usage;    /* one line: "/scale <service> <count> [--timer 10m] [reason]" */
-	const char *help;     /* one sentence for /chatops help */
 
 	/* Request time: check what was asked against svc, build the params. */
 	void (*prepare)(const struct action_req *r, action_prepared_fn done, void *ud);
@@ -110,7 +108,7 @@ struct action {
 /* The row for kind (NULL: "scale", for records older than the column);
  * NULL if unknown. */
 const struct action *action_find(const char *kind);
-/* Every action, in the order help lists them. */
+/* Every action, in table order. */
 const struct action *const *action_all(size_t *n);
 
 /* Shared by the actions' files. */
